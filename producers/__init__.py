@@ -1,0 +1,1 @@
+"""Producers: every way an inspection result enters Kafka (import, HTTP ingest, simulator)."""

@@ -1,2 +1,15 @@
+"""The ``qsmon`` command. Each group lives in its own module and imports its heavy parts lazily."""
+
+from __future__ import annotations
+
 import typer
-app = typer.Typer()
+
+from qsmon.cli import core
+
+app = typer.Typer(
+    name="qsmon",
+    help="Live pass rates of inspection results against city quality-plan targets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+core.register(app)

@@ -1,0 +1,22 @@
+# qsmon services image: worker, alert evaluator, notifier, ingest API, report scheduler.
+FROM python:3.11-slim-bookworm AS base
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
+RUN pip install --no-cache-dir uv==0.13.9
+WORKDIR /app
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --frozen --no-dev --no-install-project
+COPY qsmon qsmon
+COPY producers producers
+COPY streams streams
+COPY alerts alerts
+COPY dashboards dashboards
+COPY reports reports
+COPY plans plans
+RUN uv sync --frozen --no-dev
+ENV PATH=/app/.venv/bin:$PATH
+RUN useradd --system --uid 10001 qsmon
+USER qsmon
+ENTRYPOINT ["qsmon"]
+CMD ["--help"]

@@ -1,0 +1,42 @@
+# qsmon — one command each. `make help` lists the targets.
+UV := python3 -m uv
+.DEFAULT_GOAL := help
+.PHONY: help bootstrap demo test lint typecheck unit integration stack-up stack-down bench
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+bootstrap: ## install uv (from PyPI) and the locked Python environment
+	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	@$(UV) sync --frozen --quiet
+
+demo: bootstrap ## run the whole mission on the local stack (installs and starts it first)
+	$(UV) run qsmon stack up
+	$(UV) run qsmon demo
+
+test: bootstrap lint typecheck ## lint, type-check, then unit and integration tests on the real local stack
+	$(UV) run qsmon stack up
+	$(UV) run pytest
+
+lint: bootstrap ## ruff
+	$(UV) run ruff check .
+
+typecheck: bootstrap ## mypy --strict
+	$(UV) run mypy
+
+unit: bootstrap ## unit tests only (no stack needed)
+	$(UV) run pytest -m "not integration"
+
+integration: bootstrap ## integration tests only
+	$(UV) run qsmon stack up
+	$(UV) run pytest -m integration
+
+stack-up: bootstrap ## start the local stack
+	$(UV) run qsmon stack up
+
+stack-down: bootstrap ## stop the local stack
+	$(UV) run qsmon stack down
+
+bench: bootstrap ## end-to-end benchmarks (not part of the tests); writes docs/benchmarks.md figures to stdout
+	$(UV) run qsmon stack up
+	$(UV) run python -m bench.e2e

@@ -1,0 +1,95 @@
+"""The one Kafka producer every producer uses: acks=all, idempotent, compressed, batched.
+
+Delivery errors are collected from the send callbacks and raised by :meth:`ResultSink.flush`,
+so a caller never believes a record was sent when it was not.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
+
+from qsmon.schema import InspectionResult
+from qsmon.settings import Settings
+
+from producers.exceptions import ProduceError
+
+
+class ResultSink:
+    def __init__(self, settings: Settings, *, topic: str | None = None, client_id: str = "qsmon-producer") -> None:
+        from kafka import KafkaProducer
+
+        self.topic = topic or settings.results_topic
+        self._producer = KafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            client_id=client_id,
+            acks="all",
+            enable_idempotence=True,  # a broker-side retry never writes a record twice
+            compression_type="lz4",
+            linger_ms=10,
+            batch_size=256 * 1024,
+            max_in_flight_requests_per_connection=5,
+            delivery_timeout_ms=120_000,
+        )
+        self._lock = threading.Lock()
+        self._errors: list[BaseException] = []
+        self._pending = 0
+        self.sent = 0
+
+    def _on_success(self, _metadata: Any) -> None:
+        with self._lock:
+            self._pending -= 1
+            self.sent += 1
+
+    def _on_error(self, exc: BaseException) -> None:
+        with self._lock:
+            self._pending -= 1
+            self._errors.append(exc)
+
+    def send_raw(self, key: bytes, value: bytes) -> None:
+        with self._lock:
+            self._pending += 1
+        future = self._producer.send(self.topic, key=key, value=value)
+        future.add_callback(self._on_success)
+        future.add_errback(self._on_error)
+
+    def send(self, result: InspectionResult) -> None:
+        self.send_raw(result.key, result.to_json())
+
+    def send_all(self, results: Iterable[InspectionResult]) -> int:
+        count = 0
+        for result in results:
+            self.send(result)
+            count += 1
+        return count
+
+    def flush(self, timeout_s: float = 120.0) -> int:
+        """Wait until Kafka acknowledged everything sent; returns the total acknowledged so far."""
+        self._producer.flush(timeout=timeout_s)
+        with self._lock:
+            errors, self._errors = self._errors, []
+            pending = self._pending
+        if errors:
+            raise ProduceError(
+                "Kafka did not acknowledge records", failed=len(errors), first_error=repr(errors[0])
+            )
+        if pending:
+            raise ProduceError("records still unacknowledged after flush", pending=pending, timeout_s=timeout_s)
+        return self.sent
+
+    def close(self) -> None:
+        self._producer.close(timeout=30)
+
+    def __enter__(self) -> ResultSink:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if exc_type is None:
+                self.flush()
+        finally:
+            self.close()

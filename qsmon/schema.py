@@ -1,0 +1,148 @@
+"""Inspection result event, schema v1: the one contract between producers and streams.
+
+Key on Kafka = ``sample_id``; value = the JSON of :class:`InspectionResult`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from qsmon.exceptions import InvalidResultError
+from qsmon.vocab import Category, Grade, SamplingType, Stage, Verdict
+
+SCHEMA_VERSION = 1
+
+# Printable text without control characters; the database and spreadsheets both choke on them.
+_NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200, pattern=_NO_CONTROL)]
+SampleId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_.:/#\-]+$")
+]
+RegionCode = Annotated[str, StringConstraints(pattern=r"^[1-8][0-9]{5}$")]
+
+# Results reported more than this far ahead of the clock are a clock or entry error, not data.
+MAX_FUTURE_SKEW = timedelta(days=1)
+
+
+class FailedItem(BaseModel):
+    """One failed test item, e.g. 毒死蜱 ║ 0.12 ║ ≤0.02 mg/kg."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    item: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_NO_CONTROL)]
+    measured: ShortText | None = None
+    limit: ShortText | None = None
+    unit: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32, pattern=_NO_CONTROL)] | None = None
+
+
+class InspectionResult(BaseModel):
+    """One inspection sample result (抽检结果); the highest ``revision`` of a sample is final."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    schema_version: Literal[1] = 1
+    sample_id: SampleId
+    revision: int = Field(default=1, ge=1, le=1000)
+    sampled_at: AwareDatetime
+    reported_at: AwareDatetime
+    category: Category
+    subcategory: ShortText | None = None
+    sampling_type: SamplingType
+    stage: Stage | None = None
+    region_code: RegionCode
+    product: ShortText | None = None
+    brand: ShortText | None = None
+    spec: ShortText | None = None
+    batch: ShortText | None = None
+    manufacturer: ShortText | None = None
+    sampled_unit: ShortText | None = None
+    lab: ShortText | None = None
+    verdict: Verdict
+    grade: Grade | None = None
+    score: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
+    failed_items: tuple[FailedItem, ...] = Field(default=(), max_length=100)
+    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] = "unknown"
+
+    @field_validator("subcategory", "product", "brand", "spec", "batch", "manufacturer", "sampled_unit", "lab")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InspectionResult:
+        if self.reported_at < self.sampled_at:
+            raise ValueError("reported_at is before sampled_at")
+        if self.verdict is Verdict.PASS and self.failed_items:
+            raise ValueError("a passing result lists failed_items")
+        return self
+
+    def check_not_future(self, now: datetime) -> None:
+        """Reject results reported ahead of ``now``; kept out of the model so replays stay valid."""
+        if self.sampled_at > now + MAX_FUTURE_SKEW:
+            raise InvalidResultError("sampled_at lies in the future", sample_id=self.sample_id)
+
+    @property
+    def key(self) -> bytes:
+        return self.sample_id.encode()
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json", exclude_none=True))
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False)
+    parts = []
+    for err in errors[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "(record)"
+        parts.append(f"{where}: {err['msg']}")
+    more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
+    return "; ".join(parts) + more
+
+
+def parse_result(data: bytes | str | dict[str, Any]) -> InspectionResult:
+    """Decode and validate one event; every failure is an :class:`InvalidResultError` with a reason."""
+    if isinstance(data, dict):
+        obj: Any = data
+    else:
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidResultError(f"not JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise InvalidResultError(f"expected a JSON object, got {type(obj).__name__}")
+    version = obj.get("schema_version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        raise InvalidResultError(f"unsupported schema_version {version!r}; this build reads {SCHEMA_VERSION}")
+    try:
+        return InspectionResult.model_validate(obj)
+    except ValidationError as exc:
+        raise InvalidResultError(_first_error(exc), sample_id=obj.get("sample_id")) from exc
+
+
+def json_schema() -> dict[str, Any]:
+    schema = InspectionResult.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://qsmon.example/schemas/inspection-result-v1.json"
+    return schema
+
+
+_SAMPLE_ID_UNSAFE = re.compile(r"[^0-9A-Za-z_.:/#\-]+")
+
+
+def safe_sample_id(raw: str) -> str:
+    """Map free text (e.g. a 抽样单编号 with spaces) onto the sample_id alphabet, deterministically."""
+    return _SAMPLE_ID_UNSAFE.sub("-", raw.strip()).strip("-")[:64]

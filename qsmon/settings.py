@@ -1,0 +1,79 @@
+"""All settings in one frozen model, read from ``QSMON_*`` variables and an optional YAML file.
+
+Precedence: explicit arguments > environment > the file named by ``QSMON_CONFIG_FILE`` > defaults.
+Defaults point at the local stack (``qsmon stack up``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QSMON_", frozen=True, extra="ignore")
+
+    config_file: Path | None = Field(default=None, description="YAML file with any of these settings")
+
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    database_url: SecretStr = SecretStr("postgresql://qsmon:qsmon@127.0.0.1:15432/qsmon")
+    prometheus_url: str = "http://127.0.0.1:19090"
+    alertmanager_url: str = "http://127.0.0.1:19093"
+    grafana_url: str = "http://127.0.0.1:3000"
+
+    results_topic: str = "inspection.results.v1"
+    dlq_topic: str = "inspection.results.dlq"
+    changes_topic: str = "rollups.changes.v1"
+    results_partitions: int = 6
+
+    worker_group: str = "qsmon-worker"
+    worker_batch_size: int = 5000
+    worker_batch_seconds: float = 0.5
+    worker_metrics_port: int = 9401
+
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = 8480
+    ingest_tokens: tuple[SecretStr, ...] = ()
+    ingest_max_body_bytes: int = 8 * 1024 * 1024
+
+    plans_dir: Path | None = Field(default=None, description="extra plan files besides the presets")
+    timezone: str = "Asia/Shanghai"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        import os
+
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("QSMON_CONFIG_FILE")
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+    def masked(self) -> dict[str, Any]:
+        """The settings as printed for operators: secrets shown as ``**********``."""
+        return self.model_dump(mode="json")
+
+    @property
+    def dsn(self) -> str:
+        return self.database_url.get_secret_value()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

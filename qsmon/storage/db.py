@@ -1,0 +1,27 @@
+"""Connections to TimescaleDB."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from qsmon.exceptions import StorageError
+
+
+def with_session_options(dsn: str, application_name: str) -> str:
+    """Add UTC sessions to the DSN, keeping options it already has (tests pin ``search_path`` there)."""
+    params = conninfo_to_dict(dsn)
+    options = str(params.get("options") or "")
+    if "timezone" not in options:
+        options = f"{options} -c timezone=UTC".strip()
+    params.setdefault("application_name", application_name)
+    params.setdefault("connect_timeout", 10)
+    return make_conninfo("", **{**params, "options": options})
+
+
+def connect(dsn: str, *, autocommit: bool = False, application_name: str = "qsmon") -> psycopg.Connection:
+    """Open a connection whose session runs in UTC, so timestamps never pick up a server default."""
+    try:
+        return psycopg.connect(with_session_options(dsn, application_name), autocommit=autocommit)
+    except psycopg.OperationalError as exc:
+        raise StorageError("cannot connect to the database", error=str(exc).strip()) from exc

@@ -1,0 +1,77 @@
+"""The foundation on the real stack: Kafka round trip, TimescaleDB, idempotent init."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import psycopg
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from qsmon.settings import Settings
+from qsmon.storage import apply_migrations, connect, pending_migrations
+from qsmon.topics import ensure_topics, topic_specs
+
+pytestmark = pytest.mark.integration
+
+
+class TestKafka:
+    def test_a_record_produced_to_the_real_broker_is_consumed_back(self, settings: Settings) -> None:
+        ensure_topics(settings)
+        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+        sent = producer.send(settings.results_topic, key=b"S-1", value=b'{"hello": "kafka"}', partition=0)
+        metadata = sent.get(timeout=30)
+        producer.close()
+
+        consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, consumer_timeout_ms=10_000)
+        tp = TopicPartition(settings.results_topic, 0)
+        consumer.assign([tp])
+        consumer.seek(tp, metadata.offset)
+        record = next(iter(consumer))
+        consumer.close()
+        assert (record.key, record.value) == (b"S-1", b'{"hello": "kafka"}')
+
+    def test_init_creates_every_topic_once_with_its_partition_count(self, settings: Settings) -> None:
+        first = ensure_topics(settings)
+        second = ensure_topics(settings)
+        assert sorted(first) == sorted(spec.name for spec in topic_specs(settings))
+        assert second == []
+        consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+        assert consumer.partitions_for_topic(settings.results_topic) == set(range(settings.results_partitions))
+        consumer.close()
+
+
+class TestDatabase:
+    def test_timescaledb_is_installed_and_results_are_a_hypertable(self, db: psycopg.Connection) -> None:
+        version = db.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
+        assert version is not None
+        assert version[0].startswith("2.")
+        schema = db.execute("SELECT current_schema()").fetchone()
+        hypertables = db.execute(
+            "SELECT hypertable_name FROM timescaledb_information.hypertables WHERE hypertable_schema = %s",
+            schema,
+        ).fetchall()
+        assert ("inspection_results",) in hypertables
+
+    def test_local_day_of_a_timestamp_is_the_shanghai_calendar_day(self, db: psycopg.Connection) -> None:
+        # 16:30 UTC on 1 March is 00:30 on 2 March in Shanghai: it counts for 2 March.
+        row = db.execute(
+            "SELECT ('2026-03-01T16:30:00Z'::timestamptz AT TIME ZONE 'Asia/Shanghai')::date,"
+            " time_bucket('1 day', '2026-03-01T16:30:00Z'::timestamptz, 'Asia/Shanghai')"
+            " = '2026-03-02T00:00:00+08:00'::timestamptz"
+        ).fetchone()
+        assert row == (date(2026, 3, 2), True)
+
+    def test_migrating_twice_changes_nothing(self, settings: Settings, db: psycopg.Connection) -> None:
+        before = db.execute("SELECT version, checksum, applied_at FROM schema_migrations").fetchall()
+        with connect(settings.dsn) as conn:
+            assert apply_migrations(conn) == []
+            assert pending_migrations(conn) == []
+        after = db.execute("SELECT version, checksum, applied_at FROM schema_migrations").fetchall()
+        assert before == after
+        assert len(after) >= 1
+
+    def test_migrations_create_the_result_tables(self, db: psycopg.Connection) -> None:
+        tables = {r[0] for r in db.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").fetchall()}
+        assert {"inspection_results", "sample_current", "rollup_daily", "stream_offsets"} <= tables
