@@ -11,10 +11,9 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
+from producers.exceptions import ProduceError
 from qsmon.schema import InspectionResult
 from qsmon.settings import Settings
-
-from producers.exceptions import ProduceError
 
 
 class ResultSink:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from qsmon.cli import core
+from qsmon.cli.plans import plans_app
 
 app = typer.Typer(
     name="qsmon",
@@ -13,3 +14,4 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 core.register(app)
+app.add_typer(plans_app, name="plans")

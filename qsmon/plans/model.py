@@ -1,0 +1,215 @@
+"""The plan model: a plan has indicators; an indicator measures a filtered stream against a target."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from qsmon.vocab import Category, Grade, SamplingType, Stage
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class Measure(StrEnum):
+    PASS_RATE = "pass_rate"  # noqa: S105 - share of results with verdict pass, in percent
+    FAIL_RATE = "fail_rate"  # share with verdict fail, e.g. 劣Ⅴ类 below 10 %
+    GRADE_RATE = "grade_rate"  # share reaching one of `grades`, e.g. 优良率
+    MEAN_SCORE = "mean_score"  # mean of score observations (satisfaction surveys), 0-100
+
+    @property
+    def is_rate(self) -> bool:
+        return self is not Measure.MEAN_SCORE
+
+
+class Op(StrEnum):
+    GE = ">="
+    GT = ">"
+    LE = "<="
+    LT = "<"
+    EQ = "=="
+    INCREASING = "increasing"  # 不断提高 / 稳步提升: not below the previous period of equal length
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+
+
+_ROLLING = re.compile(r"^rolling_(\d{1,3})d$")
+
+
+class Window(StrEnum):
+    """Calendar windows by name; rolling windows are written ``rolling_<N>d`` (see :func:`rolling_days`)."""
+
+    MONTH_TO_DATE = "month_to_date"
+    QUARTER_TO_DATE = "quarter_to_date"
+    YEAR_TO_DATE = "year_to_date"
+    PLAN_PERIOD = "plan_period"
+
+
+WindowSpec = Annotated[str, StringConstraints(pattern=r"^(rolling_\d{1,3}d|month_to_date|quarter_to_date|"
+                                                      r"year_to_date|plan_period)$")]
+
+
+def rolling_days(window: str) -> int | None:
+    match = _ROLLING.match(window)
+    return int(match.group(1)) if match else None
+
+
+class Target(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    op: Op
+    value: float | None = Field(default=None, description="percent for rates, points for mean_score")
+
+    @model_validator(mode="after")
+    def _value_matches_op(self) -> Self:
+        if self.op is Op.INCREASING:
+            if self.value is not None:
+                raise ValueError("an `increasing` target takes no value")
+        elif self.value is None:
+            raise ValueError(f"a `{self.op}` target needs a value")
+        elif not 0 <= self.value <= 100:
+            raise ValueError("target value must lie within 0-100 (percent or score points)")
+        return self
+
+    def describe(self) -> str:
+        return "不断提高" if self.op is Op.INCREASING else f"{self.op} {self.value:g}"
+
+
+class Filter(BaseModel):
+    """Which results count. Empty lists mean: any value of that dimension."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    categories: tuple[Category, ...] = Field(min_length=1)
+    sampling_types: tuple[SamplingType, ...] = ()
+    subcategories: tuple[Text, ...] = ()
+    stages: tuple[Stage, ...] = ()
+
+
+class Indicator(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Slug
+    name: Text = Field(description="the Chinese name exactly as the document words it")
+    source: Text = Field(description="the sentence of the document that sets the target")
+    measure: Measure
+    grades: tuple[Grade, ...] = Field(default=(), description="for grade_rate: the grades that count as reaching")
+    filter: Filter
+    target: Target
+    windows: tuple[WindowSpec, ...] = Field(min_length=1)
+    min_samples: int = Field(default=30, ge=1)
+    severity: Severity = Severity.WARNING
+    breakdown: tuple[Annotated[str, StringConstraints(pattern=r"^subcategory$")], ...] = Field(
+        default=(), description="extra scopes besides the jurisdiction and its regions"
+    )
+
+    @model_validator(mode="after")
+    def _grades_only_for_grade_rate(self) -> Self:
+        if self.measure is Measure.GRADE_RATE and not self.grades:
+            raise ValueError("a grade_rate indicator must list the grades that count")
+        if self.measure is not Measure.GRADE_RATE and self.grades:
+            raise ValueError("grades apply only to grade_rate indicators")
+        return self
+
+    @field_validator("windows")
+    @classmethod
+    def _windows_unique(cls, windows: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(windows)) != len(windows):
+            raise ValueError("a window is listed twice")
+        return windows
+
+
+class NotMonitored(BaseModel):
+    """A quantitative target no result stream measures (awards, counts, investment); kept, with the reason."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Text
+    source: Text
+    target: Text
+    reason: Text
+
+
+class Jurisdiction(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Text
+    region_code: Annotated[str, StringConstraints(pattern=r"^[1-8][0-9]{5}$")] | None = None
+
+
+class Period(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.end < self.start:
+            raise ValueError("period ends before it starts")
+        return self
+
+
+class Plan(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Slug
+    title: Text
+    issuer: Text
+    document_number: Text | None = None
+    issued_on: date | None = None
+    jurisdiction: Jurisdiction
+    period: Period
+    notes: Text | None = None
+    indicators: tuple[Indicator, ...] = Field(min_length=1)
+    not_monitored: tuple[NotMonitored, ...] = ()
+
+    @field_validator("indicators")
+    @classmethod
+    def _ids_unique(cls, indicators: tuple[Indicator, ...]) -> tuple[Indicator, ...]:
+        ids = [i.id for i in indicators]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"indicator ids must be unique: {', '.join(duplicates)}")
+        return indicators
+
+    def indicator(self, indicator_id: str) -> Indicator:
+        for indicator in self.indicators:
+            if indicator.id == indicator_id:
+                return indicator
+        raise KeyError(indicator_id)
+
+    def summary(self) -> dict[str, Any]:
+        """What ``qsmon plans show --json`` prints."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "issuer": self.issuer,
+            "document_number": self.document_number,
+            "issued_on": self.issued_on.isoformat() if self.issued_on else None,
+            "jurisdiction": self.jurisdiction.model_dump(),
+            "period": {"start": self.period.start.isoformat(), "end": self.period.end.isoformat()},
+            "indicators": [
+                {
+                    "id": i.id,
+                    "name": i.name,
+                    "measure": i.measure.value,
+                    "grades": [g.value for g in i.grades],
+                    "filter": i.filter.model_dump(mode="json"),
+                    "target": {"op": i.target.op.value, "value": i.target.value},
+                    "windows": list(i.windows),
+                    "min_samples": i.min_samples,
+                    "severity": i.severity.value,
+                }
+                for i in self.indicators
+            ],
+            "not_monitored": [n.model_dump() for n in self.not_monitored],
+        }
