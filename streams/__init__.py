@@ -1,0 +1,1 @@
+"""Streams: the worker that turns the results topic into stored results and exact rollups."""

@@ -1,0 +1,189 @@
+"""The simulated stream: seeded, so the same options give the same events, byte for byte."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from qsmon.regions import children, is_within
+from qsmon.schema import FailedItem, InspectionResult
+from qsmon.vocab import Grade, Verdict
+
+from producers.simulator.profile import (
+    LABS,
+    MANUFACTURER_KINDS,
+    PROFILES,
+    TRADE_NAMES,
+    UNIT_KINDS,
+    FailureMode,
+    StreamProfile,
+)
+from producers.simulator.scenario import Incident, Scenario
+
+CST = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class SimulatorOptions:
+    seed: int = 1
+    region: str = "421000"  # a city (GB/T 2260); results are spread over its counties
+    first_day: date = date(2026, 1, 1)
+    last_day: date = date(2026, 1, 31)
+    duplicate_rate: float = 0.0  # share of events that are exact redeliveries of an earlier event
+    correction_rate: float = 0.0  # share of events that are a higher revision (复检/异议) of an earlier sample
+    scenario: Scenario = field(default_factory=Scenario)
+    source: str = "simulator"
+
+
+class Simulator:
+    """Results spread over ``first_day..last_day`` in sampling order; ``events(n)`` yields n of them."""
+
+    def __init__(self, options: SimulatorOptions) -> None:
+        self.options = options
+        self._rng = random.Random(options.seed)
+        counties = [r.code for r in children(options.region)]
+        self._counties = counties or [options.region]
+        # County sizes differ: the first counties (urban districts) sample more.
+        self._county_weights = [1.0 / math.sqrt(i + 1) for i in range(len(self._counties))]
+        self._profiles = PROFILES
+        self._profile_weights = [p.weight for p in PROFILES]
+        self._recent: list[InspectionResult] = []  # a window of earlier events to redeliver or correct
+        self._counter = 0
+
+    # --- one result ------------------------------------------------------------------------
+    def _sampled_at(self, index: int, total: int) -> datetime:
+        span_days = (self.options.last_day - self.options.first_day).days + 1
+        position = (index + self._rng.random()) / max(total, 1) * span_days
+        day = self.options.first_day + timedelta(days=int(position))
+        seconds = 8 * 3600 + int(self._rng.random() * 9 * 3600)  # sampling happens in office hours
+        return datetime.combine(day, time(), CST) + timedelta(seconds=seconds)
+
+    def _seasonal_failure(self, profile: StreamProfile, day: date) -> float:
+        # Peaks in mid-July: cos of the day-of-year distance from day 196.
+        summer = (1 + math.cos(2 * math.pi * (day.timetuple().tm_yday - 196) / 365)) / 2
+        return (1 - profile.pass_rate) + profile.summer_drop * summer**3
+
+    def _incident(self, day: date, region: str, profile: StreamProfile) -> Incident | None:
+        for incident in self.options.scenario.incidents:
+            if incident.matches(day, self.options.last_day, region, profile.category, profile.subcategory):
+                return incident
+        return None
+
+    def _failed_item(self, mode: FailureMode) -> FailedItem:
+        low, high = mode.measured
+        value = self._rng.uniform(low, high)
+        measured = f"{value:.3g}" if value < 1000 else f"{value:.2e}"
+        return FailedItem(item=mode.item, measured=measured, limit=mode.limit, unit=mode.unit)
+
+    def _incident_item(self, incident: Incident) -> FailedItem:
+        spec = incident.failed_item
+        if spec is None:
+            return FailedItem(item=f"{incident.name}相关项目")
+        digits = "".join(c for c in spec.limit if c.isdigit() or c == ".")
+        base = float(digits) if digits else 1.0
+        value = base * self._rng.uniform(*spec.measured)
+        return FailedItem(item=spec.item, measured=f"{value:.3g}", limit=spec.limit, unit=spec.unit)
+
+    def _grade(self, profile: StreamProfile, verdict: Verdict) -> Grade | None:
+        if not profile.grades:
+            return None
+        if verdict is Verdict.FAIL:
+            return Grade.UNQUALIFIED
+        grades, weights = zip(*profile.grades, strict=True)
+        return self._rng.choices(grades, weights)[0]
+
+    def _new_result(self, index: int, total: int) -> InspectionResult:
+        rng = self._rng
+        self._counter += 1
+        profile = rng.choices(self._profiles, self._profile_weights)[0]
+        region = rng.choices(self._counties, self._county_weights)[0]
+        sampled_at = self._sampled_at(index, total)
+        day = sampled_at.astimezone(CST).date()
+        incident = self._incident(day, region, profile)
+        fail_probability = incident.fail_rate / 100 if incident else self._seasonal_failure(profile, day)
+        verdict = Verdict.FAIL if rng.random() < fail_probability else Verdict.PASS
+        failed: tuple[FailedItem, ...] = ()
+        if verdict is Verdict.FAIL:
+            if incident:
+                failed = (self._incident_item(incident),)
+            elif profile.failures:
+                failed = (self._failed_item(rng.choice(profile.failures)),)
+        score = None
+        if profile.score_mean is not None:
+            score = round(min(100.0, max(0.0, rng.gauss(profile.score_mean, 8))), 1)
+        trade = rng.choice(TRADE_NAMES)
+        reported_at = sampled_at + timedelta(days=rng.randint(3, 20), hours=rng.randint(0, 8))
+        return InspectionResult(
+            sample_id=f"SIM{self.options.seed:04d}-{self._counter:09d}",
+            revision=1,
+            sampled_at=sampled_at,
+            reported_at=reported_at,
+            category=profile.category,
+            subcategory=profile.subcategory,
+            sampling_type=profile.sampling_type,
+            stage=rng.choice(profile.stages) if profile.stages else None,
+            region_code=region,
+            product=rng.choice(profile.products),
+            brand=trade if rng.random() < 0.7 else None,
+            batch=f"{day:%Y%m%d}{rng.randint(1, 99):02d}",
+            manufacturer=f"{trade}{rng.choice(MANUFACTURER_KINDS)}" if profile.stages else None,
+            sampled_unit=f"{trade}{rng.choice(UNIT_KINDS)}{rng.randint(1, 40)}号店",
+            lab=rng.choice(LABS),
+            verdict=verdict,
+            grade=self._grade(profile, verdict),
+            score=score,
+            failed_items=failed,
+            source=self.options.source,
+        )
+
+    def _correction_of(self, earlier: InspectionResult) -> InspectionResult:
+        # A re-inspection (复检) or accepted objection (异议) overturns the verdict.
+        flipped = Verdict.PASS if earlier.verdict is Verdict.FAIL else Verdict.FAIL
+        failed = () if flipped is Verdict.PASS else (FailedItem(item="复检项目", measured="超标", limit="限量"),)
+        grade = earlier.grade
+        if grade is not None:
+            grade = Grade.UNQUALIFIED if flipped is Verdict.FAIL else Grade.QUALIFIED
+        return earlier.model_copy(update={
+            "revision": earlier.revision + 1,
+            "verdict": flipped,
+            "failed_items": failed,
+            "grade": grade,
+            "reported_at": earlier.reported_at + timedelta(days=15),
+        })
+
+    # --- the stream -------------------------------------------------------------------------
+    def events(self, count: int) -> Iterator[InspectionResult]:
+        """``count`` events: new results, with redeliveries and corrections mixed in at the set rates."""
+        opts = self.options
+        for index in range(count):
+            roll = self._rng.random()
+            if self._recent and roll < opts.duplicate_rate:
+                yield self._rng.choice(self._recent)
+                continue
+            if self._recent and roll < opts.duplicate_rate + opts.correction_rate:
+                position = self._rng.randrange(len(self._recent))
+                corrected = self._correction_of(self._recent[position])
+                self._recent[position] = corrected
+                yield corrected
+                continue
+            result = self._new_result(index, count)
+            if len(self._recent) < 5000:
+                self._recent.append(result)
+            else:
+                self._recent[self._rng.randrange(5000)] = result
+            yield result
+
+    def live_event(self, now: datetime | None = None) -> InspectionResult:
+        """One result sampled within the last few days and reported now (the `--rate` mode)."""
+        now = now or datetime.now(UTC)
+        result = self._new_result(0, 1)
+        sampled_at = now - timedelta(days=self._rng.uniform(0.2, 5))
+        return result.model_copy(update={"sampled_at": sampled_at, "reported_at": now})
+
+
+def within_region(result: InspectionResult, region: str) -> bool:
+    return is_within(result.region_code, region)

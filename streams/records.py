@@ -1,0 +1,102 @@
+"""From Kafka records to validated rows: decoding, validation and the reasons for rejection."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from qsmon.exceptions import InvalidResultError
+from qsmon.schema import InspectionResult, parse_result
+
+# The columns of the COPY into the batch's temp table, in order.
+COLUMNS: tuple[str, ...] = (
+    "sample_id", "revision", "sampled_at", "reported_at", "category", "subcategory", "sampling_type", "stage",
+    "region_code", "verdict", "grade", "score", "product", "brand", "spec", "batch", "manufacturer",
+    "sampled_unit", "lab", "source", "failed_items", "kafka_partition", "kafka_offset",
+)
+COPY_TYPES: tuple[str, ...] = (
+    "text", "int4", "timestamptz", "timestamptz", "text", "text", "text", "text",
+    "text", "text", "text", "float8", "text", "text", "text", "text", "text",
+    "text", "text", "text", "text", "int4", "int8",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """A Kafka record as the worker received it."""
+
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float | None = None  # produce time, seconds since the epoch
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    record: SourceRecord
+    reason: str
+    reason_code: str  # low-cardinality label for metrics: not_json, schema_version, field name …
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    record: SourceRecord
+    result: InspectionResult
+
+
+def reason_code(exc: InvalidResultError) -> str:
+    message = exc.message
+    if message.startswith("not JSON"):
+        return "not_json"
+    if message.startswith("expected a JSON object"):
+        return "not_object"
+    if message.startswith("unsupported schema_version"):
+        return "schema_version"
+    if message.startswith("sampled_at lies in the future"):
+        return "future"
+    field = message.split(":", 1)[0].split(".", 1)[0].strip()
+    return field if field.isidentifier() else "record"
+
+
+def validate(record: SourceRecord, now: datetime) -> InspectionResult:
+    """The record's result, or :class:`InvalidResultError` saying why it is not one."""
+    if record.value is None:
+        raise InvalidResultError("not JSON: empty record (tombstone)")
+    result = parse_result(record.value)
+    result.check_not_future(now)
+    # The key routes every revision of a sample to one partition; a mismatch would break that ordering.
+    if record.key is not None and record.key != result.key:
+        raise InvalidResultError("record key differs from sample_id", key=record.key.decode(errors="replace"))
+    return result
+
+
+def classify(records: Sequence[SourceRecord], now: datetime) -> tuple[list[Accepted], list[Rejected]]:
+    accepted: list[Accepted] = []
+    rejected: list[Rejected] = []
+    for record in records:
+        try:
+            result = validate(record, now)
+        except InvalidResultError as exc:
+            rejected.append(Rejected(record, str(exc), reason_code(exc)))
+            continue
+        accepted.append(Accepted(record, result))
+    return accepted, rejected
+
+
+def _failed_items_json(result: InspectionResult) -> str:
+    return orjson.dumps([item.model_dump(exclude_none=True) for item in result.failed_items]).decode()
+
+
+def copy_row(item: Accepted) -> tuple[Any, ...]:
+    r = item.result
+    return (
+        r.sample_id, r.revision, r.sampled_at, r.reported_at, r.category.value, r.subcategory or "",
+        r.sampling_type.value, r.stage.value if r.stage else "", r.region_code, r.verdict.value,
+        r.grade.value if r.grade else "", r.score, r.product, r.brand, r.spec, r.batch, r.manufacturer,
+        r.sampled_unit, r.lab, r.source, _failed_items_json(r), item.record.partition, item.record.offset,
+    )

@@ -1,0 +1,200 @@
+"""One batch, one transaction: history, final verdicts, rollup deltas and the partitions' next offsets.
+
+Exactly-once effect on top of at-least-once delivery:
+* Each partition of the batch is locked (transaction-scoped advisory lock) and records below the partition's
+  stored next offset are skipped: a redelivered batch changes nothing and costs one query.
+* Everything else is idempotent too: history rows conflict on (sample_id, revision, sampled_at); a sample's
+  current row only moves to a higher revision, and its old verdict leaves the rollup as the new one enters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import psycopg
+
+from streams.exceptions import BatchWriteError
+from streams.records import COLUMNS, COPY_TYPES, Accepted, SourceRecord, copy_row
+
+_TEMP_TABLE = """
+CREATE TEMP TABLE IF NOT EXISTS incoming (
+    sample_id text, revision int, sampled_at timestamptz, reported_at timestamptz, category text,
+    subcategory text, sampling_type text, stage text, region_code text, verdict text, grade text,
+    score double precision, product text, brand text, spec text, batch text, manufacturer text,
+    sampled_unit text, lab text, source text, failed_items text, kafka_partition int, kafka_offset bigint
+) ON COMMIT DELETE ROWS
+"""
+_COPY = f"COPY incoming ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+
+_HISTORY = """
+INSERT INTO inspection_results (sample_id, revision, sampled_at, reported_at, category, subcategory, sampling_type,
+    stage, region_code, verdict, grade, score, product, brand, spec, batch, manufacturer, sampled_unit, lab, source,
+    failed_items, kafka_partition, kafka_offset)
+SELECT sample_id, revision, sampled_at, reported_at, category, subcategory, sampling_type, stage, region_code,
+    verdict, grade, score, product, brand, spec, batch, manufacturer, sampled_unit, lab, source,
+    failed_items::jsonb, kafka_partition, kafka_offset
+FROM incoming
+ON CONFLICT DO NOTHING
+"""
+
+# The final verdict per sample and the rollup deltas, in one statement. `prev` reads the rows the upsert is
+# about to replace (same snapshot); the partition locks guarantee no other writer touches these samples.
+_CURRENT_AND_ROLLUP = """
+WITH batch AS (
+    SELECT DISTINCT ON (sample_id) sample_id, revision, sampled_at,
+        (sampled_at AT TIME ZONE %(tz)s)::date AS day, category, subcategory, sampling_type, stage, region_code,
+        verdict, grade, score
+    FROM incoming
+    ORDER BY sample_id, revision DESC, kafka_partition, kafka_offset
+), prev AS (
+    SELECT c.day, c.category, c.subcategory, c.sampling_type, c.stage, c.region_code, c.grade, c.verdict, c.score
+    FROM sample_current c JOIN batch b USING (sample_id)
+    WHERE c.revision < b.revision
+), upserted AS (
+    INSERT INTO sample_current AS c (sample_id, revision, sampled_at, day, category, subcategory, sampling_type,
+        stage, region_code, verdict, grade, score)
+    SELECT sample_id, revision, sampled_at, day, category, subcategory, sampling_type, stage, region_code,
+        verdict, grade, score
+    FROM batch
+    ON CONFLICT (sample_id) DO UPDATE SET
+        revision = excluded.revision, sampled_at = excluded.sampled_at, day = excluded.day,
+        category = excluded.category, subcategory = excluded.subcategory, sampling_type = excluded.sampling_type,
+        stage = excluded.stage, region_code = excluded.region_code, verdict = excluded.verdict,
+        grade = excluded.grade, score = excluded.score, updated_at = now()
+    WHERE c.revision < excluded.revision
+    RETURNING c.day, c.category, c.subcategory, c.sampling_type, c.stage, c.region_code, c.grade, c.verdict, c.score
+), deltas AS (
+    SELECT *, 1 AS sign FROM upserted
+    UNION ALL
+    SELECT *, -1 AS sign FROM prev
+), grouped AS (
+    SELECT day, category, subcategory, sampling_type, stage, region_code, grade,
+        sum(sign) AS tested,
+        sum(CASE WHEN verdict = 'pass' THEN sign ELSE 0 END) AS passed,
+        sum(CASE WHEN verdict = 'fail' THEN sign ELSE 0 END) AS failed,
+        coalesce(sum(sign * score::numeric), 0) AS score_sum,
+        sum(CASE WHEN score IS NOT NULL THEN sign ELSE 0 END) AS score_count
+    FROM deltas
+    GROUP BY day, category, subcategory, sampling_type, stage, region_code, grade
+    HAVING sum(sign) <> 0 OR sum(CASE WHEN verdict = 'pass' THEN sign ELSE 0 END) <> 0
+        OR coalesce(sum(sign * score::numeric), 0) <> 0
+)
+INSERT INTO rollup_daily AS r (day, category, subcategory, sampling_type, stage, region_code, grade,
+    tested, passed, failed, score_sum, score_count)
+SELECT * FROM grouped
+ORDER BY day, category, subcategory, sampling_type, stage, region_code, grade  -- a fixed order: no deadlocks
+ON CONFLICT (day, category, subcategory, sampling_type, stage, region_code, grade) DO UPDATE SET
+    tested = r.tested + excluded.tested, passed = r.passed + excluded.passed, failed = r.failed + excluded.failed,
+    score_sum = r.score_sum + excluded.score_sum, score_count = r.score_count + excluded.score_count
+RETURNING day, category, subcategory, sampling_type, stage, region_code
+"""
+
+_OFFSETS = """
+INSERT INTO stream_offsets (consumer_group, topic, partition, next_offset)
+SELECT %(group)s, %(topic)s, p, o FROM unnest(%(partitions)s::int[], %(offsets)s::bigint[]) AS t(p, o)
+ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET
+    next_offset = greatest(stream_offsets.next_offset, excluded.next_offset), updated_at = now()
+"""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class RollupKey:
+    day: date
+    category: str
+    subcategory: str
+    sampling_type: str
+    stage: str
+    region_code: str
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    stored: int = 0  # results written to history (new sample revisions)
+    skipped: int = 0  # records below a partition's stored offset: already applied
+    changed: set[RollupKey] = field(default_factory=set)
+
+
+class ResultStore:
+    """Writes batches for one consumer group and topic; owns one connection (not thread-safe)."""
+
+    def __init__(self, dsn: str, *, group: str, topic: str, timezone: str = "Asia/Shanghai") -> None:
+        self._dsn = dsn
+        self.group = group
+        self.topic = topic
+        self.timezone = timezone
+        self._conn: psycopg.Connection | None = None
+
+    def _connection(self) -> psycopg.Connection:
+        from qsmon.storage import connect
+
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = connect(self._dsn, application_name=f"qsmon-worker:{self.group}")
+            self._conn.execute(_TEMP_TABLE)
+            self._conn.commit()
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def stored_offsets(self) -> dict[int, int]:
+        """The next offset to apply, per partition, as the database knows it."""
+        conn = self._connection()
+        rows = conn.execute(
+            "SELECT partition, next_offset FROM stream_offsets WHERE consumer_group = %s AND topic = %s",
+            (self.group, self.topic),
+        ).fetchall()
+        conn.commit()
+        return dict(rows)
+
+    def write(self, accepted: Sequence[Accepted], all_records: Sequence[SourceRecord]) -> BatchOutcome:
+        """Store ``accepted`` and advance the offsets past ``all_records`` (valid or not), atomically."""
+        if not all_records:
+            return BatchOutcome()
+        try:
+            return self._write(accepted, all_records)
+        except psycopg.Error as exc:
+            if self._conn is not None and not self._conn.closed:
+                try:
+                    self._conn.rollback()
+                except psycopg.Error:
+                    self.close()
+            raise BatchWriteError("batch not stored", records=len(all_records), error=str(exc).strip()) from exc
+
+    def _write(self, accepted: Sequence[Accepted], all_records: Sequence[SourceRecord]) -> BatchOutcome:
+        conn = self._connection()
+        outcome = BatchOutcome()
+        partitions = sorted({r.partition for r in all_records})
+        with conn.transaction():
+            for partition in partitions:  # sorted: two writers never wait on each other in a cycle
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s), %s)", (self.topic, partition))
+            stored: dict[int, int] = dict(conn.execute(
+                "SELECT partition, next_offset FROM stream_offsets"
+                " WHERE consumer_group = %s AND topic = %s AND partition = ANY(%s)",
+                (self.group, self.topic, partitions),
+            ).fetchall())
+            fresh = [a for a in accepted if a.record.offset >= stored.get(a.record.partition, -1)]
+            fresh_records = [r for r in all_records if r.offset >= stored.get(r.partition, -1)]
+            outcome.skipped = len(all_records) - len(fresh_records)
+            if fresh:
+                with conn.cursor() as cur:
+                    with cur.copy(_COPY) as copy:
+                        copy.set_types(list(COPY_TYPES))
+                        for item in fresh:
+                            copy.write_row(copy_row(item))
+                    cur.execute(_HISTORY)
+                    outcome.stored = cur.rowcount
+                    cur.execute(_CURRENT_AND_ROLLUP, {"tz": self.timezone})
+                    outcome.changed = {RollupKey(*row) for row in cur.fetchall()}
+            if fresh_records:
+                next_offsets: dict[int, int] = {}
+                for r in fresh_records:
+                    next_offsets[r.partition] = max(next_offsets.get(r.partition, 0), r.offset + 1)
+                conn.execute(_OFFSETS, {
+                    "group": self.group, "topic": self.topic,
+                    "partitions": list(next_offsets), "offsets": list(next_offsets.values()),
+                })
+        return outcome
