@@ -17,7 +17,6 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
@@ -77,11 +76,6 @@ class InspectionResult(BaseModel):
     failed_items: tuple[FailedItem, ...] = Field(default=(), max_length=100)
     source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] = "unknown"
 
-    @field_validator("subcategory", "product", "brand", "spec", "batch", "manufacturer", "sampled_unit", "lab")
-    @classmethod
-    def _blank_is_none(cls, value: str | None) -> str | None:
-        return value or None
-
     @model_validator(mode="after")
     def _consistent(self) -> InspectionResult:
         if self.reported_at < self.sampled_at:
@@ -114,23 +108,34 @@ def _first_error(exc: ValidationError) -> str:
 
 
 def parse_result(data: bytes | str | dict[str, Any]) -> InspectionResult:
-    """Decode and validate one event; every failure is an :class:`InvalidResultError` with a reason."""
-    if isinstance(data, dict):
-        obj: Any = data
-    else:
-        try:
-            obj = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidResultError(f"not JSON: {exc}") from exc
-    if not isinstance(obj, dict):
-        raise InvalidResultError(f"expected a JSON object, got {type(obj).__name__}")
-    version = obj.get("schema_version", SCHEMA_VERSION)
-    if version != SCHEMA_VERSION:
-        raise InvalidResultError(f"unsupported schema_version {version!r}; this build reads {SCHEMA_VERSION}")
+    """Decode and validate one event; every failure is an :class:`InvalidResultError` with a reason.
+
+    Bytes are validated as JSON directly by pydantic-core (no intermediate dict): the worker's hot path.
+    """
     try:
-        return InspectionResult.model_validate(obj)
+        if isinstance(data, dict):
+            return InspectionResult.model_validate(data)
+        return InspectionResult.model_validate_json(data)
     except ValidationError as exc:
-        raise InvalidResultError(_first_error(exc), sample_id=obj.get("sample_id")) from exc
+        raise _invalid(exc, data) from exc
+
+
+def _invalid(exc: ValidationError, data: bytes | str | dict[str, Any]) -> InvalidResultError:
+    first = exc.errors(include_url=False)[0]
+    if first["type"] == "json_invalid":
+        return InvalidResultError(f"not JSON: {first['msg']}")
+    if first["type"] in ("model_type", "model_attributes_type") and not first["loc"]:
+        return InvalidResultError(f"expected a JSON object, got {type(first['input']).__name__}")
+    sample_id = None
+    try:
+        obj = data if isinstance(data, dict) else orjson.loads(data)
+        sample_id = obj.get("sample_id") if isinstance(obj, dict) else None
+        if isinstance(obj, dict) and obj.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
+            return InvalidResultError(
+                f"unsupported schema_version {obj['schema_version']!r}; this build reads {SCHEMA_VERSION}")
+    except orjson.JSONDecodeError:
+        pass
+    return InvalidResultError(_first_error(exc), sample_id=sample_id)
 
 
 def json_schema() -> dict[str, Any]:

@@ -95,8 +95,10 @@ def _failed_items_json(result: InspectionResult) -> str:
 def copy_row(item: Accepted) -> tuple[Any, ...]:
     r = item.result
     return (
+        # Blank optional texts are stored as NULL; key dimensions as '' so they can sit in primary keys.
         r.sample_id, r.revision, r.sampled_at, r.reported_at, r.category.value, r.subcategory or "",
         r.sampling_type.value, r.stage.value if r.stage else "", r.region_code, r.verdict.value,
-        r.grade.value if r.grade else "", r.score, r.product, r.brand, r.spec, r.batch, r.manufacturer,
-        r.sampled_unit, r.lab, r.source, _failed_items_json(r), item.record.partition, item.record.offset,
+        r.grade.value if r.grade else "", r.score, r.product or None, r.brand or None, r.spec or None,
+        r.batch or None, r.manufacturer or None, r.sampled_unit or None, r.lab or None, r.source,
+        _failed_items_json(r), item.record.partition, item.record.offset,
     )

@@ -9,10 +9,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from qsmon.regions import children, is_within
-from qsmon.schema import FailedItem, InspectionResult
-from qsmon.vocab import Grade, Verdict
-
 from producers.simulator.profile import (
     LABS,
     MANUFACTURER_KINDS,
@@ -23,6 +19,9 @@ from producers.simulator.profile import (
     StreamProfile,
 )
 from producers.simulator.scenario import Incident, Scenario
+from qsmon.regions import children, is_within
+from qsmon.schema import FailedItem, InspectionResult
+from qsmon.vocab import Grade, Verdict
 
 CST = ZoneInfo("Asia/Shanghai")
 
@@ -93,7 +92,8 @@ class Simulator:
             return None
         if verdict is Verdict.FAIL:
             return Grade.UNQUALIFIED
-        grades, weights = zip(*profile.grades, strict=True)
+        grades = [grade for grade, _ in profile.grades]
+        weights = [weight for _, weight in profile.grades]
         return self._rng.choices(grades, weights)[0]
 
     def _new_result(self, index: int, total: int) -> InspectionResult:

@@ -63,6 +63,38 @@ def config() -> None:
     print_json(get_settings().masked())
 
 
+def worker(loglevel: str = typer.Option("WARNING", help="log level")) -> None:
+    """Run a stream worker: Kafka results into TimescaleDB, exactly. Start several to scale out."""
+    from streams.run import run_worker
+
+    run_worker(get_settings(), loglevel=loglevel.upper())
+
+
+@friendly_errors
+def rollups_rebuild(
+    from_day: str = typer.Option("1900-01-01", "--from", help="first local day to recompute (YYYY-MM-DD)"),
+) -> None:
+    """Recompute rollups from the stored final verdicts and report any difference fixed."""
+    from datetime import date
+
+    from qsmon.storage import connect
+    from streams.rebuild import rebuild
+
+    with connect(get_settings().dsn) as conn:
+        fixed = rebuild(conn, date.fromisoformat(from_day))
+    if not fixed:
+        typer.echo("rollups match the stored results: nothing to fix")
+        return
+    typer.echo(f"fixed {len(fixed)} rollup rows:")
+    for d in fixed:
+        typer.echo(f"  {d.day} {d.category:<14} {d.region_code}  tested {d.tested_kept} -> {d.tested_truth}"
+                   f"  passed {d.passed_kept} -> {d.passed_truth}")
+
+
+rollups_app = typer.Typer(help="Rollup maintenance.", no_args_is_help=True)
+rollups_app.command("rebuild")(rollups_rebuild)
+
+
 @friendly_errors
 def demo() -> None:
     """Run the whole mission on the local stack, step by step."""
@@ -74,5 +106,7 @@ def demo() -> None:
 def register(app: typer.Typer) -> None:
     app.add_typer(stack_app, name="stack")
     app.command("demo")(demo)
+    app.command("worker")(worker)
+    app.add_typer(rollups_app, name="rollups")
     app.command("init")(init)
     app.command("config")(config)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from qsmon.cli import core
+from qsmon.cli import core, producers
 from qsmon.cli.plans import plans_app
 
 app = typer.Typer(
@@ -14,4 +14,5 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 core.register(app)
+producers.register(app)
 app.add_typer(plans_app, name="plans")

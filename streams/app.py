@@ -1,0 +1,137 @@
+"""The faust worker: consumes the results topic in batches and hands each batch to the processor.
+
+faust-streaming acks a `take_events` batch in a ``finally`` (even when the body fails or is cancelled), and its
+commit/rebalance path has open bugs (#606, #532, #629). So correctness never rests on its commits:
+* the body never raises: the processor retries the database until the batch is stored;
+* on SIGTERM the batch in hand is finished (shielded from cancellation) before the stream may ack it;
+* on every partition assignment the database's next offsets are committed to Kafka and sought to, so whatever
+  faust committed ahead of the database is read again (and records the database has are skipped, cheaply).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from qsmon.settings import Settings
+from streams.metrics import WorkerMetrics
+from streams.processor import BatchProcessor, change_message
+from streams.records import Rejected, SourceRecord
+from streams.store import ResultStore, RollupKey
+
+log = logging.getLogger("qsmon.worker")
+
+# faust-streaming ships no type information; its objects are Any here.
+FaustApp = Any
+
+SHUTDOWN_GRACE_S = 20.0
+
+
+def dead_letter_headers(item: Rejected, topic: str) -> list[tuple[str, bytes]]:
+    return [
+        ("qsmon.error.reason", item.reason.encode()),
+        ("qsmon.error.code", item.reason_code.encode()),
+        ("qsmon.source.topic", topic.encode()),
+        ("qsmon.source.partition", str(item.record.partition).encode()),
+        ("qsmon.source.offset", str(item.record.offset).encode()),
+    ]
+
+
+def create_app(settings: Settings, registry: CollectorRegistry) -> FaustApp:
+    import faust
+    from faust.types import TP
+
+    app: FaustApp = faust.App(
+        settings.worker_group,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        value_serializer="raw",
+        key_serializer="raw",
+        store="memory://",
+        web_enabled=False,
+        topic_disable_leader=True,  # no leader topic: the broker does not auto-create topics
+        consumer_auto_offset_reset="earliest",
+        broker_commit_every=10_000,
+        broker_commit_interval=2.0,
+        broker_max_poll_records=settings.worker_batch_size,
+        stream_buffer_maxsize=settings.worker_batch_size * 2,
+        producer_acks=-1,
+        producer_compression_type="lz4",
+    )
+    results_topic = app.topic(settings.results_topic, key_type=bytes, value_type=bytes)
+    metrics = WorkerMetrics(registry)
+    store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic,
+                        timezone=settings.timezone)
+    offsets_reader = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic)
+
+    async def dead_letter(items: Sequence[Rejected]) -> None:
+        pending = [
+            await app.producer.send(settings.dlq_topic, item.record.key, item.record.value, None, None,
+                                    dead_letter_headers(item, settings.results_topic))
+            for item in items
+        ]
+        await asyncio.gather(*pending)  # acknowledged by Kafka before the batch may be committed
+
+    async def publish_changes(keys: set[RollupKey]) -> None:
+        await app.producer.send_and_wait(settings.changes_topic, None, change_message(keys), None, None, None)
+
+    processor = BatchProcessor(store, metrics, dead_letter, publish_changes)
+
+    @app.on_partitions_assigned.connect  # type: ignore[untyped-decorator]
+    async def restore_database_offsets(sender: Any, assigned: set[Any], **_: Any) -> None:
+        ours = sorted((tp for tp in assigned if tp.topic == settings.results_topic), key=lambda tp: tp.partition)
+        if not ours:
+            return
+        try:
+            stored = await asyncio.to_thread(offsets_reader.stored_offsets)
+        except Exception:
+            # The database is down: nothing is written until it is back, and records it lacks are redelivered
+            # from Kafka's committed offset, which never passes an unstored batch while the worker lives.
+            log.exception("could not read stored offsets at assignment")
+            return
+        restore = {TP(tp.topic, tp.partition): stored[tp.partition] for tp in ours if tp.partition in stored}
+        if restore:
+            await app.consumer._commit(restore)  # faust internal API (pinned version): set the group's offsets
+            for tp, offset in restore.items():
+                await app.consumer.seek(tp, offset)
+            metrics.rewinds.inc(len(restore))
+            log.info("partitions positioned at the database's offsets: %s",
+                     {tp.partition: o for tp, o in restore.items()})
+
+    @app.agent(results_topic, name="store-results")  # type: ignore[untyped-decorator]
+    async def store_results(stream: Any) -> None:
+        async for events in stream.take_events(settings.worker_batch_size, within=settings.worker_batch_seconds):
+            records = [
+                SourceRecord(e.message.partition, e.message.offset, e.message.key, e.message.value,
+                             e.message.timestamp)
+                for e in events
+            ]
+            batch = asyncio.ensure_future(processor.process(records))
+            try:
+                await asyncio.shield(batch)
+            except asyncio.CancelledError:
+                # Shutting down: finish the batch in hand before the stream acks it.
+                await asyncio.wait_for(batch, timeout=SHUTDOWN_GRACE_S)
+                raise
+            _update_lag(app, metrics, settings.results_topic, records)
+
+    return app
+
+
+def _update_lag(app: FaustApp, metrics: WorkerMetrics, topic: str, records: Sequence[SourceRecord]) -> None:
+    from faust.types import TP
+
+    last: dict[int, int] = {}
+    for r in records:
+        last[r.partition] = max(last.get(r.partition, -1), r.offset)
+    for partition, offset in last.items():
+        try:
+            highwater = app.consumer.highwater(TP(topic, partition))
+        except Exception:  # a gauge is not worth failing a batch for
+            log.debug("no high-water mark for partition %d yet", partition)
+            continue
+        if highwater is not None:
+            metrics.consumer_lag.labels(str(partition)).set(max(0, highwater - offset - 1))
