@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     worker_batch_size: int = 5000
     worker_batch_seconds: float = 0.5
     worker_metrics_port: int = 9401
+    # How soon the group notices a worker that died without leaving (SIGKILL, lost host).
+    worker_session_timeout_s: float = 30.0
 
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8480

@@ -58,6 +58,9 @@ def create_app(settings: Settings, registry: CollectorRegistry) -> FaustApp:
         broker_commit_interval=2.0,
         broker_max_poll_records=settings.worker_batch_size,
         stream_buffer_maxsize=settings.worker_batch_size * 2,
+        broker_session_timeout=settings.worker_session_timeout_s,
+        broker_heartbeat_interval=max(1.0, settings.worker_session_timeout_s / 10),
+        broker_rebalance_timeout=settings.worker_session_timeout_s,
         producer_acks=-1,
         producer_compression_type="lz4",
     )

@@ -60,13 +60,14 @@ def unique_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
 def db_schema(stack: Settings, unique_name: Callable[[str], str]) -> Iterator[str]:
     """A fresh schema with all migrations applied; dropped after the test."""
     schema = unique_name("t")
-    admin = connect(stack.dsn, autocommit=True)
-    admin.execute(f'CREATE SCHEMA "{schema}"')
+    with connect(stack.dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
     try:
         yield schema
     finally:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.close()
+        # A fresh connection: fault tests restart PostgreSQL under the test's feet.
+        with connect(stack.dsn, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 #   stack.sh up       install what is missing, start what is not running, wait until healthy (idempotent)
 #   stack.sh down     stop what `up` started (pid files under the stack directory), nothing else
 #   stack.sh status   one line per service: state, port, health; exits 1 when one is unhealthy
+#   stack.sh stop|start SERVICE   one service (postgres, kafka, prometheus, alertmanager), e.g. for fault drills
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -172,5 +173,15 @@ case "$cmd" in
     status_line alertmanager "$ALERTMANAGER_PORT" "Alertmanager" am_healthy || rc=1
     exit $rc
     ;;
-  *) die "usage: stack.sh up|down|status" ;;
+  stop)
+    case "${2:-}" in
+      postgres) pg_down ;; kafka|prometheus|alertmanager) stop_pid "$2" ;;
+      *) die "usage: stack.sh stop postgres|kafka|prometheus|alertmanager" ;;
+    esac ;;
+  start)
+    case "${2:-}" in
+      postgres) pg_up ;; kafka) kafka_up ;; prometheus) prom_up ;; alertmanager) am_up ;;
+      *) die "usage: stack.sh start postgres|kafka|prometheus|alertmanager" ;;
+    esac ;;
+  *) die "usage: stack.sh up|down|status|stop SERVICE|start SERVICE" ;;
 esac

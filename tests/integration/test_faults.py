@@ -1,0 +1,122 @@
+"""Crashes and outages while results stream in: nothing lost, nothing counted twice."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from producers.kafka_sink import ResultSink
+from producers.simulator import Simulator, SimulatorOptions
+from qsmon.schema import InspectionResult
+from qsmon.settings import Settings
+from qsmon.storage import connect
+from qsmon.topics import ensure_topics
+from streams.rebuild import differences
+from tests.truth import end_offset_total, expected_counts, stored_counts
+from tests.workers import ROOT, WorkerProcess, stored_offset_total, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+class Trickle(threading.Thread):
+    """Produces events at a steady rate in the background, as a live feed would."""
+
+    def __init__(self, settings: Settings, events: Sequence[InspectionResult], per_second: int) -> None:
+        super().__init__(daemon=True)
+        self.settings, self.events, self.per_second = settings, events, per_second
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with ResultSink(self.settings, client_id="fault-trickle") as sink:
+                started = time.monotonic()
+                for n, event in enumerate(self.events):
+                    sink.send(event)
+                    if n % 500 == 0:
+                        time.sleep(max(0.0, n / self.per_second - (time.monotonic() - started)))
+        except BaseException as exc:  # surfaced by the test after join
+            self.error = exc
+
+
+def simulated(count: int, seed: int) -> list[InspectionResult]:
+    options = SimulatorOptions(seed=seed, first_day=date(2026, 8, 1), last_day=date(2026, 10, 31),
+                               duplicate_rate=0.05, correction_rate=0.02)
+    return list(Simulator(options).events(count))
+
+
+def stored(settings: Settings) -> int:
+    with connect(settings.dsn) as conn:
+        return stored_offset_total(conn, settings)
+
+
+@pytest.fixture
+def stack_control() -> Iterator[None]:
+    yield
+    # Whatever the test did, leave PostgreSQL running for the next one.
+    subprocess.run(["bash", str(ROOT / "deploy/local/stack.sh"), "start", "postgres"], check=True,
+                   capture_output=True)
+
+
+class TestFaults:
+    def test_ten_sigkills_mid_stream_lose_and_double_count_nothing(self, settings: Settings, tmp_path: Path) -> None:
+        ensure_topics(settings)
+        events = simulated(100_000, seed=21)
+        trickle = Trickle(settings, events, per_second=4000)
+        trickle.start()
+        rng = random.Random(5)
+        progress_at_kill = []
+        for _ in range(10):
+            worker = WorkerProcess(settings, tmp_path / "worker.log")
+            time.sleep(rng.uniform(2.5, 5.0))
+            worker.kill()
+            progress_at_kill.append(stored(settings))
+        trickle.join(timeout=120)
+        assert trickle.error is None, trickle.error
+        total = end_offset_total(settings)
+
+        final = WorkerProcess(settings, tmp_path / "worker.log")
+        try:
+            wait_until(lambda: stored(settings) == total, 180, "the last worker to catch up")
+        finally:
+            assert final.terminate() == 0
+        # The kills really happened mid-run: progress was made between them and was incomplete at most of them.
+        assert sum(0 < p < total for p in progress_at_kill) >= 5, progress_at_kill
+        assert progress_at_kill == sorted(progress_at_kill)
+        with connect(settings.dsn) as db:
+            assert stored_counts(db) == expected_counts(events)
+            assert differences(db) == []
+
+    def test_database_down_for_30s_mid_run_pauses_the_worker_and_loses_nothing(
+        self, settings: Settings, tmp_path: Path, stack_control: None
+    ) -> None:
+        ensure_topics(settings)
+        events = simulated(30_000, seed=22)
+        trickle = Trickle(settings, events, per_second=1000)
+        trickle.start()
+        worker = WorkerProcess(settings, tmp_path / "worker.log")
+        try:
+            wait_until(lambda: stored(settings) > 2000, 60, "the worker to store a first part")
+            subprocess.run(["bash", str(ROOT / "deploy/local/stack.sh"), "stop", "postgres"], check=True)
+            time.sleep(30)
+            assert worker.proc.poll() is None, "the worker must wait for the database, not exit"
+            subprocess.run(["bash", str(ROOT / "deploy/local/stack.sh"), "start", "postgres"], check=True,
+                           capture_output=True)
+            trickle.join(timeout=120)
+            assert trickle.error is None, trickle.error
+            total = end_offset_total(settings)
+            wait_until(lambda: stored(settings) == total, 120, "the worker to catch up after the outage")
+        finally:
+            code = worker.terminate()
+        assert code == 0, (tmp_path / "worker.log").read_text()[-3000:]
+        log = (tmp_path / "worker.log").read_text()
+        assert "database write failed" in log  # it did pause and retry
+        with connect(settings.dsn) as db:
+            assert stored_counts(db) == expected_counts(events)
+            assert differences(db) == []

@@ -1,0 +1,47 @@
+"""The expected counts computed independently of the database: the oracle of the stream tests."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+import psycopg
+from kafka import KafkaConsumer, TopicPartition
+
+from qsmon.schema import InspectionResult
+from qsmon.settings import Settings
+
+
+def final_verdicts(events: Iterable[InspectionResult]) -> dict[str, InspectionResult]:
+    """The highest revision of each sample; among equal revisions the first delivered wins."""
+    final: dict[str, InspectionResult] = {}
+    for event in events:
+        current = final.get(event.sample_id)
+        if current is None or event.revision > current.revision:
+            final[event.sample_id] = event
+    return final
+
+
+def expected_counts(events: Iterable[InspectionResult]) -> Counter[tuple[str, str]]:
+    return Counter((e.category.value, e.verdict.value) for e in final_verdicts(events).values())
+
+
+def stored_counts(db: psycopg.Connection) -> Counter[tuple[str, str]]:
+    counts: Counter[tuple[str, str]] = Counter()
+    for category, passed, failed in db.execute(
+        "SELECT category, sum(passed), sum(failed) FROM rollup_daily GROUP BY category"
+    ).fetchall():
+        if passed:
+            counts[(category, "pass")] = int(passed)
+        if failed:
+            counts[(category, "fail")] = int(failed)
+    return counts
+
+
+def end_offset_total(settings: Settings) -> int:
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    partitions = [TopicPartition(settings.results_topic, p)
+                  for p in consumer.partitions_for_topic(settings.results_topic) or []]
+    total = sum(consumer.end_offsets(partitions).values())
+    consumer.close()
+    return int(total)
