@@ -39,4 +39,4 @@ stack-down: bootstrap ## stop the local stack
 
 bench: bootstrap ## end-to-end benchmarks (not part of the tests); writes docs/benchmarks.md figures to stdout
 	$(UV) run qsmon stack up
-	$(UV) run python -m bench.e2e
+	$(UV) run python -m bench.e2e --count 1000000 --write-docs

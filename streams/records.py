@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -16,12 +16,12 @@ from qsmon.schema import InspectionResult, parse_result
 COLUMNS: tuple[str, ...] = (
     "sample_id", "revision", "sampled_at", "reported_at", "category", "subcategory", "sampling_type", "stage",
     "region_code", "verdict", "grade", "score", "product", "brand", "spec", "batch", "manufacturer",
-    "sampled_unit", "lab", "source", "failed_items", "kafka_partition", "kafka_offset",
+    "sampled_unit", "lab", "source", "failed_items", "kafka_partition", "kafka_offset", "produced_at",
 )
 COPY_TYPES: tuple[str, ...] = (
     "text", "int4", "timestamptz", "timestamptz", "text", "text", "text", "text",
     "text", "text", "text", "float8", "text", "text", "text", "text", "text",
-    "text", "text", "text", "text", "int4", "int8",
+    "text", "text", "text", "text", "int4", "int8", "timestamptz",
 )
 
 
@@ -101,4 +101,5 @@ def copy_row(item: Accepted) -> tuple[Any, ...]:
         r.grade.value if r.grade else "", r.score, r.product or None, r.brand or None, r.spec or None,
         r.batch or None, r.manufacturer or None, r.sampled_unit or None, r.lab or None, r.source,
         _failed_items_json(r), item.record.partition, item.record.offset,
+        datetime.fromtimestamp(item.record.timestamp, UTC) if item.record.timestamp else None,
     )

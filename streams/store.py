@@ -23,7 +23,8 @@ CREATE TEMP TABLE IF NOT EXISTS incoming (
     sample_id text, revision int, sampled_at timestamptz, reported_at timestamptz, category text,
     subcategory text, sampling_type text, stage text, region_code text, verdict text, grade text,
     score double precision, product text, brand text, spec text, batch text, manufacturer text,
-    sampled_unit text, lab text, source text, failed_items text, kafka_partition int, kafka_offset bigint
+    sampled_unit text, lab text, source text, failed_items text, kafka_partition int, kafka_offset bigint,
+    produced_at timestamptz
 ) ON COMMIT DELETE ROWS
 """
 _COPY = f"COPY incoming ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
@@ -31,10 +32,10 @@ _COPY = f"COPY incoming ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 _HISTORY = """
 INSERT INTO inspection_results (sample_id, revision, sampled_at, reported_at, category, subcategory, sampling_type,
     stage, region_code, verdict, grade, score, product, brand, spec, batch, manufacturer, sampled_unit, lab, source,
-    failed_items, kafka_partition, kafka_offset)
+    failed_items, kafka_partition, kafka_offset, produced_at)
 SELECT sample_id, revision, sampled_at, reported_at, category, subcategory, sampling_type, stage, region_code,
     verdict, grade, score, product, brand, spec, batch, manufacturer, sampled_unit, lab, source,
-    failed_items::jsonb, kafka_partition, kafka_offset
+    failed_items::jsonb, kafka_partition, kafka_offset, produced_at
 FROM incoming
 ON CONFLICT DO NOTHING
 """

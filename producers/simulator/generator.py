@@ -141,18 +141,18 @@ class Simulator:
         )
 
     def _correction_of(self, earlier: InspectionResult) -> InspectionResult:
-        # A re-inspection (复检) or accepted objection (异议) overturns the verdict.
-        flipped = Verdict.PASS if earlier.verdict is Verdict.FAIL else Verdict.FAIL
-        failed = () if flipped is Verdict.PASS else (FailedItem(item="复检项目", measured="超标", limit="限量"),)
-        grade = earlier.grade
-        if grade is not None:
-            grade = Grade.UNQUALIFIED if flipped is Verdict.FAIL else Grade.QUALIFIED
+        """A higher revision: a 复检/异议 that overturns a failure, or a data-entry fix that moves the date."""
+        if earlier.verdict is Verdict.FAIL:
+            grade = Grade.QUALIFIED if earlier.grade is not None else None
+            return earlier.model_copy(update={
+                "revision": earlier.revision + 1, "verdict": Verdict.PASS, "failed_items": (), "grade": grade,
+                "reported_at": earlier.reported_at + timedelta(days=15),
+            })
+        shift = timedelta(days=self._rng.randint(1, 3))
         return earlier.model_copy(update={
             "revision": earlier.revision + 1,
-            "verdict": flipped,
-            "failed_items": failed,
-            "grade": grade,
-            "reported_at": earlier.reported_at + timedelta(days=15),
+            "sampled_at": earlier.sampled_at - shift,
+            "reported_at": earlier.reported_at + timedelta(days=2),
         })
 
     # --- the stream -------------------------------------------------------------------------
