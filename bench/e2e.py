@@ -270,11 +270,17 @@ def main() -> None:
     parser.add_argument("--naive-count", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--write-docs", action="store_true", help="update the figures in docs/benchmarks.md")
+    parser.add_argument("--only-e2e", action="store_true", help="skip the references (for quick tuning runs)")
     args = parser.parse_args()
     base = Settings()
     figures = Figures(count=args.count, naive_count=args.naive_count)
     print(f"generating {args.count:,} events …", flush=True)
     events = read_events(events_file(args.count, args.seed))
+    if args.only_e2e:
+        measure_end_to_end(base, events, args.workers, figures)
+        print(f"end to end: {figures.e2e_rate:,.0f} results/s, p50 {figures.latency_p50_ms:.0f} ms, "
+              f"p99 {figures.latency_p99_ms:.0f} ms, peak RSS {figures.peak_rss_mb:.0f} MB")
+        return
     print("storage limit …", flush=True)
     figures.storage_rate = measure_storage_limit(base, events)
     print(f"  {figures.storage_rate:,.0f} results/s\nend to end …", flush=True)

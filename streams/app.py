@@ -1,9 +1,10 @@
 """The faust worker: consumes the results topic in batches and hands each batch to the processor.
 
-faust-streaming acks a `take_events` batch in a ``finally`` (even when the body fails or is cancelled), and its
+faust-streaming's `take_events` acks a batch in a ``finally`` (even when the body fails or is cancelled), and its
 commit/rebalance path has open bugs (#606, #532, #629). So correctness never rests on its commits:
-* the body never raises: the processor retries the database until the batch is stored;
-* on SIGTERM the batch in hand is finished (shielded from cancellation) before the stream may ack it;
+* batches come from `noack_take` and are acked by hand, only after their database transaction committed;
+* a write never raises: the processor retries the database until the batch is stored;
+* on SIGTERM the write in hand is finished (shielded from cancellation);
 * on every partition assignment the database's next offsets are committed to Kafka and sought to, so whatever
   faust committed ahead of the database is read again (and records the database has are skipped, cheaply).
 """
@@ -19,7 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from qsmon.settings import Settings
 from streams.metrics import WorkerMetrics
-from streams.processor import BatchProcessor, change_message
+from streams.processor import BatchProcessor, PreparedBatch, change_message
 from streams.records import Rejected, SourceRecord
 from streams.store import ResultStore, RollupKey
 
@@ -104,22 +105,35 @@ def create_app(settings: Settings, registry: CollectorRegistry) -> FaustApp:
             log.info("partitions positioned at the database's offsets: %s",
                      {tp.partition: o for tp, o in restore.items()})
 
+    async def write_then_ack(stream: Any, prepared: PreparedBatch, events: Sequence[Any]) -> None:
+        await processor.commit(prepared)
+        for event in events:  # only now may faust commit these offsets
+            await stream.ack(event)
+        _update_lag(app, metrics, settings.results_topic, prepared.records)
+
     @app.agent(results_topic, name="store-results")  # type: ignore[untyped-decorator]
     async def store_results(stream: Any) -> None:
-        async for events in stream.take_events(settings.worker_batch_size, within=settings.worker_batch_seconds):
-            records = [
-                SourceRecord(e.message.partition, e.message.offset, e.message.key, e.message.value,
-                             e.message.timestamp)
-                for e in events
-            ]
-            batch = asyncio.ensure_future(processor.process(records))
-            try:
-                await asyncio.shield(batch)
-            except asyncio.CancelledError:
-                # Shutting down: finish the batch in hand before the stream acks it.
-                await asyncio.wait_for(batch, timeout=SHUTDOWN_GRACE_S)
-                raise
-            _update_lag(app, metrics, settings.results_topic, records)
+        # Two stages: batch k+1 is validated while batch k is written (in a thread; the GIL is released while
+        # PostgreSQL works). At most one write is in flight, so writes stay in order. Acks are manual
+        # (noack_take) and follow each batch's commit: Kafka's committed offset never passes the database.
+        in_flight: asyncio.Future[None] | None = None
+        try:
+            async for events in stream.noack_take(settings.worker_batch_size, within=settings.worker_batch_seconds):
+                records = [
+                    SourceRecord(e.message.partition, e.message.offset, e.message.key, e.message.value,
+                                 e.message.timestamp)
+                    for e in events
+                ]
+                prepared = await processor.prepare(records)
+                if in_flight is not None:
+                    await asyncio.shield(in_flight)
+                in_flight = asyncio.ensure_future(write_then_ack(stream, prepared, list(events)))
+        except asyncio.CancelledError:
+            # Shutting down: finish the write in hand (SIGTERM); anything not finished is redelivered, because the
+            # database's offsets, not faust's, decide where the next worker starts.
+            if in_flight is not None and not in_flight.done():
+                await asyncio.wait_for(asyncio.shield(in_flight), timeout=SHUTDOWN_GRACE_S)
+            raise
 
     return app
 

@@ -11,6 +11,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
@@ -38,6 +39,13 @@ def change_message(keys: set[RollupKey]) -> bytes:
     })
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    records: Sequence[SourceRecord]
+    accepted: list[Accepted]
+    started: float
+
+
 class BatchProcessor:
     def __init__(
         self,
@@ -55,19 +63,27 @@ class BatchProcessor:
         self.max_backoff_s = max_backoff_s
 
     async def process(self, records: Sequence[SourceRecord]) -> BatchOutcome:
+        """Both stages in sequence: what the tests and reference consumers use."""
+        return await self.commit(await self.prepare(records))
+
+    async def prepare(self, records: Sequence[SourceRecord]) -> PreparedBatch:
+        """Stage 1 (CPU): validate, and dead-letter the invalid records (acknowledged by Kafka)."""
         started = time.monotonic()
-        now = datetime.now(UTC)
-        accepted, rejected = classify(records, now)
+        accepted, rejected = classify(records, datetime.now(UTC))
         if rejected:
             # Before the database commit: a crash in between re-sends them (at least once), never drops them.
             await self.dead_letter(rejected)
             for item in rejected:
                 self.metrics.invalid.labels(item.reason_code).inc()
-        outcome = await self._store_until_done(accepted, records)
+        return PreparedBatch(records, accepted, started)
+
+    async def commit(self, batch: PreparedBatch) -> BatchOutcome:
+        """Stage 2 (database): store until it succeeds, then publish the changed rollup keys."""
+        outcome = await self._store_until_done(batch.accepted, batch.records)
         if outcome.changed:
             await self.publish_changes(outcome.changed)
             self.metrics.changes_published.inc(len(outcome.changed))
-        self._observe(records, accepted, outcome, started)
+        self._observe(batch.records, batch.accepted, outcome, batch.started)
         return outcome
 
     async def _store_until_done(self, accepted: Sequence[Accepted], records: Sequence[SourceRecord]) -> BatchOutcome:
