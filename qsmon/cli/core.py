@@ -58,6 +58,13 @@ def init() -> None:
     typer.echo(f"topics created: {', '.join(created) or 'none'}")
 
 
+def schema() -> None:
+    """Print the JSON Schema of the inspection result event (v1)."""
+    from qsmon.schema import json_schema
+
+    print_json(json_schema())
+
+
 def config() -> None:
     """Print the effective settings (secrets masked)."""
     print_json(get_settings().masked())
@@ -110,3 +117,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(rollups_app, name="rollups")
     app.command("init")(init)
     app.command("config")(config)
+    app.command("schema")(schema)

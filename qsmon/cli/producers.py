@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -52,5 +53,51 @@ def simulate(
         typer.echo(f"sent {report.sent} results to {settings.results_topic} in {report.seconds:.1f}s")
 
 
+@friendly_errors
+def import_(
+    files: Annotated[list[Path], typer.Argument(help="workbooks, CSV or NDJSON files")],
+    fmt: Annotated[str | None, typer.Option("--format", help="samr | csv | ndjson (default: from the suffix)")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="CSV column mapping (YAML)")] = None,
+    region: Annotated[str | None, typer.Option(help="GB/T 2260 code for every row (SAMR: instead of 省份)")] = None,
+    category: Annotated[str, typer.Option(help="SAMR: the category of the workbook")] = "food",
+    rejects: Annotated[Path | None, typer.Option(help="CSV of rejected rows (default: <first file>.rejects.csv)")]
+    = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="validate only; send nothing")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Import results from files: each rejected row is reported with file, sheet, row number and reason."""
+    from tqdm import tqdm
+
+    from producers.importers import import_files
+    from producers.importers.run import Format
+    from producers.importers.samr import SamrOptions
+    from producers.kafka_sink import ResultSink
+    from qsmon.vocab import Category
+
+    if fmt not in (None, "samr", "csv", "ndjson"):
+        raise typer.BadParameter("--format must be samr, csv or ndjson")
+    rejects_path = rejects or files[0].with_name(files[0].name + ".rejects.csv")
+    samr = SamrOptions(category=Category(category), region_code=region)
+    sink = None if dry_run else ResultSink(get_settings(), client_id="qsmon-import")
+    fmt_value: Format | None = fmt  # type: ignore[assignment]
+    with tqdm(unit=" rows", disable=as_json, file=sys.stderr, desc="importing") as bar:
+        try:
+            summary = import_files(files, fmt=fmt_value, sink=sink, mapping=mapping, samr=samr,
+                                   rejects_path=rejects_path, progress=bar.update)
+        finally:
+            if sink is not None:
+                sink.close()
+    for rejection in summary.rejections[:50]:
+        typer.secho(f"rejected: {rejection.where()}: {rejection.reason}", fg=typer.colors.YELLOW, err=True)
+    if summary.rejected > 50:
+        typer.secho(f"… {summary.rejected - 50} more in {rejects_path}", fg=typer.colors.YELLOW, err=True)
+    if as_json:
+        print_json(summary.as_dict() | {"rejects_file": str(rejects_path) if summary.rejected else None})
+    else:
+        typer.echo(f"rows read {summary.rows_read}, valid {summary.valid}, rejected {summary.rejected}, "
+                   f"sent {summary.sent}" + (f" (rejects: {rejects_path})" if summary.rejected else ""))
+
+
 def register(app: typer.Typer) -> None:
     app.command("simulate")(simulate)
+    app.command("import")(import_)

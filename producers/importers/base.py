@@ -1,0 +1,107 @@
+"""What every importer yields: an event, or a rejection that names the file, sheet and row."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from qsmon.schema import FailedItem, InspectionResult
+
+CST = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    file: str
+    sheet: str | None
+    row: int  # as the spreadsheet numbers it (1-based), or the line number of a text file
+    reason: str
+    raw: str = ""
+
+    def where(self) -> str:
+        sheet = f" sheet {self.sheet!r}" if self.sheet else ""
+        return f"{self.file}{sheet} row {self.row}"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    result: InspectionResult
+    file: str
+    sheet: str | None
+    row: int
+
+
+RowOutcome = ImportRow | Rejection
+
+
+class RowError(ValueError):
+    """A cell that cannot become part of an event; the message is the rejection reason."""
+
+
+_DATE_PATTERNS = (
+    re.compile(r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})"),
+    re.compile(r"^(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日?"),
+    re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$"),
+    re.compile(r"^(?P<y>\d{2})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日?"),  # 17年9月2日: two-digit year
+)
+# Excel stores dates as days since 1899-12-30 when a cell is not formatted as a date.
+_EXCEL_EPOCH = date(1899, 12, 30)
+
+
+def parse_day(value: object) -> date:
+    """A calendar day from the ways bureaus write it: 2024-03-05, 2024/3/5, 2024年3月5日, 20240305, serials."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, int | float) and 20_000 < value < 80_000:
+        return _EXCEL_EPOCH + timedelta(days=int(value))
+    text = str(value or "").strip()
+    for pattern in _DATE_PATTERNS:
+        match = pattern.match(text)
+        if match:
+            year = int(match["y"])
+            year = year + 2000 if year < 100 else year
+            try:
+                return date(year, int(match["m"]), int(match["d"]))
+            except ValueError as exc:
+                raise RowError(f"not a calendar day: {text!r}") from exc
+    raise RowError(f"unreadable date: {text!r}")
+
+
+def local_noon(day: date) -> datetime:
+    """A day without a time of day: noon in Shanghai keeps it on the same local day whatever the reader's zone."""
+    return datetime.combine(day, time(12), CST)
+
+
+_MEASURED = re.compile(r"^\s*(?P<value>[<>≤≥]?\s*[-+]?\d[\d.,]*(?:\s*[×xX]\s*10\s*\^?[⁰¹²³⁴⁵⁶⁷⁸⁹\d-]+)?)\s*"
+                       r"(?P<unit>[^\d\s].*)?$")
+
+
+def split_unit(text: str) -> tuple[str, str | None]:
+    """'0.161g/kg' -> ('0.161', 'g/kg'); free text such as '检出' stays whole."""
+    match = _MEASURED.match(text)
+    if not match:
+        return text.strip(), None
+    unit = (match["unit"] or "").strip() or None
+    return match["value"].replace(" ", ""), unit
+
+
+def parse_failed_items(cell: object) -> tuple[FailedItem, ...]:
+    """The SAMR column 不合格项目║检验结果║标准值: one item per line (or ；), fields separated by ║ or |."""
+    text = str(cell or "").strip()
+    if not text:
+        return ()
+    items = []
+    for part in re.split(r"[\n；;]+", text):
+        fields = [f.strip() for f in re.split(r"[║|]", part)]
+        if not fields or not fields[0]:
+            continue
+        measured, unit = split_unit(fields[1]) if len(fields) > 1 and fields[1] else (None, None)
+        limit = fields[2] if len(fields) > 2 and fields[2] else None
+        if limit and unit is None:
+            _, unit = split_unit(limit.lstrip("≤≥<>"))
+        items.append(FailedItem(item=fields[0][:200], measured=measured, limit=limit, unit=unit[:32] if unit else None))
+    return tuple(items[:100])

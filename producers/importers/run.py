@@ -1,0 +1,94 @@
+"""Running an import: read files, send the valid rows, write the rejects, summarise."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from producers.exceptions import ImportFormatError
+from producers.importers.base import ImportRow, Rejection, RowOutcome
+from producers.importers.csv_mapped import load_mapping, read_csv
+from producers.importers.ndjson import read_ndjson
+from producers.importers.samr import SamrOptions, read_samr
+from producers.kafka_sink import ResultSink
+
+Format = Literal["samr", "csv", "ndjson"]
+
+
+@dataclass
+class ImportSummary:
+    rows_read: int = 0
+    valid: int = 0
+    rejected: int = 0
+    sent: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+    sample_ids: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"rows_read": self.rows_read, "valid": self.valid, "rejected": self.rejected, "sent": self.sent}
+
+
+def guess_format(path: Path) -> Format:
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return "samr"
+    if suffix in (".ndjson", ".jsonl"):
+        return "ndjson"
+    if suffix == ".csv":
+        return "csv"
+    raise ImportFormatError("cannot tell the format from the file name; pass --format", file=str(path))
+
+
+def read_file(path: Path, fmt: Format, *, mapping: Path | None, samr: SamrOptions) -> Iterator[RowOutcome]:
+    if fmt == "samr":
+        return read_samr(path, samr)
+    if fmt == "ndjson":
+        return read_ndjson(path)
+    if mapping is None:
+        raise ImportFormatError("a CSV import needs --mapping FILE", file=str(path))
+    return read_csv(path, load_mapping(mapping))
+
+
+def import_files(
+    paths: list[Path],
+    *,
+    fmt: Format | None,
+    sink: ResultSink | None,
+    mapping: Path | None = None,
+    samr: SamrOptions | None = None,
+    rejects_path: Path | None = None,
+    progress: Callable[[int], object] | None = None,
+    keep_ids: bool = False,
+) -> ImportSummary:
+    """Send every valid row (``sink`` None: a dry run); a bad row never stops its neighbours."""
+    summary = ImportSummary()
+    rejects_file = rejects_path.open("w", encoding="utf-8-sig", newline="") if rejects_path else None
+    rejects = csv.writer(rejects_file) if rejects_file else None
+    if rejects:
+        rejects.writerow(["file", "sheet", "row", "reason", "raw"])
+    try:
+        for path in paths:
+            for outcome in read_file(path, fmt or guess_format(path), mapping=mapping, samr=samr or SamrOptions()):
+                summary.rows_read += 1
+                if isinstance(outcome, ImportRow):
+                    summary.valid += 1
+                    if keep_ids:
+                        summary.sample_ids.append(outcome.result.sample_id)
+                    if sink is not None:
+                        sink.send(outcome.result)
+                else:
+                    summary.rejected += 1
+                    summary.rejections.append(outcome)
+                    if rejects:
+                        rejects.writerow([outcome.file, outcome.sheet or "", outcome.row, outcome.reason, outcome.raw])
+                if progress:
+                    progress(1)
+        if sink is not None:
+            summary.sent = sink.flush()
+    finally:
+        if rejects_file:
+            rejects_file.close()
+    return summary

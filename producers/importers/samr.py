@@ -1,0 +1,194 @@
+"""The workbooks market-supervision bureaus publish with their sampling announcements (SAMR layout).
+
+A workbook has a pass sheet (…合格…) and a fail sheet (…不合格…), title rows above the header, merged cells, and
+Chinese headers: 序号, 标称生产企业名称, 标称生产企业地址, 被抽样单位名称, 被抽样单位所在省份, 食品名称, 规格型号,
+商标, 生产日期/批号, 不合格项目║检验结果║标准值, 分类, 公告号, 公告日期, 任务来源/项目名称, 检验机构, 备注.
+
+Rows stream through openpyxl's read-only mode (constant memory); merged ranges, which read-only mode does not
+expose, are read from the sheet XML with a streaming parser and filled in from their top-left cell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+from openpyxl.utils.cell import range_boundaries
+from pydantic import ValidationError
+
+from producers.exceptions import ImportFormatError
+from producers.importers.base import (
+    ImportRow,
+    Rejection,
+    RowError,
+    RowOutcome,
+    local_noon,
+    parse_day,
+    parse_failed_items,
+)
+from producers.importers.provinces import province_code
+from qsmon.schema import InspectionResult
+from qsmon.vocab import Category, SamplingType, Verdict
+
+HEADERS: dict[str, str] = {
+    "序号": "seq", "抽样编号": "sample_no", "抽样单编号": "sample_no", "标称生产企业名称": "manufacturer",
+    "标称生产企业地址": "manufacturer_address", "被抽样单位名称": "sampled_unit", "被抽样单位所在省份": "province",
+    "被抽样单位地址": "sampled_unit_address", "食品名称": "product", "样品名称": "product", "产品名称": "product",
+    "规格型号": "spec", "商标": "brand", "生产日期/批号": "batch", "生产日期": "batch",
+    "不合格项目║检验结果║标准值": "failed_items", "不合格项目|检验结果|标准值": "failed_items",
+    "分类": "subcategory", "食品细类": "subcategory", "公告号": "notice_no", "公告日期": "notice_date",
+    "抽样日期": "sampled_date", "任务来源/项目名称": "task", "任务来源": "task", "检验机构": "lab",
+    "备注": "remark",
+}
+MAX_TITLE_ROWS = 10
+
+
+@dataclass(frozen=True)
+class SamrOptions:
+    category: Category = Category.FOOD
+    region_code: str | None = None  # overrides 被抽样单位所在省份, e.g. a city bureau importing its own sampling
+    sampling_type: SamplingType | None = None  # default: read from 任务来源/项目名称
+
+
+def _normalise_header(value: object) -> str:
+    return re.sub(r"\s+", "", str(value or "")).replace("||", "║")
+
+
+def _merged_ranges(archive: Any, sheet_path: str) -> list[tuple[int, int, int, int]]:
+    """(min_col, min_row, max_col, max_row) of every merged range, streamed from the sheet XML."""
+    ranges = []
+    with archive.open(sheet_path) as xml:
+        for _, element in ET.iterparse(xml):  # noqa: S314 - see the import above
+            if element.tag.endswith("}mergeCell") and element.get("ref"):
+                ranges.append(range_boundaries(str(element.get("ref"))))
+            elif element.tag.endswith("}row"):
+                element.clear()  # rows are not needed here: keep memory flat
+    return ranges  # type: ignore[return-value]
+
+
+def _fill_merged(rows: Iterator[tuple[Any, ...]], ranges: list[tuple[int, int, int, int]]) -> Iterator[list[Any]]:
+    """Give every cell of a merged range the value of the range's top-left cell."""
+    by_first_row: dict[int, list[tuple[int, int, int, int]]] = {}
+    for r in ranges:
+        by_first_row.setdefault(r[1], []).append(r)
+    active: list[tuple[tuple[int, int, int, int], Any]] = []
+    for row_number, values in enumerate(rows, 1):
+        cells = list(values)
+        for r in by_first_row.get(row_number, []):
+            min_col = r[0]
+            active.append((r, cells[min_col - 1] if min_col - 1 < len(cells) else None))
+        for (min_col, min_row, max_col, max_row), value in active:
+            if min_row <= row_number <= max_row:
+                while len(cells) < max_col:
+                    cells.append(None)
+                for col in range(min_col, max_col + 1):
+                    if cells[col - 1] in (None, ""):
+                        cells[col - 1] = value
+        active = [(r, v) for r, v in active if r[3] > row_number]
+        yield cells
+
+
+def _sampling_type(task: str, default: SamplingType | None) -> SamplingType:
+    if default is not None:
+        return default
+    if "评价性" in task:
+        return SamplingType.EVALUATIVE
+    if "风险监测" in task:
+        return SamplingType.RISK_MONITORING
+    if "例行监测" in task:
+        return SamplingType.ROUTINE_MONITORING
+    if "专项" in task:
+        return SamplingType.SPECIAL_MONITORING
+    return SamplingType.SUPERVISORY
+
+
+def sample_id_for(file_key: str, fields: dict[str, Any]) -> str:
+    """Published tables carry no 抽样单编号 as a rule: a key from the row's identity, stable across re-imports."""
+    if fields.get("sample_no"):
+        return "SAMR-" + re.sub(r"[^0-9A-Za-z_.:/#-]+", "-", str(fields["sample_no"]).strip())[:59]
+    identity = "|".join(str(fields.get(k) or "").strip() for k in
+                        ("notice_no", "seq", "product", "manufacturer", "sampled_unit", "batch", "spec"))
+    return "SAMR-" + hashlib.sha256(f"{file_key}|{identity}".encode()).hexdigest()[:24]
+
+
+def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, file_key: str) -> InspectionResult:
+    day_source = fields.get("sampled_date") or fields.get("notice_date")
+    if not day_source:
+        raise RowError("no date: 抽样日期 and 公告日期 are both empty, so the day the result counts for is unknown")
+    day = parse_day(day_source)
+    reported = parse_day(fields["notice_date"]) if fields.get("notice_date") else day
+    region = options.region_code or province_code(str(fields.get("province") or ""))
+    if region is None:
+        raise RowError(f"unknown province {fields.get('province')!r} and no --region given")
+    failed = parse_failed_items(fields.get("failed_items")) if verdict is Verdict.FAIL else ()
+    if verdict is Verdict.FAIL and not failed and fields.get("failed_items") in (None, ""):
+        raise RowError("a row of the 不合格 sheet without 不合格项目")
+    text = {k: (str(v).strip()[:200] if v not in (None, "") else None) for k, v in fields.items()}
+    try:
+        return InspectionResult(
+            sample_id=sample_id_for(file_key, fields),
+            sampled_at=local_noon(day),
+            reported_at=local_noon(max(day, reported)),
+            category=options.category,
+            subcategory=text.get("subcategory"),
+            sampling_type=_sampling_type(str(fields.get("task") or ""), options.sampling_type),
+            region_code=region,
+            product=text.get("product"),
+            brand=text.get("brand"),
+            spec=text.get("spec"),
+            batch=text.get("batch"),
+            manufacturer=text.get("manufacturer"),
+            sampled_unit=text.get("sampled_unit"),
+            lab=text.get("lab"),
+            verdict=verdict,
+            failed_items=failed,
+            source="import:samr",
+        )
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        raise RowError(f"{'.'.join(map(str, first['loc'])) or 'row'}: {first['msg']}") from exc
+
+
+def read_samr(path: Path, options: SamrOptions) -> Iterator[RowOutcome]:
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise ImportFormatError("not a readable .xlsx workbook", file=str(path), error=str(exc)) from exc
+    file_key = path.name
+    found_any_sheet = False
+    try:
+        for sheet in workbook.worksheets:
+            # Read-only workbooks keep the zip open; openpyxl has no public accessor for a sheet's XML path.
+            ranges = _merged_ranges(workbook._archive, sheet._worksheet_path)  # type: ignore[attr-defined]
+            rows = _fill_merged(sheet.iter_rows(values_only=True), ranges)
+            columns: dict[int, str] | None = None
+            verdict = Verdict.FAIL if "不合格" in sheet.title else Verdict.PASS
+            for row_number, cells in enumerate(rows, 1):
+                if columns is None:
+                    names = {i: HEADERS.get(_normalise_header(c)) for i, c in enumerate(cells)}
+                    if sum(1 for n in names.values() if n) >= 3:
+                        columns = {i: n for i, n in names.items() if n}
+                        if "failed_items" in columns.values():
+                            verdict = Verdict.FAIL
+                        found_any_sheet = True
+                    elif row_number >= MAX_TITLE_ROWS:
+                        break  # not a results sheet (a cover or notes sheet)
+                    continue
+                if all(c in (None, "") for c in cells):
+                    continue
+                fields = {name: cells[i] if i < len(cells) else None for i, name in columns.items()}
+                try:
+                    yield ImportRow(_to_event(fields, verdict, options, file_key), str(path), sheet.title, row_number)
+                except RowError as exc:
+                    raw = " | ".join("" if c is None else str(c) for c in cells)
+                    yield Rejection(str(path), sheet.title, row_number, str(exc), raw)
+    finally:
+        workbook.close()
+    if not found_any_sheet:
+        raise ImportFormatError("no sheet with SAMR headers (序号, 食品名称, 被抽样单位名称 …)", file=str(path))

@@ -1,0 +1,117 @@
+"""Spreadsheet, CSV and NDJSON imports into the real Kafka: exact counts, named rejects, stable keys."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer
+
+from producers.importers import import_files
+from producers.importers.samr import SamrOptions
+from producers.kafka_sink import ResultSink
+from qsmon.schema import parse_result
+from qsmon.settings import Settings
+from qsmon.topics import ensure_topics
+from tests.samr_fixture import EXPECTED_REJECTED, EXPECTED_VALID, build_samr_workbook
+
+pytestmark = pytest.mark.integration
+
+
+def consume_keys(settings: Settings, expected: int) -> list[bytes]:
+    consumer = KafkaConsumer(settings.results_topic, bootstrap_servers=settings.kafka_bootstrap,
+                             auto_offset_reset="earliest", consumer_timeout_ms=10_000, group_id=None)
+    keys = []
+    for record in consumer:
+        parse_result(record.value)  # every record on the topic is a valid event
+        keys.append(record.key)
+        if len(keys) >= expected:
+            break
+    consumer.close()
+    return keys
+
+
+class TestSamrImport:
+    def test_the_workbook_imports_with_exact_counts_and_named_rejects(self, settings: Settings,
+                                                                      tmp_path: Path) -> None:
+        ensure_topics(settings)
+        workbook = build_samr_workbook(tmp_path / "公告.xlsx")
+        rejects = tmp_path / "rejects.csv"
+        with ResultSink(settings) as sink:
+            summary = import_files([workbook], fmt="samr", sink=sink, rejects_path=rejects, keep_ids=True)
+        assert summary.as_dict() == {"rows_read": EXPECTED_VALID + len(EXPECTED_REJECTED),
+                                     "valid": EXPECTED_VALID, "rejected": len(EXPECTED_REJECTED),
+                                     "sent": EXPECTED_VALID}
+        named = {(r.sheet, r.row): r.reason for r in summary.rejections}
+        assert set(named) == set(EXPECTED_REJECTED)
+        for where, word in EXPECTED_REJECTED.items():
+            assert word in named[where], named[where]
+        with rejects.open(encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+        assert sorted((r["sheet"], int(r["row"])) for r in rows) == sorted(EXPECTED_REJECTED)
+        keys = consume_keys(settings, EXPECTED_VALID)
+        assert sorted(k.decode() for k in keys) == sorted(summary.sample_ids)
+
+    def test_merged_cells_dates_and_failed_items_are_read(self, tmp_path: Path) -> None:
+        workbook = build_samr_workbook(tmp_path / "公告.xlsx")
+        from producers.importers.samr import read_samr
+
+        rows = [r for r in read_samr(workbook, SamrOptions()) if hasattr(r, "result")]
+        by_product = {r.result.product: r.result for r in rows}  # type: ignore[union-attr]
+        assert by_product["挂面"].subcategory == "粮食加工品"  # filled from the merged J5:J7
+        assert by_product["小麦粉"].subcategory == "粮食加工品"
+        assert [str(by_product[p].sampled_at.date()) for p in ("大米", "挂面", "小麦粉", "莲藕粉", "白酒")] == [
+            "2026-03-05", "2026-03-06", "2026-03-07", "2026-03-08", "2026-03-09"]
+        assert by_product["大米"].sampling_type.value == "evaluative"
+        assert by_product["白酒"].region_code == "420000"
+        cabbage = by_product["普通白菜"]
+        assert cabbage.verdict.value == "fail"
+        assert [(i.item, i.measured, i.limit, i.unit) for i in cabbage.failed_items] == [
+            ("毒死蜱", "0.12", "≤0.02mg/kg", "mg/kg")]
+        assert [i.item for i in by_product["面包"].failed_items] == ["大肠菌群", "菌落总数"]
+
+    def test_reimporting_the_same_file_gives_the_same_keys(self, tmp_path: Path) -> None:
+        workbook = build_samr_workbook(tmp_path / "公告.xlsx")
+        first = import_files([workbook], fmt="samr", sink=None, keep_ids=True)
+        again = import_files([workbook], fmt="samr", sink=None, keep_ids=True)
+        assert first.sample_ids == again.sample_ids
+        assert len(set(first.sample_ids)) == EXPECTED_VALID
+
+    def test_a_region_option_overrides_the_province(self, tmp_path: Path) -> None:
+        workbook = build_samr_workbook(tmp_path / "公告.xlsx")
+        summary = import_files([workbook], fmt="samr", sink=None, samr=SamrOptions(region_code="421000"))
+        assert summary.valid == EXPECTED_VALID + 1  # the 火星 row is now placed in 荆州市
+
+
+class TestCsvAndNdjson:
+    def test_a_mapped_csv_imports_and_names_its_bad_row(self, settings: Settings, tmp_path: Path) -> None:
+        ensure_topics(settings)
+        data = tmp_path / "foodmate.csv"
+        data.write_text(
+            "物料名称,产品分类,生产商,供应商,判定,发布日期,检测项目,检测结果,限量值\n"
+            "腐竹,豆制品,某厂 ,某店 ,合格,2022-03-01,,,\n"
+            '豆干,豆制品,某厂 ,某店 ,不合格,2022/3/2,苯甲酸,"0.161g/kg",≤0.02\n'
+            "粉丝,淀粉制品,某厂 ,某店 ,合格,不是日期,,,\n", encoding="utf-8")
+        mapping = tmp_path / "mapping.yaml"
+        mapping.write_text(
+            "columns: {product: 物料名称, subcategory: 产品分类, manufacturer: 生产商, sampled_unit: 供应商,\n"
+            "          verdict: 判定, sampled_at: 发布日期}\n"
+            "constants: {category: food, sampling_type: supervisory, region_code: '420000'}\n"
+            "values: {verdict: {合格: pass, 不合格: fail}}\n"
+            "failed_items: {item: 检测项目, measured: 检测结果, limit: 限量值}\n", encoding="utf-8")
+        with ResultSink(settings) as sink:
+            summary = import_files([data], fmt="csv", sink=sink, mapping=mapping, keep_ids=True)
+        assert summary.as_dict() == {"rows_read": 3, "valid": 2, "rejected": 1, "sent": 2}
+        assert (summary.rejections[0].row, "date" in summary.rejections[0].reason) == (4, True)
+        keys = consume_keys(settings, 2)
+        assert sorted(k.decode() for k in keys) == sorted(summary.sample_ids)
+
+    def test_ndjson_lines_are_taken_as_events(self, tmp_path: Path) -> None:
+        from tests.factories import result
+
+        data = tmp_path / "events.ndjson"
+        data.write_bytes(result("N-1").to_json() + b"\n\n{broken\n" + result("N-2").to_json() + b"\n")
+        summary = import_files([data], fmt="ndjson", sink=None)
+        assert summary.as_dict() == {"rows_read": 3, "valid": 2, "rejected": 1, "sent": 0}
+        assert summary.rejections[0].row == 3

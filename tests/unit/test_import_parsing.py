@@ -1,0 +1,60 @@
+"""Cell parsing shared by the importers: dates written several ways, failed items, provinces."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from producers.importers.base import RowError, parse_day, parse_failed_items, split_unit
+from producers.importers.provinces import province_code
+
+
+class TestParseDay:
+    @pytest.mark.parametrize("cell", ["2026-03-05", "2026/3/5", "2026.03.05", "2026年3月5日", "20260305",
+                                      "26年3月5日", datetime(2026, 3, 5, 14, 0), date(2026, 3, 5), 46086,
+                                      "2026-03-05/A123"])
+    def test_the_ways_bureaus_write_a_day_all_read_as_that_day(self, cell: object) -> None:
+        assert parse_day(cell) == date(2026, 3, 5)
+
+    @pytest.mark.parametrize("cell", ["", None, "不是日期", "2026-02-30", "3/5/2026"])
+    def test_an_unreadable_day_is_a_row_error(self, cell: object) -> None:
+        with pytest.raises(RowError):
+            parse_day(cell)
+
+    @given(st.text(max_size=30))
+    def test_any_text_is_a_day_or_a_row_error(self, text: str) -> None:
+        try:
+            assert isinstance(parse_day(text), date)
+        except RowError as exc:
+            assert str(exc)
+
+
+class TestFailedItems:
+    def test_item_result_and_limit_are_split_with_the_unit(self) -> None:
+        (item,) = parse_failed_items("毒死蜱║0.12mg/kg║≤0.02mg/kg")
+        assert (item.item, item.measured, item.limit, item.unit) == ("毒死蜱", "0.12", "≤0.02mg/kg", "mg/kg")
+
+    def test_several_items_on_several_lines(self) -> None:
+        items = parse_failed_items("苯甲酸║0.161g/kg║≤0.02g/kg\n脱氢乙酸║527μg/kg║不得使用；山梨酸|1.2g/kg|≤0.5g/kg")
+        assert [(i.item, i.unit) for i in items] == [("苯甲酸", "g/kg"), ("脱氢乙酸", "μg/kg"), ("山梨酸", "g/kg")]
+
+    def test_free_text_results_stay_whole(self) -> None:
+        (item,) = parse_failed_items("苏丹红Ⅳ║检出║不得检出")
+        assert (item.measured, item.limit, item.unit) == ("检出", "不得检出", None)
+
+    def test_an_empty_cell_has_no_items(self) -> None:
+        assert parse_failed_items(None) == ()
+
+    def test_units_split_off_numbers(self) -> None:
+        assert split_unit("1.3×10⁵CFU/g") == ("1.3×10⁵", "CFU/g")
+        assert split_unit("≤ 100 μg/kg") == ("≤100", "μg/kg")
+
+
+class TestProvinces:
+    @pytest.mark.parametrize(("name", "code"), [("湖北", "420000"), ("湖北省", "420000"), ("广西壮族自治区", "450000"),
+                                                ("北京市", "110000"), ("火星", None)])
+    def test_province_names_map_to_gb_t_2260_codes(self, name: str, code: str | None) -> None:
+        assert province_code(name) == code

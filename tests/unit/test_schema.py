@@ -1,0 +1,103 @@
+"""Event schema v1: valid events round-trip; malformed ones are rejected with a reason, never a crash."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qsmon.exceptions import InvalidResultError
+from qsmon.schema import InspectionResult, json_schema, parse_result, safe_sample_id
+from tests.factories import result
+
+ROOT = Path(__file__).resolve().parents[2]
+VALID: dict[str, Any] = orjson.loads(result("S-1", verdict="fail").to_json())
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=8,
+)
+
+
+class TestValidEvents:
+    def test_an_event_round_trips_through_json(self) -> None:
+        event = result("S-1", verdict="fail")
+        assert parse_result(event.to_json()) == event
+
+    def test_the_highest_revision_field_defaults_to_one(self) -> None:
+        data = {k: v for k, v in VALID.items() if k != "revision"}
+        assert parse_result(orjson.dumps(data)).revision == 1
+
+    def test_the_committed_json_schema_is_current(self) -> None:
+        committed = json.loads((ROOT / "docs" / "inspection-result-v1.schema.json").read_text(encoding="utf-8"))
+        assert committed == json_schema()
+
+
+class TestRejections:
+    @pytest.mark.parametrize(("change", "reason"), [
+        ({"verdict": "maybe"}, "verdict"),
+        ({"region_code": "4210"}, "region_code"),
+        ({"sampled_at": "2026-03-10T10:00:00"}, "sampled_at"),  # no offset: ambiguous local time
+        ({"reported_at": "2026-03-01T00:00:00+08:00"}, "reported_at is before sampled_at"),
+        ({"verdict": "pass"}, "a passing result lists failed_items"),
+        ({"score": 101}, "score"),
+        ({"sample_id": "has space"}, "sample_id"),
+        ({"schema_version": 2}, "unsupported schema_version 2"),
+        ({"unknown_field": 1}, "unknown_field"),
+        ({"category": "weapons"}, "category"),
+    ])
+    def test_a_malformed_field_is_rejected_with_a_reason_naming_it(self, change: dict[str, Any], reason: str) -> None:
+        with pytest.raises(InvalidResultError, match=reason):
+            parse_result(orjson.dumps(VALID | change))
+
+    def test_a_result_from_the_future_is_rejected(self) -> None:
+        event = result("S-1", at=datetime.now(UTC) + timedelta(days=3))
+        with pytest.raises(InvalidResultError, match="future"):
+            event.check_not_future(datetime.now(UTC))
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.binary(max_size=200))
+    def test_arbitrary_bytes_are_rejected_with_a_reason(self, data: bytes) -> None:
+        with pytest.raises(InvalidResultError) as err:
+            parse_result(data)
+        assert str(err.value)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.sampled_from(sorted(VALID)), json_values)
+    def test_any_value_in_any_field_is_either_valid_or_rejected_with_a_reason(self, field: str, value: Any) -> None:
+        try:
+            data = orjson.dumps(VALID | {field: value})
+        except (TypeError, orjson.JSONEncodeError):
+            return  # not representable as JSON (NaN, huge ints): nothing a producer could send
+        outcome: InspectionResult | InvalidResultError
+        try:
+            outcome = parse_result(data)
+        except InvalidResultError as exc:
+            outcome = exc
+        assert isinstance(outcome, InspectionResult) or outcome.message
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.dictionaries(st.text(max_size=12), json_values, max_size=6))
+    def test_arbitrary_objects_are_rejected_with_a_reason(self, obj: dict[str, Any]) -> None:
+        try:
+            data = orjson.dumps(obj)
+        except (TypeError, orjson.JSONEncodeError):
+            return  # not representable as JSON: nothing a producer could send
+        with pytest.raises(InvalidResultError):
+            parse_result(data)
+
+
+class TestSampleIds:
+    @given(st.text(min_size=1, max_size=80))
+    def test_free_text_ids_map_onto_the_id_alphabet_deterministically(self, raw: str) -> None:
+        mapped = safe_sample_id(raw)
+        assert mapped == safe_sample_id(raw)
+        assert len(mapped) <= 64
+        assert all(c.isascii() and (c.isalnum() or c in "_.:/#-") for c in mapped)
