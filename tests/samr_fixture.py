@@ -9,7 +9,7 @@ from openpyxl import Workbook
 
 PASS_HEADER = ["序号", "标称生产企业名称", "标称生产企业地址", "被抽样单位名称", "被抽样单位所在省份", "食品名称",
                "规格型号", "商标", "生产日期/批号", "分类", "公告号", "公告日期", "任务来源/项目名称", "检验机构", "备注"]
-FAIL_HEADER = PASS_HEADER[:9] + ["不合格项目║检验结果║标准值"] + PASS_HEADER[9:]
+FAIL_HEADER = [*PASS_HEADER[:9], "不合格项目║检验结果║标准值", *PASS_HEADER[9:]]
 
 # Expected outcome of importing the workbook: (sheet, row) of each rejected row with a word of its reason.
 EXPECTED_VALID = 7
