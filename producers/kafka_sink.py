@@ -64,6 +64,19 @@ class ResultSink:
             count += 1
         return count
 
+    def deliver(self, results: Iterable[InspectionResult], timeout_s: float = 30.0) -> int:
+        """Send and wait until Kafka acknowledged exactly these records (acks=all); raise if any was not."""
+        from kafka.errors import KafkaError
+
+        futures = [self._producer.send(self.topic, key=r.key, value=r.to_json()) for r in results]
+        self._producer.flush(timeout=timeout_s)
+        try:
+            for future in futures:
+                future.get(timeout=timeout_s)
+        except KafkaError as exc:
+            raise ProduceError("Kafka did not acknowledge the records", records=len(futures), error=repr(exc)) from exc
+        return len(futures)
+
     def flush(self, timeout_s: float = 120.0) -> int:
         """Wait until Kafka acknowledged everything sent; returns the total acknowledged so far."""
         self._producer.flush(timeout=timeout_s)

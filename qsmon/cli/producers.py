@@ -98,6 +98,28 @@ def import_(
                    f"sent {summary.sent}" + (f" (rejects: {rejects_path})" if summary.rejected else ""))
 
 
+serve_app = typer.Typer(help="Long-running HTTP services.", no_args_is_help=True)
+
+
+@serve_app.command("ingest")
+def serve_ingest(
+    host: Annotated[str | None, typer.Option(help="bind address (default QSMON_INGEST_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default QSMON_INGEST_PORT)")] = None,
+) -> None:
+    """The HTTP ingest API for lab systems (POST /v1/results; OpenAPI at /docs)."""
+    import uvicorn
+
+    from producers.ingest_api import create_app
+
+    settings = get_settings()
+    if not settings.ingest_tokens:
+        typer.secho("warning: QSMON_INGEST_TOKENS is empty: every request will be refused (401)",
+                    fg=typer.colors.YELLOW, err=True)
+    uvicorn.run(create_app(settings), host=host or settings.ingest_host, port=port or settings.ingest_port,
+                log_level="warning")
+
+
 def register(app: typer.Typer) -> None:
     app.command("simulate")(simulate)
     app.command("import")(import_)
+    app.add_typer(serve_app, name="serve")

@@ -9,12 +9,12 @@ import pytest
 from kafka import KafkaConsumer
 
 from producers.importers import import_files
+from producers.importers.example import EXPECTED_REJECTED, EXPECTED_VALID, build_samr_workbook
 from producers.importers.samr import SamrOptions
 from producers.kafka_sink import ResultSink
 from qsmon.schema import parse_result
 from qsmon.settings import Settings
 from qsmon.topics import ensure_topics
-from tests.samr_fixture import EXPECTED_REJECTED, EXPECTED_VALID, build_samr_workbook
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,8 @@
-"""A workbook in the layout bureaus publish (SAMR announcements), built by the tests themselves."""
+"""An example workbook in the layout bureaus publish (SAMR announcements), with the quirks real ones have.
+
+Used by the demo and the tests: title rows, merged cells, dates written five ways, a pass and a fail sheet, and
+three bad rows whose rejection the import must report by sheet and row number.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +27,8 @@ EXPECTED_REJECTED = {
 def build_samr_workbook(path: Path) -> Path:
     wb = Workbook()
     ok = wb.active
-    assert ok is not None
+    if ok is None:  # a new Workbook always has an active sheet
+        raise RuntimeError("openpyxl created a workbook without a sheet")
     ok.title = "食品安全监督抽检产品合格信息"
     ok.append(["附件1"])
     ok.append(["食品安全监督抽检产品合格信息"])
@@ -40,7 +45,8 @@ def build_samr_workbook(path: Path) -> Path:
         [3, "金穗粮油有限公司", "湖北省监利市", "监利市某粮店", "湖北", "小麦粉", "2.5kg/袋", "金穗", "20260115",
          None, "2026年第3期", "2026年3月7日", "湖北省市场监督管理局监督抽检", "荆州市食品药品检验所", ""],
         [4, "洪湖莲藕合作社", "湖北省洪湖市", "洪湖市某农贸市场", "湖北", "莲藕粉", "500g/袋", "/", "2026-02-10",
-         "淀粉及淀粉制品", "2026年第3期", datetime(2026, 3, 8), "湖北省市场监督管理局监督抽检", "荆州市食品药品检验所", ""],
+         "淀粉及淀粉制品", "2026年第3期", datetime(2026, 3, 8),  # noqa: DTZ001 - Excel cells have no zone
+         "湖北省市场监督管理局监督抽检", "荆州市食品药品检验所", ""],
         [5, "松滋酒业有限公司", "湖北省松滋市", "松滋市某商店", "湖北", "白酒", "500mL/瓶", "松滋", "2026-01-01",
          "酒类", "2026年第3期", 20260309, "湖北省市场监督管理局监督抽检", "荆州市食品药品检验所", "备注文字"],
         # row 10: unknown province; row 11: no date at all
