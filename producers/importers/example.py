@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook
 
@@ -36,7 +37,7 @@ def build_samr_workbook(path: Path) -> Path:
     ok.merge_cells("A1:O1")
     ok.merge_cells("A2:O2")
     ok.append(PASS_HEADER)
-    rows = [
+    rows: list[list[Any]] = [
         # row 5..9 valid; 分类 merged over rows 5-7, 公告日期 written five ways
         [1, "荆州楚源食品有限公司", "湖北省荆州市", "沙市区某超市", "湖北", "大米", "5kg/袋", "楚源", "2026-02-01",
          "粮食加工品", "2026年第3期", "2026-03-05", "湖北省市场监督管理局评价性抽检", "湖北省食品质量安全监督检验研究院", ""],
@@ -65,7 +66,7 @@ def build_samr_workbook(path: Path) -> Path:
     bad.append(["食品安全监督抽检不合格产品信息"])
     bad.merge_cells("A1:P1")
     bad.append(FAIL_HEADER)
-    fails = [
+    fails: list[list[Any]] = [
         [1, "某蔬菜基地", "湖北省洪湖市", "洪湖市某农贸市场", "湖北", "普通白菜", "散装", "/", "2026-03-01",
          "毒死蜱║0.12mg/kg║≤0.02mg/kg", "蔬菜", "2026年第3期", "2026-03-11", "湖北省市场监督管理局监督抽检",
          "湖北省食品质量安全监督检验研究院", ""],
