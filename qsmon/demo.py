@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -81,12 +82,71 @@ def demo_roundtrip(settings: Settings) -> None:
 DEMO_SCENARIO = Path(__file__).resolve().parents[1] / "producers/simulator/scenarios/honghu-vegetables.yaml"
 
 
+def demo_import(settings: Settings) -> None:
+    """A workbook in the layout bureaus publish, with the quirks of real ones, into Kafka."""
+    import tempfile
+
+    from producers.importers import import_files
+    from producers.importers.example import build_samr_workbook
+    from producers.importers.samr import SamrOptions
+    from producers.kafka_sink import ResultSink
+
+    step("3. Import a SAMR announcement workbook (qsmon import): pass and fail sheets, merged cells, bad rows")
+    with tempfile.TemporaryDirectory() as tmp:
+        workbook = build_samr_workbook(Path(tmp) / "2026年第3期抽检公告.xlsx")
+        with ResultSink(settings, client_id="qsmon-demo") as sink:
+            summary = import_files([workbook], fmt="samr", sink=sink, samr=SamrOptions(),
+                                   rejects_path=Path(tmp) / "rejects.csv")
+    typer.echo(f"   rows read {summary.rows_read}, valid {summary.valid}, rejected {summary.rejected}, "
+               f"sent {summary.sent}")
+    for rejection in summary.rejections:
+        typer.echo(f"   rejected: sheet {rejection.sheet} row {rejection.row}: {rejection.reason}")
+
+
+def demo_ingest(settings: Settings) -> None:
+    """The HTTP ingest API as a lab system uses it."""
+    import httpx
+
+    step("4. HTTP ingest API (qsmon serve ingest): a lab system posts results")
+    token = "demo-token"  # noqa: S105 - a throwaway token for the demo's own server
+    env = {**os.environ, "QSMON_INGEST_TOKENS": f'["{token}"]', "QSMON_INGEST_PORT": "18480"}
+    server = subprocess.Popen([sys.executable, "-m", "qsmon.cli", "serve", "ingest"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = "http://127.0.0.1:18480/v1/results"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get("http://127.0.0.1:18480/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        now = datetime.now(UTC)
+        good = [InspectionResult(sample_id=f"LAB-{int(now.timestamp())}-{i}", sampled_at=now - timedelta(days=2),
+                                 reported_at=now, category=Category.DRUG, sampling_type=SamplingType.EVALUATIVE,
+                                 region_code="421002", product="布洛芬片", verdict=Verdict.PASS, source="api")
+                for i in range(3)]
+        auth = {"authorization": f"Bearer {token}", "content-type": "application/x-ndjson"}
+        batch = b"\n".join(r.to_json() for r in good)
+        ok = httpx.post(url, content=batch, headers=auth, timeout=30)
+        typer.echo(f"   POST 3 results (NDJSON, token)      -> {ok.status_code} {ok.json()}")
+        anonymous = httpx.post(url, content=good[0].to_json(), timeout=30)
+        typer.echo(f"   POST without a token                -> {anonymous.status_code}")
+        bad = httpx.post(url, content=batch + b'\n{"sample_id": "LAB-X", "verdict": "maybe"}', headers=auth,
+                         timeout=30)
+        first_error = bad.json()["errors"][0]
+        typer.echo(f"   POST a batch with one bad record    -> {bad.status_code}: line {first_error['line']}: "
+                   f"{first_error['error'][:60]}…")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def demo_simulate(settings: Settings) -> None:
     """Sixty days of 荆州市 results with an incident, redeliveries and re-inspections mixed in."""
     from producers.simulate import send_history
     from producers.simulator import SimulatorOptions, load_scenario
 
-    step("3. Simulate 60 days of 荆州市 inspection results (5 % redelivered, 1 % re-inspected)")
+    step("5. Simulate 60 days of 荆州市 inspection results (5 % redelivered, 1 % re-inspected)")
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
     options = SimulatorOptions(seed=2026, region="421000", first_day=today - timedelta(days=59), last_day=today,
                                duplicate_rate=0.05, correction_rate=0.01, scenario=load_scenario(DEMO_SCENARIO))
@@ -125,7 +185,7 @@ def _stored_offsets(settings: Settings) -> int:
 
 def demo_worker(settings: Settings) -> None:
     """Start a real worker and watch the stored counts grow until it has caught up."""
-    step("4. Stream worker (qsmon worker): Kafka -> TimescaleDB, live counts")
+    step("6. Stream worker (qsmon worker): Kafka -> TimescaleDB, live counts")
     worker = subprocess.Popen([sys.executable, "-m", "qsmon.cli", "worker"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -140,10 +200,27 @@ def demo_worker(settings: Settings) -> None:
             time.sleep(2)
         else:
             raise typer.Exit(1)
+        _show_scraped_metrics(settings)
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)
     typer.echo("   worker caught up and stopped cleanly (SIGTERM finishes the batch in hand)")
+
+
+def _show_scraped_metrics(settings: Settings) -> None:
+    """What the local Prometheus scraped from the worker's /metrics."""
+    import httpx
+
+    query = "sum by (verdict) (qsmon_results_processed_total)"
+    for _ in range(30):  # Prometheus scrapes every 5 s
+        answer = httpx.get(f"{settings.prometheus_url}/api/v1/query", params={"query": query}, timeout=10).json()
+        series = answer.get("data", {}).get("result", [])
+        if series:
+            shown = ", ".join(f"{s['metric'].get('verdict')}={float(s['value'][1]):.0f}" for s in series)
+            typer.echo(f"   Prometheus has scraped the worker: {query} -> {shown}")
+            return
+        time.sleep(1)
+    typer.echo("   Prometheus has not scraped the worker yet")
 
 
 def demo_rates(settings: Settings) -> None:
@@ -152,7 +229,7 @@ def demo_rates(settings: Settings) -> None:
     from qsmon.storage import connect
     from qsmon.vocab import Category
 
-    step("5. Last 30 days: pass rate by category; 蔬菜 by county (the incident shows)")
+    step("7. Last 30 days: pass rate by category; 蔬菜 by county (the incident shows)")
     with connect(settings.dsn) as conn:
         by_category = conn.execute(
             "SELECT category, sum(tested), sum(passed) FROM rollup_daily"
@@ -173,7 +250,7 @@ def demo_audit(settings: Settings) -> None:
     from qsmon.storage import connect
     from streams.rebuild import differences
 
-    step("6. Audit: rollups recomputed from the stored final verdicts (qsmon rollups rebuild)")
+    step("8. Audit: rollups recomputed from the stored final verdicts (qsmon rollups rebuild)")
     with connect(settings.dsn) as conn:
         found = differences(conn)
     typer.echo(f"   differences between the incremental rollups and the truth: {len(found)}")
@@ -182,7 +259,7 @@ def demo_audit(settings: Settings) -> None:
 
 
 STEPS: list[Callable[[Settings], None]] = [
-    demo_init, demo_roundtrip, demo_simulate, demo_worker, demo_rates, demo_audit,
+    demo_init, demo_roundtrip, demo_import, demo_ingest, demo_simulate, demo_worker, demo_rates, demo_audit,
 ]
 
 

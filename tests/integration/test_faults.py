@@ -56,12 +56,16 @@ def stored(settings: Settings) -> int:
         return stored_offset_total(conn, settings)
 
 
+def stack(action: str, service: str) -> None:
+    subprocess.run(["bash", str(ROOT / "deploy/local/stack.sh"), action, service], check=True, capture_output=True)
+
+
 @pytest.fixture
 def stack_control() -> Iterator[None]:
     yield
-    # Whatever the test did, leave PostgreSQL running for the next one.
-    subprocess.run(["bash", str(ROOT / "deploy/local/stack.sh"), "start", "postgres"], check=True,
-                   capture_output=True)
+    # Whatever the test did, leave every service running for the next one.
+    stack("start", "postgres")
+    stack("start", "kafka")
 
 
 class TestFaults:
@@ -103,11 +107,10 @@ class TestFaults:
         worker = WorkerProcess(settings, tmp_path / "worker.log")
         try:
             wait_until(lambda: stored(settings) > 2000, 60, "the worker to store a first part")
-            subprocess.run(["bash", str(ROOT / "deploy/local/stack.sh"), "stop", "postgres"], check=True)
+            stack("stop", "postgres")
             time.sleep(30)
             assert worker.proc.poll() is None, "the worker must wait for the database, not exit"
-            subprocess.run(["bash", str(ROOT / "deploy/local/stack.sh"), "start", "postgres"], check=True,
-                           capture_output=True)
+            stack("start", "postgres")
             trickle.join(timeout=120)
             assert trickle.error is None, trickle.error
             total = end_offset_total(settings)
@@ -119,4 +122,28 @@ class TestFaults:
         assert "database write failed" in log  # it did pause and retry
         with connect(settings.dsn) as db:
             assert stored_counts(db) == expected_counts(events)
+            assert differences(db) == []
+
+    def test_a_broker_restart_mid_run_resumes_where_it_stopped(
+        self, settings: Settings, tmp_path: Path, stack_control: None
+    ) -> None:
+        ensure_topics(settings)
+        first, second = simulated(20_000, seed=23), simulated(20_000, seed=24)
+        with ResultSink(settings) as sink:
+            sink.send_all(first)
+        worker = WorkerProcess(settings, tmp_path / "worker.log")
+        try:
+            wait_until(lambda: stored(settings) > 5000, 60, "the worker to store a first part")
+            stack("stop", "kafka")
+            time.sleep(5)
+            stack("start", "kafka")
+            with ResultSink(settings) as sink:
+                sink.send_all(second)
+            total = end_offset_total(settings)
+            wait_until(lambda: stored(settings) == total, 180, "the worker to resume after the broker restart")
+        finally:
+            code = worker.terminate()
+        assert code == 0, (tmp_path / "worker.log").read_text()[-3000:]
+        with connect(settings.dsn) as db:
+            assert stored_counts(db) == expected_counts(first + second)
             assert differences(db) == []
