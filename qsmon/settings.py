@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     ingest_max_body_bytes: int = 8 * 1024 * 1024
 
     plans_dir: Path | None = Field(default=None, description="extra plan files besides the presets")
+    active_plans: tuple[str, ...] = Field(default=(), description="plan ids the alert engine evaluates (empty: all)")
+
+    channels_file: Path | None = Field(default=None, description="notification channels and routing (YAML)")
+    alerts_group: str = "qsmon-alerts"
+    alerts_sweep_seconds: float = 60.0  # full re-evaluation: windows roll forward, stale data shows
+    alerts_hold_seconds: float = 600.0  # back at target this long before an alert resolves
+    alerts_cooldown_seconds: float = 3600.0  # firing again within this reopens the same alert
+    alerts_metrics_port: int = 9410
     timezone: str = "Asia/Shanghai"
 
     @classmethod

@@ -16,7 +16,8 @@ SELECT day, category, subcategory, sampling_type, stage, region_code, grade,
     count(*) FILTER (WHERE verdict = 'pass') AS passed,
     count(*) FILTER (WHERE verdict = 'fail') AS failed,
     coalesce(sum(score::numeric), 0) AS score_sum,
-    count(score) AS score_count
+    count(score) AS score_count,
+    coalesce(sum(score::numeric * score::numeric), 0) AS score_sq_sum
 FROM sample_current
 WHERE day >= %(from_day)s
 GROUP BY day, category, subcategory, sampling_type, stage, region_code, grade
@@ -26,14 +27,14 @@ _DIFF = f"""
 WITH truth AS ({_TRUTH}),
 kept AS (
     SELECT day, category, subcategory, sampling_type, stage, region_code, grade,
-        tested, passed, failed, score_sum, score_count
+        tested, passed, failed, score_sum, score_count, score_sq_sum
     FROM rollup_daily WHERE day >= %(from_day)s
 )
 SELECT coalesce(t.day, k.day), coalesce(t.category, k.category), coalesce(t.region_code, k.region_code),
     coalesce(t.tested, 0), coalesce(k.tested, 0), coalesce(t.passed, 0), coalesce(k.passed, 0)
 FROM truth t FULL JOIN kept k USING (day, category, subcategory, sampling_type, stage, region_code, grade)
-WHERE (t.tested, t.passed, t.failed, t.score_sum, t.score_count)
-    IS DISTINCT FROM (k.tested, k.passed, k.failed, k.score_sum, k.score_count)
+WHERE (t.tested, t.passed, t.failed, t.score_sum, t.score_count, t.score_sq_sum)
+    IS DISTINCT FROM (k.tested, k.passed, k.failed, k.score_sum, k.score_count, k.score_sq_sum)
     AND NOT (t.day IS NULL AND k.tested = 0 AND k.passed = 0 AND k.failed = 0 AND k.score_count = 0)
 ORDER BY 1, 2, 3
 """
@@ -64,7 +65,7 @@ def rebuild(conn: psycopg.Connection, from_day: date = date.min) -> list[RollupD
             conn.execute("DELETE FROM rollup_daily WHERE day >= %s", (from_day,))
             conn.execute(
                 "INSERT INTO rollup_daily (day, category, subcategory, sampling_type, stage, region_code, grade,"
-                " tested, passed, failed, score_sum, score_count) " + _TRUTH,
+                " tested, passed, failed, score_sum, score_count, score_sq_sum) " + _TRUTH,
                 {"from_day": from_day},
             )
     return found

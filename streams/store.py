@@ -76,19 +76,22 @@ WITH batch AS (
         sum(CASE WHEN verdict = 'pass' THEN sign ELSE 0 END) AS passed,
         sum(CASE WHEN verdict = 'fail' THEN sign ELSE 0 END) AS failed,
         coalesce(sum(sign * score::numeric), 0) AS score_sum,
-        sum(CASE WHEN score IS NOT NULL THEN sign ELSE 0 END) AS score_count
+        sum(CASE WHEN score IS NOT NULL THEN sign ELSE 0 END) AS score_count,
+        coalesce(sum(sign * score::numeric * score::numeric), 0) AS score_sq_sum
     FROM deltas
     GROUP BY day, category, subcategory, sampling_type, stage, region_code, grade
     HAVING sum(sign) <> 0 OR sum(CASE WHEN verdict = 'pass' THEN sign ELSE 0 END) <> 0
         OR coalesce(sum(sign * score::numeric), 0) <> 0
+        OR coalesce(sum(sign * score::numeric * score::numeric), 0) <> 0
 )
 INSERT INTO rollup_daily AS r (day, category, subcategory, sampling_type, stage, region_code, grade,
-    tested, passed, failed, score_sum, score_count)
+    tested, passed, failed, score_sum, score_count, score_sq_sum)
 SELECT * FROM grouped
 ORDER BY day, category, subcategory, sampling_type, stage, region_code, grade  -- a fixed order: no deadlocks
 ON CONFLICT (day, category, subcategory, sampling_type, stage, region_code, grade) DO UPDATE SET
     tested = r.tested + excluded.tested, passed = r.passed + excluded.passed, failed = r.failed + excluded.failed,
-    score_sum = r.score_sum + excluded.score_sum, score_count = r.score_count + excluded.score_count
+    score_sum = r.score_sum + excluded.score_sum, score_count = r.score_count + excluded.score_count,
+    score_sq_sum = r.score_sq_sum + excluded.score_sq_sum
 RETURNING day, category, subcategory, sampling_type, stage, region_code
 """
 

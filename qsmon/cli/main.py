@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from qsmon.cli import core, producers
+from qsmon.cli.alerts import alerts_app, status
 from qsmon.cli.plans import plans_app
 
 app = typer.Typer(
@@ -16,3 +17,5 @@ app = typer.Typer(
 core.register(app)
 producers.register(app)
 app.add_typer(plans_app, name="plans")
+app.add_typer(alerts_app, name="alerts")
+app.command("status")(status)

@@ -129,9 +129,10 @@ class TestExactRollups:
         feed.send([result("S1", category="public_service", sampling_type="survey", score=81.3),
                    result("S2", category="public_service", sampling_type="survey", score=79.9)])
         feed.send([result("S1", revision=2, category="public_service", sampling_type="survey", score=90.1)])
-        row = db.execute("SELECT sum(score_sum), sum(score_count) FROM rollup_daily").fetchone()
+        row = db.execute("SELECT sum(score_sum), sum(score_count), sum(score_sq_sum) FROM rollup_daily").fetchone()
         assert row is not None
-        assert (str(row[0]), row[1]) == ("170.0", 2)
+        assert (str(row[0]), row[1], str(row[2])) == ("170.0", 2, "14502.02")  # 90.1² + 79.9²
+        assert differences(db) == []
 
     def test_partitions_advance_independently(self, feed: Feed, store: ResultStore) -> None:
         feed.send([result("A"), result("B")], partition=0)

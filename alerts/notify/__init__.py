@@ -1,0 +1,1 @@
+"""Notification delivery: message formats, channel senders and the outbox notifier."""

@@ -1,0 +1,66 @@
+"""``qsmon alerts run``: react to the change feed, sweep on a schedule, deliver the outbox, export gauges."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+
+from prometheus_client import CollectorRegistry, Counter, start_http_server
+
+from alerts.engine import AlertEngine, parse_change
+from alerts.exporter import IndicatorCollector
+from alerts.notify.notifier import Notifier
+from alerts.routing import load_channels
+from qsmon.plans import presets
+from qsmon.settings import Settings
+
+log = logging.getLogger("qsmon.alerts")
+
+
+def build_engine(settings: Settings) -> AlertEngine:
+    plans = presets(settings.plans_dir)
+    if settings.active_plans:
+        plans = {pid: plans[pid] for pid in settings.active_plans}
+    return AlertEngine(settings, plans, load_channels(settings.channels_file))
+
+
+def run_service(settings: Settings, stop: threading.Event | None = None, *, metrics: bool = True) -> None:
+    from kafka import KafkaConsumer
+
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+    registry = CollectorRegistry()
+    engine = build_engine(settings)
+    events_total = Counter("qsmon_alert_events_total", "Alert transitions recorded", ["transition"],
+                           registry=registry)
+    registry.register(IndicatorCollector(settings.dsn))
+    if metrics:
+        start_http_server(settings.alerts_metrics_port, addr="0.0.0.0", registry=registry)  # noqa: S104
+    notifier = Notifier(settings.dsn, {c.name: c for c in engine.channels.channels}, registry)
+    notifier_thread = threading.Thread(target=notifier.run, args=(stop,), name="notifier", daemon=True)
+    notifier_thread.start()
+    consumer = KafkaConsumer(settings.changes_topic, bootstrap_servers=settings.kafka_bootstrap,
+                             group_id=settings.alerts_group, auto_offset_reset="latest",
+                             enable_auto_commit=True)  # changes are hints: the sweep covers anything missed
+    log.warning("qsmon alerts: %d plans, %d channels", len(engine.plans), len(engine.channels.channels))
+    last_sweep = 0.0
+    try:
+        while not stop.is_set():
+            if time.monotonic() - last_sweep >= settings.alerts_sweep_seconds:
+                for event in engine.sweep():
+                    events_total.labels(event.transition.value).inc()
+                last_sweep = time.monotonic()
+            batches = consumer.poll(timeout_ms=200)
+            keys = [key for records in batches.values() for r in records for key in parse_change(r.value)]
+            if keys:
+                for event in engine.on_changes(keys):
+                    events_total.labels(event.transition.value).inc()
+    finally:
+        stop.set()
+        consumer.close()
+        notifier_thread.join(timeout=10)
+        engine.close()

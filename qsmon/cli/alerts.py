@@ -1,0 +1,161 @@
+"""``qsmon alerts …`` and ``qsmon status``: the plan indicators as the bureau watches them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qsmon.cli._common import friendly_errors, print_json
+from qsmon.settings import get_settings
+
+alerts_app = typer.Typer(help="Plan indicators evaluated live; alerts and notifications.", no_args_is_help=True)
+
+_STATE_MARK = {"ok": "✓", "warning": "!", "critical": "✗", "insufficient_data": "·"}
+
+
+@alerts_app.command("run")
+def run(loglevel: Annotated[str, typer.Option(help="log level")] = "WARNING") -> None:
+    """The alert service: reacts to the change feed, sweeps every QSMON_ALERTS_SWEEP_SECONDS, notifies."""
+    import logging
+
+    from alerts.service import run_service
+
+    logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    run_service(get_settings())
+
+
+@alerts_app.command("evaluate")
+@friendly_errors
+def evaluate_once() -> None:
+    """Evaluate every indicator once now (what the service's sweep does) and print the transitions."""
+    from alerts.service import build_engine
+
+    engine = build_engine(get_settings())
+    try:
+        events = engine.sweep()
+    finally:
+        engine.close()
+    for event in events:
+        e = event.evaluation
+        typer.echo(f"alert {event.alert_id} {event.transition.value}: {e.plan_id}/{e.indicator_id} "
+                   f"{e.scope.region_code} {e.window} value={e.value if e.value is None else round(e.value, 2)}")
+    typer.echo(f"{len(events)} transitions")
+
+
+@alerts_app.command("list")
+@friendly_errors
+def list_alerts(
+    state: Annotated[str, typer.Option(help="firing | all")] = "firing",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Alerts with their figures; `--state all` includes resolved ones."""
+    from qsmon.regions import name_of
+    from qsmon.storage import connect
+
+    where = "" if state == "all" else "WHERE status = 'firing'"
+    with connect(get_settings().dsn) as conn:
+        rows = conn.execute(
+            "SELECT id, status, severity, plan_id, indicator_id, region_code, subcategory, window_name, value,"
+            f" target, tested, failed, opened_at, resolved_at, acknowledged_by FROM alerts {where}"
+            " ORDER BY opened_at DESC").fetchall()
+    items = [dict(zip(("id", "status", "severity", "plan", "indicator", "region", "subcategory", "window", "value",
+                       "target", "samples", "failed", "opened_at", "resolved_at", "acknowledged_by"), r,
+                      strict=True)) for r in rows]
+    if as_json:
+        print_json(items)
+        return
+    for a in items:
+        value = "—" if a["value"] is None else f"{a['value']:.2f}"
+        typer.echo(f"#{a['id']:<5} {a['status']:<8} {a['severity']:<8} {a['plan']}/{a['indicator']} "
+                   f"{name_of(a['region'])} {a['window']} value={value} target={a['target']} "
+                   f"n={a['samples']} opened={a['opened_at']:%Y-%m-%d %H:%M}"
+                   + (f" ack={a['acknowledged_by']}" if a["acknowledged_by"] else ""))
+    typer.echo(f"{len(items)} alerts")
+
+
+@alerts_app.command("ack")
+@friendly_errors
+def ack(alert_id: int, by: Annotated[str, typer.Option(help="who acknowledges")] = "operator") -> None:
+    """Acknowledge a firing alert (recorded in its history)."""
+    from qsmon.storage import connect
+
+    with connect(get_settings().dsn) as conn:
+        row = conn.execute("UPDATE alerts SET acknowledged_at = now(), acknowledged_by = %s WHERE id = %s"
+                           " AND status = 'firing' RETURNING id", (by, alert_id)).fetchone()
+        if row is None:
+            raise typer.BadParameter(f"no firing alert #{alert_id}")
+        conn.execute("INSERT INTO alert_events (alert_id, kind, details) VALUES (%s, 'acknowledged',"
+                     " jsonb_build_object('by', %s::text))", (alert_id, by))
+    typer.echo(f"alert #{alert_id} acknowledged by {by}")
+
+
+@alerts_app.command("silence")
+@friendly_errors
+def silence(
+    until: Annotated[str, typer.Option(help="ISO time the silence ends, e.g. 2026-12-01T08:00+08:00")],
+    plan: Annotated[str | None, typer.Option(help="plan id (default: any)")] = None,
+    indicator: Annotated[str | None, typer.Option(help="indicator id (default: any)")] = None,
+    region: Annotated[str | None, typer.Option(help="GB/T 2260 code; a city silences its counties too")] = None,
+    reason: Annotated[str, typer.Option(help="why")] = "",
+) -> None:
+    """Stop notifications matching plan / indicator / region until a time; alerts are still recorded."""
+    from qsmon.storage import connect
+
+    ends = datetime.fromisoformat(until)
+    if ends.tzinfo is None:
+        raise typer.BadParameter("--until needs an offset, e.g. +08:00")
+    with connect(get_settings().dsn) as conn:
+        row = conn.execute("INSERT INTO silences (plan_id, indicator_id, region_code, until, reason) VALUES"
+                           " (%s, %s, %s, %s, %s) RETURNING id", (plan, indicator, region, ends, reason)).fetchone()
+    typer.echo(f"silence #{row[0] if row else '?'} until {ends.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
+
+
+@alerts_app.command("prometheus-rules")
+@friendly_errors
+def prometheus_rules(out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None) -> None:
+    """A Prometheus rules file from the plans (`promtool check rules` accepts it)."""
+    from alerts.prom_rules import rules_yaml
+    from qsmon.plans import presets
+
+    text = rules_yaml(presets(get_settings().plans_dir).values())
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+
+
+@friendly_errors
+def status(
+    plan: Annotated[str | None, typer.Option(help="one plan")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Every indicator, scope and window: tested, failed, value, interval, target and state."""
+    from qsmon.regions import name_of
+    from qsmon.storage import connect
+
+    with connect(get_settings().dsn) as conn:
+        rows = conn.execute(
+            "SELECT plan_id, indicator_id, region_code, subcategory, window_name, first_day, last_day, tested,"
+            " failed, value, low, high, op, target, previous_value, state, evaluated_at FROM indicator_evaluations"
+            " WHERE %(plan)s::text IS NULL OR plan_id = %(plan)s"
+            " ORDER BY plan_id, indicator_id, length(region_code), region_code, subcategory, window_name",
+            {"plan": plan}).fetchall()
+    keys = ("plan", "indicator", "region", "subcategory", "window", "first_day", "last_day", "tested", "failed",
+            "value", "low", "high", "op", "target", "previous_value", "state", "evaluated_at")
+    items = [dict(zip(keys, r, strict=True)) for r in rows]
+    if as_json:
+        print_json(items)
+        return
+    for i in items:
+        value = "—" if i["value"] is None else f"{i['value']:.2f}"
+        target = f"{i['op']} {i['target']:g}" if i["target"] is not None else f"{i['op']} (prev "
+        if i["target"] is None:
+            target += "—)" if i["previous_value"] is None else f"{i['previous_value']:.2f})"
+        typer.echo(f"{_STATE_MARK[i['state']]} {i['plan']}/{i['indicator']:<34} {name_of(i['region']):<8}"
+                   f" {i['subcategory'] or '':<8} {i['window']:<16} n={i['tested']:<6} fail={i['failed']:<5}"
+                   f" {value:>7} [{i['low'] or 0:.1f}–{i['high'] or 0:.1f}] target {target}  {i['state']}")
+    if not items:
+        typer.echo("no evaluations yet: run `qsmon alerts evaluate` or `qsmon alerts run`")
