@@ -183,28 +183,35 @@ def _stored_offsets(settings: Settings) -> int:
     return int(row[0]) if row else 0
 
 
+_RUNNING: list[subprocess.Popen[bytes]] = []  # background services of the demo, stopped at its end
+
+
+def _wait_stored(settings: Settings, timeout_s: float = 180) -> None:
+    target = _results_end_offsets(settings)
+    deadline = time.monotonic() + timeout_s
+    while _stored_offsets(settings) < target and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
 def demo_worker(settings: Settings) -> None:
     """Start a real worker and watch the stored counts grow until it has caught up."""
     step("6. Stream worker (qsmon worker): Kafka -> TimescaleDB, live counts")
     worker = subprocess.Popen([sys.executable, "-m", "qsmon.cli", "worker"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        target = _results_end_offsets(settings)
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            tested, passed, failed = _stored_totals(settings)
-            rate = f"{passed / tested * 100:.2f}%" if tested else "-"
-            typer.echo(f"   stored {tested:>6} final verdicts: {passed} pass, {failed} fail, pass rate {rate}")
-            if _stored_offsets(settings) >= target:
-                break
-            time.sleep(2)
-        else:
-            raise typer.Exit(1)
-        _show_scraped_metrics(settings)
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(timeout=60)
-    typer.echo("   worker caught up and stopped cleanly (SIGTERM finishes the batch in hand)")
+    _RUNNING.append(worker)
+    target = _results_end_offsets(settings)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        tested, passed, failed = _stored_totals(settings)
+        rate = f"{passed / tested * 100:.2f}%" if tested else "-"
+        typer.echo(f"   stored {tested:>6} final verdicts: {passed} pass, {failed} fail, pass rate {rate}")
+        if _stored_offsets(settings) >= target:
+            break
+        time.sleep(2)
+    else:
+        raise typer.Exit(1)
+    _show_scraped_metrics(settings)
+    typer.echo("   worker caught up; it keeps running for the next steps")
 
 
 def _show_scraped_metrics(settings: Settings) -> None:
@@ -246,6 +253,107 @@ def demo_rates(settings: Settings) -> None:
         typer.echo(f"   {name_of(region):<8} {tested:>6} samples  {passed / tested * 100:6.2f}%")
 
 
+def demo_alerts(settings: Settings) -> None:
+    """Plan indicators evaluated live: alerts fire, notify a webhook and Alertmanager, and resolve."""
+    import tempfile
+    import threading
+
+    import httpx
+
+    from alerts.notify.formats import markdown
+    from alerts.prom_rules import rules_yaml
+    from alerts.service import run_service
+    from alerts.testing import WebhookReceiver
+    from qsmon.plans import presets
+
+    step("9. Alerts (qsmon alerts run): 荆州市质量强市建设实施方案 evaluated live, with notifications")
+    rules_dir = Path(__file__).resolve().parents[1] / ".stack" / "prometheus" / "rules"
+    if rules_dir.is_dir():
+        (rules_dir / "qsmon.yml").write_text(rules_yaml(presets().values()), encoding="utf-8")
+        httpx.post(f"{settings.prometheus_url}/-/reload", timeout=10)
+        groups = httpx.get(f"{settings.prometheus_url}/api/v1/rules", timeout=10).json()["data"]["groups"]
+        typer.echo(f"   Prometheus loaded {sum(len(g['rules']) for g in groups)} generated rules "
+                   "(qsmon alerts prometheus-rules)")
+    receiver = WebhookReceiver()
+    with tempfile.TemporaryDirectory() as tmp:
+        channels = Path(tmp) / "channels.yaml"
+        channels.write_text(f"channels:\n  - {{name: duty, type: webhook, url: '{receiver.url}'}}\n"
+                            f"  - {{name: am, type: alertmanager, url: '{settings.alertmanager_url}',"
+                            f" severities: [critical]}}\n", encoding="utf-8")
+        configured = settings.model_copy(update={
+            "channels_file": channels, "active_plans": ("jingzhou-2023",), "alerts_hold_seconds": 5.0,
+            "alerts_sweep_seconds": 3.0, "alerts_group": f"qsmon-demo-alerts-{int(time.time())}"})
+        stop = threading.Event()
+        service = threading.Thread(target=run_service, args=(configured, stop), kwargs={"metrics": False},
+                                   daemon=True)
+        service.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not receiver.received and time.monotonic() < deadline:
+                time.sleep(0.5)
+            time.sleep(2)
+            opened = [m for m in receiver.received if m["transition"] in ("opened", "reopened")]
+            typer.echo(f"   {len(opened)} alerts fired; the webhook received each once. The incident county:")
+            honghu = next((m for m in opened if m["region"] == "421083"), opened[0] if opened else None)
+            if honghu:
+                for line in markdown(honghu).splitlines():
+                    typer.echo(f"     {line}")
+            active = httpx.get(f"{settings.alertmanager_url}/api/v2/alerts",
+                               params={"filter": 'plan="jingzhou-2023"'}, timeout=10).json()
+            typer.echo(f"   Alertmanager shows {len(active)} critical alerts for the plan")
+            typer.echo("   the incident ends: 洪湖市 re-inspections and new samples pass …")
+            _recover_honghu(settings)
+            deadline = time.monotonic() + 60
+            while not any(m["transition"] == "resolved" and m["region"] == "421083" for m in receiver.received) \
+                    and time.monotonic() < deadline:
+                time.sleep(1)
+            resolved = [m for m in receiver.received if m["transition"] == "resolved"]
+            typer.echo(f"   {len(resolved)} alerts resolved after the 5 s hold, e.g. "
+                       + ", ".join(f"{m['region_name']} {m['indicator_name']} {m['window_label']}"
+                                   for m in resolved[:2]))
+        finally:
+            stop.set()
+            service.join(timeout=30)
+            receiver.stop()
+
+
+def _recover_honghu(settings: Settings) -> None:
+    from producers.kafka_sink import ResultSink
+
+    now = datetime.now(UTC)
+    with ResultSink(settings, client_id="qsmon-demo") as sink:
+        for i in range(1500):
+            sink.send(InspectionResult(
+                sample_id=f"DEMO-RECOVERY-{i:05d}", sampled_at=now - timedelta(hours=1 + i % 200), reported_at=now,
+                category=Category.AGRICULTURAL, subcategory="蔬菜", sampling_type=SamplingType.ROUTINE_MONITORING,
+                stage=Stage.DISTRIBUTION, region_code="421083", product="莲藕", verdict=Verdict.PASS,
+                source="demo"))
+    _wait_stored(settings)
+
+
+def demo_status(settings: Settings) -> None:
+    from qsmon.storage import connect
+
+    step("10. Status (qsmon status --plan jingzhou-2023): the city-wide figures per indicator, rolling 30 days")
+    with connect(settings.dsn) as conn:
+        rows = conn.execute(
+            "SELECT indicator_id, tested, value, low, high, op, target, state FROM indicator_evaluations"
+            " WHERE plan_id = 'jingzhou-2023' AND region_code = '421000' AND subcategory = ''"
+            " AND window_name IN ('rolling_30d', 'quarter_to_date') ORDER BY indicator_id").fetchall()
+    for indicator, tested, value, low, high, op, target, state in rows:
+        shown = "—" if value is None else f"{value:6.2f} [{low:.1f}–{high:.1f}]"
+        typer.echo(f"   {indicator:<36} n={tested:<6} {shown:<22} target {op} {target if target else ''}  {state}")
+
+
+def demo_stop(settings: Settings) -> None:
+    step("11. Stop the background worker (SIGTERM finishes the batch in hand)")
+    for process in _RUNNING:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    typer.echo(f"   stopped {len(_RUNNING)} process(es) cleanly")
+    _RUNNING.clear()
+
+
 def demo_audit(settings: Settings) -> None:
     from qsmon.storage import connect
     from streams.rebuild import differences
@@ -260,12 +368,17 @@ def demo_audit(settings: Settings) -> None:
 
 STEPS: list[Callable[[Settings], None]] = [
     demo_init, demo_roundtrip, demo_import, demo_ingest, demo_simulate, demo_worker, demo_rates, demo_audit,
+    demo_alerts, demo_status, demo_stop,
 ]
 
 
 def run() -> None:
     """Run every demo step against the local stack (start it with `qsmon stack up`)."""
     settings = get_settings()
-    for demo_step in STEPS:
-        demo_step(settings)
+    try:
+        for demo_step in STEPS:
+            demo_step(settings)
+    finally:
+        for process in _RUNNING:  # a failed step must not leave a worker behind
+            process.terminate()
     typer.secho("\ndemo complete", fg=typer.colors.GREEN, bold=True)

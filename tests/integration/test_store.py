@@ -165,3 +165,18 @@ class TestRebuild:
         assert differences(db) == []
         assert totals(db) == (3, 2, 1)
 
+
+
+class TestMigrations:
+    def test_backfill_restores_the_sum_of_squares_of_rows_rolled_up_before_it_existed(
+        self, feed: Feed, db: psycopg.Connection
+    ) -> None:
+        from importlib import resources
+
+        feed.send([result("S1", category="public_service", sampling_type="survey", score=81.5),
+                   result("S2", category="public_service", sampling_type="survey", score=70.0)])
+        db.execute("UPDATE rollup_daily SET score_sq_sum = 0")  # as migration 003 left older rows
+        assert differences(db) != []
+        backfill = resources.files("qsmon.storage.migrations").joinpath("004_backfill_score_sq_sum.sql")
+        db.execute(backfill.read_text(encoding="utf-8").encode())
+        assert differences(db) == []

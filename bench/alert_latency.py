@@ -1,0 +1,127 @@
+"""Alert latency: ``python -m bench.alert_latency [--trials N] [--write-docs]``.
+
+From producing the result that breaches a target to the webhook receiving the notification, through the real
+path: Kafka → `qsmon worker` → change feed → `qsmon alerts run` (evaluate, record, outbox, NOTIFY) → webhook.
+Each trial sends one failing acceptance result of a new subcategory to a `== 100 %` indicator broken down by
+subcategory, so each trial opens exactly one new alert.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+from alerts.testing import WebhookReceiver
+from bench.e2e import CACHE, ROOT, drop, isolated
+from producers.kafka_sink import ResultSink
+from qsmon.schema import FailedItem, InspectionResult
+from qsmon.settings import Settings
+from qsmon.topics import ensure_topics
+from qsmon.vocab import Category, SamplingType, Verdict
+
+PLAN = """\
+id: bench-latency
+title: 告警时延基准
+issuer: qsmon bench
+jurisdiction: {name: 荆州市, region_code: "421000"}
+period: {start: 2020-01-01, end: 2030-12-31}
+indicators:
+  - id: acceptance-pass
+    name: 工程竣工验收合格率
+    source: 竣工验收合格率100%
+    measure: pass_rate
+    filter: {categories: [engineering], sampling_types: [acceptance]}
+    target: {op: "==", value: 100}
+    windows: [rolling_30d]
+    min_samples: 1
+    severity: critical
+    breakdown: [subcategory]
+"""
+
+
+def breach(trial: int) -> InspectionResult:
+    now = datetime.now(UTC)
+    return InspectionResult(
+        sample_id=f"LAT-{trial}-{int(now.timestamp())}", sampled_at=now - timedelta(hours=2), reported_at=now,
+        category=Category.ENGINEERING, subcategory=f"工程-{trial:03d}", sampling_type=SamplingType.ACCEPTANCE,
+        region_code="421083", verdict=Verdict.FAIL, failed_items=(FailedItem(item="混凝土强度"),), source="bench")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=50)
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args()
+    base = Settings()
+    settings = isolated(base, "alerts")
+    ensure_topics(settings)
+    work = CACHE / "alert-latency"
+    (work / "plans").mkdir(parents=True, exist_ok=True)
+    (work / "plans" / "bench-latency.yaml").write_text(PLAN, encoding="utf-8")
+    receiver = WebhookReceiver()
+    arrivals: dict[str, float] = {}
+    (work / "channels.yaml").write_text(f"channels:\n  - {{name: hook, type: webhook, url: '{receiver.url}'}}\n",
+                                        encoding="utf-8")
+    env = {**os.environ, "QSMON_DATABASE_URL": settings.dsn, "QSMON_RESULTS_TOPIC": settings.results_topic,
+           "QSMON_DLQ_TOPIC": settings.dlq_topic, "QSMON_CHANGES_TOPIC": settings.changes_topic,
+           "QSMON_WORKER_GROUP": settings.worker_group, "QSMON_WORKER_METRICS_PORT": "19511",
+           "QSMON_PLANS_DIR": str(work / "plans"), "QSMON_ACTIVE_PLANS": '["bench-latency"]',
+           "QSMON_CHANNELS_FILE": str(work / "channels.yaml"), "QSMON_ALERTS_GROUP": settings.worker_group + "-a",
+           "QSMON_ALERTS_METRICS_PORT": "19512", "QSMON_ALERTS_SWEEP_SECONDS": "3600"}
+    log = (CACHE / "alert-latency.log").open("ab")
+    procs = [subprocess.Popen([sys.executable, "-m", "qsmon.cli", *cmd], env=env, stdout=log, stderr=log, cwd=ROOT)
+             for cmd in (["worker"], ["alerts", "run"])]
+    latencies: list[float] = []
+    try:
+        time.sleep(8)  # both joined their groups
+        with ResultSink(settings, client_id="bench-alerts") as sink:
+            for trial in range(args.trials):
+                event = breach(trial)
+                wanted = event.subcategory
+                sent = time.monotonic()
+                sink.deliver([event])
+                deadline = sent + 30
+                while time.monotonic() < deadline:
+                    messages = [m for m in receiver.received if m.get("subcategory") == wanted]
+                    if messages:
+                        arrivals[str(wanted)] = time.monotonic()
+                        latencies.append(arrivals[str(wanted)] - sent)
+                        break
+                    time.sleep(0.005)
+                time.sleep(0.5)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=60)
+        receiver.stop()
+        drop(settings, base)
+    p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+    text = (
+        "<!-- bench:alerts:start -->\n"
+        f"Command: `python -m bench.alert_latency --trials {args.trials}`, run {datetime.now(UTC):%Y-%m-%d}: "
+        f"{len(latencies)} of {args.trials} breaches notified; produce → webhook received: "
+        f"p50 **{p50 * 1000:,.0f} ms**, p99 **{p99 * 1000:,.0f} ms**, max {max(latencies) * 1000:,.0f} ms, "
+        f"mean {statistics.mean(latencies) * 1000:,.0f} ms.\n"
+        "<!-- bench:alerts:end -->"
+    )
+    print(text)
+    if args.write_docs:
+        path = ROOT / "docs" / "benchmarks.md"
+        current = path.read_text(encoding="utf-8")
+        start, end = current.index("<!-- bench:alerts:start -->"), current.index("<!-- bench:alerts:end -->")
+        path.write_text(current[:start] + text + current[end + len("<!-- bench:alerts:end -->"):], encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

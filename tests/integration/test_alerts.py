@@ -1,0 +1,219 @@
+"""Alerts on the real stack: worker → change feed → evaluation → outbox → webhook and Alertmanager."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from alerts.engine import AlertEngine, ChangedKey
+from alerts.routing import ChannelsConfig
+from alerts.service import run_service
+from alerts.testing import WebhookReceiver
+from producers.kafka_sink import ResultSink
+from qsmon.schema import InspectionResult
+from qsmon.settings import Settings
+from qsmon.topics import ensure_topics
+from streams.records import SourceRecord, classify
+from streams.store import ResultStore
+from tests.factories import result
+from tests.workers import WorkerProcess, wait_until
+
+pytestmark = pytest.mark.integration
+
+PLAN = """\
+id: {plan_id}
+title: 测试市蔬菜质量计划
+issuer: 测试
+jurisdiction: {{name: 荆州市, region_code: "421000"}}
+period: {{start: 2020-01-01, end: 2030-12-31}}
+indicators:
+  - id: vegetables-pass
+    name: 蔬菜例行监测合格率
+    source: 蔬菜例行监测合格率保持在98%以上
+    measure: pass_rate
+    filter: {{categories: [agricultural], sampling_types: [routine_monitoring], subcategories: [蔬菜]}}
+    target: {{op: ">=", value: 98}}
+    windows: [rolling_30d]
+    min_samples: 50
+    severity: critical
+"""
+
+
+def vegetables(prefix: str, count: int, *, fail: bool, region: str = "421083") -> list[InspectionResult]:
+    now = datetime.now(UTC)
+    return [result(f"{prefix}-{i}", verdict="fail" if fail else "pass", at=now - timedelta(days=1, minutes=i % 600),
+                   category="agricultural", sampling_type="routine_monitoring", region=region, subcategory="蔬菜")
+            for i in range(count)]
+
+
+@pytest.fixture
+def world(settings: Settings, tmp_path: Path, unique_name: object) -> Iterator[tuple[Settings, WebhookReceiver, str]]:
+    plan_id = f"test-{settings.worker_group.split('_')[-1]}"
+    plans_dir = tmp_path / "plans"
+    plans_dir.mkdir()
+    (plans_dir / f"{plan_id}.yaml").write_text(PLAN.format(plan_id=plan_id), encoding="utf-8")
+    receiver = WebhookReceiver()
+    channels = tmp_path / "channels.yaml"
+    channels.write_text(
+        f"dashboard_url: http://grafana.test/d/qsmon-trends\n"
+        f"channels:\n"
+        f"  - {{name: duty-webhook, type: webhook, url: '{receiver.url}', secret_env: QSMON_TEST_WEBHOOK_SECRET}}\n"
+        f"  - {{name: alertmanager, type: alertmanager, url: '{settings.alertmanager_url}'}}\n", encoding="utf-8")
+    configured = settings.model_copy(update={
+        "plans_dir": plans_dir, "active_plans": (plan_id,), "channels_file": channels,
+        "alerts_group": f"alerts-{settings.worker_group}", "alerts_hold_seconds": 3.0,
+        "alerts_sweep_seconds": 2.0,
+    })
+    ensure_topics(configured)
+    yield configured, receiver, plan_id
+    receiver.stop()
+
+
+def alertmanager_alerts(settings: Settings, plan_id: str, *, active: bool) -> list[dict[str, object]]:
+    answer = httpx.get(f"{settings.alertmanager_url}/api/v2/alerts",
+                       params={"active": str(active).lower(), "filter": f'plan="{plan_id}"'}, timeout=10)
+    answer.raise_for_status()
+    return list(answer.json())
+
+
+class TestAlertScenario:
+    def test_a_county_falling_below_target_opens_one_critical_alert_and_resolves_on_recovery(
+        self, world: tuple[Settings, WebhookReceiver, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        settings, receiver, plan_id = world
+        monkeypatch.setenv("QSMON_TEST_WEBHOOK_SECRET", "s3cret")
+        stop = threading.Event()
+        service = threading.Thread(target=run_service, args=(settings, stop), kwargs={"metrics": False},
+                                   daemon=True)
+        worker = WorkerProcess(settings, tmp_path / "worker.log")
+        service.start()
+        try:
+            with ResultSink(settings) as sink:
+                sink.send_all(vegetables("OK", 400, fail=False))
+            time.sleep(4)
+            assert receiver.transitions(plan_id) == []
+            # 40 failures among 440 in 洪湖市: 90.9 %, and the interval excludes 98 %.
+            with ResultSink(settings) as sink:
+                sink.send_all(vegetables("BAD", 40, fail=True))
+            wait_until(lambda: receiver.transitions(plan_id).count("opened") >= 2, 60,
+                       "the opened alert for 洪湖市 and 荆州市 at the webhook")
+            opened = [m for m in receiver.received if m["transition"] == "opened"]
+            assert {(m["region"], m["severity"]) for m in opened} == {("421083", "critical"), ("421000", "critical")}
+            honghu = next(m for m in opened if m["region"] == "421083")
+            assert honghu["samples"] == 440
+            assert honghu["failed"] == 40
+            assert honghu["high"] < 98
+            assert honghu["top_failed_items"] == [["毒死蜱", 40]]
+            signed = next(h for h, m in zip(receiver.headers, receiver.received, strict=True) if m is honghu)
+            assert signed["X-Qsmon-Signature"].startswith("sha256=")
+            wait_until(lambda: len(alertmanager_alerts(settings, plan_id, active=True)) == 2, 30,
+                       "Alertmanager to show the alerts")
+            labels = {a["labels"]["region"]: a["labels"] for a in alertmanager_alerts(settings, plan_id, active=True)}
+            assert labels["421083"]["severity"] == "critical"
+            assert labels["421083"]["indicator"] == "vegetables-pass"
+
+            # Recovery: enough passing results to lift 洪湖市 back above 98 % (40 of 2,440 fail: 98.4 %).
+            with ResultSink(settings) as sink:
+                sink.send_all(vegetables("MORE", 2000, fail=False))
+            wait_until(lambda: receiver.transitions(plan_id).count("resolved") >= 2, 90, "the alerts to resolve")
+            wait_until(lambda: not alertmanager_alerts(settings, plan_id, active=True), 30,
+                       "Alertmanager to see them resolved")
+            time.sleep(3)  # further sweeps must not notify again
+            assert Counter(receiver.transitions(plan_id)) == {"opened": 2, "resolved": 2}
+            keys = [h["Idempotency-Key"] for h in receiver.headers]
+            assert len(keys) == len(set(keys))
+        finally:
+            stop.set()
+            service.join(timeout=30)
+            worker.terminate()
+
+
+class TestDelivery:
+    def test_a_receiver_down_for_two_minutes_gets_every_notification_once_afterwards(
+        self, world: tuple[Settings, WebhookReceiver, str], db: psycopg.Connection
+    ) -> None:
+        settings, receiver, plan_id = world
+        receiver.stop()
+        stop = threading.Event()
+        service = threading.Thread(target=run_service, args=(settings, stop), kwargs={"metrics": False},
+                                   daemon=True)
+        service.start()
+        store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic)
+        try:
+            offset = 0
+
+            def store_results(results: list[InspectionResult]) -> None:
+                nonlocal offset
+                records = [SourceRecord(0, offset + i, r.key, r.to_json()) for i, r in enumerate(results)]
+                offset += len(records)
+                store.write(classify(records, datetime.now(UTC))[0], records)
+
+            store_results(vegetables("OK", 400, fail=False) + vegetables("BAD", 40, fail=True))
+            wait_until(lambda: db.execute("SELECT count(*) FROM notification_outbox WHERE channel = 'duty-webhook'"
+                                          ).fetchone() == (2,), 30, "the opened notifications in the outbox")
+            store_results(vegetables("MORE", 2000, fail=False))
+            wait_until(lambda: db.execute("SELECT count(*) FROM notification_outbox WHERE channel = 'duty-webhook'"
+                                          ).fetchone() == (4,), 30, "the resolved notifications in the outbox")
+            down_until = time.monotonic() + 120
+            while time.monotonic() < down_until:
+                time.sleep(5)
+            attempts = db.execute("SELECT max(attempts) FROM notification_outbox WHERE delivered_at IS NULL"
+                                  ).fetchone()
+            assert attempts is not None
+            assert attempts[0] >= 3
+            receiver.start()
+            wait_until(lambda: len(receiver.received) >= 4, 60, "delivery after the receiver came back")
+            time.sleep(5)
+            assert Counter(receiver.transitions(plan_id)) == {"opened": 2, "resolved": 2}
+            by_region: dict[str, list[str]] = {}
+            for message in receiver.received:
+                by_region.setdefault(message["region"], []).append(message["transition"])
+            assert all(order == ["opened", "resolved"] for order in by_region.values())
+        finally:
+            stop.set()
+            service.join(timeout=30)
+            store.close()
+
+
+class TestNoFlapping:
+    def test_fifty_borderline_results_in_a_row_do_not_flap(
+        self, world: tuple[Settings, WebhookReceiver, str], db: psycopg.Connection
+    ) -> None:
+        settings, _, plan_id = world
+        from alerts.service import build_engine
+
+        engine: AlertEngine = build_engine(settings.model_copy(update={"alerts_hold_seconds": 600.0}))
+        engine.channels = ChannelsConfig()  # decisions only; delivery is tested above
+        store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic)
+        try:
+            # Exactly at target (980 of 1,000), then one failure (just below: warning, the interval still
+            # reaches 98 %) and 49 passes that bring it back to target (ok): the state crosses the line.
+            base = vegetables("BASE-OK", 980, fail=False) + vegetables("BASE-FAIL", 20, fail=True)
+            records = [SourceRecord(0, i, r.key, r.to_json()) for i, r in enumerate(base)]
+            store.write(classify(records, datetime.now(UTC))[0], records)
+            edge = vegetables("EDGE-F", 1, fail=True) + vegetables("EDGE-P", 49, fail=False)
+            transitions, states = [], []
+            for i, item in enumerate(edge):
+                record = SourceRecord(0, 1000 + i, item.key, item.to_json())
+                store.write(classify([record], datetime.now(UTC))[0], [record])
+                key = ChangedKey(item.sampled_at.astimezone(UTC).date(), "agricultural", "蔬菜",
+                                 "routine_monitoring", "distribution", "421083")
+                transitions += [e.transition.value for e in engine.on_changes([key])
+                                if e.evaluation.scope.region_code == "421083"]
+                row = db.execute("SELECT state FROM indicator_evaluations WHERE plan_id = %s AND region_code ="
+                                 " '421083'", (plan_id,)).fetchone()
+                states.append(row[0] if row else None)
+            assert states[0] == "warning"
+            assert states[-1] == "ok"
+            assert transitions == ["opened"]  # one alert, held open through the return to target
+        finally:
+            store.close()
+            engine.close()
