@@ -46,7 +46,7 @@ def run_service(settings: Settings, stop: threading.Event | None = None, *, metr
     consumer = KafkaConsumer(settings.changes_topic, bootstrap_servers=settings.kafka_bootstrap,
                              group_id=settings.alerts_group, auto_offset_reset="latest",
                              enable_auto_commit=True)  # changes are hints: the sweep covers anything missed
-    log.warning("qsmon alerts: %d plans, %d channels", len(engine.plans), len(engine.channels.channels))
+    log.info("qsmon alerts: %d plans, %d channels", len(engine.plans), len(engine.channels.channels))
     last_sweep = 0.0
     try:
         while not stop.is_set():

@@ -278,8 +278,8 @@ def demo_alerts(settings: Settings) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         channels = Path(tmp) / "channels.yaml"
         channels.write_text(f"channels:\n  - {{name: duty, type: webhook, url: '{receiver.url}'}}\n"
-                            f"  - {{name: am, type: alertmanager, url: '{settings.alertmanager_url}',"
-                            f" severities: [critical]}}\n", encoding="utf-8")
+                            f"  - {{name: am, type: alertmanager, url: '{settings.alertmanager_url}'}}\n",
+                            encoding="utf-8")
         configured = settings.model_copy(update={
             "channels_file": channels, "active_plans": ("jingzhou-2023",), "alerts_hold_seconds": 5.0,
             "alerts_sweep_seconds": 3.0, "alerts_group": f"qsmon-demo-alerts-{int(time.time())}"})
@@ -300,7 +300,8 @@ def demo_alerts(settings: Settings) -> None:
                     typer.echo(f"     {line}")
             active = httpx.get(f"{settings.alertmanager_url}/api/v2/alerts",
                                params={"filter": 'plan="jingzhou-2023"'}, timeout=10).json()
-            typer.echo(f"   Alertmanager shows {len(active)} critical alerts for the plan")
+            typer.echo(f"   Alertmanager (API v2) shows {len(active)} alerts for the plan, labelled plan / indicator /"
+                       " region / severity")
             typer.echo("   the incident ends: 洪湖市 re-inspections and new samples pass …")
             _recover_honghu(settings)
             deadline = time.monotonic() + 60
