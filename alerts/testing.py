@@ -14,9 +14,11 @@ import orjson
 
 
 class WebhookReceiver:
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, reply: bytes = b"") -> None:
         self.received: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.paths: list[str] = []
+        self.reply = reply  # robots answer JSON such as {"errcode": 0}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self.port = port
@@ -35,9 +37,11 @@ class WebhookReceiver:
                 with receiver._lock:
                     receiver.received.append(orjson.loads(body))
                     receiver.headers.append(dict(self.headers))
+                    receiver.paths.append(self.path)
                 self.send_response(200)
-                self.send_header("content-length", "0")
+                self.send_header("content-length", str(len(receiver.reply)))
                 self.end_headers()
+                self.wfile.write(receiver.reply)
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -1,0 +1,181 @@
+"""Channel senders against real local receivers: bodies, signatures, robot answers, mail."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import orjson
+import pytest
+from aiosmtpd.controller import Controller
+
+from alerts.exceptions import DeliveryError
+from alerts.notify.channels import send
+from alerts.routing import Channel, load_channels, wants
+from alerts.testing import WebhookReceiver
+from qsmon.exceptions import ConfigError
+from tests.workers import free_port
+
+PAYLOAD: dict[str, Any] = {
+    "alert_id": 7, "event_id": 9, "transition": "opened", "severity": "critical", "at": "2026-11-21T10:00:00+08:00",
+    "plan": "jingzhou-2023", "plan_title": "荆州市质量强市建设实施方案", "indicator": "agricultural-routine-pass",
+    "indicator_name": "农产品质量安全例行监测合格率", "measure": "pass_rate", "region": "421083",
+    "region_name": "洪湖市", "subcategory": "", "window": "rolling_30d", "window_label": "近30天",
+    "first_day": "2026-10-23", "last_day": "2026-11-21", "value": 94.5, "low": 92.1, "high": 96.2, "op": ">=",
+    "target": 98.0, "previous_value": None, "samples": 440, "failed": 24, "state": "critical",
+    "top_failed_items": [["毒死蜱", 20], ["腐霉利", 4]], "dashboard_url": "http://grafana.test/d/qsmon-trends",
+}
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    with httpx.Client() as c:
+        yield c
+
+
+def channel(kind: str, url: str, **extra: Any) -> Channel:
+    return Channel.model_validate({"name": f"test-{kind}", "type": kind, "url": url, **extra})
+
+
+class TestWebhook:
+    def test_the_body_is_signed_with_hmac_sha256_and_carries_the_idempotency_key(
+        self, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("HOOK_SECRET", "s3cret")
+        receiver = WebhookReceiver()
+        try:
+            send(client, channel("webhook", receiver.url, secret_env="HOOK_SECRET"), PAYLOAD, "qsmon-7-9-hook")
+        finally:
+            receiver.stop()
+        headers, body = receiver.headers[0], receiver.received[0]
+        assert body == PAYLOAD
+        assert headers["Idempotency-Key"] == "qsmon-7-9-hook"
+        raw = orjson.dumps(PAYLOAD)
+        expected = hmac.new(b"s3cret", headers["X-Qsmon-Timestamp"].encode() + b"." + raw, hashlib.sha256)
+        assert headers["X-Qsmon-Signature"] == "sha256=" + expected.hexdigest()
+
+    def test_a_receiver_that_is_down_is_a_delivery_error(self, client: httpx.Client) -> None:
+        receiver = WebhookReceiver()
+        receiver.stop()
+        with pytest.raises(DeliveryError, match="unreachable"):
+            send(client, channel("webhook", receiver.url), PAYLOAD, "k")
+
+
+class TestRobots:
+    def test_wecom_gets_chinese_markdown(self, client: httpx.Client) -> None:
+        receiver = WebhookReceiver(reply=b'{"errcode": 0, "errmsg": "ok"}')
+        try:
+            send(client, channel("wecom", receiver.url), PAYLOAD, "k")
+        finally:
+            receiver.stop()
+        message = receiver.received[0]
+        assert message["msgtype"] == "markdown"
+        content = message["markdown"]["content"]
+        for text in ("洪湖市", "农产品质量安全例行监测合格率", "**94.50%**", "≥ 98.00%", "440 批次", "毒死蜱(20)",
+                     "92.10% – 96.20%", "[查看趋势看板](http://grafana.test/d/qsmon-trends)"):
+            assert text in content
+
+    def test_a_robot_refusal_is_a_delivery_error(self, client: httpx.Client) -> None:
+        receiver = WebhookReceiver(reply=b'{"errcode": 93000, "errmsg": "invalid webhook url"}')
+        try:
+            with pytest.raises(DeliveryError, match="refused"):
+                send(client, channel("wecom", receiver.url), PAYLOAD, "k")
+        finally:
+            receiver.stop()
+
+    def test_dingtalk_signs_the_url_as_dingtalk_specifies(self, client: httpx.Client,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("DING_SECRET", "SEC000")
+        receiver = WebhookReceiver(reply=b'{"errcode": 0}')
+        try:
+            send(client, channel("dingtalk", receiver.url + "?access_token=abc", secret_env="DING_SECRET"), PAYLOAD,
+                 "k")
+        finally:
+            receiver.stop()
+        query = parse_qs(urlparse(receiver.paths[0]).query)
+        timestamp = query["timestamp"][0]
+        expected = base64.b64encode(hmac.new(b"SEC000", f"{timestamp}\nSEC000".encode(), hashlib.sha256).digest())
+        assert query["sign"][0] == expected.decode()
+        assert query["access_token"] == ["abc"]
+        assert abs(int(timestamp) / 1000 - time.time()) < 60
+        assert receiver.received[0]["markdown"]["title"].startswith("【告警·严重】洪湖市")
+
+    def test_feishu_signs_the_body_as_feishu_specifies(self, client: httpx.Client,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("LARK_SECRET", "lark-secret")
+        receiver = WebhookReceiver(reply=b'{"code": 0, "msg": "success"}')
+        try:
+            send(client, channel("feishu", receiver.url, secret_env="LARK_SECRET"), PAYLOAD, "k")
+        finally:
+            receiver.stop()
+        body = receiver.received[0]
+        key = f"{body['timestamp']}\nlark-secret".encode()
+        assert body["sign"] == base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
+        assert body["card"]["header"]["template"] == "red"
+        assert "洪湖市" in body["card"]["elements"][0]["text"]["content"]
+
+    def test_alertmanager_gets_labels_and_an_end_on_resolve(self, client: httpx.Client) -> None:
+        receiver = WebhookReceiver()
+        try:
+            send(client, channel("alertmanager", f"http://127.0.0.1:{receiver.port}"), PAYLOAD, "k")
+            send(client, channel("alertmanager", f"http://127.0.0.1:{receiver.port}"),
+                 PAYLOAD | {"transition": "resolved"}, "k2")
+        finally:
+            receiver.stop()
+        assert receiver.paths == ["/api/v2/alerts", "/api/v2/alerts"]
+        opened, resolved = receiver.received[0][0], receiver.received[1][0]
+        assert opened["labels"] == {"alertname": "QsmonIndicatorBelowTarget", "plan": "jingzhou-2023",
+                                    "indicator": "agricultural-routine-pass", "region": "421083",
+                                    "subcategory": "all", "window": "rolling_30d", "severity": "critical"}
+        assert resolved["endsAt"] == resolved["startsAt"]
+
+
+class TestMail:
+    def test_smtp_delivers_a_chinese_mail_with_a_stable_message_id(self) -> None:
+        received: list[Any] = []
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+                received.append(envelope)
+                return "250 OK"
+
+        port = free_port()
+        controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+        controller.start()
+        try:
+            mail = Channel(name="mail", type="smtp", host="127.0.0.1", port=port, sender="qsmon@test",
+                           recipients=("duty@test",))
+            send(httpx.Client(), mail, PAYLOAD, "qsmon-7-9-mail")
+        finally:
+            controller.stop()
+        text = received[0].content.decode()
+        assert received[0].rcpt_tos == ["duty@test"]
+        assert "Message-ID: <qsmon-7-9-mail@qsmon>" in text
+        assert "Subject: =?utf-8?" in text  # the Chinese subject is encoded, not mangled
+
+
+class TestRouting:
+    def test_channels_filter_by_severity_region_and_plan(self) -> None:
+        class E:
+            plan_id = "jingzhou-2023"
+            scope = type("S", (), {"region_code": "421083"})()
+
+        c = Channel(name="c", type="webhook", url="http://x", severities=("critical",), regions=("421000",),
+                    plans=("jingzhou-2023",))
+        assert wants(c, E(), "critical")
+        assert not wants(c, E(), "warning")
+        assert not wants(c.model_copy(update={"regions": ("420500",)}), E(), "critical")
+        assert not wants(c.model_copy(update={"plans": ("yichang-2018",)}), E(), "critical")
+
+    def test_a_robot_without_url_is_refused_at_load(self, tmp_path: Path) -> None:
+        path = tmp_path / "channels.yaml"
+        path.write_text("channels: [{name: ding, type: dingtalk}]", encoding="utf-8")
+        with pytest.raises(ConfigError, match="needs a url"):
+            load_channels(path)
