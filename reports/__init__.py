@@ -1,0 +1,1 @@
+"""Reports: the monthly trend export for the bureau's monthly meeting (xlsx, PDF, CSV)."""

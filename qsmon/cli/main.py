@@ -7,6 +7,7 @@ import typer
 from qsmon.cli import core, producers
 from qsmon.cli.alerts import alerts_app, status
 from qsmon.cli.plans import plans_app
+from qsmon.cli.report import report_app
 
 app = typer.Typer(
     name="qsmon",
@@ -19,3 +20,4 @@ producers.register(app)
 app.add_typer(plans_app, name="plans")
 app.add_typer(alerts_app, name="alerts")
 app.command("status")(status)
+app.add_typer(report_app, name="report")

@@ -1,0 +1,248 @@
+"""Everything the monthly report shows, computed once from the rollups and the stored results.
+
+The same numbers feed the workbook, the PDF and the CSV files, so they cannot disagree. Months without samples
+stay empty (None), never zero.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date
+
+import psycopg
+
+from alerts.evaluate import Scope, fetch_counts, judge
+from alerts.stats import State
+from alerts.windows import DayRange
+from qsmon.plans.model import Indicator, Measure, Op, Plan
+from qsmon.regions import name_of
+from qsmon.vocab import Category
+
+
+def month_range(year: int, month: int) -> DayRange:
+    return DayRange(date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]))
+
+
+def shift_month(year: int, month: int, delta: int) -> tuple[int, int]:
+    index = year * 12 + (month - 1) + delta
+    return index // 12, index % 12 + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One indicator over one period."""
+
+    samples: int
+    failed: int
+    value: float | None
+    low: float | None
+    high: float | None
+    state: State
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorRow:
+    indicator: Indicator
+    month: Figure
+    year_to_date: Figure
+    previous_month: Figure
+    same_month_last_year: Figure
+
+    @property
+    def met(self) -> str:
+        if self.month.state is State.INSUFFICIENT_DATA:
+            return "样本不足"
+        return "是" if self.month.state is State.OK else "否"
+
+    @property
+    def change_vs_previous(self) -> float | None:
+        return _difference(self.month.value, self.previous_month.value)
+
+    @property
+    def change_vs_last_year(self) -> float | None:
+        return _difference(self.month.value, self.same_month_last_year.value)
+
+
+def _difference(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
+@dataclass(frozen=True, slots=True)
+class RegionRow:
+    indicator: Indicator
+    region_code: str
+    region_name: str
+    figure: Figure
+
+    @property
+    def shortfall(self) -> float | None:
+        """Percentage points below (+) or above (−) the target; None without a value or a fixed target."""
+        target = self.indicator.target.value
+        if self.figure.value is None or target is None:
+            return None
+        lower_is_better = self.indicator.target.op in (Op.LE, Op.LT)
+        return self.figure.value - target if lower_is_better else target - self.figure.value
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryRow:
+    category: str
+    subcategory: str
+    tested: int
+    passed: int
+    failed: int
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.passed / self.tested * 100 if self.tested else None
+
+
+@dataclass(frozen=True, slots=True)
+class FailedSample:
+    sample_id: str
+    day: date
+    category: str
+    subcategory: str
+    product: str
+    region: str
+    manufacturer: str
+    sampled_unit: str
+    lab: str
+    failed_items: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    alert_id: int
+    indicator: str
+    region: str
+    window: str
+    severity: str
+    opened_at: str
+    resolved_at: str
+    status_at_month_end: str
+
+
+@dataclass
+class MonthlyReport:
+    plan: Plan
+    year: int
+    month: int
+    indicators: list[IndicatorRow] = field(default_factory=list)
+    trend_months: list[tuple[int, int]] = field(default_factory=list)
+    trends: dict[str, list[Figure]] = field(default_factory=dict)
+    regions: list[RegionRow] = field(default_factory=list)
+    categories: list[CategoryRow] = field(default_factory=list)
+    failures: list[FailedSample] = field(default_factory=list)
+    alerts: list[AlertRow] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{self.year}年{self.month}月"
+
+
+def _figure(conn: psycopg.Connection, plan: Plan, indicator: Indicator, days: DayRange,
+            previous: DayRange | None = None) -> Figure:
+    jurisdiction = Scope(plan.jurisdiction.region_code or "000000")
+    counts = fetch_counts(conn, plan, indicator, days)
+    before = fetch_counts(conn, plan, indicator, previous).get(jurisdiction) if previous else None
+    samples, value, interval, _, state = judge(indicator, counts[jurisdiction], before)
+    return Figure(samples, counts[jurisdiction].failed, value, interval.low if value is not None else None,
+                  interval.high if value is not None else None, state)
+
+
+def _region_rows(conn: psycopg.Connection, plan: Plan, indicator: Indicator, days: DayRange) -> list[RegionRow]:
+    if indicator.measure is Measure.MEAN_SCORE:
+        return []
+    rows = []
+    for scope, counts in fetch_counts(conn, plan, indicator, days).items():
+        if scope.subcategory or scope.region_code == plan.jurisdiction.region_code:
+            continue
+        samples, value, interval, _, state = judge(indicator, counts, None)
+        if samples:
+            rows.append(RegionRow(indicator, scope.region_code, name_of(scope.region_code),
+                                  Figure(samples, counts.failed, value, interval.low, interval.high, state)))
+    return rows
+
+
+_CATEGORIES = """
+SELECT category, subcategory, sum(tested), sum(passed), sum(failed) FROM rollup_daily
+WHERE day BETWEEN %s AND %s AND region_code LIKE %s AND sampling_type <> 'survey'
+GROUP BY category, subcategory HAVING sum(tested) > 0 ORDER BY category, subcategory
+"""
+
+_FAILURES = """
+SELECT c.sample_id, c.day, c.category, c.subcategory, coalesce(r.product, ''), c.region_code,
+    coalesce(r.manufacturer, ''), coalesce(r.sampled_unit, ''), coalesce(r.lab, ''), r.failed_items
+FROM sample_current c
+JOIN inspection_results r ON r.sample_id = c.sample_id AND r.revision = c.revision AND r.sampled_at = c.sampled_at
+WHERE c.day BETWEEN %s AND %s AND c.verdict = 'fail' AND c.region_code LIKE %s
+ORDER BY c.day, c.sample_id
+"""
+
+_ALERTS = """
+SELECT id, indicator_id, region_code, window_name, severity, opened_at, resolved_at
+FROM alerts
+WHERE plan_id = %(plan)s AND opened_at < %(end)s AND (resolved_at IS NULL OR resolved_at >= %(start)s)
+ORDER BY opened_at, id
+"""
+
+
+def _items_text(items: list[dict[str, str]]) -> str:
+    parts = []
+    for item in items:
+        measured = " ".join(x for x in (item.get("measured"), item.get("unit")) if x)
+        limit = f"(标准 {item['limit']})" if item.get("limit") else ""
+        parts.append(" ".join(x for x in (item["item"], measured) if x) + limit)
+    return ";".join(parts)
+
+
+def gather(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timezone: str = "Asia/Shanghai"
+           ) -> MonthlyReport:
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    from alerts.evaluate import _region_prefix
+
+    report = MonthlyReport(plan, year, month)
+    this = month_range(year, month)
+    ytd = DayRange(date(year, 1, 1), this.last)
+    previous = month_range(*shift_month(year, month, -1))
+    last_year = month_range(year - 1, month)
+    report.trend_months = [shift_month(year, month, -k) for k in range(12, -1, -1)]
+    for indicator in plan.indicators:
+        increasing = indicator.target.op is Op.INCREASING
+        report.indicators.append(IndicatorRow(
+            indicator,
+            _figure(conn, plan, indicator, this, previous if increasing else None),
+            _figure(conn, plan, indicator, ytd, DayRange(date(year - 1, 1, 1), last_year.last) if increasing
+                    else None),
+            _figure(conn, plan, indicator, previous),
+            _figure(conn, plan, indicator, last_year),
+        ))
+        report.trends[indicator.id] = [_figure(conn, plan, indicator, month_range(y, m))
+                                       for y, m in report.trend_months]
+        report.regions.extend(_region_rows(conn, plan, indicator, this))
+    report.regions.sort(key=lambda r: (-(r.shortfall if r.shortfall is not None else -1e9), r.region_code))
+    prefix = _region_prefix(plan.jurisdiction.region_code or "000000")
+    report.categories = [CategoryRow(Category(c).label, s, int(t), int(p), int(f))
+                         for c, s, t, p, f in conn.execute(_CATEGORIES, (this.first, this.last, prefix))]
+    report.failures = [
+        FailedSample(sid, day, Category(cat).label, sub, product, name_of(region), manufacturer, unit, lab,
+                     _items_text(items))
+        for sid, day, cat, sub, product, region, manufacturer, unit, lab, items
+        in conn.execute(_FAILURES, (this.first, this.last, prefix))
+    ]
+    zone = ZoneInfo(timezone)
+    start = datetime.combine(this.first, time(), zone)
+    end = datetime.combine(this.last, time(23, 59, 59, 999999), zone)
+    for alert_id, indicator_id, region, window, severity, opened, resolved in conn.execute(
+            _ALERTS, {"plan": plan.id, "start": start, "end": end}):
+        open_at_end = resolved is None or resolved > end
+        report.alerts.append(AlertRow(
+            int(alert_id), plan.indicator(indicator_id).name if indicator_id in {i.id for i in plan.indicators}
+            else indicator_id, name_of(region), window, severity, opened.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+            resolved.astimezone(zone).strftime("%Y-%m-%d %H:%M") if resolved else "",
+            "未解决" if open_at_end else "已解决"))
+    return report

@@ -1,0 +1,145 @@
+"""The PDF for the meeting: a summary written from the numbers, trend charts with target lines, the ranking.
+
+Chinese needs a CJK font: Debian's fonts-noto-cjk (installed by deploy/local/install.sh and the Dockerfile).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from reports.data import MonthlyReport
+from reports.labels import is_percent, target_text
+from reports.summary import summary
+
+CJK_FONT_FILES = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
+)
+CJK_FAMILY = "Noto Sans CJK SC"
+A4 = (8.27, 11.69)
+
+
+def _setup_fonts() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import font_manager, pyplot
+
+    from qsmon.exceptions import ConfigError
+
+    found = [f for f in CJK_FONT_FILES if Path(f).exists()]
+    if not found:
+        raise ConfigError("no CJK font for the PDF: install Debian's fonts-noto-cjk", looked_in=CJK_FONT_FILES[0])
+    for path in found:
+        font_manager.fontManager.addfont(path)
+    pyplot.rcParams.update({"font.family": CJK_FAMILY, "pdf.fonttype": 42, "axes.unicode_minus": False,
+                            "svg.hashsalt": "qsmon"})
+    return pyplot
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Chinese has no spaces to break at: break every ``width`` characters, keeping punctuation on its line."""
+    lines, line = [], ""
+    for char in text:
+        line += char
+        if len(line) >= width and char not in ",。、;:)":
+            lines.append(line)
+            line = ""
+    return [*lines, line] if line else lines
+
+
+def _value(value: float | None, percent: bool) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.2f}%" if percent else f"{value:.1f}"
+
+
+def _summary_page(plt: Any, report: MonthlyReport) -> Any:
+    fig = plt.figure(figsize=A4)
+    fig.text(0.08, 0.95, f"{report.plan.title}", fontsize=15, weight="bold")
+    fig.text(0.08, 0.925, f"{report.label}质量指标月报 · {report.plan.jurisdiction.name} · 数据来源:qsmon",
+             fontsize=10, color="#555555")
+    y = 0.89
+    for line in _wrap(summary(report), 40):
+        fig.text(0.08, y, line, fontsize=11)
+        y -= 0.022
+    rows = [[r.indicator.name[:22], _value(r.month.value, is_percent(r.indicator)),
+             _value(r.year_to_date.value, is_percent(r.indicator)), target_text(r.indicator), r.met,
+             str(r.month.samples)] for r in report.indicators]
+    ax = fig.add_axes((0.05, 0.05, 0.9, max(0.1, y - 0.08)))
+    ax.axis("off")
+    table = ax.table(cellText=rows, colLabels=["指标", "本月", "本年累计", "目标", "达标", "样本"], loc="upper center",
+                     colWidths=[0.42, 0.11, 0.11, 0.18, 0.09, 0.09], cellLoc="center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(8.5)
+    table.scale(1, 1.35)
+    for (row, _), cell in table.get_celld().items():
+        if row == 0:
+            cell.set_facecolor("#DDEBF7")
+        elif rows[row - 1][4] == "否":
+            cell.set_facecolor("#FCE4E4")
+    return fig
+
+
+def _trend_pages(plt: Any, report: MonthlyReport) -> list[Any]:
+    months = [f"{y % 100:02d}-{m:02d}" for y, m in report.trend_months]
+    charted = [r for r in report.indicators if any(f.value is not None for f in report.trends[r.indicator.id])]
+    pages = []
+    for start in range(0, len(charted), 6):
+        fig, axes = plt.subplots(3, 2, figsize=A4)
+        fig.suptitle("近13个月趋势(虚线为目标)", fontsize=13)
+        for ax, row in zip(axes.flat, charted[start:start + 6], strict=False):
+            indicator = row.indicator
+            values = [f.value for f in report.trends[indicator.id]]
+            ax.plot(range(len(months)), [v if v is not None else float("nan") for v in values], marker="o",
+                    markersize=3, color="#1F4E79")  # NaN leaves a gap: no samples is not zero
+            if indicator.target.value is not None:
+                ax.axhline(indicator.target.value, color="#C00000", linestyle="--", linewidth=1)
+            ax.set_title(indicator.name[:20], fontsize=9)
+            ax.set_xticks(range(0, len(months), 3), [months[i] for i in range(0, len(months), 3)], fontsize=7)
+            ax.tick_params(axis="y", labelsize=7)
+            ax.grid(alpha=0.3)
+        for ax in list(axes.flat)[len(charted[start:start + 6]):]:
+            ax.axis("off")
+        fig.tight_layout(rect=(0, 0, 1, 0.96))
+        pages.append(fig)
+    return pages
+
+
+def _ranking_page(plt: Any, report: MonthlyReport) -> Any | None:
+    ranked = [r for r in report.regions if r.shortfall is not None][:15]
+    if not ranked:
+        return None
+    fig = plt.figure(figsize=A4)
+    fig.text(0.08, 0.95, f"{report.label} 分地区完成情况(按与目标的差距排序)", fontsize=13, weight="bold")
+    ax = fig.add_axes((0.32, 0.5, 0.6, 0.4))
+    labels = [f"{r.region_name} · {r.indicator.name[:10]}" for r in ranked][::-1]
+    gaps = [r.shortfall or 0.0 for r in ranked][::-1]
+    ax.barh(range(len(ranked)), gaps, color=["#C00000" if g > 0 else "#70AD47" for g in gaps])
+    ax.set_yticks(range(len(ranked)), labels, fontsize=8)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("低于目标的百分点(正值为未达标)", fontsize=9)
+    table_ax = fig.add_axes((0.05, 0.05, 0.9, 0.38))
+    table_ax.axis("off")
+    rows = [[str(i + 1), r.region_name, r.indicator.name[:18], str(r.figure.samples), _value(r.figure.value, True),
+             target_text(r.indicator), f"{r.shortfall:+.2f}"] for i, r in enumerate(ranked)]
+    table = table_ax.table(cellText=rows, colLabels=["排名", "地区", "指标", "样本", "本月", "目标", "差距"],
+                           loc="upper center", colWidths=[0.07, 0.13, 0.38, 0.09, 0.11, 0.13, 0.09])
+    table.auto_set_font_size(False)
+    table.set_fontsize(8)
+    return fig
+
+
+def write_pdf(report: MonthlyReport, path: Path) -> Path:
+    plt = _setup_fonts()
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    # No creation date: re-rendering the same month gives the same bytes.
+    with PdfPages(path, metadata={"Title": f"{report.plan.title} {report.label}质量指标月报", "Creator": "qsmon",
+                                  "CreationDate": None, "Producer": "qsmon"}) as pdf:
+        ranking = _ranking_page(plt, report)
+        for fig in [_summary_page(plt, report), *_trend_pages(plt, report), *([ranking] if ranking else [])]:
+            pdf.savefig(fig)
+            plt.close(fig)
+    return path

@@ -1,0 +1,59 @@
+"""Writing a month's report in the formats asked for, and the schedule that writes last month's."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from qsmon.plans.model import Plan
+from qsmon.settings import Settings
+from qsmon.storage import connect
+from reports.csv_out import write_csv
+from reports.data import gather, shift_month
+from reports.pdf import write_pdf
+from reports.xlsx import write_xlsx
+
+log = logging.getLogger("qsmon.reports")
+FORMATS = ("xlsx", "pdf", "csv")
+
+
+def write_report(settings: Settings, plan: Plan, year: int, month: int, out: Path,
+                 formats: Sequence[str] = FORMATS) -> list[Path]:
+    """Write (or overwrite, identically for the same data) the month's report; returns the files."""
+    out.mkdir(parents=True, exist_ok=True)
+    with connect(settings.dsn) as conn:
+        report = gather(conn, plan, year, month, timezone=settings.timezone)
+    stem = f"{plan.id}-{year}-{month:02d}"
+    written: list[Path] = []
+    if "xlsx" in formats:
+        written.append(write_xlsx(report, out / f"{stem}.xlsx"))
+    if "pdf" in formats:
+        written.append(write_pdf(report, out / f"{stem}.pdf"))
+    if "csv" in formats:
+        written.extend(write_csv(report, out, stem))
+    return written
+
+
+def previous_month(today: date) -> tuple[int, int]:
+    return shift_month(today.year, today.month, -1)
+
+
+def run_schedule(settings: Settings, plans: Sequence[Plan], out: Path, stop: threading.Event,
+                 formats: Sequence[str] = FORMATS) -> None:
+    """On the first day of each month (local time), write last month's report for every plan; then sleep."""
+    zone = ZoneInfo(settings.timezone)
+    done: set[tuple[int, int]] = set()
+    while not stop.is_set():
+        today = datetime.now(UTC).astimezone(zone).date()
+        month = previous_month(today)
+        if today.day == 1 and month not in done:
+            for plan in plans:
+                files = write_report(settings, plan, *month, out, formats)
+                log.warning("monthly report %s %d-%02d written: %s", plan.id, *month, ", ".join(map(str, files)))
+            done.add(month)
+        tomorrow = datetime.combine(today + timedelta(days=1), datetime.min.time(), zone)
+        stop.wait(min(3600.0, max(1.0, (tomorrow - datetime.now(UTC)).total_seconds())))

@@ -1,0 +1,194 @@
+"""The monthly report from a database loaded with known results; every number checked independently."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import openpyxl
+import psycopg
+import pytest
+
+from qsmon.plans import load_plan_text
+from qsmon.schema import InspectionResult
+from qsmon.settings import Settings
+from reports.data import gather
+from reports.run import write_report
+from streams.records import SourceRecord, classify
+from streams.store import ResultStore
+from tests.factories import result
+
+pytestmark = pytest.mark.integration
+
+PLAN = load_plan_text("""\
+id: report-test
+title: 测试市质量强市建设实施方案
+issuer: 测试市人民政府办公室
+jurisdiction: {name: 荆州市, region_code: "421000"}
+period: {start: 2025-01-01, end: 2026-12-31}
+indicators:
+  - id: vegetables-pass
+    name: 蔬菜例行监测合格率
+    source: 蔬菜例行监测合格率保持在98%以上
+    measure: pass_rate
+    filter: {categories: [agricultural], sampling_types: [routine_monitoring], subcategories: [蔬菜]}
+    target: {op: ">=", value: 98}
+    windows: [month_to_date]
+    min_samples: 20
+  - id: acceptance
+    name: 工程竣工验收合格率
+    source: 竣工验收合格率100%
+    measure: pass_rate
+    filter: {categories: [engineering], sampling_types: [acceptance]}
+    target: {op: "==", value: 100}
+    windows: [month_to_date]
+    min_samples: 1
+  - id: satisfaction
+    name: 公共服务满意度
+    source: 公共服务满意度达到80分以上
+    measure: mean_score
+    filter: {categories: [public_service], sampling_types: [survey]}
+    target: {op: ">=", value: 80}
+    windows: [month_to_date]
+    min_samples: 3
+""")
+
+
+def at(year: int, month: int, day: int) -> datetime:
+    return datetime(year, month, day, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+
+
+def veg(prefix: str, n: int, verdict: str, when: datetime, region: str) -> list[InspectionResult]:
+    return [result(f"{prefix}-{i}", verdict=verdict, at=when + timedelta(minutes=i), category="agricultural",
+                   sampling_type="routine_monitoring", region=region, subcategory="蔬菜", product="莲藕",
+                   manufacturer="某合作社", sampled_unit="某农贸市场", lab="某检验所") for i in range(n)]
+
+
+class Loader:
+    def __init__(self, settings: Settings) -> None:
+        self.store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic)
+        self.offset = 0
+
+    def send(self, results: list[InspectionResult]) -> None:
+        records = [SourceRecord(0, self.offset + i, r.key, r.to_json()) for i, r in enumerate(results)]
+        self.offset += len(records)
+        self.store.write(classify(records, datetime(2027, 1, 1, tzinfo=UTC))[0], records)
+
+
+@pytest.fixture
+def loaded(settings: Settings, db: psycopg.Connection) -> Settings:
+    load = Loader(settings)
+    march = at(2026, 3, 10)
+    load.send(veg("HH", 95, "pass", march, "421083") + veg("HHF", 5, "fail", march, "421083"))   # 洪湖 95/100
+    load.send(veg("SS", 200, "pass", march, "421002") + veg("SSF", 2, "fail", march, "421002"))  # 沙市 200/202
+    load.send(veg("FEB", 100, "pass", at(2026, 2, 10), "421083"))                                # Feb 100/100
+    load.send(veg("Y25", 50, "pass", at(2025, 3, 10), "421083") + veg("Y25F", 1, "fail", at(2025, 3, 10), "421083"))
+    load.send([result(f"ENG-{i}", category="engineering", sampling_type="acceptance", subcategory="房屋建筑工程",
+                      at=march, verdict="fail" if i == 0 else "pass") for i in range(11)])  # 10/11 accepted
+    load.send([result(f"SV-{i}", category="public_service", sampling_type="survey", subcategory="公共服务", at=march,
+                      score=s) for i, s in enumerate((85.0, 75.0, 90.0))])
+    # A late correction: a re-inspection (复检) overturns one of 洪湖's March failures weeks later.
+    load.send([result("HHF-0", revision=2, verdict="pass", at=march, category="agricultural",
+                      sampling_type="routine_monitoring", region="421083", subcategory="蔬菜")])
+    db.execute("INSERT INTO alerts (plan_id, indicator_id, region_code, subcategory, window_name, status, severity,"
+               " opened_at) VALUES ('report-test', 'vegetables-pass', '421083', '', 'month_to_date', 'firing',"
+               " 'critical', '2026-03-11T09:00:00+08:00')")
+    load.store.close()
+    return settings
+
+
+def sheet_rows(path: Path, name: str) -> list[tuple[object, ...]]:
+    workbook = openpyxl.load_workbook(path, data_only=True)
+    return list(workbook[name].iter_rows(min_row=4, values_only=True))
+
+
+class TestMonthlyWorkbook:
+    def test_every_sheet_shows_the_independently_computed_numbers(self, loaded: Settings, tmp_path: Path) -> None:
+        [xlsx] = write_report(loaded, PLAN, 2026, 3, tmp_path, ["xlsx"])
+        # March vegetables after the correction: 洪湖 96/100, 沙市 200/202 → 296/302.
+        march, february, last_year = 296 / 302, 100 / 100, 50 / 51
+        ytd = (296 + 100) / (302 + 100)
+        rows = {r[0]: r for r in sheet_rows(xlsx, "指标完成情况")}
+        veg_row = rows["蔬菜例行监测合格率"]
+        assert veg_row[2] == pytest.approx(march)
+        assert veg_row[3] == pytest.approx(ytd)
+        assert veg_row[4] == "≥ 98%"
+        assert veg_row[5] == "是"
+        assert veg_row[6:8] == (302, 6)
+        assert veg_row[10] == pytest.approx((march - february) * 100)
+        assert veg_row[11] == pytest.approx((march - last_year) * 100)
+        acceptance = rows["工程竣工验收合格率"]
+        assert acceptance[2] == pytest.approx(10 / 11)
+        assert acceptance[5] == "否"  # == 100 %: one failure misses it
+        assert acceptance[10] is None  # no samples last month: no change to show
+        survey = rows["公共服务满意度"]
+        assert survey[2] == pytest.approx(250 / 3)
+        assert survey[5] == "是"
+
+        categories = {(r[0], r[1]): r for r in sheet_rows(xlsx, "分类")}
+        assert categories[("食用农产品", "蔬菜")][2:5] == (302, 296, 6)
+        assert categories[("工程", "房屋建筑工程")][2:5] == (11, 10, 1)
+        assert ("公共服务", "公共服务") not in categories  # surveys are not inspections
+
+        regions = sheet_rows(xlsx, "分地区")
+        # Ranked by shortfall: 荆州区 acceptance 100 − 90.91, then 洪湖市 vegetables 98 − 96; 沙市区 meets its target.
+        assert [(r[1], r[2]) for r in regions] == [("荆州区", "工程竣工验收合格率"), ("洪湖市", "蔬菜例行监测合格率"),
+                                                   ("沙市区", "蔬菜例行监测合格率")]
+        honghu = next(r for r in regions if r[1] == "洪湖市" and r[2] == "蔬菜例行监测合格率")
+        assert honghu[3:6] == (100, 4, pytest.approx(0.96))
+        assert honghu[7] == pytest.approx(98 - 96)
+
+        trend = {r[0]: r for r in sheet_rows(xlsx, "趋势")}
+        months = [f"{y}-{m:02d}" for y, m in [(2025, m) for m in range(3, 13)] + [(2026, m) for m in (1, 2, 3)]]
+        series = dict(zip(months, trend["蔬菜例行监测合格率"][2:], strict=True))
+        assert series["2025-03"] == pytest.approx(last_year)
+        assert series["2026-02"] == pytest.approx(february)
+        assert series["2026-03"] == pytest.approx(march)
+        assert series["2026-01"] is None  # a month without samples is a gap, not zero
+        assert series["2025-07"] is None
+
+        failures = sheet_rows(xlsx, "不合格明细")
+        assert len(failures) == 4 + 2 + 1  # the corrected sample is no longer a failure
+        assert "HHF-0" not in {r[0] for r in failures}
+        assert all("毒死蜱" in str(r[9]) for r in failures if str(r[0]).startswith(("HHF", "SSF")))
+
+        alerts = sheet_rows(xlsx, "告警")
+        assert [(a[1], a[2], a[7]) for a in alerts] == [("蔬菜例行监测合格率", "洪湖市", "未解决")]
+
+    def test_a_month_without_samples_reports_no_values_not_zeros(self, loaded: Settings,
+                                                                  db: psycopg.Connection) -> None:
+        report = gather(db, PLAN, 2026, 1)
+        assert all(row.month.value is None and row.met == "样本不足" for row in report.indicators)
+        assert report.failures == []
+        assert report.regions == []
+
+    def test_rerunning_a_month_overwrites_it_identically(self, loaded: Settings, tmp_path: Path) -> None:
+        first = {p.name: p.read_bytes() for p in write_report(loaded, PLAN, 2026, 3, tmp_path / "a")}
+        second = {p.name: p.read_bytes() for p in write_report(loaded, PLAN, 2026, 3, tmp_path / "a")}
+        assert first == second
+        assert len(first) == 8  # xlsx, pdf and six CSV tables
+
+    def test_csv_files_open_in_excel_with_chinese(self, loaded: Settings, tmp_path: Path) -> None:
+        files = write_report(loaded, PLAN, 2026, 3, tmp_path, ["csv"])
+        indicators = next(p for p in files if p.name.endswith("指标完成情况.csv"))
+        raw = indicators.read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM
+        assert "蔬菜例行监测合格率" in raw.decode("utf-8-sig")
+
+
+class TestMonthlyPdf:
+    def test_the_pdf_renders_with_chinese_text_and_rates(self, loaded: Settings, tmp_path: Path) -> None:
+        [pdf] = write_report(loaded, PLAN, 2026, 3, tmp_path, ["pdf"])
+        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        for expected in ("测试市质量强市建设实施方案", "蔬菜例行监测合格率", "工程竣工验收合格率", "公共服务满意度",
+                         "98.01%", "90.91%", "83.3", "未达到目标"):
+            assert expected in text, expected
+        fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+        assert "NotoSansCJK" in fonts  # Chinese set in a CJK font: no empty boxes
+        subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True,
+                       capture_output=True)
+        pages = sorted(tmp_path.glob("page-*.png"))
+        assert len(pages) >= 2
+        assert all(p.stat().st_size > 5000 for p in pages)  # rendered content, not blank pages
