@@ -261,19 +261,11 @@ def demo_alerts(settings: Settings) -> None:
     import httpx
 
     from alerts.notify.formats import markdown
-    from alerts.prom_rules import rules_yaml
     from alerts.service import run_service
     from alerts.testing import WebhookReceiver
-    from qsmon.plans import presets
 
     step("9. Alerts (qsmon alerts run): 荆州市质量强市建设实施方案 evaluated live, with notifications")
-    rules_dir = Path(__file__).resolve().parents[1] / ".stack" / "prometheus" / "rules"
-    if rules_dir.is_dir():
-        (rules_dir / "qsmon.yml").write_text(rules_yaml(presets().values()), encoding="utf-8")
-        httpx.post(f"{settings.prometheus_url}/-/reload", timeout=10)
-        groups = httpx.get(f"{settings.prometheus_url}/api/v1/rules", timeout=10).json()["data"]["groups"]
-        typer.echo(f"   Prometheus loaded {sum(len(g['rules']) for g in groups)} generated rules "
-                   "(qsmon alerts prometheus-rules)")
+    _load_rules_into_prometheus(settings)
     receiver = WebhookReceiver()
     with tempfile.TemporaryDirectory() as tmp:
         channels = Path(tmp) / "channels.yaml"
@@ -309,13 +301,33 @@ def demo_alerts(settings: Settings) -> None:
                     and time.monotonic() < deadline:
                 time.sleep(1)
             resolved = [m for m in receiver.received if m["transition"] == "resolved"]
-            typer.echo(f"   {len(resolved)} alerts resolved after the 5 s hold, e.g. "
-                       + ", ".join(f"{m['region_name']} {m['indicator_name']} {m['window_label']}"
-                                   for m in resolved[:2]))
+            if resolved:
+                typer.echo(f"   {len(resolved)} alerts resolved after the 5 s hold, e.g. "
+                           + ", ".join(f"{m['region_name']} {m['indicator_name']} {m['window_label']}"
+                                       for m in resolved[:2]))
+            else:
+                typer.echo("   no alert resolved in this run (a re-run: the incident was resolved before)")
         finally:
             stop.set()
             service.join(timeout=30)
             receiver.stop()
+
+
+def _load_rules_into_prometheus(settings: Settings) -> None:
+    """The rules generated from the plans, into the local Prometheus (reloaded through its lifecycle API)."""
+    import httpx
+
+    from alerts.prom_rules import rules_yaml
+    from qsmon.plans import presets
+
+    rules_dir = Path(__file__).resolve().parents[1] / ".stack" / "prometheus" / "rules"
+    if not rules_dir.is_dir():
+        return
+    (rules_dir / "qsmon.yml").write_text(rules_yaml(presets().values()), encoding="utf-8")
+    httpx.post(f"{settings.prometheus_url}/-/reload", timeout=10)
+    groups = httpx.get(f"{settings.prometheus_url}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    typer.echo(f"   Prometheus loaded {sum(len(g['rules']) for g in groups)} generated rules "
+               "(qsmon alerts prometheus-rules)")
 
 
 def _recover_honghu(settings: Settings) -> None:
@@ -346,8 +358,22 @@ def demo_status(settings: Settings) -> None:
         typer.echo(f"   {indicator:<36} n={tested:<6} {shown:<22} target {op} {target if target else ''}  {state}")
 
 
+def demo_report(settings: Settings) -> None:
+    """The monthly report of the simulated month: workbook, PDF and CSV."""
+    from qsmon.plans import presets
+    from reports.run import write_report
+
+    step("11. Monthly report (qsmon report monthly --plan jingzhou-2023 --month …)")
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    out = Path(__file__).resolve().parents[1] / "reports-out"
+    files = write_report(settings, presets()["jingzhou-2023"], today.year, today.month, out)
+    for path in files[:2]:
+        typer.echo(f"   {path.relative_to(out.parent)} ({path.stat().st_size // 1024} KiB)")
+    typer.echo(f"   … and {len(files) - 2} CSV tables (UTF-8 with BOM) in {out.name}/")
+
+
 def demo_stop(settings: Settings) -> None:
-    step("11. Stop the background worker (SIGTERM finishes the batch in hand)")
+    step("12. Stop the background worker (SIGTERM finishes the batch in hand)")
     for process in _RUNNING:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
@@ -369,7 +395,7 @@ def demo_audit(settings: Settings) -> None:
 
 STEPS: list[Callable[[Settings], None]] = [
     demo_init, demo_roundtrip, demo_import, demo_ingest, demo_simulate, demo_worker, demo_rates, demo_audit,
-    demo_alerts, demo_status, demo_stop,
+    demo_alerts, demo_status, demo_report, demo_stop,
 ]
 
 
