@@ -285,9 +285,11 @@ def demo_alerts(settings: Settings) -> None:
                 time.sleep(0.5)
             time.sleep(2)
             opened = [m for m in receiver.received if m["transition"] in ("opened", "reopened")]
-            typer.echo(f"   {len(opened)} alerts fired; the webhook received each once. The incident county:")
             honghu = next((m for m in opened if m["region"] == "421083"), opened[0] if opened else None)
-            if honghu:
+            if not honghu:
+                typer.echo("   no new alert fired (a re-run: earlier alerts are still open, see qsmon alerts list)")
+            else:
+                typer.echo(f"   {len(opened)} alerts fired; the webhook received each once. The incident county:")
                 for line in markdown(honghu).splitlines():
                     typer.echo(f"     {line}")
             active = httpx.get(f"{settings.alertmanager_url}/api/v2/alerts",
