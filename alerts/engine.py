@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
 import psycopg
 
 from alerts.evaluate import Evaluation, evaluate_indicator
@@ -17,6 +15,7 @@ from alerts.payload import build_payload
 from alerts.routing import ChannelsConfig
 from alerts.store import RecordedEvent, record
 from alerts.windows import window_range
+from qsmon.changes import RollupKey
 from qsmon.plans.model import Indicator, Plan
 from qsmon.settings import Settings
 from qsmon.storage import connect
@@ -24,23 +23,7 @@ from qsmon.storage import connect
 Clock = Callable[[], datetime]
 
 
-@dataclass(frozen=True, slots=True)
-class ChangedKey:
-    day: date
-    category: str
-    subcategory: str
-    sampling_type: str
-    stage: str
-    region_code: str
-
-
-def parse_change(message: bytes) -> list[ChangedKey]:
-    keys = orjson.loads(message).get("keys", [])
-    return [ChangedKey(date.fromisoformat(k["day"]), k["category"], k["subcategory"], k["sampling_type"],
-                       k["stage"], k["region_code"]) for k in keys]
-
-
-def affected_windows(plan: Plan, indicator: Indicator, keys: Iterable[ChangedKey], today: date) -> tuple[str, ...]:
+def affected_windows(plan: Plan, indicator: Indicator, keys: Iterable[RollupKey], today: date) -> tuple[str, ...]:
     """The indicator's windows that a change to ``keys`` can move (filter matches, window holds the day)."""
     f = indicator.filter
     matching = [k for k in keys
@@ -94,7 +77,7 @@ class AlertEngine:
         """Evaluate every indicator of every plan over every window."""
         return self._run(lambda plan, indicator, today: indicator.windows)
 
-    def on_changes(self, keys: list[ChangedKey]) -> list[RecordedEvent]:
+    def on_changes(self, keys: list[RollupKey]) -> list[RecordedEvent]:
         """Evaluate only the indicators, and their windows, that the changed rollup keys can move."""
         return self._run(lambda plan, indicator, today: affected_windows(plan, indicator, keys, today))
 

@@ -9,10 +9,11 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
-from alerts.engine import AlertEngine, parse_change
+from alerts.engine import AlertEngine
 from alerts.exporter import IndicatorCollector
 from alerts.notify.notifier import Notifier
 from alerts.routing import load_channels
+from qsmon.changes import decode_changes
 from qsmon.plans import presets
 from qsmon.settings import Settings
 
@@ -55,7 +56,7 @@ def run_service(settings: Settings, stop: threading.Event | None = None, *, metr
                     events_total.labels(event.transition.value).inc()
                 last_sweep = time.monotonic()
             batches = consumer.poll(timeout_ms=200)
-            keys = [key for records in batches.values() for r in records for key in parse_change(r.value)]
+            keys = [key for records in batches.values() for r in records for key in decode_changes(r.value)]
             if keys:
                 for event in engine.on_changes(keys):
                     events_total.labels(event.transition.value).inc()

@@ -31,7 +31,7 @@ from qsmon.settings import Settings
 from qsmon.storage import apply_migrations, connect
 from qsmon.topics import ensure_topics
 from streams.records import SourceRecord, classify
-from streams.store import ResultStore
+from streams.store import ResultStore, stored_offset_total
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".stack" / "bench"
@@ -133,8 +133,7 @@ def produce(settings: Settings, events: list[tuple[bytes, bytes]], rate: float |
 
 def stored_offsets(settings: Settings) -> int:
     with connect(settings.dsn) as conn:
-        row = conn.execute("SELECT coalesce(sum(next_offset), 0) FROM stream_offsets").fetchone()
-    return int(row[0]) if row else 0
+        return stored_offset_total(conn, settings.worker_group, settings.results_topic)
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -16,6 +16,7 @@ import typer
 
 from qsmon.schema import InspectionResult, parse_result
 from qsmon.settings import Settings, get_settings
+from qsmon.topics import end_offset_total
 from qsmon.vocab import Category, SamplingType, Stage, Verdict
 
 
@@ -163,31 +164,19 @@ def _stored_totals(settings: Settings) -> tuple[int, int, int]:
     return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
 
 
-def _results_end_offsets(settings: Settings) -> int:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
-    partitions = [TopicPartition(settings.results_topic, p)
-                  for p in consumer.partitions_for_topic(settings.results_topic) or []]
-    total = sum(consumer.end_offsets(partitions).values())
-    consumer.close()
-    return int(total)
-
-
 def _stored_offsets(settings: Settings) -> int:
     from qsmon.storage import connect
+    from streams.store import stored_offset_total
 
     with connect(settings.dsn) as conn:
-        row = conn.execute("SELECT coalesce(sum(next_offset),0) FROM stream_offsets WHERE consumer_group = %s"
-                           " AND topic = %s", (settings.worker_group, settings.results_topic)).fetchone()
-    return int(row[0]) if row else 0
+        return stored_offset_total(conn, settings.worker_group, settings.results_topic)
 
 
 _RUNNING: list[subprocess.Popen[bytes]] = []  # background services of the demo, stopped at its end
 
 
 def _wait_stored(settings: Settings, timeout_s: float = 180) -> None:
-    target = _results_end_offsets(settings)
+    target = end_offset_total(settings)
     deadline = time.monotonic() + timeout_s
     while _stored_offsets(settings) < target and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -199,7 +188,7 @@ def demo_worker(settings: Settings) -> None:
     worker = subprocess.Popen([sys.executable, "-m", "qsmon.cli", "worker"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _RUNNING.append(worker)
-    target = _results_end_offsets(settings)
+    target = end_offset_total(settings)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         tested, passed, failed = _stored_totals(settings)

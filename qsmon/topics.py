@@ -67,3 +67,16 @@ def ensure_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[str]:
     finally:
         admin.close()
     return created
+
+
+def end_offset_total(settings: Settings, topic: str | None = None) -> int:
+    """Records ever written to a topic (sum of its partitions' end offsets): what a caught-up consumer has read."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    name = topic or settings.results_topic
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        partitions = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or []]
+        return int(sum(consumer.end_offsets(partitions).values()))
+    finally:
+        consumer.close()

@@ -15,6 +15,7 @@ from qsmon.storage import connect
 from reports.csv_out import write_csv
 from reports.data import gather, shift_month
 from reports.pdf import write_pdf
+from reports.summary import summary
 from reports.xlsx import write_xlsx
 
 log = logging.getLogger("qsmon.reports")
@@ -22,8 +23,11 @@ FORMATS = ("xlsx", "pdf", "csv")
 
 
 def write_report(settings: Settings, plan: Plan, year: int, month: int, out: Path,
-                 formats: Sequence[str] = FORMATS) -> list[Path]:
-    """Write (or overwrite, identically for the same data) the month's report; returns the files."""
+                 formats: Sequence[str] = FORMATS, *, notify: Sequence[str] = ()) -> list[Path]:
+    """Write (or overwrite, identically for the same data) the month's report; returns the files.
+
+    ``notify`` names channels of ``QSMON_CHANNELS_FILE`` that receive the summary (and, by mail, the files).
+    """
     out.mkdir(parents=True, exist_ok=True)
     with connect(settings.dsn) as conn:
         report = gather(conn, plan, year, month, timezone=settings.timezone)
@@ -35,7 +39,25 @@ def write_report(settings: Settings, plan: Plan, year: int, month: int, out: Pat
         written.append(write_pdf(report, out / f"{stem}.pdf"))
     if "csv" in formats:
         written.extend(write_csv(report, out, stem))
+    if notify:
+        _announce(settings, notify, f"{plan.title} {report.label}质量指标月报", summary(report), written)
     return written
+
+
+def _announce(settings: Settings, names: Sequence[str], title: str, text: str, files: list[Path]) -> None:
+    import httpx
+
+    from alerts.routing import load_channels
+    from qsmon.exceptions import ConfigError
+    from reports.announce import announce
+
+    channels = {c.name: c for c in load_channels(settings.channels_file).channels}
+    missing = sorted(set(names) - set(channels))
+    if missing:
+        raise ConfigError("report channel not in QSMON_CHANNELS_FILE", channels=missing)
+    with httpx.Client() as client:
+        for name in names:
+            announce(client, channels[name], title, text, files)
 
 
 def previous_month(today: date) -> tuple[int, int]:
@@ -43,7 +65,7 @@ def previous_month(today: date) -> tuple[int, int]:
 
 
 def run_schedule(settings: Settings, plans: Sequence[Plan], out: Path, stop: threading.Event,
-                 formats: Sequence[str] = FORMATS) -> None:
+                 formats: Sequence[str] = FORMATS, notify: Sequence[str] = ()) -> None:
     """On the first day of each month (local time), write last month's report for every plan; then sleep."""
     zone = ZoneInfo(settings.timezone)
     done: set[tuple[int, int]] = set()
@@ -52,7 +74,7 @@ def run_schedule(settings: Settings, plans: Sequence[Plan], out: Path, stop: thr
         month = previous_month(today)
         if today.day == 1 and month not in done:
             for plan in plans:
-                files = write_report(settings, plan, *month, out, formats)
+                files = write_report(settings, plan, *month, out, formats, notify=notify)
                 log.warning("monthly report %s %d-%02d written: %s", plan.id, *month, ", ".join(map(str, files)))
             done.add(month)
         tomorrow = datetime.combine(today + timedelta(days=1), datetime.min.time(), zone)

@@ -18,11 +18,12 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from qsmon.changes import RollupKey, encode_changes
 from qsmon.settings import Settings
 from streams.metrics import WorkerMetrics
-from streams.processor import BatchProcessor, PreparedBatch, change_message
+from streams.processor import BatchProcessor, PreparedBatch
 from streams.records import Rejected, SourceRecord
-from streams.store import ResultStore, RollupKey
+from streams.store import ResultStore
 
 log = logging.getLogger("qsmon.worker")
 
@@ -80,7 +81,7 @@ def create_app(settings: Settings, registry: CollectorRegistry) -> FaustApp:
         await asyncio.gather(*pending)  # acknowledged by Kafka before the batch may be committed
 
     async def publish_changes(keys: set[RollupKey]) -> None:
-        await app.producer.send_and_wait(settings.changes_topic, None, change_message(keys), None, None, None)
+        await app.producer.send_and_wait(settings.changes_topic, None, encode_changes(keys), None, None, None)
 
     processor = BatchProcessor(store, metrics, dead_letter, publish_changes)
 

@@ -14,29 +14,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import orjson
-
+from qsmon.changes import RollupKey
 from qsmon.exceptions import StorageError
 from streams.metrics import WorkerMetrics
 from streams.records import Accepted, Rejected, SourceRecord, classify
-from streams.store import BatchOutcome, ResultStore, RollupKey
+from streams.store import BatchOutcome, ResultStore
 
 log = logging.getLogger("qsmon.worker")
 
 DeadLetter = Callable[[Sequence[Rejected]], Awaitable[None]]
 ChangeFeed = Callable[[set[RollupKey]], Awaitable[None]]
-
-
-def change_message(keys: set[RollupKey]) -> bytes:
-    """The change-feed record: which (day, category, …, region) rollup keys a committed batch touched."""
-    return orjson.dumps({
-        "keys": [
-            {"day": k.day.isoformat(), "category": k.category, "subcategory": k.subcategory,
-             "sampling_type": k.sampling_type, "stage": k.stage, "region_code": k.region_code}
-            for k in sorted(keys)
-        ],
-        "committed_at": datetime.now(UTC).isoformat(),
-    })
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
 
 import psycopg
 
+from qsmon.changes import RollupKey
 from streams.exceptions import BatchWriteError
 from streams.records import COLUMNS, COPY_TYPES, Accepted, SourceRecord, copy_row
 
@@ -101,16 +101,6 @@ SELECT %(group)s, %(topic)s, p, o FROM unnest(%(partitions)s::int[], %(offsets)s
 ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET
     next_offset = greatest(stream_offsets.next_offset, excluded.next_offset), updated_at = now()
 """
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class RollupKey:
-    day: date
-    category: str
-    subcategory: str
-    sampling_type: str
-    stage: str
-    region_code: str
 
 
 @dataclass(slots=True)
@@ -202,3 +192,10 @@ class ResultStore:
                     "partitions": list(next_offsets), "offsets": list(next_offsets.values()),
                 })
         return outcome
+
+
+def stored_offset_total(conn: psycopg.Connection, group: str, topic: str) -> int:
+    """Records the database has applied for a group and topic: equal to the topic's end offsets when caught up."""
+    row = conn.execute("SELECT coalesce(sum(next_offset), 0) FROM stream_offsets WHERE consumer_group = %s"
+                       " AND topic = %s", (group, topic)).fetchone()
+    return int(row[0]) if row else 0

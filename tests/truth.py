@@ -6,10 +6,8 @@ from collections import Counter
 from collections.abc import Iterable
 
 import psycopg
-from kafka import KafkaConsumer, TopicPartition
 
 from qsmon.schema import InspectionResult
-from qsmon.settings import Settings
 
 
 def final_verdicts(events: Iterable[InspectionResult]) -> dict[str, InspectionResult]:
@@ -36,12 +34,3 @@ def stored_counts(db: psycopg.Connection) -> Counter[tuple[str, str]]:
         if failed:
             counts[(category, "fail")] = int(failed)
     return counts
-
-
-def end_offset_total(settings: Settings) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
-    partitions = [TopicPartition(settings.results_topic, p)
-                  for p in consumer.partitions_for_topic(settings.results_topic) or []]
-    total = sum(consumer.end_offsets(partitions).values())
-    consumer.close()
-    return int(total)

@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 
 from qsmon.settings import Settings
+from streams.store import stored_offset_total as _stored_offset_total
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,9 +62,7 @@ class WorkerProcess:
 
 
 def stored_offset_total(db: psycopg.Connection, settings: Settings) -> int:
-    row = db.execute("SELECT coalesce(sum(next_offset), 0) FROM stream_offsets WHERE consumer_group = %s"
-                     " AND topic = %s", (settings.worker_group, settings.results_topic)).fetchone()
-    return int(row[0]) if row else 0
+    return _stored_offset_total(db, settings.worker_group, settings.results_topic)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.5) -> None:

@@ -20,7 +20,7 @@ from alerts.notify.formats import alertmanager_alert, markdown, title
 from alerts.routing import Channel
 
 
-def _post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str], timeout: float) -> httpx.Response:
+def post_json(client: httpx.Client, url: str, body: bytes, headers: dict[str, str], timeout: float) -> httpx.Response:
     try:
         response = client.post(url, content=body, headers={"content-type": "application/json", **headers},
                                timeout=timeout)
@@ -31,7 +31,7 @@ def _post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str], 
     return response
 
 
-def _robot_ok(response: httpx.Response, code_field: str) -> None:
+def check_robot_answer(response: httpx.Response, code_field: str) -> None:
     """WeCom/DingTalk answer errcode, Feishu code: 0 means delivered, even on HTTP 200."""
     try:
         answer = response.json()
@@ -70,18 +70,18 @@ def send(client: httpx.Client, channel: Channel, payload: dict[str, Any], idempo
         if secret:
             timestamp = str(int(time.time()))
             headers |= {"X-Qsmon-Timestamp": timestamp, "X-Qsmon-Signature": webhook_signature(secret, timestamp, body)}
-        _post(client, url, body, headers, channel.timeout_s)
+        post_json(client, url, body, headers, channel.timeout_s)
     elif kind == "alertmanager":
-        _post(client, url.rstrip("/") + "/api/v2/alerts", orjson.dumps([alertmanager_alert(payload)]), {},
+        post_json(client, url.rstrip("/") + "/api/v2/alerts", orjson.dumps([alertmanager_alert(payload)]), {},
               channel.timeout_s)
     elif kind == "wecom":
         body = orjson.dumps({"msgtype": "markdown", "markdown": {"content": markdown(payload)}})
-        _robot_ok(_post(client, url, body, {}, channel.timeout_s), "errcode")
+        check_robot_answer(post_json(client, url, body, {}, channel.timeout_s), "errcode")
     elif kind == "dingtalk":
         secret = channel.secret()
         target = dingtalk_signed_url(url, secret, int(time.time() * 1000)) if secret else url
         body = orjson.dumps({"msgtype": "markdown", "markdown": {"title": title(payload), "text": markdown(payload)}})
-        _robot_ok(_post(client, target, body, {}, channel.timeout_s), "errcode")
+        check_robot_answer(post_json(client, target, body, {}, channel.timeout_s), "errcode")
     elif kind == "feishu":
         message: dict[str, Any] = {
             "msg_type": "interactive",
@@ -93,7 +93,7 @@ def send(client: httpx.Client, channel: Channel, payload: dict[str, Any], idempo
         if secret:
             now_s = int(time.time())
             message = {"timestamp": str(now_s), "sign": feishu_sign(secret, now_s), **message}
-        _robot_ok(_post(client, url, orjson.dumps(message), {}, channel.timeout_s), "code")
+        check_robot_answer(post_json(client, url, orjson.dumps(message), {}, channel.timeout_s), "code")
     elif kind == "smtp":
         _send_mail(channel, payload, idempotency_key)
     else:  # pragma: no cover - the channel model admits no other type

@@ -29,6 +29,7 @@ def monthly(
     month: Annotated[str, typer.Option(help="YYYY-MM")],
     fmt: Annotated[str, typer.Option("--format", help="comma-separated: xlsx,pdf,csv")] = "xlsx,pdf,csv",
     out: Annotated[Path, typer.Option(help="output directory")] = Path("reports-out"),
+    notify: Annotated[list[str] | None, typer.Option(help="channel of QSMON_CHANNELS_FILE to send it to")] = None,
 ) -> None:
     """Write a month's report; re-running overwrites it identically for the same data."""
     from qsmon.cli.plans import get_plan
@@ -37,7 +38,8 @@ def monthly(
     year, _, mon = month.partition("-")
     if not (year.isdigit() and mon.isdigit() and 1 <= int(mon) <= 12):
         raise typer.BadParameter("--month must be YYYY-MM")
-    for path in write_report(get_settings(), get_plan(plan), int(year), int(mon), out, _formats(fmt)):
+    for path in write_report(get_settings(), get_plan(plan), int(year), int(mon), out, _formats(fmt),
+                             notify=notify or ()):
         typer.echo(str(path))
 
 
@@ -47,6 +49,7 @@ def schedule(
     out: Annotated[Path, typer.Option(help="output directory")] = Path("reports-out"),
     plan: Annotated[list[str] | None, typer.Option(help="plan ids (default: QSMON_ACTIVE_PLANS, else all)")] = None,
     fmt: Annotated[str, typer.Option("--format")] = "xlsx,pdf,csv",
+    notify: Annotated[list[str] | None, typer.Option(help="channel of QSMON_CHANNELS_FILE to send it to")] = None,
 ) -> None:
     """Write last month's report for each plan on the first day of every month (runs until stopped)."""
     import signal
@@ -59,4 +62,4 @@ def schedule(
     chosen = plan or list(settings.active_plans) or list(plans)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    run_schedule(settings, [plans[p] for p in chosen], out, stop, _formats(fmt))
+    run_schedule(settings, [plans[p] for p in chosen], out, stop, _formats(fmt), notify or ())

@@ -13,11 +13,12 @@ import httpx
 import psycopg
 import pytest
 
-from alerts.engine import AlertEngine, ChangedKey
+from alerts.engine import AlertEngine
 from alerts.routing import ChannelsConfig
 from alerts.service import run_service
 from alerts.testing import WebhookReceiver
 from producers.kafka_sink import ResultSink
+from qsmon.changes import RollupKey
 from qsmon.schema import InspectionResult
 from qsmon.settings import Settings
 from qsmon.topics import ensure_topics
@@ -204,7 +205,7 @@ class TestNoFlapping:
             for i, item in enumerate(edge):
                 record = SourceRecord(0, 1000 + i, item.key, item.to_json())
                 store.write(classify([record], datetime.now(UTC))[0], [record])
-                key = ChangedKey(item.sampled_at.astimezone(UTC).date(), "agricultural", "蔬菜",
+                key = RollupKey(item.sampled_at.astimezone(UTC).date(), "agricultural", "蔬菜",
                                  "routine_monitoring", "distribution", "421083")
                 transitions += [e.transition.value for e in engine.on_changes([key])
                                 if e.evaluation.scope.region_code == "421083"]

@@ -17,9 +17,9 @@ from producers.simulator import Simulator, SimulatorOptions
 from qsmon.schema import InspectionResult
 from qsmon.settings import Settings
 from qsmon.storage import connect
-from qsmon.topics import ensure_topics
+from qsmon.topics import end_offset_total, ensure_topics
 from streams.rebuild import differences
-from tests.truth import end_offset_total, expected_counts, stored_counts
+from tests.truth import expected_counts, stored_counts
 from tests.workers import ROOT, WorkerProcess, stored_offset_total, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -13,9 +13,8 @@ from pydantic import SecretStr
 
 from producers.ingest_api import create_app
 from qsmon.settings import Settings
-from qsmon.topics import ensure_topics
+from qsmon.topics import end_offset_total, ensure_topics
 from tests.factories import result
-from tests.truth import end_offset_total
 from tests.workers import free_port
 
 pytestmark = pytest.mark.integration

@@ -177,6 +177,27 @@ class TestMonthlyWorkbook:
         assert "蔬菜例行监测合格率" in raw.decode("utf-8-sig")
 
 
+class TestAnnouncement:
+    def test_a_report_is_sent_to_a_channel_with_its_summary_and_files(self, loaded: Settings,
+                                                                      tmp_path: Path) -> None:
+        from alerts.testing import WebhookReceiver
+
+        receiver = WebhookReceiver()
+        channels = tmp_path / "channels.yaml"
+        channels.write_text(f"channels: [{{name: meeting, type: webhook, url: '{receiver.url}'}}]\n",
+                            encoding="utf-8")
+        try:
+            files = write_report(loaded.model_copy(update={"channels_file": channels}), PLAN, 2026, 3,
+                                 tmp_path / "out", ["xlsx"], notify=["meeting"])
+        finally:
+            receiver.stop()
+        [message] = receiver.received
+        assert message["kind"] == "monthly_report"
+        assert message["title"] == "测试市质量强市建设实施方案 2026年3月质量指标月报"
+        assert "工程竣工验收合格率为90.91%" in message["summary"]
+        assert message["files"] == [str(files[0])]
+
+
 class TestMonthlyPdf:
     def test_the_pdf_renders_with_chinese_text_and_rates(self, loaded: Settings, tmp_path: Path) -> None:
         [pdf] = write_report(loaded, PLAN, 2026, 3, tmp_path, ["pdf"])

@@ -13,10 +13,10 @@ from kafka import KafkaConsumer, KafkaProducer
 from producers.kafka_sink import ResultSink
 from producers.simulator import Simulator, SimulatorOptions
 from qsmon.settings import Settings
-from qsmon.topics import ensure_topics
+from qsmon.topics import end_offset_total, ensure_topics
 from streams.rebuild import differences
 from tests.factories import result
-from tests.truth import end_offset_total, expected_counts, stored_counts
+from tests.truth import expected_counts, stored_counts
 from tests.workers import WorkerProcess, stored_offset_total, wait_until
 
 pytestmark = pytest.mark.integration

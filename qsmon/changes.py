@@ -1,0 +1,39 @@
+"""The rollup change feed (topic ``rollups.changes.v1``): which rollup keys a committed batch changed.
+
+Written by the stream worker after each commit, read by the alert service. A hint, not the truth: a lost message
+is covered by the alert service's sweep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import orjson
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class RollupKey:
+    day: date
+    category: str
+    subcategory: str
+    sampling_type: str
+    stage: str
+    region_code: str
+
+
+def encode_changes(keys: Iterable[RollupKey]) -> bytes:
+    return orjson.dumps({
+        "keys": [
+            {"day": k.day.isoformat(), "category": k.category, "subcategory": k.subcategory,
+             "sampling_type": k.sampling_type, "stage": k.stage, "region_code": k.region_code}
+            for k in sorted(keys)
+        ],
+        "committed_at": datetime.now(UTC).isoformat(),
+    })
+
+
+def decode_changes(message: bytes) -> list[RollupKey]:
+    return [RollupKey(date.fromisoformat(k["day"]), k["category"], k["subcategory"], k["sampling_type"], k["stage"],
+                      k["region_code"]) for k in orjson.loads(message).get("keys", [])]

@@ -1,0 +1,77 @@
+"""Sending a finished report to a notification channel: the summary as a message, the files attached to mail."""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import smtplib
+from collections.abc import Sequence
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from alerts.exceptions import DeliveryError
+from alerts.notify.channels import check_robot_answer, dingtalk_signed_url, feishu_sign, post_json
+from alerts.routing import Channel
+
+
+def _markdown(title: str, summary: str, files: Sequence[Path]) -> str:
+    listed = "\n".join(f"- {path.name}" for path in files)
+    return f"### {title}\n{summary}\n\n报告文件:\n{listed}"
+
+
+def announce(client: httpx.Client, channel: Channel, title: str, summary: str, files: Sequence[Path]) -> None:
+    """One message per report; raises DeliveryError when the channel does not take it."""
+    import time
+
+    import orjson
+
+    text = _markdown(title, summary, files)
+    if channel.type in ("webhook", "alertmanager"):
+        body: dict[str, Any] = {"kind": "monthly_report", "title": title, "summary": summary,
+                                "files": [str(p) for p in files]}
+        post_json(client, channel.url or "", orjson.dumps(body), {}, channel.timeout_s)
+    elif channel.type == "wecom":
+        check_robot_answer(post_json(client, channel.url or "", orjson.dumps({"msgtype": "markdown", "markdown": {
+            "content": text}}), {}, channel.timeout_s), "errcode")
+    elif channel.type == "dingtalk":
+        secret = channel.secret()
+        url = dingtalk_signed_url(channel.url or "", secret, int(time.time() * 1000)) if secret else channel.url or ""
+        check_robot_answer(post_json(client, url, orjson.dumps({"msgtype": "markdown", "markdown": {"title": title,
+                                                                                       "text": text}}),
+                        {}, channel.timeout_s), "errcode")
+    elif channel.type == "feishu":
+        message: dict[str, Any] = {"msg_type": "interactive", "card": {
+            "header": {"title": {"tag": "plain_text", "content": title}},
+            "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": text}}]}}
+        secret = channel.secret()
+        if secret:
+            now = int(time.time())
+            message = {"timestamp": str(now), "sign": feishu_sign(secret, now), **message}
+        check_robot_answer(post_json(client, channel.url or "", orjson.dumps(message), {}, channel.timeout_s), "code")
+    else:
+        _mail(channel, title, text, files)
+
+
+def _mail(channel: Channel, title: str, text: str, files: Sequence[Path]) -> None:
+    message = EmailMessage()
+    message["Subject"] = title
+    message["From"] = channel.sender or ""
+    message["To"] = ", ".join(channel.recipients)
+    message.set_content(text)
+    for path in files:
+        kind, _ = mimetypes.guess_type(path.name)
+        maintype, subtype = (kind or "application/octet-stream").split("/", 1)
+        message.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name)
+    try:
+        with smtplib.SMTP(channel.host or "localhost", channel.port, timeout=max(30.0, channel.timeout_s)) as smtp:
+            if channel.starttls:
+                smtp.starttls()
+            user = os.environ.get(channel.username_env) if channel.username_env else None
+            if user:
+                smtp.login(user, os.environ.get(channel.password_env or "", ""))
+            smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryError("report mail not accepted", host=channel.host, error=repr(exc)) from exc
