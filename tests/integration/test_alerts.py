@@ -138,6 +138,7 @@ class TestAlertScenario:
 
 
 class TestDelivery:
+    @pytest.mark.slow
     def test_a_receiver_down_for_two_minutes_gets_every_notification_once_afterwards(
         self, world: tuple[Settings, WebhookReceiver, str], db: psycopg.Connection
     ) -> None:
