@@ -21,7 +21,12 @@ log = logging.getLogger("qsmon.alerts")
 
 
 def build_engine(settings: Settings) -> AlertEngine:
+    from qsmon.storage import connect
+    from qsmon.storage.reference import sync_reference
+
     plans = presets(settings.plans_dir)
+    with connect(settings.dsn) as conn:  # the dashboards read the plans the engine evaluates
+        sync_reference(conn, plans.values())
     if settings.active_plans:
         plans = {pid: plans[pid] for pid in settings.active_plans}
     return AlertEngine(settings, plans, load_channels(settings.channels_file))

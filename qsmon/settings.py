@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     prometheus_url: str = "http://127.0.0.1:19090"
     alertmanager_url: str = "http://127.0.0.1:19093"
     grafana_url: str = "http://127.0.0.1:3000"
+    grafana_db_password: SecretStr | None = None  # lets the read-only role qsmon_grafana log in
 
     results_topic: str = "inspection.results.v1"
     dlq_topic: str = "inspection.results.dlq"

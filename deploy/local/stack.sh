@@ -59,6 +59,8 @@ CONF
   PGOPTIONS="-c client_min_messages=warning" as_pg psql -h "$RUN" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -q >/dev/null <<SQL
 SELECT 'CREATE ROLE $PG_USER LOGIN PASSWORD ''$PG_USER''' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_USER')\gexec
 SELECT 'CREATE DATABASE $PG_DB OWNER $PG_USER' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$PG_DB')\gexec
+-- The migrations create Grafana's read-only role.
+ALTER ROLE $PG_USER CREATEROLE;
 \c $PG_DB
 CREATE EXTENSION IF NOT EXISTS timescaledb;
 SQL

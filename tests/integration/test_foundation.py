@@ -75,3 +75,26 @@ class TestDatabase:
         tables = {r[0] for r in db.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").fetchall()}
         assert {"inspection_results", "sample_current", "rollup_daily", "stream_offsets"} <= tables
+
+
+class TestReferenceData:
+    def test_plans_and_regions_are_synced_and_grafana_reads_but_cannot_write(
+        self, settings: Settings, db: psycopg.Connection
+    ) -> None:
+        from qsmon.plans import presets
+        from qsmon.storage.reference import set_reader_password, sync_reference
+
+        with connect(settings.dsn) as conn:
+            assert sync_reference(conn, presets().values()) == 36
+            set_reader_password(conn, "reader-test")
+        row = db.execute("SELECT name, target, categories FROM plan_indicators"
+                         " WHERE plan_id = 'jingzhou-2023' AND indicator_id = 'food-evaluative-pass'").fetchone()
+        assert row == ("食品安全评价性抽检合格率", 98.5, ["food"])
+        assert db.execute("SELECT name FROM regions WHERE code = '421083'").fetchone() == ("洪湖市",)
+        schema = db.execute("SELECT current_schema()").fetchone()
+        assert schema is not None
+        reader_dsn = settings.dsn.replace("qsmon:qsmon@", "qsmon_grafana:reader-test@")
+        with connect(reader_dsn) as reader:
+            assert reader.execute("SELECT count(*) FROM plan_indicators").fetchone() == (36,)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                reader.execute("DELETE FROM regions")

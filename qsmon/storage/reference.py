@@ -1,0 +1,38 @@
+"""Reference data the dashboards join on: plan indicators and region names, synced from the code's sources."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import psycopg
+from psycopg import sql
+
+from qsmon.plans.model import Plan
+from qsmon.regions import REGIONS
+
+
+def sync_reference(conn: psycopg.Connection, plans: Iterable[Plan]) -> int:
+    """Replace plan_indicators and regions with what the plan files and the region table say; returns indicators."""
+    rows = [
+        (plan.id, ind.id, plan.title, ind.name, ind.measure.value, [c.value for c in ind.filter.categories],
+         [s.value for s in ind.filter.sampling_types], list(ind.filter.subcategories),
+         [s.value for s in ind.filter.stages], [g.value for g in ind.grades], ind.target.op.value, ind.target.value,
+         ind.min_samples, plan.jurisdiction.region_code or "000000", position)
+        for plan in plans for position, ind in enumerate(plan.indicators)
+    ]
+    with conn.transaction():
+        conn.execute("DELETE FROM plan_indicators")
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO plan_indicators (plan_id, indicator_id, plan_title, name, measure, categories,"
+                " sampling_types, subcategories, stages, grades, op, target, min_samples, jurisdiction, position)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+            conn.execute("DELETE FROM regions")
+            cur.executemany("INSERT INTO regions (code, name, parent) VALUES (%s, %s, %s)",
+                            [(r.code, r.name, r.parent) for r in REGIONS.values()])
+    return len(rows)
+
+
+def set_reader_password(conn: psycopg.Connection, password: str) -> None:
+    """Let Grafana's read-only role log in with ``password`` (from QSMON_GRAFANA_DB_PASSWORD)."""
+    conn.execute(sql.SQL("ALTER ROLE qsmon_grafana LOGIN PASSWORD {}").format(sql.Literal(password)))
