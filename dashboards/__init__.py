@@ -1,0 +1,1 @@
+"""Dashboards: Grafana dashboards as code (grafana-foundation-sdk), generated into dashboards/json/."""

@@ -6,6 +6,7 @@ import typer
 
 from qsmon.cli import core, producers
 from qsmon.cli.alerts import alerts_app, status
+from qsmon.cli.dashboards import dashboards_app
 from qsmon.cli.plans import plans_app
 from qsmon.cli.report import report_app
 
@@ -21,3 +22,4 @@ app.add_typer(plans_app, name="plans")
 app.add_typer(alerts_app, name="alerts")
 app.command("status")(status)
 app.add_typer(report_app, name="report")
+app.add_typer(dashboards_app, name="dashboards")

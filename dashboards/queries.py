@@ -1,0 +1,184 @@
+"""The panels' SQL, with Grafana's PostgreSQL macros ($__timeFrom(), $__timeTo(), $__timeFilter) and variables.
+
+Rate panels join the rollups to ``plan_indicators`` by the indicator's filter arrays (empty = any), so a panel
+shows exactly what the alert engine evaluates. Days are Asia/Shanghai calendar days.
+"""
+
+from __future__ import annotations
+
+# The rollup rows an indicator counts, within the chosen region.
+INDICATOR_ROWS = """
+FROM plan_indicators f
+JOIN rollup_daily r ON r.category = ANY(f.categories)
+  AND (cardinality(f.sampling_types) = 0 OR r.sampling_type = ANY(f.sampling_types))
+  AND (cardinality(f.subcategories) = 0 OR r.subcategory = ANY(f.subcategories))
+  AND (cardinality(f.stages) = 0 OR r.stage = ANY(f.stages))
+  AND r.region_code LIKE region_pattern('$region')
+"""
+
+LOCAL_DAYS = ("r.day BETWEEN ($__timeFrom()::timestamptz AT TIME ZONE 'Asia/Shanghai')::date"
+              " AND ($__timeTo()::timestamptz AT TIME ZONE 'Asia/Shanghai')::date")
+
+VALUE = ("CASE WHEN f.measure = 'mean_score' THEN sum(r.score_sum) / nullif(sum(r.score_count), 0)"
+         " ELSE 100.0 * sum(measure_hits(f.measure, r.passed, r.failed,"
+         " CASE WHEN r.grade = ANY(f.grades) THEN r.tested ELSE 0 END)) / nullif(sum(r.tested), 0) END")
+
+HITS = "sum(measure_hits(f.measure, r.passed, r.failed, CASE WHEN r.grade = ANY(f.grades) THEN r.tested ELSE 0 END))"
+
+OVERVIEW_TILES = """
+SELECT p.name AS "指标", e.value AS "当前值", e.target AS "目标",
+       CASE e.state WHEN 'ok' THEN '达标' WHEN 'warning' THEN '警告' WHEN 'critical' THEN '严重' ELSE '样本不足' END
+         AS "状态", e.tested AS "样本",
+       e.failed AS "不合格", e.low AS "下限", e.high AS "上限", e.first_day AS "起", e.last_day AS "止"
+FROM indicator_evaluations e JOIN plan_indicators p USING (plan_id, indicator_id)
+WHERE e.plan_id = '$plan' AND e.region_code = '$region' AND e.subcategory = '' AND e.window_name = '$window'
+ORDER BY p.position
+"""
+
+OVERVIEW_FIRING = """
+SELECT a.id AS "编号", p.name AS "指标", g.name AS "地区", a.window_name AS "窗口", a.severity AS "级别",
+       a.value AS "当前值", a.target AS "目标", a.opened_at AS "开启时间"
+FROM alerts a JOIN plan_indicators p USING (plan_id, indicator_id) LEFT JOIN regions g ON g.code = a.region_code
+WHERE a.plan_id = '$plan' AND a.status = 'firing' AND a.region_code LIKE region_pattern('$region')
+ORDER BY a.severity DESC, a.opened_at DESC
+LIMIT 100
+"""
+
+OVERVIEW_FIRING_COUNT = """
+SELECT count(*) AS "告警中" FROM alerts
+WHERE plan_id = '$plan' AND status = 'firing' AND region_code LIKE region_pattern('$region')
+"""
+
+OVERVIEW_YEAR_ON_YEAR = f"""
+WITH today AS (SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date AS d)
+SELECT f.name AS "指标",
+  100.0 * sum(measure_hits(f.measure, r.passed, r.failed, 0)) FILTER (WHERE r.day >= date_trunc('year', t.d)::date)
+    / nullif(sum(r.tested) FILTER (WHERE r.day >= date_trunc('year', t.d)::date), 0) AS "本年累计",
+  100.0 * sum(measure_hits(f.measure, r.passed, r.failed, 0)) FILTER (WHERE r.day < date_trunc('year', t.d)::date)
+    / nullif(sum(r.tested) FILTER (WHERE r.day < date_trunc('year', t.d)::date), 0) AS "去年同期"
+{INDICATOR_ROWS}
+CROSS JOIN today t
+WHERE f.plan_id = '$plan' AND f.measure IN ('pass_rate', 'fail_rate')
+  AND (r.day BETWEEN date_trunc('year', t.d - interval '1 year')::date AND (t.d - interval '1 year')::date
+       OR r.day BETWEEN date_trunc('year', t.d)::date AND t.d)
+GROUP BY f.name, f.position ORDER BY f.position
+"""
+
+# Buckets chosen for the range: days up to 62 days, weeks up to a year, months beyond. Every bucket is listed
+# (generate_series), so a bucket without samples is NULL, which Grafana draws as a gap, never as zero.
+TREND = f"""
+WITH span AS (
+  SELECT ($__timeFrom()::timestamptz AT TIME ZONE 'Asia/Shanghai')::date AS first, ($__timeTo()::timestamptz AT TIME ZONE 'Asia/Shanghai')::date AS last
+), width AS (
+  SELECT first, last, CASE WHEN last - first <= 62 THEN interval '1 day'
+                           WHEN last - first <= 370 THEN interval '1 week' ELSE interval '1 month' END AS w FROM span
+), buckets AS (
+  SELECT generate_series(CASE WHEN w = interval '1 week' THEN date_trunc('week', first)
+                              WHEN w = interval '1 month' THEN date_trunc('month', first) ELSE first END,
+                         last, w)::date AS b, w FROM width
+), counts AS (
+  SELECT CASE WHEN w.w = interval '1 week' THEN date_trunc('week', r.day)::date
+              WHEN w.w = interval '1 month' THEN date_trunc('month', r.day)::date ELSE r.day END AS b,
+         max(f.measure) AS measure, max(f.target) AS target, sum(r.tested) AS n, {HITS} AS x,
+         sum(r.score_sum) AS s, sum(r.score_count) AS sn
+  {INDICATOR_ROWS}
+  CROSS JOIN width w
+  WHERE f.plan_id = '$plan' AND f.indicator_id = '$indicator' AND r.day BETWEEN w.first AND w.last
+  GROUP BY 1
+)
+SELECT (b.b::timestamp AT TIME ZONE 'Asia/Shanghai') AS time,
+  CASE WHEN c.measure = 'mean_score' THEN c.s / nullif(c.sn, 0) ELSE 100.0 * c.x / nullif(c.n, 0) END AS "值",
+  (SELECT target FROM plan_indicators WHERE plan_id = '$plan' AND indicator_id = '$indicator') AS "目标",
+  CASE WHEN c.measure <> 'mean_score' THEN wilson_low(c.x, c.n) END AS "区间下限",
+  CASE WHEN c.measure <> 'mean_score' THEN wilson_high(c.x, c.n) END AS "区间上限"
+FROM buckets b LEFT JOIN counts c ON c.b = b.b
+ORDER BY 1
+"""
+
+REGIONS = f"""
+SELECT g.name AS "地区", r.region_code AS "代码", sum(r.tested) AS "样本", {VALUE} AS "当前值", max(f.target) AS "目标",
+  CASE WHEN max(f.op) IN ('<', '<=') THEN {VALUE} - max(f.target) ELSE max(f.target) - {VALUE} END AS "差距"
+FROM plan_indicators f
+JOIN rollup_daily r ON r.category = ANY(f.categories)
+  AND (cardinality(f.sampling_types) = 0 OR r.sampling_type = ANY(f.sampling_types))
+  AND (cardinality(f.subcategories) = 0 OR r.subcategory = ANY(f.subcategories))
+  AND (cardinality(f.stages) = 0 OR r.stage = ANY(f.stages))
+JOIN regions g ON g.parent = '$region' AND r.region_code LIKE region_pattern(g.code)
+WHERE f.plan_id = '$plan' AND f.indicator_id = '$indicator' AND {LOCAL_DAYS}
+GROUP BY g.name, r.region_code, f.measure, f.grades
+ORDER BY "差距" DESC NULLS LAST
+"""
+
+FAILED_ITEMS = """
+SELECT item->>'item' AS "不合格项目", count(*) AS "批次"
+FROM sample_current c
+JOIN inspection_results r ON r.sample_id = c.sample_id AND r.revision = c.revision AND r.sampled_at = c.sampled_at
+CROSS JOIN LATERAL jsonb_array_elements(r.failed_items) AS item
+WHERE c.verdict = 'fail' AND $__timeFilter(c.sampled_at) AND c.region_code LIKE region_pattern('$region')
+  AND ('$category' = 'all' OR c.category = '$category')
+GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 15
+"""
+
+FAILED_SUBCATEGORIES = f"""
+SELECT r.subcategory AS "细类", sum(r.failed) AS "不合格", 100.0 * sum(r.failed) / nullif(sum(r.tested), 0) AS "不合格率"
+FROM rollup_daily r
+WHERE {LOCAL_DAYS} AND r.region_code LIKE region_pattern('$region') AND r.sampling_type <> 'survey'
+  AND ('$category' = 'all' OR r.category = '$category')
+GROUP BY 1 HAVING sum(r.failed) > 0 ORDER BY 2 DESC LIMIT 15
+"""
+
+REPEAT_OFFENDERS = """
+SELECT coalesce(r.manufacturer, r.sampled_unit) AS "企业/单位", count(*) AS "不合格批次",
+  string_agg(DISTINCT coalesce(r.product, ''), '、') AS "样品"
+FROM sample_current c
+JOIN inspection_results r ON r.sample_id = c.sample_id AND r.revision = c.revision AND r.sampled_at = c.sampled_at
+WHERE c.verdict = 'fail' AND $__timeFilter(c.sampled_at) AND c.region_code LIKE region_pattern('$region')
+  AND ('$category' = 'all' OR c.category = '$category') AND coalesce(r.manufacturer, r.sampled_unit) IS NOT NULL
+GROUP BY 1 HAVING count(*) >= 2 ORDER BY 2 DESC, 1 LIMIT 50
+"""
+
+LATEST_FAILURES = """
+SELECT c.sampled_at AS "抽样时间", c.sample_id AS "抽样单编号", r.product AS "样品", g.name AS "地区",
+  r.manufacturer AS "标称生产企业", r.sampled_unit AS "被抽样单位", r.lab AS "检验机构",
+  (SELECT string_agg(i->>'item' || coalesce(' ' || (i->>'measured'), '') || coalesce('(' || (i->>'limit') || ')', ''), ';')
+     FROM jsonb_array_elements(r.failed_items) i) AS "不合格项目"
+FROM sample_current c
+JOIN inspection_results r ON r.sample_id = c.sample_id AND r.revision = c.revision AND r.sampled_at = c.sampled_at
+LEFT JOIN regions g ON g.code = c.region_code
+WHERE c.verdict = 'fail' AND $__timeFilter(c.sampled_at) AND c.region_code LIKE region_pattern('$region')
+  AND ('$category' = 'all' OR c.category = '$category')
+ORDER BY c.sampled_at DESC LIMIT 100
+"""
+
+ALERT_HISTORY = """
+SELECT e.at AS "时间", e.kind AS "事件", p.name AS "指标", g.name AS "地区", a.window_name AS "窗口",
+  e.severity AS "级别", e.value AS "值"
+FROM alert_events e JOIN alerts a ON a.id = e.alert_id
+JOIN plan_indicators p ON p.plan_id = a.plan_id AND p.indicator_id = a.indicator_id
+LEFT JOIN regions g ON g.code = a.region_code
+WHERE a.plan_id = '$plan' AND $__timeFilter(e.at)
+ORDER BY e.at DESC LIMIT 200
+"""
+
+ALERTS_OPENED = """
+SELECT date_trunc('day', e.at) AS time, count(*) FILTER (WHERE e.kind IN ('opened', 'reopened')) AS "开启",
+  count(*) FILTER (WHERE e.kind = 'resolved') AS "解决"
+FROM alert_events e JOIN alerts a ON a.id = e.alert_id
+WHERE a.plan_id = '$plan' AND $__timeFilter(e.at)
+GROUP BY 1 ORDER BY 1
+"""
+
+TIME_TO_RESOLVE = """
+SELECT p.name AS "指标", count(*) AS "已解决", avg(extract(epoch FROM a.resolved_at - a.opened_at)) / 3600 AS "平均解决时长(小时)",
+  max(extract(epoch FROM a.resolved_at - a.opened_at)) / 3600 AS "最长(小时)"
+FROM alerts a JOIN plan_indicators p USING (plan_id, indicator_id)
+WHERE a.plan_id = '$plan' AND a.status = 'resolved' AND $__timeFilter(a.resolved_at)
+GROUP BY p.name ORDER BY 3 DESC
+"""
+
+# Pipeline health (Prometheus).
+PROM_THROUGHPUT = "sum by (verdict) (rate(qsmon_results_processed_total[1m]))"
+PROM_LAG = "sum(qsmon_consumer_lag)"
+PROM_INVALID = "sum by (reason) (rate(qsmon_results_invalid_total[5m]))"
+PROM_BATCH_P99 = "histogram_quantile(0.99, sum by (le) (rate(qsmon_batch_seconds_bucket[5m])))"
+PROM_NOTIFY_FAILURES = "sum by (channel) (increase(qsmon_notification_failures_total[15m]))"

@@ -1,0 +1,152 @@
+"""Every dashboard panel's query, expanded as Grafana does, executed against the real database and Prometheus."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from alerts.engine import AlertEngine
+from alerts.routing import ChannelsConfig
+from dashboards.build import JSON_DIR, render, stale
+from dashboards.macros import expand
+from producers.simulator import Simulator, SimulatorOptions
+from qsmon.plans import presets
+from qsmon.settings import Settings
+from qsmon.storage import connect
+from qsmon.storage.reference import sync_reference
+from streams.records import SourceRecord, classify
+from streams.store import ResultStore
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+RANGES = {"30 days": (NOW - timedelta(days=30), NOW), "3 years": (NOW - timedelta(days=3 * 365), NOW)}
+VARIABLES = {"plan": "jingzhou-2023", "indicator": "agricultural-routine-pass", "region": "421000",
+             "window": "rolling_30d", "category": "all"}
+
+
+def panels() -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, text in render().items():
+        for panel in json.loads(text)["panels"]:
+            yield f"{name}:{panel['title']}", panel
+
+
+@pytest.fixture(scope="module")
+def loaded_dsn(stack: Settings) -> Iterator[str]:
+    """A schema with three years of simulated 荆州市 results, evaluations and an alert; shared by the module."""
+    from urllib.parse import quote
+
+    from qsmon.storage import apply_migrations
+
+    schema = f"dash_{NOW:%H%M%S}"
+    with connect(stack.dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    dsn = f"{stack.dsn}?options={quote(f'-c search_path={schema},public')}"
+    with connect(dsn) as conn:
+        apply_migrations(conn)
+        sync_reference(conn, presets().values())
+    today = NOW.date()
+    events = list(Simulator(SimulatorOptions(seed=7, first_day=today - timedelta(days=3 * 365), last_day=today,
+                                             duplicate_rate=0.02, correction_rate=0.01)).events(30_000))
+    store = ResultStore(dsn, group="dash", topic="dash")
+    records = [SourceRecord(0, i, e.key, e.to_json()) for i, e in enumerate(events)]
+    for start in range(0, len(records), 5000):
+        batch = records[start:start + 5000]
+        store.write(classify(batch, datetime.now(UTC) + timedelta(days=1))[0], batch)
+    store.close()
+    settings = stack.model_copy(update={"database_url": type(stack.database_url)(dsn)})
+    engine = AlertEngine(settings, {"jingzhou-2023": presets()["jingzhou-2023"]}, ChannelsConfig())
+    engine.sweep()
+    engine.close()
+    yield dsn
+    with connect(stack.dsn, autocommit=True) as admin:
+        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+EXPECTED_COLUMNS = {
+    "overview.json:指标完成情况(当前值、目标、状态、样本、95%置信区间)": [
+        "指标", "当前值", "目标", "状态", "样本", "不合格", "下限", "上限", "起", "止"],
+    "trends.json:$indicator:值、目标与95%置信区间(按日/周/月)": ["time", "值", "目标", "区间下限", "区间上限"],
+    "regions.json:各县(市、区)按差距排序": ["地区", "代码", "样本", "当前值", "目标", "差距"],
+    "failures.json:主要不合格项目(帕累托)": ["不合格项目", "批次"],
+}
+
+
+class TestPanelQueries:
+    @pytest.mark.parametrize("span", list(RANGES))
+    def test_every_sql_panel_runs_and_returns_its_columns(self, loaded_dsn: str, span: str) -> None:
+        time_from, time_to = RANGES[span]
+        checked = 0
+        with connect(loaded_dsn) as conn:
+            for title, panel in panels():
+                for target in panel.get("targets", []):
+                    if "rawSql" not in target:
+                        continue
+                    sql = expand(target["rawSql"], VARIABLES, time_from, time_to)
+                    cursor = conn.execute(sql.encode())
+                    columns = [c.name for c in cursor.description or []]
+                    rows = cursor.fetchall()
+                    checked += 1
+                    if title in EXPECTED_COLUMNS:
+                        assert columns == EXPECTED_COLUMNS[title], title
+                        assert rows, f"{title} returned no rows for {span}"
+        assert checked == 13  # 4 overview, 1 trend, 1 regions, 4 failures, 3 alerts
+
+    @pytest.mark.parametrize(("span", "buckets"), [("30 days", 31), ("3 years", 37)])
+    def test_trends_bucket_by_day_or_month_and_leave_gaps(self, loaded_dsn: str, span: str, buckets: int) -> None:
+        trend = next(p for t, p in panels() if t.startswith("trends.json"))
+        time_from, time_to = RANGES[span]
+        with connect(loaded_dsn) as conn:
+            rows = conn.execute(expand(trend["targets"][0]["rawSql"], VARIABLES, time_from, time_to).encode()
+                                ).fetchall()
+        assert len(rows) in (buckets, buckets + 1)  # the first bucket may start before the range
+        assert all(r[2] == 98.0 for r in rows)  # the target line on every bucket
+        assert sum(r[1] is not None for r in rows) >= buckets - 2  # 30,000 results leave few buckets empty
+        for _, value, _, low, high in rows:
+            if value is not None:
+                assert low <= value <= high
+
+    def test_the_overview_tiles_match_the_alert_engines_evaluations(self, loaded_dsn: str) -> None:
+        tiles = next(p for t, p in panels() if "指标完成情况" in t)
+        with connect(loaded_dsn) as conn:
+            rows = conn.execute(expand(tiles["targets"][0]["rawSql"], VARIABLES, *RANGES["30 days"]).encode()
+                                ).fetchall()
+            stored = conn.execute("SELECT count(*) FROM indicator_evaluations WHERE plan_id = 'jingzhou-2023' AND"
+                                  " region_code = '421000' AND subcategory = '' AND window_name = 'rolling_30d'"
+                                  ).fetchone()
+        assert stored is not None
+        assert len(rows) == stored[0] > 0
+        assert {r[3] for r in rows} <= {"达标", "警告", "严重", "样本不足"}
+
+
+class TestPrometheusPanels:
+    def test_every_promql_panel_is_accepted_by_prometheus(self, stack: Settings) -> None:
+        checked = 0
+        for title, panel in panels():
+            for target in panel.get("targets", []):
+                if "expr" not in target:
+                    continue
+                answer = httpx.get(f"{stack.prometheus_url}/api/v1/query", params={"query": target["expr"]},
+                                   timeout=10).json()
+                assert answer["status"] == "success", (title, answer)
+                checked += 1
+        assert checked == 5
+
+
+class TestDashboardFiles:
+    def test_the_committed_json_is_current(self) -> None:
+        assert stale() == [], "run `qsmon dashboards build` and commit dashboards/json"
+
+    def test_every_dashboard_has_chinese_titles_and_its_variables(self) -> None:
+        for name, text in render().items():
+            board = json.loads(text)
+            assert any("\u4e00" <= ch <= "\u9fff" for ch in board["title"]), name
+            names = {v["name"] for v in board.get("templating", {}).get("list", [])}
+            if name != "pipeline.json":
+                assert {"plan", "region"} <= names, name
+        assert (JSON_DIR / "overview.json").exists()
