@@ -25,14 +25,17 @@ VALUE = ("CASE WHEN f.measure = 'mean_score' THEN sum(r.score_sum) / nullif(sum(
 
 HITS = "sum(measure_hits(f.measure, r.passed, r.failed, CASE WHEN r.grade = ANY(f.grades) THEN r.tested ELSE 0 END))"
 
+# One tile per indicator: the chosen window where the indicator has it, else its shortest window.
 OVERVIEW_TILES = """
-SELECT p.name AS "指标", e.value AS "当前值", e.target AS "目标",
+SELECT DISTINCT ON (p.position) p.name AS "指标", e.window_name AS "窗口", e.value AS "当前值", e.target AS "目标",
        CASE e.state WHEN 'ok' THEN '达标' WHEN 'warning' THEN '警告' WHEN 'critical' THEN '严重' ELSE '样本不足' END
-         AS "状态", e.tested AS "样本",
-       e.failed AS "不合格", e.low AS "下限", e.high AS "上限", e.first_day AS "起", e.last_day AS "止"
+         AS "状态", e.tested AS "样本", e.failed AS "不合格", e.low AS "下限", e.high AS "上限", e.first_day AS "起",
+       e.last_day AS "止"
 FROM indicator_evaluations e JOIN plan_indicators p USING (plan_id, indicator_id)
-WHERE e.plan_id = '$plan' AND e.region_code = '$region' AND e.subcategory = '' AND e.window_name = '$window'
-ORDER BY p.position
+WHERE e.plan_id = '$plan' AND e.region_code = '$region' AND e.subcategory = ''
+ORDER BY p.position, (e.window_name = '$window') DESC,
+  array_position(ARRAY['rolling_30d', 'month_to_date', 'rolling_90d', 'quarter_to_date', 'year_to_date',
+                       'plan_period'], e.window_name)
 """
 
 OVERVIEW_FIRING = """

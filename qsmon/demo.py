@@ -349,12 +349,38 @@ def demo_status(settings: Settings) -> None:
         typer.echo(f"   {indicator:<36} n={tested:<6} {shown:<22} target {op} {target if target else ''}  {state}")
 
 
+def demo_dashboards(settings: Settings) -> None:
+    """The Grafana dashboards as code: current JSON, and every SQL panel executed as Grafana would run it."""
+    import json
+
+    from dashboards.build import render, stale
+    from dashboards.macros import expand
+    from qsmon.storage import connect
+
+    step("11. Dashboards (qsmon dashboards build|check|push): every SQL panel run against the database")
+    typer.echo(f"   committed dashboards/json is {'current' if not stale() else 'STALE'}")
+    now = datetime.now(UTC).replace(microsecond=0)
+    variables = {"plan": "jingzhou-2023", "indicator": "agricultural-routine-pass", "region": "421000",
+                 "window": "rolling_30d", "category": "all"}
+    with connect(settings.dsn) as conn:
+        for text in render().values():
+            board = json.loads(text)
+            counts = []
+            for panel in board["panels"]:
+                for target in panel.get("targets", []):
+                    if "rawSql" in target:
+                        sql = expand(target["rawSql"], variables, now - timedelta(days=30), now)
+                        counts.append(len(conn.execute(sql.encode()).fetchall()))
+            shown = ", ".join(str(c) for c in counts) if counts else "PromQL panels (Prometheus)"
+            typer.echo(f"   {board['title']:<16} rows per SQL panel (last 30 days): {shown}")
+
+
 def demo_report(settings: Settings) -> None:
     """The monthly report of the simulated month: workbook, PDF and CSV."""
     from qsmon.plans import presets
     from reports.run import write_report
 
-    step("11. Monthly report (qsmon report monthly --plan jingzhou-2023 --month …)")
+    step("12. Monthly report (qsmon report monthly --plan jingzhou-2023 --month …)")
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
     out = Path(__file__).resolve().parents[1] / "reports-out"
     files = write_report(settings, presets()["jingzhou-2023"], today.year, today.month, out)
@@ -364,7 +390,7 @@ def demo_report(settings: Settings) -> None:
 
 
 def demo_stop(settings: Settings) -> None:
-    step("12. Stop the background worker (SIGTERM finishes the batch in hand)")
+    step("13. Stop the background worker (SIGTERM finishes the batch in hand)")
     for process in _RUNNING:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
@@ -386,7 +412,7 @@ def demo_audit(settings: Settings) -> None:
 
 STEPS: list[Callable[[Settings], None]] = [
     demo_init, demo_roundtrip, demo_import, demo_ingest, demo_simulate, demo_worker, demo_rates, demo_audit,
-    demo_alerts, demo_status, demo_report, demo_stop,
+    demo_alerts, demo_status, demo_dashboards, demo_report, demo_stop,
 ]
 
 

@@ -70,7 +70,7 @@ def loaded_dsn(stack: Settings) -> Iterator[str]:
 
 EXPECTED_COLUMNS = {
     "overview.json:指标完成情况(当前值、目标、状态、样本、95%置信区间)": [
-        "指标", "当前值", "目标", "状态", "样本", "不合格", "下限", "上限", "起", "止"],
+        "指标", "窗口", "当前值", "目标", "状态", "样本", "不合格", "下限", "上限", "起", "止"],
     "trends.json:$indicator:值、目标与95%置信区间(按日/周/月)": ["time", "值", "目标", "区间下限", "区间上限"],
     "regions.json:各县(市、区)按差距排序": ["地区", "代码", "样本", "当前值", "目标", "差距"],
     "failures.json:主要不合格项目(帕累托)": ["不合格项目", "批次"],
@@ -116,12 +116,13 @@ class TestPanelQueries:
         with connect(loaded_dsn) as conn:
             rows = conn.execute(expand(tiles["targets"][0]["rawSql"], VARIABLES, *RANGES["30 days"]).encode()
                                 ).fetchall()
-            stored = conn.execute("SELECT count(*) FROM indicator_evaluations WHERE plan_id = 'jingzhou-2023' AND"
-                                  " region_code = '421000' AND subcategory = '' AND window_name = 'rolling_30d'"
-                                  ).fetchone()
+            stored = conn.execute("SELECT count(DISTINCT indicator_id) FROM indicator_evaluations WHERE plan_id ="
+                                  " 'jingzhou-2023' AND region_code = '421000' AND subcategory = ''").fetchone()
         assert stored is not None
         assert len(rows) == stored[0] > 0
-        assert {r[3] for r in rows} <= {"达标", "警告", "严重", "样本不足"}
+        assert len(rows) == len(presets()["jingzhou-2023"].indicators)  # a tile for every indicator
+        assert {r[4] for r in rows} <= {"达标", "警告", "严重", "样本不足"}
+        assert {r[1] for r in rows if r[0] == "食品安全评价性抽检合格率"} == {"rolling_30d"}  # the chosen window
 
 
 class TestPrometheusPanels:
