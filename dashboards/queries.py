@@ -140,17 +140,21 @@ WHERE c.verdict = 'fail' AND $__timeFilter(c.sampled_at) AND c.region_code LIKE 
 GROUP BY 1 HAVING count(*) >= 2 ORDER BY 2 DESC, 1 LIMIT 50
 """
 
+# The newest 100 current failures first (index sample_current_failures), their details joined afterwards.
 LATEST_FAILURES = """
 SELECT c.sampled_at AS "抽样时间", c.sample_id AS "抽样单编号", r.product AS "样品", g.name AS "地区",
   r.manufacturer AS "标称生产企业", r.sampled_unit AS "被抽样单位", r.lab AS "检验机构",
   (SELECT string_agg(i->>'item' || coalesce(' ' || (i->>'measured'), '') || coalesce('(' || (i->>'limit') || ')', ''), ';')
      FROM jsonb_array_elements(r.failed_items) i) AS "不合格项目"
-FROM sample_current c
+FROM (
+  SELECT * FROM sample_current
+  WHERE verdict = 'fail' AND $__timeFilter(sampled_at) AND region_code LIKE region_pattern('$region')
+    AND ('$category' = 'all' OR category = '$category')
+  ORDER BY sampled_at DESC LIMIT 100
+) c
 JOIN inspection_results r ON r.sample_id = c.sample_id AND r.revision = c.revision AND r.sampled_at = c.sampled_at
 LEFT JOIN regions g ON g.code = c.region_code
-WHERE c.verdict = 'fail' AND $__timeFilter(c.sampled_at) AND c.region_code LIKE region_pattern('$region')
-  AND ('$category' = 'all' OR c.category = '$category')
-ORDER BY c.sampled_at DESC LIMIT 100
+ORDER BY c.sampled_at DESC
 """
 
 ALERT_HISTORY = """
