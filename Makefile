@@ -1,7 +1,7 @@
 # qsmon — one command each. `make help` lists the targets.
 UV := python3 -m uv
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap demo test lint typecheck unit integration stack-up stack-down bench
+.PHONY: help bootstrap demo test lint typecheck unit integration stack-up stack-down bench bench-alerts bench-panels
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -40,3 +40,11 @@ stack-down: bootstrap ## stop the local stack
 bench: bootstrap ## end-to-end benchmarks (not part of the tests); writes docs/benchmarks.md figures to stdout
 	$(UV) run qsmon stack up
 	$(UV) run python -m bench.e2e --count 1000000 --write-docs
+
+bench-alerts: bootstrap ## alert latency, breach to webhook (writes docs/benchmarks.md)
+	$(UV) run qsmon stack up
+	$(UV) run python -m bench.alert_latency --trials 50 --write-docs
+
+bench-panels: bootstrap ## dashboard panel queries on 10 million results (writes docs/benchmarks.md)
+	$(UV) run qsmon stack up
+	$(UV) run python -m bench.panels --count 10000000 --write-docs
