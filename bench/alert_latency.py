@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from alerts.testing import WebhookReceiver
+from bench.docs import replace_section
 from bench.e2e import CACHE, ROOT, drop, isolated
 from producers.kafka_sink import ResultSink
 from qsmon.schema import FailedItem, InspectionResult
@@ -117,10 +118,7 @@ def main() -> None:
     )
     print(text)
     if args.write_docs:
-        path = ROOT / "docs" / "benchmarks.md"
-        current = path.read_text(encoding="utf-8")
-        start, end = current.index("<!-- bench:alerts:start -->"), current.index("<!-- bench:alerts:end -->")
-        path.write_text(current[:start] + text + current[end + len("<!-- bench:alerts:end -->"):], encoding="utf-8")
+        replace_section("alerts", text)
 
 
 if __name__ == "__main__":

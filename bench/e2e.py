@@ -26,6 +26,7 @@ from zlib import crc32
 
 import orjson
 
+from bench.docs import replace_section
 from producers.simulator import Simulator, SimulatorOptions
 from qsmon.settings import Settings
 from qsmon.storage import apply_migrations, connect
@@ -255,13 +256,6 @@ def markdown(f: Figures, command: str) -> str:
     )
 
 
-def write_docs(text: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    current = path.read_text(encoding="utf-8")
-    start, end = current.index("<!-- bench:e2e:start -->"), current.index("<!-- bench:e2e:end -->")
-    path.write_text(current[:start] + text + current[end + len("<!-- bench:e2e:end -->"):], encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=1_000_000)
@@ -290,7 +284,7 @@ def main() -> None:
     text = markdown(figures, command.strip())
     print(text)
     if args.write_docs:
-        write_docs(text)
+        replace_section("e2e", text)
 
 
 if __name__ == "__main__":

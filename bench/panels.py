@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote
 
 from alerts.routing import ChannelsConfig
-from bench.e2e import ROOT
+from bench.docs import replace_section
 from dashboards.build import render
 from dashboards.macros import expand
 from producers.simulator.profile import PROFILES
@@ -186,10 +186,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.write_docs:
-        path = ROOT / "docs" / "benchmarks.md"
-        current = path.read_text(encoding="utf-8")
-        start, end = current.index("<!-- bench:panels:start -->"), current.index("<!-- bench:panels:end -->")
-        path.write_text(current[:start] + text + current[end + len("<!-- bench:panels:end -->"):], encoding="utf-8")
+        replace_section("panels", text)
 
 
 if __name__ == "__main__":

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import mimetypes
-import os
-import smtplib
 from collections.abc import Sequence
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from alerts.exceptions import DeliveryError
-from alerts.notify.channels import check_robot_answer, dingtalk_signed_url, feishu_sign, post_json
+from alerts.notify.channels import (
+    check_robot_answer,
+    deliver_mail,
+    dingtalk_signed_url,
+    feishu_sign,
+    new_mail,
+    post_json,
+)
 from alerts.routing import Channel
 
 
@@ -56,22 +59,9 @@ def announce(client: httpx.Client, channel: Channel, title: str, summary: str, f
 
 
 def _mail(channel: Channel, title: str, text: str, files: Sequence[Path]) -> None:
-    message = EmailMessage()
-    message["Subject"] = title
-    message["From"] = channel.sender or ""
-    message["To"] = ", ".join(channel.recipients)
-    message.set_content(text)
+    message = new_mail(channel, title, text)
     for path in files:
         kind, _ = mimetypes.guess_type(path.name)
         maintype, subtype = (kind or "application/octet-stream").split("/", 1)
         message.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name)
-    try:
-        with smtplib.SMTP(channel.host or "localhost", channel.port, timeout=max(30.0, channel.timeout_s)) as smtp:
-            if channel.starttls:
-                smtp.starttls()
-            user = os.environ.get(channel.username_env) if channel.username_env else None
-            if user:
-                smtp.login(user, os.environ.get(channel.password_env or "", ""))
-            smtp.send_message(message)
-    except (OSError, smtplib.SMTPException) as exc:
-        raise DeliveryError("report mail not accepted", host=channel.host, error=repr(exc)) from exc
+    deliver_mail(channel, message, timeout_s=max(30.0, channel.timeout_s))  # attachments take longer

@@ -100,15 +100,19 @@ def send(client: httpx.Client, channel: Channel, payload: dict[str, Any], idempo
         raise DeliveryError("unknown channel type", type=kind)
 
 
-def _send_mail(channel: Channel, payload: dict[str, Any], idempotency_key: str) -> None:
+def new_mail(channel: Channel, subject: str, text: str) -> EmailMessage:
     message = EmailMessage()
-    message["Subject"] = title(payload)
+    message["Subject"] = subject
     message["From"] = channel.sender or ""
     message["To"] = ", ".join(channel.recipients)
-    message["Message-ID"] = f"<{idempotency_key}@qsmon>"  # receivers de-duplicate a retried mail by this id
-    message.set_content(markdown(payload))
+    message.set_content(text)
+    return message
+
+
+def deliver_mail(channel: Channel, message: EmailMessage, *, timeout_s: float | None = None) -> None:
+    """One SMTP session: STARTTLS and login as the channel says; DeliveryError when the server refuses."""
     try:
-        with smtplib.SMTP(channel.host or "localhost", channel.port, timeout=channel.timeout_s) as smtp:
+        with smtplib.SMTP(channel.host or "localhost", channel.port, timeout=timeout_s or channel.timeout_s) as smtp:
             if channel.starttls:
                 smtp.starttls()
             user = os.environ.get(channel.username_env) if channel.username_env else None
@@ -117,3 +121,9 @@ def _send_mail(channel: Channel, payload: dict[str, Any], idempotency_key: str) 
             smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryError("mail not accepted", host=channel.host, error=repr(exc)) from exc
+
+
+def _send_mail(channel: Channel, payload: dict[str, Any], idempotency_key: str) -> None:
+    message = new_mail(channel, title(payload), markdown(payload))
+    message["Message-ID"] = f"<{idempotency_key}@qsmon>"  # receivers de-duplicate a retried mail by this id
+    deliver_mail(channel, message)
