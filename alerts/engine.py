@@ -16,7 +16,7 @@ from alerts.routing import ChannelsConfig
 from alerts.store import RecordedEvent, record
 from alerts.windows import window_range
 from qsmon.changes import RollupKey
-from qsmon.plans.model import Indicator, Plan
+from qsmon.plans.model import Indicator, Op, Plan
 from qsmon.settings import Settings
 from qsmon.storage import connect
 
@@ -38,7 +38,7 @@ def affected_windows(plan: Plan, indicator: Indicator, keys: Iterable[RollupKey]
         days = window_range(window, today, plan.period)
         if days and any(days.first <= k.day <= days.last for k in matching):
             windows.append(window)
-        elif days and indicator.target.op.value == "increasing":
+        elif days and indicator.target.op is Op.INCREASING:
             windows.append(window)  # the comparison period may hold the day
     return tuple(windows)
 

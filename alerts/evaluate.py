@@ -19,7 +19,7 @@ from alerts.stats import (
 )
 from alerts.windows import DayRange, previous_range, window_range
 from qsmon.plans.model import Indicator, Measure, Op, Plan
-from qsmon.regions import children, is_within
+from qsmon.regions import children, is_within, like_pattern
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -136,14 +136,6 @@ GROUP BY region_code, subcategory
 """
 
 
-def _region_prefix(code: str) -> str:
-    if code.endswith("0000"):
-        return code[:2] + "%"
-    if code.endswith("00"):
-        return code[:4] + "%"
-    return code
-
-
 def fetch_counts(conn: psycopg.Connection, plan: Plan, indicator: Indicator, days: DayRange) -> dict[Scope, Counts]:
     """Counts for the jurisdiction, each region below it, and each subcategory where a breakdown is asked."""
     jurisdiction = plan.jurisdiction.region_code or "000000"
@@ -152,7 +144,7 @@ def fetch_counts(conn: psycopg.Connection, plan: Plan, indicator: Indicator, day
         "first": days.first, "last": days.last, "grades": [g.value for g in indicator.grades],
         "categories": [c.value for c in f.categories], "sampling_types": [s.value for s in f.sampling_types],
         "subcategories": list(f.subcategories), "stages": [s.value for s in f.stages],
-        "prefix": _region_prefix(jurisdiction),
+        "prefix": like_pattern(jurisdiction),
     }).fetchall()
     counties = [r.code for r in children(jurisdiction)]
     scopes: dict[Scope, Counts] = {Scope(jurisdiction): Counts()}

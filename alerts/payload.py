@@ -10,7 +10,7 @@ import psycopg
 
 from alerts.evaluate import Evaluation
 from qsmon.plans.model import Plan
-from qsmon.regions import name_of
+from qsmon.regions import like_pattern, name_of
 
 WINDOW_LABELS = {
     "month_to_date": "本月", "quarter_to_date": "本季度", "year_to_date": "本年度", "plan_period": "规划期",
@@ -39,13 +39,11 @@ GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 3
 
 
 def top_failed_items(conn: psycopg.Connection, plan: Plan, e: Evaluation) -> list[tuple[str, int]]:
-    from alerts.evaluate import _region_prefix
-
     indicator = plan.indicator(e.indicator_id)
     rows = conn.execute(_TOP_ITEMS, {
         "first": e.days.first, "last": e.days.last, "categories": [c.value for c in indicator.filter.categories],
         "sampling_types": [s.value for s in indicator.filter.sampling_types], "subcategory": e.scope.subcategory,
-        "prefix": _region_prefix(e.scope.region_code),
+        "prefix": like_pattern(e.scope.region_code),
     }).fetchall()
     return [(str(name), int(count)) for name, count in rows]
 

@@ -58,7 +58,7 @@ def _figures(e: Evaluation) -> tuple[Any, ...]:
 
 def _apply_decision(conn: psycopg.Connection, e: Evaluation, decision: Decision, alert_id: int | None,
                     now: datetime) -> int | None:
-    if decision.transition in (Transition.OPENED,):
+    if decision.transition is Transition.OPENED:
         row = conn.execute(
             "INSERT INTO alerts (plan_id, indicator_id, region_code, subcategory, window_name, status, severity,"
             " opened_at, updated_at, value, low, high, tested, failed, target)"
@@ -119,6 +119,6 @@ def record(conn: psycopg.Connection, evaluations: Sequence[Evaluation], now: dat
                     " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING",
                     (alert_id, recorded.event_id, channel.name, f"qsmon-{alert_id}-{recorded.event_id}-{channel.name}",
                      orjson.dumps(payload(conn, recorded, decision.severity)).decode()))
-        if any(True for _ in events):
+        if events:
             conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
     return events

@@ -46,15 +46,20 @@ def children(code: str) -> list[Region]:
     return sorted((r for r in REGIONS.values() if r.parent == code), key=lambda r: r.code)
 
 
+def like_pattern(code: str) -> str:
+    """The SQL LIKE pattern of ``code`` and everything below it: a province (xx0000) or city (xxxx00) covers the
+    codes that share its prefix; a county covers itself. The SQL function region_pattern() is the same rule."""
+    if code.endswith("0000"):
+        return code[:2] + "%"
+    if code.endswith("00"):
+        return code[:4] + "%"
+    return code
+
+
 def is_within(code: str, ancestor: str) -> bool:
     """True when ``code`` is ``ancestor`` or lies below it (by GB/T 2260 prefix rules)."""
-    if code == ancestor:
-        return True
-    if ancestor.endswith("0000"):
-        return code.startswith(ancestor[:2])
-    if ancestor.endswith("00"):
-        return code.startswith(ancestor[:4])
-    return False
+    pattern = like_pattern(ancestor)
+    return code.startswith(pattern[:-1]) if pattern.endswith("%") else code == pattern
 
 
 def name_of(code: str) -> str:

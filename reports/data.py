@@ -16,7 +16,7 @@ from alerts.evaluate import Scope, fetch_counts, judge
 from alerts.stats import State
 from alerts.windows import DayRange
 from qsmon.plans.model import Indicator, Measure, Op, Plan
-from qsmon.regions import name_of
+from qsmon.regions import like_pattern, name_of
 from qsmon.vocab import Category
 
 
@@ -203,8 +203,6 @@ def gather(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timez
     from datetime import datetime, time
     from zoneinfo import ZoneInfo
 
-    from alerts.evaluate import _region_prefix
-
     report = MonthlyReport(plan, year, month)
     this = month_range(year, month)
     ytd = DayRange(date(year, 1, 1), this.last)
@@ -225,7 +223,7 @@ def gather(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timez
                                        for y, m in report.trend_months]
         report.regions.extend(_region_rows(conn, plan, indicator, this))
     report.regions.sort(key=lambda r: (-(r.shortfall if r.shortfall is not None else -1e9), r.region_code))
-    prefix = _region_prefix(plan.jurisdiction.region_code or "000000")
+    prefix = like_pattern(plan.jurisdiction.region_code or "000000")
     report.categories = [CategoryRow(Category(c).label, s, int(t), int(p), int(f))
                          for c, s, t, p, f in conn.execute(_CATEGORIES, (this.first, this.last, prefix))]
     report.failures = [

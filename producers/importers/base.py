@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
+
 from qsmon.schema import FailedItem, InspectionResult
 
 CST = ZoneInfo("Asia/Shanghai")
@@ -38,6 +40,12 @@ RowOutcome = ImportRow | Rejection
 
 class RowError(ValueError):
     """A cell that cannot become part of an event; the message is the rejection reason."""
+
+
+def row_error(exc: ValidationError) -> RowError:
+    """The event model's first complaint about a row, as its rejection reason (``field: message``)."""
+    first = exc.errors(include_url=False)[0]
+    return RowError(f"{'.'.join(map(str, first['loc'])) or 'row'}: {first['msg']}")
 
 
 _DATE_PATTERNS = (

@@ -39,6 +39,7 @@ from producers.importers.base import (
     RowOutcome,
     local_noon,
     parse_day,
+    row_error,
     split_unit,
 )
 from qsmon.schema import FailedItem, InspectionResult, safe_sample_id
@@ -96,8 +97,7 @@ def _row_to_event(row: dict[str, str], mapping: CsvMapping, file_key: str) -> In
     try:
         return InspectionResult.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        raise RowError(f"{'.'.join(map(str, first['loc'])) or 'row'}: {first['msg']}") from exc
+        raise row_error(exc) from exc
 
 
 def read_csv(path: Path, mapping: CsvMapping) -> Iterator[RowOutcome]:

@@ -31,6 +31,7 @@ from producers.importers.base import (
     local_noon,
     parse_day,
     parse_failed_items,
+    row_error,
 )
 from producers.importers.provinces import province_code
 from qsmon.schema import InspectionResult
@@ -151,8 +152,7 @@ def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, fi
             source="import:samr",
         )
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        raise RowError(f"{'.'.join(map(str, first['loc'])) or 'row'}: {first['msg']}") from exc
+        raise row_error(exc) from exc
 
 
 def read_samr(path: Path, options: SamrOptions) -> Iterator[RowOutcome]:
