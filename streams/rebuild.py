@@ -1,6 +1,8 @@
-"""Recompute rollups from the stored final verdicts; report, and fix, any difference.
+"""Recompute what the worker derives from the final verdicts; report, and fix, any difference.
 
-The rollups are maintained incrementally by the worker; this is the repair tool and the audit that proves them.
+The worker maintains the daily and monthly rollups and the table of current failures incrementally; this is the
+repair tool and the audit that proves them. Each is recomputed from ``sample_current`` (and, for failures, the
+history rows it points at) and compared row by row.
 """
 
 from __future__ import annotations
@@ -10,62 +12,109 @@ from datetime import date
 
 import psycopg
 
-_TRUTH = """
-SELECT day, category, subcategory, sampling_type, stage, region_code, grade,
-    count(*) AS tested,
-    count(*) FILTER (WHERE verdict = 'pass') AS passed,
-    count(*) FILTER (WHERE verdict = 'fail') AS failed,
-    coalesce(sum(score::numeric), 0) AS score_sum,
-    count(score) AS score_count,
-    coalesce(sum(score::numeric * score::numeric), 0) AS score_sq_sum
-FROM sample_current
-WHERE day >= %(from_day)s
-GROUP BY day, category, subcategory, sampling_type, stage, region_code, grade
-"""
+_COUNTS = "tested, passed, failed, score_sum, score_count, score_sq_sum"
+_COUNTED = """count(*) AS tested, count(*) FILTER (WHERE verdict = 'pass') AS passed,
+    count(*) FILTER (WHERE verdict = 'fail') AS failed, coalesce(sum(score::numeric), 0) AS score_sum,
+    count(score) AS score_count, coalesce(sum(score::numeric * score::numeric), 0) AS score_sq_sum"""
+_DIMENSIONS = "category, subcategory, sampling_type, stage, region_code, grade"
 
-_DIFF = f"""
-WITH truth AS ({_TRUTH}),
-kept AS (
-    SELECT day, category, subcategory, sampling_type, stage, region_code, grade,
-        tested, passed, failed, score_sum, score_count, score_sq_sum
-    FROM rollup_daily WHERE day >= %(from_day)s
+
+_CURRENT_HISTORY = """FROM sample_current c JOIN inspection_results r
+    ON r.sample_id = c.sample_id AND r.revision = c.revision AND r.sampled_at = c.sampled_at"""
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """A table derived from the final verdicts: its key, the compared columns, and how to recompute it."""
+
+    table: str
+    period: str  # the date column a rebuild from a given day restricts
+    unit: str  # the period column's granularity: a rebuild starts at the first day of it
+    key: str
+    values: str
+    truth: str  # SELECT key, values … WHERE period >= %(from_day)s
+    counts: bool = True  # rows of zeros mean the same as no row (everything they counted moved away)
+
+    def keep(self) -> str:
+        return f"SELECT {self.key}, {self.values} FROM {self.table} WHERE {self.period} >= %(from_day)s"
+
+    def start(self, day: date) -> date:
+        """The first day a rebuild from ``day`` recomputes: whole months or years for the coarser rollups."""
+        if day == date.min or self.unit == "day":
+            return day
+        return day.replace(day=1) if self.unit == "month" else day.replace(month=1, day=1)
+
+
+DERIVED = (
+    Derived("rollup_daily", "day", "day", f"day, {_DIMENSIONS}", _COUNTS,
+            f"SELECT day, {_DIMENSIONS}, {_COUNTED} FROM sample_current WHERE day >= %(from_day)s"
+            f" GROUP BY day, {_DIMENSIONS}"),
+    Derived("rollup_monthly", "month", "month", f"month, {_DIMENSIONS}", _COUNTS,
+            f"SELECT date_trunc('month', day)::date AS month, {_DIMENSIONS}, {_COUNTED} FROM sample_current"
+            f" WHERE day >= %(from_day)s GROUP BY 1, {_DIMENSIONS}"),
+    Derived("failure_current", "day", "day", "sample_id",
+            "revision, sampled_at, day, category, subcategory, sampling_type, stage, region_code, product,"
+            " manufacturer, sampled_unit, lab, failed_items",
+            "SELECT c.sample_id, c.revision, c.sampled_at, c.day, c.category, c.subcategory, c.sampling_type,"
+            " c.stage, c.region_code, r.product, r.manufacturer, r.sampled_unit, r.lab, r.failed_items"
+            f" {_CURRENT_HISTORY}"
+            " WHERE c.verdict = 'fail' AND c.day >= %(from_day)s", counts=False),
+    Derived("failed_item_monthly", "month", "month", "month, region_code, category, item", "failures",
+            "SELECT date_trunc('month', c.day)::date AS month, c.region_code, c.category, i->>'item' AS item,"
+            f" count(*) AS failures {_CURRENT_HISTORY} CROSS JOIN LATERAL jsonb_array_elements(r.failed_items) i"
+            " WHERE c.verdict = 'fail' AND c.day >= %(from_day)s GROUP BY 1, 2, 3, 4"),
+    Derived("failed_firm_yearly", "year", "year", "year, region_code, category, firm, product", "failures",
+            "SELECT date_trunc('year', c.day)::date AS year, c.region_code, c.category,"
+            " coalesce(r.manufacturer, r.sampled_unit) AS firm, coalesce(r.product, '') AS product,"
+            f" count(*) AS failures {_CURRENT_HISTORY}"
+            " WHERE c.verdict = 'fail' AND c.day >= %(from_day)s AND coalesce(r.manufacturer, r.sampled_unit)"
+            " IS NOT NULL GROUP BY 1, 2, 3, 4, 5"),
 )
-SELECT coalesce(t.day, k.day), coalesce(t.category, k.category), coalesce(t.region_code, k.region_code),
-    coalesce(t.tested, 0), coalesce(k.tested, 0), coalesce(t.passed, 0), coalesce(k.passed, 0)
-FROM truth t FULL JOIN kept k USING (day, category, subcategory, sampling_type, stage, region_code, grade)
-WHERE (t.tested, t.passed, t.failed, t.score_sum, t.score_count, t.score_sq_sum)
-    IS DISTINCT FROM (k.tested, k.passed, k.failed, k.score_sum, k.score_count, k.score_sq_sum)
-    AND NOT (t.day IS NULL AND k.tested = 0 AND k.passed = 0 AND k.failed = 0 AND k.score_count = 0)
-ORDER BY 1, 2, 3
-"""
 
 
 @dataclass(frozen=True, slots=True)
 class RollupDifference:
-    day: date
-    category: str
-    region_code: str
-    tested_truth: int
-    tested_kept: int
-    passed_truth: int
-    passed_kept: int
+    table: str
+    key: str  # the row's key, comma-separated
+    truth: str | None  # the recomputed values; None: the row should not exist
+    kept: str | None  # the stored values; None: the row is missing
+
+
+def _compare(derived: Derived) -> str:
+    keys = [k.strip() for k in derived.key.split(",")]
+    values = [v.strip() for v in derived.values.split(",")]
+    # An all-zero rollup row (every sample moved away) is the same as no row.
+    empty = " AND ".join(f"k.{v} = 0" for v in values) if derived.counts else "false"
+    return f"""
+        WITH truth AS ({derived.truth}), kept AS ({derived.keep()})
+        SELECT concat_ws(', ', {', '.join(f'coalesce(t.{k}, k.{k})' for k in keys)}),
+            CASE WHEN t.{keys[0]} IS NOT NULL THEN concat_ws(', ', {', '.join(f't.{v}' for v in values)}) END,
+            CASE WHEN k.{keys[0]} IS NOT NULL THEN concat_ws(', ', {', '.join(f'k.{v}' for v in values)}) END
+        FROM truth t FULL JOIN kept k USING ({derived.key})
+        WHERE ({', '.join(f't.{v}' for v in values)}) IS DISTINCT FROM ({', '.join(f'k.{v}' for v in values)})
+          AND NOT (t.{keys[0]} IS NULL AND {empty})
+        ORDER BY 1
+    """
 
 
 def differences(conn: psycopg.Connection, from_day: date = date.min) -> list[RollupDifference]:
-    return [RollupDifference(*row) for row in conn.execute(_DIFF, {"from_day": from_day}).fetchall()]
+    return [RollupDifference(derived.table, *row)
+            for derived in DERIVED
+            for row in conn.execute(_compare(derived).encode(), {"from_day": derived.start(from_day)}).fetchall()]
 
 
 def rebuild(conn: psycopg.Connection, from_day: date = date.min) -> list[RollupDifference]:
-    """Replace rollups from ``from_day`` on with the truth; returns what differed before."""
+    """Replace the derived rows from ``from_day`` on (from the start of its month or year for the coarser
+    rollups) with the truth; returns what differed before."""
     with conn.transaction():
-        # The worker writes rollups under partition locks; this lock keeps the rollup table still meanwhile.
-        conn.execute("LOCK TABLE rollup_daily IN SHARE ROW EXCLUSIVE MODE")
+        # The worker writes these under partition locks; this lock keeps them still meanwhile.
+        conn.execute(f"LOCK TABLE {', '.join(d.table for d in DERIVED)} IN SHARE ROW EXCLUSIVE MODE".encode())
         found = differences(conn, from_day)
-        if found:
-            conn.execute("DELETE FROM rollup_daily WHERE day >= %s", (from_day,))
-            conn.execute(
-                "INSERT INTO rollup_daily (day, category, subcategory, sampling_type, stage, region_code, grade,"
-                " tested, passed, failed, score_sum, score_count, score_sq_sum) " + _TRUTH,
-                {"from_day": from_day},
-            )
+        for derived in DERIVED:
+            if any(f.table == derived.table for f in found):
+                params = {"from_day": derived.start(from_day)}
+                conn.execute(f"DELETE FROM {derived.table} WHERE {derived.period} >= %(from_day)s".encode(),
+                             params)
+                conn.execute(f"INSERT INTO {derived.table} ({derived.key}, {derived.values}) {derived.truth}"
+                             .encode(), params)
     return found

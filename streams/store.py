@@ -40,13 +40,20 @@ FROM incoming
 ON CONFLICT DO NOTHING
 """
 
-# The final verdict per sample and the rollup deltas, in one statement. `prev` reads the rows the upsert is
-# about to replace (same snapshot); the partition locks guarantee no other writer touches these samples.
-_CURRENT_AND_ROLLUP = """
+# The final verdict per sample, the current failures and every rollup's deltas, in one statement. `prev` and
+# `failures_before` read the rows the upserts are about to replace (all sub-statements share one snapshot); the
+# partition locks guarantee no other writer touches these samples. Only samples whose current revision moved
+# (`upserted`) change the failures and the rollups.
+_DIMENSIONS = "category, subcategory, sampling_type, stage, region_code, grade"
+_COUNTS = "tested, passed, failed, score_sum, score_count, score_sq_sum"
+_FAILURE_COLUMNS = ("sample_id", "revision", "sampled_at", "day", "category", "subcategory", "sampling_type", "stage",
+                    "region_code", "product", "manufacturer", "sampled_unit", "lab", "failed_items")
+_ADD_COUNTS = ", ".join(f"{c} = r.{c} + excluded.{c}" for c in _COUNTS.split(", "))
+_CURRENT_AND_ROLLUP = f"""
 WITH batch AS (
     SELECT DISTINCT ON (sample_id) sample_id, revision, sampled_at,
         (sampled_at AT TIME ZONE %(tz)s)::date AS day, category, subcategory, sampling_type, stage, region_code,
-        verdict, grade, score
+        verdict, grade, score, product, manufacturer, sampled_unit, lab, failed_items::jsonb AS failed_items
     FROM incoming
     ORDER BY sample_id, revision DESC, kafka_partition, kafka_offset
 ), prev AS (
@@ -65,13 +72,46 @@ WITH batch AS (
         stage = excluded.stage, region_code = excluded.region_code, verdict = excluded.verdict,
         grade = excluded.grade, score = excluded.score, updated_at = now()
     WHERE c.revision < excluded.revision
-    RETURNING c.day, c.category, c.subcategory, c.sampling_type, c.stage, c.region_code, c.grade, c.verdict, c.score
-), deltas AS (
-    SELECT *, 1 AS sign FROM upserted
+    RETURNING c.sample_id, c.day, c.category, c.subcategory, c.sampling_type, c.stage, c.region_code, c.grade,
+        c.verdict, c.score
+), failures_before AS (  -- the failures being replaced, as the snapshot still has them
+    SELECT f.* FROM failure_current f JOIN upserted u USING (sample_id)
+), failures_after AS (
+    SELECT b.* FROM upserted u JOIN batch b USING (sample_id) WHERE u.verdict = 'fail'
+), failures_passed AS (
+    DELETE FROM failure_current f USING upserted u WHERE f.sample_id = u.sample_id AND u.verdict = 'pass'
+), failures_failed AS (
+    INSERT INTO failure_current AS f ({", ".join(_FAILURE_COLUMNS)})
+    SELECT {", ".join(_FAILURE_COLUMNS)} FROM failures_after
+    ON CONFLICT (sample_id) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in _FAILURE_COLUMNS[1:])}
+    WHERE f.revision < excluded.revision
+), failure_deltas AS (
+    SELECT day, region_code, category, product, coalesce(manufacturer, sampled_unit) AS firm, failed_items,
+        1 AS sign
+    FROM failures_after
     UNION ALL
-    SELECT *, -1 AS sign FROM prev
+    SELECT day, region_code, category, product, coalesce(manufacturer, sampled_unit), failed_items, -1
+    FROM failures_before
+), failed_items_by_month AS (
+    INSERT INTO failed_item_monthly AS r (month, region_code, category, item, failures)
+    SELECT date_trunc('month', day)::date, region_code, category, i->>'item', sum(sign)
+    FROM failure_deltas CROSS JOIN LATERAL jsonb_array_elements(failed_items) i
+    GROUP BY 1, 2, 3, 4 HAVING sum(sign) <> 0
+    ORDER BY 1, 2, 3, 4
+    ON CONFLICT (month, region_code, category, item) DO UPDATE SET failures = r.failures + excluded.failures
+), failed_firms_by_year AS (
+    INSERT INTO failed_firm_yearly AS r (year, region_code, category, firm, product, failures)
+    SELECT date_trunc('year', day)::date, region_code, category, firm, coalesce(product, ''), sum(sign)
+    FROM failure_deltas WHERE firm IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5 HAVING sum(sign) <> 0
+    ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (year, region_code, category, firm, product) DO UPDATE SET failures = r.failures + excluded.failures
+), deltas AS (
+    SELECT day, {_DIMENSIONS}, verdict, score, 1 AS sign FROM upserted
+    UNION ALL
+    SELECT day, {_DIMENSIONS}, verdict, score, -1 AS sign FROM prev
 ), grouped AS (
-    SELECT day, category, subcategory, sampling_type, stage, region_code, grade,
+    SELECT day, {_DIMENSIONS},
         sum(sign) AS tested,
         sum(CASE WHEN verdict = 'pass' THEN sign ELSE 0 END) AS passed,
         sum(CASE WHEN verdict = 'fail' THEN sign ELSE 0 END) AS failed,
@@ -79,19 +119,23 @@ WITH batch AS (
         sum(CASE WHEN score IS NOT NULL THEN sign ELSE 0 END) AS score_count,
         coalesce(sum(sign * score::numeric * score::numeric), 0) AS score_sq_sum
     FROM deltas
-    GROUP BY day, category, subcategory, sampling_type, stage, region_code, grade
-    HAVING sum(sign) <> 0 OR sum(CASE WHEN verdict = 'pass' THEN sign ELSE 0 END) <> 0
-        OR coalesce(sum(sign * score::numeric), 0) <> 0
-        OR coalesce(sum(sign * score::numeric * score::numeric), 0) <> 0
+    GROUP BY day, {_DIMENSIONS}
+), monthly AS (
+    INSERT INTO rollup_monthly AS r (month, {_DIMENSIONS}, {_COUNTS})
+    SELECT date_trunc('month', day)::date, {_DIMENSIONS}, sum(tested), sum(passed), sum(failed), sum(score_sum),
+        sum(score_count), sum(score_sq_sum)
+    FROM grouped
+    GROUP BY 1, {_DIMENSIONS}
+    HAVING (sum(tested), sum(passed), sum(failed), sum(score_sum), sum(score_count), sum(score_sq_sum))
+        <> (0, 0, 0, 0, 0, 0)
+    ORDER BY 1, {_DIMENSIONS}  -- a fixed order: no deadlocks
+    ON CONFLICT (month, {_DIMENSIONS}) DO UPDATE SET {_ADD_COUNTS}
 )
-INSERT INTO rollup_daily AS r (day, category, subcategory, sampling_type, stage, region_code, grade,
-    tested, passed, failed, score_sum, score_count, score_sq_sum)
+INSERT INTO rollup_daily AS r (day, {_DIMENSIONS}, {_COUNTS})
 SELECT * FROM grouped
-ORDER BY day, category, subcategory, sampling_type, stage, region_code, grade  -- a fixed order: no deadlocks
-ON CONFLICT (day, category, subcategory, sampling_type, stage, region_code, grade) DO UPDATE SET
-    tested = r.tested + excluded.tested, passed = r.passed + excluded.passed, failed = r.failed + excluded.failed,
-    score_sum = r.score_sum + excluded.score_sum, score_count = r.score_count + excluded.score_count,
-    score_sq_sum = r.score_sq_sum + excluded.score_sq_sum
+WHERE ({_COUNTS}) <> (0, 0, 0, 0, 0, 0)  -- a correction within one key changes nothing
+ORDER BY day, {_DIMENSIONS}
+ON CONFLICT (day, {_DIMENSIONS}) DO UPDATE SET {_ADD_COUNTS}
 RETURNING day, category, subcategory, sampling_type, stage, region_code
 """
 

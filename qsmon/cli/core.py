@@ -87,7 +87,7 @@ def worker(loglevel: str = typer.Option("WARNING", help="log level")) -> None:
 def rollups_rebuild(
     from_day: str = typer.Option("1900-01-01", "--from", help="first local day to recompute (YYYY-MM-DD)"),
 ) -> None:
-    """Recompute rollups from the stored final verdicts and report any difference fixed."""
+    """Recompute the rollups and current failures from the stored final verdicts; report any difference fixed."""
     from datetime import date
 
     from qsmon.storage import connect
@@ -98,10 +98,9 @@ def rollups_rebuild(
     if not fixed:
         typer.echo("rollups match the stored results: nothing to fix")
         return
-    typer.echo(f"fixed {len(fixed)} rollup rows:")
+    typer.echo(f"fixed {len(fixed)} derived rows:")
     for d in fixed:
-        typer.echo(f"  {d.day} {d.category:<14} {d.region_code}  tested {d.tested_kept} -> {d.tested_truth}"
-                   f"  passed {d.passed_kept} -> {d.passed_truth}")
+        typer.echo(f"  {d.table} [{d.key}]: {d.kept or '(missing)'} -> {d.truth or '(none)'}")
 
 
 rollups_app = typer.Typer(help="Rollup maintenance.", no_args_is_help=True)

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import psycopg
 import pytest
 
-from qsmon.schema import InspectionResult
+from qsmon.schema import FailedItem, InspectionResult
 from qsmon.settings import Settings
 from qsmon.storage import connect
 from streams.rebuild import differences, rebuild
@@ -161,10 +161,134 @@ class TestRebuild:
         db.execute("DELETE FROM rollup_daily WHERE region_code = '421083'")
         with connect(settings.dsn) as conn:
             fixed = rebuild(conn)
-        assert {d.region_code for d in fixed} == {"421003", "421083"}
+        assert {d.table for d in fixed} == {"rollup_daily"}
+        assert {d.key.split(", ")[5] for d in fixed} == {"421003", "421083"}  # key: day, 4 dimensions, region, grade
         assert differences(db) == []
         assert totals(db) == (3, 2, 1)
 
+
+    def test_rebuild_repairs_the_monthly_rollup_and_the_current_failures(
+        self, feed: Feed, db: psycopg.Connection, settings: Settings
+    ) -> None:
+        feed.send([result("A", verdict="fail"), result("B", verdict="fail"), result("C")])
+        db.execute("UPDATE rollup_monthly SET tested = tested + 1")
+        db.execute("DELETE FROM failure_current WHERE sample_id = 'A'")
+        db.execute("UPDATE failure_current SET product = 'wrong' WHERE sample_id = 'B'")
+        with connect(settings.dsn) as conn:
+            from_the_20th = rebuild(conn, date(2026, 3, 20))  # monthly rows are rebuilt whole, from the 1st
+            everything = rebuild(conn)
+        assert {d.table for d in from_the_20th} == {"rollup_monthly"}  # the failures of the 10th are left alone
+        assert {(d.table, d.key) for d in everything} == {("failure_current", "A"), ("failure_current", "B")}
+        assert differences(db) == []
+
+
+def monthly_totals(db: psycopg.Connection) -> dict[str, tuple[int, int, int]]:
+    rows = db.execute("SELECT month::text, sum(tested), sum(passed), sum(failed) FROM rollup_monthly"
+                      " GROUP BY month HAVING sum(tested) <> 0").fetchall()
+    return {month: (int(t), int(p), int(f)) for month, t, p, f in rows}
+
+
+def failures(db: psycopg.Connection) -> dict[str, tuple[int, str]]:
+    rows = db.execute("SELECT sample_id, revision, failed_items->0->>'item' FROM failure_current").fetchall()
+    return {sample_id: (revision, item) for sample_id, revision, item in rows}
+
+
+class TestLongRangeTables:
+    """The monthly rollup and the current failures, kept by the worker's batch statement."""
+
+    def test_the_monthly_rollup_follows_a_correction_across_months(self, feed: Feed, db: psycopg.Connection) -> None:
+        feed.send([result("A", verdict="fail"), result("B"), result("C", at=BASE_TIME - timedelta(days=40))])
+        assert monthly_totals(db) == {"2026-03-01": (2, 1, 1), "2026-01-01": (1, 1, 0)}
+        feed.send([result("A", revision=2, verdict="pass", at=BASE_TIME - timedelta(days=40))])
+        assert monthly_totals(db) == {"2026-03-01": (1, 1, 0), "2026-01-01": (2, 2, 0)}
+        assert differences(db) == []
+
+    def test_a_move_within_a_month_leaves_its_monthly_row_alone(self, feed: Feed, db: psycopg.Connection) -> None:
+        feed.send([result("A", verdict="fail")])
+        feed.send([result("A", revision=2, verdict="fail", at=BASE_TIME + timedelta(days=3))])
+        assert monthly_totals(db) == {"2026-03-01": (1, 0, 1)}
+        assert differences(db) == []
+
+    def test_current_failures_follow_revisions(self, feed: Feed, db: psycopg.Connection) -> None:
+        feed.send([result("A", verdict="fail"), result("B"), result("C", verdict="fail")])
+        assert failures(db) == {"A": (1, "毒死蜱"), "C": (1, "毒死蜱")}
+        recheck = (FailedItem(item="铅(以Pb计)", measured="0.5", limit="≤0.2", unit="mg/kg"),)
+        feed.send([result("A", revision=2, verdict="pass"),  # overturned
+                   result("B", revision=2, verdict="fail"),  # found failing
+                   result("C", revision=2, verdict="fail", failed_items=recheck)])  # other items
+        assert failures(db) == {"B": (2, "毒死蜱"), "C": (2, "铅(以Pb计)")}
+        feed.send([result("C", revision=1, verdict="fail")])  # a late lower revision changes nothing
+        assert failures(db) == {"B": (2, "毒死蜱"), "C": (2, "铅(以Pb计)")}
+        items = db.execute("SELECT item, failures FROM failed_item_monthly WHERE failures <> 0").fetchall()
+        assert dict(items) == {"毒死蜱": 1, "铅(以Pb计)": 1}
+        assert differences(db) == []
+
+    def test_a_redelivered_batch_leaves_the_failures_and_months_as_they_were(
+        self, feed: Feed, db: psycopg.Connection
+    ) -> None:
+        records = feed.send([result("A", verdict="fail"), result("A", revision=2, verdict="fail",
+                                                                  manufacturer="某食品有限公司")])
+        feed.replay(records)
+        assert db.execute("SELECT manufacturer FROM failure_current").fetchall() == [("某食品有限公司",)]
+        assert monthly_totals(db) == {"2026-03-01": (1, 0, 1)}
+
+
+class TestRollupRows:
+    """rollup_rows(first, last): whole months from the monthly rollup, partial ones from the daily rollup."""
+
+    @pytest.mark.parametrize(("first", "last"), [
+        ("2026-01-01", "2026-03-31"),  # whole months only
+        ("2026-01-15", "2026-03-20"),  # partial months at both ends
+        ("2026-02-03", "2026-02-27"),  # inside one month
+        ("2026-01-31", "2026-02-01"),  # across a boundary, no whole month
+        ("2025-12-31", "2026-03-01"),  # one day at each end
+    ])
+    def test_any_span_counts_what_the_daily_rollup_counts(
+        self, first: str, last: str, feed: Feed, db: psycopg.Connection
+    ) -> None:
+        start = datetime(2025, 12, 20, 4, tzinfo=UTC)
+        feed.send([result(f"S{i}", verdict="fail" if i % 7 == 0 else "pass", at=start + timedelta(days=i))
+                   for i in range(110)])
+        daily = db.execute("SELECT sum(tested), sum(failed) FROM rollup_daily WHERE day BETWEEN %s AND %s",
+                           (first, last)).fetchone()
+        for whole_months in (True, False):
+            spanned = db.execute("SELECT sum(tested), sum(failed) FROM rollup_rows(%s, %s, %s)",
+                                 (first, last, whole_months)).fetchone()
+            assert spanned == daily
+        assert daily is not None
+        assert daily[0] > 0
+
+    def test_whole_months_come_from_the_monthly_rollup(self, feed: Feed, db: psycopg.Connection) -> None:
+        feed.send([result(f"S{i}", at=datetime(2026, 1, 1, 4, tzinfo=UTC) + timedelta(days=i)) for i in range(59)])
+        days = db.execute("SELECT day::text, tested FROM rollup_rows('2026-01-01', '2026-02-28') ORDER BY day"
+                          ).fetchall()
+        assert days == [("2026-01-01", 31), ("2026-02-01", 28)]
+
+
+class TestFailureCounts:
+    """failed_item_counts / failed_firm_counts: whole months or years from the rollups, the rest from the failures."""
+
+    @pytest.mark.parametrize(("first", "last"), [
+        ("2025-12-25", "2026-03-20"),  # partial months and years
+        ("2025-01-01", "2026-12-31"),  # whole years only
+        ("2025-12-31", "2026-02-03"),  # across a year boundary
+        ("2026-01-10", "2026-06-30"),  # ends after the newest failure: the last year is read whole
+        ("2026-01-10", "2026-03-01"),  # ends before it: the days are read one by one
+    ])
+    def test_any_span_counts_the_current_failures_in_it(
+        self, first: str, last: str, feed: Feed, db: psycopg.Connection
+    ) -> None:
+        start = datetime(2025, 12, 1, 4, tzinfo=UTC)
+        feed.send([result(f"F{i}", verdict="fail", at=start + timedelta(days=i), manufacturer=f"企业{i % 3}")
+                   for i in range(0, 100, 2)])
+        feed.send([result("F10", revision=2, verdict="pass", at=start + timedelta(days=10))])  # one overturned
+        truth = db.execute("SELECT count(*) FROM failure_current WHERE day BETWEEN %s AND %s",
+                           (first, last)).fetchone()
+        items = db.execute("SELECT sum(failures) FROM failed_item_counts(%s, %s)", (first, last)).fetchone()
+        firms = db.execute("SELECT sum(failures) FROM failed_firm_counts(%s, %s)", (first, last)).fetchone()
+        assert truth is not None
+        assert truth[0] > 0
+        assert items == firms == truth
 
 
 class TestMigrations:
