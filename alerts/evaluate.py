@@ -125,9 +125,8 @@ _COUNTS_SQL = """
 SELECT region_code, subcategory, sum(tested), sum(passed), sum(failed),
     coalesce(sum(tested) FILTER (WHERE grade = ANY(%(grades)s)), 0),
     sum(score_sum), sum(score_count), sum(score_sq_sum)
-FROM rollup_daily
-WHERE day BETWEEN %(first)s AND %(last)s
-  AND category = ANY(%(categories)s)
+FROM rollup_rows(%(first)s, %(last)s)
+WHERE category = ANY(%(categories)s)
   AND (cardinality(%(sampling_types)s::text[]) = 0 OR sampling_type = ANY(%(sampling_types)s))
   AND (cardinality(%(subcategories)s::text[]) = 0 OR subcategory = ANY(%(subcategories)s))
   AND (cardinality(%(stages)s::text[]) = 0 OR stage = ANY(%(stages)s))

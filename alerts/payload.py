@@ -27,11 +27,11 @@ def window_label(window: str) -> str:
 
 
 _TOP_ITEMS = """
-SELECT item->>'item' AS name, count(*) FROM sample_current c
-JOIN inspection_results r ON r.sample_id = c.sample_id AND r.revision = c.revision AND r.sampled_at = c.sampled_at
-CROSS JOIN LATERAL jsonb_array_elements(r.failed_items) AS item
-WHERE c.day BETWEEN %(first)s AND %(last)s AND c.verdict = 'fail' AND c.category = ANY(%(categories)s)
+SELECT item->>'item' AS name, count(*) FROM failure_current c
+CROSS JOIN LATERAL jsonb_array_elements(c.failed_items) AS item
+WHERE c.day BETWEEN %(first)s AND %(last)s AND c.category = ANY(%(categories)s)
   AND (cardinality(%(sampling_types)s::text[]) = 0 OR c.sampling_type = ANY(%(sampling_types)s))
+  AND (cardinality(%(stages)s::text[]) = 0 OR c.stage = ANY(%(stages)s))
   AND (%(subcategory)s = '' OR c.subcategory = %(subcategory)s)
   AND c.region_code LIKE %(prefix)s
 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 3
@@ -42,7 +42,8 @@ def top_failed_items(conn: psycopg.Connection, plan: Plan, e: Evaluation) -> lis
     indicator = plan.indicator(e.indicator_id)
     rows = conn.execute(_TOP_ITEMS, {
         "first": e.days.first, "last": e.days.last, "categories": [c.value for c in indicator.filter.categories],
-        "sampling_types": [s.value for s in indicator.filter.sampling_types], "subcategory": e.scope.subcategory,
+        "sampling_types": [s.value for s in indicator.filter.sampling_types],
+        "stages": [s.value for s in indicator.filter.stages], "subcategory": e.scope.subcategory,
         "prefix": like_pattern(e.scope.region_code),
     }).fetchall()
     return [(str(name), int(count)) for name, count in rows]

@@ -6,18 +6,34 @@ shows exactly what the alert engine evaluates. Days are Asia/Shanghai calendar d
 
 from __future__ import annotations
 
-# The rollup rows an indicator counts, within the chosen region.
-INDICATOR_ROWS = """
+FIRST_DAY = "($__timeFrom()::timestamptz AT TIME ZONE 'Asia/Shanghai')::date"
+LAST_DAY = "($__timeTo()::timestamptz AT TIME ZONE 'Asia/Shanghai')::date"
+TODAY = "(now() AT TIME ZONE 'Asia/Shanghai')::date"
+# The chosen range's rollup rows: whole months from the monthly rollup, the partial months' days from the daily one.
+RANGE_ROWS = f"rollup_rows({FIRST_DAY}, {LAST_DAY})"
+
+
+def indicator_rows(rows: str, keep: str) -> str:
+    """The rollup rows an indicator counts, within the chosen region.
+
+    ``rows`` is a rollup_rows(…) call; ``keep`` the column the panel groups by (``day`` or ``region_code``). The rows
+    are summed over everything else first, so the join to the indicators' filter arrays sees a few hundred rows
+    rather than every county's.
+    """
+    return f"""
 FROM plan_indicators f
-JOIN rollup_daily r ON r.category = ANY(f.categories)
+JOIN (
+  SELECT {keep}, category, subcategory, sampling_type, stage, grade, sum(tested) AS tested, sum(passed) AS passed,
+    sum(failed) AS failed, sum(score_sum) AS score_sum, sum(score_count) AS score_count
+  FROM {rows} AS rows
+  WHERE region_code LIKE region_pattern('$region')
+  GROUP BY {keep}, category, subcategory, sampling_type, stage, grade
+) r ON r.category = ANY(f.categories)
   AND (cardinality(f.sampling_types) = 0 OR r.sampling_type = ANY(f.sampling_types))
   AND (cardinality(f.subcategories) = 0 OR r.subcategory = ANY(f.subcategories))
   AND (cardinality(f.stages) = 0 OR r.stage = ANY(f.stages))
-  AND r.region_code LIKE region_pattern('$region')
 """
 
-LOCAL_DAYS = ("r.day BETWEEN ($__timeFrom()::timestamptz AT TIME ZONE 'Asia/Shanghai')::date"
-              " AND ($__timeTo()::timestamptz AT TIME ZONE 'Asia/Shanghai')::date")
 
 VALUE = ("CASE WHEN f.measure = 'mean_score' THEN sum(r.score_sum) / nullif(sum(r.score_count), 0)"
          " ELSE 100.0 * sum(measure_hits(f.measure, r.passed, r.failed,"
@@ -52,29 +68,29 @@ SELECT count(*) AS "告警中" FROM alerts
 WHERE plan_id = '$plan' AND status = 'firing' AND region_code LIKE region_pattern('$region')
 """
 
+# This year to today, and last year to the same day, each as whole months plus the current month's days.
+_THIS_YEAR = f"date_trunc('year', {TODAY})::date"
+_LAST_YEAR_TODAY = f"({TODAY} - interval '1 year')::date"
 OVERVIEW_YEAR_ON_YEAR = f"""
-WITH today AS (SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date AS d)
 SELECT f.name AS "指标",
-  100.0 * sum(measure_hits(f.measure, r.passed, r.failed, 0)) FILTER (WHERE r.day >= date_trunc('year', t.d)::date)
-    / nullif(sum(r.tested) FILTER (WHERE r.day >= date_trunc('year', t.d)::date), 0) AS "本年累计",
-  100.0 * sum(measure_hits(f.measure, r.passed, r.failed, 0)) FILTER (WHERE r.day < date_trunc('year', t.d)::date)
-    / nullif(sum(r.tested) FILTER (WHERE r.day < date_trunc('year', t.d)::date), 0) AS "去年同期"
-{INDICATOR_ROWS}
-CROSS JOIN today t
+  100.0 * sum(measure_hits(f.measure, r.passed, r.failed, 0)) FILTER (WHERE r.day >= {_THIS_YEAR})
+    / nullif(sum(r.tested) FILTER (WHERE r.day >= {_THIS_YEAR}), 0) AS "本年累计",
+  100.0 * sum(measure_hits(f.measure, r.passed, r.failed, 0)) FILTER (WHERE r.day < {_THIS_YEAR})
+    / nullif(sum(r.tested) FILTER (WHERE r.day < {_THIS_YEAR}), 0) AS "去年同期"
+{indicator_rows(f"(SELECT * FROM rollup_rows(date_trunc('year', {_LAST_YEAR_TODAY})::date, {_LAST_YEAR_TODAY})"
+                f" UNION ALL SELECT * FROM rollup_rows({_THIS_YEAR}, {TODAY}))", keep="day")}
 WHERE f.plan_id = '$plan' AND f.measure IN ('pass_rate', 'fail_rate')
-  AND (r.day BETWEEN date_trunc('year', t.d - interval '1 year')::date AND (t.d - interval '1 year')::date
-       OR r.day BETWEEN date_trunc('year', t.d)::date AND t.d)
 GROUP BY f.name, f.position ORDER BY f.position
 """
 
-# Buckets chosen for the range: days up to 62 days, weeks up to a year, months beyond. Every bucket is listed
-# (generate_series), so a bucket without samples is NULL, which Grafana draws as a gap, never as zero.
+# Buckets chosen for the range: days up to 62 days, weeks up to a year, months beyond (read from whole months of
+# the monthly rollup). Every bucket is listed (generate_series), so a bucket without samples is NULL, which Grafana
+# draws as a gap, never as zero.
 TREND = f"""
-WITH span AS (
-  SELECT ($__timeFrom()::timestamptz AT TIME ZONE 'Asia/Shanghai')::date AS first, ($__timeTo()::timestamptz AT TIME ZONE 'Asia/Shanghai')::date AS last
-), width AS (
-  SELECT first, last, CASE WHEN last - first <= 62 THEN interval '1 day'
-                           WHEN last - first <= 370 THEN interval '1 week' ELSE interval '1 month' END AS w FROM span
+WITH width AS (
+  SELECT {FIRST_DAY} AS first, {LAST_DAY} AS last,
+    CASE WHEN {LAST_DAY} - {FIRST_DAY} <= 62 THEN interval '1 day'
+         WHEN {LAST_DAY} - {FIRST_DAY} <= 370 THEN interval '1 week' ELSE interval '1 month' END AS w
 ), buckets AS (
   SELECT generate_series(CASE WHEN w = interval '1 week' THEN date_trunc('week', first)
                               WHEN w = interval '1 month' THEN date_trunc('month', first) ELSE first END,
@@ -84,9 +100,9 @@ WITH span AS (
               WHEN w.w = interval '1 month' THEN date_trunc('month', r.day)::date ELSE r.day END AS b,
          max(f.measure) AS measure, max(f.target) AS target, sum(r.tested) AS n, {HITS} AS x,
          sum(r.score_sum) AS s, sum(r.score_count) AS sn
-  {INDICATOR_ROWS}
+  {indicator_rows(f"rollup_rows({FIRST_DAY}, {LAST_DAY}, {LAST_DAY} - {FIRST_DAY} > 370)", keep="day")}
   CROSS JOIN width w
-  WHERE f.plan_id = '$plan' AND f.indicator_id = '$indicator' AND r.day BETWEEN w.first AND w.last
+  WHERE f.plan_id = '$plan' AND f.indicator_id = '$indicator'
   GROUP BY 1
 )
 SELECT (b.b::timestamp AT TIME ZONE 'Asia/Shanghai') AS time,
@@ -101,58 +117,54 @@ ORDER BY 1
 REGIONS = f"""
 SELECT g.name AS "地区", r.region_code AS "代码", sum(r.tested) AS "样本", {VALUE} AS "当前值", max(f.target) AS "目标",
   CASE WHEN max(f.op) IN ('<', '<=') THEN {VALUE} - max(f.target) ELSE max(f.target) - {VALUE} END AS "差距"
-FROM plan_indicators f
-JOIN rollup_daily r ON r.category = ANY(f.categories)
-  AND (cardinality(f.sampling_types) = 0 OR r.sampling_type = ANY(f.sampling_types))
-  AND (cardinality(f.subcategories) = 0 OR r.subcategory = ANY(f.subcategories))
-  AND (cardinality(f.stages) = 0 OR r.stage = ANY(f.stages))
+{indicator_rows(RANGE_ROWS, keep="region_code")}
 JOIN regions g ON g.parent = '$region' AND r.region_code LIKE region_pattern(g.code)
-WHERE f.plan_id = '$plan' AND f.indicator_id = '$indicator' AND {LOCAL_DAYS}
+WHERE f.plan_id = '$plan' AND f.indicator_id = '$indicator'
 GROUP BY g.name, r.region_code, f.measure, f.grades
 ORDER BY "差距" DESC NULLS LAST
 """
 
-FAILED_ITEMS = """
-SELECT item->>'item' AS "不合格项目", count(*) AS "批次"
-FROM sample_current c
-JOIN inspection_results r ON r.sample_id = c.sample_id AND r.revision = c.revision AND r.sampled_at = c.sampled_at
-CROSS JOIN LATERAL jsonb_array_elements(r.failed_items) AS item
-WHERE c.verdict = 'fail' AND $__timeFilter(c.sampled_at) AND c.region_code LIKE region_pattern('$region')
-  AND ('$category' = 'all' OR c.category = '$category')
-GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 15
+# Failed items by month and failing firms by year, with the days of partial periods from failure_current.
+_FAILURE_FILTER = """region_code LIKE region_pattern('$region') AND ('$category' = 'all' OR category = '$category')"""
+
+FAILED_ITEMS = f"""
+SELECT item AS "不合格项目", sum(failures) AS "批次"
+FROM failed_item_counts({FIRST_DAY}, {LAST_DAY})
+WHERE {_FAILURE_FILTER}
+GROUP BY 1 HAVING sum(failures) > 0 ORDER BY 2 DESC, 1 LIMIT 15
 """
 
 FAILED_SUBCATEGORIES = f"""
 SELECT r.subcategory AS "细类", sum(r.failed) AS "不合格", 100.0 * sum(r.failed) / nullif(sum(r.tested), 0) AS "不合格率"
-FROM rollup_daily r
-WHERE {LOCAL_DAYS} AND r.region_code LIKE region_pattern('$region') AND r.sampling_type <> 'survey'
+FROM {RANGE_ROWS} r
+WHERE r.region_code LIKE region_pattern('$region') AND r.sampling_type <> 'survey'
   AND ('$category' = 'all' OR r.category = '$category')
 GROUP BY 1 HAVING sum(r.failed) > 0 ORDER BY 2 DESC LIMIT 15
 """
 
-REPEAT_OFFENDERS = """
-SELECT coalesce(r.manufacturer, r.sampled_unit) AS "企业/单位", count(*) AS "不合格批次",
-  string_agg(DISTINCT coalesce(r.product, ''), '、') AS "样品"
-FROM sample_current c
-JOIN inspection_results r ON r.sample_id = c.sample_id AND r.revision = c.revision AND r.sampled_at = c.sampled_at
-WHERE c.verdict = 'fail' AND $__timeFilter(c.sampled_at) AND c.region_code LIKE region_pattern('$region')
-  AND ('$category' = 'all' OR c.category = '$category') AND coalesce(r.manufacturer, r.sampled_unit) IS NOT NULL
-GROUP BY 1 HAVING count(*) >= 2 ORDER BY 2 DESC, 1 LIMIT 50
+REPEAT_OFFENDERS = f"""
+SELECT firm AS "企业/单位", sum(failures) AS "不合格批次",
+  string_agg(product, '、' ORDER BY product) FILTER (WHERE product <> '') AS "样品"
+FROM (
+  SELECT firm, product, sum(failures) AS failures
+  FROM failed_firm_counts({FIRST_DAY}, {LAST_DAY})
+  WHERE {_FAILURE_FILTER}
+  GROUP BY 1, 2 HAVING sum(failures) > 0
+) by_product
+GROUP BY 1 HAVING sum(failures) >= 2 ORDER BY 2 DESC, 1 LIMIT 50
 """
 
-# The newest 100 current failures first (index sample_current_failures), their details joined afterwards.
-LATEST_FAILURES = """
-SELECT c.sampled_at AS "抽样时间", c.sample_id AS "抽样单编号", r.product AS "样品", g.name AS "地区",
-  r.manufacturer AS "标称生产企业", r.sampled_unit AS "被抽样单位", r.lab AS "检验机构",
+# The newest 100 current failures (index failure_current_sampled_at), whatever the range.
+LATEST_FAILURES = f"""
+SELECT c.sampled_at AS "抽样时间", c.sample_id AS "抽样单编号", c.product AS "样品", g.name AS "地区",
+  c.manufacturer AS "标称生产企业", c.sampled_unit AS "被抽样单位", c.lab AS "检验机构",
   (SELECT string_agg(i->>'item' || coalesce(' ' || (i->>'measured'), '') || coalesce('(' || (i->>'limit') || ')', ''), ';')
-     FROM jsonb_array_elements(r.failed_items) i) AS "不合格项目"
+     FROM jsonb_array_elements(c.failed_items) i) AS "不合格项目"
 FROM (
-  SELECT * FROM sample_current
-  WHERE verdict = 'fail' AND $__timeFilter(sampled_at) AND region_code LIKE region_pattern('$region')
-    AND ('$category' = 'all' OR category = '$category')
+  SELECT * FROM failure_current
+  WHERE $__timeFilter(sampled_at) AND {_FAILURE_FILTER}
   ORDER BY sampled_at DESC LIMIT 100
 ) c
-JOIN inspection_results r ON r.sample_id = c.sample_id AND r.revision = c.revision AND r.sampled_at = c.sampled_at
 LEFT JOIN regions g ON g.code = c.region_code
 ORDER BY c.sampled_at DESC
 """

@@ -167,18 +167,17 @@ def _region_rows(conn: psycopg.Connection, plan: Plan, indicator: Indicator, day
 
 
 _CATEGORIES = """
-SELECT category, subcategory, sum(tested), sum(passed), sum(failed) FROM rollup_daily
-WHERE day BETWEEN %s AND %s AND region_code LIKE %s AND sampling_type <> 'survey'
+SELECT category, subcategory, sum(tested), sum(passed), sum(failed) FROM rollup_rows(%s, %s)
+WHERE region_code LIKE %s AND sampling_type <> 'survey'
 GROUP BY category, subcategory HAVING sum(tested) > 0 ORDER BY category, subcategory
 """
 
 _FAILURES = """
-SELECT c.sample_id, c.day, c.category, c.subcategory, coalesce(r.product, ''), c.region_code,
-    coalesce(r.manufacturer, ''), coalesce(r.sampled_unit, ''), coalesce(r.lab, ''), r.failed_items
-FROM sample_current c
-JOIN inspection_results r ON r.sample_id = c.sample_id AND r.revision = c.revision AND r.sampled_at = c.sampled_at
-WHERE c.day BETWEEN %s AND %s AND c.verdict = 'fail' AND c.region_code LIKE %s
-ORDER BY c.day, c.sample_id
+SELECT sample_id, day, category, subcategory, coalesce(product, ''), region_code, coalesce(manufacturer, ''),
+    coalesce(sampled_unit, ''), coalesce(lab, ''), failed_items
+FROM failure_current
+WHERE day BETWEEN %s AND %s AND region_code LIKE %s
+ORDER BY day, sample_id
 """
 
 _ALERTS = """

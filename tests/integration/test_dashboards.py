@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
+import psycopg
 import pytest
 
 from alerts.engine import AlertEngine
@@ -25,9 +27,14 @@ from streams.store import ResultStore
 pytestmark = pytest.mark.integration
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 RANGES = {"30 days": (NOW - timedelta(days=30), NOW), "3 years": (NOW - timedelta(days=3 * 365), NOW)}
 VARIABLES = {"plan": "jingzhou-2023", "indicator": "agricultural-routine-pass", "region": "421000",
              "window": "rolling_30d", "category": "all"}
+
+
+def local_day(moment: datetime) -> date:
+    return moment.astimezone(SHANGHAI).date()
 
 
 def panels() -> Iterator[tuple[str, dict[str, Any]]]:
@@ -123,6 +130,86 @@ class TestPanelQueries:
         assert len(rows) == len(presets()["jingzhou-2023"].indicators)  # a tile for every indicator
         assert {r[4] for r in rows} <= {"达标", "警告", "严重", "样本不足"}
         assert {r[1] for r in rows if r[0] == "食品安全评价性抽检合格率"} == {"rolling_30d"}  # the chosen window
+
+
+def run_panel(conn: psycopg.Connection, fragment: str, span: str) -> list[tuple[Any, ...]]:
+    panel = next(p for t, p in panels() if fragment in t)
+    return conn.execute(expand(panel["targets"][0]["rawSql"], VARIABLES, *RANGES[span]).encode()).fetchall()
+
+
+# The truth for the chosen indicator, from the final verdicts themselves rather than any rollup.
+INDICATOR_SAMPLES = """
+FROM sample_current c JOIN plan_indicators f ON c.category = ANY(f.categories)
+  AND (cardinality(f.sampling_types) = 0 OR c.sampling_type = ANY(f.sampling_types))
+WHERE f.plan_id = 'jingzhou-2023' AND f.indicator_id = 'agricultural-routine-pass'
+"""
+
+# The truth for the failure panels, from the history rows the current verdicts point at.
+FAILED_HISTORY = """
+FROM sample_current c
+JOIN inspection_results r ON r.sample_id = c.sample_id AND r.revision = c.revision AND r.sampled_at = c.sampled_at
+{items}
+WHERE c.verdict = 'fail' AND c.sampled_at BETWEEN %s AND %s
+"""
+
+
+class TestPanelValues:
+    """Panels that read the monthly rollup or the current failures answer what the final verdicts say."""
+
+    def test_the_three_year_trend_counts_every_sample_of_each_month(self, loaded_dsn: str) -> None:
+        first, last = (local_day(t) for t in RANGES["3 years"])
+        with connect(loaded_dsn) as conn:
+            panel = {time.astimezone(SHANGHAI).date().isoformat(): value
+                     for time, value, *_ in run_panel(conn, "trends.json", "3 years")}
+            truth = conn.execute(f"SELECT date_trunc('month', c.day)::date::text,"
+                                 f" 100.0 * count(*) FILTER (WHERE c.verdict = 'pass') / count(*) {INDICATOR_SAMPLES}"
+                                 f" AND c.day BETWEEN %s AND %s GROUP BY 1", (first, last)).fetchall()
+        assert len(truth) > 30
+        for month, rate in truth:
+            assert float(panel[month]) == pytest.approx(float(rate)), month
+        assert all(value is None for month, value in panel.items() if month not in dict(truth))
+
+    def test_the_regions_panel_counts_every_sample_of_each_county(self, loaded_dsn: str) -> None:
+        first, last = (local_day(t) for t in RANGES["3 years"])
+        with connect(loaded_dsn) as conn:
+            panel = {code: int(n) for _, code, n, *_ in run_panel(conn, "各县(市、区)", "3 years")}
+            truth = dict(conn.execute(f"SELECT c.region_code, count(*) {INDICATOR_SAMPLES}"
+                                      f" AND c.day BETWEEN %s AND %s GROUP BY 1", (first, last)).fetchall())
+        assert panel == truth
+
+    def test_year_to_date_and_the_same_period_last_year(self, loaded_dsn: str) -> None:
+        today = local_day(NOW)
+        same_day = today.replace(year=today.year - 1, day=min(today.day, 28) if today.month == 2 else today.day)
+        with connect(loaded_dsn) as conn:
+            panel = {row[0]: row[1:] for row in run_panel(conn, "本年累计与去年同期", "30 days")}
+            def rate(first: date, last: date) -> float:
+                row = conn.execute(f"SELECT 100.0 * count(*) FILTER (WHERE c.verdict = 'pass') / count(*)"
+                                   f" {INDICATOR_SAMPLES} AND c.day BETWEEN %s AND %s", (first, last)).fetchone()
+                assert row is not None
+                return float(row[0])
+            expected = (rate(today.replace(month=1, day=1), today),
+                        rate(same_day.replace(month=1, day=1), same_day))
+        assert tuple(map(float, panel["农产品质量安全例行监测合格率"])) == pytest.approx(expected)
+
+    def test_the_failure_panels_agree_with_the_history(self, loaded_dsn: str) -> None:
+        bounds = RANGES["3 years"]
+        with connect(loaded_dsn) as conn:
+            items = dict(run_panel(conn, "帕累托", "3 years"))
+            offenders = {firm: n for firm, n, _ in run_panel(conn, "多次不合格", "3 years")}
+            latest = [row[0] for row in run_panel(conn, "最新不合格样品", "3 years")]  # times: ties may swap ids
+            each_item = FAILED_HISTORY.format(items="CROSS JOIN LATERAL jsonb_array_elements(r.failed_items) i")
+            item_truth = dict(conn.execute(f"SELECT i->>'item', count(*) {each_item}"
+                                           " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 15", bounds).fetchall())
+            failed = FAILED_HISTORY.format(items="")
+            firm_truth = dict(conn.execute(f"SELECT coalesce(r.manufacturer, r.sampled_unit), count(*) {failed}"
+                                           " AND coalesce(r.manufacturer, r.sampled_unit) IS NOT NULL GROUP BY 1"
+                                           " HAVING count(*) >= 2 ORDER BY 2 DESC, 1 LIMIT 50", bounds).fetchall())
+            latest_truth = [row[0] for row in conn.execute(f"SELECT c.sampled_at {failed}"
+                                                           " ORDER BY c.sampled_at DESC LIMIT 100", bounds)]
+        assert items == item_truth
+        assert len(items) > 3
+        assert offenders == firm_truth
+        assert latest == latest_truth
 
 
 class TestPrometheusPanels:
