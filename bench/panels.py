@@ -87,7 +87,10 @@ def load(dsn: str, count: int, last_day: date) -> None:
                 source, failed_items)
             SELECT sample_id, 1, sampled_at, sampled_at + interval '5 days', category, subcategory, sampling_type,
                 stage, region_code, verdict, grade, score, product,
-                '企业' || (abs(hashtext(sample_id)) % 5000), '单位' || (abs(hashtext(sample_id || 'u')) % 20000),
+                -- A firm has one address and one product line: 40 per county and subcategory (~9,600), and 2,500
+                -- sampled units per county (20,000).
+                '企业' || region_code || subcategory || (abs(hashtext(sample_id)) % 40),
+                '单位' || region_code || '-' || (abs(hashtext(sample_id || 'u')) % 2500),
                 '荆州市食品药品检验所', 'bench',
                 CASE WHEN verdict = 'fail' THEN jsonb_build_array(jsonb_build_object('item', item)) ELSE '[]' END
             FROM rows""")
@@ -165,16 +168,22 @@ def main() -> None:
     sweep_s = time.monotonic() - t0
     engine.close()
     with connect(dsn) as conn:
-        row = conn.execute("SELECT (SELECT count(*) FROM sample_current), (SELECT count(*) FROM rollup_daily)"
+        row = conn.execute("SELECT (SELECT count(*) FROM sample_current), (SELECT count(*) FROM rollup_daily),"
+                           " (SELECT count(*) FROM rollup_monthly), (SELECT count(*) FROM failure_current),"
+                           " (SELECT count(*) FROM failed_item_monthly), (SELECT count(*) FROM failed_firm_yearly)"
                            ).fetchone()
-    sizes = (int(row[0]), int(row[1])) if row else (0, 0)
+    sizes = tuple(int(v) for v in row) if row else (0,) * 6
     results = measure(dsn, args.repeats)
     worst = max(r[3] for r in results)
+    loaded = "reused the loaded schema" if exists else f"load and rollups {load_s:.0f} s"
     lines = [
         "<!-- bench:panels:start -->",
-        f"Command: `python -m bench.panels --count {args.count}`, run {datetime.now(UTC):%Y-%m-%d}: "
-        f"{sizes[0]:,} results, {sizes[1]:,} daily rollup rows (load {load_s:.0f} s; a full alert sweep of "
-        f"jingzhou-2023 {sweep_s:.1f} s). Each panel's SQL, expanded as Grafana would, run {args.repeats}× warm.",
+        f"Command: `python -m bench.panels --count {args.count} --repeats {args.repeats}"
+        f"{' --reuse' if exists else ''}`, run {datetime.now(UTC):%Y-%m-%d}: "
+        f"{sizes[0]:,} results; rows read by the panels: {sizes[1]:,} daily and {sizes[2]:,} monthly rollup rows, "
+        f"{sizes[3]:,} current failures, {sizes[4]:,} failed-item months, {sizes[5]:,} firm-years "
+        f"({loaded}; a full alert sweep of jingzhou-2023 {sweep_s:.1f} s). Each panel's SQL, expanded as "
+        f"Grafana would, run {args.repeats}× warm.",
         "",
         "| panel | range | p50 ms | p95 ms |",
         "|---|---|---|---|",
