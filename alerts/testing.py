@@ -15,7 +15,7 @@ import orjson
 
 class WebhookReceiver:
     def __init__(self, port: int = 0, reply: bytes = b"") -> None:
-        self.received: list[dict[str, Any]] = []
+        self.received: list[Any] = []  # JSON bodies: objects, or lists for Alertmanager
         self.headers: list[dict[str, str]] = []
         self.paths: list[str] = []
         self.reply = reply  # robots answer JSON such as {"errcode": 0}

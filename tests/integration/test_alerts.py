@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -78,7 +79,7 @@ def world(settings: Settings, tmp_path: Path, unique_name: object) -> Iterator[t
     receiver.stop()
 
 
-def alertmanager_alerts(settings: Settings, plan_id: str, *, active: bool) -> list[dict[str, object]]:
+def alertmanager_alerts(settings: Settings, plan_id: str, *, active: bool) -> list[dict[str, Any]]:
     answer = httpx.get(f"{settings.alertmanager_url}/api/v2/alerts",
                        params={"active": str(active).lower(), "filter": f'plan="{plan_id}"'}, timeout=10)
     answer.raise_for_status()

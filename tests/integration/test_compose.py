@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -34,7 +35,7 @@ class TestCompose:
         assert {"kafka", "timescaledb", "prometheus", "alertmanager", "grafana", "init", "worker", "alerts",
                 "ingest", "reports"} <= set(compose["services"])
 
-    def test_grafana_mounts_the_provisioning_from_dashboards(self, compose: dict[str, dict[str, dict]]) -> None:
+    def test_grafana_mounts_the_provisioning_from_dashboards(self, compose: dict[str, Any]) -> None:
         volumes = [str(v) for v in compose["services"]["grafana"]["volumes"]]
         assert any("dashboards/provisioning/datasources" in v for v in volumes)
         assert any("dashboards/json" in v for v in volumes)

@@ -173,7 +173,7 @@ class TestPanelValues:
         first, last = (local_day(t) for t in RANGES["3 years"])
         with connect(loaded_dsn) as conn:
             panel = {code: int(n) for _, code, n, *_ in run_panel(conn, "各县(市、区)", "3 years")}
-            truth = dict(conn.execute(f"SELECT c.region_code, count(*) {INDICATOR_SAMPLES}"
+            truth: dict[str, int] = dict(conn.execute(f"SELECT c.region_code, count(*) {INDICATOR_SAMPLES}"
                                       f" AND c.day BETWEEN %s AND %s GROUP BY 1", (first, last)).fetchall())
         assert panel == truth
 
@@ -198,12 +198,13 @@ class TestPanelValues:
             offenders = {firm: n for firm, n, _ in run_panel(conn, "多次不合格", "3 years")}
             latest = [row[0] for row in run_panel(conn, "最新不合格样品", "3 years")]  # times: ties may swap ids
             each_item = FAILED_HISTORY.format(items="CROSS JOIN LATERAL jsonb_array_elements(r.failed_items) i")
-            item_truth = dict(conn.execute(f"SELECT i->>'item', count(*) {each_item}"
-                                           " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 15", bounds).fetchall())
+            item_sql = f"SELECT i->>'item', count(*) {each_item} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 15"
+            item_truth: dict[str, int] = dict(conn.execute(item_sql, bounds).fetchall())
             failed = FAILED_HISTORY.format(items="")
-            firm_truth = dict(conn.execute(f"SELECT coalesce(r.manufacturer, r.sampled_unit), count(*) {failed}"
-                                           " AND coalesce(r.manufacturer, r.sampled_unit) IS NOT NULL GROUP BY 1"
-                                           " HAVING count(*) >= 2 ORDER BY 2 DESC, 1 LIMIT 50", bounds).fetchall())
+            firm_sql = (f"SELECT coalesce(r.manufacturer, r.sampled_unit), count(*) {failed}"
+                        " AND coalesce(r.manufacturer, r.sampled_unit) IS NOT NULL GROUP BY 1"
+                        " HAVING count(*) >= 2 ORDER BY 2 DESC, 1 LIMIT 50")
+            firm_truth: dict[str, int] = dict(conn.execute(firm_sql, bounds).fetchall())
             latest_truth = [row[0] for row in conn.execute(f"SELECT c.sampled_at {failed}"
                                                            " ORDER BY c.sampled_at DESC LIMIT 100", bounds)]
         assert items == item_truth

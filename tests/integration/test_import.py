@@ -58,7 +58,7 @@ class TestSamrImport:
         from producers.importers.samr import read_samr
 
         rows = [r for r in read_samr(workbook, SamrOptions()) if hasattr(r, "result")]
-        by_product = {r.result.product: r.result for r in rows}  # type: ignore[union-attr]
+        by_product = {r.result.product: r.result for r in rows}
         assert by_product["挂面"].subcategory == "粮食加工品"  # filled from the merged J5:J7
         assert by_product["小麦粉"].subcategory == "粮食加工品"
         assert [str(by_product[p].sampled_at.date()) for p in ("大米", "挂面", "小麦粉", "莲藕粉", "白酒")] == [

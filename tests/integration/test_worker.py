@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import orjson
 import psycopg
@@ -22,7 +23,7 @@ from tests.workers import WorkerProcess, stored_offset_total, wait_until
 pytestmark = pytest.mark.integration
 
 
-def read_all(settings: Settings, topic: str, expected: int, timeout_ms: int = 15_000) -> list[object]:
+def read_all(settings: Settings, topic: str, expected: int, timeout_ms: int = 15_000) -> list[Any]:
     consumer = KafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
                              consumer_timeout_ms=timeout_ms, group_id=None)
     records = []

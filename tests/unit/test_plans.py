@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qsmon.cli.plans import plan_json_schema
-from qsmon.plans import Measure, Op, PlanFileError, load_plan_text, presets
+from qsmon.plans import Indicator, Measure, NotMonitored, Op, PlanFileError, load_plan_text, presets
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -125,7 +125,8 @@ class TestPresets:
         text = re.sub(r"\n\s*\d+、", "", seed.read_text(encoding="utf-8"))
         text = re.sub(r"\s+", "", text)
         plan = presets()[plan_id]
-        for item in [*plan.indicators, *plan.not_monitored]:
+        items: list[Indicator | NotMonitored] = [*plan.indicators, *plan.not_monitored]
+        for item in items:
             assert re.sub(r"\s+", "", item.source) in text, item.name
 
     def test_the_committed_json_schema_is_current(self) -> None:

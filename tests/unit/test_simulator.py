@@ -12,6 +12,7 @@ from producers.simulator import Simulator, SimulatorOptions, load_scenario
 from producers.simulator.scenario import Incident, Scenario
 from qsmon.exceptions import ConfigError
 from qsmon.regions import children
+from qsmon.vocab import Category
 from tests.truth import final_verdicts
 
 OPTIONS = SimulatorOptions(seed=5, first_day=date(2026, 1, 1), last_day=date(2026, 3, 31))
@@ -52,7 +53,7 @@ class TestSimulator:
         assert len(final_verdicts(events)) < len(events)
 
     def test_an_incident_raises_failures_in_its_county_category_and_days(self) -> None:
-        incident = Incident(name="洪湖蔬菜", region="421083", category="agricultural", subcategory="蔬菜",
+        incident = Incident(name="洪湖蔬菜", region="421083", category=Category.AGRICULTURAL, subcategory="蔬菜",
                             fail_rate=30, start_day=date(2026, 2, 1), days=20)
         options = SimulatorOptions(seed=5, first_day=date(2026, 1, 1), last_day=date(2026, 3, 31),
                                    scenario=Scenario(incidents=(incident,)))
