@@ -12,12 +12,11 @@ from datetime import date
 
 import psycopg
 
-_COUNTS = "tested, passed, failed, score_sum, score_count, score_sq_sum"
+from streams.store import FAILURE_COLUMNS, ROLLUP_COUNTS, ROLLUP_DIMENSIONS
+
 _COUNTED = """count(*) AS tested, count(*) FILTER (WHERE verdict = 'pass') AS passed,
     count(*) FILTER (WHERE verdict = 'fail') AS failed, coalesce(sum(score::numeric), 0) AS score_sum,
     count(score) AS score_count, coalesce(sum(score::numeric * score::numeric), 0) AS score_sq_sum"""
-_DIMENSIONS = "category, subcategory, sampling_type, stage, region_code, grade"
-
 
 _CURRENT_HISTORY = """FROM sample_current c JOIN inspection_results r
     ON r.sample_id = c.sample_id AND r.revision = c.revision AND r.sampled_at = c.sampled_at"""
@@ -28,8 +27,7 @@ class Derived:
     """A table derived from the final verdicts: its key, the compared columns, and how to recompute it."""
 
     table: str
-    period: str  # the date column a rebuild from a given day restricts
-    unit: str  # the period column's granularity: a rebuild starts at the first day of it
+    period: str  # the date column a rebuild from a given day restricts: day, month or year
     key: str
     values: str
     truth: str  # SELECT key, values … WHERE period >= %(from_day)s
@@ -40,30 +38,34 @@ class Derived:
 
     def start(self, day: date) -> date:
         """The first day a rebuild from ``day`` recomputes: whole months or years for the coarser rollups."""
-        if day == date.min or self.unit == "day":
-            return day
-        return day.replace(day=1) if self.unit == "month" else day.replace(month=1, day=1)
+        if self.period == "month":
+            return day.replace(day=1)
+        if self.period == "year":
+            return day.replace(month=1, day=1)
+        return day
+
+
+def _rollup(table: str, period: str, bucket: str) -> Derived:
+    """A rollup of the final verdicts by ``bucket`` (an expression of the local day) and every dimension."""
+    return Derived(table, period, f"{period}, {ROLLUP_DIMENSIONS}", ROLLUP_COUNTS,
+                   f"SELECT {bucket} AS {period}, {ROLLUP_DIMENSIONS}, {_COUNTED} FROM sample_current"
+                   f" WHERE day >= %(from_day)s GROUP BY 1, {ROLLUP_DIMENSIONS}")
 
 
 DERIVED = (
-    Derived("rollup_daily", "day", "day", f"day, {_DIMENSIONS}", _COUNTS,
-            f"SELECT day, {_DIMENSIONS}, {_COUNTED} FROM sample_current WHERE day >= %(from_day)s"
-            f" GROUP BY day, {_DIMENSIONS}"),
-    Derived("rollup_monthly", "month", "month", f"month, {_DIMENSIONS}", _COUNTS,
-            f"SELECT date_trunc('month', day)::date AS month, {_DIMENSIONS}, {_COUNTED} FROM sample_current"
-            f" WHERE day >= %(from_day)s GROUP BY 1, {_DIMENSIONS}"),
-    Derived("failure_current", "day", "day", "sample_id",
-            "revision, sampled_at, day, category, subcategory, sampling_type, stage, region_code, product,"
-            " manufacturer, sampled_unit, lab, failed_items",
+    _rollup("rollup_daily", "day", "day"),
+    _rollup("rollup_monthly", "month", "date_trunc('month', day)::date"),
+    Derived("failure_current", "day", "sample_id",
+            ", ".join(FAILURE_COLUMNS[1:]),
             "SELECT c.sample_id, c.revision, c.sampled_at, c.day, c.category, c.subcategory, c.sampling_type,"
             " c.stage, c.region_code, r.product, r.manufacturer, r.sampled_unit, r.lab, r.failed_items"
             f" {_CURRENT_HISTORY}"
             " WHERE c.verdict = 'fail' AND c.day >= %(from_day)s", counts=False),
-    Derived("failed_item_monthly", "month", "month", "month, region_code, category, item", "failures",
+    Derived("failed_item_monthly", "month", "month, region_code, category, item", "failures",
             "SELECT date_trunc('month', c.day)::date AS month, c.region_code, c.category, i->>'item' AS item,"
             f" count(*) AS failures {_CURRENT_HISTORY} CROSS JOIN LATERAL jsonb_array_elements(r.failed_items) i"
             " WHERE c.verdict = 'fail' AND c.day >= %(from_day)s GROUP BY 1, 2, 3, 4"),
-    Derived("failed_firm_yearly", "year", "year", "year, region_code, category, firm, product", "failures",
+    Derived("failed_firm_yearly", "year", "year, region_code, category, firm, product", "failures",
             "SELECT date_trunc('year', c.day)::date AS year, c.region_code, c.category,"
             " coalesce(r.manufacturer, r.sampled_unit) AS firm, coalesce(r.product, '') AS product,"
             f" count(*) AS failures {_CURRENT_HISTORY}"

@@ -44,11 +44,11 @@ ON CONFLICT DO NOTHING
 # `failures_before` read the rows the upserts are about to replace (all sub-statements share one snapshot); the
 # partition locks guarantee no other writer touches these samples. Only samples whose current revision moved
 # (`upserted`) change the failures and the rollups.
-_DIMENSIONS = "category, subcategory, sampling_type, stage, region_code, grade"
-_COUNTS = "tested, passed, failed, score_sum, score_count, score_sq_sum"
-_FAILURE_COLUMNS = ("sample_id", "revision", "sampled_at", "day", "category", "subcategory", "sampling_type", "stage",
+ROLLUP_DIMENSIONS = "category, subcategory, sampling_type, stage, region_code, grade"
+ROLLUP_COUNTS = "tested, passed, failed, score_sum, score_count, score_sq_sum"
+FAILURE_COLUMNS = ("sample_id", "revision", "sampled_at", "day", "category", "subcategory", "sampling_type", "stage",
                     "region_code", "product", "manufacturer", "sampled_unit", "lab", "failed_items")
-_ADD_COUNTS = ", ".join(f"{c} = r.{c} + excluded.{c}" for c in _COUNTS.split(", "))
+_ADD_COUNTS = ", ".join(f"{c} = r.{c} + excluded.{c}" for c in ROLLUP_COUNTS.split(", "))
 _CURRENT_AND_ROLLUP = f"""
 WITH batch AS (
     SELECT DISTINCT ON (sample_id) sample_id, revision, sampled_at,
@@ -81,9 +81,9 @@ WITH batch AS (
 ), failures_passed AS (
     DELETE FROM failure_current f USING upserted u WHERE f.sample_id = u.sample_id AND u.verdict = 'pass'
 ), failures_failed AS (
-    INSERT INTO failure_current AS f ({", ".join(_FAILURE_COLUMNS)})
-    SELECT {", ".join(_FAILURE_COLUMNS)} FROM failures_after
-    ON CONFLICT (sample_id) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in _FAILURE_COLUMNS[1:])}
+    INSERT INTO failure_current AS f ({", ".join(FAILURE_COLUMNS)})
+    SELECT {", ".join(FAILURE_COLUMNS)} FROM failures_after
+    ON CONFLICT (sample_id) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in FAILURE_COLUMNS[1:])}
     WHERE f.revision < excluded.revision
 ), failure_deltas AS (
     SELECT day, region_code, category, product, coalesce(manufacturer, sampled_unit) AS firm, failed_items,
@@ -107,11 +107,11 @@ WITH batch AS (
     ORDER BY 1, 2, 3, 4, 5
     ON CONFLICT (year, region_code, category, firm, product) DO UPDATE SET failures = r.failures + excluded.failures
 ), deltas AS (
-    SELECT day, {_DIMENSIONS}, verdict, score, 1 AS sign FROM upserted
+    SELECT day, {ROLLUP_DIMENSIONS}, verdict, score, 1 AS sign FROM upserted
     UNION ALL
-    SELECT day, {_DIMENSIONS}, verdict, score, -1 AS sign FROM prev
+    SELECT day, {ROLLUP_DIMENSIONS}, verdict, score, -1 AS sign FROM prev
 ), grouped AS (
-    SELECT day, {_DIMENSIONS},
+    SELECT day, {ROLLUP_DIMENSIONS},
         sum(sign) AS tested,
         sum(CASE WHEN verdict = 'pass' THEN sign ELSE 0 END) AS passed,
         sum(CASE WHEN verdict = 'fail' THEN sign ELSE 0 END) AS failed,
@@ -119,23 +119,23 @@ WITH batch AS (
         sum(CASE WHEN score IS NOT NULL THEN sign ELSE 0 END) AS score_count,
         coalesce(sum(sign * score::numeric * score::numeric), 0) AS score_sq_sum
     FROM deltas
-    GROUP BY day, {_DIMENSIONS}
+    GROUP BY day, {ROLLUP_DIMENSIONS}
 ), monthly AS (
-    INSERT INTO rollup_monthly AS r (month, {_DIMENSIONS}, {_COUNTS})
-    SELECT date_trunc('month', day)::date, {_DIMENSIONS}, sum(tested), sum(passed), sum(failed), sum(score_sum),
+    INSERT INTO rollup_monthly AS r (month, {ROLLUP_DIMENSIONS}, {ROLLUP_COUNTS})
+    SELECT date_trunc('month', day)::date, {ROLLUP_DIMENSIONS}, sum(tested), sum(passed), sum(failed), sum(score_sum),
         sum(score_count), sum(score_sq_sum)
     FROM grouped
-    GROUP BY 1, {_DIMENSIONS}
+    GROUP BY 1, {ROLLUP_DIMENSIONS}
     HAVING (sum(tested), sum(passed), sum(failed), sum(score_sum), sum(score_count), sum(score_sq_sum))
         <> (0, 0, 0, 0, 0, 0)
-    ORDER BY 1, {_DIMENSIONS}  -- a fixed order: no deadlocks
-    ON CONFLICT (month, {_DIMENSIONS}) DO UPDATE SET {_ADD_COUNTS}
+    ORDER BY 1, {ROLLUP_DIMENSIONS}  -- a fixed order: no deadlocks
+    ON CONFLICT (month, {ROLLUP_DIMENSIONS}) DO UPDATE SET {_ADD_COUNTS}
 )
-INSERT INTO rollup_daily AS r (day, {_DIMENSIONS}, {_COUNTS})
+INSERT INTO rollup_daily AS r (day, {ROLLUP_DIMENSIONS}, {ROLLUP_COUNTS})
 SELECT * FROM grouped
-WHERE ({_COUNTS}) <> (0, 0, 0, 0, 0, 0)  -- a correction within one key changes nothing
-ORDER BY day, {_DIMENSIONS}
-ON CONFLICT (day, {_DIMENSIONS}) DO UPDATE SET {_ADD_COUNTS}
+WHERE ({ROLLUP_COUNTS}) <> (0, 0, 0, 0, 0, 0)  -- a correction within one key changes nothing
+ORDER BY day, {ROLLUP_DIMENSIONS}
+ON CONFLICT (day, {ROLLUP_DIMENSIONS}) DO UPDATE SET {_ADD_COUNTS}
 RETURNING day, category, subcategory, sampling_type, stage, region_code
 """
 

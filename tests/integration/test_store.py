@@ -166,7 +166,6 @@ class TestRebuild:
         assert differences(db) == []
         assert totals(db) == (3, 2, 1)
 
-
     def test_rebuild_repairs_the_monthly_rollup_and_the_current_failures(
         self, feed: Feed, db: psycopg.Connection, settings: Settings
     ) -> None:
