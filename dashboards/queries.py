@@ -83,6 +83,11 @@ WHERE f.plan_id = '$plan' AND f.measure IN ('pass_rate', 'fail_rate')
 GROUP BY f.name, f.position ORDER BY f.position
 """
 
+# Month buckets, and so rows from the monthly rollup, only beyond this many days: a monthly row inside a week
+# bucket would be counted in the wrong week.
+_WEEKS_UP_TO_DAYS = 370
+_TREND_ROWS = f"rollup_rows({FIRST_DAY}, {LAST_DAY}, {LAST_DAY} - {FIRST_DAY} > {_WEEKS_UP_TO_DAYS})"
+
 # Buckets chosen for the range: days up to 62 days, weeks up to a year, months beyond (read from whole months of
 # the monthly rollup). Every bucket is listed (generate_series), so a bucket without samples is NULL, which Grafana
 # draws as a gap, never as zero.
@@ -90,7 +95,7 @@ TREND = f"""
 WITH width AS (
   SELECT {FIRST_DAY} AS first, {LAST_DAY} AS last,
     CASE WHEN {LAST_DAY} - {FIRST_DAY} <= 62 THEN interval '1 day'
-         WHEN {LAST_DAY} - {FIRST_DAY} <= 370 THEN interval '1 week' ELSE interval '1 month' END AS w
+         WHEN {LAST_DAY} - {FIRST_DAY} <= {_WEEKS_UP_TO_DAYS} THEN interval '1 week' ELSE interval '1 month' END AS w
 ), buckets AS (
   SELECT generate_series(CASE WHEN w = interval '1 week' THEN date_trunc('week', first)
                               WHEN w = interval '1 month' THEN date_trunc('month', first) ELSE first END,
@@ -100,7 +105,7 @@ WITH width AS (
               WHEN w.w = interval '1 month' THEN date_trunc('month', r.day)::date ELSE r.day END AS b,
          max(f.measure) AS measure, max(f.target) AS target, sum(r.tested) AS n, {HITS} AS x,
          sum(r.score_sum) AS s, sum(r.score_count) AS sn
-  {indicator_rows(f"rollup_rows({FIRST_DAY}, {LAST_DAY}, {LAST_DAY} - {FIRST_DAY} > 370)", keep="day")}
+  {indicator_rows(_TREND_ROWS, keep="day")}
   CROSS JOIN width w
   WHERE f.plan_id = '$plan' AND f.indicator_id = '$indicator'
   GROUP BY 1
