@@ -6,7 +6,7 @@ Key on Kafka = ``sample_id``; value = the JSON of :class:`InspectionResult`.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -19,15 +19,27 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from qsmon.exceptions import InvalidResultError
 from qsmon.vocab import Category, Grade, SamplingType, Stage, Verdict
 
 SCHEMA_VERSION = 1
 
-# Printable text without control characters; the database and spreadsheets both choke on them.
-_NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200, pattern=_NO_CONTROL)]
+# The one text rule: no C0/C1 control characters (NUL included) in any text field. PostgreSQL refuses NUL,
+# spreadsheets and robot messages garble the rest; producers that meet wrapped cells turn line breaks into spaces.
+NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*$"
+
+
+def _text(max_length: int, *, min_length: int = 0) -> StringConstraints:
+    """A stripped text of at most ``max_length`` characters under the one text rule."""
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=NO_CONTROL)
+
+
+ShortText = Annotated[str, _text(200)]
+ItemName = Annotated[str, _text(200, min_length=1)]
+Unit = Annotated[str, _text(32)]
+SourceName = Annotated[str, _text(64, min_length=1)]
 SampleId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_.:/#\-]+$")
 ]
@@ -35,6 +47,9 @@ RegionCode = Annotated[str, StringConstraints(pattern=r"^[1-8][0-9]{5}$")]
 
 # Results reported more than this far ahead of the clock are a clock or entry error, not data.
 MAX_FUTURE_SKEW = timedelta(days=1)
+# Nothing qsmon measures was sampled before this: an earlier date is an entry error (a year typed as 0024, 1900
+# from an empty Excel cell), and it would open a storage chunk decades away from the data.
+EARLIEST_PLAUSIBLE = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class FailedItem(BaseModel):
@@ -42,10 +57,10 @@ class FailedItem(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    item: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_NO_CONTROL)]
+    item: ItemName
     measured: ShortText | None = None
     limit: ShortText | None = None
-    unit: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32, pattern=_NO_CONTROL)] | None = None
+    unit: Unit | None = None
 
 
 class InspectionResult(BaseModel):
@@ -74,10 +89,12 @@ class InspectionResult(BaseModel):
     grade: Grade | None = None
     score: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
     failed_items: tuple[FailedItem, ...] = Field(default=(), max_length=100)
-    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] = "unknown"
+    source: SourceName = "unknown"
 
     @model_validator(mode="after")
     def _consistent(self) -> InspectionResult:
+        if self.sampled_at < EARLIEST_PLAUSIBLE:
+            raise ValueError(f"sampled_at is before {EARLIEST_PLAUSIBLE.date()}: not a plausible sampling date")
         if self.reported_at < self.sampled_at:
             raise ValueError("reported_at is before sampled_at")
         if self.verdict is Verdict.PASS and self.failed_items:
@@ -97,12 +114,18 @@ class InspectionResult(BaseModel):
         return orjson.dumps(self.model_dump(mode="json", exclude_none=True))
 
 
+def describe_error(err: ErrorDetails, *, whole: str = "(record)") -> str:
+    """One validation error as ``field: message``, in words a data clerk can act on."""
+    where = ".".join(str(p) for p in err["loc"]) or whole
+    message = err["msg"]
+    if err["type"] == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == NO_CONTROL:
+        message = "contains a control character (NUL, line break, tab …), which no text field may hold"
+    return f"{where}: {message}"
+
+
 def _first_error(exc: ValidationError) -> str:
     errors = exc.errors(include_url=False)
-    parts = []
-    for err in errors[:5]:
-        where = ".".join(str(p) for p in err["loc"]) or "(record)"
-        parts.append(f"{where}: {err['msg']}")
+    parts = [describe_error(err) for err in errors[:5]]
     more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
     return "; ".join(parts) + more
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from qsmon.schema import FailedItem, InspectionResult
+from qsmon.schema import FailedItem, InspectionResult, describe_error
 
 CST = ZoneInfo("Asia/Shanghai")
 
@@ -42,10 +42,21 @@ class RowError(ValueError):
     """A cell that cannot become part of an event; the message is the rejection reason."""
 
 
+# Published workbooks wrap long names and units inside cells; a wrap is layout, not content.
+_WRAPS = re.compile(r"[ \t]*[\r\n\t]+[ \t]*")
+
+
+def cell_text(value: object) -> str:
+    """A cell as one line of text: line breaks and tabs inside it become single spaces.
+
+    Any other control character stays, so the event's text rule rejects the row and says which field.
+    """
+    return _WRAPS.sub(" ", str(value)).strip()
+
+
 def row_error(exc: ValidationError) -> RowError:
     """The event model's first complaint about a row, as its rejection reason (``field: message``)."""
-    first = exc.errors(include_url=False)[0]
-    return RowError(f"{'.'.join(map(str, first['loc'])) or 'row'}: {first['msg']}")
+    return RowError(describe_error(exc.errors(include_url=False)[0], whole="row"))
 
 
 _DATE_PATTERNS = (

@@ -37,6 +37,7 @@ from producers.importers.base import (
     Rejection,
     RowError,
     RowOutcome,
+    cell_text,
     local_noon,
     parse_day,
     row_error,
@@ -70,7 +71,7 @@ def _row_to_event(row: dict[str, str], mapping: CsvMapping, file_key: str) -> In
     for field, column in mapping.columns.items():
         if column not in row:
             raise RowError(f"column {column!r} (for {field}) is missing")
-        value = (row[column] or "").strip()
+        value = cell_text(row[column] or "")
         value = mapping.values.get(field, {}).get(value, value)
         if value != "":
             data[field] = value

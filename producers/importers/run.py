@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -14,6 +15,7 @@ from producers.importers.csv_mapped import load_mapping, read_csv
 from producers.importers.ndjson import read_ndjson
 from producers.importers.samr import SamrOptions, read_samr
 from producers.kafka_sink import ResultSink
+from qsmon.exceptions import InvalidResultError
 
 Format = Literal["samr", "csv", "ndjson"]
 
@@ -52,6 +54,16 @@ def read_file(path: Path, fmt: Format, *, mapping: Path | None, samr: SamrOption
     return read_csv(path, load_mapping(mapping))
 
 
+def _plausible(outcome: RowOutcome, now: datetime) -> RowOutcome:
+    """The worker would dead-letter a result from the future: reject it here, where the row number is known."""
+    if isinstance(outcome, ImportRow):
+        try:
+            outcome.result.check_not_future(now)
+        except InvalidResultError as exc:
+            return Rejection(outcome.file, outcome.sheet, outcome.row, exc.message, outcome.result.sample_id)
+    return outcome
+
+
 def import_files(
     paths: list[Path],
     *,
@@ -69,9 +81,11 @@ def import_files(
     rejects = csv.writer(rejects_file) if rejects_file else None
     if rejects:
         rejects.writerow(["file", "sheet", "row", "reason", "raw"])
+    now = datetime.now(UTC)
     try:
         for path in paths:
-            for outcome in read_file(path, fmt or guess_format(path), mapping=mapping, samr=samr or SamrOptions()):
+            for read in read_file(path, fmt or guess_format(path), mapping=mapping, samr=samr or SamrOptions()):
+                outcome = _plausible(read, now)
                 summary.rows_read += 1
                 if isinstance(outcome, ImportRow):
                     summary.valid += 1

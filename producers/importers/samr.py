@@ -28,6 +28,7 @@ from producers.importers.base import (
     Rejection,
     RowError,
     RowOutcome,
+    cell_text,
     local_noon,
     parse_day,
     parse_failed_items,
@@ -130,7 +131,7 @@ def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, fi
     failed = parse_failed_items(fields.get("failed_items")) if verdict is Verdict.FAIL else ()
     if verdict is Verdict.FAIL and not failed and fields.get("failed_items") in (None, ""):
         raise RowError("a row of the 不合格 sheet without 不合格项目")
-    text = {k: (str(v).strip()[:200] if v not in (None, "") else None) for k, v in fields.items()}
+    text = {k: (cell_text(v)[:200] if v not in (None, "") else None) for k, v in fields.items()}
     try:
         return InspectionResult(
             sample_id=sample_id_for(file_key, fields),

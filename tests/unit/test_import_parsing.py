@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from producers.importers.base import RowError, parse_day, parse_failed_items, split_unit
+from producers.importers import import_files
+from producers.importers.base import RowError, cell_text, parse_day, parse_failed_items, split_unit
 from producers.importers.provinces import province_code
+from producers.importers.run import ImportSummary
 
 
 class TestParseDay:
@@ -60,3 +63,41 @@ class TestProvinces:
                                                 ("北京市", "110000"), ("火星", None)])
     def test_province_names_map_to_gb_t_2260_codes(self, name: str, code: str | None) -> None:
         assert province_code(name) == code
+
+
+class TestCellText:
+    def test_wrapped_cells_become_one_line(self) -> None:
+        assert cell_text("湖北某某食品\r\n有限公司\t ") == "湖北某某食品 有限公司"
+
+    def test_other_control_characters_are_left_for_the_text_rule(self) -> None:
+        assert cell_text("a\x00b") == "a\x00b"
+
+
+class TestCsvRows:
+    """A dry run through import_files: every format passes the same plausibility checks, row by row."""
+
+    MAPPING = ("columns: {sample_id: 编号, product: 名称, sampled_at: 日期, verdict: 判定}\n"
+               "constants: {category: food, sampling_type: supervisory, region_code: '420000'}\n"
+               "values: {verdict: {合格: pass, 不合格: fail}}\n")
+
+    def import_rows(self, tmp_path: Path, rows: list[str]) -> ImportSummary:
+        data = tmp_path / "data.csv"
+        data.write_text("编号,名称,日期,判定\n" + "\n".join(rows) + "\n", encoding="utf-8")
+        mapping = tmp_path / "mapping.yaml"
+        mapping.write_text(self.MAPPING, encoding="utf-8")
+        return import_files([data], fmt="csv", sink=None, mapping=mapping)
+
+    def test_a_wrapped_cell_imports_and_a_nul_is_a_row_error_naming_the_field(self, tmp_path: Path) -> None:
+        summary = self.import_rows(tmp_path, ['A1,"长江\n鲜鱼",2026-03-05,合格', "A2,鲜\x00鱼,2026-03-05,合格",
+                                              "A3,鲜鱼,2026-03-05,合格"])
+        assert (summary.valid, summary.rejected) == (2, 1)
+        (rejection,) = summary.rejections
+        assert rejection.row == 4  # the wrapped cell above spans lines 2 and 3
+        assert rejection.reason.startswith("product: contains a control character")
+
+    def test_implausible_dates_are_row_errors(self, tmp_path: Path) -> None:
+        future = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+        summary = self.import_rows(tmp_path, [f"A1,鲜鱼,{future},合格", "A2,鲜鱼,1999-12-31,合格",
+                                              "A3,鲜鱼,2026-03-05,合格"])
+        assert summary.valid == 1
+        assert [(r.row, r.reason.split()[0]) for r in summary.rejections] == [(2, "sampled_at"), (3, "row:")]

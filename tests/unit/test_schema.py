@@ -57,6 +57,24 @@ class TestRejections:
         with pytest.raises(InvalidResultError, match=reason):
             parse_result(orjson.dumps(VALID | change))
 
+    @pytest.mark.parametrize("field", ["subcategory", "product", "brand", "spec", "batch", "manufacturer",
+                                       "sampled_unit", "lab", "source"])
+    @pytest.mark.parametrize("control", ["\x00", "\x07", "\n", "\x1b", "\x7f", "\x85"])
+    def test_every_text_field_refuses_control_characters(self, field: str, control: str) -> None:
+        with pytest.raises(InvalidResultError, match=field):
+            parse_result(orjson.dumps(VALID | {field: f"lab{control}x"}))
+
+    @pytest.mark.parametrize("field", ["item", "measured", "limit", "unit"])
+    def test_failed_item_texts_refuse_control_characters(self, field: str) -> None:
+        item = VALID["failed_items"][0] | {field: "x\x00"}
+        with pytest.raises(InvalidResultError, match=field):
+            parse_result(orjson.dumps(VALID | {"failed_items": [item]}))
+
+    def test_a_sampling_date_before_2000_is_implausible(self) -> None:
+        old = {"sampled_at": "1999-12-31T12:00:00+08:00", "reported_at": "2000-01-05T12:00:00+08:00"}
+        with pytest.raises(InvalidResultError, match="not a plausible sampling date"):
+            parse_result(orjson.dumps(VALID | old))
+
     def test_a_result_from_the_future_is_rejected(self) -> None:
         event = result("S-1", at=datetime.now(UTC) + timedelta(days=3))
         with pytest.raises(InvalidResultError, match="future"):
