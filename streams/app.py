@@ -3,8 +3,9 @@
 faust-streaming's `take_events` acks a batch in a ``finally`` (even when the body fails or is cancelled), and its
 commit/rebalance path has open bugs (#606, #532, #629). So correctness never rests on its commits:
 * batches come from `noack_take` and are acked by hand, only after their database transaction committed;
-* a write never raises: the processor retries the database until the batch is stored;
-* on SIGTERM the write in hand is finished (shielded from cancellation);
+* a record the database refuses is dead-lettered and the rest of its batch stored; an unavailable database is
+  retried until it is back, so a batch is never skipped;
+* on SIGTERM a write under way is finished (shielded from cancellation), one waiting for the database given up;
 * on every partition assignment the database's next offsets are committed to Kafka and sought to, so whatever
   faust committed ahead of the database is read again (and records the database has are skipped, cheaply).
 """
@@ -12,6 +13,7 @@ commit/rebalance path has open bugs (#606, #532, #629). So correctness never res
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from qsmon.changes import RollupKey, encode_changes
 from qsmon.settings import Settings
+from streams.exceptions import WorkerStoppingError
 from streams.metrics import WorkerMetrics
 from streams.processor import BatchProcessor, PreparedBatch
 from streams.records import Rejected, SourceRecord
@@ -65,6 +68,11 @@ def create_app(settings: Settings, registry: CollectorRegistry) -> FaustApp:
         broker_rebalance_timeout=settings.worker_session_timeout_s,
         producer_acks=-1,
         producer_compression_type="lz4",
+        # faust would otherwise wait, at shutdown and at every rebalance, until every record it handed out is
+        # acked; a batch waiting for an unavailable database never is, so SIGTERM hung. The database's offsets
+        # make waiting unnecessary: a batch given up is read again, one still being written is skipped by its
+        # next reader once committed (partition row locks serialise the two).
+        stream_wait_empty=False,
     )
     results_topic = app.topic(settings.results_topic, key_type=bytes, value_type=bytes)
     metrics = WorkerMetrics(registry)
@@ -130,10 +138,12 @@ def create_app(settings: Settings, registry: CollectorRegistry) -> FaustApp:
                     await asyncio.shield(in_flight)
                 in_flight = asyncio.ensure_future(write_then_ack(stream, prepared, list(events)))
         except asyncio.CancelledError:
-            # Shutting down: finish the write in hand (SIGTERM); anything not finished is redelivered, because the
-            # database's offsets, not faust's, decide where the next worker starts.
+            # Shutting down: a write under way finishes (SIGTERM), a batch waiting for the database is given up.
+            # Nothing unstored is acked, and the database's offsets, not faust's, decide where the next worker starts.
+            processor.stop()
             if in_flight is not None and not in_flight.done():
-                await asyncio.wait_for(asyncio.shield(in_flight), timeout=SHUTDOWN_GRACE_S)
+                with contextlib.suppress(WorkerStoppingError, TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(in_flight), timeout=SHUTDOWN_GRACE_S)
             raise
 
     return app

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from qsmon.changes import RollupKey
 from qsmon.exceptions import StorageError
+from streams.exceptions import RecordsRefusedError, WorkerStoppingError
 from streams.metrics import WorkerMetrics
 from streams.records import Accepted, Rejected, SourceRecord, classify
 from streams.store import BatchOutcome, ResultStore
@@ -41,17 +42,19 @@ class BatchProcessor:
         dead_letter: DeadLetter,
         publish_changes: ChangeFeed,
         *,
-        max_backoff_s: float = 30.0,
+        max_backoff_s: float = 2.0,
     ) -> None:
         self.store = store
         self.metrics = metrics
         self.dead_letter = dead_letter
         self.publish_changes = publish_changes
+        # Small: the worker is back within this long of the database's return.
         self.max_backoff_s = max_backoff_s
+        self._stopping = asyncio.Event()
 
-    async def process(self, records: Sequence[SourceRecord]) -> BatchOutcome:
-        """Both stages in sequence: what the tests and reference consumers use."""
-        return await self.commit(await self.prepare(records))
+    def stop(self) -> None:
+        """Give up waiting for the database: a batch not yet stored raises :class:`WorkerStoppingError`."""
+        self._stopping.set()
 
     async def prepare(self, records: Sequence[SourceRecord]) -> PreparedBatch:
         """Stage 1 (CPU): validate, and dead-letter the invalid records (acknowledged by Kafka)."""
@@ -59,32 +62,50 @@ class BatchProcessor:
         accepted, rejected = classify(records, datetime.now(UTC))
         if rejected:
             # Before the database commit: a crash in between re-sends them (at least once), never drops them.
-            await self.dead_letter(rejected)
-            for item in rejected:
-                self.metrics.invalid.labels(item.reason_code).inc()
+            await self._dead_letter(rejected)
         return PreparedBatch(records, accepted, started)
 
     async def commit(self, batch: PreparedBatch) -> BatchOutcome:
         """Stage 2 (database): store until it succeeds, then publish the changed rollup keys."""
-        outcome = await self._store_until_done(batch.accepted, batch.records)
+        outcome, stored = await self._store_until_done(batch.accepted, batch.records)
         if outcome.changed:
             await self.publish_changes(outcome.changed)
             self.metrics.changes_published.inc(len(outcome.changed))
-        self._observe(batch.records, batch.accepted, outcome, batch.started)
+        self._observe(batch.records, stored, outcome, batch.started)
         return outcome
 
-    async def _store_until_done(self, accepted: Sequence[Accepted], records: Sequence[SourceRecord]) -> BatchOutcome:
-        """Retry with capped exponential backoff until the database takes the batch: pause, never skip."""
+    async def _dead_letter(self, rejected: Sequence[Rejected]) -> None:
+        await self.dead_letter(rejected)
+        for item in rejected:
+            self.metrics.invalid.labels(item.reason_code).inc()
+
+    async def _store_until_done(self, accepted: Sequence[Accepted], records: Sequence[SourceRecord]
+                                ) -> tuple[BatchOutcome, Sequence[Accepted]]:
+        """Store the batch: refused records go to the dead-letter topic, outages are waited out; never skip."""
         attempt = 0
         while True:
             try:
-                return await asyncio.to_thread(self.store.write, accepted, records)
+                return await asyncio.to_thread(self.store.write, accepted, records), accepted
+            except RecordsRefusedError as exc:
+                # Dead-lettered before the rest is committed: a crash in between re-sends them, never drops them.
+                await self._dead_letter([Rejected(item.record, reason, "database") for item, reason in exc.refused])
+                refused = {id(item) for item, _ in exc.refused}
+                accepted = [item for item in accepted if id(item) not in refused]
+                log.warning("dead-lettered %d records the database refused; storing the rest of the batch",
+                            len(refused))
             except StorageError as exc:
                 attempt += 1
-                delay = min(self.max_backoff_s, 0.25 * 2 ** min(attempt, 10)) * random.uniform(0.8, 1.2)  # noqa: S311
+                delay = min(self.max_backoff_s, 0.1 * 2 ** min(attempt, 10)) * random.uniform(0.8, 1.2)  # noqa: S311
                 self.metrics.db_retries.inc()
                 log.warning("database write failed (attempt %d), retrying in %.1fs: %s", attempt, delay, exc)
-                await asyncio.sleep(delay)
+                await self._backoff(delay)
+
+    async def _backoff(self, delay: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), delay)
+        except TimeoutError:
+            return
+        raise WorkerStoppingError("stopped while waiting for the database; the batch will be read again")
 
     def _observe(self, records: Sequence[SourceRecord], accepted: Sequence[Accepted], outcome: BatchOutcome,
                  started: float) -> None:

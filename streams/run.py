@@ -6,16 +6,17 @@ import logging
 
 from prometheus_client import CollectorRegistry, start_http_server
 
+from qsmon.logs import configure_logging
 from qsmon.settings import Settings
 
 log = logging.getLogger("qsmon.worker")
 
 
-def start_metrics_server(registry: CollectorRegistry, first_port: int, attempts: int = 4) -> int:
+def start_metrics_server(registry: CollectorRegistry, host: str, first_port: int, attempts: int = 4) -> int:
     """Serve /metrics on the first free port from ``first_port``: several local workers each get one."""
     for port in range(first_port, first_port + attempts):
         try:
-            start_http_server(port, addr="0.0.0.0", registry=registry)  # noqa: S104 - scraped from other hosts
+            start_http_server(port, addr=host, registry=registry)
         except OSError:
             continue
         return port
@@ -27,9 +28,9 @@ def run_worker(settings: Settings, *, loglevel: str = "WARNING") -> None:
 
     from streams.app import create_app
 
-    logging.basicConfig(level=loglevel, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(loglevel)
     registry = CollectorRegistry()
     app = create_app(settings, registry)
-    port = start_metrics_server(registry, settings.worker_metrics_port)
+    port = start_metrics_server(registry, settings.metrics_host, settings.worker_metrics_port)
     log.warning("qsmon worker: group=%s topic=%s metrics=:%d", settings.worker_group, settings.results_topic, port)
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

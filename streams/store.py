@@ -1,10 +1,14 @@
 """One batch, one transaction: history, final verdicts, rollup deltas and the partitions' next offsets.
 
 Exactly-once effect on top of at-least-once delivery:
-* Each partition of the batch is locked (transaction-scoped advisory lock) and records below the partition's
-  stored next offset are skipped: a redelivered batch changes nothing and costs one query.
+* Each partition of the batch is locked (its ``stream_offsets`` row, FOR UPDATE) and records below the partition's
+  stored next offset are skipped: a redelivered batch changes nothing and costs one query. A row lock, not an
+  advisory lock: a role without UPDATE on the table (Grafana's) can neither take nor block it.
 * Everything else is idempotent too: history rows conflict on (sample_id, revision, sampled_at); a sample's
   current row only moves to a higher revision, and its old verdict leaves the rollup as the new one enters.
+* A record the database refuses (a data error) is found by bisecting the batch under savepoints and reported as
+  :class:`RecordsRefusedError`; the caller dead-letters it and stores the rest. Anything else is
+  :class:`BatchWriteError`.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from qsmon.changes import RollupKey
-from streams.exceptions import BatchWriteError
+from streams.exceptions import BatchWriteError, RecordsRefusedError
 from streams.records import COLUMNS, COPY_TYPES, Accepted, SourceRecord, copy_row
 
 _TEMP_TABLE = """
@@ -139,6 +143,20 @@ ON CONFLICT (day, {ROLLUP_DIMENSIONS}) DO UPDATE SET {_ADD_COUNTS}
 RETURNING day, category, subcategory, sampling_type, stage, region_code
 """
 
+# Partitions get their row on first sight; then the rows are locked in partition order (no deadlocks between
+# writers). Two statements: a locking SELECT in the same statement as the INSERT would not see the new rows.
+_NEW_PARTITIONS = """
+INSERT INTO stream_offsets (consumer_group, topic, partition, next_offset)
+SELECT %(group)s, %(topic)s, p, 0 FROM unnest(%(partitions)s::int[]) AS t(p) ORDER BY p
+ON CONFLICT (consumer_group, topic, partition) DO NOTHING
+"""
+_LOCK_PARTITIONS = """
+SELECT partition, next_offset FROM stream_offsets
+WHERE consumer_group = %(group)s AND topic = %(topic)s AND partition = ANY(%(partitions)s)
+ORDER BY partition
+FOR UPDATE
+"""
+
 _OFFSETS = """
 INSERT INTO stream_offsets (consumer_group, topic, partition, next_offset)
 SELECT %(group)s, %(topic)s, p, o FROM unnest(%(partitions)s::int[], %(offsets)s::bigint[]) AS t(p, o)
@@ -189,44 +207,49 @@ class ResultStore:
         return dict(rows)
 
     def write(self, accepted: Sequence[Accepted], all_records: Sequence[SourceRecord]) -> BatchOutcome:
-        """Store ``accepted`` and advance the offsets past ``all_records`` (valid or not), atomically."""
+        """Store ``accepted`` and advance the offsets past ``all_records`` (valid or not), atomically.
+
+        Raises :class:`RecordsRefusedError` when the database refuses some records (nothing is stored then),
+        :class:`BatchWriteError` when it cannot store the batch for any other reason.
+        """
         if not all_records:
             return BatchOutcome()
         try:
             return self._write(accepted, all_records)
+        except DATA_ERRORS as exc:
+            self._rollback()
+            refused = self._find_refused(accepted, all_records)
+            if refused:
+                raise RecordsRefusedError(refused) from exc
+            raise BatchWriteError("batch refused, but no single record is refused alone",
+                                  records=len(all_records), error=_reason(exc)) from exc
         except psycopg.Error as exc:
-            if self._conn is not None and not self._conn.closed:
-                try:
-                    self._conn.rollback()
-                except psycopg.Error:
-                    self.close()
+            self._rollback()
             raise BatchWriteError("batch not stored", records=len(all_records), error=str(exc).strip()) from exc
+
+    def _rollback(self) -> None:
+        if self._conn is not None and not self._conn.closed:
+            try:
+                self._conn.rollback()
+            except psycopg.Error:
+                self.close()
+
+    def _lock_partitions(self, conn: psycopg.Connection, all_records: Sequence[SourceRecord]) -> dict[int, int]:
+        """Lock the batch's partitions; their stored next offsets."""
+        params = {"group": self.group, "topic": self.topic, "partitions": sorted({r.partition for r in all_records})}
+        conn.execute(_NEW_PARTITIONS, params)
+        return dict(conn.execute(_LOCK_PARTITIONS, params).fetchall())
 
     def _write(self, accepted: Sequence[Accepted], all_records: Sequence[SourceRecord]) -> BatchOutcome:
         conn = self._connection()
         outcome = BatchOutcome()
-        partitions = sorted({r.partition for r in all_records})
         with conn.transaction():
-            for partition in partitions:  # sorted: two writers never wait on each other in a cycle
-                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s), %s)", (self.topic, partition))
-            stored: dict[int, int] = dict(conn.execute(
-                "SELECT partition, next_offset FROM stream_offsets"
-                " WHERE consumer_group = %s AND topic = %s AND partition = ANY(%s)",
-                (self.group, self.topic, partitions),
-            ).fetchall())
-            fresh = [a for a in accepted if a.record.offset >= stored.get(a.record.partition, -1)]
-            fresh_records = [r for r in all_records if r.offset >= stored.get(r.partition, -1)]
+            stored = self._lock_partitions(conn, all_records)
+            fresh = [a for a in accepted if a.record.offset >= stored.get(a.record.partition, 0)]
+            fresh_records = [r for r in all_records if r.offset >= stored.get(r.partition, 0)]
             outcome.skipped = len(all_records) - len(fresh_records)
             if fresh:
-                with conn.cursor() as cur:
-                    with cur.copy(_COPY) as copy:
-                        copy.set_types(list(COPY_TYPES))
-                        for item in fresh:
-                            copy.write_row(copy_row(item))
-                    cur.execute(_HISTORY)
-                    outcome.stored = cur.rowcount
-                    cur.execute(_CURRENT_AND_ROLLUP, {"tz": self.timezone})
-                    outcome.changed = {RollupKey(*row) for row in cur.fetchall()}
+                outcome.stored, outcome.changed = self._apply(conn, fresh)
             if fresh_records:
                 next_offsets: dict[int, int] = {}
                 for r in fresh_records:
@@ -236,6 +259,61 @@ class ResultStore:
                     "partitions": list(next_offsets), "offsets": list(next_offsets.values()),
                 })
         return outcome
+
+    def _apply(self, conn: psycopg.Connection, items: Sequence[Accepted]) -> tuple[int, set[RollupKey]]:
+        """History, current verdicts, failures and rollups for ``items``: results stored, rollup keys changed."""
+        with conn.cursor() as cur:
+            cur.execute("DELETE FROM incoming")  # a savepoint's earlier rows (bisection); empty otherwise
+            with cur.copy(_COPY) as copy:
+                copy.set_types(list(COPY_TYPES))
+                for item in items:
+                    copy.write_row(copy_row(item))
+            cur.execute(_HISTORY)
+            stored = cur.rowcount
+            cur.execute(_CURRENT_AND_ROLLUP, {"tz": self.timezone})
+            return stored, {RollupKey(*row) for row in cur.fetchall()}
+
+    def _find_refused(self, accepted: Sequence[Accepted],
+                      all_records: Sequence[SourceRecord]) -> list[tuple[Accepted, str]]:
+        """Replay the batch under savepoints, halving what fails, and roll it all back: the records refused alone."""
+        refused: list[tuple[Accepted, str]] = []
+        try:
+            conn = self._connection()
+            with conn.transaction(force_rollback=True):
+                stored = self._lock_partitions(conn, all_records)
+                fresh = [a for a in accepted if a.record.offset >= stored.get(a.record.partition, 0)]
+                self._bisect(conn, fresh, refused)
+        except psycopg.Error as exc:
+            self._rollback()
+            raise BatchWriteError("batch not stored", records=len(all_records), error=str(exc).strip()) from exc
+        return refused
+
+    def _bisect(self, conn: psycopg.Connection, items: Sequence[Accepted],
+                refused: list[tuple[Accepted, str]]) -> None:
+        if not items:
+            return
+        try:
+            with conn.transaction():  # a savepoint
+                self._apply(conn, items)
+        except DATA_ERRORS as exc:
+            if len(items) == 1:
+                refused.append((items[0], _reason(exc)))
+                return
+            middle = len(items) // 2
+            self._bisect(conn, items[:middle], refused)
+            self._bisect(conn, items[middle:], refused)
+
+
+# What a record can make the database (or the driver encoding it) refuse; retrying the same record cannot help.
+DATA_ERRORS: tuple[type[Exception], ...] = (
+    psycopg.DataError, psycopg.IntegrityError, psycopg.errors.ProgramLimitExceeded, ValueError, OverflowError,
+)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, psycopg.Error) and exc.diag.sqlstate:
+        return f"database refused the record: {exc.diag.message_primary} (SQLSTATE {exc.diag.sqlstate})"
+    return f"database refused the record: {type(exc).__name__}: {exc}"
 
 
 def stored_offset_total(conn: psycopg.Connection, group: str, topic: str) -> int:

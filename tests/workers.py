@@ -10,8 +10,11 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
+from kafka import KafkaConsumer
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from qsmon.settings import Settings
 from streams.store import stored_offset_total as _stored_offset_total
@@ -72,3 +75,28 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str, interva
             return
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def reader_dsn(dsn: str) -> str:
+    """The same database and search path as Grafana's read-only role (password from deploy/local/env.sh)."""
+    params = conninfo_to_dict(dsn) | {"user": "qsmon_grafana",
+                                      "password": os.environ.get("PG_READER_PASSWORD", "qsmon_grafana")}
+    return make_conninfo("", **params)
+
+
+def stack(action: str, service: str) -> None:
+    """Stop or start one service of the local stack (fault drills); ``start`` returns once it answers."""
+    subprocess.run(["bash", str(ROOT / "deploy/local/stack.sh"), action, service], check=True, capture_output=True)
+
+
+def read_all(settings: Settings, topic: str, expected: int, timeout_ms: int = 15_000) -> list[Any]:
+    """Records of a topic from the start, until ``expected`` arrived or none came for ``timeout_ms``."""
+    consumer = KafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
+                             consumer_timeout_ms=timeout_ms, group_id=None)
+    records = []
+    for record in consumer:
+        records.append(record)
+        if len(records) >= expected:
+            break
+    consumer.close()
+    return records

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import subprocess
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -20,7 +19,7 @@ from qsmon.storage import connect
 from qsmon.topics import end_offset_total, ensure_topics
 from streams.rebuild import differences
 from tests.truth import expected_counts, stored_counts
-from tests.workers import ROOT, WorkerProcess, stored_offset_total, wait_until
+from tests.workers import WorkerProcess, stack, stored_offset_total, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -54,10 +53,6 @@ def simulated(count: int, seed: int) -> list[InspectionResult]:
 def stored(settings: Settings) -> int:
     with connect(settings.dsn) as conn:
         return stored_offset_total(conn, settings)
-
-
-def stack(action: str, service: str) -> None:
-    subprocess.run(["bash", str(ROOT / "deploy/local/stack.sh"), action, service], check=True, capture_output=True)
 
 
 @pytest.fixture

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import orjson
 import psycopg
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
 from producers.kafka_sink import ResultSink
 from producers.simulator import Simulator, SimulatorOptions
@@ -18,21 +17,9 @@ from qsmon.topics import end_offset_total, ensure_topics
 from streams.rebuild import differences
 from tests.factories import result
 from tests.truth import expected_counts, stored_counts
-from tests.workers import WorkerProcess, stored_offset_total, wait_until
+from tests.workers import WorkerProcess, read_all, stored_offset_total, wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def read_all(settings: Settings, topic: str, expected: int, timeout_ms: int = 15_000) -> list[Any]:
-    consumer = KafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
-                             consumer_timeout_ms=timeout_ms, group_id=None)
-    records = []
-    for record in consumer:
-        records.append(record)
-        if len(records) >= expected:
-            break
-    consumer.close()
-    return records
 
 
 class TestWorker:
