@@ -6,6 +6,14 @@ shows exactly what the alert engine evaluates. Days are Asia/Shanghai calendar d
 
 from __future__ import annotations
 
+# What Grafana's role qsmon_grafana may read: exactly the tables these panels read (and the SQL functions they call
+# read). Its SQL counterpart is the GRANT in qsmon/storage/migrations/009_reader_privileges.sql; a test checks that
+# both agree and that every panel runs as that role.
+READER_TABLES = frozenset({
+    "rollup_daily", "rollup_monthly", "failure_current", "failed_item_monthly", "failed_firm_yearly",
+    "plan_indicators", "regions", "alerts", "alert_events", "indicator_evaluations",
+})
+
 FIRST_DAY = "($__timeFrom()::timestamptz AT TIME ZONE 'Asia/Shanghai')::date"
 LAST_DAY = "($__timeTo()::timestamptz AT TIME ZONE 'Asia/Shanghai')::date"
 TODAY = "(now() AT TIME ZONE 'Asia/Shanghai')::date"

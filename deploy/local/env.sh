@@ -17,6 +17,9 @@ PG_BIN=/usr/lib/postgresql/$PG_VERSION/bin
 PG_PORT=${PG_PORT:-15432}
 PG_DB=${PG_DB:-qsmon}
 PG_USER=${PG_USER:-qsmon}
+# Loopback-only development passwords; production sets its own (docker-compose.yml).
+PG_PASSWORD=${PG_PASSWORD:-qsmon}
+PG_READER_PASSWORD=${PG_READER_PASSWORD:-qsmon_grafana}
 TIMESCALEDB_VERSION_PREFIX=2.19
 
 PROMETHEUS_PORT=${PROMETHEUS_PORT:-19090}

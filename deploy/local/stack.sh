@@ -4,6 +4,7 @@
 #   stack.sh down     stop what `up` started (pid files under the stack directory), nothing else
 #   stack.sh status   one line per service: state, port, health; exits 1 when one is unhealthy
 #   stack.sh stop|start SERVICE   one service (postgres, kafka, prometheus, alertmanager), e.g. for fault drills
+#   stack.sh reload prometheus    re-read its configuration and rules (SIGHUP: the lifecycle API stays off)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -55,15 +56,11 @@ CONF
       || die "PostgreSQL did not start; see $LOGS/postgres.log"
   fi
   wait_for postgres 60 pg_healthy
-  # The application role and database; the extension needs a superuser (TimescaleDB is not a trusted extension).
-  PGOPTIONS="-c client_min_messages=warning" as_pg psql -h "$RUN" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -q >/dev/null <<SQL
-SELECT 'CREATE ROLE $PG_USER LOGIN PASSWORD ''$PG_USER''' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_USER')\gexec
-SELECT 'CREATE DATABASE $PG_DB OWNER $PG_USER' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$PG_DB')\gexec
--- The migrations create Grafana's read-only role.
-ALTER ROLE $PG_USER CREATEROLE;
-\c $PG_DB
-CREATE EXTENSION IF NOT EXISTS timescaledb;
-SQL
+  # Roles, database, extension and the reader's limits: a superuser's job, shared with compose's first start.
+  PGOPTIONS="-c client_min_messages=warning" as_pg psql -h "$RUN" -p "$PG_PORT" -U postgres -d postgres -q \
+    -v database="$PG_DB" -v app_role="$PG_USER" -v app_password="$PG_PASSWORD" \
+    -v reader_password="$PG_READER_PASSWORD" -f "$QSMON_ROOT/deploy/postgres/admin.sql" >/dev/null \
+    || die "the database's admin step failed (deploy/postgres/admin.sql)"
 }
 pg_down() { [ -f "$PGDATA/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null || true; }
 
@@ -119,7 +116,7 @@ prom_up() {
   if ! pid_alive "$RUN/prometheus.pid"; then
     log "starting Prometheus on 127.0.0.1:$PROMETHEUS_PORT"
     nohup prometheus --config.file="$PROM_DIR/prometheus.yml" --storage.tsdb.path="$PROM_DIR/data" \
-      --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" --web.enable-lifecycle \
+      --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
       >"$LOGS/prometheus.log" 2>&1 &
     echo $! >"$RUN/prometheus.pid"
   fi
@@ -185,5 +182,9 @@ case "$cmd" in
       postgres) pg_up ;; kafka) kafka_up ;; prometheus) prom_up ;; alertmanager) am_up ;;
       *) die "usage: stack.sh start postgres|kafka|prometheus|alertmanager" ;;
     esac ;;
-  *) die "usage: stack.sh up|down|status|stop SERVICE|start SERVICE" ;;
+  reload)
+    [ "${2:-}" = prometheus ] || die "usage: stack.sh reload prometheus"
+    pid_alive "$RUN/prometheus.pid" || die "prometheus is not running"
+    kill -HUP "$(cat "$RUN/prometheus.pid")" ;;
+  *) die "usage: stack.sh up|down|status|stop SERVICE|start SERVICE|reload prometheus" ;;
 esac

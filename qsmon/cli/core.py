@@ -49,15 +49,13 @@ def init() -> None:
     """Apply pending database migrations and create the Kafka topics. Running it twice changes nothing."""
     from qsmon.plans import presets
     from qsmon.storage import apply_migrations, connect
-    from qsmon.storage.reference import set_reader_password, sync_reference
+    from qsmon.storage.reference import sync_reference
     from qsmon.topics import ensure_topics
 
     settings = get_settings()
     with connect(settings.dsn) as conn:
         applied = apply_migrations(conn)
         indicators = sync_reference(conn, presets(settings.plans_dir).values())
-        if settings.grafana_db_password is not None:
-            set_reader_password(conn, settings.grafana_db_password.get_secret_value())
     created = ensure_topics(settings)
     typer.echo(f"plan indicators synced: {indicators}")
     typer.echo(f"migrations applied: {', '.join(f'{m.version:03d}_{m.name}' for m in applied) or 'none'}")

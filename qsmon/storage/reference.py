@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import psycopg
-from psycopg import sql
 
 from qsmon.plans.model import Plan
 from qsmon.regions import REGIONS
@@ -31,8 +30,3 @@ def sync_reference(conn: psycopg.Connection, plans: Iterable[Plan]) -> int:
             cur.executemany("INSERT INTO regions (code, name, parent) VALUES (%s, %s, %s)",
                             [(r.code, r.name, r.parent) for r in REGIONS.values()])
     return len(rows)
-
-
-def set_reader_password(conn: psycopg.Connection, password: str) -> None:
-    """Let Grafana's read-only role log in with ``password`` (from QSMON_GRAFANA_DB_PASSWORD)."""
-    conn.execute(sql.SQL("ALTER ROLE qsmon_grafana LOGIN PASSWORD {}").format(sql.Literal(password)))

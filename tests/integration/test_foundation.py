@@ -11,6 +11,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from qsmon.settings import Settings
 from qsmon.storage import apply_migrations, connect, pending_migrations
 from qsmon.topics import ensure_topics, topic_specs
+from tests.workers import reader_dsn
 
 pytestmark = pytest.mark.integration
 
@@ -82,19 +83,17 @@ class TestReferenceData:
         self, settings: Settings, db: psycopg.Connection
     ) -> None:
         from qsmon.plans import presets
-        from qsmon.storage.reference import set_reader_password, sync_reference
+        from qsmon.storage.reference import sync_reference
 
         with connect(settings.dsn) as conn:
             assert sync_reference(conn, presets().values()) == 36
-            set_reader_password(conn, "reader-test")
         row = db.execute("SELECT name, target, categories FROM plan_indicators"
                          " WHERE plan_id = 'jingzhou-2023' AND indicator_id = 'food-evaluative-pass'").fetchone()
         assert row == ("食品安全评价性抽检合格率", 98.5, ["food"])
         assert db.execute("SELECT name FROM regions WHERE code = '421083'").fetchone() == ("洪湖市",)
-        schema = db.execute("SELECT current_schema()").fetchone()
-        assert schema is not None
-        reader_dsn = settings.dsn.replace("qsmon:qsmon@", "qsmon_grafana:reader-test@")
-        with connect(reader_dsn) as reader:
+        with connect(reader_dsn(settings.dsn)) as reader:
             assert reader.execute("SELECT count(*) FROM plan_indicators").fetchone() == (36,)
+            reader.execute("SET default_transaction_read_only = off")  # a default, not the boundary
+            reader.commit()
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 reader.execute("DELETE FROM regions")

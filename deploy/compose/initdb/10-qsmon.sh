@@ -1,9 +1,7 @@
 #!/bin/sh
-# First start of the timescale/timescaledb container: the application role, its database, the extension.
+# First start of the timescale/timescaledb container: roles, database, extension and the reader's limits, from the
+# same admin script the local stack runs (mounted at /qsmon/admin.sql).
 set -e
-psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" <<SQL
-CREATE ROLE qsmon LOGIN CREATEROLE PASSWORD '${QSMON_DB_PASSWORD}';
-CREATE DATABASE qsmon OWNER qsmon;
-\c qsmon
-CREATE EXTENSION IF NOT EXISTS timescaledb;
-SQL
+psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres -q \
+  -v database=qsmon -v app_role=qsmon -v app_password="$QSMON_DB_PASSWORD" \
+  -v reader_password="$GRAFANA_DB_PASSWORD" -f /qsmon/admin.sql

@@ -1,0 +1,60 @@
+-- qsmon's database, its two roles and their limits. Run as a superuser, before `qsmon init`, by
+--   deploy/local/stack.sh (every `qsmon stack up`) and deploy/compose/initdb (the database container's first start).
+-- Idempotent. psql variables: database, app_role, app_password, reader_password (empty: the reader cannot log in).
+--
+-- Threat model (docs/security.md): anyone who can open a Grafana dashboard can send any SQL through its datasource,
+-- as qsmon_grafana. So that role is made harmless here and in the migrations: it reads what the dashboards show and
+-- nothing else, cannot take or hold a lock the pipeline waits on, cannot write anything anywhere, and gives up
+-- long statements by default. The app role owns its database and nothing beyond it.
+\set ON_ERROR_STOP on
+
+SELECT format('CREATE ROLE %I LOGIN', :'app_role')
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app_role') \gexec
+-- No CREATEROLE: a role that can create roles can grant itself pg_execute_server_program (shell on the server).
+ALTER ROLE :"app_role" LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS PASSWORD :'app_password';
+
+SELECT 'CREATE ROLE qsmon_grafana NOLOGIN'
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'qsmon_grafana') \gexec
+ALTER ROLE qsmon_grafana NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS NOINHERIT CONNECTION LIMIT 10;
+SELECT CASE WHEN :'reader_password' = '' THEN 'ALTER ROLE qsmon_grafana NOLOGIN PASSWORD NULL'
+            ELSE format('ALTER ROLE qsmon_grafana LOGIN PASSWORD %L', :'reader_password') END \gexec
+-- Defaults against accidents (a viewer may SET them back: privileges, not these, are the boundary) ...
+ALTER ROLE qsmon_grafana SET statement_timeout = '30s';
+ALTER ROLE qsmon_grafana SET lock_timeout = '5s';
+ALTER ROLE qsmon_grafana SET idle_in_transaction_session_timeout = '60s';
+ALTER ROLE qsmon_grafana SET idle_session_timeout = '15min';
+ALTER ROLE qsmon_grafana SET default_transaction_read_only = on;
+-- ... and one a viewer cannot lift (a superuser-only setting): sorts and hashes spill at most this much to disk.
+ALTER ROLE qsmon_grafana SET temp_file_limit = '1GB';
+
+SELECT format('CREATE DATABASE %I OWNER %I ENCODING ''UTF8''', :'database', :'app_role')
+WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'database') \gexec
+-- CONNECT and TEMPORARY are PUBLIC's on every database until revoked: each role connects to its own database only,
+-- and only the app (the owner) creates temporary tables.
+REVOKE ALL ON DATABASE :"database" FROM PUBLIC;
+GRANT CONNECT ON DATABASE :"database" TO qsmon_grafana;
+REVOKE CONNECT ON DATABASE postgres FROM PUBLIC;
+REVOKE CONNECT ON DATABASE template1 FROM PUBLIC;
+
+\connect :"database"
+CREATE EXTENSION IF NOT EXISTS timescaledb;
+-- Functions PUBLIC may call by default that only the app may: advisory locks (others could wait on them), large
+-- objects (server-side storage) and notifications. Every overload counts, hence the loop. qsmon itself uses none
+-- of them (the worker locks rows of stream_offsets, which the reader cannot even see); the grant keeps the app
+-- role's powers as they were (lo_import/lo_export are superuser-only already and stay so: they read server files).
+SET qsmon.app_role = :'app_role';
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE n.nspname = 'pg_catalog'
+               AND (p.proname LIKE 'pg\_advisory%' OR p.proname LIKE 'pg\_try\_advisory%'
+                    OR p.proname IN ('lo_creat', 'lo_create', 'lo_from_bytea', 'lo_open', 'lo_put', 'lowrite',
+                                     'lo_truncate', 'lo_truncate64', 'lo_unlink', 'pg_notify'))
+    LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, current_setting('qsmon.app_role'));
+    END LOOP;
+END
+$$;
