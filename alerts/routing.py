@@ -27,9 +27,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal, Protocol
+from urllib.parse import parse_qsl, urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from qsmon.exceptions import ConfigError
 from qsmon.regions import is_within
@@ -42,7 +43,7 @@ class Channel(BaseModel):
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     type: ChannelType
-    url: str | None = None
+    url: SecretStr | None = None  # robot URLs carry their key in the query: never printed, logged or stored
     secret_env: str | None = None
     severities: tuple[Literal["warning", "critical"], ...] = ("warning", "critical")
     regions: tuple[str, ...] = ()
@@ -58,6 +59,28 @@ class Channel(BaseModel):
 
     def secret(self) -> str | None:
         return os.environ.get(self.secret_env) if self.secret_env else None
+
+    @property
+    def endpoint(self) -> str:
+        return self.url.get_secret_value() if self.url else ""
+
+    def secrets(self) -> list[str]:
+        """Every value of this channel that must not reach a log line or a stored error."""
+        values = [self.endpoint, self.secret()]
+        if self.endpoint:
+            parts = urlsplit(self.endpoint)
+            values += [parts.password, parts.username, parts.query, parts.path]
+            values += [value for _, value in parse_qsl(parts.query)]
+            # Feishu puts its token in the path: mask segments that look like tokens, not words such as open-apis.
+            values += [seg for seg in parts.path.split("/") if len(seg) >= 8 and any(c.isdigit() for c in seg)]
+        values += [os.environ.get(name) for name in (self.username_env, self.password_env) if name]
+        # Longest first, so a URL is masked whole before its parts; short values would mask ordinary words.
+        return sorted({v for v in values if v and len(v) >= 4}, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets():
+            text = text.replace(secret, "***")
+        return text
 
 
 class ChannelsConfig(BaseModel):
@@ -90,7 +113,11 @@ def load_channels(path: Path | None) -> ChannelsConfig:
         return ChannelsConfig()
     try:
         config = ChannelsConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
+    except ValidationError as exc:  # without the input values: a URL with its key would be printed
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                             for e in exc.errors(include_url=False, include_input=False))
+        raise ConfigError("invalid channels file", file=str(path), error=problems) from None
+    except (OSError, yaml.YAMLError) as exc:
         raise ConfigError("invalid channels file", file=str(path), error=str(exc)) from exc
     names = [c.name for c in config.channels]
     if len(set(names)) != len(names):

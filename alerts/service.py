@@ -45,7 +45,7 @@ def run_service(settings: Settings, stop: threading.Event | None = None, *, metr
                            registry=registry)
     registry.register(IndicatorCollector(settings.dsn))
     if metrics:
-        start_http_server(settings.alerts_metrics_port, addr="0.0.0.0", registry=registry)  # noqa: S104
+        start_http_server(settings.alerts_metrics_port, addr=settings.metrics_host, registry=registry)
     notifier = Notifier(settings.dsn, {c.name: c for c in engine.channels.channels}, registry)
     notifier_thread = threading.Thread(target=notifier.run, args=(stop,), name="notifier", daemon=True)
     notifier_thread.start()

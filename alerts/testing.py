@@ -14,11 +14,13 @@ import orjson
 
 
 class WebhookReceiver:
-    def __init__(self, port: int = 0, reply: bytes = b"") -> None:
+    def __init__(self, port: int = 0, reply: bytes = b"", *, status: int = 200, echo_path: bool = False) -> None:
         self.received: list[Any] = []  # JSON bodies: objects, or lists for Alertmanager
         self.headers: list[dict[str, str]] = []
         self.paths: list[str] = []
         self.reply = reply  # robots answer JSON such as {"errcode": 0}
+        self.status = status
+        self.echo_path = echo_path  # a careless receiver that repeats the URL (and its key) in its answer
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self.port = port
@@ -38,10 +40,11 @@ class WebhookReceiver:
                     receiver.received.append(orjson.loads(body))
                     receiver.headers.append(dict(self.headers))
                     receiver.paths.append(self.path)
-                self.send_response(200)
-                self.send_header("content-length", str(len(receiver.reply)))
+                reply = receiver.reply + (f" {self.path}".encode() if receiver.echo_path else b"")
+                self.send_response(receiver.status)
+                self.send_header("content-length", str(len(reply)))
                 self.end_headers()
-                self.wfile.write(receiver.reply)
+                self.wfile.write(reply)
 
             def log_message(self, *args: Any) -> None:
                 pass

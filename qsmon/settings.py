@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import (
@@ -19,6 +20,19 @@ from pydantic_settings import (
 )
 
 
+class SecretUrl(SecretStr):
+    """A URL that may carry credentials (``user:password@``, ``?token=``): printed with them masked."""
+
+    def _display(self) -> str:
+        parts = urlsplit(self.get_secret_value())
+        netloc = parts.hostname or ""
+        if parts.port:
+            netloc = f"{netloc}:{parts.port}"
+        if parts.username or parts.password:
+            netloc = f"***@{netloc}"
+        return urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QSMON_", frozen=True, extra="ignore")
 
@@ -26,10 +40,9 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = "127.0.0.1:19092"
     database_url: SecretStr = SecretStr("postgresql://qsmon:qsmon@127.0.0.1:15432/qsmon")
-    prometheus_url: str = "http://127.0.0.1:19090"
-    alertmanager_url: str = "http://127.0.0.1:19093"
-    grafana_url: str = "http://127.0.0.1:3000"
-    grafana_db_password: SecretStr | None = None  # lets the read-only role qsmon_grafana log in
+    prometheus_url: SecretUrl = SecretUrl("http://127.0.0.1:19090")
+    alertmanager_url: SecretUrl = SecretUrl("http://127.0.0.1:19093")
+    grafana_url: SecretUrl = SecretUrl("http://127.0.0.1:3000")
 
     results_topic: str = "inspection.results.v1"
     dlq_topic: str = "inspection.results.dlq"
@@ -40,6 +53,8 @@ class Settings(BaseSettings):
     worker_batch_size: int = 5000
     worker_batch_seconds: float = 0.5
     worker_metrics_port: int = 9401
+    # Where /metrics listens (worker, alert service): loopback unless a Prometheus on another host scrapes it.
+    metrics_host: str = "127.0.0.1"
     # How soon the group notices a worker that died without leaving (SIGKILL, lost host).
     worker_session_timeout_s: float = 30.0
 
@@ -47,6 +62,11 @@ class Settings(BaseSettings):
     ingest_port: int = 8480
     ingest_tokens: tuple[SecretStr, ...] = ()
     ingest_max_body_bytes: int = 8 * 1024 * 1024
+    ingest_max_records: int = 20_000  # lines of one NDJSON batch; a valid record is ~300-600 bytes
+    ingest_max_errors: int = 100  # errors listed in a 422; the rest are counted
+    ingest_ack_timeout_s: float = 4.0  # Kafka's acknowledgement, else 503 (answered within 5 s)
+    ingest_header_timeout_s: float = 10.0  # a request's headers must arrive within this
+    ingest_body_timeout_s: float = 60.0  # and its body within this after them; else the connection is closed
 
     plans_dir: Path | None = Field(default=None, description="extra plan files besides the presets")
     active_plans: tuple[str, ...] = Field(default=(), description="plan ids the alert engine evaluates (empty: all)")
@@ -77,12 +97,22 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     def masked(self) -> dict[str, Any]:
-        """The settings as printed for operators: secrets shown as ``**********``."""
-        return self.model_dump(mode="json")
+        """The settings as printed for operators: secrets as ``**********``, URLs without their credentials."""
+        return {name: _shown(value) for name, value in self.model_dump().items()}
 
     @property
     def dsn(self) -> str:
         return self.database_url.get_secret_value()
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return str(value)  # its own display: masked
+    if isinstance(value, tuple | list):
+        return [_shown(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
 
 @lru_cache(maxsize=1)

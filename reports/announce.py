@@ -12,7 +12,7 @@ import httpx
 from alerts.notify.channels import (
     check_robot_answer,
     deliver_mail,
-    dingtalk_signed_url,
+    dingtalk_url,
     feishu_sign,
     new_mail,
     post_json,
@@ -35,16 +35,14 @@ def announce(client: httpx.Client, channel: Channel, title: str, summary: str, f
     if channel.type in ("webhook", "alertmanager"):
         body: dict[str, Any] = {"kind": "monthly_report", "title": title, "summary": summary,
                                 "files": [str(p) for p in files]}
-        post_json(client, channel.url or "", orjson.dumps(body), {}, channel.timeout_s)
+        post_json(client, channel, orjson.dumps(body), {})
     elif channel.type == "wecom":
-        check_robot_answer(post_json(client, channel.url or "", orjson.dumps({"msgtype": "markdown", "markdown": {
-            "content": text}}), {}, channel.timeout_s), "errcode")
+        check_robot_answer(channel, post_json(client, channel, orjson.dumps({"msgtype": "markdown", "markdown": {
+            "content": text}}), {}), "errcode")
     elif channel.type == "dingtalk":
-        secret = channel.secret()
-        url = dingtalk_signed_url(channel.url or "", secret, int(time.time() * 1000)) if secret else channel.url or ""
-        check_robot_answer(post_json(client, url, orjson.dumps({"msgtype": "markdown", "markdown": {"title": title,
-                                                                                       "text": text}}),
-                        {}, channel.timeout_s), "errcode")
+        body = {"msgtype": "markdown", "markdown": {"title": title, "text": text}}
+        check_robot_answer(channel, post_json(client, channel, orjson.dumps(body), {}, url=dingtalk_url(channel)),
+                           "errcode")
     elif channel.type == "feishu":
         message: dict[str, Any] = {"msg_type": "interactive", "card": {
             "header": {"title": {"tag": "plain_text", "content": title}},
@@ -53,7 +51,7 @@ def announce(client: httpx.Client, channel: Channel, title: str, summary: str, f
         if secret:
             now = int(time.time())
             message = {"timestamp": str(now), "sign": feishu_sign(secret, now), **message}
-        check_robot_answer(post_json(client, channel.url or "", orjson.dumps(message), {}, channel.timeout_s), "code")
+        check_robot_answer(channel, post_json(client, channel, orjson.dumps(message), {}), "code")
     else:
         _mail(channel, title, text, files)
 

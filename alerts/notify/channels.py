@@ -20,25 +20,31 @@ from alerts.notify.formats import alertmanager_alert, markdown, title
 from alerts.routing import Channel
 
 
-def post_json(client: httpx.Client, url: str, body: bytes, headers: dict[str, str], timeout: float) -> httpx.Response:
+def post_json(client: httpx.Client, channel: Channel, body: bytes, headers: dict[str, str], *,
+              url: str | None = None) -> httpx.Response:
+    """POST to the channel (or ``url``, a signed form of its endpoint); errors name the channel, never the URL."""
     try:
-        response = client.post(url, content=body, headers={"content-type": "application/json", **headers},
-                               timeout=timeout)
+        response = client.post(url or channel.endpoint, content=body,
+                               headers={"content-type": "application/json", **headers}, timeout=channel.timeout_s)
     except httpx.HTTPError as exc:
-        raise DeliveryError("receiver unreachable", url=url, error=repr(exc)) from exc
+        raise DeliveryError("receiver unreachable", channel=channel.name,
+                            error=channel.scrub(f"{type(exc).__name__}: {exc}")) from None
     if response.status_code >= 300:
-        raise DeliveryError("receiver refused", url=url, status=response.status_code, body=response.text[:200])
+        raise DeliveryError("receiver refused", channel=channel.name, status=response.status_code,
+                            body=channel.scrub(response.text[:200]))
     return response
 
 
-def check_robot_answer(response: httpx.Response, code_field: str) -> None:
+def check_robot_answer(channel: Channel, response: httpx.Response, code_field: str) -> None:
     """WeCom/DingTalk answer errcode, Feishu code: 0 means delivered, even on HTTP 200."""
     try:
         answer = response.json()
-    except ValueError as exc:
-        raise DeliveryError("robot answered non-JSON", body=response.text[:200]) from exc
-    if answer.get(code_field, 0) != 0:
-        raise DeliveryError("robot refused the message", answer=answer)
+    except ValueError:
+        raise DeliveryError("robot answered non-JSON", channel=channel.name,
+                            body=channel.scrub(response.text[:200])) from None
+    if not isinstance(answer, dict) or answer.get(code_field, 0) != 0:
+        raise DeliveryError("robot refused the message", channel=channel.name,
+                            answer=channel.scrub(str(answer)[:300]))
 
 
 def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -54,6 +60,12 @@ def dingtalk_signed_url(url: str, secret: str, now_ms: int) -> str:
     return f"{url}{separator}timestamp={now_ms}&sign={quote_plus(sign)}"
 
 
+def dingtalk_url(channel: Channel) -> str:
+    """The channel's endpoint, signed when it has a signing secret."""
+    secret = channel.secret()
+    return dingtalk_signed_url(channel.endpoint, secret, int(time.time() * 1000)) if secret else channel.endpoint
+
+
 def feishu_sign(secret: str, now_s: int) -> str:
     """Feishu robot signing: HMAC-SHA256 keyed by "timestamp\\nsecret" over an empty message, base64."""
     key = f"{now_s}\n{secret}".encode()
@@ -62,7 +74,6 @@ def feishu_sign(secret: str, now_s: int) -> str:
 
 def send(client: httpx.Client, channel: Channel, payload: dict[str, Any], idempotency_key: str) -> None:
     kind = channel.type
-    url = channel.url or ""
     if kind == "webhook":
         body = orjson.dumps(payload)
         headers = {"Idempotency-Key": idempotency_key}
@@ -70,18 +81,16 @@ def send(client: httpx.Client, channel: Channel, payload: dict[str, Any], idempo
         if secret:
             timestamp = str(int(time.time()))
             headers |= {"X-Qsmon-Timestamp": timestamp, "X-Qsmon-Signature": webhook_signature(secret, timestamp, body)}
-        post_json(client, url, body, headers, channel.timeout_s)
+        post_json(client, channel, body, headers)
     elif kind == "alertmanager":
-        post_json(client, url.rstrip("/") + "/api/v2/alerts", orjson.dumps([alertmanager_alert(payload)]), {},
-              channel.timeout_s)
+        post_json(client, channel, orjson.dumps([alertmanager_alert(payload)]), {},
+                  url=channel.endpoint.rstrip("/") + "/api/v2/alerts")
     elif kind == "wecom":
         body = orjson.dumps({"msgtype": "markdown", "markdown": {"content": markdown(payload)}})
-        check_robot_answer(post_json(client, url, body, {}, channel.timeout_s), "errcode")
+        check_robot_answer(channel, post_json(client, channel, body, {}), "errcode")
     elif kind == "dingtalk":
-        secret = channel.secret()
-        target = dingtalk_signed_url(url, secret, int(time.time() * 1000)) if secret else url
         body = orjson.dumps({"msgtype": "markdown", "markdown": {"title": title(payload), "text": markdown(payload)}})
-        check_robot_answer(post_json(client, target, body, {}, channel.timeout_s), "errcode")
+        check_robot_answer(channel, post_json(client, channel, body, {}, url=dingtalk_url(channel)), "errcode")
     elif kind == "feishu":
         message: dict[str, Any] = {
             "msg_type": "interactive",
@@ -93,7 +102,7 @@ def send(client: httpx.Client, channel: Channel, payload: dict[str, Any], idempo
         if secret:
             now_s = int(time.time())
             message = {"timestamp": str(now_s), "sign": feishu_sign(secret, now_s), **message}
-        check_robot_answer(post_json(client, url, orjson.dumps(message), {}, channel.timeout_s), "code")
+        check_robot_answer(channel, post_json(client, channel, orjson.dumps(message), {}), "code")
     elif kind == "smtp":
         _send_mail(channel, payload, idempotency_key)
     else:  # pragma: no cover - the channel model admits no other type
@@ -120,7 +129,8 @@ def deliver_mail(channel: Channel, message: EmailMessage, *, timeout_s: float | 
                 smtp.login(user, os.environ.get(channel.password_env or "", ""))
             smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as exc:
-        raise DeliveryError("mail not accepted", host=channel.host, error=repr(exc)) from exc
+        raise DeliveryError("mail not accepted", channel=channel.name, host=channel.host,
+                            error=channel.scrub(f"{type(exc).__name__}: {exc}")) from None
 
 
 def _send_mail(channel: Channel, payload: dict[str, Any], idempotency_key: str) -> None:

@@ -19,11 +19,10 @@ _STATE_MARK = {"ok": "✓", "warning": "!", "critical": "✗", "insufficient_dat
 @alerts_app.command("run")
 def run(loglevel: Annotated[str, typer.Option(help="log level")] = "WARNING") -> None:
     """The alert service: reacts to the change feed, sweeps every QSMON_ALERTS_SWEEP_SECONDS, notifies."""
-    import logging
-
     from alerts.service import run_service
+    from qsmon.logs import configure_logging
 
-    logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(loglevel)
     run_service(get_settings())
 
 

@@ -35,11 +35,12 @@ def check() -> None:
 @dashboards_app.command("push")
 @friendly_errors
 def push(
-    url: Annotated[str, typer.Option(help="Grafana URL, e.g. https://grafana.example")],
     token: Annotated[str, typer.Option(help="service account token", envvar="QSMON_GRAFANA_TOKEN")],
+    url: Annotated[str | None, typer.Option(help="Grafana URL (default QSMON_GRAFANA_URL)")] = None,
 ) -> None:
     """Upload the dashboards through Grafana's API (grafana-client), into the folder 质量安全监测 qsmon."""
     from dashboards.push import push as push_all
+    from qsmon.settings import get_settings
 
-    for uid in push_all(url, token):
+    for uid in push_all(url or get_settings().grafana_url.get_secret_value(), token):
         typer.echo(f"pushed {uid}")

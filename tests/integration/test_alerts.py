@@ -68,7 +68,8 @@ def world(settings: Settings, tmp_path: Path, unique_name: object) -> Iterator[t
         f"dashboard_url: http://grafana.test/d/qsmon-trends\n"
         f"channels:\n"
         f"  - {{name: duty-webhook, type: webhook, url: '{receiver.url}', secret_env: QSMON_TEST_WEBHOOK_SECRET}}\n"
-        f"  - {{name: alertmanager, type: alertmanager, url: '{settings.alertmanager_url}'}}\n", encoding="utf-8")
+        f"  - {{name: alertmanager, type: alertmanager, url: '{settings.alertmanager_url.get_secret_value()}'}}\n",
+        encoding="utf-8")
     configured = settings.model_copy(update={
         "plans_dir": plans_dir, "active_plans": (plan_id,), "channels_file": channels,
         "alerts_group": f"alerts-{settings.worker_group}", "alerts_hold_seconds": 3.0,
@@ -80,7 +81,7 @@ def world(settings: Settings, tmp_path: Path, unique_name: object) -> Iterator[t
 
 
 def alertmanager_alerts(settings: Settings, plan_id: str, *, active: bool) -> list[dict[str, Any]]:
-    answer = httpx.get(f"{settings.alertmanager_url}/api/v2/alerts",
+    answer = httpx.get(f"{settings.alertmanager_url.get_secret_value()}/api/v2/alerts",
                        params={"active": str(active).lower(), "filter": f'plan="{plan_id}"'}, timeout=10)
     answer.raise_for_status()
     return list(answer.json())

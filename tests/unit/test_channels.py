@@ -15,6 +15,7 @@ import httpx
 import orjson
 import pytest
 from aiosmtpd.controller import Controller
+from pydantic import SecretStr
 
 from alerts.exceptions import DeliveryError
 from alerts.notify.channels import send
@@ -167,7 +168,7 @@ class TestRouting:
             plan_id = "jingzhou-2023"
             scope = type("S", (), {"region_code": "421083"})()
 
-        c = Channel(name="c", type="webhook", url="http://x", severities=("critical",), regions=("421000",),
+        c = Channel(name="c", type="webhook", url=SecretStr("http://x"), severities=("critical",), regions=("421000",),
                     plans=("jingzhou-2023",))
         assert wants(c, E(), "critical")
         assert not wants(c, E(), "warning")
@@ -179,3 +180,43 @@ class TestRouting:
         path.write_text("channels: [{name: ding, type: dingtalk}]", encoding="utf-8")
         with pytest.raises(ConfigError, match="needs a url"):
             load_channels(path)
+
+
+class TestSecretsStayOut:
+    """A failed delivery names the channel and the status; keys in URLs and signing secrets never appear."""
+
+    def test_robot_keys_are_not_in_the_error_even_when_the_receiver_echoes_the_url(
+        self, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("DING_SECRET", "SIGNING-SECRET-1")
+        receiver = WebhookReceiver(reply=b'{"errcode": 310000, "errmsg": "keywords not in content"}',
+                                   status=500, echo_path=True)
+        try:
+            for robot in (channel("wecom", receiver.url + "?key=WECOM-KEY-123"),
+                          channel("dingtalk", receiver.url + "?access_token=DING-TOKEN-456", secret_env="DING_SECRET"),
+                          channel("feishu", receiver.url + "/FEISHU-HOOK-789")):
+                with pytest.raises(DeliveryError) as failure:
+                    send(client, robot, PAYLOAD, "k")
+                text = str(failure.value)
+                assert f"channel='{robot.name}'" in text
+                assert "status=500" in text
+                for secret in ("WECOM-KEY-123", "DING-TOKEN-456", "SIGNING-SECRET-1", "FEISHU-HOOK-789"):
+                    assert secret not in text
+        finally:
+            receiver.stop()
+
+    def test_an_unreachable_url_with_credentials_is_not_in_the_error(self, client: httpx.Client) -> None:
+        hook = channel("webhook", f"http://duty:HOOK-PASSWORD@127.0.0.1:{free_port()}/hook?token=HOOK-TOKEN")
+        with pytest.raises(DeliveryError, match="unreachable") as failure:
+            send(client, hook, PAYLOAD, "k")
+        assert "HOOK-PASSWORD" not in str(failure.value)
+        assert "HOOK-TOKEN" not in str(failure.value)
+
+    def test_an_invalid_channels_file_does_not_print_the_url(self, tmp_path: Path) -> None:
+        path = tmp_path / "channels.yaml"
+        path.write_text("channels: [{name: w, type: wecom, url: 'https://qyapi.example/send?key=K-SECRET', port: x}]",
+                        encoding="utf-8")
+        with pytest.raises(ConfigError) as failure:
+            load_channels(path)
+        assert "K-SECRET" not in str(failure.value)
+        assert "port" in str(failure.value)
