@@ -2,21 +2,26 @@
 
 * Bearer tokens from settings (``QSMON_INGEST_TOKENS``), compared in constant time.
 * 202 ``{"accepted": n}`` only once Kafka acknowledged every record (acks=all).
-* All or nothing: one invalid record rejects the request with 422 and the per-record errors; nothing is sent,
-  so a client fixes the batch and sends it again. 400 for a body that is not JSON/NDJSON at all, 401 without a
-  valid token, 413 past the size limit, 503 when Kafka does not acknowledge.
+* All or nothing: one invalid record rejects the request with 422 and the per-record errors (the first
+  ``QSMON_INGEST_MAX_ERRORS``, then a count); nothing is sent, so a client fixes the batch and sends it again.
+  400 for a body that is not JSON/NDJSON at all, 401 without a valid token, 413 past the size limit, 415 for
+  another content type, 503 when Kafka does not acknowledge within ``QSMON_INGEST_ACK_TIMEOUT_S``.
+* One client cannot starve the others: parsing runs in a small thread pool, off the event loop; a batch holds
+  at most ``QSMON_INGEST_MAX_RECORDS`` lines; slow senders are cut off (producers/slow_clients.py).
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import anyio
 import orjson
 from fastapi import FastAPI, Header, HTTPException, Request, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, make_asgi_app
 from pydantic import BaseModel
@@ -28,6 +33,7 @@ from qsmon.schema import InspectionResult, parse_result
 from qsmon.settings import Settings
 
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
+JSON_TYPE = "application/json"
 
 
 class Accepted(BaseModel):
@@ -42,6 +48,7 @@ class RecordError(BaseModel):
 
 class Rejected(BaseModel):
     accepted: int = 0
+    error_count: int  # every invalid record; only the first ones are listed
     errors: list[RecordError]
 
 
@@ -71,27 +78,74 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _parse_body(body: bytes, content_type: str) -> tuple[list[InspectionResult], list[RecordError]]:
+def _lines(body: bytes) -> Iterator[tuple[int, bytes]]:
+    """Non-blank lines with their 1-based numbers, without a list of millions of slices in memory."""
+    start, number = 0, 0
+    while start < len(body):
+        end = body.find(b"\n", start)
+        end = len(body) if end < 0 else end
+        number += 1
+        line = body[start:end]
+        if line.strip():
+            yield number, line
+        start = end + 1
+
+
+@dataclass
+class Parsed:
+    results: list[InspectionResult] = field(default_factory=list)
+    errors: list[RecordError] = field(default_factory=list)  # the first ``max_errors``
+    error_count: int = 0
+
+
+def parse_body(body: bytes, media_type: str, *, max_records: int, max_errors: int, now: datetime) -> Parsed:
+    """Validate every record of a request (runs in a worker thread): results, or why each line is refused."""
     if not body.strip():
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "empty body")
-    if content_type.split(";", maxsplit=1)[0].strip() in NDJSON_TYPES:
-        lines = [(n, line) for n, line in enumerate(body.split(b"\n"), 1) if line.strip()]
+    if media_type in NDJSON_TYPES:
+        lines = body.count(b"\n") + 1
+        if lines > max_records:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                f"{lines} lines: at most {max_records} records per request; split the batch")
+        records: Iterator[tuple[int, bytes]] = _lines(body)
     else:
         try:
             orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, f"body is not JSON: {exc}") from exc
-        lines = [(1, body)]
-    results: list[InspectionResult] = []
-    errors: list[RecordError] = []
-    for number, line in lines:
+        records = iter([(1, body)])
+    parsed = Parsed()
+    for number, line in records:
         try:
-            results.append(parse_result(line))
+            result = parse_result(line)
+            result.check_not_future(now)  # the worker would dead-letter it: refuse it while the client listens
         except InvalidResultError as exc:
-            sample_id = exc.context.get("sample_id")
-            errors.append(RecordError(line=number, sample_id=sample_id if isinstance(sample_id, str) else None,
-                                      error=exc.message))
-    return results, errors
+            parsed.error_count += 1
+            if len(parsed.errors) < max_errors:
+                sample_id = exc.context.get("sample_id")
+                parsed.errors.append(RecordError(line=number, error=exc.message,
+                                                 sample_id=sample_id if isinstance(sample_id, str) else None))
+            continue
+        if not parsed.error_count:  # after the first error only the count matters: nothing will be sent
+            parsed.results.append(result)
+    return parsed
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated description, plus the request body the handler reads itself: clients and fuzzers see it."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        result = InspectionResult.model_json_schema(ref_template="#/components/schemas/{model}")
+        spec.setdefault("components", {}).setdefault("schemas", {}).update(result.pop("$defs", {}))
+        spec["components"]["schemas"]["InspectionResult"] = result
+        spec["paths"]["/v1/results"]["post"]["requestBody"] = {"required": True, "content": {
+            JSON_TYPE: {"schema": {"$ref": "#/components/schemas/InspectionResult"}},
+            NDJSON_TYPES[0]: {"schema": {"type": "string", "description": "one InspectionResult JSON per line"}},
+        }}
+        app.openapi_schema = spec
+    return app.openapi_schema
 
 
 def create_app(settings: Settings, *, registry: CollectorRegistry | None = None) -> FastAPI:
@@ -101,10 +155,13 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
     records = Counter("qsmon_ingest_records_total", "Records acknowledged by Kafka", registry=registry)
     tokens = [t.get_secret_value().encode() for t in settings.ingest_tokens]
     state: dict[str, ResultSink] = {}
+    # Parsing is CPU work: at most this many requests parse at once, each in its own thread, so the event loop
+    # (health checks, other clients' uploads) keeps running whatever one client sends.
+    parsers = anyio.CapacityLimiter(2)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        state["sink"] = ResultSink(settings, client_id="qsmon-ingest")
+        state["sink"] = ResultSink(settings, client_id="qsmon-ingest", max_block_s=settings.ingest_ack_timeout_s)
         yield
         state.pop("sink").close()
 
@@ -114,6 +171,7 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         lifespan=lifespan,
     )
     app.mount("/metrics", make_asgi_app(registry))
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     @app.middleware("http")
     async def count_statuses(request: Request, call_next: Any) -> Any:
@@ -127,23 +185,32 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         status_code=status.HTTP_202_ACCEPTED,
         response_model=Accepted,
         responses={400: {"model": Problem}, 401: {"model": Problem}, 413: {"model": Problem},
-                   422: {"model": Rejected}, 503: {"model": Problem}},
+                   415: {"model": Problem}, 422: {"model": Rejected}, 503: {"model": Problem}},
         summary="Submit one result (application/json) or a batch (application/x-ndjson)",
     )
     async def post_results(
         request: Request,
         authorization: Annotated[str | None, Header()] = None,
-        content_type: Annotated[str, Header()] = "application/json",
+        content_type: Annotated[str | None, Header()] = None,
     ) -> Any:
         if not _authorised(authorization, tokens):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
                                 headers={"WWW-Authenticate": "Bearer"})
+        media_type = (content_type or "").split(";", maxsplit=1)[0].strip().lower()
+        if media_type not in (JSON_TYPE, *NDJSON_TYPES):
+            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                                f"send {JSON_TYPE} (one result) or {NDJSON_TYPES[0]} (a batch)")
         body = await _read_limited(request, settings.ingest_max_body_bytes)
-        results, errors = _parse_body(body, content_type)
-        if errors:
-            return JSONResponse(Rejected(errors=errors).model_dump(), status_code=422)
+        parsed = await anyio.to_thread.run_sync(
+            lambda: parse_body(body, media_type, max_records=settings.ingest_max_records,
+                               max_errors=settings.ingest_max_errors, now=datetime.now(UTC)),
+            limiter=parsers)
+        if parsed.error_count:
+            rejected = Rejected(error_count=parsed.error_count, errors=parsed.errors)
+            return JSONResponse(rejected.model_dump(), status_code=422)
         try:
-            count = await run_in_threadpool(state["sink"].deliver, results)
+            count = await anyio.to_thread.run_sync(state["sink"].deliver, parsed.results,
+                                                   settings.ingest_ack_timeout_s)
         except ProduceError as exc:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
         records.inc(count)
@@ -154,3 +221,17 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         return {"status": "ok"}
 
     return app
+
+
+def server_config(settings: Settings, *, host: str | None = None, port: int | None = None,
+                  registry: CollectorRegistry | None = None) -> Any:
+    """The uvicorn configuration of the ingest service: the app, its address and the slow-client deadlines."""
+    import uvicorn
+
+    from producers.slow_clients import deadline_protocol
+
+    return uvicorn.Config(
+        create_app(settings, registry=registry), host=host or settings.ingest_host, port=port or settings.ingest_port,
+        http=deadline_protocol(settings.ingest_header_timeout_s, settings.ingest_body_timeout_s),
+        log_level="warning", timeout_keep_alive=5,
+    )

@@ -7,6 +7,7 @@ so a caller never believes a record was sent when it was not.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
@@ -17,7 +18,8 @@ from qsmon.settings import Settings
 
 
 class ResultSink:
-    def __init__(self, settings: Settings, *, topic: str | None = None, client_id: str = "qsmon-producer") -> None:
+    def __init__(self, settings: Settings, *, topic: str | None = None, client_id: str = "qsmon-producer",
+                 max_block_s: float = 60.0) -> None:
         from kafka import KafkaProducer
 
         self.topic = topic or settings.results_topic
@@ -31,6 +33,7 @@ class ResultSink:
             batch_size=256 * 1024,
             max_in_flight_requests_per_connection=5,
             delivery_timeout_ms=120_000,
+            max_block_ms=int(max_block_s * 1000),  # how long send() may wait for metadata or buffer space
         )
         self._lock = threading.Lock()
         self._errors: list[BaseException] = []
@@ -65,16 +68,22 @@ class ResultSink:
         return count
 
     def deliver(self, results: Iterable[InspectionResult], timeout_s: float = 30.0) -> int:
-        """Send and wait until Kafka acknowledged exactly these records (acks=all); raise if any was not."""
+        """Send and wait until Kafka acknowledged exactly these records (acks=all); raise if any was not.
+
+        A :class:`ProduceError` within about ``timeout_s`` when Kafka does not answer. Records already handed to
+        the client may still reach Kafka afterwards; a retried request then repeats them, which the worker's
+        de-duplication makes harmless.
+        """
         from kafka.errors import KafkaError
 
-        futures = [self._producer.send(self.topic, key=r.key, value=r.to_json()) for r in results]
-        self._producer.flush(timeout=timeout_s)
+        deadline = time.monotonic() + timeout_s
         try:
+            futures = [self._producer.send(self.topic, key=r.key, value=r.to_json()) for r in results]
+            self._producer.flush(timeout=max(0.0, deadline - time.monotonic()))
             for future in futures:
-                future.get(timeout=timeout_s)
+                future.get(timeout=max(0.0, deadline - time.monotonic()))
         except KafkaError as exc:
-            raise ProduceError("Kafka did not acknowledge the records", records=len(futures), error=repr(exc)) from exc
+            raise ProduceError("Kafka did not acknowledge the records", error=repr(exc)) from exc
         return len(futures)
 
     def flush(self, timeout_s: float = 120.0) -> int:

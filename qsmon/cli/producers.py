@@ -109,14 +109,13 @@ def serve_ingest(
     """The HTTP ingest API for lab systems (POST /v1/results; OpenAPI at /docs)."""
     import uvicorn
 
-    from producers.ingest_api import create_app
+    from producers.ingest_api import server_config
 
     settings = get_settings()
     if not settings.ingest_tokens:
         typer.secho("warning: QSMON_INGEST_TOKENS is empty: every request will be refused (401)",
                     fg=typer.colors.YELLOW, err=True)
-    uvicorn.run(create_app(settings), host=host or settings.ingest_host, port=port or settings.ingest_port,
-                log_level="warning")
+    uvicorn.Server(server_config(settings, host=host, port=port)).run()
 
 
 def register(app: typer.Typer) -> None:

@@ -2,32 +2,37 @@
 
 from __future__ import annotations
 
+import re
+import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 from pydantic import SecretStr
 
-from producers.ingest_api import create_app
+from producers.ingest_api import server_config
 from qsmon.settings import Settings
 from qsmon.topics import end_offset_total, ensure_topics
 from tests.factories import result
-from tests.workers import free_port
+from tests.workers import free_port, stack
 
 pytestmark = pytest.mark.integration
 TOKEN = "lab-system-token-1"
 
 
-@pytest.fixture
-def api(settings: Settings) -> Iterator[tuple[str, Settings]]:
-    configured = settings.model_copy(update={
-        "ingest_tokens": (SecretStr("other-token"), SecretStr(TOKEN)), "ingest_max_body_bytes": 20_000})
+def serve(settings: Settings, **overrides: Any) -> Iterator[tuple[str, Settings]]:
+    configured = settings.model_copy(update={"ingest_tokens": (SecretStr("other-token"), SecretStr(TOKEN)),
+                                             **overrides})
     ensure_topics(configured)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(configured), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(server_config(configured, host="127.0.0.1", port=port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -38,9 +43,20 @@ def api(settings: Settings) -> Iterator[tuple[str, Settings]]:
     thread.join(timeout=20)
 
 
+@pytest.fixture
+def api(settings: Settings) -> Iterator[tuple[str, Settings]]:
+    yield from serve(settings, ingest_max_body_bytes=20_000)
+
+
+@pytest.fixture
+def big_api(settings: Settings) -> Iterator[tuple[str, Settings]]:
+    """The production limits (8 MB bodies), short read deadlines."""
+    yield from serve(settings, ingest_header_timeout_s=2.0, ingest_body_timeout_s=3.0)
+
+
 def post(url: str, body: bytes, *, token: str | None = TOKEN, ndjson: bool = False,
-         authorization: str | None = None) -> httpx.Response:
-    headers = {"content-type": "application/x-ndjson" if ndjson else "application/json"}
+         authorization: str | None = None, content_type: str | None = None) -> httpx.Response:
+    headers = {"content-type": content_type or ("application/x-ndjson" if ndjson else "application/json")}
     if authorization is not None:
         headers["authorization"] = authorization
     elif token is not None:
@@ -68,6 +84,7 @@ class TestIngest:
                            result("API-3").to_json(), b"{oops"])
         response = post(url, body, ndjson=True)
         assert response.status_code == 422
+        assert response.json()["error_count"] == 2
         errors = response.json()["errors"]
         assert [(e["line"], e["sample_id"]) for e in errors] == [(2, "API-2"), (4, None)]
         assert "not JSON" in errors[1]["error"]
@@ -95,7 +112,8 @@ class TestIngest:
     def test_the_openapi_description_is_served(self, api: tuple[str, Settings]) -> None:
         url, _ = api
         spec = httpx.get(f"{url}/openapi.json", timeout=10).json()
-        assert set(spec["paths"]["/v1/results"]["post"]["responses"]) >= {"202", "400", "401", "413", "422"}
+        assert set(spec["paths"]["/v1/results"]["post"]["responses"]) >= {"202", "400", "401", "413", "415", "422",
+                                                                          "503"}
 
     def test_metrics_count_requests_by_status(self, api: tuple[str, Settings]) -> None:
         url, _ = api
@@ -104,3 +122,113 @@ class TestIngest:
         metrics = httpx.get(f"{url}/metrics/", timeout=10).text
         assert 'qsmon_ingest_requests_total{status="202"} 1.0' in metrics
         assert 'qsmon_ingest_requests_total{status="401"} 1.0' in metrics
+
+
+class TestOneClientCannotKnockItOver:
+    def test_another_content_type_is_415(self, api: tuple[str, Settings]) -> None:
+        url, settings = api
+        assert post(url, result("API-1").to_json(), content_type="text/plain").status_code == 415
+        bare = httpx.post(f"{url}/v1/results", content=result("API-1").to_json(),
+                          headers={"authorization": f"Bearer {TOKEN}"}, timeout=10)
+        assert bare.status_code == 415
+        assert end_offset_total(settings) == 0
+
+    def test_a_result_from_the_future_is_422(self, api: tuple[str, Settings]) -> None:
+        url, settings = api
+        response = post(url, result("API-F", at=datetime.now(UTC) + timedelta(days=3)).to_json())
+        assert response.status_code == 422
+        assert "future" in response.json()["errors"][0]["error"]
+        assert end_offset_total(settings) == 0
+
+    def test_errors_are_listed_up_to_100_then_counted(self, api: tuple[str, Settings]) -> None:
+        url, _ = api
+        response = post(url, b'{"a": 1}\n' * 150, ndjson=True)
+        assert response.status_code == 422
+        body = response.json()
+        assert (body["error_count"], len(body["errors"])) == (150, 100)
+        assert body["errors"][-1]["line"] == 100
+
+    def test_8mb_of_bad_ndjson_is_a_small_422_while_health_checks_answer(
+        self, big_api: tuple[str, Settings]
+    ) -> None:
+        url, settings = big_api
+        bodies = {
+            "millions of tiny lines": b"1\n" * (4 * 1024 * 1024),  # 4.19 M lines, the issue's request
+            "20,000 large invalid records": b"\n".join(
+                result(f"API-{i}").to_json().replace(b'"pass"', b'"maybe"') + b" " * 80 for i in range(20_000)),
+        }
+        answers: dict[str, httpx.Response] = {}
+        for name, body in bodies.items():
+            assert len(body) <= settings.ingest_max_body_bytes, name
+            sender = threading.Thread(target=lambda n=name, b=body: answers.update({n: post(url, b, ndjson=True)}))
+            sender.start()
+            slowest = 0.0
+            while sender.is_alive():
+                started = time.monotonic()
+                assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+                slowest = max(slowest, time.monotonic() - started)
+                time.sleep(0.05)
+            sender.join()
+            assert answers[name].status_code == 422, name
+            assert len(answers[name].content) < 100_000, name
+            assert slowest < 1.0, (name, slowest)
+        assert end_offset_total(settings) == 0
+
+    def test_a_client_that_sends_a_byte_a_second_is_cut_off(self, big_api: tuple[str, Settings]) -> None:
+        url, _ = big_api
+        host, port = url.removeprefix("http://").split(":")
+        for request in (b"POST /v1/results HTTP/1.1\r\nHost: x\r\nX-Slow: ",  # headers that never end
+                        b"POST /v1/results HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b"Authorization: Bearer " + TOKEN.encode() + b"\r\nContent-Length: 500\r\n\r\n{"):
+            with socket.create_connection((host, int(port)), timeout=10) as conn:
+                conn.sendall(request)
+                started = time.monotonic()
+                closed = False
+                while time.monotonic() - started < 15:
+                    try:
+                        conn.sendall(b"a")
+                        conn.settimeout(1.0)
+                        if conn.recv(1024) == b"":
+                            closed = True
+                            break
+                    except TimeoutError:
+                        continue
+                    except OSError:
+                        closed = True
+                        break
+                assert closed, request
+                assert time.monotonic() - started < 6  # 2 s for headers, 3 s for a body
+
+    @pytest.mark.slow
+    def test_with_kafka_down_the_answer_is_503_within_5_seconds(self, api: tuple[str, Settings]) -> None:
+        url, _ = api
+        assert post(url, result("API-K0").to_json()).status_code == 202  # the producer knows the topic
+        stack("stop", "kafka")
+        try:
+            started = time.monotonic()
+            response = post(url, result("API-K1").to_json())
+            elapsed = time.monotonic() - started
+        finally:
+            stack("start", "kafka")
+        assert response.status_code == 503
+        assert elapsed < 5.0  # the 4 s acknowledgement timeout, and the answer
+
+
+class TestFuzzing:
+    # schemathesis runs from its own environment (`uv tool run`, the Makefile's uv): grafana-client's niquests
+    # installs urllib3-future over urllib3, which breaks the requests transport schemathesis uses.
+    SCHEMATHESIS = "schemathesis==4.32.5"
+
+    def test_schemathesis_finds_no_server_error(self, api: tuple[str, Settings], tmp_path: Path) -> None:
+        """Generated requests, valid and invalid, from the OpenAPI description: never a 5xx."""
+        url, _ = api
+        run = subprocess.run(
+            ["python3", "-m", "uv", "tool", "run", "--from", self.SCHEMATHESIS, "st", "run",
+             f"{url}/openapi.json", "--checks", "not_a_server_error", "--header", f"Authorization: Bearer {TOKEN}",
+             "--max-examples", "500", "--seed", "20", "--workers", "1", "--generation-database", "none"],
+            capture_output=True, text=True, check=False, timeout=600, cwd=tmp_path,
+        )
+        assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+        generated = re.search(r"(\d+) generated, (\d+) passed", run.stdout)
+        assert generated, run.stdout[-2000:]
+        assert int(generated[1]) == int(generated[2]) >= 500
