@@ -46,3 +46,20 @@ class TestCompose:
                                 capture_output=True, text=True, env=env, check=False)
         assert result.returncode != 0
         assert "set " in result.stderr
+
+    def test_only_grafana_and_the_ingest_api_are_published_beyond_this_host(self, compose: dict[str, Any]) -> None:
+        public = set()
+        for name, service in compose["services"].items():
+            for port in service.get("ports", []):
+                published = str(port)
+                if not published.startswith("127.0.0.1:"):
+                    public.add(name)
+        assert public == {"grafana", "ingest"}
+
+    def test_prometheus_runs_without_its_lifecycle_api(self, compose: dict[str, Any]) -> None:
+        assert "--web.enable-lifecycle" not in compose["services"]["prometheus"].get("command", [])
+
+    def test_the_database_is_initialised_by_the_shared_admin_script(self, compose: dict[str, Any]) -> None:
+        volumes = [str(v) for v in compose["services"]["timescaledb"]["volumes"]]
+        assert any("deploy/postgres/admin.sql" in v for v in volumes)
+        assert "admin.sql" in (ROOT / "deploy/compose/initdb/10-qsmon.sh").read_text(encoding="utf-8")
