@@ -1,7 +1,8 @@
 # qsmon — one command each. `make help` lists the targets.
 UV := python3 -m uv
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap demo test lint typecheck unit integration stack-up stack-down bench bench-alerts bench-panels
+.PHONY: help bootstrap demo test lint typecheck unit integration stack-up stack-down bench bench-alerts bench-panels \
+	bench-hostile
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -48,3 +49,7 @@ bench-alerts: bootstrap ## alert latency, breach to webhook (writes docs/benchma
 bench-panels: bootstrap ## dashboard panel queries on 10 million results (writes docs/benchmarks.md)
 	$(UV) run qsmon stack up
 	$(UV) run python -m bench.panels --count 10000000 --write-docs
+
+bench-hostile: bootstrap ## hostile input: bad NDJSON, refused records, outages (stops services; writes docs/benchmarks.md)
+	$(UV) run qsmon stack up
+	$(UV) run python -m bench.hostile --outages --write-docs

@@ -19,16 +19,20 @@ from qsmon.settings import Settings, get_settings
 from qsmon.topics import end_offset_total
 from qsmon.vocab import Category, SamplingType, Stage, Verdict
 
+_step_number = [0]
+
 
 def step(title: str) -> None:
-    typer.secho(f"\n== {title}", fg=typer.colors.CYAN, bold=True)
+    """A step's heading, numbered in the order the steps run."""
+    _step_number[0] += 1
+    typer.secho(f"\n== {_step_number[0]}. {title}", fg=typer.colors.CYAN, bold=True)
 
 
 def demo_init(settings: Settings) -> None:
     from qsmon.storage import apply_migrations, connect
     from qsmon.topics import ensure_topics
 
-    step("1. Schema and topics (qsmon init)")
+    step("Schema and topics (qsmon init)")
     with connect(settings.dsn) as conn:
         applied = apply_migrations(conn)
     typer.echo(f"   migrations applied now: {len(applied)}; topics created now: {ensure_topics(settings) or 'none'}")
@@ -40,7 +44,7 @@ def demo_roundtrip(settings: Settings) -> None:
 
     from producers.kafka_sink import ResultSink
 
-    step("2. Produce five results to Kafka and read them back")
+    step("Produce five results to Kafka and read them back")
     now = datetime.now(UTC)
     results = [
         InspectionResult(
@@ -92,7 +96,7 @@ def demo_import(settings: Settings) -> None:
     from producers.importers.samr import SamrOptions
     from producers.kafka_sink import ResultSink
 
-    step("3. Import a SAMR announcement workbook (qsmon import): pass and fail sheets, merged cells, bad rows")
+    step("Import a SAMR announcement workbook (qsmon import): pass and fail sheets, merged cells, bad rows")
     with tempfile.TemporaryDirectory() as tmp:
         workbook = build_samr_workbook(Path(tmp) / "2026年第3期抽检公告.xlsx")
         with ResultSink(settings, client_id="qsmon-demo") as sink:
@@ -108,7 +112,7 @@ def demo_ingest(settings: Settings) -> None:
     """The HTTP ingest API as a lab system uses it."""
     import httpx
 
-    step("4. HTTP ingest API (qsmon serve ingest): a lab system posts results")
+    step("HTTP ingest API (qsmon serve ingest): a lab system posts results")
     token = "demo-token"  # noqa: S105 - a throwaway token for the demo's own server
     env = {**os.environ, "QSMON_INGEST_TOKENS": f'["{token}"]', "QSMON_INGEST_PORT": "18480"}
     server = subprocess.Popen([sys.executable, "-m", "qsmon.cli", "serve", "ingest"], env=env,
@@ -137,6 +141,12 @@ def demo_ingest(settings: Settings) -> None:
         first_error = bad.json()["errors"][0]
         typer.echo(f"   POST a batch with one bad record    -> {bad.status_code}: line {first_error['line']}: "
                    f"{first_error['error'][:60]}…")
+        poisoned = good[0].to_json().replace(b'"source":"api"', b'"source":"lab\\u0000"')
+        nul = httpx.post(url, content=poisoned, headers=auth, timeout=30)
+        typer.echo(f"   POST a NUL in the source field      -> {nul.status_code}: "
+                   f"{nul.json()['errors'][0]['error'][:70]}")
+        text = httpx.post(url, content=batch, headers=auth | {"content-type": "text/plain"}, timeout=30)
+        typer.echo(f"   POST as text/plain                  -> {text.status_code}")
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -147,7 +157,7 @@ def demo_simulate(settings: Settings) -> None:
     from producers.simulate import send_history
     from producers.simulator import SimulatorOptions, load_scenario
 
-    step("5. Simulate 60 days of 荆州市 inspection results (5 % redelivered, 1 % re-inspected)")
+    step("Simulate 60 days of 荆州市 inspection results (5 % redelivered, 1 % re-inspected)")
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
     options = SimulatorOptions(seed=2026, region="421000", first_day=today - timedelta(days=59), last_day=today,
                                duplicate_rate=0.05, correction_rate=0.01, scenario=load_scenario(DEMO_SCENARIO))
@@ -184,7 +194,7 @@ def _wait_stored(settings: Settings, timeout_s: float = 180) -> None:
 
 def demo_worker(settings: Settings) -> None:
     """Start a real worker and watch the stored counts grow until it has caught up."""
-    step("6. Stream worker (qsmon worker): Kafka -> TimescaleDB, live counts")
+    step("Stream worker (qsmon worker): Kafka -> TimescaleDB, live counts")
     worker = subprocess.Popen([sys.executable, "-m", "qsmon.cli", "worker"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _RUNNING.append(worker)
@@ -208,8 +218,9 @@ def _show_scraped_metrics(settings: Settings) -> None:
     import httpx
 
     query = "sum by (verdict) (qsmon_results_processed_total)"
+    prometheus = settings.prometheus_url.get_secret_value()
     for _ in range(30):  # Prometheus scrapes every 5 s
-        answer = httpx.get(f"{settings.prometheus_url}/api/v1/query", params={"query": query}, timeout=10).json()
+        answer = httpx.get(f"{prometheus}/api/v1/query", params={"query": query}, timeout=10).json()
         series = answer.get("data", {}).get("result", [])
         if series:
             shown = ", ".join(f"{s['metric'].get('verdict')}={float(s['value'][1]):.0f}" for s in series)
@@ -225,7 +236,7 @@ def demo_rates(settings: Settings) -> None:
     from qsmon.storage import connect
     from qsmon.vocab import Category
 
-    step("7. Last 30 days: pass rate by category; 蔬菜 by county (the incident shows)")
+    step("Last 30 days: pass rate by category; 蔬菜 by county (the incident shows)")
     with connect(settings.dsn) as conn:
         by_category = conn.execute(
             "SELECT category, sum(tested), sum(passed) FROM rollup_daily"
@@ -253,14 +264,14 @@ def demo_alerts(settings: Settings) -> None:
     from alerts.service import run_service
     from alerts.testing import WebhookReceiver
 
-    step("9. Alerts (qsmon alerts run): 荆州市质量强市建设实施方案 evaluated live, with notifications")
+    step("Alerts (qsmon alerts run): 荆州市质量强市建设实施方案 evaluated live, with notifications")
     _load_rules_into_prometheus(settings)
     receiver = WebhookReceiver()
+    alertmanager = settings.alertmanager_url.get_secret_value()
     with tempfile.TemporaryDirectory() as tmp:
         channels = Path(tmp) / "channels.yaml"
         channels.write_text(f"channels:\n  - {{name: duty, type: webhook, url: '{receiver.url}'}}\n"
-                            f"  - {{name: am, type: alertmanager, url: '{settings.alertmanager_url}'}}\n",
-                            encoding="utf-8")
+                            f"  - {{name: am, type: alertmanager, url: '{alertmanager}'}}\n", encoding="utf-8")
         configured = settings.model_copy(update={
             "channels_file": channels, "active_plans": ("jingzhou-2023",), "alerts_hold_seconds": 5.0,
             "alerts_sweep_seconds": 3.0, "alerts_group": f"qsmon-demo-alerts-{int(time.time())}"})
@@ -281,7 +292,7 @@ def demo_alerts(settings: Settings) -> None:
                 typer.echo(f"   {len(opened)} alerts fired; the webhook received each once. The incident county:")
                 for line in markdown(honghu).splitlines():
                     typer.echo(f"     {line}")
-            active = httpx.get(f"{settings.alertmanager_url}/api/v2/alerts",
+            active = httpx.get(f"{alertmanager}/api/v2/alerts",
                                params={"filter": 'plan="jingzhou-2023"'}, timeout=10).json()
             typer.echo(f"   Alertmanager (API v2) shows {len(active)} alerts for the plan, labelled plan / indicator /"
                        " region / severity")
@@ -305,7 +316,7 @@ def demo_alerts(settings: Settings) -> None:
 
 
 def _load_rules_into_prometheus(settings: Settings) -> None:
-    """The rules generated from the plans, into the local Prometheus (reloaded through its lifecycle API)."""
+    """The rules generated from the plans, into the local Prometheus (reloaded by SIGHUP: no lifecycle API)."""
     import httpx
 
     from alerts.prom_rules import rules_yaml
@@ -315,8 +326,10 @@ def _load_rules_into_prometheus(settings: Settings) -> None:
     if not rules_dir.is_dir():
         return
     (rules_dir / "qsmon.yml").write_text(rules_yaml(presets().values()), encoding="utf-8")
-    httpx.post(f"{settings.prometheus_url}/-/reload", timeout=10)
-    groups = httpx.get(f"{settings.prometheus_url}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    prometheus = settings.prometheus_url.get_secret_value()
+    subprocess.run(["bash", str(rules_dir.parents[2] / "deploy/local/stack.sh"), "reload", "prometheus"], check=True)
+    time.sleep(1)  # the reload is asynchronous
+    groups = httpx.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
     typer.echo(f"   Prometheus loaded {sum(len(g['rules']) for g in groups)} generated rules "
                "(qsmon alerts prometheus-rules)")
 
@@ -338,7 +351,7 @@ def _recover_honghu(settings: Settings) -> None:
 def demo_status(settings: Settings) -> None:
     from qsmon.storage import connect
 
-    step("10. Status (qsmon status --plan jingzhou-2023): the city-wide figures per indicator, rolling 30 days")
+    step("Status (qsmon status --plan jingzhou-2023): the city-wide figures per indicator, rolling 30 days")
     with connect(settings.dsn) as conn:
         rows = conn.execute(
             "SELECT indicator_id, tested, value, low, high, op, target, state FROM indicator_evaluations"
@@ -357,7 +370,7 @@ def demo_dashboards(settings: Settings) -> None:
     from dashboards.macros import expand
     from qsmon.storage import connect
 
-    step("11. Dashboards (qsmon dashboards build|check|push): every SQL panel run against the database")
+    step("Dashboards (qsmon dashboards build|check|push): every SQL panel run against the database")
     typer.echo(f"   committed dashboards/json is {'current' if not stale() else 'STALE'}")
     now = datetime.now(UTC).replace(microsecond=0)
     variables = {"plan": "jingzhou-2023", "indicator": "agricultural-routine-pass", "region": "421000",
@@ -380,7 +393,7 @@ def demo_report(settings: Settings) -> None:
     from qsmon.plans import presets
     from reports.run import write_report
 
-    step("12. Monthly report (qsmon report monthly --plan jingzhou-2023 --month …)")
+    step("Monthly report (qsmon report monthly --plan jingzhou-2023 --month …)")
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
     out = Path(__file__).resolve().parents[1] / "reports-out"
     files = write_report(settings, presets()["jingzhou-2023"], today.year, today.month, out)
@@ -389,8 +402,50 @@ def demo_report(settings: Settings) -> None:
     typer.echo(f"   … and {len(files) - 2} CSV tables (UTF-8 with BOM) in {out.name}/")
 
 
+def demo_hostile(settings: Settings) -> None:
+    """A record the schema refuses and a dashboard viewer's SQL: neither stops storage."""
+    import orjson
+    import psycopg
+    from kafka import KafkaProducer
+
+    from producers.kafka_sink import ResultSink
+    from qsmon.exceptions import StorageError
+    from qsmon.storage import connect
+
+    step("One bad record, one hostile dashboard viewer: storage goes on")
+    now = datetime.now(UTC)
+    followers = [InspectionResult(sample_id=f"AFTER-{int(now.timestamp())}-{i}", sampled_at=now, reported_at=now,
+                                  category=Category.FOOD, sampling_type=SamplingType.EVALUATIVE,
+                                  region_code="421002", verdict=Verdict.PASS, source="demo") for i in range(21)]
+    poisoned = orjson.loads(followers.pop().to_json()) | {"source": "lab\u0000"}  # what the database would refuse
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer.send(settings.results_topic, key=poisoned["sample_id"].encode(), value=orjson.dumps(poisoned))
+    producer.flush()
+    producer.close()
+    with ResultSink(settings) as sink:
+        sink.send_all(followers)
+    started = time.monotonic()
+    _wait_stored(settings, timeout_s=30)
+    typer.echo(f"   a result with a NUL went to {settings.dlq_topic}; the 20 behind it were stored in "
+               f"{time.monotonic() - started:.1f}s")
+    reader = psycopg.conninfo.conninfo_to_dict(settings.dsn) | {"user": "qsmon_grafana",
+                                                                 "password": os.environ.get("PG_READER_PASSWORD",
+                                                                                            "qsmon_grafana")}
+    try:
+        with connect(psycopg.conninfo.make_conninfo("", **reader), autocommit=True) as viewer:
+            for sql in ("SELECT pg_advisory_lock(hashtext('inspection.results.v1'), 0)",
+                        "SELECT last_error FROM notification_outbox", "SELECT * FROM stream_offsets"):
+                try:
+                    viewer.execute(sql)
+                    typer.echo(f"   as Grafana's role: {sql[:60]} -> allowed (!)")
+                except psycopg.errors.InsufficientPrivilege as exc:
+                    typer.echo(f"   as Grafana's role: {sql[:60]} -> {str(exc).splitlines()[0]}")
+    except StorageError as exc:  # a database without the local stack's reader password: say so, go on
+        typer.echo(f"   (Grafana's role not reachable here: {str(exc).splitlines()[0]})")
+
+
 def demo_stop(settings: Settings) -> None:
-    step("13. Stop the background worker (SIGTERM finishes the batch in hand)")
+    step("Stop the background worker (SIGTERM: a write under way finishes, nothing unstored is committed)")
     for process in _RUNNING:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
@@ -402,7 +457,7 @@ def demo_audit(settings: Settings) -> None:
     from qsmon.storage import connect
     from streams.rebuild import DERIVED, differences
 
-    step("8. Audit: rollups recomputed from the stored final verdicts (qsmon rollups rebuild)")
+    step("Audit: rollups recomputed from the stored final verdicts (qsmon rollups rebuild)")
     with connect(settings.dsn) as conn:
         found = differences(conn)
     typer.echo(f"   differences between what the worker keeps and the truth: {len(found)}"
@@ -412,7 +467,8 @@ def demo_audit(settings: Settings) -> None:
 
 
 STEPS: list[Callable[[Settings], None]] = [
-    demo_init, demo_roundtrip, demo_import, demo_ingest, demo_simulate, demo_worker, demo_rates, demo_audit,
+    demo_init, demo_roundtrip, demo_import, demo_ingest, demo_simulate, demo_worker, demo_hostile, demo_rates,
+    demo_audit,
     demo_alerts, demo_status, demo_dashboards, demo_report, demo_stop,
 ]
 
