@@ -7,12 +7,18 @@ RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
+# The layers, bottom up (docs/architecture.md): ground, producers and streams, indicators and notify, alerts,
+# dashboards and reports, the command line on top.
 COPY qsmon qsmon
 COPY producers producers
 COPY streams streams
+COPY indicators indicators
+COPY notify notify
 COPY alerts alerts
 COPY dashboards dashboards
 COPY reports reports
+COPY cli cli
+COPY bench bench
 COPY plans plans
 RUN uv sync --frozen --no-dev
 ENV PATH=/app/.venv/bin:$PATH

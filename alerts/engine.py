@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
 
-from alerts.evaluate import Evaluation, evaluate_indicator
 from alerts.lifecycle import Policy
 from alerts.payload import build_payload
-from alerts.routing import ChannelsConfig
-from alerts.store import RecordedEvent, record
-from alerts.windows import window_range
+from alerts.recording import RecordedEvent, record
+from indicators.evaluate import Evaluation, evaluate_indicator
+from indicators.filter import admits
+from indicators.windows import window_range
+from notify.outbox import wake_notifier
+from notify.routing import ChannelsConfig
+from qsmon import clock as qsmon_clock
 from qsmon.changes import RollupKey
 from qsmon.plans.model import Indicator, Op, Plan
 from qsmon.settings import Settings
@@ -25,12 +28,8 @@ Clock = Callable[[], datetime]
 
 def affected_windows(plan: Plan, indicator: Indicator, keys: Iterable[RollupKey], today: date) -> tuple[str, ...]:
     """The indicator's windows that a change to ``keys`` can move (filter matches, window holds the day)."""
-    f = indicator.filter
-    matching = [k for k in keys
-                if k.category in f.categories
-                and (not f.sampling_types or k.sampling_type in f.sampling_types)
-                and (not f.subcategories or k.subcategory in f.subcategories)
-                and (not f.stages or k.stage in f.stages)]
+    matching = [k for k in keys if admits(indicator.filter, category=k.category, sampling_type=k.sampling_type,
+                                          subcategory=k.subcategory, stage=k.stage)]
     if not matching:
         return ()
     windows = []
@@ -51,7 +50,7 @@ class AlertEngine:
         self.channels = channels
         self.policy = Policy(hold=timedelta(seconds=settings.alerts_hold_seconds),
                              cooldown=timedelta(seconds=settings.alerts_cooldown_seconds))
-        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self.clock: Clock = clock or qsmon_clock.now
         self._conn: psycopg.Connection | None = None
 
     def _connection(self) -> psycopg.Connection:
@@ -95,4 +94,6 @@ class AlertEngine:
             if batch:
                 events.extend(record(conn, batch, now, self.policy, self.channels.channels, self._payload(plan)))
         conn.commit()
+        if events:
+            wake_notifier(conn)
         return events

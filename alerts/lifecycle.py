@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from alerts.stats import State
+from indicators.stats import State
 
 
 class Transition(StrEnum):
@@ -68,3 +68,15 @@ def decide(current: AlertView | None, state: State, now: datetime, policy: Polic
     if now - ok_since >= policy.hold:
         return Decision(Transition.RESOLVED, current.severity, ok_since, touch=True)
     return Decision(None, current.severity, ok_since, touch=True)
+
+
+def advance(current: AlertView | None, decision: Decision, now: datetime) -> AlertView | None:
+    """The key's alert after ``decision``: the state change the store then writes."""
+    if decision.transition in (Transition.OPENED, Transition.REOPENED):
+        return AlertView(True, decision.severity or "warning", None, None)
+    if decision.transition is Transition.RESOLVED:
+        return AlertView(False, decision.severity or "warning", decision.ok_since, now)
+    if current is not None and decision.touch:
+        return AlertView(current.firing, decision.severity or current.severity, decision.ok_since,
+                         current.resolved_at)
+    return current

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from indicators.labels import target_text
 from qsmon.plans.model import Plan
 
 
@@ -24,7 +25,7 @@ def rules(plans: Iterable[Plan], *, for_: str = "5m") -> dict[str, Any]:
                 "labels": {"severity": indicator.severity.value, "plan": plan.id, "indicator": indicator.id},
                 "annotations": {
                     "summary": f"{indicator.name}({{{{ $labels.region }}}},{{{{ $labels.window }}}})未达目标",
-                    "description": f"{plan.title}:{indicator.name} 目标 {indicator.target.describe()};"
+                    "description": f"{plan.title}:{indicator.name} 目标 {target_text(indicator)};"
                                    "状态 {{ $value }}(1 警告,2 严重)",
                 },
             })

@@ -6,27 +6,40 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Iterable
 
+import psycopg
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
 from alerts.engine import AlertEngine
 from alerts.exporter import IndicatorCollector
-from alerts.notify.notifier import Notifier
-from alerts.routing import load_channels
+from alerts.messages import TRANSITION_LABELS, alert_message
+from indicators.labels import label_rows
+from notify.delivery import Notifier
+from notify.routing import load_channels
 from qsmon.changes import decode_changes
 from qsmon.plans import presets
+from qsmon.plans.model import Plan
 from qsmon.settings import Settings
 
 log = logging.getLogger("qsmon.alerts")
 
 
+def sync_reference_data(conn: psycopg.Connection, plans: Iterable[Plan]) -> int:
+    """The plans, regions and labels the dashboards join on, as the engine sees them; returns the indicators."""
+    from qsmon.storage.reference import sync_reference
+
+    plans = list(plans)
+    windows = {window for plan in plans for indicator in plan.indicators for window in indicator.windows}
+    return sync_reference(conn, plans, label_rows(windows, TRANSITION_LABELS))
+
+
 def build_engine(settings: Settings) -> AlertEngine:
     from qsmon.storage import connect
-    from qsmon.storage.reference import sync_reference
 
     plans = presets(settings.plans_dir)
     with connect(settings.dsn) as conn:  # the dashboards read the plans the engine evaluates
-        sync_reference(conn, plans.values())
+        sync_reference_data(conn, plans.values())
     if settings.active_plans:
         plans = {pid: plans[pid] for pid in settings.active_plans}
     return AlertEngine(settings, plans, load_channels(settings.channels_file))
@@ -46,7 +59,7 @@ def run_service(settings: Settings, stop: threading.Event | None = None, *, metr
     registry.register(IndicatorCollector(settings.dsn))
     if metrics:
         start_http_server(settings.alerts_metrics_port, addr=settings.metrics_host, registry=registry)
-    notifier = Notifier(settings.dsn, {c.name: c for c in engine.channels.channels}, registry)
+    notifier = Notifier(settings.dsn, {c.name: c for c in engine.channels.channels}, registry, alert_message)
     notifier_thread = threading.Thread(target=notifier.run, args=(stop,), name="notifier", daemon=True)
     notifier_thread.start()
     consumer = KafkaConsumer(settings.changes_topic, bootstrap_servers=settings.kafka_bootstrap,

@@ -1,20 +1,15 @@
-"""Recording evaluations and moving alerts, with their notifications queued in the same transaction."""
+"""The alerts' tables, SQL only: evaluations, alerts, their events, silences. Decisions live in alerts.lifecycle."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
 import psycopg
 
-from alerts.evaluate import Evaluation
-from alerts.lifecycle import AlertView, Decision, Policy, Transition, decide
-from alerts.routing import Channel, wants
-
-NOTIFY_CHANNEL = "qsmon_outbox"
+from alerts.lifecycle import AlertView
+from indicators.evaluate import Evaluation
 
 _UPSERT_EVALUATION = """
 INSERT INTO indicator_evaluations (plan_id, indicator_id, region_code, subcategory, window_name, first_day,
@@ -34,91 +29,76 @@ ORDER BY (status = 'firing') DESC, opened_at DESC LIMIT 1
 FOR UPDATE
 """
 
+_INSERT_ALERT = """
+INSERT INTO alerts (plan_id, indicator_id, region_code, subcategory, window_name, status, severity, opened_at,
+    updated_at, value, low, high, tested, failed, target)
+VALUES (%s, %s, %s, %s, %s, 'firing', %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
+"""
 
-@dataclass(frozen=True, slots=True)
-class RecordedEvent:
-    alert_id: int
-    event_id: int
-    transition: Transition
-    evaluation: Evaluation
+# A reopened alert is a new episode of the same alert: whoever acknowledged the last one has not seen this one.
+_UPDATE_ALERT = """
+UPDATE alerts SET status = %(status)s, severity = %(severity)s, ok_since = %(ok_since)s,
+    resolved_at = %(resolved_at)s, updated_at = %(now)s, value = %(value)s, low = %(low)s, high = %(high)s,
+    tested = %(tested)s, failed = %(failed)s, target = %(target)s,
+    acknowledged_at = CASE WHEN %(reopened)s THEN NULL ELSE acknowledged_at END,
+    acknowledged_by = CASE WHEN %(reopened)s THEN NULL ELSE acknowledged_by END
+WHERE id = %(id)s
+"""
 
 
-def _silenced(conn: psycopg.Connection, e: Evaluation, now: datetime) -> bool:
+def upsert_evaluation(conn: psycopg.Connection, e: Evaluation, now: datetime) -> None:
+    conn.execute(_UPSERT_EVALUATION, (
+        *e.key, e.days.first, e.days.last, e.samples, e.failed, e.value, e.interval.low, e.interval.high,
+        e.op.value, e.target, e.previous_value, e.state.value, now))
+
+
+def latest_alert(conn: psycopg.Connection, e: Evaluation) -> tuple[int, AlertView] | None:
+    """The key's current alert (the firing one, else the newest), locked until the transaction ends."""
+    row = conn.execute(_LATEST_ALERT, e.key).fetchone()
+    if row is None:
+        return None
+    return int(row[0]), AlertView(row[1] == "firing", row[2], row[3], row[4])
+
+
+def _figures(e: Evaluation) -> dict[str, Any]:
+    return {"value": e.value, "low": e.interval.low, "high": e.interval.high, "tested": e.samples,
+            "failed": e.failed, "target": e.target}
+
+
+def insert_alert(conn: psycopg.Connection, e: Evaluation, view: AlertView, now: datetime) -> int:
+    f = _figures(e)
+    row = conn.execute(_INSERT_ALERT, (*e.key, view.severity, now, now, f["value"], f["low"], f["high"],
+                                       f["tested"], f["failed"], f["target"])).fetchone()
+    if row is None:  # INSERT … RETURNING always returns its row
+        raise RuntimeError("alert insert returned nothing")
+    return int(row[0])
+
+
+def update_alert(conn: psycopg.Connection, alert_id: int, e: Evaluation, view: AlertView, now: datetime, *,
+                 reopened: bool) -> None:
+    conn.execute(_UPDATE_ALERT, {
+        "id": alert_id, "status": "firing" if view.firing else "resolved", "severity": view.severity,
+        "ok_since": view.ok_since, "resolved_at": view.resolved_at, "now": now, "reopened": reopened,
+        **_figures(e)})
+
+
+def insert_event(conn: psycopg.Connection, alert_id: int, kind: str, severity: str | None, e: Evaluation,
+                 now: datetime) -> int:
+    details = {"samples": e.samples, "failed": e.failed, "low": e.interval.low, "high": e.interval.high,
+               "target": e.target, "state": e.state.value}
+    row = conn.execute(
+        "INSERT INTO alert_events (alert_id, at, kind, severity, value, details) VALUES (%s, %s, %s, %s, %s, %s)"
+        " RETURNING id", (alert_id, now, kind, severity, e.value, orjson.dumps(details).decode())).fetchone()
+    if row is None:
+        raise RuntimeError("event insert returned nothing")
+    return int(row[0])
+
+
+def silenced(conn: psycopg.Connection, e: Evaluation, now: datetime) -> bool:
+    # region_pattern() is qsmon.regions.like_pattern's SQL twin: a city's silence covers exactly its counties.
     row = conn.execute(
         "SELECT 1 FROM silences WHERE until > %s AND (plan_id IS NULL OR plan_id = %s)"
         " AND (indicator_id IS NULL OR indicator_id = %s)"
-        " AND (region_code IS NULL OR %s LIKE rtrim(rtrim(region_code, '0'), '0') || '%%') LIMIT 1",
+        " AND (region_code IS NULL OR %s LIKE region_pattern(region_code)) LIMIT 1",
         (now, e.plan_id, e.indicator_id, e.scope.region_code)).fetchone()
     return row is not None
-
-
-def _figures(e: Evaluation) -> tuple[Any, ...]:
-    return (e.value, e.interval.low, e.interval.high, e.samples, e.failed, e.target)
-
-
-def _apply_decision(conn: psycopg.Connection, e: Evaluation, decision: Decision, alert_id: int | None,
-                    now: datetime) -> int | None:
-    if decision.transition is Transition.OPENED:
-        row = conn.execute(
-            "INSERT INTO alerts (plan_id, indicator_id, region_code, subcategory, window_name, status, severity,"
-            " opened_at, updated_at, value, low, high, tested, failed, target)"
-            " VALUES (%s, %s, %s, %s, %s, 'firing', %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (*e.key, decision.severity, now, now, *_figures(e))).fetchone()
-        return int(row[0]) if row else None
-    if alert_id is None:
-        return None
-    if decision.transition is Transition.REOPENED:
-        conn.execute("UPDATE alerts SET status = 'firing', severity = %s, resolved_at = NULL, ok_since = NULL,"
-                     " acknowledged_at = NULL, acknowledged_by = NULL, updated_at = %s, value = %s, low = %s,"
-                     " high = %s, tested = %s, failed = %s, target = %s WHERE id = %s",
-                     (decision.severity, now, *_figures(e), alert_id))
-    elif decision.transition is Transition.RESOLVED:
-        conn.execute("UPDATE alerts SET status = 'resolved', resolved_at = %s, ok_since = %s, updated_at = %s,"
-                     " value = %s, low = %s, high = %s, tested = %s, failed = %s, target = %s WHERE id = %s",
-                     (now, decision.ok_since, now, *_figures(e), alert_id))
-    elif decision.touch:
-        conn.execute("UPDATE alerts SET severity = %s, ok_since = %s, updated_at = %s, value = %s, low = %s,"
-                     " high = %s, tested = %s, failed = %s, target = %s WHERE id = %s",
-                     (decision.severity, decision.ok_since, now, *_figures(e), alert_id))
-    return alert_id
-
-
-def record(conn: psycopg.Connection, evaluations: Sequence[Evaluation], now: datetime, policy: Policy,
-           channels: Sequence[Channel], payload: Any) -> list[RecordedEvent]:
-    """Store evaluations, move alerts, and queue one outbox row per (event, routed channel): one transaction."""
-    events: list[RecordedEvent] = []
-    with conn.transaction():
-        for e in evaluations:
-            conn.execute(_UPSERT_EVALUATION, (
-                *e.key, e.days.first, e.days.last, e.samples, e.failed, e.value, e.interval.low, e.interval.high,
-                e.op.value, e.target, e.previous_value, e.state.value, now))
-            row = conn.execute(_LATEST_ALERT, e.key).fetchone()
-            view = AlertView(row[1] == "firing", row[2], row[3], row[4]) if row else None
-            decision = decide(view, e.state, now, policy)
-            alert_id = _apply_decision(conn, e, decision, int(row[0]) if row else None, now)
-            if decision.transition is None or alert_id is None:
-                continue
-            event = conn.execute(
-                "INSERT INTO alert_events (alert_id, at, kind, severity, value, details) VALUES (%s, %s, %s, %s,"
-                " %s, %s) RETURNING id",
-                (alert_id, now, decision.transition.value, decision.severity, e.value,
-                 orjson.dumps({"samples": e.samples, "failed": e.failed, "low": e.interval.low,
-                               "high": e.interval.high, "target": e.target, "state": e.state.value}).decode()),
-            ).fetchone()
-            if event is None:  # INSERT … RETURNING always returns its row
-                continue
-            recorded = RecordedEvent(alert_id, int(event[0]), decision.transition, e)
-            events.append(recorded)
-            if _silenced(conn, e, now):
-                continue
-            for channel in channels:
-                if not wants(channel, e, decision.severity or e.state.value):
-                    continue
-                conn.execute(
-                    "INSERT INTO notification_outbox (alert_id, event_id, channel, idempotency_key, payload)"
-                    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING",
-                    (alert_id, recorded.event_id, channel.name, f"qsmon-{alert_id}-{recorded.event_id}-{channel.name}",
-                     orjson.dumps(payload(conn, recorded, decision.severity)).decode()))
-        if events:
-            conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
-    return events

@@ -14,12 +14,13 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from alerts.testing import WebhookReceiver
 from bench.docs import replace_section
 from bench.e2e import CACHE, ROOT, drop, isolated
+from notify.testing import WebhookReceiver
 from producers.kafka_sink import ResultSink
+from qsmon import clock
 from qsmon.schema import FailedItem, InspectionResult
 from qsmon.settings import Settings
 from qsmon.topics import ensure_topics
@@ -46,7 +47,7 @@ indicators:
 
 
 def breach(trial: int) -> InspectionResult:
-    now = datetime.now(UTC)
+    now = clock.now()
     return InspectionResult(
         sample_id=f"LAT-{trial}-{int(now.timestamp())}", sampled_at=now - timedelta(hours=2), reported_at=now,
         category=Category.ENGINEERING, subcategory=f"工程-{trial:03d}", sampling_type=SamplingType.ACCEPTANCE,
@@ -80,7 +81,7 @@ def main() -> None:
            "QSMON_CHANNELS_FILE": str(work / "channels.yaml"), "QSMON_ALERTS_GROUP": settings.worker_group + "-a",
            "QSMON_ALERTS_METRICS_PORT": "19512", "QSMON_ALERTS_SWEEP_SECONDS": "3600"}
     log = (CACHE / "alert-latency.log").open("ab")
-    procs = [subprocess.Popen([sys.executable, "-m", "qsmon.cli", *cmd], env=env, stdout=log, stderr=log, cwd=ROOT)
+    procs = [subprocess.Popen([sys.executable, "-m", "cli", *cmd], env=env, stdout=log, stderr=log, cwd=ROOT)
              for cmd in (["worker"], ["alerts", "run"])]
     latencies: list[float] = []
     try:
@@ -110,7 +111,7 @@ def main() -> None:
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
     text = (
         "<!-- bench:alerts:start -->\n"
-        f"Command: `python -m bench.alert_latency --trials {args.trials}`, run {datetime.now(UTC):%Y-%m-%d}: "
+        f"Command: `python -m bench.alert_latency --trials {args.trials}`, run {clock.now():%Y-%m-%d}: "
         f"{len(latencies)} of {args.trials} breaches notified; produce → webhook received: "
         f"p50 **{p50 * 1000:,.0f} ms**, p99 **{p99 * 1000:,.0f} ms**, max {max(latencies) * 1000:,.0f} ms, "
         f"mean {statistics.mean(latencies) * 1000:,.0f} ms.\n"

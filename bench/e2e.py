@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 from zlib import crc32
@@ -28,6 +28,7 @@ import orjson
 
 from bench.docs import replace_section
 from producers.simulator import Simulator, SimulatorOptions
+from qsmon import clock
 from qsmon.settings import Settings
 from qsmon.storage import apply_migrations, connect
 from qsmon.topics import ensure_topics
@@ -106,7 +107,7 @@ def measure_storage_limit(base: Settings, events: list[tuple[bytes, bytes]]) -> 
         p = partition_of(key, base.results_partitions)
         records.append(SourceRecord(p, offsets[p], key, value))
         offsets[p] += 1
-    now = datetime.now(UTC)
+    now = clock.now()
     started = time.perf_counter()
     for i in range(0, len(records), BATCH):
         batch = records[i:i + BATCH]
@@ -152,7 +153,7 @@ def start_workers(settings: Settings, count: int) -> list[subprocess.Popen[bytes
            "QSMON_DLQ_TOPIC": settings.dlq_topic, "QSMON_CHANGES_TOPIC": settings.changes_topic,
            "QSMON_WORKER_GROUP": settings.worker_group, "QSMON_WORKER_METRICS_PORT": "19501"}
     log = (CACHE / "worker.log").open("ab")
-    return [subprocess.Popen([sys.executable, "-m", "qsmon.cli", "worker"], env=env, stdout=log, stderr=log)
+    return [subprocess.Popen([sys.executable, "-m", "cli", "worker"], env=env, stdout=log, stderr=log)
             for _ in range(count)]
 
 
@@ -215,7 +216,7 @@ def measure_naive(base: Settings, events: list[tuple[bytes, bytes]], count: int)
     consumer = KafkaConsumer(settings.results_topic, bootstrap_servers=settings.kafka_bootstrap,
                              group_id=settings.worker_group, auto_offset_reset="earliest",
                              enable_auto_commit=False, consumer_timeout_ms=10_000)
-    now = datetime.now(UTC)
+    now = clock.now()
     seen = 0
     started = time.perf_counter()
     for message in consumer:
@@ -248,7 +249,7 @@ def markdown(f: Figures, command: str) -> str:
     table = "\n".join(f"| {' | '.join(row)} |" for row in rows)
     return (
         "<!-- bench:e2e:start -->\n"
-        f"Command: `{command}`, run {datetime.now(UTC):%Y-%m-%d} on {os.cpu_count()} cores "
+        f"Command: `{command}`, run {clock.now():%Y-%m-%d} on {os.cpu_count()} cores "
         f"({platform.machine()}); PostgreSQL 15 + TimescaleDB 2.19 (Apache), Kafka 4.0.2, all on loopback; "
         f"{f.count:,} simulated results with 5 % redeliveries and 1 % re-inspections.\n\n"
         "| measurement | figure | vs storage limit | vs naive |\n|---|---|---|---|\n"

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -28,6 +28,7 @@ from bench.docs import replace_section
 from bench.e2e import CACHE, ROOT, drop, isolated
 from producers.ingest_api import server_config
 from producers.kafka_sink import ResultSink
+from qsmon import clock
 from qsmon.schema import InspectionResult
 from qsmon.settings import Settings
 from qsmon.storage import connect
@@ -39,7 +40,7 @@ TOKEN = "bench-token"  # noqa: S105 - the benchmark's own throwaway server
 
 
 def results(prefix: str, count: int, **extra: Any) -> list[InspectionResult]:
-    now = datetime.now(UTC)
+    now = clock.now()
     return [InspectionResult(sample_id=f"{prefix}-{i}", sampled_at=now - timedelta(days=1), reported_at=now,
                              category=Category.FOOD, sampling_type=SamplingType.EVALUATIVE, region_code="421002",
                              product="白菜", verdict=Verdict.PASS, source="bench", **extra) for i in range(count)]
@@ -122,7 +123,7 @@ def run_worker(settings: Settings, log_name: str) -> subprocess.Popen[bytes]:
            "QSMON_DLQ_TOPIC": settings.dlq_topic, "QSMON_CHANGES_TOPIC": settings.changes_topic,
            "QSMON_WORKER_GROUP": settings.worker_group, "QSMON_WORKER_METRICS_PORT": "19521"}
     log = (CACHE / log_name).open("ab")
-    return subprocess.Popen([sys.executable, "-m", "qsmon.cli", "worker"], env=env, stdout=log, stderr=log, cwd=ROOT)
+    return subprocess.Popen([sys.executable, "-m", "cli", "worker"], env=env, stdout=log, stderr=log, cwd=ROOT)
 
 
 def stored(settings: Settings) -> int:
@@ -211,7 +212,7 @@ def main() -> None:
     command = "python -m bench.hostile" + (" --outages" if args.outages else "")
     text = "\n".join([
         "<!-- bench:hostile:start -->",
-        f"Command: `{command}`, run {datetime.now(UTC):%Y-%m-%d} on the local stack.", "", *lines,
+        f"Command: `{command}`, run {clock.now():%Y-%m-%d} on the local stack.", "", *lines,
         "<!-- bench:hostile:end -->"])
     print(text)
     if args.write_docs:

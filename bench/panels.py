@@ -13,19 +13,20 @@ import argparse
 import json
 import statistics
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from urllib.parse import quote
 
-from alerts.routing import ChannelsConfig
+from alerts.service import sync_reference_data
 from bench.docs import replace_section
 from dashboards.build import render
 from dashboards.macros import expand
+from notify.routing import ChannelsConfig
 from producers.simulator.profile import PROFILES
+from qsmon import clock
 from qsmon.plans import presets
 from qsmon.regions import children
 from qsmon.settings import Settings
 from qsmon.storage import apply_migrations, connect
-from qsmon.storage.reference import sync_reference
 from streams.rebuild import rebuild
 
 SCHEMA = "bench_panels"
@@ -117,7 +118,7 @@ def panel_queries() -> list[tuple[str, str]]:
 
 
 def measure(dsn: str, repeats: int) -> list[tuple[str, str, float, float]]:
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = clock.now().replace(microsecond=0)
     ranges = {"30 天": (now - timedelta(days=30), now), "3 年": (now - timedelta(days=3 * 365), now)}
     results = []
     with connect(dsn) as conn:
@@ -155,9 +156,9 @@ def main() -> None:
     if not exists:
         with connect(dsn) as conn:
             apply_migrations(conn)
-            sync_reference(conn, presets().values())
+            sync_reference_data(conn, presets().values())
         print(f"loading {args.count:,} results …", flush=True)
-        load(dsn, args.count, datetime.now(UTC).date())
+        load(dsn, args.count, clock.now().date())
     load_s = time.monotonic() - started
     settings = base.model_copy(update={"database_url": type(base.database_url)(dsn)})
     from alerts.engine import AlertEngine
@@ -179,7 +180,7 @@ def main() -> None:
     lines = [
         "<!-- bench:panels:start -->",
         f"Command: `python -m bench.panels --count {args.count} --repeats {args.repeats}"
-        f"{' --reuse' if exists else ''}`, run {datetime.now(UTC):%Y-%m-%d}: "
+        f"{' --reuse' if exists else ''}`, run {clock.now():%Y-%m-%d}: "
         f"{sizes[0]:,} results; rows read by the panels: {sizes[1]:,} daily and {sizes[2]:,} monthly rollup rows, "
         f"{sizes[3]:,} current failures, {sizes[4]:,} failed-item months, {sizes[5]:,} firm-years "
         f"({loaded}; a full alert sweep of jingzhou-2023 {sweep_s:.1f} s). Each panel's SQL, expanded as "

@@ -18,14 +18,15 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as dm
 
 from dashboards import queries as q
+from indicators.labels import STANDARD_WINDOWS, label, window_label
+from qsmon.vocab import Category
 
 JSON_DIR = Path(__file__).resolve().parent / "json"
 TSDB = dm.DataSourceRef(type_val="grafana-postgresql-datasource", uid="qsmon-tsdb")
 PROM = dm.DataSourceRef(type_val="prometheus", uid="qsmon-prom")
-WINDOWS = "近30天 : rolling_30d,近90天 : rolling_90d,本月 : month_to_date,本季度 : quarter_to_date," \
-          "本年度 : year_to_date,规划期 : plan_period"
-CATEGORIES = "全部 : all,食品 : food,食用农产品 : agricultural,药品 : drug,医疗器械 : medical_device," \
-             "化妆品 : cosmetic,工业产品 : manufactured,工程 : engineering,认证获证产品 : certified_product"
+# Grafana's custom variables: "text : value" pairs, from the one label table.
+WINDOWS = ",".join(f"{window_label(w)} : {w}" for w in STANDARD_WINDOWS)
+CATEGORIES = ",".join(["全部 : all", *(f"{label(c)} : {c.value}" for c in Category)])
 
 
 class SqlQuery(cogvariants.Dataquery):
@@ -72,7 +73,7 @@ def plan_variables(*, indicator: bool = True, window: bool = False, category: bo
 
 
 def _dashboard(uid: str, title: str, variables: list[Any], panels: list[Any], time_from: str = "now-30d") -> Any:
-    board = (db.Dashboard(title).uid(uid).tags(["qsmon"]).timezone("Asia/Shanghai").time(time_from, "now")
+    board = (db.Dashboard(title).uid(uid).tags(["qsmon"]).timezone(q.ZONE).time(time_from, "now")
              .refresh("1m").editable())
     for variable in variables:
         board = board.with_variable(variable)

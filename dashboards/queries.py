@@ -1,22 +1,28 @@
 """The panels' SQL, with Grafana's PostgreSQL macros ($__timeFrom(), $__timeTo(), $__timeFilter) and variables.
 
-Rate panels join the rollups to ``plan_indicators`` by the indicator's filter arrays (empty = any), so a panel
-shows exactly what the alert engine evaluates. Days are Asia/Shanghai calendar days.
+Rate panels join the rollups to ``plan_indicators`` through the indicator filter's SQL function (indicators.filter),
+so a panel shows exactly what the alert engine evaluates. Days are local calendar days in ``settings.timezone``,
+fixed when the dashboards are built; "today" is the end of the chosen range, never the database's clock. Words come
+from the label table (``label(kind, code)``, synced from indicators.labels).
 """
 
 from __future__ import annotations
 
+from indicators.filter import array_filter_sql
+from qsmon.settings import get_settings
+
 # What Grafana's role qsmon_grafana may read: exactly the tables these panels read (and the SQL functions they call
-# read). Its SQL counterpart is the GRANT in qsmon/storage/migrations/009_reader_privileges.sql; a test checks that
-# both agree and that every panel runs as that role.
+# read). Its SQL counterpart is the GRANTs in migrations 009 and 010; a test checks that both agree and that every
+# panel runs as that role.
 READER_TABLES = frozenset({
     "rollup_daily", "rollup_monthly", "failure_current", "failed_item_monthly", "failed_firm_yearly",
-    "plan_indicators", "regions", "alerts", "alert_events", "indicator_evaluations",
+    "plan_indicators", "regions", "alerts", "alert_events", "indicator_evaluations", "labels",
 })
 
-FIRST_DAY = "($__timeFrom()::timestamptz AT TIME ZONE 'Asia/Shanghai')::date"
-LAST_DAY = "($__timeTo()::timestamptz AT TIME ZONE 'Asia/Shanghai')::date"
-TODAY = "(now() AT TIME ZONE 'Asia/Shanghai')::date"
+ZONE = get_settings().timezone
+FIRST_DAY = f"($__timeFrom()::timestamptz AT TIME ZONE '{ZONE}')::date"
+LAST_DAY = f"($__timeTo()::timestamptz AT TIME ZONE '{ZONE}')::date"
+TODAY = LAST_DAY
 # The chosen range's rollup rows: whole months from the monthly rollup, the partial months' days from the daily one.
 RANGE_ROWS = f"rollup_rows({FIRST_DAY}, {LAST_DAY})"
 
@@ -36,10 +42,7 @@ JOIN (
   FROM {rows} AS rows
   WHERE region_code LIKE region_pattern('$region')
   GROUP BY {keep}, category, subcategory, sampling_type, stage, grade
-) r ON r.category = ANY(f.categories)
-  AND (cardinality(f.sampling_types) = 0 OR r.sampling_type = ANY(f.sampling_types))
-  AND (cardinality(f.subcategories) = 0 OR r.subcategory = ANY(f.subcategories))
-  AND (cardinality(f.stages) = 0 OR r.stage = ANY(f.stages))
+) r ON {array_filter_sql("f", "r")}
 """
 
 
@@ -51,9 +54,8 @@ HITS = "sum(measure_hits(f.measure, r.passed, r.failed, CASE WHEN r.grade = ANY(
 
 # One tile per indicator: the chosen window where the indicator has it, else its shortest window.
 OVERVIEW_TILES = """
-SELECT DISTINCT ON (p.position) p.name AS "指标", e.window_name AS "窗口", e.value AS "当前值", e.target AS "目标",
-       CASE e.state WHEN 'ok' THEN '达标' WHEN 'warning' THEN '警告' WHEN 'critical' THEN '严重' ELSE '样本不足' END
-         AS "状态", e.tested AS "样本", e.failed AS "不合格", e.low AS "下限", e.high AS "上限", e.first_day AS "起",
+SELECT DISTINCT ON (p.position) p.name AS "指标", label('window', e.window_name) AS "窗口", e.value AS "当前值",
+       e.target AS "目标", label('state', e.state) AS "状态", e.tested AS "样本", e.failed AS "不合格", e.low AS "下限", e.high AS "上限", e.first_day AS "起",
        e.last_day AS "止"
 FROM indicator_evaluations e JOIN plan_indicators p USING (plan_id, indicator_id)
 WHERE e.plan_id = '$plan' AND e.region_code = '$region' AND e.subcategory = ''
@@ -63,7 +65,8 @@ ORDER BY p.position, (e.window_name = '$window') DESC,
 """
 
 OVERVIEW_FIRING = """
-SELECT a.id AS "编号", p.name AS "指标", g.name AS "地区", a.window_name AS "窗口", a.severity AS "级别",
+SELECT a.id AS "编号", p.name AS "指标", g.name AS "地区", label('window', a.window_name) AS "窗口",
+       label('state', a.severity) AS "级别",
        a.value AS "当前值", a.target AS "目标", a.opened_at AS "开启时间"
 FROM alerts a JOIN plan_indicators p USING (plan_id, indicator_id) LEFT JOIN regions g ON g.code = a.region_code
 WHERE a.plan_id = '$plan' AND a.status = 'firing' AND a.region_code LIKE region_pattern('$region')
@@ -118,7 +121,7 @@ WITH width AS (
   WHERE f.plan_id = '$plan' AND f.indicator_id = '$indicator'
   GROUP BY 1
 )
-SELECT (b.b::timestamp AT TIME ZONE 'Asia/Shanghai') AS time,
+SELECT (b.b::timestamp AT TIME ZONE '{ZONE}') AS time,
   CASE WHEN c.measure = 'mean_score' THEN c.s / nullif(c.sn, 0) ELSE 100.0 * c.x / nullif(c.n, 0) END AS "值",
   (SELECT target FROM plan_indicators WHERE plan_id = '$plan' AND indicator_id = '$indicator') AS "目标",
   CASE WHEN c.measure <> 'mean_score' THEN wilson_low(c.x, c.n) END AS "区间下限",
@@ -183,8 +186,8 @@ ORDER BY c.sampled_at DESC
 """
 
 ALERT_HISTORY = """
-SELECT e.at AS "时间", e.kind AS "事件", p.name AS "指标", g.name AS "地区", a.window_name AS "窗口",
-  e.severity AS "级别", e.value AS "值"
+SELECT e.at AS "时间", label('transition', e.kind) AS "事件", p.name AS "指标", g.name AS "地区",
+  label('window', a.window_name) AS "窗口", label('state', e.severity) AS "级别", e.value AS "值"
 FROM alert_events e JOIN alerts a ON a.id = e.alert_id
 JOIN plan_indicators p ON p.plan_id = a.plan_id AND p.indicator_id = a.indicator_id
 LEFT JOIN regions g ON g.code = a.region_code

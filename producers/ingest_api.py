@@ -16,7 +16,7 @@ import hmac
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import anyio
@@ -28,6 +28,7 @@ from pydantic import BaseModel
 
 from producers.exceptions import ProduceError
 from producers.kafka_sink import ResultSink
+from qsmon import clock
 from qsmon.exceptions import InvalidResultError
 from qsmon.schema import InspectionResult, parse_result
 from qsmon.settings import Settings
@@ -158,6 +159,9 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
     # Parsing is CPU work: at most this many requests parse at once, each in its own thread, so the event loop
     # (health checks, other clients' uploads) keeps running whatever one client sends.
     parsers = anyio.CapacityLimiter(2)
+    # Deliveries wait for Kafka, not the CPU: their own pool, so a broker that is away makes requests queue here and
+    # fail after the acknowledgement timeout, measured from when the request asked, not from when a thread was free.
+    deliveries = anyio.CapacityLimiter(16)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -203,16 +207,19 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         body = await _read_limited(request, settings.ingest_max_body_bytes)
         parsed = await anyio.to_thread.run_sync(
             lambda: parse_body(body, media_type, max_records=settings.ingest_max_records,
-                               max_errors=settings.ingest_max_errors, now=datetime.now(UTC)),
+                               max_errors=settings.ingest_max_errors, now=clock.now()),
             limiter=parsers)
         if parsed.error_count:
             rejected = Rejected(error_count=parsed.error_count, errors=parsed.errors)
             return JSONResponse(rejected.model_dump(), status_code=422)
         try:
-            count = await anyio.to_thread.run_sync(state["sink"].deliver, parsed.results,
-                                                   settings.ingest_ack_timeout_s)
-        except ProduceError as exc:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+            with anyio.fail_after(settings.ingest_ack_timeout_s + 0.5):
+                count = await anyio.to_thread.run_sync(state["sink"].deliver, parsed.results,
+                                                       settings.ingest_ack_timeout_s, limiter=deliveries,
+                                                       abandon_on_cancel=True)
+        except (ProduceError, TimeoutError) as exc:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Kafka did not acknowledge the records in time;"
+                                " resend them (the worker de-duplicates)") from exc
         records.inc(count)
         return Accepted(accepted=count)
 

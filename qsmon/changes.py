@@ -30,7 +30,7 @@ def encode_changes(keys: Iterable[RollupKey]) -> bytes:
              "sampling_type": k.sampling_type, "stage": k.stage, "region_code": k.region_code}
             for k in sorted(keys)
         ],
-        "committed_at": datetime.now(UTC).isoformat(),
+        "committed_at": datetime.now(UTC).isoformat(),  # protocol time: real
     })
 
 

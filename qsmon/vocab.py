@@ -109,5 +109,3 @@ LABELS: dict[LabelledEnum, str] = {
     Grade.CLASS_V: "Ⅴ类",
     Grade.WORSE_THAN_V: "劣Ⅴ类",
 }
-
-ALL_ENUMS: tuple[type[LabelledEnum], ...] = (Category, SamplingType, Stage, Verdict, Grade)

@@ -12,11 +12,12 @@ from datetime import date
 
 import psycopg
 
-from alerts.evaluate import Scope, fetch_counts, judge
-from alerts.stats import State
-from alerts.windows import DayRange
+from indicators.evaluate import Scope, fetch_counts, judge
+from indicators.stats import State
+from indicators.windows import DayRange
 from qsmon.plans.model import Indicator, Measure, Op, Plan
 from qsmon.regions import like_pattern, name_of
+from qsmon.schema import FailedItem
 from qsmon.vocab import Category
 
 
@@ -50,10 +51,8 @@ class IndicatorRow:
     same_month_last_year: Figure
 
     @property
-    def met(self) -> str:
-        if self.month.state is State.INSUFFICIENT_DATA:
-            return "样本不足"
-        return "是" if self.month.state is State.OK else "否"
+    def state(self) -> State:
+        return self.month.state
 
     @property
     def change_vs_previous(self) -> float | None:
@@ -87,7 +86,7 @@ class RegionRow:
 
 @dataclass(frozen=True, slots=True)
 class CategoryRow:
-    category: str
+    category: Category
     subcategory: str
     tested: int
     passed: int
@@ -102,14 +101,14 @@ class CategoryRow:
 class FailedSample:
     sample_id: str
     day: date
-    category: str
+    category: Category
     subcategory: str
     product: str
     region: str
     manufacturer: str
     sampled_unit: str
     lab: str
-    failed_items: str
+    items: tuple[FailedItem, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +117,10 @@ class AlertRow:
     indicator: str
     region: str
     window: str
-    severity: str
+    severity: State
     opened_at: str
     resolved_at: str
-    status_at_month_end: str
+    open_at_month_end: bool
 
 
 @dataclass
@@ -188,17 +187,7 @@ ORDER BY opened_at, id
 """
 
 
-def _items_text(items: list[dict[str, str]]) -> str:
-    parts = []
-    for item in items:
-        measured = " ".join(x for x in (item.get("measured"), item.get("unit")) if x)
-        limit = f"(标准 {item['limit']})" if item.get("limit") else ""
-        parts.append(" ".join(x for x in (item["item"], measured) if x) + limit)
-    return ";".join(parts)
-
-
-def gather(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timezone: str = "Asia/Shanghai"
-           ) -> MonthlyReport:
+def gather(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timezone: str) -> MonthlyReport:
     from datetime import datetime, time
     from zoneinfo import ZoneInfo
 
@@ -223,11 +212,11 @@ def gather(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timez
         report.regions.extend(_region_rows(conn, plan, indicator, this))
     report.regions.sort(key=lambda r: (-(r.shortfall if r.shortfall is not None else -1e9), r.region_code))
     prefix = like_pattern(plan.jurisdiction.region_code or "000000")
-    report.categories = [CategoryRow(Category(c).label, s, int(t), int(p), int(f))
+    report.categories = [CategoryRow(Category(c), s, int(t), int(p), int(f))
                          for c, s, t, p, f in conn.execute(_CATEGORIES, (this.first, this.last, prefix))]
     report.failures = [
-        FailedSample(sid, day, Category(cat).label, sub, product, name_of(region), manufacturer, unit, lab,
-                     _items_text(items))
+        FailedSample(sid, day, Category(cat), sub, product, name_of(region), manufacturer, unit, lab,
+                     tuple(FailedItem.model_validate(item) for item in items))
         for sid, day, cat, sub, product, region, manufacturer, unit, lab, items
         in conn.execute(_FAILURES, (this.first, this.last, prefix))
     ]
@@ -239,7 +228,7 @@ def gather(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timez
         open_at_end = resolved is None or resolved > end
         report.alerts.append(AlertRow(
             int(alert_id), plan.indicator(indicator_id).name if indicator_id in {i.id for i in plan.indicators}
-            else indicator_id, name_of(region), window, severity, opened.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-            resolved.astimezone(zone).strftime("%Y-%m-%d %H:%M") if resolved else "",
-            "未解决" if open_at_end else "已解决"))
+            else indicator_id, name_of(region), window, State(severity),
+            opened.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+            resolved.astimezone(zone).strftime("%Y-%m-%d %H:%M") if resolved else "", open_at_end))
     return report

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from indicators.labels import label, number, target_text
 from reports.data import MonthlyReport
-from reports.labels import is_percent, target_text
 from reports.summary import summary
 
 CJK_FONT_FILES = (
@@ -49,12 +49,6 @@ def _wrap(text: str, width: int) -> list[str]:
     return [*lines, line] if line else lines
 
 
-def _value(value: float | None, percent: bool) -> str:
-    if value is None:
-        return "—"
-    return f"{value:.2f}%" if percent else f"{value:.1f}"
-
-
 def _summary_page(plt: Any, report: MonthlyReport) -> Any:
     fig = plt.figure(figsize=A4)
     fig.text(0.08, 0.95, f"{report.plan.title}", fontsize=15, weight="bold")
@@ -64,12 +58,12 @@ def _summary_page(plt: Any, report: MonthlyReport) -> Any:
     for line in _wrap(summary(report), 40):
         fig.text(0.08, y, line, fontsize=11)
         y -= 0.022
-    rows = [[r.indicator.name[:22], _value(r.month.value, is_percent(r.indicator)),
-             _value(r.year_to_date.value, is_percent(r.indicator)), target_text(r.indicator), r.met,
+    rows = [[r.indicator.name[:22], number(r.month.value, r.indicator.measure),
+             number(r.year_to_date.value, r.indicator.measure), target_text(r.indicator), label(r.state),
              str(r.month.samples)] for r in report.indicators]
     ax = fig.add_axes((0.05, 0.05, 0.9, max(0.1, y - 0.08)))
     ax.axis("off")
-    table = ax.table(cellText=rows, colLabels=["指标", "本月", "本年累计", "目标", "达标", "样本"], loc="upper center",
+    table = ax.table(cellText=rows, colLabels=["指标", "本月", "本年累计", "目标", "状态", "样本"], loc="upper center",
                      colWidths=[0.42, 0.11, 0.11, 0.18, 0.09, 0.09], cellLoc="center")
     table.auto_set_font_size(False)
     table.set_fontsize(8.5)
@@ -77,7 +71,7 @@ def _summary_page(plt: Any, report: MonthlyReport) -> Any:
     for (row, _), cell in table.get_celld().items():
         if row == 0:
             cell.set_facecolor("#DDEBF7")
-        elif rows[row - 1][4] == "否":
+        elif report.indicators[row - 1].state.firing:
             cell.set_facecolor("#FCE4E4")
     return fig
 
@@ -122,7 +116,8 @@ def _ranking_page(plt: Any, report: MonthlyReport) -> Any | None:
     ax.set_xlabel("低于目标的百分点(正值为未达标)", fontsize=9)
     table_ax = fig.add_axes((0.05, 0.05, 0.9, 0.38))
     table_ax.axis("off")
-    rows = [[str(i + 1), r.region_name, r.indicator.name[:18], str(r.figure.samples), _value(r.figure.value, True),
+    rows = [[str(i + 1), r.region_name, r.indicator.name[:18], str(r.figure.samples),
+             number(r.figure.value, r.indicator.measure),
              target_text(r.indicator), f"{r.shortfall:+.2f}"] for i, r in enumerate(ranked)]
     table = table_ax.table(cellText=rows, colLabels=["排名", "地区", "指标", "样本", "本月", "目标", "差距"],
                            loc="upper center", colWidths=[0.07, 0.13, 0.38, 0.09, 0.11, 0.13, 0.09])

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from qsmon import clock
 from qsmon.plans.model import Plan
 from qsmon.settings import Settings
 from qsmon.storage import connect
@@ -47,7 +48,7 @@ def write_report(settings: Settings, plan: Plan, year: int, month: int, out: Pat
 def _announce(settings: Settings, names: Sequence[str], title: str, text: str, files: list[Path]) -> None:
     import httpx
 
-    from alerts.routing import load_channels
+    from notify.routing import load_channels
     from qsmon.exceptions import ConfigError
     from reports.announce import announce
 
@@ -70,7 +71,7 @@ def run_schedule(settings: Settings, plans: Sequence[Plan], out: Path, stop: thr
     zone = ZoneInfo(settings.timezone)
     done: set[tuple[int, int]] = set()
     while not stop.is_set():
-        today = datetime.now(UTC).astimezone(zone).date()
+        today = clock.today(settings.timezone)
         month = previous_month(today)
         if today.day == 1 and month not in done:
             for plan in plans:
@@ -78,4 +79,4 @@ def run_schedule(settings: Settings, plans: Sequence[Plan], out: Path, stop: thr
                 log.warning("monthly report %s %d-%02d written: %s", plan.id, *month, ", ".join(map(str, files)))
             done.add(month)
         tomorrow = datetime.combine(today + timedelta(days=1), datetime.min.time(), zone)
-        stop.wait(min(3600.0, max(1.0, (tomorrow - datetime.now(UTC)).total_seconds())))
+        stop.wait(min(3600.0, max(1.0, (tomorrow - clock.now()).total_seconds())))

@@ -12,8 +12,8 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
+from qsmon import clock
 from qsmon.changes import RollupKey
 from qsmon.exceptions import StorageError
 from streams.exceptions import RecordsRefusedError, WorkerStoppingError
@@ -59,7 +59,7 @@ class BatchProcessor:
     async def prepare(self, records: Sequence[SourceRecord]) -> PreparedBatch:
         """Stage 1 (CPU): validate, and dead-letter the invalid records (acknowledged by Kafka)."""
         started = time.monotonic()
-        accepted, rejected = classify(records, datetime.now(UTC))
+        accepted, rejected = classify(records, clock.now())
         if rejected:
             # Before the database commit: a crash in between re-sends them (at least once), never drops them.
             await self._dead_letter(rejected)

@@ -12,7 +12,7 @@ from datetime import date
 
 import psycopg
 
-from streams.store import FAILURE_COLUMNS, ROLLUP_COUNTS, ROLLUP_DIMENSIONS
+from streams.batch_sql import FAILURE_COLUMNS, ROLLUP_COUNTS, ROLLUP_DIMENSIONS
 
 _COUNTED = """count(*) AS tested, count(*) FILTER (WHERE verdict = 'pass') AS passed,
     count(*) FILTER (WHERE verdict = 'fail') AS failed, coalesce(sum(score::numeric), 0) AS score_sum,

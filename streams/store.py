@@ -19,129 +19,10 @@ from dataclasses import dataclass, field
 import psycopg
 
 from qsmon.changes import RollupKey
+from qsmon.settings import get_settings
+from streams.batch_sql import COPY, CURRENT_AND_ROLLUP, HISTORY, TEMP_TABLE
 from streams.exceptions import BatchWriteError, RecordsRefusedError
-from streams.records import COLUMNS, COPY_TYPES, Accepted, SourceRecord, copy_row
-
-_TEMP_TABLE = """
-CREATE TEMP TABLE IF NOT EXISTS incoming (
-    sample_id text, revision int, sampled_at timestamptz, reported_at timestamptz, category text,
-    subcategory text, sampling_type text, stage text, region_code text, verdict text, grade text,
-    score double precision, product text, brand text, spec text, batch text, manufacturer text,
-    sampled_unit text, lab text, source text, failed_items text, kafka_partition int, kafka_offset bigint,
-    produced_at timestamptz
-) ON COMMIT DELETE ROWS
-"""
-_COPY = f"COPY incoming ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-
-_HISTORY = """
-INSERT INTO inspection_results (sample_id, revision, sampled_at, reported_at, category, subcategory, sampling_type,
-    stage, region_code, verdict, grade, score, product, brand, spec, batch, manufacturer, sampled_unit, lab, source,
-    failed_items, kafka_partition, kafka_offset, produced_at)
-SELECT sample_id, revision, sampled_at, reported_at, category, subcategory, sampling_type, stage, region_code,
-    verdict, grade, score, product, brand, spec, batch, manufacturer, sampled_unit, lab, source,
-    failed_items::jsonb, kafka_partition, kafka_offset, produced_at
-FROM incoming
-ON CONFLICT DO NOTHING
-"""
-
-# The final verdict per sample, the current failures and every rollup's deltas, in one statement. `prev` and
-# `failures_before` read the rows the upserts are about to replace (all sub-statements share one snapshot); the
-# partition locks guarantee no other writer touches these samples. Only samples whose current revision moved
-# (`upserted`) change the failures and the rollups.
-ROLLUP_DIMENSIONS = "category, subcategory, sampling_type, stage, region_code, grade"
-ROLLUP_COUNTS = "tested, passed, failed, score_sum, score_count, score_sq_sum"
-FAILURE_COLUMNS = ("sample_id", "revision", "sampled_at", "day", "category", "subcategory", "sampling_type", "stage",
-                    "region_code", "product", "manufacturer", "sampled_unit", "lab", "failed_items")
-_ADD_COUNTS = ", ".join(f"{c} = r.{c} + excluded.{c}" for c in ROLLUP_COUNTS.split(", "))
-_CURRENT_AND_ROLLUP = f"""
-WITH batch AS (
-    SELECT DISTINCT ON (sample_id) sample_id, revision, sampled_at,
-        (sampled_at AT TIME ZONE %(tz)s)::date AS day, category, subcategory, sampling_type, stage, region_code,
-        verdict, grade, score, product, manufacturer, sampled_unit, lab, failed_items::jsonb AS failed_items
-    FROM incoming
-    ORDER BY sample_id, revision DESC, kafka_partition, kafka_offset
-), prev AS (
-    SELECT c.day, c.category, c.subcategory, c.sampling_type, c.stage, c.region_code, c.grade, c.verdict, c.score
-    FROM sample_current c JOIN batch b USING (sample_id)
-    WHERE c.revision < b.revision
-), upserted AS (
-    INSERT INTO sample_current AS c (sample_id, revision, sampled_at, day, category, subcategory, sampling_type,
-        stage, region_code, verdict, grade, score)
-    SELECT sample_id, revision, sampled_at, day, category, subcategory, sampling_type, stage, region_code,
-        verdict, grade, score
-    FROM batch
-    ON CONFLICT (sample_id) DO UPDATE SET
-        revision = excluded.revision, sampled_at = excluded.sampled_at, day = excluded.day,
-        category = excluded.category, subcategory = excluded.subcategory, sampling_type = excluded.sampling_type,
-        stage = excluded.stage, region_code = excluded.region_code, verdict = excluded.verdict,
-        grade = excluded.grade, score = excluded.score, updated_at = now()
-    WHERE c.revision < excluded.revision
-    RETURNING c.sample_id, c.day, c.category, c.subcategory, c.sampling_type, c.stage, c.region_code, c.grade,
-        c.verdict, c.score
-), failures_before AS (  -- the failures being replaced, as the snapshot still has them
-    SELECT f.* FROM failure_current f JOIN upserted u USING (sample_id)
-), failures_after AS (
-    SELECT b.* FROM upserted u JOIN batch b USING (sample_id) WHERE u.verdict = 'fail'
-), failures_passed AS (
-    DELETE FROM failure_current f USING upserted u WHERE f.sample_id = u.sample_id AND u.verdict = 'pass'
-), failures_failed AS (
-    INSERT INTO failure_current AS f ({", ".join(FAILURE_COLUMNS)})
-    SELECT {", ".join(FAILURE_COLUMNS)} FROM failures_after
-    ON CONFLICT (sample_id) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in FAILURE_COLUMNS[1:])}
-    WHERE f.revision < excluded.revision
-), failure_deltas AS (
-    SELECT day, region_code, category, product, coalesce(manufacturer, sampled_unit) AS firm, failed_items,
-        1 AS sign
-    FROM failures_after
-    UNION ALL
-    SELECT day, region_code, category, product, coalesce(manufacturer, sampled_unit), failed_items, -1
-    FROM failures_before
-), failed_items_by_month AS (
-    INSERT INTO failed_item_monthly AS r (month, region_code, category, item, failures)
-    SELECT date_trunc('month', day)::date, region_code, category, i->>'item', sum(sign)
-    FROM failure_deltas CROSS JOIN LATERAL jsonb_array_elements(failed_items) i
-    GROUP BY 1, 2, 3, 4 HAVING sum(sign) <> 0
-    ORDER BY 1, 2, 3, 4
-    ON CONFLICT (month, region_code, category, item) DO UPDATE SET failures = r.failures + excluded.failures
-), failed_firms_by_year AS (
-    INSERT INTO failed_firm_yearly AS r (year, region_code, category, firm, product, failures)
-    SELECT date_trunc('year', day)::date, region_code, category, firm, coalesce(product, ''), sum(sign)
-    FROM failure_deltas WHERE firm IS NOT NULL
-    GROUP BY 1, 2, 3, 4, 5 HAVING sum(sign) <> 0
-    ORDER BY 1, 2, 3, 4, 5
-    ON CONFLICT (year, region_code, category, firm, product) DO UPDATE SET failures = r.failures + excluded.failures
-), deltas AS (
-    SELECT day, {ROLLUP_DIMENSIONS}, verdict, score, 1 AS sign FROM upserted
-    UNION ALL
-    SELECT day, {ROLLUP_DIMENSIONS}, verdict, score, -1 AS sign FROM prev
-), grouped AS (
-    SELECT day, {ROLLUP_DIMENSIONS},
-        sum(sign) AS tested,
-        sum(CASE WHEN verdict = 'pass' THEN sign ELSE 0 END) AS passed,
-        sum(CASE WHEN verdict = 'fail' THEN sign ELSE 0 END) AS failed,
-        coalesce(sum(sign * score::numeric), 0) AS score_sum,
-        sum(CASE WHEN score IS NOT NULL THEN sign ELSE 0 END) AS score_count,
-        coalesce(sum(sign * score::numeric * score::numeric), 0) AS score_sq_sum
-    FROM deltas
-    GROUP BY day, {ROLLUP_DIMENSIONS}
-), monthly AS (
-    INSERT INTO rollup_monthly AS r (month, {ROLLUP_DIMENSIONS}, {ROLLUP_COUNTS})
-    SELECT date_trunc('month', day)::date, {ROLLUP_DIMENSIONS}, sum(tested), sum(passed), sum(failed), sum(score_sum),
-        sum(score_count), sum(score_sq_sum)
-    FROM grouped
-    GROUP BY 1, {ROLLUP_DIMENSIONS}
-    HAVING (sum(tested), sum(passed), sum(failed), sum(score_sum), sum(score_count), sum(score_sq_sum))
-        <> (0, 0, 0, 0, 0, 0)
-    ORDER BY 1, {ROLLUP_DIMENSIONS}  -- a fixed order: no deadlocks
-    ON CONFLICT (month, {ROLLUP_DIMENSIONS}) DO UPDATE SET {_ADD_COUNTS}
-)
-INSERT INTO rollup_daily AS r (day, {ROLLUP_DIMENSIONS}, {ROLLUP_COUNTS})
-SELECT * FROM grouped
-WHERE ({ROLLUP_COUNTS}) <> (0, 0, 0, 0, 0, 0)  -- a correction within one key changes nothing
-ORDER BY day, {ROLLUP_DIMENSIONS}
-ON CONFLICT (day, {ROLLUP_DIMENSIONS}) DO UPDATE SET {_ADD_COUNTS}
-RETURNING day, category, subcategory, sampling_type, stage, region_code
-"""
+from streams.records import COPY_TYPES, Accepted, SourceRecord, copy_row
 
 # Partitions get their row on first sight; then the rows are locked in partition order (no deadlocks between
 # writers). Two statements: a locking SELECT in the same statement as the INSERT would not see the new rows.
@@ -175,11 +56,11 @@ class BatchOutcome:
 class ResultStore:
     """Writes batches for one consumer group and topic; owns one connection (not thread-safe)."""
 
-    def __init__(self, dsn: str, *, group: str, topic: str, timezone: str = "Asia/Shanghai") -> None:
+    def __init__(self, dsn: str, *, group: str, topic: str, timezone: str | None = None) -> None:
         self._dsn = dsn
         self.group = group
         self.topic = topic
-        self.timezone = timezone
+        self.timezone = timezone or get_settings().timezone  # the local day a result counts for
         self._conn: psycopg.Connection | None = None
 
     def _connection(self) -> psycopg.Connection:
@@ -187,7 +68,7 @@ class ResultStore:
 
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._conn = connect(self._dsn, application_name=f"qsmon-worker:{self.group}")
-            self._conn.execute(_TEMP_TABLE)
+            self._conn.execute(TEMP_TABLE)
             self._conn.commit()
         return self._conn
 
@@ -264,13 +145,13 @@ class ResultStore:
         """History, current verdicts, failures and rollups for ``items``: results stored, rollup keys changed."""
         with conn.cursor() as cur:
             cur.execute("DELETE FROM incoming")  # a savepoint's earlier rows (bisection); empty otherwise
-            with cur.copy(_COPY) as copy:
+            with cur.copy(COPY) as copy:
                 copy.set_types(list(COPY_TYPES))
                 for item in items:
                     copy.write_row(copy_row(item))
-            cur.execute(_HISTORY)
+            cur.execute(HISTORY)
             stored = cur.rowcount
-            cur.execute(_CURRENT_AND_ROLLUP, {"tz": self.timezone})
+            cur.execute(CURRENT_AND_ROLLUP, {"tz": self.timezone})
             return stored, {RollupKey(*row) for row in cur.fetchall()}
 
     def _find_refused(self, accepted: Sequence[Accepted],

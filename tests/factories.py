@@ -23,3 +23,15 @@ def result(sample_id: str, *, revision: int = 1, verdict: str = "pass", at: date
     }
     fields.update(extra)
     return InspectionResult(**fields)
+
+
+# An alert notification's payload as alerts.payload builds it: what channels and messages are tested with.
+ALERT_PAYLOAD: dict[str, Any] = {
+    "alert_id": 7, "event_id": 9, "transition": "opened", "severity": "critical", "at": "2026-11-21T10:00:00+08:00",
+    "plan": "jingzhou-2023", "plan_title": "荆州市质量强市建设实施方案", "indicator": "agricultural-routine-pass",
+    "indicator_name": "农产品质量安全例行监测合格率", "measure": "pass_rate", "region": "421083",
+    "region_name": "洪湖市", "subcategory": "", "window": "rolling_30d", "window_label": "近30天",
+    "first_day": "2026-10-23", "last_day": "2026-11-21", "value": 94.5, "low": 92.1, "high": 96.2, "op": ">=",
+    "target": 98.0, "previous_value": None, "samples": 440, "failed": 24, "state": "critical",
+    "top_failed_items": [["毒死蜱", 20], ["腐霉利", 4]], "dashboard_url": "http://grafana.test/d/qsmon-trends",
+}

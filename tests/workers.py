@@ -48,7 +48,7 @@ class WorkerProcess:
         self.metrics_port = int(env["QSMON_WORKER_METRICS_PORT"])
         self._log = log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "qsmon.cli", "worker", "--loglevel", "INFO"],
+            [sys.executable, "-m", "cli", "worker", "--loglevel", "INFO"],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
         )
 

@@ -11,8 +11,6 @@ from pydantic import ValidationError
 
 from qsmon.schema import FailedItem, InspectionResult, describe_error
 
-CST = ZoneInfo("Asia/Shanghai")
-
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
@@ -90,9 +88,9 @@ def parse_day(value: object) -> date:
     raise RowError(f"unreadable date: {text!r}")
 
 
-def local_noon(day: date) -> datetime:
-    """A day without a time of day: noon in Shanghai keeps it on the same local day whatever the reader's zone."""
-    return datetime.combine(day, time(12), CST)
+def local_noon(day: date, timezone: str) -> datetime:
+    """A day without a time of day: local noon keeps it on the same local day whatever the reader's zone."""
+    return datetime.combine(day, time(12), ZoneInfo(timezone))
 
 
 _MEASURED = re.compile(r"^\s*(?P<value>[<>≤≥]?\s*[-+]?\d[\d.,]*(?:\s*[×xX]\s*10\s*\^?[⁰¹²³⁴⁵⁶⁷⁸⁹\d-]+)?)\s*"

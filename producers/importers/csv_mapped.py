@@ -66,7 +66,7 @@ def load_mapping(path: Path) -> CsvMapping:
         raise ImportFormatError("invalid mapping file", file=str(path), error=str(exc)) from exc
 
 
-def _row_to_event(row: dict[str, str], mapping: CsvMapping, file_key: str) -> InspectionResult:
+def _row_to_event(row: dict[str, str], mapping: CsvMapping, file_key: str, timezone: str) -> InspectionResult:
     data: dict[str, Any] = dict(mapping.constants)
     for field, column in mapping.columns.items():
         if column not in row:
@@ -77,7 +77,7 @@ def _row_to_event(row: dict[str, str], mapping: CsvMapping, file_key: str) -> In
             data[field] = value
     for field in _DATE_FIELDS:
         if field in data and isinstance(data[field], str) and "T" not in data[field]:
-            data[field] = local_noon(parse_day(data[field])).isoformat()
+            data[field] = local_noon(parse_day(data[field]), timezone).isoformat()
     data.setdefault("reported_at", data.get("sampled_at"))
     if mapping.failed_items and data.get("verdict") == "fail":
         spec = mapping.failed_items
@@ -101,7 +101,7 @@ def _row_to_event(row: dict[str, str], mapping: CsvMapping, file_key: str) -> In
         raise row_error(exc) from exc
 
 
-def read_csv(path: Path, mapping: CsvMapping) -> Iterator[RowOutcome]:
+def read_csv(path: Path, mapping: CsvMapping, timezone: str) -> Iterator[RowOutcome]:
     try:
         handle = path.open(encoding=mapping.encoding, newline="")
     except OSError as exc:
@@ -116,6 +116,6 @@ def read_csv(path: Path, mapping: CsvMapping) -> Iterator[RowOutcome]:
         for row in reader:
             line = reader.line_num  # the row's last physical line: cells may hold newlines
             try:
-                yield ImportRow(_row_to_event(row, mapping, path.name), str(path), None, line)
+                yield ImportRow(_row_to_event(row, mapping, path.name, timezone), str(path), None, line)
             except (RowError, ValueError) as exc:
                 yield Rejection(str(path), None, line, str(exc), ",".join(row.values() if row else []))

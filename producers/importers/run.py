@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +15,7 @@ from producers.importers.csv_mapped import load_mapping, read_csv
 from producers.importers.ndjson import read_ndjson
 from producers.importers.samr import SamrOptions, read_samr
 from producers.kafka_sink import ResultSink
+from qsmon import clock
 from qsmon.exceptions import InvalidResultError
 
 Format = Literal["samr", "csv", "ndjson"]
@@ -51,7 +52,7 @@ def read_file(path: Path, fmt: Format, *, mapping: Path | None, samr: SamrOption
         return read_ndjson(path)
     if mapping is None:
         raise ImportFormatError("a CSV import needs --mapping FILE", file=str(path))
-    return read_csv(path, load_mapping(mapping))
+    return read_csv(path, load_mapping(mapping), samr.timezone)
 
 
 def _plausible(outcome: RowOutcome, now: datetime) -> RowOutcome:
@@ -81,7 +82,7 @@ def import_files(
     rejects = csv.writer(rejects_file) if rejects_file else None
     if rejects:
         rejects.writerow(["file", "sheet", "row", "reason", "raw"])
-    now = datetime.now(UTC)
+    now = clock.now()
     try:
         for path in paths:
             for read in read_file(path, fmt or guess_format(path), mapping=mapping, samr=samr or SamrOptions()):

@@ -14,7 +14,7 @@ import hashlib
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from producers.importers.base import (
 )
 from producers.importers.provinces import province_code
 from qsmon.schema import InspectionResult
+from qsmon.settings import get_settings
 from qsmon.vocab import Category, SamplingType, Verdict
 
 HEADERS: dict[str, str] = {
@@ -56,6 +57,7 @@ class SamrOptions:
     category: Category = Category.FOOD
     region_code: str | None = None  # overrides 被抽样单位所在省份, e.g. a city bureau importing its own sampling
     sampling_type: SamplingType | None = None  # default: read from 任务来源/项目名称
+    timezone: str = field(default_factory=lambda: get_settings().timezone)  # the local day of a date-only cell
 
 
 def _normalise_header(value: object) -> str:
@@ -135,8 +137,8 @@ def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, fi
     try:
         return InspectionResult(
             sample_id=sample_id_for(file_key, fields),
-            sampled_at=local_noon(day),
-            reported_at=local_noon(max(day, reported)),
+            sampled_at=local_noon(day, options.timezone),
+            reported_at=local_noon(max(day, reported), options.timezone),
             category=options.category,
             subcategory=text.get("subcategory"),
             sampling_type=_sampling_type(str(fields.get("task") or ""), options.sampling_type),

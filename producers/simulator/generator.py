@@ -6,7 +6,7 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from producers.simulator.profile import (
@@ -19,11 +19,11 @@ from producers.simulator.profile import (
     StreamProfile,
 )
 from producers.simulator.scenario import Incident, Scenario
-from qsmon.regions import children, is_within
+from qsmon import clock
+from qsmon.regions import children
 from qsmon.schema import FailedItem, InspectionResult
+from qsmon.settings import get_settings
 from qsmon.vocab import Grade, Verdict
-
-CST = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class SimulatorOptions:
     correction_rate: float = 0.0  # share of events that are a higher revision (复检/异议) of an earlier sample
     scenario: Scenario = field(default_factory=Scenario)
     source: str = "simulator"
+    timezone: str = field(default_factory=lambda: get_settings().timezone)  # office hours and days are local
 
 
 class Simulator:
@@ -52,6 +53,7 @@ class Simulator:
         self._profile_weights = [p.weight for p in PROFILES]
         self._recent: list[InspectionResult] = []  # a window of earlier events to redeliver or correct
         self._counter = 0
+        self._zone = ZoneInfo(options.timezone)
 
     # --- one result ------------------------------------------------------------------------
     def _sampled_at(self, index: int, total: int) -> datetime:
@@ -59,7 +61,7 @@ class Simulator:
         position = (index + self._rng.random()) / max(total, 1) * span_days
         day = self.options.first_day + timedelta(days=int(position))
         seconds = 8 * 3600 + int(self._rng.random() * 9 * 3600)  # sampling happens in office hours
-        return datetime.combine(day, time(), CST) + timedelta(seconds=seconds)
+        return datetime.combine(day, time(), self._zone) + timedelta(seconds=seconds)
 
     def _seasonal_failure(self, profile: StreamProfile, day: date) -> float:
         # Peaks in mid-July: cos of the day-of-year distance from day 196.
@@ -102,7 +104,7 @@ class Simulator:
         profile = rng.choices(self._profiles, self._profile_weights)[0]
         region = rng.choices(self._counties, self._county_weights)[0]
         sampled_at = self._sampled_at(index, total)
-        day = sampled_at.astimezone(CST).date()
+        day = sampled_at.astimezone(self._zone).date()
         incident = self._incident(day, region, profile)
         fail_probability = incident.fail_rate / 100 if incident else self._seasonal_failure(profile, day)
         verdict = Verdict.FAIL if rng.random() < fail_probability else Verdict.PASS
@@ -179,11 +181,8 @@ class Simulator:
 
     def live_event(self, now: datetime | None = None) -> InspectionResult:
         """One result sampled within the last few days and reported now (the `--rate` mode)."""
-        now = now or datetime.now(UTC)
+        now = now or clock.now()
         result = self._new_result(0, 1)
         sampled_at = now - timedelta(days=self._rng.uniform(0.2, 5))
         return result.model_copy(update={"sampled_at": sampled_at, "reported_at": now})
 
-
-def within_region(result: InspectionResult, region: str) -> bool:
-    return is_within(result.region_code, region)

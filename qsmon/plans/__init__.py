@@ -10,7 +10,6 @@ from qsmon.plans.model import (
     Plan,
     Severity,
     Target,
-    Window,
 )
 
 __all__ = [
@@ -23,7 +22,6 @@ __all__ = [
     "PlanFileError",
     "Severity",
     "Target",
-    "Window",
     "load_plan",
     "load_plan_text",
     "preset_dir",

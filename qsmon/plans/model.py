@@ -44,15 +44,6 @@ class Severity(StrEnum):
 _ROLLING = re.compile(r"^rolling_(\d{1,3})d$")
 
 
-class Window(StrEnum):
-    """Calendar windows by name; rolling windows are written ``rolling_<N>d`` (see :func:`rolling_days`)."""
-
-    MONTH_TO_DATE = "month_to_date"
-    QUARTER_TO_DATE = "quarter_to_date"
-    YEAR_TO_DATE = "year_to_date"
-    PLAN_PERIOD = "plan_period"
-
-
 WindowSpec = Annotated[str, StringConstraints(pattern=r"^(rolling_\d{1,3}d|month_to_date|quarter_to_date|"
                                                       r"year_to_date|plan_period)$")]
 
@@ -78,9 +69,6 @@ class Target(BaseModel):
         elif not 0 <= self.value <= 100:
             raise ValueError("target value must lie within 0-100 (percent or score points)")
         return self
-
-    def describe(self) -> str:
-        return "不断提高" if self.op is Op.INCREASING else f"{self.op} {self.value:g}"
 
 
 class Filter(BaseModel):

@@ -1,4 +1,4 @@
-"""Reference data the dashboards join on: plan indicators and region names, synced from the code's sources."""
+"""Reference data the dashboards join on: plan indicators, region names and labels, synced from the code's sources."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from qsmon.plans.model import Plan
 from qsmon.regions import REGIONS
 
 
-def sync_reference(conn: psycopg.Connection, plans: Iterable[Plan]) -> int:
-    """Replace plan_indicators and regions with what the plan files and the region table say; returns indicators."""
+def sync_reference(conn: psycopg.Connection, plans: Iterable[Plan], labels: Iterable[tuple[str, str, str]] = ()
+                   ) -> int:
+    """Replace plan_indicators, regions and labels with what the plan files, the region table and ``labels``
+    ((kind, code, label) rows: indicators.labels.label_rows) say; returns the number of indicators."""
     rows = [
         (plan.id, ind.id, plan.title, ind.name, ind.measure.value, [c.value for c in ind.filter.categories],
          [s.value for s in ind.filter.sampling_types], list(ind.filter.subcategories),
@@ -29,4 +31,6 @@ def sync_reference(conn: psycopg.Connection, plans: Iterable[Plan]) -> int:
             conn.execute("DELETE FROM regions")
             cur.executemany("INSERT INTO regions (code, name, parent) VALUES (%s, %s, %s)",
                             [(r.code, r.name, r.parent) for r in REGIONS.values()])
+            conn.execute("DELETE FROM labels")
+            cur.executemany("INSERT INTO labels (kind, code, label) VALUES (%s, %s, %s)", list(labels))
     return len(rows)

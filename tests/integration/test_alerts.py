@@ -6,7 +6,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +15,11 @@ import psycopg
 import pytest
 
 from alerts.engine import AlertEngine
-from alerts.routing import ChannelsConfig
 from alerts.service import run_service
-from alerts.testing import WebhookReceiver
+from notify.routing import ChannelsConfig
+from notify.testing import WebhookReceiver
 from producers.kafka_sink import ResultSink
+from qsmon import clock
 from qsmon.changes import RollupKey
 from qsmon.schema import InspectionResult
 from qsmon.settings import Settings
@@ -50,7 +51,7 @@ indicators:
 
 
 def vegetables(prefix: str, count: int, *, fail: bool, region: str = "421083") -> list[InspectionResult]:
-    now = datetime.now(UTC)
+    now = clock.now()
     return [result(f"{prefix}-{i}", verdict="fail" if fail else "pass", at=now - timedelta(days=1, minutes=i % 600),
                    category="agricultural", sampling_type="routine_monitoring", region=region, subcategory="蔬菜")
             for i in range(count)]
@@ -158,7 +159,7 @@ class TestDelivery:
                 nonlocal offset
                 records = [SourceRecord(0, offset + i, r.key, r.to_json()) for i, r in enumerate(results)]
                 offset += len(records)
-                store.write(classify(records, datetime.now(UTC))[0], records)
+                store.write(classify(records, clock.now())[0], records)
 
             store_results(vegetables("OK", 400, fail=False) + vegetables("BAD", 40, fail=True))
             wait_until(lambda: db.execute("SELECT count(*) FROM notification_outbox WHERE channel = 'duty-webhook'"
@@ -202,12 +203,12 @@ class TestNoFlapping:
             # reaches 98 %) and 49 passes that bring it back to target (ok): the state crosses the line.
             base = vegetables("BASE-OK", 980, fail=False) + vegetables("BASE-FAIL", 20, fail=True)
             records = [SourceRecord(0, i, r.key, r.to_json()) for i, r in enumerate(base)]
-            store.write(classify(records, datetime.now(UTC))[0], records)
+            store.write(classify(records, clock.now())[0], records)
             edge = vegetables("EDGE-F", 1, fail=True) + vegetables("EDGE-P", 49, fail=False)
             transitions, states = [], []
             for i, item in enumerate(edge):
                 record = SourceRecord(0, 1000 + i, item.key, item.to_json())
-                store.write(classify([record], datetime.now(UTC))[0], [record])
+                store.write(classify([record], clock.now())[0], [record])
                 key = RollupKey(item.sampled_at.astimezone(UTC).date(), "agricultural", "蔬菜",
                                  "routine_monitoring", "distribution", "421083")
                 transitions += [e.transition.value for e in engine.on_changes([key])

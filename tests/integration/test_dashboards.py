@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,21 +13,22 @@ import psycopg
 import pytest
 
 from alerts.engine import AlertEngine
-from alerts.routing import ChannelsConfig
+from alerts.service import sync_reference_data
 from dashboards.build import JSON_DIR, render, stale
 from dashboards.macros import expand
+from notify.routing import ChannelsConfig
 from producers.simulator import Simulator, SimulatorOptions
+from qsmon import clock
 from qsmon.plans import presets
 from qsmon.settings import Settings
 from qsmon.storage import connect
-from qsmon.storage.reference import sync_reference
 from streams.records import SourceRecord, classify
 from streams.store import ResultStore
 from tests.workers import reader_dsn
 
 pytestmark = pytest.mark.integration
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+NOW = clock.now().replace(microsecond=0)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 RANGES = {"30 days": (NOW - timedelta(days=30), NOW), "3 years": (NOW - timedelta(days=3 * 365), NOW)}
 VARIABLES = {"plan": "jingzhou-2023", "indicator": "agricultural-routine-pass", "region": "421000",
@@ -57,7 +58,7 @@ def loaded_dsn(stack: Settings) -> Iterator[str]:
     dsn = f"{stack.dsn}?options={quote(f'-c search_path={schema},public')}"
     with connect(dsn) as conn:
         apply_migrations(conn)
-        sync_reference(conn, presets().values())
+        sync_reference_data(conn, presets().values())
     today = NOW.date()
     events = list(Simulator(SimulatorOptions(seed=7, first_day=today - timedelta(days=3 * 365), last_day=today,
                                              duplicate_rate=0.02, correction_rate=0.01)).events(30_000))
@@ -65,7 +66,7 @@ def loaded_dsn(stack: Settings) -> Iterator[str]:
     records = [SourceRecord(0, i, e.key, e.to_json()) for i, e in enumerate(events)]
     for start in range(0, len(records), 5000):
         batch = records[start:start + 5000]
-        store.write(classify(batch, datetime.now(UTC) + timedelta(days=1))[0], batch)
+        store.write(classify(batch, clock.now() + timedelta(days=1))[0], batch)
     store.close()
     settings = stack.model_copy(update={"database_url": type(stack.database_url)(dsn)})
     engine = AlertEngine(settings, {"jingzhou-2023": presets()["jingzhou-2023"]}, ChannelsConfig())
@@ -134,7 +135,7 @@ class TestPanelQueries:
         assert len(rows) == stored[0] > 0
         assert len(rows) == len(presets()["jingzhou-2023"].indicators)  # a tile for every indicator
         assert {r[4] for r in rows} <= {"达标", "警告", "严重", "样本不足"}
-        assert {r[1] for r in rows if r[0] == "食品安全评价性抽检合格率"} == {"rolling_30d"}  # the chosen window
+        assert {r[1] for r in rows if r[0] == "食品安全评价性抽检合格率"} == {"近30天"}  # the chosen window, labelled
 
 
 def run_panel(conn: psycopg.Connection, fragment: str, span: str) -> list[tuple[Any, ...]]:

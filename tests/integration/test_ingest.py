@@ -8,7 +8,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from producers.ingest_api import server_config
+from qsmon import clock
 from qsmon.settings import Settings
 from qsmon.topics import end_offset_total, ensure_topics
 from tests.factories import result
@@ -135,7 +136,7 @@ class TestOneClientCannotKnockItOver:
 
     def test_a_result_from_the_future_is_422(self, api: tuple[str, Settings]) -> None:
         url, settings = api
-        response = post(url, result("API-F", at=datetime.now(UTC) + timedelta(days=3)).to_json())
+        response = post(url, result("API-F", at=clock.now() + timedelta(days=3)).to_json())
         assert response.status_code == 422
         assert "future" in response.json()["errors"][0]["error"]
         assert end_offset_total(settings) == 0

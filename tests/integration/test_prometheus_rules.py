@@ -35,7 +35,7 @@ tests:
                          region: "421083", subcategory: all, window: rolling_30d}
             exp_annotations:
               summary: "食品安全评价性抽检合格率(421083,rolling_30d)未达目标"
-              description: "荆州市质量强市建设实施方案:食品安全评价性抽检合格率 目标 >= 98.5;状态 2(1 警告,2 严重)"
+              description: "荆州市质量强市建设实施方案:食品安全评价性抽检合格率 目标 ≥ 98.5%;状态 2(1 警告,2 严重)"
 """
 
 
@@ -67,7 +67,7 @@ class TestGeneratedRules:
     def test_cli_prints_the_same_rules(self) -> None:
         from typer.testing import CliRunner
 
-        from qsmon.cli.main import app
+        from cli.main import app
 
         out = CliRunner().invoke(app, ["alerts", "prometheus-rules"])
         assert out.exit_code == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,6 +11,9 @@ import openpyxl
 import psycopg
 import pytest
 
+from alerts.messages import alert_message
+from indicators.labels import label
+from indicators.stats import State
 from qsmon.plans import load_plan_text
 from qsmon.schema import InspectionResult
 from qsmon.settings import Settings
@@ -17,7 +21,7 @@ from reports.data import gather
 from reports.run import write_report
 from streams.records import SourceRecord, classify
 from streams.store import ResultStore
-from tests.factories import result
+from tests.factories import ALERT_PAYLOAD, result
 
 pytestmark = pytest.mark.integration
 
@@ -114,17 +118,17 @@ class TestMonthlyWorkbook:
         assert veg_row[2] == pytest.approx(march)
         assert veg_row[3] == pytest.approx(ytd)
         assert veg_row[4] == "≥ 98%"
-        assert veg_row[5] == "是"
+        assert veg_row[5] == "达标"
         assert veg_row[6:8] == (302, 6)
         assert veg_row[10] == pytest.approx((march - february) * 100)
         assert veg_row[11] == pytest.approx((march - last_year) * 100)
         acceptance = rows["工程竣工验收合格率"]
         assert acceptance[2] == pytest.approx(10 / 11)
-        assert acceptance[5] == "否"  # == 100 %: one failure misses it
+        assert acceptance[5] == "严重"  # == 100 %: one failure misses it
         assert acceptance[10] is None  # no samples last month: no change to show
         survey = rows["公共服务满意度"]
         assert survey[2] == pytest.approx(250 / 3)
-        assert survey[5] == "是"
+        assert survey[5] == "达标"
 
         categories = {(r[0], r[1]): r for r in sheet_rows(xlsx, "分类")}
         assert categories[("食用农产品", "蔬菜")][2:5] == (302, 296, 6)
@@ -158,8 +162,8 @@ class TestMonthlyWorkbook:
 
     def test_a_month_without_samples_reports_no_values_not_zeros(self, loaded: Settings,
                                                                   db: psycopg.Connection) -> None:
-        report = gather(db, PLAN, 2026, 1)
-        assert all(row.month.value is None and row.met == "样本不足" for row in report.indicators)
+        report = gather(db, PLAN, 2026, 1, timezone=loaded.timezone)
+        assert all(row.month.value is None and row.state is State.INSUFFICIENT_DATA for row in report.indicators)
         assert report.failures == []
         assert report.regions == []
 
@@ -177,10 +181,32 @@ class TestMonthlyWorkbook:
         assert "蔬菜例行监测合格率" in raw.decode("utf-8-sig")
 
 
+class TestOneVocabulary:
+    def test_workbook_csv_pdf_and_notifications_use_the_same_words(self, loaded: Settings, tmp_path: Path) -> None:
+        files = write_report(loaded, PLAN, 2026, 3, tmp_path, ["xlsx", "csv", "pdf"])
+        xlsx = next(p for p in files if p.suffix == ".xlsx")
+        for name in ("指标完成情况", "分类", "告警", "不合格明细"):
+            with next(p for p in files if p.name.endswith(f"-{name}.csv")).open(encoding="utf-8-sig") as f:
+                csv_rows = list(csv.reader(f))[1:]
+            sheet = sheet_rows(xlsx, name)
+            assert len(csv_rows) == len(sheet) > 0, name
+            for csv_row, sheet_row in zip(csv_rows, sheet, strict=True):
+                texts = [(c, s) for c, s in zip(csv_row, sheet_row, strict=True) if isinstance(s, str)]
+                assert all(c == s for c, s in texts), (name, texts)
+        [alert] = sheet_rows(xlsx, "告警")
+        assert alert[4] == label(State.CRITICAL) == "严重"  # the word a notification's title uses
+        assert alert_message(ALERT_PAYLOAD | {"severity": "critical"}).title.startswith("【告警·严重】")
+        pdf = next(p for p in files if p.suffix == ".pdf")
+        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        assert label(State.CRITICAL) in text  # the state column, same words
+        assert label(State.OK) in text
+
+
 class TestAnnouncement:
     def test_a_report_is_sent_to_a_channel_with_its_summary_and_files(self, loaded: Settings,
                                                                       tmp_path: Path) -> None:
-        from alerts.testing import WebhookReceiver
+        from notify.testing import WebhookReceiver
 
         receiver = WebhookReceiver()
         channels = tmp_path / "channels.yaml"

@@ -10,9 +10,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from alerts.engine import AlertEngine
-from alerts.notify.notifier import Notifier
-from alerts.routing import load_channels
-from alerts.testing import WebhookReceiver
+from alerts.messages import alert_message
+from notify.delivery import Notifier
+from notify.routing import load_channels
+from notify.testing import WebhookReceiver
 from qsmon.logs import configure_logging
 from qsmon.plans import presets
 from qsmon.settings import Settings
@@ -68,7 +69,7 @@ def test_failed_robot_and_mail_deliveries_leave_no_secret_in_logs_or_the_outbox(
     try:
         store.write(classify(records, events[-1].reported_at)[0], records)
         assert engine.sweep()
-        notifier = Notifier(settings.dsn, {c.name: c for c in config.channels}, CollectorRegistry())
+        notifier = Notifier(settings.dsn, {c.name: c for c in config.channels}, CollectorRegistry(), alert_message)
         assert notifier.deliver_due() == 0
     finally:
         store.close()

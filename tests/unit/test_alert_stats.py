@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from alerts.stats import (
+from indicators.stats import (
     Interval,
     State,
     mean_interval,
@@ -15,7 +15,7 @@ from alerts.stats import (
     state_of_trend,
     wilson,
 )
-from alerts.windows import DayRange, previous_range, window_range
+from indicators.windows import DayRange, previous_range, window_range
 from qsmon.plans.model import Op, Period
 
 
@@ -89,6 +89,22 @@ class TestWindows:
     ])
     def test_each_window_covers_its_days(self, window: str, first: date, last: date) -> None:
         assert window_range(window, date(2025, 5, 16), self.PERIOD) == DayRange(first, last)
+
+    @pytest.mark.parametrize(("today", "window", "first", "last"), [
+        (date(2028, 2, 29), "month_to_date", date(2028, 2, 1), date(2028, 2, 29)),  # a leap day
+        (date(2028, 2, 29), "rolling_30d", date(2028, 1, 31), date(2028, 2, 29)),
+        (date(2028, 2, 29), "quarter_to_date", date(2028, 1, 1), date(2028, 2, 29)),
+        (date(2026, 12, 31), "year_to_date", date(2026, 1, 1), date(2026, 12, 31)),  # New Year's Eve
+        (date(2026, 12, 31), "quarter_to_date", date(2026, 10, 1), date(2026, 12, 31)),
+        (date(2027, 1, 1), "year_to_date", date(2027, 1, 1), date(2027, 1, 1)),  # New Year's Day
+        (date(2027, 1, 1), "rolling_30d", date(2026, 12, 3), date(2027, 1, 1)),
+        (date(2026, 11, 30), "month_to_date", date(2026, 11, 1), date(2026, 11, 30)),  # a month end
+        (date(2026, 11, 30), "quarter_to_date", date(2026, 10, 1), date(2026, 11, 30)),
+    ])
+    def test_windows_at_month_ends_leap_days_and_the_turn_of_the_year(self, today: date, window: str, first: date,
+                                                                       last: date) -> None:
+        period = Period(start=date(2020, 1, 1), end=date(2030, 12, 31))
+        assert window_range(window, today, period) == DayRange(first, last)
 
     def test_the_plan_period_ends_with_the_plan(self) -> None:
         assert window_range("plan_period", date(2026, 3, 1), self.PERIOD) == DayRange(date(2024, 1, 1),

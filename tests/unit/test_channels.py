@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -17,22 +18,16 @@ import pytest
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
-from alerts.exceptions import DeliveryError
-from alerts.notify.channels import send
-from alerts.routing import Channel, load_channels, wants
-from alerts.testing import WebhookReceiver
+from alerts.messages import alert_message
+from notify.channels import send
+from notify.exceptions import DeliveryError
+from notify.routing import Channel, load_channels, wants
+from notify.testing import WebhookReceiver
 from qsmon.exceptions import ConfigError
+from tests.factories import ALERT_PAYLOAD
 from tests.workers import free_port
 
-PAYLOAD: dict[str, Any] = {
-    "alert_id": 7, "event_id": 9, "transition": "opened", "severity": "critical", "at": "2026-11-21T10:00:00+08:00",
-    "plan": "jingzhou-2023", "plan_title": "荆州市质量强市建设实施方案", "indicator": "agricultural-routine-pass",
-    "indicator_name": "农产品质量安全例行监测合格率", "measure": "pass_rate", "region": "421083",
-    "region_name": "洪湖市", "subcategory": "", "window": "rolling_30d", "window_label": "近30天",
-    "first_day": "2026-10-23", "last_day": "2026-11-21", "value": 94.5, "low": 92.1, "high": 96.2, "op": ">=",
-    "target": 98.0, "previous_value": None, "samples": 440, "failed": 24, "state": "critical",
-    "top_failed_items": [["毒死蜱", 20], ["腐霉利", 4]], "dashboard_url": "http://grafana.test/d/qsmon-trends",
-}
+MESSAGE = alert_message(ALERT_PAYLOAD)
 
 
 @pytest.fixture
@@ -52,13 +47,13 @@ class TestWebhook:
         monkeypatch.setenv("HOOK_SECRET", "s3cret")
         receiver = WebhookReceiver()
         try:
-            send(client, channel("webhook", receiver.url, secret_env="HOOK_SECRET"), PAYLOAD, "qsmon-7-9-hook")
+            send(client, channel("webhook", receiver.url, secret_env="HOOK_SECRET"), MESSAGE, "qsmon-7-9-hook")
         finally:
             receiver.stop()
         headers, body = receiver.headers[0], receiver.received[0]
-        assert body == PAYLOAD
+        assert body == ALERT_PAYLOAD
         assert headers["Idempotency-Key"] == "qsmon-7-9-hook"
-        raw = orjson.dumps(PAYLOAD)
+        raw = orjson.dumps(ALERT_PAYLOAD)
         expected = hmac.new(b"s3cret", headers["X-Qsmon-Timestamp"].encode() + b"." + raw, hashlib.sha256)
         assert headers["X-Qsmon-Signature"] == "sha256=" + expected.hexdigest()
 
@@ -66,14 +61,14 @@ class TestWebhook:
         receiver = WebhookReceiver()
         receiver.stop()
         with pytest.raises(DeliveryError, match="unreachable"):
-            send(client, channel("webhook", receiver.url), PAYLOAD, "k")
+            send(client, channel("webhook", receiver.url), MESSAGE, "k")
 
 
 class TestRobots:
     def test_wecom_gets_chinese_markdown(self, client: httpx.Client) -> None:
         receiver = WebhookReceiver(reply=b'{"errcode": 0, "errmsg": "ok"}')
         try:
-            send(client, channel("wecom", receiver.url), PAYLOAD, "k")
+            send(client, channel("wecom", receiver.url), MESSAGE, "k")
         finally:
             receiver.stop()
         message = receiver.received[0]
@@ -87,7 +82,7 @@ class TestRobots:
         receiver = WebhookReceiver(reply=b'{"errcode": 93000, "errmsg": "invalid webhook url"}')
         try:
             with pytest.raises(DeliveryError, match="refused"):
-                send(client, channel("wecom", receiver.url), PAYLOAD, "k")
+                send(client, channel("wecom", receiver.url), MESSAGE, "k")
         finally:
             receiver.stop()
 
@@ -96,7 +91,7 @@ class TestRobots:
         monkeypatch.setenv("DING_SECRET", "SEC000")
         receiver = WebhookReceiver(reply=b'{"errcode": 0}')
         try:
-            send(client, channel("dingtalk", receiver.url + "?access_token=abc", secret_env="DING_SECRET"), PAYLOAD,
+            send(client, channel("dingtalk", receiver.url + "?access_token=abc", secret_env="DING_SECRET"), MESSAGE,
                  "k")
         finally:
             receiver.stop()
@@ -113,7 +108,7 @@ class TestRobots:
         monkeypatch.setenv("LARK_SECRET", "lark-secret")
         receiver = WebhookReceiver(reply=b'{"code": 0, "msg": "success"}')
         try:
-            send(client, channel("feishu", receiver.url, secret_env="LARK_SECRET"), PAYLOAD, "k")
+            send(client, channel("feishu", receiver.url, secret_env="LARK_SECRET"), MESSAGE, "k")
         finally:
             receiver.stop()
         body = receiver.received[0]
@@ -125,9 +120,9 @@ class TestRobots:
     def test_alertmanager_gets_labels_and_an_end_on_resolve(self, client: httpx.Client) -> None:
         receiver = WebhookReceiver()
         try:
-            send(client, channel("alertmanager", f"http://127.0.0.1:{receiver.port}"), PAYLOAD, "k")
+            send(client, channel("alertmanager", f"http://127.0.0.1:{receiver.port}"), MESSAGE, "k")
             send(client, channel("alertmanager", f"http://127.0.0.1:{receiver.port}"),
-                 PAYLOAD | {"transition": "resolved"}, "k2")
+                 alert_message(ALERT_PAYLOAD | {"transition": "resolved"}), "k2")
         finally:
             receiver.stop()
         assert receiver.paths == ["/api/v2/alerts", "/api/v2/alerts"]
@@ -135,7 +130,9 @@ class TestRobots:
         assert opened["labels"] == {"alertname": "QsmonIndicatorBelowTarget", "plan": "jingzhou-2023",
                                     "indicator": "agricultural-routine-pass", "region": "421083",
                                     "subcategory": "all", "window": "rolling_30d", "severity": "critical"}
-        assert resolved["endsAt"] == resolved["startsAt"]
+        now = datetime.now(UTC)
+        assert datetime.fromisoformat(opened["endsAt"]) > now  # firing: Alertmanager keeps it
+        assert datetime.fromisoformat(resolved["startsAt"]) <= datetime.fromisoformat(resolved["endsAt"]) <= now
 
 
 class TestMail:
@@ -153,7 +150,7 @@ class TestMail:
         try:
             mail = Channel(name="mail", type="smtp", host="127.0.0.1", port=port, sender="qsmon@test",
                            recipients=("duty@test",))
-            send(httpx.Client(), mail, PAYLOAD, "qsmon-7-9-mail")
+            send(httpx.Client(), mail, MESSAGE, "qsmon-7-9-mail")
         finally:
             controller.stop()
         text = received[0].content.decode()
@@ -196,7 +193,7 @@ class TestSecretsStayOut:
                           channel("dingtalk", receiver.url + "?access_token=DING-TOKEN-456", secret_env="DING_SECRET"),
                           channel("feishu", receiver.url + "/FEISHU-HOOK-789")):
                 with pytest.raises(DeliveryError) as failure:
-                    send(client, robot, PAYLOAD, "k")
+                    send(client, robot, MESSAGE, "k")
                 text = str(failure.value)
                 assert f"channel='{robot.name}'" in text
                 assert "status=500" in text
@@ -208,7 +205,7 @@ class TestSecretsStayOut:
     def test_an_unreachable_url_with_credentials_is_not_in_the_error(self, client: httpx.Client) -> None:
         hook = channel("webhook", f"http://duty:HOOK-PASSWORD@127.0.0.1:{free_port()}/hook?token=HOOK-TOKEN")
         with pytest.raises(DeliveryError, match="unreachable") as failure:
-            send(client, hook, PAYLOAD, "k")
+            send(client, hook, MESSAGE, "k")
         assert "HOOK-PASSWORD" not in str(failure.value)
         assert "HOOK-TOKEN" not in str(failure.value)
 
@@ -220,3 +217,17 @@ class TestSecretsStayOut:
             load_channels(path)
         assert "K-SECRET" not in str(failure.value)
         assert "port" in str(failure.value)
+
+    @pytest.mark.parametrize("echo", [
+        b"x" * 190 + b" key=WECOM-KEY-0123456789abcdef",  # the 200-character cut falls inside the key
+        b"https%3A%2F%2Frobot%3Fkey%3DWECOM-KEY-0123456789abcdef",  # echoed URL-encoded
+    ])
+    def test_a_receivers_answer_is_masked_before_it_is_cut(self, client: httpx.Client, echo: bytes) -> None:
+        receiver = WebhookReceiver(reply=echo, status=500)
+        try:
+            with pytest.raises(DeliveryError) as failure:
+                send(client, channel("wecom", receiver.url + "?key=WECOM-KEY-0123456789abcdef"), MESSAGE, "k")
+        finally:
+            receiver.stop()
+        assert "WECOM-KEY-0123" not in str(failure.value)
+        assert "0123456789abcdef" not in str(failure.value)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from producers.importers import import_files
 from producers.importers.base import RowError, cell_text, parse_day, parse_failed_items, split_unit
 from producers.importers.provinces import province_code
 from producers.importers.run import ImportSummary
+from qsmon import clock
 
 
 class TestParseDay:
@@ -96,7 +97,7 @@ class TestCsvRows:
         assert rejection.reason.startswith("product: contains a control character")
 
     def test_implausible_dates_are_row_errors(self, tmp_path: Path) -> None:
-        future = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+        future = (clock.now() + timedelta(days=10)).date().isoformat()
         summary = self.import_rows(tmp_path, [f"A1,鲜鱼,{future},合格", "A2,鲜鱼,1999-12-31,合格",
                                               "A3,鲜鱼,2026-03-05,合格"])
         assert summary.valid == 1

@@ -4,22 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from alerts.lifecycle import AlertView, Decision, Policy, Transition, decide
-from alerts.stats import State
+from alerts.lifecycle import AlertView, Policy, Transition, advance, decide
+from indicators.stats import State
 
 POLICY = Policy(hold=timedelta(minutes=10), cooldown=timedelta(hours=1))
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-
-
-def apply(view: AlertView | None, decision: Decision, now: datetime) -> AlertView | None:
-    """What the store does with a decision, for replaying sequences."""
-    if decision.transition in (Transition.OPENED, Transition.REOPENED):
-        return AlertView(True, decision.severity or "warning", None, None)
-    if decision.transition is Transition.RESOLVED:
-        return AlertView(False, decision.severity or "warning", decision.ok_since, now)
-    if view is not None and decision.touch:
-        return AlertView(view.firing, decision.severity or view.severity, decision.ok_since, view.resolved_at)
-    return view
 
 
 def replay(states: list[State], step: timedelta = timedelta(minutes=1)) -> list[Transition]:
@@ -30,7 +19,7 @@ def replay(states: list[State], step: timedelta = timedelta(minutes=1)) -> list[
         decision = decide(view, state, now, POLICY)
         if decision.transition:
             transitions.append(decision.transition)
-        view = apply(view, decision, now)
+        view = advance(view, decision, now)
     return transitions
 
 

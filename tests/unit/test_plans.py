@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qsmon.cli.plans import plan_json_schema
+from cli.plans import plan_json_schema
 from qsmon.plans import Indicator, Measure, NotMonitored, Op, PlanFileError, load_plan_text, presets
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qsmon import clock
 from qsmon.exceptions import InvalidResultError
 from qsmon.schema import InspectionResult, json_schema, parse_result, safe_sample_id
 from tests.factories import result
@@ -76,9 +77,9 @@ class TestRejections:
             parse_result(orjson.dumps(VALID | old))
 
     def test_a_result_from_the_future_is_rejected(self) -> None:
-        event = result("S-1", at=datetime.now(UTC) + timedelta(days=3))
+        event = result("S-1", at=clock.now() + timedelta(days=3))
         with pytest.raises(InvalidResultError, match="future"):
-            event.check_not_future(datetime.now(UTC))
+            event.check_not_future(clock.now())
 
     @settings(max_examples=300, deadline=None)
     @given(st.binary(max_size=200))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from qsmon.cli._common import friendly_errors, print_json
+from cli._common import friendly_errors, print_json
 from qsmon.settings import get_settings
 
 stack_app = typer.Typer(help="The local stack (Kafka, TimescaleDB, Prometheus, Alertmanager) without Docker.")
@@ -47,15 +47,15 @@ def stack_status() -> None:
 @friendly_errors
 def init() -> None:
     """Apply pending database migrations and create the Kafka topics. Running it twice changes nothing."""
+    from alerts.service import sync_reference_data
     from qsmon.plans import presets
     from qsmon.storage import apply_migrations, connect
-    from qsmon.storage.reference import sync_reference
     from qsmon.topics import ensure_topics
 
     settings = get_settings()
     with connect(settings.dsn) as conn:
         applied = apply_migrations(conn)
-        indicators = sync_reference(conn, presets(settings.plans_dir).values())
+        indicators = sync_reference_data(conn, presets(settings.plans_dir).values())
     created = ensure_topics(settings)
     typer.echo(f"plan indicators synced: {indicators}")
     typer.echo(f"migrations applied: {', '.join(f'{m.version:03d}_{m.name}' for m in applied) or 'none'}")
@@ -108,7 +108,7 @@ rollups_app.command("rebuild")(rollups_rebuild)
 @friendly_errors
 def demo() -> None:
     """Run the whole mission on the local stack, step by step."""
-    from qsmon import demo as demo_module
+    from cli import demo as demo_module
 
     demo_module.run()
 

@@ -7,17 +7,13 @@ from typing import Annotated
 
 import typer
 
-from qsmon.cli._common import friendly_errors, print_json
+from cli._common import friendly_errors, print_json
+from indicators.labels import label, target_text
 from qsmon.plans import Plan, PlanFileError, load_plan, presets
 from qsmon.settings import get_settings
 from qsmon.vocab import Category, Grade, SamplingType, Stage
 
 plans_app = typer.Typer(help="City quality plans: the targets qsmon monitors.", no_args_is_help=True)
-
-_MEASURE_LABELS = {
-    "pass_rate": "合格率", "fail_rate": "不合格率", "grade_rate": "达标等级比例", "mean_score": "平均得分",
-}
-
 
 def all_plans() -> dict[str, Plan]:
     return presets(get_settings().plans_dir)
@@ -70,7 +66,7 @@ def show(
     for i, ind in enumerate(plan.indicators):
         grades = f" [{'/'.join(Grade(g).label for g in ind.grades)}]" if ind.grades else ""
         typer.echo(f"  {ind.id:<36} {ind.name}")
-        typer.echo(f"  {'':<36} {_MEASURE_LABELS[ind.measure]}{grades} {ind.target.describe()}  "
+        typer.echo(f"  {'':<36} {label(ind.measure)}{grades} {target_text(ind)}  "
                    f"{_filter_text(plan, i)}  windows={','.join(ind.windows)}  min={ind.min_samples}  "
                    f"{ind.severity}")
     if plan.not_monitored:

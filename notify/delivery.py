@@ -11,18 +11,23 @@ from __future__ import annotations
 import logging
 import select
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import psycopg
 from prometheus_client import CollectorRegistry, Counter
 
-from alerts.exceptions import DeliveryError
-from alerts.notify.channels import send
-from alerts.routing import Channel
-from alerts.store import NOTIFY_CHANNEL
+from notify.channels import send
+from notify.exceptions import DeliveryError
+from notify.message import Message
+from notify.outbox import NOTIFY_CHANNEL
+from notify.routing import Channel
 from qsmon.storage import connect
+
+# Turns an outbox row's payload into the message channels render (the alerts' payloads: alerts.messages).
+Render = Callable[[dict[str, Any]], Message]
 
 log = logging.getLogger("qsmon.notifier")
 
@@ -48,10 +53,11 @@ class NotifierMetrics:
 
 
 class Notifier:
-    def __init__(self, dsn: str, channels: Mapping[str, Channel], registry: CollectorRegistry, *,
+    def __init__(self, dsn: str, channels: Mapping[str, Channel], registry: CollectorRegistry, render: Render, *,
                  max_backoff: timedelta = timedelta(seconds=30), client: httpx.Client | None = None) -> None:
         self.dsn = dsn
         self.channels = dict(channels)
+        self.render = render
         self.max_backoff = max_backoff
         self.metrics = NotifierMetrics(registry)
         self.client = client or httpx.Client()
@@ -75,7 +81,7 @@ class Notifier:
         with conn.transaction():
             for row_id, channel_name, key, payload, attempts in conn.execute(_DUE).fetchall():
                 try:
-                    send(self.client, self._channel(channel_name), payload, key)
+                    send(self.client, self._channel(channel_name), self.render(payload), key)
                 except DeliveryError as exc:
                     backoff = min(self.max_backoff, timedelta(seconds=2 ** min(attempts, 16)))
                     conn.execute("UPDATE notification_outbox SET attempts = attempts + 1, last_error = %s,"

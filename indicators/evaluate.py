@@ -7,7 +7,8 @@ from datetime import date
 
 import psycopg
 
-from alerts.stats import (
+from indicators.filter import filter_params, filter_sql
+from indicators.stats import (
     Interval,
     State,
     mean_drop_z,
@@ -17,7 +18,7 @@ from alerts.stats import (
     state_of_trend,
     wilson,
 )
-from alerts.windows import DayRange, previous_range, window_range
+from indicators.windows import DayRange, previous_range, window_range
 from qsmon.plans.model import Indicator, Measure, Op, Plan
 from qsmon.regions import children, is_within, like_pattern
 
@@ -121,16 +122,12 @@ def judge(indicator: Indicator, now: Counts, before: Counts | None) -> tuple[int
     return samples, value, interval, None, state_against_target(value, interval, indicator.target.op, target)
 
 
-_COUNTS_SQL = """
+_COUNTS_SQL = f"""
 SELECT region_code, subcategory, sum(tested), sum(passed), sum(failed),
     coalesce(sum(tested) FILTER (WHERE grade = ANY(%(grades)s)), 0),
     sum(score_sum), sum(score_count), sum(score_sq_sum)
 FROM rollup_rows(%(first)s, %(last)s)
-WHERE category = ANY(%(categories)s)
-  AND (cardinality(%(sampling_types)s::text[]) = 0 OR sampling_type = ANY(%(sampling_types)s))
-  AND (cardinality(%(subcategories)s::text[]) = 0 OR subcategory = ANY(%(subcategories)s))
-  AND (cardinality(%(stages)s::text[]) = 0 OR stage = ANY(%(stages)s))
-  AND region_code LIKE %(prefix)s
+WHERE {filter_sql()} AND region_code LIKE %(prefix)s
 GROUP BY region_code, subcategory
 """
 
@@ -138,12 +135,9 @@ GROUP BY region_code, subcategory
 def fetch_counts(conn: psycopg.Connection, plan: Plan, indicator: Indicator, days: DayRange) -> dict[Scope, Counts]:
     """Counts for the jurisdiction, each region below it, and each subcategory where a breakdown is asked."""
     jurisdiction = plan.jurisdiction.region_code or "000000"
-    f = indicator.filter
     rows = conn.execute(_COUNTS_SQL, {
         "first": days.first, "last": days.last, "grades": [g.value for g in indicator.grades],
-        "categories": [c.value for c in f.categories], "sampling_types": [s.value for s in f.sampling_types],
-        "subcategories": list(f.subcategories), "stages": [s.value for s in f.stages],
-        "prefix": like_pattern(jurisdiction),
+        "prefix": like_pattern(jurisdiction), **filter_params(indicator.filter),
     }).fetchall()
     counties = [r.code for r in children(jurisdiction)]
     scopes: dict[Scope, Counts] = {Scope(jurisdiction): Counts()}

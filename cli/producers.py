@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sys
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 
-from qsmon.cli._common import friendly_errors, print_json
+from cli._common import friendly_errors, print_json
+from qsmon import clock
 from qsmon.settings import get_settings
 
 
@@ -35,7 +35,7 @@ def simulate(
 
     if (count is None) == (rate is None):
         raise typer.BadParameter("give exactly one of --count and --rate")
-    last_day = date.fromisoformat(end) if end else datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    last_day = date.fromisoformat(end) if end else clock.today(get_settings().timezone)
     options = SimulatorOptions(
         seed=seed, region=region, first_day=last_day - timedelta(days=days - 1), last_day=last_day,
         duplicate_rate=duplicates, correction_rate=corrections,

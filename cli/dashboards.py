@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from qsmon.cli._common import friendly_errors
+from cli._common import friendly_errors
 
 dashboards_app = typer.Typer(help="Grafana dashboards as code.", no_args_is_help=True)
 

@@ -1,10 +1,11 @@
-"""Senders, one per channel type. Each raises DeliveryError when the receiver did not take the message."""
+"""Senders, one per channel type, for any :class:`Message`; each raises DeliveryError when the receiver refuses it."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import mimetypes
 import os
 import smtplib
 import time
@@ -15,9 +16,9 @@ from urllib.parse import quote_plus
 import httpx
 import orjson
 
-from alerts.exceptions import DeliveryError
-from alerts.notify.formats import alertmanager_alert, markdown, title
-from alerts.routing import Channel
+from notify.exceptions import DeliveryError
+from notify.message import Message
+from notify.routing import Channel
 
 
 def post_json(client: httpx.Client, channel: Channel, body: bytes, headers: dict[str, str], *,
@@ -31,7 +32,7 @@ def post_json(client: httpx.Client, channel: Channel, body: bytes, headers: dict
                             error=channel.scrub(f"{type(exc).__name__}: {exc}")) from None
     if response.status_code >= 300:
         raise DeliveryError("receiver refused", channel=channel.name, status=response.status_code,
-                            body=channel.scrub(response.text[:200]))
+                            body=channel.scrub(response.text)[:200])  # masked before cut: a cut key is unmasked
     return response
 
 
@@ -41,10 +42,10 @@ def check_robot_answer(channel: Channel, response: httpx.Response, code_field: s
         answer = response.json()
     except ValueError:
         raise DeliveryError("robot answered non-JSON", channel=channel.name,
-                            body=channel.scrub(response.text[:200])) from None
+                            body=channel.scrub(response.text)[:200]) from None
     if not isinstance(answer, dict) or answer.get(code_field, 0) != 0:
         raise DeliveryError("robot refused the message", channel=channel.name,
-                            answer=channel.scrub(str(answer)[:300]))
+                            answer=channel.scrub(str(answer))[:300])
 
 
 def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -72,10 +73,10 @@ def feishu_sign(secret: str, now_s: int) -> str:
     return base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
 
 
-def send(client: httpx.Client, channel: Channel, payload: dict[str, Any], idempotency_key: str) -> None:
+def send(client: httpx.Client, channel: Channel, message: Message, idempotency_key: str) -> None:
     kind = channel.type
     if kind == "webhook":
-        body = orjson.dumps(payload)
+        body = orjson.dumps(message.data)
         headers = {"Idempotency-Key": idempotency_key}
         secret = channel.secret()
         if secret:
@@ -83,57 +84,54 @@ def send(client: httpx.Client, channel: Channel, payload: dict[str, Any], idempo
             headers |= {"X-Qsmon-Timestamp": timestamp, "X-Qsmon-Signature": webhook_signature(secret, timestamp, body)}
         post_json(client, channel, body, headers)
     elif kind == "alertmanager":
-        post_json(client, channel, orjson.dumps([alertmanager_alert(payload)]), {},
+        if not message.alertmanager:
+            raise DeliveryError("an Alertmanager channel takes alerts only", channel=channel.name)
+        post_json(client, channel, orjson.dumps(list(message.alertmanager)), {},
                   url=channel.endpoint.rstrip("/") + "/api/v2/alerts")
     elif kind == "wecom":
-        body = orjson.dumps({"msgtype": "markdown", "markdown": {"content": markdown(payload)}})
+        body = orjson.dumps({"msgtype": "markdown", "markdown": {"content": message.markdown}})
         check_robot_answer(channel, post_json(client, channel, body, {}), "errcode")
     elif kind == "dingtalk":
-        body = orjson.dumps({"msgtype": "markdown", "markdown": {"title": title(payload), "text": markdown(payload)}})
+        body = orjson.dumps({"msgtype": "markdown", "markdown": {"title": message.title, "text": message.markdown}})
         check_robot_answer(channel, post_json(client, channel, body, {}, url=dingtalk_url(channel)), "errcode")
     elif kind == "feishu":
-        message: dict[str, Any] = {
+        card: dict[str, Any] = {
             "msg_type": "interactive",
-            "card": {"header": {"title": {"tag": "plain_text", "content": title(payload)},
-                                "template": "red" if payload["severity"] == "critical" else "orange"},
-                     "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": markdown(payload)}}]},
+            "card": {"header": {"title": {"tag": "plain_text", "content": message.title},
+                                "template": "red" if message.urgent else "orange"},
+                     "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": message.markdown}}]},
         }
         secret = channel.secret()
         if secret:
             now_s = int(time.time())
-            message = {"timestamp": str(now_s), "sign": feishu_sign(secret, now_s), **message}
-        check_robot_answer(channel, post_json(client, channel, orjson.dumps(message), {}), "code")
+            card = {"timestamp": str(now_s), "sign": feishu_sign(secret, now_s), **card}
+        check_robot_answer(channel, post_json(client, channel, orjson.dumps(card), {}), "code")
     elif kind == "smtp":
-        _send_mail(channel, payload, idempotency_key)
+        _send_mail(channel, message, idempotency_key)
     else:  # pragma: no cover - the channel model admits no other type
         raise DeliveryError("unknown channel type", type=kind)
 
 
-def new_mail(channel: Channel, subject: str, text: str) -> EmailMessage:
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = channel.sender or ""
-    message["To"] = ", ".join(channel.recipients)
-    message.set_content(text)
-    return message
-
-
-def deliver_mail(channel: Channel, message: EmailMessage, *, timeout_s: float | None = None) -> None:
-    """One SMTP session: STARTTLS and login as the channel says; DeliveryError when the server refuses."""
+def _send_mail(channel: Channel, message: Message, idempotency_key: str) -> None:
+    mail = EmailMessage()
+    mail["Subject"] = message.title
+    mail["From"] = channel.sender or ""
+    mail["To"] = ", ".join(channel.recipients)
+    mail["Message-ID"] = f"<{idempotency_key}@qsmon>"  # receivers de-duplicate a retried mail by this id
+    mail.set_content(message.markdown)
+    for path in message.attachments:
+        kind, _ = mimetypes.guess_type(path.name)
+        maintype, subtype = (kind or "application/octet-stream").split("/", 1)
+        mail.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name)
+    timeout = max(30.0, channel.timeout_s) if message.attachments else channel.timeout_s  # attachments take longer
     try:
-        with smtplib.SMTP(channel.host or "localhost", channel.port, timeout=timeout_s or channel.timeout_s) as smtp:
+        with smtplib.SMTP(channel.host or "localhost", channel.port, timeout=timeout) as smtp:
             if channel.starttls:
                 smtp.starttls()
             user = os.environ.get(channel.username_env) if channel.username_env else None
             if user:
                 smtp.login(user, os.environ.get(channel.password_env or "", ""))
-            smtp.send_message(message)
+            smtp.send_message(mail)
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryError("mail not accepted", channel=channel.name, host=channel.host,
                             error=channel.scrub(f"{type(exc).__name__}: {exc}")) from None
-
-
-def _send_mail(channel: Channel, payload: dict[str, Any], idempotency_key: str) -> None:
-    message = new_mail(channel, title(payload), markdown(payload))
-    message["Message-ID"] = f"<{idempotency_key}@qsmon>"  # receivers de-duplicate a retried mail by this id
-    deliver_mail(channel, message)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from qsmon.cli import core, producers
-from qsmon.cli.alerts import alerts_app, status
-from qsmon.cli.dashboards import dashboards_app
-from qsmon.cli.plans import plans_app
-from qsmon.cli.report import report_app
+from cli import core, producers
+from cli.alerts import alerts_app, status
+from cli.dashboards import dashboards_app
+from cli.plans import plans_app
+from cli.report import report_app
 
 app = typer.Typer(
     name="qsmon",

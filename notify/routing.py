@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal, Protocol
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -74,8 +74,10 @@ class Channel(BaseModel):
             # Feishu puts its token in the path: mask segments that look like tokens, not words such as open-apis.
             values += [seg for seg in parts.path.split("/") if len(seg) >= 8 and any(c.isdigit() for c in seg)]
         values += [os.environ.get(name) for name in (self.username_env, self.password_env) if name]
-        # Longest first, so a URL is masked whole before its parts; short values would mask ordinary words.
-        return sorted({v for v in values if v and len(v) >= 4}, key=len, reverse=True)
+        plain = {v for v in values if v and len(v) >= 4}  # shorter values would mask ordinary words
+        # A receiver may echo them URL-encoded; longest first, so a URL is masked whole before its parts.
+        return sorted(plain | {quote(v, safe="") for v in plain} | {quote_plus(v) for v in plain},
+                      key=len, reverse=True)
 
     def scrub(self, text: str) -> str:
         for secret in self.secrets():

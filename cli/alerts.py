@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from qsmon.cli._common import friendly_errors, print_json
+from cli._common import friendly_errors, print_json
 from qsmon.settings import get_settings
 
 alerts_app = typer.Typer(help="Plan indicators evaluated live; alerts and notifications.", no_args_is_help=True)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from qsmon.cli._common import friendly_errors
+from cli._common import friendly_errors
 from qsmon.settings import get_settings
 
 report_app = typer.Typer(help="Monthly trend exports for the monthly meeting.", no_args_is_help=True)
@@ -32,7 +32,7 @@ def monthly(
     notify: Annotated[list[str] | None, typer.Option(help="channel of QSMON_CHANNELS_FILE to send it to")] = None,
 ) -> None:
     """Write a month's report; re-running overwrites it identically for the same data."""
-    from qsmon.cli.plans import get_plan
+    from cli.plans import get_plan
     from reports.run import write_report
 
     year, _, mon = month.partition("-")
@@ -54,7 +54,7 @@ def schedule(
     """Write last month's report for each plan on the first day of every month (runs until stopped)."""
     import signal
 
-    from qsmon.cli.plans import all_plans
+    from cli.plans import all_plans
     from reports.run import run_schedule
 
     settings = get_settings()

@@ -1,1 +1,0 @@
-"""Notification delivery: message formats, channel senders and the outbox notifier."""

@@ -1,0 +1,155 @@
+"""Results into Kafka: init, a round trip, a workbook import, the ingest API, the simulator."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import typer
+
+from cli.demo.console import step
+from qsmon import clock
+from qsmon.schema import InspectionResult, parse_result
+from qsmon.settings import Settings
+from qsmon.vocab import Category, SamplingType, Stage, Verdict
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_SCENARIO = ROOT / "producers/simulator/scenarios/honghu-vegetables.yaml"
+
+
+def demo_init(settings: Settings) -> None:
+    from qsmon.storage import apply_migrations, connect
+    from qsmon.topics import ensure_topics
+
+    step("Schema and topics (qsmon init)")
+    with connect(settings.dsn) as conn:
+        applied = apply_migrations(conn)
+    typer.echo(f"   migrations applied now: {len(applied)}; topics created now: {ensure_topics(settings) or 'none'}")
+
+
+def demo_roundtrip(settings: Settings) -> None:
+    """Produce a few results and read them back: Kafka carries the event unchanged."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from producers.kafka_sink import ResultSink
+
+    step("Produce five results to Kafka and read them back")
+    now = clock.now()
+    results = [
+        InspectionResult(
+            sample_id=f"DEMO-{int(now.timestamp())}-{i}",
+            sampled_at=now - timedelta(days=1),
+            reported_at=now,
+            category=Category.FOOD,
+            subcategory="蔬菜",
+            sampling_type=SamplingType.EVALUATIVE,
+            stage=Stage.DISTRIBUTION,
+            region_code="421003",
+            product="普通白菜",
+            verdict=Verdict.PASS if i else Verdict.FAIL,
+            source="demo",
+        )
+        for i in range(5)
+    ]
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, consumer_timeout_ms=2000)
+    partitions = [TopicPartition(settings.results_topic, p)
+                  for p in sorted(consumer.partitions_for_topic(settings.results_topic) or [])]
+    consumer.assign(partitions)
+    consumer.seek_to_end()
+    positions = {tp: consumer.position(tp) for tp in partitions}
+    with ResultSink(settings, client_id="qsmon-demo") as sink:
+        sink.send_all(results)
+    wanted = {r.sample_id for r in results}
+    for tp, offset in positions.items():
+        consumer.seek(tp, offset)
+    seen: set[str] = set()
+    deadline = time.monotonic() + 20
+    while seen != wanted and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=500).values():
+            seen.update(parse_result(r.value).sample_id for r in records if r.key and r.key.decode() in wanted)
+    consumer.close()
+    typer.echo(f"   sent {len(results)}, read back {len(seen & wanted)} from topic {settings.results_topic}")
+    if seen != wanted:
+        raise typer.Exit(1)
+
+
+def demo_import(settings: Settings) -> None:
+    """A workbook in the layout bureaus publish, with the quirks of real ones, into Kafka."""
+    import tempfile
+
+    from producers.importers import import_files
+    from producers.importers.example import build_samr_workbook
+    from producers.importers.samr import SamrOptions
+    from producers.kafka_sink import ResultSink
+
+    step("Import a SAMR announcement workbook (qsmon import): pass and fail sheets, merged cells, bad rows")
+    with tempfile.TemporaryDirectory() as tmp:
+        workbook = build_samr_workbook(Path(tmp) / "2026年第3期抽检公告.xlsx")
+        with ResultSink(settings, client_id="qsmon-demo") as sink:
+            summary = import_files([workbook], fmt="samr", sink=sink, samr=SamrOptions(),
+                                   rejects_path=Path(tmp) / "rejects.csv")
+    typer.echo(f"   rows read {summary.rows_read}, valid {summary.valid}, rejected {summary.rejected}, "
+               f"sent {summary.sent}")
+    for rejection in summary.rejections:
+        typer.echo(f"   rejected: sheet {rejection.sheet} row {rejection.row}: {rejection.reason}")
+
+
+def demo_ingest(settings: Settings) -> None:
+    """The HTTP ingest API as a lab system uses it."""
+    import httpx
+
+    step("HTTP ingest API (qsmon serve ingest): a lab system posts results")
+    token = "demo-token"  # noqa: S105 - a throwaway token for the demo's own server
+    env = {**os.environ, "QSMON_INGEST_TOKENS": f'["{token}"]', "QSMON_INGEST_PORT": "18480"}
+    server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "ingest"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = "http://127.0.0.1:18480/v1/results"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get("http://127.0.0.1:18480/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        now = clock.now()
+        good = [InspectionResult(sample_id=f"LAB-{int(now.timestamp())}-{i}", sampled_at=now - timedelta(days=2),
+                                 reported_at=now, category=Category.DRUG, sampling_type=SamplingType.EVALUATIVE,
+                                 region_code="421002", product="布洛芬片", verdict=Verdict.PASS, source="api")
+                for i in range(3)]
+        auth = {"authorization": f"Bearer {token}", "content-type": "application/x-ndjson"}
+        batch = b"\n".join(r.to_json() for r in good)
+        ok = httpx.post(url, content=batch, headers=auth, timeout=30)
+        typer.echo(f"   POST 3 results (NDJSON, token)      -> {ok.status_code} {ok.json()}")
+        anonymous = httpx.post(url, content=good[0].to_json(), timeout=30)
+        typer.echo(f"   POST without a token                -> {anonymous.status_code}")
+        bad = httpx.post(url, content=batch + b'\n{"sample_id": "LAB-X", "verdict": "maybe"}', headers=auth,
+                         timeout=30)
+        first_error = bad.json()["errors"][0]
+        typer.echo(f"   POST a batch with one bad record    -> {bad.status_code}: line {first_error['line']}: "
+                   f"{first_error['error'][:60]}…")
+        poisoned = good[0].to_json().replace(b'"source":"api"', b'"source":"lab\\u0000"')
+        nul = httpx.post(url, content=poisoned, headers=auth, timeout=30)
+        typer.echo(f"   POST a NUL in the source field      -> {nul.status_code}: "
+                   f"{nul.json()['errors'][0]['error'][:70]}")
+        text = httpx.post(url, content=batch, headers=auth | {"content-type": "text/plain"}, timeout=30)
+        typer.echo(f"   POST as text/plain                  -> {text.status_code}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def demo_simulate(settings: Settings) -> None:
+    """Sixty days of 荆州市 results with an incident, redeliveries and re-inspections mixed in."""
+    from producers.simulate import send_history
+    from producers.simulator import SimulatorOptions, load_scenario
+
+    step("Simulate 60 days of 荆州市 inspection results (5 % redelivered, 1 % re-inspected)")
+    today = clock.today(settings.timezone)
+    options = SimulatorOptions(seed=2026, region="421000", first_day=today - timedelta(days=59), last_day=today,
+                               duplicate_rate=0.05, correction_rate=0.01, scenario=load_scenario(DEMO_SCENARIO))
+    report = send_history(settings, options, 30_000)
+    typer.echo(f"   sent {report.sent} results in {report.seconds:.1f}s; incident: {DEMO_SCENARIO.name}")

@@ -1,0 +1,167 @@
+"""What the stored results become: alerts and notifications, status, dashboards, the monthly report."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import typer
+
+from cli.demo.console import step, wait_stored
+from qsmon import clock
+from qsmon.schema import InspectionResult
+from qsmon.settings import Settings
+from qsmon.vocab import Category, SamplingType, Stage, Verdict
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def demo_alerts(settings: Settings) -> None:
+    """Plan indicators evaluated live: alerts fire, notify a webhook and Alertmanager, and resolve."""
+    import tempfile
+    import threading
+
+    import httpx
+
+    from alerts.messages import markdown
+    from alerts.service import run_service
+    from notify.testing import WebhookReceiver
+
+    step("Alerts (qsmon alerts run): 荆州市质量强市建设实施方案 evaluated live, with notifications")
+    _load_rules_into_prometheus(settings)
+    receiver = WebhookReceiver()
+    alertmanager = settings.alertmanager_url.get_secret_value()
+    with tempfile.TemporaryDirectory() as tmp:
+        channels = Path(tmp) / "channels.yaml"
+        channels.write_text(f"channels:\n  - {{name: duty, type: webhook, url: '{receiver.url}'}}\n"
+                            f"  - {{name: am, type: alertmanager, url: '{alertmanager}'}}\n", encoding="utf-8")
+        configured = settings.model_copy(update={
+            "channels_file": channels, "active_plans": ("jingzhou-2023",), "alerts_hold_seconds": 5.0,
+            "alerts_sweep_seconds": 3.0, "alerts_group": f"qsmon-demo-alerts-{int(time.time())}"})
+        stop = threading.Event()
+        service = threading.Thread(target=run_service, args=(configured, stop), kwargs={"metrics": False},
+                                   daemon=True)
+        service.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not receiver.received and time.monotonic() < deadline:
+                time.sleep(0.5)
+            time.sleep(2)
+            opened = [m for m in receiver.received if m["transition"] in ("opened", "reopened")]
+            honghu = next((m for m in opened if m["region"] == "421083"), opened[0] if opened else None)
+            if not honghu:
+                typer.echo("   no new alert fired (a re-run: earlier alerts are still open, see qsmon alerts list)")
+            else:
+                typer.echo(f"   {len(opened)} alerts fired; the webhook received each once. The incident county:")
+                for line in markdown(honghu).splitlines():
+                    typer.echo(f"     {line}")
+            active = httpx.get(f"{alertmanager}/api/v2/alerts",
+                               params={"filter": 'plan="jingzhou-2023"'}, timeout=10).json()
+            typer.echo(f"   Alertmanager (API v2) shows {len(active)} alerts for the plan, labelled plan / indicator /"
+                       " region / severity")
+            typer.echo("   the incident ends: 洪湖市 re-inspections and new samples pass …")
+            _recover_honghu(settings)
+            deadline = time.monotonic() + 60
+            while not any(m["transition"] == "resolved" and m["region"] == "421083" for m in receiver.received) \
+                    and time.monotonic() < deadline:
+                time.sleep(1)
+            resolved = [m for m in receiver.received if m["transition"] == "resolved"]
+            if resolved:
+                typer.echo(f"   {len(resolved)} alerts resolved after the 5 s hold, e.g. "
+                           + ", ".join(f"{m['region_name']} {m['indicator_name']} {m['window_label']}"
+                                       for m in resolved[:2]))
+            else:
+                typer.echo("   no alert resolved in this run (a re-run: the incident was resolved before)")
+        finally:
+            stop.set()
+            service.join(timeout=30)
+            receiver.stop()
+
+
+def _load_rules_into_prometheus(settings: Settings) -> None:
+    """The rules generated from the plans, into the local Prometheus (reloaded by SIGHUP: no lifecycle API)."""
+    import httpx
+
+    from alerts.prom_rules import rules_yaml
+    from qsmon.plans import presets
+
+    rules_dir = ROOT / ".stack" / "prometheus" / "rules"
+    if not rules_dir.is_dir():
+        return
+    (rules_dir / "qsmon.yml").write_text(rules_yaml(presets().values()), encoding="utf-8")
+    prometheus = settings.prometheus_url.get_secret_value()
+    subprocess.run(["bash", str(ROOT / "deploy/local/stack.sh"), "reload", "prometheus"], check=True)
+    time.sleep(1)  # the reload is asynchronous
+    groups = httpx.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    typer.echo(f"   Prometheus loaded {sum(len(g['rules']) for g in groups)} generated rules "
+               "(qsmon alerts prometheus-rules)")
+
+
+def _recover_honghu(settings: Settings) -> None:
+    from producers.kafka_sink import ResultSink
+
+    now = clock.now()
+    with ResultSink(settings, client_id="qsmon-demo") as sink:
+        for i in range(1500):
+            sink.send(InspectionResult(
+                sample_id=f"DEMO-RECOVERY-{i:05d}", sampled_at=now - timedelta(hours=1 + i % 200), reported_at=now,
+                category=Category.AGRICULTURAL, subcategory="蔬菜", sampling_type=SamplingType.ROUTINE_MONITORING,
+                stage=Stage.DISTRIBUTION, region_code="421083", product="莲藕", verdict=Verdict.PASS,
+                source="demo"))
+    wait_stored(settings)
+
+
+def demo_status(settings: Settings) -> None:
+    from qsmon.storage import connect
+
+    step("Status (qsmon status --plan jingzhou-2023): the city-wide figures per indicator, rolling 30 days")
+    with connect(settings.dsn) as conn:
+        rows = conn.execute(
+            "SELECT indicator_id, tested, value, low, high, op, target, state FROM indicator_evaluations"
+            " WHERE plan_id = 'jingzhou-2023' AND region_code = '421000' AND subcategory = ''"
+            " AND window_name IN ('rolling_30d', 'quarter_to_date') ORDER BY indicator_id").fetchall()
+    for indicator, tested, value, low, high, op, target, state in rows:
+        shown = "—" if value is None else f"{value:6.2f} [{low:.1f}–{high:.1f}]"
+        typer.echo(f"   {indicator:<36} n={tested:<6} {shown:<22} target {op} {target if target else ''}  {state}")
+
+
+def demo_dashboards(settings: Settings) -> None:
+    """The Grafana dashboards as code: current JSON, and every SQL panel executed as Grafana would run it."""
+    import json
+
+    from dashboards.build import render, stale
+    from dashboards.macros import expand
+    from qsmon.storage import connect
+
+    step("Dashboards (qsmon dashboards build|check|push): every SQL panel run against the database")
+    typer.echo(f"   committed dashboards/json is {'current' if not stale() else 'STALE'}")
+    now = clock.now().replace(microsecond=0)
+    variables = {"plan": "jingzhou-2023", "indicator": "agricultural-routine-pass", "region": "421000",
+                 "window": "rolling_30d", "category": "all"}
+    with connect(settings.dsn) as conn:
+        for text in render().values():
+            board = json.loads(text)
+            counts = []
+            for panel in board["panels"]:
+                for target in panel.get("targets", []):
+                    if "rawSql" in target:
+                        sql = expand(target["rawSql"], variables, now - timedelta(days=30), now)
+                        counts.append(len(conn.execute(sql.encode()).fetchall()))
+            shown = ", ".join(str(c) for c in counts) if counts else "PromQL panels (Prometheus)"
+            typer.echo(f"   {board['title']:<16} rows per SQL panel (last 30 days): {shown}")
+
+
+def demo_report(settings: Settings) -> None:
+    """The monthly report of the simulated month: workbook, PDF and CSV."""
+    from qsmon.plans import presets
+    from reports.run import write_report
+
+    step("Monthly report (qsmon report monthly --plan jingzhou-2023 --month …)")
+    today = clock.today(settings.timezone)
+    out = ROOT / "reports-out"
+    files = write_report(settings, presets()["jingzhou-2023"], today.year, today.month, out)
+    for path in files[:2]:
+        typer.echo(f"   {path.relative_to(out.parent)} ({path.stat().st_size // 1024} KiB)")
+    typer.echo(f"   … and {len(files) - 2} CSV tables (UTF-8 with BOM) in {out.name}/")

@@ -1,0 +1,1 @@
+"""What alerts, dashboards and reports share about an indicator: windows, statistics, filter, measure, labels."""

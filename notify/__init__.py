@@ -1,0 +1,1 @@
+"""Notifications: channels and routing, the message every channel renders, and delivery from the outbox."""

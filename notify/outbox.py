@@ -1,0 +1,35 @@
+"""The notification outbox: rows written in the transaction that decided to notify, delivered by notify.delivery."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+import psycopg
+
+log = logging.getLogger("qsmon.notifier")
+# A wake-up call only: the notifier reads no payload from it (any role may NOTIFY on any channel).
+NOTIFY_CHANNEL = "qsmon_outbox"
+
+
+def enqueue(conn: psycopg.Connection, *, alert_id: int, event_id: int, channel: str, payload: dict[str, Any]) -> None:
+    """Queue one message for one channel, once: the idempotency key is also the receivers' de-duplication key."""
+    conn.execute(
+        "INSERT INTO notification_outbox (alert_id, event_id, channel, idempotency_key, payload)"
+        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING",
+        (alert_id, event_id, channel, f"qsmon-{alert_id}-{event_id}-{channel}", orjson.dumps(payload).decode()))
+
+
+def wake_notifier(conn: psycopg.Connection) -> None:
+    """Best effort, after the outbox rows are committed: the notifier also looks every second on its own.
+
+    Never inside the transaction that writes the rows: any role may NOTIFY, and once the notification queue is
+    full PostgreSQL fails every committing transaction that notified.
+    """
+    try:
+        conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+        conn.commit()
+    except psycopg.Error as exc:
+        conn.rollback()
+        log.warning("could not wake the notifier (it polls anyway): %s", exc)
