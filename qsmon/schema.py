@@ -26,9 +26,12 @@ from qsmon.vocab import Category, Grade, SamplingType, Stage, Verdict
 
 SCHEMA_VERSION = 1
 
-# The one text rule: no C0/C1 control characters (NUL included) in any text field. PostgreSQL refuses NUL,
-# spreadsheets and robot messages garble the rest; producers that meet wrapped cells turn line breaks into spaces.
-NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*$"
+# The one text rule: no C0/C1 control characters (NUL included), line or paragraph separators, or invisible format
+# characters (zero-width, bidirectional overrides that make a product name read backwards) in any text field.
+# PostgreSQL refuses NUL, spreadsheets and robot messages garble the rest; importers that meet wrapped cells turn
+# line breaks into spaces and drop the invisible ones (producers.importers.base.cell_text).
+FORMAT_CHARACTERS = r"\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+NO_CONTROL = f"^[^\\x00-\\x1f\\x7f-\\x9f{FORMAT_CHARACTERS}]*$"
 
 
 def _text(max_length: int, *, min_length: int = 0) -> StringConstraints:
@@ -47,6 +50,9 @@ RegionCode = Annotated[str, StringConstraints(pattern=r"^[1-8][0-9]{5}$")]
 
 # Results reported more than this far ahead of the clock are a clock or entry error, not data.
 MAX_FUTURE_SKEW = timedelta(days=1)
+# A record with the largest lists the schema allows stays far below this; anything longer is refused before it is
+# parsed, so one line cannot cost seconds of validation and gigabytes of error objects.
+MAX_RECORD_BYTES = 64 * 1024
 # Nothing qsmon measures was sampled before this: an earlier date is an entry error (a year typed as 0024, 1900
 # from an empty Excel cell), and it would open a storage chunk decades away from the data.
 EARLIEST_PLAUSIBLE = datetime(2000, 1, 1, tzinfo=UTC)
@@ -102,9 +108,11 @@ class InspectionResult(BaseModel):
         return self
 
     def check_not_future(self, now: datetime) -> None:
-        """Reject results reported ahead of ``now``; kept out of the model so replays stay valid."""
+        """Reject results sampled or reported ahead of ``now``; kept out of the model so replays stay valid."""
         if self.sampled_at > now + MAX_FUTURE_SKEW:
             raise InvalidResultError("sampled_at lies in the future", sample_id=self.sample_id)
+        if self.reported_at > now + MAX_FUTURE_SKEW:
+            raise InvalidResultError("reported_at lies in the future", sample_id=self.sample_id)
 
     @property
     def key(self) -> bytes:
@@ -119,7 +127,8 @@ def describe_error(err: ErrorDetails, *, whole: str = "(record)") -> str:
     where = ".".join(str(p) for p in err["loc"]) or whole
     message = err["msg"]
     if err["type"] == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == NO_CONTROL:
-        message = "contains a control character (NUL, line break, tab …), which no text field may hold"
+        message = ("contains a control or invisible character (NUL, line break, tab, zero-width space, direction"
+                   " override …), which no text field may hold")
     return f"{where}: {message}"
 
 
@@ -135,6 +144,8 @@ def parse_result(data: bytes | str | dict[str, Any]) -> InspectionResult:
 
     Bytes are validated as JSON directly by pydantic-core (no intermediate dict): the worker's hot path.
     """
+    if not isinstance(data, dict) and len(data) > MAX_RECORD_BYTES:
+        raise InvalidResultError(f"record of {len(data)} bytes; at most {MAX_RECORD_BYTES} are read")
     try:
         if isinstance(data, dict):
             return InspectionResult.model_validate(data)
@@ -154,11 +165,11 @@ def _invalid(exc: ValidationError, data: bytes | str | dict[str, Any]) -> Invali
         obj = data if isinstance(data, dict) else orjson.loads(data)
         sample_id = obj.get("sample_id") if isinstance(obj, dict) else None
         if isinstance(obj, dict) and obj.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
-            return InvalidResultError(
-                f"unsupported schema_version {obj['schema_version']!r}; this build reads {SCHEMA_VERSION}")
+            return InvalidResultError(  # echoed, so cut: the version is whatever the sender put there
+                f"unsupported schema_version {repr(obj['schema_version'])[:40]}; this build reads {SCHEMA_VERSION}")
     except orjson.JSONDecodeError:
         pass
-    return InvalidResultError(_first_error(exc), sample_id=sample_id)
+    return InvalidResultError(_first_error(exc), sample_id=sample_id[:64] if isinstance(sample_id, str) else None)
 
 
 def json_schema() -> dict[str, Any]:

@@ -24,13 +24,17 @@ class SecretUrl(SecretStr):
     """A URL that may carry credentials (``user:password@``, ``?token=``): printed with them masked."""
 
     def _display(self) -> str:
-        parts = urlsplit(self.get_secret_value())
-        netloc = parts.hostname or ""
-        if parts.port:
-            netloc = f"{netloc}:{parts.port}"
+        try:
+            parts = urlsplit(self.get_secret_value())
+            netloc = parts.hostname or ""
+            if parts.port:
+                netloc = f"{netloc}:{parts.port}"
+        except ValueError:  # not a URL at all: show nothing of it
+            return "**********"
         if parts.username or parts.password:
             netloc = f"***@{netloc}"
-        return urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
+        path = "/***" if parts.path not in ("", "/") else parts.path  # a token may sit in the path
+        return urlunsplit((parts.scheme, netloc, path, "***" if parts.query else "", ""))
 
 
 class Settings(BaseSettings):

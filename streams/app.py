@@ -38,7 +38,7 @@ SHUTDOWN_GRACE_S = 20.0
 
 def dead_letter_headers(item: Rejected, topic: str) -> list[tuple[str, bytes]]:
     return [
-        ("qsmon.error.reason", item.reason.encode()),
+        ("qsmon.error.reason", item.reason[:1000].encode()),  # reasons quote input: bounded, so the DLQ takes it
         ("qsmon.error.code", item.reason_code.encode()),
         ("qsmon.source.topic", topic.encode()),
         ("qsmon.source.partition", str(item.record.partition).encode()),

@@ -39,22 +39,56 @@ REVOKE CONNECT ON DATABASE template1 FROM PUBLIC;
 \connect :"database"
 CREATE EXTENSION IF NOT EXISTS timescaledb;
 -- Functions PUBLIC may call by default that only the app may: advisory locks (others could wait on them), large
--- objects (server-side storage) and notifications. Every overload counts, hence the loop. qsmon itself uses none
--- of them (the worker locks rows of stream_offsets, which the reader cannot even see); the grant keeps the app
--- role's powers as they were (lo_import/lo_export are superuser-only already and stay so: they read server files).
+-- objects (server-side storage), notifications, WAL messages and transaction ids (writes, even read-only), and every
+-- function of the TimescaleDB extension (its API can add jobs and change hypertables; panels use none of it).
+-- Every overload counts, hence the loops. qsmon itself uses none of the first group (the worker locks rows of
+-- stream_offsets, which the reader cannot even see); the grants keep the app role's powers as they were.
+-- lo_import/lo_export are superuser-only already and stay so: they read server files. After upgrading the
+-- extension, run this script again: an upgrade re-creates its functions with PUBLIC's default privileges.
 SET qsmon.app_role = :'app_role';
 DO $$
 DECLARE
     f regprocedure;
 BEGIN
     FOR f IN SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-             WHERE n.nspname = 'pg_catalog'
-               AND (p.proname LIKE 'pg\_advisory%' OR p.proname LIKE 'pg\_try\_advisory%'
-                    OR p.proname IN ('lo_creat', 'lo_create', 'lo_from_bytea', 'lo_open', 'lo_put', 'lowrite',
-                                     'lo_truncate', 'lo_truncate64', 'lo_unlink', 'pg_notify'))
+             WHERE (n.nspname = 'pg_catalog'
+                    AND (p.proname LIKE 'pg\_advisory%' OR p.proname LIKE 'pg\_try\_advisory%'
+                         OR p.proname IN ('lo_creat', 'lo_create', 'lo_from_bytea', 'lo_open', 'lo_put', 'lowrite',
+                                          'lo_truncate', 'lo_truncate64', 'lo_unlink', 'pg_notify',
+                                          'pg_logical_emit_message', 'txid_current', 'pg_current_xact_id')))
+                OR p.oid IN (SELECT objid FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+                             WHERE e.extname = 'timescaledb' AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e')
     LOOP
-        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
-        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, current_setting('qsmon.app_role'));
+        EXECUTE format('REVOKE EXECUTE ON ROUTINE %s FROM PUBLIC', f);  -- functions, procedures, aggregates
+        EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO %I', f, current_setting('qsmon.app_role'));
+    END LOOP;
+END
+$$;
+
+-- Some DDL takes its lock before it checks ownership: a viewer's CREATE RULE or CREATE INDEX on a table it may read
+-- would queue an exclusive lock, and every insert behind it. An event trigger fires before any DDL runs and refuses
+-- it for the reader.
+CREATE OR REPLACE FUNCTION qsmon_refuse_reader_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF session_user = 'qsmon_grafana' THEN
+        RAISE EXCEPTION 'qsmon_grafana may not run %', tg_tag USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END
+$$;
+DROP EVENT TRIGGER IF EXISTS qsmon_refuse_reader_ddl;
+CREATE EVENT TRIGGER qsmon_refuse_reader_ddl ON ddl_command_start EXECUTE FUNCTION qsmon_refuse_reader_ddl();
+
+-- Schemas the migrations did not make readable (left by an interrupted test or benchmark, or older than migration
+-- 009): the reader sees none of them. Migrations grant USAGE on the app's own schema.
+DO $$
+DECLARE
+    s name;
+BEGIN
+    FOR s IN SELECT nspname FROM pg_namespace
+             WHERE nspname NOT IN ('public', 'information_schema') AND nspname NOT LIKE 'pg\_%'
+               AND nspname NOT LIKE '\_timescaledb%' AND nspname NOT LIKE 'timescaledb%'
+    LOOP
+        EXECUTE format('REVOKE ALL ON SCHEMA %I FROM qsmon_grafana', s);
     END LOOP;
 END
 $$;

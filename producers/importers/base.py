@@ -40,16 +40,19 @@ class RowError(ValueError):
     """A cell that cannot become part of an event; the message is the rejection reason."""
 
 
-# Published workbooks wrap long names and units inside cells; a wrap is layout, not content.
-_WRAPS = re.compile(r"[ \t]*[\r\n\t]+[ \t]*")
+# Published workbooks wrap long names and units inside cells; a wrap is layout, not content. Text copied from web
+# pages carries zero-width spaces and byte-order marks: invisible, so dropped.
+_WRAPS = re.compile(r"[ \t]*[\r\n\t\u2028\u2029]+[ \t]*")
+_INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
 
 
 def cell_text(value: object) -> str:
-    """A cell as one line of text: line breaks and tabs inside it become single spaces.
+    """A cell as one line of text: line breaks and tabs inside it become single spaces, zero-width ones go.
 
-    Any other control character stays, so the event's text rule rejects the row and says which field.
+    Any other control character (NUL, a direction override) stays, so the event's text rule rejects the row and
+    says which field.
     """
-    return _WRAPS.sub(" ", str(value)).strip()
+    return _WRAPS.sub(" ", _INVISIBLE.sub("", str(value))).strip()
 
 
 def row_error(exc: ValidationError) -> RowError:

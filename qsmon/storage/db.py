@@ -5,12 +5,16 @@ from __future__ import annotations
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from qsmon.exceptions import StorageError
+from qsmon.exceptions import ConfigError, StorageError
 
 
 def with_session_options(dsn: str, application_name: str) -> str:
     """Add UTC sessions to the DSN, keeping options it already has (tests pin ``search_path`` there)."""
-    params = conninfo_to_dict(dsn)
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.Error:  # the driver's message quotes the URL, password included
+        raise ConfigError("QSMON_DATABASE_URL is not a valid PostgreSQL URL: percent-encode special characters"
+                          " in the password (or give it in PGPASSWORD)") from None
     options = str(params.get("options") or "")
     if "timezone" not in options:
         options = f"{options} -c timezone=UTC".strip()

@@ -71,7 +71,7 @@ class TestRefusedRecords:
         dead = read_all(settings, settings.dlq_topic, expected=len(poisoned))
         codes = {r.key.decode(): dict(r.headers)["qsmon.error.code"].decode() for r in dead}
         assert codes == {f"NUL-{f}": f for f in TEXT_FIELDS} | {"NUL-item": "failed_items"}
-        assert all(b"control character" in dict(r.headers)["qsmon.error.reason"] for r in dead)
+        assert all(b"control or invisible character" in dict(r.headers)["qsmon.error.reason"] for r in dead)
 
     def test_a_record_the_database_refuses_is_dead_lettered_and_its_batch_stored(
         self, settings: Settings, db: psycopg.Connection, worker: WorkerProcess

@@ -155,6 +155,8 @@ class TestOneClientCannotKnockItOver:
         url, settings = big_api
         bodies = {
             "millions of tiny lines": b"1\n" * (4 * 1024 * 1024),  # 4.19 M lines, the request
+            "one 7 MB line of failed items": result("API-X", verdict="fail").to_json().replace(
+                b'"failed_items":[', b'"failed_items":[' + b'{"item":1},' * 600_000),
             "20,000 large invalid records": b"\n".join(
                 result(f"API-{i}").to_json().replace(b'"pass"', b'"maybe"') + b" " * 80 for i in range(20_000)),
         }

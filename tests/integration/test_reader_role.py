@@ -12,6 +12,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from dashboards.queries import READER_TABLES
+from qsmon import clock
 from qsmon.settings import Settings
 from streams.records import SourceRecord, classify
 from streams.store import ResultStore
@@ -56,7 +57,7 @@ class TestWhatTheReaderMayRead:
     ) -> None:
         store = ResultStore(settings.dsn, group="g", topic="t")
         records = [SourceRecord(0, 0, b"C-1", result("C-1").to_json())]
-        store.write(classify(records, datetime.now(UTC))[0], records)
+        store.write(classify(records, clock.now())[0], records)
         store.close()
         chunks = db.execute("SELECT chunk_schema || '.' || chunk_name FROM timescaledb_information.chunks"
                             " WHERE hypertable_name = 'inspection_results' AND hypertable_schema = current_schema()"
@@ -77,6 +78,13 @@ class TestWhatTheReaderCannotDo:
         "SET ROLE qsmon",
         "SELECT * FROM plan_indicators FOR UPDATE", "SELECT * FROM alerts FOR KEY SHARE",
         "LOCK TABLE alerts IN ROW EXCLUSIVE MODE",
+        "SELECT pg_logical_emit_message(false, 'x', 'x')", "SELECT txid_current()", "SELECT pg_current_xact_id()",
+        "SELECT show_chunks('rollup_daily')", "SELECT time_bucket('1 day', now())",
+        # DDL that would queue an exclusive lock before checking ownership: refused before it runs.
+        "CREATE RULE r AS ON INSERT TO rollup_daily DO ALSO NOTHING",
+        "CREATE INDEX ON rollup_daily (day)",
+        "CREATE TRIGGER t BEFORE INSERT ON rollup_daily FOR EACH ROW"
+        " EXECUTE FUNCTION suppress_redundant_updates_trigger()",
     ])
     def test_it_cannot_lock_store_notify_write_or_become_another_role(self, reader: psycopg.Connection,
                                                                       sql: str) -> None:
@@ -107,6 +115,22 @@ class TestWhatTheReaderCannotDo:
 
 
 class TestTheReaderCannotStallStorage:
+    def test_ddl_is_refused_before_it_waits_for_a_lock(self, settings: Settings, reader: psycopg.Connection,
+                                                       db: psycopg.Connection) -> None:
+        """CREATE RULE locks the table before checking ownership; the event trigger refuses it first."""
+        holder = psycopg.connect(settings.dsn)  # the app holds a lock the rule would wait for
+        holder.execute("LOCK TABLE rollup_daily IN ACCESS SHARE MODE")
+        try:
+            reader.execute("SET default_transaction_read_only = off")
+            reader.execute("SET lock_timeout = 0")
+            started = time.monotonic()
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="qsmon_grafana may not run CREATE RULE"):
+                reader.execute("CREATE RULE r AS ON INSERT TO rollup_daily DO ALSO NOTHING")
+            assert time.monotonic() - started < 1
+        finally:
+            holder.close()
+
+
     def test_results_are_stored_while_it_holds_every_lock_it_can_get(
         self, settings: Settings, db: psycopg.Connection
     ) -> None:
@@ -124,7 +148,7 @@ class TestTheReaderCannotStallStorage:
             events = [result(f"L-{i}", verdict="fail" if i % 10 == 0 else "pass",
                              at=datetime(2021 + i % 5, 1 + i % 12, 3, tzinfo=UTC)) for i in range(100)]
             records = [SourceRecord(0, i, e.key, e.to_json()) for i, e in enumerate(events)]
-            outcome.append(store.write(classify(records, datetime.now(UTC))[0], records).stored)
+            outcome.append(store.write(classify(records, clock.now())[0], records).stored)
 
         writer = threading.Thread(target=write)
         try:

@@ -72,6 +72,10 @@ class TestCellText:
 
     def test_other_control_characters_are_left_for_the_text_rule(self) -> None:
         assert cell_text("a\x00b") == "a\x00b"
+        assert cell_text("a\u202eb") == "a\u202eb"  # a direction override is not layout: the row is refused
+
+    def test_invisible_characters_from_web_pages_are_dropped(self) -> None:
+        assert cell_text("\ufeff湖北\u200b某某\u2028公司") == "湖北某某 公司"
 
 
 class TestCsvRows:
@@ -94,7 +98,7 @@ class TestCsvRows:
         assert (summary.valid, summary.rejected) == (2, 1)
         (rejection,) = summary.rejections
         assert rejection.row == 4  # the wrapped cell above spans lines 2 and 3
-        assert rejection.reason.startswith("product: contains a control character")
+        assert rejection.reason.startswith("product: contains a control or invisible character")
 
     def test_implausible_dates_are_row_errors(self, tmp_path: Path) -> None:
         future = (clock.now() + timedelta(days=10)).date().isoformat()

@@ -60,7 +60,8 @@ class TestRejections:
 
     @pytest.mark.parametrize("field", ["subcategory", "product", "brand", "spec", "batch", "manufacturer",
                                        "sampled_unit", "lab", "source"])
-    @pytest.mark.parametrize("control", ["\x00", "\x07", "\n", "\x1b", "\x7f", "\x85"])
+    @pytest.mark.parametrize("control", ["\x00", "\x07", "\n", "\x1b", "\x7f", "\x85", "\u2028", "\u200b", "\u202e",
+                                         "\ufeff"])
     def test_every_text_field_refuses_control_characters(self, field: str, control: str) -> None:
         with pytest.raises(InvalidResultError, match=field):
             parse_result(orjson.dumps(VALID | {field: f"lab{control}x"}))
@@ -70,6 +71,21 @@ class TestRejections:
         item = VALID["failed_items"][0] | {field: "x\x00"}
         with pytest.raises(InvalidResultError, match=field):
             parse_result(orjson.dumps(VALID | {"failed_items": [item]}))
+
+    def test_a_record_past_the_size_limit_is_refused_before_parsing(self) -> None:
+        items = [{"item": "x"}] * 20_000  # 300 kB of failed items: refused by size, not by validating each
+        with pytest.raises(InvalidResultError, match="at most 65536 are read"):
+            parse_result(orjson.dumps(VALID | {"failed_items": items}))
+
+    def test_echoed_values_are_cut(self) -> None:
+        with pytest.raises(InvalidResultError) as failure:
+            parse_result(orjson.dumps(VALID | {"schema_version": "9" * 10_000, "sample_id": "x" * 10_000}))
+        assert len(str(failure.value)) < 300
+
+    def test_a_report_date_from_the_future_is_rejected(self) -> None:
+        event = result("S-1").model_copy(update={"reported_at": clock.now() + timedelta(days=3)})
+        with pytest.raises(InvalidResultError, match="reported_at lies in the future"):
+            event.check_not_future(clock.now())
 
     def test_a_sampling_date_before_2000_is_implausible(self) -> None:
         old = {"sampled_at": "1999-12-31T12:00:00+08:00", "reported_at": "2000-01-05T12:00:00+08:00"}
