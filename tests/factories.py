@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from qsmon import clock
 from qsmon.schema import FailedItem, InspectionResult
 from qsmon.vocab import Category, SamplingType, Stage, Verdict
 
@@ -16,7 +17,9 @@ def result(sample_id: str, *, revision: int = 1, verdict: str = "pass", at: date
            subcategory: str | None = "蔬菜", **extra: Any) -> InspectionResult:
     failed = (FailedItem(item="毒死蜱", measured="0.12", limit="≤0.02", unit="mg/kg"),) if verdict == "fail" else ()
     fields: dict[str, Any] = {
-        "sample_id": sample_id, "revision": revision, "sampled_at": at, "reported_at": at + timedelta(days=5),
+        # Reported five days after sampling, or now for results sampled in the last few days: never in the future.
+        "sample_id": sample_id, "revision": revision, "sampled_at": at,
+        "reported_at": min(at + timedelta(days=5), max(at, clock.now())),
         "category": Category(category), "subcategory": subcategory, "sampling_type": SamplingType(sampling_type),
         "stage": Stage.DISTRIBUTION, "region_code": region, "verdict": Verdict(verdict), "failed_items": failed,
         "source": "test",

@@ -54,6 +54,7 @@ class Simulator:
         self._recent: list[InspectionResult] = []  # a window of earlier events to redeliver or correct
         self._counter = 0
         self._zone = ZoneInfo(options.timezone)
+        self._last_moment = datetime.combine(options.last_day, time(23, 59), self._zone)
 
     # --- one result ------------------------------------------------------------------------
     def _sampled_at(self, index: int, total: int) -> datetime:
@@ -118,7 +119,7 @@ class Simulator:
         if profile.score_mean is not None:
             score = round(min(100.0, max(0.0, rng.gauss(profile.score_mean, 8))), 1)
         trade = rng.choice(TRADE_NAMES)
-        reported_at = sampled_at + timedelta(days=rng.randint(3, 20), hours=rng.randint(0, 8))
+        reported_at = self._reported(sampled_at + timedelta(days=rng.randint(3, 20), hours=rng.randint(0, 8)))
         return InspectionResult(
             sample_id=f"SIM{self.options.seed:04d}-{self._counter:09d}",
             revision=1,
@@ -142,19 +143,24 @@ class Simulator:
             source=self.options.source,
         )
 
+    def _reported(self, at: datetime) -> datetime:
+        """Results of the last days are reported by the end of the last day, not after it: a report from the future
+        is refused. Depends on the options only, so the same seed still gives the same events."""
+        return min(at, self._last_moment)
+
     def _correction_of(self, earlier: InspectionResult) -> InspectionResult:
         """A higher revision: a 复检/异议 that overturns a failure, or a data-entry fix that moves the date."""
         if earlier.verdict is Verdict.FAIL:
             grade = Grade.QUALIFIED if earlier.grade is not None else None
             return earlier.model_copy(update={
                 "revision": earlier.revision + 1, "verdict": Verdict.PASS, "failed_items": (), "grade": grade,
-                "reported_at": earlier.reported_at + timedelta(days=15),
+                "reported_at": self._reported(earlier.reported_at + timedelta(days=15)),
             })
         shift = timedelta(days=self._rng.randint(1, 3))
         return earlier.model_copy(update={
             "revision": earlier.revision + 1,
             "sampled_at": earlier.sampled_at - shift,
-            "reported_at": earlier.reported_at + timedelta(days=2),
+            "reported_at": self._reported(earlier.reported_at + timedelta(days=2)),
         })
 
     # --- the stream -------------------------------------------------------------------------
