@@ -45,7 +45,7 @@ bench: bootstrap ## end-to-end benchmarks (not part of the tests); writes docs/b
 
 bench-alerts: bootstrap ## alert latency, breach to webhook (writes docs/benchmarks.md)
 	$(UV) run qsmon stack up
-	$(UV) run python -m bench.alert_latency --trials 50 --write-docs
+	$(UV) run python -m bench.alert_latency --trials 50 --group-wait 2 --write-docs
 
 bench-panels: bootstrap ## dashboard panel queries on 10 million results (writes docs/benchmarks.md)
 	$(UV) run qsmon stack up

@@ -9,14 +9,17 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from alerts.lifecycle import Policy
-from alerts.payload import build_payload
-from alerts.recording import RecordedEvent, record
+from alerts import store
+from alerts.lifecycle import Policy, Transition
+from alerts.payload import Event, build_payload
+from alerts.recording import Payload, RecordedEvent, announce, record
+from alerts.reminders import RepeatPolicy, reminder_due
 from indicators.evaluate import Evaluation, evaluate_indicator
+from indicators.feed import feed_evaluations
 from indicators.filter import admits
 from indicators.windows import window_range
 from notify.outbox import wake_notifier
-from notify.routing import ChannelsConfig
+from notify.routing import ChannelsConfig, wants
 from qsmon import clock as qsmon_clock
 from qsmon.changes import RollupKey
 from qsmon.plans.model import Indicator, Op, Plan
@@ -50,10 +53,13 @@ class AlertEngine:
         self.channels = channels
         self.policy = Policy(hold=timedelta(seconds=settings.alerts_hold_seconds),
                              cooldown=timedelta(seconds=settings.alerts_cooldown_seconds))
+        self.repeat = RepeatPolicy(timedelta(seconds=settings.alerts_repeat_seconds),
+                                   settings.alerts_repeat_working_hours, settings.timezone)
         self.clock: Clock = clock or qsmon_clock.now
         self._conn: psycopg.Connection | None = None
 
-    def _connection(self) -> psycopg.Connection:
+    def connection(self) -> psycopg.Connection:
+        """The engine's connection, reopened when it was lost."""
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._conn = connect(self.settings.dsn, application_name="qsmon-alerts")
         return self._conn
@@ -65,35 +71,79 @@ class AlertEngine:
     def today(self, now: datetime) -> date:
         return now.astimezone(ZoneInfo(self.settings.timezone)).date()
 
-    def _payload(self, plan: Plan) -> Callable[[psycopg.Connection, RecordedEvent, str | None], dict[str, Any]]:
-        def build(conn: psycopg.Connection, event: RecordedEvent, severity: str | None) -> dict[str, Any]:
-            return build_payload(conn, plan, event.alert_id, event.event_id, event.transition.value,
-                                 severity or event.evaluation.state.value, event.evaluation,
-                                 self.channels.dashboard_url, self.clock())
+    def _payload(self, plan: Plan, now: datetime) -> Payload:
+        status = plan.status(self.today(now))
+
+        def build(conn: psycopg.Connection, event: RecordedEvent) -> dict[str, Any]:
+            return build_payload(conn, plan, Event(event.alert_id, event.event_id, event.transition.value,
+                                                   event.severity, event.evaluation, now, status),
+                                 self.channels.dashboard_url)
         return build
 
     def sweep(self) -> list[RecordedEvent]:
-        """Evaluate every indicator of every plan over every window."""
-        return self._run(lambda plan, indicator, today: indicator.windows)
+        """Evaluate every indicator of every plan in force over every window and its feed; then remind of what
+        still fires and close what belongs to plans no longer in force."""
+        return self._run(lambda plan, indicator, today: indicator.windows, sweep=True)
 
     def on_changes(self, keys: list[RollupKey]) -> list[RecordedEvent]:
         """Evaluate only the indicators, and their windows, that the changed rollup keys can move."""
-        return self._run(lambda plan, indicator, today: affected_windows(plan, indicator, keys, today))
+        return self._run(lambda plan, indicator, today: affected_windows(plan, indicator, keys, today), sweep=False)
 
-    def _run(self, windows_for: Callable[[Plan, Indicator, date], tuple[str, ...]]) -> list[RecordedEvent]:
+    def _run(self, windows_for: Callable[[Plan, Indicator, date], tuple[str, ...]], *, sweep: bool
+             ) -> list[RecordedEvent]:
         now = self.clock()
         today = self.today(now)
-        conn = self._connection()
+        conn = self.connection()
         events: list[RecordedEvent] = []
         for plan in self.plans.values():
+            payload = self._payload(plan, now)
+            if not plan.in_force(today):
+                if sweep:
+                    events.extend(self._close(conn, plan, now, payload))
+                continue
             batch: list[Evaluation] = []
             for indicator in plan.indicators:
                 windows = windows_for(plan, indicator, today)
                 if windows:
                     batch.extend(evaluate_indicator(conn, plan, indicator, today, windows))
+                if sweep:
+                    batch.extend(feed_evaluations(conn, plan, indicator, today,
+                                                  plan.no_data_days or self.settings.alerts_no_data_days))
             if batch:
-                events.extend(record(conn, batch, now, self.policy, self.channels.channels, self._payload(plan)))
+                events.extend(record(conn, batch, now, self.policy, self.channels.channels, payload))
+            if sweep:
+                events.extend(self._remind(conn, plan, now, payload))
         conn.commit()
         if events:
             wake_notifier(conn)
         return events
+
+    def _remind(self, conn: psycopg.Connection, plan: Plan, now: datetime, payload: Payload) -> list[RecordedEvent]:
+        """Announce again what still fires: after a silence that hid it ended, and every repeat interval."""
+        events = []
+        with conn.transaction():
+            for alert in store.firing_alerts(conn, plan.id, _severities(plan)):
+                e = alert.evaluation
+                if e is None or store.silenced(conn, e, alert.severity, now):
+                    continue
+                if not any(wants(c, e, alert.severity) for c in self.channels.channels):
+                    continue  # nobody to tell
+                if reminder_due(alert.last_notified_at, alert.last_change_at, now, self.repeat):
+                    events.append(announce(conn, alert.alert_id, Transition.REPEATED, alert.severity, e, now,
+                                           self.channels.channels, payload))
+        return events
+
+    def _close(self, conn: psycopg.Connection, plan: Plan, now: datetime, payload: Payload) -> list[RecordedEvent]:
+        """A plan past its period (and any extension) is no longer judged: its firing alerts close, announced once."""
+        events = []
+        with conn.transaction():
+            for alert in store.firing_alerts(conn, plan.id, _severities(plan)):
+                store.close_alert(conn, alert.alert_id, now)
+                if alert.evaluation is not None:
+                    events.append(announce(conn, alert.alert_id, Transition.EXPIRED, alert.severity,
+                                           alert.evaluation, now, self.channels.channels, payload))
+        return events
+
+
+def _severities(plan: Plan) -> dict[str, str]:
+    return {indicator.id: indicator.severity.value for indicator in plan.indicators}

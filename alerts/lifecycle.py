@@ -2,7 +2,8 @@
 
 * An alert opens when an evaluation is `warning` or `critical`.
 * It resolves only after the evaluation has been `ok` for the whole hold period; one relapse restarts the hold.
-* Its severity only rises while it is open (warning → critical notifies once; critical → warning does not).
+* Its severity only rises while it is open (warning → critical notifies once; critical → warning does not), and
+  never above the indicator's own severity: an `info` indicator is recorded, never paged.
 * Firing again within the cool-down after resolving reopens the same alert rather than opening a new one.
 * `insufficient_data` changes nothing: silence in the data is not recovery.
 """
@@ -21,6 +22,8 @@ class Transition(StrEnum):
     ESCALATED = "escalated"
     REOPENED = "reopened"
     RESOLVED = "resolved"
+    REPEATED = "repeated"  # still firing: a reminder, or the announcement of one opened while silenced
+    EXPIRED = "expired"  # closed because its plan is no longer in force
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +50,16 @@ class Decision:
     touch: bool = False  # the open alert's figures and ok_since are to be updated
 
 
-_RANK = {"warning": 1, "critical": 2}
+_RANK = {"info": 0, "warning": 1, "critical": 2}
 
 
-def decide(current: AlertView | None, state: State, now: datetime, policy: Policy) -> Decision:  # noqa: PLR0911
+def capped(state: State, ceiling: str) -> str:
+    """The severity an alert in ``state`` has under an indicator of severity ``ceiling``."""
+    return min(state.value, ceiling, key=_RANK.__getitem__)
+
+
+def decide(current: AlertView | None, state: State, now: datetime, policy: Policy,  # noqa: PLR0911
+           ceiling: str = "critical") -> Decision:
     if state is State.INSUFFICIENT_DATA:
         return Decision(None)
     if current is None or not current.firing:
@@ -58,11 +67,13 @@ def decide(current: AlertView | None, state: State, now: datetime, policy: Polic
             return Decision(None)
         recent = (current is not None and current.resolved_at is not None
                   and now - current.resolved_at < policy.cooldown)
-        return Decision(Transition.REOPENED if recent else Transition.OPENED, state.value, None, touch=True)
+        return Decision(Transition.REOPENED if recent else Transition.OPENED, capped(state, ceiling), None,
+                        touch=True)
     # An open alert.
     if state.firing:
-        if _RANK[state.value] > _RANK[current.severity]:
-            return Decision(Transition.ESCALATED, state.value, None, touch=True)
+        severity = capped(state, ceiling)
+        if _RANK[severity] > _RANK[current.severity]:
+            return Decision(Transition.ESCALATED, severity, None, touch=True)
         return Decision(None, current.severity, None, touch=True)  # a relapse restarts the hold
     ok_since = current.ok_since or now
     if now - ok_since >= policy.hold:

@@ -1,73 +1,192 @@
-"""What people read of an alert: the message every channel renders (Chinese markdown, Alertmanager's labels)."""
+"""What people read of alerts: one message per channel and group, in Chinese, for robots and mail alike.
+
+A group's message lists every indicator, region and window that changed since the group's last message, by kind
+of change (new, escalated, still firing, recovered, closed), most severe and furthest from target first. The
+windows of one indicator in one region share a line (近30天 97.80% · 本月 97.50%); counties that fire with their
+city fold into the city's line (inhibit rules); every change is still sent to Alertmanager, which groups alerts
+itself.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from itertools import groupby
 from typing import Any
 
 from alerts.lifecycle import Transition
-from indicators.labels import label, number
-from indicators.stats import State
+from indicators.labels import FEED_WINDOW, label, number
 from notify.message import Message
-from qsmon.plans.model import Measure, Op
+from notify.routing import Channel, ChannelsConfig, InhibitRule
+from qsmon.plans.model import Measure, Op, PlanStatus, Severity
 
 TRANSITION_LABELS: Mapping[StrEnum, str] = {
-    Transition.OPENED: "告警", Transition.REOPENED: "再次告警", Transition.ESCALATED: "告警升级",
-    Transition.RESOLVED: "已恢复",
+    Transition.OPENED: "新告警", Transition.REOPENED: "再次告警", Transition.ESCALATED: "告警升级",
+    Transition.REPEATED: "仍在告警", Transition.RESOLVED: "已恢复", Transition.EXPIRED: "规划到期,告警关闭",
+}
+_SECTION_ORDER = (Transition.OPENED, Transition.REOPENED, Transition.ESCALATED, Transition.REPEATED,
+                  Transition.RESOLVED, Transition.EXPIRED)
+_FIRING = {Transition.OPENED, Transition.REOPENED, Transition.ESCALATED, Transition.REPEATED}
+_RANK = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
+_MARK = {Severity.CRITICAL: "🔴", Severity.WARNING: "🟠", Severity.INFO: "🔵"}
+
+
+# Payloads queued by an earlier version lack the fields added since: what they are read with instead.
+_EARLIER_PAYLOADS: Mapping[str, Any] = {
+    "plan_status": PlanStatus.IN_FORCE.value, "period_start": "—", "period_end": "—", "in_force_until": None,
+    "jurisdiction": "", "jurisdiction_name": "", "region_level": "region", "opened_at": None, "top_failed_firms": [],
 }
 
 
-def title(p: dict[str, Any]) -> str:
-    return (f"【{TRANSITION_LABELS[Transition(p['transition'])]}·{label(State(p['severity']))}】"
-            f"{p['region_name']} {p['indicator_name']}")
+def upgraded(p: Mapping[str, Any]) -> dict[str, Any]:
+    """A payload with every field this version reads (see _EARLIER_PAYLOADS)."""
+    return {**_EARLIER_PAYLOADS, **p}
 
 
-def target_text(p: dict[str, Any]) -> str:
+def _key(p: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
+    return p["plan"], p["indicator"], p["region"], p["subcategory"], p["window"]
+
+
+def target_text(p: Mapping[str, Any]) -> str:
     measure, op = Measure(p["measure"]), Op(p["op"])
     if op is Op.INCREASING:
         return f"{label(op)}(不低于上期 {number(p['previous_value'], measure)})"
     return f"{label(op)} {number(p['target'], measure)}"
 
 
-def markdown(p: dict[str, Any]) -> str:
-    measure = Measure(p["measure"])
-    scope = p["region_name"] + (f" · {p['subcategory']}" if p["subcategory"] else "")
-    lines = [
-        f"### {title(p)}",
-        f"- 规划:{p['plan_title']}",
-        f"- 地区:{scope}",
-        f"- 统计窗口:{p['window_label']}({p['first_day']} 至 {p['last_day']})",
-        f"- {label(measure)}:**{number(p['value'], measure)}**(目标 {target_text(p)})",
-        f"- 样本:{p['samples']} 批次,不合格 {p['failed']} 批次",
-        f"- 95%置信区间:{number(p['low'], measure)} – {number(p['high'], measure)}",
-    ]
-    if p["top_failed_items"]:
-        items = "、".join(f"{name}({count})" for name, count in p["top_failed_items"])
-        lines.append(f"- 主要不合格项目:{items}")
-    lines.append(f"- [查看趋势看板]({p['dashboard_url']})")
-    return "\n".join(lines)
+def _shortfall(p: Mapping[str, Any]) -> float:
+    """How far from target (larger: worse), for ordering the lines."""
+    value, target = p.get("value"), p.get("target") if p.get("target") is not None else p.get("previous_value")
+    if value is None or target is None:
+        return 0.0
+    return float(value - target) if p["op"] in ("<", "<=") else float(target - value)
 
 
-def alertmanager_alert(p: dict[str, Any]) -> dict[str, Any]:
-    """One alert for Alertmanager API v2. A resolved event ends it; a firing one lasts until resolved or refreshed."""
-    # Alertmanager compares with its own clock: the wall clock, not qsmon's business clock (qsmon.clock).
+def plan_line(p: Mapping[str, Any]) -> str:
+    text = f"规划:{p['plan_title']}(规划期 {p['period_start']} 至 {p['period_end']}"
+    if p.get("plan_status") == PlanStatus.EXTENDED:
+        text += f",规划期已结束,延续执行至 {p['in_force_until']}"
+    elif p.get("plan_status") == PlanStatus.EXPIRED:
+        text += ",已到期"
+    return text + ")"
+
+
+def _windows(items: Sequence[Mapping[str, Any]]) -> str:
+    return " · ".join(f"{p['window_label']} **{number(p['value'], Measure(p['measure']))}**" for p in items)
+
+
+def _line(items: Sequence[Mapping[str, Any]], folded: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One indicator in one region: its windows, then the detail of the worst window."""
+    worst = items[0]
+    severity = Severity(worst["severity"])
+    scope = worst["region_name"] + (f" · {worst['subcategory']}" if worst["subcategory"] else "")
+    mark = f"{_MARK[severity]} {label(severity)}" if Transition(worst["transition"]) in _FIRING else "✅"
+    if worst["window"] == FEED_WINDOW:  # a feed that stopped: no rate to show, only what was due
+        days = (datetime.fromisoformat(worst["last_day"]) - datetime.fromisoformat(worst["first_day"])).days + 1
+        return [f"- {mark}|{scope}|{worst['indicator_name']}:近{days}天收到 {worst['samples']} 批次结果"
+                f"(此前每{days}天约 {worst['previous_value'] or 0:.0f} 批次),请核实数据报送是否中断"]
+    lines = [f"- {mark}|{scope}|{worst['indicator_name']}:{_windows(items)}(目标 {target_text(worst)})"]
+    detail = [f"样本 {worst['samples']} 批次,不合格 {worst['failed']} 批次",
+              f"95%置信区间 {number(worst['low'], Measure(worst['measure']))} – "
+              f"{number(worst['high'], Measure(worst['measure']))}"]
+    if worst.get("opened_at"):
+        detail.append(f"自 {worst['opened_at'][:16].replace('T', ' ')} 起")
+    lines.append("  " + ";".join(detail))
+    if worst.get("top_failed_items"):
+        lines.append("  主要不合格项目:" + "、".join(f"{name}({count})" for name, count in worst["top_failed_items"]))
+    if worst.get("top_failed_firms"):
+        lines.append("  涉及企业:" + "、".join(f"{name}({count})" for name, count in worst["top_failed_firms"]))
+    if folded:
+        counties: dict[str, Mapping[str, Any]] = {}
+        for f in folded:
+            counties.setdefault(f["region_name"], f)
+        verb = "未达标" if Transition(worst["transition"]) in _FIRING else "恢复"
+        lines.append(f"  下级地区同时{verb}:" + "、".join(
+            f"{name} {number(f['value'], Measure(f['measure']))}" for name, f in counties.items()))
+    return lines
+
+
+def _fold(items: list[dict[str, Any]], rules: Sequence[InhibitRule]) -> tuple[list[dict[str, Any]],
+                                                                             dict[int, list[dict[str, Any]]]]:
+    """Items that keep their own line, and for each source item (by index) the items folded into it."""
+    folded: dict[int, list[dict[str, Any]]] = {}
+    kept = []
+    for target in items:
+        source = next((i for i, s in enumerate(items) if s is not target and
+                       (Transition(s["transition"]) in _FIRING) == (Transition(target["transition"]) in _FIRING)
+                       and any(rule.folds(s, target) for rule in rules)), None)
+        if source is None:
+            kept.append(target)
+        else:
+            folded.setdefault(source, []).append(target)
+    return kept, folded
+
+
+def group_message(payloads: Sequence[dict[str, Any]], rules: Sequence[InhibitRule]) -> Message | None:
+    """The message for a group's changes since its last message. People read the latest change of each alert;
+    machines (the webhook's JSON) get every change, in order."""
+    changes = sorted((upgraded(p) for p in payloads), key=lambda p: p["event_id"])
+    latest: dict[tuple[str, str, str, str, str], dict[str, Any]] = {}
+    for p in changes:
+        latest[_key(p)] = p
+    items = list(latest.values())
+    if not items:
+        return None
+    kept, folded = _fold(items, rules)
+    index = {id(p): i for i, p in enumerate(items)}
+    first = items[0]
+    body = [plan_line(first)]
+    for transition in _SECTION_ORDER:
+        section = [p for p in kept if Transition(p["transition"]) is transition]
+        if not section:
+            continue
+        body.append(f"**{TRANSITION_LABELS[transition]}**")
+        section.sort(key=lambda p: (p["indicator"], p["region"], p["subcategory"]))
+        lines = []
+        for _, group in groupby(section, key=lambda p: (p["indicator"], p["region"], p["subcategory"])):
+            windows = sorted(group, key=lambda p: (_RANK[Severity(p["severity"])], -_shortfall(p)))
+            below = [f for p in windows for f in folded.get(index[id(p)], [])]
+            lines.append((_RANK[Severity(windows[0]["severity"])], -_shortfall(windows[0]), _line(windows, below)))
+        for *_, text in sorted(lines, key=lambda entry: (entry[0], entry[1])):
+            body.extend(text)
+    body.append(f"[查看趋势看板]({first['dashboard_url']})")
+    worst = min(items, key=lambda p: _RANK[Severity(p["severity"])])
+    firing = [p for p in items if Transition(p["transition"]) in _FIRING]
+    head = (f"【告警·{label(Severity(worst['severity']))}】" if firing
+            else f"【{TRANSITION_LABELS[Transition(worst['transition'])]}】")
+    count = len({(p["indicator"], p["region"], p["subcategory"]) for p in kept})
+    where = first["jurisdiction_name"] or first["region_name"]
+    title = f"{head}{where} {worst['indicator_name']}" + (f" 等{count}项" if count > 1 else "")
+    return Message(title=title, markdown=f"### {title}\n" + "\n".join(body),
+                   data={"kind": "alert_group", "title": title, "alerts": changes},  # every change, in order
+                   urgent=any(p["severity"] == Severity.CRITICAL for p in firing),
+                   alertmanager=[alertmanager_alert(p) for p in items])
+
+
+def renderer(config: ChannelsConfig) -> Callable[[Channel, list[dict[str, Any]]], Message | None]:
+    """What the notifier renders a group of alert changes with (notify.delivery.Render)."""
+    return lambda _channel, payloads: group_message(payloads, config.inhibit_rules)
+
+
+def alertmanager_alert(p: Mapping[str, Any]) -> dict[str, Any]:
+    """One alert for Alertmanager API v2: a firing one lasts `endsAt`, refreshed by the alert service; a closed one
+    ends now. Alertmanager compares with its own clock: the wall clock, not qsmon's business clock (qsmon.clock)."""
+    p = upgraded(p)
     now = datetime.now(UTC)
-    at = min(datetime.fromisoformat(p["at"]), now)
-    ends = now if p["transition"] == "resolved" else now + timedelta(days=7)
+    ended = Transition(p["transition"]) not in _FIRING
     return {
         "labels": {"alertname": "QsmonIndicatorBelowTarget", "plan": p["plan"], "indicator": p["indicator"],
                    "region": p["region"], "subcategory": p["subcategory"] or "all", "window": p["window"],
                    "severity": p["severity"]},
-        "annotations": {"summary": title(p), "description": markdown(p)},
-        "startsAt": at.isoformat(),
-        "endsAt": ends.isoformat(),
+        "annotations": {"summary": f"{p['region_name']} {p['indicator_name']} {p['window_label']}"
+                                   f" {number(p['value'], Measure(p['measure']))}(目标 {target_text(p)})",
+                        "description": plan_line(p)},
+        "startsAt": min(datetime.fromisoformat(p.get("opened_at") or p["at"]), now).isoformat(),
+        "endsAt": (now if ended else now + ALERTMANAGER_HOLD).isoformat(),
         "generatorURL": p["dashboard_url"],
     }
 
 
-def alert_message(p: dict[str, Any]) -> Message:
-    """An outbox payload as the message every channel renders."""
-    return Message(title=title(p), markdown=markdown(p), data=p, urgent=p["severity"] == State.CRITICAL,
-                   alertmanager=[alertmanager_alert(p)])
+# How long Alertmanager keeps a firing alert without hearing of it again; the service refreshes it well before.
+ALERTMANAGER_HOLD = timedelta(hours=1)

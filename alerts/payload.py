@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -9,27 +10,50 @@ from urllib.parse import urlencode
 import psycopg
 
 from indicators.evaluate import Evaluation
-from indicators.failures import top_failed_items
+from indicators.failures import top_failed_firms, top_failed_items
 from indicators.labels import window_label
-from qsmon.plans.model import Plan
+from qsmon.plans.model import Plan, PlanStatus
 from qsmon.regions import name_of
 
 
-def build_payload(conn: psycopg.Connection, plan: Plan, alert_id: int, event_id: int, transition: str,
-                  severity: str, e: Evaluation, dashboard_url: str, at: datetime) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Event:
+    """What happened to an alert, as a notification tells it."""
+
+    alert_id: int
+    event_id: int
+    transition: str
+    severity: str  # after the indicator's cap (alerts.lifecycle.capped)
+    evaluation: Evaluation
+    at: datetime
+    plan_status: PlanStatus
+
+
+def build_payload(conn: psycopg.Connection, plan: Plan, event: Event, dashboard_url: str) -> dict[str, Any]:
+    e = event.evaluation
     indicator = plan.indicator(e.indicator_id)
+    jurisdiction = plan.jurisdiction.region_code or "000000"
     query = urlencode({"var-plan": plan.id, "var-indicator": indicator.id, "var-region": e.scope.region_code})
-    top = ([] if transition == "resolved" else
-           top_failed_items(conn, indicator, e.days, e.scope.region_code, e.scope.subcategory))
+    closing = event.transition in ("resolved", "expired")
+    top_items = [] if closing else top_failed_items(conn, indicator, e.days, e.scope.region_code, e.scope.subcategory)
+    top_firms = [] if closing else top_failed_firms(conn, indicator, e.days, e.scope.region_code, e.scope.subcategory)
+    opened = conn.execute("SELECT opened_at FROM alerts WHERE id = %s", (event.alert_id,)).fetchone()
     return {
-        "alert_id": alert_id, "event_id": event_id, "transition": transition, "severity": severity,
-        "at": at.isoformat(), "plan": plan.id, "plan_title": plan.title, "indicator": indicator.id,
-        "indicator_name": indicator.name, "measure": indicator.measure.value, "region": e.scope.region_code,
-        "region_name": name_of(e.scope.region_code), "subcategory": e.scope.subcategory, "window": e.window,
-        "window_label": window_label(e.window), "first_day": e.days.first.isoformat(),
+        "alert_id": event.alert_id, "event_id": event.event_id, "transition": event.transition,
+        "severity": event.severity, "at": event.at.isoformat(),
+        "opened_at": opened[0].astimezone(event.at.tzinfo).isoformat() if opened else None,
+        "plan": plan.id, "plan_title": plan.title, "plan_status": event.plan_status.value,
+        "period_start": plan.period.start.isoformat(), "period_end": plan.period.end.isoformat(),
+        "in_force_until": plan.in_force_until.isoformat() if plan.in_force_until else None,
+        "jurisdiction": jurisdiction, "jurisdiction_name": plan.jurisdiction.name,
+        "region_level": "jurisdiction" if e.scope.region_code == jurisdiction else "region",
+        "indicator": indicator.id, "indicator_name": indicator.name, "measure": indicator.measure.value,
+        "region": e.scope.region_code, "region_name": name_of(e.scope.region_code), "subcategory": e.scope.subcategory,
+        "window": e.window, "window_label": window_label(e.window), "first_day": e.days.first.isoformat(),
         "last_day": e.days.last.isoformat(), "value": e.value, "low": e.interval.low, "high": e.interval.high,
         "op": e.op.value, "target": e.target, "previous_value": e.previous_value, "samples": e.samples,
         "failed": e.failed, "state": e.state.value,
-        "top_failed_items": [[c.item, c.failures] for c in top],
+        "top_failed_items": [[c.item, c.failures] for c in top_items],
+        "top_failed_firms": [[c.item, c.failures] for c in top_firms],
         "dashboard_url": f"{dashboard_url}?{query}",
     }

@@ -1,5 +1,5 @@
 """Recording evaluations: each moves its key's alert as the lifecycle decides, and the resulting events are queued
-for the channels that want them, all in one transaction."""
+for the channels that want them, all in one transaction. Reminders and closings announce through the same path."""
 
 from __future__ import annotations
 
@@ -22,11 +22,28 @@ class RecordedEvent:
     alert_id: int
     event_id: int
     transition: Transition
+    severity: str
     evaluation: Evaluation
 
 
 # Builds an event's notification payload (alerts.payload), frozen at recording time.
-Payload = Callable[[psycopg.Connection, RecordedEvent, str | None], dict[str, Any]]
+Payload = Callable[[psycopg.Connection, RecordedEvent], dict[str, Any]]
+
+
+def announce(conn: psycopg.Connection, alert_id: int, transition: Transition, severity: str, e: Evaluation,
+             now: datetime, channels: Sequence[Channel], payload: Payload) -> RecordedEvent:
+    """Record the event and queue it for every channel that wants it, unless a silence matches it."""
+    event_id = store.insert_event(conn, alert_id, transition.value, severity, e, now)
+    recorded = RecordedEvent(alert_id, event_id, transition, severity, e)
+    if not store.silenced(conn, e, severity, now):
+        routed = [channel for channel in channels if wants(channel, e, severity)]
+        body = payload(conn, recorded) if routed else {}
+        for channel in routed:
+            enqueue(conn, alert_id=alert_id, event_id=event_id, channel=channel.name, group_key=channel.group_key(body),
+                    payload=body)
+        if routed:
+            store.mark_notified(conn, alert_id, now)
+    return recorded
 
 
 def record(conn: psycopg.Connection, evaluations: Sequence[Evaluation], now: datetime, policy: Policy,
@@ -42,7 +59,7 @@ def record(conn: psycopg.Connection, evaluations: Sequence[Evaluation], now: dat
             store.upsert_evaluation(conn, e, now)
             latest = store.latest_alert(conn, e)
             alert_id, current = latest if latest else (None, None)
-            decision = decide(current, e.state, now, policy)
+            decision = decide(current, e.state, now, policy, ceiling=e.severity)
             after = advance(current, decision, now)
             if after is None:
                 continue
@@ -53,13 +70,5 @@ def record(conn: psycopg.Connection, evaluations: Sequence[Evaluation], now: dat
                                    reopened=decision.transition is Transition.REOPENED)
             if decision.transition is None or alert_id is None:
                 continue
-            event_id = store.insert_event(conn, alert_id, decision.transition.value, decision.severity, e, now)
-            recorded = RecordedEvent(alert_id, event_id, decision.transition, e)
-            events.append(recorded)
-            if store.silenced(conn, e, now):
-                continue
-            for channel in channels:
-                if wants(channel, e, decision.severity or e.state.value):
-                    enqueue(conn, alert_id=alert_id, event_id=event_id, channel=channel.name,
-                            payload=payload(conn, recorded, decision.severity))
+            events.append(announce(conn, alert_id, decision.transition, after.severity, e, now, channels, payload))
     return events

@@ -13,7 +13,8 @@ from prometheus_client import CollectorRegistry, Counter, start_http_server
 
 from alerts.engine import AlertEngine
 from alerts.exporter import IndicatorCollector
-from alerts.messages import TRANSITION_LABELS, alert_message
+from alerts.messages import TRANSITION_LABELS, renderer
+from alerts.refresh import refresh_alertmanager
 from indicators.labels import label_rows
 from notify.delivery import Notifier
 from notify.routing import load_channels
@@ -59,20 +60,27 @@ def run_service(settings: Settings, stop: threading.Event | None = None, *, metr
     registry.register(IndicatorCollector(settings.dsn))
     if metrics:
         start_http_server(settings.alerts_metrics_port, addr=settings.metrics_host, registry=registry)
-    notifier = Notifier(settings.dsn, {c.name: c for c in engine.channels.channels}, registry, alert_message)
+    notifier = Notifier(settings.dsn, {c.name: c for c in engine.channels.channels}, registry,
+                        renderer(engine.channels))
     notifier_thread = threading.Thread(target=notifier.run, args=(stop,), name="notifier", daemon=True)
     notifier_thread.start()
     consumer = KafkaConsumer(settings.changes_topic, bootstrap_servers=settings.kafka_bootstrap,
                              group_id=settings.alerts_group, auto_offset_reset="latest",
                              enable_auto_commit=True)  # changes are hints: the sweep covers anything missed
     log.info("qsmon alerts: %d plans, %d channels", len(engine.plans), len(engine.channels.channels))
-    last_sweep = 0.0
+    last_sweep = last_refresh = 0.0
+    alertmanagers = [c for c in engine.channels.channels if c.type == "alertmanager"]
     try:
         while not stop.is_set():
             if time.monotonic() - last_sweep >= settings.alerts_sweep_seconds:
                 for event in engine.sweep():
                     events_total.labels(event.transition.value).inc()
                 last_sweep = time.monotonic()
+            if alertmanagers and time.monotonic() - last_refresh >= settings.alerts_alertmanager_refresh_seconds:
+                conn = engine.connection()
+                for channel in alertmanagers:
+                    refresh_alertmanager(conn, notifier.client, channel)
+                last_refresh = time.monotonic()
             batches = consumer.poll(timeout_ms=200)
             keys = [key for records in batches.values() for r in records for key in decode_changes(r.value)]
             if keys:

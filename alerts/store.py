@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +10,10 @@ import orjson
 import psycopg
 
 from alerts.lifecycle import AlertView
-from indicators.evaluate import Evaluation
+from indicators.evaluate import Evaluation, Scope
+from indicators.stats import Interval, State
+from indicators.windows import DayRange
+from qsmon.plans.model import Op
 
 _UPSERT_EVALUATION = """
 INSERT INTO indicator_evaluations (plan_id, indicator_id, region_code, subcategory, window_name, first_day,
@@ -94,11 +98,59 @@ def insert_event(conn: psycopg.Connection, alert_id: int, kind: str, severity: s
     return int(row[0])
 
 
-def silenced(conn: psycopg.Connection, e: Evaluation, now: datetime) -> bool:
-    # region_pattern() is qsmon.regions.like_pattern's SQL twin: a city's silence covers exactly its counties.
+def silenced(conn: psycopg.Connection, e: Evaluation, severity: str, now: datetime) -> bool:
+    """A live silence matches every label it names (NULL: any). region_pattern() is qsmon.regions.like_pattern's
+    SQL twin: a city's silence covers exactly its counties."""
     row = conn.execute(
-        "SELECT 1 FROM silences WHERE until > %s AND (plan_id IS NULL OR plan_id = %s)"
+        "SELECT 1 FROM silences WHERE until > %s AND expired_at IS NULL AND (plan_id IS NULL OR plan_id = %s)"
         " AND (indicator_id IS NULL OR indicator_id = %s)"
-        " AND (region_code IS NULL OR %s LIKE region_pattern(region_code)) LIMIT 1",
-        (now, e.plan_id, e.indicator_id, e.scope.region_code)).fetchone()
+        " AND (region_code IS NULL OR %s LIKE region_pattern(region_code))"
+        " AND (window_name IS NULL OR window_name = %s) AND (severity IS NULL OR severity = %s) LIMIT 1",
+        (now, e.plan_id, e.indicator_id, e.scope.region_code, e.window, severity)).fetchone()
     return row is not None
+
+
+def mark_notified(conn: psycopg.Connection, alert_id: int, now: datetime) -> None:
+    conn.execute("UPDATE alerts SET last_notified_at = %s WHERE id = %s", (now, alert_id))
+
+
+@dataclass(frozen=True, slots=True)
+class FiringAlert:
+    alert_id: int
+    severity: str
+    last_notified_at: datetime | None
+    last_change_at: datetime  # its last transition (opened, reopened, escalated)
+    evaluation: Evaluation | None  # the key's latest evaluation
+
+
+_FIRING = """
+SELECT a.id, a.severity, a.last_notified_at,
+    (SELECT max(ev.at) FROM alert_events ev WHERE ev.alert_id = a.id
+     AND ev.kind IN ('opened', 'reopened', 'escalated')),
+    e.first_day, e.last_day, e.tested, e.failed, e.value, e.low, e.high, e.op, e.target, e.previous_value, e.state,
+    a.plan_id, a.indicator_id, a.region_code, a.subcategory, a.window_name
+FROM alerts a
+LEFT JOIN indicator_evaluations e USING (plan_id, indicator_id, region_code, subcategory, window_name)
+WHERE a.status = 'firing' AND a.plan_id = %s
+ORDER BY a.id
+FOR UPDATE OF a
+"""
+
+
+def firing_alerts(conn: psycopg.Connection, plan_id: str, severity_of: dict[str, str]) -> list[FiringAlert]:
+    """The plan's firing alerts with their latest evaluation, locked until the transaction ends."""
+    alerts = []
+    for row in conn.execute(_FIRING, (plan_id,)).fetchall():
+        alert_id, severity, notified, changed, first, last, tested, failed, value, low, high, op, target, \
+            previous, state, plan, indicator, region, subcategory, window = row
+        evaluation = None if first is None else Evaluation(
+            plan, indicator, Scope(region, subcategory), window, DayRange(first, last), int(tested), int(failed),
+            value, Interval(low, high), Op(op), target, previous, State(state), severity_of.get(indicator, "warning"))
+        alerts.append(FiringAlert(int(alert_id), severity, notified, changed, evaluation))
+    return alerts
+
+
+def close_alert(conn: psycopg.Connection, alert_id: int, now: datetime) -> None:
+    """Closed without recovering: its plan is no longer in force."""
+    conn.execute("UPDATE alerts SET status = 'resolved', resolved_at = %s, updated_at = %s WHERE id = %s",
+                 (now, now, alert_id))

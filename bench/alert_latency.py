@@ -1,9 +1,10 @@
-"""Alert latency: ``python -m bench.alert_latency [--trials N] [--write-docs]``.
+"""Alert latency: ``python -m bench.alert_latency [--trials N] [--group-wait S] [--write-docs]``.
 
-From producing the result that breaches a target to the webhook receiving the notification, through the real
-path: Kafka → `qsmon worker` → change feed → `qsmon alerts run` (evaluate, record, outbox, NOTIFY) → webhook.
-Each trial sends one failing acceptance result of a new subcategory to a `== 100 %` indicator broken down by
-subcategory, so each trial opens exactly one new alert.
+From producing the result that breaches a target to the webhook receiving the message, through the real path:
+Kafka → `qsmon worker` → change feed → `qsmon alerts run` (evaluate, record, outbox, NOTIFY) → grouped delivery
+→ webhook. Each trial sends one failing acceptance result of a new subcategory to a `== 100 %` indicator broken
+down by subcategory, so each trial opens exactly one new alert; the channel waits `group_wait` for more of the
+same incident before it sends, so the goal is p99 under group_wait + 1 s.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=50)
+    parser.add_argument("--group-wait", type=float, default=2.0, help="the channel's group_wait_s")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     base = Settings()
@@ -72,8 +74,9 @@ def main() -> None:
     (work / "plans" / "bench-latency.yaml").write_text(PLAN, encoding="utf-8")
     receiver = WebhookReceiver()
     arrivals: dict[str, float] = {}
-    (work / "channels.yaml").write_text(f"channels:\n  - {{name: hook, type: webhook, url: '{receiver.url}'}}\n",
-                                        encoding="utf-8")
+    (work / "channels.yaml").write_text(
+        f"channels:\n  - {{name: hook, type: webhook, url: '{receiver.url}', group_wait_s: {args.group_wait},"
+        " group_interval_s: 0}\n", encoding="utf-8")
     env = {**os.environ, "QSMON_DATABASE_URL": settings.dsn, "QSMON_RESULTS_TOPIC": settings.results_topic,
            "QSMON_DLQ_TOPIC": settings.dlq_topic, "QSMON_CHANGES_TOPIC": settings.changes_topic,
            "QSMON_WORKER_GROUP": settings.worker_group, "QSMON_WORKER_METRICS_PORT": "19511",
@@ -94,13 +97,13 @@ def main() -> None:
                 sink.deliver([event])
                 deadline = sent + 30
                 while time.monotonic() < deadline:
-                    messages = [m for m in receiver.received if m.get("subcategory") == wanted]
+                    messages = [a for a in receiver.alerts() if a.get("subcategory") == wanted]
                     if messages:
                         arrivals[str(wanted)] = time.monotonic()
                         latencies.append(arrivals[str(wanted)] - sent)
                         break
                     time.sleep(0.005)
-                time.sleep(0.5)
+                time.sleep(0.2)
     finally:
         for p in procs:
             p.terminate()
@@ -111,10 +114,11 @@ def main() -> None:
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
     text = (
         "<!-- bench:alerts:start -->\n"
-        f"Command: `python -m bench.alert_latency --trials {args.trials}`, run {clock.now():%Y-%m-%d}: "
-        f"{len(latencies)} of {args.trials} breaches notified; produce → webhook received: "
-        f"p50 **{p50 * 1000:,.0f} ms**, p99 **{p99 * 1000:,.0f} ms**, max {max(latencies) * 1000:,.0f} ms, "
-        f"mean {statistics.mean(latencies) * 1000:,.0f} ms.\n"
+        f"Command: `python -m bench.alert_latency --trials {args.trials} --group-wait {args.group_wait:g}`, run"
+        f" {clock.now():%Y-%m-%d}: {len(latencies)} of {args.trials} breaches notified; produce → webhook received,"
+        f" group_wait {args.group_wait:g} s included: p50 **{p50 * 1000:,.0f} ms**, p99 **{p99 * 1000:,.0f} ms**,"
+        f" max {max(latencies) * 1000:,.0f} ms, mean {statistics.mean(latencies) * 1000:,.0f} ms; p99 minus"
+        f" group_wait **{(p99 - args.group_wait) * 1000:,.0f} ms** (goal: under 1,000 ms).\n"
         "<!-- bench:alerts:end -->"
     )
     print(text)

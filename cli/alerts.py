@@ -95,21 +95,71 @@ def ack(alert_id: int, by: Annotated[str, typer.Option(help="who acknowledges")]
 @friendly_errors
 def silence(
     until: Annotated[str, typer.Option(help="ISO time the silence ends, e.g. 2026-12-01T08:00+08:00")],
+    by: Annotated[str, typer.Option(help="who silences (recorded)")],
+    reason: Annotated[str, typer.Option(help="why (recorded)")],
     plan: Annotated[str | None, typer.Option(help="plan id (default: any)")] = None,
     indicator: Annotated[str | None, typer.Option(help="indicator id (default: any)")] = None,
-    region: Annotated[str | None, typer.Option(help="GB/T 2260 code; a city silences its counties too")] = None,
-    reason: Annotated[str, typer.Option(help="why")] = "",
+    region: Annotated[str | None, typer.Option(help="GB/T 2260 code; a city silences exactly its counties")] = None,
+    window: Annotated[str | None, typer.Option(help="window, e.g. rolling_30d or no_data (default: any)")] = None,
+    severity: Annotated[str | None, typer.Option(help="info | warning | critical (default: any)")] = None,
 ) -> None:
-    """Stop notifications matching plan / indicator / region until a time; alerts are still recorded."""
+    """Stop notifications matching every label given until a time; alerts are still recorded, and a firing one is
+    announced when the silence ends."""
     from qsmon.storage import connect
 
     ends = datetime.fromisoformat(until)
     if ends.tzinfo is None:
         raise typer.BadParameter("--until needs an offset, e.g. +08:00")
+    if severity not in (None, "info", "warning", "critical"):
+        raise typer.BadParameter("--severity must be info, warning or critical")
     with connect(get_settings().dsn) as conn:
-        row = conn.execute("INSERT INTO silences (plan_id, indicator_id, region_code, until, reason) VALUES"
-                           " (%s, %s, %s, %s, %s) RETURNING id", (plan, indicator, region, ends, reason)).fetchone()
+        row = conn.execute(
+            "INSERT INTO silences (plan_id, indicator_id, region_code, window_name, severity, until, reason,"
+            " created_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (plan, indicator, region, window, severity, ends, reason, by)).fetchone()
     typer.echo(f"silence #{row[0] if row else '?'} until {ends.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
+
+
+@alerts_app.command("silences")
+@friendly_errors
+def silences(
+    every: Annotated[bool, typer.Option("--all", help="also the ended and expired ones")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The silences in force (or all of them), with who set them and why."""
+    from qsmon.storage import connect
+
+    where = "" if every else "WHERE until > now() AND expired_at IS NULL"
+    with connect(get_settings().dsn) as conn:
+        rows = conn.execute(
+            "SELECT id, plan_id, indicator_id, region_code, window_name, severity, until, expired_at, created_by,"
+            f" created_at, reason FROM silences {where} ORDER BY id").fetchall()
+    keys = ("id", "plan", "indicator", "region", "window", "severity", "until", "expired_at", "by", "created_at",
+            "reason")
+    items = [dict(zip(keys, r, strict=True)) for r in rows]
+    if as_json:
+        print_json(items)
+        return
+    for i in items:
+        labels = " ".join(f"{k}={i[k]}" for k in ("plan", "indicator", "region", "window", "severity") if i[k])
+        ended = f" expired {i['expired_at']:%Y-%m-%d %H:%M}" if i["expired_at"] else ""
+        typer.echo(f"#{i['id']:<4} {labels or '(everything)'} until {i['until']:%Y-%m-%d %H:%M}{ended}"
+                   f" by {i['by']}: {i['reason']}")
+    typer.echo(f"{len(items)} silences")
+
+
+@alerts_app.command("unsilence")
+@friendly_errors
+def unsilence(silence_id: int) -> None:
+    """End a silence now; what it hid and still fires is announced at the next sweep."""
+    from qsmon.storage import connect
+
+    with connect(get_settings().dsn) as conn:
+        row = conn.execute("UPDATE silences SET expired_at = now() WHERE id = %s AND expired_at IS NULL"
+                           " RETURNING id", (silence_id,)).fetchone()
+    if row is None:
+        raise typer.BadParameter(f"no silence #{silence_id} in force")
+    typer.echo(f"silence #{silence_id} expired")
 
 
 @alerts_app.command("prometheus-rules")
@@ -132,6 +182,9 @@ def status(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Every indicator, scope and window: tested, failed, value, interval, target and state."""
+    from indicators.labels import label
+    from qsmon import clock
+    from qsmon.plans import presets
     from qsmon.regions import name_of
     from qsmon.storage import connect
 
@@ -148,7 +201,15 @@ def status(
     if as_json:
         print_json(items)
         return
+    plans = presets(get_settings().plans_dir)
+    today = clock.today(get_settings().timezone)
+    shown_plan = None
     for i in items:
+        if i["plan"] != shown_plan and i["plan"] in plans:
+            shown_plan, known = i["plan"], plans[i["plan"]]
+            extension = f", in force until {known.in_force_until}" if known.in_force_until else ""
+            typer.secho(f"{known.id} {known.title}: period {known.period.start} – {known.period.end}{extension}"
+                        f" — {label(known.status(today))}", bold=True)
         value = "—" if i["value"] is None else f"{i['value']:.2f}"
         target = f"{i['op']} {i['target']:g}" if i["target"] is not None else f"{i['op']} (prev "
         if i["target"] is None:

@@ -102,4 +102,8 @@ def plan_json_schema() -> dict[str, object]:
     result = Plan.model_json_schema()
     result["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     result["title"] = "qsmon plan"
+    # A file that extends another plan names only what it changes (qsmon.plans.loader).
+    result["properties"]["extends"] = {"type": "string", "title": "Extends",
+                                       "description": "the id of a plan this file changes; its keys replace the plan's"}
+    result["anyOf"] = [{"required": ["extends"]}, {"required": result.pop("required")}]
     return result

@@ -106,6 +106,7 @@ def _prom(title: str, expr: str, unit: str, legend: str) -> Any:
 
 def overview() -> Any:
     return _dashboard("qsmon-overview", "总览 · 质量指标", plan_variables(indicator=False, window=True), [
+        _table("规划状态", q.OVERVIEW_PLAN, h=4),
         _table("指标完成情况(当前值、目标、状态、样本、95%置信区间)", q.OVERVIEW_TILES, w=18, h=12),
         _stat("告警中", q.OVERVIEW_FIRING_COUNT),
         _table("本年累计与去年同期", q.OVERVIEW_YEAR_ON_YEAR, w=12),

@@ -13,10 +13,10 @@ from qsmon.settings import get_settings
 
 # What Grafana's role qsmon_grafana may read: exactly the tables these panels read (and the SQL functions they call
 # read). Its SQL counterpart is the GRANTs in migrations 009 and 010; a test checks that both agree and that every
-# panel runs as that role.
+# panel runs as that role (migrations 009, 010, 011).
 READER_TABLES = frozenset({
     "rollup_daily", "rollup_monthly", "failure_current", "failed_item_monthly", "failed_firm_yearly",
-    "plan_indicators", "regions", "alerts", "alert_events", "indicator_evaluations", "labels",
+    "plan_indicators", "regions", "alerts", "alert_events", "indicator_evaluations", "labels", "plans",
 })
 
 ZONE = get_settings().timezone
@@ -62,6 +62,13 @@ WHERE e.plan_id = '$plan' AND e.region_code = '$region' AND e.subcategory = ''
 ORDER BY p.position, (e.window_name = '$window') DESC,
   array_position(ARRAY['rolling_30d', 'month_to_date', 'rolling_90d', 'quarter_to_date', 'year_to_date',
                        'plan_period'], e.window_name)
+"""
+
+# plan_status() is Plan.status's SQL twin; "today" is the range's end, as everywhere on the dashboards.
+OVERVIEW_PLAN = f"""
+SELECT title AS "规划", period_start AS "规划期起", period_end AS "规划期止", in_force_until AS "延续执行至",
+  label('plan_status', plan_status(period_start, period_end, in_force_until, {TODAY})) AS "状态"
+FROM plans WHERE plan_id = '$plan'
 """
 
 OVERVIEW_FIRING = """

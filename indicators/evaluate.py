@@ -163,7 +163,7 @@ def evaluate_indicator(conn: psycopg.Connection, plan: Plan, indicator: Indicato
         if days is None:
             continue
         now = fetch_counts(conn, plan, indicator, days)
-        before = (fetch_counts(conn, plan, indicator, previous_range(window, days))
+        before = (fetch_counts(conn, plan, indicator, previous_range(window, days, indicator.target.compare))
                   if indicator.target.op is Op.INCREASING else {})
         for scope, counts in sorted(now.items()):
             samples, value, interval, previous, state = judge(indicator, counts, before.get(scope))

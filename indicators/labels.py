@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
 from indicators.stats import State
-from qsmon.plans.model import Indicator, Measure, Op, Severity, rolling_days
+from qsmon.plans.model import Indicator, Measure, Op, PlanStatus, Severity, rolling_days
 from qsmon.vocab import LABELS as VOCABULARY
 from qsmon.vocab import Category, Grade, SamplingType, Stage, Verdict
 
@@ -35,14 +35,19 @@ LABELS: Mapping[StrEnum, str] = {
     Severity.CRITICAL: "严重",
     Severity.WARNING: "警告",
     Severity.INFO: "提示",
+    PlanStatus.NOT_STARTED: "未开始",
+    PlanStatus.IN_FORCE: "执行中",
+    PlanStatus.EXTENDED: "规划期已结束,延续执行",
+    PlanStatus.EXPIRED: "已到期,不再评价",
 }
 
 _CALENDAR_WINDOWS = {"month_to_date": "本月", "quarter_to_date": "本季度", "year_to_date": "本年度",
-                     "plan_period": "规划期"}
+                     "plan_period": "规划期", "no_data": "数据中断"}
 STANDARD_WINDOWS = ("rolling_30d", "rolling_90d", "month_to_date", "quarter_to_date", "year_to_date", "plan_period")
+FEED_WINDOW = "no_data"  # indicators.feed: a scope whose results stopped
 _KINDS: Mapping[type[StrEnum], str] = {
     Category: "category", SamplingType: "sampling_type", Stage: "stage", Verdict: "verdict", Grade: "grade",
-    Measure: "measure", Op: "op", State: "state", Severity: "severity",
+    Measure: "measure", Op: "op", State: "state", Severity: "severity", PlanStatus: "plan_status",
 }
 
 
@@ -85,5 +90,5 @@ def label_rows(windows: Iterable[str] = (), extra: Mapping[StrEnum, str] | None 
                ) -> list[tuple[str, str, str]]:
     """(kind, code, label) for the database's label table: every enum label, ``extra`` ones, and the windows."""
     rows = [(kind_of(type(member)), member.value, text) for member, text in {**LABELS, **(extra or {})}.items()]
-    rows += [("window", w, window_label(w)) for w in sorted({*STANDARD_WINDOWS, *windows})]
+    rows += [("window", w, window_label(w)) for w in sorted({*STANDARD_WINDOWS, FEED_WINDOW, *windows})]
     return rows

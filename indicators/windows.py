@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from qsmon.plans.model import Period, rolling_days
+from qsmon.plans.model import Compare, Period, rolling_days
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,15 +44,30 @@ def window_range(window: str, today: date, period: Period) -> DayRange | None:
     raise ValueError(f"unknown window {window!r}")
 
 
-def previous_range(window: str, current: DayRange) -> DayRange:
-    """The comparison period of `increasing`: the same calendar span one period earlier where it has one."""
-    if window == "month_to_date":
-        start = (current.first - timedelta(days=1)).replace(day=1)
-        return DayRange(start, start + timedelta(days=current.days - 1))
-    if window == "quarter_to_date":
-        start = _quarter_start(current.first - timedelta(days=1))
-        return DayRange(start, start + timedelta(days=current.days - 1))
-    if window == "year_to_date":
-        start = date(current.first.year - 1, 1, 1)
-        return DayRange(start, start + timedelta(days=current.days - 1))
+def _year_earlier(day: date) -> date:
+    return day.replace(year=day.year - 1) if (day.month, day.day) != (2, 29) else date(day.year - 1, 2, 28)
+
+
+def previous_range(window: str, current: DayRange, compare: Compare = Compare.PREVIOUS_PERIOD) -> DayRange:
+    """What an `increasing` target compares ``current`` with.
+
+    ``previous_period``: a calendar window that has reached its period's last day compares with the whole previous
+    month, quarter or year (31 March with all of February, never with 1-3 March); one still running takes the same
+    number of days from the previous period's start, cut at its end. Rolling windows and the plan period take the
+    equal span just before. ``year_on_year``: the same dates a year earlier (29 February: the 28th).
+    """
+    if compare is Compare.YEAR_ON_YEAR:
+        return DayRange(_year_earlier(current.first), _year_earlier(current.last))
+    if window in ("month_to_date", "quarter_to_date", "year_to_date"):
+        end = current.first - timedelta(days=1)  # the previous period's last day
+        start = _period_start(window, end)
+        if _period_start(window, current.last + timedelta(days=1)) != current.first:
+            return DayRange(start, end)  # a whole period compares with the whole period before
+        return DayRange(start, min(end, start + timedelta(days=current.days - 1)))
     return current.previous()
+
+
+def _period_start(window: str, day: date) -> date:
+    """The first day of the month, quarter or year (by the calendar window's name) that holds ``day``."""
+    return {"month_to_date": day.replace(day=1), "quarter_to_date": _quarter_start(day),
+            "year_to_date": date(day.year, 1, 1)}[window]

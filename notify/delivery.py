@@ -1,9 +1,11 @@
-"""Delivering the outbox: due rows, in order per alert and channel, with retries and exponential backoff.
+"""Delivering the outbox in groups: one message per channel and group, with retries and exponential backoff.
 
-A receiver that is down gets nothing until it answers, then every pending notification once, in order: a row
-stays in the outbox until its channel took it, and ``SKIP LOCKED`` keeps two notifiers from sending the same
-row. Receivers de-duplicate with the ``Idempotency-Key`` (webhook) or Message-ID (mail) should a timeout hide a
-delivery that did arrive.
+Rows of one channel with the same group key (the channel's ``group_by`` labels) go out as one message, rendered
+from all their payloads, once the group's first row is ``group_wait`` old and at most every ``group_interval``.
+A receiver that is down gets nothing until it answers, then the pending changes once: a row stays in the outbox
+until its channel took the message holding it, and ``SKIP LOCKED`` keeps two notifiers from sending the same rows.
+Receivers de-duplicate with the ``Idempotency-Key`` (webhook) or Message-ID (mail), derived from the rows a
+message carries, should a timeout hide a delivery that did arrive.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import logging
 import select
 import threading
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -24,24 +27,55 @@ from notify.exceptions import DeliveryError
 from notify.message import Message
 from notify.outbox import NOTIFY_CHANNEL
 from notify.routing import Channel
+from qsmon.exceptions import StorageError
 from qsmon.storage import connect
 
-# Turns an outbox row's payload into the message channels render (the alerts' payloads: alerts.messages).
-Render = Callable[[dict[str, Any]], Message]
+# Turns a group's payloads into the one message its channel renders (alerts.messages), or None when there is
+# nothing left to say (every change folded into another message).
+Render = Callable[[Channel, list[dict[str, Any]]], Message | None]
 
 log = logging.getLogger("qsmon.notifier")
 
-_DUE = """
-SELECT o.id, o.channel, o.idempotency_key, o.payload, o.attempts
+_PENDING = """
+SELECT o.id, o.channel, o.group_key, o.payload, o.attempts, o.created_at, o.next_attempt_at, now(),
+    (SELECT max(d.delivered_at) FROM notification_outbox d
+     WHERE d.channel = o.channel AND d.group_key = o.group_key AND d.delivered_at IS NOT NULL) AS last_sent
 FROM notification_outbox o
-WHERE o.delivered_at IS NULL AND o.next_attempt_at <= now()
-  AND NOT EXISTS (SELECT 1 FROM notification_outbox earlier
-                  WHERE earlier.alert_id = o.alert_id AND earlier.channel = o.channel
-                    AND earlier.delivered_at IS NULL AND earlier.id < o.id)
+WHERE o.delivered_at IS NULL
 ORDER BY o.id
-LIMIT 50
+LIMIT 1000
 FOR UPDATE OF o SKIP LOCKED
 """
+
+
+@dataclass
+class _Group:
+    channel: str
+    now: datetime
+    first_created: datetime
+    retry_at: datetime
+    last_sent: datetime | None
+    ids: list[int] = field(default_factory=list)
+    payloads: list[dict[str, Any]] = field(default_factory=list)
+    attempts: int = 0
+
+    def due_at(self, channel: Channel) -> datetime:
+        """When the group may go out: after any backoff, its group_wait, and the group_interval since its last."""
+        moments = [self.retry_at, self.first_created + timedelta(seconds=channel.group_wait)]
+        if self.last_sent is not None:
+            moments.append(self.last_sent + timedelta(seconds=channel.group_interval))
+        return max(moments)
+
+
+def _groups(rows: list[tuple[Any, ...]]) -> list[_Group]:
+    groups: dict[tuple[str, str], _Group] = {}
+    for row_id, channel, group_key, payload, attempts, created, retry_at, now, last_sent in rows:
+        group = groups.setdefault((channel, group_key), _Group(channel, now, created, retry_at, last_sent))
+        group.ids.append(row_id)
+        group.payloads.append(payload)
+        group.attempts = max(group.attempts, attempts)
+        group.retry_at = max(retry_at, group.retry_at)  # rows are in id order: the first is the oldest
+    return list(groups.values())
 
 
 class NotifierMetrics:
@@ -61,6 +95,7 @@ class Notifier:
         self.max_backoff = max_backoff
         self.metrics = NotifierMetrics(registry)
         self.client = client or httpx.Client()
+        self.next_due_s: float | None = None  # seconds until the earliest waiting group may go out
         self._conn: psycopg.Connection | None = None
 
     def _connection(self) -> psycopg.Connection:
@@ -75,24 +110,33 @@ class Notifier:
         return channel
 
     def deliver_due(self) -> int:
-        """One pass over the due rows; returns how many were delivered."""
+        """One pass over the pending rows: every group that is due goes out; returns the messages delivered."""
         conn = self._connection()
         delivered = 0
+        self.next_due_s = None
         with conn.transaction():
-            for row_id, channel_name, key, payload, attempts in conn.execute(_DUE).fetchall():
+            for group in _groups(conn.execute(_PENDING).fetchall()):
                 try:
-                    send(self.client, self._channel(channel_name), self.render(payload), key)
+                    channel = self._channel(group.channel)
+                    wait = (group.due_at(channel) - group.now).total_seconds()
+                    if wait > 0:  # not yet: remember when, so the loop wakes then rather than at its next poll
+                        self.next_due_s = min(wait, self.next_due_s if self.next_due_s is not None else wait)
+                        continue
+                    message = self.render(channel, group.payloads)
+                    if message is not None:  # nothing left to say: every change folded into another message
+                        send(self.client, channel, message, f"qsmon-{group.channel}-{group.ids[0]}-{len(group.ids)}")
                 except DeliveryError as exc:
-                    backoff = min(self.max_backoff, timedelta(seconds=2 ** min(attempts, 16)))
+                    backoff = min(self.max_backoff, timedelta(seconds=2 ** min(group.attempts, 16)))
                     conn.execute("UPDATE notification_outbox SET attempts = attempts + 1, last_error = %s,"
-                                 " next_attempt_at = now() + %s WHERE id = %s", (str(exc)[:1000], backoff, row_id))
-                    self.metrics.failed.labels(channel_name).inc()
-                    log.warning("notification %s via %s failed (attempt %d): %s", key, channel_name, attempts + 1,
-                                exc)
+                                 " next_attempt_at = now() + %s WHERE id = ANY(%s)",
+                                 (str(exc)[:1000], backoff, group.ids))
+                    self.metrics.failed.labels(group.channel).inc()
+                    log.warning("message of %d changes via %s failed (attempt %d): %s", len(group.ids),
+                                group.channel, group.attempts + 1, exc)
                     continue
                 conn.execute("UPDATE notification_outbox SET attempts = attempts + 1, delivered_at = now(),"
-                             " last_error = NULL WHERE id = %s", (row_id,))
-                self.metrics.delivered.labels(channel_name).inc()
+                             " last_error = NULL WHERE id = ANY(%s)", (group.ids,))
+                self.metrics.delivered.labels(group.channel).inc()
                 delivered += 1
         return delivered
 
@@ -106,10 +150,11 @@ class Notifier:
                     listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
                 while self.deliver_due():
                     pass
-                select.select([listener.fileno()], [], [], idle_s)
+                wake = idle_s if self.next_due_s is None else min(idle_s, self.next_due_s + 0.01)
+                select.select([listener.fileno()], [], [], wake)
                 for _ in listener.notifies(timeout=0):
                     pass
-            except (psycopg.Error, OSError) as exc:
+            except (psycopg.Error, OSError, StorageError) as exc:
                 log.warning("notifier lost the database, retrying: %s", exc)
                 if listener is not None:
                     listener.close()

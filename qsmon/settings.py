@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     alerts_sweep_seconds: float = 60.0  # full re-evaluation: windows roll forward, stale data shows
     alerts_hold_seconds: float = 600.0  # back at target this long before an alert resolves
     alerts_cooldown_seconds: float = 3600.0  # firing again within this reopens the same alert
+    alerts_repeat_seconds: float = 86400.0  # a still-firing alert is announced again this often
+    alerts_repeat_working_hours: bool = False  # reminders wait for office hours of a working day (official calendar)
+    alerts_alertmanager_refresh_seconds: float = 300.0  # firing alerts re-sent to Alertmanager this often
+    alerts_no_data_days: int = 7  # a scope with no results this many days, where some were due, raises no_data
     alerts_metrics_port: int = 9410
     timezone: str = "Asia/Shanghai"
 

@@ -14,7 +14,7 @@ import psycopg
 
 from indicators.evaluate import Scope, fetch_counts, judge
 from indicators.stats import State
-from indicators.windows import DayRange
+from indicators.windows import DayRange, previous_range
 from qsmon.plans.model import Indicator, Measure, Op, Plan
 from qsmon.regions import like_pattern, name_of
 from qsmon.schema import FailedItem
@@ -199,10 +199,12 @@ def gather(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timez
     report.trend_months = [shift_month(year, month, -k) for k in range(12, -1, -1)]
     for indicator in plan.indicators:
         increasing = indicator.target.op is Op.INCREASING
+        compare = indicator.target.compare
         report.indicators.append(IndicatorRow(
             indicator,
-            _figure(conn, plan, indicator, this, previous if increasing else None),
-            _figure(conn, plan, indicator, ytd, DayRange(date(year - 1, 1, 1), last_year.last) if increasing
+            _figure(conn, plan, indicator, this, previous_range("month_to_date", this, compare) if increasing
+                    else None),
+            _figure(conn, plan, indicator, ytd, previous_range("year_to_date", ytd, compare) if increasing
                     else None),
             _figure(conn, plan, indicator, previous),
             _figure(conn, plan, indicator, last_year),

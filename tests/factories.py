@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from alerts.messages import group_message
+from notify.message import Message
+from notify.routing import DEFAULT_INHIBIT_RULES
 from qsmon import clock
 from qsmon.schema import FailedItem, InspectionResult
 from qsmon.vocab import Category, SamplingType, Stage, Verdict
@@ -33,8 +36,18 @@ ALERT_PAYLOAD: dict[str, Any] = {
     "alert_id": 7, "event_id": 9, "transition": "opened", "severity": "critical", "at": "2026-11-21T10:00:00+08:00",
     "plan": "jingzhou-2023", "plan_title": "荆州市质量强市建设实施方案", "indicator": "agricultural-routine-pass",
     "indicator_name": "农产品质量安全例行监测合格率", "measure": "pass_rate", "region": "421083",
-    "region_name": "洪湖市", "subcategory": "", "window": "rolling_30d", "window_label": "近30天",
+    "region_name": "洪湖市", "region_level": "region",
+    "jurisdiction": "421000", "jurisdiction_name": "荆州市", "plan_status": "in_force", "period_start": "2024-01-01",
+    "period_end": "2025-12-31", "in_force_until": None, "opened_at": "2026-11-21T09:30:00+08:00",
+    "top_failed_firms": [["某某蔬菜合作社", 3]], "subcategory": "", "window": "rolling_30d", "window_label": "近30天",
     "first_day": "2026-10-23", "last_day": "2026-11-21", "value": 94.5, "low": 92.1, "high": 96.2, "op": ">=",
     "target": 98.0, "previous_value": None, "samples": 440, "failed": 24, "state": "critical",
     "top_failed_items": [["毒死蜱", 20], ["腐霉利", 4]], "dashboard_url": "http://grafana.test/d/qsmon-trends",
 }
+
+
+def alert_message(payload: dict[str, Any]) -> Message:
+    """The message one alert change becomes on its own (no grouping, the default inhibit rules)."""
+    message = group_message([payload], DEFAULT_INHIBIT_RULES)
+    assert message is not None
+    return message

@@ -7,6 +7,7 @@ The steps follow the data: results into Kafka (intake), the worker storing them 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import typer
 
@@ -16,6 +17,8 @@ from cli.demo.outcomes import demo_alerts, demo_dashboards, demo_report, demo_st
 from cli.demo.pipeline import demo_audit, demo_hostile, demo_rates, demo_stop, demo_worker
 from qsmon.settings import Settings, get_settings
 
+DEMO_PLANS = Path(__file__).resolve().parents[2] / ".stack" / "demo" / "plans"  # the site's own plan files
+
 STEPS: list[Callable[[Settings], None]] = [
     demo_init, demo_roundtrip, demo_import, demo_ingest, demo_simulate, demo_worker, demo_hostile, demo_rates,
     demo_audit, demo_alerts, demo_status, demo_dashboards, demo_report, demo_stop,
@@ -24,7 +27,7 @@ STEPS: list[Callable[[Settings], None]] = [
 
 def run() -> None:
     """Run every demo step against the local stack (start it with `qsmon stack up`)."""
-    settings = get_settings()
+    settings = get_settings().model_copy(update={"plans_dir": DEMO_PLANS})
     try:
         for demo_step in STEPS:
             demo_step(settings)

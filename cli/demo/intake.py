@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 
 from cli.demo.console import step
+from indicators.labels import label
 from qsmon import clock
 from qsmon.schema import InspectionResult, parse_result
 from qsmon.settings import Settings
@@ -21,14 +22,32 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO_SCENARIO = ROOT / "producers/simulator/scenarios/honghu-vegetables.yaml"
 
 
+# The preset's period ended on 2025-12-31; like a bureau waiting for the next plan, the demo keeps it in force.
+PLAN_IN_FORCE = """\
+# 荆州市: the 2023 plan stays in force until the next one is issued
+extends: jingzhou-2023
+in_force_until: 2027-12-31
+"""
+
+
 def demo_init(settings: Settings) -> None:
+    from alerts.service import sync_reference_data
+    from qsmon.plans import presets
     from qsmon.storage import apply_migrations, connect
     from qsmon.topics import ensure_topics
 
-    step("Schema and topics (qsmon init)")
+    step("Schema, topics and the plan in force (qsmon init; QSMON_PLANS_DIR)")
+    assert settings.plans_dir is not None  # noqa: S101 - run() sets the demo's plan folder
+    settings.plans_dir.mkdir(parents=True, exist_ok=True)
+    (settings.plans_dir / "jingzhou-2023-in-force.yaml").write_text(PLAN_IN_FORCE, encoding="utf-8")
+    plan = presets(settings.plans_dir)["jingzhou-2023"]
     with connect(settings.dsn) as conn:
         applied = apply_migrations(conn)
+        sync_reference_data(conn, presets(settings.plans_dir).values())
     typer.echo(f"   migrations applied now: {len(applied)}; topics created now: {ensure_topics(settings) or 'none'}")
+    typer.echo(f"   {settings.plans_dir.name}/jingzhou-2023-in-force.yaml extends the preset: {plan.title},"
+               f" period {plan.period.start} – {plan.period.end}, in force until {plan.in_force_until}"
+               f" ({label(plan.status(clock.today(settings.timezone)))})")
 
 
 def demo_roundtrip(settings: Settings) -> None:

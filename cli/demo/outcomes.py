@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,24 +20,26 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def demo_alerts(settings: Settings) -> None:
-    """Plan indicators evaluated live: alerts fire, notify a webhook and Alertmanager, and resolve."""
+    """Plan indicators evaluated live: one grouped message per change, to a webhook and Alertmanager."""
     import tempfile
     import threading
 
     import httpx
 
-    from alerts.messages import markdown
+    from alerts.messages import group_message
     from alerts.service import run_service
+    from notify.routing import DEFAULT_INHIBIT_RULES
     from notify.testing import WebhookReceiver
 
-    step("Alerts (qsmon alerts run): 荆州市质量强市建设实施方案 evaluated live, with notifications")
+    step("Alerts (qsmon alerts run): the plan in force evaluated live, one grouped message per change")
     _load_rules_into_prometheus(settings)
     receiver = WebhookReceiver()
     alertmanager = settings.alertmanager_url.get_secret_value()
     with tempfile.TemporaryDirectory() as tmp:
         channels = Path(tmp) / "channels.yaml"
-        channels.write_text(f"channels:\n  - {{name: duty, type: webhook, url: '{receiver.url}'}}\n"
-                            f"  - {{name: am, type: alertmanager, url: '{alertmanager}'}}\n", encoding="utf-8")
+        channels.write_text(
+            f"channels:\n  - {{name: duty, type: webhook, url: '{receiver.url}', group_wait_s: 5, group_interval_s: 5}}"
+            f"\n  - {{name: am, type: alertmanager, url: '{alertmanager}'}}\n", encoding="utf-8")
         configured = settings.model_copy(update={
             "channels_file": channels, "active_plans": ("jingzhou-2023",), "alerts_hold_seconds": 5.0,
             "alerts_sweep_seconds": 3.0, "alerts_group": f"qsmon-demo-alerts-{int(time.time())}"})
@@ -45,39 +48,40 @@ def demo_alerts(settings: Settings) -> None:
                                    daemon=True)
         service.start()
         try:
-            deadline = time.monotonic() + 30
-            while not receiver.received and time.monotonic() < deadline:
-                time.sleep(0.5)
-            time.sleep(2)
-            opened = [m for m in receiver.received if m["transition"] in ("opened", "reopened")]
-            honghu = next((m for m in opened if m["region"] == "421083"), opened[0] if opened else None)
-            if not honghu:
+            _wait_for(lambda: bool(receiver.received), 30)
+            if not receiver.received:
                 typer.echo("   no new alert fired (a re-run: earlier alerts are still open, see qsmon alerts list)")
             else:
-                typer.echo(f"   {len(opened)} alerts fired; the webhook received each once. The incident county:")
-                for line in markdown(honghu).splitlines():
+                message = receiver.received[0]
+                typer.echo(f"   message 1 of the incident: {len(message['alerts'])} changes in one message:")
+                rendered = group_message(message["alerts"], DEFAULT_INHIBIT_RULES)
+                for line in (rendered.markdown if rendered else "").splitlines():
                     typer.echo(f"     {line}")
             active = httpx.get(f"{alertmanager}/api/v2/alerts",
                                params={"filter": 'plan="jingzhou-2023"'}, timeout=10).json()
-            typer.echo(f"   Alertmanager (API v2) shows {len(active)} alerts for the plan, labelled plan / indicator /"
-                       " region / severity")
+            typer.echo(f"   Alertmanager (API v2) holds {len(active)} alerts for the plan, one per indicator × region"
+                       " × window, and groups them itself")
             typer.echo("   the incident ends: 洪湖市 re-inspections and new samples pass …")
+            before = len(receiver.received)
             _recover_honghu(settings)
-            deadline = time.monotonic() + 60
-            while not any(m["transition"] == "resolved" and m["region"] == "421083" for m in receiver.received) \
-                    and time.monotonic() < deadline:
-                time.sleep(1)
-            resolved = [m for m in receiver.received if m["transition"] == "resolved"]
-            if resolved:
-                typer.echo(f"   {len(resolved)} alerts resolved after the 5 s hold, e.g. "
-                           + ", ".join(f"{m['region_name']} {m['indicator_name']} {m['window_label']}"
-                                       for m in resolved[:2]))
-            else:
-                typer.echo("   no alert resolved in this run (a re-run: the incident was resolved before)")
+            _wait_for(lambda: any(a["transition"] == "resolved" and a["region"] == "421083"
+                                  for m in receiver.received[before:] for a in m["alerts"]), 60)
+            resolved = [a for m in receiver.received[before:] for a in m["alerts"] if a["transition"] == "resolved"]
+            examples = ", ".join(f"{a['region_name']} {a['indicator_name']} {a['window_label']}" for a in resolved[:2])
+            typer.echo(f"   {len(resolved)} alerts resolved after the 5 s hold, e.g. {examples}" if resolved
+                       else "   no alert resolved in this run (a re-run: resolved before)")
+            typer.echo(f"   the duty webhook received {len(receiver.received)} messages in all")
         finally:
             stop.set()
             service.join(timeout=30)
             receiver.stop()
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(1)
 
 
 def _load_rules_into_prometheus(settings: Settings) -> None:
@@ -90,7 +94,7 @@ def _load_rules_into_prometheus(settings: Settings) -> None:
     rules_dir = ROOT / ".stack" / "prometheus" / "rules"
     if not rules_dir.is_dir():
         return
-    (rules_dir / "qsmon.yml").write_text(rules_yaml(presets().values()), encoding="utf-8")
+    (rules_dir / "qsmon.yml").write_text(rules_yaml(presets(settings.plans_dir).values()), encoding="utf-8")
     prometheus = settings.prometheus_url.get_secret_value()
     subprocess.run(["bash", str(ROOT / "deploy/local/stack.sh"), "reload", "prometheus"], check=True)
     time.sleep(1)  # the reload is asynchronous
@@ -161,7 +165,7 @@ def demo_report(settings: Settings) -> None:
     step("Monthly report (qsmon report monthly --plan jingzhou-2023 --month …)")
     today = clock.today(settings.timezone)
     out = ROOT / "reports-out"
-    files = write_report(settings, presets()["jingzhou-2023"], today.year, today.month, out)
+    files = write_report(settings, presets(settings.plans_dir)["jingzhou-2023"], today.year, today.month, out)
     for path in files[:2]:
         typer.echo(f"   {path.relative_to(out.parent)} ({path.stat().st_size // 1024} KiB)")
     typer.echo(f"   … and {len(files) - 2} CSV tables (UTF-8 with BOM) in {out.name}/")

@@ -2,17 +2,20 @@
 
 from qsmon.plans.loader import PlanFileError, load_plan, load_plan_text, preset_dir, presets
 from qsmon.plans.model import (
+    Compare,
     Filter,
     Indicator,
     Measure,
     NotMonitored,
     Op,
     Plan,
+    PlanStatus,
     Severity,
     Target,
 )
 
 __all__ = [
+    "Compare",
     "Filter",
     "Indicator",
     "Measure",
@@ -20,6 +23,7 @@ __all__ = [
     "Op",
     "Plan",
     "PlanFileError",
+    "PlanStatus",
     "Severity",
     "Target",
     "load_plan",

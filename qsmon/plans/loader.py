@@ -48,7 +48,7 @@ def _line_for(lines: dict[PathKey, int], loc: PathKey) -> int:
     return 1
 
 
-def load_plan_text(text: str, *, name: str = "<plan>") -> Plan:
+def _parse(text: str, name: str) -> tuple[dict[str, Any], dict[PathKey, int]]:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(text)
@@ -59,7 +59,10 @@ def load_plan_text(text: str, *, name: str = "<plan>") -> Plan:
         raise PlanFileError(name, [f"{name}:1: not readable as YAML: {exc}"]) from exc
     if node is None or not isinstance(data, dict):
         raise PlanFileError(name, [f"{name}:1: a plan file must be a YAML mapping"])
-    lines = dict(_line_map(node))
+    return data, dict(_line_map(node))
+
+
+def _validate(data: dict[str, Any], lines: dict[PathKey, int], name: str) -> Plan:
     try:
         return Plan.model_validate(data)
     except ValidationError as exc:
@@ -76,12 +79,35 @@ def load_plan_text(text: str, *, name: str = "<plan>") -> Plan:
         raise PlanFileError(name, problems) from exc
 
 
-def load_plan(path: Path) -> Plan:
+def load_plan_text(text: str, *, name: str = "<plan>", bases: dict[str, Plan] | None = None) -> Plan:
+    """A plan from its YAML; a file with ``extends: <plan id>`` is that plan (from ``bases``) with the file's
+    top-level keys in place of its own, e.g. a preset kept in force after its period (``in_force_until``)."""
+    return _load_text(text, name, bases)[0]
+
+
+def _load_text(text: str, name: str, bases: dict[str, Plan] | None) -> tuple[Plan, str | None]:
+    """The plan, and the id of the plan it extends (None when it stands alone)."""
+    data, lines = _parse(text, name)
+    base_id = data.pop("extends", None)
+    if base_id is not None:
+        base = (bases or {}).get(str(base_id))
+        if base is None:
+            raise PlanFileError(name, [f"{name}:{lines.get(('extends',), 1)}: extends: no plan {base_id!r} to extend"
+                                       f" (known: {', '.join(sorted(bases or {})) or 'none'})"])
+        data = base.model_dump(mode="json", exclude_none=True) | data
+    return _validate(data, lines, name), None if base_id is None else str(base_id)
+
+
+def load_plan(path: Path, bases: dict[str, Plan] | None = None) -> Plan:
+    return _load_file(path, bases)[0]
+
+
+def _load_file(path: Path, bases: dict[str, Plan] | None) -> tuple[Plan, str | None]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PlanFileError(str(path), [f"{path}: cannot read: {exc.strerror}"]) from exc
-    return load_plan_text(text, name=str(path))
+    return _load_text(text, str(path), bases)
 
 
 def preset_dir() -> Path:
@@ -92,13 +118,14 @@ def preset_dir() -> Path:
 
 @cache
 def presets(extra_dir: Path | None = None) -> dict[str, Plan]:
-    """Every shipped plan (and those in ``extra_dir``), by id; an id defined twice is an error."""
+    """Every shipped plan (and those in ``extra_dir``), by id. An id defined twice is an error, except by a file
+    that ``extends`` the plan: it replaces it (a preset extended, or kept in force, by the site's own file)."""
     plans: dict[str, Plan] = {}
     dirs = [preset_dir()] + ([extra_dir] if extra_dir else [])
     for directory in dirs:
         for path in sorted(directory.glob("*.yaml")):
-            plan = load_plan(path)
-            if plan.id in plans:
+            plan, extends = _load_file(path, plans)
+            if plan.id in plans and extends != plan.id:
                 raise ConfigError("two plan files define the same plan id", plan=plan.id, file=str(path))
             plans[plan.id] = plan
     return plans

@@ -53,17 +53,27 @@ def rolling_days(window: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+class Compare(StrEnum):
+    """What an `increasing` target compares with."""
+
+    PREVIOUS_PERIOD = "previous_period"  # the same span of the period before (上期): last month's first 16 days
+    YEAR_ON_YEAR = "year_on_year"  # the same dates a year earlier (同期), for seasonal series
+
+
 class Target(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     op: Op
     value: float | None = Field(default=None, description="percent for rates, points for mean_score")
+    compare: Compare = Field(default=Compare.PREVIOUS_PERIOD, description="for `increasing`: against what")
 
     @model_validator(mode="after")
     def _value_matches_op(self) -> Self:
         if self.op is Op.INCREASING:
             if self.value is not None:
                 raise ValueError("an `increasing` target takes no value")
+        elif self.compare is not Compare.PREVIOUS_PERIOD:
+            raise ValueError("`compare` applies to `increasing` targets only")
         elif self.value is None:
             raise ValueError(f"a `{self.op}` target needs a value")
         elif not 0 <= self.value <= 100:
@@ -146,6 +156,13 @@ class Period(BaseModel):
         return self
 
 
+class PlanStatus(StrEnum):
+    NOT_STARTED = "not_started"
+    IN_FORCE = "in_force"
+    EXTENDED = "extended"  # past its period, kept in force (in_force_until) until the next plan is issued
+    EXPIRED = "expired"
+
+
 class Plan(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -156,6 +173,9 @@ class Plan(BaseModel):
     issued_on: date | None = None
     jurisdiction: Jurisdiction
     period: Period
+    in_force_until: date | None = Field(default=None, description="kept in force after its period until this day")
+    no_data_days: int | None = Field(default=None, ge=1, le=90,
+                                     description="days without results (where some were due) that raise no_data")
     notes: Text | None = None
     indicators: tuple[Indicator, ...] = Field(min_length=1)
     not_monitored: tuple[NotMonitored, ...] = ()
@@ -168,6 +188,25 @@ class Plan(BaseModel):
         if duplicates:
             raise ValueError(f"indicator ids must be unique: {', '.join(duplicates)}")
         return indicators
+
+    @model_validator(mode="after")
+    def _extension_after_period(self) -> Self:
+        if self.in_force_until is not None and self.in_force_until < self.period.end:
+            raise ValueError("in_force_until lies before the period ends: shorten the period instead")
+        return self
+
+    def status(self, today: date) -> PlanStatus:
+        """Whether the plan is judged as current on ``today``. SQL twin: plan_status() (migration 011)."""
+        if today < self.period.start:
+            return PlanStatus.NOT_STARTED
+        if today <= self.period.end:
+            return PlanStatus.IN_FORCE
+        if self.in_force_until is not None and today <= self.in_force_until:
+            return PlanStatus.EXTENDED
+        return PlanStatus.EXPIRED
+
+    def in_force(self, today: date) -> bool:
+        return self.status(today) in (PlanStatus.IN_FORCE, PlanStatus.EXTENDED)
 
     def indicator(self, indicator_id: str) -> Indicator:
         for indicator in self.indicators:
@@ -185,6 +224,7 @@ class Plan(BaseModel):
             "issued_on": self.issued_on.isoformat() if self.issued_on else None,
             "jurisdiction": self.jurisdiction.model_dump(),
             "period": {"start": self.period.start.isoformat(), "end": self.period.end.isoformat()},
+            "in_force_until": self.in_force_until.isoformat() if self.in_force_until else None,
             "indicators": [
                 {
                     "id": i.id,
@@ -192,7 +232,7 @@ class Plan(BaseModel):
                     "measure": i.measure.value,
                     "grades": [g.value for g in i.grades],
                     "filter": i.filter.model_dump(mode="json"),
-                    "target": {"op": i.target.op.value, "value": i.target.value},
+                    "target": {"op": i.target.op.value, "value": i.target.value, "compare": i.target.compare.value},
                     "windows": list(i.windows),
                     "min_samples": i.min_samples,
                     "severity": i.severity.value,

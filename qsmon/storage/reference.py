@@ -1,4 +1,4 @@
-"""Reference data the dashboards join on: plan indicators, region names and labels, synced from the code's sources."""
+"""Reference data the dashboards join on: plans, their indicators, region names and labels, synced from the code."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import psycopg
 
 from qsmon.plans.model import Plan
-from qsmon.regions import REGIONS
+from qsmon.regions import regions
 
 
 def sync_reference(conn: psycopg.Connection, plans: Iterable[Plan], labels: Iterable[tuple[str, str, str]] = ()
@@ -21,7 +21,14 @@ def sync_reference(conn: psycopg.Connection, plans: Iterable[Plan], labels: Iter
          ind.min_samples, plan.jurisdiction.region_code or "000000", position)
         for plan in plans for position, ind in enumerate(plan.indicators)
     ]
+    plans = list(plans)
     with conn.transaction():
+        conn.execute("DELETE FROM plans")
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO plans (plan_id, title, jurisdiction, period_start, period_end, in_force_until)"
+                            " VALUES (%s, %s, %s, %s, %s, %s)",
+                            [(p.id, p.title, p.jurisdiction.region_code or "000000", p.period.start, p.period.end,
+                              p.in_force_until) for p in plans])
         conn.execute("DELETE FROM plan_indicators")
         with conn.cursor() as cur:
             cur.executemany(
@@ -30,7 +37,7 @@ def sync_reference(conn: psycopg.Connection, plans: Iterable[Plan], labels: Iter
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
             conn.execute("DELETE FROM regions")
             cur.executemany("INSERT INTO regions (code, name, parent) VALUES (%s, %s, %s)",
-                            [(r.code, r.name, r.parent) for r in REGIONS.values()])
+                            [(r.code, r.name, r.parent) for r in regions().values()])
             conn.execute("DELETE FROM labels")
             cur.executemany("INSERT INTO labels (kind, code, label) VALUES (%s, %s, %s)", list(labels))
     return len(rows)

@@ -69,7 +69,9 @@ def loaded_dsn(stack: Settings) -> Iterator[str]:
         store.write(classify(batch, clock.now() + timedelta(days=1))[0], batch)
     store.close()
     settings = stack.model_copy(update={"database_url": type(stack.database_url)(dsn)})
-    engine = AlertEngine(settings, {"jingzhou-2023": presets()["jingzhou-2023"]}, ChannelsConfig())
+    # The preset's period has ended: kept in force, as a bureau does until its next plan (and as the demo does).
+    in_force = presets()["jingzhou-2023"].model_copy(update={"in_force_until": date(2099, 12, 31)})
+    engine = AlertEngine(settings, {"jingzhou-2023": in_force}, ChannelsConfig())
     engine.sweep()
     engine.close()
     yield dsn
@@ -78,6 +80,7 @@ def loaded_dsn(stack: Settings) -> Iterator[str]:
 
 
 EXPECTED_COLUMNS = {
+    "overview.json:规划状态": ["规划", "规划期起", "规划期止", "延续执行至", "状态"],
     "overview.json:指标完成情况(当前值、目标、状态、样本、95%置信区间)": [
         "指标", "窗口", "当前值", "目标", "状态", "样本", "不合格", "下限", "上限", "起", "止"],
     "trends.json:$indicator:值、目标与95%置信区间(按日/周/月)": ["time", "值", "目标", "区间下限", "区间上限"],
@@ -104,7 +107,7 @@ class TestPanelQueries:
                     if title in EXPECTED_COLUMNS:
                         assert columns == EXPECTED_COLUMNS[title], title
                         assert rows, f"{title} returned no rows for {span}"
-        assert checked == 13  # 4 overview, 1 trend, 1 regions, 4 failures, 3 alerts
+        assert checked == 14  # 5 overview, 1 trend, 1 regions, 4 failures, 3 alerts
 
     @pytest.mark.parametrize(("span", "unit"), [("30 days", "day"), ("3 years", "month")])
     def test_trends_bucket_by_day_or_month_and_leave_gaps(self, loaded_dsn: str, span: str, unit: str) -> None:

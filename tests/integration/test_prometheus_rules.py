@@ -24,6 +24,8 @@ tests:
         values: '0 0 2 2 2 2 2 2 2 2'
       - series: 'qsmon_indicator_state{plan="jingzhou-2023", indicator="drug-evaluative-pass", region="421000", subcategory="all", window="year_to_date"}'
         values: '0 0 0 0 0 0 0 0 0 0'
+      - series: 'qsmon_indicator_state{plan="jingzhou-2023", indicator="manufactured-pass", region="421000", subcategory="all", window="rolling_30d"}'
+        values: '2 2 2 2 2 2 2 2 2 2'
     alert_rule_test:
       - eval_time: 4m
         alertname: QsmonIndicatorBelowTarget
@@ -36,6 +38,12 @@ tests:
             exp_annotations:
               summary: "食品安全评价性抽检合格率(421083,rolling_30d)未达目标"
               description: "荆州市质量强市建设实施方案:食品安全评价性抽检合格率 目标 ≥ 98.5%;状态 2(1 警告,2 严重)"
+          # A `warning` indicator in the critical state: the rule, like the notification, says warning.
+          - exp_labels: {severity: warning, plan: jingzhou-2023, indicator: manufactured-pass,
+                         region: "421000", subcategory: all, window: rolling_30d}
+            exp_annotations:
+              summary: "制造业产品质量合格率(421000,rolling_30d)未达目标"
+              description: "荆州市质量强市建设实施方案:制造业产品质量合格率 目标 ≥ 95%;状态 2(1 警告,2 严重)"
 """
 
 
@@ -54,7 +62,8 @@ class TestGeneratedRules:
         check = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True,
                                check=False)
         assert check.returncode == 0, check.stdout + check.stderr
-        total = sum(len(p.indicators) for p in presets().values())
+        # A rule per firing state where the indicator's severity tells them apart (critical ones), else one.
+        total = sum(2 if i.severity.value == "critical" else 1 for p in presets().values() for i in p.indicators)
         assert f"{total} rules found" in check.stdout
 
     def test_the_rule_fires_after_its_for_period_and_not_before(self, promtool: str, tmp_path: Path) -> None:

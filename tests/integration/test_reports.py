@@ -11,7 +11,6 @@ import openpyxl
 import psycopg
 import pytest
 
-from alerts.messages import alert_message
 from indicators.labels import label
 from indicators.stats import State
 from qsmon.plans import load_plan_text
@@ -21,7 +20,7 @@ from reports.data import gather
 from reports.run import write_report
 from streams.records import SourceRecord, classify
 from streams.store import ResultStore
-from tests.factories import ALERT_PAYLOAD, result
+from tests.factories import ALERT_PAYLOAD, alert_message, result
 
 pytestmark = pytest.mark.integration
 

@@ -88,7 +88,7 @@ class TestSilences:
         now = clock.now()
         db.execute("INSERT INTO silences (region_code, until, reason) VALUES (%s, %s, 'test')",
                    (silenced_region, now + timedelta(hours=1)))
-        assert store.silenced(db, evaluation(region), now) is expected
+        assert store.silenced(db, evaluation(region), "critical", now) is expected
 
 
 class TestTopFailedItems:
@@ -126,3 +126,28 @@ indicators:
         days = DayRange(date(2026, 11, 1), date(2026, 11, 30))
         items = top_failed_items(db, plan.indicators[0], days, "421000")
         assert [(i.item, i.failures) for i in items] == [("毒死蜱", 1)]  # not 水果's 腐霉利, not risk monitoring's 镉
+
+
+class TestPlanStatus:
+    @CHECKS
+    @given(start=st.dates(min_value=date(2015, 1, 1), max_value=date(2030, 12, 31)),
+           length=st.integers(0, 2000), extension=st.one_of(st.none(), st.integers(0, 1000)),
+           today=st.dates(min_value=date(2014, 1, 1), max_value=date(2036, 12, 31)))
+    def test_python_and_sql_agree_on_whether_a_plan_is_in_force(
+        self, db: psycopg.Connection, start: date, length: int, extension: int | None, today: date
+    ) -> None:
+        end = start + timedelta(days=length)
+        until = None if extension is None else end + timedelta(days=extension)
+        plan = load_plan_text(f"""\
+id: status-test
+title: 测试
+issuer: 测试
+jurisdiction: {{name: 荆州市, region_code: "421000"}}
+period: {{start: {start}, end: {end}}}
+{'' if until is None else f'in_force_until: {until}'}
+indicators:
+  - {{id: xx, name: x, source: x, measure: pass_rate, filter: {{categories: [food]}}, target: {{op: ">=", value: 98}},
+      windows: [rolling_30d]}}
+""")
+        row = db.execute("SELECT plan_status(%s, %s, %s, %s)", (start, end, until, today)).fetchone()
+        assert row == (plan.status(today).value,)

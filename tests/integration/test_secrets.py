@@ -7,10 +7,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 from prometheus_client import CollectorRegistry
 
 from alerts.engine import AlertEngine
-from alerts.messages import alert_message
+from alerts.messages import renderer
 from notify.delivery import Notifier
 from notify.routing import load_channels
 from notify.testing import WebhookReceiver
@@ -48,16 +49,17 @@ def test_failed_robot_and_mail_deliveries_leave_no_secret_in_logs_or_the_outbox(
     receiver = WebhookReceiver(reply=b'{"errcode": 93000, "errmsg": "invalid webhook url"}', status=500,
                                echo_path=True)
     channels = tmp_path / "channels.yaml"
-    channels.write_text(
-        "channels:\n"
-        f"  - {{name: wecom, type: wecom, url: '{receiver.url}?key={SECRETS['QSMON_TEST_WECOM_URL_KEY']}'}}\n"
-        f"  - {{name: ding, type: dingtalk, url: '{receiver.url}?access_token={SECRETS['QSMON_TEST_DING_TOKEN']}',"
-        " secret_env: QSMON_TEST_DING_SECRET}\n"
-        f"  - {{name: lark, type: feishu, url: '{receiver.url}/{SECRETS['QSMON_TEST_FEISHU_HOOK']}',"
-        " secret_env: QSMON_TEST_FEISHU_SECRET}\n"
-        f"  - {{name: mail, type: smtp, host: 127.0.0.1, port: {free_port()}, sender: qsmon@test,"
-        " recipients: [duty@test], username_env: QSMON_TEST_SMTP_USER, password_env: QSMON_TEST_SMTP_PASSWORD}\n",
-        encoding="utf-8")
+    robots: list[dict[str, object]] = [
+        {"name": "wecom", "type": "wecom", "url": f"{receiver.url}?key={SECRETS['QSMON_TEST_WECOM_URL_KEY']}"},
+        {"name": "ding", "type": "dingtalk", "secret_env": "QSMON_TEST_DING_SECRET",
+         "url": f"{receiver.url}?access_token={SECRETS['QSMON_TEST_DING_TOKEN']}"},
+        {"name": "lark", "type": "feishu", "secret_env": "QSMON_TEST_FEISHU_SECRET",
+         "url": f"{receiver.url}/{SECRETS['QSMON_TEST_FEISHU_HOOK']}"},
+        {"name": "mail", "type": "smtp", "host": "127.0.0.1", "port": free_port(), "sender": "qsmon@test",
+         "recipients": ["duty@test"], "username_env": "QSMON_TEST_SMTP_USER",
+         "password_env": "QSMON_TEST_SMTP_PASSWORD"},
+    ]
+    channels.write_text(yaml.safe_dump({"channels": [{**r, "group_wait_s": 0} for r in robots]}), encoding="utf-8")
     config = load_channels(channels)
     plan = presets(plans_dir)["secrets-test"]
     engine = AlertEngine(settings, {plan.id: plan}, config)
@@ -69,7 +71,8 @@ def test_failed_robot_and_mail_deliveries_leave_no_secret_in_logs_or_the_outbox(
     try:
         store.write(classify(records, events[-1].reported_at)[0], records)
         assert engine.sweep()
-        notifier = Notifier(settings.dsn, {c.name: c for c in config.channels}, CollectorRegistry(), alert_message)
+        notifier = Notifier(settings.dsn, {c.name: c for c in config.channels}, CollectorRegistry(),
+                            renderer(config))
         assert notifier.deliver_due() == 0
     finally:
         store.close()

@@ -16,7 +16,7 @@ from indicators.stats import (
     wilson,
 )
 from indicators.windows import DayRange, previous_range, window_range
-from qsmon.plans.model import Op, Period
+from qsmon.plans.model import Compare, Op, Period
 
 
 class TestWilsonInterval:
@@ -110,6 +110,28 @@ class TestWindows:
         assert window_range("plan_period", date(2026, 3, 1), self.PERIOD) == DayRange(date(2024, 1, 1),
                                                                                       date(2025, 12, 31))
         assert window_range("plan_period", date(2023, 3, 1), self.PERIOD) is None
+
+    @pytest.mark.parametrize(("window", "current", "previous"), [
+        # The last day of a month, quarter or year compares with the whole previous one, never overlapping it.
+        ("month_to_date", (date(2025, 3, 1), date(2025, 3, 31)), (date(2025, 2, 1), date(2025, 2, 28))),
+        ("month_to_date", (date(2024, 3, 1), date(2024, 3, 31)), (date(2024, 2, 1), date(2024, 2, 29))),
+        ("month_to_date", (date(2025, 3, 1), date(2025, 3, 16)), (date(2025, 2, 1), date(2025, 2, 16))),
+        ("quarter_to_date", (date(2025, 4, 1), date(2025, 6, 30)), (date(2025, 1, 1), date(2025, 3, 31))),
+        ("quarter_to_date", (date(2025, 1, 1), date(2025, 3, 31)), (date(2024, 10, 1), date(2024, 12, 31))),
+        ("year_to_date", (date(2024, 1, 1), date(2024, 12, 31)), (date(2023, 1, 1), date(2023, 12, 31))),
+        ("year_to_date", (date(2025, 1, 1), date(2025, 12, 31)), (date(2024, 1, 1), date(2024, 12, 31))),
+        ("year_to_date", (date(2025, 1, 1), date(2025, 1, 1)), (date(2024, 1, 1), date(2024, 1, 1))),
+    ])
+    def test_increasing_at_period_ends_stays_inside_the_previous_period(
+        self, window: str, current: tuple[date, date], previous: tuple[date, date]
+    ) -> None:
+        assert previous_range(window, DayRange(*current)) == DayRange(*previous)
+
+    def test_year_on_year_compares_the_same_dates_a_year_earlier(self) -> None:
+        assert previous_range("month_to_date", DayRange(date(2028, 2, 1), date(2028, 2, 29)),
+                              Compare.YEAR_ON_YEAR) == DayRange(date(2027, 2, 1), date(2027, 2, 28))
+        assert previous_range("rolling_30d", DayRange(date(2026, 11, 1), date(2026, 11, 30)),
+                              Compare.YEAR_ON_YEAR) == DayRange(date(2025, 11, 1), date(2025, 11, 30))
 
     def test_increasing_compares_with_the_same_span_one_period_earlier(self) -> None:
         current = DayRange(date(2025, 4, 1), date(2025, 5, 16))

@@ -18,13 +18,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
-from alerts.messages import alert_message
 from notify.channels import send
 from notify.exceptions import DeliveryError
 from notify.routing import Channel, load_channels, wants
 from notify.testing import WebhookReceiver
 from qsmon.exceptions import ConfigError
-from tests.factories import ALERT_PAYLOAD
+from tests.factories import ALERT_PAYLOAD, alert_message
 from tests.workers import free_port
 
 MESSAGE = alert_message(ALERT_PAYLOAD)
@@ -51,9 +50,10 @@ class TestWebhook:
         finally:
             receiver.stop()
         headers, body = receiver.headers[0], receiver.received[0]
-        assert body == ALERT_PAYLOAD
+        assert body == MESSAGE.data
+        assert body["alerts"] == [ALERT_PAYLOAD]
         assert headers["Idempotency-Key"] == "qsmon-7-9-hook"
-        raw = orjson.dumps(ALERT_PAYLOAD)
+        raw = orjson.dumps(MESSAGE.data)
         expected = hmac.new(b"s3cret", headers["X-Qsmon-Timestamp"].encode() + b"." + raw, hashlib.sha256)
         assert headers["X-Qsmon-Signature"] == "sha256=" + expected.hexdigest()
 
@@ -101,7 +101,7 @@ class TestRobots:
         assert query["sign"][0] == expected.decode()
         assert query["access_token"] == ["abc"]
         assert abs(int(timestamp) / 1000 - time.time()) < 60
-        assert receiver.received[0]["markdown"]["title"].startswith("【告警·严重】洪湖市")
+        assert receiver.received[0]["markdown"]["title"].startswith("【告警·严重】荆州市 农产品质量安全例行监测合格率")
 
     def test_feishu_signs_the_body_as_feishu_specifies(self, client: httpx.Client,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -231,3 +231,14 @@ class TestSecretsStayOut:
             receiver.stop()
         assert "WECOM-KEY-0123" not in str(failure.value)
         assert "0123456789abcdef" not in str(failure.value)
+
+
+class TestEarlierPayloads:
+    def test_a_payload_queued_by_an_earlier_version_still_renders(self) -> None:
+        from alerts.messages import alertmanager_alert
+
+        added = ("period_start", "period_end", "jurisdiction_name", "region_level", "plan_status", "opened_at",
+                 "top_failed_firms", "jurisdiction", "in_force_until")
+        earlier = {k: v for k, v in ALERT_PAYLOAD.items() if k not in added}
+        assert alert_message(earlier).title == "【告警·严重】洪湖市 农产品质量安全例行监测合格率"
+        assert alertmanager_alert(earlier)["labels"]["region"] == "421083"

@@ -1,0 +1,38 @@
+"""When a still-firing alert is announced again: after a silence that hid it, and every repeat interval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from qsmon.exceptions import ConfigError
+from qsmon.workdays import is_workday
+
+OFFICE_HOURS = (time(9), time(18))
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatPolicy:
+    interval: timedelta = timedelta(hours=24)
+    working_hours_only: bool = False  # reminders wait for a working day's office hours (official calendar)
+    timezone: str = "Asia/Shanghai"
+
+
+def in_working_hours(now: datetime, timezone: str) -> bool:
+    local = now.astimezone(ZoneInfo(timezone))
+    try:
+        workday = is_workday(local.date())
+    except ConfigError:  # past the calendar's years: weekdays, until the package knows the year
+        workday = local.weekday() < 5
+    return workday and OFFICE_HOURS[0] <= local.time() < OFFICE_HOURS[1]
+
+
+def reminder_due(last_notified_at: datetime | None, last_change_at: datetime, now: datetime,
+                 policy: RepeatPolicy) -> bool:
+    """Whether a firing, unsilenced alert is to be announced again now."""
+    if last_notified_at is None or last_notified_at < last_change_at:
+        return True  # its last change was never announced (silenced then): it is news now
+    if now - last_notified_at < policy.interval:
+        return False
+    return not policy.working_hours_only or in_working_hours(now, policy.timezone)
