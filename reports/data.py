@@ -140,6 +140,10 @@ class MonthlyReport:
     def label(self) -> str:
         return f"{self.year}年{self.month}月"
 
+    @property
+    def month_range(self) -> DayRange:
+        return month_range(self.year, self.month)
+
 
 def _figure(conn: psycopg.Connection, plan: Plan, indicator: Indicator, days: DayRange,
             previous: DayRange | None = None) -> Figure:

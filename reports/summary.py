@@ -6,6 +6,7 @@ from collections import Counter
 
 from indicators.labels import number, target_text
 from indicators.stats import State
+from qsmon.plans.model import PlanStatus
 from reports.data import MonthlyReport
 
 
@@ -13,7 +14,12 @@ def summary(report: MonthlyReport) -> str:
     rows = report.indicators
     assessed = [r for r in rows if r.state is not State.INSUFFICIENT_DATA]
     below = [r for r in assessed if r.state is not State.OK]
-    parts = [f"{report.label},{report.plan.jurisdiction.name}《{report.plan.title}》{len(rows)}项监测指标中,"
+    plan = report.plan
+    status = plan.status(report.month_range.last)
+    standing = {PlanStatus.EXTENDED: f"(规划期已于{plan.period.end}结束,延续执行至{plan.in_force_until})",
+                PlanStatus.EXPIRED: f"(规划期已于{plan.period.end}结束,本月不再评价告警)",
+                PlanStatus.NOT_STARTED: f"(规划期自{plan.period.start}起)"}.get(status, "")
+    parts = [f"{report.label},{report.plan.jurisdiction.name}《{report.plan.title}》{standing}{len(rows)}项监测指标中,"
              f"{len(assessed)}项有足够样本,其中{len(assessed) - len(below)}项达到目标"
              + (f",{len(below)}项未达到目标。" if below else "。")]
     for row in below[:5]:

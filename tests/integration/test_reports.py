@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
@@ -238,3 +238,14 @@ class TestMonthlyPdf:
         pages = sorted(tmp_path.glob("page-*.png"))
         assert len(pages) >= 2
         assert all(p.stat().st_size > 5000 for p in pages)  # rendered content, not blank pages
+
+
+class TestPlanStanding:
+    def test_a_report_of_an_extended_plan_says_so(self, loaded: Settings, db: psycopg.Connection) -> None:
+        from qsmon.plans.model import Period
+        from reports.summary import summary
+
+        extended = PLAN.model_copy(update={"period": Period(start=date(2021, 1, 1), end=date(2025, 12, 31)),
+                                           "in_force_until": date(2027, 12, 31)})
+        text = summary(gather(db, extended, 2026, 3, timezone=loaded.timezone))
+        assert "规划期已于2025-12-31结束,延续执行至2027-12-31" in text
