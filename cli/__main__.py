@@ -1,5 +1,5 @@
 """``python -m cli``: the same as the ``qsmon`` console script."""
 
-from cli.main import app
+from cli.main import main
 
-app()
+main()

@@ -69,9 +69,33 @@ def schema() -> None:
     print_json(json_schema())
 
 
-def config() -> None:
+@friendly_errors
+def config(
+    check: bool = typer.Option(False, "--check", help="check the settings, channels file and plan files; print "
+                                                      "problems one per line, exit 1 on any"),
+    table: bool = typer.Option(False, "--table", help="every setting with its default and meaning (Markdown)"),
+) -> None:
     """Print the effective settings (secrets masked)."""
-    print_json(get_settings().masked())
+    from qsmon.settings import documented
+
+    if table:
+        typer.echo("| variable | default | meaning |\n|---|---|---|")
+        for name, default, meaning in documented():
+            typer.echo(f"| `{name}` | {f'`{default}`' if default else ''} | {meaning} |")
+        return
+    settings = get_settings()
+    if check:
+        from notify.routing import load_channels
+        from qsmon.plans import presets
+
+        channels = load_channels(settings.channels_file)
+        plans = presets(settings.plans_dir)
+        unknown = sorted(set(settings.active_plans) - set(plans))
+        if unknown:
+            raise typer.BadParameter(f"QSMON_ACTIVE_PLANS names unknown plans: {', '.join(unknown)}")
+        typer.echo(f"settings valid; {len(channels.channels)} channels, {len(plans)} plans")
+        return
+    print_json(settings.masked())
 
 
 def worker(loglevel: str = typer.Option("WARNING", help="log level")) -> None:

@@ -23,3 +23,16 @@ app.add_typer(alerts_app, name="alerts")
 app.command("status")(status)
 app.add_typer(report_app, name="report")
 app.add_typer(dashboards_app, name="dashboards")
+
+
+def main() -> None:
+    """The console script: errors qsmon raises on purpose are one line (or one per problem), never a traceback."""
+    import sys
+
+    from qsmon.exceptions import QsmonError
+
+    try:
+        app()
+    except QsmonError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(1)

@@ -1,23 +1,32 @@
 """All settings in one frozen model, read from ``QSMON_*`` variables and an optional YAML file.
 
-Precedence: explicit arguments > environment > the file named by ``QSMON_CONFIG_FILE`` > defaults.
-Defaults point at the local stack (``qsmon stack up``).
+Precedence: explicit arguments > environment > the file named by ``QSMON_CONFIG_FILE`` > defaults. Defaults point at
+the local stack (``qsmon stack up``). Every value is checked when read: an unknown key in the file, a time zone that
+does not exist or a negative size is an error naming the setting, never a surprise later. A secret may also come
+from a file: ``QSMON_DATABASE_URL_FILE=/run/secrets/db`` (for container secrets).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import os
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from qsmon.exceptions import ConfigError
+
+Port = Field(ge=1, le=65535)
 
 
 class SecretUrl(SecretStr):
@@ -38,54 +47,114 @@ class SecretUrl(SecretStr):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="QSMON_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="QSMON_", frozen=True, extra="forbid")
 
     config_file: Path | None = Field(default=None, description="YAML file with any of these settings")
 
-    kafka_bootstrap: str = "127.0.0.1:19092"
-    database_url: SecretStr = SecretStr("postgresql://qsmon:qsmon@127.0.0.1:15432/qsmon")
-    prometheus_url: SecretUrl = SecretUrl("http://127.0.0.1:19090")
-    alertmanager_url: SecretUrl = SecretUrl("http://127.0.0.1:19093")
-    grafana_url: SecretUrl = SecretUrl("http://127.0.0.1:3000")
+    kafka_bootstrap: str = Field(default="127.0.0.1:19092", pattern=r"^[^,\s:]+:\d{1,5}(,[^,\s:]+:\d{1,5})*$",
+                                 description="Kafka bootstrap servers, host:port[,host:port]")
+    database_url: SecretStr = Field(default=SecretStr("postgresql://qsmon:qsmon@127.0.0.1:15432/qsmon"),
+                                    description="TimescaleDB (the app role); the password may come from PGPASSWORD")
+    prometheus_url: SecretUrl = Field(default=SecretUrl("http://127.0.0.1:19090"), description="Prometheus")
+    alertmanager_url: SecretUrl = Field(default=SecretUrl("http://127.0.0.1:19093"),
+                                        description="Alertmanager (API v2)")
+    grafana_url: SecretUrl = Field(default=SecretUrl("http://127.0.0.1:3000"),
+                                   description="Grafana, for `qsmon dashboards push`")
 
-    results_topic: str = "inspection.results.v1"
-    dlq_topic: str = "inspection.results.dlq"
-    changes_topic: str = "rollups.changes.v1"
-    results_partitions: int = 6
+    results_topic: str = Field(default="inspection.results.v1", min_length=1,
+                               description="results topic (key = sample id)")
+    dlq_topic: str = Field(default="inspection.results.dlq", min_length=1,
+                           description="records the worker refused, with their reasons")
+    changes_topic: str = Field(default="rollups.changes.v1", min_length=1,
+                               description="rollup keys changed by each stored batch")
+    results_partitions: int = Field(default=6, ge=1, le=1000, description="partitions `qsmon init` creates")
 
-    worker_group: str = "qsmon-worker"
-    worker_batch_size: int = 5000
-    worker_batch_seconds: float = 0.5
-    worker_metrics_port: int = 9401
-    # Where /metrics listens (worker, alert service): loopback unless a Prometheus on another host scrapes it.
-    metrics_host: str = "127.0.0.1"
-    # How soon the group notices a worker that died without leaving (SIGKILL, lost host).
-    worker_session_timeout_s: float = 30.0
+    worker_group: str = Field(default="qsmon-worker", min_length=1, description="the workers' consumer group")
+    worker_batch_size: int = Field(default=5000, ge=1, le=100_000, description="records per batch, at most")
+    worker_batch_seconds: float = Field(default=0.5, gt=0, le=60, description="a batch waits at most this long")
+    worker_metrics_port: int = Field(default=9401, ge=1, le=65535,
+                                     description="the worker's /metrics, /healthz and /readyz (next free port up)")
+    metrics_host: str = Field(default="127.0.0.1", min_length=1,
+                              description="address /metrics listens on (worker, alert service)")
+    worker_session_timeout_s: float = Field(default=30.0, ge=6, le=300,
+                                            description="how soon the group notices a worker that died")
+    worker_ready_commit_age_s: float = Field(default=300.0, gt=0,
+                                             description="not ready when records wait and nothing was stored "
+                                                         "for this long")
 
-    ingest_host: str = "127.0.0.1"
-    ingest_port: int = 8480
-    ingest_tokens: tuple[SecretStr, ...] = ()
-    ingest_max_body_bytes: int = 8 * 1024 * 1024
-    ingest_max_records: int = 20_000  # lines of one NDJSON batch; a valid record is ~300-600 bytes
-    ingest_max_errors: int = 100  # errors listed in a 422; the rest are counted
-    ingest_ack_timeout_s: float = 4.0  # Kafka's acknowledgement, else 503 (answered within 5 s)
-    ingest_header_timeout_s: float = 10.0  # a request's headers must arrive within this
-    ingest_body_timeout_s: float = 60.0  # and its body within this after them; else the connection is closed
+    ingest_host: str = Field(default="127.0.0.1", min_length=1, description="the ingest API's bind address")
+    ingest_port: int = Field(default=8480, ge=1, le=65535, description="the ingest API's port")
+    ingest_tokens: tuple[SecretStr, ...] = Field(default=(), description="bearer tokens of the ingest API "
+                                                                         "(JSON list)")
+    ingest_max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="largest request body")
+    ingest_max_records: int = Field(default=20_000, ge=1, description="lines of one NDJSON batch, at most")
+    ingest_max_errors: int = Field(default=100, ge=1, le=10_000, description="errors listed in a 422 (then counted)")
+    ingest_ack_timeout_s: float = Field(default=4.0, gt=0, le=120,
+                                        description="Kafka's acknowledgement, else 503 (answered within 5 s)")
+    ingest_header_timeout_s: float = Field(default=10.0, gt=0, description="a request's headers must arrive "
+                                                                           "within this")
+    ingest_body_timeout_s: float = Field(default=60.0, gt=0, description="and its body within this; else the "
+                                                                         "connection is closed")
 
-    plans_dir: Path | None = Field(default=None, description="extra plan files besides the presets")
-    active_plans: tuple[str, ...] = Field(default=(), description="plan ids the alert engine evaluates (empty: all)")
+    plans_dir: Path | None = Field(default=None, description="the site's plan files, besides the presets")
+    active_plans: tuple[str, ...] = Field(default=(), description="plan ids the alert engine evaluates "
+                                                                  "(empty: all)")
 
     channels_file: Path | None = Field(default=None, description="notification channels and routing (YAML)")
-    alerts_group: str = "qsmon-alerts"
-    alerts_sweep_seconds: float = 60.0  # full re-evaluation: windows roll forward, stale data shows
-    alerts_hold_seconds: float = 600.0  # back at target this long before an alert resolves
-    alerts_cooldown_seconds: float = 3600.0  # firing again within this reopens the same alert
-    alerts_repeat_seconds: float = 86400.0  # a still-firing alert is announced again this often
-    alerts_repeat_working_hours: bool = False  # reminders wait for office hours of a working day (official calendar)
-    alerts_alertmanager_refresh_seconds: float = 300.0  # firing alerts re-sent to Alertmanager this often
-    alerts_no_data_days: int = 7  # a scope with no results this many days, where some were due, raises no_data
-    alerts_metrics_port: int = 9410
-    timezone: str = "Asia/Shanghai"
+    alerts_group: str = Field(default="qsmon-alerts", min_length=1,
+                              description="the alert service's group on the change feed")
+    alerts_sweep_seconds: float = Field(default=60.0, gt=0, description="full re-evaluation: windows roll "
+                                                                        "forward, stale data shows")
+    alerts_hold_seconds: float = Field(default=600.0, ge=0, description="back at target this long before an "
+                                                                        "alert resolves")
+    alerts_cooldown_seconds: float = Field(default=3600.0, ge=0,
+                                           description="firing again within this reopens the same alert")
+    alerts_repeat_seconds: float = Field(default=86400.0, gt=0,
+                                         description="a still-firing alert is announced again this often")
+    alerts_repeat_working_hours: bool = Field(default=False, description="reminders wait for office hours of a "
+                                                                         "working day (official calendar)")
+    alerts_alertmanager_refresh_seconds: float = Field(default=300.0, gt=0, le=1800,
+                                                       description="firing alerts re-sent to Alertmanager this "
+                                                                   "often")
+    alerts_no_data_days: int = Field(default=7, ge=1, le=90,
+                                     description="a scope with no results this long, where some were due: no_data")
+    alerts_metrics_port: int = Field(default=9410, ge=1, le=65535,
+                                     description="the alert service's /metrics, /healthz and /readyz")
+    alerts_ready_sweep_age_s: float = Field(default=600.0, gt=0,
+                                            description="not ready when the last sweep is older than this")
+
+    retention_history_days: int | None = Field(default=None, ge=30,
+                                               description="drop result history older than this (whole chunks); "
+                                                           "rollups and current verdicts stay (empty: keep all)")
+    retention_outbox_days: int = Field(default=90, ge=1,
+                                       description="delivered notifications are deleted after this")
+    retention_alert_events_days: int | None = Field(default=None, ge=30,
+                                                    description="events of resolved alerts are deleted after this "
+                                                                "(empty: keep)")
+
+    log_format: Literal["text", "json"] = Field(default="text", description="text, or one JSON object per line")
+    timezone: str = Field(default="Asia/Shanghai", description="the zone plans count days in (IANA name)")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone_exists(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"no such time zone {value!r} (an IANA name such as Asia/Shanghai)") from exc
+        return value
+
+    @field_validator("prometheus_url", "alertmanager_url", "grafana_url")
+    @classmethod
+    def _http_url(cls, value: SecretUrl) -> SecretUrl:
+        try:
+            parts = urlsplit(value.get_secret_value())
+            parts.port  # noqa: B018 - parses the port: raises on a bad one
+        except ValueError as exc:
+            raise ValueError("not a URL") from exc
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("an http(s) URL with a host is needed")
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -96,9 +165,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        import os
-
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings,
+                                                     InitSettingsSource(settings_cls, _secret_files())]
         config_file = os.environ.get("QSMON_CONFIG_FILE")
         if config_file:
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
@@ -113,6 +181,26 @@ class Settings(BaseSettings):
         return self.database_url.get_secret_value()
 
 
+def _secret_fields() -> list[str]:
+    return [name for name, info in Settings.model_fields.items()
+            if "Secret" in str(info.annotation)]
+
+
+def _secret_files() -> dict[str, Any]:
+    """``QSMON_<SECRET>_FILE`` names a file holding the secret (Docker and Kubernetes secrets are files)."""
+    values: dict[str, Any] = {}
+    for name in _secret_fields():
+        path = os.environ.get(f"QSMON_{name.upper()}_FILE")
+        if not path:
+            continue
+        try:
+            text = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"QSMON_{name.upper()}_FILE: cannot read {path}: {exc.strerror}") from None
+        values[name] = text
+    return values
+
+
 def _shown(value: Any) -> Any:
     if isinstance(value, SecretStr):
         return str(value)  # its own display: masked
@@ -123,6 +211,41 @@ def _shown(value: Any) -> Any:
     return value
 
 
+def problems(exc: ValidationError) -> list[str]:
+    """One line per setting: where it came from doesn't matter, which setting and why does."""
+    lines = []
+    for err in exc.errors(include_url=False, include_input=False):
+        name = ".".join(str(p) for p in err["loc"]) or "(settings)"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "not a qsmon setting (misspelt?)"
+        lines.append(f"QSMON_{name.upper()}: {message}")
+    return lines
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings, or a ConfigError listing every problem, one line each (no traceback)."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError("invalid settings:\n  " + "\n  ".join(problems(exc))) from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()
+
+
+@cache
+def documented() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) of every setting: the README's table is generated from this."""
+    rows = []
+    for name, info in Settings.model_fields.items():
+        default = info.get_default(call_default_factory=True)
+        shown = _shown(default)
+        text = "" if shown in (None, (), []) else (", ".join(map(str, shown)) if isinstance(shown, list)
+                                                   else str(shown))
+        if isinstance(default, SecretStr) and not isinstance(default, SecretUrl):
+            text = "(local stack)" if default.get_secret_value() else ""
+        rows.append((f"QSMON_{name.upper()}", text, info.description or ""))
+    return rows

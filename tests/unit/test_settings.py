@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.workers import ROOT
 
@@ -45,3 +46,38 @@ class TestSecretUrls:
             connect("postgresql://qsmon:S3cr%t!pw@127.0.0.1:1/qsmon")
         assert "S3cr" not in str(failure.value)
         assert "percent-encode" in str(failure.value)
+
+
+class TestStrictSettings:
+    def test_the_readme_documents_every_setting(self) -> None:
+        readme = (ROOT / "README.md").read_text(encoding="utf-8")
+        table = readme.split("<!-- settings:start")[1].split("<!-- settings:end -->")[0]
+        shown = subprocess.run([sys.executable, "-m", "cli", "config", "--table"], cwd=ROOT, capture_output=True,
+                               text=True, check=True).stdout.strip()
+        assert table.split("-->\n", 1)[1].strip() == shown  # regenerate: qsmon config --table
+
+    def test_mistakes_are_one_line_each_without_a_traceback(self, tmp_path: Path) -> None:
+        config = tmp_path / "qsmon.yml"
+        config.write_text("worker_batchsize: 10\n", encoding="utf-8")
+        env = {**os.environ, "QSMON_TIMEZONE": "Asia/Shangai", "QSMON_WORKER_BATCH_SECONDS": "-1",
+               "QSMON_INGEST_PORT": "80000", "QSMON_PROMETHEUS_URL": "prometheus:9090",
+               "QSMON_CONFIG_FILE": str(config)}
+        run = subprocess.run([sys.executable, "-m", "cli", "config", "--check"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, check=False)
+        assert run.returncode == 1
+        assert "Traceback" not in run.stderr
+        lines = run.stderr.strip().splitlines()
+        assert lines[0] == "error: invalid settings:"
+        assert sorted(line.split(":")[0].strip() for line in lines[1:]) == [
+            "QSMON_INGEST_PORT", "QSMON_PROMETHEUS_URL", "QSMON_TIMEZONE", "QSMON_WORKER_BATCHSIZE",
+            "QSMON_WORKER_BATCH_SECONDS"]
+
+    def test_a_secret_can_come_from_a_file(self, tmp_path: Path) -> None:
+        secret = tmp_path / "db-url"
+        secret.write_text("postgresql://qsmon:from-a-file@db:5432/qsmon\n", encoding="utf-8")
+        env = {**os.environ, "QSMON_DATABASE_URL_FILE": str(secret)}
+        env.pop("QSMON_DATABASE_URL", None)
+        run = subprocess.run([sys.executable, "-c", "from qsmon.settings import load_settings;"
+                              "print(load_settings().dsn)"], cwd=ROOT, env=env, capture_output=True, text=True,
+                             check=True)
+        assert run.stdout.strip() == "postgresql://qsmon:from-a-file@db:5432/qsmon"
