@@ -7,6 +7,7 @@ import typer
 from cli import core, producers
 from cli.alerts import alerts_app, status
 from cli.dashboards import dashboards_app
+from cli.offsets import offsets_app
 from cli.plans import plans_app
 from cli.report import report_app
 
@@ -23,6 +24,7 @@ app.add_typer(alerts_app, name="alerts")
 app.command("status")(status)
 app.add_typer(report_app, name="report")
 app.add_typer(dashboards_app, name="dashboards")
+app.add_typer(offsets_app, name="offsets")
 
 
 def main() -> None:

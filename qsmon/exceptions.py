@@ -34,3 +34,7 @@ class StorageError(QsmonError):
 
 class MigrationError(StorageError):
     """A schema migration failed and was rolled back."""
+
+
+class SchemaVersionError(QsmonError):
+    """The database's schema is not the one this code was written for (qsmon.storage.migrate.check_schema)."""

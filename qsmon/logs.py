@@ -1,8 +1,10 @@
-"""Logging for the long-running processes: one format, and no library that prints secrets."""
+"""Logging for the long-running processes: one format (text, or JSON for a log pipeline), and no library that
+prints secrets."""
 
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
@@ -10,7 +12,15 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 _URL_LOGGERS = ("httpx", "httpcore", "urllib3")
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format=FORMAT)
+def configure_logging(level: str, log_format: Literal["text", "json"] = "text") -> None:
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(JsonFormatter(FORMAT, rename_fields={"asctime": "time", "levelname": "level",
+                                                                  "name": "logger"}))
+    else:
+        handler.setFormatter(logging.Formatter(FORMAT))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     for name in _URL_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -6,8 +6,12 @@ commit/rebalance path has open bugs (#606, #532, #629). So correctness never res
 * a record the database refuses is dead-lettered and the rest of its batch stored; an unavailable database is
   retried until it is back, so a batch is never skipped;
 * on SIGTERM a write under way is finished (shielded from cancellation), one waiting for the database given up;
-* on every partition assignment the database's next offsets are committed to Kafka and sought to, so whatever
-  faust committed ahead of the database is read again (and records the database has are skipped, cheaply).
+* on every partition assignment the worker seeks to the database's next offsets (the log's start where it has
+  none), so whatever faust committed ahead of the database is read again (and records the database has are
+  skipped, cheaply); records that arrive past a stored offset anyway (a seek racing the fetcher) are held and
+  read again in order, never let the offset jump over records Kafka still has (ResultStore's guard);
+* a partition whose stored offsets count another log (a recreated topic, another cluster) is refused, never
+  skipped: paused, reported (log, metric, readiness) and re-checked until an operator resets it (streams.offsets).
 """
 
 from __future__ import annotations
@@ -15,15 +19,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from qsmon.changes import RollupKey, encode_changes
+from qsmon.health import Cached, Health, Heartbeat, database_reachable, tcp_reachable
 from qsmon.settings import Settings
 from streams.exceptions import WorkerStoppingError
 from streams.metrics import WorkerMetrics
+from streams.offsets import LogReader
+from streams.positions import PartitionPositions
 from streams.processor import BatchProcessor, PreparedBatch
 from streams.records import Rejected, SourceRecord
 from streams.store import ResultStore
@@ -34,6 +43,8 @@ log = logging.getLogger("qsmon.worker")
 FaustApp = Any
 
 SHUTDOWN_GRACE_S = 20.0
+RECHECK_REFUSED_S = 15.0  # a refused partition resumes this soon after `qsmon offsets reset`
+HEARTBEAT_S = 5.0
 
 
 def dead_letter_headers(item: Rejected, topic: str) -> list[tuple[str, bytes]]:
@@ -46,19 +57,24 @@ def dead_letter_headers(item: Rejected, topic: str) -> list[tuple[str, bytes]]:
     ]
 
 
-def create_app(settings: Settings, registry: CollectorRegistry) -> FaustApp:
+def _faust_app(settings: Settings) -> FaustApp:
     import faust
-    from faust.types import TP
 
-    app: FaustApp = faust.App(
+    return faust.App(
         settings.worker_group,
         broker=f"kafka://{settings.kafka_bootstrap}",
         value_serializer="raw",
         key_serializer="raw",
         store="memory://",
+        # faust wants a data directory even with in-memory tables: a temporary one, never the working directory
+        # (read-only in the image, and one test group each would litter a checkout).
+        datadir=str(Path(tempfile.gettempdir()) / "qsmon-faust-{conf.name}"),
         web_enabled=False,
         topic_disable_leader=True,  # no leader topic: the broker does not auto-create topics
         consumer_auto_offset_reset="earliest",
+        # Topic metadata is re-read this often: a recreated topic, or partitions added by `qsmon init`, are
+        # assigned (and judged) within 30 s rather than aiokafka's default 5 minutes.
+        consumer_metadata_max_age_ms=30_000,
         broker_commit_every=10_000,
         broker_commit_interval=2.0,
         broker_max_poll_records=settings.worker_batch_size,
@@ -74,11 +90,19 @@ def create_app(settings: Settings, registry: CollectorRegistry) -> FaustApp:
         # next reader once committed (partition row locks serialise the two).
         stream_wait_empty=False,
     )
+
+
+def create_app(settings: Settings, registry: CollectorRegistry, health: Health | None = None) -> FaustApp:
+    app = _faust_app(settings)
     results_topic = app.topic(settings.results_topic, key_type=bytes, value_type=bytes)
     metrics = WorkerMetrics(registry)
+    log_reader = LogReader(settings.kafka_bootstrap, settings.results_topic)
     store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic,
-                        timezone=settings.timezone)
+                        timezone=settings.timezone, guard=log_reader)
     offsets_reader = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic)
+    health = health or Health()
+    heartbeat = Heartbeat("event loop", limit_s=60.0)
+    health.liveness["loop"] = heartbeat.check
 
     async def dead_letter(items: Sequence[Rejected]) -> None:
         pending = [
@@ -91,34 +115,41 @@ def create_app(settings: Settings, registry: CollectorRegistry) -> FaustApp:
     async def publish_changes(keys: set[RollupKey]) -> None:
         await app.producer.send_and_wait(settings.changes_topic, None, encode_changes(keys), None, None, None)
 
-    processor = BatchProcessor(store, metrics, dead_letter, publish_changes)
+    positions = PartitionPositions(app, settings.results_topic, store=store, offsets_reader=offsets_reader,
+                                   log_reader=log_reader, metrics=metrics)
+    processor = BatchProcessor(store, metrics, dead_letter, publish_changes, refused=positions.refused,
+                               refuse_partitions=positions.refuse, reposition=positions.position)
+    health.readiness["partitions"] = positions.problem
+    health.readiness["database"] = Cached(lambda: database_reachable(settings.dsn, "qsmon-worker:health"))
+    health.readiness["kafka"] = Cached(lambda: tcp_reachable(settings.kafka_bootstrap))
+    health.readiness["commits"] = lambda: commits_stalled(metrics, settings.worker_ready_commit_age_s)
 
     @app.on_partitions_assigned.connect  # type: ignore[untyped-decorator]
     async def restore_database_offsets(sender: Any, assigned: set[Any], **_: Any) -> None:
-        ours = sorted((tp for tp in assigned if tp.topic == settings.results_topic), key=lambda tp: tp.partition)
-        if not ours:
-            return
-        try:
-            stored = await asyncio.to_thread(offsets_reader.stored_offsets)
-        except Exception:
-            # The database is down: nothing is written until it is back, and records it lacks are redelivered
-            # from Kafka's committed offset, which never passes an unstored batch while the worker lives.
-            log.exception("could not read stored offsets at assignment")
-            return
-        restore = {TP(tp.topic, tp.partition): stored[tp.partition] for tp in ours if tp.partition in stored}
-        if restore:
-            await app.consumer._commit(restore)  # faust internal API (pinned version): set the group's offsets
-            for tp, offset in restore.items():
-                await app.consumer.seek(tp, offset)
-            metrics.rewinds.inc(len(restore))
-            log.info("partitions positioned at the database's offsets: %s",
-                     {tp.partition: o for tp, o in restore.items()})
+        ours = sorted(tp.partition for tp in assigned if tp.topic == settings.results_topic)
+        if ours:
+            await positions.position(ours)
+
+    @app.on_partitions_revoked.connect  # type: ignore[untyped-decorator]
+    async def forget_partitions(sender: Any, revoked: set[Any], **_: Any) -> None:
+        positions.forget(tp.partition for tp in revoked if tp.topic == settings.results_topic)
+
+    @app.timer(RECHECK_REFUSED_S)  # type: ignore[untyped-decorator]
+    async def recheck_refused() -> None:
+        await positions.recheck()
+
+    @app.timer(HEARTBEAT_S)  # type: ignore[untyped-decorator]
+    async def beat() -> None:
+        heartbeat.beat()
 
     async def write_then_ack(stream: Any, prepared: PreparedBatch, events: Sequence[Any]) -> None:
-        await processor.commit(prepared)
-        for event in events:  # only now may faust commit these offsets
-            await stream.ack(event)
-        _update_lag(app, metrics, settings.results_topic, prepared.records)
+        outcome = await processor.commit(prepared)
+        for event in events:  # only now may faust commit these offsets; never those of partitions left out
+            if event.message.partition not in outcome.held:
+                await stream.ack(event)
+        metrics.committed()
+        _update_lag(app, metrics, settings.results_topic,
+                    [r for r in prepared.records if r.partition not in outcome.held])
 
     @app.agent(results_topic, name="store-results")  # type: ignore[untyped-decorator]
     async def store_results(stream: Any) -> None:
@@ -163,3 +194,14 @@ def _update_lag(app: FaustApp, metrics: WorkerMetrics, topic: str, records: Sequ
             continue
         if highwater is not None:
             metrics.consumer_lag.labels(str(partition)).set(max(0, highwater - offset - 1))
+
+
+def commits_stalled(metrics: WorkerMetrics, limit_s: float) -> str | None:
+    """Records are waiting (lag) but no batch was committed for ``limit_s``: stuck, though alive."""
+    import time
+
+    lag = sum(sample.value for metric in metrics.consumer_lag.collect() for sample in metric.samples)
+    last = metrics.last_commit_at
+    if lag > 0 and last > 0 and time.time() - last > limit_s:
+        return f"{lag:.0f} records waiting and no batch committed for {time.time() - last:.0f}s"
+    return None

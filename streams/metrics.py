@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _BATCH_SIZES = (1, 10, 50, 100, 500, 1000, 2000, 5000, 10000)
@@ -35,5 +37,18 @@ class WorkerMetrics:
                                   registry=registry)
         self.rewinds = Counter("qsmon_offset_rewinds_total",
                                "Partitions moved back to the database's offset at assignment", registry=registry)
+        self.out_of_order = Counter("qsmon_out_of_order_total",
+                                    "Times a partition's records arrived past its stored offset and were read again",
+                                    registry=registry)
+        self.refused = Gauge("qsmon_partition_refused",
+                             "1 while a partition's stored offsets count another log (qsmon offsets show)",
+                             ["partition"], registry=registry)
+        self.last_commit = Gauge("qsmon_last_commit_timestamp_seconds",
+                                 "When the last batch was committed to the database", registry=registry)
+        self.last_commit_at = 0.0
         self.changes_published = Counter("qsmon_rollup_changes_published_total",
                                          "Changed rollup keys published to the change feed", registry=registry)
+
+    def committed(self) -> None:
+        self.last_commit_at = time.time()
+        self.last_commit.set(self.last_commit_at)

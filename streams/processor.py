@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from qsmon import clock
 from qsmon.changes import RollupKey
 from qsmon.exceptions import StorageError
-from streams.exceptions import RecordsRefusedError, WorkerStoppingError
+from streams.exceptions import (
+    PartitionsRefusedError,
+    RecordsOutOfOrderError,
+    RecordsRefusedError,
+    WorkerStoppingError,
+)
 from streams.metrics import WorkerMetrics
 from streams.records import Accepted, Rejected, SourceRecord, classify
 from streams.store import BatchOutcome, ResultStore
@@ -25,6 +30,10 @@ log = logging.getLogger("qsmon.worker")
 
 DeadLetter = Callable[[Sequence[Rejected]], Awaitable[None]]
 ChangeFeed = Callable[[set[RollupKey]], Awaitable[None]]
+# Told which partitions were refused (their offsets count another log) and why; the worker stops reading them.
+RefusedPartitions = Callable[[dict[int, str]], Awaitable[None]]
+# Told which partitions delivered records out of order; the worker seeks them back to their stored offsets.
+Reposition = Callable[[list[int]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +51,18 @@ class BatchProcessor:
         dead_letter: DeadLetter,
         publish_changes: ChangeFeed,
         *,
+        refused: set[int] | None = None,
+        refuse_partitions: RefusedPartitions | None = None,
+        reposition: Reposition | None = None,
         max_backoff_s: float = 2.0,
     ) -> None:
         self.store = store
         self.metrics = metrics
         self.dead_letter = dead_letter
         self.publish_changes = publish_changes
+        self.refuse_partitions = refuse_partitions
+        self.reposition = reposition
+        self.refused = refused if refused is not None else set()  # their records: left unstored, unacknowledged
         # Small: the worker is back within this long of the database's return.
         self.max_backoff_s = max_backoff_s
         self._stopping = asyncio.Event()
@@ -66,7 +81,10 @@ class BatchProcessor:
         return PreparedBatch(records, accepted, started)
 
     async def commit(self, batch: PreparedBatch) -> BatchOutcome:
-        """Stage 2 (database): store until it succeeds, then publish the changed rollup keys."""
+        """Stage 2 (database): store until it succeeds, then publish the changed rollup keys.
+
+        Records of refused partitions are left out (and must not be acknowledged: see ``refused``).
+        """
         outcome, stored = await self._store_until_done(batch.accepted, batch.records)
         if outcome.changed:
             await self.publish_changes(outcome.changed)
@@ -83,9 +101,27 @@ class BatchProcessor:
                                 ) -> tuple[BatchOutcome, Sequence[Accepted]]:
         """Store the batch: refused records go to the dead-letter topic, outages are waited out; never skip."""
         attempt = 0
+        held: set[int] = set()  # partitions left out of this batch: read again, never acknowledged
         while True:
+            leave_out = held | self.refused
+            if leave_out:
+                records = [r for r in records if r.partition not in leave_out]
+                accepted = [a for a in accepted if a.record.partition not in leave_out]
             try:
-                return await asyncio.to_thread(self.store.write, accepted, records), accepted
+                outcome = await asyncio.to_thread(self.store.write, accepted, records)
+            except PartitionsRefusedError as exc:
+                self.refused.update(exc.reasons)
+                for reason in exc.reasons.values():
+                    log.error("%s", reason)  # noqa: TRY400 -- the reason is the message; no traceback helps
+                if self.refuse_partitions is not None:
+                    await self.refuse_partitions(exc.reasons)
+            except RecordsOutOfOrderError as exc:
+                held.update(exc.gaps)
+                self.metrics.out_of_order.inc(len(exc.gaps))
+                log.warning("records out of order (a seek raced the fetcher), read again from the stored offsets: %s",
+                            {p: f"stored {stored}, received {first}" for p, (stored, first) in exc.gaps.items()})
+                if self.reposition is not None:
+                    await self.reposition(sorted(exc.gaps))
             except RecordsRefusedError as exc:
                 # Dead-lettered before the rest is committed: a crash in between re-sends them, never drops them.
                 await self._dead_letter([Rejected(item.record, reason, "database") for item, reason in exc.refused])
@@ -99,6 +135,9 @@ class BatchProcessor:
                 self.metrics.db_retries.inc()
                 log.warning("database write failed (attempt %d), retrying in %.1fs: %s", attempt, delay, exc)
                 await self._backoff(delay)
+            else:
+                outcome.held = held | self.refused
+                return outcome, accepted
 
     async def _backoff(self, delay: float) -> None:
         try:

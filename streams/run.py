@@ -1,22 +1,25 @@
-"""``qsmon worker``: metrics endpoint plus the faust worker, with faust's own signal handling."""
+"""``qsmon worker``: health and metrics endpoint plus the faust worker, with faust's own signal handling."""
 
 from __future__ import annotations
 
 import logging
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
+from qsmon.health import Health, serve
 from qsmon.logs import configure_logging
 from qsmon.settings import Settings
 
 log = logging.getLogger("qsmon.worker")
 
 
-def start_metrics_server(registry: CollectorRegistry, host: str, first_port: int, attempts: int = 4) -> int:
-    """Serve /metrics on the first free port from ``first_port``: several local workers each get one."""
+def serve_on_free_port(registry: CollectorRegistry, health: Health, host: str, first_port: int,
+                       attempts: int = 4) -> int:
+    """Serve /metrics, /healthz, /readyz on the first free port from ``first_port``: several local workers each
+    get one (in containers every replica has the same port)."""
     for port in range(first_port, first_port + attempts):
         try:
-            start_http_server(port, addr=host, registry=registry)
+            serve(registry, health, host, port)
         except OSError:
             continue
         return port
@@ -26,11 +29,16 @@ def start_metrics_server(registry: CollectorRegistry, host: str, first_port: int
 def run_worker(settings: Settings, *, loglevel: str = "WARNING") -> None:
     import faust
 
+    from qsmon.storage import check_schema, connect
     from streams.app import create_app
 
-    configure_logging(loglevel)
+    configure_logging(loglevel, settings.log_format)
+    with connect(settings.dsn, application_name="qsmon-worker:start") as conn:
+        check_schema(conn)  # an upgrade out of order stops here, before a batch is written to a schema unknown
     registry = CollectorRegistry()
-    app = create_app(settings, registry)
-    port = start_metrics_server(registry, settings.metrics_host, settings.worker_metrics_port)
+    health = Health()
+    app = create_app(settings, registry, health)
+    port = serve_on_free_port(registry, health, settings.metrics_host, settings.worker_metrics_port)
     log.warning("qsmon worker: group=%s topic=%s metrics=:%d", settings.worker_group, settings.results_topic, port)
-    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    # Our handlers (text or JSON, qsmon.logs) stay: faust would install its own format otherwise.
+    faust.Worker(app, loglevel=loglevel, quiet=True, override_logging=False).execute_from_commandline()

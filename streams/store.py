@@ -13,54 +13,86 @@ Exactly-once effect on top of at-least-once delivery:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import psycopg
 
 from qsmon.changes import RollupKey
 from qsmon.settings import get_settings
 from streams.batch_sql import COPY, CURRENT_AND_ROLLUP, HISTORY, TEMP_TABLE
-from streams.exceptions import BatchWriteError, RecordsRefusedError
+from streams.exceptions import BatchWriteError, PartitionsRefusedError, RecordsRefusedError
+from streams.offsets import LogState, LogUnavailableError, StoredOffset, identity_refusal
 from streams.records import COPY_TYPES, Accepted, SourceRecord, copy_row
 
 # Partitions get their row on first sight; then the rows are locked in partition order (no deadlocks between
 # writers). Two statements: a locking SELECT in the same statement as the INSERT would not see the new rows.
 _NEW_PARTITIONS = """
-INSERT INTO stream_offsets (consumer_group, topic, partition, next_offset)
-SELECT %(group)s, %(topic)s, p, 0 FROM unnest(%(partitions)s::int[]) AS t(p) ORDER BY p
+INSERT INTO stream_offsets (consumer_group, topic, partition, next_offset, log_identity)
+SELECT %(group)s, %(topic)s, p, 0, %(log)s FROM unnest(%(partitions)s::int[]) AS t(p) ORDER BY p
 ON CONFLICT (consumer_group, topic, partition) DO NOTHING
 """
 _LOCK_PARTITIONS = """
-SELECT partition, next_offset FROM stream_offsets
+SELECT partition, next_offset, log_identity FROM stream_offsets
 WHERE consumer_group = %(group)s AND topic = %(topic)s AND partition = ANY(%(partitions)s)
 ORDER BY partition
 FOR UPDATE
 """
 
 _OFFSETS = """
-INSERT INTO stream_offsets (consumer_group, topic, partition, next_offset)
-SELECT %(group)s, %(topic)s, p, o FROM unnest(%(partitions)s::int[], %(offsets)s::bigint[]) AS t(p, o)
+INSERT INTO stream_offsets (consumer_group, topic, partition, next_offset, log_identity)
+SELECT %(group)s, %(topic)s, p, o, %(log)s FROM unnest(%(partitions)s::int[], %(offsets)s::bigint[]) AS t(p, o)
 ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET
-    next_offset = greatest(stream_offsets.next_offset, excluded.next_offset), updated_at = now()
+    next_offset = greatest(stream_offsets.next_offset, excluded.next_offset),
+    log_identity = coalesce(excluded.log_identity, stream_offsets.log_identity), updated_at = now()
 """
+
+_RESET = """
+INSERT INTO stream_offsets (consumer_group, topic, partition, next_offset, log_identity)
+VALUES (%(group)s, %(topic)s, %(partition)s, %(offset)s, %(log)s)
+ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET
+    next_offset = excluded.next_offset, log_identity = excluded.log_identity, updated_at = now()
+"""
+
+
+class OffsetGuard(Protocol):
+    """Asked inside the batch's transaction, with the partitions locked (streams.offsets.LogReader is one)."""
+
+    def confirm_skips(self, stored: Mapping[int, StoredOffset], partitions: set[int]) -> None:
+        """Records of ``partitions`` lie below their stored offsets and would be skipped as already applied.
+        Raise PartitionsRefusedError when they belong to another log (the skip would drop new records)."""
+
+    def confirm_gaps(self, stored: Mapping[int, StoredOffset], gaps: Mapping[int, tuple[int, int]]) -> None:
+        """A partition's records start past its stored offset, (stored, first). Return when the records between
+        no longer exist in Kafka (retention); else raise RecordsOutOfOrderError (delivered out of order: a seek
+        raced the fetcher) so they are read again in order instead of being skipped for good."""
 
 
 @dataclass(slots=True)
 class BatchOutcome:
     stored: int = 0  # results written to history (new sample revisions)
     skipped: int = 0  # records below a partition's stored offset: already applied
+    held: set[int] = field(default_factory=set)  # partitions whose records were left out: never acknowledge them
     changed: set[RollupKey] = field(default_factory=set)
 
 
 class ResultStore:
-    """Writes batches for one consumer group and topic; owns one connection (not thread-safe)."""
+    """Writes batches for one consumer group and topic; owns one connection (not thread-safe).
 
-    def __init__(self, dsn: str, *, group: str, topic: str, timezone: str | None = None) -> None:
+    ``log_identity`` names the log the offsets count (set by the worker from the broker); a partition whose row
+    names another log is refused (:class:`PartitionsRefusedError`), never skipped. ``guard`` is asked before a
+    batch skips records as already applied, or would jump over records it never saw.
+    """
+
+    def __init__(self, dsn: str, *, group: str, topic: str, timezone: str | None = None,
+                 log_identity: str | None = None, guard: OffsetGuard | None = None) -> None:
         self._dsn = dsn
         self.group = group
         self.topic = topic
         self.timezone = timezone or get_settings().timezone  # the local day a result counts for
+        self.log_identity = log_identity
+        self.guard = guard
         self._conn: psycopg.Connection | None = None
 
     def _connection(self) -> psycopg.Connection:
@@ -77,15 +109,23 @@ class ResultStore:
             self._conn.close()
             self._conn = None
 
-    def stored_offsets(self) -> dict[int, int]:
-        """The next offset to apply, per partition, as the database knows it."""
+    def stored_offsets(self) -> dict[int, StoredOffset]:
+        """The next offset to apply, per partition, and the log it counts, as the database knows them."""
         conn = self._connection()
         rows = conn.execute(
-            "SELECT partition, next_offset FROM stream_offsets WHERE consumer_group = %s AND topic = %s",
+            "SELECT partition, next_offset, log_identity FROM stream_offsets"
+            " WHERE consumer_group = %s AND topic = %s",
             (self.group, self.topic),
         ).fetchall()
         conn.commit()
-        return dict(rows)
+        return {partition: StoredOffset(offset, log) for partition, offset, log in rows}
+
+    def reset_offset(self, partition: int, offset: int, log: LogState) -> None:
+        """Set a partition's next offset and the log it counts: an operator's decision (``qsmon offsets reset``)."""
+        conn = self._connection()
+        with conn.transaction():
+            conn.execute(_RESET, {"group": self.group, "topic": self.topic, "partition": partition,
+                                  "offset": offset, "log": log.identity})
 
     def write(self, accepted: Sequence[Accepted], all_records: Sequence[SourceRecord]) -> BatchOutcome:
         """Store ``accepted`` and advance the offsets past ``all_records`` (valid or not), atomically.
@@ -107,6 +147,10 @@ class ResultStore:
         except psycopg.Error as exc:
             self._rollback()
             raise BatchWriteError("batch not stored", records=len(all_records), error=str(exc).strip()) from exc
+        except LogUnavailableError as exc:
+            self._rollback()
+            raise BatchWriteError("batch not stored: its offsets could not be checked against Kafka's log",
+                                  records=len(all_records), error=str(exc)) from exc
 
     def _rollback(self) -> None:
         if self._conn is not None and not self._conn.closed:
@@ -116,10 +160,27 @@ class ResultStore:
                 self.close()
 
     def _lock_partitions(self, conn: psycopg.Connection, all_records: Sequence[SourceRecord]) -> dict[int, int]:
-        """Lock the batch's partitions; their stored next offsets."""
-        params = {"group": self.group, "topic": self.topic, "partitions": sorted({r.partition for r in all_records})}
+        """Lock the batch's partitions; their stored next offsets. Refuses partitions that count another log."""
+        params = {"group": self.group, "topic": self.topic, "log": self.log_identity,
+                  "partitions": sorted({r.partition for r in all_records})}
         conn.execute(_NEW_PARTITIONS, params)
-        return dict(conn.execute(_LOCK_PARTITIONS, params).fetchall())
+        rows = {p: StoredOffset(o, log) for p, o, log in conn.execute(_LOCK_PARTITIONS, params).fetchall()}
+        if self.log_identity is not None:
+            refused = {p: reason for p, row in rows.items()
+                       if (reason := identity_refusal(p, row, self.log_identity)) is not None}
+            if refused:
+                raise PartitionsRefusedError(refused)
+        if self.guard is not None:
+            first: dict[int, int] = {}
+            for r in all_records:
+                first[r.partition] = min(first.get(r.partition, r.offset), r.offset)
+            skipping = {p for p, offset in first.items() if offset < rows[p].next_offset}
+            if skipping:
+                self.guard.confirm_skips(rows, skipping)
+            gaps = {p: (rows[p].next_offset, offset) for p, offset in first.items() if offset > rows[p].next_offset}
+            if gaps:
+                self.guard.confirm_gaps(rows, gaps)
+        return {p: row.next_offset for p, row in rows.items()}
 
     def _write(self, accepted: Sequence[Accepted], all_records: Sequence[SourceRecord]) -> BatchOutcome:
         conn = self._connection()
@@ -136,7 +197,7 @@ class ResultStore:
                 for r in fresh_records:
                     next_offsets[r.partition] = max(next_offsets.get(r.partition, 0), r.offset + 1)
                 conn.execute(_OFFSETS, {
-                    "group": self.group, "topic": self.topic,
+                    "group": self.group, "topic": self.topic, "log": self.log_identity,
                     "partitions": list(next_offsets), "offsets": list(next_offsets.values()),
                 })
         return outcome

@@ -5,6 +5,9 @@
 #   stack.sh status   one line per service: state, port, health; exits 1 when one is unhealthy
 #   stack.sh stop|start SERVICE   one service (postgres, kafka, prometheus, alertmanager), e.g. for fault drills
 #   stack.sh reload prometheus    re-read its configuration and rules (SIGHUP: the lifecycle API stays off)
+#   stack.sh database NAME        another database like qsmon's (the admin step: owner, extension, grants), e.g. the
+#                                 target of a restore drill (docs/operations.md); `stack.sh drop-database NAME`
+#   stack.sh restore NAME DUMP    restore a `pg_dump -Fc` file into a new database NAME (TimescaleDB's procedure)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -57,10 +60,22 @@ CONF
   fi
   wait_for postgres 60 pg_healthy
   # Roles, database, extension and the reader's limits: a superuser's job, shared with compose's first start.
+  pg_admin "$PG_DB"
+}
+pg_admin() {  # the admin script for database $1
   PGOPTIONS="-c client_min_messages=warning" as_pg psql -h "$RUN" -p "$PG_PORT" -U postgres -d postgres -q \
-    -v database="$PG_DB" -v app_role="$PG_USER" -v app_password="$PG_PASSWORD" \
+    -v database="$1" -v app_role="$PG_USER" -v app_password="$PG_PASSWORD" \
     -v reader_password="$PG_READER_PASSWORD" -f "$QSMON_ROOT/deploy/postgres/admin.sql" >/dev/null \
     || die "the database's admin step failed (deploy/postgres/admin.sql)"
+}
+pg_restore_into() {  # a new database $1 from the pg_dump -Fc file $2, as TimescaleDB documents it
+  local psql_su=(as_pg psql -h "$RUN" -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -q)
+  "${psql_su[@]}" -d postgres -c "CREATE DATABASE \"$1\" OWNER \"$PG_USER\" ENCODING 'UTF8'"
+  "${psql_su[@]}" -d "$1" -c "CREATE EXTENSION timescaledb" -c "SELECT timescaledb_pre_restore()" >/dev/null
+  as_pg "$PG_BIN/pg_restore" -h "$RUN" -p "$PG_PORT" -U postgres -d "$1" --exit-on-error <"$2" \
+    || die "pg_restore failed"
+  "${psql_su[@]}" -d "$1" -c "SELECT timescaledb_post_restore()" >/dev/null
+  pg_admin "$1"  # grants and the reader's limits, as on the original
 }
 pg_down() { [ -f "$PGDATA/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null || true; }
 
@@ -92,7 +107,8 @@ log.retention.hours=168
 CONF
   if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
     log "formatting Kafka KRaft storage"
-    local cluster_id; cluster_id=$(kafka_tool kafka.tools.StorageTool random-uuid)
+    local cluster_id; cluster_id=$(kafka_tool kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)  # the id, not log lines
+    [[ $cluster_id =~ ^[A-Za-z0-9_-]{22}$ ]] || die "Kafka gave no cluster id (got: ${cluster_id:0:80})"
     kafka_tool kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_DIR/server.properties" --standalone \
       >"$LOGS/kafka-format.log" 2>&1 || die "Kafka storage format failed; see $LOGS/kafka-format.log"
   fi
@@ -111,9 +127,11 @@ CONF
 prom_healthy() { http_ok "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"; }
 prom_up() {
   mkdir -p "$PROM_DIR/data" "$PROM_DIR/rules"
-  QSMON_STACK_DIR=$QSMON_STACK_DIR ALERTMANAGER_PORT=$ALERTMANAGER_PORT \
+  QSMON_ROOT=$QSMON_ROOT QSMON_STACK_DIR=$QSMON_STACK_DIR ALERTMANAGER_PORT=$ALERTMANAGER_PORT \
     envsubst <"$QSMON_ROOT/deploy/local/prometheus.yml.tmpl" >"$PROM_DIR/prometheus.yml"
-  if ! pid_alive "$RUN/prometheus.pid"; then
+  if pid_alive "$RUN/prometheus.pid"; then
+    kill -HUP "$(cat "$RUN/prometheus.pid")"  # already running: re-read the configuration just written
+  else
     log "starting Prometheus on 127.0.0.1:$PROMETHEUS_PORT"
     nohup prometheus --config.file="$PROM_DIR/prometheus.yml" --storage.tsdb.path="$PROM_DIR/data" \
       --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
@@ -186,5 +204,14 @@ case "$cmd" in
     [ "${2:-}" = prometheus ] || die "usage: stack.sh reload prometheus"
     pid_alive "$RUN/prometheus.pid" || die "prometheus is not running"
     kill -HUP "$(cat "$RUN/prometheus.pid")" ;;
-  *) die "usage: stack.sh up|down|status|stop SERVICE|start SERVICE|reload prometheus" ;;
+  database)
+    [[ ${2:-} =~ ^[a-z_][a-z0-9_]*$ ]] || die "usage: stack.sh database NAME (lower case, digits, _)"
+    pg_admin "$2" ;;
+  restore)
+    [[ ${2:-} =~ ^[a-z_][a-z0-9_]*$ && -f ${3:-} ]] || die "usage: stack.sh restore NAME DUMP_FILE"
+    pg_restore_into "$2" "$3" ;;
+  drop-database)
+    [[ ${2:-} =~ ^[a-z_][a-z0-9_]*$ && $2 != "$PG_DB" ]] || die "usage: stack.sh drop-database NAME (not $PG_DB)"
+    as_pg psql -h "$RUN" -p "$PG_PORT" -U postgres -d postgres -q -c "DROP DATABASE IF EXISTS \"$2\" WITH (FORCE)" ;;
+  *) die "usage: stack.sh up|down|status|stop SERVICE|start SERVICE|reload prometheus|database NAME|drop-database NAME" ;;
 esac

@@ -23,9 +23,13 @@ def with_session_options(dsn: str, application_name: str) -> str:
     return make_conninfo("", **{**params, "options": options})
 
 
-def connect(dsn: str, *, autocommit: bool = False, application_name: str = "qsmon") -> psycopg.Connection:
+def connect(dsn: str, *, autocommit: bool = False, application_name: str = "qsmon",
+            connect_timeout_s: int | None = None) -> psycopg.Connection:
     """Open a connection whose session runs in UTC, so timestamps never pick up a server default."""
+    conninfo = with_session_options(dsn, application_name)
+    if connect_timeout_s is not None:
+        conninfo = make_conninfo(conninfo, connect_timeout=connect_timeout_s)
     try:
-        return psycopg.connect(with_session_options(dsn, application_name), autocommit=autocommit)
+        return psycopg.connect(conninfo, autocommit=autocommit)
     except psycopg.OperationalError as exc:
         raise StorageError("cannot connect to the database", error=str(exc).strip()) from exc

@@ -11,10 +11,8 @@ from importlib import resources
 
 import psycopg
 
-from qsmon.exceptions import MigrationError
-
-# Serialises concurrent `qsmon init` runs (e.g. several containers starting at once).
-_LOCK_KEY = 0x51_53_4D_4F_4E  # "QSMON"
+from qsmon.exceptions import MigrationError, SchemaVersionError
+from qsmon.storage.locks import MIGRATIONS as _LOCK_KEY
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +97,28 @@ def apply_migrations(conn: psycopg.Connection) -> list[Migration]:
             ) from exc
         applied_now.append(migration)
     return applied_now
+
+
+def check_schema(conn: psycopg.Connection) -> int:
+    """Refuse a database whose schema this code does not know: older (migrations pending) or newer (applied
+    migrations this release lacks), or edited. Returns the schema version. Run by the worker and the alert
+    engine at start, so an upgrade out of order (docs/operations.md) stops them instead of corrupting data."""
+    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        conn.rollback()
+        raise SchemaVersionError("the database has no qsmon schema: run `qsmon init`")
+    applied: dict[int, str] = dict(conn.execute("SELECT version, checksum FROM schema_migrations").fetchall())
+    conn.rollback()
+    bundled = {m.version: m for m in bundled_migrations()}
+    newer = sorted(set(applied) - set(bundled))
+    if newer:
+        raise SchemaVersionError("the database's schema is newer than this qsmon: upgrade qsmon",
+                                 unknown_versions=newer, known_up_to=max(bundled))
+    pending = sorted(set(bundled) - set(applied))
+    if pending:
+        raise SchemaVersionError("the database's schema is older than this qsmon: stop the workers and run "
+                                 "`qsmon init` (docs/operations.md, Upgrades)", pending_versions=pending)
+    edited = sorted(v for v, checksum in applied.items() if bundled[v].checksum != checksum)
+    if edited:
+        raise SchemaVersionError("applied migrations differ from this qsmon's", versions=edited)
+    return max(bundled)

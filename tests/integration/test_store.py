@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
 
+from qsmon.exceptions import SchemaVersionError
 from qsmon.schema import FailedItem, InspectionResult
 from qsmon.settings import Settings
-from qsmon.storage import connect
+from qsmon.storage import check_schema, connect
+from qsmon.storage.migrate import bundled_migrations
+from streams.exceptions import PartitionsRefusedError, RecordsOutOfOrderError
+from streams.offsets import LogState, StoredOffset
 from streams.rebuild import differences, rebuild
 from streams.records import SourceRecord, classify
 from streams.store import ResultStore
@@ -57,6 +61,10 @@ def store(settings: Settings) -> Iterator[ResultStore]:
 @pytest.fixture
 def feed(store: ResultStore) -> Feed:
     return Feed(store)
+
+
+def next_offsets(store: ResultStore) -> dict[int, int]:
+    return {partition: row.next_offset for partition, row in store.stored_offsets().items()}
 
 
 def totals(db: psycopg.Connection, **where: str) -> tuple[int, int, int]:
@@ -137,7 +145,80 @@ class TestExactRollups:
     def test_partitions_advance_independently(self, feed: Feed, store: ResultStore) -> None:
         feed.send([result("A"), result("B")], partition=0)
         feed.send([result("C")], partition=3)
-        assert store.stored_offsets() == {0: 2, 3: 1}
+        assert next_offsets(store) == {0: 2, 3: 1}
+
+
+class TestOffsetsKnowTheirLog:
+    """A recreated topic's records sit below the old log's offsets: refused with a reason, never skipped."""
+
+    def test_offsets_are_stamped_with_the_log_they_count(self, settings: Settings, feed: Feed,
+                                                         store: ResultStore) -> None:
+        store.log_identity = "cluster-a/topic-1"
+        feed.send([result("A"), result("B")], partition=2)
+        assert store.stored_offsets() == {2: StoredOffset(2, "cluster-a/topic-1")}
+
+    def test_a_partition_counting_another_log_is_refused_and_nothing_is_stored(
+        self, feed: Feed, store: ResultStore, db: psycopg.Connection
+    ) -> None:
+        store.log_identity = "cluster-a/topic-1"
+        feed.send([result("A"), result("B")])
+        store.log_identity = "cluster-a/topic-2"  # the topic was deleted and recreated
+        fresh = Feed(store).records([result("C"), result("D"), result("E")])  # offsets 0..2 again
+        accepted, _ = classify(fresh, NOW)
+        with pytest.raises(PartitionsRefusedError) as refused:
+            store.write(accepted, fresh)
+        assert "qsmon offsets reset --partition 0" in refused.value.reasons[0]
+        assert "cluster-a/topic-1" in refused.value.reasons[0]
+        assert "cluster-a/topic-2" in refused.value.reasons[0]
+        assert totals(db) == (2, 2, 0)
+        assert next_offsets(store) == {0: 2}
+
+    def test_skipping_asks_the_broker_first(self, feed: Feed, store: ResultStore, db: psycopg.Connection) -> None:
+        asked: list[set[int]] = []
+
+        class Recreated:
+            def confirm_skips(self, stored: Mapping[int, StoredOffset], partitions: set[int]) -> None:
+                asked.append(partitions)
+                raise PartitionsRefusedError(dict.fromkeys(partitions, "recreated"))
+
+            def confirm_gaps(self, stored: Mapping[int, StoredOffset], gaps: Mapping[int, tuple[int, int]]) -> None:
+                raise AssertionError("no gap here")
+
+        store.guard = Recreated()
+        records = feed.send([result("A"), result("B")])
+        feed.send([result("C")], partition=1)
+        assert asked == []  # nothing skipped, nothing asked
+        with pytest.raises(PartitionsRefusedError):
+            feed.replay(records)
+        assert asked == [{0}]
+        assert totals(db) == (3, 3, 0)
+
+    def test_records_past_the_stored_offset_are_held_until_they_come_in_order(
+        self, feed: Feed, store: ResultStore, db: psycopg.Connection
+    ) -> None:
+        class StillInKafka:  # the broker still has the records between: a seek raced the fetcher
+            def confirm_skips(self, stored: Mapping[int, StoredOffset], partitions: set[int]) -> None:
+                pass
+
+            def confirm_gaps(self, stored: Mapping[int, StoredOffset], gaps: Mapping[int, tuple[int, int]]) -> None:
+                raise RecordsOutOfOrderError(dict(gaps))
+
+        store.guard = StillInKafka()
+        first, later = feed.records([result("A"), result("B")]), feed.records([result("C"), result("D")])
+        with pytest.raises(RecordsOutOfOrderError) as out_of_order:
+            feed.replay(later)  # offsets 2..3 before 0..1
+        assert out_of_order.value.gaps == {0: (0, 2)}
+        assert totals(db) == (0, 0, 0)
+        feed.replay(first)
+        feed.replay(later)
+        assert totals(db) == (4, 4, 0)
+        assert next_offsets(store) == {0: 4}
+
+    def test_a_reset_sets_offset_and_log_deliberately(self, feed: Feed, store: ResultStore) -> None:
+        store.log_identity = "cluster-a/topic-1"
+        feed.send([result("A"), result("B")])
+        store.reset_offset(0, 0, LogState("cluster-a/topic-2", {0: 0}, {0: 3}))
+        assert store.stored_offsets() == {0: StoredOffset(0, "cluster-a/topic-2")}
 
 
 class TestInvalidRecords:
@@ -149,7 +230,7 @@ class TestInvalidRecords:
         store.write(accepted, records)
         assert [r.reason_code for r in rejected] == ["not_json", "sampled_at"]
         assert totals(db) == (2, 1, 1)
-        assert store.stored_offsets() == {0: 4}
+        assert next_offsets(store) == {0: 4}
 
 
 class TestRebuild:
@@ -303,3 +384,19 @@ class TestMigrations:
         backfill = resources.files("qsmon.storage.migrations").joinpath("004_backfill_score_sq_sum.sql")
         db.execute(backfill.read_text(encoding="utf-8").encode())
         assert differences(db) == []
+
+
+class TestSchemaVersion:
+    def test_a_current_schema_is_accepted(self, db: psycopg.Connection) -> None:
+        assert check_schema(db) == max(m.version for m in bundled_migrations())
+
+    def test_an_older_or_newer_schema_is_refused_with_the_way_out(self, db: psycopg.Connection) -> None:
+        latest = max(m.version for m in bundled_migrations())
+        db.execute("UPDATE schema_migrations SET version = 9999 WHERE version = %s", (latest,))
+        with pytest.raises(SchemaVersionError, match="newer than this qsmon") as newer:
+            check_schema(db)
+        assert "9999" in str(newer.value)
+        db.execute("DELETE FROM schema_migrations WHERE version = 9999")
+        with pytest.raises(SchemaVersionError, match="run `qsmon init`") as older:
+            check_schema(db)
+        assert str(latest) in str(older.value)
