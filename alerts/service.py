@@ -1,29 +1,52 @@
-"""``qsmon alerts run``: react to the change feed, sweep on a schedule, deliver the outbox, export gauges."""
+"""``qsmon alerts run``: react to the change feed, sweep on a schedule, deliver the outbox, export gauges.
+
+Operable in production:
+* several may run; one leads (alerts.leadership) and the others wait, ready to take over;
+* a database or Kafka outage is waited out with backoff, and the first sweep after it catches up on every change
+  missed meanwhile; a part that dies (the notifier thread) stops the process with an error, so its supervisor
+  restarts it rather than keeping a live process with a dead part;
+* /healthz, /readyz and /metrics on one port (qsmon.health).
+"""
 
 from __future__ import annotations
 
 import logging
+import random
 import signal
 import threading
 import time
 from collections.abc import Iterable
+from typing import Any
 
 import psycopg
-from prometheus_client import CollectorRegistry, Counter, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from alerts.engine import AlertEngine
 from alerts.exporter import IndicatorCollector
+from alerts.leadership import Leadership
 from alerts.messages import TRANSITION_LABELS, renderer
+from alerts.pipeline import PipelineCollector
 from alerts.refresh import refresh_alertmanager
 from indicators.labels import label_rows
 from notify.delivery import Notifier
 from notify.routing import load_channels
 from qsmon.changes import decode_changes
+from qsmon.exceptions import QsmonError, StorageError
+from qsmon.health import Cached, Health, Heartbeat, database_reachable, serve
 from qsmon.plans import presets
 from qsmon.plans.model import Plan
 from qsmon.settings import Settings
 
 log = logging.getLogger("qsmon.alerts")
+
+FOLLOWER_WAIT_S = 5.0  # a standby engine tries to lead this often
+MAX_BACKOFF_S = 30.0
+KAFKA_RETRY_S = 30.0
+RETENTION_EVERY_S = 6 * 3600.0  # the leader applies the retention settings this often (and at start)
+
+
+class ServiceFailedError(QsmonError):
+    """A part of the alert service died; the process exits so its supervisor starts a whole one."""
 
 
 def sync_reference_data(conn: psycopg.Connection, plans: Iterable[Plan]) -> int:
@@ -36,58 +59,189 @@ def sync_reference_data(conn: psycopg.Connection, plans: Iterable[Plan]) -> int:
 
 
 def build_engine(settings: Settings) -> AlertEngine:
-    from qsmon.storage import connect
+    from qsmon.storage import check_schema, connect
 
     plans = presets(settings.plans_dir)
     with connect(settings.dsn) as conn:  # the dashboards read the plans the engine evaluates
+        check_schema(conn)
         sync_reference_data(conn, plans.values())
     if settings.active_plans:
         plans = {pid: plans[pid] for pid in settings.active_plans}
     return AlertEngine(settings, plans, load_channels(settings.channels_file))
 
 
-def run_service(settings: Settings, stop: threading.Event | None = None, *, metrics: bool = True) -> None:
-    from kafka import KafkaConsumer
+class ServiceMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.events = Counter("qsmon_alert_events_total", "Alert transitions recorded", ["transition"],
+                              registry=registry)
+        self.leader = Gauge("qsmon_alerts_leader", "1 while this engine leads (evaluates and notifies)",
+                            registry=registry)
+        self.last_sweep = Gauge("qsmon_alerts_last_sweep_timestamp_seconds", "When the last full sweep finished",
+                                registry=registry)
+        self.sweep_seconds = Histogram("qsmon_alerts_sweep_seconds", "Time of one full sweep",
+                                       buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120), registry=registry)
+        self.db_retries = Counter("qsmon_alerts_db_retries_total",
+                                  "Turns of the alert engine that failed on the database or Kafka and were retried",
+                                  registry=registry)
 
+
+class AlertService:
+    def __init__(self, settings: Settings, stop: threading.Event, registry: CollectorRegistry) -> None:
+        self.settings = settings
+        self.stop = stop
+        self.metrics = ServiceMetrics(registry)
+        self.engine = build_engine(settings)
+        self.leadership = Leadership(settings.alerts_group)
+        self.notifier = Notifier(settings.dsn, {c.name: c for c in self.engine.channels.channels}, registry,
+                                 renderer(self.engine.channels))
+        self.alertmanagers = [c for c in self.engine.channels.channels if c.type == "alertmanager"]
+        self.heartbeat = Heartbeat("alert engine loop", limit_s=max(300.0, 3 * settings.alerts_sweep_seconds))
+        self.failure: BaseException | None = None
+        self._consumer: Any = None
+        self._consumer_retry_at = 0.0
+        self._last_sweep_at: float | None = None  # monotonic; None: sweep now (start, or after an outage)
+        self._last_refresh_at: float | None = None
+        self._last_retention_at: float | None = None
+        self._notifier_thread = threading.Thread(target=self._notify, name="notifier", daemon=True)
+
+    def health(self) -> Health:
+        health = Health()
+        health.liveness["loop"] = self.heartbeat.check
+        health.liveness["notifier"] = lambda: None if self._notifier_thread.is_alive() else "notifier thread stopped"
+        health.readiness["database"] = Cached(lambda: database_reachable(self.settings.dsn, "qsmon-alerts:health"))
+        health.readiness["sweep"] = self._sweep_overdue
+        return health
+
+    def _sweep_overdue(self) -> str | None:
+        if not self.leadership.leading or self._last_sweep_at is None:
+            return None  # a standby has nothing to sweep; a leader's first sweep is under way
+        age = time.monotonic() - self._last_sweep_at
+        limit = self.settings.alerts_ready_sweep_age_s
+        return f"last sweep {age:.0f}s ago (limit {limit:.0f}s)" if age > limit else None
+
+    def _notify(self) -> None:
+        try:
+            self.notifier.run(self.stop)
+        except BaseException as exc:  # whatever killed it: the process must not live on without it
+            log.exception("the notifier stopped")
+            self.failure = exc
+            self.stop.set()
+
+    def run(self) -> None:
+        self._notifier_thread.start()
+        log.info("qsmon alerts: %d plans, %d channels", len(self.engine.plans), len(self.engine.channels.channels))
+        failures = 0
+        try:
+            while not self.stop.is_set():
+                self.heartbeat.beat()
+                try:
+                    if self.leadership.lead(self.engine.connection()):
+                        self.metrics.leader.set(1)
+                        self._lead()
+                    else:
+                        self.metrics.leader.set(0)
+                        self._stand_by()
+                    failures = 0
+                except (StorageError, psycopg.Error, OSError) as exc:
+                    failures += 1
+                    self._recover(exc, failures)
+        finally:
+            self.stop.set()
+            self._close_consumer()
+            self._notifier_thread.join(timeout=10)
+            self.engine.close()
+        if self.failure is not None:
+            raise ServiceFailedError("a part of the alert service died", error=repr(self.failure)[:300])
+
+    def _recover(self, exc: Exception, failures: int) -> None:
+        delay = min(MAX_BACKOFF_S, 0.5 * 2 ** min(failures, 8)) * random.uniform(0.8, 1.2)  # noqa: S311
+        self.metrics.db_retries.inc()
+        log.warning("alert engine lost the database (attempt %d), retrying in %.1fs: %s", failures, delay,
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        self.engine.close()
+        self._last_sweep_at = None  # changes seen meanwhile were not evaluated: the first sweep back covers them
+        self.stop.wait(delay)
+
+    def _stand_by(self) -> None:
+        self._close_consumer()  # the leader reads the change feed
+        self._last_sweep_at = None
+        self.stop.wait(FOLLOWER_WAIT_S)
+
+    def _lead(self) -> None:
+        settings = self.settings
+        now = time.monotonic()
+        if self._last_sweep_at is None or now - self._last_sweep_at >= settings.alerts_sweep_seconds:
+            started = time.monotonic()
+            for event in self.engine.sweep():
+                self.metrics.events.labels(event.transition.value).inc()
+            self._last_sweep_at = time.monotonic()
+            self.metrics.sweep_seconds.observe(self._last_sweep_at - started)
+            self.metrics.last_sweep.set_to_current_time()
+        if self.alertmanagers and (self._last_refresh_at is None
+                                   or now - self._last_refresh_at >= settings.alerts_alertmanager_refresh_seconds):
+            conn = self.engine.connection()
+            for channel in self.alertmanagers:
+                refresh_alertmanager(conn, self.notifier.client, channel)
+            self._last_refresh_at = now
+        if self._last_retention_at is None or now - self._last_retention_at >= RETENTION_EVERY_S:
+            self._apply_retention()
+            self._last_retention_at = now
+        consumer = self._change_feed()
+        if consumer is None:
+            self.stop.wait(1.0)  # no hints while Kafka is away: the sweep schedule still runs
+            return
+        batches = consumer.poll(timeout_ms=200)
+        keys = [key for records in batches.values() for r in records for key in decode_changes(r.value)]
+        if keys:
+            try:
+                events = self.engine.on_changes(keys)
+            except BaseException:
+                self._last_sweep_at = None  # these keys are lost with the turn: sweep as soon as possible
+                raise
+            for event in events:
+                self.metrics.events.labels(event.transition.value).inc()
+
+    def _apply_retention(self) -> None:
+        from qsmon.storage.retention import apply_retention
+
+        conn = self.engine.connection()
+        outcome = apply_retention(conn, self.settings)
+        conn.commit()
+        if outcome.history_chunks_dropped or outcome.outbox_rows_deleted or outcome.alert_events_deleted:
+            log.warning("retention: %s", outcome)
+
+    def _change_feed(self) -> Any:
+        """The change-feed consumer, (re)created when Kafka is reachable; None while it is not."""
+        from kafka import KafkaConsumer
+        from kafka.errors import KafkaError
+
+        if self._consumer is None and time.monotonic() >= self._consumer_retry_at:
+            try:
+                self._consumer = KafkaConsumer(
+                    self.settings.changes_topic, bootstrap_servers=self.settings.kafka_bootstrap,
+                    group_id=self.settings.alerts_group, auto_offset_reset="latest",
+                    enable_auto_commit=True)  # changes are hints: the sweep covers anything missed
+            except KafkaError as exc:
+                log.warning("change feed unavailable (sweeps continue), retrying in %.0fs: %s", KAFKA_RETRY_S, exc)
+                self._consumer_retry_at = time.monotonic() + KAFKA_RETRY_S
+        return self._consumer
+
+    def _close_consumer(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
+
+
+def run_service(settings: Settings, stop: threading.Event | None = None, *, metrics: bool = True) -> None:
+    """Run until ``stop`` is set (or SIGTERM); raises :class:`ServiceFailedError` when a part of it died."""
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
     registry = CollectorRegistry()
-    engine = build_engine(settings)
-    events_total = Counter("qsmon_alert_events_total", "Alert transitions recorded", ["transition"],
-                           registry=registry)
+    service = AlertService(settings, stop, registry)
     registry.register(IndicatorCollector(settings.dsn))
+    registry.register(PipelineCollector(settings))
     if metrics:
-        start_http_server(settings.alerts_metrics_port, addr=settings.metrics_host, registry=registry)
-    notifier = Notifier(settings.dsn, {c.name: c for c in engine.channels.channels}, registry,
-                        renderer(engine.channels))
-    notifier_thread = threading.Thread(target=notifier.run, args=(stop,), name="notifier", daemon=True)
-    notifier_thread.start()
-    consumer = KafkaConsumer(settings.changes_topic, bootstrap_servers=settings.kafka_bootstrap,
-                             group_id=settings.alerts_group, auto_offset_reset="latest",
-                             enable_auto_commit=True)  # changes are hints: the sweep covers anything missed
-    log.info("qsmon alerts: %d plans, %d channels", len(engine.plans), len(engine.channels.channels))
-    last_sweep = last_refresh = 0.0
-    alertmanagers = [c for c in engine.channels.channels if c.type == "alertmanager"]
-    try:
-        while not stop.is_set():
-            if time.monotonic() - last_sweep >= settings.alerts_sweep_seconds:
-                for event in engine.sweep():
-                    events_total.labels(event.transition.value).inc()
-                last_sweep = time.monotonic()
-            if alertmanagers and time.monotonic() - last_refresh >= settings.alerts_alertmanager_refresh_seconds:
-                conn = engine.connection()
-                for channel in alertmanagers:
-                    refresh_alertmanager(conn, notifier.client, channel)
-                last_refresh = time.monotonic()
-            batches = consumer.poll(timeout_ms=200)
-            keys = [key for records in batches.values() for r in records for key in decode_changes(r.value)]
-            if keys:
-                for event in engine.on_changes(keys):
-                    events_total.labels(event.transition.value).inc()
-    finally:
-        stop.set()
-        consumer.close()
-        notifier_thread.join(timeout=10)
-        engine.close()
+        serve(registry, service.health(), settings.metrics_host, settings.alerts_metrics_port)
+    service.run()

@@ -22,8 +22,9 @@ def run(loglevel: Annotated[str, typer.Option(help="log level")] = "WARNING") ->
     from alerts.service import run_service
     from qsmon.logs import configure_logging
 
-    configure_logging(loglevel)
-    run_service(get_settings())
+    settings = get_settings()
+    configure_logging(loglevel, settings.log_format)
+    run_service(settings)
 
 
 @alerts_app.command("evaluate")

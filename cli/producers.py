@@ -110,8 +110,10 @@ def serve_ingest(
     import uvicorn
 
     from producers.ingest_api import server_config
+    from qsmon.logs import configure_logging
 
     settings = get_settings()
+    configure_logging("INFO", settings.log_format)
     if not settings.ingest_tokens:
         typer.secho("warning: QSMON_INGEST_TOKENS is empty: every request will be refused (401)",
                     fg=typer.colors.YELLOW, err=True)

@@ -29,6 +29,7 @@ from notify.outbox import NOTIFY_CHANNEL
 from notify.routing import Channel
 from qsmon.exceptions import StorageError
 from qsmon.storage import connect
+from qsmon.storage.locks import NOTIFIER, SCOPED_OBJID
 
 # Turns a group's payloads into the one message its channel renders (alerts.messages), or None when there is
 # nothing left to say (every change folded into another message).
@@ -36,6 +37,7 @@ Render = Callable[[Channel, list[dict[str, Any]]], Message | None]
 
 log = logging.getLogger("qsmon.notifier")
 
+_ONE_AT_A_TIME = f"SELECT pg_try_advisory_xact_lock(%(class)s, {SCOPED_OBJID})"
 _PENDING = """
 SELECT o.id, o.channel, o.group_key, o.payload, o.attempts, o.created_at, o.next_attempt_at, now(),
     (SELECT max(d.delivered_at) FROM notification_outbox d
@@ -115,6 +117,10 @@ class Notifier:
         delivered = 0
         self.next_due_s = None
         with conn.transaction():
+            # One notifier delivers at a time (several alert engines may run): rows split between two would
+            # break groups apart. The other one finds the lock taken and waits for its next turn.
+            if not conn.execute(_ONE_AT_A_TIME, {"class": NOTIFIER, "name": "outbox"}).fetchone()[0]:  # type: ignore[index]
+                return 0
             for group in _groups(conn.execute(_PENDING).fetchall()):
                 try:
                     channel = self._channel(group.channel)

@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import hmac
+import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -30,8 +32,12 @@ from producers.exceptions import ProduceError
 from producers.kafka_sink import ResultSink
 from qsmon import clock
 from qsmon.exceptions import InvalidResultError
+from qsmon.health import Cached
 from qsmon.schema import InspectionResult, parse_result
 from qsmon.settings import Settings
+from qsmon.topics import TopicProbe
+
+access_log = logging.getLogger("qsmon.ingest.access")
 
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
 JSON_TYPE = "application/json"
@@ -178,10 +184,18 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     @app.middleware("http")
-    async def count_statuses(request: Request, call_next: Any) -> Any:
+    async def count_and_log(request: Request, call_next: Any) -> Any:
+        started = time.monotonic()
         response = await call_next(request)
         if request.url.path.startswith("/v1/"):
             requests.labels(str(response.status_code)).inc()
+            # The access log: who sent what and how it went. Never headers (the bearer token) nor the query.
+            access_log.info("%s %s %s %d %.0fms", request.client.host if request.client else "-", request.method,
+                            request.url.path, response.status_code, (time.monotonic() - started) * 1000,
+                            extra={"client": request.client.host if request.client else None,
+                                   "method": request.method, "path": request.url.path,
+                                   "status": response.status_code,
+                                   "length": request.headers.get("content-length")})
         return response
 
     @app.post(
@@ -223,9 +237,19 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         records.inc(count)
         return Accepted(accepted=count)
 
-    @app.get("/healthz", summary="Liveness")
+    kafka_ready = Cached(TopicProbe(settings.kafka_bootstrap, settings.results_topic))
+
+    @app.get("/healthz", summary="Liveness: the server answers")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/readyz", summary="Readiness: Kafka answers for the results topic",
+             responses={503: {"description": "not ready; `problems` says why"}})
+    async def readyz() -> JSONResponse:
+        problem = await anyio.to_thread.run_sync(kafka_ready)
+        problems = {"kafka": problem} if problem else {}
+        return JSONResponse({"status": "fail" if problems else "ok", "problems": problems},
+                            status_code=503 if problems else 200)
 
     return app
 
@@ -241,4 +265,6 @@ def server_config(settings: Settings, *, host: str | None = None, port: int | No
         create_app(settings, registry=registry), host=host or settings.ingest_host, port=port or settings.ingest_port,
         http=deadline_protocol(settings.ingest_header_timeout_s, settings.ingest_body_timeout_s),
         log_level="warning", timeout_keep_alive=5,
+        log_config=None,  # qsmon.logs configures logging (text or JSON); uvicorn's access log stays off: ours
+                          # (count_and_log) leaves out the query and the headers
     )

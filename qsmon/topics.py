@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from qsmon.exceptions import QsmonError
 from qsmon.settings import Settings
@@ -80,3 +83,36 @@ def end_offset_total(settings: Settings, topic: str | None = None) -> int:
         return int(sum(consumer.end_offsets(partitions).values()))
     finally:
         consumer.close()
+
+
+class TopicProbe:
+    """Readiness of a Kafka client: the broker answers a metadata request for the topic (one admin connection,
+    kept; thread-safe). Returns None when fine, else the reason."""
+
+    def __init__(self, bootstrap: str, topic: str, timeout_s: float = 3.0) -> None:
+        self.bootstrap, self.topic, self.timeout_s = bootstrap, topic, timeout_s
+        self._admin: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> str | None:
+        from kafka.admin import KafkaAdminClient
+        from kafka.errors import KafkaError
+
+        with self._lock:
+            try:
+                if self._admin is None:
+                    self._admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="qsmon-probe",
+                                                   request_timeout_ms=int(self.timeout_s * 1000))
+                described = self._admin.describe_topics([self.topic])
+            except KafkaError as exc:
+                self.close()
+                return f"Kafka at {self.bootstrap} did not answer: {type(exc).__name__}"
+            if not described or described[0].get("error_code"):
+                return f"topic {self.topic} not found: run `qsmon init`"
+            return None
+
+    def close(self) -> None:
+        if self._admin is not None:
+            with contextlib.suppress(Exception):
+                self._admin.close()
+            self._admin = None

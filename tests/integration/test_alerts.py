@@ -13,9 +13,11 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from alerts.engine import AlertEngine
-from alerts.service import run_service
+from alerts.service import ServiceFailedError, run_service
+from notify.delivery import Notifier
 from notify.routing import ChannelsConfig
 from notify.testing import WebhookReceiver
 from producers.kafka_sink import ResultSink
@@ -27,6 +29,7 @@ from qsmon.topics import ensure_topics
 from streams.records import SourceRecord, classify
 from streams.store import ResultStore
 from tests.factories import result
+from tests.proxy import CuttableProxy
 from tests.workers import WorkerProcess, wait_until
 
 pytestmark = pytest.mark.integration
@@ -227,3 +230,108 @@ class TestNoFlapping:
         finally:
             store.close()
             engine.close()
+
+
+def through(proxy: CuttableProxy, settings: Settings) -> Settings:
+    """The same settings, with the database reached through ``proxy``."""
+    params = conninfo_to_dict(settings.dsn) | {"host": "127.0.0.1", "port": str(proxy.port)}
+    return settings.model_copy(update={"database_url": type(settings.database_url)(make_conninfo("", **params))})
+
+
+def run_in_thread(settings: Settings, stop: threading.Event) -> tuple[threading.Thread, list[BaseException]]:
+    failures: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            run_service(settings, stop, metrics=False)
+        except BaseException as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread, failures
+
+
+class TestOutages:
+    @pytest.mark.slow
+    def test_an_alert_that_opens_while_the_engine_is_cut_off_from_the_database_is_announced_after(
+        self, world: tuple[Settings, WebhookReceiver, str], db: psycopg.Connection
+    ) -> None:
+        settings, receiver, plan_id = world
+        pg = conninfo_to_dict(settings.dsn)
+        proxy = CuttableProxy(str(pg.get("host", "127.0.0.1")), int(str(pg.get("port") or 5432)))
+        stop = threading.Event()
+        service, failures = run_in_thread(through(proxy, settings), stop)
+        store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic)
+        try:
+            wait_until(lambda: db.execute("SELECT count(*) FROM indicator_evaluations").fetchone() != (0,), 30,
+                       "the first sweep")
+            proxy.cut()
+            records = [SourceRecord(0, i, r.key, r.to_json()) for i, r in
+                       enumerate(vegetables("OK", 400, fail=False) + vegetables("BAD", 40, fail=True))]
+            store.write(classify(records, clock.now())[0], records)  # the worker's own path is not cut
+            time.sleep(20)
+            assert service.is_alive()
+            assert receiver.alerts(plan_id) == []
+            proxy.restore()
+            wait_until(lambda: len(receiver.alerts(plan_id)) >= 2, 60, "the alert opened during the cut")
+            assert Counter(receiver.transitions(plan_id)) == {"opened": 2}
+            assert failures == []
+        finally:
+            stop.set()
+            service.join(timeout=30)
+            store.close()
+            proxy.close()
+
+    def test_a_notifier_that_dies_takes_the_service_down_with_an_error(
+        self, world: tuple[Settings, WebhookReceiver, str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        settings, _, _ = world
+
+        def broken(self: Notifier, stop: threading.Event, idle_s: float = 1.0) -> None:
+            raise RuntimeError("a bug in delivery")
+
+        monkeypatch.setattr(Notifier, "run", broken)
+        stop = threading.Event()
+        service, failures = run_in_thread(settings, stop)
+        service.join(timeout=30)
+        assert not service.is_alive()  # it did not live on without its notifier
+        assert len(failures) == 1
+        assert isinstance(failures[0], ServiceFailedError)
+        assert "a bug in delivery" in str(failures[0])
+
+    def test_two_engines_one_leads_no_message_is_sent_twice_and_the_standby_takes_over(
+        self, world: tuple[Settings, WebhookReceiver, str], db: psycopg.Connection
+    ) -> None:
+        settings, receiver, plan_id = world
+        first_stop, second_stop = threading.Event(), threading.Event()
+        first, first_failures = run_in_thread(settings, first_stop)
+        time.sleep(2)  # the first takes the lead
+        second, second_failures = run_in_thread(settings, second_stop)
+        store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic)
+        offset = 0
+
+        def store_results(results: list[InspectionResult]) -> None:
+            nonlocal offset
+            records = [SourceRecord(0, offset + i, r.key, r.to_json()) for i, r in enumerate(results)]
+            offset += len(records)
+            store.write(classify(records, clock.now())[0], records)
+
+        try:
+            store_results(vegetables("OK", 400, fail=False) + vegetables("BAD", 40, fail=True))
+            wait_until(lambda: len(receiver.alerts(plan_id)) >= 2, 30, "the opened alerts")
+            time.sleep(6)  # both engines swept several times meanwhile
+            assert Counter(receiver.transitions(plan_id)) == {"opened": 2}
+            first_stop.set()
+            first.join(timeout=30)
+            store_results(vegetables("MORE", 2000, fail=False))
+            wait_until(lambda: len(receiver.alerts(plan_id)) >= 4, 60, "the standby to resolve them")
+            time.sleep(3)
+            assert Counter(receiver.transitions(plan_id)) == {"opened": 2, "resolved": 2}
+            assert first_failures == second_failures == []
+        finally:
+            first_stop.set()
+            second_stop.set()
+            first.join(timeout=30)
+            second.join(timeout=30)
+            store.close()
