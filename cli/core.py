@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -112,11 +113,19 @@ def rollups_rebuild(
     """Recompute the rollups and current failures from the stored final verdicts; report any difference fixed."""
     from datetime import date
 
+    from qsmon import clock
     from qsmon.storage import connect
+    from qsmon.storage.retention import earliest_rebuild_day
     from streams.rebuild import rebuild
 
-    with connect(get_settings().dsn) as conn:
-        fixed = rebuild(conn, date.fromisoformat(from_day))
+    settings = get_settings()
+    start = date.fromisoformat(from_day)
+    earliest = earliest_rebuild_day(settings, clock.today(settings.timezone))
+    if start < earliest:  # history before it was dropped by retention: a rebuild there would lose rows
+        typer.echo(f"history is kept for {settings.retention_history_days} days: rebuilding from {earliest}")
+        start = earliest
+    with connect(settings.dsn) as conn:
+        fixed = rebuild(conn, start)
     if not fixed:
         typer.echo("rollups match the stored results: nothing to fix")
         return
@@ -130,6 +139,23 @@ rollups_app.command("rebuild")(rollups_rebuild)
 
 
 @friendly_errors
+def retention_run() -> None:
+    """Apply the retention settings now (the leading alert engine does it every 6 hours)."""
+    from qsmon.storage import connect
+    from qsmon.storage.retention import apply_retention
+
+    settings = get_settings()
+    with connect(settings.dsn) as conn:
+        outcome = apply_retention(conn, settings)
+    typer.echo(f"history chunks dropped: {outcome.history_chunks_dropped}; delivered notifications deleted: "
+               f"{outcome.outbox_rows_deleted}; alert events deleted: {outcome.alert_events_deleted}")
+
+
+retention_app = typer.Typer(help="Deleting what the retention settings no longer keep.", no_args_is_help=True)
+retention_app.command("run")(retention_run)
+
+
+@friendly_errors
 def demo() -> None:
     """Run the whole mission on the local stack, step by step."""
     from cli import demo as demo_module
@@ -137,11 +163,42 @@ def demo() -> None:
     demo_module.run()
 
 
+def probe(
+    url: Annotated[str | None, typer.Argument(help="a health endpoint, e.g. http://127.0.0.1:9401/readyz")] = None,
+    file: Annotated[Path | None, typer.Option(help="instead: a heartbeat file a process touches")] = None,
+    max_age: Annotated[float, typer.Option(help="seconds the heartbeat file may be old")] = 7300.0,
+) -> None:
+    """Exit 0 when the endpoint answers 200 (or the heartbeat file is fresh), else 1 with the reason: for
+    container healthchecks (the image has no curl)."""
+    import time
+
+    import httpx
+
+    if file is not None:
+        age = time.time() - file.stat().st_mtime if file.exists() else float("inf")
+        if age > max_age:
+            typer.echo(f"{file}: last beat {age:.0f}s ago (limit {max_age:.0f}s)", err=True)
+            raise typer.Exit(1)
+        return
+    if url is None:
+        raise typer.BadParameter("give a URL or --file")
+    try:
+        response = httpx.get(url, timeout=5)
+    except httpx.HTTPError as exc:
+        typer.echo(f"{url}: {type(exc).__name__}", err=True)
+        raise typer.Exit(1) from None
+    if response.status_code != 200:
+        typer.echo(f"{url}: {response.status_code} {response.text[:500]}", err=True)
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
+    app.command("probe")(probe)
     app.add_typer(stack_app, name="stack")
     app.command("demo")(demo)
     app.command("worker")(worker)
     app.add_typer(rollups_app, name="rollups")
+    app.add_typer(retention_app, name="retention")
     app.command("init")(init)
     app.command("config")(config)
     app.command("schema")(schema)

@@ -10,6 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from qsmon import clock
+from qsmon.exceptions import QsmonError
 from qsmon.plans.model import Plan
 from qsmon.settings import Settings
 from qsmon.storage import connect
@@ -32,7 +33,7 @@ def write_report(settings: Settings, plan: Plan, year: int, month: int, out: Pat
     out.mkdir(parents=True, exist_ok=True)
     with connect(settings.dsn) as conn:
         report = gather(conn, plan, year, month, timezone=settings.timezone)
-    stem = f"{plan.id}-{year}-{month:02d}"
+    stem = report_stem(plan, year, month)
     written: list[Path] = []
     if "xlsx" in formats:
         written.append(write_xlsx(report, out / f"{stem}.xlsx"))
@@ -65,18 +66,38 @@ def previous_month(today: date) -> tuple[int, int]:
     return shift_month(today.year, today.month, -1)
 
 
+HEARTBEAT_FILE = ".schedule-alive"  # touched every turn: the container healthcheck reads its age (qsmon probe)
+
+
+def report_stem(plan: Plan, year: int, month: int) -> str:
+    return f"{plan.id}-{year}-{month:02d}"
+
+
+def written(out: Path, stem: str, formats: Sequence[str]) -> bool:
+    """Every format of the report is in ``out`` (a run cut short leaves some missing: written again)."""
+    return all(any(out.glob(f"{stem}*.csv")) if fmt == "csv" else (out / f"{stem}.{fmt}").exists()
+               for fmt in formats)
+
+
 def run_schedule(settings: Settings, plans: Sequence[Plan], out: Path, stop: threading.Event,
                  formats: Sequence[str] = FORMATS, notify: Sequence[str] = ()) -> None:
-    """On the first day of each month (local time), write last month's report for every plan; then sleep."""
+    """Keep last month's report written for every plan: on the 1st, or at the first turn after it when the host
+    was down then (the report's files in ``out`` are the record of what was written). Wakes at least hourly."""
     zone = ZoneInfo(settings.timezone)
-    done: set[tuple[int, int]] = set()
+    out.mkdir(parents=True, exist_ok=True)
     while not stop.is_set():
+        (out / HEARTBEAT_FILE).touch()
         today = clock.today(settings.timezone)
-        month = previous_month(today)
-        if today.day == 1 and month not in done:
-            for plan in plans:
-                files = write_report(settings, plan, *month, out, formats, notify=notify)
-                log.warning("monthly report %s %d-%02d written: %s", plan.id, *month, ", ".join(map(str, files)))
-            done.add(month)
+        year, month = previous_month(today)
+        for plan in plans:
+            if written(out, report_stem(plan, year, month), formats):
+                continue
+            try:
+                files = write_report(settings, plan, year, month, out, formats, notify=notify)
+            except (QsmonError, OSError) as exc:  # retried next turn; the other plans still get theirs
+                log.error("monthly report %s %d-%02d not written, retrying within the hour: %s",  # noqa: TRY400
+                          plan.id, year, month, exc)
+                continue
+            log.warning("monthly report %s %d-%02d written: %s", plan.id, year, month, ", ".join(map(str, files)))
         tomorrow = datetime.combine(today + timedelta(days=1), datetime.min.time(), zone)
         stop.wait(min(3600.0, max(1.0, (tomorrow - clock.now()).total_seconds())))

@@ -30,11 +30,12 @@ class Derived:
     period: str  # the date column a rebuild from a given day restricts: day, month or year
     key: str
     values: str
-    truth: str  # SELECT key, values … WHERE period >= %(from_day)s
+    truth: str  # SELECT key, values … WHERE day >= %(from_day)s AND day < %(to_day)s
     counts: bool = True  # rows of zeros mean the same as no row (everything they counted moved away)
 
     def keep(self) -> str:
-        return f"SELECT {self.key}, {self.values} FROM {self.table} WHERE {self.period} >= %(from_day)s"
+        return (f"SELECT {self.key}, {self.values} FROM {self.table}"
+                f" WHERE {self.period} >= %(from_day)s AND {self.period} < %(to_day)s")
 
     def start(self, day: date) -> date:
         """The first day a rebuild from ``day`` recomputes: whole months or years for the coarser rollups."""
@@ -49,7 +50,7 @@ def _rollup(table: str, period: str, bucket: str) -> Derived:
     """A rollup of the final verdicts by ``bucket`` (an expression of the local day) and every dimension."""
     return Derived(table, period, f"{period}, {ROLLUP_DIMENSIONS}", ROLLUP_COUNTS,
                    f"SELECT {bucket} AS {period}, {ROLLUP_DIMENSIONS}, {_COUNTED} FROM sample_current"
-                   f" WHERE day >= %(from_day)s GROUP BY 1, {ROLLUP_DIMENSIONS}")
+                   f" WHERE day >= %(from_day)s AND day < %(to_day)s GROUP BY 1, {ROLLUP_DIMENSIONS}")
 
 
 DERIVED = (
@@ -60,17 +61,17 @@ DERIVED = (
             "SELECT c.sample_id, c.revision, c.sampled_at, c.day, c.category, c.subcategory, c.sampling_type,"
             " c.stage, c.region_code, r.product, r.manufacturer, r.sampled_unit, r.lab, r.failed_items"
             f" {_CURRENT_HISTORY}"
-            " WHERE c.verdict = 'fail' AND c.day >= %(from_day)s", counts=False),
+            " WHERE c.verdict = 'fail' AND c.day >= %(from_day)s AND c.day < %(to_day)s", counts=False),
     Derived("failed_item_monthly", "month", "month, region_code, category, item", "failures",
             "SELECT date_trunc('month', c.day)::date AS month, c.region_code, c.category, i->>'item' AS item,"
             f" count(*) AS failures {_CURRENT_HISTORY} CROSS JOIN LATERAL jsonb_array_elements(r.failed_items) i"
-            " WHERE c.verdict = 'fail' AND c.day >= %(from_day)s GROUP BY 1, 2, 3, 4"),
+            " WHERE c.verdict = 'fail' AND c.day >= %(from_day)s AND c.day < %(to_day)s GROUP BY 1, 2, 3, 4"),
     Derived("failed_firm_yearly", "year", "year, region_code, category, firm, product", "failures",
             "SELECT date_trunc('year', c.day)::date AS year, c.region_code, c.category,"
             " coalesce(r.manufacturer, r.sampled_unit) AS firm, coalesce(r.product, '') AS product,"
             f" count(*) AS failures {_CURRENT_HISTORY}"
-            " WHERE c.verdict = 'fail' AND c.day >= %(from_day)s AND coalesce(r.manufacturer, r.sampled_unit)"
-            " IS NOT NULL GROUP BY 1, 2, 3, 4, 5"),
+            " WHERE c.verdict = 'fail' AND c.day >= %(from_day)s AND c.day < %(to_day)s"
+            " AND coalesce(r.manufacturer, r.sampled_unit) IS NOT NULL GROUP BY 1, 2, 3, 4, 5"),
 )
 
 
@@ -99,24 +100,57 @@ def _compare(derived: Derived) -> str:
     """
 
 
-def differences(conn: psycopg.Connection, from_day: date = date.min) -> list[RollupDifference]:
+END_OF_TIME = date(9999, 12, 31)
+
+
+def differences(conn: psycopg.Connection, from_day: date = date.min, to_day: date = END_OF_TIME
+                ) -> list[RollupDifference]:
+    """What differs from the truth for local days in [from_day, to_day) (whole months or years for the coarser
+    rollups: ``to_day`` must be the first of a year unless it is the end of time)."""
     return [RollupDifference(derived.table, *row)
             for derived in DERIVED
-            for row in conn.execute(_compare(derived).encode(), {"from_day": derived.start(from_day)}).fetchall()]
+            for row in conn.execute(_compare(derived).encode(),
+                                    {"from_day": derived.start(from_day), "to_day": to_day}).fetchall()]
+
+
+def year_chunks(first: date, last: date) -> list[tuple[date, date]]:
+    """[start, end) ranges a year each from ``first`` to past ``last``; the final one open to the end of time."""
+    starts = [first] + [date(year, 1, 1) for year in range(first.year + 1, last.year + 1)]
+    return list(zip(starts, [*starts[1:], END_OF_TIME], strict=True))
+
+
+def _day_range(conn: psycopg.Connection) -> tuple[date, date] | None:
+    """The first and last day anything derived or its truth covers."""
+    parts = ["SELECT min(day), max(day) FROM sample_current",
+             *(f"SELECT min({d.period}), max({d.period}) FROM {d.table}" for d in DERIVED)]
+    row = conn.execute(f"SELECT min(a), max(b) FROM ({' UNION ALL '.join(parts)}) AS t(a, b)".encode()).fetchone()
+    return (row[0], row[1]) if row and row[0] is not None else None
 
 
 def rebuild(conn: psycopg.Connection, from_day: date = date.min) -> list[RollupDifference]:
     """Replace the derived rows from ``from_day`` on (from the start of its month or year for the coarser
-    rollups) with the truth; returns what differed before."""
-    with conn.transaction():
-        # The worker writes these under partition locks; this lock keeps them still meanwhile.
-        conn.execute(f"LOCK TABLE {', '.join(d.table for d in DERIVED)} IN SHARE ROW EXCLUSIVE MODE".encode())
-        found = differences(conn, from_day)
-        for derived in DERIVED:
-            if any(f.table == derived.table for f in found):
-                params = {"from_day": derived.start(from_day)}
-                conn.execute(f"DELETE FROM {derived.table} WHERE {derived.period} >= %(from_day)s".encode(),
-                             params)
-                conn.execute(f"INSERT INTO {derived.table} ({derived.key}, {derived.values}) {derived.truth}"
-                             .encode(), params)
+    rollups) with the truth; returns what differed before.
+
+    A year at a time, each in its own short transaction: the worker waits for one year's comparison at most,
+    never for the whole run (rows of a year the worker changes meanwhile are kept right by the worker itself)."""
+    conn.commit()
+    covered = _day_range(conn)
+    conn.commit()
+    if covered is None:
+        return []
+    first, last = covered
+    found: list[RollupDifference] = []
+    for start, end in year_chunks(max(from_day, first), last):
+        with conn.transaction():
+            # The worker writes these under partition locks; this lock keeps them still meanwhile.
+            conn.execute(f"LOCK TABLE {', '.join(d.table for d in DERIVED)} IN SHARE ROW EXCLUSIVE MODE".encode())
+            chunk = differences(conn, start, end)
+            for derived in DERIVED:
+                if any(f.table == derived.table for f in chunk):
+                    params = {"from_day": derived.start(start), "to_day": end}
+                    conn.execute(f"DELETE FROM {derived.table} WHERE {derived.period} >= %(from_day)s"
+                                 f" AND {derived.period} < %(to_day)s".encode(), params)
+                    conn.execute(f"INSERT INTO {derived.table} ({derived.key}, {derived.values}) {derived.truth}"
+                                 .encode(), params)
+        found.extend(chunk)
     return found

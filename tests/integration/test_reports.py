@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import subprocess
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -249,3 +250,38 @@ class TestPlanStanding:
                                            "in_force_until": date(2027, 12, 31)})
         text = summary(gather(db, extended, 2026, 3, timezone=loaded.timezone))
         assert "规划期已于2025-12-31结束,延续执行至2027-12-31" in text
+
+
+class TestSchedule:
+    def test_a_missed_monthly_report_is_caught_up_and_not_written_twice(
+        self, loaded: Settings, tmp_path: Path
+    ) -> None:
+        import threading
+
+        from qsmon import clock
+        from reports.run import HEARTBEAT_FILE, previous_month, report_stem, run_schedule
+
+        out = tmp_path / "reports"
+        stop = threading.Event()
+        year, month = previous_month(clock.today(loaded.timezone))  # the host was down on the 1st: today is not
+        schedule = threading.Thread(target=run_schedule, args=(loaded, [PLAN], out, stop, ("xlsx", "csv")),
+                                    daemon=True)
+        schedule.start()
+        try:
+            xlsx = out / f"{report_stem(PLAN, year, month)}.xlsx"
+            deadline = time.monotonic() + 60
+            while not xlsx.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert xlsx.exists()
+            assert (out / HEARTBEAT_FILE).exists()
+        finally:
+            stop.set()
+            schedule.join(timeout=30)
+        written_at = xlsx.stat().st_mtime
+        second = threading.Thread(target=run_schedule, args=(loaded, [PLAN], out, stop := threading.Event(),
+                                                             ("xlsx", "csv")), daemon=True)
+        second.start()  # a restart: the report is there, so it is not written again
+        time.sleep(2)
+        stop.set()
+        second.join(timeout=30)
+        assert xlsx.stat().st_mtime == written_at
