@@ -21,8 +21,11 @@ COPY cli cli
 COPY bench bench
 COPY plans plans
 RUN uv sync --frozen --no-dev
-ENV PATH=/app/.venv/bin:$PATH
-RUN useradd --system --uid 10001 qsmon
+ENV PATH=/app/.venv/bin:$PATH MPLCONFIGDIR=/tmp/matplotlib
+# /app stays root-owned and read-only to the services; what they write goes to volumes mounted on these
+# directories (a new named volume takes the directory's owner, so the qsmon user can write it) or to /tmp.
+RUN useradd --system --uid 10001 qsmon \
+    && mkdir -p /reports /rules && chown qsmon:qsmon /reports /rules
 USER qsmon
 ENTRYPOINT ["qsmon"]
 CMD ["--help"]

@@ -63,3 +63,59 @@ class TestCompose:
         volumes = [str(v) for v in compose["services"]["timescaledb"]["volumes"]]
         assert any("deploy/postgres/admin.sql" in v for v in volumes)
         assert "admin.sql" in (ROOT / "deploy/compose/initdb/10-qsmon.sh").read_text(encoding="utf-8")
+
+    def test_every_mounted_host_path_exists(self, compose: dict[str, Any]) -> None:
+        named = set(compose.get("volumes", {}))
+        for name, service in compose["services"].items():
+            for volume in service.get("volumes", []):
+                source = str(volume).split(":", 1)[0] if isinstance(volume, str) else str(volume["source"])
+                if source in named:
+                    continue
+                assert Path(source).exists(), f"{name} mounts {source}, which is not in the repository"
+
+    def test_every_long_running_service_has_a_healthcheck_and_limits(self, compose: dict[str, Any]) -> None:
+        for name, service in compose["services"].items():
+            if service.get("restart") == "no":
+                continue  # one-shot: runs to completion
+            assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+            assert service.get("mem_limit"), f"{name} has no memory limit"
+
+    def test_qsmon_healthchecks_use_the_readiness_endpoints(self, compose: dict[str, Any]) -> None:
+        for name in ("worker", "alerts", "ingest"):
+            test = compose["services"][name]["healthcheck"]["test"]
+            assert test[:3] == ["CMD", "qsmon", "probe"]
+            assert test[3].endswith("/readyz")
+
+    def test_prometheus_loads_qsmon_s_own_rules_and_the_plans(self, compose: dict[str, Any]) -> None:
+        volumes = [str(v) for v in compose["services"]["prometheus"]["volumes"]]
+        assert any("deploy/prometheus/rules:/etc/prometheus/rules/pipeline" in v for v in volumes)
+        assert any(v.startswith("plan-rules:") for v in volumes)
+        config = yaml.safe_load((ROOT / "deploy/compose/prometheus.yml").read_text(encoding="utf-8"))
+        assert "/etc/prometheus/rules/pipeline/*.yml" in config["rule_files"]
+        assert "/etc/prometheus/rules/plans/*.yml" in config["rule_files"]
+        plan_rules = compose["services"]["plan-rules"]
+        assert plan_rules["command"][:2] == ["alerts", "prometheus-rules"]
+        assert any(str(v).startswith("plan-rules:/rules") for v in plan_rules["volumes"])
+
+    def test_prometheus_scrapes_every_worker_replica(self, compose: dict[str, Any]) -> None:
+        config = yaml.safe_load((ROOT / "deploy/compose/prometheus.yml").read_text(encoding="utf-8"))
+        worker_job = next(j for j in config["scrape_configs"] if j["job_name"] == "qsmon-worker")
+        assert worker_job["dns_sd_configs"][0]["names"] == ["worker"]
+        assert compose["services"]["worker"].get("scale", 1) > 1
+
+    def test_someone_is_notified_and_alertmanager_keeps_its_state(self, compose: dict[str, Any]) -> None:
+        env = compose["services"]["alerts"]["environment"]
+        assert env["QSMON_CHANNELS_FILE"] == "/etc/qsmon/channels.yml"
+        assert env["QSMON_LOG_FORMAT"] == "json"
+        from notify.routing import load_channels
+
+        channels = load_channels(ROOT / "deploy/compose/channels.yml").channels
+        assert [c.type for c in channels] == ["alertmanager"]
+        am = compose["services"]["alertmanager"]
+        assert any(str(v).startswith("alertmanager-data:/alertmanager") for v in am["volumes"])
+        assert "--storage.path=/alertmanager" in am["command"]
+
+    def test_the_image_gives_the_services_writable_directories(self) -> None:
+        dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+        assert "chown qsmon:qsmon /reports /rules" in dockerfile
+        assert dockerfile.index("chown qsmon") < dockerfile.index("USER qsmon")
