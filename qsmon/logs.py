@@ -21,6 +21,12 @@ def configure_logging(level: str, log_format: Literal["text", "json"] = "text") 
                                                                   "name": "logger"}))
     else:
         handler.setFormatter(logging.Formatter(FORMAT))
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # Replace only a handler of ours (configured twice in one process); others (a test's capture) stay.
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "qsmon", False)]:
+        root.removeHandler(old)
+    handler.qsmon = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level.upper())
     for name in _URL_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)

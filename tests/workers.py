@@ -43,8 +43,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 class WorkerProcess:
-    def __init__(self, settings: Settings, log_path: Path) -> None:
-        env = settings_env(settings) | {"QSMON_WORKER_METRICS_PORT": str(free_port())}
+    def __init__(self, settings: Settings, log_path: Path, *, metrics_port: int | None = None) -> None:
+        env = settings_env(settings) | {"QSMON_WORKER_METRICS_PORT": str(metrics_port or free_port())}
         self.metrics_port = int(env["QSMON_WORKER_METRICS_PORT"])
         self._log = log_path.open("ab")
         self.proc = subprocess.Popen(

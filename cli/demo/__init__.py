@@ -13,6 +13,7 @@ import typer
 
 from cli.demo.console import RUNNING
 from cli.demo.intake import demo_import, demo_ingest, demo_init, demo_roundtrip, demo_simulate
+from cli.demo.operations import demo_health, demo_offsets
 from cli.demo.outcomes import demo_alerts, demo_dashboards, demo_report, demo_status
 from cli.demo.pipeline import demo_audit, demo_hostile, demo_rates, demo_stop, demo_worker
 from qsmon.settings import Settings, get_settings
@@ -20,8 +21,8 @@ from qsmon.settings import Settings, get_settings
 DEMO_PLANS = Path(__file__).resolve().parents[2] / ".stack" / "demo" / "plans"  # the site's own plan files
 
 STEPS: list[Callable[[Settings], None]] = [
-    demo_init, demo_roundtrip, demo_import, demo_ingest, demo_simulate, demo_worker, demo_hostile, demo_rates,
-    demo_audit, demo_alerts, demo_status, demo_dashboards, demo_report, demo_stop,
+    demo_init, demo_offsets, demo_roundtrip, demo_import, demo_ingest, demo_simulate, demo_worker, demo_health,
+    demo_hostile, demo_rates, demo_audit, demo_alerts, demo_status, demo_dashboards, demo_report, demo_stop,
 ]
 
 

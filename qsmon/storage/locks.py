@@ -10,6 +10,7 @@ from __future__ import annotations
 MIGRATIONS = 0x51_53_4D_4F_4E  # "QSMON": serialises concurrent `qsmon init` runs
 ALERT_ENGINE = 0x5153_0001  # classid of the alert engine's leadership (session lock, held while it leads)
 NOTIFIER = 0x5153_0002  # classid of one notifier delivering at a time (transaction lock)
+REFERENCE_DATA = 0x5153_0003  # classid of one reference-data sync at a time (transaction lock)
 
 # The objid half: the same name in another schema is another lock.
 SCOPED_OBJID = "hashtext(current_schema() || ':' || %(name)s)"

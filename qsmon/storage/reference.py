@@ -8,6 +8,7 @@ import psycopg
 
 from qsmon.plans.model import Plan
 from qsmon.regions import regions
+from qsmon.storage.locks import REFERENCE_DATA, SCOPED_OBJID
 
 
 def sync_reference(conn: psycopg.Connection, plans: Iterable[Plan], labels: Iterable[tuple[str, str, str]] = ()
@@ -23,6 +24,9 @@ def sync_reference(conn: psycopg.Connection, plans: Iterable[Plan], labels: Iter
     ]
     plans = list(plans)
     with conn.transaction():
+        # Several alert engines (or an init) starting together would both insert the same keys: one at a time.
+        conn.execute(f"SELECT pg_advisory_xact_lock(%(class)s, {SCOPED_OBJID})",
+                     {"class": REFERENCE_DATA, "name": "reference"})
         conn.execute("DELETE FROM plans")
         with conn.cursor() as cur:
             cur.executemany("INSERT INTO plans (plan_id, title, jurisdiction, period_start, period_end, in_force_until)"
