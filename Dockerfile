@@ -14,6 +14,7 @@ COPY producers producers
 COPY streams streams
 COPY indicators indicators
 COPY notify notify
+COPY cases cases
 COPY alerts alerts
 COPY dashboards dashboards
 COPY reports reports

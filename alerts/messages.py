@@ -16,6 +16,7 @@ from itertools import groupby
 from typing import Any
 
 from alerts.lifecycle import Transition
+from cases.messages import render as case_message
 from indicators.labels import FEED_WINDOW, label, number
 from notify.message import Message
 from notify.routing import Channel, ChannelsConfig, InhibitRule
@@ -165,8 +166,14 @@ def group_message(payloads: Sequence[dict[str, Any]], rules: Sequence[InhibitRul
 
 
 def renderer(config: ChannelsConfig) -> Callable[[Channel, list[dict[str, Any]]], Message | None]:
-    """What the notifier renders a group of alert changes with (notify.delivery.Render)."""
-    return lambda _channel, payloads: group_message(payloads, config.inhibit_rules)
+    """What the notifier renders a group with (notify.delivery.Render): alert changes, or case notices (a group holds
+    one or the other: their group keys differ)."""
+    def render(_channel: Channel, payloads: list[dict[str, Any]]) -> Message | None:
+        if payloads and str(payloads[0].get("kind", "")).startswith("case_"):
+            return case_message(payloads)
+        return group_message(payloads, config.inhibit_rules)
+
+    return render
 
 
 def alertmanager_alert(p: Mapping[str, Any]) -> dict[str, Any]:

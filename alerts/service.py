@@ -27,9 +27,13 @@ from alerts.leadership import Leadership
 from alerts.messages import TRANSITION_LABELS, renderer
 from alerts.pipeline import PipelineCollector
 from alerts.refresh import refresh_alertmanager
+from cases.labels import CASE_LABELS
+from cases.sweep import CaseSweep
 from indicators.labels import label_rows
 from notify.delivery import Notifier
+from notify.outbox import wake_notifier
 from notify.routing import load_channels
+from qsmon.case_rules import load_table
 from qsmon.changes import decode_changes
 from qsmon.exceptions import QsmonError, StorageError
 from qsmon.health import Cached, Health, Heartbeat, database_reachable, serve
@@ -55,7 +59,7 @@ def sync_reference_data(conn: psycopg.Connection, plans: Iterable[Plan]) -> int:
 
     plans = list(plans)
     windows = {window for plan in plans for indicator in plan.indicators for window in indicator.windows}
-    return sync_reference(conn, plans, label_rows(windows, TRANSITION_LABELS))
+    return sync_reference(conn, plans, label_rows(windows, {**TRANSITION_LABELS, **CASE_LABELS}))
 
 
 def build_engine(settings: Settings) -> AlertEngine:
@@ -95,6 +99,9 @@ class AlertService:
         self.notifier = Notifier(settings.dsn, {c.name: c for c in self.engine.channels.channels}, registry,
                                  renderer(self.engine.channels))
         self.alertmanagers = [c for c in self.engine.channels.channels if c.type == "alertmanager"]
+        self.cases = CaseSweep(load_table(settings.case_deadlines_file), list(self.engine.channels.channels),
+                               soon_working_days=settings.cases_due_soon_working_days,
+                               digest_hour=settings.cases_digest_hour)
         self.heartbeat = Heartbeat("alert engine loop", limit_s=max(300.0, 3 * settings.alerts_sweep_seconds))
         self.failure: BaseException | None = None
         self._consumer: Any = None
@@ -174,6 +181,7 @@ class AlertService:
             started = time.monotonic()
             for event in self.engine.sweep():
                 self.metrics.events.labels(event.transition.value).inc()
+            self._sweep_cases()
             self._last_sweep_at = time.monotonic()
             self.metrics.sweep_seconds.observe(self._last_sweep_at - started)
             self.metrics.last_sweep.set_to_current_time()
@@ -200,6 +208,19 @@ class AlertService:
                 raise
             for event in events:
                 self.metrics.events.labels(event.transition.value).inc()
+
+    def _sweep_cases(self) -> None:
+        from zoneinfo import ZoneInfo
+
+        from qsmon import clock
+
+        now = clock.now()
+        local = now.astimezone(ZoneInfo(self.settings.timezone))
+        conn = self.engine.connection()
+        outcome = self.cases.run(conn, now, local.date(), local.hour)
+        conn.commit()
+        if outcome.notices_queued or outcome.digests_queued:
+            wake_notifier(conn)
 
     def _apply_retention(self) -> None:
         from qsmon.storage.retention import apply_retention

@@ -13,6 +13,7 @@ from alerts.lifecycle import AlertView
 from indicators.evaluate import Evaluation, Scope
 from indicators.stats import Interval, State
 from indicators.windows import DayRange
+from notify.silences import silenced as notify_silenced
 from qsmon.plans.model import Op
 
 _UPSERT_EVALUATION = """
@@ -99,15 +100,8 @@ def insert_event(conn: psycopg.Connection, alert_id: int, kind: str, severity: s
 
 
 def silenced(conn: psycopg.Connection, e: Evaluation, severity: str, now: datetime) -> bool:
-    """A live silence matches every label it names (NULL: any). region_pattern() is qsmon.regions.like_pattern's
-    SQL twin: a city's silence covers exactly its counties."""
-    row = conn.execute(
-        "SELECT 1 FROM silences WHERE until > %s AND expired_at IS NULL AND (plan_id IS NULL OR plan_id = %s)"
-        " AND (indicator_id IS NULL OR indicator_id = %s)"
-        " AND (region_code IS NULL OR %s LIKE region_pattern(region_code))"
-        " AND (window_name IS NULL OR window_name = %s) AND (severity IS NULL OR severity = %s) LIMIT 1",
-        (now, e.plan_id, e.indicator_id, e.scope.region_code, e.window, severity)).fetchone()
-    return row is not None
+    return notify_silenced(conn, plan_id=e.plan_id, indicator_id=e.indicator_id, region_code=e.scope.region_code,
+                           window=e.window, severity=severity, now=now)
 
 
 def mark_notified(conn: psycopg.Connection, alert_id: int, now: datetime) -> None:

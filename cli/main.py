@@ -6,6 +6,7 @@ import typer
 
 from cli import core, producers
 from cli.alerts import alerts_app, status
+from cli.cases import cases_app
 from cli.dashboards import dashboards_app
 from cli.offsets import offsets_app
 from cli.plans import plans_app
@@ -25,6 +26,7 @@ app.command("status")(status)
 app.add_typer(report_app, name="report")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(offsets_app, name="offsets")
+app.add_typer(cases_app, name="cases")
 
 
 def main() -> None:

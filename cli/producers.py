@@ -117,7 +117,9 @@ def serve_ingest(
     if not settings.ingest_tokens:
         typer.secho("warning: QSMON_INGEST_TOKENS is empty: every request will be refused (401)",
                     fg=typer.colors.YELLOW, err=True)
-    uvicorn.Server(server_config(settings, host=host, port=port)).run()
+    from cases.api import router as case_steps
+
+    uvicorn.Server(server_config(settings, host=host, port=port, routers=[case_steps(settings)])).run()
 
 
 def register(app: typer.Typer) -> None:

@@ -23,6 +23,16 @@ def enqueue(conn: psycopg.Connection, *, alert_id: int, event_id: int, channel: 
          orjson.dumps(payload).decode()))
 
 
+def enqueue_case_notice(conn: psycopg.Connection, *, case_id: int | None, channel: str, group_key: str,
+                        once_key: str, payload: dict[str, Any]) -> bool:
+    """Queue a case notice or digest for one channel, once per ``once_key``; True when queued now."""
+    cur = conn.execute(
+        "INSERT INTO notification_outbox (case_id, channel, group_key, idempotency_key, payload)"
+        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING",
+        (case_id, channel, group_key, f"qsmon-{once_key}-{channel}", orjson.dumps(payload).decode()))
+    return cur.rowcount == 1
+
+
 def wake_notifier(conn: psycopg.Connection) -> None:
     """Best effort, after the outbox rows are committed: the notifier also looks every second on its own.
 

@@ -12,10 +12,9 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,7 +22,7 @@ from typing import Annotated, Any
 
 import anyio
 import orjson
-from fastapi import FastAPI, Header, HTTPException, Request, status
+from fastapi import APIRouter, FastAPI, Header, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, make_asgi_app
 from pydantic import BaseModel
@@ -31,6 +30,7 @@ from pydantic import BaseModel
 from producers.exceptions import ProduceError
 from producers.kafka_sink import ResultSink
 from qsmon import clock
+from qsmon.auth import bearer_authorised
 from qsmon.exceptions import InvalidResultError
 from qsmon.health import Cached
 from qsmon.schema import InspectionResult, parse_result
@@ -61,16 +61,6 @@ class Rejected(BaseModel):
 
 class Problem(BaseModel):
     detail: str
-
-
-def _authorised(header: str | None, tokens: list[bytes]) -> bool:
-    if not header or not header.startswith("Bearer ") or not tokens:
-        return False
-    offered = header.removeprefix("Bearer ").strip().encode()
-    matched = False
-    for token in tokens:  # every token is compared: the time taken says nothing about which one matched
-        matched |= hmac.compare_digest(offered, token)
-    return matched
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
@@ -155,7 +145,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
-def create_app(settings: Settings, *, registry: CollectorRegistry | None = None) -> FastAPI:
+def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
+               routers: Sequence[APIRouter] = ()) -> FastAPI:
+    """The ingest API; ``routers`` are further endpoints served with it (the case steps: cases.api)."""
     registry = registry or CollectorRegistry()
     requests = Counter("qsmon_ingest_requests_total", "Ingest requests by HTTP status", ["status"],
                        registry=registry)
@@ -211,7 +203,7 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         authorization: Annotated[str | None, Header()] = None,
         content_type: Annotated[str | None, Header()] = None,
     ) -> Any:
-        if not _authorised(authorization, tokens):
+        if not bearer_authorised(authorization, tokens):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
                                 headers={"WWW-Authenticate": "Bearer"})
         media_type = (content_type or "").split(";", maxsplit=1)[0].strip().lower()
@@ -251,18 +243,21 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         return JSONResponse({"status": "fail" if problems else "ok", "problems": problems},
                             status_code=503 if problems else 200)
 
+    for router in routers:
+        app.include_router(router)
     return app
 
 
 def server_config(settings: Settings, *, host: str | None = None, port: int | None = None,
-                  registry: CollectorRegistry | None = None) -> Any:
+                  registry: CollectorRegistry | None = None, routers: Sequence[APIRouter] = ()) -> Any:
     """The uvicorn configuration of the ingest service: the app, its address and the slow-client deadlines."""
     import uvicorn
 
     from producers.slow_clients import deadline_protocol
 
     return uvicorn.Config(
-        create_app(settings, registry=registry), host=host or settings.ingest_host, port=port or settings.ingest_port,
+        create_app(settings, registry=registry, routers=routers), host=host or settings.ingest_host,
+        port=port or settings.ingest_port,
         http=deadline_protocol(settings.ingest_header_timeout_s, settings.ingest_body_timeout_s),
         log_level="warning", timeout_keep_alive=5,
         log_config=None,  # qsmon.logs configures logging (text or JSON); uvicorn's access log stays off: ours

@@ -100,6 +100,13 @@ class Settings(BaseSettings):
     active_plans: tuple[str, ...] = Field(default=(), description="plan ids the alert engine evaluates "
                                                                   "(empty: all)")
 
+    case_deadlines_file: Path | None = Field(default=None, description="the site's follow-up steps and deadlines "
+                                                                       "(default: qsmon/case_deadlines.yaml)")
+    cases_due_soon_working_days: int = Field(default=2, ge=0, le=20,
+                                             description="a step is due soon this many working days before")
+    cases_digest_hour: int = Field(default=8, ge=0, le=23,
+                                   description="local hour of the daily digest of open cases per bureau")
+
     channels_file: Path | None = Field(default=None, description="notification channels and routing (YAML)")
     alerts_group: str = Field(default="qsmon-alerts", min_length=1,
                               description="the alert service's group on the change feed")

@@ -7,7 +7,7 @@ Past its last year the calendar is unknown: :func:`is_workday` says so with a Co
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 
 import chinese_calendar
@@ -34,3 +34,30 @@ def is_workday(day: date) -> bool:
                           " chinese-calendar package once the State Council has published that year's holidays",
                           day=day.isoformat())
     return bool(chinese_calendar.is_workday(day))
+
+
+def add_working_days(start: date, count: int) -> tuple[date, bool]:
+    """The ``count``-th working day after ``start`` (before it when negative; ``start`` itself when 0), and whether
+    it is provisional: past the calendar's last year only weekends are known, so such a day is computed Monday to
+    Friday and flagged."""
+    _, last = coverage()
+    step = timedelta(days=1 if count >= 0 else -1)
+    day, provisional, remaining = start, False, abs(count)
+    while remaining > 0:
+        day += step
+        if day.year > last:
+            provisional = True
+            working = day.weekday() < 5
+        else:
+            working = is_workday(day)
+        remaining -= working
+    return day, provisional
+
+
+def coverage_warning(today: date, horizon_days: int = 60) -> str | None:
+    """A start-up warning when deadlines from ``today`` may run past the calendar's last year."""
+    _, last = coverage()
+    if (date(last, 12, 31) - today).days < horizon_days:
+        return (f"the Chinese working-day calendar ends with {last}: working-day deadlines past it are provisional "
+                "(Monday to Friday) until the chinese-calendar package is upgraded")
+    return None

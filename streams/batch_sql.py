@@ -41,7 +41,8 @@ CURRENT_AND_ROLLUP = f"""
 WITH batch AS (
     SELECT DISTINCT ON (sample_id) sample_id, revision, sampled_at,
         (sampled_at AT TIME ZONE %(tz)s)::date AS day, category, subcategory, sampling_type, stage, region_code,
-        verdict, grade, score, product, manufacturer, sampled_unit, lab, failed_items::jsonb AS failed_items
+        verdict, grade, score, product, manufacturer, sampled_unit, lab, failed_items::jsonb AS failed_items,
+        (reported_at AT TIME ZONE %(tz)s)::date AS reported_day
     FROM incoming
     ORDER BY sample_id, revision DESC, kafka_partition, kafka_offset
 ), prev AS (
@@ -94,6 +95,20 @@ WITH batch AS (
     GROUP BY 1, 2, 3, 4, 5 HAVING sum(sign) <> 0
     ORDER BY 1, 2, 3, 4, 5
     ON CONFLICT (year, region_code, category, firm, product) DO UPDATE SET failures = r.failures + excluded.failures
+), cases_opened AS (  -- a final fail opens the sample's follow-up case (categories with deadlines only)
+    INSERT INTO cases AS k (sample_id, revision, category, region_code, product, firm, opened_on)
+    SELECT b.sample_id, b.revision, b.category, b.region_code, b.product, coalesce(b.manufacturer, b.sampled_unit),
+        b.reported_day
+    FROM upserted u JOIN batch b USING (sample_id)
+    WHERE u.verdict = 'fail' AND b.category = ANY(%(case_categories)s::text[])
+    ON CONFLICT (sample_id) DO UPDATE SET revision = excluded.revision, updated_at = now(),
+        status = CASE WHEN k.status = 'overturned' THEN 'open' ELSE k.status END,
+        closed_on = CASE WHEN k.status = 'overturned' THEN NULL ELSE k.closed_on END
+    WHERE k.revision < excluded.revision
+), cases_overturned AS (  -- a later revision that is not a fail (复检, 异议 upheld) closes it as overturned
+    UPDATE cases k SET status = 'overturned', revision = b.revision, closed_on = b.reported_day, updated_at = now()
+    FROM upserted u JOIN batch b USING (sample_id)
+    WHERE k.sample_id = u.sample_id AND u.verdict <> 'fail' AND k.status = 'open' AND k.revision < b.revision
 ), deltas AS (
     SELECT day, {ROLLUP_DIMENSIONS}, verdict, score, 1 AS sign FROM upserted
     UNION ALL

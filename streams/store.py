@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import psycopg
 
+from qsmon.case_rules import load_table
 from qsmon.changes import RollupKey
 from qsmon.settings import get_settings
 from streams.batch_sql import COPY, CURRENT_AND_ROLLUP, HISTORY, TEMP_TABLE
@@ -86,13 +88,15 @@ class ResultStore:
     """
 
     def __init__(self, dsn: str, *, group: str, topic: str, timezone: str | None = None,
-                 log_identity: str | None = None, guard: OffsetGuard | None = None) -> None:
+                 log_identity: str | None = None, guard: OffsetGuard | None = None,
+                 case_deadlines_file: Path | None = None) -> None:
         self._dsn = dsn
         self.group = group
         self.topic = topic
         self.timezone = timezone or get_settings().timezone  # the local day a result counts for
         self.log_identity = log_identity
         self.guard = guard
+        self.case_categories = load_table(case_deadlines_file).case_categories  # whose failures open a case
         self._conn: psycopg.Connection | None = None
 
     def _connection(self) -> psycopg.Connection:
@@ -212,7 +216,7 @@ class ResultStore:
                     copy.write_row(copy_row(item))
             cur.execute(HISTORY)
             stored = cur.rowcount
-            cur.execute(CURRENT_AND_ROLLUP, {"tz": self.timezone})
+            cur.execute(CURRENT_AND_ROLLUP, {"tz": self.timezone, "case_categories": self.case_categories})
             return stored, {RollupKey(*row) for row in cur.fetchall()}
 
     def _find_refused(self, accepted: Sequence[Accepted],

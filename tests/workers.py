@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +100,37 @@ def read_all(settings: Settings, topic: str, expected: int, timeout_ms: int = 15
             break
     consumer.close()
     return records
+
+
+def run_cli(settings: Settings, *args: str, extra_env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+    """``qsmon ARGS`` in a subprocess with the test's settings."""
+    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=ROOT,
+                          env=settings_env(settings) | (extra_env or {}), capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def serve_ingest(settings: Settings, *, tokens: tuple[str, ...], routers: Sequence[Any] = (), **overrides: Any
+                 ) -> Iterator[tuple[str, Settings]]:
+    """The ingest service (with ``routers``) on a free loopback port, in a thread: its base URL and settings."""
+    import threading
+
+    import uvicorn
+    from pydantic import SecretStr
+
+    from producers.ingest_api import server_config
+    from qsmon.topics import ensure_topics
+
+    configured = settings.model_copy(update={"ingest_tokens": tuple(SecretStr(t) for t in tokens), **overrides})
+    ensure_topics(configured)
+    port = free_port()
+    server = uvicorn.Server(server_config(configured, host="127.0.0.1", port=port,
+                                          routers=[make(configured) for make in routers]))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", configured
+    server.should_exit = True
+    thread.join(timeout=20)

@@ -14,34 +14,19 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from pydantic import SecretStr
 
-from producers.ingest_api import server_config
 from qsmon import clock
 from qsmon.settings import Settings
-from qsmon.topics import end_offset_total, ensure_topics
+from qsmon.topics import end_offset_total
 from tests.factories import result
-from tests.workers import free_port, stack
+from tests.workers import serve_ingest, stack
 
 pytestmark = pytest.mark.integration
 TOKEN = "lab-system-token-1"
 
 
 def serve(settings: Settings, **overrides: Any) -> Iterator[tuple[str, Settings]]:
-    configured = settings.model_copy(update={"ingest_tokens": (SecretStr("other-token"), SecretStr(TOKEN)),
-                                             **overrides})
-    ensure_topics(configured)
-    port = free_port()
-    server = uvicorn.Server(server_config(configured, host="127.0.0.1", port=port))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", configured
-    server.should_exit = True
-    thread.join(timeout=20)
+    yield from serve_ingest(settings, tokens=("other-token", TOKEN), **overrides)
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@ never skipped as redeliveries; `qsmon offsets reset` stores them, exactly (issue
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from qsmon.settings import Settings
 from qsmon.topics import end_offset_total, ensure_topics
 from tests.factories import result
 from tests.truth import expected_counts, stored_counts
-from tests.workers import ROOT, WorkerProcess, settings_env, stored_offset_total, wait_until
+from tests.workers import WorkerProcess, run_cli, stored_offset_total, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -39,11 +37,6 @@ def recreate_topic(settings: Settings) -> None:
             if time.monotonic() > deadline:
                 raise
         time.sleep(0.5)
-
-
-def qsmon(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=ROOT, env=settings_env(settings),
-                          capture_output=True, text=True, timeout=60, check=False)
 
 
 def refused_partitions(port: int) -> set[str]:
@@ -87,21 +80,21 @@ def test_new_records_of_a_recreated_topic_are_refused_then_stored_after_a_reset(
         wait_until(lambda: len(refused_partitions(worker.metrics_port)) == settings.results_partitions, 90,
                    "the restarted worker to refuse them again")
 
-        shown = qsmon(settings, "offsets", "show")
+        shown = run_cli(settings, "offsets", "show")
         assert shown.returncode == 1, shown.stderr
         assert shown.stdout.count("REFUSED") == settings.results_partitions
 
-        dry = qsmon(settings, "offsets", "reset", "--to", "earliest")
+        dry = run_cli(settings, "offsets", "reset", "--to", "earliest")
         assert "dry run" in dry.stdout
         assert len(refused_partitions(worker.metrics_port)) == settings.results_partitions
 
-        done = qsmon(settings, "offsets", "reset", "--to", "earliest", "--yes")
+        done = run_cli(settings, "offsets", "reset", "--to", "earliest", "--yes")
         assert done.returncode == 0, done.stderr
         total = end_offset_total(settings)
         wait_until(lambda: stored_offset_total(db, settings) == total, 90, "the new results to be stored")
         wait_until(lambda: not refused_partitions(worker.metrics_port), 30, "the refusals to clear")
         assert stored_counts(db) == expected_counts(before + after)
         assert httpx.get(f"http://127.0.0.1:{worker.metrics_port}/readyz").status_code == 200
-        assert qsmon(settings, "offsets", "show").returncode == 0
+        assert run_cli(settings, "offsets", "show").returncode == 0
     finally:
         worker.terminate()

@@ -1,0 +1,198 @@
+"""Cases in the database: their steps' deadlines written from the rules, progress recorded with its checks, read
+back for the CLI, the API, the dashboards and the reports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import psycopg
+
+from cases.deadlines import StepState, deadlines, step_state
+from cases.exceptions import CaseNotFoundError, StepRefusedError
+from qsmon.case_rules import OPENED, CategoryRules, DeadlineTable
+from qsmon.regions import like_pattern
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    step: str
+    name: str
+    basis: str
+    due_on: date | None
+    soon_on: date | None
+    provisional: bool
+    done_on: date | None
+    done_by: str | None
+    note: str
+    attachment: str | None
+    recorded_via: str | None
+
+    def state(self, today: date) -> StepState:
+        return step_state(self.done_on, self.due_on, self.soon_on, today)
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    id: int
+    sample_id: str
+    revision: int
+    category: str
+    region_code: str
+    product: str | None
+    firm: str | None
+    opened_on: date
+    status: str
+    closed_on: date | None
+    steps: tuple[Step, ...] = ()
+
+
+_CASE_COLUMNS = ("id, sample_id, revision, category, region_code, product, firm, opened_on, status, closed_on")
+_STEP_COLUMNS = "step, name, basis, due_on, soon_on, provisional, done_on, done_by, note, attachment, recorded_via"
+
+
+def get_case(conn: psycopg.Connection, case_id: int) -> Case:
+    row = conn.execute(f"SELECT {_CASE_COLUMNS} FROM cases WHERE id = %s", (case_id,)).fetchone()
+    if row is None:
+        raise CaseNotFoundError("no such case", case=case_id)
+    steps = conn.execute(f"SELECT {_STEP_COLUMNS} FROM case_steps WHERE case_id = %s ORDER BY position",
+                         (case_id,)).fetchall()
+    (id_, sample_id, revision, category, region_code, product, firm, opened_on, status, closed_on) = row
+    return Case(id_, sample_id, revision, category, region_code, product, firm, opened_on, status, closed_on,
+                tuple(Step(*s) for s in steps))
+
+
+def find_case(conn: psycopg.Connection, sample_id: str) -> Case:
+    row = conn.execute("SELECT id FROM cases WHERE sample_id = %s", (sample_id,)).fetchone()
+    if row is None:
+        raise CaseNotFoundError("no case for this sample", sample_id=sample_id)
+    return get_case(conn, int(row[0]))
+
+
+def list_cases(conn: psycopg.Connection, *, status: str | None = "open", region: str | None = None,
+               limit: int = 200) -> list[Case]:
+    """Oldest first; ``region`` is a GB/T 2260 prefix (a city's code lists its counties' cases too)."""
+    rows = conn.execute(
+        f"SELECT {_CASE_COLUMNS} FROM cases WHERE (%(status)s::text IS NULL OR status = %(status)s)"
+        " AND (%(pattern)s::text IS NULL OR region_code LIKE %(pattern)s) ORDER BY opened_on, id LIMIT %(n)s",
+        {"status": status, "pattern": like_pattern(region) if region else None, "n": limit}).fetchall()
+    return [get_case(conn, int(r[0])) for r in rows]
+
+
+def write_deadlines(conn: psycopg.Connection, case: Case, rules: CategoryRules, soon_working_days: int) -> None:
+    """(Re)compute every step's due dates from the rules and the steps done so far; keeps what people recorded."""
+    done = {s.step: s.done_on for s in case.steps if s.done_on is not None}
+    for position, deadline in enumerate(deadlines(rules, case.opened_on, done, soon_working_days)):
+        conn.execute(
+            "INSERT INTO case_steps (case_id, step, position, name, basis, due_on, soon_on, provisional)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (case_id, step) DO UPDATE SET position = excluded.position, name = excluded.name,"
+            " basis = excluded.basis, due_on = excluded.due_on, soon_on = excluded.soon_on,"
+            " provisional = excluded.provisional",
+            (case.id, deadline.step.id, position, deadline.step.name, deadline.step.basis, deadline.due_on,
+             deadline.soon_on, deadline.provisional))
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    step: str
+    done_on: date
+    done_by: str
+    note: str = ""
+    attachment: str | None = None
+
+
+def record_step(conn: psycopg.Connection, table: DeadlineTable, case_id: int, progress: Progress, *,
+                today: date, via: str, soon_working_days: int) -> Case:
+    """Record a step as done, with its checks; recompute the deadlines that count from it; close the case when
+    every step is done. One transaction: a refused record changes nothing. Recording the same step again with the
+    same date is a no-op (a retried request); with another date it is refused."""
+    with conn.transaction():
+        conn.execute("SELECT 1 FROM cases WHERE id = %s FOR UPDATE", (case_id,))
+        case = get_case(conn, case_id)
+        rules = table.for_category(case.category)
+        if rules is None:
+            raise StepRefusedError("this case's category has no steps", case=case_id, category=case.category)
+        _check(case, rules, progress, today)
+        already = next((s for s in case.steps if s.step == progress.step), None)
+        if already is not None and already.done_on is not None:
+            if already.done_on == progress.done_on:
+                return case
+            raise StepRefusedError("step already recorded with another date", case=case_id, step=progress.step,
+                                   recorded=already.done_on.isoformat())
+        conn.execute(
+            "UPDATE case_steps SET done_on = %s, done_by = %s, note = %s, attachment = %s, recorded_at = now(),"
+            " recorded_via = %s WHERE case_id = %s AND step = %s",
+            (progress.done_on, progress.done_by, progress.note, progress.attachment, via, case_id, progress.step))
+        write_deadlines(conn, get_case(conn, case_id), rules, soon_working_days)
+        updated = get_case(conn, case_id)
+        if all(s.done_on is not None for s in updated.steps):
+            last = max(s.done_on for s in updated.steps if s.done_on is not None)
+            conn.execute("UPDATE cases SET status = 'closed', closed_on = %s, updated_at = now() WHERE id = %s",
+                         (last, case_id))
+    return get_case(conn, case_id)
+
+
+def _check(case: Case, rules: CategoryRules, progress: Progress, today: date) -> None:
+    step = rules.step(progress.step)
+    if step is None:
+        raise StepRefusedError("unknown step", step=progress.step, steps=[s.id for s in rules.steps])
+    if case.status != "open":
+        raise StepRefusedError(f"the case is {case.status}", case=case.id)
+    if progress.done_on < case.opened_on:
+        raise StepRefusedError("date before the failure was received", done_on=progress.done_on.isoformat(),
+                               opened_on=case.opened_on.isoformat())
+    if progress.done_on > today:
+        raise StepRefusedError("date in the future", done_on=progress.done_on.isoformat(), today=today.isoformat())
+    if step.due.from_ != OPENED:
+        before = next((s for s in case.steps if s.step == step.due.from_), None)
+        if before is None or before.done_on is None:
+            raise StepRefusedError("step out of order: record the step it follows first", step=step.id,
+                                   follows=step.due.from_)
+        if progress.done_on < before.done_on:
+            raise StepRefusedError("date before the step it follows", step=step.id, follows=step.due.from_,
+                                   follows_done_on=before.done_on.isoformat())
+    if not progress.done_by.strip():
+        raise StepRefusedError("who did it is required")
+
+
+def cases_without_deadlines(conn: psycopg.Connection) -> list[Case]:
+    rows = conn.execute("SELECT c.id FROM cases c WHERE c.status = 'open' AND NOT EXISTS"
+                        " (SELECT 1 FROM case_steps s WHERE s.case_id = c.id) ORDER BY c.id").fetchall()
+    return [get_case(conn, int(r[0])) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingStep:
+    case_id: int
+    sample_id: str
+    region_code: str
+    category: str
+    product: str | None
+    firm: str | None
+    opened_on: date
+    step: str
+    name: str
+    basis: str
+    due_on: date
+    state: StepState
+
+
+def pending_steps(conn: psycopg.Connection, today: date, states: Sequence[StepState]) -> list[PendingStep]:
+    """Steps of open cases in the given states today, oldest due first."""
+    rows = conn.execute(
+        "SELECT c.id, c.sample_id, c.region_code, c.category, c.product, c.firm, c.opened_on, s.step, s.name,"
+        " s.basis, s.due_on, case_step_state(s.done_on, s.due_on, s.soon_on, %(today)s)"
+        " FROM cases c JOIN case_steps s ON s.case_id = c.id"
+        " WHERE c.status = 'open' AND case_step_state(s.done_on, s.due_on, s.soon_on, %(today)s) = ANY(%(states)s)"
+        " ORDER BY s.due_on, c.id, s.position",
+        {"today": today, "states": [s.value for s in states]}).fetchall()
+    return [PendingStep(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], StepState(r[11]))
+            for r in rows]
+
+
+def now_local_date(now: datetime, zone: str) -> date:
+    from zoneinfo import ZoneInfo
+
+    return now.astimezone(ZoneInfo(zone)).date()

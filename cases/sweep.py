@@ -1,0 +1,114 @@
+"""The case sweep, run by the leading alert service: deadlines written for new cases, notices of steps due soon
+and overdue (once each), and a daily digest per bureau, through the same outbox, routing and silences as the rate
+alerts (a case notice is routed as plan ``cases``, indicator = the step, region = the bureau)."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import psycopg
+
+from cases.deadlines import StepState
+from cases.store import PendingStep, cases_without_deadlines, pending_steps, write_deadlines
+from notify.outbox import enqueue_case_notice
+from notify.routing import Channel, wants
+from notify.silences import silenced
+from qsmon.case_rules import DeadlineTable
+from qsmon.regions import name_of
+
+log = logging.getLogger("qsmon.cases")
+
+CASES_PLAN = "cases"  # how channels (plans: [cases]) and silences (--plan cases) name case notices
+SEVERITY = {StepState.DUE_SOON: "warning", StepState.OVERDUE: "critical"}
+DIGEST_SEVERITY = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    region_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Routable:
+    plan_id: str
+    scope: _Scope
+
+
+@dataclass(frozen=True, slots=True)
+class SweepOutcome:
+    deadlines_written: int = 0
+    notices_queued: int = 0
+    digests_queued: int = 0
+
+
+def _silenced(conn: psycopg.Connection, region: str, step: str | None, severity: str, now: datetime) -> bool:
+    return silenced(conn, plan_id=CASES_PLAN, indicator_id=step, region_code=region, window=None,
+                    severity=severity, now=now)
+
+
+def _payload(p: PendingStep) -> dict[str, Any]:
+    return {"kind": "case_step", "case_id": p.case_id, "sample_id": p.sample_id, "region": p.region_code,
+            "region_name": name_of(p.region_code), "category": p.category, "product": p.product, "firm": p.firm,
+            "opened_on": p.opened_on.isoformat(), "step": p.step, "step_name": p.name, "basis": p.basis,
+            "due_on": p.due_on.isoformat(), "state": p.state.value}
+
+
+class CaseSweep:
+    def __init__(self, table: DeadlineTable, channels: list[Channel], *, soon_working_days: int,
+                 digest_hour: int) -> None:
+        self.table, self.channels = table, channels
+        self.soon_working_days, self.digest_hour = soon_working_days, digest_hour
+
+    def run(self, conn: psycopg.Connection, now: datetime, today: date, local_hour: int) -> SweepOutcome:
+        """One pass, one transaction; exactly once per notice however often it runs (idempotency keys)."""
+        written = queued = digests = 0
+        with conn.transaction():
+            for case in cases_without_deadlines(conn):
+                rules = self.table.for_category(case.category)
+                if rules is not None:
+                    write_deadlines(conn, case, rules, self.soon_working_days)
+                    written += 1
+            pending = pending_steps(conn, today, [StepState.DUE_SOON, StepState.OVERDUE])
+            for p in pending:
+                severity = SEVERITY[p.state]
+                if _silenced(conn, p.region_code, p.step, severity, now):
+                    continue
+                for channel in self._wanting(p.region_code, severity):
+                    queued += enqueue_case_notice(conn, case_id=p.case_id, channel=channel.name,
+                                                  group_key=f"cases:{p.region_code}",
+                                                  once_key=f"case-{p.case_id}-{p.step}-{p.state.value}",
+                                                  payload=_payload(p))
+            if local_hour >= self.digest_hour:
+                digests = self._digests(conn, today, now, pending)
+        return SweepOutcome(written, queued, digests)
+
+    def _wanting(self, region: str, severity: str) -> list[Channel]:
+        target = _Routable(CASES_PLAN, _Scope(region))
+        return [c for c in self.channels if wants(c, target, severity)]
+
+    def _digests(self, conn: psycopg.Connection, today: date, now: datetime, pending: list[PendingStep]) -> int:
+        """Each bureau with open cases, once a day: counts, and its oldest steps due soon or overdue."""
+        by_region: dict[str, list[PendingStep]] = defaultdict(list)
+        for p in pending:
+            by_region[p.region_code].append(p)
+        open_counts: dict[str, int] = dict(conn.execute("SELECT region_code, count(*) FROM cases WHERE status = 'open'"
+                                        " GROUP BY region_code").fetchall())
+        queued = 0
+        for region, count in sorted(open_counts.items()):
+            if _silenced(conn, region, None, DIGEST_SEVERITY, now):
+                continue
+            steps = by_region.get(region, [])
+            payload = {"kind": "case_digest", "region": region, "region_name": name_of(region),
+                       "day": today.isoformat(), "open": count,
+                       "due_soon": sum(p.state is StepState.DUE_SOON for p in steps),
+                       "overdue": sum(p.state is StepState.OVERDUE for p in steps),
+                       "oldest": [_payload(p) for p in steps[:5]]}
+            for channel in self._wanting(region, DIGEST_SEVERITY):
+                queued += enqueue_case_notice(conn, case_id=None, channel=channel.name,
+                                              group_key=f"cases:{region}",
+                                              once_key=f"case-digest-{region}-{today.isoformat()}", payload=payload)
+        return queued
