@@ -28,6 +28,7 @@ from alerts.messages import TRANSITION_LABELS, renderer
 from alerts.pipeline import PipelineCollector
 from alerts.refresh import refresh_alertmanager
 from cases.labels import CASE_LABELS
+from cases.metrics import CaseCollector
 from cases.sweep import CaseSweep
 from indicators.labels import label_rows
 from notify.delivery import Notifier
@@ -101,7 +102,7 @@ class AlertService:
         self.alertmanagers = [c for c in self.engine.channels.channels if c.type == "alertmanager"]
         self.cases = CaseSweep(load_table(settings.case_deadlines_file), list(self.engine.channels.channels),
                                soon_working_days=settings.cases_due_soon_working_days,
-                               digest_hour=settings.cases_digest_hour)
+                               digest_hour=settings.cases_digest_hour, timezone=settings.timezone)
         self.heartbeat = Heartbeat("alert engine loop", limit_s=max(300.0, 3 * settings.alerts_sweep_seconds))
         self.failure: BaseException | None = None
         self._consumer: Any = None
@@ -135,6 +136,11 @@ class AlertService:
             self.stop.set()
 
     def run(self) -> None:
+        from qsmon import clock
+        from qsmon.workdays import coverage_warning
+
+        if (warning := coverage_warning(clock.today(self.settings.timezone))) is not None:
+            log.warning("%s", warning)
         self._notifier_thread.start()
         log.info("qsmon alerts: %d plans, %d channels", len(self.engine.plans), len(self.engine.channels.channels))
         failures = 0
@@ -263,6 +269,7 @@ def run_service(settings: Settings, stop: threading.Event | None = None, *, metr
     service = AlertService(settings, stop, registry)
     registry.register(IndicatorCollector(settings.dsn))
     registry.register(PipelineCollector(settings))
+    registry.register(CaseCollector(settings.dsn, settings.timezone))
     if metrics:
         serve(registry, service.health(), settings.metrics_host, settings.alerts_metrics_port)
     service.run()

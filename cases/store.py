@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import psycopg
 
@@ -155,6 +155,28 @@ def _check(case: Case, rules: CategoryRules, progress: Progress, today: date) ->
                                    follows_done_on=before.done_on.isoformat())
     if not progress.done_by.strip():
         raise StepRefusedError("who did it is required")
+
+
+# Failures stored before cases existed (an upgrade), or of a category a site's deadline file has just added: opened
+# by the sweep as the worker would have. Only recent ones: an older failure's follow-up happened outside qsmon.
+BACKFILL_DAYS = 90
+_OPEN_MISSING = """
+INSERT INTO cases (sample_id, revision, category, region_code, product, firm, opened_on)
+SELECT f.sample_id, f.revision, f.category, f.region_code, f.product, coalesce(f.manufacturer, f.sampled_unit),
+    coalesce((r.reported_at AT TIME ZONE %(tz)s)::date, f.day)
+FROM failure_current f
+LEFT JOIN inspection_results r ON r.sample_id = f.sample_id AND r.revision = f.revision
+    AND r.sampled_at = f.sampled_at
+WHERE f.category = ANY(%(categories)s) AND f.day >= %(since)s
+    AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.sample_id = f.sample_id)
+ON CONFLICT (sample_id) DO NOTHING
+"""
+
+
+def open_missing_cases(conn: psycopg.Connection, table: DeadlineTable, today: date, timezone: str) -> int:
+    """Open the cases of recent current failures that have none; returns how many."""
+    return conn.execute(_OPEN_MISSING, {"tz": timezone, "categories": table.case_categories,
+                                        "since": today - timedelta(days=BACKFILL_DAYS)}).rowcount
 
 
 def cases_without_deadlines(conn: psycopg.Connection) -> list[Case]:

@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 
 from cases.deadlines import StepState
-from cases.store import PendingStep, cases_without_deadlines, pending_steps, write_deadlines
+from cases.store import PendingStep, cases_without_deadlines, open_missing_cases, pending_steps, write_deadlines
 from notify.outbox import enqueue_case_notice
 from notify.routing import Channel, wants
 from notify.silences import silenced
@@ -59,14 +59,15 @@ def _payload(p: PendingStep) -> dict[str, Any]:
 
 class CaseSweep:
     def __init__(self, table: DeadlineTable, channels: list[Channel], *, soon_working_days: int,
-                 digest_hour: int) -> None:
+                 digest_hour: int, timezone: str) -> None:
         self.table, self.channels = table, channels
-        self.soon_working_days, self.digest_hour = soon_working_days, digest_hour
+        self.soon_working_days, self.digest_hour, self.timezone = soon_working_days, digest_hour, timezone
 
     def run(self, conn: psycopg.Connection, now: datetime, today: date, local_hour: int) -> SweepOutcome:
         """One pass, one transaction; exactly once per notice however often it runs (idempotency keys)."""
         written = queued = digests = 0
         with conn.transaction():
+            open_missing_cases(conn, self.table, today, self.timezone)
             for case in cases_without_deadlines(conn):
                 rules = self.table.for_category(case.category)
                 if rules is not None:

@@ -127,3 +127,12 @@ def import_(path: Path) -> None:
         typer.echo(f"  row {row}: {reason}")
     if report.rejected:
         raise typer.Exit(1)
+
+
+@cases_app.command("deadlines")
+@friendly_errors
+def deadlines_table() -> None:
+    """The steps and deadlines in force (QSMON_CASE_DEADLINES_FILE, else qsmon/case_deadlines.yaml), as Markdown."""
+    from qsmon.case_rules import load_table, markdown_table
+
+    typer.echo(markdown_table(load_table(get_settings().case_deadlines_file)))

@@ -147,17 +147,29 @@ def pipeline() -> Any:
     return _dashboard("qsmon-pipeline", "运行状况 · 数据管道", [], [
         _prom("处理速率(条/秒)", q.PROM_THROUGHPUT, "reqps", "{{verdict}}"),
         _prom("消费滞后(条)", q.PROM_LAG, "short", "滞后"),
+        _prom("偏移量被拒的分区", q.PROM_REFUSED, "short", "分区 {{partition}}"),
+        _prom("最早未送达通知(秒)", q.PROM_OUTBOX_AGE, "s", "未送达"),
         _prom("无效记录速率(按原因)", q.PROM_INVALID, "reqps", "{{reason}}"),
         _prom("批处理时延 p99", q.PROM_BATCH_P99, "s", "p99"),
         _prom("通知失败(15分钟)", q.PROM_NOTIFY_FAILURES, "short", "{{channel}}"),
     ], time_from="now-6h")
 
 
+def cases() -> Any:
+    return _dashboard("qsmon-cases", "核查处置 · 不合格样品跟踪", plan_variables(indicator=False), [
+        _table("概况(截至所选区间末日)", q.CASES_TILES, w=24, h=5),
+        _table("即将到期与已超期(最早到期在前)", q.CASES_OLDEST, h=12),
+        _table("各县(市、区)分步骤", q.CASES_BY_COUNTY, w=12),
+        _table("办结用时", q.CASES_TIME_TO_CLOSE, w=12),
+    ], time_from="now-90d")
+
+
 LINKS = [("qsmon-overview", "总览"), ("qsmon-trends", "趋势"), ("qsmon-regions", "地区"),
-         ("qsmon-failures", "不合格分析"), ("qsmon-alerts", "告警"), ("qsmon-pipeline", "运行状况")]
+         ("qsmon-failures", "不合格分析"), ("qsmon-cases", "核查处置"), ("qsmon-alerts", "告警"),
+         ("qsmon-pipeline", "运行状况")]
 BUILDERS: dict[str, Callable[[], Any]] = {
-    "overview": overview, "trends": trends, "regions": regions, "failures": failures, "alerts": alerts,
-    "pipeline": pipeline,
+    "overview": overview, "trends": trends, "regions": regions, "failures": failures, "cases": cases,
+    "alerts": alerts, "pipeline": pipeline,
 }
 
 

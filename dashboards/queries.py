@@ -17,6 +17,7 @@ from qsmon.settings import get_settings
 READER_TABLES = frozenset({
     "rollup_daily", "rollup_monthly", "failure_current", "failed_item_monthly", "failed_firm_yearly",
     "plan_indicators", "regions", "alerts", "alert_events", "indicator_evaluations", "labels", "plans",
+    "cases", "case_steps",
 })
 
 ZONE = get_settings().timezone
@@ -220,7 +221,53 @@ GROUP BY p.name ORDER BY 3 DESC
 
 # Pipeline health (Prometheus).
 PROM_THROUGHPUT = "sum by (verdict) (rate(qsmon_results_processed_total[1m]))"
-PROM_LAG = "sum(qsmon_consumer_lag)"
+# Lag as the broker and the database see it (the alert service exports it): still there when a worker is not.
+PROM_LAG = "sum(max by (partition) (qsmon_pipeline_lag_records))"
+PROM_REFUSED = "max by (partition) (qsmon_pipeline_partition_refused)"
+PROM_OUTBOX_AGE = "max(qsmon_outbox_oldest_pending_seconds)"
 PROM_INVALID = "sum by (reason) (rate(qsmon_results_invalid_total[5m]))"
 PROM_BATCH_P99 = "histogram_quantile(0.99, sum by (le) (rate(qsmon_batch_seconds_bucket[5m])))"
 PROM_NOTIFY_FAILURES = "sum by (channel) (increase(qsmon_notification_failures_total[15m]))"
+
+# Follow-up cases (核查处置): where each step stands on the last day of the range. case_step_state() is
+# cases.deadlines.step_state's SQL twin; the due dates were computed by the case sweep from the official calendar.
+_STEP_STATE = f"case_step_state(s.done_on, s.due_on, s.soon_on, {TODAY})"
+_CASE_REGION = "c.region_code LIKE region_pattern('$region')"  # the bureau and, for a city, its counties
+
+CASES_TILES = f"""
+SELECT count(DISTINCT c.id) FILTER (WHERE c.status = 'open') AS "办理中",
+  count(*) FILTER (WHERE c.status = 'open' AND {_STEP_STATE} = 'due_soon') AS "即将到期(项)",
+  count(*) FILTER (WHERE c.status = 'open' AND {_STEP_STATE} = 'overdue') AS "已超期(项)",
+  count(DISTINCT c.id) FILTER (WHERE c.closed_on BETWEEN {FIRST_DAY} AND {TODAY}) AS "本期办结"
+FROM cases c LEFT JOIN case_steps s ON s.case_id = c.id
+WHERE {_CASE_REGION}
+"""
+
+CASES_BY_COUNTY = f"""
+SELECT g.name AS "地区", s.name AS "步骤", count(*) FILTER (WHERE {_STEP_STATE} = 'open') AS "办理中",
+  count(*) FILTER (WHERE {_STEP_STATE} = 'due_soon') AS "即将到期",
+  count(*) FILTER (WHERE {_STEP_STATE} = 'overdue') AS "已超期"
+FROM cases c JOIN case_steps s ON s.case_id = c.id LEFT JOIN regions g ON g.code = c.region_code
+WHERE c.status = 'open' AND s.done_on IS NULL AND s.due_on IS NOT NULL AND {_CASE_REGION}
+GROUP BY g.name, s.position, s.name
+ORDER BY 5 DESC, 4 DESC, g.name, s.position
+"""
+
+CASES_OLDEST = f"""
+SELECT c.opened_on AS "立案日", c.sample_id AS "抽样编号", g.name AS "地区", c.product AS "样品",
+  c.firm AS "企业/单位", s.name AS "步骤", s.due_on AS "期限", label('step_state', {_STEP_STATE}) AS "状态",
+  greatest({TODAY} - s.due_on, 0) AS "超期天数", s.basis AS "依据"
+FROM cases c JOIN case_steps s ON s.case_id = c.id LEFT JOIN regions g ON g.code = c.region_code
+WHERE c.status = 'open' AND {_STEP_STATE} IN ('overdue', 'due_soon') AND {_CASE_REGION}
+ORDER BY s.due_on, c.opened_on LIMIT 200
+"""
+
+CASES_TIME_TO_CLOSE = f"""
+SELECT label('category', c.category) AS "类别", count(*) AS "办结",
+  avg(c.closed_on - c.opened_on) AS "平均用时(天)", max(c.closed_on - c.opened_on) AS "最长(天)",
+  100.0 * count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM case_steps s WHERE s.case_id = c.id
+                                             AND {_STEP_STATE} = 'done_late')) / count(*) AS "按时办结率(%)"
+FROM cases c
+WHERE c.status = 'closed' AND c.closed_on BETWEEN {FIRST_DAY} AND {TODAY} AND {_CASE_REGION}
+GROUP BY c.category ORDER BY 2 DESC
+"""

@@ -93,3 +93,20 @@ def load_table(path: Path | None = None) -> DeadlineTable:
     except (ValidationError, yaml.YAMLError) as exc:
         raise ConfigError("the case deadline table is invalid", file=str(path or "qsmon/case_deadlines.yaml"),
                           error=str(exc).splitlines()[0]) from None
+
+
+UNIT_WORDS = {Unit.IMMEDIATELY: "立即(当日)", Unit.WORKING_DAYS: "个工作日", Unit.DAYS: "日(自然日)"}
+
+
+def markdown_table(table: DeadlineTable) -> str:
+    """The deadline table as the README shows it (generated: `qsmon cases deadlines`)."""
+    lines = ["| 类别 category | 步骤 step | 时限 deadline | 起算 from | 依据 basis |", "|---|---|---|---|---|"]
+    for category, rules in table.categories.items():
+        names = {s.id: s.name for s in rules.steps}
+        for step in rules.steps:
+            due = UNIT_WORDS[step.due.unit] if step.due.unit is Unit.IMMEDIATELY else \
+                f"{step.due.within} {UNIT_WORDS[step.due.unit]}"
+            start = "收到不合格结论" if step.due.from_ == OPENED else names[step.due.from_]
+            lines.append(f"| `{category}` | {step.name} (`{step.id}`) | {due} | {start} | "
+                         f"{table.source_of(category).split('(')[0]} {step.basis} |")
+    return "\n".join(lines)

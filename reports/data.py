@@ -123,6 +123,19 @@ class AlertRow:
     open_at_month_end: bool
 
 
+@dataclass(frozen=True, slots=True)
+class CaseRow:
+    """One bureau's follow-up of failed samples in the month (核查处置)."""
+
+    region: str
+    opened: int
+    closed: int
+    closed_on_time: int
+    overturned: int
+    open_at_month_end: int
+    overdue_at_month_end: int
+
+
 @dataclass
 class MonthlyReport:
     plan: Plan
@@ -135,6 +148,7 @@ class MonthlyReport:
     categories: list[CategoryRow] = field(default_factory=list)
     failures: list[FailedSample] = field(default_factory=list)
     alerts: list[AlertRow] = field(default_factory=list)
+    cases: list[CaseRow] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -191,6 +205,26 @@ ORDER BY opened_at, id
 """
 
 
+# Steps as they stood at the month's end: one done later counts as not done then. case_step_state() is
+# cases.deadlines.step_state's SQL twin.
+_STEP_AT_END = ("case_step_state(CASE WHEN s.done_on <= %(last)s THEN s.done_on END, s.due_on, s.soon_on,"
+                " %(last)s)")
+_CASES = f"""
+SELECT c.region_code,
+    count(*) FILTER (WHERE c.opened_on BETWEEN %(first)s AND %(last)s),
+    count(*) FILTER (WHERE c.status = 'closed' AND c.closed_on BETWEEN %(first)s AND %(last)s),
+    count(*) FILTER (WHERE c.status = 'closed' AND c.closed_on BETWEEN %(first)s AND %(last)s
+                     AND NOT EXISTS (SELECT 1 FROM case_steps s WHERE s.case_id = c.id AND s.done_on > s.due_on)),
+    count(*) FILTER (WHERE c.status = 'overturned' AND c.closed_on BETWEEN %(first)s AND %(last)s),
+    count(*) FILTER (WHERE c.opened_on <= %(last)s AND (c.closed_on IS NULL OR c.closed_on > %(last)s)),
+    count(*) FILTER (WHERE c.opened_on <= %(last)s AND (c.closed_on IS NULL OR c.closed_on > %(last)s)
+                     AND EXISTS (SELECT 1 FROM case_steps s WHERE s.case_id = c.id AND {_STEP_AT_END} = 'overdue'))
+FROM cases c
+WHERE c.region_code LIKE %(pattern)s AND c.opened_on <= %(last)s
+GROUP BY c.region_code ORDER BY c.region_code
+"""
+
+
 def gather(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timezone: str) -> MonthlyReport:
     from datetime import datetime, time
     from zoneinfo import ZoneInfo
@@ -226,6 +260,8 @@ def gather(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timez
         for sid, day, cat, sub, product, region, manufacturer, unit, lab, items
         in conn.execute(_FAILURES, (this.first, this.last, prefix))
     ]
+    report.cases = [CaseRow(name_of(region), *map(int, counts)) for region, *counts in conn.execute(
+        _CASES, {"first": this.first, "last": this.last, "pattern": prefix})]
     zone = ZoneInfo(timezone)
     start = datetime.combine(this.first, time(), zone)
     end = datetime.combine(this.last, time(23, 59, 59, 999999), zone)

@@ -11,6 +11,7 @@ from typing import Any
 from indicators.labels import label, number, target_text
 from reports.data import MonthlyReport
 from reports.summary import summary
+from reports.tables import cases
 
 CJK_FONT_FILES = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -126,6 +127,29 @@ def _ranking_page(plt: Any, report: MonthlyReport) -> Any | None:
     return fig
 
 
+def _cases_page(plt: Any, report: MonthlyReport) -> Any | None:
+    """核查处置: each bureau's cases opened, closed (on time), overturned, open and overdue at the month's end."""
+    table = cases(report)
+    if not report.cases:
+        return None
+    fig = plt.figure(figsize=A4)
+    fig.text(0.08, 0.95, table.title, fontsize=12, weight="bold")
+    ax = fig.add_axes((0.15, 0.55, 0.75, 0.35))
+    shown = report.cases[:15]
+    ax.barh(range(len(shown)), [c.overdue_at_month_end for c in shown], color="#C00000", label="月末超期")
+    ax.barh(range(len(shown)), [c.open_at_month_end - c.overdue_at_month_end for c in shown],
+            left=[c.overdue_at_month_end for c in shown], color="#A5A5A5", label="月末在办(未超期)")
+    ax.set_yticks(range(len(shown)), [c.region for c in shown], fontsize=8)
+    ax.legend(fontsize=8)
+    table_ax = fig.add_axes((0.05, 0.05, 0.9, 0.45))
+    table_ax.axis("off")
+    drawn = table_ax.table(cellText=[[str(cell.value) for cell in row] for row in table.rows],
+                           colLabels=list(table.columns), loc="upper center")
+    drawn.auto_set_font_size(False)
+    drawn.set_fontsize(8)
+    return fig
+
+
 def write_pdf(report: MonthlyReport, path: Path) -> Path:
     plt = _setup_fonts()
     from matplotlib.backends.backend_pdf import PdfPages
@@ -133,8 +157,9 @@ def write_pdf(report: MonthlyReport, path: Path) -> Path:
     # No creation date: re-rendering the same month gives the same bytes.
     with PdfPages(path, metadata={"Title": f"{report.plan.title} {report.label}质量指标月报", "Creator": "qsmon",
                                   "CreationDate": None, "Producer": "qsmon"}) as pdf:
-        ranking = _ranking_page(plt, report)
-        for fig in [_summary_page(plt, report), *_trend_pages(plt, report), *([ranking] if ranking else [])]:
+        ranking, case_page = _ranking_page(plt, report), _cases_page(plt, report)
+        for fig in [_summary_page(plt, report), *_trend_pages(plt, report), *([ranking] if ranking else []),
+                    *([case_page] if case_page else [])]:
             pdf.savefig(fig)
             plt.close(fig)
     return path

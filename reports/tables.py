@@ -112,6 +112,19 @@ def alerts(report: MonthlyReport) -> Table:
 OPEN_AT_MONTH_END = {True: "未解决", False: "已解决"}
 
 
+def cases(report: MonthlyReport) -> Table:
+    rows = [[Cell(c.region), Cell(c.opened, "count"), Cell(c.closed, "count"), Cell(c.closed_on_time, "count"),
+             Cell(c.overturned, "count"), Cell(c.open_at_month_end, "count"), Cell(c.overdue_at_month_end, "count")]
+            for c in report.cases]
+    if len(report.cases) > 1:
+        totals = [sum(getattr(c, f) for c in report.cases) for f in
+                  ("opened", "closed", "closed_on_time", "overturned", "open_at_month_end", "overdue_at_month_end")]
+        rows.append([Cell("合计"), *(Cell(t, "count") for t in totals)])
+    return Table("核查处置", f"{report.label} 不合格样品核查处置(期限依据见 qsmon/case_deadlines.yaml)",
+                 ["地区", "本月立案", "本月办结", "其中按时办结", "改判撤销", "月末在办", "月末超期"], rows,
+                 [12, 10, 10, 12, 10, 10, 10])
+
+
 def all_tables(report: MonthlyReport) -> list[Table]:
     return [indicators(report), categories(report), regions(report), trends(report), failures(report),
-            alerts(report)]
+            alerts(report), cases(report)]

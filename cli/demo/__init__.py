@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 
+from cli.demo.cases import demo_cases
 from cli.demo.console import RUNNING
 from cli.demo.intake import demo_import, demo_ingest, demo_init, demo_roundtrip, demo_simulate
 from cli.demo.operations import demo_health, demo_offsets
@@ -22,7 +23,7 @@ DEMO_PLANS = Path(__file__).resolve().parents[2] / ".stack" / "demo" / "plans"  
 
 STEPS: list[Callable[[Settings], None]] = [
     demo_init, demo_offsets, demo_roundtrip, demo_import, demo_ingest, demo_simulate, demo_worker, demo_health,
-    demo_hostile, demo_rates, demo_audit, demo_alerts, demo_status, demo_dashboards, demo_report, demo_stop,
+    demo_hostile, demo_rates, demo_audit, demo_alerts, demo_cases, demo_status, demo_dashboards, demo_report, demo_stop,
 ]
 
 

@@ -38,8 +38,10 @@ def demo_alerts(settings: Settings) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         channels = Path(tmp) / "channels.yaml"
         channels.write_text(
-            f"channels:\n  - {{name: duty, type: webhook, url: '{receiver.url}', group_wait_s: 5, group_interval_s: 5}}"
-            f"\n  - {{name: am, type: alertmanager, url: '{alertmanager}'}}\n", encoding="utf-8")
+            f"channels:\n  - {{name: duty, type: webhook, url: '{receiver.url}', plans: [jingzhou-2023],"
+            f" group_wait_s: 5, group_interval_s: 5}}"
+            f"\n  - {{name: am, type: alertmanager, url: '{alertmanager}', plans: [jingzhou-2023]}}\n",
+            encoding="utf-8")
         configured = settings.model_copy(update={
             "channels_file": channels, "active_plans": ("jingzhou-2023",), "alerts_hold_seconds": 5.0,
             "alerts_sweep_seconds": 3.0, "alerts_group": f"qsmon-demo-alerts-{int(time.time())}"})

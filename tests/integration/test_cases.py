@@ -16,21 +16,28 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from alerts.messages import renderer
+from alerts.service import sync_reference_data
 from cases.api import router
 from cases.deadlines import step_state
 from cases.store import find_case
 from cases.sweep import CaseSweep
+from dashboards.macros import expand
+from dashboards.queries import CASES_BY_COUNTY
 from notify.delivery import Notifier
 from notify.routing import ChannelsConfig, load_channels
 from notify.testing import WebhookReceiver
 from qsmon import clock
 from qsmon.case_rules import load_table
+from qsmon.plans import presets
 from qsmon.schema import InspectionResult
 from qsmon.settings import Settings
+from qsmon.storage import connect
+from reports.data import gather
+from reports.tables import cases as cases_table
 from streams.records import SourceRecord, classify
 from streams.store import ResultStore
 from tests.factories import result
-from tests.workers import run_cli, serve_ingest
+from tests.workers import reader_dsn, run_cli, serve_ingest
 
 pytestmark = pytest.mark.integration
 TOKEN = "case-token-0123456789"
@@ -68,7 +75,7 @@ def run_sweep(db: psycopg.Connection, settings: Settings, channels: ChannelsConf
               hour: int = 9) -> None:
     """One case sweep at ``hour`` local time (the digest goes out from 8)."""
     sweep = CaseSweep(load_table(), list((channels or ChannelsConfig()).channels), soon_working_days=2,
-                      digest_hour=8)
+                      digest_hour=8, timezone=settings.timezone)
     sweep.run(db, clock.now(), clock.today(settings.timezone), hour)
 
 
@@ -169,6 +176,19 @@ class TestProgress:
         assert steps["verification"]["state"] in ("open", "due_soon")
         assert steps["publication"]["state"] == "waiting"
 
+        # The dashboard's query, as Grafana's role, and the month's report see the same case.
+        sync_reference_data(db, presets().values())  # region names and labels, as the alert service syncs them
+        now = datetime.now(UTC)
+        by_county = expand(CASES_BY_COUNTY, {"plan": "jingzhou-2023", "region": "421000"},
+                           now - timedelta(days=30), now)
+        with connect(reader_dsn(settings.dsn)) as reader:
+            rows = reader.execute(by_county.encode()).fetchall()
+        assert [(r[0], r[1]) for r in rows] == [("洪湖市", "完成核查处置")]  # the only step still pending with a date
+        report = gather(db, presets()["jingzhou-2023"], opened.year, opened.month, timezone=settings.timezone)
+        [row] = report.cases
+        assert (row.region, row.opened, row.open_at_month_end) == ("洪湖市", 1, 1)
+        assert [c.value for c in cases_table(report).rows[0]] == ["洪湖市", 1, 0, 0, 0, 1, 0]
+
     def test_bad_input_gets_a_clear_4xx_and_changes_nothing(
         self, writer: Writer, db: psycopg.Connection, settings: Settings
     ) -> None:
@@ -247,3 +267,15 @@ class TestNotices:
         run_sweep(db, settings, channels)
         assert count(db, "SELECT count(*) FROM notification_outbox") == 0
         assert count(db, "SELECT count(*) FROM case_steps WHERE due_on IS NOT NULL") >= 3  # still tracked
+
+
+class TestUpgrade:
+    def test_recent_failures_stored_before_cases_existed_get_their_cases(
+        self, writer: Writer, db: psycopg.Connection, settings: Settings
+    ) -> None:
+        writer.write(writer.records([failed("OLD-1", 20), failed("OLDER-1", 200)]))
+        db.execute("DELETE FROM cases")  # as after upgrading to migration 013
+        run_sweep(db, settings)
+        run_sweep(db, settings)
+        assert [r[0] for r in db.execute("SELECT sample_id FROM cases").fetchall()] == ["OLD-1"]
+        assert find_case(db, "OLD-1").steps  # with deadlines

@@ -14,11 +14,13 @@ import pytest
 
 from alerts.engine import AlertEngine
 from alerts.service import sync_reference_data
+from cases.sweep import CaseSweep
 from dashboards.build import JSON_DIR, render, stale
 from dashboards.macros import expand
 from notify.routing import ChannelsConfig
 from producers.simulator import Simulator, SimulatorOptions
 from qsmon import clock
+from qsmon.case_rules import load_table
 from qsmon.plans import presets
 from qsmon.settings import Settings
 from qsmon.storage import connect
@@ -74,6 +76,9 @@ def loaded_dsn(stack: Settings) -> Iterator[str]:
     engine = AlertEngine(settings, {"jingzhou-2023": in_force}, ChannelsConfig())
     engine.sweep()
     engine.close()
+    with connect(dsn) as conn:  # the follow-up cases' deadlines, as the leading alert service writes them
+        sweep = CaseSweep(load_table(), [], soon_working_days=2, digest_hour=8, timezone=stack.timezone)
+        sweep.run(conn, NOW, NOW.date(), 9)
     yield dsn
     with connect(stack.dsn, autocommit=True) as admin:
         admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
@@ -86,6 +91,9 @@ EXPECTED_COLUMNS = {
     "trends.json:$indicator:值、目标与95%置信区间(按日/周/月)": ["time", "值", "目标", "区间下限", "区间上限"],
     "regions.json:各县(市、区)按差距排序": ["地区", "代码", "样本", "当前值", "目标", "差距"],
     "failures.json:主要不合格项目(帕累托)": ["不合格项目", "批次"],
+    "cases.json:即将到期与已超期(最早到期在前)": ["立案日", "抽样编号", "地区", "样品", "企业/单位", "步骤", "期限",
+                                              "状态", "超期天数", "依据"],
+    "cases.json:各县(市、区)分步骤": ["地区", "步骤", "办理中", "即将到期", "已超期"],
 }
 
 
@@ -107,7 +115,7 @@ class TestPanelQueries:
                     if title in EXPECTED_COLUMNS:
                         assert columns == EXPECTED_COLUMNS[title], title
                         assert rows, f"{title} returned no rows for {span}"
-        assert checked == 14  # 5 overview, 1 trend, 1 regions, 4 failures, 3 alerts
+        assert checked == 18  # 5 overview, 1 trend, 1 regions, 4 failures, 4 cases, 3 alerts
 
     @pytest.mark.parametrize(("span", "unit"), [("30 days", "day"), ("3 years", "month")])
     def test_trends_bucket_by_day_or_month_and_leave_gaps(self, loaded_dsn: str, span: str, unit: str) -> None:
@@ -233,7 +241,7 @@ class TestPrometheusPanels:
                                    params={"query": target["expr"]}, timeout=10).json()
                 assert answer["status"] == "success", (title, answer)
                 checked += 1
-        assert checked == 5
+        assert checked == 7  # the pipeline dashboard
 
 
 class TestDashboardFiles:

@@ -74,3 +74,16 @@ def test_every_deadline_names_its_basis_and_every_category_its_source() -> None:
         assert table.source_of(category).startswith("《")
         for step in rules.steps:
             assert step.basis.startswith(("第", "本地规定"))
+
+
+def test_the_readme_shows_the_deadline_table_in_force() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("<!-- deadlines:start")[1].split("<!-- deadlines:end -->")[0].split("-->\n", 1)[1].strip()
+    generated = subprocess.run([sys.executable, "-m", "cli", "cases", "deadlines"], cwd=root, capture_output=True,
+                               text=True, check=True).stdout.strip()
+    assert shown == generated  # regenerate: qsmon cases deadlines
