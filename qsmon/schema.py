@@ -83,7 +83,8 @@ class InspectionResult(BaseModel):
     subcategory: ShortText | None = None
     sampling_type: SamplingType
     stage: Stage | None = None
-    region_code: RegionCode
+    region_code: RegionCode  # where it was sampled
+    manufacturer_region_code: RegionCode | None = None  # where the nominal manufacturer is, when known
     product: ShortText | None = None
     brand: ShortText | None = None
     spec: ShortText | None = None

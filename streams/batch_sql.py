@@ -12,7 +12,7 @@ CREATE TEMP TABLE IF NOT EXISTS incoming (
     subcategory text, sampling_type text, stage text, region_code text, verdict text, grade text,
     score double precision, product text, brand text, spec text, batch text, manufacturer text,
     sampled_unit text, lab text, source text, failed_items text, kafka_partition int, kafka_offset bigint,
-    produced_at timestamptz
+    produced_at timestamptz, manufacturer_region_code text
 ) ON COMMIT DELETE ROWS
 """
 COPY = f"COPY incoming ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
@@ -20,10 +20,10 @@ COPY = f"COPY incoming ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 HISTORY = """
 INSERT INTO inspection_results (sample_id, revision, sampled_at, reported_at, category, subcategory, sampling_type,
     stage, region_code, verdict, grade, score, product, brand, spec, batch, manufacturer, sampled_unit, lab, source,
-    failed_items, kafka_partition, kafka_offset, produced_at)
+    failed_items, kafka_partition, kafka_offset, produced_at, manufacturer_region_code)
 SELECT sample_id, revision, sampled_at, reported_at, category, subcategory, sampling_type, stage, region_code,
     verdict, grade, score, product, brand, spec, batch, manufacturer, sampled_unit, lab, source,
-    failed_items::jsonb, kafka_partition, kafka_offset, produced_at
+    failed_items::jsonb, kafka_partition, kafka_offset, produced_at, manufacturer_region_code
 FROM incoming
 ON CONFLICT DO NOTHING
 """
@@ -42,7 +42,7 @@ WITH batch AS (
     SELECT DISTINCT ON (sample_id) sample_id, revision, sampled_at,
         (sampled_at AT TIME ZONE %(tz)s)::date AS day, category, subcategory, sampling_type, stage, region_code,
         verdict, grade, score, product, manufacturer, sampled_unit, lab, failed_items::jsonb AS failed_items,
-        (reported_at AT TIME ZONE %(tz)s)::date AS reported_day
+        (reported_at AT TIME ZONE %(tz)s)::date AS reported_day, manufacturer_region_code
     FROM incoming
     ORDER BY sample_id, revision DESC, kafka_partition, kafka_offset
 ), prev AS (
@@ -51,15 +51,16 @@ WITH batch AS (
     WHERE c.revision < b.revision
 ), upserted AS (
     INSERT INTO sample_current AS c (sample_id, revision, sampled_at, day, category, subcategory, sampling_type,
-        stage, region_code, verdict, grade, score)
+        stage, region_code, verdict, grade, score, manufacturer_region_code)
     SELECT sample_id, revision, sampled_at, day, category, subcategory, sampling_type, stage, region_code,
-        verdict, grade, score
+        verdict, grade, score, manufacturer_region_code
     FROM batch
     ON CONFLICT (sample_id) DO UPDATE SET
         revision = excluded.revision, sampled_at = excluded.sampled_at, day = excluded.day,
         category = excluded.category, subcategory = excluded.subcategory, sampling_type = excluded.sampling_type,
         stage = excluded.stage, region_code = excluded.region_code, verdict = excluded.verdict,
-        grade = excluded.grade, score = excluded.score, updated_at = now()
+        grade = excluded.grade, score = excluded.score, manufacturer_region_code = excluded.manufacturer_region_code,
+        updated_at = now()
     WHERE c.revision < excluded.revision
     RETURNING c.sample_id, c.day, c.category, c.subcategory, c.sampling_type, c.stage, c.region_code, c.grade,
         c.verdict, c.score

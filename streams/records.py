@@ -17,11 +17,12 @@ COLUMNS: tuple[str, ...] = (
     "sample_id", "revision", "sampled_at", "reported_at", "category", "subcategory", "sampling_type", "stage",
     "region_code", "verdict", "grade", "score", "product", "brand", "spec", "batch", "manufacturer",
     "sampled_unit", "lab", "source", "failed_items", "kafka_partition", "kafka_offset", "produced_at",
+    "manufacturer_region_code",
 )
 COPY_TYPES: tuple[str, ...] = (
     "text", "int4", "timestamptz", "timestamptz", "text", "text", "text", "text",
     "text", "text", "text", "float8", "text", "text", "text", "text", "text",
-    "text", "text", "text", "text", "int4", "int8", "timestamptz",
+    "text", "text", "text", "text", "int4", "int8", "timestamptz", "text",
 )
 
 
@@ -102,4 +103,5 @@ def copy_row(item: Accepted) -> tuple[Any, ...]:
         r.batch or None, r.manufacturer or None, r.sampled_unit or None, r.lab or None, r.source,
         _failed_items_json(r), item.record.partition, item.record.offset,
         datetime.fromtimestamp(item.record.timestamp, UTC) if item.record.timestamp else None,
+        r.manufacturer_region_code,
     )

@@ -43,16 +43,28 @@ class RowError(ValueError):
 # Published workbooks wrap long names and units inside cells; a wrap is layout, not content. Text copied from web
 # pages carries zero-width spaces and byte-order marks: invisible, so dropped.
 _WRAPS = re.compile(r"[ \t]*[\r\n\t\u2028\u2029]+[ \t]*")
+# No-break, full-width (ideographic) and other typographic spaces are spaces; runs of spaces are one.
+_SPACES = re.compile(r"[ \u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
 
 
 def cell_text(value: object) -> str:
-    """A cell as one line of text: line breaks and tabs inside it become single spaces, zero-width ones go.
+    """A cell as one line of text: line breaks, tabs and typographic spaces (no-break, full-width) inside it become
+    single spaces, zero-width ones go.
 
     Any other control character (NUL, a direction override) stays, so the event's text rule rejects the row and
     says which field.
     """
-    return _WRAPS.sub(" ", _INVISIBLE.sub("", str(value))).strip()
+    return _SPACES.sub(" ", _WRAPS.sub(" ", _INVISIBLE.sub("", str(value)))).strip()
+
+
+# What tables write in a cell that means "none": a slash (half or full width), dashes, 无.
+_ABSENT = frozenset({"/", "／", "-", "—", "——", "--", "无", "无/", "N/A"})
+
+
+def absent_as_none(text: str) -> str:
+    """A placeholder for "none" becomes the empty string (then no value); any other text is kept."""
+    return "" if text.strip() in _ABSENT else text
 
 
 def row_error(exc: ValidationError) -> RowError:

@@ -28,13 +28,14 @@ from producers.importers.base import (
     Rejection,
     RowError,
     RowOutcome,
+    absent_as_none,
     cell_text,
     local_noon,
     parse_day,
     parse_failed_items,
     row_error,
 )
-from producers.importers.provinces import province_code
+from qsmon.addresses import locate_within, province_of
 from qsmon.schema import InspectionResult
 from qsmon.settings import get_settings
 from qsmon.vocab import Category, SamplingType, Verdict
@@ -98,6 +99,13 @@ def _fill_merged(rows: Iterator[tuple[Any, ...]], ranges: list[tuple[int, int, i
         yield cells
 
 
+def _sheet_verdict(title: str) -> Verdict | None:
+    """合格 or 不合格 as the sheet's title says (one column layout may serve both sheets); None: it says neither."""
+    if "不合格" in title:
+        return Verdict.FAIL
+    return Verdict.PASS if "合格" in title else None
+
+
 def _sampling_type(task: str, default: SamplingType | None) -> SamplingType:
     if default is not None:
         return default
@@ -127,13 +135,11 @@ def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, fi
         raise RowError("no date: 抽样日期 and 公告日期 are both empty, so the day the result counts for is unknown")
     day = parse_day(day_source)
     reported = parse_day(fields["notice_date"]) if fields.get("notice_date") else day
-    region = options.region_code or province_code(str(fields.get("province") or ""))
-    if region is None:
-        raise RowError(f"unknown province {fields.get('province')!r} and no --region given")
+    text = {k: _text_of(v) for k, v in fields.items()}
+    region, made_in = _places(text, options)
     failed = parse_failed_items(fields.get("failed_items")) if verdict is Verdict.FAIL else ()
     if verdict is Verdict.FAIL and not failed and fields.get("failed_items") in (None, ""):
         raise RowError("a row of the 不合格 sheet without 不合格项目")
-    text = {k: (cell_text(v)[:200] if v not in (None, "") else None) for k, v in fields.items()}
     try:
         return InspectionResult(
             sample_id=sample_id_for(file_key, fields),
@@ -143,6 +149,7 @@ def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, fi
             subcategory=text.get("subcategory"),
             sampling_type=_sampling_type(str(fields.get("task") or ""), options.sampling_type),
             region_code=region,
+            manufacturer_region_code=made_in,
             product=text.get("product"),
             brand=text.get("brand"),
             spec=text.get("spec"),
@@ -158,6 +165,28 @@ def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, fi
         raise row_error(exc) from exc
 
 
+def _text_of(value: object) -> str | None:
+    """A cell as the event's text: one line, a placeholder for "none" (/, ／, —) read as none, cut to 200."""
+    text = absent_as_none(cell_text(value)) if value not in (None, "") else ""
+    return text[:200] or None
+
+
+def _places(text: dict[str, str | None], options: SamrOptions) -> tuple[str, str | None]:
+    """Where it was sampled (the most specific division the sampled unit's address or name names, inside the
+    province column's province; else that province) and where it was made (the manufacturer's address or name).
+    An online shop (网络抽检) has no place: the manufacturer's, whose bureau follows the sample up, stands in."""
+    province = province_of(text.get("province"))
+    made_in = locate_within((text.get("manufacturer_address"), text.get("manufacturer")), None)
+    if options.region_code is not None:
+        return options.region_code, made_in
+    sampled = locate_within((text.get("sampled_unit_address"), text.get("sampled_unit")), province) or province
+    sampled = sampled or made_in
+    if sampled is None:
+        raise RowError(f"no place: the province {text.get('province')!r}, the sampled unit's and the manufacturer's"
+                       " addresses and names name no division of China, and no --region was given")
+    return sampled, made_in
+
+
 def read_samr(path: Path, options: SamrOptions) -> Iterator[RowOutcome]:
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
@@ -171,14 +200,14 @@ def read_samr(path: Path, options: SamrOptions) -> Iterator[RowOutcome]:
             ranges = _merged_ranges(workbook._archive, sheet._worksheet_path)  # type: ignore[attr-defined]
             rows = _fill_merged(sheet.iter_rows(values_only=True), ranges)
             columns: dict[int, str] | None = None
-            verdict = Verdict.FAIL if "不合格" in sheet.title else Verdict.PASS
+            verdict = _sheet_verdict(sheet.title)
             for row_number, cells in enumerate(rows, 1):
                 if columns is None:
                     names = {i: HEADERS.get(_normalise_header(c)) for i, c in enumerate(cells)}
                     if sum(1 for n in names.values() if n) >= 3:
                         columns = {i: n for i, n in names.items() if n}
-                        if "failed_items" in columns.values():
-                            verdict = Verdict.FAIL
+                        if verdict is None:  # a title that says neither: a 不合格项目 column means fails
+                            verdict = Verdict.FAIL if "failed_items" in columns.values() else Verdict.PASS
                         found_any_sheet = True
                     elif row_number >= MAX_TITLE_ROWS:
                         break  # not a results sheet (a cover or notes sheet)
@@ -187,6 +216,7 @@ def read_samr(path: Path, options: SamrOptions) -> Iterator[RowOutcome]:
                     continue
                 fields = {name: cells[i] if i < len(cells) else None for i, name in columns.items()}
                 try:
+                    assert verdict is not None  # noqa: S101 - set with the header row
                     yield ImportRow(_to_event(fields, verdict, options, file_key), str(path), sheet.title, row_number)
                 except RowError as exc:
                     raw = " | ".join("" if c is None else str(c) for c in cells)

@@ -115,3 +115,42 @@ class TestCsvAndNdjson:
         summary = import_files([data], fmt="ndjson", sink=None)
         assert summary.as_dict() == {"rows_read": 3, "valid": 2, "rejected": 1, "sent": 0}
         assert summary.rejections[0].row == 3
+
+
+class TestRealAnnouncements:
+    """Real scraped announcements (../shared/data/real) laid out as SAMR workbooks: wrapped cells, several date
+    styles, `/` for none, no 抽样编号, online shops; no real row may be rejected (issue #16)."""
+
+    def test_every_row_of_a_real_announcement_imports_with_its_county(self, tmp_path: Path) -> None:
+        from collections import Counter
+
+        from producers.importers.samr import read_samr
+        from tests.real_data import foodmate_workbook
+
+        workbook, passed, failed = foodmate_workbook(tmp_path / "公告.xlsx")
+        rows = list(read_samr(workbook, SamrOptions()))
+        rejected = [r for r in rows if not hasattr(r, "result")]
+        assert rejected == []
+        results = [r.result for r in rows if hasattr(r, "result")]
+        assert Counter(r.verdict.value for r in results) == {"pass": passed, "fail": failed} == \
+            {"pass": 2242, "fail": 55}  # as the source counts them (its README)
+        by_unit = {r.sampled_unit: r.region_code for r in results}
+        assert by_unit["漳州市龙文区董世川豆制品店"] == "350603"  # the county its name starts with
+        assert all(r.manufacturer is None for r in results if r.product == "三角（豆腐）")  # `/` is none
+        counties = sum(1 for r in results if not r.region_code.endswith("00"))
+        assert counties > 1000  # most units name their county; the rest keep the province column's province
+
+    def test_addresses_give_where_it_was_sampled_and_where_it_was_made(self, tmp_path: Path) -> None:
+        from producers.importers.samr import read_samr
+        from tests.real_data import cqn_food_rows, cqn_workbook
+
+        workbook, count = cqn_workbook(tmp_path / "不合格.xlsx")
+        rows = list(read_samr(workbook, SamrOptions()))
+        assert [r for r in rows if not hasattr(r, "result")] == []
+        results = [r.result for r in rows if hasattr(r, "result")]
+        assert len(results) == count == len(cqn_food_rows())
+        first = results[1]  # 北海润福商业有限公司, 广西北海市…; made by a company in 柳州市柳南区
+        assert (first.region_code, first.manufacturer_region_code) == ("450500", "450204")
+        online = [r for r in results if r.sampled_unit and "旗舰店" in r.sampled_unit]
+        assert online  # online shops have no address: the manufacturer's place stands in
+        assert all(r.region_code == r.manufacturer_region_code for r in online if r.manufacturer_region_code)

@@ -142,6 +142,14 @@ class TestExactRollups:
         assert (str(row[0]), row[1], str(row[2])) == ("170.0", 2, "14502.02")  # 90.1² + 79.9²
         assert differences(db) == []
 
+    def test_where_it_was_made_is_kept_beside_where_it_was_sampled(self, feed: Feed, db: psycopg.Connection) -> None:
+        feed.send([result("M-1", manufacturer_region_code="450204"), result("M-2")])
+        rows = db.execute("SELECT sample_id, region_code, manufacturer_region_code FROM sample_current"
+                          " ORDER BY sample_id").fetchall()
+        assert rows == [("M-1", "421003", "450204"), ("M-2", "421003", None)]
+        history = db.execute("SELECT manufacturer_region_code FROM inspection_results WHERE sample_id = 'M-1'")
+        assert history.fetchone() == ("450204",)
+
     def test_partitions_advance_independently(self, feed: Feed, store: ResultStore) -> None:
         feed.send([result("A"), result("B")], partition=0)
         feed.send([result("C")], partition=3)

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from producers.importers import import_files
 from producers.importers.base import RowError, cell_text, parse_day, parse_failed_items, split_unit
-from producers.importers.provinces import province_code
 from producers.importers.run import ImportSummary
 from qsmon import clock
+from qsmon.addresses import locate, locate_within, province_of
 
 
 class TestParseDay:
@@ -59,11 +59,22 @@ class TestFailedItems:
         assert split_unit("≤ 100 μg/kg") == ("≤100", "μg/kg")
 
 
-class TestProvinces:
+class TestPlaces:
     @pytest.mark.parametrize(("name", "code"), [("湖北", "420000"), ("湖北省", "420000"), ("广西壮族自治区", "450000"),
-                                                ("北京市", "110000"), ("火星", None)])
+                                                ("北京市", "110000"), ("吉林市场监管厅", "220000"), ("火星", None)])
     def test_province_names_map_to_gb_t_2260_codes(self, name: str, code: str | None) -> None:
-        assert province_code(name) == code
+        assert province_of(name) == code
+
+    @pytest.mark.parametrize(("text", "code"), [
+        ("漳州市龙文区董世川豆制品店", "350603"),  # a unit's name that starts with its county
+        ("广西壮族自治区北海市四川南路与新世纪大道交汇处东南角", "450500"),  # an address down to its city
+        ("湖北省荆州市洪湖市新堤街道", "421083"), ("某某有限公司", None), ("/", None)])
+    def test_addresses_and_names_give_the_most_specific_division(self, text: str, code: str | None) -> None:
+        assert locate(text) == code
+
+    def test_a_place_outside_the_province_is_not_taken(self) -> None:
+        assert locate_within(("漳州市龙文区董世川豆制品店",), "420000") is None
+        assert locate_within(("某店", "漳州市龙文区董世川豆制品店"), "350000") == "350603"
 
 
 class TestCellText:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from streams.records import SourceRecord, classify, copy_row
+from streams.records import COLUMNS, SourceRecord, classify, copy_row
 from tests.factories import result
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -35,10 +35,11 @@ class TestCopyRow:
     def test_blank_optional_texts_are_stored_as_null_and_dimensions_as_empty(self) -> None:
         event = result("A", subcategory=None, brand="", lab="  ")
         row = copy_row(classify([SourceRecord(1, 2, b"A", event.to_json(), 1_700_000_000.0)], NOW)[0][0])
-        as_dict = dict(zip(("sample_id", "revision"), row[:2], strict=True))
-        assert as_dict == {"sample_id": "A", "revision": 1}
-        assert row[5] == ""  # subcategory
-        assert row[13] is None  # brand
-        assert row[18] is None  # lab
-        assert row[-3:-1] == (1, 2)
-        assert row[-1] == datetime.fromtimestamp(1_700_000_000.0, UTC)
+        by_column = dict(zip(COLUMNS, row, strict=True))
+        assert (by_column["sample_id"], by_column["revision"]) == ("A", 1)
+        assert by_column["subcategory"] == ""  # a key dimension
+        assert by_column["brand"] is None
+        assert by_column["lab"] is None
+        assert by_column["manufacturer_region_code"] is None
+        assert (by_column["kafka_partition"], by_column["kafka_offset"]) == (1, 2)
+        assert by_column["produced_at"] == datetime.fromtimestamp(1_700_000_000.0, UTC)
