@@ -93,3 +93,13 @@ def settings(stack: Settings, db_schema: str, unique_name: Callable[[str], str])
 def db(settings: Settings) -> Iterator[psycopg.Connection]:
     with connect(settings.dsn, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    import shutil
+
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail("promtool not installed: deploy/local/install.sh installs Debian's prometheus package")
+    return path

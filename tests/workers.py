@@ -134,3 +134,33 @@ def serve_ingest(settings: Settings, *, tokens: tuple[str, ...], routers: Sequen
     yield f"http://127.0.0.1:{port}", configured
     server.should_exit = True
     thread.join(timeout=20)
+
+
+class DirectWriter:
+    """Stores results as the worker does (one partition, consecutive offsets), without Kafka: for tests about what
+    happens after storage. ``write`` again with the same records is a redelivery."""
+
+    def __init__(self, settings: Settings) -> None:
+        from streams.store import ResultStore
+
+        self.store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic)
+        self.offset = 0
+
+    def records(self, results: Sequence[Any]) -> list[Any]:
+        from streams.records import SourceRecord
+
+        out = [SourceRecord(0, self.offset + i, r.key, r.to_json()) for i, r in enumerate(results)]
+        self.offset += len(out)
+        return out
+
+    def write(self, records: Sequence[Any]) -> None:
+        from qsmon import clock
+        from streams.records import classify
+
+        self.store.write(classify(records, clock.now())[0], records)
+
+    def store_results(self, results: Sequence[Any]) -> None:
+        self.write(self.records(results))
+
+    def close(self) -> None:
+        self.store.close()

@@ -30,7 +30,7 @@ from streams.records import SourceRecord, classify
 from streams.store import ResultStore
 from tests.factories import result
 from tests.proxy import CuttableProxy
-from tests.workers import WorkerProcess, wait_until
+from tests.workers import DirectWriter, WorkerProcess, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -159,16 +159,9 @@ class TestDelivery:
         service = threading.Thread(target=run_service, args=(settings, stop), kwargs={"metrics": False},
                                    daemon=True)
         service.start()
-        store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic)
+        writer = DirectWriter(settings)
+        store_results = writer.store_results
         try:
-            offset = 0
-
-            def store_results(results: list[InspectionResult]) -> None:
-                nonlocal offset
-                records = [SourceRecord(0, offset + i, r.key, r.to_json()) for i, r in enumerate(results)]
-                offset += len(records)
-                store.write(classify(records, clock.now())[0], records)
-
             store_results(vegetables("OK", 400, fail=False) + vegetables("BAD", 40, fail=True))
             wait_until(lambda: db.execute("SELECT count(*) FROM notification_outbox WHERE channel = 'duty-webhook'"
                                           ).fetchone() == (2,), 30, "the opened notifications in the outbox")
@@ -193,7 +186,7 @@ class TestDelivery:
         finally:
             stop.set()
             service.join(timeout=30)
-            store.close()
+            writer.close()
 
 
 class TestNoFlapping:
@@ -262,14 +255,13 @@ class TestOutages:
         proxy = CuttableProxy(str(pg.get("host", "127.0.0.1")), int(str(pg.get("port") or 5432)))
         stop = threading.Event()
         service, failures = run_in_thread(through(proxy, settings), stop)
-        store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic)
+        writer = DirectWriter(settings)
         try:
             wait_until(lambda: db.execute("SELECT count(*) FROM indicator_evaluations").fetchone() != (0,), 30,
                        "the first sweep")
             proxy.cut()
-            records = [SourceRecord(0, i, r.key, r.to_json()) for i, r in
-                       enumerate(vegetables("OK", 400, fail=False) + vegetables("BAD", 40, fail=True))]
-            store.write(classify(records, clock.now())[0], records)  # the worker's own path is not cut
+            # The worker's own path to the database is not cut.
+            writer.store_results(vegetables("OK", 400, fail=False) + vegetables("BAD", 40, fail=True))
             time.sleep(20)
             assert service.is_alive()
             assert receiver.alerts(plan_id) == []
@@ -280,7 +272,7 @@ class TestOutages:
         finally:
             stop.set()
             service.join(timeout=30)
-            store.close()
+            writer.close()
             proxy.close()
 
     def test_a_notifier_that_dies_takes_the_service_down_with_an_error(
@@ -308,15 +300,8 @@ class TestOutages:
         first, first_failures = run_in_thread(settings, first_stop)
         time.sleep(2)  # the first takes the lead
         second, second_failures = run_in_thread(settings, second_stop)
-        store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic)
-        offset = 0
-
-        def store_results(results: list[InspectionResult]) -> None:
-            nonlocal offset
-            records = [SourceRecord(0, offset + i, r.key, r.to_json()) for i, r in enumerate(results)]
-            offset += len(records)
-            store.write(classify(records, clock.now())[0], records)
-
+        writer = DirectWriter(settings)
+        store_results = writer.store_results
         try:
             store_results(vegetables("OK", 400, fail=False) + vegetables("BAD", 40, fail=True))
             wait_until(lambda: len(receiver.alerts(plan_id)) >= 2, 30, "the opened alerts")
@@ -334,4 +319,4 @@ class TestOutages:
             second_stop.set()
             first.join(timeout=30)
             second.join(timeout=30)
-            store.close()
+            writer.close()

@@ -34,36 +34,18 @@ from qsmon.settings import Settings
 from qsmon.storage import connect
 from reports.data import gather
 from reports.tables import cases as cases_table
-from streams.records import SourceRecord, classify
-from streams.store import ResultStore
 from tests.factories import result
-from tests.workers import reader_dsn, run_cli, serve_ingest
+from tests.workers import DirectWriter, reader_dsn, run_cli, serve_ingest
 
 pytestmark = pytest.mark.integration
 TOKEN = "case-token-0123456789"
 
 
-class Writer:
-    """Stores results as the worker does, with consecutive offsets (redelivery: the same records again)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic)
-        self.offset = 0
-
-    def records(self, results: list[InspectionResult]) -> list[SourceRecord]:
-        out = [SourceRecord(0, self.offset + i, r.key, r.to_json()) for i, r in enumerate(results)]
-        self.offset += len(out)
-        return out
-
-    def write(self, records: list[SourceRecord]) -> None:
-        self.store.write(classify(records, clock.now())[0], records)
-
-
 @pytest.fixture
-def writer(settings: Settings) -> Iterator[Writer]:
-    w = Writer(settings)
+def writer(settings: Settings) -> Iterator[DirectWriter]:
+    w = DirectWriter(settings)
     yield w
-    w.store.close()
+    w.close()
 
 
 def failed(sample: str, days_ago: int) -> InspectionResult:
@@ -87,7 +69,7 @@ def count(db: psycopg.Connection, sql: str) -> int:
 
 class TestOpening:
     def test_a_failure_opens_exactly_one_case_even_when_redelivered(
-        self, writer: Writer, db: psycopg.Connection
+        self, writer: DirectWriter, db: psycopg.Connection
     ) -> None:
         records = writer.records([failed("F-1", 3), result("P-1"),
                                   result("E-1", verdict="fail", category="engineering", sampling_type="acceptance")])
@@ -100,7 +82,7 @@ class TestOpening:
         assert case.opened_on == clock.today("Asia/Shanghai")
 
     def test_a_retest_that_overturns_the_verdict_closes_the_case_as_such(
-        self, writer: Writer, db: psycopg.Connection
+        self, writer: DirectWriter, db: psycopg.Connection
     ) -> None:
         writer.write(writer.records([failed("F-2", 10)]))
         writer.write(writer.records([result("F-2", revision=2, verdict="pass", region="421083",
@@ -114,7 +96,7 @@ class TestOpening:
 
 class TestDeadlines:
     def test_the_sweep_writes_each_step_s_deadline_and_the_sql_state_agrees_with_python(
-        self, writer: Writer, db: psycopg.Connection, settings: Settings
+        self, writer: DirectWriter, db: psycopg.Connection, settings: Settings
     ) -> None:
         writer.write(writer.records([failed("F-3", 20)]))
         run_sweep(db, settings)
@@ -135,7 +117,7 @@ class TestDeadlines:
 
 class TestProgress:
     def test_progress_by_cli_api_and_spreadsheet_shows_in_cases_show(
-        self, writer: Writer, db: psycopg.Connection, settings: Settings, tmp_path: Path
+        self, writer: DirectWriter, db: psycopg.Connection, settings: Settings, tmp_path: Path
     ) -> None:
         writer.write(writer.records([failed("F-4", 12)]))
         run_sweep(db, settings)
@@ -190,7 +172,7 @@ class TestProgress:
         assert [c.value for c in cases_table(report).rows[0]] == ["洪湖市", 1, 0, 0, 0, 1, 0]
 
     def test_bad_input_gets_a_clear_4xx_and_changes_nothing(
-        self, writer: Writer, db: psycopg.Connection, settings: Settings
+        self, writer: DirectWriter, db: psycopg.Connection, settings: Settings
     ) -> None:
         writer.write(writer.records([failed("F-5", 12)]))
         run_sweep(db, settings)
@@ -227,7 +209,7 @@ class TestProgress:
 
 class TestNotices:
     def test_an_overdue_case_notifies_once_through_a_webhook_and_appears_in_the_digest(
-        self, writer: Writer, db: psycopg.Connection, settings: Settings, tmp_path: Path
+        self, writer: DirectWriter, db: psycopg.Connection, settings: Settings, tmp_path: Path
     ) -> None:
         receiver = WebhookReceiver()
         channels_file = tmp_path / "channels.yaml"
@@ -256,7 +238,7 @@ class TestNotices:
             receiver.stop()
 
     def test_a_silence_for_the_cases_plan_mutes_a_bureau_s_notices(
-        self, writer: Writer, db: psycopg.Connection, settings: Settings
+        self, writer: DirectWriter, db: psycopg.Connection, settings: Settings
     ) -> None:
         channels = ChannelsConfig.model_validate({"channels": [
             {"name": "duty", "type": "webhook", "url": "http://127.0.0.1:9/hook"}]})
@@ -271,7 +253,7 @@ class TestNotices:
 
 class TestUpgrade:
     def test_recent_failures_stored_before_cases_existed_get_their_cases(
-        self, writer: Writer, db: psycopg.Connection, settings: Settings
+        self, writer: DirectWriter, db: psycopg.Connection, settings: Settings
     ) -> None:
         writer.write(writer.records([failed("OLD-1", 20), failed("OLDER-1", 200)]))
         db.execute("DELETE FROM cases")  # as after upgrading to migration 013

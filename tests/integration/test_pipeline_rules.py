@@ -78,14 +78,6 @@ def rules() -> list[dict[str, object]]:
     return found
 
 
-@pytest.fixture(scope="module")
-def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail("promtool not installed: deploy/local/install.sh installs Debian's prometheus package")
-    return path
-
-
 def test_promtool_accepts_every_rule_file(promtool: str) -> None:
     files = sorted(RULES.glob("*.yml"))
     assert files

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -45,14 +44,6 @@ tests:
               summary: "制造业产品质量合格率(421000,rolling_30d)未达目标"
               description: "荆州市质量强市建设实施方案:制造业产品质量合格率 目标 ≥ 95%;状态 2(1 警告,2 严重)"
 """
-
-
-@pytest.fixture(scope="module")
-def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail("promtool not installed: deploy/local/install.sh installs Debian's prometheus package")
-    return path
 
 
 class TestGeneratedRules:
