@@ -1,4 +1,7 @@
-"""Inspection result event, schema v1: the one contract between producers and streams.
+"""Inspection result event, schema v2: the one contract between producers and streams.
+
+v2 adds optional fields (where it was made, sampling level, task source, announcement, re-test status) and the
+verdict ``void``; a v1 event is a v2 event without them and is accepted as such (upgraded on read).
 
 Key on Kafka = ``sample_id``; value = the JSON of :class:`InspectionResult`.
 """
@@ -6,7 +9,7 @@ Key on Kafka = ``sample_id``; value = the JSON of :class:`InspectionResult`.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -22,9 +25,10 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from qsmon.exceptions import InvalidResultError
-from qsmon.vocab import Category, Grade, SamplingType, Stage, Verdict
+from qsmon.vocab import Category, Grade, RetestStatus, SamplingLevel, SamplingType, Stage, Verdict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # v1 is read as v2
 
 # The one text rule: no C0/C1 control characters (NUL included), line or paragraph separators, or invisible format
 # characters (zero-width, bidirectional overrides that make a product name read backwards) in any text field.
@@ -47,6 +51,9 @@ SampleId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_.:/#\-]+$")
 ]
 RegionCode = Annotated[str, StringConstraints(pattern=r"^[1-8][0-9]{5}$")]
+
+V2_FIELDS = frozenset({"manufacturer_region_code", "sampling_level", "task_source", "announcement_no",
+                       "announcement_date", "retest_status"})
 
 # Results reported more than this far ahead of the clock are a clock or entry error, not data.
 MAX_FUTURE_SKEW = timedelta(days=1)
@@ -74,7 +81,7 @@ class InspectionResult(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[1, 2] = 2
     sample_id: SampleId
     revision: int = Field(default=1, ge=1, le=1000)
     sampled_at: AwareDatetime
@@ -97,6 +104,23 @@ class InspectionResult(BaseModel):
     score: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
     failed_items: tuple[FailedItem, ...] = Field(default=(), max_length=100)
     source: SourceName = "unknown"
+    # v2
+    sampling_level: SamplingLevel | None = None
+    task_source: ShortText | None = None  # 任务来源 as the announcement writes it
+    announcement_no: ShortText | None = None  # 公告号
+    announcement_date: date | None = None  # 公告日期
+    retest_status: RetestStatus | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        """A v1 event is read as v2; v2 fields in an event that says v1 are a contradiction."""
+        if isinstance(data, dict) and data.get("schema_version") == 1:
+            late = sorted(V2_FIELDS & {k for k, v in data.items() if v is not None})
+            if late:
+                raise ValueError(f"schema_version 1 does not have {', '.join(late)}: send schema_version 2")
+            data = {**data, "schema_version": 2}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> InspectionResult:
@@ -104,8 +128,8 @@ class InspectionResult(BaseModel):
             raise ValueError(f"sampled_at is before {EARLIEST_PLAUSIBLE.date()}: not a plausible sampling date")
         if self.reported_at < self.sampled_at:
             raise ValueError("reported_at is before sampled_at")
-        if self.verdict is Verdict.PASS and self.failed_items:
-            raise ValueError("a passing result lists failed_items")
+        if self.verdict is not Verdict.FAIL and self.failed_items:
+            raise ValueError(f"a {self.verdict.value} result lists failed_items")
         return self
 
     def check_not_future(self, now: datetime) -> None:
@@ -165,9 +189,9 @@ def _invalid(exc: ValidationError, data: bytes | str | dict[str, Any]) -> Invali
     try:
         obj = data if isinstance(data, dict) else orjson.loads(data)
         sample_id = obj.get("sample_id") if isinstance(obj, dict) else None
-        if isinstance(obj, dict) and obj.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
+        if isinstance(obj, dict) and obj.get("schema_version", SCHEMA_VERSION) not in READABLE_VERSIONS:
             return InvalidResultError(  # echoed, so cut: the version is whatever the sender put there
-                f"unsupported schema_version {repr(obj['schema_version'])[:40]}; this build reads {SCHEMA_VERSION}")
+                f"unsupported schema_version {repr(obj['schema_version'])[:40]}; this build reads 1 and 2")
     except orjson.JSONDecodeError:
         pass
     return InvalidResultError(_first_error(exc), sample_id=sample_id[:64] if isinstance(sample_id, str) else None)
@@ -176,7 +200,7 @@ def _invalid(exc: ValidationError, data: bytes | str | dict[str, Any]) -> Invali
 def json_schema() -> dict[str, Any]:
     schema = InspectionResult.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://qsmon.example/schemas/inspection-result-v1.json"
+    schema["$id"] = "https://qsmon.example/schemas/inspection-result-v2.json"
     return schema
 
 

@@ -53,6 +53,24 @@ class Stage(LabelledEnum):
 class Verdict(LabelledEnum):
     PASS = "pass"  # noqa: S105 - a verdict, not a password
     FAIL = "fail"
+    VOID = "void"  # 异议成立, 不予判定: no verdict; the sample leaves every denominator
+
+
+class SamplingLevel(LabelledEnum):
+    """Who organised the sampling (国抽, 省抽, 市抽, 县抽): plans count some levels apart."""
+
+    NATIONAL = "national"
+    PROVINCIAL = "provincial"
+    CITY = "city"
+    COUNTY = "county"
+
+
+class RetestStatus(LabelledEnum):
+    """Where a 复检 (re-test) of a failing result stands."""
+
+    PENDING = "pending"
+    UPHELD = "upheld"  # the failure stands
+    OVERTURNED = "overturned"  # the re-test passed: a later revision carries the new verdict
 
 
 class Grade(LabelledEnum):
@@ -98,6 +116,14 @@ LABELS: dict[LabelledEnum, str] = {
     Stage.ONLINE: "网络销售",
     Verdict.PASS: "合格",
     Verdict.FAIL: "不合格",
+    Verdict.VOID: "不予判定",
+    SamplingLevel.NATIONAL: "国家抽检",
+    SamplingLevel.PROVINCIAL: "省级抽检",
+    SamplingLevel.CITY: "市级抽检",
+    SamplingLevel.COUNTY: "县级抽检",
+    RetestStatus.PENDING: "复检中",
+    RetestStatus.UPHELD: "复检维持",
+    RetestStatus.OVERTURNED: "复检改判",
     Grade.EXCELLENT: "优",
     Grade.GOOD: "良",
     Grade.QUALIFIED: "合格",

@@ -12,7 +12,8 @@ CREATE TEMP TABLE IF NOT EXISTS incoming (
     subcategory text, sampling_type text, stage text, region_code text, verdict text, grade text,
     score double precision, product text, brand text, spec text, batch text, manufacturer text,
     sampled_unit text, lab text, source text, failed_items text, kafka_partition int, kafka_offset bigint,
-    produced_at timestamptz, manufacturer_region_code text
+    produced_at timestamptz, manufacturer_region_code text, sampling_level text, task_source text,
+    announcement_no text, announcement_date date, retest_status text
 ) ON COMMIT DELETE ROWS
 """
 COPY = f"COPY incoming ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
@@ -20,10 +21,12 @@ COPY = f"COPY incoming ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 HISTORY = """
 INSERT INTO inspection_results (sample_id, revision, sampled_at, reported_at, category, subcategory, sampling_type,
     stage, region_code, verdict, grade, score, product, brand, spec, batch, manufacturer, sampled_unit, lab, source,
-    failed_items, kafka_partition, kafka_offset, produced_at, manufacturer_region_code)
+    failed_items, kafka_partition, kafka_offset, produced_at, manufacturer_region_code, sampling_level, task_source,
+    announcement_no, announcement_date, retest_status)
 SELECT sample_id, revision, sampled_at, reported_at, category, subcategory, sampling_type, stage, region_code,
     verdict, grade, score, product, brand, spec, batch, manufacturer, sampled_unit, lab, source,
-    failed_items::jsonb, kafka_partition, kafka_offset, produced_at, manufacturer_region_code
+    failed_items::jsonb, kafka_partition, kafka_offset, produced_at, manufacturer_region_code, sampling_level,
+    task_source, announcement_no, announcement_date, retest_status
 FROM incoming
 ON CONFLICT DO NOTHING
 """
@@ -42,7 +45,7 @@ WITH batch AS (
     SELECT DISTINCT ON (sample_id) sample_id, revision, sampled_at,
         (sampled_at AT TIME ZONE %(tz)s)::date AS day, category, subcategory, sampling_type, stage, region_code,
         verdict, grade, score, product, manufacturer, sampled_unit, lab, failed_items::jsonb AS failed_items,
-        (reported_at AT TIME ZONE %(tz)s)::date AS reported_day, manufacturer_region_code
+        (reported_at AT TIME ZONE %(tz)s)::date AS reported_day, manufacturer_region_code, sampling_level
     FROM incoming
     ORDER BY sample_id, revision DESC, kafka_partition, kafka_offset
 ), prev AS (
@@ -51,16 +54,16 @@ WITH batch AS (
     WHERE c.revision < b.revision
 ), upserted AS (
     INSERT INTO sample_current AS c (sample_id, revision, sampled_at, day, category, subcategory, sampling_type,
-        stage, region_code, verdict, grade, score, manufacturer_region_code)
+        stage, region_code, verdict, grade, score, manufacturer_region_code, sampling_level)
     SELECT sample_id, revision, sampled_at, day, category, subcategory, sampling_type, stage, region_code,
-        verdict, grade, score, manufacturer_region_code
+        verdict, grade, score, manufacturer_region_code, sampling_level
     FROM batch
     ON CONFLICT (sample_id) DO UPDATE SET
         revision = excluded.revision, sampled_at = excluded.sampled_at, day = excluded.day,
         category = excluded.category, subcategory = excluded.subcategory, sampling_type = excluded.sampling_type,
         stage = excluded.stage, region_code = excluded.region_code, verdict = excluded.verdict,
         grade = excluded.grade, score = excluded.score, manufacturer_region_code = excluded.manufacturer_region_code,
-        updated_at = now()
+        sampling_level = excluded.sampling_level, updated_at = now()
     WHERE c.revision < excluded.revision
     RETURNING c.sample_id, c.day, c.category, c.subcategory, c.sampling_type, c.stage, c.region_code, c.grade,
         c.verdict, c.score
@@ -69,7 +72,7 @@ WITH batch AS (
 ), failures_after AS (
     SELECT b.* FROM upserted u JOIN batch b USING (sample_id) WHERE u.verdict = 'fail'
 ), failures_passed AS (
-    DELETE FROM failure_current f USING upserted u WHERE f.sample_id = u.sample_id AND u.verdict = 'pass'
+    DELETE FROM failure_current f USING upserted u WHERE f.sample_id = u.sample_id AND u.verdict <> 'fail'
 ), failures_failed AS (
     INSERT INTO failure_current AS f ({", ".join(FAILURE_COLUMNS)})
     SELECT {", ".join(FAILURE_COLUMNS)} FROM failures_after
@@ -116,12 +119,12 @@ WITH batch AS (
     SELECT day, {ROLLUP_DIMENSIONS}, verdict, score, -1 AS sign FROM prev
 ), grouped AS (
     SELECT day, {ROLLUP_DIMENSIONS},
-        sum(sign) AS tested,
+        sum(CASE WHEN verdict <> 'void' THEN sign ELSE 0 END) AS tested,  -- a void sample counts nowhere
         sum(CASE WHEN verdict = 'pass' THEN sign ELSE 0 END) AS passed,
         sum(CASE WHEN verdict = 'fail' THEN sign ELSE 0 END) AS failed,
-        coalesce(sum(sign * score::numeric), 0) AS score_sum,
-        sum(CASE WHEN score IS NOT NULL THEN sign ELSE 0 END) AS score_count,
-        coalesce(sum(sign * score::numeric * score::numeric), 0) AS score_sq_sum
+        coalesce(sum(CASE WHEN verdict <> 'void' THEN sign * score::numeric END), 0) AS score_sum,
+        sum(CASE WHEN score IS NOT NULL AND verdict <> 'void' THEN sign ELSE 0 END) AS score_count,
+        coalesce(sum(CASE WHEN verdict <> 'void' THEN sign * score::numeric * score::numeric END), 0) AS score_sq_sum
     FROM deltas
     GROUP BY day, {ROLLUP_DIMENSIONS}
 ), monthly AS (

@@ -14,9 +14,12 @@ import psycopg
 
 from streams.batch_sql import FAILURE_COLUMNS, ROLLUP_COUNTS, ROLLUP_DIMENSIONS
 
-_COUNTED = """count(*) AS tested, count(*) FILTER (WHERE verdict = 'pass') AS passed,
-    count(*) FILTER (WHERE verdict = 'fail') AS failed, coalesce(sum(score::numeric), 0) AS score_sum,
-    count(score) AS score_count, coalesce(sum(score::numeric * score::numeric), 0) AS score_sq_sum"""
+# A void sample (不予判定) counts nowhere: the same rule as the worker's statement (streams.batch_sql).
+_COUNTED = """count(*) FILTER (WHERE verdict <> 'void') AS tested, count(*) FILTER (WHERE verdict = 'pass') AS passed,
+    count(*) FILTER (WHERE verdict = 'fail') AS failed,
+    coalesce(sum(score::numeric) FILTER (WHERE verdict <> 'void'), 0) AS score_sum,
+    count(score) FILTER (WHERE verdict <> 'void') AS score_count,
+    coalesce(sum(score::numeric * score::numeric) FILTER (WHERE verdict <> 'void'), 0) AS score_sq_sum"""
 
 _CURRENT_HISTORY = """FROM sample_current c JOIN inspection_results r
     ON r.sample_id = c.sample_id AND r.revision = c.revision AND r.sampled_at = c.sampled_at"""
@@ -50,7 +53,8 @@ def _rollup(table: str, period: str, bucket: str) -> Derived:
     """A rollup of the final verdicts by ``bucket`` (an expression of the local day) and every dimension."""
     return Derived(table, period, f"{period}, {ROLLUP_DIMENSIONS}", ROLLUP_COUNTS,
                    f"SELECT {bucket} AS {period}, {ROLLUP_DIMENSIONS}, {_COUNTED} FROM sample_current"
-                   f" WHERE day >= %(from_day)s AND day < %(to_day)s GROUP BY 1, {ROLLUP_DIMENSIONS}")
+                   f" WHERE day >= %(from_day)s AND day < %(to_day)s GROUP BY 1, {ROLLUP_DIMENSIONS}"
+                   " HAVING count(*) FILTER (WHERE verdict <> 'void') > 0")  # void samples only: no row
 
 
 DERIVED = (

@@ -17,12 +17,13 @@ COLUMNS: tuple[str, ...] = (
     "sample_id", "revision", "sampled_at", "reported_at", "category", "subcategory", "sampling_type", "stage",
     "region_code", "verdict", "grade", "score", "product", "brand", "spec", "batch", "manufacturer",
     "sampled_unit", "lab", "source", "failed_items", "kafka_partition", "kafka_offset", "produced_at",
-    "manufacturer_region_code",
+    "manufacturer_region_code", "sampling_level", "task_source", "announcement_no", "announcement_date",
+    "retest_status",
 )
 COPY_TYPES: tuple[str, ...] = (
     "text", "int4", "timestamptz", "timestamptz", "text", "text", "text", "text",
     "text", "text", "text", "float8", "text", "text", "text", "text", "text",
-    "text", "text", "text", "text", "int4", "int8", "timestamptz", "text",
+    "text", "text", "text", "text", "int4", "int8", "timestamptz", "text", "text", "text", "text", "date", "text",
 )
 
 
@@ -103,5 +104,6 @@ def copy_row(item: Accepted) -> tuple[Any, ...]:
         r.batch or None, r.manufacturer or None, r.sampled_unit or None, r.lab or None, r.source,
         _failed_items_json(r), item.record.partition, item.record.offset,
         datetime.fromtimestamp(item.record.timestamp, UTC) if item.record.timestamp else None,
-        r.manufacturer_region_code,
+        r.manufacturer_region_code, r.sampling_level.value if r.sampling_level else None, r.task_source or None,
+        r.announcement_no or None, r.announcement_date, r.retest_status.value if r.retest_status else None,
     )

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import psycopg
 
 from qsmon.schema import InspectionResult
+from qsmon.vocab import Verdict
 
 
 def final_verdicts(events: Iterable[InspectionResult]) -> dict[str, InspectionResult]:
@@ -21,7 +22,9 @@ def final_verdicts(events: Iterable[InspectionResult]) -> dict[str, InspectionRe
 
 
 def expected_counts(events: Iterable[InspectionResult]) -> Counter[tuple[str, str]]:
-    return Counter((e.category.value, e.verdict.value) for e in final_verdicts(events).values())
+    """Final verdicts by category; a void one counts nowhere."""
+    return Counter((e.category.value, e.verdict.value) for e in final_verdicts(events).values()
+                   if e.verdict is not Verdict.VOID)
 
 
 def stored_counts(db: psycopg.Connection) -> Counter[tuple[str, str]]:

@@ -38,7 +38,7 @@ from producers.importers.base import (
 from qsmon.addresses import locate_within, province_of
 from qsmon.schema import InspectionResult
 from qsmon.settings import get_settings
-from qsmon.vocab import Category, SamplingType, Verdict
+from qsmon.vocab import Category, RetestStatus, SamplingLevel, SamplingType, Verdict
 
 HEADERS: dict[str, str] = {
     "序号": "seq", "抽样编号": "sample_no", "抽样单编号": "sample_no", "标称生产企业名称": "manufacturer",
@@ -129,7 +129,36 @@ def sample_id_for(file_key: str, fields: dict[str, Any]) -> str:
     return "SAMR-" + hashlib.sha256(f"{file_key}|{identity}".encode()).hexdigest()[:24]
 
 
-def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, file_key: str) -> InspectionResult:
+# Who organised it, by the words of 任务来源 (国家市场监督管理总局…, 湖北省市场监督管理局…), most senior first.
+_LEVEL_WORDS = ((("国家", "总局", "国抽"), SamplingLevel.NATIONAL), (("省", "自治区"), SamplingLevel.PROVINCIAL),
+                (("县", "区"), SamplingLevel.COUNTY), (("市",), SamplingLevel.CITY))
+
+
+def _sampling_level(task: str) -> SamplingLevel | None:
+    """国抽 / 省抽 / 市抽 / 县抽 from 任务来源; None when it does not say."""
+    return next((level for words, level in _LEVEL_WORDS if any(w in task for w in words)), None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """A row's verdict and revision: a 复检 row (by its sheet's title or its 备注) is revision 2 and replaces the
+    sample's first announcement; 异议成立 or 不予判定 makes it void."""
+
+    verdict: Verdict
+    revision: int = 1
+    retest: RetestStatus | None = None
+
+
+def _outcome(verdict: Verdict, remark: str, retest_sheet: bool) -> _Outcome:
+    if "异议成立" in remark or "不予判定" in remark:
+        return _Outcome(Verdict.VOID, 2)
+    if retest_sheet or "复检" in remark:
+        return _Outcome(verdict, 2, RetestStatus.UPHELD if verdict is Verdict.FAIL else RetestStatus.OVERTURNED)
+    return _Outcome(verdict)
+
+
+def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, file_key: str,
+              retest_sheet: bool = False) -> InspectionResult:
     day_source = fields.get("sampled_date") or fields.get("notice_date")
     if not day_source:
         raise RowError("no date: 抽样日期 and 公告日期 are both empty, so the day the result counts for is unknown")
@@ -137,12 +166,15 @@ def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, fi
     reported = parse_day(fields["notice_date"]) if fields.get("notice_date") else day
     text = {k: _text_of(v) for k, v in fields.items()}
     region, made_in = _places(text, options)
-    failed = parse_failed_items(fields.get("failed_items")) if verdict is Verdict.FAIL else ()
-    if verdict is Verdict.FAIL and not failed and fields.get("failed_items") in (None, ""):
+    outcome = _outcome(verdict, text.get("remark") or "", retest_sheet)
+    failed = parse_failed_items(fields.get("failed_items")) if outcome.verdict is Verdict.FAIL else ()
+    if outcome.verdict is Verdict.FAIL and not failed and fields.get("failed_items") in (None, ""):
         raise RowError("a row of the 不合格 sheet without 不合格项目")
+    task = text.get("task") or ""
     try:
         return InspectionResult(
             sample_id=sample_id_for(file_key, fields),
+            revision=outcome.revision,
             sampled_at=local_noon(day, options.timezone),
             reported_at=local_noon(max(day, reported), options.timezone),
             category=options.category,
@@ -157,9 +189,14 @@ def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, fi
             manufacturer=text.get("manufacturer"),
             sampled_unit=text.get("sampled_unit"),
             lab=text.get("lab"),
-            verdict=verdict,
+            verdict=outcome.verdict,
             failed_items=failed,
             source="import:samr",
+            sampling_level=_sampling_level(task),
+            task_source=text.get("task"),
+            announcement_no=text.get("notice_no"),
+            announcement_date=reported if fields.get("notice_date") else None,
+            retest_status=outcome.retest,
         )
     except ValidationError as exc:
         raise row_error(exc) from exc
@@ -217,7 +254,8 @@ def read_samr(path: Path, options: SamrOptions) -> Iterator[RowOutcome]:
                 fields = {name: cells[i] if i < len(cells) else None for i, name in columns.items()}
                 try:
                     assert verdict is not None  # noqa: S101 - set with the header row
-                    yield ImportRow(_to_event(fields, verdict, options, file_key), str(path), sheet.title, row_number)
+                    event = _to_event(fields, verdict, options, file_key, retest_sheet="复检" in sheet.title)
+                    yield ImportRow(event, str(path), sheet.title, row_number)
                 except RowError as exc:
                     raw = " | ".join("" if c is None else str(c) for c in cells)
                     yield Rejection(str(path), sheet.title, row_number, str(exc), raw)

@@ -23,7 +23,9 @@ from qsmon import clock
 from qsmon.regions import children
 from qsmon.schema import FailedItem, InspectionResult
 from qsmon.settings import get_settings
-from qsmon.vocab import Grade, Verdict
+from qsmon.vocab import Grade, RetestStatus, Verdict
+
+VOID_SHARE = 0.2  # of the corrections to a failure: 异议成立 (void), the rest a 复检 that passes
 
 
 @dataclass(frozen=True)
@@ -149,12 +151,19 @@ class Simulator:
         return min(at, self._last_moment)
 
     def _correction_of(self, earlier: InspectionResult) -> InspectionResult:
-        """A higher revision: a 复检/异议 that overturns a failure, or a data-entry fix that moves the date."""
+        """A higher revision: a 复检 that overturns a failure, an 异议 upheld (one in five: the sample is void), or a
+        data-entry fix that moves the date."""
         if earlier.verdict is Verdict.FAIL:
+            if self._rng.random() < VOID_SHARE:
+                return earlier.model_copy(update={
+                    "revision": earlier.revision + 1, "verdict": Verdict.VOID, "failed_items": (), "grade": None,
+                    "reported_at": self._reported(earlier.reported_at + timedelta(days=15)),
+                })
             grade = Grade.QUALIFIED if earlier.grade is not None else None
             return earlier.model_copy(update={
                 "revision": earlier.revision + 1, "verdict": Verdict.PASS, "failed_items": (), "grade": grade,
                 "reported_at": self._reported(earlier.reported_at + timedelta(days=15)),
+                "retest_status": RetestStatus.OVERTURNED,
             })
         shift = timedelta(days=self._rng.randint(1, 3))
         return earlier.model_copy(update={

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import psycopg
 import pytest
 from kafka import KafkaConsumer
 
@@ -15,6 +16,7 @@ from producers.kafka_sink import ResultSink
 from qsmon.schema import parse_result
 from qsmon.settings import Settings
 from qsmon.topics import ensure_topics
+from streams.rebuild import differences
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +66,8 @@ class TestSamrImport:
         assert [str(by_product[p].sampled_at.date()) for p in ("大米", "挂面", "小麦粉", "莲藕粉", "白酒")] == [
             "2026-03-05", "2026-03-06", "2026-03-07", "2026-03-08", "2026-03-09"]
         assert by_product["大米"].sampling_type.value == "evaluative"
-        assert by_product["白酒"].region_code == "420000"
+        assert by_product["白酒"].region_code == "421087"  # 松滋市某商店: the county its name names, in 湖北
+        assert by_product["白酒"].manufacturer_region_code == "421087"  # 湖北省松滋市
         cabbage = by_product["普通白菜"]
         assert cabbage.verdict.value == "fail"
         assert [(i.item, i.measured, i.limit, i.unit) for i in cabbage.failed_items] == [
@@ -154,3 +157,58 @@ class TestRealAnnouncements:
         online = [r for r in results if r.sampled_unit and "旗舰店" in r.sampled_unit]
         assert online  # online shops have no address: the manufacturer's place stands in
         assert all(r.region_code == r.manufacturer_region_code for r in online if r.manufacturer_region_code)
+
+
+def announcement(path: Path, title: str, rows: list[list[object]]) -> Path:
+    """A small announcement workbook with 抽样编号, as the later 复检 and 异议 announcements are published."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.create_sheet(title, 0)
+    sheet.append(["序号", "抽样编号", "标称生产企业名称", "被抽样单位名称", "被抽样单位所在省份", "食品名称",
+                  "不合格项目║检验结果║标准值", "公告日期", "任务来源/项目名称", "备注"])
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+class TestLaterAnnouncements:
+    def test_a_retest_replaces_the_first_result_and_a_void_leaves_the_denominator(
+        self, settings: Settings, db: psycopg.Connection, tmp_path: Path
+    ) -> None:
+        from producers.importers.samr import read_samr
+        from qsmon.vocab import RetestStatus, SamplingLevel
+        from tests.workers import DirectWriter
+
+        first = announcement(tmp_path / "第1期.xlsx", "食品安全监督抽检不合格产品信息", [
+            [1, "DC26420000001", "某厂", "洪湖市某超市", "湖北", "腐竹", "苯甲酸║0.5g/kg║不得使用", "2026-03-02",
+             "湖北省市场监督管理局", None],
+            [2, "DC26420000002", "某厂", "洪湖市某超市", "湖北", "豆干", "苯甲酸║0.4g/kg║不得使用", "2026-03-02",
+             "湖北省市场监督管理局", None]])
+        later = announcement(tmp_path / "第2期.xlsx", "复检结果(合格)", [
+            [1, "DC26420000001", "某厂", "洪湖市某超市", "湖北", "腐竹", None, "2026-04-01", "湖北省市场监督管理局",
+             "复检合格"]])
+        objection = announcement(tmp_path / "第3期.xlsx", "食品安全监督抽检不合格产品信息", [
+            [1, "DC26420000002", "某厂", "洪湖市某超市", "湖北", "豆干", "苯甲酸║0.4g/kg║不得使用", "2026-04-08",
+             "湖北省市场监督管理局", "异议成立,不予判定"]])
+        events = [r.result for path in (first, later, objection) for r in read_samr(path, SamrOptions())
+                  if hasattr(r, "result")]
+        assert [(e.sample_id, e.revision, e.verdict.value) for e in events] == [
+            ("SAMR-DC26420000001", 1, "fail"), ("SAMR-DC26420000002", 1, "fail"),
+            ("SAMR-DC26420000001", 2, "pass"), ("SAMR-DC26420000002", 2, "void")]
+        assert events[2].retest_status is RetestStatus.OVERTURNED
+        assert {e.sampling_level for e in events} == {SamplingLevel.PROVINCIAL}
+        writer = DirectWriter(settings)
+        try:
+            writer.store_results(events[:2])
+            assert db.execute("SELECT sum(tested), sum(failed) FROM rollup_daily").fetchone() == (2, 2)
+            writer.store_results(events[2:])
+        finally:
+            writer.close()
+        # The re-test replaced the failure; the void sample left the denominator (and both cases closed).
+        assert db.execute("SELECT sum(tested), sum(passed), sum(failed) FROM rollup_daily").fetchone() == (1, 1, 0)
+        assert db.execute("SELECT count(*) FROM failure_current").fetchone() == (0,)
+        assert db.execute("SELECT status FROM cases ORDER BY sample_id").fetchall() == [("overturned",),
+                                                                                      ("overturned",)]
+        assert differences(db) == []

@@ -37,7 +37,7 @@ class TestValidEvents:
         assert parse_result(orjson.dumps(data)).revision == 1
 
     def test_the_committed_json_schema_is_current(self) -> None:
-        committed = json.loads((ROOT / "docs" / "inspection-result-v1.schema.json").read_text(encoding="utf-8"))
+        committed = json.loads((ROOT / "docs" / "inspection-result-v2.schema.json").read_text(encoding="utf-8"))
         assert committed == json_schema()
 
 
@@ -47,10 +47,11 @@ class TestRejections:
         ({"region_code": "4210"}, "region_code"),
         ({"sampled_at": "2026-03-10T10:00:00"}, "sampled_at"),  # no offset: ambiguous local time
         ({"reported_at": "2026-03-01T00:00:00+08:00"}, "reported_at is before sampled_at"),
-        ({"verdict": "pass"}, "a passing result lists failed_items"),
+        ({"verdict": "pass"}, "a pass result lists failed_items"),
         ({"score": 101}, "score"),
         ({"sample_id": "has space"}, "sample_id"),
-        ({"schema_version": 2}, "unsupported schema_version 2"),
+        ({"schema_version": 3}, "unsupported schema_version 3"),
+        ({"schema_version": 1, "sampling_level": "national"}, "schema_version 1 does not have sampling_level"),
         ({"unknown_field": 1}, "unknown_field"),
         ({"category": "weapons"}, "category"),
     ])
