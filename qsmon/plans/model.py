@@ -18,6 +18,7 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 class Measure(StrEnum):
     PASS_RATE = "pass_rate"  # noqa: S105 - share of results with verdict pass, in percent
     FAIL_RATE = "fail_rate"  # share with verdict fail, e.g. 劣Ⅴ类 below 10 %
+    PROBLEM_RATE = "problem_rate"  # 问题发现率 of risk monitoring: problem samples (fail) over samples
     GRADE_RATE = "grade_rate"  # share reaching one of `grades`, e.g. 优良率
     MEAN_SCORE = "mean_score"  # mean of score observations (satisfaction surveys), 0-100
 
