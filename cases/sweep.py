@@ -1,6 +1,7 @@
 """The case sweep, run by the leading alert service: deadlines written for new cases, notices of steps due soon
 and overdue (once each), and a daily digest per bureau, through the same outbox, routing and silences as the rate
-alerts (a case notice is routed as plan ``cases``, indicator = the step, region = the bureau)."""
+alerts (a case notice is routed as plan ``cases``, indicator = the step, region = the bureau) to the channels that
+name ``cases`` in their ``plans``."""
 
 from __future__ import annotations
 
@@ -88,8 +89,10 @@ class CaseSweep:
         return SweepOutcome(written, queued, digests)
 
     def _wanting(self, region: str, severity: str) -> list[Channel]:
+        """Channels that opted in (``plans`` names ``cases``: case notices are another audience than rate alerts,
+        and a duty channel must not start getting them by an upgrade), for the region and severity."""
         target = _Routable(CASES_PLAN, _Scope(region))
-        return [c for c in self.channels if wants(c, target, severity)]
+        return [c for c in self.channels if CASES_PLAN in c.plans and wants(c, target, severity)]
 
     def _digests(self, conn: psycopg.Connection, today: date, now: datetime, pending: list[PendingStep]) -> int:
         """Each bureau with open cases, once a day: counts, and its oldest steps due soon or overdue."""

@@ -241,13 +241,16 @@ class TestNotices:
         self, writer: DirectWriter, db: psycopg.Connection, settings: Settings
     ) -> None:
         channels = ChannelsConfig.model_validate({"channels": [
-            {"name": "duty", "type": "webhook", "url": "http://127.0.0.1:9/hook"}]})
+            {"name": "duty", "type": "webhook", "url": "http://127.0.0.1:9/hook", "plans": ["cases"]}]})
         db.execute("INSERT INTO silences (plan_id, region_code, until, reason, created_by)"
                    " VALUES ('cases', '421083', %s, 'inspection week', 'test')",
                    (datetime.now(UTC) + timedelta(days=1),))
         writer.write(writer.records([failed("F-7", 40)]))
         run_sweep(db, settings, channels)
         assert count(db, "SELECT count(*) FROM notification_outbox") == 0
+        db.execute("UPDATE silences SET expired_at = now()")  # the silence ends: the notices go out
+        run_sweep(db, settings, channels)
+        assert count(db, "SELECT count(*) FROM notification_outbox") > 0
         assert count(db, "SELECT count(*) FROM case_steps WHERE due_on IS NOT NULL") >= 3  # still tracked
 
 
