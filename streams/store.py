@@ -175,13 +175,14 @@ class ResultStore:
             if refused:
                 raise PartitionsRefusedError(refused)
         if self.guard is not None:
-            first: dict[int, int] = {}
+            offsets: dict[int, set[int]] = {}
             for r in all_records:
-                first[r.partition] = min(first.get(r.partition, r.offset), r.offset)
-            skipping = {p for p, offset in first.items() if offset < rows[p].next_offset}
+                offsets.setdefault(r.partition, set()).add(r.offset)
+            skipping = {p for p, seen in offsets.items() if min(seen) < rows[p].next_offset}
             if skipping:
                 self.guard.confirm_skips(rows, skipping)
-            gaps = {p: (rows[p].next_offset, offset) for p, offset in first.items() if offset > rows[p].next_offset}
+            gaps = {p: gap for p, seen in offsets.items()
+                    if (gap := first_gap(rows[p].next_offset, seen)) is not None}
             if gaps:
                 self.guard.confirm_gaps(rows, gaps)
         return {p: row.next_offset for p, row in rows.items()}
@@ -260,6 +261,18 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, psycopg.Error) and exc.diag.sqlstate:
         return f"database refused the record: {exc.diag.message_primary} (SQLSTATE {exc.diag.sqlstate})"
     return f"database refused the record: {type(exc).__name__}: {exc}"
+
+
+def first_gap(next_offset: int, offsets: set[int]) -> tuple[int, int] | None:
+    """The first jump in a partition's offsets from its stored next offset: (the offset expected, the one received
+    instead). Offsets of a partition are consecutive; a jump inside a batch (records fetched before and after a
+    seek, mixed) loses the records between as surely as one at its start."""
+    expected = next_offset
+    for offset in sorted(o for o in offsets if o >= next_offset):
+        if offset > expected:
+            return expected, offset
+        expected = offset + 1
+    return None
 
 
 def stored_offset_total(conn: psycopg.Connection, group: str, topic: str) -> int:

@@ -221,6 +221,12 @@ class TestOffsetsKnowTheirLog:
         feed.replay(later)
         assert totals(db) == (4, 4, 0)
         assert next_offsets(store) == {0: 4}
+        # A jump inside one batch (records fetched before and after a seek, mixed) is held just the same.
+        more = feed.records([result(f"E-{i}") for i in range(6)])  # offsets 4..9
+        with pytest.raises(RecordsOutOfOrderError) as inside:
+            feed.replay(more[:2] + more[4:])
+        assert inside.value.gaps == {0: (6, 8)}
+        assert next_offsets(store) == {0: 4}
 
     def test_a_reset_sets_offset_and_log_deliberately(self, feed: Feed, store: ResultStore) -> None:
         store.log_identity = "cluster-a/topic-1"

@@ -33,3 +33,12 @@ def test_an_offset_past_the_log_end_is_refused_even_with_the_same_identity() -> 
 def test_only_the_partitions_asked_about_are_judged() -> None:
     stored = {0: StoredOffset(1, "other/log"), 1: StoredOffset(1, "other/log")}
     assert list(refusals(stored, LOG, [1])) == [1]
+
+
+def test_the_first_jump_in_a_partition_s_offsets_is_found_wherever_it_is() -> None:
+    from streams.store import first_gap
+
+    assert first_gap(0, {0, 1, 2}) is None
+    assert first_gap(3, {0, 1, 2, 3, 4}) is None  # redelivered records below the stored offset are not a jump
+    assert first_gap(0, {5, 6}) == (0, 5)  # the batch starts past the stored offset
+    assert first_gap(0, {0, 1, 2, 7, 8}) == (3, 7)  # records fetched before and after a seek, in one batch
