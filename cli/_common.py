@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import orjson
 import typer
 
 from qsmon.exceptions import QsmonError
+
+# The checkout the commands run from: the local stack's scripts and the demo's files live there.
+CHECKOUT = Path(__file__).resolve().parents[1]
+LOCAL_STACK_SCRIPT = CHECKOUT / "deploy" / "local" / "stack.sh"
+# Where stack.sh keeps the services' data (deploy/local/env.sh reads the same variable).
+LOCAL_STACK_DIR = Path(os.environ.get("QSMON_STACK_DIR", CHECKOUT / ".stack"))
 
 P = ParamSpec("P")
 R = TypeVar("R")

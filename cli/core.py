@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli._common import friendly_errors, print_json
+from cli._common import LOCAL_STACK_SCRIPT, friendly_errors, print_json
 from qsmon.settings import get_settings
 
 stack_app = typer.Typer(help="The local stack (Kafka, TimescaleDB, Prometheus, Alertmanager) without Docker.")
@@ -16,10 +16,9 @@ stack_app = typer.Typer(help="The local stack (Kafka, TimescaleDB, Prometheus, A
 
 def _stack_script() -> Path:
     # The scripts live in the checkout; an installed wheel has no local stack to manage.
-    script = Path(__file__).resolve().parents[2] / "deploy" / "local" / "stack.sh"
-    if not script.exists():
-        raise typer.BadParameter(f"{script} not found: run qsmon stack from a qsmon checkout")
-    return script
+    if not LOCAL_STACK_SCRIPT.exists():
+        raise typer.BadParameter(f"{LOCAL_STACK_SCRIPT} not found: run qsmon stack from a qsmon checkout")
+    return LOCAL_STACK_SCRIPT
 
 
 def _run_stack(action: str) -> None:

@@ -7,10 +7,10 @@ The steps follow the data: results into Kafka (intake), the worker storing them 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import typer
 
+from cli._common import LOCAL_STACK_DIR
 from cli.demo.cases import demo_cases
 from cli.demo.console import RUNNING
 from cli.demo.intake import demo_import, demo_ingest, demo_init, demo_roundtrip, demo_simulate
@@ -19,7 +19,7 @@ from cli.demo.outcomes import demo_alerts, demo_dashboards, demo_report, demo_st
 from cli.demo.pipeline import demo_audit, demo_hostile, demo_rates, demo_stop, demo_worker
 from qsmon.settings import Settings, get_settings
 
-DEMO_PLANS = Path(__file__).resolve().parents[2] / ".stack" / "demo" / "plans"  # the site's own plan files
+DEMO_PLANS = LOCAL_STACK_DIR / "demo" / "plans"  # the site's own plan files
 
 STEPS: list[Callable[[Settings], None]] = [
     demo_init, demo_offsets, demo_roundtrip, demo_import, demo_ingest, demo_simulate, demo_worker, demo_health,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 
+from cli._common import CHECKOUT
 from cli.demo.console import step
 from indicators.labels import label
 from qsmon import clock
@@ -18,8 +19,7 @@ from qsmon.schema import InspectionResult, parse_result
 from qsmon.settings import Settings
 from qsmon.vocab import Category, SamplingType, Stage, Verdict
 
-ROOT = Path(__file__).resolve().parents[2]
-DEMO_SCENARIO = ROOT / "producers/simulator/scenarios/honghu-vegetables.yaml"
+DEMO_SCENARIO = CHECKOUT / "producers/simulator/scenarios/honghu-vegetables.yaml"
 
 
 # The preset's period ended on 2025-12-31; like a bureau waiting for the next plan, the demo keeps it in force.

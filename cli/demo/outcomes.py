@@ -10,13 +10,12 @@ from pathlib import Path
 
 import typer
 
+from cli._common import CHECKOUT, LOCAL_STACK_DIR, LOCAL_STACK_SCRIPT
 from cli.demo.console import step, wait_stored
 from qsmon import clock
 from qsmon.schema import InspectionResult
 from qsmon.settings import Settings
 from qsmon.vocab import Category, SamplingType, Stage, Verdict
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def demo_alerts(settings: Settings) -> None:
@@ -93,12 +92,12 @@ def _load_rules_into_prometheus(settings: Settings) -> None:
     from alerts.prom_rules import rules_yaml
     from qsmon.plans import presets
 
-    rules_dir = ROOT / ".stack" / "prometheus" / "rules"
+    rules_dir = LOCAL_STACK_DIR / "prometheus" / "rules"
     if not rules_dir.is_dir():
         return
     (rules_dir / "qsmon.yml").write_text(rules_yaml(presets(settings.plans_dir).values()), encoding="utf-8")
     prometheus = settings.prometheus_url.get_secret_value()
-    subprocess.run(["bash", str(ROOT / "deploy/local/stack.sh"), "reload", "prometheus"], check=True)
+    subprocess.run(["bash", str(LOCAL_STACK_SCRIPT), "reload", "prometheus"], check=True)
     time.sleep(1)  # the reload is asynchronous
     groups = httpx.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
     typer.echo(f"   Prometheus loaded {sum(len(g['rules']) for g in groups)} generated rules "
@@ -166,7 +165,7 @@ def demo_report(settings: Settings) -> None:
 
     step("Monthly report (qsmon report monthly --plan jingzhou-2023 --month …)")
     today = clock.today(settings.timezone)
-    out = ROOT / "reports-out"
+    out = CHECKOUT / "reports-out"
     files = write_report(settings, presets(settings.plans_dir)["jingzhou-2023"], today.year, today.month, out)
     for path in files[:2]:
         typer.echo(f"   {path.relative_to(out.parent)} ({path.stat().st_size // 1024} KiB)")
