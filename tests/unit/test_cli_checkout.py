@@ -11,7 +11,7 @@ from cli.demo.intake import DEMO_SCENARIO
 
 def test_the_checkout_is_the_directory_holding_pyproject() -> None:
     assert (CHECKOUT / "pyproject.toml").is_file()
-    assert CHECKOUT == Path(__file__).resolve().parents[2]
+    assert Path(__file__).resolve().parents[2] == CHECKOUT
 
 
 def test_qsmon_stack_runs_the_checkouts_stack_script() -> None:
