@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import socket
 import subprocess
 import threading
@@ -210,8 +212,11 @@ class TestFuzzing:
     def test_schemathesis_finds_no_server_error(self, api: tuple[str, Settings], tmp_path: Path) -> None:
         """Generated requests, valid and invalid, from the OpenAPI description: never a 5xx."""
         url, _ = api
+        # `uv run` names itself in UV; a plain `python3` there is the project's venv, which has no uv module.
+        uv = os.environ.get("UV") or shutil.which("uv")
+        assert uv, "uv not found: run the tests through `make test` (uv run pytest)"
         run = subprocess.run(
-            ["python3", "-m", "uv", "tool", "run", "--from", self.SCHEMATHESIS, "st", "run",
+            [uv, "tool", "run", "--from", self.SCHEMATHESIS, "st", "run",
              f"{url}/openapi.json", "--checks", "not_a_server_error", "--header", f"Authorization: Bearer {TOKEN}",
              "--max-examples", "500", "--seed", "20", "--workers", "1", "--generation-database", "none"],
             capture_output=True, text=True, check=False, timeout=600, cwd=tmp_path,
