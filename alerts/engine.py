@@ -105,10 +105,12 @@ class AlertEngine:
             for indicator in plan.indicators:
                 windows = windows_for(plan, indicator, today)
                 if windows:
-                    batch.extend(evaluate_indicator(conn, plan, indicator, today, windows))
+                    batch.extend(evaluate_indicator(conn, plan, indicator, today, windows,
+                                                    timezone=self.settings.timezone))
                 if sweep:
                     batch.extend(feed_evaluations(conn, plan, indicator, today,
-                                                  plan.no_data_days or self.settings.alerts_no_data_days))
+                                                  plan.no_data_days or self.settings.alerts_no_data_days,
+                                                  timezone=self.settings.timezone))
             if batch:
                 events.extend(record(conn, batch, now, self.policy, self.channels.channels, payload))
             if sweep:

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 
 from cli._common import friendly_errors, print_json
-from indicators.labels import label, target_text
+from indicators.labels import counting_text, label, target_text
 from qsmon.plans import Plan, PlanFileError, load_plan, presets
+from qsmon.plans.counting import Counting
 from qsmon.settings import get_settings
 from qsmon.vocab import Category, Grade, SamplingType, Stage
 
@@ -68,7 +69,7 @@ def show(
         typer.echo(f"  {ind.id:<36} {ind.name}")
         typer.echo(f"  {'':<36} {label(ind.measure)}{grades} {target_text(ind)}  "
                    f"{_filter_text(plan, i)}  windows={','.join(ind.windows)}  min={ind.min_samples}  "
-                   f"{ind.severity}")
+                   f"{ind.severity}  {counting_text(Counting.of(plan, ind))}")
     if plan.not_monitored:
         typer.secho("\n未监测目标 (not monitored)", bold=True)
         for item in plan.not_monitored:

@@ -111,6 +111,7 @@ def overview() -> Any:
         _stat("告警中", q.OVERVIEW_FIRING_COUNT),
         _table("本年累计与去年同期", q.OVERVIEW_YEAR_ON_YEAR, w=12),
         _table("正在告警", q.OVERVIEW_FIRING, w=12),
+        _table("已关账月份:上报值与现值(上报后更正)", q.OVERVIEW_REPORTED_MONTHS, h=8),
     ])
 
 

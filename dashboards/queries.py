@@ -17,33 +17,48 @@ from qsmon.settings import get_settings
 READER_TABLES = frozenset({
     "rollup_daily", "rollup_monthly", "failure_current", "failed_item_monthly", "failed_firm_yearly",
     "plan_indicators", "regions", "alerts", "alert_events", "indicator_evaluations", "labels", "plans",
-    "cases", "case_steps",
+    "cases", "case_steps", "month_closes", "month_reported_figures",
 })
 
 ZONE = get_settings().timezone
 FIRST_DAY = f"($__timeFrom()::timestamptz AT TIME ZONE '{ZONE}')::date"
 LAST_DAY = f"($__timeTo()::timestamptz AT TIME ZONE '{ZONE}')::date"
 TODAY = LAST_DAY
-# The chosen range's rollup rows: whole months from the monthly rollup, the partial months' days from the daily one.
-RANGE_ROWS = f"rollup_rows({FIRST_DAY}, {LAST_DAY})"
+# The chosen range: whole months from the monthly rollup, the partial months' days from the daily one.
+RANGE = (FIRST_DAY, LAST_DAY, "true")
+RANGE_ROWS = f"rollup_rows({FIRST_DAY}, {LAST_DAY})"  # panels on every result, not on an indicator
+
+_DIMENSIONS = ("category", "subcategory", "sampling_type", "stage", "grade")
+_SUMS = ("sum(rows.tested) AS tested, sum(rows.passed) AS passed, sum(rows.failed) AS failed,"
+         " sum(rows.score_sum) AS score_sum, sum(rows.score_count) AS score_count")
 
 
-def indicator_rows(rows: str, keep: str) -> str:
-    """The rollup rows an indicator counts, within the chosen region.
+def indicator_rows(ranges: tuple[tuple[str, str, str], ...], keep: str) -> str:
+    """The rows each indicator counts, within the chosen region, over the day ``ranges`` (first, last, whole months).
 
-    ``rows`` is a rollup_rows(…) call; ``keep`` the column the panel groups by (``day`` or ``region_code``). The rows
-    are summed over everything else first, so the join to the indicators' filter arrays sees a few hundred rows
-    rather than every county's.
+    Indicators counting from the rollups (plan_indicators.from_rollups, decided by qsmon.plans.counting) share one
+    read of them, summed over everything but ``keep`` (``day`` or ``region_code``) first, so the join to the filter
+    arrays sees a few hundred rows rather than every county's; the others are counted from the current verdicts
+    (counted_rows) on their own basis, one indicator at a time.
     """
+    columns = ", ".join(f"rows.{c}" for c in (keep, *_DIMENSIONS))
+    rollups = " UNION ALL ".join(f"SELECT * FROM rollup_rows({a}, {b}, {whole})" for a, b, whole in ranges)
+    counted = " UNION ALL ".join(f"SELECT * FROM counted_rows({a}, {b}, '{ZONE}', q.counting_date, q.place,"
+                                 " q.sampling_levels)" for a, b, _ in ranges)
     return f"""
 FROM plan_indicators f
 JOIN (
-  SELECT {keep}, category, subcategory, sampling_type, stage, grade, sum(tested) AS tested, sum(passed) AS passed,
-    sum(failed) AS failed, sum(score_sum) AS score_sum, sum(score_count) AS score_count
-  FROM {rows} AS rows
-  WHERE region_code LIKE region_pattern('$region')
-  GROUP BY {keep}, category, subcategory, sampling_type, stage, grade
+  SELECT NULL::text AS plan_id, NULL::text AS indicator_id, {columns}, {_SUMS}
+  FROM ({rollups}) AS rows
+  WHERE rows.region_code LIKE region_pattern('$region')
+  GROUP BY {columns}
+  UNION ALL
+  SELECT q.plan_id, q.indicator_id, {columns}, {_SUMS}
+  FROM plan_indicators q CROSS JOIN LATERAL ({counted}) AS rows
+  WHERE NOT q.from_rollups AND q.plan_id = '$plan' AND rows.region_code LIKE region_pattern('$region')
+  GROUP BY q.plan_id, q.indicator_id, {columns}
 ) r ON {array_filter_sql("f", "r")}
+  AND CASE WHEN f.from_rollups THEN r.plan_id IS NULL ELSE (r.plan_id, r.indicator_id) = (f.plan_id, f.indicator_id) END
 """
 
 
@@ -57,7 +72,7 @@ HITS = "sum(measure_hits(f.measure, r.passed, r.failed, CASE WHEN r.grade = ANY(
 OVERVIEW_TILES = """
 SELECT DISTINCT ON (p.position) p.name AS "指标", label('window', e.window_name) AS "窗口", e.value AS "当前值",
        e.target AS "目标", label('state', e.state) AS "状态", e.tested AS "样本", e.failed AS "不合格", e.low AS "下限", e.high AS "上限", e.first_day AS "起",
-       e.last_day AS "止"
+       e.last_day AS "止", counting_text(p.counting_date, p.place, p.sampling_levels) AS "统计口径"
 FROM indicator_evaluations e JOIN plan_indicators p USING (plan_id, indicator_id)
 WHERE e.plan_id = '$plan' AND e.region_code = '$region' AND e.subcategory = ''
 ORDER BY p.position, (e.window_name = '$window') DESC,
@@ -70,6 +85,28 @@ OVERVIEW_PLAN = f"""
 SELECT title AS "规划", period_start AS "规划期起", period_end AS "规划期止", in_force_until AS "延续执行至",
   label('plan_status', plan_status(period_start, period_end, in_force_until, {TODAY})) AS "状态"
 FROM plans WHERE plan_id = '$plan'
+"""
+
+# Closed months (qsmon months close): each indicator's figure as reported upward and as it stands now. Each row
+# reads only its own source: the rollups' range is empty for indicators counted from the current verdicts, and
+# counted_rows() skips every scan when asked for no basis ('none').
+_MONTH_LAST = "(m.month + interval '1 month' - interval '1 day')::date"
+OVERVIEW_REPORTED_MONTHS = f"""
+SELECT to_char(m.month, 'YYYY-MM') AS "月份", f.name AS "指标", m.value AS "上报值", now.value AS "现值",
+  now.value - m.value AS "变化", m.samples AS "上报样本", now.samples AS "现样本", m.failed AS "上报不合格",
+  now.failed AS "现不合格"
+FROM month_reported_figures m JOIN plan_indicators f USING (plan_id, indicator_id)
+CROSS JOIN LATERAL (
+  SELECT sum(r.tested) AS samples, sum(r.failed) AS failed, {VALUE} AS value
+  FROM (SELECT * FROM rollup_rows(m.month, CASE WHEN f.from_rollups THEN {_MONTH_LAST} ELSE m.month - 1 END)
+        UNION ALL
+        SELECT * FROM counted_rows(m.month, {_MONTH_LAST}, '{ZONE}',
+                                   CASE WHEN f.from_rollups THEN 'none' ELSE f.counting_date END, f.place,
+                                   f.sampling_levels)) r
+  WHERE {array_filter_sql("f", "r")} AND r.region_code LIKE region_pattern(m.region_code)
+) now
+WHERE m.plan_id = '$plan' AND m.region_code = '$region'
+ORDER BY m.month DESC, f.position
 """
 
 OVERVIEW_FIRING = """
@@ -96,8 +133,8 @@ SELECT f.name AS "指标",
     / nullif(sum(r.tested) FILTER (WHERE r.day >= {_THIS_YEAR}), 0) AS "本年累计",
   100.0 * sum(measure_hits(f.measure, r.passed, r.failed, 0)) FILTER (WHERE r.day < {_THIS_YEAR})
     / nullif(sum(r.tested) FILTER (WHERE r.day < {_THIS_YEAR}), 0) AS "去年同期"
-{indicator_rows(f"(SELECT * FROM rollup_rows(date_trunc('year', {_LAST_YEAR_TODAY})::date, {_LAST_YEAR_TODAY})"
-                f" UNION ALL SELECT * FROM rollup_rows({_THIS_YEAR}, {TODAY}))", keep="day")}
+{indicator_rows(((f"date_trunc('year', {_LAST_YEAR_TODAY})::date", _LAST_YEAR_TODAY, "true"),
+                 (_THIS_YEAR, TODAY, "true")), keep="day")}
 WHERE f.plan_id = '$plan' AND f.measure IN ('pass_rate', 'fail_rate', 'problem_rate')
 GROUP BY f.name, f.position ORDER BY f.position
 """
@@ -105,7 +142,7 @@ GROUP BY f.name, f.position ORDER BY f.position
 # Month buckets, and so rows from the monthly rollup, only beyond this many days: a monthly row inside a week
 # bucket would be counted in the wrong week.
 _WEEKS_UP_TO_DAYS = 370
-_TREND_ROWS = f"rollup_rows({FIRST_DAY}, {LAST_DAY}, {LAST_DAY} - {FIRST_DAY} > {_WEEKS_UP_TO_DAYS})"
+_TREND_RANGE = (FIRST_DAY, LAST_DAY, f"{LAST_DAY} - {FIRST_DAY} > {_WEEKS_UP_TO_DAYS}")
 
 # Buckets chosen for the range: days up to 62 days, weeks up to a year, months beyond (read from whole months of
 # the monthly rollup). Every bucket is listed (generate_series), so a bucket without samples is NULL, which Grafana
@@ -124,7 +161,7 @@ WITH width AS (
               WHEN w.w = interval '1 month' THEN date_trunc('month', r.day)::date ELSE r.day END AS b,
          max(f.measure) AS measure, max(f.target) AS target, sum(r.tested) AS n, {HITS} AS x,
          sum(r.score_sum) AS s, sum(r.score_count) AS sn
-  {indicator_rows(_TREND_ROWS, keep="day")}
+  {indicator_rows((_TREND_RANGE,), keep="day")}
   CROSS JOIN width w
   WHERE f.plan_id = '$plan' AND f.indicator_id = '$indicator'
   GROUP BY 1
@@ -141,7 +178,7 @@ ORDER BY 1
 REGIONS = f"""
 SELECT g.name AS "地区", r.region_code AS "代码", sum(r.tested) AS "样本", {VALUE} AS "当前值", max(f.target) AS "目标",
   CASE WHEN max(f.op) IN ('<', '<=') THEN {VALUE} - max(f.target) ELSE max(f.target) - {VALUE} END AS "差距"
-{indicator_rows(RANGE_ROWS, keep="region_code")}
+{indicator_rows((RANGE,), keep="region_code")}
 JOIN regions g ON g.parent = '$region' AND r.region_code LIKE region_pattern(g.code)
 WHERE f.plan_id = '$plan' AND f.indicator_id = '$indicator'
 GROUP BY g.name, r.region_code, f.measure, f.grades

@@ -19,6 +19,7 @@ from indicators.stats import (
     wilson,
 )
 from indicators.windows import DayRange, previous_range, window_range
+from qsmon.plans.counting import Counting
 from qsmon.plans.model import Indicator, Measure, Op, Plan
 from qsmon.regions import children, is_within, like_pattern
 
@@ -123,22 +124,26 @@ def judge(indicator: Indicator, now: Counts, before: Counts | None) -> tuple[int
     return samples, value, interval, None, state_against_target(value, interval, indicator.target.op, target)
 
 
-_COUNTS_SQL = f"""
+def _counts_sql(counting: Counting) -> str:
+    return f"""
 SELECT region_code, subcategory, sum(tested), sum(passed), sum(failed),
     coalesce(sum(tested) FILTER (WHERE grade = ANY(%(grades)s)), 0),
     sum(score_sum), sum(score_count), sum(score_sq_sum)
-FROM rollup_rows(%(first)s, %(last)s)
+FROM {counting.rows_sql()}
 WHERE {filter_sql()} AND region_code LIKE %(prefix)s
 GROUP BY region_code, subcategory
 """
 
 
-def fetch_counts(conn: psycopg.Connection, plan: Plan, indicator: Indicator, days: DayRange) -> dict[Scope, Counts]:
-    """Counts for the jurisdiction, each region below it, and each subcategory where a breakdown is asked."""
+def fetch_counts(conn: psycopg.Connection, plan: Plan, indicator: Indicator, days: DayRange, *, timezone: str
+                 ) -> dict[Scope, Counts]:
+    """Counts for the jurisdiction, each region below it, and each subcategory where a breakdown is asked, on the
+    indicator's counting basis (``timezone`` makes local days of report times)."""
     jurisdiction = plan.jurisdiction.region_code or "000000"
-    rows = conn.execute(_COUNTS_SQL, {
+    counting = Counting.of(plan, indicator)
+    rows = conn.execute(_counts_sql(counting), {
         "first": days.first, "last": days.last, "grades": [g.value for g in indicator.grades],
-        "prefix": like_pattern(jurisdiction), **filter_params(indicator.filter),
+        "prefix": like_pattern(jurisdiction), **filter_params(indicator.filter), **counting.params(timezone),
     }).fetchall()
     counties = [r.code for r in children(jurisdiction)]
     scopes: dict[Scope, Counts] = {Scope(jurisdiction): Counts()}
@@ -157,14 +162,15 @@ def fetch_counts(conn: psycopg.Connection, plan: Plan, indicator: Indicator, day
 
 
 def evaluate_indicator(conn: psycopg.Connection, plan: Plan, indicator: Indicator, today: date,
-                       windows: tuple[str, ...] | None = None) -> list[Evaluation]:
+                       windows: tuple[str, ...] | None = None, *, timezone: str) -> list[Evaluation]:
     evaluations = []
     for window in windows or indicator.windows:
         days = window_range(window, today, plan.period)
         if days is None:
             continue
-        now = fetch_counts(conn, plan, indicator, days)
-        before = (fetch_counts(conn, plan, indicator, previous_range(window, days, indicator.target.compare))
+        now = fetch_counts(conn, plan, indicator, days, timezone=timezone)
+        before = (fetch_counts(conn, plan, indicator, previous_range(window, days, indicator.target.compare),
+                               timezone=timezone)
                   if indicator.target.op is Op.INCREASING else {})
         for scope, counts in sorted(now.items()):
             samples, value, interval, previous, state = judge(indicator, counts, before.get(scope))

@@ -21,12 +21,12 @@ TRAILING_DAYS = 56  # eight weeks: long enough to smooth weekly rhythm, short en
 MIN_EXPECTED = 4.6  # e^-4.6 ≈ 1 %: a gap less likely than that is a stopped feed, not chance
 
 
-def feed_evaluations(conn: psycopg.Connection, plan: Plan, indicator: Indicator, today: date, days: int
-                     ) -> list[Evaluation]:
+def feed_evaluations(conn: psycopg.Connection, plan: Plan, indicator: Indicator, today: date, days: int, *,
+                     timezone: str) -> list[Evaluation]:
     recent = DayRange(today - timedelta(days=days - 1), today)
     trailing = DayRange(recent.first - timedelta(days=TRAILING_DAYS), recent.first - timedelta(days=1))
-    now_counts = fetch_counts(conn, plan, indicator, recent)
-    before = fetch_counts(conn, plan, indicator, trailing)
+    now_counts = fetch_counts(conn, plan, indicator, recent, timezone=timezone)
+    before = fetch_counts(conn, plan, indicator, trailing, timezone=timezone)
     evaluations = []
     for scope, counts in sorted(now_counts.items()):
         if scope.subcategory:

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
 from indicators.stats import State
-from qsmon.plans.model import Indicator, Measure, Op, PlanStatus, Severity, rolling_days
+from qsmon.plans.counting import Counting
+from qsmon.plans.model import CountingDate, Indicator, Measure, Op, Place, PlanStatus, Severity, rolling_days
 from qsmon.vocab import LABELS as VOCABULARY
 from qsmon.vocab import Category, Grade, SamplingType, Stage, Verdict
 
@@ -40,6 +41,11 @@ LABELS: Mapping[StrEnum, str] = {
     PlanStatus.IN_FORCE: "执行中",
     PlanStatus.EXTENDED: "规划期已结束,延续执行",
     PlanStatus.EXPIRED: "已到期,不再评价",
+    CountingDate.SAMPLED: "抽样日期",
+    CountingDate.REPORTED: "报告日期",
+    CountingDate.ANNOUNCED: "公告日期",
+    Place.SAMPLING_SITE: "抽样地",
+    Place.MANUFACTURER: "生产企业所在地",
 }
 
 _CALENDAR_WINDOWS = {"month_to_date": "本月", "quarter_to_date": "本季度", "year_to_date": "本年度",
@@ -85,6 +91,12 @@ def target_text(indicator: Indicator, previous: float | None = None) -> str:
         return f"{label(op)}{compared}"
     unit = "%" if is_percent(indicator.measure) else "分"
     return f"{label(op)} {indicator.target.value:g}{unit}"
+
+
+def counting_text(counting: Counting) -> str:
+    """The counting basis in words (统计口径), for dashboards, reports and `qsmon status`: 按抽样日期、抽样地统计."""
+    words = f"按{label(counting.date)}、{label(counting.place)}统计"
+    return f"{words}(仅{'、'.join(label(level) for level in counting.levels)})" if counting.levels else words
 
 
 def label_rows(windows: Iterable[str] = (), extra: Mapping[StrEnum, str] | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -20,6 +21,15 @@ class DayRange:
     def previous(self) -> DayRange:
         """The period of equal length just before this one (for `increasing`)."""
         return DayRange(self.first - timedelta(days=self.days), self.first - timedelta(days=1))
+
+
+def month_range(year: int, month: int) -> DayRange:
+    return DayRange(date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]))
+
+
+def shift_month(year: int, month: int, delta: int) -> tuple[int, int]:
+    index = year * 12 + (month - 1) + delta
+    return index // 12, index % 12 + 1
 
 
 def _quarter_start(day: date) -> date:

@@ -6,7 +6,6 @@ stay empty (None), never zero.
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -14,20 +13,12 @@ import psycopg
 
 from indicators.evaluate import Scope, fetch_counts, judge
 from indicators.stats import State
-from indicators.windows import DayRange, previous_range
+from indicators.windows import DayRange, month_range, previous_range, shift_month
 from qsmon.plans.model import Indicator, Measure, Op, Plan
 from qsmon.regions import like_pattern, name_of
 from qsmon.schema import FailedItem
 from qsmon.vocab import Category
-
-
-def month_range(year: int, month: int) -> DayRange:
-    return DayRange(date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]))
-
-
-def shift_month(year: int, month: int, delta: int) -> tuple[int, int]:
-    index = year * 12 + (month - 1) + delta
-    return index // 12, index % 12 + 1
+from reports.months import Correction, corrections
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +140,7 @@ class MonthlyReport:
     failures: list[FailedSample] = field(default_factory=list)
     alerts: list[AlertRow] = field(default_factory=list)
     cases: list[CaseRow] = field(default_factory=list)
+    corrections: list[Correction] = field(default_factory=list)  # closed months' figures moved since
 
     @property
     def label(self) -> str:
@@ -160,20 +152,22 @@ class MonthlyReport:
 
 
 def _figure(conn: psycopg.Connection, plan: Plan, indicator: Indicator, days: DayRange,
-            previous: DayRange | None = None) -> Figure:
+            previous: DayRange | None = None, *, timezone: str) -> Figure:
     jurisdiction = Scope(plan.jurisdiction.region_code or "000000")
-    counts = fetch_counts(conn, plan, indicator, days)
-    before = fetch_counts(conn, plan, indicator, previous).get(jurisdiction) if previous else None
+    counts = fetch_counts(conn, plan, indicator, days, timezone=timezone)
+    before = (fetch_counts(conn, plan, indicator, previous, timezone=timezone).get(jurisdiction) if previous
+              else None)
     samples, value, interval, _, state = judge(indicator, counts[jurisdiction], before)
     return Figure(samples, counts[jurisdiction].failed, value, interval.low if value is not None else None,
                   interval.high if value is not None else None, state)
 
 
-def _region_rows(conn: psycopg.Connection, plan: Plan, indicator: Indicator, days: DayRange) -> list[RegionRow]:
+def _region_rows(conn: psycopg.Connection, plan: Plan, indicator: Indicator, days: DayRange, *, timezone: str
+                 ) -> list[RegionRow]:
     if indicator.measure is Measure.MEAN_SCORE:
         return []
     rows = []
-    for scope, counts in fetch_counts(conn, plan, indicator, days).items():
+    for scope, counts in fetch_counts(conn, plan, indicator, days, timezone=timezone).items():
         if scope.subcategory or scope.region_code == plan.jurisdiction.region_code:
             continue
         samples, value, interval, _, state = judge(indicator, counts, None)
@@ -241,15 +235,15 @@ def gather(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timez
         report.indicators.append(IndicatorRow(
             indicator,
             _figure(conn, plan, indicator, this, previous_range("month_to_date", this, compare) if increasing
-                    else None),
+                    else None, timezone=timezone),
             _figure(conn, plan, indicator, ytd, previous_range("year_to_date", ytd, compare) if increasing
-                    else None),
-            _figure(conn, plan, indicator, previous),
-            _figure(conn, plan, indicator, last_year),
+                    else None, timezone=timezone),
+            _figure(conn, plan, indicator, previous, timezone=timezone),
+            _figure(conn, plan, indicator, last_year, timezone=timezone),
         ))
-        report.trends[indicator.id] = [_figure(conn, plan, indicator, month_range(y, m))
+        report.trends[indicator.id] = [_figure(conn, plan, indicator, month_range(y, m), timezone=timezone)
                                        for y, m in report.trend_months]
-        report.regions.extend(_region_rows(conn, plan, indicator, this))
+        report.regions.extend(_region_rows(conn, plan, indicator, this, timezone=timezone))
     report.regions.sort(key=lambda r: (-(r.shortfall if r.shortfall is not None else -1e9), r.region_code))
     prefix = like_pattern(plan.jurisdiction.region_code or "000000")
     report.categories = [CategoryRow(Category(c), s, int(t), int(p), int(f))
@@ -262,6 +256,7 @@ def gather(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timez
     ]
     report.cases = [CaseRow(name_of(region), *map(int, counts)) for region, *counts in conn.execute(
         _CASES, {"first": this.first, "last": this.last, "pattern": prefix})]
+    report.corrections = corrections(conn, plan, year, month, timezone=timezone)
     zone = ZoneInfo(timezone)
     start = datetime.combine(this.first, time(), zone)
     end = datetime.combine(this.last, time(23, 59, 59, 999999), zone)

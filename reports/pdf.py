@@ -11,7 +11,7 @@ from typing import Any
 from indicators.labels import label, number, target_text
 from reports.data import MonthlyReport
 from reports.summary import summary
-from reports.tables import cases
+from reports.tables import Cell, cases, corrections
 
 CJK_FONT_FILES = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -150,6 +150,34 @@ def _cases_page(plt: Any, report: MonthlyReport) -> Any | None:
     return fig
 
 
+def _cell_text(cell: Cell) -> str:
+    if cell.value is None:
+        return "—"
+    if cell.kind == "rate":
+        return f"{cell.value:.2f}%"
+    if cell.kind == "points":
+        return f"{cell.value:+.2f}"
+    if cell.kind == "score":
+        return f"{cell.value:.1f}"
+    return str(cell.value)
+
+
+def _corrections_page(plt: Any, report: MonthlyReport) -> Any | None:
+    """上报后更正: the closed months' figures that moved since they were reported (first 30 rows)."""
+    table = corrections(report)
+    if not table.rows:
+        return None
+    fig = plt.figure(figsize=A4)
+    fig.text(0.08, 0.95, table.title, fontsize=12, weight="bold")
+    ax = fig.add_axes((0.03, 0.05, 0.94, 0.86))
+    ax.axis("off")
+    drawn = ax.table(cellText=[[_cell_text(cell)[:16] for cell in row] for row in table.rows[:30]],
+                     colLabels=list(table.columns), loc="upper center")
+    drawn.auto_set_font_size(False)
+    drawn.set_fontsize(7)
+    return fig
+
+
 def write_pdf(report: MonthlyReport, path: Path) -> Path:
     plt = _setup_fonts()
     from matplotlib.backends.backend_pdf import PdfPages
@@ -157,9 +185,9 @@ def write_pdf(report: MonthlyReport, path: Path) -> Path:
     # No creation date: re-rendering the same month gives the same bytes.
     with PdfPages(path, metadata={"Title": f"{report.plan.title} {report.label}质量指标月报", "Creator": "qsmon",
                                   "CreationDate": None, "Producer": "qsmon"}) as pdf:
-        ranking, case_page = _ranking_page(plt, report), _cases_page(plt, report)
-        for fig in [_summary_page(plt, report), *_trend_pages(plt, report), *([ranking] if ranking else []),
-                    *([case_page] if case_page else [])]:
+        extra = [page for page in (_ranking_page(plt, report), _cases_page(plt, report),
+                                   _corrections_page(plt, report)) if page is not None]
+        for fig in [_summary_page(plt, report), *_trend_pages(plt, report), *extra]:
             pdf.savefig(fig)
             plt.close(fig)
     return path

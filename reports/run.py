@@ -9,13 +9,14 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from indicators.windows import shift_month
 from qsmon import clock
 from qsmon.exceptions import QsmonError
 from qsmon.plans.model import Plan
 from qsmon.settings import Settings
 from qsmon.storage import connect
 from reports.csv_out import write_csv
-from reports.data import gather, shift_month
+from reports.data import gather
 from reports.pdf import write_pdf
 from reports.summary import summary
 from reports.xlsx import write_xlsx

@@ -41,4 +41,8 @@ def summary(report: MonthlyReport) -> str:
         parts.append("本月无不合格样品。")
     open_alerts = [a for a in report.alerts if a.open_at_month_end]
     parts.append(f"本月相关告警{len(report.alerts)}条,月末仍未解决{len(open_alerts)}条。")
+    if report.corrections:
+        months = sorted({c.month.strftime("%Y-%m") for c in report.corrections})
+        parts.append(f"上报后更正:已关账的{'、'.join(months)}有{len(report.corrections)}项数据因迟到或更正的结果"
+                     "发生变化,见“上报后更正”表。")
     return "".join(parts)

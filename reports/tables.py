@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from indicators.labels import is_percent, label, target_text, window_label
+from indicators.labels import counting_text, is_percent, label, target_text, window_label
+from qsmon.plans.counting import Counting
 from qsmon.schema import FailedItem
 from reports.data import MonthlyReport
 
@@ -54,11 +55,12 @@ def indicators(report: MonthlyReport) -> Table:
                      value_cell(r.year_to_date.value, percent), Cell(target_text(r.indicator)), Cell(label(r.state)),
                      Cell(r.month.samples, "count"), Cell(r.month.failed, "count"), value_cell(r.month.low, percent),
                      value_cell(r.month.high, percent), Cell(r.change_vs_previous, "points"),
-                     Cell(r.change_vs_last_year, "points")])
+                     Cell(r.change_vs_last_year, "points"),
+                     Cell(counting_text(Counting.of(report.plan, r.indicator)))])
     return Table("指标完成情况", f"{report.plan.title} {report.label} 指标完成情况",
                  ["指标", "计量", "本月", "本年累计", "目标", "状态", "本月样本", "不合格", "置信区间下限(95%)",
-                  "置信区间上限(95%)", "较上月(百分点/分)", "较去年同月(百分点/分)"], rows,
-                 [34, 12, 10, 10, 18, 9, 9, 8, 12, 12, 12, 12])
+                  "置信区间上限(95%)", "较上月(百分点/分)", "较去年同月(百分点/分)", "统计口径"], rows,
+                 [34, 12, 10, 10, 18, 9, 9, 8, 12, 12, 12, 12, 26])
 
 
 def categories(report: MonthlyReport) -> Table:
@@ -125,6 +127,21 @@ def cases(report: MonthlyReport) -> Table:
                  [12, 10, 10, 12, 10, 10, 10])
 
 
+def corrections(report: MonthlyReport) -> Table:
+    """上报后更正: figures of months already reported upward (qsmon months close) that late results changed."""
+    rows = []
+    for c in report.corrections:
+        percent = is_percent(c.indicator.measure)
+        rows.append([Cell(c.month.strftime("%Y-%m")), Cell(c.indicator.name), Cell(c.region_name),
+                     Cell(c.reported.samples, "count"), Cell(c.current.samples, "count"),
+                     Cell(c.reported.failed, "count"), Cell(c.current.failed, "count"),
+                     value_cell(c.reported.value, percent), value_cell(c.current.value, percent),
+                     Cell(c.change, "points")])
+    return Table("上报后更正", f"{report.label} 上报后更正(已关账月份在上报后发生的变化)",
+                 ["月份", "指标", "地区", "上报样本", "现样本", "上报不合格", "现不合格", "上报值", "现值",
+                  "变化(百分点/分)"], rows, [9, 34, 10, 9, 9, 10, 9, 10, 10, 12])
+
+
 def all_tables(report: MonthlyReport) -> list[Table]:
     return [indicators(report), categories(report), regions(report), trends(report), failures(report),
-            alerts(report), cases(report)]
+            alerts(report), cases(report), corrections(report)]

@@ -45,7 +45,8 @@ WITH batch AS (
     SELECT DISTINCT ON (sample_id) sample_id, revision, sampled_at,
         (sampled_at AT TIME ZONE %(tz)s)::date AS day, category, subcategory, sampling_type, stage, region_code,
         verdict, grade, score, product, manufacturer, sampled_unit, lab, failed_items::jsonb AS failed_items,
-        (reported_at AT TIME ZONE %(tz)s)::date AS reported_day, manufacturer_region_code, sampling_level
+        (reported_at AT TIME ZONE %(tz)s)::date AS reported_day, manufacturer_region_code, sampling_level,
+        reported_at, announcement_date
     FROM incoming
     ORDER BY sample_id, revision DESC, kafka_partition, kafka_offset
 ), prev AS (
@@ -54,16 +55,18 @@ WITH batch AS (
     WHERE c.revision < b.revision
 ), upserted AS (
     INSERT INTO sample_current AS c (sample_id, revision, sampled_at, day, category, subcategory, sampling_type,
-        stage, region_code, verdict, grade, score, manufacturer_region_code, sampling_level)
+        stage, region_code, verdict, grade, score, manufacturer_region_code, sampling_level, reported_at,
+        announced_on)
     SELECT sample_id, revision, sampled_at, day, category, subcategory, sampling_type, stage, region_code,
-        verdict, grade, score, manufacturer_region_code, sampling_level
+        verdict, grade, score, manufacturer_region_code, sampling_level, reported_at, announcement_date
     FROM batch
     ON CONFLICT (sample_id) DO UPDATE SET
         revision = excluded.revision, sampled_at = excluded.sampled_at, day = excluded.day,
         category = excluded.category, subcategory = excluded.subcategory, sampling_type = excluded.sampling_type,
         stage = excluded.stage, region_code = excluded.region_code, verdict = excluded.verdict,
         grade = excluded.grade, score = excluded.score, manufacturer_region_code = excluded.manufacturer_region_code,
-        sampling_level = excluded.sampling_level, updated_at = now()
+        sampling_level = excluded.sampling_level, reported_at = excluded.reported_at,
+        announced_on = excluded.announced_on, updated_at = now()
     WHERE c.revision < excluded.revision
     RETURNING c.sample_id, c.day, c.category, c.subcategory, c.sampling_type, c.stage, c.region_code, c.grade,
         c.verdict, c.score

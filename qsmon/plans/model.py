@@ -9,7 +9,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from qsmon.vocab import Category, Grade, SamplingType, Stage
+from qsmon.vocab import Category, Grade, SamplingLevel, SamplingType, Stage
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -82,6 +82,21 @@ class Target(BaseModel):
         return self
 
 
+class CountingDate(StrEnum):
+    """Which day a result counts on (统计口径): plans count by sampling date unless they say otherwise."""
+
+    SAMPLED = "sampled"  # 抽样日期
+    REPORTED = "reported"  # 报告日期: when the lab reported the verdict
+    ANNOUNCED = "announced"  # 公告日期: results not yet announced do not count
+
+
+class Place(StrEnum):
+    """Which place a result counts for: where it was sampled, or where its nominal manufacturer is."""
+
+    SAMPLING_SITE = "sampling_site"  # 抽样地: the bureau that took the sample
+    MANUFACTURER = "manufacturer"  # 生产地: e.g. 制造业产品质量合格率 counts products made in the city
+
+
 class Filter(BaseModel):
     """Which results count. Empty lists mean: any value of that dimension."""
 
@@ -91,6 +106,12 @@ class Filter(BaseModel):
     sampling_types: tuple[SamplingType, ...] = ()
     subcategories: tuple[Text, ...] = ()
     stages: tuple[Stage, ...] = ()
+    sampling_levels: tuple[SamplingLevel, ...] = Field(
+        default=(), description="国抽/省抽/市抽/县抽; results without a level count only where this is empty")
+
+    def admits_level(self, level: SamplingLevel | None) -> bool:
+        """SQL twin: the level condition of counted_rows() (migration 017)."""
+        return not self.sampling_levels or level in self.sampling_levels
 
 
 class Indicator(BaseModel):
@@ -109,6 +130,7 @@ class Indicator(BaseModel):
     breakdown: tuple[Annotated[str, StringConstraints(pattern=r"^subcategory$")], ...] = Field(
         default=(), description="extra scopes besides the jurisdiction and its regions"
     )
+    place: Place = Field(default=Place.SAMPLING_SITE, description="count by where sampled, or where made")
 
     @model_validator(mode="after")
     def _grades_only_for_grade_rate(self) -> Self:
@@ -175,6 +197,7 @@ class Plan(BaseModel):
     jurisdiction: Jurisdiction
     period: Period
     in_force_until: date | None = Field(default=None, description="kept in force after its period until this day")
+    counting_date: CountingDate = Field(default=CountingDate.SAMPLED, description="the day a result counts on")
     no_data_days: int | None = Field(default=None, ge=1, le=90,
                                      description="days without results (where some were due) that raise no_data")
     notes: Text | None = None
@@ -226,6 +249,7 @@ class Plan(BaseModel):
             "jurisdiction": self.jurisdiction.model_dump(),
             "period": {"start": self.period.start.isoformat(), "end": self.period.end.isoformat()},
             "in_force_until": self.in_force_until.isoformat() if self.in_force_until else None,
+            "counting_date": self.counting_date.value,
             "indicators": [
                 {
                     "id": i.id,
@@ -237,6 +261,7 @@ class Plan(BaseModel):
                     "windows": list(i.windows),
                     "min_samples": i.min_samples,
                     "severity": i.severity.value,
+                    "place": i.place.value,
                 }
                 for i in self.indicators
             ],

@@ -87,7 +87,7 @@ def loaded_dsn(stack: Settings) -> Iterator[str]:
 EXPECTED_COLUMNS = {
     "overview.json:规划状态": ["规划", "规划期起", "规划期止", "延续执行至", "状态"],
     "overview.json:指标完成情况(当前值、目标、状态、样本、95%置信区间)": [
-        "指标", "窗口", "当前值", "目标", "状态", "样本", "不合格", "下限", "上限", "起", "止"],
+        "指标", "窗口", "当前值", "目标", "状态", "样本", "不合格", "下限", "上限", "起", "止", "统计口径"],
     "trends.json:$indicator:值、目标与95%置信区间(按日/周/月)": ["time", "值", "目标", "区间下限", "区间上限"],
     "regions.json:各县(市、区)按差距排序": ["地区", "代码", "样本", "当前值", "目标", "差距"],
     "failures.json:主要不合格项目(帕累托)": ["不合格项目", "批次"],
@@ -115,7 +115,7 @@ class TestPanelQueries:
                     if title in EXPECTED_COLUMNS:
                         assert columns == EXPECTED_COLUMNS[title], title
                         assert rows, f"{title} returned no rows for {span}"
-        assert checked == 18  # 5 overview, 1 trend, 1 regions, 4 failures, 4 cases, 3 alerts
+        assert checked == 19  # 6 overview, 1 trend, 1 regions, 4 failures, 4 cases, 3 alerts
 
     @pytest.mark.parametrize(("span", "unit"), [("30 days", "day"), ("3 years", "month")])
     def test_trends_bucket_by_day_or_month_and_leave_gaps(self, loaded_dsn: str, span: str, unit: str) -> None:

@@ -56,7 +56,7 @@ def test_risk_monitoring_has_its_own_rate_and_stays_out_of_pass_rates(
     finally:
         writer.close()
     today = clock.today(settings.timezone)
-    by_indicator = {i.id: evaluate_indicator(db, PLAN, i, today) for i in PLAN.indicators}
+    by_indicator = {i.id: evaluate_indicator(db, PLAN, i, today, timezone=settings.timezone) for i in PLAN.indicators}
     city = {k: next(e for e in v if e.scope.region_code == "421000" and not e.scope.subcategory)
             for k, v in by_indicator.items()}
     assert (city["food-pass"].samples, city["food-pass"].value) == (100, 98.0)  # neither risk nor void samples
