@@ -96,6 +96,15 @@ def import_(
     else:
         typer.echo(f"rows read {summary.rows_read}, valid {summary.valid}, rejected {summary.rejected}, "
                    f"sent {summary.sent}" + (f" (rejects: {rejects_path})" if summary.rejected else ""))
+    if summary.unclassified:
+        listed = "、".join(f"{name}({rows})" for name, rows in summary.unclassified.most_common(10))
+        typer.secho(f"{sum(summary.unclassified.values())} food row(s) name no SAMR class (qsmon/food_classes.yaml);"
+                    f" kept under their own 分类 for an analyst to classify: {listed}", fg=typer.colors.YELLOW,
+                    err=True)
+    if summary.dated_by_announcement:
+        typer.secho(f"{summary.dated_by_announcement} row(s) have no 抽样日期: dated by their 公告日期, so plans"
+                    " counting by sampling date count them on the announcement day (counting_date: announced counts"
+                    " every imported row exactly)", fg=typer.colors.YELLOW, err=True)
 
 
 serve_app = typer.Typer(help="Long-running HTTP services.", no_args_is_help=True)

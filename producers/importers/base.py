@@ -31,6 +31,9 @@ class ImportRow:
     file: str
     sheet: str | None
     row: int
+    # The row had no 抽样日期: sampled_at is the announcement day, so plans counting by sampling date see it late.
+    dated_by_announcement: bool = False
+    unclassified: str | None = None  # a food row's 分类 that names no SAMR class (qsmon.food_classes), kept as is
 
 
 RowOutcome = ImportRow | Rejection

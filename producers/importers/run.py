@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,11 +28,23 @@ class ImportSummary:
     valid: int = 0
     rejected: int = 0
     sent: int = 0
+    dated_by_announcement: int = 0  # valid rows without 抽样日期, dated by their 公告日期
+    unclassified: Counter[str] = field(default_factory=Counter)  # food 分类 naming no SAMR class, with their rows
     rejections: list[Rejection] = field(default_factory=list)
     sample_ids: list[str] = field(default_factory=list)
 
+    def count_valid(self, row: ImportRow, *, keep_id: bool) -> None:
+        self.valid += 1
+        self.dated_by_announcement += row.dated_by_announcement
+        if row.unclassified:
+            self.unclassified[row.unclassified] += 1
+        if keep_id:
+            self.sample_ids.append(row.result.sample_id)
+
     def as_dict(self) -> dict[str, int]:
-        return {"rows_read": self.rows_read, "valid": self.valid, "rejected": self.rejected, "sent": self.sent}
+        return {"rows_read": self.rows_read, "valid": self.valid, "rejected": self.rejected, "sent": self.sent,
+                "dated_by_announcement": self.dated_by_announcement,
+                "unclassified_rows": sum(self.unclassified.values())}
 
 
 def guess_format(path: Path) -> Format:
@@ -89,9 +102,7 @@ def import_files(
                 outcome = _plausible(read, now)
                 summary.rows_read += 1
                 if isinstance(outcome, ImportRow):
-                    summary.valid += 1
-                    if keep_ids:
-                        summary.sample_ids.append(outcome.result.sample_id)
+                    summary.count_valid(outcome, keep_id=keep_ids)
                     if sink is not None:
                         sink.send(outcome.result)
                 else:

@@ -36,6 +36,7 @@ from producers.importers.base import (
     row_error,
 )
 from qsmon.addresses import locate_within, province_of
+from qsmon.food_classes import classify, food_classes
 from qsmon.schema import InspectionResult
 from qsmon.settings import get_settings
 from qsmon.vocab import Category, RetestStatus, SamplingLevel, SamplingType, Verdict
@@ -157,6 +158,19 @@ def _outcome(verdict: Verdict, remark: str, retest_sheet: bool) -> _Outcome:
     return _Outcome(verdict)
 
 
+def _food_class(text: dict[str, str | None]) -> str | None:
+    """The SAMR 大类 the row's 分类 (else its 食品名称) names; the 分类 as written when it names none."""
+    found = classify(text.get("subcategory"), text.get("product"))
+    return found.major if found else text.get("subcategory")
+
+
+def unclassified(event: InspectionResult) -> str | None:
+    """A food event whose subcategory is not a SAMR 大类: the 分类 the import could not map (for its report)."""
+    if event.category is not Category.FOOD or event.subcategory is None:
+        return None
+    return None if event.subcategory in {c.name for c in food_classes().classes} else event.subcategory
+
+
 def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, file_key: str,
               retest_sheet: bool = False) -> InspectionResult:
     day_source = fields.get("sampled_date") or fields.get("notice_date")
@@ -178,7 +192,7 @@ def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, fi
             sampled_at=local_noon(day, options.timezone),
             reported_at=local_noon(max(day, reported), options.timezone),
             category=options.category,
-            subcategory=text.get("subcategory"),
+            subcategory=_food_class(text) if options.category is Category.FOOD else text.get("subcategory"),
             sampling_type=_sampling_type(str(fields.get("task") or ""), options.sampling_type),
             region_code=region,
             manufacturer_region_code=made_in,
@@ -255,7 +269,9 @@ def read_samr(path: Path, options: SamrOptions) -> Iterator[RowOutcome]:
                 try:
                     assert verdict is not None  # noqa: S101 - set with the header row
                     event = _to_event(fields, verdict, options, file_key, retest_sheet="复检" in sheet.title)
-                    yield ImportRow(event, str(path), sheet.title, row_number)
+                    yield ImportRow(event, str(path), sheet.title, row_number,
+                                    dated_by_announcement=not fields.get("sampled_date"),
+                                    unclassified=unclassified(event))
                 except RowError as exc:
                     raw = " | ".join("" if c is None else str(c) for c in cells)
                     yield Rejection(str(path), sheet.title, row_number, str(exc), raw)

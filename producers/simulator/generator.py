@@ -23,7 +23,7 @@ from qsmon import clock
 from qsmon.regions import children
 from qsmon.schema import FailedItem, InspectionResult
 from qsmon.settings import get_settings
-from qsmon.vocab import Grade, RetestStatus, Verdict
+from qsmon.vocab import Grade, RetestStatus, SamplingLevel, SamplingType, Verdict
 
 VOID_SHARE = 0.2  # of the corrections to a failure: 异议成立 (void), the rest a 复检 that passes
 
@@ -41,6 +41,16 @@ class SimulatorOptions:
     timezone: str = field(default_factory=lambda: get_settings().timezone)  # office hours and days are local
 
 
+MADE_LOCALLY = 0.6  # made in the county where sampled
+MADE_IN_CITY = 0.25  # in another county of the same city
+MADE_ELSEWHERE = ("420102", "420502", "440305", "330106", "320507", "370211")  # 武汉、宜昌、深圳、杭州、苏州、青岛
+# 国抽/省抽/市抽/县抽 of market supervision's sampling; monitoring and acceptance carry no level.
+LEVELLED_TYPES = frozenset({SamplingType.EVALUATIVE, SamplingType.SUPERVISORY, SamplingType.RISK_MONITORING,
+                            SamplingType.SPECIAL_MONITORING})
+LEVEL_SHARES = {SamplingLevel.NATIONAL: 0.1, SamplingLevel.PROVINCIAL: 0.3, SamplingLevel.CITY: 0.4,
+                SamplingLevel.COUNTY: 0.2}
+
+
 class Simulator:
     """Results spread over ``first_day..last_day`` in sampling order; ``events(n)`` yields n of them."""
 
@@ -53,6 +63,9 @@ class Simulator:
         self._county_weights = [1.0 / math.sqrt(i + 1) for i in range(len(self._counties))]
         self._profiles = PROFILES
         self._profile_weights = [p.weight for p in PROFILES]
+        # Where products were made and who organised the sampling: drawn from a stream of their own, so the events
+        # of a seed stay what they were before these fields existed.
+        self._places_rng = random.Random(options.seed * 7919 + 1)
         self._recent: list[InspectionResult] = []  # a window of earlier events to redeliver or correct
         self._counter = 0
         self._zone = ZoneInfo(options.timezone)
@@ -101,6 +114,20 @@ class Simulator:
         weights = [weight for _, weight in profile.grades]
         return self._rng.choices(grades, weights)[0]
 
+    def _made_in(self, sampled_in: str) -> str:
+        """Most products are made where they are sold; some in the city's other counties, some far away."""
+        draw = self._places_rng.random()
+        if draw < MADE_LOCALLY:
+            return sampled_in
+        if draw < MADE_LOCALLY + MADE_IN_CITY:
+            return self._places_rng.choice(self._counties)
+        return self._places_rng.choice(MADE_ELSEWHERE)
+
+    def _level(self, sampling_type: SamplingType) -> SamplingLevel | None:
+        if sampling_type not in LEVELLED_TYPES:
+            return None
+        return self._places_rng.choices(list(LEVEL_SHARES), list(LEVEL_SHARES.values()))[0]
+
     def _new_result(self, index: int, total: int) -> InspectionResult:
         rng = self._rng
         self._counter += 1
@@ -136,6 +163,8 @@ class Simulator:
             brand=trade if rng.random() < 0.7 else None,
             batch=f"{day:%Y%m%d}{rng.randint(1, 99):02d}",
             manufacturer=f"{trade}{rng.choice(MANUFACTURER_KINDS)}" if profile.stages else None,
+            manufacturer_region_code=self._made_in(region) if profile.stages else None,
+            sampling_level=self._level(profile.sampling_type),
             sampled_unit=f"{trade}{rng.choice(UNIT_KINDS)}{rng.randint(1, 40)}号店",
             lab=rng.choice(LABS),
             verdict=verdict,

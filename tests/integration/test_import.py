@@ -10,6 +10,7 @@ import pytest
 from kafka import KafkaConsumer
 
 from producers.importers import import_files
+from producers.importers.base import ImportRow
 from producers.importers.example import EXPECTED_REJECTED, EXPECTED_VALID, build_samr_workbook
 from producers.importers.samr import SamrOptions
 from producers.kafka_sink import ResultSink
@@ -44,7 +45,9 @@ class TestSamrImport:
             summary = import_files([workbook], fmt="samr", sink=sink, rejects_path=rejects, keep_ids=True)
         assert summary.as_dict() == {"rows_read": EXPECTED_VALID + len(EXPECTED_REJECTED),
                                      "valid": EXPECTED_VALID, "rejected": len(EXPECTED_REJECTED),
-                                     "sent": EXPECTED_VALID}
+                                     "sent": EXPECTED_VALID,
+                                     "dated_by_announcement": EXPECTED_VALID,  # the example has no 抽样日期
+                                     "unclassified_rows": 0}
         named = {(r.sheet, r.row): r.reason for r in summary.rejections}
         assert set(named) == set(EXPECTED_REJECTED)
         for where, word in EXPECTED_REJECTED.items():
@@ -105,7 +108,8 @@ class TestCsvAndNdjson:
             "failed_items: {item: 检测项目, measured: 检测结果, limit: 限量值}\n", encoding="utf-8")
         with ResultSink(settings) as sink:
             summary = import_files([data], fmt="csv", sink=sink, mapping=mapping, keep_ids=True)
-        assert summary.as_dict() == {"rows_read": 3, "valid": 2, "rejected": 1, "sent": 2}
+        assert summary.as_dict() == {"rows_read": 3, "valid": 2, "rejected": 1, "sent": 2, "dated_by_announcement": 0,
+                                     "unclassified_rows": 0}
         assert (summary.rejections[0].row, "date" in summary.rejections[0].reason) == (4, True)
         keys = consume_keys(settings, 2)
         assert sorted(k.decode() for k in keys) == sorted(summary.sample_ids)
@@ -116,7 +120,8 @@ class TestCsvAndNdjson:
         data = tmp_path / "events.ndjson"
         data.write_bytes(result("N-1").to_json() + b"\n\n{broken\n" + result("N-2").to_json() + b"\n")
         summary = import_files([data], fmt="ndjson", sink=None)
-        assert summary.as_dict() == {"rows_read": 3, "valid": 2, "rejected": 1, "sent": 0}
+        assert summary.as_dict() == {"rows_read": 3, "valid": 2, "rejected": 1, "sent": 0, "dated_by_announcement": 0,
+                                     "unclassified_rows": 0}
         assert summary.rejections[0].row == 3
 
 
@@ -142,6 +147,12 @@ class TestRealAnnouncements:
         assert all(r.manufacturer is None for r in results if r.product == "三角（豆腐）")  # `/` is none
         counties = sum(1 for r in results if not r.region_code.endswith("00"))
         assert counties > 1000  # most units name their county; the rest keep the province column's province
+        # The announcement has no 抽样日期: every row is dated by its 公告日期, and the import says so.
+        assert all(r.dated_by_announcement for r in rows if isinstance(r, ImportRow))
+        assert all(r.announcement_date == r.sampled_at.date() for r in results)
+        # Its 分类 (foodmate's 豆及豆制品-->豆类 …) maps onto SAMR's 大类; beans are 食用农产品, not 豆制品.
+        assert Counter(r.subcategory for r in results) == {"淀粉及淀粉制品": 1110, "豆制品": 1091, "食用农产品": 96}
+        assert [r for r in rows if isinstance(r, ImportRow) and r.unclassified] == []
 
     def test_addresses_give_where_it_was_sampled_and_where_it_was_made(self, tmp_path: Path) -> None:
         from producers.importers.samr import read_samr

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from cli.plans import plan_json_schema
 from qsmon.plans import Indicator, Measure, NotMonitored, Op, PlanFileError, load_plan_text, presets
+from qsmon.plans.model import Place
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -23,7 +24,7 @@ SEED_OF_PLAN = {
 # (measure, op, value) of every monitored indicator, as the documents state them.
 EXPECTED_TARGETS: dict[str, dict[str, tuple[str, str, float | None]]] = {
     "yichang-2018": {
-        "health-service-satisfaction": ("mean_score", ">=", 85),
+        "health-service-satisfaction": ("pass_rate", ">=", 85),
         "engineering-acceptance": ("pass_rate", "==", 100),
         "surface-water-good": ("grade_rate", ">=", 88.9),
         "service-customer-satisfaction": ("mean_score", "increasing", None),
@@ -32,14 +33,15 @@ EXPECTED_TARGETS: dict[str, dict[str, tuple[str, str, float | None]]] = {
     },
     "tongjiang-2016": {
         "certified-product-pass": ("pass_rate", ">=", 95),
-        "product-supervisory-pass": ("pass_rate", ">=", 90),
+        "product-national-supervisory-pass": ("pass_rate", ">=", 90),
+        "product-provincial-supervisory-pass": ("pass_rate", ">=", 90),
         "food-agricultural-quality-improving": ("pass_rate", "increasing", None),
         "completed-works-acceptance": ("pass_rate", "==", 100),
         "trunk-road-acceptance": ("pass_rate", "==", 100),
         "trunk-road-excellent": ("grade_rate", ">=", 90),
         "water-works-acceptance": ("pass_rate", ">=", 98),
         "drinking-water-source": ("pass_rate", "==", 100),
-        "surface-water-worse-than-v": ("fail_rate", "<", 10),
+        "surface-water-worse-than-v": ("grade_rate", "<", 10),
     },
     "jingzhou-2023": {
         "food-evaluative-pass": ("pass_rate", ">=", 98.5),
@@ -51,14 +53,14 @@ EXPECTED_TARGETS: dict[str, dict[str, tuple[str, str, float | None]]] = {
         "engineering-spot-check-conformity": ("pass_rate", "increasing", None),
         "service-quality-satisfaction": ("mean_score", "increasing", None),
         "public-service-satisfaction-score": ("mean_score", ">=", 81),
-        "drug-safety-public-satisfaction": ("mean_score", ">", 86),
+        "drug-safety-public-satisfaction": ("pass_rate", ">", 86),
         "ip-protection-satisfaction": ("mean_score", ">=", 88),
     },
     "jingzhou-quality-brand": {
         "agricultural-overall-pass": ("pass_rate", ">=", 98),
         "food-evaluative-pass": ("pass_rate", ">=", 98),
         "transport-water-works-acceptance": ("pass_rate", "==", 100),
-        "public-service-overall-satisfaction": ("mean_score", ">=", 80),
+        "public-service-overall-satisfaction": ("pass_rate", ">=", 80),
     },
     "jiaxing-2017": {
         "manufactured-pass": ("pass_rate", ">=", 95),
@@ -115,6 +117,27 @@ class TestPresets:
             for indicator in plan.indicators:
                 if indicator.target.op is Op.EQ:
                     assert indicator.min_samples == 1, (plan.id, indicator.id)
+
+    def test_a_satisfaction_target_in_percent_is_a_share_and_in_points_a_mean(self) -> None:
+        """达到85%以上 is the share of satisfied respondents; 达到85分以上 a mean score (#16)."""
+        checked = 0
+        for plan in presets().values():
+            for indicator in plan.indicators:
+                value = indicator.target.value
+                if "满意度" not in indicator.name or value is None:
+                    continue
+                checked += 1
+                if f"{value:g}%" in indicator.source:
+                    assert indicator.measure is Measure.PASS_RATE, (plan.id, indicator.id)
+                if f"{value:g}分" in indicator.source:
+                    assert indicator.measure is Measure.MEAN_SCORE, (plan.id, indicator.id)
+        assert checked >= 6
+
+    def test_manufacturing_quality_counts_where_products_are_made(self) -> None:
+        for plan in presets().values():
+            for indicator in plan.indicators:
+                if indicator.name == "制造业产品质量合格率":
+                    assert indicator.place is Place.MANUFACTURER, plan.id
 
     @pytest.mark.parametrize("plan_id", sorted(EXPECTED_TARGETS))
     def test_every_quoted_source_sentence_is_in_the_document(self, plan_id: str) -> None:
