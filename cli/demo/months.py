@@ -42,6 +42,12 @@ def demo_counting(settings: Settings) -> None:
             value = city.passed / city.tested * 100 if city.tested else None
             typer.echo(f"   {counting_text(Counting.of(plan, indicator)):<24} 近90天 {city.tested:>5} 批次"
                        f"  合格率 {number(value, indicator.measure)}")
+        placed = conn.execute("SELECT count(*) FROM sample_current WHERE manufacturer_region_code IS NOT NULL"
+                              " AND category = 'manufactured'").fetchone()
+    if not placed or not placed[0]:
+        typer.echo("   (no stored product carries its manufacturer's place: this database was filled by a simulator"
+                   " older than the field; a fresh stack shows both)")
+        return
     typer.echo("   (the plan counts by the manufacturer's county; products sampled here but made in 武汉 or 深圳"
                " leave it, and 荆州-made products sampled in another county stay in)")
 
@@ -82,5 +88,5 @@ def demo_months(settings: Settings) -> None:
     wait_stored(settings)
     typer.echo(f"   after the close: {sample_id} voided (异议成立) and one late {closed} sample reported")
     lines = _cli("months", "changes", "--plan", DEMO_PLAN, "--before", f"{today.year}-{today.month:02d}")
-    for line in [*lines[:4], *lines[-1:]]:
+    for line in lines if len(lines) <= 5 else [*lines[:4], "…", lines[-1]]:
         typer.echo(f"   {line}")
