@@ -101,7 +101,10 @@ def test_a_correction_after_the_close_shows_as_a_revision_line(settings: Setting
         rows = reader.execute(sql.encode()).fetchall()
     panel = {name: (float(reported), float(current), int(reported_samples), int(current_samples))
              for _, name, reported, current, _, reported_samples, current_samples, *_ in rows}
-    assert panel["食品抽检合格率"] == (pytest.approx(98.0), pytest.approx(147 / 151 * 100), 150, 151)
+    reported, current, reported_samples, current_samples = panel["食品抽检合格率"]
+    assert (reported_samples, current_samples) == (150, 151)
+    assert reported == pytest.approx(98.0)
+    assert current == pytest.approx(147 / 151 * 100)
     assert panel["制造业产品质量合格率"][2:] == (40, 39)
 
     # Closing again is refused unless asked for (the month re-reported); then nothing differs any more.
