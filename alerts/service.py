@@ -31,6 +31,7 @@ from cases.labels import CASE_LABELS
 from cases.metrics import CaseCollector
 from cases.sweep import CaseSweep
 from indicators.labels import label_rows
+from indicators.problem_types import problem_type_rows
 from notify.delivery import Notifier
 from notify.outbox import wake_notifier
 from notify.routing import load_channels
@@ -60,7 +61,8 @@ def sync_reference_data(conn: psycopg.Connection, plans: Iterable[Plan]) -> int:
 
     plans = list(plans)
     windows = {window for plan in plans for indicator in plan.indicators for window in indicator.windows}
-    return sync_reference(conn, plans, label_rows(windows, {**TRANSITION_LABELS, **CASE_LABELS}))
+    return sync_reference(conn, plans, label_rows(windows, {**TRANSITION_LABELS, **CASE_LABELS}),
+                          problem_type_rows())
 
 
 def build_engine(settings: Settings) -> AlertEngine:

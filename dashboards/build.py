@@ -131,6 +131,9 @@ def failures() -> Any:
     return _dashboard("qsmon-failures", "不合格分析", plan_variables(indicator=False, category=True), [
         _table("主要不合格项目(帕累托)", q.FAILED_ITEMS, w=12),
         _table("不合格细类", q.FAILED_SUBCATEGORIES, w=12),
+        _table("问题类型(按项次)", q.FAILED_PROBLEM_TYPES, w=12),
+        _table("分抽检环节(不含风险监测)", q.FAILED_BY_STAGE, w=12),
+        _table("分抽检类型(风险监测为问题发现率)", q.FAILED_BY_SAMPLING_TYPE, w=12),
         _table("多次不合格的企业/单位", q.REPEAT_OFFENDERS, w=12),
         _table("最新不合格样品", q.LATEST_FAILURES, w=24, h=12),
     ])

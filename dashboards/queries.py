@@ -9,6 +9,7 @@ from the label table (``label(kind, code)``, synced from indicators.labels).
 from __future__ import annotations
 
 from indicators.filter import array_filter_sql
+from indicators.problem_types import UNCLASSIFIED
 from qsmon.settings import get_settings
 
 # What Grafana's role qsmon_grafana may read: exactly the tables these panels read (and the SQL functions they call
@@ -17,7 +18,7 @@ from qsmon.settings import get_settings
 READER_TABLES = frozenset({
     "rollup_daily", "rollup_monthly", "failure_current", "failed_item_monthly", "failed_firm_yearly",
     "plan_indicators", "regions", "alerts", "alert_events", "indicator_evaluations", "labels", "plans",
-    "cases", "case_steps", "month_closes", "month_reported_figures",
+    "cases", "case_steps", "month_closes", "month_reported_figures", "problem_type_terms",
 })
 
 ZONE = get_settings().timezone
@@ -194,6 +195,32 @@ FROM failed_item_counts({FIRST_DAY}, {LAST_DAY})
 WHERE {_FAILURE_FILTER}
 GROUP BY 1 HAVING sum(failures) > 0 ORDER BY 2 DESC, 1 LIMIT 15
 """
+
+# Failed items (项次) by the problem type bulletins group them in; problem_type() is the twin of
+# indicators.problem_types.problem_type, and an item no type claims shows as 未归类 for an analyst to classify.
+FAILED_PROBLEM_TYPES = f"""
+SELECT coalesce(problem_type(category, item), '{UNCLASSIFIED}') AS "问题类型", sum(failures) AS "项次",
+  100.0 * sum(failures) / nullif(sum(sum(failures)) OVER (), 0) AS "占比"
+FROM failed_item_counts({FIRST_DAY}, {LAST_DAY})
+WHERE {_FAILURE_FILTER}
+GROUP BY 1 HAVING sum(failures) > 0 ORDER BY 2 DESC, 1
+"""
+
+# Batches and failures by 环节 and by sampling type: risk monitoring's are problem samples (问题发现率, never in the
+# 环节 totals), surveys have no batches to fail.
+def _by_dimension(column: str, title: str, extra: str = "") -> str:
+    return f"""
+SELECT CASE WHEN r.{column} = '' THEN '未注明' ELSE label('{column}', r.{column}) END AS "{title}",
+  sum(r.tested) AS "批次", sum(r.failed) AS "不合格/问题样品", 100.0 * sum(r.failed) / nullif(sum(r.tested), 0) AS "比率"
+FROM {RANGE_ROWS} r
+WHERE r.region_code LIKE region_pattern('$region') AND r.sampling_type <> 'survey'
+  AND ('$category' = 'all' OR r.category = '$category'){extra}
+GROUP BY r.{column} HAVING sum(r.tested) > 0 ORDER BY 2 DESC
+"""
+
+
+FAILED_BY_STAGE = _by_dimension("stage", "抽检环节", " AND r.sampling_type <> 'risk_monitoring'")
+FAILED_BY_SAMPLING_TYPE = _by_dimension("sampling_type", "抽检类型")
 
 FAILED_SUBCATEGORIES = f"""
 SELECT r.subcategory AS "细类", sum(r.failed) AS "不合格", 100.0 * sum(r.failed) / nullif(sum(r.tested), 0) AS "不合格率"

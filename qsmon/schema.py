@@ -53,7 +53,7 @@ SampleId = Annotated[
 RegionCode = Annotated[str, StringConstraints(pattern=r"^[1-8][0-9]{5}$")]
 
 V2_FIELDS = frozenset({"manufacturer_region_code", "sampling_level", "task_source", "announcement_no",
-                       "announcement_date", "retest_status"})
+                       "announcement_date", "retest_status", "manufacturer_address", "sampled_unit_address"})
 
 # Results reported more than this far ahead of the clock are a clock or entry error, not data.
 MAX_FUTURE_SKEW = timedelta(days=1)
@@ -110,6 +110,8 @@ class InspectionResult(BaseModel):
     announcement_no: ShortText | None = None  # 公告号
     announcement_date: date | None = None  # 公告日期
     retest_status: RetestStatus | None = None
+    manufacturer_address: ShortText | None = None  # 标称生产企业地址, as published
+    sampled_unit_address: ShortText | None = None  # 被抽样单位地址, as published
 
     @model_validator(mode="before")
     @classmethod

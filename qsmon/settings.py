@@ -100,6 +100,12 @@ class Settings(BaseSettings):
     active_plans: tuple[str, ...] = Field(default=(), description="plan ids the alert engine evaluates "
                                                                   "(empty: all)")
 
+    reference_figures_file: Path | None = Field(default=None, description="figures published elsewhere (province, "
+                                                "nation) the monthly bulletin shows beside the local ones")
+    population_file: Path | None = Field(default=None, description="residents per region code, for sampling "
+                                         "volumes set per thousand residents (plan sampling_tasks)")
+    public_failure_columns: tuple[str, ...] = Field(
+        default=(), description="columns of the 不合格产品信息 workbook to publish (empty: every published column)")
     case_deadlines_file: Path | None = Field(default=None, description="the site's follow-up steps and deadlines "
                                                                        "(default: qsmon/case_deadlines.yaml)")
     cases_due_soon_working_days: int = Field(default=2, ge=0, le=20,

@@ -12,7 +12,7 @@ from reports.tables import Cell, Table, all_tables
 def _text(cell: Cell) -> object:
     if cell.value is None:
         return ""
-    return f"{cell.value:.4f}" if isinstance(cell.value, float) else cell.value
+    return f"{cell.value:.2f}" if isinstance(cell.value, float) else cell.value  # the bulletins' 2 decimals
 
 
 def _write(path: Path, table: Table) -> Path:

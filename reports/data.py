@@ -18,7 +18,10 @@ from qsmon.plans.model import Indicator, Measure, Op, Plan
 from qsmon.regions import like_pattern, name_of
 from qsmon.schema import FailedItem
 from qsmon.vocab import Category
+from reports.bulletin import Bulletin, ReferenceFigure, gather_bulletin
 from reports.months import Correction, corrections
+from reports.published import PublishedFailure, published_failures
+from reports.tasks import Population, TaskRow, task_progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +144,9 @@ class MonthlyReport:
     alerts: list[AlertRow] = field(default_factory=list)
     cases: list[CaseRow] = field(default_factory=list)
     corrections: list[Correction] = field(default_factory=list)  # closed months' figures moved since
+    bulletin: Bulletin = field(default_factory=Bulletin)
+    published: list[PublishedFailure] = field(default_factory=list)  # 不合格产品信息, the published layout
+    tasks: list[TaskRow] = field(default_factory=list)  # sampling volumes: done against due
 
     @property
     def label(self) -> str:
@@ -219,7 +225,8 @@ GROUP BY c.region_code ORDER BY c.region_code
 """
 
 
-def gather(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timezone: str) -> MonthlyReport:
+def gather(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timezone: str,
+           references: tuple[ReferenceFigure, ...] = (), population: Population | None = None) -> MonthlyReport:
     from datetime import datetime, time
     from zoneinfo import ZoneInfo
 
@@ -257,6 +264,9 @@ def gather(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timez
     report.cases = [CaseRow(name_of(region), *map(int, counts)) for region, *counts in conn.execute(
         _CASES, {"first": this.first, "last": this.last, "pattern": prefix})]
     report.corrections = corrections(conn, plan, year, month, timezone=timezone)
+    report.bulletin = gather_bulletin(conn, prefix, year, month, references)
+    report.published = published_failures(conn, this.first, this.last, prefix)
+    report.tasks = task_progress(conn, plan, year, month, population)
     zone = ZoneInfo(timezone)
     start = datetime.combine(this.first, time(), zone)
     end = datetime.combine(this.last, time(23, 59, 59, 999999), zone)

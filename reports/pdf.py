@@ -9,9 +9,20 @@ from pathlib import Path
 from typing import Any
 
 from indicators.labels import label, number, target_text
+from reports.analysis import analysis
 from reports.data import MonthlyReport
 from reports.summary import summary
-from reports.tables import Cell, cases, corrections
+from reports.tables import (
+    Cell,
+    Table,
+    cases,
+    classes,
+    corrections,
+    references,
+    risk_analysis,
+    sampling_types,
+    stages,
+)
 
 CJK_FONT_FILES = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -91,7 +102,7 @@ def _trend_pages(plt: Any, report: MonthlyReport) -> list[Any]:
                     markersize=3, color="#1F4E79")  # NaN leaves a gap: no samples is not zero
             if indicator.target.value is not None:
                 ax.axhline(indicator.target.value, color="#C00000", linestyle="--", linewidth=1)
-            ax.set_title(indicator.name[:20], fontsize=9)
+            ax.set_title("\n".join(_wrap(indicator.name, 20)), fontsize=9)
             ax.set_xticks(range(0, len(months), 3), [months[i] for i in range(0, len(months), 3)], fontsize=7)
             ax.tick_params(axis="y", labelsize=7)
             ax.grid(alpha=0.3)
@@ -109,7 +120,7 @@ def _ranking_page(plt: Any, report: MonthlyReport) -> Any | None:
     fig = plt.figure(figsize=A4)
     fig.text(0.08, 0.95, f"{report.label} 分地区完成情况(按与目标的差距排序)", fontsize=13, weight="bold")
     ax = fig.add_axes((0.32, 0.5, 0.6, 0.4))
-    labels = [f"{r.region_name} · {r.indicator.name[:10]}" for r in ranked][::-1]
+    labels = ["\n".join(_wrap(f"{r.region_name} · {r.indicator.name}", 16)) for r in ranked][::-1]
     gaps = [r.shortfall or 0.0 for r in ranked][::-1]
     ax.barh(range(len(ranked)), gaps, color=["#C00000" if g > 0 else "#70AD47" for g in gaps])
     ax.set_yticks(range(len(ranked)), labels, fontsize=8)
@@ -162,6 +173,14 @@ def _cell_text(cell: Cell) -> str:
     return str(cell.value)
 
 
+def _draw_table(ax: Any, table: Table, max_rows: int, fontsize: float, width: int = 16) -> None:
+    ax.axis("off")
+    drawn = ax.table(cellText=[[_cell_text(cell)[:width] for cell in row] for row in table.rows[:max_rows]],
+                     colLabels=list(table.columns), loc="upper center")
+    drawn.auto_set_font_size(False)
+    drawn.set_fontsize(fontsize)
+
+
 def _corrections_page(plt: Any, report: MonthlyReport) -> Any | None:
     """上报后更正: the closed months' figures that moved since they were reported (first 30 rows)."""
     table = corrections(report)
@@ -169,12 +188,45 @@ def _corrections_page(plt: Any, report: MonthlyReport) -> Any | None:
         return None
     fig = plt.figure(figsize=A4)
     fig.text(0.08, 0.95, table.title, fontsize=12, weight="bold")
-    ax = fig.add_axes((0.03, 0.05, 0.94, 0.86))
-    ax.axis("off")
-    drawn = ax.table(cellText=[[_cell_text(cell)[:16] for cell in row] for row in table.rows[:30]],
-                     colLabels=list(table.columns), loc="upper center")
-    drawn.auto_set_font_size(False)
-    drawn.set_fontsize(7)
+    _draw_table(fig.add_axes((0.03, 0.05, 0.94, 0.86)), table, 30, 7)
+    return fig
+
+
+def _bulletin_page(plt: Any, report: MonthlyReport) -> Any:
+    """The bulletin: the analysis written from the tables, supervisory batches by 大类 with 环比 and 同比, and the
+    problem types' shares."""
+    fig = plt.figure(figsize=A4)
+    fig.text(0.08, 0.95, f"{report.label} 抽检情况分析", fontsize=13, weight="bold")
+    y = 0.92
+    for sentence in analysis(report):
+        for line in _wrap(sentence.text, 44):
+            fig.text(0.08, y, line, fontsize=9.5)
+            y -= 0.018
+    table = classes(report)
+    fig.text(0.05, y - 0.01, table.title, fontsize=10, weight="bold")
+    _draw_table(fig.add_axes((0.02, 0.30, 0.96, max(0.1, y - 0.33))), table, 22, 6.5, width=10)
+    problems = report.bulletin.problems
+    if problems:
+        ax = fig.add_axes((0.30, 0.04, 0.62, 0.22))
+        ax.barh(range(len(problems)), [p.share for p in problems], color="#1F4E79")
+        ax.set_yticks(range(len(problems)), [p.name for p in problems], fontsize=7.5)
+        ax.invert_yaxis()
+        ax.set_xlabel("占不合格项次的百分比", fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+    return fig
+
+
+def _bulletin_tables_page(plt: Any, report: MonthlyReport) -> Any:
+    """分环节, 分抽检类型 (risk monitoring as 问题发现率), 参照数据 and 风险解析, each under its title."""
+    fig = plt.figure(figsize=A4)
+    boxes = [(stages(report), 0.70, 0.22, 8, 10), (sampling_types(report), 0.50, 0.16, 8, 10),
+             (references(report), 0.33, 0.13, 8, 12), (risk_analysis(report), 0.03, 0.26, 10, 14)]
+    for table, bottom, height, max_rows, width in boxes:
+        fig.text(0.04, bottom + height + 0.012, table.title, fontsize=9.5, weight="bold")
+        if table.rows:
+            _draw_table(fig.add_axes((0.02, bottom, 0.96, height)), table, max_rows, 6, width=width)
+        else:
+            fig.text(0.06, bottom + height - 0.02, "本月无数据", fontsize=8)
     return fig
 
 
@@ -187,7 +239,9 @@ def write_pdf(report: MonthlyReport, path: Path) -> Path:
                                   "CreationDate": None, "Producer": "qsmon"}) as pdf:
         extra = [page for page in (_ranking_page(plt, report), _cases_page(plt, report),
                                    _corrections_page(plt, report)) if page is not None]
-        for fig in [_summary_page(plt, report), *_trend_pages(plt, report), *extra]:
+        pages = [_summary_page(plt, report), _bulletin_page(plt, report), _bulletin_tables_page(plt, report),
+                 *_trend_pages(plt, report), *extra]
+        for fig in pages:
             pdf.savefig(fig)
             plt.close(fig)
     return path

@@ -15,10 +15,13 @@ from qsmon.exceptions import QsmonError
 from qsmon.plans.model import Plan
 from qsmon.settings import Settings
 from qsmon.storage import connect
+from reports.bulletin import load_references
 from reports.csv_out import write_csv
 from reports.data import gather
 from reports.pdf import write_pdf
+from reports.published import public_columns, write_published
 from reports.summary import summary
+from reports.tasks import load_population
 from reports.xlsx import write_xlsx
 
 log = logging.getLogger("qsmon.reports")
@@ -33,11 +36,17 @@ def write_report(settings: Settings, plan: Plan, year: int, month: int, out: Pat
     """
     out.mkdir(parents=True, exist_ok=True)
     with connect(settings.dsn) as conn:
-        report = gather(conn, plan, year, month, timezone=settings.timezone)
+        report = gather(conn, plan, year, month, timezone=settings.timezone,
+                        references=load_references(settings.reference_figures_file),
+                        population=load_population(settings.population_file))
     stem = report_stem(plan, year, month)
     written: list[Path] = []
     if "xlsx" in formats:
         written.append(write_xlsx(report, out / f"{stem}.xlsx"))
+        title = f"{plan.jurisdiction.name}{report.label}不合格产品信息"
+        written.append(write_published(report.published, title, out / f"{stem}-不合格产品信息.xlsx",
+                                       public_columns(settings.public_failure_columns),
+                                       created=datetime(year, month, 1)))  # noqa: DTZ001 - Excel's naive date
     if "pdf" in formats:
         written.append(write_pdf(report, out / f"{stem}.pdf"))
     if "csv" in formats:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from indicators.labels import number, target_text
+from indicators.problem_types import UNCLASSIFIED
 from indicators.stats import State
 from qsmon.plans.model import PlanStatus
 from reports.data import MonthlyReport
@@ -33,10 +32,10 @@ def summary(report: MonthlyReport) -> str:
             parts.append("差距最大的地区:" + "、".join(
                 f"{r.region_name}({r.indicator.name} {number(r.figure.value, r.indicator.measure)})"
                 for r in worst) + "。")
-    items: Counter[str] = Counter(item.item for failure in report.failures for item in failure.items)
-    if items:
-        parts.append(f"本月不合格样品{len(report.failures)}批次,主要不合格项目:"
-                     + "、".join(f"{name}({count})" for name, count in items.most_common(3)) + "。")
+    typed = [p for p in report.bulletin.problems if p.name != UNCLASSIFIED]
+    if report.failures:
+        parts.append(f"本月不合格样品{len(report.failures)}批次" + (
+            ",主要问题类型:" + "、".join(f"{p.name}({p.share:.2f}%)" for p in typed[:3]) if typed else "") + "。")
     else:
         parts.append("本月无不合格样品。")
     open_alerts = [a for a in report.alerts if a.open_at_month_end]

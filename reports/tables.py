@@ -1,7 +1,8 @@
 """The report's tables, defined once: headers, rows and labels for the workbook, the CSV files and the PDF.
 
 Cells carry their kind, so each format renders a number its own way (Excel: a fraction formatted as a percentage;
-CSV: the percentage with four decimals) while the words, all from indicators.labels, stay the same everywhere.
+CSV: the percentage with two decimals, as bulletins print it) while the words, all from indicators.labels, stay the
+same everywhere.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ from typing import Any, Literal
 from indicators.labels import counting_text, is_percent, label, target_text, window_label
 from qsmon.plans.counting import Counting
 from qsmon.schema import FailedItem
+from qsmon.vocab import SamplingType, Stage
+from reports.analysis import analysis
+from reports.bulletin import GroupRow, Tally, change
 from reports.data import MonthlyReport
+from reports.risk_notes import item_notes
 
 Kind = Literal["text", "count", "rate", "score", "points"]
 
@@ -142,6 +147,148 @@ def corrections(report: MonthlyReport) -> Table:
                   "变化(百分点/分)"], rows, [9, 34, 10, 9, 9, 10, 9, 10, 10, 12])
 
 
+NO_LAST_YEAR = "去年同月无数据"
+NO_LAST_MONTH = "上月无数据"
+
+
+def _compared(now: Tally, before: Tally, missing: str) -> Cell:
+    """The change in percentage points, or why there is none (no batches then): never a division by zero."""
+    points = change(now, before)
+    return Cell(points, "points") if points is not None else Cell(missing if not before.batches else None)
+
+
+def _group_cells(row: GroupRow, name: str) -> list[Cell]:
+    return [Cell(name), Cell(row.month.batches, "count"), Cell(row.month.failed, "count"), Cell(row.month.rate, "rate"),
+            Cell(row.previous_month.rate, "rate"), _compared(row.month, row.previous_month, NO_LAST_MONTH),
+            Cell(row.last_year.batches, "count"), Cell(row.last_year.rate, "rate"),
+            _compared(row.month, row.last_year, NO_LAST_YEAR)]
+
+
+_GROUP_COLUMNS = ["批次", "不合格", "不合格率", "上月不合格率", "环比(百分点)", "去年同月批次", "去年同月不合格率",
+                  "同比(百分点)"]
+_GROUP_WIDTHS = [9, 8, 10, 12, 12, 12, 14, 12]
+
+
+def _class_name(row: GroupRow) -> str:
+    return row.key or (label(row.category) if row.category else "")
+
+
+def classes(report: MonthlyReport) -> Table:
+    """分大类: supervisory batches by SAMR 大类 (food) or category, with 合计, 环比 and 同比."""
+    b = report.bulletin
+    rows = [[Cell(label(r.category) if r.category else ""), *_group_cells(r, _class_name(r))] for r in b.classes]
+    if b.total is not None and b.classes:
+        rows.append([Cell("合计"), *_group_cells(b.total, "")])
+    return Table("分大类", f"{report.label} 监督抽检分大类情况(不含风险监测、满意度测评)",
+                 ["类别", "大类", *_GROUP_COLUMNS], rows, [10, 18, *_GROUP_WIDTHS])
+
+
+def stages(report: MonthlyReport) -> Table:
+    """分环节: 生产 / 流通 / 餐饮 / 网络销售, with 合计."""
+    b = report.bulletin
+    merged: dict[str, GroupRow] = {}
+    for r in b.stages:  # one line per 环节 across categories
+        merged[r.key] = _add(merged.get(r.key), r)
+    rows = [_group_cells(r, label(Stage(key)) if key else "未注明") for key, r in sorted(merged.items())]
+    if b.total is not None and merged:
+        rows.append(_group_cells(b.total, "合计"))
+    return Table("分环节", f"{report.label} 监督抽检分环节情况", ["抽检环节", *_GROUP_COLUMNS], rows,
+                 [12, *_GROUP_WIDTHS])
+
+
+def _add(a: GroupRow | None, b: GroupRow) -> GroupRow:
+    if a is None:
+        return GroupRow(b.key, None, b.month, b.previous_month, b.last_year)
+    def plus(x: Tally, y: Tally) -> Tally:
+        return Tally(x.batches + y.batches, x.failed + y.failed)
+    return GroupRow(a.key, None, plus(a.month, b.month), plus(a.previous_month, b.previous_month),
+                    plus(a.last_year, b.last_year))
+
+
+def sampling_types(report: MonthlyReport) -> Table:
+    """分抽检类型: each on its own; risk monitoring as 问题样品 and 问题发现率, never a pass rate."""
+    merged: dict[str, GroupRow] = {}
+    for r in report.bulletin.sampling_types:
+        merged[r.key] = _add(merged.get(r.key), r)
+    rows = []
+    for key, r in sorted(merged.items()):
+        risk = key == SamplingType.RISK_MONITORING
+        rows.append([Cell(label(SamplingType(key))), Cell("问题发现率" if risk else "不合格率"),
+                     *_group_cells(r, "")[1:]])
+    return Table("分抽检类型", f"{report.label} 分抽检类型情况(风险监测为问题样品与问题发现率)",
+                 ["抽检类型", "计量", "批次", "不合格/问题样品", "比率", "上月比率", "环比(百分点)", "去年同月批次",
+                  "去年同月比率", "同比(百分点)"], rows, [14, 10, *_GROUP_WIDTHS])
+
+
+def problem_types_table(report: MonthlyReport) -> Table:
+    """问题类型: failed items (项次) by the type bulletins group them in; 未归类 lists its items."""
+    return Table("问题类型", f"{report.label} 不合格项目问题类型(按项次;依据见 indicators/problem_types.yaml)",
+                 ["问题类型", "项次", "占比", "主要项目"],
+                 [[Cell(p.name), Cell(p.items, "count"), Cell(p.share, "rate"), Cell("、".join(p.examples))]
+                  for p in report.bulletin.problems], [26, 8, 10, 60])
+
+
+def repeat_firms(report: MonthlyReport) -> Table:
+    return Table("多次不合格企业", f"近12个月多次不合格的企业/单位(截至{report.label})",
+                 ["企业/单位", "地区", "不合格批次", "样品"],
+                 [[Cell(f.firm), Cell(f.region), Cell(f.failures, "count"), Cell("、".join(f.products))]
+                  for f in report.bulletin.repeat_firms], [34, 10, 10, 50])
+
+
+def references(report: MonthlyReport) -> Table:
+    """参照数据: figures published elsewhere beside the local month's, each with its period and source; the
+    classes no reference covers are listed under it."""
+    rows = []
+    for figure, local in report.bulletin.references:
+        local_rate = local.rate if local else None
+        rows.append([Cell(figure.scope), Cell(label(figure.category)), Cell(figure.subcategory or "—"),
+                     Cell(figure.period), Cell(figure.fail_rate, "rate"), Cell(local_rate, "rate"),
+                     Cell(local_rate - figure.fail_rate if local_rate is not None else "本地本月无数据",
+                          "points" if local_rate is not None else "text"), Cell(figure.source)])
+    for category, key in report.bulletin.missing_references:
+        rows.append([Cell("未提供参照数据"), Cell(label(category)), Cell(key or "—"), *[Cell(None)] * 5])
+    return Table("参照数据", f"{report.label} 本地不合格率与参照数据(参照数据来自 QSMON_REFERENCE_FIGURES_FILE)",
+                 ["参照范围", "类别", "大类", "参照期间", "参照不合格率", "本地本月不合格率", "差(百分点)", "来源"],
+                 rows, [12, 10, 16, 14, 12, 14, 12, 40])
+
+
+NO_NOTE = "暂无解析(请在 reports/risk_notes.yaml 中补充)"
+
+
+def risk_analysis(report: MonthlyReport) -> Table:
+    """风险解析: every item that failed in the month, with its note; items without one say so."""
+    notes = item_notes(item.item for failure in report.failures for item in failure.items)
+    return Table("风险解析", f"{report.label} 不合格项目风险解析", ["不合格项目", "批次", "说明", "标准依据",
+                                                              "可能原因", "健康影响"],
+                 [[Cell(n.item), Cell(n.failures, "count"), Cell(n.note.what if n.note else NO_NOTE),
+                   Cell(n.note.standard if n.note else None), Cell(n.note.causes if n.note else None),
+                   Cell(n.note.health if n.note else None)] for n in notes], [24, 8, 40, 36, 36, 40])
+
+
+NO_POPULATION = "缺少人口数据(QSMON_POPULATION_FILE)"
+
+
+def tasks(report: MonthlyReport) -> Table:
+    """任务进度: batches done this year against those due by the month's end, per sampling task and region."""
+    rows = []
+    for r in report.tasks:
+        missing = r.annual is None
+        rows.append([Cell(r.task.name), Cell(r.region_name), Cell(r.annual if not missing else NO_POPULATION,
+                                                                  "score" if not missing else "text"),
+                     Cell(r.due, "score"), Cell(r.done, "count"), Cell(r.progress, "rate"), Cell(r.task.source)])
+    return Table("任务进度", f"截至{report.label}末抽检任务完成情况(应完成按全年任务量与已过天数折算)",
+                 ["任务", "地区", "全年任务(批次)", "截至月末应完成", "已完成", "完成率", "依据"], rows,
+                 [24, 10, 14, 14, 10, 10, 50])
+
+
+def analysis_table(report: MonthlyReport) -> Table:
+    """分析: sentences written from the tables, each naming its table; 下一步工作 left to staff."""
+    return Table("分析", f"{report.label} 分析(由数据生成,每句注明数据来源表)", ["内容", "数据来源表"],
+                 [[Cell(s.text), Cell(s.table)] for s in analysis(report)], [100, 16])
+
+
 def all_tables(report: MonthlyReport) -> list[Table]:
-    return [indicators(report), categories(report), regions(report), trends(report), failures(report),
-            alerts(report), cases(report), corrections(report)]
+    return [indicators(report), analysis_table(report), classes(report), stages(report), sampling_types(report),
+            problem_types_table(report), categories(report), regions(report), trends(report), failures(report),
+            repeat_firms(report), risk_analysis(report), references(report), tasks(report), alerts(report),
+            cases(report), corrections(report)]

@@ -13,7 +13,8 @@ CREATE TEMP TABLE IF NOT EXISTS incoming (
     score double precision, product text, brand text, spec text, batch text, manufacturer text,
     sampled_unit text, lab text, source text, failed_items text, kafka_partition int, kafka_offset bigint,
     produced_at timestamptz, manufacturer_region_code text, sampling_level text, task_source text,
-    announcement_no text, announcement_date date, retest_status text
+    announcement_no text, announcement_date date, retest_status text, manufacturer_address text,
+    sampled_unit_address text
 ) ON COMMIT DELETE ROWS
 """
 COPY = f"COPY incoming ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
@@ -22,11 +23,11 @@ HISTORY = """
 INSERT INTO inspection_results (sample_id, revision, sampled_at, reported_at, category, subcategory, sampling_type,
     stage, region_code, verdict, grade, score, product, brand, spec, batch, manufacturer, sampled_unit, lab, source,
     failed_items, kafka_partition, kafka_offset, produced_at, manufacturer_region_code, sampling_level, task_source,
-    announcement_no, announcement_date, retest_status)
+    announcement_no, announcement_date, retest_status, manufacturer_address, sampled_unit_address)
 SELECT sample_id, revision, sampled_at, reported_at, category, subcategory, sampling_type, stage, region_code,
     verdict, grade, score, product, brand, spec, batch, manufacturer, sampled_unit, lab, source,
     failed_items::jsonb, kafka_partition, kafka_offset, produced_at, manufacturer_region_code, sampling_level,
-    task_source, announcement_no, announcement_date, retest_status
+    task_source, announcement_no, announcement_date, retest_status, manufacturer_address, sampled_unit_address
 FROM incoming
 ON CONFLICT DO NOTHING
 """

@@ -18,12 +18,13 @@ COLUMNS: tuple[str, ...] = (
     "region_code", "verdict", "grade", "score", "product", "brand", "spec", "batch", "manufacturer",
     "sampled_unit", "lab", "source", "failed_items", "kafka_partition", "kafka_offset", "produced_at",
     "manufacturer_region_code", "sampling_level", "task_source", "announcement_no", "announcement_date",
-    "retest_status",
+    "retest_status", "manufacturer_address", "sampled_unit_address",
 )
 COPY_TYPES: tuple[str, ...] = (
     "text", "int4", "timestamptz", "timestamptz", "text", "text", "text", "text",
     "text", "text", "text", "float8", "text", "text", "text", "text", "text",
     "text", "text", "text", "text", "int4", "int8", "timestamptz", "text", "text", "text", "text", "date", "text",
+    "text", "text",
 )
 
 
@@ -106,4 +107,5 @@ def copy_row(item: Accepted) -> tuple[Any, ...]:
         datetime.fromtimestamp(item.record.timestamp, UTC) if item.record.timestamp else None,
         r.manufacturer_region_code, r.sampling_level.value if r.sampling_level else None, r.task_source or None,
         r.announcement_no or None, r.announcement_date, r.retest_status.value if r.retest_status else None,
+        r.manufacturer_address or None, r.sampled_unit_address or None,
     )

@@ -15,7 +15,7 @@ from cli._common import CHECKOUT
 from cli.demo.console import step
 from indicators.labels import label
 from qsmon import clock
-from qsmon.schema import InspectionResult, parse_result
+from qsmon.schema import FailedItem, InspectionResult, parse_result
 from qsmon.settings import Settings
 from qsmon.vocab import Category, SamplingType, Stage, Verdict
 
@@ -27,6 +27,13 @@ PLAN_IN_FORCE = """\
 # 荆州市: the 2023 plan stays in force until the next one is issued
 extends: jingzhou-2023
 in_force_until: 2027-12-31
+# The site's own yearly sampling volume (a demo figure, not from the plan): reports show done against due.
+sampling_tasks:
+  - id: food-evaluative-volume
+    name: 食品安全评价性抽检任务量
+    source: (演示)市局年度抽检计划:食品安全评价性抽检全年不少于36000批次
+    filter: {categories: [food], sampling_types: [evaluative]}
+    per_year: 36000
 """
 
 
@@ -64,12 +71,13 @@ def demo_roundtrip(settings: Settings) -> None:
             sampled_at=now - timedelta(days=1),
             reported_at=now,
             category=Category.FOOD,
-            subcategory="蔬菜",
+            subcategory="食用农产品",  # SAMR's 大类 (qsmon/food_classes.yaml); 蔬菜 is its 亚类
             sampling_type=SamplingType.EVALUATIVE,
             stage=Stage.DISTRIBUTION,
             region_code="421003",
             product="普通白菜",
             verdict=Verdict.PASS if i else Verdict.FAIL,
+            failed_items=() if i else (FailedItem(item="毒死蜱", measured="0.35", limit="≤0.1", unit="mg/kg"),),
             source="demo",
         )
         for i in range(5)

@@ -17,6 +17,8 @@ from qsmon.schema import InspectionResult
 from qsmon.settings import Settings
 from qsmon.vocab import Category, SamplingType, Stage, Verdict
 
+REFERENCE_EXAMPLE = CHECKOUT / "deploy" / "examples" / "reference-figures.yaml"
+
 
 def demo_alerts(settings: Settings) -> None:
     """Plan indicators evaluated live: one grouped message per change, to a webhook and Alertmanager."""
@@ -161,12 +163,27 @@ def demo_dashboards(settings: Settings) -> None:
 def demo_report(settings: Settings) -> None:
     """The monthly report of the simulated month: workbook, PDF and CSV."""
     from qsmon.plans import presets
+    from qsmon.storage import connect
+    from reports.analysis import analysis
+    from reports.bulletin import load_references
+    from reports.data import gather
     from reports.run import write_report
 
-    step("Monthly report (qsmon report monthly --plan jingzhou-2023 --month …)")
+    step("Monthly report and bulletin (qsmon report monthly --plan jingzhou-2023 --month …)")
     today = clock.today(settings.timezone)
     out = CHECKOUT / "reports-out"
-    files = write_report(settings, presets(settings.plans_dir)["jingzhou-2023"], today.year, today.month, out)
-    for path in files[:2]:
+    # Reference figures are the site's data; the demo's are placeholders that say so in their source.
+    with_references = settings.model_copy(update={"reference_figures_file": REFERENCE_EXAMPLE})
+    plan = presets(settings.plans_dir)["jingzhou-2023"]
+    files = write_report(with_references, plan, today.year, today.month, out)
+    for path in (p for p in files if p.suffix in (".xlsx", ".pdf")):
         typer.echo(f"   {path.relative_to(out.parent)} ({path.stat().st_size // 1024} KiB)")
-    typer.echo(f"   … and {len(files) - 2} CSV tables (UTF-8 with BOM) in {out.name}/")
+    csvs = [p for p in files if p.suffix == ".csv"]
+    typer.echo(f"   … and {len(csvs)} CSV tables (UTF-8 with BOM): "
+               + "、".join(p.stem.rsplit("-", 1)[-1] for p in csvs))
+    with connect(settings.dsn) as conn:
+        report = gather(conn, plan, today.year, today.month, timezone=settings.timezone,
+                        references=load_references(REFERENCE_EXAMPLE))
+    typer.echo("   分析 (each sentence names the table its numbers come from):")
+    for sentence in analysis(report):
+        typer.echo(f"     {sentence.text}" + (f" [{sentence.table}]" if sentence.table else ""))

@@ -211,6 +211,8 @@ def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, fi
             announcement_no=text.get("notice_no"),
             announcement_date=reported if fields.get("notice_date") else None,
             retest_status=outcome.retest,
+            manufacturer_address=text.get("manufacturer_address"),
+            sampled_unit_address=text.get("sampled_unit_address"),
         )
     except ValidationError as exc:
         raise row_error(exc) from exc

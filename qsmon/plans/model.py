@@ -159,6 +159,27 @@ class NotMonitored(BaseModel):
     reason: Text
 
 
+class SamplingTask(BaseModel):
+    """A sampling volume a plan sets (抽检任务量): batches a year, or batches per thousand residents a year (the
+    population comes from QSMON_POPULATION_FILE). Reports compare what was done with what was due by then."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Slug
+    name: Text
+    source: Text = Field(description="the sentence of the document that sets the volume")
+    filter: Filter
+    per_year: int | None = Field(default=None, ge=1, description="batches a year for the jurisdiction")
+    per_thousand_residents: float | None = Field(default=None, gt=0, le=100,
+                                                 description="batches a year per thousand residents")
+
+    @model_validator(mode="after")
+    def _one_volume(self) -> Self:
+        if (self.per_year is None) == (self.per_thousand_residents is None):
+            raise ValueError("a sampling task sets exactly one of per_year and per_thousand_residents")
+        return self
+
+
 class Jurisdiction(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -203,6 +224,7 @@ class Plan(BaseModel):
     notes: Text | None = None
     indicators: tuple[Indicator, ...] = Field(min_length=1)
     not_monitored: tuple[NotMonitored, ...] = ()
+    sampling_tasks: tuple[SamplingTask, ...] = ()
 
     @field_validator("indicators")
     @classmethod

@@ -12,8 +12,8 @@ from qsmon.regions import regions
 from qsmon.storage.locks import REFERENCE_DATA, SCOPED_OBJID
 
 
-def sync_reference(conn: psycopg.Connection, plans: Iterable[Plan], labels: Iterable[tuple[str, str, str]] = ()
-                   ) -> int:
+def sync_reference(conn: psycopg.Connection, plans: Iterable[Plan], labels: Iterable[tuple[str, str, str]] = (),
+                   problem_terms: Iterable[tuple[int, str, str, str]] = ()) -> int:
     """Replace plan_indicators, regions and labels with what the plan files, the region table and ``labels``
     ((kind, code, label) rows: indicators.labels.label_rows) say; returns the number of indicators."""
     rows = [
@@ -47,4 +47,7 @@ def sync_reference(conn: psycopg.Connection, plans: Iterable[Plan], labels: Iter
                             [(r.code, r.name, r.parent) for r in regions().values()])
             conn.execute("DELETE FROM labels")
             cur.executemany("INSERT INTO labels (kind, code, label) VALUES (%s, %s, %s)", list(labels))
+            conn.execute("DELETE FROM problem_type_terms")
+            cur.executemany("INSERT INTO problem_type_terms (position, category, term, problem_type)"
+                            " VALUES (%s, %s, %s, %s)", list(problem_terms))
     return len(rows)

@@ -86,13 +86,13 @@ class TestReferenceData:
         from qsmon.storage.reference import sync_reference
 
         with connect(settings.dsn) as conn:
-            assert sync_reference(conn, presets().values()) == 36
+            assert sync_reference(conn, presets().values()) == 37
         row = db.execute("SELECT name, target, categories FROM plan_indicators"
                          " WHERE plan_id = 'jingzhou-2023' AND indicator_id = 'food-evaluative-pass'").fetchone()
         assert row == ("食品安全评价性抽检合格率", 98.5, ["food"])
         assert db.execute("SELECT name FROM regions WHERE code = '421083'").fetchone() == ("洪湖市",)
         with connect(reader_dsn(settings.dsn)) as reader:
-            assert reader.execute("SELECT count(*) FROM plan_indicators").fetchone() == (36,)
+            assert reader.execute("SELECT count(*) FROM plan_indicators").fetchone() == (37,)
             reader.execute("SET default_transaction_read_only = off")  # a default, not the boundary
             reader.commit()
             with pytest.raises(psycopg.errors.InsufficientPrivilege):

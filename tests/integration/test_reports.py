@@ -109,7 +109,8 @@ def sheet_rows(path: Path, name: str) -> list[tuple[object, ...]]:
 
 class TestMonthlyWorkbook:
     def test_every_sheet_shows_the_independently_computed_numbers(self, loaded: Settings, tmp_path: Path) -> None:
-        [xlsx] = write_report(loaded, PLAN, 2026, 3, tmp_path, ["xlsx"])
+        xlsx, published = write_report(loaded, PLAN, 2026, 3, tmp_path, ["xlsx"])
+        assert published.name.endswith("不合格产品信息.xlsx")  # the failures in the published layout, beside it
         # March vegetables after the correction: 洪湖 96/100, 沙市 200/202 → 296/302.
         march, february, last_year = 296 / 302, 100 / 100, 50 / 51
         ytd = (296 + 100) / (302 + 100)
@@ -171,7 +172,7 @@ class TestMonthlyWorkbook:
         first = {p.name: p.read_bytes() for p in write_report(loaded, PLAN, 2026, 3, tmp_path / "a")}
         second = {p.name: p.read_bytes() for p in write_report(loaded, PLAN, 2026, 3, tmp_path / "a")}
         assert first == second
-        assert len(first) == 10  # xlsx, pdf and eight CSV tables
+        assert len(first) == 20  # two workbooks (report, 不合格产品信息), the pdf and seventeen CSV tables
 
     def test_csv_files_open_in_excel_with_chinese(self, loaded: Settings, tmp_path: Path) -> None:
         files = write_report(loaded, PLAN, 2026, 3, tmp_path, ["csv"])
@@ -221,7 +222,7 @@ class TestAnnouncement:
         assert message["kind"] == "monthly_report"
         assert message["title"] == "测试市质量强市建设实施方案 2026年3月质量指标月报"
         assert "工程竣工验收合格率为90.91%" in message["summary"]
-        assert message["files"] == [str(files[0])]
+        assert message["files"] == [str(f) for f in files]
 
 
 class TestMonthlyPdf:

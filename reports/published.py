@@ -1,0 +1,122 @@
+"""不合格产品信息: the month's failed samples in the column layout announcements publish, as a workbook of its own
+ready for 信息公开. ``QSMON_PUBLIC_FAILURE_COLUMNS`` chooses which of the published columns go out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import psycopg
+import xlsxwriter
+
+from indicators.labels import label
+from qsmon.exceptions import ConfigError
+from qsmon.schema import FailedItem
+from qsmon.vocab import RetestStatus
+
+PUBLISHED_COLUMNS: tuple[str, ...] = (
+    "序号", "标称生产企业名称", "标称生产企业地址", "被抽样单位名称", "被抽样单位地址", "食品名称", "规格型号", "商标",
+    "生产日期/批号", "不合格项目║检验结果║标准值", "分类", "公告号", "公告日期", "任务来源", "检验机构", "备注",
+)
+_WIDTHS = dict(zip(PUBLISHED_COLUMNS, (6, 28, 36, 28, 36, 16, 12, 10, 14, 44, 14, 16, 12, 24, 28, 12), strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedFailure:
+    sample_id: str
+    manufacturer: str | None
+    manufacturer_address: str | None
+    sampled_unit: str | None
+    sampled_unit_address: str | None
+    product: str | None
+    spec: str | None
+    brand: str | None
+    batch: str | None
+    items: tuple[FailedItem, ...]
+    food_class: str
+    announcement_no: str | None
+    announcement_date: date | None
+    task_source: str | None
+    lab: str | None
+    retest: RetestStatus | None
+
+    def cells(self, number: int) -> dict[str, object]:
+        return {
+            "序号": number, "标称生产企业名称": self.manufacturer, "标称生产企业地址": self.manufacturer_address,
+            "被抽样单位名称": self.sampled_unit, "被抽样单位地址": self.sampled_unit_address, "食品名称": self.product,
+            "规格型号": self.spec, "商标": self.brand, "生产日期/批号": self.batch,
+            "不合格项目║检验结果║标准值": items_published(self.items), "分类": self.food_class,
+            "公告号": self.announcement_no,
+            "公告日期": self.announcement_date.isoformat() if self.announcement_date else None,
+            "任务来源": self.task_source, "检验机构": self.lab, "备注": label(self.retest) if self.retest else None,
+        }
+
+
+def items_published(items: Sequence[FailedItem]) -> str:
+    """毒死蜱║0.35mg/kg║≤0.1mg/kg, one item a line, as the published column writes them."""
+    lines = []
+    for item in items:
+        unit = item.unit or ""
+        measured = f"{item.measured}{unit}" if item.measured else ""
+        limit = f"{item.limit}{unit}" if item.limit else ""
+        lines.append("║".join((item.item, measured, limit)))
+    return "\n".join(lines)
+
+
+_FAILURES = """
+SELECT f.sample_id, r.manufacturer, r.manufacturer_address, r.sampled_unit, r.sampled_unit_address, r.product, r.spec,
+    r.brand, r.batch, r.failed_items, f.subcategory, r.announcement_no, r.announcement_date, r.task_source, r.lab,
+    r.retest_status
+FROM failure_current f
+JOIN inspection_results r ON r.sample_id = f.sample_id AND r.revision = f.revision AND r.sampled_at = f.sampled_at
+WHERE f.day BETWEEN %s AND %s AND f.region_code LIKE %s
+  AND f.sampling_type <> 'risk_monitoring'  -- risk monitoring's problem samples are not published as 不合格
+ORDER BY f.day, f.sample_id
+"""
+
+
+def published_failures(conn: psycopg.Connection, first: date, last: date, pattern: str) -> list[PublishedFailure]:
+    """Every current failed sample of the days, one row each, with what its announcement published."""
+    return [PublishedFailure(sid, mf, mf_addr, unit, unit_addr, product, spec, brand, batch,
+                             tuple(FailedItem.model_validate(i) for i in items), food_class or "", no, on, task, lab,
+                             RetestStatus(retest) if retest else None)
+            for sid, mf, mf_addr, unit, unit_addr, product, spec, brand, batch, items, food_class, no, on, task, lab,
+            retest in conn.execute(_FAILURES, (first, last, pattern))]
+
+
+def public_columns(chosen: Sequence[str]) -> tuple[str, ...]:
+    """The published columns to write: all, or the chosen ones in the published order (序号 always first)."""
+    unknown = sorted(set(chosen) - set(PUBLISHED_COLUMNS))
+    if unknown:
+        raise ConfigError("QSMON_PUBLIC_FAILURE_COLUMNS names columns the published layout does not have",
+                          unknown="、".join(unknown), columns="、".join(PUBLISHED_COLUMNS))
+    if not chosen:
+        return PUBLISHED_COLUMNS
+    return tuple(c for c in PUBLISHED_COLUMNS if c == "序号" or c in chosen)
+
+
+def write_published(rows: Sequence[PublishedFailure], title: str, path: Path, columns: Sequence[str], *,
+                    created: datetime) -> Path:
+    book = xlsxwriter.Workbook(str(path))
+    book.set_properties({"title": title, "author": "qsmon", "created": created})  # fixed: same data, same bytes
+    sheet = book.add_worksheet("不合格产品信息")
+    header = book.add_format({"bold": True, "border": 1, "text_wrap": True, "align": "center", "valign": "vcenter"})
+    wrapped = book.add_format({"text_wrap": True, "valign": "top", "border": 1})
+    sheet.merge_range(0, 0, 0, len(columns) - 1, title, book.add_format({"bold": True, "font_size": 14,
+                                                                         "align": "center"}))
+    sheet.write_row(1, 0, columns, header)
+    for n, failure in enumerate(rows, 1):
+        cells = failure.cells(n)
+        for c, name in enumerate(columns):
+            value = cells[name]
+            if value is None:
+                sheet.write_blank(1 + n, c, None, wrapped)
+            else:
+                sheet.write(1 + n, c, value, wrapped)
+    for c, name in enumerate(columns):
+        sheet.set_column(c, c, _WIDTHS[name])
+    sheet.freeze_panes(2, 0)
+    book.close()
+    return path
