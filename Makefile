@@ -2,7 +2,7 @@
 UV := python3 -m uv
 .DEFAULT_GOAL := help
 .PHONY: help bootstrap demo test lint typecheck unit integration stack-up stack-down bench bench-alerts bench-panels \
-	bench-hostile
+	bench-hostile bench-api
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -50,6 +50,11 @@ bench-alerts: bootstrap ## alert latency, breach to webhook (writes docs/benchma
 bench-panels: bootstrap ## dashboard panel queries on 10 million results (writes docs/benchmarks.md)
 	$(UV) run qsmon stack up
 	$(UV) run python -m bench.panels --count 10000000 --write-docs
+
+bench-api: bootstrap ## read API latency with wrk on 10 million results (installs wrk; writes docs/benchmarks.md)
+	@command -v wrk >/dev/null || (apt-get install -y -q wrk || sudo apt-get install -y -q wrk)
+	$(UV) run qsmon stack up
+	$(UV) run python -m bench.api --write-docs
 
 bench-hostile: bootstrap ## hostile input: bad NDJSON, refused records, outages (stops services; writes docs/benchmarks.md)
 	$(UV) run qsmon stack up

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cases.exceptions import CaseNotFoundError, StepRefusedError
 from cases.store import Progress, record_step
 from qsmon import clock
-from qsmon.auth import bearer_authorised
+from qsmon.auth import IngestAuthoriser
 from qsmon.case_rules import load_table
 from qsmon.settings import Settings
 
@@ -49,7 +49,7 @@ class CaseAnswer(BaseModel):
 
 
 def router(settings: Settings) -> APIRouter:
-    tokens = [t.get_secret_value().encode() for t in settings.ingest_tokens]
+    authorised = IngestAuthoriser(settings)
     table = load_table(settings.case_deadlines_file)
     api = APIRouter()
 
@@ -74,7 +74,7 @@ def router(settings: Settings) -> APIRouter:
     )
     async def post_step(case_id: int, body: StepDone,
                         authorization: Annotated[str | None, Header()] = None) -> Any:
-        if not bearer_authorised(authorization, tokens):
+        if not await anyio.to_thread.run_sync(authorised, authorization):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
                                 headers={"WWW-Authenticate": "Bearer"})
         try:

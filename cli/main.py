@@ -12,6 +12,7 @@ from cli.months import months_app
 from cli.offsets import offsets_app
 from cli.plans import plans_app
 from cli.report import report_app
+from cli.tokens import serve_api, tokens_app
 
 app = typer.Typer(
     name="qsmon",
@@ -29,6 +30,8 @@ app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(offsets_app, name="offsets")
 app.add_typer(cases_app, name="cases")
 app.add_typer(months_app, name="months")
+app.add_typer(tokens_app, name="tokens")
+producers.serve_app.command("api")(serve_api)
 
 
 def main() -> None:

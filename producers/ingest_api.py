@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from producers.exceptions import ProduceError
 from producers.kafka_sink import ResultSink
 from qsmon import clock
-from qsmon.auth import bearer_authorised
+from qsmon.auth import IngestAuthoriser
 from qsmon.exceptions import InvalidResultError
 from qsmon.health import Cached
 from qsmon.schema import InspectionResult, parse_result
@@ -152,7 +152,7 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
     requests = Counter("qsmon_ingest_requests_total", "Ingest requests by HTTP status", ["status"],
                        registry=registry)
     records = Counter("qsmon_ingest_records_total", "Records acknowledged by Kafka", registry=registry)
-    tokens = [t.get_secret_value().encode() for t in settings.ingest_tokens]
+    authorised = IngestAuthoriser(settings)
     state: dict[str, ResultSink] = {}
     # Parsing is CPU work: at most this many requests parse at once, each in its own thread, so the event loop
     # (health checks, other clients' uploads) keeps running whatever one client sends.
@@ -203,7 +203,7 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
         authorization: Annotated[str | None, Header()] = None,
         content_type: Annotated[str | None, Header()] = None,
     ) -> Any:
-        if not bearer_authorised(authorization, tokens):
+        if not await anyio.to_thread.run_sync(authorised, authorization):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
                                 headers={"WWW-Authenticate": "Bearer"})
         media_type = (content_type or "").split(";", maxsplit=1)[0].strip().lower()

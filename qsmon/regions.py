@@ -61,9 +61,14 @@ def children(code: str) -> list[Region]:
     return list(_children().get(code, []))
 
 
+NATION = "000000"
+
+
 def like_pattern(code: str) -> str:
     """The SQL LIKE pattern of ``code`` and everything below it: a province (xx0000) or city (xxxx00) covers the
     codes that share its prefix; a county covers itself. The SQL function region_pattern() is the same rule."""
+    if code == NATION:  # a plan without a region (and the read API without one) covers every code
+        return "%"
     if code.endswith("0000"):
         return code[:2] + "%"
     if code.endswith("00"):

@@ -90,7 +90,7 @@ class Grade(LabelledEnum):
 
 LABELS: dict[LabelledEnum, str] = {
     Category.FOOD: "食品",
-    Category.AGRICULTURAL: "食用农产品",
+    Category.AGRICULTURAL: "农产品",  # the agriculture department's; SAMR's 食用农产品 is a food class (大类)
     Category.DRUG: "药品",
     Category.MEDICAL_DEVICE: "医疗器械",
     Category.COSMETIC: "化妆品",

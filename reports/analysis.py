@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from indicators.labels import label
 from indicators.problem_types import UNCLASSIFIED
+from qsmon.vocab import Category
 from reports.bulletin import GroupRow, Tally, change
 from reports.data import MonthlyReport
 
@@ -33,7 +34,8 @@ def _rate(tally: Tally) -> str:
 
 
 def _name(row: GroupRow) -> str:
-    return row.key or (label(row.category) if row.category else "")
+    """A food line by its 大类, any other by its category."""
+    return row.key if row.key and row.category is Category.FOOD else (label(row.category) if row.category else "")
 
 
 def analysis(report: MonthlyReport) -> list[Sentence]:

@@ -50,12 +50,17 @@ def _setup_fonts() -> Any:
     return pyplot
 
 
+_NUMBER = set("0123456789.%+-,/")
+
+
 def _wrap(text: str, width: int) -> list[str]:
-    """Chinese has no spaces to break at: break every ``width`` characters, keeping punctuation on its line."""
+    """Chinese has no spaces to break at: break every ``width`` characters, keeping punctuation on its line and
+    never splitting a number (0.18, 4.90%, 90/1837)."""
     lines, line = [], ""
-    for char in text:
+    for char, following in zip(text, [*text[1:], ""], strict=True):
         line += char
-        if len(line) >= width and char not in ",。、;:)":
+        inside_number = char in _NUMBER and following in _NUMBER and following != ""
+        if len(line) >= width and char not in ",。、;:)" and not inside_number:
             lines.append(line)
             line = ""
     return [*lines, line] if line else lines

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from indicators.labels import counting_text, is_percent, label, target_text, window_label
 from qsmon.plans.counting import Counting
 from qsmon.schema import FailedItem
-from qsmon.vocab import SamplingType, Stage
+from qsmon.vocab import Category, SamplingType, Stage
 from reports.analysis import analysis
 from reports.bulletin import GroupRow, Tally, change
 from reports.data import MonthlyReport
@@ -170,7 +170,10 @@ _GROUP_WIDTHS = [9, 8, 10, 12, 12, 12, 14, 12]
 
 
 def _class_name(row: GroupRow) -> str:
-    return row.key or (label(row.category) if row.category else "")
+    """The 大类 of a food line (未分类 when the result named none); other categories have no 大类 (—)."""
+    if row.category is Category.FOOD:
+        return row.key or "未分类"
+    return row.key or "—"
 
 
 def classes(report: MonthlyReport) -> Table:

@@ -18,6 +18,7 @@ from cli.demo.months import demo_counting, demo_months
 from cli.demo.operations import demo_health, demo_offsets
 from cli.demo.outcomes import demo_alerts, demo_dashboards, demo_report, demo_status
 from cli.demo.pipeline import demo_audit, demo_hostile, demo_rates, demo_stop, demo_worker
+from cli.demo.readapi import demo_read_api
 from qsmon.settings import Settings, get_settings
 
 DEMO_PLANS = LOCAL_STACK_DIR / "demo" / "plans"  # the site's own plan files
@@ -25,7 +26,7 @@ DEMO_PLANS = LOCAL_STACK_DIR / "demo" / "plans"  # the site's own plan files
 STEPS: list[Callable[[Settings], None]] = [
     demo_init, demo_offsets, demo_roundtrip, demo_import, demo_ingest, demo_simulate, demo_worker, demo_health,
     demo_hostile, demo_rates, demo_audit, demo_alerts, demo_cases, demo_counting, demo_months, demo_status,
-    demo_dashboards, demo_report, demo_stop,
+    demo_dashboards, demo_report, demo_read_api, demo_stop,
 ]
 
 

@@ -22,7 +22,16 @@ from reports.bulletin import ReferenceFigure
 from reports.data import gather
 from reports.published import PUBLISHED_COLUMNS
 from reports.run import write_report
-from reports.tables import NO_LAST_YEAR, classes, problem_types_table, references, sampling_types, stages
+from reports.tables import (
+    NO_LAST_YEAR,
+    NO_NOTE,
+    classes,
+    problem_types_table,
+    references,
+    risk_analysis,
+    sampling_types,
+    stages,
+)
 from tests.factories import result
 from tests.workers import DirectWriter
 
@@ -115,7 +124,7 @@ def test_the_bulletin_tables_add_up(settings: Settings, db: psycopg.Connection,
     by_class = {(row[0].value, row[1].value): (row[2].value, row[3].value) for row in table.rows}
     assert by_class[("食品", "粮食加工品")] == (40, 2)
     assert by_class[("食品", "食用农产品")] == (20, 1)
-    assert by_class[("工业产品", "工业产品")] == (25, 2)
+    assert by_class[("工业产品", "—")] == (25, 2)  # categories other than food have no 大类
     assert by_class[("合计", "")] == (len(supervisory), sum(r.verdict.value == "fail" for r in supervisory))
     assert ("食品", "水产制品") not in by_class  # risk monitoring stands apart
     # 同比: 粮食加工品 had batches a year ago; 豆制品 had none, and the table says so instead of dividing by zero.
@@ -138,6 +147,11 @@ def test_the_bulletin_tables_add_up(settings: Settings, db: psycopg.Connection,
     assert ref_rows[0][0].value == "全国"
     assert ref_rows[0][5].value == pytest.approx(5.0)
     assert {row[2].value for row in ref_rows if row[0].value == "未提供参照数据"} >= {"豆制品", "食用农产品"}
+
+    # 风险解析: every failed item once; one without a note says so instead of disappearing.
+    notes = {row[0].value: row for row in risk_analysis(report).rows}
+    assert notes["某新检测项目"][2].value == NO_NOTE
+    assert "GB 2760" in str(notes["苯甲酸及其钠盐(以苯甲酸计)"][3].value)
 
     # Repeat failures within a year: 某面粉厂 (2 in 粮食加工品, 1 in 豆制品).
     assert b.repeat_firms[0].firm == "某面粉厂"

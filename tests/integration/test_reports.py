@@ -132,7 +132,7 @@ class TestMonthlyWorkbook:
         assert survey[5] == "达标"
 
         categories = {(r[0], r[1]): r for r in sheet_rows(xlsx, "分类")}
-        assert categories[("食用农产品", "蔬菜")][2:5] == (302, 296, 6)
+        assert categories[("农产品", "蔬菜")][2:5] == (302, 296, 6)
         assert categories[("工程", "房屋建筑工程")][2:5] == (11, 10, 1)
         assert ("公共服务", "公共服务") not in categories  # surveys are not inspections
 

@@ -30,6 +30,7 @@ CHECKS = settings(max_examples=150, deadline=None, suppress_health_check=[Health
 
 digits = st.text("0123456789", min_size=2, max_size=2)
 region_codes = st.one_of(
+    st.just("000000"),  # the nation: covers every code
     st.builds(lambda p: f"{p}0000", digits),  # province
     st.builds(lambda p, c: f"{p}{c}00", digits, digits),  # city
     st.builds(lambda p, c, d: f"{p}{c}{d}", digits, digits, digits),  # county (or anything)

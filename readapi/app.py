@@ -1,0 +1,55 @@
+"""``qsmon serve api``: the figures as data (issue #18).
+
+Every route needs a bearer token whose scopes allow it (qsmon.tokens: public < read < admin; ingest reads nothing),
+answers JSON, CSV (UTF-8 with BOM) or xlsx, pages with cursors, carries an ETag (304 on If-None-Match) and
+Cache-Control, and refuses anything it cannot answer exactly with an application/problem+json 4xx: an unknown
+region, an inverted period, a page past the maximum. Each token has a request budget a minute: past it, 429 with
+Retry-After. Database work runs in threads, in read-only transactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from psycopg_pool import ConnectionPool
+
+from qsmon.plans import presets
+from qsmon.regions import regions
+from qsmon.settings import Settings
+from qsmon.storage.db import with_session_options
+from qsmon.tokens import TokenVerifier
+from readapi.context import Context, problem
+from readapi.routes import router
+from reports.published import public_columns
+
+
+def create_app(settings: Settings) -> FastAPI:
+    pool = ConnectionPool(with_session_options(settings.dsn, "qsmon-api"), min_size=1, max_size=8, open=False)
+    ctx = Context(settings, pool, presets(settings.plans_dir), set(regions()),
+                  public_columns(settings.public_failure_columns), TokenVerifier(pool.connection))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        pool.open()
+        yield
+        pool.close()
+
+    app = FastAPI(title="qsmon read API", version="1.0", lifespan=lifespan,
+                  description="Pass rates, indicator evaluations, alerts, failures and follow-up cases as data. "
+                              "Bearer tokens with scopes from `qsmon tokens create`.")
+    app.state.ctx = ctx
+
+    @app.exception_handler(HTTPException)
+    async def _http_problem(_: Request, exc: HTTPException) -> JSONResponse:
+        return problem(exc.status_code, exc.detail, dict(exc.headers or {}))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_problem(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem(422, [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()])
+
+    app.include_router(router)
+    return app
