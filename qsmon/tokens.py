@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ import psycopg
 from qsmon.exceptions import QsmonError
 
 PREFIX = "qsm_"
+TOKEN_SHAPE = re.compile(r"qsm_[A-Za-z0-9_-]{43}")
 CACHE_SECONDS = 30.0
 MAX_CACHED = 10_000
 
@@ -94,23 +97,24 @@ class TokenVerifier:
 
     def __init__(self, connect: Callable[[], AbstractContextManager[psycopg.Connection]]) -> None:
         self._connect = connect
-        self._cache: dict[bytes, tuple[float, Token | None]] = {}
+        self._cache: OrderedDict[bytes, tuple[float, Token | None]] = OrderedDict()
 
     def verify(self, header: str | None) -> Token | None:
         if not header or not header.startswith("Bearer "):
             return None
         offered = header.removeprefix("Bearer ").strip()
-        if not offered.startswith(PREFIX):
+        if not TOKEN_SHAPE.fullmatch(offered):  # not one of ours: no lookup, no cache entry
             return None
         hashed = digest(offered)
         cached = self._cache.get(hashed)
         now = time.monotonic()
         if cached is not None and now - cached[0] < CACHE_SECONDS:
+            self._cache.move_to_end(hashed)
             return cached[1]
         token = self._lookup(hashed)
-        if len(self._cache) > MAX_CACHED:  # guessed tokens must not grow it without end
-            self._cache.clear()
         self._cache[hashed] = (now, token)
+        if len(self._cache) > MAX_CACHED:  # least recently used first: guesses never evict tokens in use
+            self._cache.popitem(last=False)
         return token
 
     def _lookup(self, hashed: bytes) -> Token | None:

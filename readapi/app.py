@@ -9,6 +9,7 @@ Retry-After. Database work runs in threads, in read-only transactions.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,6 +26,8 @@ from qsmon.tokens import TokenVerifier
 from readapi.context import Context, problem
 from readapi.routes import router
 from reports.published import public_columns
+
+log = logging.getLogger("qsmon.api")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -50,6 +53,11 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _validation_problem(_: Request, exc: RequestValidationError) -> JSONResponse:
         return problem(422, [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()])
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return problem(500, "the server failed to answer; the error is in its log")
 
     app.include_router(router)
     return app

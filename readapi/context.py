@@ -17,14 +17,22 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool
 
 from qsmon import clock
-from qsmon.plans.model import Plan
+from qsmon.plans.model import Indicator, Plan
+from qsmon.regions import children
 from qsmon.settings import Settings
 from qsmon.tokens import Scope, Token, TokenVerifier
+from qsmon.vocab import SamplingType
 from readapi.pagination import encode
 
 PROBLEM_TYPE = "application/problem+json"
 MAX_PAGE = 1000
 MAX_DAYS = 366 * 20
+# What one request may read: daily buckets over a year at most, weekly over three (as the dashboards bucket them);
+# a monthly series over three years (each month is a full evaluation).
+MAX_DAYS_BY_GROUP = {"day": 370, "week": 3 * 366}
+MAX_SERIES_DAYS = 3 * 366
+STATEMENT_TIMEOUT = "10s"  # a query the limits above let through still cannot hold a connection for long
+WINDOW_PATTERN = r"^(rolling_\d{1,3}d|month_to_date|quarter_to_date|year_to_date|plan_period|no_data)$"
 _TITLES = {400: "bad request", 401: "unauthorised", 403: "forbidden", 404: "not found", 422: "invalid parameters",
            429: "too many requests"}
 
@@ -73,6 +81,7 @@ class Context:
     def reading(self) -> Iterator[psycopg.Connection]:
         with self.pool.connection() as conn:
             conn.execute("SET TRANSACTION READ ONLY")
+            conn.execute(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
             yield conn
             conn.rollback()
 
@@ -91,6 +100,29 @@ class Context:
         if plan_id not in self.plans:
             raise HTTPException(404, f"no plan {plan_id}")
         return self.plans[plan_id]
+
+    def indicator_of(self, plan: Plan, indicator_id: str) -> Indicator:
+        if indicator_id not in {i.id for i in plan.indicators}:
+            raise HTTPException(404, f"plan {plan.id} has no indicator {indicator_id}")
+        return plan.indicator(indicator_id)
+
+    def scope_of(self, plan: Plan, code: str | None) -> str:
+        """The plan's jurisdiction, or one of its regions (the plan evaluates no other)."""
+        jurisdiction = plan.jurisdiction.region_code or "000000"
+        if code is None:
+            return jurisdiction
+        if code not in self.known_regions or not (code == jurisdiction or code in children_of(jurisdiction)):
+            raise HTTPException(422, f"region {code} is neither plan {plan.id}'s jurisdiction nor a region of it")
+        return code
+
+    @staticmethod
+    def non_public_indicators(plan: Plan) -> list[str]:
+        """Indicators counting risk monitoring: its problem samples are not published, so public tokens see none."""
+        return [i.id for i in plan.indicators if SamplingType.RISK_MONITORING in i.filter.sampling_types]
+
+
+def children_of(code: str) -> set[str]:
+    return {r.code for r in children(code)}
 
 
 def context(request: Request) -> Context:
@@ -115,11 +147,12 @@ def require(scope: Scope) -> Callable[[Request], Any]:
     return check
 
 
-def period(first: date, last: date) -> tuple[date, date]:
+def period(first: date, last: date, *, max_days: int | None = None) -> tuple[date, date]:
     if last < first:
         raise HTTPException(422, f"the period is inverted: from {first} is after to {last}")
-    if (last - first).days > MAX_DAYS:
-        raise HTTPException(422, f"the period is longer than {MAX_DAYS} days")
+    limit = max_days or MAX_DAYS
+    if (last - first).days >= limit:
+        raise HTTPException(422, f"the period is longer than {limit} days for this request")
     return first, last
 
 

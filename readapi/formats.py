@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import anyio
 import orjson
 import xlsxwriter
 from fastapi import Request
 from fastapi.responses import Response
+
+from reports.published import SAFE_XLSX
 
 CSV_TYPE = "text/csv"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -49,18 +52,26 @@ def _cell(value: Any) -> Any:
     return value
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A text Excel would run as a formula (=, +, -, @ first) is quoted with a leading apostrophe."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+
 def _csv(items: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([c.header for c in columns])
     for item in items:
-        writer.writerow(["" if item.get(c.key) is None else _cell(item.get(c.key)) for c in columns])
+        writer.writerow(["" if item.get(c.key) is None else csv_safe(_cell(item.get(c.key))) for c in columns])
     return "\ufeff".encode() + out.getvalue().encode()
 
 
 def _xlsx(items: Sequence[Mapping[str, Any]], columns: Sequence[Column], title: str) -> bytes:
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True, **SAFE_XLSX})
     book.set_properties({"title": title, "author": "qsmon", "created": datetime(2000, 1, 1)})  # noqa: DTZ001
     sheet = book.add_worksheet(title[:31])
     bold = book.add_format({"bold": True})
@@ -92,6 +103,14 @@ def render(request: Request, payload: Mapping[str, Any], items: Sequence[Mapping
     if fmt != "json":
         common["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quoted(title)}.{fmt}"
     return Response(body, media_type=media, headers=common)
+
+
+async def render_async(request: Request, payload: Mapping[str, Any], items: Sequence[Mapping[str, Any]],
+                       columns: Sequence[Column], *, title: str, fmt: str,
+                       headers: Mapping[str, str] | None = None) -> Response:
+    """:func:`render` in a thread: a large workbook must not hold the event loop (health checks, other clients)."""
+    return await anyio.to_thread.run_sync(lambda: render(request, payload, items, columns, title=title, fmt=fmt,
+                                                         headers=headers))
 
 
 def _quoted(text: str) -> str:

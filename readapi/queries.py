@@ -1,8 +1,9 @@
 """What the read API answers, from the same rollups, evaluations and failure tables as the dashboards and reports.
 
-Every function takes validated arguments and returns plain rows; the routes (readapi.app) check scopes, validate
-and format. Rates follow the dashboards' rules: a region includes every code below it (region_pattern), risk
-monitoring and surveys count only when asked for by name.
+Every function takes validated arguments and returns plain rows; the routes (readapi.routes) check scopes, validate
+and format. A region includes every code below it (region_pattern, as on the dashboards). Rates without a sampling
+type are the bulletin's supervisory totals (reports.bulletin.APART: risk monitoring and surveys count only when
+asked for by name); an indicator's own rate, with its filter, is /v1/evaluations.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from typing import Any
 import psycopg
 
 from indicators.evaluate import fetch_counts, measured
+from indicators.labels import label
 from indicators.windows import month_range, shift_month
 from qsmon.plans.model import Plan
 from qsmon.regions import name_of
+from qsmon.vocab import RetestStatus
+from reports.bulletin import APART
 from reports.published import items_published
 
 GROUPINGS = ("day", "week", "month", "region", "subcategory")
@@ -52,14 +56,14 @@ FROM rollup_rows(%(first)s, %(last)s, {whole}) r {join}
 WHERE r.region_code LIKE region_pattern(%(region)s)
   AND (%(category)s::text IS NULL OR r.category = %(category)s)
   AND (%(subcategory)s::text IS NULL OR r.subcategory = %(subcategory)s)
-  AND (CASE WHEN %(sampling_type)s::text IS NULL THEN r.sampling_type NOT IN ('risk_monitoring', 'survey')
+  AND (CASE WHEN %(sampling_type)s::text IS NULL THEN r.sampling_type <> ALL(%(apart)s::text[])
             ELSE r.sampling_type = %(sampling_type)s END)
   AND (%(stage)s::text IS NULL OR r.stage = %(stage)s)
 GROUP BY 1 HAVING sum(r.tested) > 0 ORDER BY 1
 """
     rows = conn.execute(sql.encode(), {"first": q.first, "last": q.last, "region": q.region, "category": q.category,
                                        "subcategory": q.subcategory, "sampling_type": q.sampling_type,
-                                       "stage": q.stage}).fetchall()
+                                       "stage": q.stage, "apart": list(APART)}).fetchall()
     out = []
     for key, tested, passed, failed in rows:
         n = int(tested)
@@ -77,6 +81,7 @@ SELECT plan_id, indicator_id, region_code, subcategory, window_name, first_day, 
 FROM indicator_evaluations
 WHERE plan_id = %(plan)s AND (%(indicator)s::text IS NULL OR indicator_id = %(indicator)s)
   AND (%(region)s::text IS NULL OR region_code = %(region)s) AND (%(window)s::text IS NULL OR window_name = %(window)s)
+  AND indicator_id <> ALL(%(hidden)s::text[])
   AND (plan_id, indicator_id, region_code, subcategory, window_name) > (%(k0)s, %(k1)s, %(k2)s, %(k3)s, %(k4)s)
 ORDER BY plan_id, indicator_id, region_code, subcategory, window_name
 LIMIT %(limit)s
@@ -85,11 +90,11 @@ EVALUATION_KEYS = ("plan_id", "indicator_id", "region_code", "subcategory", "win
 
 
 def evaluations(conn: psycopg.Connection, plan: str, indicator: str | None, region: str | None, window: str | None,
-                after: list[Any] | None, limit: int) -> list[dict[str, Any]]:
+                after: list[Any] | None, limit: int, hidden: list[str] | None = None) -> list[dict[str, Any]]:
     key = after or ["", "", "", "", ""]
     rows = conn.execute(_EVALUATIONS, {"plan": plan, "indicator": indicator, "region": region, "window": window,
                                        "k0": key[0], "k1": key[1], "k2": key[2], "k3": key[3], "k4": key[4],
-                                       "limit": limit}).fetchall()
+                                       "limit": limit, "hidden": hidden or []}).fetchall()
     return [{"plan_id": p, "indicator_id": i, "region_code": r, "region_name": name_of(r), "subcategory": s,
              "window": w, "first_day": f, "last_day": la, "samples": int(t), "failed": int(fa), "value": v,
              "low": lo, "high": hi, "op": op, "target": tg, "state": st, "evaluated_at": at}
@@ -138,7 +143,7 @@ def alerts(conn: psycopg.Connection, plan: str | None, status: str | None, regio
 _FAILURES = """
 SELECT f.day, f.sample_id, f.category, f.subcategory, f.sampling_type, f.region_code, r.manufacturer,
     r.manufacturer_address, r.sampled_unit, r.sampled_unit_address, r.product, r.spec, r.brand, r.batch,
-    f.failed_items, r.announcement_no, r.announcement_date, r.task_source, r.lab
+    f.failed_items, r.announcement_no, r.announcement_date, r.task_source, r.lab, r.retest_status
 FROM failure_current f
 JOIN inspection_results r ON r.sample_id = f.sample_id AND r.revision = f.revision AND r.sampled_at = f.sampled_at
 WHERE f.day BETWEEN %(first)s AND %(last)s AND f.region_code LIKE region_pattern(%(region)s)
@@ -146,27 +151,28 @@ WHERE f.day BETWEEN %(first)s AND %(last)s AND f.region_code LIKE region_pattern
   AND (%(published)s = false OR f.sampling_type <> 'risk_monitoring')
   AND (f.day, f.sample_id) < (%(k0)s::date, %(k1)s)
 ORDER BY f.day DESC, f.sample_id DESC
-LIMIT %(limit)s
+LIMIT %(limit)s OFFSET %(offset)s
 """
 
 
 def failures(conn: psycopg.Connection, first: date, last: date, region: str, category: str | None,
-             after: list[Any] | None, limit: int, *, published_only: bool) -> list[dict[str, Any]]:
-    key = after or ["9999-12-31", ""]
+             after: list[Any] | None, limit: int, *, published_only: bool, offset: int = 0) -> list[dict[str, Any]]:
+    key = after or [date(9999, 12, 31), ""]
     rows = conn.execute(_FAILURES, {"first": first, "last": last, "region": region, "category": category,
                                     "published": published_only, "k0": key[0], "k1": key[1],
-                                    "limit": limit}).fetchall()
+                                    "limit": limit, "offset": offset}).fetchall()
     from qsmon.schema import FailedItem
 
     out = []
     for (day, sid, cat, sub, stype, region_code, mf, mf_addr, unit, unit_addr, product, spec, brand, batch, items,
-         no, on, task, lab) in rows:
+         no, on, task, lab, retest) in rows:
         out.append({"day": day, "sample_id": sid, "category": cat, "subcategory": sub, "sampling_type": stype,
                     "region_code": region_code, "region_name": name_of(region_code), "manufacturer": mf,
                     "manufacturer_address": mf_addr, "sampled_unit": unit, "sampled_unit_address": unit_addr,
                     "product": product, "spec": spec, "brand": brand, "batch": batch,
                     "failed_items": items_published(tuple(FailedItem.model_validate(i) for i in items)),
-                    "announcement_no": no, "announcement_date": on, "task_source": task, "lab": lab})
+                    "announcement_no": no, "announcement_date": on, "task_source": task, "lab": lab,
+                    "remark": label(RetestStatus(retest)) if retest else None})
     return out
 
 

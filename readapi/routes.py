@@ -12,9 +12,20 @@ from fastapi.responses import Response
 
 from indicators.labels import label
 from qsmon.tokens import Scope, Token
+from qsmon.vocab import Category, SamplingType, Stage
 from readapi import queries
-from readapi.context import MAX_PAGE, Context, context, paged, period, require
-from readapi.formats import CSV_TYPE, JSON_TYPE, XLSX_TYPE, Column, chosen_format, render
+from readapi.context import (
+    MAX_DAYS_BY_GROUP,
+    MAX_PAGE,
+    MAX_SERIES_DAYS,
+    WINDOW_PATTERN,
+    Context,
+    context,
+    paged,
+    period,
+    require,
+)
+from readapi.formats import CSV_TYPE, JSON_TYPE, XLSX_TYPE, Column, chosen_format, render_async
 from readapi.pagination import decode
 
 Format = Literal["json", "csv", "xlsx"]
@@ -39,7 +50,7 @@ PUBLISHED_FIELDS: tuple[tuple[str, str], ...] = (
     ("被抽样单位名称", "sampled_unit"), ("被抽样单位地址", "sampled_unit_address"), ("食品名称", "product"),
     ("规格型号", "spec"), ("商标", "brand"), ("生产日期/批号", "batch"),
     ("不合格项目║检验结果║标准值", "failed_items"), ("分类", "subcategory"), ("公告号", "announcement_no"),
-    ("公告日期", "announcement_date"), ("任务来源", "task_source"), ("检验机构", "lab"),
+    ("公告日期", "announcement_date"), ("任务来源", "task_source"), ("检验机构", "lab"), ("备注", "remark"),
 )
 
 router = APIRouter()
@@ -60,38 +71,41 @@ async def get_plans(request: Request, ctx: Annotated[Context, Depends(context)],
     columns = [Column("id", "规划"), Column("title", "名称"), Column("jurisdiction", "地区代码"),
                Column("period_start", "规划期起"), Column("period_end", "规划期止"),
                Column("in_force_until", "延续执行至"), Column("status_label", "状态")]
-    return render(request, {"items": items}, items, columns, title="规划", fmt=chosen_format(request, fmt))
+    return await render_async(request, {"items": items}, items, columns, title="规划", fmt=chosen_format(request, fmt))
 
 @router.get("/v1/evaluations", summary="Current indicator evaluations: value, 95 % interval, samples, state",
          responses=Problems, tags=["figures"])
 async def get_evaluations(
     request: Request, ctx: Annotated[Context, Depends(context)],
-    _: Annotated[Token, Depends(require(Scope.PUBLIC))],
+    token: Annotated[Token, Depends(require(Scope.PUBLIC))],
     plan: Annotated[str, Query(min_length=1, max_length=64, examples=["jingzhou-2023"])],
     indicator: Annotated[str | None, Query(max_length=64)] = None,
     region: Annotated[str | None, Query(pattern=r"^\d{6}$", examples=["421000"])] = None,
-    window: Annotated[str | None, Query(max_length=32, examples=["rolling_30d"])] = None,
+    window: Annotated[str | None, Query(pattern=WINDOW_PATTERN, examples=["rolling_30d"])] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100, cursor: str | None = None,
     fmt: Annotated[Format | None, FORMAT_QUERY] = None,
 ) -> Response:
-    ctx.plan_of(plan)
-    after = decode(cursor, 5)
+    chosen = ctx.plan_of(plan)
+    if indicator is not None:
+        ctx.indicator_of(chosen, indicator)
+    hidden = [] if token.allows(Scope.READ) else ctx.non_public_indicators(chosen)
+    after = decode(cursor, (str, str, str, str, str))
     code = ctx.region_of(region) if region else None
     items = await anyio.to_thread.run_sync(
-        lambda: ctx.run(lambda c: queries.evaluations(c, plan, indicator, code, window, after, limit)))
+        lambda: ctx.run(lambda c: queries.evaluations(c, plan, indicator, code, window, after, limit, hidden)))
     payload, headers = paged(request, items, limit, lambda i: [i[k] for k in queries.EVALUATION_KEYS])
     columns = [Column("indicator_id", "指标"), Column("region_name", "地区"), Column("window", "窗口"),
                Column("value", "当前值"), Column("low", "下限"), Column("high", "上限"), Column("samples", "样本"),
                Column("failed", "不合格"), Column("target", "目标"), Column("state", "状态"),
                Column("first_day", "起"), Column("last_day", "止")]
-    return render(request, payload, items, columns, title="指标评价", fmt=chosen_format(request, fmt),
-                  headers=headers)
+    return await render_async(request, payload, items, columns, title="指标评价",
+                              fmt=chosen_format(request, fmt), headers=headers)
 
 @router.get("/v1/evaluations/series", summary="An indicator month by month, as the monthly report computes it",
          responses=Problems, tags=["figures"])
 async def get_series(
     request: Request, ctx: Annotated[Context, Depends(context)],
-    _: Annotated[Token, Depends(require(Scope.PUBLIC))],
+    token: Annotated[Token, Depends(require(Scope.PUBLIC))],
     plan: Annotated[str, Query(min_length=1, max_length=64, examples=["jingzhou-2023"])],
     indicator: Annotated[str, Query(min_length=1, max_length=64, examples=["food-evaluative-pass"])],
     first: Annotated[date, Query(alias="from", examples=["2026-01-01"])],
@@ -100,44 +114,51 @@ async def get_series(
     fmt: Annotated[Format | None, FORMAT_QUERY] = None,
 ) -> Response:
     chosen = ctx.plan_of(plan)
-    if indicator not in {i.id for i in chosen.indicators}:
-        raise HTTPException(404, f"plan {plan} has no indicator {indicator}")
-    first, last = period(first, last)
-    if (last - first).days > 366 * 5:
-        raise HTTPException(422, "a series spans at most five years")
-    code = ctx.region_of(region, chosen.jurisdiction.region_code or "000000")
+    ctx.indicator_of(chosen, indicator)
+    if not token.allows(Scope.READ) and indicator in ctx.non_public_indicators(chosen):
+        raise HTTPException(403, "this indicator counts risk monitoring, which is not public: a read token is needed")
+    first, last = period(first, last, max_days=MAX_SERIES_DAYS)
+    code = ctx.scope_of(chosen, region)
     items = await anyio.to_thread.run_sync(lambda: ctx.run(lambda c: queries.evaluation_series(
         c, chosen, indicator, code, first, last, timezone=ctx.settings.timezone)))
     columns = [Column("month", "月份"), Column("value", "值"), Column("low", "下限"), Column("high", "上限"),
                Column("samples", "样本"), Column("failed", "不合格")]
-    return render(request, {"items": items}, items, columns, title="指标月度序列", fmt=chosen_format(request, fmt))
+    return await render_async(request, {"items": items}, items, columns, title="指标月度序列",
+                              fmt=chosen_format(request, fmt))
 
 @router.get("/v1/rates", summary="Pass and failure rates from the rollups, filtered and grouped",
          responses=Problems, tags=["figures"])
 async def get_rates(
     request: Request, ctx: Annotated[Context, Depends(context)],
-    _: Annotated[Token, Depends(require(Scope.PUBLIC))],
+    token: Annotated[Token, Depends(require(Scope.PUBLIC))],
     first: Annotated[date, Query(alias="from", examples=["2026-10-01"])],
     last: Annotated[date, Query(alias="to", examples=["2026-10-31"])],
     group_by: Annotated[Literal["day", "week", "month", "region", "subcategory"], Query()] = "month",
     region: Annotated[str | None, Query(pattern=r"^\d{6}$", examples=["421000"],
-                                        description="a city includes its counties")] = None,
-    category: Annotated[str | None, Query(max_length=32, examples=["food"])] = None,
+                                        description="a city includes its counties; required to group by region")
+                      ] = None,
+    category: Annotated[Category | None, Query(examples=["food"])] = None,
     subcategory: Annotated[str | None, Query(max_length=64)] = None,
-    sampling_type: Annotated[str | None, Query(max_length=32, description="risk_monitoring and survey count"
-                                                                         " only when named")] = None,
-    stage: Annotated[str | None, Query(max_length=32)] = None,
+    sampling_type: Annotated[SamplingType | None, Query(
+        description="risk_monitoring and survey count only when named; risk monitoring needs the read scope")] = None,
+    stage: Annotated[Stage | None, Query()] = None,
     fmt: Annotated[Format | None, FORMAT_QUERY] = None,
 ) -> Response:
-    first, last = period(first, last)
-    query = queries.RateQuery(first, last, ctx.region_of(region), group_by, category, subcategory, sampling_type,
-                              stage)
+    first, last = period(first, last, max_days=MAX_DAYS_BY_GROUP.get(group_by))
+    if group_by == "region" and region is None:
+        raise HTTPException(422, "group_by=region needs a region: its counties (or cities) are the groups")
+    if sampling_type is SamplingType.RISK_MONITORING and not token.allows(Scope.READ):
+        raise HTTPException(403, "risk monitoring's problem samples are not public: a read token is needed")
+    query = queries.RateQuery(first, last, ctx.region_of(region), group_by, category.value if category else None,
+                              subcategory, sampling_type.value if sampling_type else None,
+                              stage.value if stage else None)
     items = await anyio.to_thread.run_sync(lambda: ctx.run(lambda c: queries.rates(c, query)))
     columns = [Column("key", {"region": "地区代码", "subcategory": "细类"}.get(group_by, "日期")),
                *([Column("region_name", "地区")] if group_by == "region" else []),
                Column("tested", "批次"), Column("passed", "合格"), Column("failed", "不合格"),
                Column("pass_rate", "合格率"), Column("fail_rate", "不合格率")]
-    return render(request, {"items": items}, items, columns, title="合格率", fmt=chosen_format(request, fmt))
+    return await render_async(request, {"items": items}, items, columns, title="合格率",
+                              fmt=chosen_format(request, fmt))
 
 @router.get("/v1/alerts", summary="Alerts, latest first (firing, resolved or all)", responses=Problems,
          tags=["operations"])
@@ -150,7 +171,9 @@ async def get_alerts(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100, cursor: str | None = None,
     fmt: Annotated[Format | None, FORMAT_QUERY] = None,
 ) -> Response:
-    after = decode(cursor, 1)
+    after = decode(cursor, (int,))
+    if plan is not None:
+        ctx.plan_of(plan)
     code = ctx.region_of(region)
     items = await anyio.to_thread.run_sync(lambda: ctx.run(lambda c: queries.alerts(
         c, plan, alert_status, code, int(after[0]) if after else None, limit)))
@@ -159,7 +182,7 @@ async def get_alerts(
                Column("window", "窗口"), Column("status", "状态"), Column("severity", "级别"),
                Column("value", "值"), Column("target", "目标"), Column("opened_at", "开启时间"),
                Column("resolved_at", "解决时间")]
-    return render(request, payload, items, columns, title="告警", fmt=chosen_format(request, fmt),
+    return await render_async(request, payload, items, columns, title="告警", fmt=chosen_format(request, fmt),
                   headers=headers)
 
 @router.get("/v1/failures", summary="Failed samples, latest first: the published columns (public) or all (read)",
@@ -170,17 +193,22 @@ async def get_failures(
     first: Annotated[date, Query(alias="from", examples=["2026-10-01"])],
     last: Annotated[date, Query(alias="to", examples=["2026-10-31"])],
     region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
-    category: Annotated[str | None, Query(max_length=32)] = None,
+    category: Annotated[Category | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100, cursor: str | None = None,
     fmt: Annotated[Format | None, FORMAT_QUERY] = None,
 ) -> Response:
     first, last = period(first, last)
-    after = decode(cursor, 2)
     code = ctx.region_of(region)
     public_only = not token.allows(Scope.READ)
+    # A public token's cursor carries a position only: a sort key would show it the sample ids.
+    after = decode(cursor, (int,) if public_only else (date, str))
+    offset = int(after[0]) if public_only and after else 0
     items = await anyio.to_thread.run_sync(lambda: ctx.run(lambda c: queries.failures(
-        c, first, last, code, category, after, limit, published_only=public_only)))
-    payload, headers = paged(request, items, limit, lambda i: [i["day"], i["sample_id"]])
+        c, first, last, code, category.value if category else None, None if public_only else after, limit,
+        published_only=public_only,
+        offset=offset)))
+    payload, headers = paged(request, items, limit,
+                             (lambda _: [offset + limit]) if public_only else (lambda i: [i["day"], i["sample_id"]]))
     columns = [Column(key, header) for header, key in PUBLISHED_FIELDS if header in ctx.published or not public_only]
     if public_only:  # the published columns, and nothing a public token should not see
         items = [{c.key: i[c.key] for c in columns} for i in items]
@@ -188,7 +216,7 @@ async def get_failures(
     else:
         columns = [Column("sample_id", "抽样编号"), Column("day", "抽样日期"), Column("region_name", "地区"),
                    *columns]
-    return render(request, payload, items, columns, title="不合格产品信息", fmt=chosen_format(request, fmt),
+    return await render_async(request, payload, items, columns, title="不合格产品信息", fmt=chosen_format(request, fmt),
                   headers=headers)
 
 @router.get("/v1/cases", summary="Follow-up cases of failed samples (核查处置)", responses=Problems,
@@ -201,7 +229,7 @@ async def get_cases(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100, cursor: str | None = None,
     fmt: Annotated[Format | None, FORMAT_QUERY] = None,
 ) -> Response:
-    after = decode(cursor, 1)
+    after = decode(cursor, (int,))
     code = ctx.region_of(region)
     items = await anyio.to_thread.run_sync(lambda: ctx.run(lambda c: queries.cases(
         c, case_status, code, int(after[0]) if after else None, limit)))
@@ -209,7 +237,7 @@ async def get_cases(
     columns = [Column("id", "编号"), Column("sample_id", "抽样编号"), Column("region_name", "地区"),
                Column("product", "样品"), Column("firm", "企业/单位"), Column("opened_on", "立案日"),
                Column("status", "状态"), Column("next_due", "最近期限")]
-    return render(request, payload, items, columns, title="核查处置", fmt=chosen_format(request, fmt),
+    return await render_async(request, payload, items, columns, title="核查处置", fmt=chosen_format(request, fmt),
                   headers=headers)
 
 @router.get("/healthz", summary="Liveness", tags=["operations"])

@@ -16,6 +16,9 @@ from qsmon.exceptions import ConfigError
 from qsmon.schema import FailedItem
 from qsmon.vocab import RetestStatus
 
+# Texts from announcements (firm names, items) must never become formulas or links in an analyst's Excel.
+SAFE_XLSX = {"strings_to_formulas": False, "strings_to_urls": False}
+
 PUBLISHED_COLUMNS: tuple[str, ...] = (
     "序号", "标称生产企业名称", "标称生产企业地址", "被抽样单位名称", "被抽样单位地址", "食品名称", "规格型号", "商标",
     "生产日期/批号", "不合格项目║检验结果║标准值", "分类", "公告号", "公告日期", "任务来源", "检验机构", "备注",
@@ -99,7 +102,7 @@ def public_columns(chosen: Sequence[str]) -> tuple[str, ...]:
 
 def write_published(rows: Sequence[PublishedFailure], title: str, path: Path, columns: Sequence[str], *,
                     created: datetime) -> Path:
-    book = xlsxwriter.Workbook(str(path))
+    book = xlsxwriter.Workbook(str(path), SAFE_XLSX)
     book.set_properties({"title": title, "author": "qsmon", "created": created})  # fixed: same data, same bytes
     sheet = book.add_worksheet("不合格产品信息")
     header = book.add_format({"bold": True, "border": 1, "text_wrap": True, "align": "center", "valign": "vcenter"})

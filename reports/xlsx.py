@@ -10,6 +10,7 @@ import xlsxwriter
 
 from indicators.labels import is_percent
 from reports.data import MonthlyReport
+from reports.published import SAFE_XLSX
 from reports.tables import Table, all_tables
 
 
@@ -18,7 +19,7 @@ class _Workbook:
 
     def __init__(self, report: MonthlyReport, path: Path) -> None:
         self.report = report
-        self.book = xlsxwriter.Workbook(str(path))
+        self.book = xlsxwriter.Workbook(str(path), SAFE_XLSX)
         # A fixed creation date: the same month and data give the same file, byte for byte.
         self.book.set_properties({"title": f"{report.plan.title} {report.label}质量指标月报", "author": "qsmon",
                                   "created": datetime(report.year, report.month, 1)})  # noqa: DTZ001 - Excel's

@@ -33,6 +33,7 @@ from qsmon.plans import presets
 from qsmon.settings import Settings
 from qsmon.storage import apply_migrations, connect
 from qsmon.tokens import Scope, create_token, revoke_token
+from readapi.pagination import decode, encode
 from reports.data import gather
 from streams.records import SourceRecord, classify
 from streams.store import ResultStore
@@ -189,7 +190,7 @@ class TestAccess:
         assert all("sample_id" not in f and "sampling_type" not in f for f in failures)
         assert set(failures[0]) <= {"manufacturer", "manufacturer_address", "sampled_unit", "sampled_unit_address",
                                     "product", "spec", "brand", "batch", "failed_items", "subcategory",
-                                    "announcement_no", "announcement_date", "task_source", "lab"}
+                                    "announcement_no", "announcement_date", "task_source", "lab", "remark"}
 
     def test_an_ingest_token_cannot_read_and_a_revoked_one_nothing(self, loaded: Settings, api: str) -> None:
         ingest = _token(loaded, Scope.INGEST)
@@ -264,6 +265,42 @@ class TestHttp:
     def test_a_page_past_the_maximum_and_a_foreign_cursor_are_refused(self, api: str, read_token: str) -> None:
         assert get(api, "/v1/alerts", read_token, limit=1001).status_code == 422
         assert get(api, "/v1/alerts", read_token, cursor="bm90LWEtY3Vyc29y").status_code == 400
+        window = {"from": "2026-01-01", "to": "2026-01-31"}
+        forged_ids: list[list[Any]] = [["x"], [None], [True], [{"a": 1}]]  # edited by hand: 400, never a 500
+        for forged in forged_ids:
+            assert get(api, "/v1/alerts", read_token, cursor=encode(forged)).status_code == 400
+        forged_keys: list[list[Any]] = [["2026-13-01", "a"], [1, "a"], ["2026-01-01", 5]]
+        for forged in forged_keys:
+            assert get(api, "/v1/failures", read_token, cursor=encode(forged), **window).status_code == 400
+
+    @pytest.mark.parametrize(("params", "words"), [
+        ({"from": "2024-01-01", "to": "2026-01-31", "group_by": "day"}, "longer than 370 days"),
+        ({"from": "2026-01-01", "to": "2026-01-31", "group_by": "region"}, "needs a region"),
+        ({"from": "2026-01-01", "to": "2026-01-31", "category": "spaceships"}, "category"),
+    ])
+    def test_expensive_or_meaningless_requests_are_refused(self, api: str, read_token: str,
+                                                           params: dict[str, str], words: str) -> None:
+        answer = get(api, "/v1/rates", read_token, **params)
+        assert answer.status_code == 422
+        assert words in answer.text
+
+
+class TestPublicLimits:
+    def test_a_public_tokens_cursor_carries_no_sample_id(self, loaded: Settings, api: str) -> None:
+        public = _token(loaded, Scope.PUBLIC)
+        params = {"from": (TODAY - timedelta(days=120)).isoformat(), "to": TODAY.isoformat(), "limit": 5}
+        first = get(api, "/v1/failures", public, **params).json()
+        assert decode(first["next_cursor"], (int,)) == [5]  # a position, nothing else
+        second = get(api, "/v1/failures", public, cursor=first["next_cursor"], **params).json()["items"]
+        whole = get(api, "/v1/failures", public, **(params | {"limit": 10})).json()["items"]
+        assert first["items"] + second == whole
+
+    def test_risk_monitoring_needs_a_read_token(self, loaded: Settings, api: str, read_token: str) -> None:
+        public = _token(loaded, Scope.PUBLIC)
+        params = {"from": LAST_MONTH.isoformat(), "to": LAST_MONTH_END.isoformat(),
+                  "sampling_type": "risk_monitoring"}
+        assert get(api, "/v1/rates", public, **params).status_code == 403
+        assert get(api, "/v1/rates", read_token, **params).status_code == 200
 
 
 class TestFuzzing:

@@ -57,3 +57,4 @@ def test_every_item_the_simulator_fails_has_a_risk_note_naming_its_standard() ->
     assert [(n.item, n.failures, n.note is None) for n in notes] == [("菌落总数", 2, False), ("某新检测项目", 1, True)]
     assert notes[0].note is not None
     assert "GB" in notes[0].note.standard
+
