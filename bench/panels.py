@@ -153,10 +153,10 @@ def main() -> None:
         if not exists:
             admin.execute(f"CREATE SCHEMA {SCHEMA}")
     started = time.monotonic()
+    with connect(dsn) as conn:  # a reused schema gains this release's migrations and reference data too
+        apply_migrations(conn)
+        sync_reference_data(conn, presets().values())
     if not exists:
-        with connect(dsn) as conn:
-            apply_migrations(conn)
-            sync_reference_data(conn, presets().values())
         print(f"loading {args.count:,} results …", flush=True)
         load(dsn, args.count, clock.now().date())
     load_s = time.monotonic() - started

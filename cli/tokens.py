@@ -74,9 +74,9 @@ def serve_api(
     import uvicorn
 
     from qsmon.logs import configure_logging
-    from readapi.app import create_app
 
     settings = get_settings()
     configure_logging("INFO", settings.log_format)
-    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port,
-                log_config=None, access_log=False, timeout_keep_alive=30)
+    uvicorn.run("readapi.app:app_from_settings", factory=True, workers=settings.api_workers,
+                host=host or settings.api_host, port=port or settings.api_port, log_config=None, access_log=False,
+                timeout_keep_alive=30)

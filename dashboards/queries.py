@@ -18,7 +18,8 @@ from qsmon.settings import get_settings
 READER_TABLES = frozenset({
     "rollup_daily", "rollup_monthly", "failure_current", "failed_item_monthly", "failed_firm_yearly",
     "plan_indicators", "regions", "alerts", "alert_events", "indicator_evaluations", "labels", "plans",
-    "cases", "case_steps", "month_closes", "month_reported_figures", "problem_type_terms",
+    "cases", "case_steps", "month_closes", "month_reported_figures", "problem_type_terms", "rollup_daily_made",
+    "rollup_monthly_made",
 })
 
 ZONE = get_settings().timezone
@@ -34,33 +35,45 @@ _SUMS = ("sum(rows.tested) AS tested, sum(rows.passed) AS passed, sum(rows.faile
          " sum(rows.score_sum) AS score_sum, sum(rows.score_count) AS score_count")
 
 
-def indicator_rows(ranges: tuple[tuple[str, str, str], ...], keep: str) -> str:
+def indicator_rows(ranges: tuple[tuple[str, str, str], ...], keep: str, which: str = "") -> str:
     """The rows each indicator counts, within the chosen region, over the day ``ranges`` (first, last, whole months).
 
-    Indicators counting from the rollups (plan_indicators.from_rollups, decided by qsmon.plans.counting) share one
-    read of them, summed over everything but ``keep`` (``day`` or ``region_code``) first, so the join to the filter
-    arrays sees a few hundred rows rather than every county's; the others are counted from the current verdicts
-    (counted_rows) on their own basis, one indicator at a time.
+    Each indicator reads its counting source (plan_indicators.counting_source, decided by qsmon.plans.counting):
+    the rollups by place of sampling, shared by every indicator using them and summed over everything but ``keep``
+    (``day`` or ``region_code``) first, so the join to the filter arrays sees a few hundred rows; their twins by
+    place of manufacture, read only when an indicator of the plan (``which`` narrows them, e.g. to the chosen
+    indicator) counts by it; or the current verdicts (counted_rows), one indicator at a time.
     """
     columns = ", ".join(f"rows.{c}" for c in (keep, *_DIMENSIONS))
     rollups = " UNION ALL ".join(f"SELECT * FROM rollup_rows({a}, {b}, {whole})" for a, b, whole in ranges)
+    made = " UNION ALL ".join(f"SELECT * FROM rollup_rows_made({a}, {b}, {whole})" for a, b, whole in ranges)
     counted = " UNION ALL ".join(f"SELECT * FROM counted_rows({a}, {b}, '{ZONE}', q.counting_date, q.place,"
                                  " q.sampling_levels)" for a, b, _ in ranges)
+    needed = f"q.plan_id = '$plan'{which}"
     return f"""
 FROM plan_indicators f
 JOIN (
-  SELECT NULL::text AS plan_id, NULL::text AS indicator_id, {columns}, {_SUMS}
+  SELECT 'rollups' AS source, NULL::text AS plan_id, NULL::text AS indicator_id, {columns}, {_SUMS}
   FROM ({rollups}) AS rows
   WHERE rows.region_code LIKE region_pattern('$region')
   GROUP BY {columns}
   UNION ALL
-  SELECT q.plan_id, q.indicator_id, {columns}, {_SUMS}
+  SELECT 'made_rollups', NULL, NULL, {columns}, {_SUMS}
+  FROM ({made}) AS rows
+  WHERE rows.region_code LIKE region_pattern('$region')
+    AND EXISTS (SELECT 1 FROM plan_indicators q WHERE {needed} AND q.counting_source = 'made_rollups')
+  GROUP BY {columns}
+  UNION ALL
+  SELECT 'current', q.plan_id, q.indicator_id, {columns}, {_SUMS}
   FROM plan_indicators q CROSS JOIN LATERAL ({counted}) AS rows
-  WHERE NOT q.from_rollups AND q.plan_id = '$plan' AND rows.region_code LIKE region_pattern('$region')
+  WHERE q.counting_source = 'current' AND {needed} AND rows.region_code LIKE region_pattern('$region')
   GROUP BY q.plan_id, q.indicator_id, {columns}
-) r ON {array_filter_sql("f", "r")}
-  AND CASE WHEN f.from_rollups THEN r.plan_id IS NULL ELSE (r.plan_id, r.indicator_id) = (f.plan_id, f.indicator_id) END
+) r ON {array_filter_sql("f", "r")} AND r.source = f.counting_source
+  AND (r.source <> 'current' OR (r.plan_id, r.indicator_id) = (f.plan_id, f.indicator_id))
 """
+
+
+_CHOSEN_INDICATOR = " AND q.indicator_id = '$indicator'"
 
 
 VALUE = ("CASE WHEN f.measure = 'mean_score' THEN sum(r.score_sum) / nullif(sum(r.score_count), 0)"
@@ -89,8 +102,8 @@ FROM plans WHERE plan_id = '$plan'
 """
 
 # Closed months (qsmon months close): each indicator's figure as reported upward and as it stands now. Each row
-# reads only its own source: the rollups' range is empty for indicators counted from the current verdicts, and
-# counted_rows() skips every scan when asked for no basis ('none').
+# reads only its own source: the other rollups' ranges are empty, and counted_rows() skips every scan when asked
+# for no basis ('none').
 _MONTH_LAST = "(m.month + interval '1 month' - interval '1 day')::date"
 OVERVIEW_REPORTED_MONTHS = f"""
 SELECT to_char(m.month, 'YYYY-MM') AS "月份", f.name AS "指标", m.value AS "上报值", now.value AS "现值",
@@ -99,11 +112,15 @@ SELECT to_char(m.month, 'YYYY-MM') AS "月份", f.name AS "指标", m.value AS "
 FROM month_reported_figures m JOIN plan_indicators f USING (plan_id, indicator_id)
 CROSS JOIN LATERAL (
   SELECT sum(r.tested) AS samples, sum(r.failed) AS failed, {VALUE} AS value
-  FROM (SELECT * FROM rollup_rows(m.month, CASE WHEN f.from_rollups THEN {_MONTH_LAST} ELSE m.month - 1 END)
+  FROM (SELECT * FROM rollup_rows(m.month, CASE WHEN f.counting_source = 'rollups' THEN {_MONTH_LAST}
+                                                 ELSE m.month - 1 END)
+        UNION ALL
+        SELECT * FROM rollup_rows_made(m.month, CASE WHEN f.counting_source = 'made_rollups' THEN {_MONTH_LAST}
+                                                      ELSE m.month - 1 END)
         UNION ALL
         SELECT * FROM counted_rows(m.month, {_MONTH_LAST}, '{ZONE}',
-                                   CASE WHEN f.from_rollups THEN 'none' ELSE f.counting_date END, f.place,
-                                   f.sampling_levels)) r
+                                   CASE WHEN f.counting_source = 'current' THEN f.counting_date ELSE 'none' END,
+                                   f.place, f.sampling_levels)) r
   WHERE {array_filter_sql("f", "r")} AND r.region_code LIKE region_pattern(m.region_code)
 ) now
 WHERE m.plan_id = '$plan' AND m.region_code = '$region'
@@ -162,7 +179,7 @@ WITH width AS (
               WHEN w.w = interval '1 month' THEN date_trunc('month', r.day)::date ELSE r.day END AS b,
          max(f.measure) AS measure, max(f.target) AS target, sum(r.tested) AS n, {HITS} AS x,
          sum(r.score_sum) AS s, sum(r.score_count) AS sn
-  {indicator_rows((_TREND_RANGE,), keep="day")}
+  {indicator_rows((_TREND_RANGE,), keep="day", which=_CHOSEN_INDICATOR)}
   CROSS JOIN width w
   WHERE f.plan_id = '$plan' AND f.indicator_id = '$indicator'
   GROUP BY 1
@@ -179,7 +196,7 @@ ORDER BY 1
 REGIONS = f"""
 SELECT g.name AS "地区", r.region_code AS "代码", sum(r.tested) AS "样本", {VALUE} AS "当前值", max(f.target) AS "目标",
   CASE WHEN max(f.op) IN ('<', '<=') THEN {VALUE} - max(f.target) ELSE max(f.target) - {VALUE} END AS "差距"
-{indicator_rows((RANGE,), keep="region_code")}
+{indicator_rows((RANGE,), keep="region_code", which=_CHOSEN_INDICATOR)}
 JOIN regions g ON g.parent = '$region' AND r.region_code LIKE region_pattern(g.code)
 WHERE f.plan_id = '$plan' AND f.indicator_id = '$indicator'
 GROUP BY g.name, r.region_code, f.measure, f.grades
@@ -201,8 +218,12 @@ GROUP BY 1 HAVING sum(failures) > 0 ORDER BY 2 DESC, 1 LIMIT 15
 FAILED_PROBLEM_TYPES = f"""
 SELECT coalesce(problem_type(category, item), '{UNCLASSIFIED}') AS "问题类型", sum(failures) AS "项次",
   100.0 * sum(failures) / nullif(sum(sum(failures)) OVER (), 0) AS "占比"
-FROM failed_item_counts({FIRST_DAY}, {LAST_DAY})
-WHERE {_FAILURE_FILTER}
+FROM (  -- each distinct item typed once, not once per region and month
+  SELECT category, item, sum(failures) AS failures
+  FROM failed_item_counts({FIRST_DAY}, {LAST_DAY})
+  WHERE {_FAILURE_FILTER}
+  GROUP BY category, item
+) items
 GROUP BY 1 HAVING sum(failures) > 0 ORDER BY 2 DESC, 1
 """
 

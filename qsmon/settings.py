@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     ingest_port: int = Field(default=8480, ge=1, le=65535, description="the ingest API's port")
     api_host: str = Field(default="127.0.0.1", min_length=1, description="the read API's bind address")
     api_port: int = Field(default=8490, ge=1, le=65535, description="the read API's port")
+    api_workers: int = Field(default=1, ge=1, le=32,
+                             description="read API processes (more than one pays only with spare cores; each "
+                                         "enforces its share of a token's rate)")
     ingest_tokens: tuple[SecretStr, ...] = Field(default=(), description="bearer tokens of the ingest API "
                                                                          "(JSON list)")
     ingest_max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="largest request body")

@@ -92,6 +92,14 @@ def list_tokens(conn: psycopg.Connection) -> list[Token]:
                 "SELECT id, name, scopes, rate_per_minute, created_at, revoked_at FROM api_tokens ORDER BY id")]
 
 
+def _offered(header: str | None) -> str | None:
+    """The token a ``Bearer`` header carries, when it has the shape of ours (else no lookup, no cache entry)."""
+    if not header or not header.startswith("Bearer "):
+        return None
+    offered = header.removeprefix("Bearer ").strip()
+    return offered if TOKEN_SHAPE.fullmatch(offered) else None
+
+
 class TokenVerifier:
     """Bearer tokens to their records, cached for ``CACHE_SECONDS``; ``connect`` opens a connection when needed."""
 
@@ -99,11 +107,19 @@ class TokenVerifier:
         self._connect = connect
         self._cache: OrderedDict[bytes, tuple[float, Token | None]] = OrderedDict()
 
+    def cached(self, header: str | None) -> tuple[bool, Token | None]:
+        """(known, token) from the cache alone: no database. ``known`` False means ask :meth:`verify`."""
+        offered = _offered(header)
+        if offered is None:
+            return True, None
+        hit = self._cache.get(digest(offered))
+        if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+            return True, hit[1]
+        return False, None
+
     def verify(self, header: str | None) -> Token | None:
-        if not header or not header.startswith("Bearer "):
-            return None
-        offered = header.removeprefix("Bearer ").strip()
-        if not TOKEN_SHAPE.fullmatch(offered):  # not one of ours: no lookup, no cache entry
+        offered = _offered(header)
+        if offered is None:
             return None
         hashed = digest(offered)
         cached = self._cache.get(hashed)

@@ -23,17 +23,26 @@ from qsmon.regions import regions
 from qsmon.settings import Settings
 from qsmon.storage.db import with_session_options
 from qsmon.tokens import TokenVerifier
-from readapi.context import Context, problem
+from readapi.context import Context, RateLimiter, problem
 from readapi.routes import router
 from reports.published import public_columns
 
 log = logging.getLogger("qsmon.api")
 
 
-def create_app(settings: Settings) -> FastAPI:
+def app_from_settings() -> FastAPI:
+    """The factory `qsmon serve api` gives uvicorn: each worker process builds its app from the settings."""
+    from qsmon.settings import get_settings
+
+    settings = get_settings()
+    return create_app(settings, shares=settings.api_workers)
+
+
+def create_app(settings: Settings, *, shares: int = 1) -> FastAPI:
     pool = ConnectionPool(with_session_options(settings.dsn, "qsmon-api"), min_size=1, max_size=8, open=False)
     ctx = Context(settings, pool, presets(settings.plans_dir), set(regions()),
-                  public_columns(settings.public_failure_columns), TokenVerifier(pool.connection))
+                  public_columns(settings.public_failure_columns), TokenVerifier(pool.connection),
+                  RateLimiter(shares))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

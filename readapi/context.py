@@ -44,15 +44,17 @@ def problem(status_code: int, detail: Any, headers: dict[str, str] | None = None
 
 
 class RateLimiter:
-    """A token bucket per API token: ``rate_per_minute`` requests a minute, bursts up to that many."""
+    """A token bucket per API token: ``rate_per_minute`` requests a minute, bursts up to that many. Each of
+    ``shares`` processes serving the API enforces its share, so together they allow the token's rate."""
 
-    def __init__(self) -> None:
+    def __init__(self, shares: int = 1) -> None:
         self._buckets: dict[int, tuple[float, float]] = {}
+        self._shares = shares
 
     def retry_after(self, token: Token) -> int:
         """0 when the request may go; else the seconds until it may."""
         now = time.monotonic()
-        capacity = float(token.rate_per_minute)
+        capacity = max(1.0, token.rate_per_minute / self._shares)
         level, at = self._buckets.get(token.id, (capacity, now))
         level = min(capacity, level + (now - at) * capacity / 60)
         if level >= 1:
@@ -134,7 +136,10 @@ def require(scope: Scope) -> Callable[[Request], Any]:
     """A dependency: the request's bearer token, when its scopes allow ``scope`` and its budget is not spent."""
     async def check(request: Request) -> Token:
         ctx = context(request)
-        token = await anyio.to_thread.run_sync(ctx.verifier.verify, request.headers.get("authorization"))
+        header = request.headers.get("authorization")
+        known, token = ctx.verifier.cached(header)  # most requests: no thread, no database
+        if not known:
+            token = await anyio.to_thread.run_sync(ctx.verifier.verify, header)
         if token is None:
             raise HTTPException(401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
         if not token.allows(scope):

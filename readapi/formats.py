@@ -22,6 +22,7 @@ from reports.published import SAFE_XLSX
 CSV_TYPE = "text/csv"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 JSON_TYPE = "application/json"
+INLINE_ITEMS = 200  # answers up to this many rows render on the event loop
 FORMATS = {"json": JSON_TYPE, "csv": CSV_TYPE, "xlsx": XLSX_TYPE}
 
 
@@ -108,7 +109,10 @@ def render(request: Request, payload: Mapping[str, Any], items: Sequence[Mapping
 async def render_async(request: Request, payload: Mapping[str, Any], items: Sequence[Mapping[str, Any]],
                        columns: Sequence[Column], *, title: str, fmt: str,
                        headers: Mapping[str, str] | None = None) -> Response:
-    """:func:`render` in a thread: a large workbook must not hold the event loop (health checks, other clients)."""
+    """:func:`render`, in a thread when the answer is large: a big workbook must not hold the event loop (health
+    checks, other clients), while a small answer is cheaper rendered at once than handed to a thread."""
+    if len(items) <= INLINE_ITEMS and fmt != "xlsx":
+        return render(request, payload, items, columns, title=title, fmt=fmt, headers=headers)
     return await anyio.to_thread.run_sync(lambda: render(request, payload, items, columns, title=title, fmt=fmt,
                                                          headers=headers))
 

@@ -40,6 +40,15 @@ ROLLUP_DIMENSIONS = "category, subcategory, sampling_type, stage, region_code, g
 ROLLUP_COUNTS = "tested, passed, failed, score_sum, score_count, score_sq_sum"
 FAILURE_COLUMNS = ("sample_id", "revision", "sampled_at", "day", "category", "subcategory", "sampling_type", "stage",
                     "region_code", "product", "manufacturer", "sampled_unit", "lab", "failed_items")
+# The counts a batch's deltas (+1 new, -1 replaced) add to a rollup key. A void sample counts nowhere.
+_DELTA_COUNTS = """sum(CASE WHEN verdict <> 'void' THEN sign ELSE 0 END) AS tested,
+        sum(CASE WHEN verdict = 'pass' THEN sign ELSE 0 END) AS passed,
+        sum(CASE WHEN verdict = 'fail' THEN sign ELSE 0 END) AS failed,
+        coalesce(sum(CASE WHEN verdict <> 'void' THEN sign * score::numeric END), 0) AS score_sum,
+        sum(CASE WHEN score IS NOT NULL AND verdict <> 'void' THEN sign ELSE 0 END) AS score_count,
+        coalesce(sum(CASE WHEN verdict <> 'void' THEN sign * score::numeric * score::numeric END), 0) AS score_sq_sum"""
+# The rollup dimensions with the place of manufacture in the region's column (rollup_*_made).
+_MADE_DIMENSIONS = "category, subcategory, sampling_type, stage, manufacturer_region_code AS region_code, grade"
 _ADD_COUNTS = ", ".join(f"{c} = r.{c} + excluded.{c}" for c in ROLLUP_COUNTS.split(", "))
 CURRENT_AND_ROLLUP = f"""
 WITH batch AS (
@@ -51,7 +60,8 @@ WITH batch AS (
     FROM incoming
     ORDER BY sample_id, revision DESC, kafka_partition, kafka_offset
 ), prev AS (
-    SELECT c.day, c.category, c.subcategory, c.sampling_type, c.stage, c.region_code, c.grade, c.verdict, c.score
+    SELECT c.day, c.category, c.subcategory, c.sampling_type, c.stage, c.region_code, c.grade, c.verdict, c.score,
+        c.manufacturer_region_code
     FROM sample_current c JOIN batch b USING (sample_id)
     WHERE c.revision < b.revision
 ), upserted AS (
@@ -70,7 +80,7 @@ WITH batch AS (
         announced_on = excluded.announced_on, updated_at = now()
     WHERE c.revision < excluded.revision
     RETURNING c.sample_id, c.day, c.category, c.subcategory, c.sampling_type, c.stage, c.region_code, c.grade,
-        c.verdict, c.score
+        c.verdict, c.score, c.manufacturer_region_code
 ), failures_before AS (  -- the failures being replaced, as the snapshot still has them
     SELECT f.* FROM failure_current f JOIN upserted u USING (sample_id)
 ), failures_after AS (
@@ -118,17 +128,31 @@ WITH batch AS (
     FROM upserted u JOIN batch b USING (sample_id)
     WHERE k.sample_id = u.sample_id AND u.verdict <> 'fail' AND k.status = 'open' AND k.revision < b.revision
 ), deltas AS (
-    SELECT day, {ROLLUP_DIMENSIONS}, verdict, score, 1 AS sign FROM upserted
+    SELECT day, {ROLLUP_DIMENSIONS}, verdict, score, manufacturer_region_code, 1 AS sign FROM upserted
     UNION ALL
-    SELECT day, {ROLLUP_DIMENSIONS}, verdict, score, -1 AS sign FROM prev
+    SELECT day, {ROLLUP_DIMENSIONS}, verdict, score, manufacturer_region_code, -1 AS sign FROM prev
+), made AS (  -- the same deltas keyed by the place of manufacture, where known (rollup_*_made, migration 020)
+    SELECT day, {_MADE_DIMENSIONS}, {_DELTA_COUNTS}
+    FROM deltas WHERE manufacturer_region_code IS NOT NULL
+    GROUP BY day, category, subcategory, sampling_type, stage, manufacturer_region_code, grade
+), made_daily AS (
+    INSERT INTO rollup_daily_made AS r (day, {ROLLUP_DIMENSIONS}, {ROLLUP_COUNTS})
+    SELECT * FROM made
+    WHERE ({ROLLUP_COUNTS}) <> (0, 0, 0, 0, 0, 0)
+    ORDER BY day, {ROLLUP_DIMENSIONS}
+    ON CONFLICT (day, {ROLLUP_DIMENSIONS}) DO UPDATE SET {_ADD_COUNTS}
+), made_monthly AS (
+    INSERT INTO rollup_monthly_made AS r (month, {ROLLUP_DIMENSIONS}, {ROLLUP_COUNTS})
+    SELECT date_trunc('month', day)::date, {ROLLUP_DIMENSIONS}, sum(tested), sum(passed), sum(failed),
+        sum(score_sum), sum(score_count), sum(score_sq_sum)
+    FROM made
+    GROUP BY 1, {ROLLUP_DIMENSIONS}
+    HAVING (sum(tested), sum(passed), sum(failed), sum(score_sum), sum(score_count), sum(score_sq_sum))
+        <> (0, 0, 0, 0, 0, 0)
+    ORDER BY 1, {ROLLUP_DIMENSIONS}
+    ON CONFLICT (month, {ROLLUP_DIMENSIONS}) DO UPDATE SET {_ADD_COUNTS}
 ), grouped AS (
-    SELECT day, {ROLLUP_DIMENSIONS},
-        sum(CASE WHEN verdict <> 'void' THEN sign ELSE 0 END) AS tested,  -- a void sample counts nowhere
-        sum(CASE WHEN verdict = 'pass' THEN sign ELSE 0 END) AS passed,
-        sum(CASE WHEN verdict = 'fail' THEN sign ELSE 0 END) AS failed,
-        coalesce(sum(CASE WHEN verdict <> 'void' THEN sign * score::numeric END), 0) AS score_sum,
-        sum(CASE WHEN score IS NOT NULL AND verdict <> 'void' THEN sign ELSE 0 END) AS score_count,
-        coalesce(sum(CASE WHEN verdict <> 'void' THEN sign * score::numeric * score::numeric END), 0) AS score_sq_sum
+    SELECT day, {ROLLUP_DIMENSIONS}, {_DELTA_COUNTS}
     FROM deltas
     GROUP BY day, {ROLLUP_DIMENSIONS}
 ), monthly AS (

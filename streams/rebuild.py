@@ -49,17 +49,23 @@ class Derived:
         return day
 
 
-def _rollup(table: str, period: str, bucket: str) -> Derived:
-    """A rollup of the final verdicts by ``bucket`` (an expression of the local day) and every dimension."""
+def _rollup(table: str, period: str, bucket: str, place: str = "region_code") -> Derived:
+    """A rollup of the final verdicts by ``bucket`` (an expression of the local day) and every dimension, the place
+    being where it was sampled (region_code) or made (manufacturer_region_code, for results that name one)."""
+    dimensions = ROLLUP_DIMENSIONS.replace("region_code", f"{place} AS region_code")
+    grouping = ROLLUP_DIMENSIONS.replace("region_code", place)
+    known = f" AND {place} IS NOT NULL" if place != "region_code" else ""
     return Derived(table, period, f"{period}, {ROLLUP_DIMENSIONS}", ROLLUP_COUNTS,
-                   f"SELECT {bucket} AS {period}, {ROLLUP_DIMENSIONS}, {_COUNTED} FROM sample_current"
-                   f" WHERE day >= %(from_day)s AND day < %(to_day)s GROUP BY 1, {ROLLUP_DIMENSIONS}"
+                   f"SELECT {bucket} AS {period}, {dimensions}, {_COUNTED} FROM sample_current"
+                   f" WHERE day >= %(from_day)s AND day < %(to_day)s{known} GROUP BY 1, {grouping}"
                    " HAVING count(*) FILTER (WHERE verdict <> 'void') > 0")  # void samples only: no row
 
 
 DERIVED = (
     _rollup("rollup_daily", "day", "day"),
     _rollup("rollup_monthly", "month", "date_trunc('month', day)::date"),
+    _rollup("rollup_daily_made", "day", "day", "manufacturer_region_code"),
+    _rollup("rollup_monthly_made", "month", "date_trunc('month', day)::date", "manufacturer_region_code"),
     Derived("failure_current", "day", "sample_id",
             ", ".join(FAILURE_COLUMNS[1:]),
             "SELECT c.sample_id, c.revision, c.sampled_at, c.day, c.category, c.subcategory, c.sampling_type,"

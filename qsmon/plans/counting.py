@@ -1,18 +1,22 @@
 """How an indicator counts (统计口径): on which day, for which place, at which sampling levels, and so from where.
 
 The rollups count a result on its sampling day, for the place it was sampled, at every level: most indicators
-read them. Any other basis is counted from the current verdicts by the SQL function ``counted_rows`` (migration
-017). :attr:`Counting.from_rollups` is the one home of that choice; ``qsmon init`` stores it in
-``plan_indicators.from_rollups`` for the dashboards. Its words: indicators.labels.counting_text.
+read them. Their twins by place of manufacture (rollup_*_made, migration 020) serve indicators counting where
+products were made (制造业产品质量合格率). Any other basis (report or announcement day, chosen sampling levels) is
+counted from the current verdicts by the SQL function ``counted_rows`` (migration 017). :attr:`Counting.source` is
+the one home of that choice; ``qsmon init`` stores it in ``plan_indicators.counting_source`` for the dashboards.
+Its words: indicators.labels.counting_text.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from qsmon.plans.model import CountingDate, Indicator, Place, Plan
 from qsmon.vocab import SamplingLevel
+
+Source = Literal["rollups", "made_rollups", "current"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,13 +30,23 @@ class Counting:
         return cls(plan.counting_date, indicator.place, indicator.filter.sampling_levels)
 
     @property
+    def source(self) -> Source:
+        if self.date is CountingDate.SAMPLED and not self.levels:
+            return "rollups" if self.place is Place.SAMPLING_SITE else "made_rollups"
+        return "current"
+
+    @property
     def from_rollups(self) -> bool:
-        return self.date is CountingDate.SAMPLED and self.place is Place.SAMPLING_SITE and not self.levels
+        """Counted from the rollups by place of sampling (the dashboards share one read of them)."""
+        return self.source == "rollups"
 
     def rows_sql(self, *, whole_months: bool = True) -> str:
         """A set-returning call over the local days ``%(first)s``..``%(last)s`` in rollup_rows()'s shape."""
-        if self.from_rollups:
-            return f"rollup_rows(%(first)s, %(last)s, {'true' if whole_months else 'false'})"
+        whole = "true" if whole_months else "false"
+        if self.source == "rollups":
+            return f"rollup_rows(%(first)s, %(last)s, {whole})"
+        if self.source == "made_rollups":
+            return f"rollup_rows_made(%(first)s, %(last)s, {whole})"
         return ("counted_rows(%(first)s, %(last)s, %(tz)s, %(counting_date)s, %(place)s,"
                 " %(sampling_levels)s::text[])")
 

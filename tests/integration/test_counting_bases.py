@@ -170,6 +170,34 @@ def test_counted_rows_on_the_default_basis_equal_the_rollups(settings: Settings,
     assert counted == rollups
 
 
+def test_the_rollups_by_place_of_manufacture_agree_with_the_current_verdicts(settings: Settings,
+                                                                          db: psycopg.Connection) -> None:
+    """The worker keeps rollup_*_made (migration 020) as counted_rows would count by the manufacturer's place,
+    through corrections and voids; the rebuild's audit finds nothing to repair."""
+    from streams.rebuild import differences
+
+    results = [result(f"W-{i}", at=_at(1 + i % 28, i % 24), category="manufactured", region="421003",
+                      manufacturer_region_code=("421002", "420102", "421081")[i % 3],
+                      verdict="fail" if i % 7 == 0 else "pass") for i in range(200)]
+    results += [result("W-7", revision=2, at=_at(8, 7), category="manufactured", region="421003",
+                       manufacturer_region_code="421081", verdict="pass"),  # a 复检 moves it to another place
+                result("W-14", revision=2, at=_at(15, 14), category="manufactured", region="421003",
+                       manufacturer_region_code="421081", verdict="void")]
+    _store(settings, results)
+    columns = "category, subcategory, sampling_type, stage, region_code, grade"
+    sums = "sum(tested), sum(passed), sum(failed)"
+    made = db.execute(f"SELECT {columns}, {sums} FROM rollup_rows_made(%s, %s) GROUP BY {columns} ORDER BY {columns}",
+                      (MARCH.first, MARCH.last)).fetchall()
+    counted = db.execute(f"SELECT {columns}, {sums} FROM counted_rows(%s, %s, %s, 'sampled', 'manufacturer', '{{}}')"
+                         f" GROUP BY {columns} ORDER BY {columns}", (MARCH.first, MARCH.last, settings.timezone)
+                         ).fetchall()
+    assert made == counted
+    assert {row[4] for row in made} == {"421002", "420102", "421081"}
+    assert differences(db) == []
+    plan = _plan("421000")
+    assert Counting.of(plan, plan.indicator("made-here")).source == "made_rollups"
+
+
 def test_the_choice_of_source_is_stored_for_the_dashboards(settings: Settings, db: psycopg.Connection) -> None:
     plan = _plan("421000", TONGJIANG_LEVELS, counting_date="sampled")
     sync_reference(db, [plan])
@@ -177,6 +205,10 @@ def test_the_choice_of_source_is_stored_for_the_dashboards(settings: Settings, d
         "SELECT indicator_id, from_rollups FROM plan_indicators WHERE plan_id = %s", (plan.id,)).fetchall())
     assert stored == {i.id: Counting.of(plan, i).from_rollups for i in plan.indicators}
     assert stored == {"made-here": False, "sampled-here": True, "national": False, "provincial": False}
+    sources: dict[str, str] = dict(db.execute(
+        "SELECT indicator_id, counting_source FROM plan_indicators WHERE plan_id = %s", (plan.id,)).fetchall())
+    assert sources == {"made-here": "made_rollups", "sampled-here": "rollups", "national": "current",
+                       "provincial": "current"}
     assert Counting(CountingDate.ANNOUNCED, Place.SAMPLING_SITE).from_rollups is False
 
 
