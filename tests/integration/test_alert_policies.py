@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
@@ -24,7 +25,7 @@ from notify.testing import WebhookReceiver
 from qsmon import clock
 from qsmon.plans import Plan, load_plan_text
 from qsmon.schema import InspectionResult
-from qsmon.settings import Settings
+from qsmon.settings import Settings, get_settings
 from streams.records import SourceRecord, classify
 from streams.store import ResultStore
 from tests.factories import result
@@ -59,7 +60,10 @@ def plan(plan_id: str = "policy-test", *, city: str = "421000", city_name: str =
 
 def vegetables(prefix: str, count: int, *, fail: bool, region: str = "421083",
                at: datetime | None = None) -> list[InspectionResult]:
-    moment = at or clock.now() - timedelta(days=1)
+    # Today at local noon (at most a few hours ahead: the schema allows a day's skew), so the results fall inside
+    # every window, month_to_date included, on whatever day the suite runs (the 1st of a month too).
+    zone = ZoneInfo(get_settings().timezone)
+    moment = at or datetime.combine(clock.today(zone.key), datetime.min.time(), zone) + timedelta(hours=12)
     return [result(f"{prefix}-{i}", verdict="fail" if fail else "pass", at=moment - timedelta(minutes=i % 600),
                    category="agricultural", sampling_type="routine_monitoring", region=region, subcategory="蔬菜")
             for i in range(count)]
