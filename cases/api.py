@@ -74,7 +74,7 @@ def router(settings: Settings) -> APIRouter:
     )
     async def post_step(case_id: int, body: StepDone,
                         authorization: Annotated[str | None, Header()] = None) -> Any:
-        if not await anyio.to_thread.run_sync(authorised, authorization):
+        if not await authorised.allows(authorization):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
                                 headers={"WWW-Authenticate": "Bearer"})
         try:

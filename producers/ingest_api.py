@@ -203,7 +203,7 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
         authorization: Annotated[str | None, Header()] = None,
         content_type: Annotated[str | None, Header()] = None,
     ) -> Any:
-        if not await anyio.to_thread.run_sync(authorised, authorization):
+        if not await authorised.allows(authorization):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
                                 headers={"WWW-Authenticate": "Bearer"})
         media_type = (content_type or "").split(";", maxsplit=1)[0].strip().lower()

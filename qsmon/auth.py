@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import logging
 
+import anyio
 import psycopg
 
 from qsmon.exceptions import StorageError
@@ -38,9 +39,17 @@ class IngestAuthoriser:
         self._verifier = TokenVerifier(lambda: connect(settings.dsn, application_name="qsmon-auth",
                                                        connect_timeout_s=3))
 
-    def __call__(self, header: str | None) -> bool:
+    async def allows(self, header: str | None) -> bool:
+        """The header authorises ingest. Configured tokens and cached scoped ones are answered at once; only a
+        scoped token not seen for a while costs a database lookup, in a thread."""
         if bearer_authorised(header, self._tokens):
             return True
+        known, token = self._verifier.cached(header)
+        if known:
+            return token is not None and token.allows(Scope.INGEST)
+        return await anyio.to_thread.run_sync(self._scoped, header)
+
+    def _scoped(self, header: str | None) -> bool:
         try:
             token = self._verifier.verify(header)
         except (StorageError, psycopg.Error) as exc:

@@ -13,10 +13,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import psycopg
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from qsmon.plans import presets
 from qsmon.regions import regions
@@ -39,7 +40,8 @@ def app_from_settings() -> FastAPI:
 
 
 def create_app(settings: Settings, *, shares: int = 1) -> FastAPI:
-    pool = ConnectionPool(with_session_options(settings.dsn, "qsmon-api"), min_size=1, max_size=8, open=False)
+    pool = ConnectionPool(with_session_options(settings.dsn, "qsmon-api"), min_size=1, max_size=8, open=False,
+                          timeout=5)  # a database that is away is a 503 in seconds, not a request held for 30
     ctx = Context(settings, pool, presets(settings.plans_dir), set(regions()),
                   public_columns(settings.public_failure_columns), TokenVerifier(pool.connection),
                   RateLimiter(shares))
@@ -62,6 +64,12 @@ def create_app(settings: Settings, *, shares: int = 1) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _validation_problem(_: Request, exc: RequestValidationError) -> JSONResponse:
         return problem(422, [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()])
+
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def _database_away(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("the database does not answer: %s", type(exc).__name__)
+        return problem(503, "the database does not answer; try again shortly", {"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -37,6 +37,6 @@ def _part(value: Any, kind: type) -> Any:
         return date.fromisoformat(value)
     if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise ValueError("not an integer")
-    if kind is str and not isinstance(value, str):
-        raise ValueError("not text")
+    if kind is str and (not isinstance(value, str) or any(ord(c) < 0x20 or c == "\x7f" for c in value)):
+        raise ValueError("not plain text")  # a NUL the database would refuse is this API's 400, not its 500
     return value

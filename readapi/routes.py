@@ -29,6 +29,8 @@ from readapi.formats import CSV_TYPE, JSON_TYPE, XLSX_TYPE, Column, chosen_forma
 from readapi.pagination import decode
 
 Format = Literal["json", "csv", "xlsx"]
+# Free-text parameters carry no control characters: PostgreSQL refuses a NUL, which must be a 422, not a 500.
+PLAIN = r"^[^\x00-\x1f\x7f]*$"
 _PROBLEM = {"application/problem+json": {"schema": {"type": "object", "properties": {
     "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {}}}}}
 Problems: dict[int | str, dict[str, Any]] = {
@@ -78,8 +80,8 @@ async def get_plans(request: Request, ctx: Annotated[Context, Depends(context)],
 async def get_evaluations(
     request: Request, ctx: Annotated[Context, Depends(context)],
     token: Annotated[Token, Depends(require(Scope.PUBLIC))],
-    plan: Annotated[str, Query(min_length=1, max_length=64, examples=["jingzhou-2023"])],
-    indicator: Annotated[str | None, Query(max_length=64)] = None,
+    plan: Annotated[str, Query(min_length=1, max_length=64, pattern=PLAIN, examples=["jingzhou-2023"])],
+    indicator: Annotated[str | None, Query(max_length=64, pattern=PLAIN)] = None,
     region: Annotated[str | None, Query(pattern=r"^\d{6}$", examples=["421000"])] = None,
     window: Annotated[str | None, Query(pattern=WINDOW_PATTERN, examples=["rolling_30d"])] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100, cursor: str | None = None,
@@ -106,8 +108,8 @@ async def get_evaluations(
 async def get_series(
     request: Request, ctx: Annotated[Context, Depends(context)],
     token: Annotated[Token, Depends(require(Scope.PUBLIC))],
-    plan: Annotated[str, Query(min_length=1, max_length=64, examples=["jingzhou-2023"])],
-    indicator: Annotated[str, Query(min_length=1, max_length=64, examples=["food-evaluative-pass"])],
+    plan: Annotated[str, Query(min_length=1, max_length=64, pattern=PLAIN, examples=["jingzhou-2023"])],
+    indicator: Annotated[str, Query(min_length=1, max_length=64, pattern=PLAIN, examples=["food-evaluative-pass"])],
     first: Annotated[date, Query(alias="from", examples=["2026-01-01"])],
     last: Annotated[date, Query(alias="to", examples=["2026-11-30"])],
     region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
@@ -138,7 +140,7 @@ async def get_rates(
                                         description="a city includes its counties; required to group by region")
                       ] = None,
     category: Annotated[Category | None, Query(examples=["food"])] = None,
-    subcategory: Annotated[str | None, Query(max_length=64)] = None,
+    subcategory: Annotated[str | None, Query(max_length=64, pattern=PLAIN)] = None,
     sampling_type: Annotated[SamplingType | None, Query(
         description="risk_monitoring and survey count only when named; risk monitoring needs the read scope")] = None,
     stage: Annotated[Stage | None, Query()] = None,
@@ -165,7 +167,7 @@ async def get_rates(
 async def get_alerts(
     request: Request, ctx: Annotated[Context, Depends(context)],
     _: Annotated[Token, Depends(require(Scope.READ))],
-    plan: Annotated[str | None, Query(max_length=64)] = None,
+    plan: Annotated[str | None, Query(max_length=64, pattern=PLAIN)] = None,
     alert_status: Annotated[Literal["firing", "resolved"] | None, Query(alias="status")] = None,
     region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100, cursor: str | None = None,

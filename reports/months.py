@@ -118,7 +118,7 @@ def corrections(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, 
             for region in sorted(regions):
                 before = reported.get((closed, indicator_id, region), MonthFigure(0, 0, None))
                 current = now.get(region, MonthFigure(0, 0, None))
-                if before != current and not _same(before, current):
+                if not _same(before, current):
                     found.append(Correction(closed, indicator, region, before, current))
     return found
 

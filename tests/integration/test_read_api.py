@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -74,14 +75,15 @@ def loaded(stack: Settings) -> Iterator[Settings]:
         admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-@pytest.fixture(scope="module")
-def api(loaded: Settings) -> Iterator[str]:
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """The read API on a free loopback port, in a thread, as `qsmon serve api` runs it: its base URL."""
     import uvicorn
 
     from readapi.app import create_app
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(loaded), host="127.0.0.1", port=port, log_config=None))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -90,6 +92,12 @@ def api(loaded: Settings) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def api(loaded: Settings) -> Iterator[str]:
+    with serving(loaded) as base:
+        yield base
 
 
 def _token(settings: Settings, *scopes: Scope, rate: int = 100_000) -> str:
@@ -283,6 +291,27 @@ class TestHttp:
         answer = get(api, "/v1/rates", read_token, **params)
         assert answer.status_code == 422
         assert words in answer.text
+
+
+    def test_a_nul_in_text_or_cursor_is_a_4xx_not_a_500(self, api: str, read_token: str) -> None:
+        window = {"from": "2026-01-01", "to": "2026-01-31"}
+        assert get(api, "/v1/rates", read_token, subcategory="蔬\x00菜", **window).status_code == 422
+        assert get(api, "/v1/evaluations", read_token, plan="jingzhou\x00").status_code == 422
+        assert get(api, "/v1/failures", read_token, cursor=encode(["2026-01-01", "a\x00"]),
+                   **window).status_code == 400
+
+
+def test_a_database_that_is_away_is_a_503_in_seconds(loaded: Settings) -> None:
+    """The read API pointed at a database that does not answer: a problem+json 503 with Retry-After, quickly."""
+    away = loaded.model_copy(update={"database_url": type(loaded.database_url)(
+        "postgresql://qsmon@127.0.0.1:1/qsmon")})
+    with serving(away) as base:
+        started = time.monotonic()
+        answer = httpx.get(f"{base}/v1/plans", headers={"Authorization": "Bearer qsm_" + "a" * 43}, timeout=30)
+        assert time.monotonic() - started < 15
+    assert answer.status_code == 503
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.headers["retry-after"] == "5"
 
 
 class TestPublicLimits:
