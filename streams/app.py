@@ -1,14 +1,16 @@
 """The faust worker: consumes the results topic in batches and hands each batch to the processor.
 
-faust-streaming's `take_events` acks a batch in a ``finally`` (even when the body fails or is cancelled), and its
-commit/rebalance path has open bugs (#606, #532, #629). So correctness never rests on its commits:
-* batches come from `noack_take` and are acked by hand, only after their database transaction committed;
+faust-streaming runs the app (group membership, rebalances, timers, the producer), but its commit/rebalance path
+has open bugs (#606, #532, #629) and its per-message path cost more than storing a record. So correctness never
+rests on its commits, and records never pass through its streams:
+* batches are whole fetches from the consumer faust manages (streams.fetch); validated while the previous batch
+  is written (streams.pipeline); offsets are committed only after the batch's database transaction committed;
 * a record the database refuses is dead-lettered and the rest of its batch stored; an unavailable database is
   retried until it is back, so a batch is never skipped;
 * on SIGTERM a write under way is finished (shielded from cancellation), one waiting for the database given up;
 * on every partition assignment the worker seeks to the database's next offsets (the log's start where it has
-  none), so whatever faust committed ahead of the database is read again (and records the database has are
-  skipped, cheaply); records that arrive past a stored offset anyway (a seek racing the fetcher) are held and
+  none), so whatever Kafka's group committed ahead of the database is read again (and records the database has
+  are skipped, cheaply); records that arrive past a stored offset anyway (a seek racing the fetcher) are held and
   read again in order, never let the offset jump over records Kafka still has (ResultStore's guard);
 * a partition whose stored offsets count another log (a recreated topic, another cluster) is refused, never
   skipped: paused, reported (log, metric, readiness) and re-checked until an operator resets it (streams.offsets).
@@ -17,23 +19,24 @@ commit/rebalance path has open bugs (#606, #532, #629). So correctness never res
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from qsmon.changes import RollupKey, encode_changes
 from qsmon.health import Cached, Health, Heartbeat, database_reachable, tcp_reachable
 from qsmon.settings import Settings
-from streams.exceptions import WorkerStoppingError
+from streams.fetch import BatchApp
 from streams.metrics import WorkerMetrics
 from streams.offsets import LogReader
+from streams.pipeline import WritePipeline
 from streams.positions import PartitionPositions
-from streams.processor import BatchProcessor, PreparedBatch
+from streams.processor import BatchProcessor
 from streams.records import Rejected, SourceRecord
 from streams.store import ResultStore
 
@@ -57,10 +60,8 @@ def dead_letter_headers(item: Rejected, topic: str) -> list[tuple[str, bytes]]:
     ]
 
 
-def _faust_app(settings: Settings) -> FaustApp:
-    import faust
-
-    return faust.App(
+def _faust_app(settings: Settings) -> BatchApp:
+    return BatchApp(
         settings.worker_group,
         broker=f"kafka://{settings.kafka_bootstrap}",
         value_serializer="raw",
@@ -75,26 +76,22 @@ def _faust_app(settings: Settings) -> FaustApp:
         # Topic metadata is re-read this often: a recreated topic, or partitions added by `qsmon init`, are
         # assigned (and judged) within 30 s rather than aiokafka's default 5 minutes.
         consumer_metadata_max_age_ms=30_000,
-        broker_commit_every=10_000,
-        broker_commit_interval=2.0,
-        broker_max_poll_records=settings.worker_batch_size,
-        stream_buffer_maxsize=settings.worker_batch_size * 2,
+        broker_max_poll_records=settings.worker_batch_size,  # the most records one fetch (one batch) holds
         broker_session_timeout=settings.worker_session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.worker_session_timeout_s / 10),
         broker_rebalance_timeout=settings.worker_session_timeout_s,
         producer_acks=-1,
         producer_compression_type="lz4",
-        # faust would otherwise wait, at shutdown and at every rebalance, until every record it handed out is
-        # acked; a batch waiting for an unavailable database never is, so SIGTERM hung. The database's offsets
-        # make waiting unnecessary: a batch given up is read again, one still being written is skipped by its
-        # next reader once committed (partition row locks serialise the two).
+        # No streams to wait for (batches bypass them): a batch given up at shutdown is read again, one still
+        # being written is skipped by its next reader once committed (partition row locks serialise the two).
         stream_wait_empty=False,
     )
 
 
 def create_app(settings: Settings, registry: CollectorRegistry, health: Health | None = None) -> FaustApp:
-    app = _faust_app(settings)
-    results_topic = app.topic(settings.results_topic, key_type=bytes, value_type=bytes)
+    app: FaustApp = _faust_app(settings)  # faust ships no type information
+    # acks=False: faust never sees these records as messages; offsets follow the database (see the module doc).
+    results_topic = app.topic(settings.results_topic, key_type=bytes, value_type=bytes, acks=False)
     metrics = WorkerMetrics(registry)
     log_reader = LogReader(settings.kafka_bootstrap, settings.results_topic)
     store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic,
@@ -143,47 +140,17 @@ def create_app(settings: Settings, registry: CollectorRegistry, health: Health |
     async def beat() -> None:
         heartbeat.beat()
 
-    async def write_then_ack(stream: Any, prepared: PreparedBatch, events: Sequence[Any]) -> None:
-        outcome = await processor.commit(prepared)
-        for event in events:  # only now may faust commit these offsets; never those of partitions left out
-            if event.message.partition not in outcome.held:
-                await stream.ack(event)
+    async def stored(records: Sequence[SourceRecord], offsets: dict[int, int]) -> None:
         metrics.committed()
-        _update_lag(app, metrics, settings.results_topic,
-                    [r for r in prepared.records if r.partition not in outcome.held])
+        _update_lag(app, metrics, settings.results_topic, records)
+        if offsets:  # for lag tools reading the group; the worker itself restarts from the database's offsets
+            await app.consumer._commit({TP(settings.results_topic, p): o for p, o in offsets.items()})
 
-    @app.agent(results_topic, name="store-results")  # type: ignore[untyped-decorator]
-    async def store_results(stream: Any) -> None:
-        # Two stages: batch k+1 is validated while batch k is written (in a thread; the GIL is released while
-        # PostgreSQL works). At most one write is in flight, so writes stay in order. Acks are manual
-        # (noack_take) and follow each batch's commit: Kafka's committed offset never passes the database.
-        in_flight: asyncio.Future[None] | None = None
-        try:
-            async for events in stream.noack_take(settings.worker_batch_size, within=settings.worker_batch_seconds):
-                records = [
-                    SourceRecord(e.message.partition, e.message.offset, e.message.key, e.message.value,
-                                 e.message.timestamp)
-                    for e in events
-                ]
-                prepared = await processor.prepare(records)
-                if in_flight is not None:
-                    await asyncio.shield(in_flight)
-                in_flight = asyncio.ensure_future(write_then_ack(stream, prepared, list(events)))
-        except asyncio.CancelledError:
-            # Shutting down: a write under way finishes (SIGTERM), a batch waiting for the database is given up.
-            # Nothing unstored is acked, and the database's offsets, not faust's, decide where the next worker starts.
-            processor.stop()
-            if in_flight is not None and not in_flight.done():
-                with contextlib.suppress(WorkerStoppingError, TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(in_flight), timeout=SHUTDOWN_GRACE_S)
-            raise
-
+    app.consume_batches(results_topic, WritePipeline(processor, stored, shutdown_grace_s=SHUTDOWN_GRACE_S))
     return app
 
 
 def _update_lag(app: FaustApp, metrics: WorkerMetrics, topic: str, records: Sequence[SourceRecord]) -> None:
-    from faust.types import TP
-
     last: dict[int, int] = {}
     for r in records:
         last[r.partition] = max(last.get(r.partition, -1), r.offset)

@@ -68,16 +68,9 @@ class PartitionPositions:
         restore = {tp: stored[tp.partition].next_offset if tp.partition in stored else state.start.get(tp.partition, 0)
                    for tp in self._tps(p for p in partitions if p not in refused)}
         if restore:
-            # A seek from this loop runs beside the consumer thread's fetcher and can, rarely, crash it (aiokafka's
-            # fetched_records: KeyError on the partition whose buffer the seek cleared; once in ~8 restore drills).
-            # The worker then exits and its restart resumes exactly from the database's offsets. faust's seek_wait
-            # (in the consumer's thread) avoids the race but hung shutdown inside the assignment callback (2 of 4
-            # drills): the lesser evil is kept.
-            for tp, offset in restore.items():
-                await self.app.consumer.seek(tp, offset)
+            self.app.consumer.reposition(restore)  # applied between two fetches (streams.fetch.BatchConsumer)
             self.metrics.rewinds.inc(len(restore))
-            log.info("partitions positioned at the database's offsets: %s",
-                     {tp.partition: o for tp, o in restore.items()})
+            log.info("partitions read from the database's offsets: %s", {tp.partition: o for tp, o in restore.items()})
 
     async def recheck(self) -> None:
         """Resume refused partitions whose offsets count the broker's log again (after `qsmon offsets reset`)."""

@@ -71,6 +71,10 @@ class BatchProcessor:
         """Give up waiting for the database: a batch not yet stored raises :class:`WorkerStoppingError`."""
         self._stopping.set()
 
+    def resume(self) -> None:
+        """Wait for the database again (a stopped fetcher restarted)."""
+        self._stopping.clear()
+
     async def prepare(self, records: Sequence[SourceRecord]) -> PreparedBatch:
         """Stage 1 (CPU): validate, and dead-letter the invalid records (acknowledged by Kafka)."""
         started = time.monotonic()

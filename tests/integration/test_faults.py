@@ -67,7 +67,9 @@ class TestFaults:
     def test_ten_sigkills_mid_stream_lose_and_double_count_nothing(self, settings: Settings, tmp_path: Path) -> None:
         ensure_topics(settings)
         events = simulated(100_000, seed=21)
-        trickle = Trickle(settings, events, per_second=4000)
+        # Slower than the worker stores (~10k/s per worker): the feed lasts ~100 s, past the ten kill cycles
+        # (each ~8 s: start, join the group, store), so every kill lands while results are still arriving.
+        trickle = Trickle(settings, events, per_second=1000)
         trickle.start()
         rng = random.Random(5)
         progress_at_kill = [0]

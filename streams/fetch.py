@@ -1,0 +1,125 @@
+"""Batches straight from the consumer faust manages, without faust's per-message machinery.
+
+faust-streaming stays in charge of the app: group membership, rebalances, partition assignment and its signals,
+timers, the producer. What it no longer does is turn every record into a Message and an Event and pass it through
+the conductor, a channel and a stream: on a backlog that was ~85 µs of Python per record, more than validating
+and storing it (docs/benchmarks.md). Its fetcher service calls ``Consumer._drain_messages``; this consumer's
+drain takes whole fetches (``_wait_next_records``: aiokafka's ``fetched_records`` for the active partitions, up
+to ``max_poll_records``) and hands each one to the app's batch sink as :class:`SourceRecord` s.
+
+Nothing here acknowledges or commits: the handler stores a batch, and only then are its offsets committed (to the
+database, in the batch's transaction, and to Kafka's group for lag tools). Where a partition is read from is
+decided on assignment (streams.positions), so records fetched before a rebalance are dropped, not handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from streams.records import SourceRecord
+
+
+class BatchSink(Protocol):
+    async def submit(self, records: list[SourceRecord]) -> None:
+        """Take one fetch's records (it may wait for an earlier batch's write)."""
+
+    async def finish(self) -> None:
+        """The fetcher stops: let a write under way finish."""
+
+FETCH_TIMEOUT_S = 1.0  # an idle fetch returns this soon, so a stopping worker notices
+SEEK_TIMEOUT_S = 30.0  # the consumer thread applies seeks between fetches; stuck longer, the worker restarts
+
+
+def to_source_records(fetched: Mapping[Any, list[Any]], topic: str, active: set[Any] | None,
+                      repositioning: Mapping[Any, int]) -> list[SourceRecord]:
+    """aiokafka's records of ``topic``'s active partitions, in fetch order per partition; none of a partition
+    about to be repositioned (fetched from where it was before)."""
+    return [
+        SourceRecord(tp.partition, r.offset, r.key, r.value, r.timestamp / 1000 if r.timestamp else None)
+        for tp, records in fetched.items()
+        if tp.topic == topic and (active is None or tp in active) and tp not in repositioning
+        for r in records
+    ]
+
+
+class BatchConsumer(faust_aiokafka.Consumer):
+    """faust's aiokafka consumer, draining whole fetches into ``app.batch_sink``.
+
+    Seeks are requested (:meth:`reposition`) and applied by the drain, on the consumer's thread, between two
+    fetches. A seek from the event loop, beside the thread's fetcher, could crash it (aiokafka's fetched_records:
+    KeyError on the partition whose buffer the seek cleared); one from the assignment callback (faust's
+    seek_wait) deadlocks, as the consumer thread waits for that callback.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._repositioning: dict[Any, int] = {}
+
+    def reposition(self, offsets: Mapping[Any, int]) -> None:
+        """Read these partitions from these offsets: applied before the next fetch, and nothing fetched for them
+        before that is handed on."""
+        self._repositioning.update(offsets)
+
+    async def _apply_repositioning(self) -> None:
+        offsets, self._repositioning = self._repositioning, {}
+        consumer = self._thread._ensure_consumer()
+
+        async def seek() -> None:  # on the consumer thread's loop
+            assigned = consumer.assignment()
+            for tp, offset in offsets.items():
+                if tp in assigned:  # revoked meanwhile: its new owner positions it
+                    consumer.seek(tp, offset)
+
+        await asyncio.wait_for(self._thread.call_thread(seek), timeout=SEEK_TIMEOUT_S)
+
+    async def _drain_messages(self, fetcher: Any) -> None:
+        app: Any = self.app  # ours: a BatchApp
+        sink: BatchSink = app.batch_sink
+        topic: str = app.batch_topic
+        consumer_stopped = self._stopped.is_set
+        fetcher_stopped = fetcher._stopped.is_set
+        try:
+            while not (consumer_stopped() or fetcher_stopped()):
+                if self._repositioning:
+                    await self._apply_repositioning()
+                generation = app.consumer_generation_id
+                fetched, active = await self._wait_next_records(FETCH_TIMEOUT_S)
+                if not fetched or self.should_stop or generation != app.consumer_generation_id:
+                    continue  # a rebalance meanwhile: the new assignment repositions every partition
+                records = to_source_records(fetched, topic, active, self._repositioning)
+                if records:
+                    await sink.submit(records)
+        except asyncio.CancelledError:
+            await sink.finish()
+            raise
+        except self.consumer_stopped_errors:
+            await sink.finish()
+            if app.should_stop:
+                return
+            raise
+
+
+class BatchTransport(faust_aiokafka.Transport):
+    Consumer = BatchConsumer
+
+
+class BatchApp(faust.App):
+    """A faust app whose consumer hands the records of ``batch_topic`` to ``batch_sink``, a fetch at a time."""
+
+    batch_sink: BatchSink
+    batch_topic: str
+
+    def _new_transport(self) -> Any:
+        return BatchTransport(self.conf.broker_consumer, self)
+
+    def consume_batches(self, topic: Any, sink: BatchSink) -> None:
+        """Subscribe to ``topic`` (no agent, no stream) and hand its records to ``sink`` a fetch at a time."""
+        self.batch_topic = topic.get_topic_name()
+        self.batch_sink = sink
+        self.topics.add(topic)
+

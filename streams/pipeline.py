@@ -1,0 +1,62 @@
+"""Two stages per worker: batch k+1 is validated while batch k is written.
+
+The write runs in a thread (the GIL is released while PostgreSQL works) and at most one is in flight, so batches
+are written in the order they were fetched. A batch's offsets are committed to Kafka's group only after its
+database transaction committed, and never for partitions the batch left out (held or refused): Kafka's committed
+offset never passes the database's, which is what the worker restarts from anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+
+from streams.exceptions import WorkerStoppingError
+from streams.processor import BatchProcessor, PreparedBatch
+from streams.records import SourceRecord
+from streams.store import BatchOutcome
+
+# Told each stored batch's records (those of held or refused partitions left out) and the next offset per partition.
+OnStored = Callable[[Sequence[SourceRecord], dict[int, int]], Awaitable[None]]
+
+
+def next_offsets(records: Sequence[SourceRecord]) -> dict[int, int]:
+    """Per partition, the offset after the last of ``records``."""
+    offsets: dict[int, int] = {}
+    for r in records:
+        if r.offset >= offsets.get(r.partition, 0):
+            offsets[r.partition] = r.offset + 1
+    return offsets
+
+
+class WritePipeline:
+    def __init__(self, processor: BatchProcessor, on_stored: OnStored, *, shutdown_grace_s: float = 20.0) -> None:
+        self.processor = processor
+        self.on_stored = on_stored
+        self.shutdown_grace_s = shutdown_grace_s
+        self._in_flight: asyncio.Future[None] | None = None
+
+    async def submit(self, records: list[SourceRecord]) -> None:
+        """Validate ``records`` (dead-lettering the invalid), wait for the previous write, start this one's."""
+        prepared = await self.processor.prepare(records)
+        if self._in_flight is not None:
+            await asyncio.shield(self._in_flight)  # a failed write raises here: the worker stops, nothing lost
+        self._in_flight = asyncio.ensure_future(self._write(prepared))
+
+    async def _write(self, prepared: PreparedBatch) -> None:
+        outcome: BatchOutcome = await self.processor.commit(prepared)
+        stored = [r for r in prepared.records if r.partition not in outcome.held]
+        await self.on_stored(stored, next_offsets(stored))
+
+    async def finish(self) -> None:
+        """Stopping: a write under way finishes (within the grace), one waiting for the database is given up.
+        Nothing unstored is committed; the database's offsets decide where the next reader starts."""
+        self.processor.stop()
+        try:
+            if self._in_flight is not None and not self._in_flight.done():
+                with contextlib.suppress(WorkerStoppingError, TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._in_flight), timeout=self.shutdown_grace_s)
+        finally:
+            self._in_flight = None
+            self.processor.resume()  # a fetcher faust restarts (after a crash in a rebalance) stores again
