@@ -158,9 +158,9 @@ class BatchProcessor:
         m.stored.inc(outcome.stored)
         m.redelivered.inc(outcome.skipped)
         now = time.time()
-        by_label = Counter((item.result.category.value, item.result.verdict.value) for item in accepted)
+        by_label = Counter((item.result.category, item.result.verdict) for item in accepted)
         for (category, verdict), count in by_label.items():
-            m.processed.labels(category, verdict).inc(count)
+            m.processed.labels(category.value, verdict.value).inc(count)
         # One observation per batch keeps the histograms cheap; the oldest record speaks for the batch.
         stamps = [r.timestamp for r in records if r.timestamp]
         if stamps:

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from qsmon.exceptions import InvalidResultError
-from qsmon.schema import InspectionResult, parse_result
+from qsmon.schema import MAX_FUTURE_SKEW, InspectionResult, parse_result
 
 # The columns of the COPY into the batch's temp table, in order.
 COLUMNS: tuple[str, ...] = (
@@ -68,10 +68,14 @@ def reason_code(exc: InvalidResultError) -> str:
 
 def validate(record: SourceRecord, now: datetime) -> InspectionResult:
     """The record's result, or :class:`InvalidResultError` saying why it is not one."""
+    return _validated(record, now + MAX_FUTURE_SKEW)
+
+
+def _validated(record: SourceRecord, latest: datetime) -> InspectionResult:
     if record.value is None:
         raise InvalidResultError("not JSON: empty record (tombstone)")
     result = parse_result(record.value)
-    result.check_not_future(now)
+    result.check_not_after(latest)
     # The key routes every revision of a sample to one partition; a mismatch would break that ordering.
     if record.key is not None and record.key != result.key:
         raise InvalidResultError("record key differs from sample_id", key=record.key.decode(errors="replace"))
@@ -81,9 +85,10 @@ def validate(record: SourceRecord, now: datetime) -> InspectionResult:
 def classify(records: Sequence[SourceRecord], now: datetime) -> tuple[list[Accepted], list[Rejected]]:
     accepted: list[Accepted] = []
     rejected: list[Rejected] = []
+    latest = now + MAX_FUTURE_SKEW
     for record in records:
         try:
-            result = validate(record, now)
+            result = _validated(record, latest)
         except InvalidResultError as exc:
             rejected.append(Rejected(record, str(exc), reason_code(exc)))
             continue
@@ -92,20 +97,22 @@ def classify(records: Sequence[SourceRecord], now: datetime) -> tuple[list[Accep
 
 
 def _failed_items_json(result: InspectionResult) -> str:
+    if not result.failed_items:
+        return "[]"
     return orjson.dumps([item.model_dump(exclude_none=True) for item in result.failed_items]).decode()
 
 
 def copy_row(item: Accepted) -> tuple[Any, ...]:
     r = item.result
+    stamp = item.record.timestamp
+    # Blank optional texts are stored as NULL; key dimensions as '' so they can sit in primary keys. The
+    # vocabulary's members are str (StrEnum) and COPY as their values: no `.value` per field.
     return (
-        # Blank optional texts are stored as NULL; key dimensions as '' so they can sit in primary keys.
-        r.sample_id, r.revision, r.sampled_at, r.reported_at, r.category.value, r.subcategory or "",
-        r.sampling_type.value, r.stage.value if r.stage else "", r.region_code, r.verdict.value,
-        r.grade.value if r.grade else "", r.score, r.product or None, r.brand or None, r.spec or None,
-        r.batch or None, r.manufacturer or None, r.sampled_unit or None, r.lab or None, r.source,
-        _failed_items_json(r), item.record.partition, item.record.offset,
-        datetime.fromtimestamp(item.record.timestamp, UTC) if item.record.timestamp else None,
-        r.manufacturer_region_code, r.sampling_level.value if r.sampling_level else None, r.task_source or None,
-        r.announcement_no or None, r.announcement_date, r.retest_status.value if r.retest_status else None,
+        r.sample_id, r.revision, r.sampled_at, r.reported_at, r.category, r.subcategory or "",
+        r.sampling_type, r.stage or "", r.region_code, r.verdict, r.grade or "", r.score, r.product or None,
+        r.brand or None, r.spec or None, r.batch or None, r.manufacturer or None, r.sampled_unit or None,
+        r.lab or None, r.source, _failed_items_json(r), item.record.partition, item.record.offset,
+        datetime.fromtimestamp(stamp, UTC) if stamp else None, r.manufacturer_region_code, r.sampling_level,
+        r.task_source or None, r.announcement_no or None, r.announcement_date, r.retest_status,
         r.manufacturer_address or None, r.sampled_unit_address or None,
     )
