@@ -33,6 +33,7 @@ from zlib import crc32
 import orjson
 from prometheus_client import CollectorRegistry
 
+from bench import profile
 from bench.docs import replace_section
 from producers.simulator import Simulator, SimulatorOptions
 from qsmon import clock
@@ -50,6 +51,7 @@ from streams.store import ResultStore, stored_offset_total
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".stack" / "bench"
 BATCH = 5000
+PROFILE_NOTE = "200 samples/s on the worker's threads, attributed by bench.profile.PARTS"
 
 
 @dataclass
@@ -60,6 +62,7 @@ class EndToEnd:
     peak_rss_mb: float = 0.0
     latency_p50_ms: float = 0.0
     latency_p99_ms: float = 0.0
+    profile: list[tuple[str, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -229,7 +232,8 @@ def start_workers(settings: Settings, count: int) -> list[subprocess.Popen[bytes
             for _ in range(count)]
 
 
-def measure_end_to_end(base: Settings, events: list[tuple[bytes, bytes]], workers: int) -> EndToEnd:
+def measure_end_to_end(base: Settings, events: list[tuple[bytes, bytes]], workers: int,
+                       profile_seconds: float = 0.0) -> EndToEnd:
     run = EndToEnd(workers)
     settings = isolated(base, "e2e")
     ensure_topics(settings)
@@ -247,6 +251,10 @@ def measure_end_to_end(base: Settings, events: list[tuple[bytes, bytes]], worker
 
     threading.Thread(target=sample_rss, daemon=True).start()
     try:
+        if profile_seconds:  # one worker, in the middle of the backlog
+            while stored_offsets(settings) < target // 10:
+                time.sleep(0.2)
+            run.profile = profile.record(procs[0].pid, profile_seconds, CACHE / f"worker-profile-{workers}.raw")
         while stored_offsets(settings) < target:
             time.sleep(0.5)
         with connect(settings.dsn) as conn:
@@ -327,13 +335,18 @@ def markdown(f: Figures, command: str) -> str:
                      f"{run.latency_p50_ms:,.0f} ms / {run.latency_p99_ms:,.0f} ms; {run.peak_rss_mb:,.0f} MB",
                      "", "", ""])
     table = "\n".join(f"| {' | '.join(row)} |" for row in rows)
+    profiles = "".join(
+        f"\n\nWhere one of {run.workers} worker(s)' CPU went while draining the backlog (py-spy, {PROFILE_NOTE}):\n\n"
+        f"| part | share of samples |\n|---|---|\n{profile.markdown(run.profile)}"
+        for run in f.runs if run.profile
+    )
     return (
         "<!-- bench:e2e:start -->\n"
         f"Command: `{command}`, run {clock.now():%Y-%m-%d} on {os.cpu_count()} cores "
         f"({platform.machine()}); PostgreSQL 15 + TimescaleDB 2.19 (Apache), Kafka 4.0.2, all on loopback; "
         f"{f.count:,} simulated results with 5 % redeliveries and 1 % re-inspections.\n\n"
         "| measurement | figure | vs bare COPY | vs storage path | vs naive |\n|---|---|---|---|---|\n"
-        f"{table}\n<!-- bench:e2e:end -->"
+        f"{table}{profiles}\n<!-- bench:e2e:end -->"
     )
 
 
@@ -345,6 +358,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--write-docs", action="store_true", help="update the figures in docs/benchmarks.md")
     parser.add_argument("--only-e2e", action="store_true", help="skip the references (for quick tuning runs)")
+    parser.add_argument("--profile", type=float, default=0.0, metavar="SECONDS",
+                        help="py-spy one worker of each run for this long while it drains the backlog")
     args = parser.parse_args()
     worker_counts = [int(n) for n in args.workers.split(",")]
     base = Settings()
@@ -360,7 +375,7 @@ def main() -> None:
         print(f"  {figures.storage_rate:,.0f} results/s", flush=True)
     for workers in worker_counts:
         print(f"end to end, {workers} worker(s) …", flush=True)
-        figures.runs.append(measure_end_to_end(base, events, workers))
+        figures.runs.append(measure_end_to_end(base, events, workers, args.profile))
     if args.only_e2e:
         for run in figures.runs:
             print(f"{run.workers} worker(s): {run.rate:,.0f} results/s, p50 {run.latency_p50_ms:.0f} ms, "
