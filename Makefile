@@ -41,7 +41,7 @@ stack-down: bootstrap ## stop the local stack
 
 bench: bootstrap ## end-to-end benchmarks (not part of the tests); writes docs/benchmarks.md figures to stdout
 	$(UV) run qsmon stack up
-	$(UV) run python -m bench.e2e --count 1000000 --workers 2 --write-docs
+	$(UV) run python -m bench.e2e --count 1000000 --workers 1,2,3 --profile 10 --write-docs
 
 bench-alerts: bootstrap ## alert latency, breach to webhook (writes docs/benchmarks.md)
 	$(UV) run qsmon stack up

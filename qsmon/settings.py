@@ -70,8 +70,8 @@ class Settings(BaseSettings):
     results_partitions: int = Field(default=6, ge=1, le=1000, description="partitions `qsmon init` creates")
 
     worker_group: str = Field(default="qsmon-worker", min_length=1, description="the workers' consumer group")
-    worker_batch_size: int = Field(default=5000, ge=1, le=100_000, description="records per batch, at most")
-    worker_batch_seconds: float = Field(default=0.5, gt=0, le=60, description="a batch waits at most this long")
+    worker_batch_size: int = Field(default=5000, ge=1, le=100_000,
+                                   description="records per batch, at most: one fetch, stored in one transaction")
     worker_metrics_port: int = Field(default=9401, ge=1, le=65535,
                                      description="the worker's /metrics, /healthz and /readyz (next free port up)")
     metrics_host: str = Field(default="127.0.0.1", min_length=1,

@@ -43,6 +43,9 @@ class WritePipeline:
         if self._in_flight is not None:
             await asyncio.shield(self._in_flight)  # a failed write raises here: the worker stops, nothing lost
         self._in_flight = asyncio.ensure_future(self._write(prepared))
+        # Let it start (hand the batch to its thread) before this returns: validation of the next batch does not
+        # yield to the event loop, so otherwise the write would only begin once that validation was done.
+        await asyncio.sleep(0)
 
     async def _write(self, prepared: PreparedBatch) -> None:
         outcome: BatchOutcome = await self.processor.commit(prepared)

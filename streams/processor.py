@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from qsmon import clock
 from qsmon.changes import RollupKey
 from qsmon.exceptions import StorageError
+from streams.copy_rows import encode_rows
 from streams.exceptions import (
     PartitionsRefusedError,
     RecordsOutOfOrderError,
@@ -24,7 +25,7 @@ from streams.exceptions import (
 )
 from streams.metrics import WorkerMetrics
 from streams.records import Accepted, Rejected, SourceRecord, classify
-from streams.store import BatchOutcome, ResultStore
+from streams.store import DATA_ERRORS, BatchOutcome, ResultStore
 
 log = logging.getLogger("qsmon.worker")
 
@@ -41,6 +42,7 @@ class PreparedBatch:
     records: Sequence[SourceRecord]
     accepted: list[Accepted]
     started: float
+    encoded: bytes | None = None  # accepted's COPY data (streams.copy_rows); None: encoded when written
 
 
 class BatchProcessor:
@@ -82,14 +84,18 @@ class BatchProcessor:
         if rejected:
             # Before the database commit: a crash in between re-sends them (at least once), never drops them.
             await self._dead_letter(rejected)
-        return PreparedBatch(records, accepted, started)
+        try:
+            encoded: bytes | None = encode_rows(accepted)
+        except DATA_ERRORS:  # a value the driver cannot encode: the write finds the record and dead-letters it
+            encoded = None
+        return PreparedBatch(records, accepted, started, encoded)
 
     async def commit(self, batch: PreparedBatch) -> BatchOutcome:
         """Stage 2 (database): store until it succeeds, then publish the changed rollup keys.
 
         Records of refused partitions are left out (and must not be acknowledged: see ``refused``).
         """
-        outcome, stored = await self._store_until_done(batch.accepted, batch.records)
+        outcome, stored = await self._store_until_done(batch.accepted, batch.records, batch.encoded)
         if outcome.changed:
             await self.publish_changes(outcome.changed)
             self.metrics.changes_published.inc(len(outcome.changed))
@@ -101,8 +107,8 @@ class BatchProcessor:
         for item in rejected:
             self.metrics.invalid.labels(item.reason_code).inc()
 
-    async def _store_until_done(self, accepted: Sequence[Accepted], records: Sequence[SourceRecord]
-                                ) -> tuple[BatchOutcome, Sequence[Accepted]]:
+    async def _store_until_done(self, accepted: Sequence[Accepted], records: Sequence[SourceRecord],
+                                encoded: bytes | None) -> tuple[BatchOutcome, Sequence[Accepted]]:
         """Store the batch: refused records go to the dead-letter topic, outages are waited out; never skip."""
         attempt = 0
         held: set[int] = set()  # partitions left out of this batch: read again, never acknowledged
@@ -110,9 +116,11 @@ class BatchProcessor:
             leave_out = held | self.refused
             if leave_out:
                 records = [r for r in records if r.partition not in leave_out]
-                accepted = [a for a in accepted if a.record.partition not in leave_out]
+                kept = [a for a in accepted if a.record.partition not in leave_out]
+                if len(kept) < len(accepted):
+                    accepted, encoded = kept, None  # the encoding holds records left out: encoded again
             try:
-                outcome = await asyncio.to_thread(self.store.write, accepted, records)
+                outcome = await asyncio.to_thread(self.store.write, accepted, records, encoded)
             except PartitionsRefusedError as exc:
                 self.refused.update(exc.reasons)
                 for reason in exc.reasons.values():
@@ -130,7 +138,7 @@ class BatchProcessor:
                 # Dead-lettered before the rest is committed: a crash in between re-sends them, never drops them.
                 await self._dead_letter([Rejected(item.record, reason, "database") for item, reason in exc.refused])
                 refused = {id(item) for item, _ in exc.refused}
-                accepted = [item for item in accepted if id(item) not in refused]
+                accepted, encoded = [item for item in accepted if id(item) not in refused], None
                 log.warning("dead-lettered %d records the database refused; storing the rest of the batch",
                             len(refused))
             except StorageError as exc:

@@ -24,9 +24,10 @@ from qsmon.case_rules import load_table
 from qsmon.changes import RollupKey
 from qsmon.settings import get_settings
 from streams.batch_sql import COPY, CURRENT_AND_ROLLUP, HISTORY, TEMP_TABLE
+from streams.copy_rows import encode_rows
 from streams.exceptions import BatchWriteError, PartitionsRefusedError, RecordsRefusedError
 from streams.offsets import LogState, LogUnavailableError, StoredOffset, identity_refusal
-from streams.records import COPY_TYPES, Accepted, SourceRecord, copy_row
+from streams.records import Accepted, SourceRecord
 
 # Partitions get their row on first sight; then the rows are locked in partition order (no deadlocks between
 # writers). Two statements: a locking SELECT in the same statement as the INSERT would not see the new rows.
@@ -131,8 +132,11 @@ class ResultStore:
             conn.execute(_RESET, {"group": self.group, "topic": self.topic, "partition": partition,
                                   "offset": offset, "log": log.identity})
 
-    def write(self, accepted: Sequence[Accepted], all_records: Sequence[SourceRecord]) -> BatchOutcome:
+    def write(self, accepted: Sequence[Accepted], all_records: Sequence[SourceRecord],
+              encoded: bytes | None = None) -> BatchOutcome:
         """Store ``accepted`` and advance the offsets past ``all_records`` (valid or not), atomically.
+
+        ``encoded``: ``accepted``'s COPY data, if the caller encoded it already (streams.copy_rows).
 
         Raises :class:`RecordsRefusedError` when the database refuses some records (nothing is stored then),
         :class:`BatchWriteError` when it cannot store the batch for any other reason.
@@ -140,7 +144,7 @@ class ResultStore:
         if not all_records:
             return BatchOutcome()
         try:
-            return self._write(accepted, all_records)
+            return self._write(accepted, all_records, encoded)
         except DATA_ERRORS as exc:
             self._rollback()
             refused = self._find_refused(accepted, all_records)
@@ -187,7 +191,8 @@ class ResultStore:
                 self.guard.confirm_gaps(rows, gaps)
         return {p: row.next_offset for p, row in rows.items()}
 
-    def _write(self, accepted: Sequence[Accepted], all_records: Sequence[SourceRecord]) -> BatchOutcome:
+    def _write(self, accepted: Sequence[Accepted], all_records: Sequence[SourceRecord],
+               encoded: bytes | None) -> BatchOutcome:
         conn = self._connection()
         outcome = BatchOutcome()
         with conn.transaction():
@@ -196,7 +201,9 @@ class ResultStore:
             fresh_records = [r for r in all_records if r.offset >= stored.get(r.partition, 0)]
             outcome.skipped = len(all_records) - len(fresh_records)
             if fresh:
-                outcome.stored, outcome.changed = self._apply(conn, fresh)
+                # The caller's encoding holds every accepted record: usable unless some were applied already.
+                outcome.stored, outcome.changed = self._apply(conn, fresh,
+                                                              encoded if len(fresh) == len(accepted) else None)
             if fresh_records:
                 next_offsets: dict[int, int] = {}
                 for r in fresh_records:
@@ -207,14 +214,14 @@ class ResultStore:
                 })
         return outcome
 
-    def _apply(self, conn: psycopg.Connection, items: Sequence[Accepted]) -> tuple[int, set[RollupKey]]:
-        """History, current verdicts, failures and rollups for ``items``: results stored, rollup keys changed."""
+    def _apply(self, conn: psycopg.Connection, items: Sequence[Accepted],
+               encoded: bytes | None = None) -> tuple[int, set[RollupKey]]:
+        """History, current verdicts, failures and rollups for ``items`` (COPY data ``encoded`` if given): results
+        stored, rollup keys changed."""
         with conn.cursor() as cur:
             cur.execute("DELETE FROM incoming")  # a savepoint's earlier rows (bisection); empty otherwise
             with cur.copy(COPY) as copy:
-                copy.set_types(list(COPY_TYPES))
-                for item in items:
-                    copy.write_row(copy_row(item))
+                copy.write(encoded if encoded is not None else encode_rows(items))
             cur.execute(HISTORY)
             stored = cur.rowcount
             cur.execute(CURRENT_AND_ROLLUP, {"tz": self.timezone, "case_categories": self.case_categories})

@@ -77,9 +77,12 @@ class TestFaults:
             # Kill only once this worker has joined the group and stored something (joining waits out the killed
             # member's session), then at a random moment: between batches, or in the middle of one.
             worker = WorkerProcess(settings, tmp_path / "worker.log")
-            wait_until(lambda: stored(settings) > progress_at_kill[-1], 60, "the restarted worker to store a batch")
-            time.sleep(rng.uniform(0.0, 1.5))
-            worker.kill()
+            try:
+                wait_until(lambda: stored(settings) > progress_at_kill[-1], 60,
+                           "the restarted worker to store a batch")
+                time.sleep(rng.uniform(0.0, 1.5))
+            finally:  # a failed wait must not leave a worker running past the test
+                worker.kill()
             progress_at_kill.append(stored(settings))
         progress_at_kill.pop(0)
         trickle.join(timeout=120)

@@ -59,7 +59,7 @@ class TestStrictSettings:
     def test_mistakes_are_one_line_each_without_a_traceback(self, tmp_path: Path) -> None:
         config = tmp_path / "qsmon.yml"
         config.write_text("worker_batchsize: 10\n", encoding="utf-8")
-        env = {**os.environ, "QSMON_TIMEZONE": "Asia/Shangai", "QSMON_WORKER_BATCH_SECONDS": "-1",
+        env = {**os.environ, "QSMON_TIMEZONE": "Asia/Shangai", "QSMON_WORKER_BATCH_SIZE": "0",
                "QSMON_INGEST_PORT": "80000", "QSMON_PROMETHEUS_URL": "prometheus:9090",
                "QSMON_CONFIG_FILE": str(config)}
         run = subprocess.run([sys.executable, "-m", "cli", "config", "--check"], cwd=ROOT, env=env,
@@ -70,7 +70,7 @@ class TestStrictSettings:
         assert lines[0] == "error: invalid settings:"
         assert sorted(line.split(":")[0].strip() for line in lines[1:]) == [
             "QSMON_INGEST_PORT", "QSMON_PROMETHEUS_URL", "QSMON_TIMEZONE", "QSMON_WORKER_BATCHSIZE",
-            "QSMON_WORKER_BATCH_SECONDS"]
+            "QSMON_WORKER_BATCH_SIZE"]
 
     def test_a_secret_can_come_from_a_file(self, tmp_path: Path) -> None:
         secret = tmp_path / "db-url"
