@@ -44,8 +44,22 @@ def demo_worker(settings: Settings) -> None:
         time.sleep(2)
     else:
         raise typer.Exit(1)
+    _show_backlog_rate(settings)
     _show_scraped_metrics(settings)
     typer.echo("   worker caught up; it keeps running for the next steps")
+
+
+def _show_backlog_rate(settings: Settings) -> None:
+    """How fast the worker drained the backlog: history rows over the span of their commits (bench.e2e's measure)."""
+    from qsmon.storage import connect
+
+    with connect(settings.dsn) as conn:
+        row = conn.execute("SELECT count(*), extract(epoch FROM max(stored_at) - min(stored_at)) FROM"
+                           " inspection_results").fetchone()
+    count, seconds = (int(row[0]), float(row[1] or 0)) if row else (0, 0.0)
+    if seconds > 0:
+        typer.echo(f"   backlog: {count:,} results stored in {seconds:.1f} s ({count / seconds:,.0f} results/s, one"
+                   " worker, whole fetches per batch; `make bench` measures a million)")
 
 
 def _show_scraped_metrics(settings: Settings) -> None:
