@@ -126,6 +126,7 @@ def create_app(settings: Settings, registry: CollectorRegistry, health: Health |
     async def restore_database_offsets(sender: Any, assigned: set[Any], **_: Any) -> None:
         ours = sorted(tp.partition for tp in assigned if tp.topic == settings.results_topic)
         if ours:
+            positions.hold(ours)  # before the first await: nothing of them is handed on until positioned
             await positions.position(ours)
 
     @app.on_partitions_revoked.connect  # type: ignore[untyped-decorator]
@@ -143,8 +144,7 @@ def create_app(settings: Settings, registry: CollectorRegistry, health: Health |
     async def stored(records: Sequence[SourceRecord], offsets: dict[int, int]) -> None:
         metrics.committed()
         _update_lag(app, metrics, settings.results_topic, records)
-        if offsets:  # for lag tools reading the group; the worker itself restarts from the database's offsets
-            await app.consumer._commit({TP(settings.results_topic, p): o for p, o in offsets.items()})
+        app.consumer.commit_group(settings.results_topic, offsets)  # lag tools' view; ours is the database's
 
     app.consume_batches(results_topic, WritePipeline(processor, stored, shutdown_grace_s=SHUTDOWN_GRACE_S))
     return app

@@ -56,10 +56,11 @@ class WritePipeline:
         """Stopping: a write under way finishes (within the grace), one waiting for the database is given up.
         Nothing unstored is committed; the database's offsets decide where the next reader starts."""
         self.processor.stop()
-        try:
-            if self._in_flight is not None and not self._in_flight.done():
-                with contextlib.suppress(WorkerStoppingError, TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(self._in_flight), timeout=self.shutdown_grace_s)
-        finally:
+        in_flight = self._in_flight
+        if in_flight is not None:
+            with contextlib.suppress(WorkerStoppingError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(in_flight), timeout=self.shutdown_grace_s)
+            if not in_flight.done():
+                return  # still writing past the grace: stays the one writer (a later submit waits for it)
             self._in_flight = None
-            self.processor.resume()  # a fetcher faust restarts (after a crash in a rebalance) stores again
+        self.processor.resume()  # a fetcher faust restarts (after a crash in a rebalance) stores again

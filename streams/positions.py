@@ -39,9 +39,14 @@ class PartitionPositions:
         refused = sorted(self.refused)
         return f"partitions {refused} refused: see the log or `qsmon offsets show`" if refused else None
 
+    def hold(self, partitions: Iterable[int]) -> None:
+        """Hand on nothing of these partitions until they are positioned (streams.fetch.BatchConsumer)."""
+        self.app.consumer.hold(self._tps(partitions))
+
     async def refuse(self, reasons: dict[int, str]) -> None:
         """Stop reading partitions whose offsets count another log; their records stay unacknowledged."""
         self.refused.update(reasons)
+        self.hold(reasons)  # faust's recovery may resume them: what is fetched anyway is dropped
         self.app.consumer.pause_partitions(self._tps(reasons))
         for partition in reasons:
             self.metrics.refused.labels(str(partition)).set(1)

@@ -148,7 +148,7 @@ class BatchProcessor:
                 log.warning("database write failed (attempt %d), retrying in %.1fs: %s", attempt, delay, exc)
                 await self._backoff(delay)
             else:
-                outcome.held = held | self.refused
+                outcome.held = leave_out  # what this write left out, whatever was refused or resumed meanwhile
                 return outcome, accepted
 
     async def _backoff(self, delay: float) -> None:
