@@ -20,7 +20,7 @@ _OIDS = [psycopg.adapters.types.get_oid(name) for name in COPY_TYPES]
 
 def encode_rows(items: Sequence[Accepted]) -> bytes:
     """The binary COPY stream (signature, rows, trailer) of ``items`` in streams.records.COLUMNS order."""
-    transformer = psycopg.adapt.Transformer()  # the global adapters: what a connection starts from
+    transformer = psycopg.adapt.Transformer()  # the global adapters, text as UTF-8 (the store's client_encoding)
     transformer.set_dumper_types(_OIDS, pq.Format.BINARY)
     formatter = BinaryFormatter(transformer)
     data = bytearray()

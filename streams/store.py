@@ -105,6 +105,7 @@ class ResultStore:
 
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._conn = connect(self._dsn, application_name=f"qsmon-worker:{self.group}")
+            self._conn.execute("SET client_encoding = 'UTF8'")  # what streams.copy_rows encodes text in
             self._conn.execute(TEMP_TABLE)
             self._conn.commit()
         return self._conn
