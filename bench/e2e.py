@@ -40,7 +40,7 @@ from qsmon import clock
 from qsmon.changes import RollupKey
 from qsmon.settings import Settings
 from qsmon.storage import apply_migrations, connect
-from qsmon.topics import ensure_topics
+from qsmon.topics import drop_topics, ensure_topics
 from streams.batch_sql import TEMP_TABLE
 from streams.metrics import WorkerMetrics
 from streams.pipeline import WritePipeline
@@ -113,6 +113,7 @@ def drop(settings: Settings, base: Settings) -> None:
     schema = settings.worker_group
     with connect(base.dsn, autocommit=True) as admin:
         admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    drop_topics(settings)  # a million records each: left behind, they slow the broker for every later run
 
 
 def partition_of(key: bytes, partitions: int) -> int:

@@ -116,3 +116,18 @@ class TopicProbe:
             with contextlib.suppress(Exception):
                 self._admin.close()
             self._admin = None
+
+
+def drop_topics(settings: Settings, *, timeout_s: float = 30.0) -> None:
+    """Delete the settings' topics, where they exist: for isolated test and benchmark worlds, whose topics would
+    otherwise pile up on a long-lived broker (hundreds of them slowed every client of it)."""
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="qsmon-drop",
+                             request_timeout_ms=int(timeout_s * 1000))
+    try:
+        mine = {spec.name for spec in topic_specs(settings)} & set(admin.list_topics())
+        if mine:
+            admin.delete_topics(sorted(mine))
+    finally:
+        admin.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
@@ -13,6 +14,7 @@ import pytest
 
 from qsmon.settings import Settings
 from qsmon.storage import apply_migrations, connect
+from qsmon.topics import drop_topics
 
 
 def _stack_reachable(settings: Settings) -> str | None:
@@ -71,8 +73,9 @@ def db_schema(stack: Settings, unique_name: Callable[[str], str]) -> Iterator[st
 
 
 @pytest.fixture
-def settings(stack: Settings, db_schema: str, unique_name: Callable[[str], str]) -> Settings:
-    """Settings of an isolated world: own schema (migrated), own topics and consumer group."""
+def settings(stack: Settings, db_schema: str, unique_name: Callable[[str], str]) -> Iterator[Settings]:
+    """Settings of an isolated world: own schema (migrated), own topics and consumer group; its topics are
+    deleted afterwards."""
     sep = "&" if "?" in stack.dsn else "?"
     dsn = f"{stack.dsn}{sep}options={quote(f'-c search_path={db_schema},public')}"
     isolated = stack.model_copy(
@@ -86,7 +89,11 @@ def settings(stack: Settings, db_schema: str, unique_name: Callable[[str], str])
     )
     with connect(isolated.dsn) as conn:
         apply_migrations(conn)
-    return isolated
+    yield isolated
+    try:
+        drop_topics(isolated, timeout_s=10)
+    except Exception as exc:  # a broker a fault test left down must not fail the test here
+        warnings.warn(f"topics of {isolated.results_topic} not deleted: {exc!r}", stacklevel=1)
 
 
 @pytest.fixture
