@@ -173,7 +173,7 @@ def measure_storage_path(base: Settings, events: list[tuple[bytes, bytes]]) -> f
     async def no_feed(keys: set[RollupKey]) -> None:
         pass
 
-    async def stored(records: Sequence[SourceRecord], offsets: dict[int, int]) -> None:
+    async def stored(offsets: dict[int, int]) -> None:
         pass
 
     processor = BatchProcessor(store, WorkerMetrics(CollectorRegistry()), no_dead_letters, no_feed)

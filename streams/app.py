@@ -37,7 +37,7 @@ from streams.offsets import LogReader
 from streams.pipeline import WritePipeline
 from streams.positions import PartitionPositions
 from streams.processor import BatchProcessor
-from streams.records import Rejected, SourceRecord
+from streams.records import Rejected
 from streams.store import ResultStore
 
 log = logging.getLogger("qsmon.worker")
@@ -141,27 +141,24 @@ def create_app(settings: Settings, registry: CollectorRegistry, health: Health |
     async def beat() -> None:
         heartbeat.beat()
 
-    async def stored(records: Sequence[SourceRecord], offsets: dict[int, int]) -> None:
+    async def stored(offsets: dict[int, int]) -> None:
         metrics.committed()
-        _update_lag(app, metrics, settings.results_topic, records)
+        _update_lag(app, metrics, settings.results_topic, offsets)
         app.consumer.commit_group(settings.results_topic, offsets)  # lag tools' view; ours is the database's
 
     app.consume_batches(results_topic, WritePipeline(processor, stored, shutdown_grace_s=SHUTDOWN_GRACE_S))
     return app
 
 
-def _update_lag(app: FaustApp, metrics: WorkerMetrics, topic: str, records: Sequence[SourceRecord]) -> None:
-    last: dict[int, int] = {}
-    for r in records:
-        last[r.partition] = max(last.get(r.partition, -1), r.offset)
-    for partition, offset in last.items():
+def _update_lag(app: FaustApp, metrics: WorkerMetrics, topic: str, next_offsets: dict[int, int]) -> None:
+    for partition, offset in next_offsets.items():
         try:
             highwater = app.consumer.highwater(TP(topic, partition))
         except Exception:  # a gauge is not worth failing a batch for
             log.debug("no high-water mark for partition %d yet", partition)
             continue
         if highwater is not None:
-            metrics.consumer_lag.labels(str(partition)).set(max(0, highwater - offset - 1))
+            metrics.consumer_lag.labels(str(partition)).set(max(0, highwater - offset))
 
 
 def commits_stalled(metrics: WorkerMetrics, limit_s: float) -> str | None:

@@ -102,6 +102,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
 
     async def _commit_group(self) -> None:
         consumer = self._thread._ensure_consumer()
+
         async def commit(offsets: dict[Any, int]) -> None:  # on the consumer thread's loop
             assigned = consumer.assignment()
             mine = {tp: o for tp, o in offsets.items() if tp in assigned}

@@ -10,24 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 
 from streams.exceptions import WorkerStoppingError
 from streams.processor import BatchProcessor, PreparedBatch
-from streams.records import SourceRecord
+from streams.records import SourceRecord, next_offsets
 from streams.store import BatchOutcome
 
-# Told each stored batch's records (those of held or refused partitions left out) and the next offset per partition.
-OnStored = Callable[[Sequence[SourceRecord], dict[int, int]], Awaitable[None]]
-
-
-def next_offsets(records: Sequence[SourceRecord]) -> dict[int, int]:
-    """Per partition, the offset after the last of ``records``."""
-    offsets: dict[int, int] = {}
-    for r in records:
-        if r.offset >= offsets.get(r.partition, 0):
-            offsets[r.partition] = r.offset + 1
-    return offsets
+# Told, after each stored batch, the next offset of every partition it stored (none of those it left out).
+OnStored = Callable[[dict[int, int]], Awaitable[None]]
 
 
 class WritePipeline:
@@ -49,8 +40,7 @@ class WritePipeline:
 
     async def _write(self, prepared: PreparedBatch) -> None:
         outcome: BatchOutcome = await self.processor.commit(prepared)
-        stored = [r for r in prepared.records if r.partition not in outcome.held]
-        await self.on_stored(stored, next_offsets(stored))
+        await self.on_stored(next_offsets([r for r in prepared.records if r.partition not in outcome.held]))
 
     async def finish(self) -> None:
         """Stopping: a write under way finishes (within the grace), one waiting for the database is given up.

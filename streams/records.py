@@ -39,6 +39,15 @@ class SourceRecord:
     timestamp: float | None = None  # produce time, seconds since the epoch
 
 
+def next_offsets(records: Sequence[SourceRecord]) -> dict[int, int]:
+    """Per partition, the offset after the last of ``records``: where its next reader starts."""
+    offsets: dict[int, int] = {}
+    for r in records:
+        if r.offset >= offsets.get(r.partition, 0):
+            offsets[r.partition] = r.offset + 1
+    return offsets
+
+
 @dataclass(frozen=True, slots=True)
 class Rejected:
     record: SourceRecord

@@ -27,7 +27,7 @@ from streams.batch_sql import COPY, CURRENT_AND_ROLLUP, HISTORY, TEMP_TABLE
 from streams.copy_rows import encode_rows
 from streams.exceptions import BatchWriteError, PartitionsRefusedError, RecordsRefusedError
 from streams.offsets import LogState, LogUnavailableError, StoredOffset, identity_refusal
-from streams.records import Accepted, SourceRecord
+from streams.records import Accepted, SourceRecord, next_offsets
 
 # Partitions get their row on first sight; then the rows are locked in partition order (no deadlocks between
 # writers). Two statements: a locking SELECT in the same statement as the INSERT would not see the new rows.
@@ -206,12 +206,10 @@ class ResultStore:
                 outcome.stored, outcome.changed = self._apply(conn, fresh,
                                                               encoded if len(fresh) == len(accepted) else None)
             if fresh_records:
-                next_offsets: dict[int, int] = {}
-                for r in fresh_records:
-                    next_offsets[r.partition] = max(next_offsets.get(r.partition, 0), r.offset + 1)
+                offsets = next_offsets(fresh_records)
                 conn.execute(_OFFSETS, {
                     "group": self.group, "topic": self.topic, "log": self.log_identity,
-                    "partitions": list(next_offsets), "offsets": list(next_offsets.values()),
+                    "partitions": list(offsets), "offsets": list(offsets.values()),
                 })
         return outcome
 

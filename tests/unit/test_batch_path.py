@@ -12,9 +12,9 @@ from aiokafka import TopicPartition
 from faust.types import TP
 
 from streams.fetch import to_source_records
-from streams.pipeline import WritePipeline, next_offsets
+from streams.pipeline import WritePipeline
 from streams.processor import PreparedBatch
-from streams.records import SourceRecord
+from streams.records import SourceRecord, next_offsets
 from streams.store import BatchOutcome
 
 
@@ -70,7 +70,7 @@ class StubProcessor:
 
 
 def pipeline(processor: StubProcessor, committed: list[dict[int, int]], grace: float = 1.0) -> WritePipeline:
-    async def on_stored(records: Sequence[SourceRecord], offsets: dict[int, int]) -> None:
+    async def on_stored(offsets: dict[int, int]) -> None:
         committed.append(offsets)
 
     return WritePipeline(processor, on_stored, shutdown_grace_s=grace)  # type: ignore[arg-type]
