@@ -55,6 +55,9 @@ RegionCode = Annotated[str, StringConstraints(pattern=r"^[1-8][0-9]{5}$")]
 V2_FIELDS = frozenset({"manufacturer_region_code", "sampling_level", "task_source", "announcement_no",
                        "announcement_date", "retest_status", "manufacturer_address", "sampled_unit_address"})
 
+# A sample's first revision; later ones (re-tests, corrections) count up from it. The worker's batch SQL relies on
+# it: a first revision replaces nothing, so only later ones are looked up (streams.batch_sql, migration 021).
+FIRST_REVISION = 1
 # Results reported more than this far ahead of the clock are a clock or entry error, not data.
 MAX_FUTURE_SKEW = timedelta(days=1)
 # A record with the largest lists the schema allows stays far below this; anything longer is refused before it is
@@ -83,7 +86,7 @@ class InspectionResult(BaseModel):
 
     schema_version: Literal[1, 2] = 2
     sample_id: SampleId
-    revision: int = Field(default=1, ge=1, le=1000)
+    revision: int = Field(default=FIRST_REVISION, ge=FIRST_REVISION, le=1000)
     sampled_at: AwareDatetime
     reported_at: AwareDatetime
     category: Category

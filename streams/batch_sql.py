@@ -59,11 +59,11 @@ WITH batch AS (
         reported_at, announcement_date
     FROM incoming
     ORDER BY sample_id, revision DESC, kafka_partition, kafka_offset
-), prev AS (
+), prev AS (  -- a first revision replaces nothing: only later ones are looked up
     SELECT c.day, c.category, c.subcategory, c.sampling_type, c.stage, c.region_code, c.grade, c.verdict, c.score,
         c.manufacturer_region_code
     FROM sample_current c JOIN batch b USING (sample_id)
-    WHERE c.revision < b.revision
+    WHERE b.revision > %(first_revision)s AND c.revision < b.revision
 ), upserted AS (
     INSERT INTO sample_current AS c (sample_id, revision, sampled_at, day, category, subcategory, sampling_type,
         stage, region_code, verdict, grade, score, manufacturer_region_code, sampling_level, reported_at,
@@ -79,14 +79,16 @@ WITH batch AS (
         sampling_level = excluded.sampling_level, reported_at = excluded.reported_at,
         announced_on = excluded.announced_on, updated_at = now()
     WHERE c.revision < excluded.revision
-    RETURNING c.sample_id, c.day, c.category, c.subcategory, c.sampling_type, c.stage, c.region_code, c.grade,
-        c.verdict, c.score, c.manufacturer_region_code
+    RETURNING c.sample_id, c.revision, c.day, c.category, c.subcategory, c.sampling_type, c.stage, c.region_code,
+        c.grade, c.verdict, c.score, c.manufacturer_region_code
+), replaced AS (  -- upserted samples that may have had a current row: a first revision was inserted, not replaced
+    SELECT sample_id, verdict, revision FROM upserted WHERE revision > %(first_revision)s
 ), failures_before AS (  -- the failures being replaced, as the snapshot still has them
-    SELECT f.* FROM failure_current f JOIN upserted u USING (sample_id)
+    SELECT f.* FROM failure_current f JOIN replaced USING (sample_id)
 ), failures_after AS (
     SELECT b.* FROM upserted u JOIN batch b USING (sample_id) WHERE u.verdict = 'fail'
 ), failures_passed AS (
-    DELETE FROM failure_current f USING upserted u WHERE f.sample_id = u.sample_id AND u.verdict <> 'fail'
+    DELETE FROM failure_current f USING replaced r WHERE f.sample_id = r.sample_id AND r.verdict <> 'fail'
 ), failures_failed AS (
     INSERT INTO failure_current AS f ({", ".join(FAILURE_COLUMNS)})
     SELECT {", ".join(FAILURE_COLUMNS)} FROM failures_after
@@ -124,8 +126,8 @@ WITH batch AS (
     WHERE k.revision < excluded.revision
 ), cases_overturned AS (  -- a later revision that is not a fail (复检, 异议 upheld) closes it as overturned
     UPDATE cases k SET status = 'overturned', revision = b.revision, closed_on = b.reported_day, updated_at = now()
-    FROM upserted u JOIN batch b USING (sample_id)
-    WHERE k.sample_id = u.sample_id AND u.verdict <> 'fail' AND k.status = 'open' AND k.revision < b.revision
+    FROM replaced r JOIN batch b USING (sample_id)
+    WHERE k.sample_id = r.sample_id AND r.verdict <> 'fail' AND k.status = 'open' AND k.revision < b.revision
 ), deltas AS (
     SELECT day, {ROLLUP_DIMENSIONS}, verdict, score, manufacturer_region_code, 1 AS sign FROM upserted
     UNION ALL

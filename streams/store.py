@@ -22,6 +22,7 @@ import psycopg
 
 from qsmon.case_rules import load_table
 from qsmon.changes import RollupKey
+from qsmon.schema import FIRST_REVISION
 from qsmon.settings import get_settings
 from streams.batch_sql import COPY, CURRENT_AND_ROLLUP, HISTORY, TEMP_TABLE
 from streams.copy_rows import encode_rows
@@ -223,7 +224,8 @@ class ResultStore:
                 copy.write(encoded if encoded is not None else encode_rows(items))
             cur.execute(HISTORY)
             stored = cur.rowcount
-            cur.execute(CURRENT_AND_ROLLUP, {"tz": self.timezone, "case_categories": self.case_categories})
+            cur.execute(CURRENT_AND_ROLLUP, {"tz": self.timezone, "case_categories": self.case_categories,
+                                             "first_revision": FIRST_REVISION})
             return stored, {RollupKey(*row) for row in cur.fetchall()}
 
     def _find_refused(self, accepted: Sequence[Accepted],

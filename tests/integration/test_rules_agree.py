@@ -1,4 +1,5 @@
-"""Rules written in Python and repeated in SQL agree: the region rule, the indicator filter, silences, top items."""
+"""Rules written in Python and repeated in SQL agree: the region rule, the indicator filter, silences, top items,
+plan status and the first revision."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from alerts import store
 from indicators.evaluate import Evaluation, Scope
@@ -19,6 +21,7 @@ from qsmon import clock
 from qsmon.plans import load_plan_text
 from qsmon.plans.model import Filter, Op
 from qsmon.regions import is_within, like_pattern
+from qsmon.schema import FIRST_REVISION
 from qsmon.settings import Settings
 from qsmon.vocab import Category, SamplingType, Stage
 from streams.records import SourceRecord, classify
@@ -152,3 +155,15 @@ indicators:
 """)
         row = db.execute("SELECT plan_status(%s, %s, %s, %s)", (start, end, until, today)).fetchone()
         assert row == (plan.status(today).value,)
+
+
+class TestFirstRevision:
+    def test_the_database_holds_revisions_to_the_schemas_first(self, db: psycopg.Connection) -> None:
+        """streams.batch_sql looks up a sample's current row only for revisions after the first: the database
+        refuses what the schema refuses, so no stored row can sit below it."""
+        for table in ("sample_current", "inspection_results"):
+            row = db.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = %s",
+                             (f"{table}_first_revision",)).fetchone()
+            assert row == (f"CHECK ((revision >= {FIRST_REVISION}))",)
+        with pytest.raises(ValidationError):
+            result("r-first", revision=FIRST_REVISION - 1)
