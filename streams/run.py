@@ -16,6 +16,14 @@ log = logging.getLogger("qsmon.worker")
 GC_THRESHOLDS = (50_000, 20, 20)  # allocations before a young collection (default 700), then the older ones
 
 
+def tune_collector() -> None:
+    """Every batch allocates ~10 objects per record, so the collector ran its full passes often, each walking
+    everything loaded at startup (faust, aiokafka, pydantic's schemas) that is never garbage. Frozen, and with
+    young collections rarer, it walks only the batch's objects (docs/benchmarks.md: profile)."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def serve_on_free_port(registry: CollectorRegistry, health: Health, host: str, first_port: int,
                        attempts: int = 4) -> int:
     """Serve /metrics, /healthz, /readyz on the first free port from ``first_port``: several local workers each
@@ -42,11 +50,7 @@ def run_worker(settings: Settings, *, loglevel: str = "WARNING") -> None:
     health = Health()
     app = create_app(settings, registry, health)
     port = serve_on_free_port(registry, health, settings.metrics_host, settings.worker_metrics_port)
-    # Every batch allocates ~10 objects per record, so the collector ran its full passes often, each walking
-    # everything loaded at startup (faust, aiokafka, pydantic's schemas) that is never garbage. Frozen, and
-    # with young collections rarer, it walks only the batch's objects (docs/benchmarks.md: profile).
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    tune_collector()
     log.warning("qsmon worker: group=%s topic=%s metrics=:%d", settings.worker_group, settings.results_topic, port)
     # Our handlers (text or JSON, qsmon.logs) stay: faust would install its own format otherwise.
     faust.Worker(app, loglevel=loglevel, quiet=True, override_logging=False).execute_from_commandline()
