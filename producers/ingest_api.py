@@ -166,6 +166,7 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
         state["sink"] = ResultSink(settings, client_id="qsmon-ingest", max_block_s=settings.ingest_ack_timeout_s)
         yield
         state.pop("sink").close()
+        authorised.close()
 
     app = FastAPI(
         title="qsmon ingest", version="1.0",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hmac
 import logging
+import threading
+from contextlib import AbstractContextManager
 
 import anyio
 import psycopg
@@ -28,16 +30,39 @@ def bearer_authorised(header: str | None, tokens: list[bytes]) -> bool:
     return matched
 
 
+# Unknown tokens are whatever clients send, and each costs a lookup. Looked up on a connection of its own, every
+# guess made PostgreSQL start a backend and run a SCRAM exchange, and a flood of them could take every connection
+# the database allows. Lookups share this many connections; this many more wait for one (3 s at most); beyond
+# that a guess is refused at once, without the database.
+LOOKUP_CONNECTIONS = 2
+LOOKUP_QUEUE = 16
+
+
 class IngestAuthoriser:
     """A configured ingest token, or a scoped token allowing ``ingest``. A database that cannot be asked refuses the
     scoped tokens only: configured tokens keep working through an outage."""
 
     def __init__(self, settings: Settings) -> None:
-        from qsmon.storage import connect
+        from psycopg_pool import ConnectionPool
+
+        from qsmon.storage.db import with_session_options
 
         self._tokens = [t.get_secret_value().encode() for t in settings.ingest_tokens]
-        self._verifier = TokenVerifier(lambda: connect(settings.dsn, application_name="qsmon-auth",
-                                                       connect_timeout_s=3))
+        # Opened at the first lookup, in a request's thread; idle connections are closed again after a minute.
+        self._pool = ConnectionPool(with_session_options(settings.dsn, "qsmon-auth"), min_size=0,
+                                    max_size=LOOKUP_CONNECTIONS, max_waiting=LOOKUP_QUEUE, timeout=3, max_idle=60,
+                                    open=False, name="qsmon-auth")
+        self._opening = threading.Lock()
+        self._verifier = TokenVerifier(self._connection)
+
+    def _connection(self) -> AbstractContextManager[psycopg.Connection]:
+        with self._opening:
+            if self._pool.closed:
+                self._pool.open(wait=False)
+        return self._pool.connection()
+
+    def close(self) -> None:
+        self._pool.close()
 
     async def allows(self, header: str | None) -> bool:
         """The header authorises ingest. Configured tokens and cached scoped ones are answered at once; only a
@@ -53,6 +78,8 @@ class IngestAuthoriser:
         try:
             token = self._verifier.verify(header)
         except (StorageError, psycopg.Error) as exc:
-            log.warning("scoped tokens cannot be checked: the database does not answer (%s)", type(exc).__name__)
+            # The database away, or too many lookups already waiting for it (a flood of guesses): refused.
+            log.warning("a scoped token could not be checked: the database did not answer in time or too many"
+                        " lookups wait for it (%s)", type(exc).__name__)
             return False
         return token is not None and token.allows(Scope.INGEST)

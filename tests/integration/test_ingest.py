@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from qsmon import clock
+from qsmon.auth import LOOKUP_CONNECTIONS
 from qsmon.settings import Settings
+from qsmon.storage import connect
+from qsmon.tokens import Scope, create_token
 from qsmon.topics import end_offset_total
 from tests.factories import result
 from tests.workers import serve_ingest, stack
@@ -225,3 +231,55 @@ class TestFuzzing:
         generated = re.search(r"(\d+) generated, (\d+) passed", run.stdout)
         assert generated, run.stdout[-2000:]
         assert int(generated[1]) == int(generated[2]) >= 500
+
+
+class TestScopedTokens:
+    @pytest.fixture
+    def named_api(self, settings: Settings, unique_name: Callable[[str], str]) -> Iterator[tuple[str, Settings, str]]:
+        """The API with its database sessions named for this test alone, so they can be counted."""
+        name = unique_name("auth")
+        dsn = f"{settings.dsn}&application_name={name}"
+        for served in serve(settings.model_copy(update={"database_url": SecretStr(dsn)})):
+            yield (*served, name)
+
+    def test_an_ingest_token_is_accepted_and_a_read_token_is_not(self, api: tuple[str, Settings]) -> None:
+        url, settings = api
+        with connect(settings.dsn) as conn:
+            _, ingest = create_token(conn, "lab system", {Scope.INGEST})
+            _, read = create_token(conn, "dashboard", {Scope.READ})
+        assert post(url, result("SCOPED-1").to_json(), token=ingest).status_code == 202
+        assert post(url, result("SCOPED-2").to_json(), token=read).status_code == 401
+
+    def test_a_flood_of_guessed_tokens_shares_a_few_connections(
+        self, named_api: tuple[str, Settings, str]
+    ) -> None:
+        """Each guess is looked up, and each lookup once opened a connection of its own: a flood could take every
+        connection the database allows. Now they share LOOKUP_CONNECTIONS; the answers stay 401."""
+        url, settings, name = named_api
+        peak, flooding = 0, threading.Event()
+
+        def watch() -> None:
+            nonlocal peak
+            with connect(settings.dsn, autocommit=True) as db:
+                while flooding.is_set():
+                    row = db.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+                                     " AND pid <> pg_backend_pid()",
+                                     (name,)).fetchone()
+                    peak = max(peak, row[0] if row else 0)
+                    time.sleep(0.01)
+
+        guesses = [f"qsm_{secrets.token_urlsafe(32)}" for _ in range(300)]
+        flooding.set()
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            with ThreadPoolExecutor(32) as clients:
+                answers = list(clients.map(lambda guess: post(url, b"{}", token=guess).status_code, guesses))
+        finally:
+            flooding.clear()
+            watcher.join()
+        assert set(answers) == {401}
+        assert 1 <= peak <= LOOKUP_CONNECTIONS
+        with connect(settings.dsn) as conn:  # and a real token still gets through afterwards
+            _, ingest = create_token(conn, "lab system", {Scope.INGEST})
+        assert post(url, result("SCOPED-3").to_json(), token=ingest).status_code == 202
