@@ -32,12 +32,14 @@ from bench.panels import SCHEMA
 from qsmon import clock
 from qsmon.settings import Settings
 from qsmon.storage import apply_migrations, connect
-from qsmon.tokens import Scope, create_token
+from qsmon.tokens import Scope, create_token, revoke_token
 
 CONNECTIONS = 16
 THREADS = 2
-# wrk prints the percentiles its Lua `done` hook asks for; p95 is not among its defaults.
+# wrk prints the percentiles its Lua `done` hook asks for; p95 is not among its defaults. The token comes from the
+# environment, which only its user can read: on wrk's command line every user of the machine would see it (ps).
 DONE_LUA = """
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("QSMON_BENCH_TOKEN")
 done = function(summary, latency, requests)
   io.write(string.format("P50 %f\\nP95 %f\\nP99 %f\\nREQS %d\\nERRS %d\\n", latency:percentile(50) / 1000,
     latency:percentile(95) / 1000, latency:percentile(99) / 1000, summary.requests,
@@ -63,7 +65,7 @@ def requests_to_measure(today: str, month_first: str, year_first: str) -> list[t
 
 def _wrk(url: str, token: str, seconds: int, script: Path) -> dict[str, float]:
     run = subprocess.run(["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{seconds}s", "--latency",
-                          "-s", str(script), "-H", f"Authorization: Bearer {token}", url],
+                          "-s", str(script), url], env={**os.environ, "QSMON_BENCH_TOKEN": token},
                          capture_output=True, text=True, check=True, timeout=seconds + 60)
     figures = dict(re.findall(r"^(P50|P95|P99|REQS|ERRS) ([\d.]+)$", run.stdout, re.MULTILINE))
     return {k: float(v) for k, v in figures.items()} | {"seconds": float(seconds)}
@@ -143,21 +145,25 @@ def main() -> None:
     with connect(dsn) as conn:
         apply_migrations(conn)  # a schema loaded by an older release gains the token table
         results_count = conn.execute("SELECT count(*) FROM sample_current").fetchone()
-        _, token = create_token(conn, "bench-api", {Scope.READ}, rate_per_minute=10_000_000)
+        created, token = create_token(conn, "bench-api", {Scope.READ}, rate_per_minute=10_000_000)
     port = 18490
     today = clock.today(base.timezone)
     kinds = requests_to_measure(today.isoformat(), (today - timedelta(days=29)).isoformat(),
                                 today.replace(year=today.year - 3).isoformat())
     rows = []
-    with _serving(dsn, port), tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp) / "done.lua"
-        script.write_text(DONE_LUA, encoding="utf-8")
-        for title, path, params in kinds:
-            url = f"http://127.0.0.1:{port}{path}?{urlencode(params)}"
-            httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30).raise_for_status()
-            figures = _wrk(url, token, args.seconds, script)
-            rows.append((title, figures, _direct_sql_ms(dsn, path, params)))
-            print(f"{title}: p95 {figures['P95']:.1f} ms", flush=True)
+    try:
+        with _serving(dsn, port), tempfile.TemporaryDirectory() as tmp:
+            script = Path(tmp) / "done.lua"
+            script.write_text(DONE_LUA, encoding="utf-8")
+            for title, path, params in kinds:
+                url = f"http://127.0.0.1:{port}{path}?{urlencode(params)}"
+                httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30).raise_for_status()
+                figures = _wrk(url, token, args.seconds, script)
+                rows.append((title, figures, _direct_sql_ms(dsn, path, params)))
+                print(f"{title}: p95 {figures['P95']:.1f} ms", flush=True)
+    finally:  # a read token with a limit no client needs: it does not outlive the run
+        with connect(dsn) as conn:
+            revoke_token(conn, created.id)
     text = _table(rows, int(results_count[0]) if results_count else 0, args.seconds)
     print(text)
     if args.write_docs:
