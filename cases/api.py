@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cases.exceptions import CaseNotFoundError, StepRefusedError
 from cases.store import Progress, record_step
+from producers.ingest_api import require_ingest
 from qsmon import clock
 from qsmon.auth import IngestAuthoriser
 from qsmon.case_rules import load_table
@@ -48,8 +49,8 @@ class CaseAnswer(BaseModel):
     steps: list[CaseStep]
 
 
-def router(settings: Settings) -> APIRouter:
-    authorised = IngestAuthoriser(settings)
+def router(settings: Settings, authorised: IngestAuthoriser) -> APIRouter:
+    """The case-step endpoint, checking tokens with the ingest service's ``authorised`` (and its connections)."""
     table = load_table(settings.case_deadlines_file)
     api = APIRouter()
 
@@ -68,15 +69,15 @@ def router(settings: Settings) -> APIRouter:
     @api.post(
         "/v1/cases/{case_id}/steps",
         response_model=CaseAnswer,
-        responses={401: {"description": "no valid bearer token"}, 404: {"description": "no such case"},
-                   422: {"description": "the step cannot be recorded as given; nothing changed"}},
+        responses={401: {"description": "no valid bearer token"},
+                   404: {"description": "no such case"},
+                   422: {"description": "the step cannot be recorded as given; nothing changed"},
+                   503: {"description": "the token could not be checked now; try again"}},
         summary="Record a follow-up step (核查处置) of a failed sample's case as done",
     )
     async def post_step(case_id: int, body: StepDone,
                         authorization: Annotated[str | None, Header()] = None) -> Any:
-        if not await authorised.allows(authorization):
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
-                                headers={"WWW-Authenticate": "Bearer"})
+        await require_ingest(authorised, authorization)
         try:
             return await anyio.to_thread.run_sync(record, case_id, body)
         except CaseNotFoundError as exc:

@@ -128,7 +128,7 @@ def serve_ingest(
                     fg=typer.colors.YELLOW, err=True)
     from cases.api import router as case_steps
 
-    uvicorn.Server(server_config(settings, host=host, port=port, routers=[case_steps(settings)])).run()
+    uvicorn.Server(server_config(settings, host=host, port=port, routers=[case_steps])).run()
 
 
 def register(app: typer.Typer) -> None:

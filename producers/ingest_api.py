@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from producers.exceptions import ProduceError
 from producers.kafka_sink import ResultSink
 from qsmon import clock
-from qsmon.auth import IngestAuthoriser
+from qsmon.auth import Access, IngestAuthoriser
 from qsmon.exceptions import InvalidResultError
 from qsmon.health import Cached
 from qsmon.schema import InspectionResult, parse_result
@@ -145,9 +145,24 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
+# Further endpoints served with the ingest API (the case steps: cases.api), made with its settings and token checks.
+RouterFactory = Callable[[Settings, IngestAuthoriser], APIRouter]
+
+
+async def require_ingest(authorised: IngestAuthoriser, authorization: str | None) -> None:
+    """401 unless the Authorization header allows ingest; 503 while a scoped token cannot be checked."""
+    access = await authorised.access(authorization)
+    if access is Access.UNCHECKED:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the token could not be checked now; try again",
+                            headers={"Retry-After": "5"})
+    if access is not Access.GRANTED:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
 def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
-               routers: Sequence[APIRouter] = ()) -> FastAPI:
-    """The ingest API; ``routers`` are further endpoints served with it (the case steps: cases.api)."""
+               routers: Sequence[RouterFactory] = ()) -> FastAPI:
+    """The ingest API, with the endpoints ``routers`` make."""
     registry = registry or CollectorRegistry()
     requests = Counter("qsmon_ingest_requests_total", "Ingest requests by HTTP status", ["status"],
                        registry=registry)
@@ -163,10 +178,13 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        state["sink"] = ResultSink(settings, client_id="qsmon-ingest", max_block_s=settings.ingest_ack_timeout_s)
-        yield
-        state.pop("sink").close()
-        authorised.close()
+        try:
+            state["sink"] = ResultSink(settings, client_id="qsmon-ingest", max_block_s=settings.ingest_ack_timeout_s)
+            yield
+        finally:
+            if "sink" in state:
+                state.pop("sink").close()
+            authorised.close()
 
     app = FastAPI(
         title="qsmon ingest", version="1.0",
@@ -204,9 +222,7 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
         authorization: Annotated[str | None, Header()] = None,
         content_type: Annotated[str | None, Header()] = None,
     ) -> Any:
-        if not await authorised.allows(authorization):
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
-                                headers={"WWW-Authenticate": "Bearer"})
+        await require_ingest(authorised, authorization)
         media_type = (content_type or "").split(";", maxsplit=1)[0].strip().lower()
         if media_type not in (JSON_TYPE, *NDJSON_TYPES):
             raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
@@ -244,13 +260,13 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
         return JSONResponse({"status": "fail" if problems else "ok", "problems": problems},
                             status_code=503 if problems else 200)
 
-    for router in routers:
-        app.include_router(router)
+    for make_router in routers:
+        app.include_router(make_router(settings, authorised))
     return app
 
 
 def server_config(settings: Settings, *, host: str | None = None, port: int | None = None,
-                  registry: CollectorRegistry | None = None, routers: Sequence[APIRouter] = ()) -> Any:
+                  registry: CollectorRegistry | None = None, routers: Sequence[RouterFactory] = ()) -> Any:
     """The uvicorn configuration of the ingest service: the app, its address and the slow-client deadlines."""
     import uvicorn
 

@@ -27,6 +27,10 @@ PREFIX = "qsm_"
 TOKEN_SHAPE = re.compile(r"qsm_[A-Za-z0-9_-]{43}")
 CACHE_SECONDS = 30.0
 MAX_CACHED = 10_000
+# While the database cannot be asked (down, or its lookup connections busy with a flood of guesses), a token it
+# confirmed this recently keeps working: a lab system in daily use is not shut out by someone else's flood. A token
+# revoked meanwhile stops once the database answers again, or after this long at most.
+GRACE_SECONDS = 600.0
 
 
 class Scope(StrEnum):
@@ -107,15 +111,20 @@ class TokenVerifier:
         self._connect = connect
         self._cache: OrderedDict[bytes, tuple[float, Token | None]] = OrderedDict()
 
-    def cached(self, header: str | None) -> tuple[bool, Token | None]:
+    def cached(self, header: str | None, max_age: float = CACHE_SECONDS) -> tuple[bool, Token | None]:
         """(known, token) from the cache alone: no database. ``known`` False means ask :meth:`verify`."""
         offered = _offered(header)
         if offered is None:
             return True, None
         hit = self._cache.get(digest(offered))
-        if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+        if hit is not None and time.monotonic() - hit[0] < max_age:
             return True, hit[1]
         return False, None
+
+    def confirmed_lately(self, header: str | None) -> Token | None:
+        """The token the database confirmed within ``GRACE_SECONDS``, for when it cannot be asked now."""
+        known, token = self.cached(header, max_age=GRACE_SECONDS)
+        return token if known else None
 
     def verify(self, header: str | None) -> Token | None:
         offered = _offered(header)

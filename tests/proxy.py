@@ -8,6 +8,10 @@ import contextlib
 import socket
 import threading
 
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from qsmon.settings import Settings
+
 
 class CuttableProxy:
     def __init__(self, target_host: str, target_port: int) -> None:
@@ -19,6 +23,17 @@ class CuttableProxy:
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, name="proxy-accept", daemon=True).start()
+
+    @classmethod
+    def to_database(cls, settings: Settings) -> CuttableProxy:
+        """A proxy to the database of ``settings``."""
+        pg = conninfo_to_dict(settings.dsn)
+        return cls(str(pg.get("host", "127.0.0.1")), int(str(pg.get("port") or 5432)))
+
+    def reaching(self, settings: Settings) -> Settings:
+        """The same settings, with the database reached through this proxy."""
+        params = conninfo_to_dict(settings.dsn) | {"host": "127.0.0.1", "port": str(self.port)}
+        return settings.model_copy(update={"database_url": type(settings.database_url)(make_conninfo("", **params))})
 
     def cut(self) -> None:
         """Drop every connection; refuse new ones (accepted and closed at once) until :meth:`restore`."""

@@ -125,7 +125,7 @@ def serve_ingest(settings: Settings, *, tokens: tuple[str, ...], routers: Sequen
     ensure_topics(configured)
     port = free_port()
     server = uvicorn.Server(server_config(configured, host="127.0.0.1", port=port,
-                                          routers=[make(configured) for make in routers]))
+                                          routers=routers))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from alerts.engine import AlertEngine
 from alerts.service import ServiceFailedError, run_service
@@ -225,12 +224,6 @@ class TestNoFlapping:
             engine.close()
 
 
-def through(proxy: CuttableProxy, settings: Settings) -> Settings:
-    """The same settings, with the database reached through ``proxy``."""
-    params = conninfo_to_dict(settings.dsn) | {"host": "127.0.0.1", "port": str(proxy.port)}
-    return settings.model_copy(update={"database_url": type(settings.database_url)(make_conninfo("", **params))})
-
-
 def run_in_thread(settings: Settings, stop: threading.Event) -> tuple[threading.Thread, list[BaseException]]:
     failures: list[BaseException] = []
 
@@ -251,10 +244,9 @@ class TestOutages:
         self, world: tuple[Settings, WebhookReceiver, str], db: psycopg.Connection
     ) -> None:
         settings, receiver, plan_id = world
-        pg = conninfo_to_dict(settings.dsn)
-        proxy = CuttableProxy(str(pg.get("host", "127.0.0.1")), int(str(pg.get("port") or 5432)))
+        proxy = CuttableProxy.to_database(settings)
         stop = threading.Event()
-        service, failures = run_in_thread(through(proxy, settings), stop)
+        service, failures = run_in_thread(proxy.reaching(settings), stop)
         writer = DirectWriter(settings)
         try:
             wait_until(lambda: db.execute("SELECT count(*) FROM indicator_evaluations").fetchone() != (0,), 30,
