@@ -78,14 +78,25 @@ class Figures:
 
 
 def events_file(count: int, seed: int) -> Path:
-    """The simulated events as NDJSON (key TAB value), generated once and reused while the simulator's output is
-    the same: the file is named by a digest of its first events, so a changed simulator makes a new one."""
+    """The simulated events as NDJSON (key TAB value), generated once and reused while the simulator is the same:
+    the file is named by a digest of its options, its source and its first events, so a changed simulator (or
+    event schema) makes a new one and the stale one is deleted."""
+    import producers.simulator
+    import qsmon.schema
+
     CACHE.mkdir(parents=True, exist_ok=True)
     options = SimulatorOptions(seed=seed, first_day=date(2024, 1, 1), last_day=date(2026, 10, 31),
                                duplicate_rate=0.05, correction_rate=0.01)
-    digest = hashlib.sha256(b"".join(e.to_json() for e in Simulator(options).events(min(count, 1000))))
+    digest = hashlib.sha256(repr(options).encode())
+    sources = [Path(qsmon.schema.__file__), *sorted(Path(producers.simulator.__file__).parent.glob("*.py"))]
+    for source in sources:
+        digest.update(source.read_bytes())
+    for event in Simulator(options).events(min(count, 1000)):
+        digest.update(event.to_json())
     path = CACHE / f"events-{count}-{seed}-{digest.hexdigest()[:12]}.ndjson"
     if not path.exists():
+        for stale in CACHE.glob(f"events-{count}-{seed}-*.ndjson"):
+            stale.unlink()
         tmp = path.with_suffix(".tmp")
         with tmp.open("wb") as out:
             for event in Simulator(options).events(count):
@@ -194,8 +205,10 @@ def measure_storage_path(base: Settings, events: list[tuple[bytes, bytes]]) -> f
         await pipeline.finish()
         return time.perf_counter() - started
 
-    elapsed = asyncio.run(run())
-    gc.set_threshold(*thresholds)
+    try:
+        elapsed = asyncio.run(run())
+    finally:
+        gc.set_threshold(*thresholds)
     total = stored_offsets(settings)
     store.close()
     drop(settings, base)
