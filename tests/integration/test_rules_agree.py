@@ -162,8 +162,8 @@ class TestFirstRevision:
         """streams.batch_sql looks up a sample's current row only for revisions after the first: the database
         refuses what the schema refuses, so no stored row can sit below it."""
         for table in ("sample_current", "inspection_results"):
-            row = db.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = %s",
-                             (f"{table}_first_revision",)).fetchone()
+            row = db.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = %s"
+                             " AND conrelid = %s::regclass", (f"{table}_first_revision", table)).fetchone()
             assert row == (f"CHECK ((revision >= {FIRST_REVISION}))",)
         with pytest.raises(ValidationError):
             result("r-first", revision=FIRST_REVISION - 1)
