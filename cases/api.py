@@ -8,15 +8,15 @@ future, a closed case; a retried request with the same date answers 200 again.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
 import anyio
-from fastapi import APIRouter, Header, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from cases.exceptions import CaseNotFoundError, StepRefusedError
 from cases.store import Progress, record_step
-from producers.ingest_api import require_ingest
+from producers.ingest_api import ingest_token
 from qsmon import clock
 from qsmon.auth import IngestAuthoriser
 from qsmon.case_rules import load_table
@@ -74,10 +74,9 @@ def router(settings: Settings, authorised: IngestAuthoriser) -> APIRouter:
                    422: {"description": "the step cannot be recorded as given; nothing changed"},
                    503: {"description": "the token could not be checked now; try again"}},
         summary="Record a follow-up step (核查处置) of a failed sample's case as done",
+        dependencies=[Depends(ingest_token(authorised))],  # the token first: strangers learn nothing of the API
     )
-    async def post_step(case_id: int, body: StepDone,
-                        authorization: Annotated[str | None, Header()] = None) -> Any:
-        await require_ingest(authorised, authorization)
+    async def post_step(case_id: int, body: StepDone) -> Any:
         try:
             return await anyio.to_thread.run_sync(record, case_id, body)
         except CaseNotFoundError as exc:

@@ -56,7 +56,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @tokens_app.command("revoke")
 @friendly_errors
 def revoke(token_id: int) -> None:
-    """Revoke a token: refused everywhere within 30 seconds (the services' cache)."""
+    """Revoke a token: refused everywhere within 30 seconds (the services' cache; see qsmon.tokens.GRACE_SECONDS)."""
     from qsmon.storage import connect
     from qsmon.tokens import revoke_token
 

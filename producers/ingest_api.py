@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -158,6 +158,13 @@ async def require_ingest(authorised: IngestAuthoriser, authorization: str | None
     if access is not Access.GRANTED:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
                             headers={"WWW-Authenticate": "Bearer"})
+
+
+def ingest_token(authorised: IngestAuthoriser) -> Callable[..., Awaitable[None]]:
+    """A dependency checking the token before anything else of the request (its path and body included)."""
+    async def check(authorization: Annotated[str | None, Header()] = None) -> None:
+        await require_ingest(authorised, authorization)
+    return check
 
 
 def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,

@@ -8,12 +8,14 @@ import logging
 import threading
 import time
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from enum import Enum
 
 import anyio
 import psycopg
+from psycopg_pool import ConnectionPool
 
-from qsmon.exceptions import StorageError
+from qsmon.exceptions import QsmonError, StorageError
 from qsmon.settings import Settings
 from qsmon.tokens import Scope, Token, TokenVerifier
 
@@ -34,12 +36,18 @@ def bearer_authorised(header: str | None, tokens: list[bytes]) -> bool:
 
 # Unknown tokens are whatever clients send, and each costs a lookup. Looked up on a connection of its own, every
 # guess made PostgreSQL start a backend and run a SCRAM exchange, and a flood of them could take every connection
-# the database allows. Lookups share this many connections; this many more wait for one (LOOKUP_WAIT_S at most);
-# beyond that a lookup is refused at once, without the database.
+# the database allows. Lookups of tokens not seen before share this many connections, in at most this many more
+# threads waiting for one; beyond that they are answered at once, without a thread or the database.
 LOOKUP_CONNECTIONS = 2
 LOOKUP_QUEUE = 16
+# Tokens the database confirmed before are re-checked (every tokens.CACHE_SECONDS) on a connection of their own,
+# which guesses never reach: however many strangers guess, a lab system in use keeps getting through, and a revoked
+# token is refused within CACHE_SECONDS.
+RECHECK_CONNECTIONS = 1
+RECHECK_QUEUE = 8
 LOOKUP_WAIT_S = 3.0
-# A database that went away is tried again this soon after it returns (the pool's default backs off for minutes).
+# A growing pool retries a connection that failed for this long (backoff 1 s, 2 s, …) before giving up; the next
+# lookup starts again at once, so a database that returns is used within seconds, not the default's minutes.
 RECONNECT_WITHIN_S = 5.0
 # Lookups that could not be made are logged once a while, counted: a flood of guesses would otherwise write a line
 # each.
@@ -52,72 +60,111 @@ class Access(Enum):
     UNCHECKED = "unchecked"  # the database could not be asked in time: 503, try again
 
 
-class IngestAuthoriser:
-    """A configured ingest token, or a scoped token allowing ``ingest``. A database that cannot be asked leaves
-    scoped tokens unchecked (unless it confirmed them lately: tokens.GRACE_SECONDS); configured tokens keep working
-    through an outage."""
+class TokenUncheckedError(QsmonError):
+    """A scoped token could not be checked now (the database did not answer, or too many lookups wait): 503."""
 
-    def __init__(self, settings: Settings) -> None:
+
+@dataclass
+class _Lookups:
+    """Connections and threads for one kind of lookup."""
+
+    pool: ConnectionPool
+    threads: anyio.CapacityLimiter
+
+
+class ScopedTokens:
+    """The scoped tokens (qsmon.tokens) an HTTP service takes, looked up on connections of their own: never the
+    service's other connections, and no more of them than LOOKUP_CONNECTIONS + RECHECK_CONNECTIONS."""
+
+    def __init__(self, settings: Settings, application_name: str) -> None:
         from psycopg.conninfo import make_conninfo
-        from psycopg_pool import ConnectionPool
 
         from qsmon.storage.db import with_session_options
 
-        self._tokens = [t.get_secret_value().encode() for t in settings.ingest_tokens]
-        conninfo = make_conninfo(with_session_options(settings.dsn, "qsmon-auth"), connect_timeout=3)
-        # Opened at the first lookup, in a request's thread; idle connections are closed again after a minute.
-        self._pool = ConnectionPool(conninfo, min_size=0, max_size=LOOKUP_CONNECTIONS, max_waiting=LOOKUP_QUEUE,
-                                    timeout=LOOKUP_WAIT_S, max_idle=60, reconnect_timeout=RECONNECT_WITHIN_S,
-                                    check=ConnectionPool.check_connection, open=False, name="qsmon-auth")
+        conninfo = make_conninfo(with_session_options(settings.dsn, application_name), connect_timeout=3)
+
+        def lookups(kind: str, connections: int, queue: int) -> _Lookups:
+            # Opened at the first lookup, in a request's thread; an idle connection is closed after a minute or two.
+            pool = ConnectionPool(conninfo, min_size=0, max_size=connections, max_waiting=queue,
+                                  timeout=LOOKUP_WAIT_S, max_idle=60, reconnect_timeout=RECONNECT_WITHIN_S,
+                                  check=ConnectionPool.check_connection, open=False, name=f"{application_name}-{kind}")
+            return _Lookups(pool, anyio.CapacityLimiter(connections + queue))
+
+        self._new = lookups("new", LOOKUP_CONNECTIONS, LOOKUP_QUEUE)
+        self._recheck = lookups("recheck", RECHECK_CONNECTIONS, RECHECK_QUEUE)
         self._state = threading.Lock()
         self._closed = False
-        self._unchecked = 0
+        self._unchecked_count = 0
         self._unchecked_logged_at = -UNCHECKED_LOG_EVERY_S
-        self._verifier = TokenVerifier(self._connection)
+        self._verifier = TokenVerifier(lambda: self._connection(self._new.pool),
+                                       reconfirm=lambda: self._connection(self._recheck.pool))
 
-    def _connection(self) -> AbstractContextManager[psycopg.Connection]:
+    def _connection(self, pool: ConnectionPool) -> AbstractContextManager[psycopg.Connection]:
         with self._state:
             if self._closed:
                 raise StorageError("the service is stopping: tokens are no longer looked up")
-            if self._pool.closed:
-                self._pool.open(wait=False)
-        return self._pool.connection()
+            if pool.closed:
+                pool.open(wait=False)
+        return pool.connection()
 
     def close(self) -> None:
         with self._state:
             self._closed = True
-            self._pool.close()
+            self._new.pool.close()
+            self._recheck.pool.close()
 
-    async def access(self, header: str | None) -> Access:
-        """Whether the header authorises ingest. Configured tokens and cached scoped ones are answered at once;
-        only a scoped token not seen for a while costs a database lookup, in a thread."""
-        if bearer_authorised(header, self._tokens):
-            return Access.GRANTED
+    async def lookup(self, header: str | None) -> Token | None:
+        """The token the Authorization header carries, None when there is no such token. Cached tokens are answered
+        at once; only one not seen for a while costs a database lookup, in a thread. Raises TokenUncheckedError."""
         known, token = self._verifier.cached(header)
         if known:
-            return _ingest_allowed(token)
-        return await anyio.to_thread.run_sync(self._scoped, header)
+            return token
+        lookups = self._recheck if self._verifier.confirmed_before(header) else self._new
+        if lookups.threads.available_tokens < 1:  # as many lookups wait as the pool would let queue
+            # No grace here: many requests at once with a token revoked a moment ago would all be let in.
+            raise self._unchecked("lookups queued")
+        return await anyio.to_thread.run_sync(self._verify, header, limiter=lookups.threads)
 
-    def _scoped(self, header: str | None) -> Access:
+    def _verify(self, header: str | None) -> Token | None:
         try:
-            return _ingest_allowed(self._verifier.verify(header))
+            return self._verifier.verify(header)
         except (StorageError, psycopg.Error) as exc:
+            # The database did not answer the lookup in LOOKUP_WAIT_S: down, or cut off from this service.
             lately = self._verifier.confirmed_lately(header)
             if lately is not None:
-                return _ingest_allowed(lately)
-            self._note_unchecked(exc)
-            return Access.UNCHECKED
+                return lately
+            raise self._unchecked(type(exc).__name__) from None
 
-    def _note_unchecked(self, exc: Exception) -> None:
+    def _unchecked(self, reason: str) -> TokenUncheckedError:
         with self._state:
-            self._unchecked += 1
+            self._unchecked_count += 1
             now = time.monotonic()
-            if now - self._unchecked_logged_at < UNCHECKED_LOG_EVERY_S:
-                return
-            count, self._unchecked, self._unchecked_logged_at = self._unchecked, 0, now
-        log.warning("%d scoped token(s) could not be checked and were answered 503: the database did not answer"
-                    " in time or too many lookups wait for it (%s)", count, type(exc).__name__)
+            due = now - self._unchecked_logged_at >= UNCHECKED_LOG_EVERY_S
+            if due:
+                count, self._unchecked_count, self._unchecked_logged_at = self._unchecked_count, 0, now
+        if due:
+            log.warning("%d scoped token(s) could not be checked and were answered 503: the database did not answer"
+                        " in time or too many lookups wait for it (%s)", count, reason)
+        return TokenUncheckedError("the token could not be checked now; try again", reason=reason)
 
 
-def _ingest_allowed(token: Token | None) -> Access:
-    return Access.GRANTED if token is not None and token.allows(Scope.INGEST) else Access.REFUSED
+class IngestAuthoriser:
+    """A configured ingest token, or a scoped token allowing ``ingest``. A database that cannot be asked leaves
+    scoped tokens unchecked (503), unless it confirmed them lately (tokens.GRACE_SECONDS); configured tokens keep
+    working through an outage."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._tokens = [t.get_secret_value().encode() for t in settings.ingest_tokens]
+        self._scoped = ScopedTokens(settings, "qsmon-auth")
+
+    def close(self) -> None:
+        self._scoped.close()
+
+    async def access(self, header: str | None) -> Access:
+        if bearer_authorised(header, self._tokens):
+            return Access.GRANTED
+        try:
+            token = await self._scoped.lookup(header)
+        except TokenUncheckedError:
+            return Access.UNCHECKED
+        return Access.GRANTED if token is not None and token.allows(Scope.INGEST) else Access.REFUSED

@@ -2,7 +2,8 @@
 
 A token is ``qsm_`` and 43 URL-safe characters (256 random bits), shown once when created. The database keeps its
 SHA-256: with a secret that long a plain hash is enough, and a stolen table reveals no token. Lookups compare the
-hash in constant time and are cached briefly, so a revoked token stops working within ``CACHE_SECONDS``.
+hash in constant time and are cached briefly, so a revoked token stops working within ``CACHE_SECONDS`` (while the
+database answers; see ``GRACE_SECONDS`` for when it does not).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -27,9 +29,9 @@ PREFIX = "qsm_"
 TOKEN_SHAPE = re.compile(r"qsm_[A-Za-z0-9_-]{43}")
 CACHE_SECONDS = 30.0
 MAX_CACHED = 10_000
-# While the database cannot be asked (down, or its lookup connections busy with a flood of guesses), a token it
-# confirmed this recently keeps working: a lab system in daily use is not shut out by someone else's flood. A token
-# revoked meanwhile stops once the database answers again, or after this long at most.
+# While the database cannot be asked (down, or cut off from the service), a token it confirmed this recently keeps
+# working: a lab system in daily use is not shut out by the outage. A token cannot be revoked while the database is
+# away anyway; one revoked just before stops when the database answers again, or after this long at most.
 GRACE_SECONDS = 600.0
 
 
@@ -105,45 +107,75 @@ def _offered(header: str | None) -> str | None:
 
 
 class TokenVerifier:
-    """Bearer tokens to their records, cached for ``CACHE_SECONDS``; ``connect`` opens a connection when needed."""
+    """Bearer tokens to their records, cached for ``CACHE_SECONDS``. ``connect`` opens a connection for a token not
+    seen before; ``reconfirm`` (default ``connect``) for one the database confirmed before, so a service can keep
+    those lookups apart from strangers' guesses. Confirmed tokens and refused guesses are kept apart too: guesses,
+    however many, never push a token in use out of the cache."""
 
-    def __init__(self, connect: Callable[[], AbstractContextManager[psycopg.Connection]]) -> None:
+    def __init__(self, connect: Callable[[], AbstractContextManager[psycopg.Connection]],
+                 reconfirm: Callable[[], AbstractContextManager[psycopg.Connection]] | None = None) -> None:
         self._connect = connect
-        self._cache: OrderedDict[bytes, tuple[float, Token | None]] = OrderedDict()
+        self._reconfirm = reconfirm or connect
+        self._lock = threading.Lock()  # lookups run in several threads
+        self._confirmed: dict[bytes, tuple[float, Token]] = {}  # one entry per real, unrevoked token
+        self._refused: OrderedDict[bytes, float] = OrderedDict()  # least recently seen dropped first
 
-    def cached(self, header: str | None, max_age: float = CACHE_SECONDS) -> tuple[bool, Token | None]:
+    def cached(self, header: str | None) -> tuple[bool, Token | None]:
         """(known, token) from the cache alone: no database. ``known`` False means ask :meth:`verify`."""
         offered = _offered(header)
         if offered is None:
             return True, None
-        hit = self._cache.get(digest(offered))
-        if hit is not None and time.monotonic() - hit[0] < max_age:
-            return True, hit[1]
+        hashed, now = digest(offered), time.monotonic()
+        with self._lock:
+            confirmed = self._confirmed.get(hashed)
+            if confirmed is not None and now - confirmed[0] < CACHE_SECONDS:
+                return True, confirmed[1]
+            refused_at = self._refused.get(hashed)
+            if refused_at is not None and now - refused_at < CACHE_SECONDS:
+                self._refused.move_to_end(hashed)
+                return True, None
         return False, None
+
+    def confirmed_before(self, header: str | None) -> bool:
+        """The database confirmed this token before (its answer may be stale): a re-check, not a guess."""
+        offered = _offered(header)
+        with self._lock:
+            return offered is not None and digest(offered) in self._confirmed
 
     def confirmed_lately(self, header: str | None) -> Token | None:
         """The token the database confirmed within ``GRACE_SECONDS``, for when it cannot be asked now."""
-        known, token = self.cached(header, max_age=GRACE_SECONDS)
-        return token if known else None
-
-    def verify(self, header: str | None) -> Token | None:
         offered = _offered(header)
         if offered is None:
             return None
+        with self._lock:
+            confirmed = self._confirmed.get(digest(offered))
+        return confirmed[1] if confirmed and time.monotonic() - confirmed[0] < GRACE_SECONDS else None
+
+    def verify(self, header: str | None) -> Token | None:
+        known, token = self.cached(header)
+        offered = _offered(header)
+        if known or offered is None:
+            return token
         hashed = digest(offered)
-        cached = self._cache.get(hashed)
+        with self._lock:
+            connect = self._reconfirm if hashed in self._confirmed else self._connect
+        token = self._lookup(hashed, connect)
         now = time.monotonic()
-        if cached is not None and now - cached[0] < CACHE_SECONDS:
-            self._cache.move_to_end(hashed)
-            return cached[1]
-        token = self._lookup(hashed)
-        self._cache[hashed] = (now, token)
-        if len(self._cache) > MAX_CACHED:  # least recently used first: guesses never evict tokens in use
-            self._cache.popitem(last=False)
+        with self._lock:
+            if token is None:  # never issued, or revoked since
+                self._confirmed.pop(hashed, None)
+                self._refused[hashed] = now
+                self._refused.move_to_end(hashed)
+                if len(self._refused) > MAX_CACHED:
+                    self._refused.popitem(last=False)
+            else:
+                self._confirmed[hashed] = (now, token)
+                self._refused.pop(hashed, None)
         return token
 
-    def _lookup(self, hashed: bytes) -> Token | None:
-        with self._connect() as conn:
+    @staticmethod
+    def _lookup(hashed: bytes, connect: Callable[[], AbstractContextManager[psycopg.Connection]]) -> Token | None:
+        with connect() as conn:
             row = conn.execute("SELECT id, name, scopes, rate_per_minute, token_hash FROM api_tokens"
                                " WHERE token_hash = %s AND revoked_at IS NULL", (hashed,)).fetchone()
         if row is None or not hmac.compare_digest(bytes(row[4]), hashed):

@@ -19,11 +19,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from qsmon.auth import ScopedTokens
 from qsmon.plans import presets
 from qsmon.regions import regions
 from qsmon.settings import Settings
 from qsmon.storage.db import with_session_options
-from qsmon.tokens import TokenVerifier
 from readapi.context import Context, RateLimiter, problem
 from readapi.routes import router
 from reports.published import public_columns
@@ -43,14 +43,17 @@ def create_app(settings: Settings, *, shares: int = 1) -> FastAPI:
     pool = ConnectionPool(with_session_options(settings.dsn, "qsmon-api"), min_size=1, max_size=8, open=False,
                           timeout=5)  # a database that is away is a 503 in seconds, not a request held for 30
     ctx = Context(settings, pool, presets(settings.plans_dir), set(regions()),
-                  public_columns(settings.public_failure_columns), TokenVerifier(pool.connection),
+                  public_columns(settings.public_failure_columns), ScopedTokens(settings, "qsmon-api-auth"),
                   RateLimiter(shares))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         pool.open()
-        yield
-        pool.close()
+        try:
+            yield
+        finally:
+            pool.close()
+            ctx.tokens.close()
 
     app = FastAPI(title="qsmon read API", version="1.0", lifespan=lifespan,
                   description="Pass rates, indicator evaluations, alerts, failures and follow-up cases as data. "

@@ -10,17 +10,17 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import anyio
 import psycopg
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool
 
 from qsmon import clock
+from qsmon.auth import ScopedTokens, TokenUncheckedError
 from qsmon.plans.model import Indicator, Plan
 from qsmon.regions import children
 from qsmon.settings import Settings
-from qsmon.tokens import Scope, Token, TokenVerifier
+from qsmon.tokens import Scope, Token
 from qsmon.vocab import SamplingType
 from readapi.pagination import encode
 
@@ -66,14 +66,14 @@ class RateLimiter:
 
 @dataclass
 class Context:
-    """What every request reads: settings, plans, regions, the pool, the token verifier and the limiter."""
+    """What every request reads: settings, plans, regions, the pool, the scoped tokens and the limiter."""
 
     settings: Settings
     pool: ConnectionPool
     plans: dict[str, Plan]
     known_regions: set[str]
     published: tuple[str, ...]
-    verifier: TokenVerifier
+    tokens: ScopedTokens
     limiter: RateLimiter = field(default_factory=RateLimiter)
 
     def today(self) -> date:
@@ -137,9 +137,10 @@ def require(scope: Scope) -> Callable[[Request], Any]:
     async def check(request: Request) -> Token:
         ctx = context(request)
         header = request.headers.get("authorization")
-        known, token = ctx.verifier.cached(header)  # most requests: no thread, no database
-        if not known:
-            token = await anyio.to_thread.run_sync(ctx.verifier.verify, header)
+        try:  # most requests: from the cache, no thread, no database; never a connection of the queries
+            token = await ctx.tokens.lookup(header)
+        except TokenUncheckedError:
+            raise HTTPException(503, "the token could not be checked now; try again", {"Retry-After": "5"}) from None
         if token is None:
             raise HTTPException(401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
         if not token.allows(scope):

@@ -197,6 +197,8 @@ class TestProgress:
         assert "in the future" in post(case.id, done_on=(today + timedelta(days=1)).isoformat())[1]
         assert api.post(f"/v1/cases/{case.id}/steps", json={"step": "risk_control", "done_on": opened,
                                                             "done_by": "x"}).status_code == 401
+        # without a token, nothing of the request is checked: a stranger learns no field or path rule
+        assert api.post("/v1/cases/not-a-number/steps", json={"unknown": 1}).status_code == 401
         assert api.post(f"/v1/cases/{case.id}/steps", headers=auth,
                         json={"step": "risk_control", "done_on": "yesterday", "done_by": "x"}).status_code == 422
         assert count(db, f"SELECT count(*) FROM case_steps WHERE case_id = {case.id} AND done_on IS NOT NULL") == 0

@@ -24,7 +24,7 @@ from qsmon import clock
 from qsmon.auth import LOOKUP_CONNECTIONS
 from qsmon.settings import Settings
 from qsmon.storage import connect
-from qsmon.tokens import Scope, create_token
+from qsmon.tokens import Scope, TokenVerifier, create_token, revoke_token
 from qsmon.topics import end_offset_total
 from tests.factories import result
 from tests.proxy import CuttableProxy
@@ -292,6 +292,38 @@ class TestScopedTokens:
             _, ingest = create_token(conn, "lab system", {Scope.INGEST})
         assert post(url, result("SCOPED-3").to_json(), token=ingest).status_code == 202
 
+    def test_a_lab_in_use_gets_through_a_flood_of_guesses(
+        self, api: tuple[str, Settings], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Guesses queue for their own connections; a token the database confirmed before is re-checked on
+        another, so however many strangers guess, the lab's requests are accepted."""
+        monkeypatch.setattr("qsmon.tokens.CACHE_SECONDS", 0.0)  # every request re-checks the lab's token
+        url, settings = api
+        with connect(settings.dsn) as conn:
+            _, lab = create_token(conn, "lab system", {Scope.INGEST})
+        assert post(url, result("SCOPED-10").to_json(), token=lab).status_code == 202
+        guesses = [f"qsm_{secrets.token_urlsafe(32)}" for _ in range(600)]
+        with ThreadPoolExecutor(48) as clients:
+            flood = clients.map(lambda guess: post(url, b"{}", token=guess).status_code, guesses)
+            labs = [post(url, result(f"SCOPED-1{n}").to_json(), token=lab).status_code for n in range(1, 21)]
+            answers = list(flood)
+        assert labs == [202] * 20
+        assert 503 in answers  # the flood did fill the guesses' queue
+
+    def test_guesses_never_push_a_token_in_use_out_of_the_cache(
+        self, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr("qsmon.tokens.MAX_CACHED", 3)
+        with connect(settings.dsn) as conn:
+            _, lab = create_token(conn, "lab system", {Scope.INGEST})
+        verifier = TokenVerifier(lambda: connect(settings.dsn))
+        assert verifier.verify(f"Bearer {lab}") is not None
+        for _ in range(10):
+            assert verifier.verify(f"Bearer qsm_{secrets.token_urlsafe(32)}") is None
+        known, token = verifier.cached(f"Bearer {lab}")
+        assert known
+        assert token is not None
+
     def test_while_the_database_cannot_be_asked_a_scoped_token_gets_503_unless_it_was_confirmed_lately(
         self, settings: Settings, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -300,7 +332,7 @@ class TestScopedTokens:
         proxy = CuttableProxy.to_database(settings)
         try:
             with connect(settings.dsn) as conn:
-                _, known = create_token(conn, "lab system", {Scope.INGEST})
+                known_token, known = create_token(conn, "lab system", {Scope.INGEST})
                 _, unseen = create_token(conn, "second lab", {Scope.INGEST})
             for url, _ in serve(proxy.reaching(settings)):
                 def answer(sample_id: str, token: str, url: str = url) -> httpx.Response:
@@ -308,12 +340,18 @@ class TestScopedTokens:
 
                 assert answer("SCOPED-4", known).status_code == 202
                 proxy.cut()
-                assert answer("SCOPED-5", known).status_code == 202  # confirmed lately
+                assert answer("SCOPED-5", known).status_code == 202  # confirmed lately: GRACE_SECONDS
                 refused = answer("SCOPED-6", unseen)
                 assert refused.status_code == 503
                 assert refused.headers["retry-after"] == "5"
+                with connect(settings.dsn) as conn:  # revoked behind the cut: works on through the grace
+                    revoke_token(conn, known_token.id)
+                assert answer("SCOPED-7", known).status_code == 202
+                monkeypatch.setattr("qsmon.tokens.GRACE_SECONDS", 0.0)  # and not past it
+                assert answer("SCOPED-8", known).status_code == 503
                 proxy.restore()
-                wait_until(lambda: answer("SCOPED-7", unseen).status_code == 202, 15,
+                wait_until(lambda: answer("SCOPED-9", unseen).status_code == 202, 15,
                            "a scoped token accepted once the database is back")
+                assert answer("SCOPED-9", known).status_code == 401
         finally:
             proxy.close()
