@@ -8,10 +8,11 @@ from a file: ``QSMON_DATABASE_URL_FILE=/run/secrets/db`` (for container secrets)
 
 from __future__ import annotations
 
+import json
 import os
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -215,8 +216,22 @@ def _secret_files() -> dict[str, Any]:
             text = Path(path).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError(f"QSMON_{name.upper()}_FILE: cannot read {path}: {exc.strerror}") from None
-        values[name] = text
+        values[name] = _secrets_list(text) if _is_list(name) else text
     return values
+
+
+def _is_list(name: str) -> bool:
+    return get_origin(Settings.model_fields[name].annotation) is tuple
+
+
+def _secrets_list(text: str) -> list[str]:
+    """Several secrets from one file: a JSON list, as in the variable, or one a line (what secret stores write)."""
+    if text.startswith("["):
+        try:
+            return [str(item) for item in json.loads(text)]
+        except (ValueError, TypeError):
+            raise ConfigError("a secrets file starting with [ must hold a JSON list of strings") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def _shown(value: Any) -> Any:

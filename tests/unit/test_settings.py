@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.workers import ROOT
 
 
@@ -81,3 +83,16 @@ class TestStrictSettings:
                               "print(load_settings().dsn)"], cwd=ROOT, env=env, capture_output=True, text=True,
                              check=True)
         assert run.stdout.strip() == "postgresql://qsmon:from-a-file@db:5432/qsmon"
+
+    @pytest.mark.parametrize("content", ['["lab-a-token", "lab-b-token"]\n', "lab-a-token\n\nlab-b-token\n"])
+    def test_several_tokens_can_come_from_a_file(self, tmp_path: Path, content: str) -> None:
+        """A JSON list, as in QSMON_INGEST_TOKENS, or one a line: the file was read as one string, and refused."""
+        secret = tmp_path / "ingest-tokens"
+        secret.write_text(content, encoding="utf-8")
+        env = {**os.environ, "QSMON_INGEST_TOKENS_FILE": str(secret)}
+        env.pop("QSMON_INGEST_TOKENS", None)
+        run = subprocess.run([sys.executable, "-c", "from qsmon.settings import load_settings;"
+                              "print(*(t.get_secret_value() for t in load_settings().ingest_tokens))"],
+                             cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+        assert run.stdout.split() == ["lab-a-token", "lab-b-token"]
+
