@@ -1,4 +1,4 @@
-# qsmon services image: worker, alert evaluator, notifier, ingest API, report scheduler.
+# qsmon services image: worker, alert evaluator, notifier, ingest API, read API, report scheduler.
 FROM python:3.11-slim-bookworm AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy
 RUN apt-get update && apt-get install -y --no-install-recommends fonts-noto-cjk \
@@ -8,7 +8,7 @@ WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
 # The layers, bottom up (docs/architecture.md): ground, producers and streams, indicators and notify, alerts,
-# dashboards and reports, the command line on top.
+# dashboards and reports, the read API, the command line on top.
 COPY qsmon qsmon
 COPY producers producers
 COPY streams streams
@@ -18,6 +18,7 @@ COPY cases cases
 COPY alerts alerts
 COPY dashboards dashboards
 COPY reports reports
+COPY readapi readapi
 COPY cli cli
 COPY bench bench
 COPY plans plans

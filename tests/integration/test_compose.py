@@ -119,3 +119,14 @@ class TestCompose:
         dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
         assert "chown qsmon:qsmon /reports /rules" in dockerfile
         assert dockerfile.index("chown qsmon") < dockerfile.index("USER qsmon")
+
+    def test_the_image_holds_every_package_the_wheel_does(self) -> None:
+        """The read API's package was left out: the compose `api` service could not import it."""
+        import tomllib
+
+        packages = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))[
+            "tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+        copied = {line.split()[1] for line in (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines()
+                  if line.startswith("COPY ") and len(line.split()) == 3}
+        assert set(packages) <= copied, sorted(set(packages) - copied)
+
