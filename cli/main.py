@@ -8,6 +8,7 @@ from cli import core, producers
 from cli.alerts import alerts_app, status
 from cli.cases import cases_app
 from cli.dashboards import dashboards_app
+from cli.deadletters import deadletters_app
 from cli.months import months_app
 from cli.offsets import offsets_app
 from cli.plans import plans_app
@@ -28,6 +29,7 @@ app.command("status")(status)
 app.add_typer(report_app, name="report")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(offsets_app, name="offsets")
+app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(cases_app, name="cases")
 app.add_typer(months_app, name="months")
 app.add_typer(tokens_app, name="tokens")

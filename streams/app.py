@@ -31,6 +31,7 @@ from prometheus_client import CollectorRegistry
 from qsmon.changes import RollupKey, encode_changes
 from qsmon.health import Cached, Health, Heartbeat, database_reachable, tcp_reachable
 from qsmon.settings import Settings
+from streams import dead_letters
 from streams.fetch import BatchApp
 from streams.metrics import WorkerMetrics
 from streams.offsets import LogReader
@@ -48,16 +49,6 @@ FaustApp = Any
 SHUTDOWN_GRACE_S = 20.0
 RECHECK_REFUSED_S = 15.0  # a refused partition resumes this soon after `qsmon offsets reset`
 HEARTBEAT_S = 5.0
-
-
-def dead_letter_headers(item: Rejected, topic: str) -> list[tuple[str, bytes]]:
-    return [
-        ("qsmon.error.reason", item.reason[:1000].encode()),  # reasons quote input: bounded, so the DLQ takes it
-        ("qsmon.error.code", item.reason_code.encode()),
-        ("qsmon.source.topic", topic.encode()),
-        ("qsmon.source.partition", str(item.record.partition).encode()),
-        ("qsmon.source.offset", str(item.record.offset).encode()),
-    ]
 
 
 def _faust_app(settings: Settings) -> BatchApp:
@@ -105,7 +96,7 @@ def create_app(settings: Settings, registry: CollectorRegistry, health: Health |
     async def dead_letter(items: Sequence[Rejected]) -> None:
         pending = [
             await app.producer.send(settings.dlq_topic, item.record.key, item.record.value, None, None,
-                                    dead_letter_headers(item, settings.results_topic))
+                                    dead_letters.headers_for(item, settings.results_topic))
             for item in items
         ]
         await asyncio.gather(*pending)  # acknowledged by Kafka before the batch may be committed

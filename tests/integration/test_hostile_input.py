@@ -16,7 +16,7 @@ from qsmon.settings import Settings
 from qsmon.storage import connect
 from qsmon.topics import end_offset_total, ensure_topics
 from tests.factories import result
-from tests.workers import WorkerProcess, read_all, stack, stored_offset_total, wait_until
+from tests.workers import WorkerProcess, read_all, run_cli, stack, stored_offset_total, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -91,6 +91,34 @@ class TestRefusedRecords:
         assert (dead.key, headers["qsmon.error.code"]) == (b"DB-57", b"database")
         assert b"test_refuses_poison" in headers["qsmon.error.reason"]
         assert dead.value == events[57].to_json()
+
+
+    def test_once_the_cause_is_repaired_a_dead_letter_is_sent_again_and_stored_once(
+        self, settings: Settings, db: psycopg.Connection, worker: WorkerProcess
+    ) -> None:
+        db.execute("ALTER TABLE inspection_results ADD CONSTRAINT test_refuses_poison"
+                   " CHECK (product IS DISTINCT FROM 'poison')")
+        with ResultSink(settings) as sink:
+            sink.send_all([result("DLQ-1"), result("DLQ-2", product="poison"), result("DLQ-3", verdict="fail")])
+        wait_until(lambda: stored_offset_total(db, settings) == end_offset_total(settings), 30, "the three results")
+        listed = run_cli(settings, "deadletters", "list", "--code", "database")
+        assert listed.returncode == 0, listed.stderr
+        assert "1 dead letter(s)" in listed.stdout
+        assert "DLQ-2  [database]" in listed.stdout
+        assert "test_refuses_poison" in listed.stdout
+        assert "would send 0 record(s)" in run_cli(settings, "deadletters", "replay", "--code", "not_json",
+                                                    "--dry-run").stdout
+
+        db.execute("ALTER TABLE inspection_results DROP CONSTRAINT test_refuses_poison")  # the repair
+        for _ in range(2):  # sending again twice stores it once
+            replayed = run_cli(settings, "deadletters", "replay", "--code", "database")
+            assert replayed.returncode == 0, replayed.stderr
+            assert "sent 1 record(s)" in replayed.stdout
+        wait_until(lambda: stored_offset_total(db, settings) == end_offset_total(settings), 30, "the replays")
+        assert db.execute("SELECT count(*) FROM sample_current WHERE sample_id = 'DLQ-2'").fetchone() == (1,)
+        assert db.execute("SELECT count(*) FROM inspection_results WHERE sample_id = 'DLQ-2'").fetchone() == (1,)
+        assert db.execute("SELECT sum(tested), sum(failed) FROM rollup_daily").fetchone() == (1 + 3, 1)
+        assert len(read_all(settings, settings.dlq_topic, expected=2, timeout_ms=3000)) == 1  # refused once only
 
 
 @pytest.mark.slow
