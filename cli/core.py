@@ -63,7 +63,7 @@ def init() -> None:
 
 
 def schema() -> None:
-    """Print the JSON Schema of the inspection result event (v1)."""
+    """Print the JSON Schema of the inspection result event (schema v2; v1 events are still read)."""
     from qsmon.schema import json_schema
 
     print_json(json_schema())

@@ -12,6 +12,8 @@ APT_PACKAGES=(
   docker-compose           # only to validate docker-compose.yml: no engine runs here
   fonts-noto-cjk poppler-utils   # Chinese text in report PDFs; pdftoppm/pdftotext in tests
   maven curl ca-certificates
+  openjdk-17-jre-headless  # runs the Kafka broker
+  gettext-base             # envsubst, for the Prometheus and Alertmanager configurations
 )
 
 install_apt_packages() {
