@@ -28,6 +28,8 @@ from pydantic_settings import (
 from qsmon.exceptions import ConfigError
 
 Port = Field(ge=1, le=65535)
+INVALID_DATABASE_URL = ("not a valid PostgreSQL URL: percent-encode special characters in the password (or give it"
+                        " in PGPASSWORD)")
 
 
 class SecretUrl(SecretStr):
@@ -161,6 +163,18 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"no such time zone {value!r} (an IANA name such as Asia/Shanghai)") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr) -> SecretStr:
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            conninfo_to_dict(value.get_secret_value())
+        except psycopg.Error:  # its message quotes the URL, password included: never shown
+            raise ValueError(INVALID_DATABASE_URL) from None
         return value
 
     @field_validator("prometheus_url", "alertmanager_url", "grafana_url")

@@ -6,6 +6,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from qsmon.exceptions import ConfigError, StorageError
+from qsmon.settings import INVALID_DATABASE_URL
 
 
 def with_session_options(dsn: str, application_name: str) -> str:
@@ -13,8 +14,7 @@ def with_session_options(dsn: str, application_name: str) -> str:
     try:
         params = conninfo_to_dict(dsn)
     except psycopg.Error:  # the driver's message quotes the URL, password included
-        raise ConfigError("QSMON_DATABASE_URL is not a valid PostgreSQL URL: percent-encode special characters"
-                          " in the password (or give it in PGPASSWORD)") from None
+        raise ConfigError(f"QSMON_DATABASE_URL is {INVALID_DATABASE_URL}") from None
     options = str(params.get("options") or "")
     if "timezone" not in options:
         options = f"{options} -c timezone=UTC".strip()

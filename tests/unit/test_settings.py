@@ -96,3 +96,11 @@ class TestStrictSettings:
                              cwd=ROOT, env=env, capture_output=True, text=True, check=True)
         assert run.stdout.split() == ["lab-a-token", "lab-b-token"]
 
+    def test_a_malformed_database_url_stops_it_without_showing_the_password(self) -> None:
+        env = {**os.environ, "QSMON_DATABASE_URL": "postgresql://qsmon:pa%ss@db/qsmon"}  # a bare % in the password
+        run = subprocess.run([sys.executable, "-m", "cli", "config"], cwd=ROOT, env=env, capture_output=True,
+                             text=True, check=False)
+        assert run.returncode != 0
+        assert "QSMON_DATABASE_URL: not a valid PostgreSQL URL" in run.stderr
+        assert "pa%ss" not in run.stderr + run.stdout
+
