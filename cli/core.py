@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Annotated
@@ -76,14 +77,14 @@ def config(
     table: bool = typer.Option(False, "--table", help="every setting with its default and meaning (Markdown)"),
 ) -> None:
     """Print the effective settings (secrets masked)."""
-    from qsmon.settings import documented
+    from qsmon.settings import documented, load_settings, misspelt_variables
 
     if table:
         typer.echo("| variable | default | meaning |\n|---|---|---|")
         for name, default, meaning in documented():
             typer.echo(f"| `{name}` | {f'`{default}`' if default else ''} | {meaning} |")
         return
-    settings = get_settings()
+    settings = load_settings()  # not get_settings: --check reports misspelt variables itself, once
     if check:
         from notify.routing import load_channels
         from qsmon.plans import presets
@@ -93,6 +94,10 @@ def config(
         unknown = sorted(set(settings.active_plans) - set(plans))
         if unknown:
             raise typer.BadParameter(f"QSMON_ACTIVE_PLANS names unknown plans: {', '.join(unknown)}")
+        misspelt = misspelt_variables(os.environ)
+        if misspelt:
+            typer.echo("\n".join(misspelt), err=True)
+            raise typer.Exit(1)
         typer.echo(f"settings valid; {len(channels.channels)} channels, {len(plans)} plans")
         return
     print_json(settings.masked())

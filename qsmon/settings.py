@@ -9,7 +9,10 @@ from a file: ``QSMON_DATABASE_URL_FILE=/run/secrets/db`` (for container secrets)
 from __future__ import annotations
 
 import json
+import logging
 import os
+from collections.abc import Mapping
+from difflib import get_close_matches
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal, get_origin
@@ -278,9 +281,26 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError("invalid settings:\n  " + "\n  ".join(problems(exc))) from None
 
 
+def misspelt_variables(environ: Mapping[str, str]) -> list[str]:
+    """``QSMON_*`` variables that are no setting but nearly one: the environment, unlike the YAML file, may hold
+    other ``QSMON_*`` names (a channel's secret_env), so only a near miss is reported, and not refused."""
+    known = {f"QSMON_{name.upper()}" for name in Settings.model_fields} | {"QSMON_CONFIG_FILE"}
+    known |= {f"QSMON_{name.upper()}_FILE" for name in _secret_fields()}
+    lines = []
+    # Names are matched as pydantic-settings reads them: without regard to case.
+    for variable in sorted(v for v in environ if v.upper().startswith("QSMON_") and v.upper() not in known):
+        near = get_close_matches(variable.upper(), known, n=1, cutoff=0.85)
+        if near:
+            lines.append(f"{variable}: not a qsmon setting, and ignored; did you mean {near[0]}?")
+    return lines
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return load_settings()
+    settings = load_settings()
+    for line in misspelt_variables(os.environ):
+        logging.getLogger("qsmon.settings").warning("%s", line)
+    return settings
 
 
 @cache

@@ -104,3 +104,13 @@ class TestStrictSettings:
         assert "QSMON_DATABASE_URL: not a valid PostgreSQL URL" in run.stderr
         assert "pa%ss" not in run.stderr + run.stdout
 
+    def test_a_near_miss_of_a_setting_in_the_environment_is_reported_and_other_names_are_not(self) -> None:
+        env = {**os.environ, "QSMON_DATABSE_URL": "postgresql://elsewhere/qsmon",
+               "QSMON_DUTY_ROBOT_SECRET": "a channel's secret_env", "qsmon_log_format": "text"}
+        run = subprocess.run([sys.executable, "-m", "cli", "config", "--check"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, check=False)
+        assert run.returncode == 1
+        assert "QSMON_DATABSE_URL: not a qsmon setting, and ignored; did you mean QSMON_DATABASE_URL?" in run.stderr
+        assert "QSMON_DUTY_ROBOT_SECRET" not in run.stderr
+        assert "qsmon_log_format" not in run.stderr  # read as QSMON_LOG_FORMAT: names are not case-sensitive
+
