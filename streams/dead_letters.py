@@ -51,6 +51,22 @@ class DeadLetter:
         return f"{self.partition}:{self.offset}"
 
 
+def distinct(letters: Iterable[DeadLetter]) -> list[DeadLetter]:
+    """One of each record (key and bytes): a record replayed and refused again is a second dead letter of it."""
+    seen: set[tuple[bytes | None, bytes]] = set()
+    kept = []
+    for letter in letters:
+        if (letter.key, letter.value) not in seen:
+            seen.add((letter.key, letter.value))
+            kept.append(letter)
+    return kept
+
+
+def printable(text: str, limit: int) -> str:
+    """Input quoted in a dead letter, safe for a terminal: control characters (escape sequences) shown as �."""
+    return "".join(c if c.isprintable() else "\ufffd" for c in text[:limit])
+
+
 def _dead_letter(record: Any) -> DeadLetter:
     headers = {name: value.decode(errors="replace") for name, value in record.headers or ()}
     return DeadLetter(
@@ -68,12 +84,10 @@ def read_dead_letters(settings: Settings, *, since: datetime | None = None,
     from kafka import KafkaConsumer, TopicPartition
     from kafka.errors import KafkaError
 
+    consumer = None
     try:
         consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False,
-                                 client_id="qsmon-deadletters", consumer_timeout_ms=int(timeout_s * 1000))
-    except KafkaError as exc:
-        raise QsmonError("cannot reach Kafka", bootstrap=settings.kafka_bootstrap, error=repr(exc)) from exc
-    try:
+                                 auto_offset_reset="earliest", client_id="qsmon-deadletters")
         partitions = consumer.partitions_for_topic(settings.dlq_topic)
         if not partitions:
             raise QsmonError("no dead-letter topic (qsmon init creates it)", topic=settings.dlq_topic)
@@ -82,24 +96,30 @@ def read_dead_letters(settings: Settings, *, since: datetime | None = None,
         end = consumer.end_offsets(assigned)
         starts = consumer.beginning_offsets(assigned)
         if since is not None:
-            found = consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in assigned})
+            found = consumer.offsets_for_times({tp: max(0, int(since.timestamp() * 1000)) for tp in assigned})
             starts = {tp: (hit.offset if hit is not None else end[tp]) for tp, hit in found.items()}
         for tp in assigned:
             consumer.seek(tp, starts[tp])
         remaining = {tp for tp in assigned if starts[tp] < end[tp]}
         while remaining:
             batches = consumer.poll(timeout_ms=int(timeout_s * 1000))
-            if not batches:
-                raise QsmonError("Kafka stopped answering before the end of the dead-letter topic",
-                                 topic=settings.dlq_topic)
             for tp, records in batches.items():
                 for record in records:
                     if record.offset < end[tp]:
                         yield _dead_letter(record)
-                if consumer.position(tp) >= end[tp]:
-                    remaining.discard(tp)
+            # Checked after every poll, empty ones too: the end may sit past offsets that hold no record.
+            done = {tp for tp in remaining if consumer.position(tp) >= end[tp]}
+            consumer.pause(*done)
+            remaining -= done
+            if remaining and not batches:
+                raise QsmonError("Kafka stopped answering before the end of the dead-letter topic",
+                                 topic=settings.dlq_topic)
+    except KafkaError as exc:
+        raise QsmonError("cannot read the dead-letter topic", bootstrap=settings.kafka_bootstrap,
+                         error=repr(exc)) from exc
     finally:
-        consumer.close()
+        if consumer is not None:
+            consumer.close()
 
 
 def send_again(settings: Settings, letters: Iterable[DeadLetter]) -> int:
@@ -108,10 +128,11 @@ def send_again(settings: Settings, letters: Iterable[DeadLetter]) -> int:
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
-                             client_id="qsmon-deadletters")
+    producer = None
     sent = []
     try:
+        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
+                                 client_id="qsmon-deadletters")
         for letter in letters:
             origin = f"{settings.dlq_topic}:{letter.position}".encode()
             sent.append(producer.send(settings.results_topic, key=letter.key, value=letter.value,
@@ -123,5 +144,6 @@ def send_again(settings: Settings, letters: Iterable[DeadLetter]) -> int:
         raise QsmonError("Kafka did not acknowledge every record sent again; sending them once more is harmless",
                          error=repr(exc)) from exc
     finally:
-        producer.close()
+        if producer is not None:
+            producer.close()
     return len(sent)

@@ -108,9 +108,15 @@ class TestRefusedRecords:
         assert "test_refuses_poison" in listed.stdout
         assert "would send 0 record(s)" in run_cli(settings, "deadletters", "replay", "--code", "not_json",
                                                     "--dry-run").stdout
+        assert "no dead letter at 0:99" in run_cli(settings, "deadletters", "replay", "--position", "0:99").stderr
 
+        # Sent again before the repair: refused again, a second dead letter of the same record ...
+        assert "sent 1 record(s)" in run_cli(settings, "deadletters", "replay", "--code", "database").stdout
+        wait_until(lambda: stored_offset_total(db, settings) == end_offset_total(settings), 30, "the first replay")
+        assert "2 dead letter(s)" in run_cli(settings, "deadletters", "list").stdout
+        # ... which the next replay sends once, not twice (replays would otherwise double each time)
         db.execute("ALTER TABLE inspection_results DROP CONSTRAINT test_refuses_poison")  # the repair
-        for _ in range(2):  # sending again twice stores it once
+        for _ in range(2):  # and sending again twice stores it once
             replayed = run_cli(settings, "deadletters", "replay", "--code", "database")
             assert replayed.returncode == 0, replayed.stderr
             assert "sent 1 record(s)" in replayed.stdout
@@ -118,7 +124,7 @@ class TestRefusedRecords:
         assert db.execute("SELECT count(*) FROM sample_current WHERE sample_id = 'DLQ-2'").fetchone() == (1,)
         assert db.execute("SELECT count(*) FROM inspection_results WHERE sample_id = 'DLQ-2'").fetchone() == (1,)
         assert db.execute("SELECT sum(tested), sum(failed) FROM rollup_daily").fetchone() == (1 + 3, 1)
-        assert len(read_all(settings, settings.dlq_topic, expected=2, timeout_ms=3000)) == 1  # refused once only
+        assert len(read_all(settings, settings.dlq_topic, expected=3, timeout_ms=3000)) == 2  # none after the repair
 
 
 @pytest.mark.slow
