@@ -94,7 +94,8 @@ def config(
         unknown = sorted(set(settings.active_plans) - set(plans))
         if unknown:
             raise typer.BadParameter(f"QSMON_ACTIVE_PLANS names unknown plans: {', '.join(unknown)}")
-        misspelt = misspelt_variables(os.environ)
+        read_by_channels = set().union(*(c.variables() for c in channels.channels))
+        misspelt = misspelt_variables({k: v for k, v in os.environ.items() if k not in read_by_channels})
         if misspelt:
             typer.echo("\n".join(misspelt), err=True)
             raise typer.Exit(1)

@@ -94,6 +94,10 @@ class Channel(BaseModel):
     def endpoint(self) -> str:
         return self.url.get_secret_value() if self.url else ""
 
+    def variables(self) -> set[str]:
+        """The environment variables this channel reads its secrets from."""
+        return {name for name in (self.secret_env, self.username_env, self.password_env) if name}
+
     def secrets(self) -> list[str]:
         """Every value of this channel that must not reach a log line or a stored error."""
         values = [self.endpoint, self.secret()]

@@ -31,6 +31,7 @@ from pydantic_settings import (
 from qsmon.exceptions import ConfigError
 
 Port = Field(ge=1, le=65535)
+MIN_TOKEN_LENGTH = 16
 INVALID_DATABASE_URL = ("not a valid PostgreSQL URL: percent-encode special characters in the password (or give it"
                         " in PGPASSWORD)")
 
@@ -96,7 +97,7 @@ class Settings(BaseSettings):
                              description="read API processes (more than one pays only with spare cores; each "
                                          "enforces its share of a token's rate)")
     ingest_tokens: tuple[SecretStr, ...] = Field(default=(), description="bearer tokens of the ingest API "
-                                                                         "(JSON list)")
+                                                                         "(JSON list; each 16 characters or more)")
     ingest_max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="largest request body")
     ingest_max_records: int = Field(default=20_000, ge=1, description="lines of one NDJSON batch, at most")
     ingest_max_errors: int = Field(default=100, ge=1, le=10_000, description="errors listed in a 422 (then counted)")
@@ -168,12 +169,25 @@ class Settings(BaseSettings):
             raise ValueError(f"no such time zone {value!r} (an IANA name such as Asia/Shanghai)") from exc
         return value
 
+    @field_validator("ingest_tokens")
+    @classmethod
+    def _guessable_tokens(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        # An empty token would match "Bearer " with nothing after it; a short one is a guess away.
+        for token in value:
+            secret = token.get_secret_value()
+            if len(secret) < MIN_TOKEN_LENGTH or any(c.isspace() for c in secret):
+                raise ValueError(f"every token needs {MIN_TOKEN_LENGTH} characters or more, without spaces"
+                                 " (qsmon tokens create makes scoped ones)")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: SecretStr) -> SecretStr:
         import psycopg
         from psycopg.conninfo import conninfo_to_dict
 
+        if not value.get_secret_value().strip():  # libpq would quietly use its own defaults
+            raise ValueError("empty: a PostgreSQL URL is needed")
         try:
             conninfo_to_dict(value.get_secret_value())
         except psycopg.Error:  # its message quotes the URL, password included: never shown
@@ -225,8 +239,9 @@ def _secret_fields() -> list[str]:
 def _secret_files() -> dict[str, Any]:
     """``QSMON_<SECRET>_FILE`` names a file holding the secret (Docker and Kubernetes secrets are files)."""
     values: dict[str, Any] = {}
+    environ = {key.upper(): value for key, value in os.environ.items()}  # as pydantic-settings reads names
     for name in _secret_fields():
-        path = os.environ.get(f"QSMON_{name.upper()}_FILE")
+        path = environ.get(f"QSMON_{name.upper()}_FILE")
         if not path:
             continue
         try:
@@ -242,13 +257,17 @@ def _is_list(name: str) -> bool:
 
 
 def _secrets_list(text: str) -> list[str]:
-    """Several secrets from one file: a JSON list, as in the variable, or one a line (what secret stores write)."""
+    """Several secrets from one file: a JSON list of strings, as in the variable, or one a line (what secret stores
+    write; lines starting with # are comments)."""
     if text.startswith("["):
         try:
-            return [str(item) for item in json.loads(text)]
-        except (ValueError, TypeError):
-            raise ConfigError("a secrets file starting with [ must hold a JSON list of strings") from None
-    return [line.strip() for line in text.splitlines() if line.strip()]
+            items = json.loads(text)
+        except ValueError:
+            items = None
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise ConfigError("a secrets file starting with [ must hold a JSON list of strings")
+        return items
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
 def _shown(value: Any) -> Any:

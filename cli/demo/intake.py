@@ -139,7 +139,7 @@ def demo_ingest(settings: Settings) -> None:
     import httpx
 
     step("HTTP ingest API (qsmon serve ingest): a lab system posts results")
-    token = "demo-token"  # noqa: S105 - a throwaway token for the demo's own server
+    token = "demo-token-for-its-own-server"  # noqa: S105 - a throwaway token for the demo's own server
     env = {**os.environ, "QSMON_INGEST_TOKENS": f'["{token}"]', "QSMON_INGEST_PORT": "18480"}
     server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "ingest"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -84,7 +84,8 @@ class TestStrictSettings:
                              check=True)
         assert run.stdout.strip() == "postgresql://qsmon:from-a-file@db:5432/qsmon"
 
-    @pytest.mark.parametrize("content", ['["lab-a-token", "lab-b-token"]\n', "lab-a-token\n\nlab-b-token\n"])
+    @pytest.mark.parametrize("content", ['["lab-a-token-0001", "lab-b-token-0002"]\n',
+                                         "# the labs' tokens\nlab-a-token-0001\n\nlab-b-token-0002\n"])
     def test_several_tokens_can_come_from_a_file(self, tmp_path: Path, content: str) -> None:
         """A JSON list, as in QSMON_INGEST_TOKENS, or one a line: the file was read as one string, and refused."""
         secret = tmp_path / "ingest-tokens"
@@ -94,7 +95,16 @@ class TestStrictSettings:
         run = subprocess.run([sys.executable, "-c", "from qsmon.settings import load_settings;"
                               "print(*(t.get_secret_value() for t in load_settings().ingest_tokens))"],
                              cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-        assert run.stdout.split() == ["lab-a-token", "lab-b-token"]
+        assert run.stdout.split() == ["lab-a-token-0001", "lab-b-token-0002"]
+
+    @pytest.mark.parametrize("tokens", ['["lab-a-token-0001", ""]', '["short"]', '["lab-a-token 0001"]'])
+    def test_an_empty_or_short_ingest_token_is_refused(self, tokens: str) -> None:
+        """An empty one matched a bare "Bearer " header; a short one is a guess away."""
+        run = subprocess.run([sys.executable, "-m", "cli", "config"], cwd=ROOT,
+                             env={**os.environ, "QSMON_INGEST_TOKENS": tokens}, capture_output=True, text=True,
+                             check=False)
+        assert run.returncode == 1
+        assert "QSMON_INGEST_TOKENS: every token needs 16 characters or more" in run.stderr
 
     def test_a_malformed_database_url_stops_it_without_showing_the_password(self) -> None:
         env = {**os.environ, "QSMON_DATABASE_URL": "postgresql://qsmon:pa%ss@db/qsmon"}  # a bare % in the password
@@ -104,13 +114,20 @@ class TestStrictSettings:
         assert "QSMON_DATABASE_URL: not a valid PostgreSQL URL" in run.stderr
         assert "pa%ss" not in run.stderr + run.stdout
 
-    def test_a_near_miss_of_a_setting_in_the_environment_is_reported_and_other_names_are_not(self) -> None:
+    def test_a_near_miss_of_a_setting_in_the_environment_is_reported_and_other_names_are_not(
+        self, tmp_path: Path
+    ) -> None:
+        channels = tmp_path / "channels.yml"
+        channels.write_text("channels:\n  - {name: duty, type: webhook, url: 'https://ops.example/q',"
+                            " secret_env: QSMON_INGEST_TOKEN}\n", encoding="utf-8")
         env = {**os.environ, "QSMON_DATABSE_URL": "postgresql://elsewhere/qsmon",
-               "QSMON_DUTY_ROBOT_SECRET": "a channel's secret_env", "qsmon_log_format": "text"}
+               "QSMON_DUTY_ROBOT_SECRET": "a channel's secret_env", "qsmon_log_format": "text",
+               "QSMON_CHANNELS_FILE": str(channels), "QSMON_INGEST_TOKEN": "near a setting, but a channel's secret"}
         run = subprocess.run([sys.executable, "-m", "cli", "config", "--check"], cwd=ROOT, env=env,
                              capture_output=True, text=True, check=False)
         assert run.returncode == 1
         assert "QSMON_DATABSE_URL: not a qsmon setting, and ignored; did you mean QSMON_DATABASE_URL?" in run.stderr
         assert "QSMON_DUTY_ROBOT_SECRET" not in run.stderr
         assert "qsmon_log_format" not in run.stderr  # read as QSMON_LOG_FORMAT: names are not case-sensitive
+        assert "QSMON_INGEST_TOKEN:" not in run.stderr  # the channels file reads it
 
