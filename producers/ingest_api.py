@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from producers.exceptions import ProduceError
 from producers.kafka_sink import ResultSink
 from qsmon import clock
-from qsmon.auth import Access, IngestAuthoriser
+from qsmon.auth import RETRY_AFTER_S, IngestAuthoriser, TokenUncheckedError
 from qsmon.exceptions import InvalidResultError
 from qsmon.health import Cached
 from qsmon.schema import InspectionResult, parse_result
@@ -151,11 +151,12 @@ RouterFactory = Callable[[Settings, IngestAuthoriser], APIRouter]
 
 async def require_ingest(authorised: IngestAuthoriser, authorization: str | None) -> None:
     """401 unless the Authorization header allows ingest; 503 while a scoped token cannot be checked."""
-    access = await authorised.access(authorization)
-    if access is Access.UNCHECKED:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the token could not be checked now; try again",
-                            headers={"Retry-After": "5"})
-    if access is not Access.GRANTED:
+    try:
+        allowed = await authorised.allows(authorization)
+    except TokenUncheckedError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, exc.message,
+                            headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+    if not allowed:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
                             headers={"WWW-Authenticate": "Bearer"})
 

@@ -9,7 +9,6 @@ import threading
 import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from enum import Enum
 
 import anyio
 import psycopg
@@ -54,14 +53,12 @@ RECONNECT_WITHIN_S = 5.0
 UNCHECKED_LOG_EVERY_S = 60.0
 
 
-class Access(Enum):
-    GRANTED = "granted"
-    REFUSED = "refused"  # no such token, or not one allowing ingest: 401
-    UNCHECKED = "unchecked"  # the database could not be asked in time: 503, try again
+RETRY_AFTER_S = 5  # what the services' 503 for an unchecked token tells the client
 
 
 class TokenUncheckedError(QsmonError):
-    """A scoped token could not be checked now (the database did not answer, or too many lookups wait): 503."""
+    """A scoped token could not be checked now (the database did not answer, or too many lookups wait): the
+    services answer 503 with its message and ``Retry-After: RETRY_AFTER_S``."""
 
 
 @dataclass
@@ -160,11 +157,9 @@ class IngestAuthoriser:
     def close(self) -> None:
         self._scoped.close()
 
-    async def access(self, header: str | None) -> Access:
+    async def allows(self, header: str | None) -> bool:
+        """The header carries a token allowing ingest. Raises TokenUncheckedError (ScopedTokens.lookup)."""
         if bearer_authorised(header, self._tokens):
-            return Access.GRANTED
-        try:
-            token = await self._scoped.lookup(header)
-        except TokenUncheckedError:
-            return Access.UNCHECKED
-        return Access.GRANTED if token is not None and token.allows(Scope.INGEST) else Access.REFUSED
+            return True
+        token = await self._scoped.lookup(header)
+        return token is not None and token.allows(Scope.INGEST)

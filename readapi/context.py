@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool
 
 from qsmon import clock
-from qsmon.auth import ScopedTokens, TokenUncheckedError
+from qsmon.auth import RETRY_AFTER_S, ScopedTokens, TokenUncheckedError
 from qsmon.plans.model import Indicator, Plan
 from qsmon.regions import children
 from qsmon.settings import Settings
@@ -139,8 +139,8 @@ def require(scope: Scope) -> Callable[[Request], Any]:
         header = request.headers.get("authorization")
         try:  # most requests: from the cache, no thread, no database; never a connection of the queries
             token = await ctx.tokens.lookup(header)
-        except TokenUncheckedError:
-            raise HTTPException(503, "the token could not be checked now; try again", {"Retry-After": "5"}) from None
+        except TokenUncheckedError as exc:
+            raise HTTPException(503, exc.message, {"Retry-After": str(RETRY_AFTER_S)}) from None
         if token is None:
             raise HTTPException(401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
         if not token.allows(scope):
