@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli._common import friendly_errors, print_json
 from qsmon.settings import get_settings
+
+if TYPE_CHECKING:
+    from streams.dead_letters import DeadLetter
 
 deadletters_app = typer.Typer(help="Records the worker refused (the dead-letter topic): why, and sending them again.",
                               no_args_is_help=True)
@@ -38,6 +41,14 @@ def _since(day: str | None) -> datetime | None:
         raise typer.BadParameter(f"{day} is not a day (YYYY-MM-DD)", param_hint="--since") from None
 
 
+def described(letter: DeadLetter, reason_chars: int = 200) -> str:
+    """The sample, the code and the reason, as a terminal may show them (they quote input)."""
+    from streams.dead_letters import printable
+
+    key = printable((letter.key or b"-").decode(errors="replace"), 64)
+    return f"{key}  [{printable(letter.code, 40)}] {printable(letter.reason, reason_chars)}"
+
+
 @deadletters_app.command("list")
 @friendly_errors
 def list_(
@@ -62,9 +73,7 @@ def list_(
     typer.echo(f"{len(letters)} dead letter(s) in {settings.dlq_topic}"
                + (": " + ", ".join(f"{c} {n}" for c, n in counts.most_common()) if counts else ""))
     for d in letters[:limit]:
-        key = printable((d.key or b"-").decode(errors="replace"), 64)
-        typer.echo(f"{d.position:>10}  {d.refused_at:%Y-%m-%d %H:%M:%S}Z  {key}  [{printable(d.code, 40)}]"
-                   f" {printable(d.reason, 200)}")
+        typer.echo(f"{d.position:>10}  {d.refused_at:%Y-%m-%d %H:%M:%S}Z  {described(d)}")
 
 
 @deadletters_app.command("replay")

@@ -105,12 +105,12 @@ def demo_hostile(settings: Settings) -> None:
     wait_stored(settings, timeout_s=30)
     typer.echo(f"   a result with a NUL went to {settings.dlq_topic}; the 20 behind it were stored in "
                f"{time.monotonic() - started:.1f}s")
+    from cli.deadletters import described
     from streams.dead_letters import read_dead_letters
 
-    for letter in read_dead_letters(settings):  # as `qsmon deadletters list` shows it
+    for letter in read_dead_letters(settings):
         if letter.key == poisoned["sample_id"].encode():
-            typer.echo(f"   qsmon deadletters list: {letter.position} {poisoned['sample_id']} [{letter.code}]"
-                       f" {letter.reason[:90]}")
+            typer.echo(f"   qsmon deadletters list: {letter.position} {described(letter, reason_chars=90)}")
     reader = psycopg.conninfo.conninfo_to_dict(settings.dsn) | {"user": "qsmon_grafana",
                                                                  "password": os.environ.get("PG_READER_PASSWORD",
                                                                                             "qsmon_grafana")}
