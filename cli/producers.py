@@ -64,6 +64,9 @@ def import_(
     = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="validate only; send nothing")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+    keys_by_file_name: Annotated[bool, typer.Option(
+        "--keys-by-file-name", help="SAMR/CSV rows without 抽样编号 keyed by the file's name too, as imports before "
+                                    "2026-12 did: only to re-import files first imported then")] = False,
 ) -> None:
     """Import results from files: each rejected row is reported with file, sheet, row number and reason."""
     from tqdm import tqdm
@@ -77,7 +80,7 @@ def import_(
     if fmt not in (None, "samr", "csv", "ndjson"):
         raise typer.BadParameter("--format must be samr, csv or ndjson")
     rejects_path = rejects or files[0].with_name(files[0].name + ".rejects.csv")
-    samr = SamrOptions(category=Category(category), region_code=region)
+    samr = SamrOptions(category=Category(category), region_code=region, keys_by_file_name=keys_by_file_name)
     sink = None if dry_run else ResultSink(get_settings(), client_id="qsmon-import")
     fmt_value: Format | None = fmt  # type: ignore[assignment]
     with tqdm(unit=" rows", disable=as_json, file=sys.stderr, desc="importing") as bar:
@@ -87,6 +90,8 @@ def import_(
         finally:
             if sink is not None:
                 sink.close()
+    for note in summary.notes:
+        typer.secho(f"note: {note.where()}: {note.note}", fg=typer.colors.YELLOW, err=True)
     for rejection in summary.rejections[:50]:
         typer.secho(f"rejected: {rejection.where()}: {rejection.reason}", fg=typer.colors.YELLOW, err=True)
     if summary.rejected > 50:
@@ -96,6 +101,11 @@ def import_(
     else:
         typer.echo(f"rows read {summary.rows_read}, valid {summary.valid}, rejected {summary.rejected}, "
                    f"sent {summary.sent}" + (f" (rejects: {rejects_path})" if summary.rejected else ""))
+    if summary.repeated:
+        listed = "; ".join(f"{r.sheet + ' ' if r.sheet else ''}row {r.row} ({r.result.sample_id})"
+                           for r in summary.repeats[:10])
+        typer.secho(f"{summary.repeated} row(s) repeat the sample (and revision) of an earlier row of this import and"
+                    f" are stored once, as the first: {listed}", fg=typer.colors.YELLOW, err=True)
     if summary.unclassified:
         listed = "、".join(f"{name}({rows})" for name, rows in summary.unclassified.most_common(10))
         typer.secho(f"{sum(summary.unclassified.values())} food row(s) name no SAMR class (qsmon/food_classes.yaml);"

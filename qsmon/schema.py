@@ -8,7 +8,9 @@ Key on Kafka = ``sample_id``; value = the JSON of :class:`InspectionResult`.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -209,8 +211,21 @@ def json_schema() -> dict[str, Any]:
 
 
 _SAMPLE_ID_UNSAFE = re.compile(r"[^0-9A-Za-z_.:/#\-]+")
+_SAMPLE_ID_DIGEST = 8  # hex digits: tells apart ids that differ only in characters outside the alphabet
 
 
-def safe_sample_id(raw: str) -> str:
-    """Map free text (e.g. a 抽样单编号 with spaces) onto the sample_id alphabet, deterministically."""
-    return _SAMPLE_ID_UNSAFE.sub("-", raw.strip()).strip("-")[:64]
+def safe_sample_id(raw: str, prefix: str = "") -> str:
+    """Map free text (a 抽样单编号 as a clerk typed it) onto the sample_id alphabet, deterministically.
+
+    Full-width letters and digits are read as the ASCII they mean (NFKC: ＤＢＪ００１ is DBJ001) and runs of
+    spaces or other signs become one ``-``. Characters that carry identity but have no ASCII form (鄂 in 鄂2026001)
+    add a digest of the whole id, so 鄂2026001 and 湘2026001 stay two samples, as does an id cut to length; ids in
+    the alphabet that fit are unchanged.
+    """
+    text = unicodedata.normalize("NFKC", raw).strip()
+    mapped = _SAMPLE_ID_UNSAFE.sub("-", text).strip("-")
+    room = 64 - len(prefix)
+    if len(mapped) > room or any(not c.isascii() and unicodedata.category(c)[0] in "LN" for c in text):
+        digest = hashlib.sha256(text.encode()).hexdigest()[:_SAMPLE_ID_DIGEST]
+        return f"{prefix}{mapped[:room - _SAMPLE_ID_DIGEST - 1]}#{digest}"
+    return prefix + mapped[:room] if mapped else ""  # nothing of an id: the event's rule refuses it by name

@@ -16,7 +16,7 @@ from qsmon.schema import FailedItem, InspectionResult, describe_error
 class Rejection:
     file: str
     sheet: str | None
-    row: int  # as the spreadsheet numbers it (1-based), or the line number of a text file
+    row: int  # as a spreadsheet numbers it (1-based; a CSV as Excel shows it), or the line of an NDJSON file
     reason: str
     raw: str = ""
 
@@ -36,7 +36,20 @@ class ImportRow:
     unclassified: str | None = None  # a food row's 分类 that names no SAMR class (qsmon.food_classes), kept as is
 
 
-RowOutcome = ImportRow | Rejection
+@dataclass(frozen=True, slots=True)
+class SheetNote:
+    """Something about a sheet the person importing should know, which rejects no row: a sheet skipped for want of
+    a header, columns not read, a hidden sheet."""
+
+    file: str
+    sheet: str
+    note: str
+
+    def where(self) -> str:
+        return f"{self.file} sheet {self.sheet!r}"
+
+
+RowOutcome = ImportRow | Rejection | SheetNote
 
 
 class RowError(ValueError):
@@ -115,8 +128,13 @@ _MEASURED = re.compile(r"^\s*(?P<value>[<>≤≥]?\s*[-+]?\d[\d.,]*(?:\s*[×xX]\
                        r"(?P<unit>[^\d\s].*)?$")
 
 
+# Full-width comparison signs (＜10CFU/g) as the ASCII ones; not NFKC, which would read 10⁵ as 105.
+_SIGNS = str.maketrans({"＜": "<", "＞": ">", "＝": "="})
+
+
 def split_unit(text: str) -> tuple[str, str | None]:
     """'0.161g/kg' -> ('0.161', 'g/kg'); free text such as '检出' stays whole."""
+    text = text.translate(_SIGNS)
     match = _MEASURED.match(text)
     if not match:
         return text.strip(), None
@@ -124,19 +142,67 @@ def split_unit(text: str) -> tuple[str, str | None]:
     return match["value"].replace(" ", ""), unit
 
 
+_ITEM_BREAK = re.compile(r"([\n；;]+)")
+_FIELD_SEPARATOR = re.compile(r"[║|]")
+
+
+def _starts_item(segment: str, current: str) -> bool:
+    """Whether a line of a failed-items cell starts the next item rather than continuing the current one: it names
+    an item before its first ║ (a measurement there is the rest of a result: n=5 microbiology values run over
+    lines), or the current item already has its three fields."""
+    if not current:
+        return True
+    fields = _FIELD_SEPARATOR.split(segment)
+    if len(fields) == 1:  # no separator: more of the current item's result or limit, unless no item has any
+        return False
+    if len(_FIELD_SEPARATOR.findall(current)) >= 2:
+        return True
+    return not _MEASURED.match(fields[0].translate(_SIGNS))
+
+
+def _items_of(text: str) -> list[str]:
+    """The cell cut into items. Lines and ； separate items, and also the values of one result and the parts of one
+    limit (n=5,c=2,m=10²CFU/g,\nM=10³CFU/g): a line that does not start an item is joined to the one before."""
+    pieces = _ITEM_BREAK.split(text)
+    segments, breaks = pieces[::2], [*pieces[1::2], ""]
+    if not any(_FIELD_SEPARATOR.search(s) for s in segments):
+        return [s.strip() for s in segments if s.strip()]  # names only: 铅；镉
+    items: list[str] = []
+    current = ""
+    for raw_segment, after in zip(segments, breaks, strict=True):
+        segment = raw_segment.strip()
+        if not segment:
+            continue
+        if _starts_item(segment, current):
+            if current:
+                items.append(current)
+            current = segment
+        else:
+            current += segment
+        current += "；" if ("；" in after or ";" in after) else " "
+    if current:
+        items.append(current)
+    return [item.strip().rstrip("；") for item in items]
+
+
 def parse_failed_items(cell: object) -> tuple[FailedItem, ...]:
-    """The SAMR column 不合格项目║检验结果║标准值: one item per line (or ；), fields separated by ║ or |."""
+    """The SAMR column 不合格项目║检验结果║标准值: fields separated by ║ or |, items by lines or ；(see _items_of)."""
     text = str(cell or "").strip()
     if not text:
         return ()
     items = []
-    for part in re.split(r"[\n；;]+", text):
-        fields = [f.strip() for f in re.split(r"[║|]", part)]
+    for part in _items_of(text):
+        fields = [cell_text(f) for f in _FIELD_SEPARATOR.split(part)]
         if not fields or not fields[0]:
             continue
-        measured, unit = split_unit(fields[1]) if len(fields) > 1 and fields[1] else (None, None)
+        result = fields[1] if len(fields) > 1 and fields[1] else None
+        # Several values (n=5): the unit of the first, the values as written.
+        measured, unit = split_unit(result.split("；")[0]) if result else (None, None)
+        if result and "；" in result:
+            measured = result
         limit = fields[2] if len(fields) > 2 and fields[2] else None
         if limit and unit is None:
             _, unit = split_unit(limit.lstrip("≤≥<>"))
-        items.append(FailedItem(item=fields[0][:200], measured=measured, limit=limit, unit=unit[:32] if unit else None))
+        items.append(FailedItem(item=fields[0][:200], measured=measured[:200] if measured else None,
+                                limit=limit[:200] if limit else None, unit=unit[:32] if unit else None))
     return tuple(items[:100])

@@ -14,17 +14,18 @@ constants:          # event field: value for every row
 values:             # event field: {CSV value: event value}
   verdict: {合格: pass, 不合格: fail}
 failed_items: {item: 检测项目, measured: 检测结果, limit: 限量值, unit: 单位}   # optional
-encoding: utf-8-sig
+encoding: gbk        # optional; by default UTF-8 (with or without a BOM), else GB18030 (Excel's CSV on Chinese Windows)
 ```
-Without a ``sample_id`` column, the key is a hash of the file name and the row's mapped values: re-importing the
-same file gives the same keys.
+Without a ``sample_id`` column, the key is a hash of the row's mapped values: re-importing the file, or a renamed
+copy of it, gives the same keys. Rows are numbered as a spreadsheet shows the file (the header is row 1), whatever
+line breaks their cells hold.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ class CsvMapping(BaseModel):
     constants: dict[str, Any] = {}
     values: dict[str, dict[str, str]] = {}
     failed_items: dict[str, str] | None = None
-    encoding: str = "utf-8-sig"
+    encoding: str = "auto"
     delimiter: str = ","
 
 
@@ -79,43 +80,83 @@ def _row_to_event(row: dict[str, str], mapping: CsvMapping, file_key: str, timez
         if field in data and isinstance(data[field], str) and "T" not in data[field]:
             data[field] = local_noon(parse_day(data[field]), timezone).isoformat()
     data.setdefault("reported_at", data.get("sampled_at"))
-    if mapping.failed_items and data.get("verdict") == "fail":
-        spec = mapping.failed_items
-        item = (row.get(spec.get("item", ""), "") or "").strip()
-        if item:
-            measured_raw = (row.get(spec.get("measured", ""), "") or "").strip()
-            measured, unit = split_unit(measured_raw) if measured_raw else (None, None)
-            unit = (row.get(spec.get("unit", ""), "") or "").strip() or unit
-            limit = (row.get(spec.get("limit", ""), "") or "").strip() or None
-            data["failed_items"] = [FailedItem(item=item[:200], measured=measured, limit=limit,
-                                               unit=unit[:32] if unit else None).model_dump()]
-    if "sample_id" in data:
-        data["sample_id"] = safe_sample_id(str(data["sample_id"]))
-    else:
-        identity = "|".join(f"{k}={row.get(c, '')}" for k, c in sorted(mapping.columns.items()))
-        data["sample_id"] = "CSV-" + hashlib.sha256(f"{file_key}|{identity}".encode()).hexdigest()[:24]
-    data.setdefault("source", "import:csv")
     try:
+        if mapping.failed_items and data.get("verdict") == "fail":
+            data["failed_items"] = _failed_items(row, mapping.failed_items)
+        if "sample_id" in data:
+            data["sample_id"] = safe_sample_id(str(data["sample_id"]))
+        else:
+            identity = "|".join(f"{k}={row.get(c, '')}" for k, c in sorted(mapping.columns.items()))
+            data["sample_id"] = "CSV-" + hashlib.sha256(f"{file_key}|{identity}".encode()).hexdigest()[:24]
+        data.setdefault("source", "import:csv")
         return InspectionResult.model_validate(data)
     except ValidationError as exc:
         raise row_error(exc) from exc
 
 
-def read_csv(path: Path, mapping: CsvMapping, timezone: str) -> Iterator[RowOutcome]:
+def _failed_items(row: Mapping[str, str | None], spec: dict[str, str]) -> list[dict[str, Any]]:
+    """The row's failed item from its mapped columns, as one line each (cells wrap long results and limits)."""
+    def cell(name: str) -> str:
+        return cell_text(row.get(spec.get(name, ""), "") or "")
+
+    item = cell("item")
+    if not item:
+        return []
+    measured_raw = cell("measured")
+    measured, unit = split_unit(measured_raw) if measured_raw else (None, None)
+    unit = cell("unit") or unit
+    limit = cell("limit") or None
+    return [FailedItem(item=item[:200], measured=measured, limit=limit, unit=unit[:32] if unit else None).model_dump()]
+
+
+# Enough of a file to tell UTF-8 from GB18030: Chinese text in the wrong one fails within a few characters.
+_SNIFF_BYTES = 64 * 1024
+
+
+def _encoding(path: Path, configured: str) -> str:
+    if configured != "auto":
+        return configured
+    with path.open("rb") as f:
+        head = f.read(_SNIFF_BYTES)
     try:
-        handle = path.open(encoding=mapping.encoding, newline="")
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not merely a character cut at the end of the sniffed bytes
+            return "gb18030"
+    return "utf-8-sig"
+
+
+def _raw(row: dict[str | None, Any]) -> str:
+    """The row as read, for the rejects file: a short row's missing cells are empty, a long row's extras kept."""
+    values: list[str] = []
+    for value in row.values():
+        values.extend(value if isinstance(value, list) else ["" if value is None else str(value)])
+    return ",".join(values)
+
+
+def read_csv(path: Path, mapping: CsvMapping, timezone: str, *,
+             keys_by_file_name: bool = False) -> Iterator[RowOutcome]:
+    try:
+        encoding = _encoding(path, mapping.encoding)
+        handle = path.open(encoding=encoding, newline="")
     except OSError as exc:
         raise ImportFormatError("cannot open CSV", file=str(path), error=exc.strerror) from exc
-    with handle:
-        reader = csv.DictReader(handle, delimiter=mapping.delimiter)
-        if reader.fieldnames is None:
-            raise ImportFormatError("CSV has no header row", file=str(path))
-        missing = sorted(set(mapping.columns.values()) - set(reader.fieldnames))
-        if missing:
-            raise ImportFormatError("mapped columns not in the CSV header", file=str(path), missing=missing)
-        for row in reader:
-            line = reader.line_num  # the row's last physical line: cells may hold newlines
-            try:
-                yield ImportRow(_row_to_event(row, mapping, path.name, timezone), str(path), None, line)
-            except (RowError, ValueError) as exc:
-                yield Rejection(str(path), None, line, str(exc), ",".join(row.values() if row else []))
+    file_key = path.name if keys_by_file_name else ""
+    row_number = 1
+    try:
+        with handle:
+            reader = csv.DictReader(handle, delimiter=mapping.delimiter)
+            if reader.fieldnames is None:
+                raise ImportFormatError("CSV has no header row", file=str(path))
+            missing = sorted(set(mapping.columns.values()) - set(reader.fieldnames))
+            if missing:
+                raise ImportFormatError("mapped columns not in the CSV header", file=str(path), missing=missing)
+            for row in reader:
+                row_number += 1
+                try:
+                    yield ImportRow(_row_to_event(row, mapping, file_key, timezone), str(path), None, row_number)
+                except (RowError, ValueError) as exc:
+                    yield Rejection(str(path), None, row_number, str(exc), _raw(row))
+    except UnicodeDecodeError as exc:
+        raise ImportFormatError(f"the CSV is not {encoding} text after row {row_number}: set `encoding:` in the"
+                                " mapping (gbk, gb18030, utf-8)", file=str(path)) from exc

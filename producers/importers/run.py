@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TextIO
 
 from producers.exceptions import ImportFormatError
-from producers.importers.base import ImportRow, Rejection, RowOutcome
+from producers.importers.base import ImportRow, Rejection, RowOutcome, SheetNote
 from producers.importers.csv_mapped import load_mapping, read_csv
 from producers.importers.ndjson import read_ndjson
 from producers.importers.samr import SamrOptions, read_samr
@@ -32,6 +32,11 @@ class ImportSummary:
     unclassified: Counter[str] = field(default_factory=Counter)  # food 分类 naming no SAMR class, with their rows
     rejections: list[Rejection] = field(default_factory=list)
     sample_ids: list[str] = field(default_factory=list)
+    notes: list[SheetNote] = field(default_factory=list)  # sheets skipped, columns not read, hidden sheets
+    # Valid rows whose sample and revision an earlier row of this import already had: stored once, as the first.
+    repeated: int = 0
+    repeats: list[ImportRow] = field(default_factory=list)  # the first few, to name them
+    _seen: set[int] = field(default_factory=set, repr=False)
 
     def count_valid(self, row: ImportRow, *, keep_id: bool) -> None:
         self.valid += 1
@@ -40,11 +45,21 @@ class ImportSummary:
             self.unclassified[row.unclassified] += 1
         if keep_id:
             self.sample_ids.append(row.result.sample_id)
+        key = hash((row.result.sample_id, row.result.revision))  # a hash, not the id: flat memory on big imports
+        if key in self._seen:
+            self.repeated += 1
+            if len(self.repeats) < MAX_LISTED:
+                self.repeats.append(row)
+        self._seen.add(key)
 
     def as_dict(self) -> dict[str, int]:
         return {"rows_read": self.rows_read, "valid": self.valid, "rejected": self.rejected, "sent": self.sent,
                 "dated_by_announcement": self.dated_by_announcement,
-                "unclassified_rows": sum(self.unclassified.values())}
+                "unclassified_rows": sum(self.unclassified.values()), "repeated": self.repeated,
+                "sheet_notes": len(self.notes)}
+
+
+MAX_LISTED = 50
 
 
 def guess_format(path: Path) -> Format:
@@ -65,10 +80,10 @@ def read_file(path: Path, fmt: Format, *, mapping: Path | None, samr: SamrOption
         return read_ndjson(path)
     if mapping is None:
         raise ImportFormatError("a CSV import needs --mapping FILE", file=str(path))
-    return read_csv(path, load_mapping(mapping), samr.timezone)
+    return read_csv(path, load_mapping(mapping), samr.timezone, keys_by_file_name=samr.keys_by_file_name)
 
 
-def _plausible(outcome: RowOutcome, now: datetime) -> RowOutcome:
+def _plausible(outcome: ImportRow | Rejection, now: datetime) -> ImportRow | Rejection:
     """The worker would dead-letter a result from the future: reject it here, where the row number is known."""
     if isinstance(outcome, ImportRow):
         try:
@@ -91,14 +106,14 @@ def import_files(
 ) -> ImportSummary:
     """Send every valid row (``sink`` None: a dry run); a bad row never stops its neighbours."""
     summary = ImportSummary()
-    rejects_file = rejects_path.open("w", encoding="utf-8-sig", newline="") if rejects_path else None
-    rejects = csv.writer(rejects_file) if rejects_file else None
-    if rejects:
-        rejects.writerow(["file", "sheet", "row", "reason", "raw"])
+    rejects = _RejectsFile(rejects_path) if rejects_path else None
     now = clock.now()
     try:
         for path in paths:
             for read in read_file(path, fmt or guess_format(path), mapping=mapping, samr=samr or SamrOptions()):
+                if isinstance(read, SheetNote):
+                    summary.notes.append(read)
+                    continue
                 outcome = _plausible(read, now)
                 summary.rows_read += 1
                 if isinstance(outcome, ImportRow):
@@ -109,12 +124,33 @@ def import_files(
                     summary.rejected += 1
                     summary.rejections.append(outcome)
                     if rejects:
-                        rejects.writerow([outcome.file, outcome.sheet or "", outcome.row, outcome.reason, outcome.raw])
+                        rejects.write(outcome)
                 if progress:
                     progress(1)
         if sink is not None:
             summary.sent = sink.flush()
     finally:
-        if rejects_file:
-            rejects_file.close()
+        if rejects:
+            rejects.close()
     return summary
+
+
+class _RejectsFile:
+    """The rejected rows as CSV, created at the first one: an import without rejects leaves no file behind (nor
+    empties one an earlier import wrote)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._file: TextIO | None = None
+        self._writer: Any = None
+
+    def write(self, rejection: Rejection) -> None:
+        if self._writer is None:
+            self._file = self._path.open("w", encoding="utf-8-sig", newline="")
+            self._writer = csv.writer(self._file)
+            self._writer.writerow(["file", "sheet", "row", "reason", "raw"])
+        self._writer.writerow([rejection.file, rejection.sheet or "", rejection.row, rejection.reason, rejection.raw])
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()

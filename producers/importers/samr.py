@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from producers.importers.base import (
     Rejection,
     RowError,
     RowOutcome,
+    SheetNote,
     absent_as_none,
     cell_text,
     local_noon,
@@ -35,23 +37,29 @@ from producers.importers.base import (
     parse_failed_items,
     row_error,
 )
-from qsmon.addresses import locate_within, province_of
+from qsmon.addresses import locate, locate_within, province_of
 from qsmon.food_classes import classify, food_classes
-from qsmon.schema import InspectionResult
+from qsmon.schema import InspectionResult, safe_sample_id
 from qsmon.settings import get_settings
 from qsmon.vocab import Category, RetestStatus, SamplingLevel, SamplingType, Verdict
 
 HEADERS: dict[str, str] = {
-    "序号": "seq", "抽样编号": "sample_no", "抽样单编号": "sample_no", "标称生产企业名称": "manufacturer",
-    "标称生产企业地址": "manufacturer_address", "被抽样单位名称": "sampled_unit", "被抽样单位所在省份": "province",
+    "序号": "seq", "抽样编号": "sample_no", "抽样单编号": "sample_no", "抽样单号": "sample_no",
+    "标称生产企业名称": "manufacturer", "标称生产企业": "manufacturer", "标称生产企业地址": "manufacturer_address",
+    "被抽样单位名称": "sampled_unit", "被抽样单位": "sampled_unit", "被抽样单位所在省份": "province",
     "被抽样单位地址": "sampled_unit_address", "食品名称": "product", "样品名称": "product", "产品名称": "product",
     "规格型号": "spec", "商标": "brand", "生产日期/批号": "batch", "生产日期": "batch",
     "不合格项目║检验结果║标准值": "failed_items", "不合格项目|检验结果|标准值": "failed_items",
-    "分类": "subcategory", "食品细类": "subcategory", "公告号": "notice_no", "公告日期": "notice_date",
-    "抽样日期": "sampled_date", "任务来源/项目名称": "task", "任务来源": "task", "检验机构": "lab",
-    "备注": "remark",
+    "分类": "subcategory", "食品细类": "subcategory", "食品分类": "subcategory", "公告号": "notice_no",
+    "公告日期": "notice_date", "抽样日期": "sampled_date", "任务来源/项目名称": "task", "任务来源": "task",
+    "检验机构": "lab", "备注": "remark",
+    # A per-row verdict, where one sheet lists passes and fails together.
+    "检验结论": "verdict", "判定结论": "verdict", "结论": "verdict", "判定": "verdict", "判定结果": "verdict",
+    "结果判定": "verdict", "抽检结论": "verdict", "检验结果判定": "verdict",
 }
-MAX_TITLE_ROWS = 10
+# Title and note rows above the header: published workbooks have up to ~5; a sheet without a header this far down
+# is a cover or notes sheet, and the import says it skipped it.
+MAX_TITLE_ROWS = 30
 
 
 @dataclass(frozen=True)
@@ -60,10 +68,13 @@ class SamrOptions:
     region_code: str | None = None  # overrides 被抽样单位所在省份, e.g. a city bureau importing its own sampling
     sampling_type: SamplingType | None = None  # default: read from 任务来源/项目名称
     timezone: str = field(default_factory=lambda: get_settings().timezone)  # the local day of a date-only cell
+    # Key rows without 抽样编号 by the file's name too, as imports before 2026-12 did: only to re-import such files.
+    keys_by_file_name: bool = False
 
 
 def _normalise_header(value: object) -> str:
-    return re.sub(r"\s+", "", str(value or "")).replace("||", "║")
+    """A header cell as HEADERS spells it: full-width forms read as ASCII (生产日期／批号, ｜), no spaces."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(value or ""))).replace("||", "║")
 
 
 def _merged_ranges(archive: Any, sheet_path: str) -> list[tuple[int, int, int, int]]:
@@ -107,6 +118,18 @@ def _sheet_verdict(title: str) -> Verdict | None:
     return Verdict.PASS if "合格" in title else None
 
 
+def _row_verdict(cell: object, sheet_verdict: Verdict | None) -> Verdict:
+    """The row's 检验结论 where the sheet has that column (不合格 / 不符合 before 合格 / 符合), else the sheet's."""
+    text = cell_text(cell) if cell not in (None, "") else ""
+    if "不合格" in text or "不符合" in text:
+        return Verdict.FAIL
+    if "合格" in text or "符合" in text:
+        return Verdict.PASS
+    if text or sheet_verdict is None:
+        raise RowError(f"检验结论 {text!r} says neither 合格 nor 不合格")
+    return sheet_verdict
+
+
 def _sampling_type(task: str, default: SamplingType | None) -> SamplingType:
     if default is not None:
         return default
@@ -121,22 +144,33 @@ def _sampling_type(task: str, default: SamplingType | None) -> SamplingType:
     return SamplingType.SUPERVISORY
 
 
-def sample_id_for(file_key: str, fields: dict[str, Any]) -> str:
-    """Published tables carry no 抽样单编号 as a rule: a key from the row's identity, stable across re-imports."""
-    if fields.get("sample_no"):
-        return "SAMR-" + re.sub(r"[^0-9A-Za-z_.:/#-]+", "-", str(fields["sample_no"]).strip())[:59]
+def sample_id_for(fields: dict[str, Any], file_key: str = "") -> str:
+    """The 抽样编号 where the table has one; published tables as a rule do not, so else a key from the row's
+    identity: the same row in a renamed copy of the file, or in a later import, has the same key. ``file_key``
+    (the file's name) is only for re-importing files first imported before 2026-12, which keyed rows by it."""
+    number = absent_as_none(cell_text(fields["sample_no"])) if fields.get("sample_no") not in (None, "") else ""
+    if number:
+        return safe_sample_id(number, prefix="SAMR-")
     identity = "|".join(str(fields.get(k) or "").strip() for k in
                         ("notice_no", "seq", "product", "manufacturer", "sampled_unit", "batch", "spec"))
     return "SAMR-" + hashlib.sha256(f"{file_key}|{identity}".encode()).hexdigest()[:24]
 
 
-# Who organised it, by the words of 任务来源 (国家市场监督管理总局…, 湖北省市场监督管理局…), most senior first.
-_LEVEL_WORDS = ((("国家", "总局", "国抽"), SamplingLevel.NATIONAL), (("省", "自治区"), SamplingLevel.PROVINCIAL),
-                (("县", "区"), SamplingLevel.COUNTY), (("市",), SamplingLevel.CITY))
+# Who organised it when 任务来源 names no division qsmon knows, by its words, most senior first.
+_LEVEL_WORDS = ((("省", "自治区"), SamplingLevel.PROVINCIAL), (("县", "区"), SamplingLevel.COUNTY),
+                (("市",), SamplingLevel.CITY))
 
 
 def _sampling_level(task: str) -> SamplingLevel | None:
-    """国抽 / 省抽 / 市抽 / 县抽 from 任务来源; None when it does not say."""
+    """国抽 / 省抽 / 市抽 / 县抽 from 任务来源: the level of the most specific division it names (湖北省荆州市… is
+    the city's; 上海市… a province's; 松滋市…, a county-level city, a county's); None when it does not say."""
+    if any(word in task for word in ("国家", "总局", "国抽")):
+        return SamplingLevel.NATIONAL
+    code = locate(task)
+    if code is not None:
+        if code.endswith("0000"):
+            return SamplingLevel.PROVINCIAL
+        return SamplingLevel.CITY if code.endswith("00") else SamplingLevel.COUNTY
     return next((level for words, level in _LEVEL_WORDS if any(w in task for w in words)), None)
 
 
@@ -150,10 +184,14 @@ class _Outcome:
     retest: RetestStatus | None = None
 
 
+# A 备注 that names a 复检 still to come (企业已申请复检) says nothing of its outcome: the row is the first result.
+_RETEST_PENDING = re.compile(r"申请复检|复检中|待复检|正在复检|复检申请")
+
+
 def _outcome(verdict: Verdict, remark: str, retest_sheet: bool) -> _Outcome:
     if "异议成立" in remark or "不予判定" in remark:
         return _Outcome(Verdict.VOID, 2)
-    if retest_sheet or "复检" in remark:
+    if retest_sheet or ("复检" in remark and not _RETEST_PENDING.search(remark)):
         return _Outcome(verdict, 2, RetestStatus.UPHELD if verdict is Verdict.FAIL else RetestStatus.OVERTURNED)
     return _Outcome(verdict)
 
@@ -183,11 +221,11 @@ def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, fi
     outcome = _outcome(verdict, text.get("remark") or "", retest_sheet)
     failed = parse_failed_items(fields.get("failed_items")) if outcome.verdict is Verdict.FAIL else ()
     if outcome.verdict is Verdict.FAIL and not failed and fields.get("failed_items") in (None, ""):
-        raise RowError("a row of the 不合格 sheet without 不合格项目")
+        raise RowError("a 不合格 row without 不合格项目")
     task = text.get("task") or ""
     try:
         return InspectionResult(
-            sample_id=sample_id_for(file_key, fields),
+            sample_id=sample_id_for(fields, file_key),
             revision=outcome.revision,
             sampled_at=local_noon(day, options.timezone),
             reported_at=local_noon(max(day, reported), options.timezone),
@@ -240,44 +278,116 @@ def _places(text: dict[str, str | None], options: SamrOptions) -> tuple[str, str
     return sampled, made_in
 
 
+# A second header row under a merged 不合格项目║检验结果║标准值 names its three columns; it is not data.
+_SUBHEADERS = frozenset({"不合格项目", "检验项目", "检验结果", "实测值", "标准值", "标准要求", "单位"})
+
+
+@dataclass(slots=True)
+class _Header:
+    """Where each field is read on a sheet: the columns a field spans (a merged header spans several), and the
+    header cells no field is read from."""
+
+    row: int
+    spans: dict[str, list[int]]
+    unread: list[str]
+
+    @classmethod
+    def find(cls, row: int, cells: list[Any]) -> _Header | None:
+        spans: dict[str, list[int]] = {}
+        unread = []
+        for i, cell in enumerate(cells):
+            name = HEADERS.get(_normalise_header(cell))
+            if name:
+                spans.setdefault(name, []).append(i)
+            elif cell not in (None, ""):
+                unread.append(cell_text(cell))
+        return cls(row, spans, unread) if len(spans) >= 3 else None
+
+    def fields(self, cells: list[Any]) -> dict[str, Any]:
+        """The row's fields: a failed-items header over several columns joins them with ║ (item, result, limit);
+        any other field repeated takes its first value."""
+        fields: dict[str, Any] = {}
+        for name, columns in self.spans.items():
+            values = [cells[i] if i < len(cells) else None for i in columns]
+            if name == "failed_items" and len(values) > 1:
+                parts = [cell_text(v) for v in values]
+                fields[name] = "║".join(parts) if any(parts) else None
+            else:
+                fields[name] = next((v for v in values if v not in (None, "")), None)
+        return fields
+
+
+def _is_subheader(cells: list[Any]) -> bool:
+    texts = [_normalise_header(c) for c in cells if c not in (None, "")]
+    return bool(texts) and all(t in _SUBHEADERS for t in texts)
+
+
 def read_samr(path: Path, options: SamrOptions) -> Iterator[RowOutcome]:
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:
         raise ImportFormatError("not a readable .xlsx workbook", file=str(path), error=str(exc)) from exc
-    file_key = path.name
+    file_key = path.name if options.keys_by_file_name else ""
     found_any_sheet = False
     try:
         for sheet in workbook.worksheets:
+            if sheet.sheet_state != "visible":
+                yield SheetNote(str(path), sheet.title, "hidden in the workbook; imported all the same")
+            # The sheet's stored dimension is written by whatever saved the file and may be stale: read-only mode
+            # trusts it and would stop at its last row or column without a word.
+            sheet.reset_dimensions()
             # Read-only workbooks keep the zip open; openpyxl has no public accessor for a sheet's XML path.
             ranges = _merged_ranges(workbook._archive, sheet._worksheet_path)  # type: ignore[attr-defined]
             rows = _fill_merged(sheet.iter_rows(values_only=True), ranges)
-            columns: dict[int, str] | None = None
-            verdict = _sheet_verdict(sheet.title)
-            for row_number, cells in enumerate(rows, 1):
-                if columns is None:
-                    names = {i: HEADERS.get(_normalise_header(c)) for i, c in enumerate(cells)}
-                    if sum(1 for n in names.values() if n) >= 3:
-                        columns = {i: n for i, n in names.items() if n}
-                        if verdict is None:  # a title that says neither: a 不合格项目 column means fails
-                            verdict = Verdict.FAIL if "failed_items" in columns.values() else Verdict.PASS
-                        found_any_sheet = True
-                    elif row_number >= MAX_TITLE_ROWS:
-                        break  # not a results sheet (a cover or notes sheet)
-                    continue
-                if all(c in (None, "") for c in cells):
-                    continue
-                fields = {name: cells[i] if i < len(cells) else None for i, name in columns.items()}
-                try:
-                    assert verdict is not None  # noqa: S101 - set with the header row
-                    event = _to_event(fields, verdict, options, file_key, retest_sheet="复检" in sheet.title)
-                    yield ImportRow(event, str(path), sheet.title, row_number,
-                                    dated_by_announcement=not fields.get("sampled_date"),
-                                    unclassified=unclassified(event))
-                except RowError as exc:
-                    raw = " | ".join("" if c is None else str(c) for c in cells)
-                    yield Rejection(str(path), sheet.title, row_number, str(exc), raw)
+            found_any_sheet |= yield from _read_sheet(_SheetContext(str(path), sheet.title, options, file_key), rows)
     finally:
         workbook.close()
     if not found_any_sheet:
         raise ImportFormatError("no sheet with SAMR headers (序号, 食品名称, 被抽样单位名称 …)", file=str(path))
+
+
+@dataclass(frozen=True, slots=True)
+class _SheetContext:
+    file: str
+    sheet: str
+    options: SamrOptions
+    file_key: str
+
+
+def _read_sheet(at: _SheetContext, rows: Iterator[list[Any]]) -> Generator[RowOutcome, None, bool]:
+    """The sheet's rows as outcomes; returns whether it had a header."""
+    header: _Header | None = None
+    sheet_verdict = _sheet_verdict(at.sheet)
+    for row_number, cells in enumerate(rows, 1):
+        if header is None:
+            header = _Header.find(row_number, cells)
+            if header is not None:
+                if sheet_verdict is None and "verdict" not in header.spans:
+                    # A title that says neither and no 检验结论 column: a 不合格项目 column means fails.
+                    sheet_verdict = Verdict.FAIL if "failed_items" in header.spans else Verdict.PASS
+                if header.unread:
+                    yield SheetNote(at.file, at.sheet, f"columns not read: {'、'.join(header.unread)}")
+            elif row_number >= MAX_TITLE_ROWS:
+                break
+            continue
+        if all(c in (None, "") for c in cells) or (row_number == header.row + 1 and _is_subheader(cells)):
+            continue
+        yield _row(at, header, sheet_verdict, row_number, cells)
+    if header is None:
+        yield SheetNote(at.file, at.sheet, f"skipped: no SAMR header row (序号, 食品名称, 被抽样单位名称 …) in its"
+                                           f" first {MAX_TITLE_ROWS} rows")
+    return header is not None
+
+
+def _row(at: _SheetContext, header: _Header, sheet_verdict: Verdict | None, row_number: int,
+         cells: list[Any]) -> RowOutcome:
+    fields = header.fields(cells)
+    try:
+        verdict = _row_verdict(fields.get("verdict"), sheet_verdict) if "verdict" in header.spans else sheet_verdict
+        assert verdict is not None  # noqa: S101 - set with the header row when there is no column
+        event = _to_event(fields, verdict, at.options, at.file_key, retest_sheet="复检" in at.sheet)
+        return ImportRow(event, at.file, at.sheet, row_number, dated_by_announcement=not fields.get("sampled_date"),
+                         unclassified=unclassified(event))
+    except RowError as exc:
+        raw = " | ".join("" if c is None else str(c) for c in cells)
+        return Rejection(at.file, at.sheet, row_number, str(exc), raw)

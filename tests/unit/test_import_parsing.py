@@ -108,7 +108,7 @@ class TestCsvRows:
                                               "A3,鲜鱼,2026-03-05,合格"])
         assert (summary.valid, summary.rejected) == (2, 1)
         (rejection,) = summary.rejections
-        assert rejection.row == 4  # the wrapped cell above spans lines 2 and 3
+        assert rejection.row == 3  # as Excel or WPS shows the file: the wrapped cell above is one row over two lines
         assert rejection.reason.startswith("product: contains a control or invisible character")
 
     def test_implausible_dates_are_row_errors(self, tmp_path: Path) -> None:

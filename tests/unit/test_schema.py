@@ -137,3 +137,18 @@ class TestSampleIds:
         assert mapped == safe_sample_id(raw)
         assert len(mapped) <= 64
         assert all(c.isascii() and (c.isalnum() or c in "_.:/#-") for c in mapped)
+
+    @pytest.mark.parametrize(("raw", "expected"), [
+        ("DC26420000001", "DC26420000001"), ("DBJ 2401", "DBJ-2401"), ("ＤＢＪ２４０１", "DBJ2401"),
+        ("  ", ""), ("——", "")])
+    def test_ids_keep_what_identifies_them(self, raw: str, expected: str) -> None:
+        assert safe_sample_id(raw) == expected
+
+    def test_ids_differing_only_in_chinese_or_past_the_length_stay_apart(self) -> None:
+        hubei, hunan = safe_sample_id("鄂2026001"), safe_sample_id("湘2026001")
+        assert hubei != hunan
+        assert hubei.startswith("2026001#")
+        long_a, long_b = safe_sample_id("A" * 70 + "1", "SAMR-"), safe_sample_id("A" * 70 + "2", "SAMR-")
+        assert long_a != long_b
+        assert len(long_a) == len(long_b) == 64
+        assert long_a.startswith("SAMR-AAA")

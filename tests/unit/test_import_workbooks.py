@@ -1,0 +1,209 @@
+"""Workbooks and CSV files as bureaus really save them: nothing lost, nothing counted twice, every skip said."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import openpyxl
+
+from producers.importers import import_files
+from producers.importers.base import ImportRow, Rejection, SheetNote, parse_failed_items
+from producers.importers.run import ImportSummary
+from producers.importers.samr import SamrOptions, read_samr
+from qsmon.vocab import RetestStatus, SamplingLevel, Verdict
+
+HEADER: list[object] = ["序号", "抽样编号", "标称生产企业名称", "被抽样单位名称", "被抽样单位所在省份", "食品名称",
+          "不合格项目║检验结果║标准值", "公告日期", "任务来源/项目名称", "备注"]
+
+
+def row(n: int, number: object = None, *, product: str = "腐竹", items: str | None = None,
+        task: str = "湖北省市场监督管理局", remark: str | None = None) -> list[object]:
+    return [n, number, "某厂", "洪湖市某超市", "湖北", product, items, "2026-03-02", task, remark]
+
+
+def workbook(path: Path, sheets: dict[str, list[list[object]]], hidden: tuple[str, ...] = ()) -> Path:
+    book = openpyxl.Workbook()
+    book.remove(book.worksheets[0])
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title)
+        for values in rows:
+            sheet.append(values)
+        if title in hidden:
+            sheet.sheet_state = "hidden"
+    book.save(path)
+    return path
+
+
+def outcomes(path: Path, options: SamrOptions | None = None) -> list[ImportRow | Rejection | SheetNote]:
+    return list(read_samr(path, options or SamrOptions()))
+
+
+def events(path: Path) -> list[ImportRow]:
+    return [o for o in outcomes(path) if isinstance(o, ImportRow)]
+
+
+class TestRowsAreNotLost:
+    def test_a_stale_dimension_in_the_sheet_file_loses_no_row_or_column(self, tmp_path: Path) -> None:
+        saved = workbook(tmp_path / "saved.xlsx", {"合格产品信息": [HEADER] + [row(n) for n in range(1, 41)]})
+        stale = tmp_path / "stale.xlsx"  # as other software writes it: the dimension tag says A1:F22
+        with zipfile.ZipFile(saved) as source, zipfile.ZipFile(stale, "w") as target:
+            for item in source.infolist():
+                data = source.read(item.filename)
+                if item.filename.startswith("xl/worksheets/sheet"):
+                    data, count = re.subn(rb'<dimension ref="[^"]+"', b'<dimension ref="A1:F22"', data)
+                    assert count == 1
+                target.writestr(item, data)
+        rows = events(stale)
+        assert len(rows) == 40
+        assert {r.result.sampling_level for r in rows} == {SamplingLevel.PROVINCIAL}  # column I, past F
+
+    def test_a_header_under_many_note_rows_is_found_and_a_sheet_without_one_is_named(self, tmp_path: Path) -> None:
+        notes: list[list[object]] = [[f"说明{n}"] for n in range(11)]
+        path = workbook(tmp_path / "公告.xlsx", {
+            "封面": [["食品安全监督抽检信息"], ["2026年第3期"]],
+            "不合格产品信息": [*notes, HEADER, row(1, items="苯甲酸║0.5g/kg║不得使用")],
+        })
+        found = outcomes(path)
+        assert [(o.sheet, o.row) for o in found if isinstance(o, ImportRow)] == [("不合格产品信息", 13)]
+        (skipped,) = [o for o in found if isinstance(o, SheetNote)]
+        assert skipped.sheet == "封面"
+        assert skipped.note.startswith("skipped: no SAMR header row")
+
+    def test_columns_not_read_and_hidden_sheets_are_said(self, tmp_path: Path) -> None:
+        path = workbook(tmp_path / "公告.xlsx", {
+            "合格产品信息": [[*HEADER, "抽样人员"], row(1, "DC1")],
+            "合格(备份)": [HEADER, row(1, "DC1")]}, hidden=("合格(备份)",))
+        summary = import_files([path], fmt="samr", sink=None)
+        assert [(n.sheet, n.note) for n in summary.notes] == [
+            ("合格产品信息", "columns not read: 抽样人员"),
+            ("合格(备份)", "hidden in the workbook; imported all the same")]
+        assert (summary.valid, summary.repeated) == (2, 1)  # the backup's copy is named, and stored once
+
+    def test_a_two_row_header_under_a_merged_failed_items_header_joins_its_three_columns(
+            self, tmp_path: Path) -> None:
+        book = openpyxl.Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.title = "不合格产品信息"
+        sheet.append([*HEADER[:6], "不合格项目║检验结果║标准值", None, None, *HEADER[7:]])
+        sheet.append([None] * 6 + ["不合格项目", "检验结果", "标准值"])
+        sheet.append([1, "DC1", "某厂", "洪湖市某超市", "湖北", "腐竹", "苯甲酸", "0.5g/kg", "不得使用", "2026-03-02",
+                      "湖北省市场监督管理局", None])
+        sheet.merge_cells("G1:I1")
+        path = tmp_path / "两行表头.xlsx"
+        book.save(path)
+        (only,) = outcomes(path)
+        assert isinstance(only, ImportRow)
+        assert only.row == 3
+        assert [(i.item, i.measured, i.limit) for i in only.result.failed_items] == [("苯甲酸", "0.5", "不得使用")]
+
+
+class TestKeys:
+    def test_a_renamed_copy_gives_the_same_keys_unless_keys_follow_the_file_name(self, tmp_path: Path) -> None:
+        rows = [HEADER, row(1, product="腐竹"), row(2, product="豆干")]
+        first = workbook(tmp_path / "公告.xlsx", {"合格产品信息": rows})
+        copy = workbook(tmp_path / "公告 (1).xlsx", {"合格产品信息": rows})
+        keys = [r.result.sample_id for r in events(first)]
+        assert keys == [r.result.sample_id for r in events(copy)]
+        assert len(set(keys)) == 2
+        by_name = SamrOptions(keys_by_file_name=True)
+        legacy = [[o.result.sample_id for o in outcomes(p, by_name) if isinstance(o, ImportRow)] for p in (first, copy)]
+        assert legacy[0] != legacy[1]
+        assert not set(legacy[0]) & set(keys)
+
+    def test_sample_numbers_in_full_width_or_with_a_province_word_stay_apart(self, tmp_path: Path) -> None:
+        path = workbook(tmp_path / "公告.xlsx", {"合格产品信息": [
+            HEADER, row(1, "ＤＢＪ２６４２０００００１"), row(2, "ＤＢＪ２６４２０００００２"), row(3, "鄂2026001"),
+            row(4, "湘2026001")]})
+        keys = [r.result.sample_id for r in events(path)]
+        assert keys[:2] == ["SAMR-DBJ2642000001", "SAMR-DBJ2642000002"]
+        assert len(set(keys)) == 4
+
+    def test_rows_repeating_a_sample_are_counted_and_named(self, tmp_path: Path) -> None:
+        path = workbook(tmp_path / "公告.xlsx", {
+            "合格产品信息": [HEADER, row(1, "DC1"), row(2, "DC2")],
+            "不合格产品信息": [HEADER, row(1, "DC1", items="苯甲酸║0.5g/kg║不得使用")]})
+        summary = import_files([path], fmt="samr", sink=None)
+        assert (summary.valid, summary.repeated) == (3, 1)
+        assert [(r.sheet, r.row, r.result.sample_id) for r in summary.repeats] == [("不合格产品信息", 2, "SAMR-DC1")]
+
+
+class TestVerdictsAndRevisions:
+    def test_a_verdict_column_decides_each_row_of_a_mixed_sheet(self, tmp_path: Path) -> None:
+        header = [*HEADER, "检验结论"]
+        path = workbook(tmp_path / "抽检结果.xlsx", {"Sheet1": [
+            header, [*row(1, "DC1"), "合格"], [*row(2, "DC2", items="苯甲酸║0.5g/kg║不得使用"), "不合格"],
+            [*row(3, "DC3"), "符合"], [*row(4, "DC4"), "待定"]]})
+        found = outcomes(path)
+        assert [(o.result.sample_id, o.result.verdict) for o in found if isinstance(o, ImportRow)] == [
+            ("SAMR-DC1", Verdict.PASS), ("SAMR-DC2", Verdict.FAIL), ("SAMR-DC3", Verdict.PASS)]
+        (rejected,) = [o for o in found if isinstance(o, Rejection)]
+        assert (rejected.row, rejected.reason) == (5, "检验结论 '待定' says neither 合格 nor 不合格")
+
+    def test_a_retest_still_to_come_is_not_a_retest_result(self, tmp_path: Path) -> None:
+        path = workbook(tmp_path / "公告.xlsx", {"不合格产品信息": [
+            HEADER, row(1, "DC1", items="苯甲酸║0.5g/kg║不得使用", remark="企业已申请复检"),
+            row(2, "DC2", items="苯甲酸║0.5g/kg║不得使用", remark="经复检,维持原检验结论")]})
+        pending, retested = events(path)
+        assert (pending.result.revision, pending.result.retest_status) == (1, None)
+        assert (retested.result.revision, retested.result.retest_status) == (2, RetestStatus.UPHELD)
+
+    def test_the_organiser_is_the_most_specific_division_its_name_says(self, tmp_path: Path) -> None:
+        tasks = ["国家市场监督管理总局", "湖北省市场监督管理局", "湖北省荆州市市场监督管理局",
+                 "荆州市沙市区市场监督管理局", "上海市市场监督管理局"]
+        rows: list[list[object]] = [HEADER, *(row(n, f"DC{n}", task=task) for n, task in enumerate(tasks, 1))]
+        path = workbook(tmp_path / "公告.xlsx", {"合格产品信息": rows})
+        assert [r.result.sampling_level for r in events(path)] == [
+            SamplingLevel.NATIONAL, SamplingLevel.PROVINCIAL, SamplingLevel.CITY, SamplingLevel.COUNTY,
+            SamplingLevel.PROVINCIAL]
+
+
+class TestFailedItemsOverLines:
+    def test_microbiology_results_over_five_lines_are_one_item(self) -> None:
+        (item,) = parse_failed_items("大肠菌群║1.3×10⁵CFU/g；\n2.8×10³CFU/g；\n＜10CFU/g；\n5.2×10⁴CFU/g；\n"
+                                     "6.3×10⁴CFU/g║n=5,c=2,m=10²CFU/g,\nM=10³CFU/g")
+        assert item.item == "大肠菌群"
+        assert item.measured == "1.3×10⁵CFU/g；2.8×10³CFU/g；＜10CFU/g；5.2×10⁴CFU/g；6.3×10⁴CFU/g"
+        assert (item.limit, item.unit) == ("n=5,c=2,m=10²CFU/g, M=10³CFU/g", "CFU/g")
+
+    def test_a_wrapped_limit_stays_with_its_item_and_items_without_limits_stay_apart(self) -> None:
+        (item,) = parse_failed_items("毒死蜱║0.12mg/kg║\n≤0.02mg/kg")
+        assert (item.item, item.measured, item.limit) == ("毒死蜱", "0.12", "≤0.02mg/kg")
+        assert [i.item for i in parse_failed_items("铅║0.5mg/kg\n镉║0.3mg/kg")] == ["铅", "镉"]
+        assert [i.item for i in parse_failed_items("铅；镉")] == ["铅", "镉"]
+
+
+class TestCsvAsSaved:
+    MAPPING = ("columns: {product: 名称, sampled_at: 日期, verdict: 判定}\n"
+               "constants: {category: food, sampling_type: supervisory, region_code: '420000'}\n"
+               "values: {verdict: {合格: pass, 不合格: fail}}\n"
+               "failed_items: {item: 项目, measured: 结果, limit: 限量}\n")
+
+    def run(self, tmp_path: Path, body: str, encoding: str = "utf-8") -> tuple[ImportSummary, Path]:
+        data = tmp_path / "data.csv"
+        data.write_bytes(("名称,日期,判定,项目,结果,限量\n" + body).encode(encoding))
+        mapping = tmp_path / "mapping.yaml"
+        mapping.write_text(self.MAPPING, encoding="utf-8")
+        rejects = tmp_path / "rejects.csv"
+        return import_files([data], fmt="csv", sink=None, mapping=mapping, rejects_path=rejects), rejects
+
+    def test_a_short_row_is_rejected_with_its_row_and_its_neighbours_import(self, tmp_path: Path) -> None:
+        summary, rejects = self.run(tmp_path, "鲜鱼,2026-03-05,合格,,,\n豆干,2026-03-05\n腐竹,2026-03-05,合格,,,\n")
+        assert (summary.valid, summary.rejected) == (2, 1)
+        (rejection,) = summary.rejections
+        assert (rejection.row, rejection.raw) == (3, "豆干,2026-03-05,,,,")
+        assert "verdict" in rejection.reason
+        assert rejects.exists()
+
+    def test_a_gbk_file_imports_without_saying_its_encoding(self, tmp_path: Path) -> None:
+        body = "鲜鱼,2026-03-05,合格,,,\n豆干,2026-03-05,不合格,苯甲酸,0.5g/kg,不得使用\n"
+        summary, rejects = self.run(tmp_path, body, encoding="gbk")
+        assert (summary.valid, summary.rejected) == (2, 0)
+        assert not rejects.exists()  # no rejects, no file
+
+    def test_wrapped_result_and_limit_cells_import(self, tmp_path: Path) -> None:
+        summary, _ = self.run(tmp_path, '豆干,2026-03-05,不合格,大肠菌群,"1.3×10⁵CFU/g；\n2.8×10³CFU/g",'
+                                        '"n=5,c=2,\nM=10³CFU/g"\n')
+        assert (summary.valid, summary.rejected) == (1, 0)
