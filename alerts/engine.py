@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from alerts.payload import Event, build_payload
 from alerts.recording import Payload, RecordedEvent, announce, record
 from alerts.reminders import RepeatPolicy, reminder_due
 from indicators.evaluate import Evaluation, evaluate_indicator
-from indicators.feed import feed_evaluations
+from indicators.feed import NO_DATA, feed_evaluations
 from indicators.filter import admits
 from indicators.windows import window_range
 from notify.outbox import wake_notifier
@@ -25,6 +26,8 @@ from qsmon.changes import RollupKey
 from qsmon.plans.model import Indicator, Op, Plan
 from qsmon.settings import Settings
 from qsmon.storage import connect
+
+log = logging.getLogger("qsmon.alerts")
 
 Clock = Callable[[], datetime]
 
@@ -77,7 +80,7 @@ class AlertEngine:
         def build(conn: psycopg.Connection, event: RecordedEvent) -> dict[str, Any]:
             return build_payload(conn, plan, Event(event.alert_id, event.event_id, event.transition.value,
                                                    event.severity, event.evaluation, now, status),
-                                 self.channels.dashboard_url)
+                                 self.channels.dashboard_url, ZoneInfo(self.settings.timezone))
         return build
 
     def sweep(self) -> list[RecordedEvent]:
@@ -95,6 +98,8 @@ class AlertEngine:
         today = self.today(now)
         conn = self.connection()
         events: list[RecordedEvent] = []
+        if sweep:
+            self._retire(conn, now)
         for plan in self.plans.values():
             payload = self._payload(plan, now)
             if not plan.in_force(today):
@@ -119,6 +124,17 @@ class AlertEngine:
         if events:
             wake_notifier(conn)
         return events
+
+    def _retire(self, conn: psycopg.Connection, now: datetime) -> None:
+        """Close, without a message, what no plan in use evaluates any more: no payload can be built for an
+        indicator that is gone, and the change was an administrator's, made on purpose."""
+        evaluated = {(plan.id, indicator.id, window) for plan in self.plans.values()
+                     for indicator in plan.indicators for window in (*indicator.windows, NO_DATA)}
+        with conn.transaction():
+            retired = store.retire_alerts(conn, evaluated, now)
+        if retired:
+            log.warning("closed %d firing alert(s) that no active plan evaluates any more (plan, indicator or window"
+                        " removed or renamed): ids %s", len(retired), retired[:20])
 
     def _remind(self, conn: psycopg.Connection, plan: Plan, now: datetime, payload: Payload) -> list[RecordedEvent]:
         """Announce again what still fires: after a silence that hid it ended, and every repeat interval."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import psycopg
 
@@ -29,8 +30,11 @@ class Event:
     plan_status: PlanStatus
 
 
-def build_payload(conn: psycopg.Connection, plan: Plan, event: Event, dashboard_url: str) -> dict[str, Any]:
+def build_payload(conn: psycopg.Connection, plan: Plan, event: Event, dashboard_url: str,
+                  zone: ZoneInfo) -> dict[str, Any]:
+    """The change as channels render it; its times in the plans' zone (messages show them as they are written)."""
     e = event.evaluation
+    at = event.at.astimezone(zone)
     indicator = plan.indicator(e.indicator_id)
     jurisdiction = plan.jurisdiction.region_code or "000000"
     query = urlencode({"var-plan": plan.id, "var-indicator": indicator.id, "var-region": e.scope.region_code})
@@ -40,8 +44,8 @@ def build_payload(conn: psycopg.Connection, plan: Plan, event: Event, dashboard_
     opened = conn.execute("SELECT opened_at FROM alerts WHERE id = %s", (event.alert_id,)).fetchone()
     return {
         "alert_id": event.alert_id, "event_id": event.event_id, "transition": event.transition,
-        "severity": event.severity, "at": event.at.isoformat(),
-        "opened_at": opened[0].astimezone(event.at.tzinfo).isoformat() if opened else None,
+        "severity": event.severity, "at": at.isoformat(),
+        "opened_at": opened[0].astimezone(zone).isoformat() if opened else None,
         "plan": plan.id, "plan_title": plan.title, "plan_status": event.plan_status.value,
         "period_start": plan.period.start.isoformat(), "period_end": plan.period.end.isoformat(),
         "in_force_until": plan.in_force_until.isoformat() if plan.in_force_until else None,

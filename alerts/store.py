@@ -145,6 +145,19 @@ def firing_alerts(conn: psycopg.Connection, plan_id: str, severity_of: dict[str,
 
 
 def close_alert(conn: psycopg.Connection, alert_id: int, now: datetime) -> None:
-    """Closed without recovering: its plan is no longer in force."""
+    """Closed without recovering: its plan is no longer in force, or no longer evaluates it."""
     conn.execute("UPDATE alerts SET status = 'resolved', resolved_at = %s, updated_at = %s WHERE id = %s",
                  (now, now, alert_id))
+
+
+def retire_alerts(conn: psycopg.Connection, evaluated: set[tuple[str, str, str]], now: datetime) -> list[int]:
+    """Close the firing alerts no evaluation reaches any more, their (plan, indicator, window) gone from the active
+    plans (a plan no longer in QSMON_ACTIVE_PLANS, an indicator renamed or removed, a window dropped): nothing
+    would ever resolve them, and Alertmanager would be told they fire for ever. Returns their ids."""
+    rows = conn.execute("SELECT id, plan_id, indicator_id, window_name FROM alerts WHERE status = 'firing'"
+                        " ORDER BY id FOR UPDATE").fetchall()
+    retired = [int(alert_id) for alert_id, plan, indicator, window in rows
+               if (plan, indicator, window) not in evaluated]
+    for alert_id in retired:
+        close_alert(conn, alert_id, now)
+    return retired

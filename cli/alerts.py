@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -56,7 +57,9 @@ def list_alerts(
     from qsmon.storage import connect
 
     where = "" if state == "all" else "WHERE status = 'firing'"
-    with connect(get_settings().dsn) as conn:
+    settings = get_settings()
+    zone = ZoneInfo(settings.timezone)  # times as the plans count them
+    with connect(settings.dsn) as conn:
         rows = conn.execute(
             "SELECT id, status, severity, plan_id, indicator_id, region_code, subcategory, window_name, value,"
             f" target, tested, failed, opened_at, resolved_at, acknowledged_by FROM alerts {where}"
@@ -71,7 +74,7 @@ def list_alerts(
         value = "—" if a["value"] is None else f"{a['value']:.2f}"
         typer.echo(f"#{a['id']:<5} {a['status']:<8} {a['severity']:<8} {a['plan']}/{a['indicator']} "
                    f"{name_of(a['region'])} {a['window']} value={value} target={a['target']} "
-                   f"n={a['samples']} opened={a['opened_at']:%Y-%m-%d %H:%M}"
+                   f"n={a['samples']} opened={a['opened_at'].astimezone(zone):%Y-%m-%d %H:%M}"
                    + (f" ack={a['acknowledged_by']}" if a["acknowledged_by"] else ""))
     typer.echo(f"{len(items)} alerts")
 

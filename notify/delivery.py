@@ -3,7 +3,8 @@
 Rows of one channel with the same group key (the channel's ``group_by`` labels) go out as one message, rendered
 from all their payloads, once the group's first row is ``group_wait`` old and at most every ``group_interval``.
 A receiver that is down gets nothing until it answers, then the pending changes once: a row stays in the outbox
-until its channel took the message holding it, and ``SKIP LOCKED`` keeps two notifiers from sending the same rows.
+until its channel took the message holding it, and an advisory lock keeps two notifiers from sending the same rows.
+Each send has a deadline on the whole of it (notify.deadline), and its outcome commits at once.
 Receivers de-duplicate with the ``Idempotency-Key`` (webhook) or Message-ID (mail), derived from the rows a
 message carries, should a timeout hide a delivery that did arrive.
 """
@@ -22,7 +23,7 @@ import httpx
 import psycopg
 from prometheus_client import CollectorRegistry, Counter
 
-from notify.channels import send
+from notify.deadline import DeadlineSender
 from notify.exceptions import DeliveryError
 from notify.message import Message
 from notify.outbox import NOTIFY_CHANNEL
@@ -37,17 +38,28 @@ Render = Callable[[Channel, list[dict[str, Any]]], Message | None]
 
 log = logging.getLogger("qsmon.notifier")
 
-_ONE_AT_A_TIME = f"SELECT pg_try_advisory_xact_lock(%(class)s, {SCOPED_OBJID})"
-_PENDING = """
+# A session lock held for one pass: each group's outcome commits as soon as it is known, so a lost connection or
+# a kill in the middle of a pass never sends again what a receiver already took.
+_ONE_AT_A_TIME = f"SELECT pg_try_advisory_lock(%(class)s, {SCOPED_OBJID})"
+_DONE = f"SELECT pg_advisory_unlock(%(class)s, {SCOPED_OBJID})"
+_LOCK = {"class": NOTIFIER, "name": "outbox"}
+# Every group that waits, each with its oldest rows: a channel's backlog (a receiver down for weeks) cannot fill
+# the pass and starve the others. One message carries at most this many changes; the rest follow in the next.
+MAX_CHANGES_A_MESSAGE = 200
+_PENDING = f"""
 SELECT o.id, o.channel, o.group_key, o.payload, o.attempts, o.created_at, o.next_attempt_at, now(),
     (SELECT max(d.delivered_at) FROM notification_outbox d
      WHERE d.channel = o.channel AND d.group_key = o.group_key AND d.delivered_at IS NOT NULL) AS last_sent
-FROM notification_outbox o
-WHERE o.delivered_at IS NULL
+FROM (SELECT *, row_number() OVER (PARTITION BY channel, group_key ORDER BY id) AS nth
+      FROM notification_outbox WHERE delivered_at IS NULL) o
+WHERE o.nth <= {MAX_CHANGES_A_MESSAGE}
 ORDER BY o.id
-LIMIT 1000
-FOR UPDATE OF o SKIP LOCKED
 """
+# Retries back off exponentially to this: a receiver down for hours is tried every few minutes, and one that takes
+# a message but answers too late (so it counts as failed) does not get it again every few seconds.
+MAX_BACKOFF = timedelta(minutes=5)
+# A channel gone from the channels file: its rows wait (it may come back) without being tried every pass.
+GONE_CHANNEL_RETRY = timedelta(hours=1)
 
 
 @dataclass
@@ -90,61 +102,64 @@ class NotifierMetrics:
 
 class Notifier:
     def __init__(self, dsn: str, channels: Mapping[str, Channel], registry: CollectorRegistry, render: Render, *,
-                 max_backoff: timedelta = timedelta(seconds=30), client: httpx.Client | None = None) -> None:
+                 max_backoff: timedelta = MAX_BACKOFF, client: httpx.Client | None = None) -> None:
         self.dsn = dsn
         self.channels = dict(channels)
         self.render = render
         self.max_backoff = max_backoff
         self.metrics = NotifierMetrics(registry)
         self.client = client or httpx.Client()
+        self._sender = DeadlineSender(self.client)
         self.next_due_s: float | None = None  # seconds until the earliest waiting group may go out
         self._conn: psycopg.Connection | None = None
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
-            self._conn = connect(self.dsn, application_name="qsmon-notifier")
+            self._conn = connect(self.dsn, autocommit=True, application_name="qsmon-notifier")
         return self._conn
-
-    def _channel(self, name: str) -> Channel:
-        channel = self.channels.get(name)
-        if channel is None:
-            raise DeliveryError("channel no longer configured", channel=name)
-        return channel
 
     def deliver_due(self) -> int:
         """One pass over the pending rows: every group that is due goes out; returns the messages delivered."""
         conn = self._connection()
-        delivered = 0
         self.next_due_s = None
-        with conn.transaction():
-            # One notifier delivers at a time (several alert engines may run): rows split between two would
-            # break groups apart. The other one finds the lock taken and waits for its next turn.
-            if not conn.execute(_ONE_AT_A_TIME, {"class": NOTIFIER, "name": "outbox"}).fetchone()[0]:  # type: ignore[index]
-                return 0
-            for group in _groups(conn.execute(_PENDING).fetchall()):
-                try:
-                    channel = self._channel(group.channel)
-                    wait = (group.due_at(channel) - group.now).total_seconds()
-                    if wait > 0:  # not yet: remember when, so the loop wakes then rather than at its next poll
-                        self.next_due_s = min(wait, self.next_due_s if self.next_due_s is not None else wait)
-                        continue
-                    message = self.render(channel, group.payloads)
-                    if message is not None:  # nothing left to say: every change folded into another message
-                        send(self.client, channel, message, f"qsmon-{group.channel}-{group.ids[0]}-{len(group.ids)}")
-                except DeliveryError as exc:
-                    backoff = min(self.max_backoff, timedelta(seconds=2 ** min(group.attempts, 16)))
-                    conn.execute("UPDATE notification_outbox SET attempts = attempts + 1, last_error = %s,"
-                                 " next_attempt_at = now() + %s WHERE id = ANY(%s)",
-                                 (str(exc)[:1000], backoff, group.ids))
-                    self.metrics.failed.labels(group.channel).inc()
-                    log.warning("message of %d changes via %s failed (attempt %d): %s", len(group.ids),
-                                group.channel, group.attempts + 1, exc)
-                    continue
-                conn.execute("UPDATE notification_outbox SET attempts = attempts + 1, delivered_at = now(),"
-                             " last_error = NULL WHERE id = ANY(%s)", (group.ids,))
-                self.metrics.delivered.labels(group.channel).inc()
-                delivered += 1
-        return delivered
+        # One notifier delivers at a time (several alert engines may run): rows split between two would break
+        # groups apart. The other one finds the lock taken and waits for its next turn.
+        if not conn.execute(_ONE_AT_A_TIME, _LOCK).fetchone()[0]:  # type: ignore[index]
+            return 0
+        try:
+            return sum(self._deliver(conn, group) for group in _groups(conn.execute(_PENDING).fetchall()))
+        finally:
+            conn.execute(_DONE, _LOCK)
+
+    def _deliver(self, conn: psycopg.Connection, group: _Group) -> bool:
+        """Send one group if it is due, and record the outcome at once (the connection is in autocommit)."""
+        channel = self.channels.get(group.channel)
+        if channel is None:
+            self._failed(conn, group, DeliveryError("channel no longer configured", channel=group.channel),
+                         GONE_CHANNEL_RETRY)
+            return False
+        wait = (group.due_at(channel) - group.now).total_seconds()
+        if wait > 0:  # not yet: remember when, so the loop wakes then rather than at its next poll
+            self.next_due_s = min(wait, self.next_due_s if self.next_due_s is not None else wait)
+            return False
+        try:
+            message = self.render(channel, group.payloads)
+            if message is not None:  # nothing left to say: every change folded into another message
+                self._sender.send(channel, message, f"qsmon-{group.channel}-{group.ids[0]}-{len(group.ids)}")
+        except DeliveryError as exc:
+            self._failed(conn, group, exc, min(self.max_backoff, timedelta(seconds=2 ** min(group.attempts, 16))))
+            return False
+        conn.execute("UPDATE notification_outbox SET attempts = attempts + 1, delivered_at = now(),"
+                     " last_error = NULL WHERE id = ANY(%s)", (group.ids,))
+        self.metrics.delivered.labels(group.channel).inc()
+        return True
+
+    def _failed(self, conn: psycopg.Connection, group: _Group, exc: DeliveryError, backoff: timedelta) -> None:
+        conn.execute("UPDATE notification_outbox SET attempts = attempts + 1, last_error = %s,"
+                     " next_attempt_at = now() + %s WHERE id = ANY(%s)", (str(exc)[:1000], backoff, group.ids))
+        self.metrics.failed.labels(group.channel).inc()
+        log.warning("message of %d changes via %s failed (attempt %d, next in %s): %s", len(group.ids),
+                    group.channel, group.attempts + 1, backoff, exc)
 
     def run(self, stop: threading.Event, idle_s: float = 1.0) -> None:
         """Deliver whenever the outbox is notified, and at least every ``idle_s`` for retries that fall due."""

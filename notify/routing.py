@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
+import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
@@ -167,6 +168,18 @@ def wants(channel: Channel, evaluation: Routable, severity: str) -> bool:
                                       for prefix in channel.regions)
 
 
+def _sendable(url: str) -> bool:
+    """Whether httpx can send to ``url``, as the notifier will: checked when the file is read, not at 3 am."""
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return False
+    try:
+        parsed = httpx.URL(url)
+        port = parsed.port or 0  # a port that is not a number fails here
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return False
+    return parsed.scheme in ("http", "https") and bool(parsed.host) and port <= 65535
+
+
 def load_channels(path: Path | None) -> ChannelsConfig:
     if path is None:
         return ChannelsConfig()
@@ -184,6 +197,9 @@ def load_channels(path: Path | None) -> ChannelsConfig:
     for channel in config.channels:
         if channel.type != "smtp" and not channel.url:
             raise ConfigError("channel needs a url", channel=channel.name)
+        if channel.url and not _sendable(channel.endpoint):  # not printed: robot URLs carry their keys
+            raise ConfigError("channel url is not an http(s) URL with a host and port that can be sent to (a typo,"
+                              " a space or an invisible character pasted into it?)", channel=channel.name)
         if channel.type == "smtp" and not (channel.host and channel.sender and channel.recipients):
             raise ConfigError("smtp channel needs host, sender and recipients", channel=channel.name)
     return config

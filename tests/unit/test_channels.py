@@ -18,7 +18,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
-from notify.channels import send
+from notify.channels import ROBOT_MARKDOWN_BYTES, fit_markdown, send
 from notify.exceptions import DeliveryError
 from notify.routing import Channel, load_channels, wants
 from notify.testing import WebhookReceiver
@@ -242,3 +242,14 @@ class TestEarlierPayloads:
         earlier = {k: v for k, v in ALERT_PAYLOAD.items() if k not in added}
         assert alert_message(earlier).title == "【告警·严重】洪湖市 农产品质量安全例行监测合格率"
         assert alertmanager_alert(earlier)["labels"]["region"] == "421083"
+
+
+class TestRobotsGetWhatTheyAccept:
+    def test_an_incident_too_long_for_a_robot_is_cut_to_its_size_keeping_the_link(self) -> None:
+        lines = [f"- 荆州市第{i}县 蔬菜例行监测合格率 91.2%（目标 ≥98%）" for i in range(300)]
+        text = "\n".join(["## 告警", *lines, "[查看仪表盘](http://grafana/d/qsmon-trends)"])
+        cut = fit_markdown(text, ROBOT_MARKDOWN_BYTES["wecom"])
+        assert len(cut.encode()) <= 4096
+        assert cut.startswith("## 告警\n- 荆州市第0县")
+        assert cut.endswith("消息过长，其余内容见仪表盘）\n[查看仪表盘](http://grafana/d/qsmon-trends)")
+        assert fit_markdown("短消息", 4096) == "短消息"
