@@ -157,6 +157,27 @@ class TestInhibition:
         assert "近30天" in text and "本月" in text  # noqa: PT018 - both windows on the one line
 
 
+class TestPlansChangedUnderFiringAlerts:
+    def test_a_renamed_indicator_or_a_plan_taken_out_closes_its_alerts_instead_of_crashing_the_reminder(
+        self, world_factory: Any, db: psycopg.Connection
+    ) -> None:
+        world = world_factory([plan(), plan("other-plan")], alerts_repeat_seconds=60.0)
+        world.store_results(vegetables("OK", 400, fail=False) + vegetables("BAD", 40, fail=True))
+        assert world.sweep().count("opened") == 8  # two plans, city and county, two windows
+        renamed = load_plan_text(PLAN.format(plan_id="policy-test", city="421000", city_name="荆州市",
+                                             start="2020-01-01", end="2030-12-31", extra="", severity="critical"
+                                             ).replace("id: vegetables-pass", "id: vegetables-pass-rate"))
+        world.engine.plans = {"policy-test": renamed}  # other-plan taken out of QSMON_ACTIVE_PLANS
+        world.now += timedelta(seconds=61)  # the old alerts' reminders are due: they needed the old indicator
+        transitions = world.sweep()
+        assert "repeated" not in transitions
+        assert transitions.count("opened") == 4  # the renamed indicator judges afresh
+        assert db.execute("SELECT indicator_id, plan_id, count(*) FILTER (WHERE status = 'firing'), count(*)"
+                          " FROM alerts GROUP BY 1, 2 ORDER BY 1, 2").fetchall() == [
+            ("vegetables-pass", "other-plan", 0, 4), ("vegetables-pass", "policy-test", 0, 4),
+            ("vegetables-pass-rate", "policy-test", 4, 4)]
+
+
 class TestReminders:
     def test_a_still_firing_alert_is_announced_again_every_repeat_interval(self, world_factory: Any) -> None:
         world = world_factory([plan()], alerts_repeat_seconds=60.0)
