@@ -13,10 +13,12 @@ from qsmon.settings import get_settings
 offsets_app = typer.Typer(help="The workers' stored offsets, and their repair after a topic was recreated.",
                           no_args_is_help=True)
 
-# The worker's writing connection names itself so (streams.store.ResultStore._connection).
+# Workers' writing connections to this database (streams.store.worker_application_name); this command's own
+# connections are named qsmon-offsets.
 _WORKERS_CONNECTED = """
-SELECT count(*) FROM pg_stat_activity WHERE application_name = 'qsmon-worker:' || %s AND pid <> pg_backend_pid()
+SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND datname = current_database()
 """
+_OWN_NAME = "qsmon-offsets"
 
 
 @offsets_app.command("show")
@@ -65,11 +67,13 @@ def reset(
     a sound one may only be reset while no worker runs."""
     from qsmon.storage import connect
     from streams.offsets import LogReader, refusals
-    from streams.store import ResultStore
+    from streams.store import ResultStore, worker_application_name
 
     settings = get_settings()
     log = LogReader(settings.kafka_bootstrap, settings.results_topic).read()
-    store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic)
+    position = _position(to)  # a --to that is no position is refused before anything is read
+    store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic,
+                        application_name=_OWN_NAME)
     try:
         stored = store.stored_offsets()
         refused = refusals(stored, log, log.end)
@@ -82,13 +86,13 @@ def reset(
             raise QsmonError("the topic has no such partition", partitions=unknown, topic=settings.results_topic)
         sound = [p for p in chosen if p not in refused]
         if sound:
-            with connect(settings.dsn) as conn:
-                row = conn.execute(_WORKERS_CONNECTED, (settings.worker_group,)).fetchone()
+            with connect(settings.dsn, application_name=_OWN_NAME) as conn:
+                row = conn.execute(_WORKERS_CONNECTED, (worker_application_name(settings.worker_group),)).fetchone()
             if row and row[0]:
                 raise QsmonError("workers are running and would overwrite this reset of partitions they read; "
-                                 "stop them first", partitions=sound, workers=row[0])
+                                 "stop them first", partitions=sound, worker_connections=row[0])
         for partition in chosen:
-            target = _target(to, partition, log.start.get(partition, 0), log.end.get(partition, 0))
+            target = _target(position, partition, log.start.get(partition, 0), log.end.get(partition, 0))
             before = stored[partition].next_offset if partition in stored else None
             typer.echo(f"partition {partition}: {before if before is not None else '-'} -> {target} "
                        f"(log {log.identity})")
@@ -100,15 +104,21 @@ def reset(
         typer.echo("dry run: add --yes to apply")
 
 
-def _target(to: str, partition: int, start: int, end: int) -> int:
-    if to == "earliest":
-        return start
-    if to == "latest":
-        return end
+def _position(to: str) -> str | int:
+    if to in ("earliest", "latest"):
+        return to
     try:
-        offset = int(to)
+        return int(to)
     except ValueError:
         raise typer.BadParameter("--to is earliest, latest or an offset") from None
+
+
+def _target(position: str | int, partition: int, start: int, end: int) -> int:
+    if position == "earliest":
+        return start
+    if position == "latest":
+        return end
+    offset = int(position)
     if not start <= offset <= end:
         raise QsmonError("offset outside the log", partition=partition, offset=offset, start=start, end=end)
     return offset

@@ -81,6 +81,11 @@ class BatchOutcome:
     changed: set[RollupKey] = field(default_factory=set)
 
 
+def worker_application_name(group: str) -> str:
+    """What a worker's writing connection is called in pg_stat_activity."""
+    return f"qsmon-worker:{group}"
+
+
 class ResultStore:
     """Writes batches for one consumer group and topic; owns one connection (not thread-safe).
 
@@ -91,8 +96,11 @@ class ResultStore:
 
     def __init__(self, dsn: str, *, group: str, topic: str, timezone: str | None = None,
                  log_identity: str | None = None, guard: OffsetGuard | None = None,
-                 case_deadlines_file: Path | None = None) -> None:
+                 case_deadlines_file: Path | None = None, application_name: str | None = None) -> None:
         self._dsn = dsn
+        # Workers' connections are named after their group: `qsmon offsets reset` counts them, and names its own
+        # otherwise.
+        self.application_name = application_name or worker_application_name(group)
         self.group = group
         self.topic = topic
         self.timezone = timezone or get_settings().timezone  # the local day a result counts for
@@ -105,7 +113,7 @@ class ResultStore:
         from qsmon.storage import connect
 
         if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = connect(self._dsn, application_name=f"qsmon-worker:{self.group}")
+            self._conn = connect(self._dsn, application_name=self.application_name)
             self._conn.execute("SET client_encoding = 'UTF8'")  # what streams.copy_rows encodes text in
             self._conn.execute(TEMP_TABLE)
             self._conn.commit()

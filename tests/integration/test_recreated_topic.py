@@ -96,5 +96,16 @@ def test_new_records_of_a_recreated_topic_are_refused_then_stored_after_a_reset(
         assert stored_counts(db) == expected_counts(before + after)
         assert httpx.get(f"http://127.0.0.1:{worker.metrics_port}/readyz").status_code == 200
         assert run_cli(settings, "offsets", "show").returncode == 0
+
+        # A sound partition: refused while a worker runs, reset once none does; a --to that is no position first.
+        bogus = run_cli(settings, "offsets", "reset", "--to", "bogus", "--partition", "0", "--yes")
+        assert bogus.returncode != 0
+        assert "--to is earliest, latest or an offset" in bogus.stderr
+        running = run_cli(settings, "offsets", "reset", "--to", "earliest", "--partition", "0", "--yes")
+        assert running.returncode == 1
+        assert "workers are running" in running.stderr
+        assert worker.terminate() == 0
+        stopped = run_cli(settings, "offsets", "reset", "--to", "latest", "--partition", "0", "--yes")
+        assert stopped.returncode == 0, stopped.stderr
     finally:
         worker.terminate()
