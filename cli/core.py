@@ -124,12 +124,16 @@ def rollups_rebuild(
     from streams.rebuild import rebuild
 
     settings = get_settings()
-    start = date.fromisoformat(from_day)
-    earliest = earliest_rebuild_day(settings, clock.today(settings.timezone))
-    if start < earliest:  # history before it was dropped by retention: a rebuild there would lose rows
-        typer.echo(f"history is kept for {settings.retention_history_days} days: rebuilding from {earliest}")
-        start = earliest
+    try:
+        start = date.fromisoformat(from_day)
+    except ValueError:
+        raise typer.BadParameter("--from is a day, YYYY-MM-DD") from None
     with connect(settings.dsn) as conn:
+        earliest = earliest_rebuild_day(conn, settings, clock.today(settings.timezone))
+        if start < earliest:  # history before it was dropped by retention: a rebuild there would lose rows
+            typer.echo(f"result history before {earliest.year - 1} was dropped by retention: rebuilding from"
+                       f" {earliest}")
+            start = earliest
         fixed = rebuild(conn, start)
     if not fixed:
         typer.echo("rollups match the stored results: nothing to fix")

@@ -64,16 +64,20 @@ def test_retention_keeps_what_is_in_use_and_drops_the_rest(settings: Settings, d
     assert one(db, f"SELECT count(*) FROM alert_events WHERE alert_id = {still_firing}") == 1
     assert one(db, f"SELECT count(*) FROM notification_outbox WHERE alert_id = {still_firing}") == 0  # delivered
     assert outcome.alert_events_deleted == 1
-    # A rebuild from where history still is changes nothing.
-    assert differences(db, earliest_rebuild_day(keep, now.date())) == []
+    # A rebuild from where history still is changes nothing; the cut is the database's, not the settings'.
+    earliest = earliest_rebuild_day(db, settings, now.date())
+    assert settings.retention_history_days is None
+    assert earliest == date((now.date() - timedelta(days=365)).year + 1, 1, 1) == earliest_rebuild_day(db, keep,
+                                                                                                       now.date())
+    assert differences(db, earliest) == []
 
     again = apply_retention(db, keep)
     assert (again.history_chunks_dropped, again.outbox_rows_deleted, again.alert_events_deleted) == (0, 0, 0)
 
 
-def test_without_history_retention_a_rebuild_reaches_back_to_the_start() -> None:
-    settings = Settings()
-    assert earliest_rebuild_day(settings, date(2026, 11, 30)) == date.min
+def test_without_history_retention_a_rebuild_reaches_back_to_the_start(settings: Settings,
+                                                                       db: psycopg.Connection) -> None:
+    assert earliest_rebuild_day(db, settings, date(2026, 11, 30)) == date.min
     kept = settings.model_copy(update={"retention_history_days": 400})
-    assert earliest_rebuild_day(kept, date(2026, 11, 30)) == date(2026, 1, 1)  # the cut is 2025-10-26
+    assert earliest_rebuild_day(db, kept, date(2026, 11, 30)) == date(2026, 1, 1)  # the cut is 2025-10-26
     assert datetime(2025, 10, 26, tzinfo=UTC).date() == date(2026, 11, 30) - timedelta(days=400)
