@@ -131,8 +131,8 @@ def rollups_rebuild(
     with connect(settings.dsn) as conn:
         earliest = earliest_rebuild_day(conn, settings, clock.today(settings.timezone))
         if start < earliest:  # history before it was dropped by retention: a rebuild there would lose rows
-            typer.echo(f"result history before {earliest.year - 1} was dropped by retention: rebuilding from"
-                       f" {earliest}")
+            typer.echo(f"retention dropped the result history before a day of {earliest.year - 1}: rebuilding"
+                       f" from {earliest}")
             start = earliest
         fixed = rebuild(conn, start)
     if not fixed:
