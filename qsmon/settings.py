@@ -194,6 +194,13 @@ class Settings(BaseSettings):
             raise ValueError(INVALID_DATABASE_URL) from None
         return value
 
+    @field_validator("plans_dir")
+    @classmethod
+    def _existing_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():  # the site's plans would silently be missing
+            raise ValueError(f"no such directory: {value}")
+        return value
+
     @field_validator("prometheus_url", "alertmanager_url", "grafana_url")
     @classmethod
     def _http_url(cls, value: SecretUrl) -> SecretUrl:
@@ -219,12 +226,17 @@ class Settings(BaseSettings):
                                                      InitSettingsSource(settings_cls, _secret_files())]
         config_file = os.environ.get("QSMON_CONFIG_FILE")
         if config_file:
+            if not Path(config_file).is_file():  # read as no file at all, every setting would silently default
+                raise ConfigError(f"QSMON_CONFIG_FILE: no such file: {config_file}")
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
         return tuple(sources)
 
     def masked(self) -> dict[str, Any]:
-        """The settings as printed for operators: secrets as ``**********``, URLs without their credentials."""
-        return {name: _shown(value) for name, value in self.model_dump().items()}
+        """The settings as printed for operators: secrets as ``**********``, URLs without their credentials (the
+        database's too: which database a command reaches is what an operator checks first)."""
+        shown = {name: _shown(value) for name, value in self.model_dump().items()}
+        shown["database_url"] = _database_shown(self.dsn)
+        return shown
 
     @property
     def dsn(self) -> str:
@@ -268,6 +280,17 @@ def _secrets_list(text: str) -> list[str]:
             raise ConfigError("a secrets file starting with [ must hold a JSON list of strings")
         return items
     return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _database_shown(dsn: str) -> str:
+    """postgresql://user:***@host:port/dbname, whatever form the URL was given in; the password never."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    parts = conninfo_to_dict(dsn)
+    password = ":***" if parts.get("password") else ""
+    options = f"?options={parts['options']}" if parts.get("options") else ""
+    return (f"postgresql://{parts.get('user', '')}{password}@{parts.get('host', '')}:{parts.get('port', '5432')}"
+            f"/{parts.get('dbname', '')}{options}")
 
 
 def _shown(value: Any) -> Any:

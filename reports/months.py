@@ -15,6 +15,7 @@ import psycopg
 
 from indicators.evaluate import fetch_counts, measured
 from indicators.windows import month_range, shift_month
+from qsmon import clock
 from qsmon.exceptions import QsmonError
 from qsmon.plans.model import Indicator, Plan
 from qsmon.regions import name_of
@@ -24,6 +25,10 @@ CORRECTION_MONTHS = 12  # how far back a report looks for corrections of closed 
 
 class MonthAlreadyClosedError(QsmonError):
     """The month was closed before; closing it again must be asked for (after re-reporting it upward)."""
+
+
+class MonthNotOverError(QsmonError):
+    """The month has days still to come: its figures cannot have been reported upward yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,9 @@ def close_month(conn: psycopg.Connection, plans: Iterable[Plan], year: int, mont
     """Freeze every plan's figures for the month; returns how many were stored. ``again`` replaces an earlier
     close (the month was re-reported upward)."""
     first = date(year, month, 1)
+    if month_range(year, month).last >= clock.today(timezone):
+        raise MonthNotOverError("the month is not over: close it once its figures are reported upward",
+                                month=first.strftime("%Y-%m"))
     with conn.transaction():
         if again:
             conn.execute("DELETE FROM month_closes WHERE month = %s", (first,))

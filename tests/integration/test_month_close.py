@@ -11,12 +11,13 @@ import pytest
 
 from dashboards.macros import expand
 from dashboards.queries import OVERVIEW_REPORTED_MONTHS
+from qsmon import clock
 from qsmon.plans import load_plan_text
 from qsmon.settings import Settings
 from qsmon.storage import connect
 from qsmon.storage.reference import sync_reference
 from reports.data import gather
-from reports.months import MonthAlreadyClosedError, close_month, closed_months, corrections
+from reports.months import MonthAlreadyClosedError, MonthNotOverError, close_month, closed_months, corrections
 from reports.summary import summary
 from reports.tables import corrections as corrections_table
 from tests.factories import result
@@ -112,3 +113,8 @@ def test_a_correction_after_the_close_shows_as_a_revision_line(settings: Setting
         close_month(db, [PLAN], 2026, 2, closed_by="张三", timezone=settings.timezone)
     close_month(db, [PLAN], 2026, 2, closed_by="李四", again=True, timezone=settings.timezone)
     assert corrections(db, PLAN, 2026, 3, timezone=settings.timezone) == []
+    # The month under way, and any later one, cannot have been reported yet.
+    today = clock.today(settings.timezone)
+    for year, month in ((today.year, today.month), (today.year + 1, 1)):
+        with pytest.raises(MonthNotOverError):
+            close_month(db, [PLAN], year, month, closed_by="张三", timezone=settings.timezone)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from qsmon.exceptions import ConfigError
+from qsmon.settings import load_settings
 from tests.workers import ROOT
 
 
@@ -131,3 +133,21 @@ class TestStrictSettings:
         assert "qsmon_log_format" not in run.stderr  # read as QSMON_LOG_FORMAT: names are not case-sensitive
         assert "QSMON_INGEST_TOKEN:" not in run.stderr  # the channels file reads it
 
+
+
+class TestWhatOperatorsSee:
+    def test_a_config_file_that_is_not_there_stops_it_instead_of_every_setting_defaulting(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        monkeypatch.setenv("QSMON_CONFIG_FILE", str(tmp_path / "missing.yaml"))
+        with pytest.raises(ConfigError, match="QSMON_CONFIG_FILE: no such file"):
+            load_settings()
+
+    def test_a_plans_directory_that_is_not_there_is_refused(self, tmp_path: Path) -> None:
+        with pytest.raises(ConfigError, match="QSMON_PLANS_DIR: no such directory"):
+            load_settings(plans_dir=tmp_path / "nope")
+
+    def test_the_database_a_command_reaches_is_shown_without_its_password(self) -> None:
+        settings = load_settings(database_url="postgresql://app:s3cret-pw@db.example:6432/qsmon_prod")
+        assert settings.masked()["database_url"] == "postgresql://app:***@db.example:6432/qsmon_prod"
+        assert "s3cret" not in str(settings.masked())
