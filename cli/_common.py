@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import orjson
+import psycopg
 import typer
 
 from qsmon.exceptions import QsmonError
@@ -33,6 +34,15 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except QsmonError as exc:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from exc
+        except psycopg.errors.UndefinedTable as exc:  # a database no `qsmon init` has been run against
+            missing = exc.diag.message_primary
+            typer.secho(f"error: the database has no qsmon schema (or an older one): run `qsmon init` ({missing})",
+                        fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from exc
+        except psycopg.OperationalError as exc:  # its message names host and user, never the password
+            typer.secho(f"error: cannot reach the database: {str(exc).strip().splitlines()[0]}", fg=typer.colors.RED,
+                        err=True)
             raise typer.Exit(1) from exc
 
     return wrapper

@@ -54,9 +54,16 @@ def _applied(conn: psycopg.Connection) -> dict[int, str]:
 
 
 def pending_migrations(conn: psycopg.Connection) -> list[Migration]:
+    """What this qsmon would apply; refuses a database a newer qsmon migrated (an older `qsmon init` would sync
+    plans and topics into a schema it does not know, and report success)."""
     applied = _applied(conn)
+    bundled = bundled_migrations()
+    newer = sorted(set(applied) - {m.version for m in bundled})
+    if newer:
+        raise SchemaVersionError("the database's schema is newer than this qsmon: upgrade qsmon",
+                                 unknown_versions=newer, known_up_to=max(m.version for m in bundled))
     pending = []
-    for migration in bundled_migrations():
+    for migration in bundled:
         recorded = applied.get(migration.version)
         if recorded is None:
             pending.append(migration)

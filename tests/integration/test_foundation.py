@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from urllib.parse import quote
 
 import psycopg
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from pydantic import SecretStr
 
 from qsmon.settings import Settings
 from qsmon.storage import apply_migrations, connect, pending_migrations
 from qsmon.topics import ensure_topics, topic_specs
-from tests.workers import reader_dsn
+from tests.workers import reader_dsn, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -71,6 +74,24 @@ class TestDatabase:
         after = db.execute("SELECT version, checksum, applied_at FROM schema_migrations").fetchall()
         assert before == after
         assert len(after) >= 1
+
+    def test_a_command_against_a_database_never_initialised_says_run_qsmon_init(
+        self, stack: Settings, unique_name: Callable[[str], str]
+    ) -> None:
+        empty = unique_name("empty")
+        with connect(stack.dsn, autocommit=True) as admin:
+            admin.execute(f'CREATE SCHEMA "{empty}"')
+        try:
+            bare = stack.model_copy(update={"database_url": SecretStr(
+                f"{stack.dsn}?options={quote(f'-c search_path={empty}')}")})
+            for command in (("months", "list"), ("rollups", "rebuild"), ("retention", "run")):
+                done = run_cli(bare, *command)
+                assert done.returncode == 1, command
+                assert "run `qsmon init`" in done.stderr, (command, done.stderr)
+                assert "Traceback" not in done.stderr
+        finally:
+            with connect(stack.dsn, autocommit=True) as admin:
+                admin.execute(f'DROP SCHEMA "{empty}" CASCADE')
 
     def test_migrations_create_the_result_tables(self, db: psycopg.Connection) -> None:
         tables = {r[0] for r in db.execute(

@@ -11,7 +11,7 @@ import pytest
 from qsmon.exceptions import SchemaVersionError
 from qsmon.schema import FailedItem, InspectionResult
 from qsmon.settings import Settings
-from qsmon.storage import check_schema, connect
+from qsmon.storage import apply_migrations, check_schema, connect
 from qsmon.storage.migrate import bundled_migrations
 from streams.exceptions import PartitionsRefusedError, RecordsOutOfOrderError
 from streams.offsets import LogState, StoredOffset
@@ -410,6 +410,8 @@ class TestSchemaVersion:
         with pytest.raises(SchemaVersionError, match="newer than this qsmon") as newer:
             check_schema(db)
         assert "9999" in str(newer.value)
+        with pytest.raises(SchemaVersionError, match="newer than this qsmon"):  # `qsmon init` of an older qsmon
+            apply_migrations(db)
         db.execute("DELETE FROM schema_migrations WHERE version = 9999")
         with pytest.raises(SchemaVersionError, match="run `qsmon init`") as older:
             check_schema(db)
