@@ -10,7 +10,7 @@ from prometheus_client.registry import Collector
 
 from qsmon.settings import Settings
 from qsmon.storage import connect
-from streams.offsets import LogReader, StoredOffset, refusals
+from streams.offsets import LogReader, StoredOffset, records_waiting, refusals
 
 _OUTBOX = """
 SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)
@@ -66,9 +66,9 @@ class PipelineCollector(Collector):
         else:
             if stored is not None:
                 refusing = refusals(stored, log, log.end)
-                for partition, end in sorted(log.end.items()):
-                    row = stored.get(partition)
-                    applied = row.next_offset if row is not None else log.start.get(partition, 0)
-                    lag.add_metric([str(partition)], max(0, end - applied))
-                    refused.add_metric([str(partition)], 1 if partition in refusing else 0)
+                for partition in sorted(log.end):
+                    is_refused = partition in refusing
+                    lag.add_metric([str(partition)], records_waiting(partition, stored.get(partition), log,
+                                                                     refused=is_refused))
+                    refused.add_metric([str(partition)], 1 if is_refused else 0)
         yield from (up, lag, refused, pending, oldest, dead)

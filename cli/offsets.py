@@ -25,11 +25,12 @@ _OWN_NAME = "qsmon-offsets"
 @friendly_errors
 def show() -> None:
     """Each partition: the offset the database applied up to, the broker's log, the lag, and whether it is refused."""
-    from streams.offsets import LogReader, refusals
+    from streams.offsets import LogReader, records_waiting, refusals
     from streams.store import ResultStore
 
     settings = get_settings()
-    store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic)
+    store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic,
+                        application_name=_OWN_NAME)
     try:
         stored = store.stored_offsets()
     finally:
@@ -41,12 +42,12 @@ def show() -> None:
     for partition in sorted(set(log.end) | set(stored)):
         row = stored.get(partition)
         end = log.end.get(partition, 0)
-        applied = row.next_offset if row else log.start.get(partition, 0)
+        waiting = records_waiting(partition, row, log, refused=partition in refused)
         status = "REFUSED: see below" if partition in refused else "ok"
         if row is not None and row.log_identity not in (None, log.identity) and partition not in refused:
             status = f"counts {row.log_identity}"
         typer.echo(f"{partition:>9} {row.next_offset if row else '-':>10} {log.start.get(partition, 0):>10} "
-                   f"{end:>10} {max(0, end - applied):>8}  {status}")
+                   f"{end:>10} {waiting:>8}  {status}")
     for reason in refused.values():
         typer.echo(f"\n{reason}")
     if refused:

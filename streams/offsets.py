@@ -68,6 +68,15 @@ def refusals(stored: Mapping[int, StoredOffset], log: LogState, partitions: Iter
     return refused
 
 
+def records_waiting(partition: int, row: StoredOffset | None, log: LogState, *, refused: bool) -> int:
+    """Records of ``partition`` the database has not applied: past its stored offset, or, for a partition it
+    refuses (its offsets count another log) or never stored, all the log still keeps."""
+    start, end = log.start.get(partition, 0), log.end.get(partition, 0)
+    if refused or row is None:
+        return max(0, end - start)
+    return max(0, end - row.next_offset)
+
+
 class LogReader:
     """Reads a topic's :class:`LogState` from the broker over one admin connection (thread-safe)."""
 

@@ -83,6 +83,9 @@ def test_new_records_of_a_recreated_topic_are_refused_then_stored_after_a_reset(
         shown = run_cli(settings, "offsets", "show")
         assert shown.returncode == 1, shown.stderr
         assert shown.stdout.count("REFUSED") == settings.results_partitions
+        # Their lag is every record the new log holds: none of them is stored yet.
+        lags = [int(line.split()[4]) for line in shown.stdout.splitlines() if "REFUSED" in line]
+        assert sum(lags) == end_offset_total(settings) == len(after)
 
         dry = run_cli(settings, "offsets", "reset", "--to", "earliest")
         assert "dry run" in dry.stdout
