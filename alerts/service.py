@@ -159,6 +159,7 @@ class AlertService:
                     failures = 0
                 except (StorageError, psycopg.Error, OSError) as exc:
                     failures += 1
+                    self.metrics.leader.set(1 if self.leadership.leading else 0)  # a lost connection took the lock
                     self._recover(exc, failures)
         finally:
             self.stop.set()
