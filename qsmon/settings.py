@@ -189,9 +189,11 @@ class Settings(BaseSettings):
         if not value.get_secret_value().strip():  # libpq would quietly use its own defaults
             raise ValueError("empty: a PostgreSQL URL is needed")
         try:
-            conninfo_to_dict(value.get_secret_value())
+            parts = conninfo_to_dict(value.get_secret_value())
         except psycopg.Error:  # its message quotes the URL, password included: never shown
             raise ValueError(INVALID_DATABASE_URL) from None
+        if "@" in str(parts.get("host", "")):  # libpq would try a host named after the password's tail
+            raise ValueError("an @ in the password or user must be written %40 in the URL")
         return value
 
     @field_validator("plans_dir")

@@ -151,3 +151,9 @@ class TestWhatOperatorsSee:
         settings = load_settings(database_url="postgresql://app:s3cret-pw@db.example:6432/qsmon_prod")
         assert settings.masked()["database_url"] == "postgresql://app:***@db.example:6432/qsmon_prod"
         assert "s3cret" not in str(settings.masked())
+
+    def test_an_unencoded_at_sign_in_the_password_is_named_without_showing_it(self) -> None:
+        with pytest.raises(ConfigError) as refused:
+            load_settings(database_url="postgresql://app:pa@ss-tail@db.example:5432/qsmon")
+        assert "%40" in str(refused.value)
+        assert "ss-tail" not in str(refused.value)
