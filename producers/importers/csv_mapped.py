@@ -78,7 +78,10 @@ def _row_to_event(row: dict[str, str], mapping: CsvMapping, file_key: str, timez
             data[field] = value
     for field in _DATE_FIELDS:
         if field in data and isinstance(data[field], str) and "T" not in data[field]:
-            data[field] = local_noon(parse_day(data[field]), timezone).isoformat()
+            try:
+                data[field] = local_noon(parse_day(data[field]), timezone).isoformat()
+            except RowError as exc:
+                raise RowError(f"{mapping.columns.get(field, field)}: {exc}") from None
     data.setdefault("reported_at", data.get("sampled_at"))
     try:
         if mapping.failed_items and data.get("verdict") == "fail":

@@ -16,6 +16,7 @@ import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -209,13 +210,25 @@ def unclassified(event: InspectionResult) -> str | None:
     return None if event.subcategory in {c.name for c in food_classes().classes} else event.subcategory
 
 
+def _day(fields: dict[str, Any], name: str) -> date:
+    """The day in the field's cell; a rejection names the column, as the sheet's header spells it."""
+    try:
+        return parse_day(fields[name])
+    except RowError as exc:
+        raise RowError(f"{_COLUMN_NAMES[name]}: {exc}") from None
+
+
+# The header a field is read from, for rejection reasons (the first spelling HEADERS lists).
+_COLUMN_NAMES = {field: header for header, field in reversed(HEADERS.items())}
+
+
 def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, file_key: str,
               retest_sheet: bool = False) -> InspectionResult:
     day_source = fields.get("sampled_date") or fields.get("notice_date")
     if not day_source:
         raise RowError("no date: 抽样日期 and 公告日期 are both empty, so the day the result counts for is unknown")
-    day = parse_day(day_source)
-    reported = parse_day(fields["notice_date"]) if fields.get("notice_date") else day
+    day = _day(fields, "sampled_date" if fields.get("sampled_date") else "notice_date")
+    reported = _day(fields, "notice_date") if fields.get("notice_date") else day
     text = {k: _text_of(v) for k, v in fields.items()}
     region, made_in = _places(text, options)
     outcome = _outcome(verdict, text.get("remark") or "", retest_sheet)
