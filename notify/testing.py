@@ -1,11 +1,13 @@
-"""A real HTTP webhook receiver on a loopback port, for trying channels and for tests.
+"""Real HTTP receivers on loopback ports, for trying channels, the demo and tests.
 
-It records every message with its headers, and can go down and come back on the same port (`stop`/`start`),
-which is how the delivery tests take a receiver away for minutes.
+A webhook receiver records every message with its headers, and can go down and come back on the same port
+(`stop`/`start`), which is how the delivery tests take a receiver away for minutes. A stuck receiver takes each
+request and answers a header line now and then, never finishing: what a hung robot gateway does.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -68,3 +70,40 @@ class WebhookReceiver:
 
     def transitions(self, plan: str | None = None) -> list[str]:
         return [a["transition"] for a in self.alerts(plan)]
+
+
+class StuckReceiver:
+    """Takes the request, then sends a header line every ``every_s`` and never finishes the answer: each read of
+    the client's is quick, the whole answer never comes."""
+
+    def __init__(self, every_s: float = 0.5) -> None:
+        self.every_s = every_s
+        self.requests = 0
+        self._stop = threading.Event()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}/hook"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                continue
+            self.requests += 1
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                while not self._stop.wait(self.every_s):
+                    conn.sendall(b"X-Wait: 1\r\n")
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._server.close()

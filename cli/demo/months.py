@@ -65,6 +65,10 @@ def demo_months(settings: Settings) -> None:
     closed = f"{year}-{month:02d}"
     for line in _cli("months", "close", closed, "--by", "市局统计科", "--note", "演示上报", "--again"):
         typer.echo(f"   $ qsmon months close {closed} … → {line}")
+    under_way = f"{today.year}-{today.month:02d}"
+    refused = subprocess.run([sys.executable, "-m", "cli", "months", "close", under_way, "--by", "市局统计科"],
+                             check=False, capture_output=True, text=True)
+    typer.echo(f"   $ qsmon months close {under_way} … → exit {refused.returncode}: {refused.stderr.strip()}")
     with connect(settings.dsn) as conn:
         row = conn.execute(
             "SELECT sample_id, revision, sampled_at, reported_at, category, subcategory, sampling_type, stage,"

@@ -30,18 +30,21 @@ def demo_alerts(settings: Settings) -> None:
     from alerts.messages import group_message
     from alerts.service import run_service
     from notify.routing import DEFAULT_INHIBIT_RULES
-    from notify.testing import WebhookReceiver
+    from notify.testing import StuckReceiver, WebhookReceiver
 
     step("Alerts (qsmon alerts run): the plan in force evaluated live, one grouped message per change")
     _load_rules_into_prometheus(settings)
     receiver = WebhookReceiver()
+    stuck = StuckReceiver()  # a robot gateway that takes the request and never finishes answering
     alertmanager = settings.alertmanager_url.get_secret_value()
     with tempfile.TemporaryDirectory() as tmp:
         channels = Path(tmp) / "channels.yaml"
         channels.write_text(
             f"channels:\n  - {{name: duty, type: webhook, url: '{receiver.url}', plans: [jingzhou-2023],"
             f" group_wait_s: 5, group_interval_s: 5}}"
-            f"\n  - {{name: am, type: alertmanager, url: '{alertmanager}', plans: [jingzhou-2023]}}\n",
+            f"\n  - {{name: am, type: alertmanager, url: '{alertmanager}', plans: [jingzhou-2023]}}"
+            f"\n  - {{name: stuck-robot, type: wecom, url: '{stuck.url}', plans: [jingzhou-2023], group_wait_s: 0,"
+            f" timeout_s: 2}}\n",
             encoding="utf-8")
         configured = settings.model_copy(update={
             "channels_file": channels, "active_plans": ("jingzhou-2023",), "alerts_hold_seconds": 5.0,
@@ -60,6 +63,7 @@ def demo_alerts(settings: Settings) -> None:
                 rendered = group_message(message["alerts"], DEFAULT_INHIBIT_RULES)
                 for line in (rendered.markdown if rendered else "").splitlines():
                     typer.echo(f"     {line}")
+            _show_stuck_channel(configured, stuck.requests)
             active = httpx.get(f"{alertmanager}/api/v2/alerts",
                                params={"filter": 'plan="jingzhou-2023"'}, timeout=10).json()
             typer.echo(f"   Alertmanager (API v2) holds {len(active)} alerts for the plan, one per indicator × region"
@@ -78,6 +82,19 @@ def demo_alerts(settings: Settings) -> None:
             stop.set()
             service.join(timeout=30)
             receiver.stop()
+            stuck.stop()
+
+
+def _show_stuck_channel(settings: Settings, requests: int) -> None:
+    """What the hung robot cost: its own delivery, recorded failed and retried later, and nothing else."""
+    from qsmon.storage import connect
+
+    with connect(settings.dsn) as conn:
+        row = conn.execute("SELECT count(*), max(attempts), max(last_error) FROM notification_outbox"
+                           " WHERE channel = 'stuck-robot' AND delivered_at IS NULL").fetchone()
+    if row and row[0]:
+        typer.echo(f"   a robot that never finishes answering ({requests} request(s) taken) held up no other channel:"
+                   f" its {row[0]} change(s) wait, attempt {row[1]}, '{row[2]}', retried with backoff")
 
 
 def _wait_for(condition: Callable[[], bool], seconds: float) -> None:

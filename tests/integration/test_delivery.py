@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,49 +16,12 @@ from notify.delivery import GONE_CHANNEL_RETRY, Notifier
 from notify.message import Message
 from notify.outbox import enqueue_case_notice
 from notify.routing import Channel, load_channels
-from notify.testing import WebhookReceiver
+from notify.testing import StuckReceiver, WebhookReceiver
 from qsmon.exceptions import ConfigError
 from qsmon.settings import Settings
 from tests.workers import free_port
 
 pytestmark = pytest.mark.integration
-
-
-class TrickleServer:
-    """Takes the request, then answers a header line every ``every_s`` and never finishes: each read is quick, the
-    whole answer never comes."""
-
-    def __init__(self, every_s: float = 0.5) -> None:
-        self.every_s = every_s
-        self.requests = 0
-        self._stop = threading.Event()
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}/hook"
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        self._server.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._server.accept()
-            except OSError:
-                continue
-            self.requests += 1
-            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
-
-    def _trickle(self, conn: socket.socket) -> None:
-        with conn:
-            conn.recv(65536)
-            try:
-                conn.sendall(b"HTTP/1.1 200 OK\r\n")
-                while not self._stop.wait(self.every_s):
-                    conn.sendall(b"X-Wait: 1\r\n")
-            except OSError:
-                pass
-
-    def close(self) -> None:
-        self._stop.set()
-        self._server.close()
 
 
 def render(channel: Channel, payloads: list[dict[str, Any]]) -> Message:
@@ -90,15 +52,15 @@ def healthy() -> Iterator[WebhookReceiver]:
 
 
 @pytest.fixture
-def trickle() -> Iterator[TrickleServer]:
-    server = TrickleServer()
+def trickle() -> Iterator[StuckReceiver]:
+    server = StuckReceiver()
     yield server
-    server.close()
+    server.stop()
 
 
 class TestOneChannelsTroubleStaysItsOwn:
     def test_a_receiver_answering_a_byte_at_a_time_costs_its_timeout_and_no_other_channel_waits(
-        self, settings: Settings, db: psycopg.Connection, healthy: WebhookReceiver, trickle: TrickleServer
+        self, settings: Settings, db: psycopg.Connection, healthy: WebhookReceiver, trickle: StuckReceiver
     ) -> None:
         queue(db, "slow")
         queue(db, "duty")
@@ -159,7 +121,7 @@ class TestOneChannelsTroubleStaysItsOwn:
 
 class TestWhatWasSentStaysSent:
     def test_a_delivery_commits_at_once_so_a_connection_lost_later_in_the_pass_sends_nothing_twice(
-        self, settings: Settings, db: psycopg.Connection, healthy: WebhookReceiver, trickle: TrickleServer
+        self, settings: Settings, db: psycopg.Connection, healthy: WebhookReceiver, trickle: StuckReceiver
     ) -> None:
         queue(db, "duty")
         queue(db, "slow")  # after duty's: the pass reaches it once duty's message went out
