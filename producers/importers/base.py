@@ -144,20 +144,29 @@ def split_unit(text: str) -> tuple[str, str | None]:
 
 _ITEM_BREAK = re.compile(r"([\n；;]+)")
 _FIELD_SEPARATOR = re.compile(r"[║|]")
+# What numbers one of several values: ①…⑳, 1、 (1) — not part of the value.
+_ENUMERATOR = re.compile(r"^\s*(?:[\u2460-\u2473]|\(?\d{1,2}[)）、]|（\d{1,2}）)\s*")
+# Scraped tables write exponents as HTML: 10<sup>4</sup>.
+_SUPERSCRIPT = re.compile(r"<sup>\s*([-\d]+)\s*</sup>", re.IGNORECASE)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_UNIT_WORD = re.compile(r"[A-Za-zμ%‰\u4e00-\u9fff]")
+_VALUE_SEPARATOR = re.compile(r"\s*[；;,，、]\s*")
 
 
 def _starts_item(segment: str, current: str) -> bool:
-    """Whether a line of a failed-items cell starts the next item rather than continuing the current one: it names
-    an item before its first ║ (a measurement there is the rest of a result: n=5 microbiology values run over
-    lines), or the current item already has its three fields."""
+    """Whether a line of a failed-items cell starts the next item rather than continuing the current one. It does
+    when the current item already has its three fields, or when it names an item before its first ║: Chinese
+    words, not a measurement (n=5 microbiology values run over lines, numbered ①…⑤) nor a unit wrapped onto the
+    next line (mg/kg║…)."""
     if not current:
         return True
     fields = _FIELD_SEPARATOR.split(segment)
-    if len(fields) == 1:  # no separator: more of the current item's result or limit, unless no item has any
+    if len(fields) == 1:  # no separator: more of the current item's result or limit
         return False
     if len(_FIELD_SEPARATOR.findall(current)) >= 2:
         return True
-    return not _MEASURED.match(fields[0].translate(_SIGNS))
+    head = _ENUMERATOR.sub("", fields[0]).translate(_SIGNS)
+    return bool(_CJK.search(head)) and not _MEASURED.match(head)
 
 
 def _items_of(text: str) -> list[str]:
@@ -185,6 +194,30 @@ def _items_of(text: str) -> list[str]:
     return [item.strip().rstrip("；") for item in items]
 
 
+def measurement(result: str) -> tuple[str | None, str | None]:
+    """(measured, unit) of a result cell: '0.161g/kg' -> ('0.161', 'g/kg'); several values (n=5, numbered or not,
+    separated by ； or ,) stay as written, with the unit they share; free text ('检出') stays whole."""
+    text = _SUPERSCRIPT.sub(r"^\1", result).strip()
+    if not text:
+        return None, None
+    values = [_ENUMERATOR.sub("", v) for v in _VALUE_SEPARATOR.split(text) if v.strip()]
+    if len(values) > 1 and all(_MEASURED.match(v.translate(_SIGNS)) for v in values):
+        units = [split_unit(v)[1] for v in values]
+        return "；".join(values)[:200], next((u for u in reversed(units) if u), None)
+    return split_unit(text)
+
+
+def failed_item(item: str, result: str | None, limit: str | None, unit: str | None = None) -> FailedItem:
+    """One failed item from its cells (each already one line): both importers build them so."""
+    measured, measured_unit = measurement(result) if result else (None, None)
+    unit = unit or measured_unit
+    if limit and unit is None:
+        _, unit = split_unit(limit.lstrip("≤≥<>"))
+        unit = unit if unit and _UNIT_WORD.search(unit) else None  # 4.0-6.0 is a range, not a unit "-6.0"
+    return FailedItem(item=item[:200], measured=measured[:200] if measured else None,
+                      limit=limit[:200] if limit else None, unit=unit[:32] if unit else None)
+
+
 def parse_failed_items(cell: object) -> tuple[FailedItem, ...]:
     """The SAMR column 不合格项目║检验结果║标准值: fields separated by ║ or |, items by lines or ；(see _items_of)."""
     text = str(cell or "").strip()
@@ -195,14 +228,6 @@ def parse_failed_items(cell: object) -> tuple[FailedItem, ...]:
         fields = [cell_text(f) for f in _FIELD_SEPARATOR.split(part)]
         if not fields or not fields[0]:
             continue
-        result = fields[1] if len(fields) > 1 and fields[1] else None
-        # Several values (n=5): the unit of the first, the values as written.
-        measured, unit = split_unit(result.split("；")[0]) if result else (None, None)
-        if result and "；" in result:
-            measured = result
-        limit = fields[2] if len(fields) > 2 and fields[2] else None
-        if limit and unit is None:
-            _, unit = split_unit(limit.lstrip("≤≥<>"))
-        items.append(FailedItem(item=fields[0][:200], measured=measured[:200] if measured else None,
-                                limit=limit[:200] if limit else None, unit=unit[:32] if unit else None))
+        items.append(failed_item(_ENUMERATOR.sub("", fields[0]), fields[1] if len(fields) > 1 else None,
+                                 fields[2] if len(fields) > 2 else None))
     return tuple(items[:100])

@@ -23,6 +23,7 @@ line breaks their cells hold.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 from collections.abc import Iterator, Mapping
@@ -39,12 +40,12 @@ from producers.importers.base import (
     RowError,
     RowOutcome,
     cell_text,
+    failed_item,
     local_noon,
     parse_day,
     row_error,
-    split_unit,
 )
-from qsmon.schema import FailedItem, InspectionResult, safe_sample_id
+from qsmon.schema import InspectionResult, safe_sample_id
 
 _DATE_FIELDS = ("sampled_at", "reported_at")
 
@@ -105,36 +106,32 @@ def _failed_items(row: Mapping[str, str | None], spec: dict[str, str]) -> list[d
     item = cell("item")
     if not item:
         return []
-    measured_raw = cell("measured")
-    measured, unit = split_unit(measured_raw) if measured_raw else (None, None)
-    unit = cell("unit") or unit
-    limit = cell("limit") or None
-    return [FailedItem(item=item[:200], measured=measured, limit=limit, unit=unit[:32] if unit else None).model_dump()]
+    return [failed_item(item, cell("measured") or None, cell("limit") or None, cell("unit") or None).model_dump()]
 
 
-# Enough of a file to tell UTF-8 from GB18030: Chinese text in the wrong one fails within a few characters.
-_SNIFF_BYTES = 64 * 1024
+_READ_BYTES = 1 << 20
 
 
 def _encoding(path: Path, configured: str) -> str:
+    """The mapping's encoding; by default UTF-8 (BOM or not) when the whole file decodes as UTF-8, else GB18030
+    (Excel's CSV on Chinese Windows: GBK, which GB18030 contains). Decoded in chunks: ASCII for its first
+    megabytes and Chinese further down is still found."""
     if configured != "auto":
         return configured
+    decoder = codecs.getincrementaldecoder("utf-8")()
     with path.open("rb") as f:
-        head = f.read(_SNIFF_BYTES)
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not merely a character cut at the end of the sniffed bytes
+        try:
+            while chunk := f.read(_READ_BYTES):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
             return "gb18030"
     return "utf-8-sig"
 
 
-def _raw(row: dict[str | None, Any]) -> str:
+def _raw(header: list[str], cells: list[str]) -> str:
     """The row as read, for the rejects file: a short row's missing cells are empty, a long row's extras kept."""
-    values: list[str] = []
-    for value in row.values():
-        values.extend(value if isinstance(value, list) else ["" if value is None else str(value)])
-    return ",".join(values)
+    return ",".join([*cells, *[""] * (len(header) - len(cells))])
 
 
 def read_csv(path: Path, mapping: CsvMapping, timezone: str, *,
@@ -145,21 +142,33 @@ def read_csv(path: Path, mapping: CsvMapping, timezone: str, *,
     except OSError as exc:
         raise ImportFormatError("cannot open CSV", file=str(path), error=exc.strerror) from exc
     file_key = path.name if keys_by_file_name else ""
-    row_number = 1
+    row_number = 0
     try:
         with handle:
-            reader = csv.DictReader(handle, delimiter=mapping.delimiter)
-            if reader.fieldnames is None:
+            # csv.reader, not DictReader: it yields blank lines too, so rows are numbered as Excel shows them (a
+            # quoted cell over several lines is one row, a blank line is a row).
+            reader = csv.reader(handle, delimiter=mapping.delimiter)
+            header = next(reader, None)
+            row_number = 1
+            if not header:
                 raise ImportFormatError("CSV has no header row", file=str(path))
-            missing = sorted(set(mapping.columns.values()) - set(reader.fieldnames))
+            header[0] = header[0].lstrip("\ufeff")
+            missing = sorted(set(mapping.columns.values()) - set(header))
             if missing:
                 raise ImportFormatError("mapped columns not in the CSV header", file=str(path), missing=missing)
-            for row in reader:
+            for cells in reader:
                 row_number += 1
+                if not any(c.strip() for c in cells):
+                    continue
+                if len(cells) > len(header):  # its cells would sit under the wrong headers
+                    yield Rejection(str(path), None, row_number, f"{len(cells)} cells in a row under {len(header)}"
+                                    " headers: a comma inside an unquoted cell?", _raw(header, cells))
+                    continue
+                row = dict(zip(header, [*cells, *[""] * (len(header) - len(cells))], strict=False))
                 try:
                     yield ImportRow(_row_to_event(row, mapping, file_key, timezone), str(path), None, row_number)
                 except (RowError, ValueError) as exc:
-                    yield Rejection(str(path), None, row_number, str(exc), _raw(row))
+                    yield Rejection(str(path), None, row_number, str(exc), _raw(header, cells))
     except UnicodeDecodeError as exc:
         raise ImportFormatError(f"the CSV is not {encoding} text after row {row_number}: set `encoding:` in the"
                                 " mapping (gbk, gb18030, utf-8)", file=str(path)) from exc

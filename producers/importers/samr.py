@@ -16,7 +16,7 @@ import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +54,11 @@ HEADERS: dict[str, str] = {
     "分类": "subcategory", "食品细类": "subcategory", "食品分类": "subcategory", "公告号": "notice_no",
     "公告日期": "notice_date", "抽样日期": "sampled_date", "任务来源/项目名称": "task", "任务来源": "task",
     "检验机构": "lab", "备注": "remark",
-    # A per-row verdict, where one sheet lists passes and fails together.
-    "检验结论": "verdict", "判定结论": "verdict", "结论": "verdict", "判定": "verdict", "判定结果": "verdict",
-    "结果判定": "verdict", "抽检结论": "verdict", "检验结果判定": "verdict",
+    "不合格项目": "failed_items",
+    # A per-row verdict, where one sheet lists passes and fails together. Not a bare 结论 or 判定: on a 核查处置
+    # sheet those say how a case ended (整改合格), not what the sample was.
+    "检验结论": "verdict", "判定结论": "verdict", "判定结果": "verdict", "结果判定": "verdict", "抽检结论": "verdict",
+    "检验结果判定": "verdict",
 }
 # Title and note rows above the header: published workbooks have up to ~5; a sheet without a header this far down
 # is a cover or notes sheet, and the import says it skipped it.
@@ -119,16 +121,20 @@ def _sheet_verdict(title: str) -> Verdict | None:
     return Verdict.PASS if "合格" in title else None
 
 
+# A verdict cell: 合格 / 不合格 / 符合 / 不符合, perhaps with a note in brackets (合格（复检）); nothing else, so
+# 整改合格 or 符合性判定依据… is not read as a verdict.
+_VERDICT_CELL = re.compile(r"^(?P<no>不)?(合格|符合)(\s*[（(].*[)）])?$")
+
+
 def _row_verdict(cell: object, sheet_verdict: Verdict | None) -> Verdict:
-    """The row's 检验结论 where the sheet has that column (不合格 / 不符合 before 合格 / 符合), else the sheet's."""
-    text = cell_text(cell) if cell not in (None, "") else ""
-    if "不合格" in text or "不符合" in text:
-        return Verdict.FAIL
-    if "合格" in text or "符合" in text:
-        return Verdict.PASS
-    if text or sheet_verdict is None:
+    """The row's 检验结论 where the sheet has that column; an empty cell (or /, —) leaves the sheet's."""
+    text = absent_as_none(cell_text(cell)) if cell not in (None, "") else ""
+    if not text and sheet_verdict is not None:
+        return sheet_verdict
+    match = _VERDICT_CELL.match(text)
+    if match is None:
         raise RowError(f"检验结论 {text!r} says neither 合格 nor 不合格")
-    return sheet_verdict
+    return Verdict.FAIL if match["no"] else Verdict.PASS
 
 
 def _sampling_type(task: str, default: SamplingType | None) -> SamplingType:
@@ -147,32 +153,61 @@ def _sampling_type(task: str, default: SamplingType | None) -> SamplingType:
 
 def sample_id_for(fields: dict[str, Any], file_key: str = "") -> str:
     """The 抽样编号 where the table has one; published tables as a rule do not, so else a key from the row's
-    identity: the same row in a renamed copy of the file, or in a later import, has the same key. ``file_key``
-    (the file's name) is only for re-importing files first imported before 2026-12, which keyed rows by it."""
-    number = absent_as_none(cell_text(fields["sample_no"])) if fields.get("sample_no") not in (None, "") else ""
+    identity, its announcement (公告号, 公告日期) and the sample's own fields: the same row in a renamed copy of the
+    file, or in a later import, has the same key; the same product of the same firm in another announcement has
+    another. ``file_key`` (the file's name) is only for re-importing files first imported before 2026-12, which
+    keyed rows by it (and by fewer fields)."""
+    raw = fields.get("sample_no")
+    if isinstance(raw, float):  # a long number Excel stored as a float has lost its last digits
+        raise RowError("抽样编号 is stored as a number and has lost digits: format the column as text in Excel")
+    number = absent_as_none(cell_text(raw)) if raw not in (None, "") else ""
     if number:
         return safe_sample_id(number, prefix="SAMR-")
-    identity = "|".join(str(fields.get(k) or "").strip() for k in
-                        ("notice_no", "seq", "product", "manufacturer", "sampled_unit", "batch", "spec"))
+    names: tuple[str, ...] = ("notice_no", "seq", "product", "manufacturer", "sampled_unit", "batch", "spec")
+    if not file_key:
+        names += ("notice_date", "sampled_date")
+    identity = "|".join(_identity_text(fields.get(k)) for k in names)
     return "SAMR-" + hashlib.sha256(f"{file_key}|{identity}".encode()).hexdigest()[:24]
 
 
-# Who organised it when 任务来源 names no division qsmon knows, by its words, most senior first.
-_LEVEL_WORDS = ((("省", "自治区"), SamplingLevel.PROVINCIAL), (("县", "区"), SamplingLevel.COUNTY),
-                (("市",), SamplingLevel.CITY))
+def _identity_text(value: object) -> str:
+    """A cell as part of a row's identity: a day however it is written (a date cell, 2026/3/5, 2026年3月5日)."""
+    if isinstance(value, datetime | date):
+        return (value.date() if isinstance(value, datetime) else value).isoformat()
+    text = str(value or "").strip()
+    try:
+        return parse_day(value).isoformat() if text and re.match(r"^\d", text) and not text.isdigit() else text
+    except RowError:
+        return text
+
+
+# The organiser's name ends before its bureau's: 湖北省荆州市 in 湖北省荆州市市场监督管理局.
+_BUREAU = re.compile(r"(市场监督管理|市场监管|质量技术监督|食品药品监督管理)")
+# A name's last division word gives its level; 市 needs the division itself (上海市 is a province's, 松滋市 a
+# county's), and 州, 盟 and 地区 are cities (恩施州, which the address parser takes for 恩施市).
+_LEVEL_BY_SUFFIX = ((("自治区", "省"), SamplingLevel.PROVINCIAL), (("州", "盟", "地区"), SamplingLevel.CITY),
+                    (("县", "区", "旗"), SamplingLevel.COUNTY))
 
 
 def _sampling_level(task: str) -> SamplingLevel | None:
-    """国抽 / 省抽 / 市抽 / 县抽 from 任务来源: the level of the most specific division it names (湖北省荆州市… is
-    the city's; 上海市… a province's; 松滋市…, a county-level city, a county's); None when it does not say."""
+    """国抽 / 省抽 / 市抽 / 县抽 from 任务来源: the level of the division that organised it, as its bureau's name
+    says (湖北省荆州市市场监督管理局: 市抽); None when it does not say."""
     if any(word in task for word in ("国家", "总局", "国抽")):
         return SamplingLevel.NATIONAL
-    code = locate(task)
-    if code is not None:
-        if code.endswith("0000"):
+    found = _BUREAU.search(task)
+    if found is None:  # no bureau named (湖北省食品安全监督抽检): the words it has, most senior first
+        return next((level for suffixes, level in _LEVEL_BY_SUFFIX if any(w in task for w in suffixes)),
+                    SamplingLevel.CITY if "市" in task else None)
+    organiser = task[:found.start()].strip(" （(")
+    for suffixes, level in _LEVEL_BY_SUFFIX:
+        if organiser.endswith(suffixes):
+            return level
+    if organiser.endswith("市"):
+        code = locate(organiser)
+        if code is not None and code.endswith("0000"):
             return SamplingLevel.PROVINCIAL
-        return SamplingLevel.CITY if code.endswith("00") else SamplingLevel.COUNTY
-    return next((level for words, level in _LEVEL_WORDS if any(w in task for w in words)), None)
+        return SamplingLevel.CITY if code is None or code.endswith("00") else SamplingLevel.COUNTY
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,14 +220,15 @@ class _Outcome:
     retest: RetestStatus | None = None
 
 
-# A 备注 that names a 复检 still to come (企业已申请复检) says nothing of its outcome: the row is the first result.
-_RETEST_PENDING = re.compile(r"申请复检|复检中|待复检|正在复检|复检申请")
+# A 备注 that tells a 复检's outcome (复检合格, 经复检维持原检验结论); one that names a 复检 still to come or not
+# asked for (企业已申请复检, 复检结果待定, 放弃复检) says nothing of it: that row is the first result.
+_RETEST_OUTCOME = re.compile(r"经复检|维持原|复检[^，,。；;]{0,6}(不)?(合格|符合)")
 
 
 def _outcome(verdict: Verdict, remark: str, retest_sheet: bool) -> _Outcome:
     if "异议成立" in remark or "不予判定" in remark:
         return _Outcome(Verdict.VOID, 2)
-    if retest_sheet or ("复检" in remark and not _RETEST_PENDING.search(remark)):
+    if retest_sheet or _RETEST_OUTCOME.search(remark):
         return _Outcome(verdict, 2, RetestStatus.UPHELD if verdict is Verdict.FAIL else RetestStatus.OVERTURNED)
     return _Outcome(verdict)
 
@@ -398,7 +434,8 @@ def _row(at: _SheetContext, header: _Header, sheet_verdict: Verdict | None, row_
     try:
         verdict = _row_verdict(fields.get("verdict"), sheet_verdict) if "verdict" in header.spans else sheet_verdict
         assert verdict is not None  # noqa: S101 - set with the header row when there is no column
-        event = _to_event(fields, verdict, at.options, at.file_key, retest_sheet="复检" in at.sheet)
+        retest = "复检" in at.sheet or "复检" in str(fields.get("verdict") or "")  # a 合格（复检） cell too
+        event = _to_event(fields, verdict, at.options, at.file_key, retest_sheet=retest)
         return ImportRow(event, at.file, at.sheet, row_number, dated_by_announcement=not fields.get("sampled_date"),
                          unclassified=unclassified(event))
     except RowError as exc:

@@ -7,9 +7,11 @@ import zipfile
 from pathlib import Path
 
 import openpyxl
+import pytest
 
 from producers.importers import import_files
 from producers.importers.base import ImportRow, Rejection, SheetNote, parse_failed_items
+from producers.importers.csv_mapped import load_mapping, read_csv
 from producers.importers.run import ImportSummary
 from producers.importers.samr import SamrOptions, read_samr
 from qsmon.vocab import RetestStatus, SamplingLevel, Verdict
@@ -113,6 +115,19 @@ class TestKeys:
         assert legacy[0] != legacy[1]
         assert not set(legacy[0]) & set(keys)
 
+    def test_the_same_product_of_the_same_firm_in_another_announcement_is_another_sample(self, tmp_path: Path) -> None:
+        first = workbook(tmp_path / "第1期.xlsx", {"合格产品信息": [HEADER, row(1)]})
+        later = [HEADER, row(1)]
+        later[1][7] = "2026-04-02"  # 公告日期: the next announcement lists the same product again
+        second = workbook(tmp_path / "第2期.xlsx", {"合格产品信息": later})
+        assert events(first)[0].result.sample_id != events(second)[0].result.sample_id
+
+    def test_a_long_sample_number_excel_stored_as_a_number_is_refused_not_rounded(self, tmp_path: Path) -> None:
+        path = workbook(tmp_path / "公告.xlsx", {"合格产品信息": [HEADER, row(1, 20260305000123456789)]})
+        (rejected,) = outcomes(path)
+        assert isinstance(rejected, Rejection)
+        assert "format the column as text" in rejected.reason
+
     def test_sample_numbers_in_full_width_or_with_a_province_word_stay_apart(self, tmp_path: Path) -> None:
         path = workbook(tmp_path / "公告.xlsx", {"合格产品信息": [
             HEADER, row(1, "ＤＢＪ２６４２０００００１"), row(2, "ＤＢＪ２６４２０００００２"), row(3, "鄂2026001"),
@@ -142,6 +157,39 @@ class TestVerdictsAndRevisions:
         (rejected,) = [o for o in found if isinstance(o, Rejection)]
         assert (rejected.row, rejected.reason) == (5, "检验结论 '待定' says neither 合格 nor 不合格")
 
+    def test_a_conclusion_column_of_another_kind_is_not_a_verdict(self, tmp_path: Path) -> None:
+        path = workbook(tmp_path / "公告.xlsx", {
+            "不合格产品信息": [[*HEADER, "结论"], [*row(1, "DC1", items="苯甲酸║0.5g/kg║不得使用"), "整改合格"]]})
+        found = outcomes(path)
+        assert [o.result.verdict for o in found if isinstance(o, ImportRow)] == [Verdict.FAIL]
+        assert [o.note for o in found if isinstance(o, SheetNote)] == ["columns not read: 结论"]
+
+    def test_verdict_cells_are_read_strictly_and_an_empty_one_leaves_the_sheets(self, tmp_path: Path) -> None:
+        header = [*HEADER, "检验结论"]
+        path = workbook(tmp_path / "公告.xlsx", {"不合格产品信息": [
+            header, [*row(1, "DC1", items="苯甲酸║0.5g/kg║不得使用"), "符合性判定依据GB 2760"],
+            [*row(2, "DC2", items="苯甲酸║0.5g/kg║不得使用"), "/"], [*row(3, "DC3"), "合格（复检）"]]})
+        found = outcomes(path)
+        assert [(o.row, o.reason) for o in found if isinstance(o, Rejection)] == [
+            (2, "检验结论 '符合性判定依据GB 2760' says neither 合格 nor 不合格")]
+        assert [(o.result.sample_id, o.result.verdict, o.result.revision) for o in found if isinstance(o, ImportRow)
+                ] == [("SAMR-DC2", Verdict.FAIL, 1), ("SAMR-DC3", Verdict.PASS, 2)]
+
+    @pytest.mark.parametrize("remark", ["企业已申请复检", "企业提出复检", "复检尚未完成", "复检结果待定",
+                                        "企业放弃复检", "企业未提出复检"])
+    def test_remarks_of_a_retest_to_come_or_not_asked_leave_the_first_result(self, tmp_path: Path,
+                                                                            remark: str) -> None:
+        path = workbook(tmp_path / "公告.xlsx", {"不合格产品信息": [
+            HEADER, row(1, "DC1", items="苯甲酸║0.5g/kg║不得使用", remark=remark)]})
+        assert [r.result.revision for r in events(path)] == [1]
+
+    @pytest.mark.parametrize("remark", ["经复检,维持原检验结论", "复检合格", "已申请复检，复检结论维持原检验结论",
+                                        "复检结果为不合格"])
+    def test_remarks_telling_a_retests_outcome_make_revision_two(self, tmp_path: Path, remark: str) -> None:
+        path = workbook(tmp_path / "公告.xlsx", {"不合格产品信息": [
+            HEADER, row(1, "DC1", items="苯甲酸║0.5g/kg║不得使用", remark=remark)]})
+        assert [r.result.revision for r in events(path)] == [2]
+
     def test_a_retest_still_to_come_is_not_a_retest_result(self, tmp_path: Path) -> None:
         path = workbook(tmp_path / "公告.xlsx", {"不合格产品信息": [
             HEADER, row(1, "DC1", items="苯甲酸║0.5g/kg║不得使用", remark="企业已申请复检"),
@@ -152,12 +200,13 @@ class TestVerdictsAndRevisions:
 
     def test_the_organiser_is_the_most_specific_division_its_name_says(self, tmp_path: Path) -> None:
         tasks = ["国家市场监督管理总局", "湖北省市场监督管理局", "湖北省荆州市市场监督管理局",
-                 "荆州市沙市区市场监督管理局", "上海市市场监督管理局"]
+                 "荆州市沙市区市场监督管理局", "上海市市场监督管理局", "恩施州市场监督管理局",
+                 "湖北省市场监督管理局（承检：荆州市）", "松滋市市场监督管理局"]
         rows: list[list[object]] = [HEADER, *(row(n, f"DC{n}", task=task) for n, task in enumerate(tasks, 1))]
         path = workbook(tmp_path / "公告.xlsx", {"合格产品信息": rows})
         assert [r.result.sampling_level for r in events(path)] == [
             SamplingLevel.NATIONAL, SamplingLevel.PROVINCIAL, SamplingLevel.CITY, SamplingLevel.COUNTY,
-            SamplingLevel.PROVINCIAL]
+            SamplingLevel.PROVINCIAL, SamplingLevel.CITY, SamplingLevel.PROVINCIAL, SamplingLevel.COUNTY]
 
 
 class TestFailedItemsOverLines:
@@ -167,6 +216,17 @@ class TestFailedItemsOverLines:
         assert item.item == "大肠菌群"
         assert item.measured == "1.3×10⁵CFU/g；2.8×10³CFU/g；＜10CFU/g；5.2×10⁴CFU/g；6.3×10⁴CFU/g"
         assert (item.limit, item.unit) == ("n=5,c=2,m=10²CFU/g, M=10³CFU/g", "CFU/g")
+
+    def test_numbered_values_html_exponents_comma_lists_and_wrapped_units(self) -> None:
+        (numbered,) = parse_failed_items("菌落总数║①2.0×10<sup>5</sup>CFU/g；\n②1.8×10<sup>4</sup>CFU/g；\n"
+                                         "⑤1.8×10<sup>4</sup>CFU/g║n=5,c=2,m=10⁴CFU/g,M=10⁵CFU/g")
+        assert (numbered.measured, numbered.unit) == ("2.0×10^5CFU/g；1.8×10^4CFU/g；1.8×10^4CFU/g", "CFU/g")
+        (listed,) = parse_failed_items("大肠菌群║1.3×10⁵,2.8×10³,3.8×10³CFU/g║n=5")
+        assert (listed.measured, listed.unit) == ("1.3×10⁵；2.8×10³；3.8×10³CFU/g", "CFU/g")
+        (wrapped,) = parse_failed_items("铅║0.8\nmg/kg║≤0.5mg/kg")
+        assert (wrapped.item, wrapped.measured, wrapped.unit) == ("铅", "0.8", "mg/kg")
+        (ranged,) = parse_failed_items("pH║3.2║4.0-6.0")
+        assert (ranged.limit, ranged.unit) == ("4.0-6.0", None)
 
     def test_a_wrapped_limit_stays_with_its_item_and_items_without_limits_stay_apart(self) -> None:
         (item,) = parse_failed_items("毒死蜱║0.12mg/kg║\n≤0.02mg/kg")
@@ -181,13 +241,19 @@ class TestCsvAsSaved:
                "values: {verdict: {合格: pass, 不合格: fail}}\n"
                "failed_items: {item: 项目, measured: 结果, limit: 限量}\n")
 
-    def run(self, tmp_path: Path, body: str, encoding: str = "utf-8") -> tuple[ImportSummary, Path]:
+    def run(self, tmp_path: Path, body: str, encoding: str = "utf-8",
+            mapping: str | None = None) -> tuple[ImportSummary, Path]:
         data = tmp_path / "data.csv"
         data.write_bytes(("名称,日期,判定,项目,结果,限量\n" + body).encode(encoding))
-        mapping = tmp_path / "mapping.yaml"
-        mapping.write_text(self.MAPPING, encoding="utf-8")
+        mapping_file = tmp_path / "mapping.yaml"
+        mapping_file.write_text(mapping or self.MAPPING, encoding="utf-8")
         rejects = tmp_path / "rejects.csv"
-        return import_files([data], fmt="csv", sink=None, mapping=mapping, rejects_path=rejects), rejects
+        return import_files([data], fmt="csv", sink=None, mapping=mapping_file, rejects_path=rejects), rejects
+
+    def read(self, tmp_path: Path) -> list[ImportRow]:
+        """The rows the last run's file gives, as events."""
+        mapping = load_mapping(tmp_path / "mapping.yaml")
+        return [r for r in read_csv(tmp_path / "data.csv", mapping, "Asia/Shanghai") if isinstance(r, ImportRow)]
 
     def test_a_short_row_is_rejected_with_its_row_and_its_neighbours_import(self, tmp_path: Path) -> None:
         summary, rejects = self.run(tmp_path, "鲜鱼,2026-03-05,合格,,,\n豆干,2026-03-05\n腐竹,2026-03-05,合格,,,\n")
@@ -203,7 +269,25 @@ class TestCsvAsSaved:
         assert (summary.valid, summary.rejected) == (2, 0)
         assert not rejects.exists()  # no rejects, no file
 
-    def test_wrapped_result_and_limit_cells_import(self, tmp_path: Path) -> None:
+    def test_wrapped_result_and_limit_cells_import_as_one_item(self, tmp_path: Path) -> None:
         summary, _ = self.run(tmp_path, '豆干,2026-03-05,不合格,大肠菌群,"1.3×10⁵CFU/g；\n2.8×10³CFU/g",'
                                         '"n=5,c=2,\nM=10³CFU/g"\n')
         assert (summary.valid, summary.rejected) == (1, 0)
+        (item,) = self.read(tmp_path)[0].result.failed_items
+        assert (item.measured, item.limit, item.unit) == ("1.3×10⁵CFU/g；2.8×10³CFU/g", "n=5,c=2, M=10³CFU/g",
+                                                          "CFU/g")
+
+    def test_rows_are_numbered_as_excel_shows_them_blank_lines_and_wrapped_cells_alike(self, tmp_path: Path) -> None:
+        summary, _ = self.run(tmp_path, '鲜鱼,2026-03-05,合格,,,\n\n"豆\n干",不是日期,合格,,,\n'
+                                        "腐竹,2026-03-05,合格,,,x\n粉丝,2026-03-05,合格,,,,多出\n")
+        assert [(r.row, r.reason.split(":")[0]) for r in summary.rejections] == [
+            (4, "日期"), (6, "7 cells in a row under 6 headers")]
+        assert summary.valid == 2
+
+    def test_a_gbk_file_ascii_for_its_first_megabytes_or_ending_in_chinese_is_found(self, tmp_path: Path) -> None:
+        mapping = self.MAPPING.replace("{合格: pass, 不合格: fail}", "{合格: pass, 不合格: fail, ok: pass}")
+        ascii_head = "".join(f"f{i:07d},2026-03-05,ok,,,\n" for i in range(70_000))  # ~2 MB before any Chinese
+        summary, _ = self.run(tmp_path, ascii_head + "豆干,2026-03-05,合格,,,\r\n", encoding="gbk", mapping=mapping)
+        assert (summary.valid, summary.rejected) == (70_001, 0)
+        tiny, _ = self.run(tmp_path, "豆干,2026-03-05,合格,,,\r\n", encoding="gbk")  # ends in a 2-byte character
+        assert (tiny.valid, tiny.rejected) == (1, 0)
