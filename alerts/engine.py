@@ -60,6 +60,7 @@ class AlertEngine:
                                    settings.alerts_repeat_working_hours, settings.timezone)
         self.clock: Clock = clock or qsmon_clock.now
         self._conn: psycopg.Connection | None = None
+        self.retired: list[int] = []  # alerts the last sweep closed as no longer evaluated
 
     def connection(self) -> psycopg.Connection:
         """The engine's connection, reopened when it was lost."""
@@ -83,22 +84,26 @@ class AlertEngine:
                                  self.channels.dashboard_url, ZoneInfo(self.settings.timezone))
         return build
 
-    def sweep(self) -> list[RecordedEvent]:
+    def sweep(self, *, retire: bool = False) -> list[RecordedEvent]:
         """Evaluate every indicator of every plan in force over every window and its feed; then remind of what
-        still fires and close what belongs to plans no longer in force."""
-        return self._run(lambda plan, indicator, today: indicator.windows, sweep=True)
+        still fires and close what belongs to plans no longer in force. ``retire``: also close what no plan in use
+        evaluates any more (the service's leader does; `qsmon alerts evaluate`, with the plans of an operator's
+        shell, must not); their ids are left in ``retired``."""
+        self.retired = []
+        return self._run(lambda plan, indicator, today: indicator.windows, sweep=True, retire=retire)
 
     def on_changes(self, keys: list[RollupKey]) -> list[RecordedEvent]:
         """Evaluate only the indicators, and their windows, that the changed rollup keys can move."""
-        return self._run(lambda plan, indicator, today: affected_windows(plan, indicator, keys, today), sweep=False)
+        return self._run(lambda plan, indicator, today: affected_windows(plan, indicator, keys, today), sweep=False,
+                         retire=False)
 
-    def _run(self, windows_for: Callable[[Plan, Indicator, date], tuple[str, ...]], *, sweep: bool
-             ) -> list[RecordedEvent]:
+    def _run(self, windows_for: Callable[[Plan, Indicator, date], tuple[str, ...]], *, sweep: bool,
+             retire: bool) -> list[RecordedEvent]:
         now = self.clock()
         today = self.today(now)
         conn = self.connection()
         events: list[RecordedEvent] = []
-        if sweep:
+        if retire:
             self._retire(conn, now)
         for plan in self.plans.values():
             payload = self._payload(plan, now)
@@ -132,6 +137,7 @@ class AlertEngine:
                      for indicator in plan.indicators for window in (*indicator.windows, NO_DATA)}
         with conn.transaction():
             retired = store.retire_alerts(conn, evaluated, now)
+        self.retired = retired
         if retired:
             log.warning("closed %d firing alert(s) that no active plan evaluates any more (plan, indicator or window"
                         " removed or renamed): ids %s", len(retired), retired[:20])
@@ -140,10 +146,11 @@ class AlertEngine:
         """Announce again what still fires: after a silence that hid it ended, and every repeat interval."""
         events = []
         with conn.transaction():
+            known = {indicator.id for indicator in plan.indicators}
             for alert in store.firing_alerts(conn, plan.id, _severities(plan)):
                 e = alert.evaluation
-                if e is None or store.silenced(conn, e, alert.severity, now):
-                    continue
+                if e is None or e.indicator_id not in known or store.silenced(conn, e, alert.severity, now):
+                    continue  # an indicator gone from the plan: the leader's sweep retires it
                 if not any(wants(c, e, alert.severity) for c in self.channels.channels):
                     continue  # nobody to tell
                 if reminder_due(alert.last_notified_at, alert.last_change_at, now, self.repeat):
@@ -155,9 +162,10 @@ class AlertEngine:
         """A plan past its period (and any extension) is no longer judged: its firing alerts close, announced once."""
         events = []
         with conn.transaction():
+            known = {indicator.id for indicator in plan.indicators}
             for alert in store.firing_alerts(conn, plan.id, _severities(plan)):
                 store.close_alert(conn, alert.alert_id, now)
-                if alert.evaluation is not None:
+                if alert.evaluation is not None and alert.evaluation.indicator_id in known:
                     events.append(announce(conn, alert.alert_id, Transition.EXPIRED, alert.severity,
                                            alert.evaluation, now, self.channels.channels, payload))
         return events

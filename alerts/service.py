@@ -26,12 +26,13 @@ from alerts.exporter import IndicatorCollector
 from alerts.leadership import Leadership
 from alerts.messages import TRANSITION_LABELS, renderer
 from alerts.pipeline import PipelineCollector
-from alerts.refresh import refresh_alertmanager
+from alerts.refresh import end_in_alertmanager, refresh_alertmanager
 from cases.labels import CASE_LABELS
 from cases.metrics import CaseCollector
 from cases.sweep import CaseSweep
 from indicators.labels import label_rows
 from indicators.problem_types import problem_type_rows
+from notify.deadline import DeadlineSender
 from notify.delivery import Notifier
 from notify.outbox import wake_notifier
 from notify.routing import load_channels
@@ -102,6 +103,7 @@ class AlertService:
         self.notifier = Notifier(settings.dsn, {c.name: c for c in self.engine.channels.channels}, registry,
                                  renderer(self.engine.channels))
         self.alertmanagers = [c for c in self.engine.channels.channels if c.type == "alertmanager"]
+        self._alertmanager_sender = DeadlineSender(self.notifier.client)  # the engine loop's, not the notifier's
         self.cases = CaseSweep(load_table(settings.case_deadlines_file), list(self.engine.channels.channels),
                                soon_working_days=settings.cases_due_soon_working_days,
                                digest_hour=settings.cases_digest_hour, timezone=settings.timezone)
@@ -188,8 +190,12 @@ class AlertService:
         now = time.monotonic()
         if self._last_sweep_at is None or now - self._last_sweep_at >= settings.alerts_sweep_seconds:
             started = time.monotonic()
-            for event in self.engine.sweep():
+            for event in self.engine.sweep(retire=True):
                 self.metrics.events.labels(event.transition.value).inc()
+            if self.engine.retired:
+                for channel in self.alertmanagers:
+                    end_in_alertmanager(self.engine.connection(), self._alertmanager_sender, channel,
+                                        self.engine.retired)
             self._sweep_cases()
             self._last_sweep_at = time.monotonic()
             self.metrics.sweep_seconds.observe(self._last_sweep_at - started)
@@ -198,7 +204,7 @@ class AlertService:
                                    or now - self._last_refresh_at >= settings.alerts_alertmanager_refresh_seconds):
             conn = self.engine.connection()
             for channel in self.alertmanagers:
-                refresh_alertmanager(conn, self.notifier.client, channel)
+                refresh_alertmanager(conn, self._alertmanager_sender, channel)
             self._last_refresh_at = now
         if self._last_retention_at is None or now - self._last_retention_at >= RETENTION_EVERY_S:
             self._apply_retention()
@@ -207,7 +213,15 @@ class AlertService:
         if consumer is None:
             self.stop.wait(1.0)  # no hints while Kafka is away: the sweep schedule still runs
             return
-        batches = consumer.poll(timeout_ms=200)
+        from kafka.errors import KafkaError
+
+        try:
+            batches = consumer.poll(timeout_ms=200)
+        except KafkaError as exc:  # a broker restart: hints pause, the sweep schedule goes on
+            log.warning("change feed lost (sweeps continue), retrying in %.0fs: %s", KAFKA_RETRY_S, exc)
+            self._close_consumer()
+            self._consumer_retry_at = time.monotonic() + KAFKA_RETRY_S
+            return
         keys = [key for records in batches.values() for r in records for key in decode_changes(r.value)]
         if keys:
             try:
@@ -257,9 +271,12 @@ class AlertService:
         return self._consumer
 
     def _close_consumer(self) -> None:
-        if self._consumer is not None:
-            self._consumer.close()
-            self._consumer = None
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            try:
+                consumer.close()
+            except Exception as exc:  # a consumer whose broker is gone: it only needs forgetting
+                log.debug("closing the change feed: %s", exc)
 
 
 def run_service(settings: Settings, stop: threading.Event | None = None, *, metrics: bool = True) -> None:

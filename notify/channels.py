@@ -74,28 +74,34 @@ def feishu_sign(secret: str, now_s: int) -> str:
 
 
 # Robots refuse a message over their size for good (WeCom: errcode 40058), so an incident with many lines would
-# never arrive: the body is cut to fit. WeCom documents 4,096 bytes of markdown, Feishu 20 KB a request; DingTalk
+# never arrive: the body is cut to fit (what is cut stays on the dashboard and in the webhook's and mail's copies). WeCom documents 4,096 bytes of markdown, Feishu 20 KB a request; DingTalk
 # publishes no byte figure and gets Feishu's, less the JSON around the text.
 ROBOT_MARKDOWN_BYTES = {"wecom": 4096, "dingtalk": 18_000, "feishu": 18_000}
 CUT_NOTE = "\n\n……（消息过长，其余内容见仪表盘）"
 
 
 def fit_markdown(markdown: str, limit_bytes: int) -> str:
-    """The markdown, whole lines of it, within ``limit_bytes`` of UTF-8; its last line (the dashboard link) kept."""
+    """The markdown within ``limit_bytes`` of UTF-8: whole lines while they fit, then as much of the next as fits
+    (never half a character), a note that the rest is on the dashboard, and the dashboard link when the message
+    ends with one."""
+    markdown = markdown.rstrip("\n")
     if len(markdown.encode()) <= limit_bytes:
         return markdown
     lines = markdown.split("\n")
-    tail = lines[-1] if len(lines) > 1 else ""
-    budget = limit_bytes - len(CUT_NOTE.encode()) - len(tail.encode()) - 1
+    tail = lines.pop() if len(lines) > 1 and "http" in lines[-1] else ""
+    if len(tail.encode()) > limit_bytes // 4:  # a link longer than a quarter of the room is not worth it
+        tail = ""
+    budget = limit_bytes - len(CUT_NOTE.encode()) - (len(tail.encode()) + 1 if tail else 0)
     kept: list[str] = []
-    for line in lines[:-1] if tail else lines:
-        size = len(line.encode()) + 1
+    for line in lines:
+        size = len(line.encode()) + (1 if kept else 0)
         if size > budget:
+            room = budget - (1 if kept else 0)
+            if room > 0:
+                kept.append(line.encode()[:room].decode(errors="ignore"))
             break
         kept.append(line)
         budget -= size
-    if not kept:  # one line longer than the limit: cut inside it, on a character boundary
-        kept = [lines[0].encode()[:max(budget, 0)].decode(errors="ignore")]
     return "\n".join(kept) + CUT_NOTE + ("\n" + tail if tail else "")
 
 

@@ -9,6 +9,7 @@ receivers de-duplicate by the idempotency key) and its channel gets no second se
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import httpx
 
@@ -24,21 +25,26 @@ class DeadlineSender:
         self._late: dict[str, threading.Thread] = {}  # per channel: a send past its deadline, still running
 
     def send(self, channel: Channel, message: Message, idempotency_key: str) -> None:
+        self.call(channel, send_timeout_s(channel, message),
+                  lambda: send(self.client, channel, message, idempotency_key))
+
+    def call(self, channel: Channel, deadline_s: float, attempt: Callable[[], object]) -> None:
+        """Run ``attempt`` (a send to ``channel``) and wait for it until ``deadline_s``; DeliveryError when it
+        fails, when it is still running then, or when the channel's previous late one still runs."""
         late = self._late.get(channel.name)
         if late is not None and late.is_alive():
             raise DeliveryError("the previous message is still being sent: the receiver is too slow",
                                 channel=channel.name)
         outcome: list[BaseException | None] = []
 
-        def attempt() -> None:
+        def run() -> None:
             try:
-                send(self.client, channel, message, idempotency_key)
+                attempt()
                 outcome.append(None)
             except BaseException as exc:  # whatever it is, it is this send's outcome
                 outcome.append(exc)
 
-        deadline_s = send_timeout_s(channel, message)
-        thread = threading.Thread(target=attempt, name=f"send-{channel.name}", daemon=True)
+        thread = threading.Thread(target=run, name=f"send-{channel.name}", daemon=True)
         thread.start()
         thread.join(deadline_s)
         if not outcome:

@@ -47,13 +47,19 @@ _LOCK = {"class": NOTIFIER, "name": "outbox"}
 # the pass and starve the others. One message carries at most this many changes; the rest follow in the next.
 MAX_CHANGES_A_MESSAGE = 200
 _PENDING = f"""
-SELECT o.id, o.channel, o.group_key, o.payload, o.attempts, o.created_at, o.next_attempt_at, now(),
+WITH waiting AS (
+    SELECT o.*, row_number() OVER (PARTITION BY channel, group_key ORDER BY id) AS nth,
+        max(next_attempt_at) OVER (PARTITION BY channel, group_key) AS group_retry_at
+    FROM notification_outbox o WHERE delivered_at IS NULL
+)
+SELECT w.id, w.channel, w.group_key,
+    CASE WHEN w.group_retry_at <= now() THEN w.payload END,  -- a group in backoff: only when it is due, not now
+    w.attempts, w.created_at, w.group_retry_at, now(),
     (SELECT max(d.delivered_at) FROM notification_outbox d
-     WHERE d.channel = o.channel AND d.group_key = o.group_key AND d.delivered_at IS NOT NULL) AS last_sent
-FROM (SELECT *, row_number() OVER (PARTITION BY channel, group_key ORDER BY id) AS nth
-      FROM notification_outbox WHERE delivered_at IS NULL) o
-WHERE o.nth <= {MAX_CHANGES_A_MESSAGE}
-ORDER BY o.id
+     WHERE d.channel = w.channel AND d.group_key = w.group_key AND d.delivered_at IS NOT NULL) AS last_sent
+FROM waiting w
+WHERE w.nth <= {MAX_CHANGES_A_MESSAGE} AND (w.group_retry_at <= now() OR w.nth = 1)
+ORDER BY w.id
 """
 # Retries back off exponentially to this: a receiver down for hours is tried every few minutes, and one that takes
 # a message but answers too late (so it counts as failed) does not get it again every few seconds.
@@ -134,16 +140,19 @@ class Notifier:
     def _deliver(self, conn: psycopg.Connection, group: _Group) -> bool:
         """Send one group if it is due, and record the outcome at once (the connection is in autocommit)."""
         channel = self.channels.get(group.channel)
+        if group.retry_at > group.now:  # in backoff (its payloads were not even read)
+            self._wake_in((group.retry_at - group.now).total_seconds())
+            return False
         if channel is None:
             self._failed(conn, group, DeliveryError("channel no longer configured", channel=group.channel),
                          GONE_CHANNEL_RETRY)
             return False
         wait = (group.due_at(channel) - group.now).total_seconds()
         if wait > 0:  # not yet: remember when, so the loop wakes then rather than at its next poll
-            self.next_due_s = min(wait, self.next_due_s if self.next_due_s is not None else wait)
+            self._wake_in(wait)
             return False
         try:
-            message = self.render(channel, group.payloads)
+            message = self._render(channel, group)
             if message is not None:  # nothing left to say: every change folded into another message
                 self._sender.send(channel, message, f"qsmon-{group.channel}-{group.ids[0]}-{len(group.ids)}")
         except DeliveryError as exc:
@@ -153,6 +162,19 @@ class Notifier:
                      " last_error = NULL WHERE id = ANY(%s)", (group.ids,))
         self.metrics.delivered.labels(group.channel).inc()
         return True
+
+    def _wake_in(self, seconds: float) -> None:
+        self.next_due_s = seconds if self.next_due_s is None else min(seconds, self.next_due_s)
+
+    def _render(self, channel: Channel, group: _Group) -> Message | None:
+        """The group's message; a payload it cannot render (written by another release, edited by hand) fails
+        this group, not the notifier and every channel with it."""
+        try:
+            return self.render(channel, group.payloads)
+        except Exception as exc:
+            log.exception("cannot render the message of outbox rows %s", group.ids[:10])
+            raise DeliveryError("cannot render the message", channel=channel.name,
+                                error=f"{type(exc).__name__}: {exc}"[:300]) from None
 
     def _failed(self, conn: psycopg.Connection, group: _Group, exc: DeliveryError, backoff: timedelta) -> None:
         conn.execute("UPDATE notification_outbox SET attempts = attempts + 1, last_error = %s,"

@@ -175,9 +175,10 @@ def _sendable(url: str) -> bool:
     try:
         parsed = httpx.URL(url)
         port = parsed.port or 0  # a port that is not a number fails here
-    except (httpx.InvalidURL, ValueError, TypeError):
+        host = parsed.host  # an international name that does not encode (xn--) fails here
+    except (httpx.InvalidURL, ValueError, TypeError, UnicodeError):
         return False
-    return parsed.scheme in ("http", "https") and bool(parsed.host) and port <= 65535
+    return parsed.scheme in ("http", "https") and bool(host) and port <= 65535
 
 
 def load_channels(path: Path | None) -> ChannelsConfig:

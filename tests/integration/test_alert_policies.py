@@ -14,14 +14,16 @@ import httpx
 import psycopg
 import pytest
 from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 
 from alerts.engine import AlertEngine
 from alerts.messages import renderer
-from alerts.refresh import refresh_alertmanager
+from alerts.refresh import end_in_alertmanager, refresh_alertmanager
 from indicators.stats import State
+from notify.deadline import DeadlineSender
 from notify.delivery import Notifier
 from notify.routing import ChannelsConfig, load_channels
-from notify.testing import WebhookReceiver
+from notify.testing import StuckReceiver, WebhookReceiver
 from qsmon import clock
 from qsmon.plans import Plan, load_plan_text
 from qsmon.schema import InspectionResult
@@ -169,9 +171,15 @@ class TestPlansChangedUnderFiringAlerts:
                                              ).replace("id: vegetables-pass", "id: vegetables-pass-rate"))
         world.engine.plans = {"policy-test": renamed}  # other-plan taken out of QSMON_ACTIVE_PLANS
         world.now += timedelta(seconds=61)  # the old alerts' reminders are due: they needed the old indicator
-        transitions = world.sweep()
+        # `qsmon alerts evaluate` (no retiring: an operator's shell may name other plans) reminds of nothing it
+        # cannot describe, and closes nothing.
+        assert "repeated" not in [event.transition.value for event in world.engine.sweep()]
+        assert db.execute("SELECT count(*) FROM alerts WHERE status = 'firing' AND indicator_id = 'vegetables-pass'"
+                          ).fetchone() == (8,)
+        transitions = [event.transition.value for event in world.engine.sweep(retire=True)]
         assert "repeated" not in transitions
-        assert transitions.count("opened") == 4  # the renamed indicator judges afresh
+        assert world.engine.retired == list(range(min(world.engine.retired), min(world.engine.retired) + 8))
+        assert transitions.count("opened") == 0  # the renamed indicator opened its own in the sweep before
         assert db.execute("SELECT indicator_id, plan_id, count(*) FILTER (WHERE status = 'firing'), count(*)"
                           " FROM alerts GROUP BY 1, 2 ORDER BY 1, 2").fetchall() == [
             ("vegetables-pass", "other-plan", 0, 4), ("vegetables-pass", "policy-test", 0, 4),
@@ -291,10 +299,49 @@ class TestAlertmanager:
 
         first = ends()
         time.sleep(1.5)
-        assert refresh_alertmanager(world.engine.connection(), httpx.Client(), world.channels.channels[0]) == 4
+        sender = DeadlineSender(httpx.Client())
+        assert refresh_alertmanager(world.engine.connection(), sender, world.channels.channels[0]) == 4
         time.sleep(0.5)
         assert ends() > first + timedelta(seconds=1)
         assert ends() > datetime.now(UTC) + timedelta(minutes=30)
+
+    def test_alerts_of_a_plan_taken_out_end_in_alertmanager_at_once(self, world_factory: Any,
+                                                                     settings: Settings) -> None:
+        world = world_factory([plan("am-retire-test")], "channels: [{{name: am, type: alertmanager, url: '{am}'}}]\n")
+        world.store_results(vegetables("OK", 400, fail=False) + vegetables("BAD", 40, fail=True))
+        world.sweep()
+        assert world.deliver() == 1
+        url = f"{settings.alertmanager_url.get_secret_value()}/api/v2/alerts"
+
+        def active() -> int:
+            return len(httpx.get(url, params={"filter": 'plan="am-retire-test"', "active": "true"}, timeout=10).json())
+
+        assert active() == 4
+        world.engine.plans = {}  # taken out of QSMON_ACTIVE_PLANS
+        world.engine.sweep(retire=True)
+        assert len(world.engine.retired) == 4
+        sender = DeadlineSender(httpx.Client())
+        assert end_in_alertmanager(world.engine.connection(), sender, world.channels.channels[0],
+                                   world.engine.retired) == 4
+        deadline = time.monotonic() + 10
+        while active() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert active() == 0
+
+    def test_a_hung_alertmanager_costs_the_engine_its_timeout_not_its_loop(self, world_factory: Any) -> None:
+        world = world_factory([plan("am-hung-test")], "channels: [{{name: am, type: alertmanager, url: '{am}'}}]\n")
+        world.store_results(vegetables("OK", 400, fail=False) + vegetables("BAD", 40, fail=True))
+        world.sweep()
+        assert world.deliver() == 1
+        stuck = StuckReceiver()
+        try:
+            hung = world.channels.channels[0].model_copy(update={"url": SecretStr(stuck.url), "timeout_s": 1.0})
+            started = time.monotonic()
+            assert refresh_alertmanager(world.engine.connection(), DeadlineSender(httpx.Client()), hung) == 0
+            assert time.monotonic() - started < 3
+            assert stuck.requests == 1
+        finally:
+            stuck.stop()
 
 
 class TestAnyCity:

@@ -114,9 +114,23 @@ class TestOneChannelsTroubleStaysItsOwn:
         self, settings: Settings, db: psycopg.Connection, healthy: WebhookReceiver
     ) -> None:
         queue(db, "removed")
-        assert notifier(settings, hook("duty", healthy.url)).deliver_due() == 0
-        wait = db.execute("SELECT next_attempt_at - now() FROM notification_outbox").fetchone()[0]  # type: ignore[index]
+        sender = notifier(settings, hook("duty", healthy.url))
+        for _ in range(3):  # passes within the hour leave it alone
+            assert sender.deliver_due() == 0
+        attempts, wait = db.execute("SELECT attempts, next_attempt_at - now() FROM notification_outbox").fetchone()  # type: ignore[misc]
+        assert attempts == 1
         assert GONE_CHANNEL_RETRY * 0.99 < wait <= GONE_CHANNEL_RETRY
+
+    def test_a_payload_that_cannot_be_rendered_fails_its_group_not_the_notifier(
+        self, settings: Settings, db: psycopg.Connection, healthy: WebhookReceiver
+    ) -> None:
+        enqueue_case_notice(db, case_id=None, channel="duty", group_key="bad", once_key="bad-0",
+                            payload={"written by": "another release"})  # no "line": render raises KeyError
+        queue(db, "duty")
+        assert notifier(settings, hook("duty", healthy.url)).deliver_due() == 1
+        assert [m["lines"] for m in healthy.received] == [["duty 0"]]
+        error = db.execute("SELECT last_error FROM notification_outbox WHERE group_key = 'bad'").fetchone()[0]  # type: ignore[index]
+        assert error.startswith("cannot render the message")
 
 
 class TestWhatWasSentStaysSent:

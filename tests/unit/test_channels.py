@@ -253,3 +253,17 @@ class TestRobotsGetWhatTheyAccept:
         assert cut.startswith("## 告警\n- 荆州市第0县")
         assert cut.endswith("消息过长，其余内容见仪表盘）\n[查看仪表盘](http://grafana/d/qsmon-trends)")
         assert fit_markdown("短消息", 4096) == "短消息"
+
+    def test_a_line_longer_than_the_room_is_cut_inside_on_a_character_boundary(self) -> None:
+        cut = fit_markdown("## 告警\n" + "长" * 5000 + "\n[查看仪表盘](http://grafana/d/x)\n", 4096)
+        assert len(cut.encode()) <= 4096
+        assert cut.startswith("## 告警\n长长长")  # the content, not only the title
+        assert cut.endswith("[查看仪表盘](http://grafana/d/x)")
+
+    def test_a_message_without_a_link_keeps_its_lines_in_order(self) -> None:
+        notice = "## 即将到期\n" + "\n".join(f"- 案件{i} 即将到期" for i in range(500))
+        cut = fit_markdown(notice, 300)
+        assert len(cut.encode()) <= 300
+        assert cut.startswith("## 即将到期\n- 案件0 即将到期\n- 案件1")
+        assert cut.endswith("其余内容见仪表盘）")
+
