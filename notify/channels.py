@@ -74,8 +74,9 @@ def feishu_sign(secret: str, now_s: int) -> str:
 
 
 # Robots refuse a message over their size for good (WeCom: errcode 40058), so an incident with many lines would
-# never arrive: the body is cut to fit (what is cut stays on the dashboard and in the webhook's and mail's copies). WeCom documents 4,096 bytes of markdown, Feishu 20 KB a request; DingTalk
-# publishes no byte figure and gets Feishu's, less the JSON around the text.
+# never arrive: the body is cut to fit (what is cut stays on the dashboard and in the webhook's and mail's
+# copies). WeCom documents 4,096 bytes of markdown, Feishu 20 KB a request; DingTalk publishes no byte figure and
+# gets Feishu's, less the JSON around the text.
 ROBOT_MARKDOWN_BYTES = {"wecom": 4096, "dingtalk": 18_000, "feishu": 18_000}
 CUT_NOTE = "\n\n……（消息过长，其余内容见仪表盘）"
 
