@@ -160,4 +160,8 @@ def retire_alerts(conn: psycopg.Connection, evaluated: set[tuple[str, str, str]]
                if (plan, indicator, window) not in evaluated]
     for alert_id in retired:
         close_alert(conn, alert_id, now)
+    # Their changes still waiting would announce an alert that is closed (and re-fire it in Alertmanager): marked
+    # done, unsent, with the reason.
+    conn.execute("UPDATE notification_outbox SET delivered_at = %s, last_error = 'not sent: the alert was retired"
+                 " (no plan in use evaluates it)' WHERE alert_id = ANY(%s) AND delivered_at IS NULL", (now, retired))
     return retired

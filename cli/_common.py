@@ -41,6 +41,8 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
                         fg=typer.colors.RED, err=True)
             raise typer.Exit(1) from exc
         except psycopg.OperationalError as exc:  # its message names host and user, never the password
+            if exc.sqlstate is not None and not exc.sqlstate.startswith(("08", "57P0")):
+                raise  # not a lost connection (a timeout, a deadlock, a full disk): the error as it is
             typer.secho(f"error: cannot reach the database: {str(exc).strip().splitlines()[0]}", fg=typer.colors.RED,
                         err=True)
             raise typer.Exit(1) from exc

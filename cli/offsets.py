@@ -70,9 +70,9 @@ def reset(
     from streams.offsets import LogReader, refusals
     from streams.store import ResultStore, worker_application_name
 
+    position = _position(to)  # a --to that is no position is refused before anything is read
     settings = get_settings()
     log = LogReader(settings.kafka_bootstrap, settings.results_topic).read()
-    position = _position(to)  # a --to that is no position is refused before anything is read
     store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic,
                         application_name=_OWN_NAME)
     try:

@@ -2,8 +2,9 @@
 
 httpx's and smtplib's timeouts bound each read and write: a receiver that answers a byte every few seconds holds a
 send, and with it every other channel's, for as long as it likes. Each send runs on a thread of its own and the
-notifier waits for it until the channel's deadline; a send still running then counts as failed (it may yet arrive:
-receivers de-duplicate by the idempotency key) and its channel gets no second send until the first has ended.
+notifier waits for it until the channel's deadline; a send still running then counts as failed and its channel gets
+no second send from this process until the first has ended. It may yet arrive: then the retry repeats it, which
+webhooks de-duplicate by the idempotency key (while the group has not grown) and robots and mail do not.
 """
 
 from __future__ import annotations

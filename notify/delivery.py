@@ -47,17 +47,18 @@ _LOCK = {"class": NOTIFIER, "name": "outbox"}
 # the pass and starve the others. One message carries at most this many changes; the rest follow in the next.
 MAX_CHANGES_A_MESSAGE = 200
 _PENDING = f"""
-WITH waiting AS (
-    SELECT o.*, row_number() OVER (PARTITION BY channel, group_key ORDER BY id) AS nth,
+WITH waiting AS (  -- the window over the light columns; payloads are read for the rows kept, when due
+    SELECT id, channel, group_key, attempts, created_at,
+        row_number() OVER (PARTITION BY channel, group_key ORDER BY id) AS nth,
         max(next_attempt_at) OVER (PARTITION BY channel, group_key) AS group_retry_at
-    FROM notification_outbox o WHERE delivered_at IS NULL
+    FROM notification_outbox WHERE delivered_at IS NULL
 )
 SELECT w.id, w.channel, w.group_key,
-    CASE WHEN w.group_retry_at <= now() THEN w.payload END,  -- a group in backoff: only when it is due, not now
+    CASE WHEN w.group_retry_at <= now() THEN o.payload END,  -- a group in backoff: only when it is due, not now
     w.attempts, w.created_at, w.group_retry_at, now(),
     (SELECT max(d.delivered_at) FROM notification_outbox d
      WHERE d.channel = w.channel AND d.group_key = w.group_key AND d.delivered_at IS NOT NULL) AS last_sent
-FROM waiting w
+FROM waiting w JOIN notification_outbox o ON o.id = w.id
 WHERE w.nth <= {MAX_CHANGES_A_MESSAGE} AND (w.group_retry_at <= now() OR w.nth = 1)
 ORDER BY w.id
 """

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping
 from difflib import get_close_matches
 from functools import cache, lru_cache
@@ -192,8 +193,12 @@ class Settings(BaseSettings):
             parts = conninfo_to_dict(value.get_secret_value())
         except psycopg.Error:  # its message quotes the URL, password included: never shown
             raise ValueError(INVALID_DATABASE_URL) from None
-        if "@" in str(parts.get("host", "")):  # libpq would try a host named after the password's tail
-            raise ValueError("an @ in the password or user must be written %40 in the URL")
+        # An unencoded @ or / in the password shifts the rest into host, port or database name, where errors and
+        # `qsmon config` would show it.
+        if (any("@" in str(parts.get(key, "")) for key in ("host", "port", "dbname"))
+                or not re.fullmatch(r"[0-9,]*", str(parts.get("port", "")))):
+            raise ValueError("the URL does not split into user, host, port and database: an @ or / in the password"
+                             " or user must be written %40 or %2F")
         return value
 
     @field_validator("plans_dir")
@@ -285,14 +290,19 @@ def _secrets_list(text: str) -> list[str]:
 
 
 def _database_shown(dsn: str) -> str:
-    """postgresql://user:***@host:port/dbname, whatever form the URL was given in; the password never."""
+    """Where the database URL points, for operators: user, hosts and ports, database name, and the names (not
+    values) of any options; the password never. Parts libpq would take from its defaults say so."""
     from psycopg.conninfo import conninfo_to_dict
 
     parts = conninfo_to_dict(dsn)
-    password = ":***" if parts.get("password") else ""
-    options = f"?options={parts['options']}" if parts.get("options") else ""
-    return (f"postgresql://{parts.get('user', '')}{password}@{parts.get('host', '')}:{parts.get('port', '5432')}"
-            f"/{parts.get('dbname', '')}{options}")
+    hosts = str(parts.get("host") or parts.get("hostaddr") or "(libpq default)").split(",")
+    ports = str(parts.get("port") or "5432").split(",")
+    where = ",".join(f"[{h}]" if ":" in h else h for h in hosts) + ":" + ",".join(ports)
+    shown = f"user={parts.get('user', '(libpq default)')} host={where} dbname={parts.get('dbname', '(libpq default)')}"
+    if parts.get("password"):
+        shown += " password=***"
+    others = sorted(k for k in parts if k not in ("user", "password", "host", "hostaddr", "port", "dbname"))
+    return shown + (f" (also set: {', '.join(others)})" if others else "")
 
 
 def _shown(value: Any) -> Any:

@@ -150,7 +150,8 @@ _ENUMERATOR = re.compile(r"^\s*(?:[\u2460-\u2473]|\(?\d{1,2}[)）、]|（\d{1,2}
 _SUPERSCRIPT = re.compile(r"<sup>\s*([-\d]+)\s*</sup>", re.IGNORECASE)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _UNIT_WORD = re.compile(r"[A-Za-zμ%‰\u4e00-\u9fff]")
-_VALUE_SEPARATOR = re.compile(r"\s*[；;,，、]\s*")
+# Between values: ； ; 、 or a comma that is not a thousands separator (1,200CFU/g is one value).
+_VALUE_SEPARATOR = re.compile(r"\s*(?:[；;、]|[,，](?!\d{3}(?:\D|$)))\s*")
 
 
 def _starts_item(segment: str, current: str) -> bool:

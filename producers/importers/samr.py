@@ -55,10 +55,10 @@ HEADERS: dict[str, str] = {
     "公告日期": "notice_date", "抽样日期": "sampled_date", "任务来源/项目名称": "task", "任务来源": "task",
     "检验机构": "lab", "备注": "remark",
     "不合格项目": "failed_items",
-    # A per-row verdict, where one sheet lists passes and fails together. Not a bare 结论 or 判定: on a 核查处置
-    # sheet those say how a case ended (整改合格), not what the sample was.
+    # A per-row verdict, where one sheet lists passes and fails together. A bare 结论 or 判定 only where the sheet's
+    # title says neither 合格 nor 不合格: on a 不合格 sheet it may say how a case ended (整改合格).
     "检验结论": "verdict", "判定结论": "verdict", "判定结果": "verdict", "结果判定": "verdict", "抽检结论": "verdict",
-    "检验结果判定": "verdict",
+    "检验结果判定": "verdict", "结论": "verdict_if_untitled", "判定": "verdict_if_untitled",
 }
 # Title and note rows above the header: published workbooks have up to ~5; a sheet without a header this far down
 # is a cover or notes sheet, and the import says it skipped it.
@@ -195,19 +195,25 @@ def _sampling_level(task: str) -> SamplingLevel | None:
     if any(word in task for word in ("国家", "总局", "国抽")):
         return SamplingLevel.NATIONAL
     found = _BUREAU.search(task)
-    if found is None:  # no bureau named (湖北省食品安全监督抽检): the words it has, most senior first
-        return next((level for suffixes, level in _LEVEL_BY_SUFFIX if any(w in task for w in suffixes)),
-                    SamplingLevel.CITY if "市" in task else None)
+    if found is None:  # no bureau named (湖北省荆州市食品安全监督抽检): the most specific division it names
+        code = locate(task)
+        if code is None:
+            return None
+        return _level_of(code)
     organiser = task[:found.start()].strip(" （(")
     for suffixes, level in _LEVEL_BY_SUFFIX:
         if organiser.endswith(suffixes):
             return level
     if organiser.endswith("市"):
         code = locate(organiser)
-        if code is not None and code.endswith("0000"):
-            return SamplingLevel.PROVINCIAL
-        return SamplingLevel.CITY if code is None or code.endswith("00") else SamplingLevel.COUNTY
+        return SamplingLevel.CITY if code is None else _level_of(code)
     return None
+
+
+def _level_of(code: str) -> SamplingLevel:
+    if code.endswith("0000"):
+        return SamplingLevel.PROVINCIAL
+    return SamplingLevel.CITY if code.endswith("00") else SamplingLevel.COUNTY
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +228,7 @@ class _Outcome:
 
 # A 备注 that tells a 复检's outcome (复检合格, 经复检维持原检验结论); one that names a 复检 still to come or not
 # asked for (企业已申请复检, 复检结果待定, 放弃复检) says nothing of it: that row is the first result.
-_RETEST_OUTCOME = re.compile(r"经复检|维持原|复检[^，,。；;]{0,6}(不)?(合格|符合)")
+_RETEST_OUTCOME = re.compile(r"经复检|维持原|复检(?:后|结果|结论)?(?:为|是|：|:)?\s*不?(?:合格|符合(?!性))")
 
 
 def _outcome(verdict: Verdict, remark: str, retest_sheet: bool) -> _Outcome:
@@ -339,6 +345,7 @@ class _Header:
     row: int
     spans: dict[str, list[int]]
     unread: list[str]
+    texts: dict[int, str]  # the header cells as written
 
     @classmethod
     def find(cls, row: int, cells: list[Any]) -> _Header | None:
@@ -350,7 +357,16 @@ class _Header:
                 spans.setdefault(name, []).append(i)
             elif cell not in (None, ""):
                 unread.append(cell_text(cell))
-        return cls(row, spans, unread) if len(spans) >= 3 else None
+        texts = {i: cell_text(c) for i, c in enumerate(cells) if c not in (None, "")}
+        return cls(row, spans, unread, texts) if len(spans) >= 3 else None
+
+    def settle_verdict(self, *, titled: bool) -> None:
+        """A bare 结论 / 判定 column is the verdict on a sheet whose title gives none, else a column not read."""
+        columns = self.spans.pop("verdict_if_untitled", [])
+        if columns and not titled and "verdict" not in self.spans:
+            self.spans["verdict"] = columns
+        elif columns:
+            self.unread += [self.texts[i] for i in columns]
 
     def fields(self, cells: list[Any]) -> dict[str, Any]:
         """The row's fields: a failed-items header over several columns joins them with ║ (item, result, limit);
@@ -411,6 +427,7 @@ def _read_sheet(at: _SheetContext, rows: Iterator[list[Any]]) -> Generator[RowOu
         if header is None:
             header = _Header.find(row_number, cells)
             if header is not None:
+                header.settle_verdict(titled=sheet_verdict is not None)
                 if sheet_verdict is None and "verdict" not in header.spans:
                     # A title that says neither and no 检验结论 column: a 不合格项目 column means fails.
                     sheet_verdict = Verdict.FAIL if "failed_items" in header.spans else Verdict.PASS

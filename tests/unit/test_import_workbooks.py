@@ -164,6 +164,12 @@ class TestVerdictsAndRevisions:
         assert [o.result.verdict for o in found if isinstance(o, ImportRow)] == [Verdict.FAIL]
         assert [o.note for o in found if isinstance(o, SheetNote)] == ["columns not read: 结论"]
 
+    def test_a_bare_conclusion_column_decides_the_rows_of_a_sheet_whose_title_says_neither(
+            self, tmp_path: Path) -> None:
+        path = workbook(tmp_path / "抽检结果.xlsx", {"Sheet1": [
+            [*HEADER, "结论"], [*row(1, "DC1"), "合格"], [*row(2, "DC2", items="苯甲酸║0.5g/kg║不得使用"), "不合格"]]})
+        assert [o.result.verdict for o in outcomes(path) if isinstance(o, ImportRow)] == [Verdict.PASS, Verdict.FAIL]
+
     def test_verdict_cells_are_read_strictly_and_an_empty_one_leaves_the_sheets(self, tmp_path: Path) -> None:
         header = [*HEADER, "检验结论"]
         path = workbook(tmp_path / "公告.xlsx", {"不合格产品信息": [
@@ -176,7 +182,8 @@ class TestVerdictsAndRevisions:
                 ] == [("SAMR-DC2", Verdict.FAIL, 1), ("SAMR-DC3", Verdict.PASS, 2)]
 
     @pytest.mark.parametrize("remark", ["企业已申请复检", "企业提出复检", "复检尚未完成", "复检结果待定",
-                                        "企业放弃复检", "企业未提出复检"])
+                                        "企业放弃复检", "企业未提出复检", "申请复检，复检结果是否合格待定",
+                                        "复检符合性审查中"])
     def test_remarks_of_a_retest_to_come_or_not_asked_leave_the_first_result(self, tmp_path: Path,
                                                                             remark: str) -> None:
         path = workbook(tmp_path / "公告.xlsx", {"不合格产品信息": [
@@ -201,12 +208,14 @@ class TestVerdictsAndRevisions:
     def test_the_organiser_is_the_most_specific_division_its_name_says(self, tmp_path: Path) -> None:
         tasks = ["国家市场监督管理总局", "湖北省市场监督管理局", "湖北省荆州市市场监督管理局",
                  "荆州市沙市区市场监督管理局", "上海市市场监督管理局", "恩施州市场监督管理局",
-                 "湖北省市场监督管理局（承检：荆州市）", "松滋市市场监督管理局"]
+                 "湖北省市场监督管理局（承检：荆州市）", "松滋市市场监督管理局", "湖北省荆州市食品安全监督抽检",
+                 "杭州市西湖区食品抽检"]
         rows: list[list[object]] = [HEADER, *(row(n, f"DC{n}", task=task) for n, task in enumerate(tasks, 1))]
         path = workbook(tmp_path / "公告.xlsx", {"合格产品信息": rows})
         assert [r.result.sampling_level for r in events(path)] == [
             SamplingLevel.NATIONAL, SamplingLevel.PROVINCIAL, SamplingLevel.CITY, SamplingLevel.COUNTY,
-            SamplingLevel.PROVINCIAL, SamplingLevel.CITY, SamplingLevel.PROVINCIAL, SamplingLevel.COUNTY]
+            SamplingLevel.PROVINCIAL, SamplingLevel.CITY, SamplingLevel.PROVINCIAL, SamplingLevel.COUNTY,
+            SamplingLevel.CITY, SamplingLevel.COUNTY]
 
 
 class TestFailedItemsOverLines:
@@ -227,6 +236,8 @@ class TestFailedItemsOverLines:
         assert (wrapped.item, wrapped.measured, wrapped.unit) == ("铅", "0.8", "mg/kg")
         (ranged,) = parse_failed_items("pH║3.2║4.0-6.0")
         assert (ranged.limit, ranged.unit) == ("4.0-6.0", None)
+        (thousands,) = parse_failed_items("菌落总数║1,200CFU/g║≤1,000CFU/g")
+        assert (thousands.measured, thousands.unit) == ("1,200", "CFU/g")
 
     def test_a_wrapped_limit_stays_with_its_item_and_items_without_limits_stay_apart(self) -> None:
         (item,) = parse_failed_items("毒死蜱║0.12mg/kg║\n≤0.02mg/kg")

@@ -148,9 +148,17 @@ class TestWhatOperatorsSee:
             load_settings(plans_dir=tmp_path / "nope")
 
     def test_the_database_a_command_reaches_is_shown_without_its_password(self) -> None:
-        settings = load_settings(database_url="postgresql://app:s3cret-pw@db.example:6432/qsmon_prod")
-        assert settings.masked()["database_url"] == "postgresql://app:***@db.example:6432/qsmon_prod"
+        settings = load_settings(database_url="postgresql://app:s3cret-pw@db.example:6432/qsmon_prod"
+                                              "?options=-c%20search_path%3Dx&sslmode=require")
+        assert settings.masked()["database_url"] == ("user=app host=db.example:6432 dbname=qsmon_prod password=***"
+                                                     " (also set: options, sslmode)")
         assert "s3cret" not in str(settings.masked())
+
+    def test_a_slash_in_the_password_is_refused_without_showing_it(self) -> None:
+        with pytest.raises(ConfigError) as refused:
+            load_settings(database_url="postgresql://u:pa/ss-tail@db/d")
+        assert "%2F" in str(refused.value)
+        assert "ss-tail" not in str(refused.value)
 
     def test_an_unencoded_at_sign_in_the_password_is_named_without_showing_it(self) -> None:
         with pytest.raises(ConfigError) as refused:
