@@ -178,6 +178,10 @@ class TestPlansChangedUnderFiringAlerts:
                           ).fetchone() == (8,)
         transitions = [event.transition.value for event in world.engine.sweep(retire=True)]
         assert "repeated" not in transitions
+        # Their changes not yet sent would announce closed alerts: marked done, unsent, with the reason.
+        assert db.execute("SELECT count(*) FROM notification_outbox o JOIN alerts a ON a.id = o.alert_id"
+                          " WHERE a.indicator_id = 'vegetables-pass' AND o.last_error LIKE 'not sent: the alert was"
+                          " retired%%' AND o.delivered_at IS NOT NULL").fetchone() == (8,)
         assert world.engine.retired == list(range(min(world.engine.retired), min(world.engine.retired) + 8))
         assert transitions.count("opened") == 0  # the renamed indicator opened its own in the sweep before
         assert db.execute("SELECT indicator_id, plan_id, count(*) FILTER (WHERE status = 'firing'), count(*)"

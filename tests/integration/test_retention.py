@@ -81,3 +81,24 @@ def test_without_history_retention_a_rebuild_reaches_back_to_the_start(settings:
     kept = settings.model_copy(update={"retention_history_days": 400})
     assert earliest_rebuild_day(db, kept, date(2026, 11, 30)) == date(2026, 1, 1)  # the cut is 2025-10-26
     assert datetime(2025, 10, 26, tzinfo=UTC).date() == date(2026, 11, 30) - timedelta(days=400)
+
+
+def test_history_dropped_before_the_cut_was_recorded_is_found_by_migration_023(settings: Settings,
+                                                                               db: psycopg.Connection) -> None:
+    from importlib import resources
+
+    now = clock.now()
+    kept = [result(f"KEPT-{i}", at=now - timedelta(days=3 + i)) for i in range(5)]
+    store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic)
+    records = [SourceRecord(0, i, r.key, r.to_json()) for i, r in enumerate(kept)]
+    store.write(classify(records, now)[0], records)
+    store.close()
+    backfill = resources.files("qsmon.storage.migrations").joinpath("023_history_cut_before_022.sql")
+    db.execute(backfill.read_text(encoding="utf-8").encode())
+    assert db.execute("SELECT count(*) FROM history_cut").fetchone() == (0,)  # history reaches as far as rollups
+    # A month of rollups whose history retention dropped before it was recorded.
+    db.execute("INSERT INTO rollup_daily (day, category, subcategory, sampling_type, stage, region_code, grade,"
+               " tested, passed, failed) SELECT day, 'food', '', 'supervisory', 'distribution', '420000', '', 1, 1, 0"
+               " FROM generate_series(now() - interval '800 days', now() - interval '770 days', '1 day') day")
+    db.execute(backfill.read_text(encoding="utf-8").encode())
+    assert earliest_rebuild_day(db, settings, now.date()) == date((now - timedelta(days=7)).year + 1, 1, 1)
