@@ -129,11 +129,6 @@ def _encoding(path: Path, configured: str) -> str:
     return "utf-8-sig"
 
 
-def _raw(header: list[str], cells: list[str]) -> str:
-    """The row as read, for the rejects file: a short row's missing cells are empty, a long row's extras kept."""
-    return ",".join([*cells, *[""] * (len(header) - len(cells))])
-
-
 def read_csv(path: Path, mapping: CsvMapping, timezone: str, *,
              keys_by_file_name: bool = False) -> Iterator[RowOutcome]:
     try:
@@ -160,15 +155,17 @@ def read_csv(path: Path, mapping: CsvMapping, timezone: str, *,
                 row_number += 1
                 if not any(c.strip() for c in cells):
                     continue
+                # A short row's missing cells are empty; a long row keeps its extras (in the rejects file).
+                padded = [*cells, *[""] * (len(header) - len(cells))]
                 if len(cells) > len(header):  # its cells would sit under the wrong headers
                     yield Rejection(str(path), None, row_number, f"{len(cells)} cells in a row under {len(header)}"
-                                    " headers: a comma inside an unquoted cell?", _raw(header, cells))
+                                    " headers: a comma inside an unquoted cell?", ",".join(padded))
                     continue
-                row = dict(zip(header, [*cells, *[""] * (len(header) - len(cells))], strict=False))
                 try:
-                    yield ImportRow(_row_to_event(row, mapping, file_key, timezone), str(path), None, row_number)
+                    yield ImportRow(_row_to_event(dict(zip(header, padded, strict=True)), mapping, file_key, timezone),
+                                    str(path), None, row_number)
                 except (RowError, ValueError) as exc:
-                    yield Rejection(str(path), None, row_number, str(exc), _raw(header, cells))
+                    yield Rejection(str(path), None, row_number, str(exc), ",".join(padded))
     except UnicodeDecodeError as exc:
         raise ImportFormatError(f"the CSV is not {encoding} text after row {row_number}: set `encoding:` in the"
                                 " mapping (gbk, gb18030, utf-8)", file=str(path)) from exc
