@@ -90,12 +90,13 @@ class _Group:
 
 def _groups(rows: list[tuple[Any, ...]]) -> list[_Group]:
     groups: dict[tuple[str, str], _Group] = {}
+    # retry_at is the group's (the latest next_attempt_at of its rows, _PENDING); rows come in id order, so the
+    # first row's created_at is the oldest.
     for row_id, channel, group_key, payload, attempts, created, retry_at, now, last_sent in rows:
         group = groups.setdefault((channel, group_key), _Group(channel, now, created, retry_at, last_sent))
         group.ids.append(row_id)
         group.payloads.append(payload)
         group.attempts = max(group.attempts, attempts)
-        group.retry_at = max(retry_at, group.retry_at)  # rows are in id order: the first is the oldest
     return list(groups.values())
 
 
