@@ -53,15 +53,20 @@ def _applied(conn: psycopg.Connection) -> dict[int, str]:
     return dict(conn.execute("SELECT version, checksum FROM schema_migrations").fetchall())
 
 
+def _refuse_newer(applied: dict[int, str], bundled: list[Migration]) -> None:
+    """A database a newer qsmon migrated: this one must not write to it (nor `qsmon init` it)."""
+    newer = sorted(set(applied) - {m.version for m in bundled})
+    if newer:
+        raise SchemaVersionError("the database's schema is newer than this qsmon: upgrade qsmon",
+                                 unknown_versions=newer, known_up_to=max(m.version for m in bundled))
+
+
 def pending_migrations(conn: psycopg.Connection) -> list[Migration]:
     """What this qsmon would apply; refuses a database a newer qsmon migrated (an older `qsmon init` would sync
     plans and topics into a schema it does not know, and report success)."""
     applied = _applied(conn)
     bundled = bundled_migrations()
-    newer = sorted(set(applied) - {m.version for m in bundled})
-    if newer:
-        raise SchemaVersionError("the database's schema is newer than this qsmon: upgrade qsmon",
-                                 unknown_versions=newer, known_up_to=max(m.version for m in bundled))
+    _refuse_newer(applied, bundled)
     pending = []
     for migration in bundled:
         recorded = applied.get(migration.version)
@@ -117,10 +122,7 @@ def check_schema(conn: psycopg.Connection) -> int:
     applied: dict[int, str] = dict(conn.execute("SELECT version, checksum FROM schema_migrations").fetchall())
     conn.rollback()
     bundled = {m.version: m for m in bundled_migrations()}
-    newer = sorted(set(applied) - set(bundled))
-    if newer:
-        raise SchemaVersionError("the database's schema is newer than this qsmon: upgrade qsmon",
-                                 unknown_versions=newer, known_up_to=max(bundled))
+    _refuse_newer(applied, list(bundled.values()))
     pending = sorted(set(bundled) - set(applied))
     if pending:
         raise SchemaVersionError("the database's schema is older than this qsmon: stop the workers and run "
