@@ -146,10 +146,10 @@ class AlertEngine:
         """Announce again what still fires: after a silence that hid it ended, and every repeat interval."""
         events = []
         with conn.transaction():
-            known = {indicator.id for indicator in plan.indicators}
-            for alert in store.firing_alerts(conn, plan.id, _severities(plan)):
+            severity_of = _severities(plan)  # also the indicators the plan still has
+            for alert in store.firing_alerts(conn, plan.id, severity_of):
                 e = alert.evaluation
-                if e is None or e.indicator_id not in known or store.silenced(conn, e, alert.severity, now):
+                if e is None or e.indicator_id not in severity_of or store.silenced(conn, e, alert.severity, now):
                     continue  # an indicator gone from the plan: the leader's sweep retires it
                 if not any(wants(c, e, alert.severity) for c in self.channels.channels):
                     continue  # nobody to tell
@@ -162,10 +162,10 @@ class AlertEngine:
         """A plan past its period (and any extension) is no longer judged: its firing alerts close, announced once."""
         events = []
         with conn.transaction():
-            known = {indicator.id for indicator in plan.indicators}
-            for alert in store.firing_alerts(conn, plan.id, _severities(plan)):
+            severity_of = _severities(plan)  # also the indicators the plan still has
+            for alert in store.firing_alerts(conn, plan.id, severity_of):
                 store.close_alert(conn, alert.alert_id, now)
-                if alert.evaluation is not None and alert.evaluation.indicator_id in known:
+                if alert.evaluation is not None and alert.evaluation.indicator_id in severity_of:
                     events.append(announce(conn, alert.alert_id, Transition.EXPIRED, alert.severity,
                                            alert.evaluation, now, self.channels.channels, payload))
         return events
