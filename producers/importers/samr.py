@@ -40,6 +40,7 @@ from producers.importers.base import (
 )
 from qsmon.addresses import locate, locate_within, province_of
 from qsmon.food_classes import classify, food_classes
+from qsmon.regions import level_of
 from qsmon.schema import InspectionResult, safe_sample_id
 from qsmon.settings import get_settings
 from qsmon.vocab import Category, RetestStatus, SamplingLevel, SamplingType, Verdict
@@ -210,10 +211,11 @@ def _sampling_level(task: str) -> SamplingLevel | None:
     return None
 
 
+_SAMPLING_LEVEL = {"province": SamplingLevel.PROVINCIAL, "city": SamplingLevel.CITY, "county": SamplingLevel.COUNTY}
+
+
 def _level_of(code: str) -> SamplingLevel:
-    if code.endswith("0000"):
-        return SamplingLevel.PROVINCIAL
-    return SamplingLevel.CITY if code.endswith("00") else SamplingLevel.COUNTY
+    return _SAMPLING_LEVEL[level_of(code)]
 
 
 @dataclass(frozen=True, slots=True)
