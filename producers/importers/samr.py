@@ -346,29 +346,29 @@ class _Header:
 
     row: int
     spans: dict[str, list[int]]
-    unread: list[str]
     texts: dict[int, str]  # the header cells as written
 
     @classmethod
     def find(cls, row: int, cells: list[Any]) -> _Header | None:
         spans: dict[str, list[int]] = {}
-        unread = []
         for i, cell in enumerate(cells):
             name = HEADERS.get(_normalise_header(cell))
             if name:
                 spans.setdefault(name, []).append(i)
-            elif cell not in (None, ""):
-                unread.append(cell_text(cell))
         texts = {i: cell_text(c) for i, c in enumerate(cells) if c not in (None, "")}
-        return cls(row, spans, unread, texts) if len(spans) >= 3 else None
+        return cls(row, spans, texts) if len(spans) >= 3 else None
+
+    @property
+    def unread(self) -> list[str]:
+        """The header cells no field is read from, in column order."""
+        read = {i for columns in self.spans.values() for i in columns}
+        return [text for i, text in sorted(self.texts.items()) if i not in read]
 
     def settle_verdict(self, *, titled: bool) -> None:
         """A bare 结论 / 判定 column is the verdict on a sheet whose title gives none, else a column not read."""
         columns = self.spans.pop("verdict_if_untitled", [])
         if columns and not titled and "verdict" not in self.spans:
             self.spans["verdict"] = columns
-        elif columns:
-            self.unread += [self.texts[i] for i in columns]
 
     def fields(self, cells: list[Any]) -> dict[str, Any]:
         """The row's fields: a failed-items header over several columns joins them with ║ (item, result, limit);
@@ -433,8 +433,8 @@ def _read_sheet(at: _SheetContext, rows: Iterator[list[Any]]) -> Generator[RowOu
                 if sheet_verdict is None and "verdict" not in header.spans:
                     # A title that says neither and no 检验结论 column: a 不合格项目 column means fails.
                     sheet_verdict = Verdict.FAIL if "failed_items" in header.spans else Verdict.PASS
-                if header.unread:
-                    yield SheetNote(at.file, at.sheet, f"columns not read: {'、'.join(header.unread)}")
+                if unread := header.unread:
+                    yield SheetNote(at.file, at.sheet, f"columns not read: {'、'.join(unread)}")
             elif row_number >= MAX_TITLE_ROWS:
                 break
             continue
