@@ -132,6 +132,11 @@ _MEASURED = re.compile(r"^\s*(?P<value>[<>≤≥]?\s*[-+]?\d[\d.,]*(?:\s*[×xX]\
 _SIGNS = str.maketrans({"＜": "<", "＞": ">", "＝": "="})
 
 
+def _is_measurement(text: str) -> bool:
+    """A number with perhaps a sign, an exponent and a unit (＜10CFU/g, 1.3×10⁵, ≤0.02mg/kg)."""
+    return _MEASURED.match(text.translate(_SIGNS)) is not None
+
+
 def split_unit(text: str) -> tuple[str, str | None]:
     """'0.161g/kg' -> ('0.161', 'g/kg'); free text such as '检出' stays whole."""
     text = text.translate(_SIGNS)
@@ -166,8 +171,8 @@ def _starts_item(segment: str, current: str) -> bool:
         return False
     if len(_FIELD_SEPARATOR.findall(current)) >= 2:
         return True
-    head = _ENUMERATOR.sub("", fields[0]).translate(_SIGNS)
-    return bool(_CJK.search(head)) and not _MEASURED.match(head)
+    head = _ENUMERATOR.sub("", fields[0])
+    return bool(_CJK.search(head)) and not _is_measurement(head)
 
 
 def _items_of(text: str) -> list[str]:
@@ -202,7 +207,7 @@ def measurement(result: str) -> tuple[str | None, str | None]:
     if not text:
         return None, None
     values = [_ENUMERATOR.sub("", v) for v in _VALUE_SEPARATOR.split(text) if v.strip()]
-    if len(values) > 1 and all(_MEASURED.match(v.translate(_SIGNS)) for v in values):
+    if len(values) > 1 and all(_is_measurement(v) for v in values):
         units = [split_unit(v)[1] for v in values]
         return "；".join(values)[:200], next((u for u in reversed(units) if u), None)
     return split_unit(text)
