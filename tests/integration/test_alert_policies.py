@@ -288,13 +288,19 @@ class TestPlansInForce:
         assert db.execute("SELECT count(*) FROM alerts WHERE status = 'firing'").fetchone() == (0,)
 
 
+def told_alertmanager(world_factory: Any, plan_id: str) -> World:
+    """A world whose plan fires four alerts (city and county, two windows), delivered to the local Alertmanager."""
+    world: World = world_factory([plan(plan_id)], "channels: [{{name: am, type: alertmanager, url: '{am}'}}]\n")
+    world.store_results(vegetables("OK", 400, fail=False) + vegetables("BAD", 40, fail=True))
+    world.sweep()
+    assert world.deliver() == 1
+    return world
+
+
 class TestAlertmanager:
     def test_firing_alerts_are_refreshed_before_alertmanager_forgets_them(self, world_factory: Any,
                                                                           settings: Settings) -> None:
-        world = world_factory([plan("am-refresh-test")], "channels: [{{name: am, type: alertmanager, url: '{am}'}}]\n")
-        world.store_results(vegetables("OK", 400, fail=False) + vegetables("BAD", 40, fail=True))
-        world.sweep()
-        assert world.deliver() == 1
+        world = told_alertmanager(world_factory, "am-refresh-test")
 
         def ends() -> datetime:
             answer = httpx.get(f"{settings.alertmanager_url.get_secret_value()}/api/v2/alerts",
@@ -311,10 +317,7 @@ class TestAlertmanager:
 
     def test_alerts_of_a_plan_taken_out_end_in_alertmanager_at_once(self, world_factory: Any,
                                                                      settings: Settings) -> None:
-        world = world_factory([plan("am-retire-test")], "channels: [{{name: am, type: alertmanager, url: '{am}'}}]\n")
-        world.store_results(vegetables("OK", 400, fail=False) + vegetables("BAD", 40, fail=True))
-        world.sweep()
-        assert world.deliver() == 1
+        world = told_alertmanager(world_factory, "am-retire-test")
         url = f"{settings.alertmanager_url.get_secret_value()}/api/v2/alerts"
 
         def active() -> int:
@@ -333,10 +336,7 @@ class TestAlertmanager:
         assert active() == 0
 
     def test_a_hung_alertmanager_costs_the_engine_its_timeout_not_its_loop(self, world_factory: Any) -> None:
-        world = world_factory([plan("am-hung-test")], "channels: [{{name: am, type: alertmanager, url: '{am}'}}]\n")
-        world.store_results(vegetables("OK", 400, fail=False) + vegetables("BAD", 40, fail=True))
-        world.sweep()
-        assert world.deliver() == 1
+        world = told_alertmanager(world_factory, "am-hung-test")
         stuck = StuckReceiver()
         try:
             hung = world.channels.channels[0].model_copy(update={"url": SecretStr(stuck.url), "timeout_s": 1.0})
