@@ -169,3 +169,6 @@ def read_csv(path: Path, mapping: CsvMapping, timezone: str, *,
     except UnicodeDecodeError as exc:
         raise ImportFormatError(f"the CSV is not {encoding} text after row {row_number}: set `encoding:` in the"
                                 " mapping (gbk, gb18030, utf-8)", file=str(path)) from exc
+    except csv.Error as exc:  # a cell over csv's field limit (131,072 characters): an unclosed quote, as a rule
+        raise ImportFormatError(f"the CSV cannot be read past row {row_number}: {exc} (a quote left open?)",
+                                file=str(path)) from exc

@@ -9,6 +9,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from producers.exceptions import ImportFormatError
 from producers.importers import import_files
 from producers.importers.base import ImportRow, Rejection, SheetNote, parse_failed_items
 from producers.importers.csv_mapped import load_mapping, read_csv
@@ -302,3 +303,8 @@ class TestCsvAsSaved:
         assert (summary.valid, summary.rejected) == (70_001, 0)
         tiny, _ = self.run(tmp_path, "豆干,2026-03-05,合格,,,\r\n", encoding="gbk")  # ends in a 2-byte character
         assert (tiny.valid, tiny.rejected) == (1, 0)
+
+    def test_a_cell_past_csvs_field_limit_stops_the_import_naming_the_row(self, tmp_path: Path) -> None:
+        with pytest.raises(ImportFormatError, match="cannot be read past row 2"):
+            self.run(tmp_path, '鲜鱼,2026-03-05,合格,,,\n"' + "x" * 200_000 + '",2026-03-05,合格,,,\n')
+
