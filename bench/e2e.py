@@ -47,7 +47,7 @@ from streams.metrics import WorkerMetrics
 from streams.pipeline import WritePipeline
 from streams.processor import BatchProcessor
 from streams.records import COLUMNS, COPY_TYPES, Rejected, SourceRecord, classify
-from streams.run import tune_collector
+from streams.run import tune_interpreter
 from streams.store import ResultStore, stored_offset_total
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,10 +180,10 @@ def measure_storage_path(base: Settings, events: list[tuple[bytes, bytes]]) -> f
     settings = isolated(base, "storage")
     store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic)
     records = numbered(events, base.results_partitions)
-    # The collector as the worker sets it up; the records, like the events, are the fixture, which a worker never
-    # holds: left tracked, every full collection would walk a million of them.
-    thresholds = gc.get_threshold()
-    tune_collector()
+    # The collector and the GIL's switch interval as the worker sets them up; the records, like the events, are
+    # the fixture, which a worker never holds: left tracked, every full collection would walk a million of them.
+    thresholds, switch_interval = gc.get_threshold(), sys.getswitchinterval()
+    tune_interpreter()
 
     async def no_dead_letters(items: Sequence[Rejected]) -> None:
         if items:  # the simulator's events are all valid
@@ -209,6 +209,7 @@ def measure_storage_path(base: Settings, events: list[tuple[bytes, bytes]]) -> f
         elapsed = asyncio.run(run())
     finally:
         gc.set_threshold(*thresholds)
+        sys.setswitchinterval(switch_interval)
     total = stored_offsets(settings)
     store.close()
     drop(settings, base)
