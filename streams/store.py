@@ -203,38 +203,58 @@ class ResultStore:
 
     def _write(self, accepted: Sequence[Accepted], all_records: Sequence[SourceRecord],
                encoded: bytes | None) -> BatchOutcome:
+        """Three round trips, where one per statement would be eight: the GIL is with the next batch's validation
+        while this thread waits, and each wait for the server ends with a wait for the GIL (docs/benchmarks.md,
+        step 8). BEGIN and the partition locks go in one pipeline; the COPY, which a pipeline cannot carry, alone;
+        the statements and the COMMIT in a second pipeline. A failure anywhere rolls back (``write``)."""
         conn = self._connection()
         outcome = BatchOutcome()
-        with conn.transaction():
-            stored = self._lock_partitions(conn, all_records)
+        try:
+            with conn.pipeline():
+                stored = self._lock_partitions(conn, all_records)
             fresh = [a for a in accepted if a.record.offset >= stored.get(a.record.partition, 0)]
             fresh_records = [r for r in all_records if r.offset >= stored.get(r.partition, 0)]
             outcome.skipped = len(all_records) - len(fresh_records)
             if fresh:
                 # The caller's encoding holds every accepted record: usable unless some were applied already.
-                outcome.stored, outcome.changed = self._apply(conn, fresh,
-                                                              encoded if len(fresh) == len(accepted) else None)
-            if fresh_records:
-                offsets = next_offsets(fresh_records)
-                conn.execute(_OFFSETS, {
-                    "group": self.group, "topic": self.topic, "log": self.log_identity,
-                    "partitions": list(offsets), "offsets": list(offsets.values()),
-                })
+                self._copy(conn, fresh, encoded if len(fresh) == len(accepted) else None)
+            with conn.pipeline():
+                if fresh:
+                    history, changes = self._apply_copied(conn)
+                if fresh_records:
+                    offsets = next_offsets(fresh_records)
+                    conn.execute(_OFFSETS, {
+                        "group": self.group, "topic": self.topic, "log": self.log_identity,
+                        "partitions": list(offsets), "offsets": list(offsets.values()),
+                    })
+                conn.commit()
+            if fresh:
+                outcome.stored = history.rowcount
+                outcome.changed = {RollupKey(*row) for row in changes.fetchall()}
+        except BaseException:
+            self._rollback()
+            raise
         return outcome
 
-    def _apply(self, conn: psycopg.Connection, items: Sequence[Accepted],
-               encoded: bytes | None = None) -> tuple[int, set[RollupKey]]:
-        """History, current verdicts, failures and rollups for ``items`` (COPY data ``encoded`` if given): results
-        stored, rollup keys changed."""
-        with conn.cursor() as cur:
-            cur.execute("DELETE FROM incoming")  # a savepoint's earlier rows (bisection); empty otherwise
-            with cur.copy(COPY) as copy:
-                copy.write(encoded if encoded is not None else encode_rows(items))
-            cur.execute(HISTORY)
-            stored = cur.rowcount
-            cur.execute(CURRENT_AND_ROLLUP, {"tz": self.timezone, "case_categories": self.case_categories,
-                                             "first_revision": FIRST_REVISION})
-            return stored, {RollupKey(*row) for row in cur.fetchall()}
+    def _copy(self, conn: psycopg.Connection, items: Sequence[Accepted], encoded: bytes | None = None) -> None:
+        """``items`` into the session's ``incoming`` table (COPY data ``encoded`` if given)."""
+        with conn.cursor() as cur, cur.copy(COPY) as copy:
+            copy.write(encoded if encoded is not None else encode_rows(items))
+
+    def _apply_copied(self, conn: psycopg.Connection) -> tuple[psycopg.Cursor, psycopg.Cursor]:
+        """History, current verdicts, failures and rollups from ``incoming``: the cursors whose results say how
+        many results were stored (history's rowcount) and which rollup keys changed (the rollup statement's rows).
+        In a pipeline, read them once it synchronised."""
+        history = conn.execute(HISTORY)
+        changes = conn.execute(CURRENT_AND_ROLLUP, {"tz": self.timezone, "case_categories": self.case_categories,
+                                                    "first_revision": FIRST_REVISION})
+        return history, changes
+
+    def _apply(self, conn: psycopg.Connection, items: Sequence[Accepted]) -> None:
+        """``items`` stored in the current transaction (a savepoint of the bisection)."""
+        conn.execute("DELETE FROM incoming")  # a savepoint that succeeded left its rows (emptied only at commit)
+        self._copy(conn, items)
+        self._apply_copied(conn)
 
     def _find_refused(self, accepted: Sequence[Accepted],
                       all_records: Sequence[SourceRecord]) -> list[tuple[Accepted, str]]:
