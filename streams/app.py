@@ -102,7 +102,8 @@ def create_app(settings: Settings, registry: CollectorRegistry, health: Health |
         await asyncio.gather(*pending)  # acknowledged by Kafka before the batch may be committed
 
     async def publish_changes(keys: set[RollupKey]) -> None:
-        await app.producer.send_and_wait(settings.changes_topic, None, encode_changes(keys), None, None, None)
+        for message in encode_changes(keys):
+            await app.producer.send_and_wait(settings.changes_topic, None, message, None, None, None)
 
     positions = PartitionPositions(app, settings.results_topic, store=store, offsets_reader=offsets_reader,
                                    log_reader=log_reader, metrics=metrics)
