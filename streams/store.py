@@ -154,19 +154,16 @@ class ResultStore:
         if not all_records:
             return BatchOutcome()
         try:
-            return self._write(accepted, all_records, encoded)
+            return self._write(accepted, all_records, encoded)  # rolled back when it raises
         except DATA_ERRORS as exc:
-            self._rollback()
             refused = self._find_refused(accepted, all_records)
             if refused:
                 raise RecordsRefusedError(refused) from exc
             raise BatchWriteError("batch refused, but no single record is refused alone",
                                   records=len(all_records), error=_reason(exc)) from exc
         except psycopg.Error as exc:
-            self._rollback()
             raise BatchWriteError("batch not stored", records=len(all_records), error=str(exc).strip()) from exc
         except LogUnavailableError as exc:
-            self._rollback()
             raise BatchWriteError("batch not stored: its offsets could not be checked against Kafka's log",
                                   records=len(all_records), error=str(exc)) from exc
 
@@ -206,7 +203,8 @@ class ResultStore:
         """Three round trips, where one per statement would be eight: the GIL is with the next batch's validation
         while this thread waits, and each wait for the server ends with a wait for the GIL (docs/benchmarks.md,
         step 8). BEGIN and the partition locks go in one pipeline; the COPY, which a pipeline cannot carry, alone;
-        the statements and the COMMIT in a second pipeline. A failure anywhere rolls back (``write``)."""
+        the statements and the COMMIT in a second pipeline. Any exception rolls back first (partition locks must
+        not outlive a refused or out-of-order batch)."""
         conn = self._connection()
         outcome = BatchOutcome()
         try:
