@@ -307,4 +307,3 @@ class TestCsvAsSaved:
     def test_a_cell_past_csvs_field_limit_stops_the_import_naming_the_row(self, tmp_path: Path) -> None:
         with pytest.raises(ImportFormatError, match="cannot be read past row 2"):
             self.run(tmp_path, '鲜鱼,2026-03-05,合格,,,\n"' + "x" * 200_000 + '",2026-03-05,合格,,,\n')
-
