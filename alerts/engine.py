@@ -15,9 +15,9 @@ from alerts.lifecycle import Policy, Transition
 from alerts.payload import Event, build_payload
 from alerts.recording import Payload, RecordedEvent, announce, record
 from alerts.reminders import RepeatPolicy, reminder_due
+from indicators.counting import admits
 from indicators.evaluate import Evaluation, evaluate_indicator
 from indicators.feed import NO_DATA, feed_evaluations
-from indicators.filter import admits
 from indicators.windows import window_range
 from notify.outbox import wake_notifier
 from notify.routing import ChannelsConfig, wants
