@@ -21,10 +21,11 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
        AND (cardinality(stages) = 0 OR stage = ANY(stages))
 $$;
 
--- A rate in percent; NULL without tested results, never zero (indicators.counting.rate).
+-- A rate in percent; NULL without tested results, never zero (indicators.counting.rate). One IEEE division of
+-- exact integers, as Python's 100 * hit / tested: the same float, so the same two decimals when shown.
 CREATE FUNCTION rate_pct(hits numeric, tested numeric) RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN tested > 0 THEN (100 * hits / tested)::double precision END
+    SELECT CASE WHEN tested > 0 THEN (100 * hits)::double precision / tested::double precision END
 $$;
 
 -- Stale: whether an indicator reads the rollups is plan_indicators.counting_source (qsmon.plans.counting).
