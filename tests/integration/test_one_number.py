@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -262,8 +262,10 @@ def _report(settings: Settings, db: psycopg.Connection, out: Path) -> Readings:
     book = next(p for p in files if p.name == "one-number-2026-03.xlsx")
     names = {i.name: i.id for i in plan.indicators}
     sheet = openpyxl.load_workbook(book, data_only=True)["指标完成情况"]
-    xlsx = {(names[r[0]], "421000"): Figure(r[6], r[7], as_shown(r[2] * 100))
-            for r in sheet.iter_rows(min_row=4, values_only=True) if r[0] in names}
+    xlsx: dict[tuple[str, str], Figure] = {}
+    for r in sheet.iter_rows(min_row=4, values_only=True):
+        if r[0] in names:
+            xlsx[names[str(r[0])], "421000"] = Figure(int(str(r[6])), int(str(r[7])), as_shown(float(str(r[2])) * 100))
     with (out / "one-number-2026-03-指标完成情况.csv").open(encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     as_csv = {(names[r["指标"]], "421000"): Figure(int(r["本月样本"]), int(r["不合格"]), Decimal(r["本月"]))
@@ -324,8 +326,6 @@ class TestOneNumber:
 
     def test_a_reader_that_forgets_void_is_caught(self, world: tuple[Settings, Any], readings: Readings) -> None:
         settings, _ = world
-        forgetful: Callable[[psycopg.Connection], Figure]
-
         def forgetful(db: psycopg.Connection) -> Figure:  # counts every current verdict, void included
             row = db.execute("SELECT count(*), count(*) FILTER (WHERE verdict = 'fail') FROM sample_current"
                              " WHERE category = 'food' AND sampling_type = 'evaluative' AND day BETWEEN %s AND %s",
