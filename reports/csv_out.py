@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 from reports.data import MonthlyReport
-from reports.tables import Table, all_tables, plain
+from reports.tables import NO_DATA, Table, all_tables, plain
 
 
 def _write(path: Path, table: Table) -> Path:
@@ -15,6 +15,8 @@ def _write(path: Path, table: Table) -> Path:
         writer.writerow(table.columns)
         for row in table.rows:
             writer.writerow([plain(cell) for cell in row])
+        if not table.rows:
+            writer.writerow([NO_DATA])
     return path
 
 

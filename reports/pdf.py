@@ -13,6 +13,7 @@ from reports.analysis import analysis
 from reports.data import MonthlyReport
 from reports.summary import summary
 from reports.tables import (
+    NO_DATA,
     Cell,
     Table,
     cases,
@@ -168,9 +169,6 @@ def _cases_page(plt: Any, report: MonthlyReport) -> Any | None:
     drawn.auto_set_font_size(False)
     drawn.set_fontsize(8)
     return fig
-
-
-NO_DATA = "本月无数据"
 
 
 def _draw_table(ax: Any, table: Table, max_rows: int, fontsize: float, width: int = 16) -> None:

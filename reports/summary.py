@@ -19,9 +19,12 @@ def summary(report: MonthlyReport) -> str:
     standing = {PlanStatus.EXTENDED: f"(规划期已于{plan.period.end}结束,延续执行至{plan.in_force_until})",
                 PlanStatus.EXPIRED: f"(规划期已于{plan.period.end}结束,本月不再评价告警)",
                 PlanStatus.NOT_STARTED: f"(规划期自{plan.period.start}起)"}.get(status, "")
-    parts = [f"{report.label},{report.plan.jurisdiction.name}《{report.plan.title}》{standing}{len(rows)}项监测指标中,"
-             f"{len(assessed)}项有足够样本,其中{len(assessed) - len(below)}项达到目标"
-             + (f",{len(below)}项未达到目标。" if below else "。")]
+    opening = f"{report.label},{report.plan.jurisdiction.name}《{report.plan.title}》{standing}{len(rows)}项监测指标"
+    if not assessed:
+        parts = [f"{opening}本月均无足够样本,不作评价。"]
+    else:
+        parts = [f"{opening}中,{len(assessed)}项有足够样本,其中{len(assessed) - len(below)}项达到目标"
+                 + (f",{len(below)}项未达到目标。" if below else "。")]
     for row in below[:5]:
         ind = row.indicator
         parts.append(f"{ind.name}为{number(row.month.value, ind.measure)}(目标{target_text(ind)},"

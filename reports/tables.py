@@ -56,6 +56,7 @@ def printed(cell: Cell) -> str:
     return str(cell.value)
 
 
+NO_DATA = "本月无数据"  # a table without rows says so, in every format
 NOT_APART = "不含" + "、".join(LABELS[t] for t in APART)
 
 

@@ -12,7 +12,7 @@ from indicators.counting import shown
 from indicators.labels import is_percent
 from reports.data import MonthlyReport
 from reports.published import SAFE_XLSX
-from reports.tables import Cell, Table, all_tables
+from reports.tables import NO_DATA, Cell, Table, all_tables
 
 
 def _number(cell: Cell) -> object:
@@ -55,6 +55,8 @@ class _Workbook:
                     sheet.write_blank(3 + r, c, None, fmt)  # no samples: an empty cell, not a zero
                 else:
                     sheet.write(3 + r, c, value, fmt)
+        if not table.rows:
+            sheet.write(3, 0, NO_DATA)
         for c, width in enumerate(table.widths):
             sheet.set_column(c, c, width)
         return sheet

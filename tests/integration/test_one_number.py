@@ -339,3 +339,21 @@ class TestOneNumber:
         assert disagreements(broken) == [
             "a reader forgetting void food-evaluative 421000: got Figure(tested=96, failed=4, rate=Decimal('95.83'))"
             " want Figure(tested=95, failed=4, rate=Decimal('95.79'))"]
+
+
+class TestAMonthWithoutData:
+    def test_every_format_renders_and_says_so(self, world: tuple[Settings, Any], tmp_path: Path) -> None:
+        """A plan's quiet month (or one before any data) gives a report, not a traceback: every table without rows
+        says 本月无数据, in the workbook, the CSV files and the PDF."""
+        settings, plan = world
+        files = write_report(settings, plan, 2019, 3, tmp_path, ["xlsx", "csv", "pdf"])
+        book = openpyxl.load_workbook(next(p for p in files if p.name == "one-number-2019-03.xlsx"))
+        assert book["分大类"]["A4"].value == "本月无数据"
+        with (tmp_path / "one-number-2019-03-分大类.csv").open(encoding="utf-8-sig") as f:
+            assert list(csv.reader(f))[1] == ["本月无数据"]
+        pdf = next(p for p in files if p.suffix == ".pdf")
+        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        assert "本月无数据" in text
+        assert "本月均无足够样本" in text
+        assert "无食品安全抽检数据" in text
