@@ -73,7 +73,7 @@ class AlertEngine:
             self._conn.close()
 
     def today(self, now: datetime) -> date:
-        return now.astimezone(ZoneInfo(self.settings.timezone)).date()
+        return qsmon_clock.local_day(now, self.settings.timezone)
 
     def _payload(self, plan: Plan, now: datetime) -> Payload:
         status = plan.status(self.today(now))
