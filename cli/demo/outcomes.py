@@ -214,7 +214,7 @@ def demo_report(settings: Settings) -> None:
 def _one_number(settings: Settings, report: MonthlyReport) -> None:
     """One indicator, the city and the month, as the alert engine evaluates it, as the report and the bulletin print
     it: one figure (indicators.counting; tests/integration/test_one_number.py checks every reader)."""
-    from indicators.counting import shown_text
+    from indicators.counting import rate, shown_text
     from indicators.evaluate import evaluate_indicator
     from qsmon.regions import name_of
     from qsmon.storage import connect
@@ -231,5 +231,5 @@ def _one_number(settings: Settings, report: MonthlyReport) -> None:
                f" {shown_text(row.month.value)}")
     if line is not None and line.month.rate is not None:
         typer.echo(f"     bulletin 评价性抽检 {line.month.batches} 批次, 不合格 {line.month.failed},"
-                   f" 合格率 {shown_text(100 - line.month.rate)} (风险监测不计入: 其 {report.bulletin.scope.label}合计"
-                   f" {report.bulletin.total.month.batches if report.bulletin.total else 0} 批次)")
+                   f" 合格率 {shown_text(rate(line.month.batches - line.month.failed, line.month.batches))} ({report.bulletin.scope.label}合计"
+                   f" {report.bulletin.total.month.batches if report.bulletin.total else 0} 批次, 不含风险监测)")
