@@ -231,5 +231,6 @@ def _one_number(settings: Settings, report: MonthlyReport) -> None:
                f" {shown_text(row.month.value)}")
     if line is not None and line.month.rate is not None:
         typer.echo(f"     bulletin 评价性抽检 {line.month.batches} 批次, 不合格 {line.month.failed},"
-                   f" 合格率 {shown_text(rate(line.month.batches - line.month.failed, line.month.batches))} ({report.bulletin.scope.label}合计"
+                   f" 合格率 {shown_text(rate(line.month.batches - line.month.failed, line.month.batches))}"
+                   f" ({report.bulletin.scope.label}合计"
                    f" {report.bulletin.total.month.batches if report.bulletin.total else 0} 批次, 不含风险监测)")
