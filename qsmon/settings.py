@@ -117,6 +117,12 @@ class Settings(BaseSettings):
                                                 "nation) the monthly bulletin shows beside the local ones")
     population_file: Path | None = Field(default=None, description="residents per region code, for sampling "
                                          "volumes set per thousand residents (plan sampling_tasks)")
+    bureau_name: str = Field(default="", description="the bureau issuing the public notice (信息公告), printed in "
+                             "its title and signature (default: the plan's jurisdiction + 市场监督管理局)")
+    notice_number: str = Field(default="{year}年第{month}期", description="the public notice's number (公告号); "
+                               "{year} and {month} are filled in")
+    notice_texts_file: Path | None = Field(default=None, description="the site's paragraphs of the public notice "
+                                           "(default: reports/notice_texts.yaml)")
     public_failure_columns: tuple[str, ...] = Field(
         default=(), description="columns of the 不合格产品信息 workbook to publish (empty: every published column)")
     case_deadlines_file: Path | None = Field(default=None, description="the site's follow-up steps and deadlines "

@@ -12,15 +12,19 @@ from indicators.problem_types import UNCLASSIFIED
 from qsmon.vocab import Category, SamplingType
 from reports.bulletin import GroupRow, Tally, change
 from reports.data import MonthlyReport
+from reports.typeset import fullwidth
 
 MIN_BATCHES_TO_RANK = 20  # a class with fewer batches is not ranked by its rate: one failure would lead
-NEXT_STEPS = "下一步工作:(由工作人员填写)"
+NEXT_STEPS = "下一步工作：（由工作人员填写）"  # the internal 月报 only
 
 
 @dataclass(frozen=True, slots=True)
 class Sentence:
     text: str
     table: str  # the sheet (and CSV) the numbers come from
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", fullwidth(self.text))  # printed alike in every format
 
 
 def _points(value: Decimal | None, missing: str) -> str:

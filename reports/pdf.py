@@ -1,10 +1,13 @@
 """The PDF for the meeting: a summary written from the numbers, trend charts with target lines, the ranking.
 
-Chinese needs a CJK font: Debian's fonts-noto-cjk (installed by deploy/local/install.sh and the Dockerfile).
+Chinese needs a CJK font with TrueType outlines, which PDF embeds as it declares it: Debian's fonts-wqy-microhei
+(installed by deploy/local/install.sh and the Dockerfile). Noto Sans CJK's CFF outlines, embedded as TrueType by
+matplotlib, made poppler warn "Mismatch between font type and embedded font file" on every page.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +28,10 @@ from reports.tables import (
     sampling_types,
     stages,
 )
+from reports.typeset import wrap
 
-CJK_FONT_FILES = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
-)
-CJK_FAMILY = "Noto Sans CJK SC"
+CJK_FONT_FILES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",)
+CJK_FAMILY = "WenQuanYi Micro Hei"
 A4 = (8.27, 11.69)
 
 
@@ -42,9 +43,10 @@ def _setup_fonts() -> Any:
 
     from qsmon.exceptions import ConfigError
 
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)  # the CJK font has no bold: regular is used
     found = [f for f in CJK_FONT_FILES if Path(f).exists()]
     if not found:
-        raise ConfigError("no CJK font for the PDF: install Debian's fonts-noto-cjk", looked_in=CJK_FONT_FILES[0])
+        raise ConfigError("no CJK font for the PDF: install Debian's fonts-wqy-microhei", looked_in=CJK_FONT_FILES[0])
     for path in found:
         font_manager.fontManager.addfont(path)
     pyplot.rcParams.update({"font.family": CJK_FAMILY, "pdf.fonttype": 42, "axes.unicode_minus": False,
@@ -52,20 +54,8 @@ def _setup_fonts() -> Any:
     return pyplot
 
 
-_NUMBER = set("0123456789.%+-,/")
-
-
 def _wrap(text: str, width: int) -> list[str]:
-    """Chinese has no spaces to break at: break every ``width`` characters, keeping punctuation on its line and
-    never splitting a number (0.18, 4.90%, 90/1837)."""
-    lines, line = [], ""
-    for char, following in zip(text, [*text[1:], ""], strict=True):
-        line += char
-        inside_number = char in _NUMBER and following in _NUMBER and following != ""
-        if len(line) >= width and char not in ",。、;:)" and not inside_number:
-            lines.append(line)
-            line = ""
-    return [*lines, line] if line else lines
+    return wrap(text, width)  # reports.typeset: no line starts with closing punctuation
 
 
 def _summary_page(plt: Any, report: MonthlyReport) -> Any:

@@ -18,6 +18,7 @@ import xlsxwriter
 from indicators.counting import in_totals_sql
 from indicators.labels import label
 from qsmon.exceptions import ConfigError
+from qsmon.food_classes import food_classes
 from qsmon.schema import FailedItem
 from qsmon.vocab import Category, RetestStatus
 
@@ -74,9 +75,22 @@ def items_published(items: Sequence[FailedItem]) -> str:
     for item in items:
         unit = item.unit or ""
         measured = f"{item.measured}{unit}" if item.measured else ""
-        limit = f"{item.limit}{unit}" if item.limit else ""
+        # A qualitative limit (不得检出) takes no unit: "不得检出μg/kg" is no limit a reader knows.
+        limit = f"{item.limit}{unit if any(c.isdigit() for c in item.limit) else ''}" if item.limit else ""
         lines.append("║".join((item.item, measured, limit)))
     return "\n".join(lines)
+
+
+def class_order(name: str) -> tuple[int, str]:
+    """The 细则's order of 大类 (一 粮食加工品 … 三十三 食用农产品), unknown names after them."""
+    orders = {c.name: c.order for c in food_classes().classes}
+    return orders.get(name, 999), name
+
+
+def published_order(failure: PublishedFailure) -> tuple[object, ...]:
+    """Notices list failed products by 分类 in the 细则's order, then by announcement and sample."""
+    return (failure.category.value, class_order(failure.food_class), failure.announcement_date or date.min,
+            failure.sample_id)
 
 
 _FAILURES = f"""
@@ -92,12 +106,13 @@ ORDER BY f.day, f.sample_id
 
 
 def published_failures(conn: psycopg.Connection, first: date, last: date, pattern: str) -> list[PublishedFailure]:
-    """Every current failed sample of the days, one row each, with what its announcement published."""
-    return [PublishedFailure(Category(category), sid, mf, mf_addr, unit, unit_addr, product, spec, brand, batch,
+    """Every current failed sample of the days, one row each, with what its announcement published, in the
+    published order (:func:`published_order`)."""
+    return sorted((PublishedFailure(Category(category), sid, mf, mf_addr, unit, unit_addr, product, spec, brand, batch,
                              tuple(FailedItem.model_validate(i) for i in items), food_class or "", no, on, task, lab,
                              RetestStatus(retest) if retest else None)
             for category, sid, mf, mf_addr, unit, unit_addr, product, spec, brand, batch, items, food_class, no, on,
-            task, lab, retest in conn.execute(_FAILURES, (first, last, pattern))]
+            task, lab, retest in conn.execute(_FAILURES, (first, last, pattern))), key=published_order)
 
 
 def public_columns(chosen: Sequence[str]) -> tuple[str, ...]:
@@ -111,36 +126,51 @@ def public_columns(chosen: Sequence[str]) -> tuple[str, ...]:
     return tuple(c for c in PUBLISHED_COLUMNS if c == "序号" or c in chosen)
 
 
+EMPTY = "/"  # what notices print in a cell with nothing to say
+
+
 def write_published(rows: Sequence[PublishedFailure], title: str, path: Path, columns: Sequence[str], *,
-                    created: datetime) -> Path:
+                    created: datetime, declaration: str = "") -> Path:
+    """The annex as notices publish it: a title, the declaration line, the header repeated on every printed page,
+    landscape A4 fitted to the width, "/" in empty cells."""
     book = xlsxwriter.Workbook(str(path), SAFE_XLSX)
     book.set_properties({"title": title, "author": "qsmon", "created": created})  # fixed: same data, same bytes
     food = [r for r in rows if r.category is Category.FOOD]
     others = [r for r in rows if r.category is not Category.FOOD]
-    _sheet(book, "不合格产品信息", title, food, columns, columns)
+    _sheet(book, "不合格产品信息", (title, declaration), food, columns, columns)
     if others:
-        _sheet(book, OTHER_PRODUCTS_SHEET, title.replace("不合格产品信息", OTHER_PRODUCTS_SHEET), others, columns,
-               [PRODUCT_COLUMN.get(c, c) for c in columns])
+        _sheet(book, OTHER_PRODUCTS_SHEET, (title.replace("不合格产品信息", OTHER_PRODUCTS_SHEET), declaration), others,
+               columns, [PRODUCT_COLUMN.get(c, c) for c in columns])
     book.close()
     return path
 
 
-def _sheet(book: xlsxwriter.Workbook, name: str, title: str, rows: Sequence[PublishedFailure],
+HEADER_ROW = 2  # under the title and the declaration
+
+
+def _sheet(book: xlsxwriter.Workbook, name: str, heading: tuple[str, str], rows: Sequence[PublishedFailure],
            columns: Sequence[str], headers: Sequence[str]) -> None:
+    title, declaration = heading
     sheet = book.add_worksheet(name)
     header = book.add_format({"bold": True, "border": 1, "text_wrap": True, "align": "center", "valign": "vcenter"})
     wrapped = book.add_format({"text_wrap": True, "valign": "top", "border": 1})
-    sheet.merge_range(0, 0, 0, len(columns) - 1, title, book.add_format({"bold": True, "font_size": 14,
-                                                                         "align": "center"}))
-    sheet.write_row(1, 0, headers, header)
+    centred = book.add_format({"text_wrap": True, "valign": "top", "align": "center", "border": 1})
+    last = len(columns) - 1
+    sheet.merge_range(0, 0, 0, last, title, book.add_format({"bold": True, "font_size": 14, "align": "center"}))
+    sheet.merge_range(1, 0, 1, last, declaration, book.add_format({"font_size": 10}))
+    sheet.write_row(HEADER_ROW, 0, headers, header)
     for n, failure in enumerate(rows, 1):
         cells = failure.cells(n)
         for c, column in enumerate(columns):
             value = cells[column]
-            if value is None:
-                sheet.write_blank(1 + n, c, None, wrapped)
+            if value is None or value == "":
+                sheet.write_string(HEADER_ROW + n, c, EMPTY, centred)
             else:
-                sheet.write(1 + n, c, value, wrapped)
+                sheet.write(HEADER_ROW + n, c, value, centred if column == "序号" else wrapped)
     for c, column in enumerate(columns):
         sheet.set_column(c, c, _WIDTHS[column])
-    sheet.freeze_panes(2, 0)
+    sheet.freeze_panes(HEADER_ROW + 1, 0)
+    sheet.set_landscape()
+    sheet.set_paper(9)  # A4
+    sheet.fit_to_pages(1, 0)  # the page's width, as many pages down as needed
+    sheet.repeat_rows(HEADER_ROW)  # the header on every printed page

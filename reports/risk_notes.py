@@ -21,6 +21,7 @@ class RiskNote(BaseModel):
     standard: str
     causes: str
     health: str
+    source: str  # the standard's edition and the notices the wording follows
 
 
 class RiskNoteTable(BaseModel):

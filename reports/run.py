@@ -18,6 +18,8 @@ from qsmon.storage import connect
 from reports.bulletin import load_references
 from reports.csv_out import write_csv
 from reports.data import gather
+from reports.notice import build_notice, load_texts
+from reports.notice_pdf import write_notice_pdf
 from reports.pdf import write_pdf
 from reports.published import public_columns, write_published
 from reports.summary import summary
@@ -46,9 +48,13 @@ def write_report(settings: Settings, plan: Plan, year: int, month: int, out: Pat
         title = f"{plan.jurisdiction.name}{report.label}不合格产品信息"
         written.append(write_published(report.published, title, out / f"{stem}-不合格产品信息.xlsx",
                                        public_columns(settings.public_failure_columns),
-                                       created=datetime(year, month, 1)))  # noqa: DTZ001 - Excel's naive date
+                                       created=datetime(year, month, 1),  # noqa: DTZ001 - Excel's naive date
+                                       declaration=load_texts(settings.notice_texts_file).declaration))
     if "pdf" in formats:
         written.append(write_pdf(report, out / f"{stem}.pdf"))
+        notice = build_notice(report, load_texts(settings.notice_texts_file), bureau=bureau_of(settings, plan),
+                              number=settings.notice_number, issued=clock.today(settings.timezone))
+        written.append(write_notice_pdf(notice, out / f"{stem}-信息公告.pdf"))
     if "csv" in formats:
         written.extend(write_csv(report, out, stem))
     if notify:
@@ -70,6 +76,11 @@ def _announce(settings: Settings, names: Sequence[str], title: str, text: str, f
     with httpx.Client() as client:
         for name in names:
             announce(client, channels[name], title, text, files)
+
+
+def bureau_of(settings: Settings, plan: Plan) -> str:
+    """The bureau that issues the notice: QSMON_BUREAU_NAME, else the plan's jurisdiction's 市场监督管理局."""
+    return settings.bureau_name or f"{plan.jurisdiction.name}市场监督管理局"
 
 
 def previous_month(today: date) -> tuple[int, int]:

@@ -8,6 +8,7 @@ from indicators.problem_types import UNCLASSIFIED
 from indicators.stats import State
 from qsmon.plans.model import PlanStatus
 from reports.data import MonthlyReport
+from reports.typeset import fullwidth
 
 
 def summary(report: MonthlyReport) -> str:
@@ -55,4 +56,4 @@ def summary(report: MonthlyReport) -> str:
         months = sorted({c.month.strftime("%Y-%m") for c in report.corrections})
         parts.append(f"上报后更正:已关账的{'、'.join(months)}有{len(report.corrections)}项数据因迟到或更正的结果"
                      "发生变化,见“上报后更正”表。")
-    return "".join(parts)
+    return fullwidth("".join(parts))

@@ -21,6 +21,7 @@ from reports.analysis import analysis
 from reports.bulletin import GroupRow, Tally, change
 from reports.data import MonthlyReport
 from reports.risk_notes import item_notes
+from reports.typeset import fullwidth
 
 Kind = Literal["text", "count", "rate", "score", "points"]
 
@@ -67,6 +68,10 @@ class Table:
     columns: Sequence[str]
     rows: Sequence[Sequence[Cell]]
     widths: Sequence[int]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "title", fullwidth(self.title))
+        object.__setattr__(self, "columns", [fullwidth(c) for c in self.columns])
 
 
 def value_cell(value: float | None, percent: bool) -> Cell:
@@ -159,7 +164,7 @@ def cases(report: MonthlyReport) -> Table:
         totals = [sum(getattr(c, f) for c in report.cases) for f in
                   ("opened", "closed", "closed_on_time", "overturned", "open_at_month_end", "overdue_at_month_end")]
         rows.append([Cell("合计"), *(Cell(t, "count") for t in totals)])
-    return Table("核查处置", f"{report.label} 不合格样品核查处置(期限依据见 qsmon/case_deadlines.yaml)",
+    return Table("核查处置", f"{report.label} 不合格样品核查处置(期限依据见核查处置期限表)",
                  ["地区", "本月立案", "本月办结", "其中按时办结", "改判撤销", "月末在办", "月末超期"], rows,
                  [12, 10, 10, 12, 10, 10, 10])
 
@@ -303,12 +308,12 @@ def references(report: MonthlyReport) -> Table:
                           "points" if local_rate is not None else "text"), Cell(figure.source)])
     for category, key in report.bulletin.missing_references:
         rows.append([Cell("未提供参照数据"), Cell(label(category)), Cell(key or "—"), *[Cell(None)] * 5])
-    return Table("参照数据", f"{report.label} 本地不合格率与参照数据(参照数据来自 QSMON_REFERENCE_FIGURES_FILE)",
+    return Table("参照数据", f"{report.label} 本地不合格率与参照数据(参照数据由本局维护,注明来源)",
                  ["参照范围", "类别", "大类", "参照期间", "参照不合格率", "本地本月不合格率", "差(百分点)", "来源"],
                  rows, [12, 10, 16, 14, 12, 14, 12, 40])
 
 
-NO_NOTE = "暂无解析(请在 reports/risk_notes.yaml 中补充)"
+NO_NOTE = "暂无解析（待补充风险解析表）"
 
 
 def risk_analysis(report: MonthlyReport) -> Table:
@@ -321,7 +326,7 @@ def risk_analysis(report: MonthlyReport) -> Table:
                    Cell(n.note.health if n.note else None)] for n in notes], [24, 8, 40, 36, 36, 40])
 
 
-NO_POPULATION = "缺少人口数据(QSMON_POPULATION_FILE)"
+NO_POPULATION = "缺少人口数据（请配置人口数据文件）"
 
 
 def tasks(report: MonthlyReport) -> Table:

@@ -10,7 +10,7 @@ APT_PACKAGES=(
   postgresql-15 postgresql-server-dev-15 cmake gcc make
   prometheus prometheus-alertmanager
   docker-compose           # only to validate docker-compose.yml: no engine runs here
-  fonts-noto-cjk poppler-utils   # Chinese text in report PDFs; pdftoppm/pdftotext in tests
+  fonts-wqy-microhei poppler-utils   # Chinese text in report PDFs (TrueType outlines); pdftoppm/pdftotext in tests
   maven curl ca-certificates
   openjdk-17-jre-headless  # runs the Kafka broker
   gettext-base             # envsubst, for the Prometheus and Alertmanager configurations

@@ -170,9 +170,9 @@ def test_the_bulletin_tables_add_up(settings: Settings, db: psycopg.Connection,
     assert sentences[0].text.startswith(f"2026年3月评价性抽检{len(food)}批次")
     assert all(s.table for s in sentences[:-1])
     assert sentences[-1].text == NEXT_STEPS
-    assert any("尚未归类(某新检测项目)" in s.text for s in sentences)
+    assert any("尚未归类（某新检测项目）" in s.text for s in sentences)  # full-width inside Chinese text
     assert any("问题发现率30.00%" in s.text for s in sentences)
-    assert any(s.text.startswith("其他类别:工业产品监督抽检25批次(不合格2批次") for s in sentences)
+    assert any(s.text.startswith("其他类别：工业产品监督抽检25批次（不合格2批次") for s in sentences)
 
 
 def test_the_failure_list_has_the_published_columns_and_one_row_per_failed_sample(
@@ -184,16 +184,17 @@ def test_the_failure_list_has_the_published_columns_and_one_row_per_failed_sampl
     assert sheet is not None
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][0] == "荆州市2026年3月不合格产品信息"
-    assert tuple(rows[1]) == PUBLISHED_COLUMNS
+    assert str(rows[1][0]).startswith("声明：")  # the declaration notices print above the table
+    assert tuple(rows[2]) == PUBLISHED_COLUMNS
     failed = [r for r in stored if r.verdict.value == "fail" and r.sampled_at == MARCH
               and r.sampling_type.value != "risk_monitoring"]
-    body = rows[2:]
+    body = rows[3:]
     assert len(body) == len([r for r in failed if r.category is Category.FOOD])
     # Other categories: a sheet of their own, whose product column is 产品名称.
     book = openpyxl.load_workbook(published)
     others = list(book["其他产品不合格信息"].iter_rows(values_only=True))
-    assert others[1][5] == "产品名称"
-    assert len(others) - 2 == len([r for r in failed if r.category is not Category.FOOD])
+    assert others[2][5] == "产品名称"
+    assert len(others) - 3 == len([r for r in failed if r.category is not Category.FOOD])
     flour = next(row for row in body if row[1] == "某面粉厂" and row[2])
     column = dict(zip(PUBLISHED_COLUMNS, flour, strict=True))
     assert column["标称生产企业地址"] == "湖北省荆州市沙市区某路1号"
@@ -211,7 +212,7 @@ def test_only_the_public_columns_are_written(settings: Settings, stored: list[In
                          ["xlsx"])
     sheet = openpyxl.load_workbook(next(p for p in files if "不合格产品信息" in p.name)).active
     assert sheet is not None
-    assert next(sheet.iter_rows(min_row=2, max_row=2, values_only=True)) == ("序号", *chosen)
+    assert next(sheet.iter_rows(min_row=3, max_row=3, values_only=True)) == ("序号", *chosen)
 
 
 @pytest.mark.parametrize(("category", "item"), [

@@ -180,7 +180,7 @@ class TestMonthlyWorkbook:
         first = {p.name: p.read_bytes() for p in write_report(loaded, PLAN, 2026, 3, tmp_path / "a")}
         second = {p.name: p.read_bytes() for p in write_report(loaded, PLAN, 2026, 3, tmp_path / "a")}
         assert first == second
-        assert len(first) == 21  # two workbooks (report, 不合格产品信息), the pdf and eighteen CSV tables
+        assert len(first) == 22  # two workbooks (report, 不合格产品信息), two PDFs (月报, 信息公告), 18 CSV tables
 
     def test_csv_files_open_in_excel_with_chinese(self, loaded: Settings, tmp_path: Path) -> None:
         files = write_report(loaded, PLAN, 2026, 3, tmp_path, ["csv"])
@@ -235,14 +235,14 @@ class TestAnnouncement:
 
 class TestMonthlyPdf:
     def test_the_pdf_renders_with_chinese_text_and_rates(self, loaded: Settings, tmp_path: Path) -> None:
-        [pdf] = write_report(loaded, PLAN, 2026, 3, tmp_path, ["pdf"])
+        pdf, _notice = write_report(loaded, PLAN, 2026, 3, tmp_path, ["pdf"])
         text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
                               check=True).stdout
         for expected in ("测试市质量强市建设实施方案", "蔬菜例行监测合格率", "工程竣工验收合格率", "公共服务满意度",
                          "98.01%", "90.91%", "83.3", "未达到目标"):
             assert expected in text, expected
         fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
-        assert "NotoSansCJK" in fonts  # Chinese set in a CJK font: no empty boxes
+        assert "WenQuanYiMicroHei" in fonts  # Chinese set in a CJK font: no empty boxes
         subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True,
                        capture_output=True)
         pages = sorted(tmp_path.glob("page-*.png"))
@@ -258,7 +258,7 @@ class TestPlanStanding:
         extended = PLAN.model_copy(update={"period": Period(start=date(2021, 1, 1), end=date(2025, 12, 31)),
                                            "in_force_until": date(2027, 12, 31)})
         text = summary(gather(db, extended, 2026, 3, timezone=loaded.timezone))
-        assert "规划期已于2025-12-31结束,延续执行至2027-12-31" in text
+        assert "规划期已于2025-12-31结束，延续执行至2027-12-31" in text
 
 
 class TestSchedule:
