@@ -1,5 +1,6 @@
-"""Cases in the database: their steps' deadlines written from the rules, progress recorded with its checks, read
-back for the CLI, the API, the dashboards and the reports."""
+"""Cases in the database: progress recorded with its checks (and the deadlines that count from it recomputed), read
+back for the CLI, the API, the dashboards and the reports. Cases and their steps are written together where they
+are opened (qsmon.case_steps)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from datetime import date, datetime, timedelta
 
 import psycopg
 
-from cases.deadlines import StepState, deadlines, step_state
+from cases.deadlines import StepState, step_state
 from cases.exceptions import CaseNotFoundError, StepRefusedError
 from qsmon.case_rules import OPENED, CategoryRules, DeadlineTable
+from qsmon.case_steps import write_opening_steps, write_steps
 from qsmon.regions import like_pattern
 
 
@@ -70,28 +72,35 @@ def find_case(conn: psycopg.Connection, sample_id: str) -> Case:
     return get_case(conn, int(row[0]))
 
 
+_LIST_WHERE = ("(%(status)s::text IS NULL OR status = %(status)s)"
+               " AND (%(pattern)s::text IS NULL OR region_code LIKE %(pattern)s)")
+
+
+@dataclass(frozen=True, slots=True)
+class CasePage:
+    cases: list[Case]
+    total: int  # how many match: the page may leave some out
+    offset: int
+
+    @property
+    def left_out(self) -> int:
+        return self.total - len(self.cases)
+
+
 def list_cases(conn: psycopg.Connection, *, status: str | None = "open", region: str | None = None,
-               limit: int = 200) -> list[Case]:
-    """Oldest first; ``region`` is a GB/T 2260 prefix (a city's code lists its counties' cases too)."""
-    rows = conn.execute(
-        f"SELECT {_CASE_COLUMNS} FROM cases WHERE (%(status)s::text IS NULL OR status = %(status)s)"
-        " AND (%(pattern)s::text IS NULL OR region_code LIKE %(pattern)s) ORDER BY opened_on, id LIMIT %(n)s",
-        {"status": status, "pattern": like_pattern(region) if region else None, "n": limit}).fetchall()
-    return [get_case(conn, int(r[0])) for r in rows]
+               limit: int = 200, offset: int = 0) -> CasePage:
+    """Oldest first, one page; ``region`` is a GB/T 2260 prefix (a city's code lists its counties' cases too)."""
+    params = {"status": status, "pattern": like_pattern(region) if region else None, "n": limit, "skip": offset}
+    rows = conn.execute(f"SELECT id FROM cases WHERE {_LIST_WHERE} ORDER BY opened_on, id"
+                        " LIMIT %(n)s OFFSET %(skip)s", params).fetchall()
+    total = conn.execute(f"SELECT count(*) FROM cases WHERE {_LIST_WHERE}", params).fetchone()
+    return CasePage([get_case(conn, int(r[0])) for r in rows], int(total[0]) if total else 0, offset)
 
 
 def write_deadlines(conn: psycopg.Connection, case: Case, rules: CategoryRules, soon_working_days: int) -> None:
     """(Re)compute every step's due dates from the rules and the steps done so far; keeps what people recorded."""
     done = {s.step: s.done_on for s in case.steps if s.done_on is not None}
-    for position, deadline in enumerate(deadlines(rules, case.opened_on, done, soon_working_days)):
-        conn.execute(
-            "INSERT INTO case_steps (case_id, step, position, name, basis, due_on, soon_on, provisional)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (case_id, step) DO UPDATE SET position = excluded.position, name = excluded.name,"
-            " basis = excluded.basis, due_on = excluded.due_on, soon_on = excluded.soon_on,"
-            " provisional = excluded.provisional",
-            (case.id, deadline.step.id, position, deadline.step.name, deadline.step.basis, deadline.due_on,
-             deadline.soon_on, deadline.provisional))
+    write_steps(conn, case.id, rules, case.opened_on, done, soon_working_days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,14 +130,17 @@ def record_step(conn: psycopg.Connection, table: DeadlineTable, case_id: int, pr
                 return case
             raise StepRefusedError("step already recorded with another date", case=case_id, step=progress.step,
                                    recorded=already.done_on.isoformat())
-        conn.execute(
+        updated = conn.execute(
             "UPDATE case_steps SET done_on = %s, done_by = %s, note = %s, attachment = %s, recorded_at = now(),"
             " recorded_via = %s WHERE case_id = %s AND step = %s",
             (progress.done_on, progress.done_by, progress.note, progress.attachment, via, case_id, progress.step))
+        if updated.rowcount != 1:  # steps are written with the case: a missing one is a fault, never a no-op
+            raise StepRefusedError("the case has no such step written", case=case_id, step=progress.step,
+                                   written=[s.step for s in case.steps])
         write_deadlines(conn, get_case(conn, case_id), rules, soon_working_days)
-        updated = get_case(conn, case_id)
-        if all(s.done_on is not None for s in updated.steps):
-            last = max(s.done_on for s in updated.steps if s.done_on is not None)
+        after = get_case(conn, case_id)
+        if all(s.done_on is not None for s in after.steps):
+            last = max(s.done_on for s in after.steps if s.done_on is not None)
             conn.execute("UPDATE cases SET status = 'closed', closed_on = %s, updated_at = now() WHERE id = %s",
                          (last, case_id))
     return get_case(conn, case_id)
@@ -158,7 +170,7 @@ def _check(case: Case, rules: CategoryRules, progress: Progress, today: date) ->
 
 
 # Failures stored before cases existed (an upgrade), or of a category a site's deadline file has just added: opened
-# by the sweep as the worker would have. Only recent ones: an older failure's follow-up happened outside qsmon.
+# as the worker would have, with their steps. Only recent ones: an older failure's follow-up happened outside qsmon.
 BACKFILL_DAYS = 90
 _OPEN_MISSING = """
 INSERT INTO cases (sample_id, revision, category, region_code, product, firm, opened_on)
@@ -173,16 +185,15 @@ ON CONFLICT (sample_id) DO NOTHING
 """
 
 
-def open_missing_cases(conn: psycopg.Connection, table: DeadlineTable, today: date, timezone: str) -> int:
-    """Open the cases of recent current failures that have none; returns how many."""
-    return conn.execute(_OPEN_MISSING, {"tz": timezone, "categories": table.case_categories,
-                                        "since": today - timedelta(days=BACKFILL_DAYS)}).rowcount
-
-
-def cases_without_deadlines(conn: psycopg.Connection) -> list[Case]:
-    rows = conn.execute("SELECT c.id FROM cases c WHERE c.status = 'open' AND NOT EXISTS"
-                        " (SELECT 1 FROM case_steps s WHERE s.case_id = c.id) ORDER BY c.id").fetchall()
-    return [get_case(conn, int(r[0])) for r in rows]
+def open_missing_cases(conn: psycopg.Connection, table: DeadlineTable, today: date, timezone: str, *,
+                       soon_working_days: int) -> int:
+    """Open the cases of recent current failures that have none, and write the steps of open cases without any
+    (opened before steps were written with the case), in one transaction; returns how many cases were opened."""
+    with conn.transaction():
+        opened = conn.execute(_OPEN_MISSING, {"tz": timezone, "categories": table.case_categories,
+                                              "since": today - timedelta(days=BACKFILL_DAYS)}).rowcount
+        write_opening_steps(conn, table, soon_working_days)
+    return opened
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,19 +210,33 @@ class PendingStep:
     basis: str
     due_on: date
     state: StepState
+    noticed: bool = False  # this state's notice was queued already (kept with the step: migration 030)
+
+
+# The column that records, per state, that its notice was queued.
+NOTICED_COLUMN = {StepState.DUE_SOON: "soon_noticed_at", StepState.OVERDUE: "overdue_noticed_at"}
 
 
 def pending_steps(conn: psycopg.Connection, today: date, states: Sequence[StepState]) -> list[PendingStep]:
     """Steps of open cases in the given states today, oldest due first."""
     rows = conn.execute(
         "SELECT c.id, c.sample_id, c.region_code, c.category, c.product, c.firm, c.opened_on, s.step, s.name,"
-        " s.basis, s.due_on, case_step_state(s.done_on, s.due_on, s.soon_on, %(today)s)"
+        " s.basis, s.due_on, st.state,"
+        " CASE st.state WHEN 'due_soon' THEN s.soon_noticed_at IS NOT NULL"
+        "  WHEN 'overdue' THEN s.overdue_noticed_at IS NOT NULL ELSE false END"
         " FROM cases c JOIN case_steps s ON s.case_id = c.id"
-        " WHERE c.status = 'open' AND case_step_state(s.done_on, s.due_on, s.soon_on, %(today)s) = ANY(%(states)s)"
+        " CROSS JOIN LATERAL (SELECT case_step_state(s.done_on, s.due_on, s.soon_on, %(today)s) AS state) st"
+        " WHERE c.status = 'open' AND st.state = ANY(%(states)s)"
         " ORDER BY s.due_on, c.id, s.position",
         {"today": today, "states": [s.value for s in states]}).fetchall()
-    return [PendingStep(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], StepState(r[11]))
-            for r in rows]
+    return [PendingStep(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], StepState(r[11]),
+                        bool(r[12])) for r in rows]
+
+
+def mark_noticed(conn: psycopg.Connection, step: PendingStep) -> None:
+    """Keep with the step that its notice for this state was queued: once, whatever the outbox still holds."""
+    conn.execute(f"UPDATE case_steps SET {NOTICED_COLUMN[step.state]} = now()"  # a fixed column name
+                 " WHERE case_id = %s AND step = %s", (step.case_id, step.step))
 
 
 def now_local_date(now: datetime, zone: str) -> date:

@@ -1,5 +1,6 @@
-"""The case sweep, run by the leading alert service: deadlines written for new cases, notices of steps due soon
-and overdue (once each), and a daily digest per bureau, through the same outbox, routing and silences as the rate
+"""The case sweep, run by the leading alert service: it moves only what time moves. Notices of steps due soon and
+overdue (once each, forever: the fact is kept with the step, not inferred from the outbox), and a daily digest per
+bureau, through the same outbox, routing and silences as the rate
 alerts (a case notice is routed as plan ``cases``, indicator = the step, region = the bureau) to the channels that
 name ``cases`` in their ``plans``."""
 
@@ -14,7 +15,7 @@ from typing import Any
 import psycopg
 
 from cases.deadlines import StepState
-from cases.store import PendingStep, cases_without_deadlines, open_missing_cases, pending_steps, write_deadlines
+from cases.store import PendingStep, mark_noticed, open_missing_cases, pending_steps
 from notify.outbox import enqueue_case_notice
 from notify.routing import Channel, wants
 from notify.silences import silenced
@@ -41,7 +42,7 @@ class _Routable:
 
 @dataclass(frozen=True, slots=True)
 class SweepOutcome:
-    deadlines_written: int = 0
+    cases_opened: int = 0  # failures stored before cases existed, or of a category just added
     notices_queued: int = 0
     digests_queued: int = 0
 
@@ -66,27 +67,30 @@ class CaseSweep:
 
     def run(self, conn: psycopg.Connection, now: datetime, today: date, local_hour: int) -> SweepOutcome:
         """One pass, one transaction; exactly once per notice however often it runs (idempotency keys)."""
-        written = queued = digests = 0
+        queued = digests = 0
         with conn.transaction():
-            open_missing_cases(conn, self.table, today, self.timezone)
-            for case in cases_without_deadlines(conn):
-                rules = self.table.for_category(case.category)
-                if rules is not None:
-                    write_deadlines(conn, case, rules, self.soon_working_days)
-                    written += 1
+            # An upgrade's or a new category's failures get their cases, with their steps (the worker opens the
+            # others with their steps in its batch): nothing here writes a deadline of an existing case.
+            opened = open_missing_cases(conn, self.table, today, self.timezone,
+                                        soon_working_days=self.soon_working_days)
             pending = pending_steps(conn, today, [StepState.DUE_SOON, StepState.OVERDUE])
             for p in pending:
+                if p.noticed:
+                    continue
                 severity = SEVERITY[p.state]
                 if _silenced(conn, p.region_code, p.step, severity, now):
-                    continue
-                for channel in self._wanting(p.region_code, severity):
-                    queued += enqueue_case_notice(conn, case_id=p.case_id, channel=channel.name,
-                                                  group_key=f"cases:{p.region_code}",
-                                                  once_key=f"case-{p.case_id}-{p.step}-{p.state.value}",
-                                                  payload=_payload(p))
+                    continue  # noticed once the silence ends
+                channels = self._wanting(p.region_code, severity)
+                for channel in channels:
+                    queued += enqueue_case_notice(
+                        conn, case_id=p.case_id, channel=channel.name, group_key=f"cases:{p.region_code}",
+                        once_key=f"case-{p.case_id}-{p.step}-{p.state.value}-{p.due_on.isoformat()}",
+                        payload=_payload(p))
+                if channels:  # nobody to tell yet: a channel added later still hears of it
+                    mark_noticed(conn, p)
             if local_hour >= self.digest_hour:
                 digests = self._digests(conn, today, now, pending)
-        return SweepOutcome(written, queued, digests)
+        return SweepOutcome(opened, queued, digests)
 
     def _wanting(self, region: str, severity: str) -> list[Channel]:
         """Channels that opted in (``plans`` names ``cases``: case notices are another audience than rate alerts,

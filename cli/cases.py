@@ -25,9 +25,11 @@ def _today() -> date:
 def list_(
     status: Annotated[str, typer.Option(help="open, closed, overturned or all")] = "open",
     region: Annotated[str | None, typer.Option(help="a bureau's GB/T 2260 code (a city lists its counties)")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="cases per page")] = 200,
+    offset: Annotated[int, typer.Option(min=0, help="cases to skip (the next page starts at offset + limit)")] = 0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Cases oldest first, with each one's most urgent step."""
+    """Cases oldest first, with each one's most urgent step; a page at a time, saying how many it left out."""
     from cases.labels import case_label
     from cases.store import list_cases
     from qsmon.regions import name_of
@@ -35,9 +37,10 @@ def list_(
 
     today = _today()
     with connect(get_settings().dsn) as conn:
-        found = list_cases(conn, status=None if status == "all" else status, region=region)
+        page = list_cases(conn, status=None if status == "all" else status, region=region, limit=limit,
+                          offset=offset)
     rows = []
-    for case in found:
+    for case in page.cases:
         pending = [s for s in case.steps if s.done_on is None and s.due_on is not None]
         urgent = min(pending, key=lambda s: s.due_on or today, default=None)
         rows.append({"id": case.id, "sample_id": case.sample_id, "region": name_of(case.region_code),
@@ -45,13 +48,18 @@ def list_(
                      "next_step": urgent.name if urgent else None,
                      "due_on": urgent.due_on.isoformat() if urgent and urgent.due_on else None,
                      "state": case_label(urgent.state(today)) if urgent else None})
+    more = page.total - offset - len(rows)
+    left_out = (f"{page.total - len(rows)} of {page.total} case(s) not shown"
+                + (f"; next page: --offset {offset + len(rows)}" if more > 0 else "")) if len(rows) < page.total else ""
     if as_json:
-        print_json(rows)
+        print_json(rows)  # a list, as before; what the page left out goes to stderr
+        if left_out:
+            typer.echo(left_out, err=True)
         return
     for r in rows:
         typer.echo(f"#{r['id']:<6} {r['opened_on']} {r['region']:<8} {r['sample_id']:<24} {r['status']:<10} "
                    f"{r['next_step'] or '-'} {r['due_on'] or ''} {r['state'] or ''}")
-    typer.echo(f"{len(rows)} case(s)")
+    typer.echo(f"{len(rows)} case(s)" + (f" ({left_out})" if left_out else ""))
 
 
 @cases_app.command("show")

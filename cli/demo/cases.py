@@ -38,7 +38,7 @@ def demo_cases(settings: Settings) -> None:
         with connect(settings.dsn) as conn:
             sweep = CaseSweep(table, list(channels.channels), soon_working_days=settings.cases_due_soon_working_days,
                               digest_hour=0, timezone=settings.timezone)
-            sweep.run(conn, clock.now(), today, 23)  # deadlines for the cases the worker opened
+            sweep.run(conn, clock.now(), today, 23)  # notices of the steps the worker wrote with each case
             counts: dict[str, int] = dict(conn.execute("SELECT status, count(*) FROM cases GROUP BY status").fetchall())
             typer.echo(f"   every recent final fail has a case (the worker opens them): {counts.get('open', 0)} open,"
                        f" {counts.get('overturned', 0)} overturned by a later revision, {counts.get('closed', 0)}"

@@ -26,16 +26,19 @@ from dashboards.queries import CASES_BY_COUNTY
 from notify.delivery import Notifier
 from notify.routing import ChannelsConfig, load_channels
 from notify.testing import WebhookReceiver
+from producers.kafka_sink import ResultSink
 from qsmon import clock
 from qsmon.case_rules import load_table
 from qsmon.plans import presets
 from qsmon.schema import InspectionResult
 from qsmon.settings import Settings
 from qsmon.storage import connect
+from qsmon.storage.retention import apply_retention
+from qsmon.topics import ensure_topics
 from reports.data import gather
 from reports.tables import cases as cases_table
 from tests.factories import result
-from tests.workers import DirectWriter, reader_dsn, run_cli, serve_ingest
+from tests.workers import DirectWriter, WorkerProcess, reader_dsn, run_cli, serve_ingest, wait_until
 
 pytestmark = pytest.mark.integration
 TOKEN = "case-token-0123456789"
@@ -95,11 +98,10 @@ class TestOpening:
 
 
 class TestDeadlines:
-    def test_the_sweep_writes_each_step_s_deadline_and_the_sql_state_agrees_with_python(
+    def test_the_worker_writes_each_step_s_deadline_with_the_case_and_the_sql_state_agrees_with_python(
         self, writer: DirectWriter, db: psycopg.Connection, settings: Settings
     ) -> None:
-        writer.write(writer.records([failed("F-3", 20)]))
-        run_sweep(db, settings)
+        writer.write(writer.records([failed("F-3", 20)]))  # no sweep: the steps came with the case
         case = find_case(db, "F-3")
         assert [s.step for s in case.steps] == [s.id for s in load_table().categories["food"].steps]
         serve = next(s for s in case.steps if s.step == "serve_conclusion")
@@ -115,12 +117,79 @@ class TestDeadlines:
                     assert sql[0] == step_state(done, s.due_on, s.soon_on, day).value, (s.step, day, done)
 
 
+class TestWrittenWithTheCase:
+    def test_a_step_recorded_right_after_the_worker_stores_a_failure_is_kept_via_cli_and_api(
+        self, settings: Settings, db: psycopg.Connection, tmp_path: Path
+    ) -> None:
+        """The real worker, no alert service: each case has its steps and deadlines the moment it exists."""
+        ensure_topics(settings)
+        worker = WorkerProcess(settings, tmp_path / "worker.log")
+        service = serve_ingest(settings, tokens=(TOKEN,), routers=[router])
+        base, _ = next(service)
+        try:
+            with ResultSink(settings) as sink:
+                sink.send_all([failed("W-1", 2), failed("W-2", 2)])
+            wait_until(lambda: count(db, "SELECT count(*) FROM cases") == 2, 60, "the worker to open both cases")
+            one, two = find_case(db, "W-1"), find_case(db, "W-2")
+            day = one.opened_on.isoformat()
+            cli = run_cli(settings, "cases", "record", str(one.id), "--step", "risk_control", "--on", day,
+                          "--by", "张三")
+            answer = httpx.post(f"{base}/v1/cases/{two.id}/steps", headers={"Authorization": f"Bearer {TOKEN}"},
+                                json={"step": "risk_control", "done_on": day, "done_by": "李四"}, timeout=30)
+        finally:
+            assert worker.terminate() == 0
+            next(service, None)
+        assert cli.returncode == 0, cli.stderr
+        assert answer.status_code == 200, answer.text
+        assert count(db, "SELECT count(*) FROM notification_outbox") == 0  # no sweep ran
+        for case in (find_case(db, "W-1"), find_case(db, "W-2")):
+            risk = next(s for s in case.steps if s.step == "risk_control")
+            assert (risk.done_on, risk.recorded_via) == (case.opened_on, "cli" if case.sample_id == "W-1" else "api")
+            serve = next(s for s in case.steps if s.step == "serve_conclusion")
+            assert serve.due_on is not None  # before any sweep
+            assert serve.due_on > case.opened_on  # 5 working days
+        listed = run_cli(settings, "cases", "list", "--json")
+        assert [r["due_on"] is not None for r in json.loads(listed.stdout)] == [True, True]
+
+    def test_recording_a_step_the_case_does_not_have_is_an_error_and_changes_nothing(
+        self, writer: DirectWriter, db: psycopg.Connection, settings: Settings
+    ) -> None:
+        writer.write(writer.records([failed("F-9", 3)]))
+        case = find_case(db, "F-9")
+        db.execute("DELETE FROM case_steps WHERE case_id = %s AND step = 'risk_control'", (case.id,))
+        service = serve_ingest(settings, tokens=(TOKEN,), routers=[router])
+        base, _ = next(service)
+        try:
+            answer = httpx.post(f"{base}/v1/cases/{case.id}/steps", headers={"Authorization": f"Bearer {TOKEN}"},
+                                json={"step": "risk_control", "done_on": case.opened_on.isoformat(),
+                                      "done_by": "李四"}, timeout=30)
+        finally:
+            next(service, None)
+        assert answer.status_code == 422
+        assert "no such step written" in answer.text
+        cli = run_cli(settings, "cases", "record", str(case.id), "--step", "risk_control", "--on",
+                      case.opened_on.isoformat(), "--by", "张三")
+        assert cli.returncode != 0
+        assert "no such step written" in cli.stderr + cli.stdout
+        assert count(db, f"SELECT count(*) FROM case_steps WHERE case_id = {case.id} AND done_on IS NOT NULL") == 0
+
+    def test_cases_list_says_how_many_it_left_out_and_pages_on(
+        self, writer: DirectWriter, db: psycopg.Connection, settings: Settings
+    ) -> None:
+        writer.write(writer.records([failed(f"L-{i}", 10 - i) for i in range(3)]))
+        first = run_cli(settings, "cases", "list", "--limit", "2")
+        assert first.returncode == 0, first.stderr
+        assert "2 case(s) (1 of 3 case(s) not shown; next page: --offset 2)" in first.stdout
+        rest = run_cli(settings, "cases", "list", "--limit", "2", "--offset", "2", "--json")
+        assert [r["sample_id"] for r in json.loads(rest.stdout)] == ["L-2"]
+        assert "2 of 3 case(s) not shown" in rest.stderr
+
+
 class TestProgress:
     def test_progress_by_cli_api_and_spreadsheet_shows_in_cases_show(
         self, writer: DirectWriter, db: psycopg.Connection, settings: Settings, tmp_path: Path
     ) -> None:
-        writer.write(writer.records([failed("F-4", 12)]))
-        run_sweep(db, settings)
+        writer.write(writer.records([failed("F-4", 12)]))  # no alert service, no sweep: all counted from the steps
         case = find_case(db, "F-4")
         opened = case.opened_on
         cli = run_cli(settings, "cases", "record", str(case.id), "--step", "risk_control", "--on", opened.isoformat(),
@@ -175,7 +244,6 @@ class TestProgress:
         self, writer: DirectWriter, db: psycopg.Connection, settings: Settings
     ) -> None:
         writer.write(writer.records([failed("F-5", 12)]))
-        run_sweep(db, settings)
         case = find_case(db, "F-5")
         service = serve_ingest(settings, tokens=(TOKEN,), routers=[router])
         base, _ = next(service)
@@ -239,6 +307,22 @@ class TestNotices:
         finally:
             receiver.stop()
 
+    def test_a_notice_is_not_repeated_after_retention_deleted_its_outbox_row(
+        self, writer: DirectWriter, db: psycopg.Connection, settings: Settings
+    ) -> None:
+        channels = ChannelsConfig.model_validate({"channels": [
+            {"name": "duty", "type": "webhook", "url": "http://127.0.0.1:9/hook", "plans": ["cases"]}]})
+        writer.write(writer.records([failed("F-8", 40)]))
+        run_sweep(db, settings, channels, hour=6)  # before the digest hour: step notices only
+        assert count(db, "SELECT count(*) FROM notification_outbox") == 2
+        # Delivered long ago: retention deletes the rows, and with them their idempotency keys.
+        db.execute("UPDATE notification_outbox SET delivered_at = now() - interval '400 days'")
+        assert apply_retention(db, settings).outbox_rows_deleted == 2
+        for _ in range(3):
+            run_sweep(db, settings, channels, hour=6)
+        assert count(db, "SELECT count(*) FROM notification_outbox") == 0
+        assert count(db, "SELECT count(*) FROM case_steps WHERE overdue_noticed_at IS NOT NULL") == 2
+
     def test_a_silence_for_the_cases_plan_mutes_a_bureau_s_notices(
         self, writer: DirectWriter, db: psycopg.Connection, settings: Settings
     ) -> None:
@@ -260,9 +344,13 @@ class TestUpgrade:
     def test_recent_failures_stored_before_cases_existed_get_their_cases(
         self, writer: DirectWriter, db: psycopg.Connection, settings: Settings
     ) -> None:
-        writer.write(writer.records([failed("OLD-1", 20), failed("OLDER-1", 200)]))
-        db.execute("DELETE FROM cases")  # as after upgrading to migration 013
+        writer.write(writer.records([failed("OLD-1", 20), failed("OLDER-1", 200), failed("STEPLESS-1", 5)]))
+        # As after upgrading to migration 013, and a case a worker before 030 opened without its steps.
+        db.execute("DELETE FROM case_steps WHERE case_id IN (SELECT id FROM cases WHERE sample_id <> 'STEPLESS-1')")
+        db.execute("DELETE FROM cases WHERE sample_id <> 'STEPLESS-1'")
+        db.execute("DELETE FROM case_steps")
         run_sweep(db, settings)
         run_sweep(db, settings)
-        assert [r[0] for r in db.execute("SELECT sample_id FROM cases").fetchall()] == ["OLD-1"]
+        assert sorted(r[0] for r in db.execute("SELECT sample_id FROM cases").fetchall()) == ["OLD-1", "STEPLESS-1"]
         assert find_case(db, "OLD-1").steps  # with deadlines
+        assert find_case(db, "STEPLESS-1").steps

@@ -1,0 +1,97 @@
+"""The steps of a case and their deadlines, written with the case: the one home of the deadline rule (when each
+step is due) and of the statement that stores it. Ground, because the worker opens cases in its batch's
+transaction (streams.store) and writes their steps there; cases/ records progress and recomputes with the same
+functions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import psycopg
+
+from qsmon.case_rules import OPENED, CategoryRules, DeadlineTable, StepRule, Unit
+from qsmon.workdays import add_working_days
+
+
+@dataclass(frozen=True, slots=True)
+class StepDeadline:
+    step: StepRule
+    due_on: date | None  # None while the step it counts from is not done
+    soon_on: date | None  # from this day on, the step is due soon
+    provisional: bool  # computed past the working-day calendar's last year (weekends only)
+
+
+def due_date(rule: StepRule, anchor: date) -> tuple[date, bool]:
+    if rule.due.unit is Unit.IMMEDIATELY:
+        return anchor, False
+    if rule.due.unit is Unit.DAYS:
+        return anchor + timedelta(days=rule.due.within), False
+    return add_working_days(anchor, rule.due.within)
+
+
+def deadlines(rules: CategoryRules, opened_on: date, done: Mapping[str, date], soon_working_days: int
+              ) -> list[StepDeadline]:
+    """Every step's due date: from the day the case opened, or from the day the step it counts from was done."""
+    out = []
+    for rule in rules.steps:
+        anchor = opened_on if rule.due.from_ == OPENED else done.get(rule.due.from_)
+        if anchor is None:
+            out.append(StepDeadline(rule, None, None, False))
+            continue
+        due_on, provisional = due_date(rule, anchor)
+        soon_on, soon_provisional = add_working_days(due_on, -soon_working_days)
+        out.append(StepDeadline(rule, due_on, max(anchor, soon_on), provisional or soon_provisional))
+    return out
+
+
+# Inserted, or their deadlines recomputed: what people recorded (done_on, who, notes) is never touched here; the
+# notices sent are forgotten only when the due date moves (a new deadline deserves its own notice).
+_UPSERT_STEP = """
+INSERT INTO case_steps AS s (case_id, step, position, name, basis, due_on, soon_on, provisional)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (case_id, step) DO UPDATE SET position = excluded.position, name = excluded.name,
+    basis = excluded.basis, due_on = excluded.due_on, soon_on = excluded.soon_on, provisional = excluded.provisional,
+    soon_noticed_at = CASE WHEN s.due_on IS DISTINCT FROM excluded.due_on THEN NULL ELSE s.soon_noticed_at END,
+    overdue_noticed_at = CASE WHEN s.due_on IS DISTINCT FROM excluded.due_on THEN NULL ELSE s.overdue_noticed_at END
+"""
+
+
+def write_steps(conn: psycopg.Connection, case_id: int, rules: CategoryRules, opened_on: date,
+                done: Mapping[str, date], soon_working_days: int) -> None:
+    """(Re)write every step of a case with its deadlines, keeping what was recorded."""
+    rows = [(case_id, d.step.id, position, d.step.name, d.step.basis, d.due_on, d.soon_on, d.provisional)
+            for position, d in enumerate(deadlines(rules, opened_on, done, soon_working_days))]
+    with conn.cursor() as cur:
+        cur.executemany(_UPSERT_STEP, rows)
+
+
+# Open cases among these samples that have no steps yet: just opened (by the statement before, in the same
+# transaction), or opened before steps were written with the case (an upgrade).
+_WITHOUT_STEPS = """
+SELECT k.id, k.category, k.opened_on FROM cases k
+WHERE k.sample_id = ANY(%(samples)s) AND k.status = 'open'
+    AND NOT EXISTS (SELECT 1 FROM case_steps s WHERE s.case_id = k.id)
+ORDER BY k.id
+"""
+_ALL_WITHOUT_STEPS = """
+SELECT k.id, k.category, k.opened_on FROM cases k
+WHERE k.status = 'open' AND NOT EXISTS (SELECT 1 FROM case_steps s WHERE s.case_id = k.id)
+ORDER BY k.id
+"""
+
+
+def write_opening_steps(conn: psycopg.Connection, table: DeadlineTable, soon_working_days: int,
+                        samples: Sequence[str] | None = None) -> int:
+    """Write the steps of open cases that have none (of ``samples``, or all): call it in the transaction that
+    opened them. Returns how many cases got their steps."""
+    rows = conn.execute(_WITHOUT_STEPS if samples is not None else _ALL_WITHOUT_STEPS,
+                        {"samples": list(samples or ())}).fetchall()
+    written = 0
+    for case_id, category, opened_on in rows:
+        rules = table.for_category(category)
+        if rules is not None:
+            write_steps(conn, int(case_id), rules, opened_on, {}, soon_working_days)
+            written += 1
+    return written
