@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import psycopg
 
 from qsmon.case_rules import OPENED, CategoryRules, DeadlineTable, StepRule, Unit
-from qsmon.workdays import add_working_days
+from qsmon.workdays import Calendar, add_working_days
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,25 +23,26 @@ class StepDeadline:
     provisional: bool  # computed past the working-day calendar's last year (weekends only)
 
 
-def due_date(rule: StepRule, anchor: date) -> tuple[date, bool]:
+def due_date(rule: StepRule, anchor: date, calendar: Calendar | None = None) -> tuple[date, bool]:
     if rule.due.unit is Unit.IMMEDIATELY:
         return anchor, False
     if rule.due.unit is Unit.DAYS:
         return anchor + timedelta(days=rule.due.within), False
-    return add_working_days(anchor, rule.due.within)
+    return add_working_days(anchor, rule.due.within, calendar)
 
 
-def deadlines(rules: CategoryRules, opened_on: date, done: Mapping[str, date], soon_working_days: int
-              ) -> list[StepDeadline]:
-    """Every step's due date: from the day the case opened, or from the day the step it counts from was done."""
+def deadlines(rules: CategoryRules, opened_on: date, done: Mapping[str, date], soon_working_days: int,
+              calendar: Calendar | None = None) -> list[StepDeadline]:
+    """Every step's due date: from the day the case opened, or from the day the step it counts from was done
+    (working days by ``calendar``, else the one the settings name)."""
     out = []
     for rule in rules.steps:
         anchor = opened_on if rule.due.from_ == OPENED else done.get(rule.due.from_)
         if anchor is None:
             out.append(StepDeadline(rule, None, None, False))
             continue
-        due_on, provisional = due_date(rule, anchor)
-        soon_on, soon_provisional = add_working_days(due_on, -soon_working_days)
+        due_on, provisional = due_date(rule, anchor, calendar)
+        soon_on, soon_provisional = add_working_days(due_on, -soon_working_days, calendar)
         out.append(StepDeadline(rule, due_on, max(anchor, soon_on), provisional or soon_provisional))
     return out
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -35,6 +35,7 @@ from qsmon.settings import Settings
 from qsmon.storage import connect
 from qsmon.storage.retention import apply_retention
 from qsmon.topics import ensure_topics
+from qsmon.workdays import package_coverage
 from reports.data import gather
 from reports.tables import cases as cases_table
 from tests.factories import result
@@ -275,6 +276,41 @@ class TestProgress:
         paths = api.get("/openapi.json").json()["paths"]
         assert "/v1/cases/{case_id}/steps" in paths
         next(service, None)
+
+
+FIXTURE_2027 = Path(__file__).resolve().parents[1] / "fixtures" / "workdays-2027-fixture.yaml"  # a test fixture
+
+
+class TestCalendarFile:
+    def test_a_2027_calendar_file_changes_a_deadline_across_the_spring_festival_and_without_it_a_warning(
+        self, writer: DirectWriter, db: psycopg.Connection, settings: Settings
+    ) -> None:
+        """On 3 February 2027 (QSMON_CLOCK), two bureaus serve their conclusions; the 复检、异议 window is 7 working
+        days. The one whose CLI reads the 2027 file (a test fixture, not the published notice) counts the holiday
+        and its make-up Sunday; the other counts Monday to Friday and says provisional."""
+        writer.write(writer.records([failed("SF-1", 3), failed("SF-2", 3)]))
+        on_the_day = {"QSMON_CLOCK": "2027-02-03T10:00:00+08:00"}
+        with_file = on_the_day | {"QSMON_WORKDAYS_FILE": str(FIXTURE_2027)}
+        for sample, env in (("SF-1", with_file), ("SF-2", on_the_day)):
+            case = find_case(db, sample)
+            for step in ("risk_control", "serve_conclusion"):
+                done = run_cli(settings, "cases", "record", str(case.id), "--step", step, "--on", "2027-02-03",
+                               "--by", "张三", extra_env=env)
+                assert done.returncode == 0, done.stderr
+        windows = {sample: next(s for s in find_case(db, sample).steps if s.step == "review_window")
+                   for sample in ("SF-1", "SF-2")}
+        assert (windows["SF-1"].due_on, windows["SF-1"].provisional) == (date(2027, 2, 19), False)
+        if package_coverage()[1] < 2027:  # without the file, nothing knows 2027
+            assert (windows["SF-2"].due_on, windows["SF-2"].provisional) == (date(2027, 2, 12), True)
+
+        november = {"QSMON_CLOCK": "2026-11-02T09:00:00+08:00"}
+        missing = run_cli(settings, "workdays", "check", extra_env=november)
+        assert missing.returncode == 1
+        assert "lacks 2027" in missing.stderr
+        known = run_cli(settings, "workdays", "check", "--json",
+                        extra_env=november | {"QSMON_WORKDAYS_FILE": str(FIXTURE_2027)})
+        assert known.returncode == 0, known.stderr
+        assert json.loads(known.stdout)["years"][-1]["year"] == 2027
 
 
 class TestNotices:
