@@ -30,6 +30,7 @@ class Step:
     note: str
     attachment: str | None
     recorded_via: str | None
+    recall_level: str | None = None  # on the risk-control step: level_1..3 or none (migration 031)
 
     def state(self, today: date) -> StepState:
         return step_state(self.done_on, self.due_on, self.soon_on, today)
@@ -49,9 +50,14 @@ class Case:
     closed_on: date | None
     steps: tuple[Step, ...] = ()
 
+    @property
+    def recall_level(self) -> str | None:
+        return next((s.recall_level for s in self.steps if s.recall_level is not None), None)
+
 
 _CASE_COLUMNS = ("id, sample_id, revision, category, region_code, product, firm, opened_on, status, closed_on")
-_STEP_COLUMNS = "step, name, basis, due_on, soon_on, provisional, done_on, done_by, note, attachment, recorded_via"
+_STEP_COLUMNS = ("step, name, basis, due_on, soon_on, provisional, done_on, done_by, note, attachment, recorded_via,"
+                 " recall_level")
 
 
 def get_case(conn: psycopg.Connection, case_id: int) -> Case:
@@ -110,6 +116,7 @@ class Progress:
     done_by: str
     note: str = ""
     attachment: str | None = None
+    recall_level: str | None = None  # with the risk-control step: a level's id or name (一级召回, 一级), or none
 
 
 def record_step(conn: psycopg.Connection, table: DeadlineTable, case_id: int, progress: Progress, *,
@@ -120,20 +127,25 @@ def record_step(conn: psycopg.Connection, table: DeadlineTable, case_id: int, pr
     with conn.transaction():
         conn.execute("SELECT 1 FROM cases WHERE id = %s FOR UPDATE", (case_id,))
         case = get_case(conn, case_id)
-        rules = table.for_category(case.category)
+        level = _recall_level(table, case, progress)
+        rules = table.rules_for(case.category, level or case.recall_level)
         if rules is None:
             raise StepRefusedError("this case's category has no steps", case=case_id, category=case.category)
         _check(case, rules, progress, today)
         already = next((s for s in case.steps if s.step == progress.step), None)
         if already is not None and already.done_on is not None:
+            if level is not None and already.recall_level != level:
+                raise StepRefusedError("step already recorded with another recall level", case=case_id,
+                                       step=progress.step, recorded=already.recall_level or "-")
             if already.done_on == progress.done_on:
                 return case
             raise StepRefusedError("step already recorded with another date", case=case_id, step=progress.step,
                                    recorded=already.done_on.isoformat())
         updated = conn.execute(
             "UPDATE case_steps SET done_on = %s, done_by = %s, note = %s, attachment = %s, recorded_at = now(),"
-            " recorded_via = %s WHERE case_id = %s AND step = %s",
-            (progress.done_on, progress.done_by, progress.note, progress.attachment, via, case_id, progress.step))
+            " recorded_via = %s, recall_level = coalesce(%s, recall_level) WHERE case_id = %s AND step = %s",
+            (progress.done_on, progress.done_by, progress.note, progress.attachment, via, level, case_id,
+             progress.step))
         if updated.rowcount != 1:  # steps are written with the case: a missing one is a fault, never a no-op
             raise StepRefusedError("the case has no such step written", case=case_id, step=progress.step,
                                    written=[s.step for s in case.steps])
@@ -144,6 +156,19 @@ def record_step(conn: psycopg.Connection, table: DeadlineTable, case_id: int, pr
             conn.execute("UPDATE cases SET status = 'closed', closed_on = %s, updated_at = now() WHERE id = %s",
                          (last, case_id))
     return get_case(conn, case_id)
+
+
+def _recall_level(table: DeadlineTable, case: Case, progress: Progress) -> str | None:
+    """The recall level's id the record gives (None when it gives none), refused unless on the recall step."""
+    if progress.recall_level is None:
+        return None
+    if table.recall is None or progress.step != table.recall.step:
+        raise StepRefusedError("a recall level is recorded with the risk-control step only", step=progress.step,
+                               recall_step=table.recall.step if table.recall else "-")
+    try:
+        return table.recall_level(case.category, progress.recall_level.strip())
+    except ValueError as exc:
+        raise StepRefusedError(str(exc), case=case.id) from None
 
 
 def _check(case: Case, rules: CategoryRules, progress: Progress, today: date) -> None:

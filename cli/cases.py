@@ -82,11 +82,21 @@ def show(case_id: int, as_json: Annotated[bool, typer.Option("--json")] = False)
     typer.echo(f"case #{case.id}: sample {case.sample_id} (revision {case.revision}), {case.category},"
                f" {name_of(case.region_code)}, {case.product or ''} {case.firm or ''}")
     typer.echo(f"opened {case.opened_on}, {case.status}" + (f" on {case.closed_on}" if case.closed_on else ""))
+    if case.recall_level is not None:
+        typer.echo(f"召回级别: {_recall_name(case.category, case.recall_level)}")
     for s in case.steps:
         due = f"due {s.due_on}" + (" (provisional)" if s.provisional else "") if s.due_on else "waiting"
         done = f"done {s.done_on} by {s.done_by}" + (f": {s.note}" if s.note else "") if s.done_on else ""
         typer.echo(f"  {s.name:<24} {due:<26} {case_label(s.state(today)):<8} {done}")
         typer.echo(f"  {'':<24} {s.basis}")
+
+
+def _recall_name(category: str, level_id: str) -> str:
+    from qsmon.case_rules import NO_RECALL, load_table
+
+    table = load_table(get_settings().case_deadlines_file)
+    level = table.recall.level(level_id) if table.recall else None
+    return "无需召回" if level_id == NO_RECALL else (level.name if level else level_id)
 
 
 @cases_app.command("record")
@@ -98,6 +108,9 @@ def record(
     by: Annotated[str, typer.Option(help="who did it")],
     note: Annotated[str, typer.Option(help="what was done")] = "",
     attachment: Annotated[str | None, typer.Option(help="a reference to the document (number, file name)")] = None,
+    recall_level: Annotated[str | None, typer.Option(
+        help="with risk_control: the recall level (level_1/一级, level_2/二级, level_3/三级, or none), which adds"
+             " the recall's start and completion steps (《食品召回管理办法》)")] = None,
 ) -> None:
     """Record a step as done; refused (nothing changed) when out of order, before the failure or in the future."""
     from cases.store import Progress, record_step
@@ -111,7 +124,7 @@ def record(
         raise typer.BadParameter("--on must be YYYY-MM-DD") from None
     with connect(settings.dsn) as conn:
         case = record_step(conn, load_table(settings.case_deadlines_file), case_id,
-                           Progress(step, day, by, note, attachment), today=_today(), via="cli",
+                           Progress(step, day, by, note, attachment, recall_level), today=_today(), via="cli",
                            soon_working_days=settings.cases_due_soon_working_days)
     typer.echo(f"case #{case.id}: {step} recorded on {day}; case {case.status}")
 

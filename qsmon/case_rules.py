@@ -20,12 +20,17 @@ class Unit(StrEnum):
     IMMEDIATELY = "immediately"
     WORKING_DAYS = "working_days"
     DAYS = "days"
+    HOURS = "hours"  # deadlines are days: 24 h from a day is due the next day, 48 h the day after
+
+
+NO_RECALL = "none"  # the risk-control step recorded "no recall needed"
+RECALL_START, RECALL_COMPLETE = "recall_start", "recall_complete"  # the steps a recall level adds
 
 
 class Due(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    within: int = Field(ge=0, le=365)
+    within: int = Field(ge=0, le=8760)
     unit: Unit
     from_: str = Field(alias="from")
 
@@ -58,18 +63,93 @@ class CategoryRules(BaseModel):
         return next((s for s in self.steps if s.id == step_id), None)
 
 
+class RecallLevel(BaseModel):
+    """A recall level (召回级别): when the recall must start, counted from the case's opening (知悉风险), and
+    complete, counted from the day the recall started with its announcement (召回公告发布之日)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str = Field(min_length=1)  # 一级召回
+    start: Due
+    start_basis: str = Field(min_length=1)
+    complete: Due  # its `from` is the start step
+    complete_basis: str = Field(min_length=1)
+
+    def steps(self) -> tuple[StepRule, StepRule]:
+        return (StepRule(id=RECALL_START, name=f"{self.name}:启动召回并发布召回公告", due=self.start,
+                         basis=self.start_basis),
+                StepRule(id=RECALL_COMPLETE, name=f"{self.name}:完成召回", due=self.complete,
+                         basis=self.complete_basis))
+
+
+class RecallRules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str
+    step: str  # the step whose record carries the level (risk_control)
+    categories: tuple[str, ...] = Field(min_length=1)
+    levels: tuple[RecallLevel, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _well_formed(self) -> RecallRules:
+        for level in self.levels:
+            if level.start.from_ != OPENED:
+                raise ValueError(f"recall level {level.id} must start counting from {OPENED!r}")
+            if level.complete.from_ != RECALL_START:
+                raise ValueError(f"recall level {level.id} must complete counting from {RECALL_START!r}")
+        return self
+
+    def level(self, given: str) -> RecallLevel | None:
+        """A level by its id or its Chinese name (一级召回, or 一级)."""
+        return next((lv for lv in self.levels if given in (lv.id, lv.name, lv.name.removesuffix("召回"))), None)
+
+
 class DeadlineTable(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sources: dict[str, str]
     categories: dict[str, CategoryRules]
+    recall: RecallRules | None = None
 
     @model_validator(mode="after")
     def _sources_named(self) -> DeadlineTable:
-        unknown = {c.source for c in self.categories.values()} - set(self.sources)
+        cited = {c.source for c in self.categories.values()} | ({self.recall.source} if self.recall else set())
+        unknown = cited - set(self.sources)
         if unknown:
             raise ValueError(f"categories cite unknown sources: {sorted(unknown)}")
+        if self.recall is not None:
+            for category in self.recall.categories:
+                rules = self.categories.get(category)
+                if rules is None or rules.step(self.recall.step) is None:
+                    raise ValueError(f"recall levels name category {category!r}, which has no step "
+                                     f"{self.recall.step!r}")
+                if rules.step(RECALL_START) or rules.step(RECALL_COMPLETE):
+                    raise ValueError(f"category {category!r} already has a step named like a recall step")
         return self
+
+    def recall_level(self, category: str, given: str) -> str:
+        """The level's id for a category's case, from its id or Chinese name; ``none`` for no recall. ValueError
+        when the category has no recall levels or the level is unknown."""
+        if given in (NO_RECALL, "不召回", "无需召回"):
+            return NO_RECALL
+        if self.recall is None or category not in self.recall.categories:
+            raise ValueError(f"category {category} has no recall levels")
+        level = self.recall.level(given)
+        if level is None:
+            raise ValueError(f"unknown recall level {given!r}: one of "
+                             f"{', '.join(lv.id + ' (' + lv.name + ')' for lv in self.recall.levels)}, or none")
+        return level.id
+
+    def rules_for(self, category: str, recall_level: str | None = None) -> CategoryRules | None:
+        """A category's steps, with the two a recall level adds (start and completion) when the case has one."""
+        rules = self.categories.get(category)
+        if rules is None or recall_level is None or recall_level == NO_RECALL or self.recall is None:
+            return rules
+        level = self.recall.level(recall_level)
+        if level is None or category not in self.recall.categories:
+            return rules
+        return rules.model_copy(update={"steps": (*rules.steps, *level.steps())})
 
     def source_of(self, category: str) -> str:
         return self.sources[self.categories[category].source]
@@ -95,7 +175,12 @@ def load_table(path: Path | None = None) -> DeadlineTable:
                           error=str(exc).splitlines()[0]) from None
 
 
-UNIT_WORDS = {Unit.IMMEDIATELY: "立即(当日)", Unit.WORKING_DAYS: "个工作日", Unit.DAYS: "日(自然日)"}
+UNIT_WORDS = {Unit.IMMEDIATELY: "立即(当日)", Unit.WORKING_DAYS: "个工作日", Unit.DAYS: "日(自然日)",
+              Unit.HOURS: "小时(计至日)"}
+
+
+def _due_words(due: Due) -> str:
+    return UNIT_WORDS[due.unit] if due.unit is Unit.IMMEDIATELY else f"{due.within} {UNIT_WORDS[due.unit]}"
 
 
 def markdown_table(table: DeadlineTable) -> str:
@@ -104,9 +189,18 @@ def markdown_table(table: DeadlineTable) -> str:
     for category, rules in table.categories.items():
         names = {s.id: s.name for s in rules.steps}
         for step in rules.steps:
-            due = UNIT_WORDS[step.due.unit] if step.due.unit is Unit.IMMEDIATELY else \
-                f"{step.due.within} {UNIT_WORDS[step.due.unit]}"
             start = "收到不合格结论" if step.due.from_ == OPENED else names[step.due.from_]
-            lines.append(f"| `{category}` | {step.name} (`{step.id}`) | {due} | {start} | "
+            lines.append(f"| `{category}` | {step.name} (`{step.id}`) | {_due_words(step.due)} | {start} | "
                          f"{table.source_of(category).split('(')[0]} {step.basis} |")
+    if table.recall is not None:
+        recall = table.recall
+        source = table.sources[recall.source].split("(")[0]
+        lines += ["", f"召回级别 recall levels (recorded with `{recall.step}`; categories "
+                  f"{', '.join(f'`{c}`' for c in recall.categories)}): {table.sources[recall.source]}", "",
+                  "| 级别 level | 启动召回并发布公告 start | 起算 from | 完成召回 complete | 起算 from | 依据 basis |",
+                  "|---|---|---|---|---|---|"]
+        for level in recall.levels:
+            lines.append(f"| {level.name} (`{level.id}`) | {_due_words(level.start)} | 收到不合格结论 | "
+                         f"{_due_words(level.complete)} | 召回公告发布之日 | {source} {level.start_basis};"
+                         f"{level.complete_basis} |")
     return "\n".join(lines)

@@ -28,6 +28,8 @@ def due_date(rule: StepRule, anchor: date, calendar: Calendar | None = None) -> 
         return anchor, False
     if rule.due.unit is Unit.DAYS:
         return anchor + timedelta(days=rule.due.within), False
+    if rule.due.unit is Unit.HOURS:  # dates, not instants: within 24 h of a day is by the end of the next
+        return anchor + timedelta(days=-(-rule.due.within // 24)), False
     return add_working_days(anchor, rule.due.within, calendar)
 
 

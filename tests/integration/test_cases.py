@@ -35,7 +35,7 @@ from qsmon.settings import Settings
 from qsmon.storage import connect
 from qsmon.storage.retention import apply_retention
 from qsmon.topics import ensure_topics
-from qsmon.workdays import package_coverage
+from qsmon.workdays import add_working_days, package_coverage
 from reports.data import gather
 from reports.tables import cases as cases_table
 from tests.factories import result
@@ -276,6 +276,40 @@ class TestProgress:
         paths = api.get("/openapi.json").json()["paths"]
         assert "/v1/cases/{case_id}/steps" in paths
         next(service, None)
+
+
+class TestRecallLevels:
+    def test_a_level_1_recall_gets_its_24_hour_and_10_working_day_deadlines(
+        self, writer: DirectWriter, db: psycopg.Connection, settings: Settings
+    ) -> None:
+        writer.write(writer.records([failed("R-1", 2)]))
+        case = find_case(db, "R-1")
+        day = case.opened_on.isoformat()
+        wrong = run_cli(settings, "cases", "record", str(case.id), "--step", "serve_conclusion", "--on", day,
+                        "--by", "张三", "--recall-level", "一级")
+        assert wrong.returncode == 1
+        assert "risk-control step only" in wrong.stderr
+        done = run_cli(settings, "cases", "record", str(case.id), "--step", "risk_control", "--on", day, "--by",
+                       "张三", "--recall-level", "一级", "--note", "责令一级召回")
+        assert done.returncode == 0, done.stderr
+        case = find_case(db, "R-1")
+        assert case.recall_level == "level_1"
+        steps = {s.step: s for s in case.steps}
+        assert steps["recall_start"].due_on == case.opened_on + timedelta(days=1)  # 24 h
+        assert steps["recall_start"].basis.startswith("第十三条")
+        assert steps["recall_complete"].due_on is None  # counts from the announcement, not made yet
+        other = run_cli(settings, "cases", "record", str(case.id), "--step", "risk_control", "--on", day, "--by",
+                        "张三", "--recall-level", "二级")
+        assert other.returncode == 1
+        assert "another recall level" in other.stderr
+        announced = run_cli(settings, "cases", "record", str(case.id), "--step", "recall_start", "--on", day,
+                            "--by", "某食品公司", "--attachment", "召回公告")
+        assert announced.returncode == 0, announced.stderr
+        complete = next(s for s in find_case(db, "R-1").steps if s.step == "recall_complete")
+        assert complete.due_on == add_working_days(case.opened_on, 10)[0]
+        assert complete.basis.startswith("第十六条")
+        shown = run_cli(settings, "cases", "show", str(case.id))
+        assert "召回级别: 一级召回" in shown.stdout
 
 
 FIXTURE_2027 = Path(__file__).resolve().parents[1] / "fixtures" / "workdays-2027-fixture.yaml"  # a test fixture
