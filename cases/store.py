@@ -12,7 +12,7 @@ import psycopg
 
 from cases.deadlines import StepState, step_state
 from cases.exceptions import CaseNotFoundError, StepRefusedError
-from qsmon.case_rules import OPENED, CategoryRules, DeadlineTable
+from qsmon.case_rules import ASSIST_REPLY, ASSIST_SENT, OPENED, CategoryRules, DeadlineTable, needs_assist
 from qsmon.case_steps import write_opening_steps, write_steps
 from qsmon.regions import like_pattern
 
@@ -48,14 +48,21 @@ class Case:
     opened_on: date
     status: str
     closed_on: date | None
+    manufacturer_region_code: str | None = None  # kept from migration 032 on
     steps: tuple[Step, ...] = ()
+
+    @property
+    def assist(self) -> bool:
+        """Whether the case asks the manufacturer's bureau for 协查 (qsmon.case_rules.needs_assist)."""
+        return needs_assist(self.region_code, self.manufacturer_region_code)
 
     @property
     def recall_level(self) -> str | None:
         return next((s.recall_level for s in self.steps if s.recall_level is not None), None)
 
 
-_CASE_COLUMNS = ("id, sample_id, revision, category, region_code, product, firm, opened_on, status, closed_on")
+_CASE_COLUMNS = ("id, sample_id, revision, category, region_code, product, firm, opened_on, status, closed_on,"
+                 " manufacturer_region_code")
 _STEP_COLUMNS = ("step, name, basis, due_on, soon_on, provisional, done_on, done_by, note, attachment, recorded_via,"
                  " recall_level")
 
@@ -66,9 +73,9 @@ def get_case(conn: psycopg.Connection, case_id: int) -> Case:
         raise CaseNotFoundError("no such case", case=case_id)
     steps = conn.execute(f"SELECT {_STEP_COLUMNS} FROM case_steps WHERE case_id = %s ORDER BY position",
                          (case_id,)).fetchall()
-    (id_, sample_id, revision, category, region_code, product, firm, opened_on, status, closed_on) = row
+    (id_, sample_id, revision, category, region_code, product, firm, opened_on, status, closed_on, made_in) = row
     return Case(id_, sample_id, revision, category, region_code, product, firm, opened_on, status, closed_on,
-                tuple(Step(*s) for s in steps))
+                made_in, tuple(Step(*s) for s in steps))
 
 
 def find_case(conn: psycopg.Connection, sample_id: str) -> Case:
@@ -128,7 +135,7 @@ def record_step(conn: psycopg.Connection, table: DeadlineTable, case_id: int, pr
         conn.execute("SELECT 1 FROM cases WHERE id = %s FOR UPDATE", (case_id,))
         case = get_case(conn, case_id)
         level = _recall_level(table, case, progress)
-        rules = table.rules_for(case.category, level or case.recall_level)
+        rules = table.rules_for(case.category, level or case.recall_level, assist=case.assist)
         if rules is None:
             raise StepRefusedError("this case's category has no steps", case=case_id, category=case.category)
         _check(case, rules, progress, today)
@@ -198,9 +205,9 @@ def _check(case: Case, rules: CategoryRules, progress: Progress, today: date) ->
 # as the worker would have, with their steps. Only recent ones: an older failure's follow-up happened outside qsmon.
 BACKFILL_DAYS = 90
 _OPEN_MISSING = """
-INSERT INTO cases (sample_id, revision, category, region_code, product, firm, opened_on)
+INSERT INTO cases (sample_id, revision, category, region_code, product, firm, opened_on, manufacturer_region_code)
 SELECT f.sample_id, f.revision, f.category, f.region_code, f.product, coalesce(f.manufacturer, f.sampled_unit),
-    coalesce((r.reported_at AT TIME ZONE %(tz)s)::date, f.day)
+    coalesce((r.reported_at AT TIME ZONE %(tz)s)::date, f.day), r.manufacturer_region_code
 FROM failure_current f
 LEFT JOIN inspection_results r ON r.sample_id = f.sample_id AND r.revision = f.revision
     AND r.sampled_at = f.sampled_at
@@ -262,6 +269,39 @@ def mark_noticed(conn: psycopg.Connection, step: PendingStep) -> None:
     """Keep with the step that its notice for this state was queued: once, whatever the outbox still holds."""
     conn.execute(f"UPDATE case_steps SET {NOTICED_COLUMN[step.state]} = now()"  # a fixed column name
                  " WHERE case_id = %s AND step = %s", (step.case_id, step.step))
+
+
+@dataclass(frozen=True, slots=True)
+class AssistRequest:
+    """A case whose 协查 notice to the manufacturer's bureau has not been queued yet."""
+
+    case_id: int
+    sample_id: str
+    region_code: str  # the sampling bureau
+    manufacturer_region_code: str  # the bureau asked
+    category: str
+    product: str | None
+    firm: str | None
+    opened_on: date
+    due_on: date | None  # when the 协查 must be sent (assist_sent)
+    reply_basis: str
+
+
+def assist_requests(conn: psycopg.Connection) -> list[AssistRequest]:
+    """Open cases with 协查 steps (written only when the manufacturer is outside the case's region) whose notice
+    was not queued yet."""
+    rows = conn.execute(
+        "SELECT c.id, c.sample_id, c.region_code, c.manufacturer_region_code, c.category, c.product, c.firm,"
+        " c.opened_on, s.due_on, coalesce(r.basis, '')"
+        " FROM cases c JOIN case_steps s ON s.case_id = c.id AND s.step = %s"
+        " LEFT JOIN case_steps r ON r.case_id = c.id AND r.step = %s"
+        " WHERE c.status = 'open' AND c.assist_noticed_at IS NULL AND c.manufacturer_region_code IS NOT NULL"
+        " ORDER BY c.id", (ASSIST_SENT, ASSIST_REPLY)).fetchall()
+    return [AssistRequest(*r) for r in rows]
+
+
+def mark_assist_noticed(conn: psycopg.Connection, case_id: int) -> None:
+    conn.execute("UPDATE cases SET assist_noticed_at = now() WHERE id = %s", (case_id,))
 
 
 def now_local_date(now: datetime, zone: str) -> date:

@@ -1,8 +1,8 @@
 """The case sweep, run by the leading alert service: it moves only what time moves. Notices of steps due soon and
-overdue (once each, forever: the fact is kept with the step, not inferred from the outbox), and a daily digest per
-bureau, through the same outbox, routing and silences as the rate
-alerts (a case notice is routed as plan ``cases``, indicator = the step, region = the bureau) to the channels that
-name ``cases`` in their ``plans``."""
+overdue (once each, forever: the fact is kept with the step, not inferred from the outbox), the one 协查 notice of
+a case made outside its region (to the manufacturer's bureau), and a daily digest per bureau, through the same
+outbox, routing and silences as the rate alerts (a case notice is routed as plan ``cases``, indicator = the step,
+region = the bureau, or the manufacturer's for 协查) to the channels that name ``cases`` in their ``plans``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,15 @@ from typing import Any
 import psycopg
 
 from cases.deadlines import StepState
-from cases.store import PendingStep, mark_noticed, open_missing_cases, pending_steps
+from cases.store import (
+    AssistRequest,
+    PendingStep,
+    assist_requests,
+    mark_assist_noticed,
+    mark_noticed,
+    open_missing_cases,
+    pending_steps,
+)
 from notify.outbox import enqueue_case_notice
 from notify.routing import Channel, wants
 from notify.silences import silenced
@@ -27,6 +35,8 @@ log = logging.getLogger("qsmon.cases")
 CASES_PLAN = "cases"  # how channels (plans: [cases]) and silences (--plan cases) name case notices
 SEVERITY = {StepState.DUE_SOON: "warning", StepState.OVERDUE: "critical"}
 DIGEST_SEVERITY = "warning"
+ASSIST_SEVERITY = "warning"
+ASSIST_STEP = "assist_sent"  # how a silence names 协查 notices (--indicator assist_sent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +55,7 @@ class SweepOutcome:
     cases_opened: int = 0  # failures stored before cases existed, or of a category just added
     notices_queued: int = 0
     digests_queued: int = 0
+    assists_queued: int = 0
 
 
 def _silenced(conn: psycopg.Connection, region: str, step: str | None, severity: str, now: datetime) -> bool:
@@ -57,6 +68,14 @@ def _payload(p: PendingStep) -> dict[str, Any]:
             "region_name": name_of(p.region_code), "category": p.category, "product": p.product, "firm": p.firm,
             "opened_on": p.opened_on.isoformat(), "step": p.step, "step_name": p.name, "basis": p.basis,
             "due_on": p.due_on.isoformat(), "state": p.state.value}
+
+
+def _assist_payload(a: AssistRequest) -> dict[str, Any]:
+    return {"kind": "case_assist", "case_id": a.case_id, "sample_id": a.sample_id, "region": a.region_code,
+            "region_name": name_of(a.region_code), "made_in": a.manufacturer_region_code,
+            "made_in_name": name_of(a.manufacturer_region_code), "category": a.category, "product": a.product,
+            "firm": a.firm, "opened_on": a.opened_on.isoformat(),
+            "due_on": a.due_on.isoformat() if a.due_on else None, "reply_basis": a.reply_basis}
 
 
 class CaseSweep:
@@ -88,9 +107,26 @@ class CaseSweep:
                         payload=_payload(p))
                 if channels:  # nobody to tell yet: a channel added later still hears of it
                     mark_noticed(conn, p)
+            assists = self._assists(conn, now)
             if local_hour >= self.digest_hour:
                 digests = self._digests(conn, today, now, pending)
-        return SweepOutcome(opened, queued, digests)
+        return SweepOutcome(opened, queued, digests, assists)
+
+    def _assists(self, conn: psycopg.Connection, now: datetime) -> int:
+        """One 协查 notice per case made outside its region, to the channels of the manufacturer's region (routed
+        as step notices are, by the manufacturer's code); kept with the case once queued."""
+        queued = 0
+        for a in assist_requests(conn):
+            if _silenced(conn, a.manufacturer_region_code, ASSIST_STEP, ASSIST_SEVERITY, now):
+                continue
+            channels = self._wanting(a.manufacturer_region_code, ASSIST_SEVERITY)
+            for channel in channels:
+                queued += enqueue_case_notice(conn, case_id=a.case_id, channel=channel.name,
+                                              group_key=f"cases:{a.manufacturer_region_code}",
+                                              once_key=f"case-{a.case_id}-assist", payload=_assist_payload(a))
+            if channels:
+                mark_assist_noticed(conn, a.case_id)
+        return queued
 
     def _wanting(self, region: str, severity: str) -> list[Channel]:
         """Channels that opted in (``plans`` names ``cases``: case notices are another audience than rate alerts,

@@ -82,6 +82,8 @@ def show(case_id: int, as_json: Annotated[bool, typer.Option("--json")] = False)
     typer.echo(f"case #{case.id}: sample {case.sample_id} (revision {case.revision}), {case.category},"
                f" {name_of(case.region_code)}, {case.product or ''} {case.firm or ''}")
     typer.echo(f"opened {case.opened_on}, {case.status}" + (f" on {case.closed_on}" if case.closed_on else ""))
+    if case.assist:
+        typer.echo(f"生产者所在地 {name_of(case.manufacturer_region_code or '')}: 协查")
     if case.recall_level is not None:
         typer.echo(f"召回级别: {_recall_name(case.category, case.recall_level)}")
     for s in case.steps:

@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from qsmon.exceptions import ConfigError
+from qsmon.regions import is_within
 
 OPENED = "opened"
 
@@ -25,6 +26,7 @@ class Unit(StrEnum):
 
 NO_RECALL = "none"  # the risk-control step recorded "no recall needed"
 RECALL_START, RECALL_COMPLETE = "recall_start", "recall_complete"  # the steps a recall level adds
+ASSIST_SENT, ASSIST_REPLY = "assist_sent", "assist_reply"  # 协查发出, 协查回复
 
 
 class Due(BaseModel):
@@ -105,16 +107,43 @@ class RecallRules(BaseModel):
         return next((lv for lv in self.levels if given in (lv.id, lv.name, lv.name.removesuffix("召回"))), None)
 
 
+class AssistRules(BaseModel):
+    """协查: the steps a case gets when the manufacturer is outside the sampling bureau's region."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str
+    categories: tuple[str, ...] = Field(min_length=1)
+    steps: tuple[StepRule, StepRule]
+
+    @model_validator(mode="after")
+    def _sent_then_reply(self) -> AssistRules:
+        sent, reply = self.steps
+        if (sent.id, reply.id) != (ASSIST_SENT, ASSIST_REPLY) or reply.due.from_ != ASSIST_SENT:
+            raise ValueError(f"assist steps are {ASSIST_SENT} then {ASSIST_REPLY}, counted from {ASSIST_SENT}")
+        if sent.due.from_ != OPENED:
+            raise ValueError(f"{ASSIST_SENT} counts from {OPENED!r}")
+        return self
+
+
+def needs_assist(region_code: str, manufacturer_region_code: str | None) -> bool:
+    """Whether a case asks the manufacturer's bureau for 协查: its place of manufacture is known and outside the
+    sampling bureau's region (a county's case made in another county, a city's made in another city)."""
+    return manufacturer_region_code is not None and not is_within(manufacturer_region_code, region_code)
+
+
 class DeadlineTable(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sources: dict[str, str]
     categories: dict[str, CategoryRules]
     recall: RecallRules | None = None
+    assist: AssistRules | None = None
 
     @model_validator(mode="after")
     def _sources_named(self) -> DeadlineTable:
-        cited = {c.source for c in self.categories.values()} | ({self.recall.source} if self.recall else set())
+        cited = {c.source for c in self.categories.values()} | ({self.recall.source} if self.recall else set()) \
+            | ({self.assist.source} if self.assist else set())
         unknown = cited - set(self.sources)
         if unknown:
             raise ValueError(f"categories cite unknown sources: {sorted(unknown)}")
@@ -126,6 +155,9 @@ class DeadlineTable(BaseModel):
                                      f"{self.recall.step!r}")
                 if rules.step(RECALL_START) or rules.step(RECALL_COMPLETE):
                     raise ValueError(f"category {category!r} already has a step named like a recall step")
+        for category in self.assist.categories if self.assist else ():
+            if category not in self.categories:
+                raise ValueError(f"assist names category {category!r}, which has no steps")
         return self
 
     def recall_level(self, category: str, given: str) -> str:
@@ -141,15 +173,21 @@ class DeadlineTable(BaseModel):
                              f"{', '.join(lv.id + ' (' + lv.name + ')' for lv in self.recall.levels)}, or none")
         return level.id
 
-    def rules_for(self, category: str, recall_level: str | None = None) -> CategoryRules | None:
-        """A category's steps, with the two a recall level adds (start and completion) when the case has one."""
+    def rules_for(self, category: str, recall_level: str | None = None, *, assist: bool = False
+                  ) -> CategoryRules | None:
+        """A category's steps, with the two 协查 steps when the case asks the manufacturer's bureau (``assist``),
+        and the two a recall level adds (start and completion) when the case has one."""
         rules = self.categories.get(category)
-        if rules is None or recall_level is None or recall_level == NO_RECALL or self.recall is None:
-            return rules
-        level = self.recall.level(recall_level)
-        if level is None or category not in self.recall.categories:
-            return rules
-        return rules.model_copy(update={"steps": (*rules.steps, *level.steps())})
+        if rules is None:
+            return None
+        extra: tuple[StepRule, ...] = ()
+        if assist and self.assist is not None and category in self.assist.categories:
+            extra += self.assist.steps
+        level = self.recall.level(recall_level) if self.recall and recall_level and recall_level != NO_RECALL \
+            else None
+        if level is not None and self.recall is not None and category in self.recall.categories:
+            extra += level.steps()
+        return rules.model_copy(update={"steps": (*rules.steps, *extra)}) if extra else rules
 
     def source_of(self, category: str) -> str:
         return self.sources[self.categories[category].source]
@@ -192,6 +230,16 @@ def markdown_table(table: DeadlineTable) -> str:
             start = "收到不合格结论" if step.due.from_ == OPENED else names[step.due.from_]
             lines.append(f"| `{category}` | {step.name} (`{step.id}`) | {_due_words(step.due)} | {start} | "
                          f"{table.source_of(category).split('(')[0]} {step.basis} |")
+    if table.assist is not None:
+        assist = table.assist
+        names = {s.id: s.name for s in assist.steps}
+        lines += ["", f"协查 assist (the manufacturer outside the sampling bureau's region; categories "
+                  f"{', '.join(f'`{c}`' for c in assist.categories)}):", "",
+                  "| 步骤 step | 时限 deadline | 起算 from | 依据 basis |", "|---|---|---|---|"]
+        for step in assist.steps:
+            start = "收到不合格结论" if step.due.from_ == OPENED else names[step.due.from_]
+            lines.append(f"| {step.name} (`{step.id}`) | {_due_words(step.due)} | {start} | "
+                         f"{table.sources[assist.source].split('(')[0]} {step.basis} |")
     if table.recall is not None:
         recall = table.recall
         source = table.sources[recall.source].split("(")[0]

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import psycopg
 
-from qsmon.case_rules import OPENED, CategoryRules, DeadlineTable, StepRule, Unit
+from qsmon.case_rules import OPENED, CategoryRules, DeadlineTable, StepRule, Unit, needs_assist
 from qsmon.workdays import Calendar, add_working_days
 
 
@@ -73,13 +73,13 @@ def write_steps(conn: psycopg.Connection, case_id: int, rules: CategoryRules, op
 # Open cases among these samples that have no steps yet: just opened (by the statement before, in the same
 # transaction), or opened before steps were written with the case (an upgrade).
 _WITHOUT_STEPS = """
-SELECT k.id, k.category, k.opened_on FROM cases k
+SELECT k.id, k.category, k.opened_on, k.region_code, k.manufacturer_region_code FROM cases k
 WHERE k.sample_id = ANY(%(samples)s) AND k.status = 'open'
     AND NOT EXISTS (SELECT 1 FROM case_steps s WHERE s.case_id = k.id)
 ORDER BY k.id
 """
 _ALL_WITHOUT_STEPS = """
-SELECT k.id, k.category, k.opened_on FROM cases k
+SELECT k.id, k.category, k.opened_on, k.region_code, k.manufacturer_region_code FROM cases k
 WHERE k.status = 'open' AND NOT EXISTS (SELECT 1 FROM case_steps s WHERE s.case_id = k.id)
 ORDER BY k.id
 """
@@ -87,13 +87,14 @@ ORDER BY k.id
 
 def write_opening_steps(conn: psycopg.Connection, table: DeadlineTable, soon_working_days: int,
                         samples: Sequence[str] | None = None) -> int:
-    """Write the steps of open cases that have none (of ``samples``, or all): call it in the transaction that
-    opened them. Returns how many cases got their steps."""
+    """Write the steps of open cases that have none (of ``samples``, or all), the 协查 steps included when the
+    manufacturer is outside the case's region: call it in the transaction that opened them. Returns how many cases
+    got their steps."""
     rows = conn.execute(_WITHOUT_STEPS if samples is not None else _ALL_WITHOUT_STEPS,
                         {"samples": list(samples or ())}).fetchall()
     written = 0
-    for case_id, category, opened_on in rows:
-        rules = table.for_category(category)
+    for case_id, category, opened_on, region_code, made_in in rows:
+        rules = table.rules_for(category, assist=needs_assist(region_code, made_in))
         if rules is not None:
             write_steps(conn, int(case_id), rules, opened_on, {}, soon_working_days)
             written += 1

@@ -312,6 +312,53 @@ class TestRecallLevels:
         assert "召回级别: 一级召回" in shown.stdout
 
 
+class TestAssist:
+    def test_a_failure_made_in_another_city_sends_one_assist_notice_to_that_city_s_channel(
+        self, writer: DirectWriter, db: psycopg.Connection, settings: Settings, tmp_path: Path
+    ) -> None:
+        receiver = WebhookReceiver()
+        channels = ChannelsConfig.model_validate({"channels": [
+            {"name": "honghu", "type": "webhook", "url": receiver.url, "plans": ["cases"], "regions": ["421083"],
+             "group_wait_s": 0},
+            {"name": "wuhan", "type": "webhook", "url": receiver.url, "plans": ["cases"], "regions": ["420100"],
+             "group_wait_s": 0}]})
+        try:
+            writer.write(writer.records([
+                result("A-1", verdict="fail", at=clock.now() - timedelta(days=1), region="421083", product="腊肠",
+                       manufacturer="武汉某食品有限公司", manufacturer_region_code="420102"),
+                result("A-2", verdict="fail", at=clock.now() - timedelta(days=1), region="421083", product="莲藕",
+                       manufacturer="洪湖某合作社", manufacturer_region_code="421083")]))
+            made_elsewhere, made_here = find_case(db, "A-1"), find_case(db, "A-2")
+            steps = {s.step: s for s in made_elsewhere.steps}
+            assert steps["assist_sent"].due_on == add_working_days(made_elsewhere.opened_on, 5)[0]
+            assert steps["assist_reply"].due_on is None  # counts from the 协查 being sent
+            assert "assist_sent" not in {s.step for s in made_here.steps}
+            for _ in range(3):
+                run_sweep(db, settings, channels, hour=6)  # before the digest hour
+            rows = db.execute("SELECT channel, case_id FROM notification_outbox"
+                              " WHERE payload->>'kind' = 'case_assist'").fetchall()
+            assert rows == [("wuhan", made_elsewhere.id)]
+            db.execute("DELETE FROM notification_outbox")  # retention, say: the fact is kept with the case
+            run_sweep(db, settings, channels, hour=6)
+            assert count(db, "SELECT count(*) FROM notification_outbox WHERE payload->>'kind' = 'case_assist'") == 0
+            shown = run_cli(settings, "cases", "show", str(made_elsewhere.id))
+            assert "协查发出" in shown.stdout
+            assert "江岸区" in shown.stdout
+        finally:
+            receiver.stop()
+
+    def test_the_assist_notice_reads_as_a_request_to_the_manufacturer_s_bureau(self) -> None:
+        from cases.messages import render
+
+        message = render([{"kind": "case_assist", "case_id": 1, "sample_id": "A-1", "region": "421083",
+                           "region_name": "洪湖市", "made_in": "420102", "made_in_name": "江岸区",
+                           "category": "food", "product": "腊肠", "firm": "武汉某食品有限公司",
+                           "opened_on": "2026-12-01", "due_on": "2026-12-08", "reply_basis": "30个工作日"}])
+        assert message is not None
+        assert message.title == "【协查】江岸区 1件不合格产品的生产者在贵辖区"
+        assert "洪湖市抽检不合格:腊肠 武汉某食品有限公司" in message.markdown
+
+
 FIXTURE_2027 = Path(__file__).resolve().parents[1] / "fixtures" / "workdays-2027-fixture.yaml"  # a test fixture
 
 
