@@ -21,9 +21,13 @@ def render(payloads: Sequence[dict[str, Any]]) -> Message | None:
     steps = [p for p in payloads if p.get("kind") == "case_step"]
     digests = [p for p in payloads if p.get("kind") == "case_digest"]
     assists = [p for p in payloads if p.get("kind") == "case_assist"]
-    if not steps and not digests and not assists:
+    escalations = [p for p in payloads if p.get("kind") == "case_escalation"]
+    if not steps and not digests and not assists and not escalations:
         return None
     body: list[str] = []
+    if escalations:
+        body.append("**督办**(超期未办结,请督促)")
+        body.extend(_line(p) for p in escalations)
     if assists:
         body.append("**协查请求**(标称生产者在贵辖区,请核查处置并反馈)")
         body.extend(_assist_line(p) for p in assists)
@@ -39,8 +43,11 @@ def render(payloads: Sequence[dict[str, Any]]) -> Message | None:
         body.append(f"**{d['region_name']} {d['day']} 核查处置日报**:办理中 {d['open']} 件,"
                     f"即将到期 {d['due_soon']} 项,已超期 {d['overdue']} 项")
         body.extend(_line(p) for p in d["oldest"])
-    where = (steps or digests)[0]["region_name"] if steps or digests else assists[0]["made_in_name"]
-    if assists and not steps and not digests:
+    where = (escalations or steps or digests)[0]["region_name"] if escalations or steps or digests \
+        else assists[0]["made_in_name"]
+    if escalations:
+        title = f"【核查处置·督办】{where} {len(escalations)}项超期未办结"
+    elif assists and not steps and not digests:
         title = f"【协查】{where} {len(assists)}件不合格产品的生产者在贵辖区"
     elif overdue:
         title = f"【核查处置·超期】{where} {len(overdue)}项已超期" + (f",{len(soon)}项即将到期" if soon else "")
@@ -49,7 +56,8 @@ def render(payloads: Sequence[dict[str, Any]]) -> Message | None:
     else:
         title = f"【核查处置·日报】{where}"
     return Message(title=title, markdown=f"### {title}\n" + "\n".join(body),
-                   data={"kind": "case_notices", "title": title, "notices": list(payloads)}, urgent=bool(overdue))
+                   data={"kind": "case_notices", "title": title, "notices": list(payloads)},
+                   urgent=bool(overdue or escalations))
 
 
 def _assist_line(p: dict[str, Any]) -> str:

@@ -272,6 +272,28 @@ def mark_noticed(conn: psycopg.Connection, step: PendingStep) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class Escalation:
+    """A step still not done on its escalation day (督办), not yet escalated."""
+
+    step: PendingStep
+    escalate_on: date
+
+
+def escalations(conn: psycopg.Connection, today: date) -> list[Escalation]:
+    rows = conn.execute(
+        "SELECT c.id, c.sample_id, c.region_code, c.category, c.product, c.firm, c.opened_on, s.step, s.name,"
+        " s.basis, s.due_on, s.escalate_on FROM cases c JOIN case_steps s ON s.case_id = c.id"
+        " WHERE c.status = 'open' AND s.done_on IS NULL AND s.escalate_on <= %s AND s.escalated_at IS NULL"
+        " ORDER BY s.due_on, c.id, s.position", (today,)).fetchall()
+    return [Escalation(PendingStep(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+                                   StepState.OVERDUE), r[11]) for r in rows]
+
+
+def mark_escalated(conn: psycopg.Connection, case_id: int, step: str) -> None:
+    conn.execute("UPDATE case_steps SET escalated_at = now() WHERE case_id = %s AND step = %s", (case_id, step))
+
+
+@dataclass(frozen=True, slots=True)
 class AssistRequest:
     """A case whose 协查 notice to the manufacturer's bureau has not been queued yet."""
 

@@ -19,7 +19,9 @@ from cases.store import (
     AssistRequest,
     PendingStep,
     assist_requests,
+    escalations,
     mark_assist_noticed,
+    mark_escalated,
     mark_noticed,
     open_missing_cases,
     pending_steps,
@@ -33,6 +35,10 @@ from qsmon.regions import name_of
 log = logging.getLogger("qsmon.cases")
 
 CASES_PLAN = "cases"  # how channels (plans: [cases]) and silences (--plan cases) name case notices
+# Escalations (督办) go to another audience, the city's: channels opt in with plans: [cases-escalation], and a
+# county's silence on `cases` does not mute them (--plan cases-escalation does).
+ESCALATION_PLAN = "cases-escalation"
+ESCALATION_SEVERITY = "critical"
 SEVERITY = {StepState.DUE_SOON: "warning", StepState.OVERDUE: "critical"}
 DIGEST_SEVERITY = "warning"
 ASSIST_SEVERITY = "warning"
@@ -56,10 +62,12 @@ class SweepOutcome:
     notices_queued: int = 0
     digests_queued: int = 0
     assists_queued: int = 0
+    escalations_queued: int = 0
 
 
-def _silenced(conn: psycopg.Connection, region: str, step: str | None, severity: str, now: datetime) -> bool:
-    return silenced(conn, plan_id=CASES_PLAN, indicator_id=step, region_code=region, window=None,
+def _silenced(conn: psycopg.Connection, region: str, step: str | None, severity: str, now: datetime,
+              plan: str = CASES_PLAN) -> bool:
+    return silenced(conn, plan_id=plan, indicator_id=step, region_code=region, window=None,
                     severity=severity, now=now)
 
 
@@ -108,9 +116,10 @@ class CaseSweep:
                 if channels:  # nobody to tell yet: a channel added later still hears of it
                     mark_noticed(conn, p)
             assists = self._assists(conn, now)
+            escalated = self._escalations(conn, today, now)
             if local_hour >= self.digest_hour:
                 digests = self._digests(conn, today, now, pending)
-        return SweepOutcome(opened, queued, digests, assists)
+        return SweepOutcome(opened, queued, digests, assists, escalated)
 
     def _assists(self, conn: psycopg.Connection, now: datetime) -> int:
         """One 协查 notice per case made outside its region, to the channels of the manufacturer's region (routed
@@ -128,11 +137,30 @@ class CaseSweep:
                 mark_assist_noticed(conn, a.case_id)
         return queued
 
-    def _wanting(self, region: str, severity: str) -> list[Channel]:
-        """Channels that opted in (``plans`` names ``cases``: case notices are another audience than rate alerts,
-        and a duty channel must not start getting them by an upgrade), for the region and severity."""
-        target = _Routable(CASES_PLAN, _Scope(region))
-        return [c for c in self.channels if CASES_PLAN in c.plans and wants(c, target, severity)]
+    def _escalations(self, conn: psycopg.Connection, today: date, now: datetime) -> int:
+        """Each step still not done on its escalation day, once, to the channels asking for escalations of its
+        region (the city's channel covers its counties); kept with the step once queued."""
+        queued = 0
+        for e in escalations(conn, today):
+            p = e.step
+            if _silenced(conn, p.region_code, p.step, ESCALATION_SEVERITY, now, ESCALATION_PLAN):
+                continue
+            channels = self._wanting(p.region_code, ESCALATION_SEVERITY, ESCALATION_PLAN)
+            for channel in channels:
+                queued += enqueue_case_notice(
+                    conn, case_id=p.case_id, channel=channel.name, group_key=f"cases:{p.region_code}",
+                    once_key=f"case-{p.case_id}-{p.step}-escalation-{p.due_on.isoformat()}",
+                    payload=_payload(p) | {"kind": "case_escalation", "escalate_on": e.escalate_on.isoformat()})
+            if channels:
+                mark_escalated(conn, p.case_id, p.step)
+        return queued
+
+    def _wanting(self, region: str, severity: str, plan: str = CASES_PLAN) -> list[Channel]:
+        """Channels that opted in (``plans`` names ``cases``, or ``cases-escalation``: case notices are another
+        audience than rate alerts, and a duty channel must not start getting them by an upgrade), for the region
+        and severity."""
+        target = _Routable(plan, _Scope(region))
+        return [c for c in self.channels if plan in c.plans and wants(c, target, severity)]
 
     def _digests(self, conn: psycopg.Connection, today: date, now: datetime, pending: list[PendingStep]) -> int:
         """Each bureau with open cases, once a day: counts, and its oldest steps due soon or overdue."""

@@ -44,6 +44,7 @@ class StepRule(BaseModel):
     name: str = Field(min_length=1)
     due: Due
     basis: str = Field(min_length=1)  # the article the deadline comes from
+    escalate_after: int | None = Field(default=None, ge=0, le=250)  # working days overdue before 督办
 
 
 class CategoryRules(BaseModel):
@@ -77,12 +78,13 @@ class RecallLevel(BaseModel):
     start_basis: str = Field(min_length=1)
     complete: Due  # its `from` is the start step
     complete_basis: str = Field(min_length=1)
+    escalate_after: int | None = Field(default=None, ge=0, le=250)  # working days overdue before 督办
 
     def steps(self) -> tuple[StepRule, StepRule]:
         return (StepRule(id=RECALL_START, name=f"{self.name}:启动召回并发布召回公告", due=self.start,
-                         basis=self.start_basis),
+                         basis=self.start_basis, escalate_after=self.escalate_after),
                 StepRule(id=RECALL_COMPLETE, name=f"{self.name}:完成召回", due=self.complete,
-                         basis=self.complete_basis))
+                         basis=self.complete_basis, escalate_after=self.escalate_after))
 
 
 class RecallRules(BaseModel):
@@ -217,29 +219,34 @@ UNIT_WORDS = {Unit.IMMEDIATELY: "立即(当日)", Unit.WORKING_DAYS: "个工作�
               Unit.HOURS: "小时(计至日)"}
 
 
+def _escalate_words(step: StepRule) -> str:
+    return "-" if step.escalate_after is None else f"超期 {step.escalate_after} 个工作日"
+
+
 def _due_words(due: Due) -> str:
     return UNIT_WORDS[due.unit] if due.unit is Unit.IMMEDIATELY else f"{due.within} {UNIT_WORDS[due.unit]}"
 
 
 def markdown_table(table: DeadlineTable) -> str:
     """The deadline table as the README shows it (generated: `qsmon cases deadlines`)."""
-    lines = ["| 类别 category | 步骤 step | 时限 deadline | 起算 from | 依据 basis |", "|---|---|---|---|---|"]
+    lines = ["| 类别 category | 步骤 step | 时限 deadline | 起算 from | 督办 escalate | 依据 basis |",
+             "|---|---|---|---|---|---|"]
     for category, rules in table.categories.items():
         names = {s.id: s.name for s in rules.steps}
         for step in rules.steps:
             start = "收到不合格结论" if step.due.from_ == OPENED else names[step.due.from_]
             lines.append(f"| `{category}` | {step.name} (`{step.id}`) | {_due_words(step.due)} | {start} | "
-                         f"{table.source_of(category).split('(')[0]} {step.basis} |")
+                         f"{_escalate_words(step)} | {table.source_of(category).split('(')[0]} {step.basis} |")
     if table.assist is not None:
         assist = table.assist
         names = {s.id: s.name for s in assist.steps}
         lines += ["", f"协查 assist (the manufacturer outside the sampling bureau's region; categories "
                   f"{', '.join(f'`{c}`' for c in assist.categories)}):", "",
-                  "| 步骤 step | 时限 deadline | 起算 from | 依据 basis |", "|---|---|---|---|"]
+                  "| 步骤 step | 时限 deadline | 起算 from | 督办 escalate | 依据 basis |", "|---|---|---|---|---|"]
         for step in assist.steps:
             start = "收到不合格结论" if step.due.from_ == OPENED else names[step.due.from_]
             lines.append(f"| {step.name} (`{step.id}`) | {_due_words(step.due)} | {start} | "
-                         f"{table.sources[assist.source].split('(')[0]} {step.basis} |")
+                         f"{_escalate_words(step)} | {table.sources[assist.source].split('(')[0]} {step.basis} |")
     if table.recall is not None:
         recall = table.recall
         source = table.sources[recall.source].split("(")[0]

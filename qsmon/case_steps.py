@@ -21,6 +21,7 @@ class StepDeadline:
     due_on: date | None  # None while the step it counts from is not done
     soon_on: date | None  # from this day on, the step is due soon
     provisional: bool  # computed past the working-day calendar's last year (weekends only)
+    escalate_on: date | None = None  # still not done on this day: 督办 (the step's escalate_after)
 
 
 def due_date(rule: StepRule, anchor: date, calendar: Calendar | None = None) -> tuple[date, bool]:
@@ -45,26 +46,31 @@ def deadlines(rules: CategoryRules, opened_on: date, done: Mapping[str, date], s
             continue
         due_on, provisional = due_date(rule, anchor, calendar)
         soon_on, soon_provisional = add_working_days(due_on, -soon_working_days, calendar)
-        out.append(StepDeadline(rule, due_on, max(anchor, soon_on), provisional or soon_provisional))
+        escalate_on = None if rule.escalate_after is None else \
+            add_working_days(due_on, max(1, rule.escalate_after), calendar)[0]  # overdue first, then escalated
+        out.append(StepDeadline(rule, due_on, max(anchor, soon_on), provisional or soon_provisional, escalate_on))
     return out
 
 
 # Inserted, or their deadlines recomputed: what people recorded (done_on, who, notes) is never touched here; the
 # notices sent are forgotten only when the due date moves (a new deadline deserves its own notice).
 _UPSERT_STEP = """
-INSERT INTO case_steps AS s (case_id, step, position, name, basis, due_on, soon_on, provisional)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+INSERT INTO case_steps AS s (case_id, step, position, name, basis, due_on, soon_on, provisional, escalate_on)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (case_id, step) DO UPDATE SET position = excluded.position, name = excluded.name,
     basis = excluded.basis, due_on = excluded.due_on, soon_on = excluded.soon_on, provisional = excluded.provisional,
+    escalate_on = excluded.escalate_on,
     soon_noticed_at = CASE WHEN s.due_on IS DISTINCT FROM excluded.due_on THEN NULL ELSE s.soon_noticed_at END,
-    overdue_noticed_at = CASE WHEN s.due_on IS DISTINCT FROM excluded.due_on THEN NULL ELSE s.overdue_noticed_at END
+    overdue_noticed_at = CASE WHEN s.due_on IS DISTINCT FROM excluded.due_on THEN NULL ELSE s.overdue_noticed_at END,
+    escalated_at = CASE WHEN s.due_on IS DISTINCT FROM excluded.due_on THEN NULL ELSE s.escalated_at END
 """
 
 
 def write_steps(conn: psycopg.Connection, case_id: int, rules: CategoryRules, opened_on: date,
                 done: Mapping[str, date], soon_working_days: int) -> None:
     """(Re)write every step of a case with its deadlines, keeping what was recorded."""
-    rows = [(case_id, d.step.id, position, d.step.name, d.step.basis, d.due_on, d.soon_on, d.provisional)
+    rows = [(case_id, d.step.id, position, d.step.name, d.step.basis, d.due_on, d.soon_on, d.provisional,
+             d.escalate_on)
             for position, d in enumerate(deadlines(rules, opened_on, done, soon_working_days))]
     with conn.cursor() as cur:
         cur.executemany(_UPSERT_STEP, rows)

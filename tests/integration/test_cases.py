@@ -359,6 +359,40 @@ class TestAssist:
         assert "洪湖市抽检不合格:腊肠 武汉某食品有限公司" in message.markdown
 
 
+class TestEscalation:
+    def test_a_step_overdue_by_its_working_days_escalates_once_to_the_city_s_channel(
+        self, writer: DirectWriter, db: psycopg.Connection, settings: Settings
+    ) -> None:
+        receiver = WebhookReceiver()
+        channels = ChannelsConfig.model_validate({"channels": [
+            {"name": "honghu", "type": "webhook", "url": receiver.url, "plans": ["cases"], "regions": ["421083"],
+             "group_wait_s": 0},
+            {"name": "jingzhou-leader", "type": "webhook", "url": receiver.url, "plans": ["cases-escalation"],
+             "regions": ["421000"], "group_wait_s": 0}]})
+        try:
+            writer.write(writer.records([failed("E-1", 40), failed("E-2", 1)]))  # reported 35 days ago, and today
+            for _ in range(3):
+                run_sweep(db, settings, channels, hour=6)
+            rows = db.execute("SELECT channel, payload->>'sample_id', payload->>'step' FROM notification_outbox"
+                              " WHERE payload->>'kind' = 'case_escalation' ORDER BY 3").fetchall()
+            # risk_control escalates 1 working day overdue, serve_conclusion 3: both long past for E-1.
+            assert rows == [("jingzhou-leader", "E-1", "risk_control"), ("jingzhou-leader", "E-1", "serve_conclusion")]
+            honghu = db.execute("SELECT DISTINCT payload->>'kind' FROM notification_outbox WHERE channel = 'honghu'"
+                                ).fetchall()
+            assert honghu == [("case_step",)]  # the county hears of its overdue steps, not of the escalation
+            notifier = Notifier(settings.dsn, {c.name: c for c in channels.channels}, CollectorRegistry(),
+                                renderer(channels))
+            notifier.deliver_due()
+            titles = sorted(m["title"] for m in receiver.received)
+            assert "【核查处置·督办】洪湖市 2项超期未办结" in titles
+            db.execute("DELETE FROM notification_outbox")  # retention: the escalation is kept with the step
+            run_sweep(db, settings, channels, hour=6)
+            assert count(db, "SELECT count(*) FROM notification_outbox") == 0
+            assert count(db, "SELECT count(*) FROM case_steps WHERE escalated_at IS NOT NULL") == 2
+        finally:
+            receiver.stop()
+
+
 FIXTURE_2027 = Path(__file__).resolve().parents[1] / "fixtures" / "workdays-2027-fixture.yaml"  # a test fixture
 
 

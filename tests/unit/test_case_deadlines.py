@@ -123,3 +123,10 @@ class TestRecallLevels:
         for level in recall.levels:
             assert level.start_basis.startswith("第十三条")
             assert level.complete_basis.startswith("第十六条")
+
+
+def test_a_step_escalates_its_working_days_after_its_due_date() -> None:
+    due = {d.step.id: d for d in deadlines(FOOD, date(2026, 2, 12), {}, soon_working_days=2)}
+    assert due["risk_control"].escalate_on == date(2026, 2, 13)  # 1 working day overdue
+    assert due["serve_conclusion"].escalate_on == date(2026, 3, 2)  # 3 after Thu 26 Feb: Fri 27, Sat 28, Mon 2
+    assert due["review_window"].escalate_on is None  # waiting: no due date yet
