@@ -67,11 +67,11 @@ ON CONFLICT (case_id, step) DO UPDATE SET position = excluded.position, name = e
 
 
 def write_steps(conn: psycopg.Connection, case_id: int, rules: CategoryRules, opened_on: date,
-                done: Mapping[str, date], soon_working_days: int) -> None:
+                done: Mapping[str, date], soon_working_days: int, calendar: Calendar | None = None) -> None:
     """(Re)write every step of a case with its deadlines, keeping what was recorded."""
     rows = [(case_id, d.step.id, position, d.step.name, d.step.basis, d.due_on, d.soon_on, d.provisional,
              d.escalate_on)
-            for position, d in enumerate(deadlines(rules, opened_on, done, soon_working_days))]
+            for position, d in enumerate(deadlines(rules, opened_on, done, soon_working_days, calendar))]
     with conn.cursor() as cur:
         cur.executemany(_UPSERT_STEP, rows)
 
@@ -92,7 +92,7 @@ ORDER BY k.id
 
 
 def write_opening_steps(conn: psycopg.Connection, table: DeadlineTable, soon_working_days: int,
-                        samples: Sequence[str] | None = None) -> int:
+                        samples: Sequence[str] | None = None, calendar: Calendar | None = None) -> int:
     """Write the steps of open cases that have none (of ``samples``, or all), the 协查 steps included when the
     manufacturer is outside the case's region: call it in the transaction that opened them. Returns how many cases
     got their steps."""
@@ -102,6 +102,6 @@ def write_opening_steps(conn: psycopg.Connection, table: DeadlineTable, soon_wor
     for case_id, category, opened_on, region_code, made_in in rows:
         rules = table.rules_for(category, assist=needs_assist(region_code, made_in))
         if rules is not None:
-            write_steps(conn, int(case_id), rules, opened_on, {}, soon_working_days)
+            write_steps(conn, int(case_id), rules, opened_on, {}, soon_working_days, calendar)
             written += 1
     return written

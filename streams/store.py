@@ -28,6 +28,7 @@ from qsmon.changes import RollupKey
 from qsmon.schema import FIRST_REVISION
 from qsmon.settings import get_settings
 from qsmon.vocab import Verdict
+from qsmon.workdays import default_calendar, load_calendar
 from streams.batch_sql import COPY, CURRENT_AND_ROLLUP, HISTORY, TEMP_TABLE
 from streams.copy_rows import encode_rows
 from streams.exceptions import BatchWriteError, PartitionsRefusedError, RecordsRefusedError
@@ -101,7 +102,7 @@ class ResultStore:
     def __init__(self, dsn: str, *, group: str, topic: str, timezone: str | None = None,
                  log_identity: str | None = None, guard: OffsetGuard | None = None,
                  case_deadlines_file: Path | None = None, application_name: str | None = None,
-                 case_soon_working_days: int | None = None) -> None:
+                 case_soon_working_days: int | None = None, workdays_file: Path | None = None) -> None:
         self._dsn = dsn
         # Workers' connections are named after their group: `qsmon offsets reset` counts them, and names its own
         # otherwise.
@@ -114,6 +115,8 @@ class ResultStore:
         self.log_identity = log_identity
         self.guard = guard
         self.case_table = load_table(case_deadlines_file)
+        # Read now: a malformed workdays file stops the worker at start, not at its first failure.
+        self.calendar = load_calendar(workdays_file) if workdays_file else default_calendar()
         self.case_categories = self.case_table.case_categories  # whose failures open a case
         self._conn: psycopg.Connection | None = None
 
@@ -264,7 +267,7 @@ class ResultStore:
         failed = sorted({a.result.sample_id for a in items
                          if a.result.verdict is Verdict.FAIL and a.result.category in categories})
         if failed:
-            write_opening_steps(conn, self.case_table, self.case_soon_working_days, failed)
+            write_opening_steps(conn, self.case_table, self.case_soon_working_days, failed, self.calendar)
 
     def _apply(self, conn: psycopg.Connection, items: Sequence[Accepted]) -> None:
         """``items`` stored in the current transaction (a savepoint of the bisection)."""

@@ -312,6 +312,23 @@ class TestRecallLevels:
         assert "召回级别: 一级召回" in shown.stdout
 
 
+    def test_a_workbook_records_the_level_and_names_the_recall_steps_in_chinese(
+        self, writer: DirectWriter, db: psycopg.Connection, settings: Settings, tmp_path: Path
+    ) -> None:
+        writer.write(writer.records([failed("R-2", 2)]))
+        day = find_case(db, "R-2").opened_on.isoformat()
+        sheet = tmp_path / "核查处置情况.csv"
+        sheet.write_text("抽样编号,步骤,完成日期,经办人,召回级别\n"
+                         f"R-2,风险控制(封存、下架、召回),{day},张三,二级\n"
+                         f"R-2,二级召回:启动召回并发布召回公告,{day},某食品公司,\n", encoding="utf-8")
+        imported = run_cli(settings, "cases", "import", str(sheet))
+        assert imported.returncode == 0, imported.stdout + imported.stderr
+        case = find_case(db, "R-2")
+        assert case.recall_level == "level_2"
+        complete = next(s for s in case.steps if s.step == "recall_complete")
+        assert complete.due_on == add_working_days(case.opened_on, 20)[0]
+
+
 class TestAssist:
     def test_a_failure_made_in_another_city_sends_one_assist_notice_to_that_city_s_channel(
         self, writer: DirectWriter, db: psycopg.Connection, settings: Settings, tmp_path: Path
