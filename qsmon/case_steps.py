@@ -54,9 +54,11 @@ def deadlines(rules: CategoryRules, opened_on: date, done: Mapping[str, date], s
 
 # Inserted, or their deadlines recomputed: what people recorded (done_on, who, notes) is never touched here; the
 # notices sent are forgotten only when the due date moves (a new deadline deserves its own notice).
-_UPSERT_STEP = """
+_UPSERT_STEPS = """
 INSERT INTO case_steps AS s (case_id, step, position, name, basis, due_on, soon_on, provisional, escalate_on)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+SELECT * FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::text[], %s::text[], %s::date[], %s::date[],
+    %s::boolean[], %s::date[])
+ORDER BY 1, 2  -- a fixed order: no deadlocks between writers
 ON CONFLICT (case_id, step) DO UPDATE SET position = excluded.position, name = excluded.name,
     basis = excluded.basis, due_on = excluded.due_on, soon_on = excluded.soon_on, provisional = excluded.provisional,
     escalate_on = excluded.escalate_on,
@@ -66,14 +68,24 @@ ON CONFLICT (case_id, step) DO UPDATE SET position = excluded.position, name = e
 """
 
 
+_Row = tuple[int, str, int, str, str, date | None, date | None, bool, date | None]
+
+
+def _rows(case_id: int, steps: Sequence[StepDeadline]) -> list[_Row]:
+    return [(case_id, d.step.id, position, d.step.name, d.step.basis, d.due_on, d.soon_on, d.provisional,
+             d.escalate_on) for position, d in enumerate(steps)]
+
+
+def _upsert(conn: psycopg.Connection, rows: Sequence[_Row]) -> None:
+    """All rows in one statement (a batch's cases share a round trip, not one each)."""
+    if rows:
+        conn.execute(_UPSERT_STEPS, [list(column) for column in zip(*rows, strict=True)])
+
+
 def write_steps(conn: psycopg.Connection, case_id: int, rules: CategoryRules, opened_on: date,
                 done: Mapping[str, date], soon_working_days: int, calendar: Calendar | None = None) -> None:
     """(Re)write every step of a case with its deadlines, keeping what was recorded."""
-    rows = [(case_id, d.step.id, position, d.step.name, d.step.basis, d.due_on, d.soon_on, d.provisional,
-             d.escalate_on)
-            for position, d in enumerate(deadlines(rules, opened_on, done, soon_working_days, calendar))]
-    with conn.cursor() as cur:
-        cur.executemany(_UPSERT_STEP, rows)
+    _upsert(conn, _rows(case_id, deadlines(rules, opened_on, done, soon_working_days, calendar)))
 
 
 # Open cases among these samples that have no steps yet: just opened (by the statement before, in the same
@@ -98,10 +110,17 @@ def write_opening_steps(conn: psycopg.Connection, table: DeadlineTable, soon_wor
     got their steps."""
     rows = conn.execute(_WITHOUT_STEPS if samples is not None else _ALL_WITHOUT_STEPS,
                         {"samples": list(samples or ())}).fetchall()
+    # A batch's cases open on a few days: their deadlines are computed once per category, day and 协查.
+    computed: dict[tuple[str, date, bool], list[StepDeadline]] = {}
+    out: list[_Row] = []
     written = 0
     for case_id, category, opened_on, region_code, made_in in rows:
-        rules = table.rules_for(category, assist=needs_assist(region_code, made_in))
-        if rules is not None:
-            write_steps(conn, int(case_id), rules, opened_on, {}, soon_working_days, calendar)
+        key = (category, opened_on, needs_assist(region_code, made_in))
+        if key not in computed:
+            rules = table.rules_for(category, assist=key[2])
+            computed[key] = [] if rules is None else deadlines(rules, opened_on, {}, soon_working_days, calendar)
+        if computed[key]:
+            out.extend(_rows(int(case_id), computed[key]))
             written += 1
+    _upsert(conn, out)
     return written
