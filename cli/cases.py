@@ -48,9 +48,9 @@ def list_(
                      "next_step": urgent.name if urgent else None,
                      "due_on": urgent.due_on.isoformat() if urgent and urgent.due_on else None,
                      "state": case_label(urgent.state(today)) if urgent else None})
-    more = page.total - offset - len(rows)
-    left_out = (f"{page.total - len(rows)} of {page.total} case(s) not shown"
-                + (f"; next page: --offset {offset + len(rows)}" if more > 0 else "")) if len(rows) < page.total else ""
+    following = page.total - offset - len(rows)  # after this page (the rest of what it left out is before it)
+    left_out = (f"{page.left_out} of {page.total} case(s) not shown"
+                + (f"; next page: --offset {offset + len(rows)}" if following > 0 else "")) if page.left_out else ""
     if as_json:
         print_json(rows)  # a list, as before; what the page left out goes to stderr
         if left_out:
