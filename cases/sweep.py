@@ -29,7 +29,7 @@ from cases.store import (
 from notify.outbox import enqueue_case_notice
 from notify.routing import Channel, wants
 from notify.silences import silenced
-from qsmon.case_rules import DeadlineTable
+from qsmon.case_rules import ASSIST_SENT, DeadlineTable
 from qsmon.regions import name_of
 
 log = logging.getLogger("qsmon.cases")
@@ -42,7 +42,7 @@ ESCALATION_SEVERITY = "critical"
 SEVERITY = {StepState.DUE_SOON: "warning", StepState.OVERDUE: "critical"}
 DIGEST_SEVERITY = "warning"
 ASSIST_SEVERITY = "warning"
-ASSIST_STEP = "assist_sent"  # how a silence names 协查 notices (--indicator assist_sent)
+ASSIST_STEP = ASSIST_SENT  # how a silence names 协查 notices (--indicator assist_sent)
 
 
 @dataclass(frozen=True, slots=True)
