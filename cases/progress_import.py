@@ -1,7 +1,7 @@
 """Progress from the 核查处置情况 tables bureaus keep (xlsx or CSV): one row per step done. Columns, by header:
-抽样编号 (the sample id, or 样品编号), 步骤 (a step's id or its Chinese name), 完成日期, 经办人, and optionally 备注 and
-附件. Each row is recorded through the same checks as the CLI and the API; a bad row is reported with its row
-number and changes nothing, the others are recorded."""
+抽样编号 (the sample id, or 样品编号), 步骤 (a step's id or its Chinese name), 完成日期, 经办人, and optionally 备注,
+附件 and 召回级别 (with the risk-control step). Each row is recorded through the same checks as the CLI and the API;
+a bad row is reported with its row number and changes nothing, the others are recorded."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 
 from cases.exceptions import CaseNotFoundError, StepRefusedError
-from cases.store import Progress, find_case, record_step
+from cases.store import Case, Progress, find_case, record_step
 from producers.importers.base import RowError, cell_text, parse_day
 from qsmon.case_rules import DeadlineTable
 
@@ -25,6 +25,7 @@ HEADERS = {
     "done_by": ("经办人", "承办人", "by"),
     "note": ("备注", "处置情况", "note"),
     "attachment": ("附件", "文书编号", "attachment"),
+    "recall_level": ("召回级别", "recall_level"),  # with the risk-control step: 一级/二级/三级 or none
 }
 REQUIRED = ("sample_id", "step", "done_on", "done_by")
 
@@ -76,8 +77,8 @@ class _Row:
         return "" if value is None else cell_text(value)
 
 
-def _step_id(table: DeadlineTable, category: str, given: str) -> str:
-    rules = table.for_category(category)
+def _step_id(table: DeadlineTable, case: Case, given: str, recall_level: str | None) -> str:
+    rules = table.rules_for(case.category, case.recall_level or recall_level, assist=case.assist)
     if rules is None:
         return given
     for step in rules.steps:
@@ -105,10 +106,11 @@ def import_progress(conn: psycopg.Connection, table: DeadlineTable, path: Path, 
         try:
             day = parse_day(row.raw("done_on"))
             case = find_case(conn, row.text("sample_id"))
-            step = _step_id(table, case.category, row.text("step"))
+            level = row.text("recall_level") or None
+            step = _step_id(table, case, row.text("step"), level)
             before = next((s.done_on for s in case.steps if s.step == step), None)
             record_step(conn, table, case.id, Progress(step, day, row.text("done_by"), row.text("note"),
-                                                       row.text("attachment") or None),
+                                                       row.text("attachment") or None, level),
                         today=today, via="import", soon_working_days=soon_working_days)
         except (RowError, ValueError, CaseNotFoundError, StepRefusedError) as exc:
             report.rejected.append((number, str(exc)))

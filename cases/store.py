@@ -1,5 +1,6 @@
-"""Cases in the database: their steps' deadlines written from the rules, progress recorded with its checks, read
-back for the CLI, the API, the dashboards and the reports."""
+"""Cases in the database: progress recorded with its checks (and the deadlines that count from it recomputed), read
+back for the CLI, the API, the dashboards and the reports. Cases and their steps are written together where they
+are opened (qsmon.case_steps)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from datetime import date, datetime, timedelta
 
 import psycopg
 
-from cases.deadlines import StepState, deadlines, step_state
+from cases.deadlines import StepState, step_state
 from cases.exceptions import CaseNotFoundError, StepRefusedError
-from qsmon.case_rules import OPENED, CategoryRules, DeadlineTable
+from qsmon.case_rules import ASSIST_REPLY, ASSIST_SENT, OPENED, CategoryRules, DeadlineTable, needs_assist
+from qsmon.case_steps import write_opening_steps, write_steps
 from qsmon.regions import like_pattern
 
 
@@ -28,6 +30,7 @@ class Step:
     note: str
     attachment: str | None
     recorded_via: str | None
+    recall_level: str | None = None  # on the risk-control step: level_1..3 or none (migration 031)
 
     def state(self, today: date) -> StepState:
         return step_state(self.done_on, self.due_on, self.soon_on, today)
@@ -45,11 +48,23 @@ class Case:
     opened_on: date
     status: str
     closed_on: date | None
+    manufacturer_region_code: str | None = None  # kept from migration 032 on
     steps: tuple[Step, ...] = ()
 
+    @property
+    def assist(self) -> bool:
+        """Whether the case asks the manufacturer's bureau for 协查 (qsmon.case_rules.needs_assist)."""
+        return needs_assist(self.region_code, self.manufacturer_region_code)
 
-_CASE_COLUMNS = ("id, sample_id, revision, category, region_code, product, firm, opened_on, status, closed_on")
-_STEP_COLUMNS = "step, name, basis, due_on, soon_on, provisional, done_on, done_by, note, attachment, recorded_via"
+    @property
+    def recall_level(self) -> str | None:
+        return next((s.recall_level for s in self.steps if s.recall_level is not None), None)
+
+
+_CASE_COLUMNS = ("id, sample_id, revision, category, region_code, product, firm, opened_on, status, closed_on,"
+                 " manufacturer_region_code")
+_STEP_COLUMNS = ("step, name, basis, due_on, soon_on, provisional, done_on, done_by, note, attachment, recorded_via,"
+                 " recall_level")
 
 
 def get_case(conn: psycopg.Connection, case_id: int) -> Case:
@@ -58,9 +73,9 @@ def get_case(conn: psycopg.Connection, case_id: int) -> Case:
         raise CaseNotFoundError("no such case", case=case_id)
     steps = conn.execute(f"SELECT {_STEP_COLUMNS} FROM case_steps WHERE case_id = %s ORDER BY position",
                          (case_id,)).fetchall()
-    (id_, sample_id, revision, category, region_code, product, firm, opened_on, status, closed_on) = row
+    (id_, sample_id, revision, category, region_code, product, firm, opened_on, status, closed_on, made_in) = row
     return Case(id_, sample_id, revision, category, region_code, product, firm, opened_on, status, closed_on,
-                tuple(Step(*s) for s in steps))
+                made_in, tuple(Step(*s) for s in steps))
 
 
 def find_case(conn: psycopg.Connection, sample_id: str) -> Case:
@@ -70,28 +85,35 @@ def find_case(conn: psycopg.Connection, sample_id: str) -> Case:
     return get_case(conn, int(row[0]))
 
 
+_LIST_WHERE = ("(%(status)s::text IS NULL OR status = %(status)s)"
+               " AND (%(pattern)s::text IS NULL OR region_code LIKE %(pattern)s)")
+
+
+@dataclass(frozen=True, slots=True)
+class CasePage:
+    cases: list[Case]
+    total: int  # how many match: the page may leave some out
+    offset: int
+
+    @property
+    def left_out(self) -> int:
+        return self.total - len(self.cases)
+
+
 def list_cases(conn: psycopg.Connection, *, status: str | None = "open", region: str | None = None,
-               limit: int = 200) -> list[Case]:
-    """Oldest first; ``region`` is a GB/T 2260 prefix (a city's code lists its counties' cases too)."""
-    rows = conn.execute(
-        f"SELECT {_CASE_COLUMNS} FROM cases WHERE (%(status)s::text IS NULL OR status = %(status)s)"
-        " AND (%(pattern)s::text IS NULL OR region_code LIKE %(pattern)s) ORDER BY opened_on, id LIMIT %(n)s",
-        {"status": status, "pattern": like_pattern(region) if region else None, "n": limit}).fetchall()
-    return [get_case(conn, int(r[0])) for r in rows]
+               limit: int = 200, offset: int = 0) -> CasePage:
+    """Oldest first, one page; ``region`` is a GB/T 2260 prefix (a city's code lists its counties' cases too)."""
+    params = {"status": status, "pattern": like_pattern(region) if region else None, "n": limit, "skip": offset}
+    rows = conn.execute(f"SELECT id FROM cases WHERE {_LIST_WHERE} ORDER BY opened_on, id"
+                        " LIMIT %(n)s OFFSET %(skip)s", params).fetchall()
+    total = conn.execute(f"SELECT count(*) FROM cases WHERE {_LIST_WHERE}", params).fetchone()
+    return CasePage([get_case(conn, int(r[0])) for r in rows], int(total[0]) if total else 0, offset)
 
 
 def write_deadlines(conn: psycopg.Connection, case: Case, rules: CategoryRules, soon_working_days: int) -> None:
     """(Re)compute every step's due dates from the rules and the steps done so far; keeps what people recorded."""
     done = {s.step: s.done_on for s in case.steps if s.done_on is not None}
-    for position, deadline in enumerate(deadlines(rules, case.opened_on, done, soon_working_days)):
-        conn.execute(
-            "INSERT INTO case_steps (case_id, step, position, name, basis, due_on, soon_on, provisional)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (case_id, step) DO UPDATE SET position = excluded.position, name = excluded.name,"
-            " basis = excluded.basis, due_on = excluded.due_on, soon_on = excluded.soon_on,"
-            " provisional = excluded.provisional",
-            (case.id, deadline.step.id, position, deadline.step.name, deadline.step.basis, deadline.due_on,
-             deadline.soon_on, deadline.provisional))
+    write_steps(conn, case.id, rules, case.opened_on, done, soon_working_days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +123,7 @@ class Progress:
     done_by: str
     note: str = ""
     attachment: str | None = None
+    recall_level: str | None = None  # with the risk-control step: a level's id or name (一级召回, 一级), or none
 
 
 def record_step(conn: psycopg.Connection, table: DeadlineTable, case_id: int, progress: Progress, *,
@@ -111,27 +134,48 @@ def record_step(conn: psycopg.Connection, table: DeadlineTable, case_id: int, pr
     with conn.transaction():
         conn.execute("SELECT 1 FROM cases WHERE id = %s FOR UPDATE", (case_id,))
         case = get_case(conn, case_id)
-        rules = table.for_category(case.category)
+        level = _recall_level(table, case, progress)
+        rules = table.rules_for(case.category, level or case.recall_level, assist=case.assist)
         if rules is None:
             raise StepRefusedError("this case's category has no steps", case=case_id, category=case.category)
         _check(case, rules, progress, today)
         already = next((s for s in case.steps if s.step == progress.step), None)
         if already is not None and already.done_on is not None:
+            if level is not None and already.recall_level != level:
+                raise StepRefusedError("step already recorded with another recall level", case=case_id,
+                                       step=progress.step, recorded=already.recall_level or "-")
             if already.done_on == progress.done_on:
                 return case
             raise StepRefusedError("step already recorded with another date", case=case_id, step=progress.step,
                                    recorded=already.done_on.isoformat())
-        conn.execute(
+        updated = conn.execute(
             "UPDATE case_steps SET done_on = %s, done_by = %s, note = %s, attachment = %s, recorded_at = now(),"
-            " recorded_via = %s WHERE case_id = %s AND step = %s",
-            (progress.done_on, progress.done_by, progress.note, progress.attachment, via, case_id, progress.step))
+            " recorded_via = %s, recall_level = coalesce(%s, recall_level) WHERE case_id = %s AND step = %s",
+            (progress.done_on, progress.done_by, progress.note, progress.attachment, via, level, case_id,
+             progress.step))
+        if updated.rowcount != 1:  # steps are written with the case: a missing one is a fault, never a no-op
+            raise StepRefusedError("the case has no such step written", case=case_id, step=progress.step,
+                                   written=[s.step for s in case.steps])
         write_deadlines(conn, get_case(conn, case_id), rules, soon_working_days)
-        updated = get_case(conn, case_id)
-        if all(s.done_on is not None for s in updated.steps):
-            last = max(s.done_on for s in updated.steps if s.done_on is not None)
+        after = get_case(conn, case_id)
+        if all(s.done_on is not None for s in after.steps):
+            last = max(s.done_on for s in after.steps if s.done_on is not None)
             conn.execute("UPDATE cases SET status = 'closed', closed_on = %s, updated_at = now() WHERE id = %s",
                          (last, case_id))
     return get_case(conn, case_id)
+
+
+def _recall_level(table: DeadlineTable, case: Case, progress: Progress) -> str | None:
+    """The recall level's id the record gives (None when it gives none), refused unless on the recall step."""
+    if progress.recall_level is None:
+        return None
+    if table.recall is None or progress.step != table.recall.step:
+        raise StepRefusedError("a recall level is recorded with the risk-control step only", step=progress.step,
+                               recall_step=table.recall.step if table.recall else "-")
+    try:
+        return table.recall_level(case.category, progress.recall_level.strip())
+    except ValueError as exc:
+        raise StepRefusedError(str(exc), case=case.id) from None
 
 
 def _check(case: Case, rules: CategoryRules, progress: Progress, today: date) -> None:
@@ -158,12 +202,12 @@ def _check(case: Case, rules: CategoryRules, progress: Progress, today: date) ->
 
 
 # Failures stored before cases existed (an upgrade), or of a category a site's deadline file has just added: opened
-# by the sweep as the worker would have. Only recent ones: an older failure's follow-up happened outside qsmon.
+# as the worker would have, with their steps. Only recent ones: an older failure's follow-up happened outside qsmon.
 BACKFILL_DAYS = 90
 _OPEN_MISSING = """
-INSERT INTO cases (sample_id, revision, category, region_code, product, firm, opened_on)
+INSERT INTO cases (sample_id, revision, category, region_code, product, firm, opened_on, manufacturer_region_code)
 SELECT f.sample_id, f.revision, f.category, f.region_code, f.product, coalesce(f.manufacturer, f.sampled_unit),
-    coalesce((r.reported_at AT TIME ZONE %(tz)s)::date, f.day)
+    coalesce((r.reported_at AT TIME ZONE %(tz)s)::date, f.day), r.manufacturer_region_code
 FROM failure_current f
 LEFT JOIN inspection_results r ON r.sample_id = f.sample_id AND r.revision = f.revision
     AND r.sampled_at = f.sampled_at
@@ -173,16 +217,15 @@ ON CONFLICT (sample_id) DO NOTHING
 """
 
 
-def open_missing_cases(conn: psycopg.Connection, table: DeadlineTable, today: date, timezone: str) -> int:
-    """Open the cases of recent current failures that have none; returns how many."""
-    return conn.execute(_OPEN_MISSING, {"tz": timezone, "categories": table.case_categories,
-                                        "since": today - timedelta(days=BACKFILL_DAYS)}).rowcount
-
-
-def cases_without_deadlines(conn: psycopg.Connection) -> list[Case]:
-    rows = conn.execute("SELECT c.id FROM cases c WHERE c.status = 'open' AND NOT EXISTS"
-                        " (SELECT 1 FROM case_steps s WHERE s.case_id = c.id) ORDER BY c.id").fetchall()
-    return [get_case(conn, int(r[0])) for r in rows]
+def open_missing_cases(conn: psycopg.Connection, table: DeadlineTable, today: date, timezone: str, *,
+                       soon_working_days: int) -> int:
+    """Open the cases of recent current failures that have none, and write the steps of open cases without any
+    (opened before steps were written with the case), in one transaction; returns how many cases were opened."""
+    with conn.transaction():
+        opened = conn.execute(_OPEN_MISSING, {"tz": timezone, "categories": table.case_categories,
+                                              "since": today - timedelta(days=BACKFILL_DAYS)}).rowcount
+        write_opening_steps(conn, table, soon_working_days)
+    return opened
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,19 +242,88 @@ class PendingStep:
     basis: str
     due_on: date
     state: StepState
+    noticed: bool = False  # this state's notice was queued already (kept with the step: migration 030)
+
+
+# The column that records, per state, that its notice was queued.
+NOTICED_COLUMN = {StepState.DUE_SOON: "soon_noticed_at", StepState.OVERDUE: "overdue_noticed_at"}
 
 
 def pending_steps(conn: psycopg.Connection, today: date, states: Sequence[StepState]) -> list[PendingStep]:
     """Steps of open cases in the given states today, oldest due first."""
     rows = conn.execute(
         "SELECT c.id, c.sample_id, c.region_code, c.category, c.product, c.firm, c.opened_on, s.step, s.name,"
-        " s.basis, s.due_on, case_step_state(s.done_on, s.due_on, s.soon_on, %(today)s)"
+        " s.basis, s.due_on, st.state,"
+        " CASE st.state WHEN 'due_soon' THEN s.soon_noticed_at IS NOT NULL"
+        "  WHEN 'overdue' THEN s.overdue_noticed_at IS NOT NULL ELSE false END"
         " FROM cases c JOIN case_steps s ON s.case_id = c.id"
-        " WHERE c.status = 'open' AND case_step_state(s.done_on, s.due_on, s.soon_on, %(today)s) = ANY(%(states)s)"
+        " CROSS JOIN LATERAL (SELECT case_step_state(s.done_on, s.due_on, s.soon_on, %(today)s) AS state) st"
+        " WHERE c.status = 'open' AND st.state = ANY(%(states)s)"
         " ORDER BY s.due_on, c.id, s.position",
         {"today": today, "states": [s.value for s in states]}).fetchall()
-    return [PendingStep(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], StepState(r[11]))
-            for r in rows]
+    return [PendingStep(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], StepState(r[11]),
+                        bool(r[12])) for r in rows]
+
+
+def mark_noticed(conn: psycopg.Connection, step: PendingStep) -> None:
+    """Keep with the step that its notice for this state was queued: once, whatever the outbox still holds."""
+    conn.execute(f"UPDATE case_steps SET {NOTICED_COLUMN[step.state]} = now()"  # a fixed column name
+                 " WHERE case_id = %s AND step = %s", (step.case_id, step.step))
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """A step still not done on its escalation day (督办), not yet escalated."""
+
+    step: PendingStep
+    escalate_on: date
+
+
+def escalations(conn: psycopg.Connection, today: date) -> list[Escalation]:
+    rows = conn.execute(
+        "SELECT c.id, c.sample_id, c.region_code, c.category, c.product, c.firm, c.opened_on, s.step, s.name,"
+        " s.basis, s.due_on, s.escalate_on FROM cases c JOIN case_steps s ON s.case_id = c.id"
+        " WHERE c.status = 'open' AND s.done_on IS NULL AND s.escalate_on <= %s AND s.escalated_at IS NULL"
+        " ORDER BY s.due_on, c.id, s.position", (today,)).fetchall()
+    return [Escalation(PendingStep(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+                                   StepState.OVERDUE), r[11]) for r in rows]
+
+
+def mark_escalated(conn: psycopg.Connection, case_id: int, step: str) -> None:
+    conn.execute("UPDATE case_steps SET escalated_at = now() WHERE case_id = %s AND step = %s", (case_id, step))
+
+
+@dataclass(frozen=True, slots=True)
+class AssistRequest:
+    """A case whose 协查 notice to the manufacturer's bureau has not been queued yet."""
+
+    case_id: int
+    sample_id: str
+    region_code: str  # the sampling bureau
+    manufacturer_region_code: str  # the bureau asked
+    category: str
+    product: str | None
+    firm: str | None
+    opened_on: date
+    due_on: date | None  # when the 协查 must be sent (assist_sent)
+    reply_basis: str
+
+
+def assist_requests(conn: psycopg.Connection) -> list[AssistRequest]:
+    """Open cases with 协查 steps (written only when the manufacturer is outside the case's region) whose notice
+    was not queued yet."""
+    rows = conn.execute(
+        "SELECT c.id, c.sample_id, c.region_code, c.manufacturer_region_code, c.category, c.product, c.firm,"
+        " c.opened_on, s.due_on, coalesce(r.basis, '')"
+        " FROM cases c JOIN case_steps s ON s.case_id = c.id AND s.step = %s"
+        " LEFT JOIN case_steps r ON r.case_id = c.id AND r.step = %s"
+        " WHERE c.status = 'open' AND c.assist_noticed_at IS NULL AND c.manufacturer_region_code IS NOT NULL"
+        " ORDER BY c.id", (ASSIST_SENT, ASSIST_REPLY)).fetchall()
+    return [AssistRequest(*r) for r in rows]
+
+
+def mark_assist_noticed(conn: psycopg.Connection, case_id: int) -> None:
+    conn.execute("UPDATE cases SET assist_noticed_at = now() WHERE id = %s", (case_id,))
 
 
 def now_local_date(now: datetime, zone: str) -> date:

@@ -25,9 +25,11 @@ def _today() -> date:
 def list_(
     status: Annotated[str, typer.Option(help="open, closed, overturned or all")] = "open",
     region: Annotated[str | None, typer.Option(help="a bureau's GB/T 2260 code (a city lists its counties)")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="cases per page")] = 200,
+    offset: Annotated[int, typer.Option(min=0, help="cases to skip (the next page starts at offset + limit)")] = 0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Cases oldest first, with each one's most urgent step."""
+    """Cases oldest first, with each one's most urgent step; a page at a time, saying how many it left out."""
     from cases.labels import case_label
     from cases.store import list_cases
     from qsmon.regions import name_of
@@ -35,9 +37,10 @@ def list_(
 
     today = _today()
     with connect(get_settings().dsn) as conn:
-        found = list_cases(conn, status=None if status == "all" else status, region=region)
+        page = list_cases(conn, status=None if status == "all" else status, region=region, limit=limit,
+                          offset=offset)
     rows = []
-    for case in found:
+    for case in page.cases:
         pending = [s for s in case.steps if s.done_on is None and s.due_on is not None]
         urgent = min(pending, key=lambda s: s.due_on or today, default=None)
         rows.append({"id": case.id, "sample_id": case.sample_id, "region": name_of(case.region_code),
@@ -45,13 +48,18 @@ def list_(
                      "next_step": urgent.name if urgent else None,
                      "due_on": urgent.due_on.isoformat() if urgent and urgent.due_on else None,
                      "state": case_label(urgent.state(today)) if urgent else None})
+    following = page.total - offset - len(rows)  # after this page (the rest of what it left out is before it)
+    left_out = (f"{page.left_out} of {page.total} case(s) not shown"
+                + (f"; next page: --offset {offset + len(rows)}" if following > 0 else "")) if page.left_out else ""
     if as_json:
-        print_json(rows)
+        print_json(rows)  # a list, as before; what the page left out goes to stderr
+        if left_out:
+            typer.echo(left_out, err=True)
         return
     for r in rows:
         typer.echo(f"#{r['id']:<6} {r['opened_on']} {r['region']:<8} {r['sample_id']:<24} {r['status']:<10} "
                    f"{r['next_step'] or '-'} {r['due_on'] or ''} {r['state'] or ''}")
-    typer.echo(f"{len(rows)} case(s)")
+    typer.echo(f"{len(rows)} case(s)" + (f" ({left_out})" if left_out else ""))
 
 
 @cases_app.command("show")
@@ -74,11 +82,23 @@ def show(case_id: int, as_json: Annotated[bool, typer.Option("--json")] = False)
     typer.echo(f"case #{case.id}: sample {case.sample_id} (revision {case.revision}), {case.category},"
                f" {name_of(case.region_code)}, {case.product or ''} {case.firm or ''}")
     typer.echo(f"opened {case.opened_on}, {case.status}" + (f" on {case.closed_on}" if case.closed_on else ""))
+    if case.assist:
+        typer.echo(f"生产者所在地 {name_of(case.manufacturer_region_code or '')}: 协查")
+    if case.recall_level is not None:
+        typer.echo(f"召回级别: {_recall_name(case.category, case.recall_level)}")
     for s in case.steps:
         due = f"due {s.due_on}" + (" (provisional)" if s.provisional else "") if s.due_on else "waiting"
         done = f"done {s.done_on} by {s.done_by}" + (f": {s.note}" if s.note else "") if s.done_on else ""
         typer.echo(f"  {s.name:<24} {due:<26} {case_label(s.state(today)):<8} {done}")
         typer.echo(f"  {'':<24} {s.basis}")
+
+
+def _recall_name(category: str, level_id: str) -> str:
+    from qsmon.case_rules import NO_RECALL, load_table
+
+    table = load_table(get_settings().case_deadlines_file)
+    level = table.recall.level(level_id) if table.recall else None
+    return "无需召回" if level_id == NO_RECALL else (level.name if level else level_id)
 
 
 @cases_app.command("record")
@@ -90,6 +110,9 @@ def record(
     by: Annotated[str, typer.Option(help="who did it")],
     note: Annotated[str, typer.Option(help="what was done")] = "",
     attachment: Annotated[str | None, typer.Option(help="a reference to the document (number, file name)")] = None,
+    recall_level: Annotated[str | None, typer.Option(
+        help="with risk_control: the recall level (level_1/一级, level_2/二级, level_3/三级, or none), which adds"
+             " the recall's start and completion steps (《食品召回管理办法》)")] = None,
 ) -> None:
     """Record a step as done; refused (nothing changed) when out of order, before the failure or in the future."""
     from cases.store import Progress, record_step
@@ -103,7 +126,7 @@ def record(
         raise typer.BadParameter("--on must be YYYY-MM-DD") from None
     with connect(settings.dsn) as conn:
         case = record_step(conn, load_table(settings.case_deadlines_file), case_id,
-                           Progress(step, day, by, note, attachment), today=_today(), via="cli",
+                           Progress(step, day, by, note, attachment, recall_level), today=_today(), via="cli",
                            soon_working_days=settings.cases_due_soon_working_days)
     typer.echo(f"case #{case.id}: {step} recorded on {day}; case {case.status}")
 

@@ -14,6 +14,7 @@ from cli.offsets import offsets_app
 from cli.plans import plans_app
 from cli.report import report_app
 from cli.tokens import serve_api, tokens_app
+from cli.workdays import workdays_app
 
 app = typer.Typer(
     name="qsmon",
@@ -31,6 +32,7 @@ app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(offsets_app, name="offsets")
 app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(cases_app, name="cases")
+app.add_typer(workdays_app, name="workdays")
 app.add_typer(months_app, name="months")
 app.add_typer(tokens_app, name="tokens")
 producers.serve_app.command("api")(serve_api)

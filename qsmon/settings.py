@@ -127,6 +127,9 @@ class Settings(BaseSettings):
         default=(), description="columns of the 不合格产品信息 workbook to publish (empty: every published column)")
     case_deadlines_file: Path | None = Field(default=None, description="the site's follow-up steps and deadlines "
                                                                        "(default: qsmon/case_deadlines.yaml)")
+    workdays_file: Path | None = Field(default=None, description="the bureau's working-day calendar: holidays and "
+                                       "make-up working days per year from the State Council's notices, read "
+                                       "beside the chinese-calendar package's years (qsmon workdays check)")
     cases_due_soon_working_days: int = Field(default=2, ge=0, le=20,
                                              description="a step is due soon this many working days before")
     cases_digest_hour: int = Field(default=8, ge=0, le=23,

@@ -87,7 +87,9 @@ def create_app(settings: Settings, registry: CollectorRegistry, health: Health |
     log_reader = LogReader(settings.kafka_bootstrap, settings.results_topic)
     store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic,
                         timezone=settings.timezone, guard=log_reader,
-                        case_deadlines_file=settings.case_deadlines_file)
+                        case_deadlines_file=settings.case_deadlines_file,
+                        case_soon_working_days=settings.cases_due_soon_working_days,
+                        workdays_file=settings.workdays_file)
     offsets_reader = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic)
     health = health or Health()
     heartbeat = Heartbeat("event loop", limit_s=60.0)

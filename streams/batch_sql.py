@@ -117,8 +117,10 @@ WITH batch AS (
     ORDER BY 1, 2, 3, 4, 5
     ON CONFLICT (year, region_code, category, firm, product) DO UPDATE SET failures = r.failures + excluded.failures
 ), cases_opened AS (  -- a final fail opens the sample's follow-up case (categories with deadlines only)
-    INSERT INTO cases AS k (sample_id, revision, category, region_code, product, firm, opened_on)
-    SELECT sample_id, revision, category, region_code, product, coalesce(manufacturer, sampled_unit), reported_day
+    INSERT INTO cases AS k (sample_id, revision, category, region_code, product, firm, opened_on,
+        manufacturer_region_code)
+    SELECT sample_id, revision, category, region_code, product, coalesce(manufacturer, sampled_unit), reported_day,
+        manufacturer_region_code
     FROM failures_after  -- not a second join of the CTEs: the planner, blind to their sizes, nested-looped it
     WHERE category = ANY(%(case_categories)s::text[])  -- (116 of 220 ms per 5,000 results; docs/benchmarks.md)
     ON CONFLICT (sample_id) DO UPDATE SET revision = excluded.revision, updated_at = now(),

@@ -6,6 +6,8 @@ Exactly-once effect on top of at-least-once delivery:
   advisory lock: a role without UPDATE on the table (Grafana's) can neither take nor block it.
 * Everything else is idempotent too: history rows conflict on (sample_id, revision, sampled_at); a sample's
   current row only moves to a higher revision, and its old verdict leaves the rollup as the new one enters.
+* A final fail opens its sample's follow-up case in the batch's statement; its steps and their deadlines are
+  written before the same COMMIT (qsmon.case_steps): a case never exists without its steps.
 * A record the database refuses (a data error) is found by bisecting the batch under savepoints and reported as
   :class:`RecordsRefusedError`; the caller dead-letters it and stores the rest. Anything else is
   :class:`BatchWriteError`.
@@ -21,9 +23,12 @@ from typing import Protocol
 import psycopg
 
 from qsmon.case_rules import load_table
+from qsmon.case_steps import write_opening_steps
 from qsmon.changes import RollupKey
 from qsmon.schema import FIRST_REVISION
 from qsmon.settings import get_settings
+from qsmon.vocab import Verdict
+from qsmon.workdays import default_calendar, load_calendar
 from streams.batch_sql import COPY, CURRENT_AND_ROLLUP, HISTORY, TEMP_TABLE
 from streams.copy_rows import encode_rows
 from streams.exceptions import BatchWriteError, PartitionsRefusedError, RecordsRefusedError
@@ -96,7 +101,8 @@ class ResultStore:
 
     def __init__(self, dsn: str, *, group: str, topic: str, timezone: str | None = None,
                  log_identity: str | None = None, guard: OffsetGuard | None = None,
-                 case_deadlines_file: Path | None = None, application_name: str | None = None) -> None:
+                 case_deadlines_file: Path | None = None, application_name: str | None = None,
+                 case_soon_working_days: int | None = None, workdays_file: Path | None = None) -> None:
         self._dsn = dsn
         # Workers' connections are named after their group: `qsmon offsets reset` counts them, and names its own
         # otherwise.
@@ -104,9 +110,14 @@ class ResultStore:
         self.group = group
         self.topic = topic
         self.timezone = timezone or get_settings().timezone  # the local day a result counts for
+        self.case_soon_working_days = (get_settings().cases_due_soon_working_days if case_soon_working_days is None
+                                       else case_soon_working_days)
         self.log_identity = log_identity
         self.guard = guard
-        self.case_categories = load_table(case_deadlines_file).case_categories  # whose failures open a case
+        self.case_table = load_table(case_deadlines_file)
+        # Read now: a malformed workdays file stops the worker at start, not at its first failure.
+        self.calendar = load_calendar(workdays_file) if workdays_file else default_calendar()
+        self.case_categories = self.case_table.case_categories  # whose failures open a case
         self._conn: psycopg.Connection | None = None
 
     def _connection(self) -> psycopg.Connection:
@@ -219,6 +230,7 @@ class ResultStore:
             with conn.pipeline():
                 if fresh:
                     history, changes = self._apply_copied(conn)
+                    self._write_case_steps(conn, fresh)
                 if fresh_records:
                     offsets = next_offsets(fresh_records)
                     conn.execute(_OFFSETS, {
@@ -247,6 +259,15 @@ class ResultStore:
         changes = conn.execute(CURRENT_AND_ROLLUP, {"tz": self.timezone, "case_categories": self.case_categories,
                                                     "first_revision": FIRST_REVISION})
         return history, changes
+
+    def _write_case_steps(self, conn: psycopg.Connection, items: Sequence[Accepted]) -> None:
+        """The steps of the cases this batch opened, before its COMMIT. A round trip more, only for a batch with
+        a failure of a category that opens cases (the deadlines are computed here, with the official calendar)."""
+        categories = set(self.case_categories)
+        failed = sorted({a.result.sample_id for a in items
+                         if a.result.verdict is Verdict.FAIL and a.result.category in categories})
+        if failed:
+            write_opening_steps(conn, self.case_table, self.case_soon_working_days, failed, self.calendar)
 
     def _apply(self, conn: psycopg.Connection, items: Sequence[Accepted]) -> None:
         """``items`` stored in the current transaction (a savepoint of the bisection)."""

@@ -1,16 +1,55 @@
-"""Follow-up of failed samples: a failure opened a case, a step is recorded, an overdue notice goes out."""
+"""Follow-up of failed samples: a failure opened a case with its steps, the risk-control step is recorded with a
+recall level, overdue notices go out, a 协查 notice reaches the manufacturer's bureau and an overdue step is
+escalated to the city."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import typer
 
 from cli.demo.console import step
 from qsmon import clock
 from qsmon.settings import Settings
+
+if TYPE_CHECKING:
+    from cases.store import Case
+    from notify.routing import ChannelsConfig
+    from qsmon.case_rules import DeadlineTable
+
+
+def _channels(settings: Settings, url: str) -> ChannelsConfig:
+    """Fresh channels: the day's digest goes out on every run; a step's notice, a 协查 and an escalation once ever
+    (kept with the step or the case), so a later run counts them as sent before. 洪湖市's case channel, 荆州市's
+    分管 leader (escalations), and the bureau of a case made outside its region (协查), if there is one."""
+    from notify.routing import ChannelsConfig
+    from qsmon.storage import connect
+
+    suffix = int(time.time())
+    with connect(settings.dsn) as conn:
+        assist = conn.execute("SELECT c.manufacturer_region_code FROM cases c JOIN case_steps s ON s.case_id = c.id"
+                              " AND s.step = 'assist_sent' WHERE c.status = 'open'"
+                              " ORDER BY c.assist_noticed_at NULLS FIRST, c.id LIMIT 1").fetchone()
+    channels = [
+        {"name": f"honghu-cases-{suffix}", "plans": ["cases"], "regions": ["421083"]},
+        {"name": f"jingzhou-leader-{suffix}", "plans": ["cases-escalation"], "regions": ["421000"]},
+        *([{"name": f"made-in-{suffix}", "plans": ["cases"], "regions": [str(assist[0])]}] if assist else []),
+    ]
+    return ChannelsConfig.model_validate({"channels": [c | {"type": "webhook", "url": url, "group_wait_s": 0}
+                                                       for c in channels]})
+
+
+def _show_recall(case: Case, table: DeadlineTable) -> None:
+    recall = [s for s in case.steps if s.step.startswith("recall_")]
+    if case.recall_level is None or not recall or table.recall is None:
+        return
+    typer.echo(f"   召回级别 {recall[0].name.split(':')[0]} ({table.sources[table.recall.source].split('(')[0]}):")
+    for s in recall:
+        due = s.due_on.isoformat() if s.due_on else "自召回公告发布之日起算"
+        typer.echo(f"     {s.name:<22} 期限 {due:<10} {s.basis}")
 
 
 def demo_cases(settings: Settings) -> None:
@@ -21,28 +60,23 @@ def demo_cases(settings: Settings) -> None:
     from cases.store import get_case
     from cases.sweep import CaseSweep
     from notify.delivery import Notifier
-    from notify.routing import ChannelsConfig
     from notify.testing import WebhookReceiver
     from qsmon.case_rules import load_table
     from qsmon.storage import connect
 
-    step("Follow-up of failed samples (qsmon cases): cases, legal deadlines, progress, overdue notices")
+    step("Follow-up of failed samples (qsmon cases): cases, legal deadlines, recall levels, 协查, escalation")
     table = load_table(settings.case_deadlines_file)
     today = clock.today(settings.timezone)
     receiver = WebhookReceiver()
-    channel = f"honghu-cases-{int(time.time())}"  # a fresh channel: its notices go out on every run
-    channels = ChannelsConfig.model_validate({"channels": [
-        {"name": channel, "type": "webhook", "url": receiver.url, "plans": ["cases"], "regions": ["421083"],
-         "group_wait_s": 0}]})
+    channels = _channels(settings, receiver.url)
     try:
         with connect(settings.dsn) as conn:
             sweep = CaseSweep(table, list(channels.channels), soon_working_days=settings.cases_due_soon_working_days,
                               digest_hour=0, timezone=settings.timezone)
-            sweep.run(conn, clock.now(), today, 23)  # deadlines for the cases the worker opened
             counts: dict[str, int] = dict(conn.execute("SELECT status, count(*) FROM cases GROUP BY status").fetchall())
-            typer.echo(f"   every recent final fail has a case (the worker opens them): {counts.get('open', 0)} open,"
-                       f" {counts.get('overturned', 0)} overturned by a later revision, {counts.get('closed', 0)}"
-                       " closed")
+            typer.echo(f"   every recent final fail has a case, opened by the worker with its steps and deadlines:"
+                       f" {counts.get('open', 0)} open, {counts.get('overturned', 0)} overturned by a later revision,"
+                       f" {counts.get('closed', 0)} closed")
             row = conn.execute("SELECT id FROM cases WHERE status = 'open' AND region_code = '421083'"
                                " AND category = 'food' ORDER BY opened_on, id LIMIT 1").fetchone()
             if row is None:
@@ -58,18 +92,23 @@ def demo_cases(settings: Settings) -> None:
         if first.done_on is None:
             recorded = subprocess.run(
                 [sys.executable, "-m", "cli", "cases", "record", str(case.id), "--step", first.step, "--on",
-                 case.opened_on.isoformat(), "--by", "洪湖市市场监管局 张三", "--note", "已责令下架封存"],
+                 case.opened_on.isoformat(), "--by", "洪湖市市场监管局 张三", "--note", "已责令下架封存、一级召回",
+                 "--recall-level", "一级"],
                 capture_output=True, text=True, check=False)
             typer.echo(f"   recorded: {recorded.stdout.strip() or recorded.stderr.strip()}")
+            with connect(settings.dsn) as conn:
+                _show_recall(get_case(conn, case.id), table)  # (a later run lists them with the steps above)
         with connect(settings.dsn) as conn:
             sweep.run(conn, clock.now(), today, 23)
+            sent = conn.execute("SELECT (SELECT count(*) FROM cases WHERE assist_noticed_at IS NOT NULL),"
+                                " (SELECT count(*) FROM case_steps WHERE escalated_at IS NOT NULL)").fetchone()
         notifier = Notifier(settings.dsn, {c.name: c for c in channels.channels}, CollectorRegistry(),
                             renderer(channels))
         notifier.deliver_due()
-        if receiver.received:
-            message = receiver.received[0]
-            overdue = sum(1 for n in message["notices"] if n.get("state") == "overdue")
-            typer.echo(f"   洪湖市's case channel got one message: \"{message['title']}\" ({overdue} overdue"
-                       " steps, with the daily digest); each notice goes out once")
+        for message in receiver.received:
+            typer.echo(f"   message: \"{message['title']}\"")
+        assists, escalated = sent if sent else (0, 0)
+        typer.echo(f"   协查 notices sent so far (once per case, to the manufacturer's region): {assists};"
+                   f" steps escalated to the city (督办, once per step): {escalated}")
     finally:
         receiver.stop()

@@ -76,7 +76,7 @@ def loaded_dsn(stack: Settings) -> Iterator[str]:
     engine = AlertEngine(settings, {"jingzhou-2023": in_force}, ChannelsConfig())
     engine.sweep()
     engine.close()
-    with connect(dsn) as conn:  # the follow-up cases' deadlines, as the leading alert service writes them
+    with connect(dsn) as conn:  # the cases came with their steps; the sweep only sends notices (none: no channel)
         sweep = CaseSweep(load_table(), [], soon_working_days=2, digest_hour=8, timezone=stack.timezone)
         sweep.run(conn, NOW, NOW.date(), 9)
     yield dsn

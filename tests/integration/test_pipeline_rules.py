@@ -32,6 +32,9 @@ tests:
         values: '60 120 180 180x13'
       - series: 'qsmon_outbox_oldest_pending_seconds{instance="a:9410"}'
         values: '0 0 0 0 0 0 0 0 0 0'
+      # 1 November comes at 2m: next year missing from then, warned after 30 minutes.
+      - series: 'qsmon_workdays_next_year_missing{instance="a:9410"}'
+        values: '0 0 1x40'
     alert_rule_test:
       - eval_time: 4m
         alertname: QsmonWorkerAbsent
@@ -67,6 +70,19 @@ tests:
       - eval_time: 9m
         alertname: QsmonOutboxStuck
         exp_alerts: []
+      - eval_time: 31m
+        alertname: QsmonWorkdaysNextYearMissing
+        exp_alerts: []
+      - eval_time: 33m
+        alertname: QsmonWorkdaysNextYearMissing
+        exp_alerts:
+          - exp_labels: {severity: warning, component: cases}
+            exp_annotations:
+              summary: "法定工作日日历缺少下一年度的节假日安排"
+              description: "From 1 November the working-day calendar must know next year; without it, working-day
+                deadlines there are provisional (Monday to Friday). Add the year to QSMON_WORKDAYS_FILE from the
+                State Council's notice."
+              runbook_url: docs/runbook.md#qsmonworkdaysnextyearmissing
 """
 
 

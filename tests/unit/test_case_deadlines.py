@@ -87,3 +87,46 @@ def test_the_readme_shows_the_deadline_table_in_force() -> None:
     generated = subprocess.run([sys.executable, "-m", "cli", "cases", "deadlines"], cwd=root, capture_output=True,
                                text=True, check=True).stdout.strip()
     assert shown == generated  # regenerate: qsmon cases deadlines
+
+
+class TestRecallLevels:
+    """《食品召回管理办法》: 一级 24 h / 10 working days, 二级 48 h / 20, 三级 72 h / 30 (start from the case's
+    opening, completion from the announcement)."""
+
+    def test_each_level_adds_a_start_and_a_completion_step_with_its_deadlines(self) -> None:
+        table = load_table()
+        opened, announced = date(2026, 2, 12), date(2026, 2, 13)  # across the 2026 Spring Festival
+        # From Fri 13 Feb: Sat 14 (made working), the holiday to 23 Feb, Tue 24 to Fri 27, Sat 28 (made working),
+        # then Mon 2 to Thu 5 March: the 10th working day; the 20th and 30th follow Monday to Friday.
+        expected = {"level_1": (date(2026, 2, 13), date(2026, 3, 5)),
+                    "level_2": (date(2026, 2, 14), date(2026, 3, 19)),
+                    "level_3": (date(2026, 2, 15), date(2026, 4, 2))}
+        for level, (start, complete) in expected.items():
+            rules = table.rules_for("food", level)
+            assert rules is not None
+            due = {d.step.id: d.due_on for d in deadlines(rules, opened, {"recall_start": announced}, 2)}
+            assert (due["recall_start"], due["recall_complete"]) == (start, complete), level
+
+    def test_a_level_is_named_by_id_or_in_chinese_and_none_adds_nothing(self) -> None:
+        table = load_table()
+        assert table.recall_level("food", "一级") == table.recall_level("food", "一级召回") == "level_1"
+        assert table.rules_for("food", "none") == table.for_category("food")
+        with pytest.raises(ValueError, match="unknown recall level"):
+            table.recall_level("food", "四级")
+        with pytest.raises(ValueError, match="no recall levels"):
+            table.recall_level("drug", "level_1")
+
+    def test_every_level_cites_its_articles(self) -> None:
+        recall = load_table().recall
+        assert recall is not None
+        assert "食品召回管理办法" in load_table().sources[recall.source]
+        for level in recall.levels:
+            assert level.start_basis.startswith("第十三条")
+            assert level.complete_basis.startswith("第十六条")
+
+
+def test_a_step_escalates_its_working_days_after_its_due_date() -> None:
+    due = {d.step.id: d for d in deadlines(FOOD, date(2026, 2, 12), {}, soon_working_days=2)}
+    assert due["risk_control"].escalate_on == date(2026, 2, 13)  # 1 working day overdue
+    assert due["serve_conclusion"].escalate_on == date(2026, 3, 2)  # 3 after Thu 26 Feb: Fri 27, Sat 28, Mon 2
+    assert due["review_window"].escalate_on is None  # waiting: no due date yet
