@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import psycopg
 
@@ -325,8 +325,3 @@ def assist_requests(conn: psycopg.Connection) -> list[AssistRequest]:
 def mark_assist_noticed(conn: psycopg.Connection, case_id: int) -> None:
     conn.execute("UPDATE cases SET assist_noticed_at = now() WHERE id = %s", (case_id,))
 
-
-def now_local_date(now: datetime, zone: str) -> date:
-    from zoneinfo import ZoneInfo
-
-    return now.astimezone(ZoneInfo(zone)).date()
