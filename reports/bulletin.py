@@ -25,6 +25,7 @@ from indicators.windows import month_range, shift_month
 from qsmon.exceptions import ConfigError
 from qsmon.regions import name_of
 from qsmon.vocab import Category, SamplingType
+from reports.published import class_order
 
 REPEAT_MONTHS = 12  # a firm failing twice within a year is listed
 REPEAT_AT_LEAST = 2
@@ -149,12 +150,15 @@ GROUP BY 1, 2
 """
 
 # No firm is named on risk monitoring's problem samples: in totals only, every category.
+# A maker is shown with its own place (where it is, not where its product was sampled); a sampled unit without a
+# named maker with the place it was sampled.
 _REPEAT = f"""
-SELECT coalesce(manufacturer, sampled_unit) AS firm, min(region_code), count(*),
-    array_agg(DISTINCT coalesce(product, '') ORDER BY coalesce(product, ''))
-FROM failure_current
-WHERE day BETWEEN %(since)s AND %(last)s AND region_code LIKE %(pattern)s AND {in_totals_sql()}
-  AND coalesce(manufacturer, sampled_unit) IS NOT NULL
+SELECT coalesce(f.manufacturer, f.sampled_unit) AS firm,
+    min(CASE WHEN f.manufacturer IS NOT NULL THEN c.manufacturer_region_code ELSE f.region_code END), count(*),
+    array_agg(DISTINCT coalesce(f.product, '') ORDER BY coalesce(f.product, ''))
+FROM failure_current f JOIN sample_current c USING (sample_id)
+WHERE f.day BETWEEN %(since)s AND %(last)s AND f.region_code LIKE %(pattern)s AND {in_totals_sql("f.sampling_type")}
+  AND coalesce(f.manufacturer, f.sampled_unit) IS NOT NULL
 GROUP BY 1 HAVING count(*) >= %(at_least)s
 ORDER BY 3 DESC, 1
 LIMIT 50
@@ -188,7 +192,8 @@ def gather_bulletin(conn: psycopg.Connection, pattern: str, year: int, month: in
                                  "prev_last": previous.last, "ly_first": last_year.first, "ly_last": last_year.last,
                                  "pattern": pattern}
     bulletin = Bulletin()
-    bulletin.classes = _grouped(conn, "subcategory", FOOD_IN_TOTALS, params)
+    bulletin.classes = sorted(_grouped(conn, "subcategory", FOOD_IN_TOTALS, params),
+                              key=lambda r: class_order(r.key or "未分类"))  # the 细则's order of 大类
     bulletin.stages = _grouped(conn, "stage", FOOD_IN_TOTALS, params)
     bulletin.sampling_types = _grouped(conn, "sampling_type", FOOD_BY_SAMPLING_TYPE, params)
     bulletin.others = _grouped(conn, "sampling_type", OTHERS_IN_TOTALS, params)
@@ -198,7 +203,7 @@ def gather_bulletin(conn: psycopg.Connection, pattern: str, year: int, month: in
                                                **SCOPE_PARAMS})
     since = date(*shift_month(year, month, -(REPEAT_MONTHS - 1)), 1)
     bulletin.repeat_firms = [
-        RepeatFirm(firm, name_of(region), int(n), tuple(p for p in products if p))
+        RepeatFirm(firm, name_of(region) if region else "—", int(n), tuple(p for p in products if p))
         for firm, region, n, products in conn.execute(_REPEAT, {"since": since, "last": this.last,
                                                                 "pattern": pattern, "at_least": REPEAT_AT_LEAST})]
     _compare(bulletin, references)

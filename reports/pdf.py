@@ -8,9 +8,12 @@ matplotlib, made poppler warn "Mismatch between font type and embedded font file
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from indicators.counting import shown_text
 from indicators.labels import label, number, target_text
 from reports.analysis import analysis
 from reports.data import MonthlyReport
@@ -28,7 +31,7 @@ from reports.tables import (
     sampling_types,
     stages,
 )
-from reports.typeset import wrap
+from reports.typeset import fullwidth, wrap
 
 CJK_FONT_FILES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",)
 CJK_FAMILY = "WenQuanYi Micro Hei"
@@ -58,12 +61,15 @@ def _wrap(text: str, width: int) -> list[str]:
     return wrap(text, width)  # reports.typeset: no line starts with closing punctuation
 
 
-def _summary_page(plt: Any, report: MonthlyReport) -> Any:
+def _summary_page(plt: Any, report: MonthlyReport, masthead: Masthead) -> Any:
     fig = plt.figure(figsize=A4)
-    fig.text(0.08, 0.95, f"{report.plan.title}", fontsize=15, weight="bold")
-    fig.text(0.08, 0.925, f"{report.label}质量指标月报 · {report.plan.jurisdiction.name} · 数据来源:qsmon",
-             fontsize=10, color="#555555")
-    y = 0.89
+    fig.text(0.92, 0.965, "内部资料 注意保存", fontsize=9, color="#C00000", ha="right")
+    fig.text(0.5, 0.935, f"{report.plan.jurisdiction.name}{report.label}质量指标月报", fontsize=16, weight="bold",
+             ha="center")
+    fig.text(0.5, 0.91, fullwidth(f"（{report.plan.title}）"), fontsize=10, ha="center")
+    fig.text(0.5, 0.89, f"编制单位：{masthead.bureau}　　编制日期：{masthead.issued.year}年{masthead.issued.month}月"
+             f"{masthead.issued.day}日", fontsize=9.5, ha="center", color="#333333")
+    y = 0.86
     for line in _wrap(summary(report), 40):
         fig.text(0.08, y, line, fontsize=11)
         y -= 0.022
@@ -162,14 +168,24 @@ def _cases_page(plt: Any, report: MonthlyReport) -> Any | None:
 
 
 def _draw_table(ax: Any, table: Table, max_rows: int, fontsize: float, width: int = 16) -> None:
+    """A table with its text wrapped (never cut) in cells ``width`` characters wide, text left and figures right."""
     ax.axis("off")
     if not table.rows:  # matplotlib cannot draw a table without rows
         ax.text(0.02, 0.9, NO_DATA, fontsize=fontsize + 1, transform=ax.transAxes)
         return
-    drawn = ax.table(cellText=[[printed(cell)[:width] for cell in row] for row in table.rows[:max_rows]],
-                     colLabels=list(table.columns), loc="upper center")
+    rows = [list(row) for row in table.rows[:max_rows]]
+    text = [["\n".join(_wrap(printed(cell), width)) for cell in row] for row in rows]
+    header = ["\n".join(_wrap(c, width)) for c in table.columns]
+    drawn = ax.table(cellText=text, colLabels=header, loc="upper center", cellLoc="left")
     drawn.auto_set_font_size(False)
     drawn.set_fontsize(fontsize)
+    drawn.auto_set_column_width(list(range(len(header))))  # each column as wide as its widest line
+    for (r, c), box in drawn.get_celld().items():
+        lines = (header[c] if r == 0 else text[r - 1][c]).count("\n") + 1
+        box.set_height(box.get_height() * lines)
+        if r > 0 and rows[r - 1][c].kind != "text":
+            box.get_text().set_horizontalalignment("right")
+            box._loc = "right"  # matplotlib lays out a cell's text by its _loc
 
 
 def _corrections_page(plt: Any, report: MonthlyReport) -> Any | None:
@@ -188,6 +204,7 @@ def _bulletin_page(plt: Any, report: MonthlyReport) -> Any:
     problem types' shares."""
     fig = plt.figure(figsize=A4)
     fig.text(0.08, 0.95, f"{report.label} 抽检情况分析", fontsize=13, weight="bold")
+    fig.text(0.92, 0.965, "内部资料", fontsize=8, color="#C00000", ha="right")
     y = 0.92
     for sentence in analysis(report):
         for line in _wrap(sentence.text, 44):
@@ -198,12 +215,16 @@ def _bulletin_page(plt: Any, report: MonthlyReport) -> Any:
     _draw_table(fig.add_axes((0.02, 0.30, 0.96, max(0.1, y - 0.33))), table, 22, 6.5, width=10)
     problems = report.bulletin.problems
     if problems:
-        ax = fig.add_axes((0.30, 0.04, 0.62, 0.22))
-        ax.barh(range(len(problems)), [p.share for p in problems], color="#1F4E79")
+        ax = fig.add_axes((0.30, 0.04, 0.58, 0.2))
+        bars = ax.barh(range(len(problems)), [p.share for p in problems], color="#1F4E79")
+        ax.bar_label(bars, labels=[f"{shown_text(p.share)}（{p.items}项次）" for p in problems], fontsize=7,
+                     padding=2)
+        ax.set_xlim(0, max(p.share for p in problems) * 1.3)
         ax.set_yticks(range(len(problems)), [p.name for p in problems], fontsize=7.5)
         ax.invert_yaxis()
-        ax.set_xlabel("占不合格项次的百分比", fontsize=8)
+        ax.set_xlabel("占不合格项目项次总数的百分比（%）", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
+        ax.set_title(f"图1 {report.label}{report.bulletin.scope.label}不合格项目问题类型（按项次）", fontsize=9)
     return fig
 
 
@@ -211,7 +232,7 @@ def _bulletin_tables_page(plt: Any, report: MonthlyReport) -> Any:
     """分环节, 分抽检类型 (risk monitoring as 问题发现率), 参照数据 and 风险解析, each under its title."""
     fig = plt.figure(figsize=A4)
     boxes = [(stages(report), 0.70, 0.22, 8, 10), (sampling_types(report), 0.50, 0.16, 8, 10),
-             (references(report), 0.33, 0.13, 8, 12), (risk_analysis(report), 0.03, 0.26, 10, 14)]
+             (references(report), 0.33, 0.13, 8, 12), (risk_analysis(report), 0.03, 0.26, 4, 14)]
     for table, bottom, height, max_rows, width in boxes:
         fig.text(0.04, bottom + height + 0.012, table.title, fontsize=9.5, weight="bold")
         if table.rows:
@@ -221,7 +242,15 @@ def _bulletin_tables_page(plt: Any, report: MonthlyReport) -> Any:
     return fig
 
 
-def write_pdf(report: MonthlyReport, path: Path) -> Path:
+@dataclass(frozen=True, slots=True)
+class Masthead:
+    """Who compiled the internal report and when (the public notice has its own title block)."""
+
+    bureau: str
+    issued: date
+
+
+def write_pdf(report: MonthlyReport, path: Path, masthead: Masthead) -> Path:
     plt = _setup_fonts()
     from matplotlib.backends.backend_pdf import PdfPages
 
@@ -230,7 +259,7 @@ def write_pdf(report: MonthlyReport, path: Path) -> Path:
                                   "CreationDate": None, "Producer": "qsmon"}) as pdf:
         extra = [page for page in (_ranking_page(plt, report), _cases_page(plt, report),
                                    _corrections_page(plt, report)) if page is not None]
-        pages = [_summary_page(plt, report), _bulletin_page(plt, report), _bulletin_tables_page(plt, report),
+        pages = [_summary_page(plt, report, masthead), _bulletin_page(plt, report), _bulletin_tables_page(plt, report),
                  *_trend_pages(plt, report), *extra]
         for fig in pages:
             pdf.savefig(fig)

@@ -20,7 +20,7 @@ from reports.csv_out import write_csv
 from reports.data import gather
 from reports.notice import build_notice, load_texts
 from reports.notice_pdf import write_notice_pdf
-from reports.pdf import write_pdf
+from reports.pdf import Masthead, write_pdf
 from reports.published import public_columns, write_published
 from reports.summary import summary
 from reports.tasks import load_population
@@ -51,9 +51,10 @@ def write_report(settings: Settings, plan: Plan, year: int, month: int, out: Pat
                                        created=datetime(year, month, 1),  # noqa: DTZ001 - Excel's naive date
                                        declaration=load_texts(settings.notice_texts_file).declaration))
     if "pdf" in formats:
-        written.append(write_pdf(report, out / f"{stem}.pdf"))
+        issued = clock.today(settings.timezone)
+        written.append(write_pdf(report, out / f"{stem}.pdf", Masthead(bureau_of(settings, plan), issued)))
         notice = build_notice(report, load_texts(settings.notice_texts_file), bureau=bureau_of(settings, plan),
-                              number=settings.notice_number, issued=clock.today(settings.timezone))
+                              number=settings.notice_number, issued=issued)
         written.append(write_notice_pdf(notice, out / f"{stem}-信息公告.pdf"))
     if "csv" in formats:
         written.extend(write_csv(report, out, stem))

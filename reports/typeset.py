@@ -60,7 +60,7 @@ def wrap(text: str, width: int) -> list[str]:
     for i, char in enumerate(text):
         following = text[i + 1] if i + 1 < len(text) else ""
         line += char
-        inside_number = (char.isdigit() or char in ".%,/") and (following.isdigit() or following in ".%/")
+        inside_number = (char.isdigit() or char in ".%,/-:") and (following.isdigit() or following in ".%/-:")
         if len(line) >= width and following and following not in NO_LINE_START and char not in NO_LINE_END \
                 and not inside_number:
             lines.append(line)

@@ -45,3 +45,9 @@ class TestWrap:
 class TestNestedBrackets:
     def test_a_bracket_inside_a_bracket_closes_where_it_opened(self) -> None:
         assert fullwidth("标准(如 GB 14934《消毒餐(饮)具》)") == "标准（如 GB 14934《消毒餐（饮）具》）"
+
+
+class TestDates:
+    def test_a_date_or_a_time_stays_on_one_line(self) -> None:
+        lines = wrap("规划期已于2025-12-31结束", 12)
+        assert any("2025-12-31" in line for line in lines)
