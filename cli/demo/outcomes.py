@@ -209,6 +209,7 @@ def demo_report(settings: Settings) -> None:
     for sentence in analysis(report):
         typer.echo(f"     {sentence.text}" + (f" [{sentence.table}]" if sentence.table else ""))
     _one_number(settings, report)
+    _notice(settings, report)
 
 
 def _one_number(settings: Settings, report: MonthlyReport) -> None:
@@ -234,3 +235,18 @@ def _one_number(settings: Settings, report: MonthlyReport) -> None:
                    f" 合格率 {shown_text(rate(line.month.batches - line.month.failed, line.month.batches))}"
                    f" ({report.bulletin.scope.label}合计"
                    f" {report.bulletin.total.month.batches if report.bulletin.total else 0} 批次, 不含风险监测)")
+
+
+def _notice(settings: Settings, report: MonthlyReport) -> None:
+    """The public notice's title block and first paragraphs, as the bureau would publish them."""
+    from reports.notice import build_notice, load_texts
+    from reports.run import bureau_of
+
+    notice = build_notice(report, load_texts(settings.notice_texts_file), bureau=bureau_of(settings, report.plan),
+                          number=settings.notice_number, issued=clock.today(settings.timezone))
+    typer.echo(f"   信息公告 (public: {report.plan.id}-…-信息公告.pdf, annex {len(notice.annex)} 不合格产品):")
+    typer.echo(f"     {notice.bureau}（{notice.number}）")
+    typer.echo(f"     {notice.title}")
+    for key in ("总体情况", "问题类型"):
+        if key in notice.paragraphs:
+            typer.echo(f"     {notice.paragraphs[key]}")
