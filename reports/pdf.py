@@ -61,6 +61,14 @@ def _wrap(text: str, width: int) -> list[str]:
     return wrap(text, width)  # reports.typeset: no line starts with closing punctuation
 
 
+def _page(plt: Any, title: str) -> Any:
+    """An A4 page of the internal report under its title, marked 内部资料."""
+    fig = plt.figure(figsize=A4)
+    fig.text(0.08, 0.95, title, fontsize=12.5, weight="bold")
+    fig.text(0.92, 0.965, "内部资料", fontsize=8, color="#C00000", ha="right")
+    return fig
+
+
 def _summary_page(plt: Any, report: MonthlyReport, masthead: Masthead) -> Any:
     fig = plt.figure(figsize=A4)
     fig.text(0.92, 0.965, "内部资料 注意保存", fontsize=9, color="#C00000", ha="right")
@@ -123,8 +131,7 @@ def _ranking_page(plt: Any, report: MonthlyReport) -> Any | None:
     ranked = [r for r in report.regions if r.shortfall is not None][:15]
     if not ranked:
         return None
-    fig = plt.figure(figsize=A4)
-    fig.text(0.08, 0.95, f"{report.label} 分地区完成情况(按与目标的差距排序)", fontsize=13, weight="bold")
+    fig = _page(plt, fullwidth(f"{report.label} 分地区完成情况(按与目标的差距排序)"))
     ax = fig.add_axes((0.32, 0.5, 0.6, 0.4))
     labels = ["\n".join(_wrap(f"{r.region_name} · {r.indicator.name}", 16)) for r in ranked][::-1]
     gaps = [r.shortfall or 0.0 for r in ranked][::-1]
@@ -149,8 +156,7 @@ def _cases_page(plt: Any, report: MonthlyReport) -> Any | None:
     table = cases(report)
     if not report.cases:
         return None
-    fig = plt.figure(figsize=A4)
-    fig.text(0.08, 0.95, table.title, fontsize=12, weight="bold")
+    fig = _page(plt, table.title)
     ax = fig.add_axes((0.15, 0.55, 0.75, 0.35))
     shown = report.cases[:15]
     ax.barh(range(len(shown)), [c.overdue_at_month_end for c in shown], color="#C00000", label="月末超期")
@@ -193,8 +199,7 @@ def _corrections_page(plt: Any, report: MonthlyReport) -> Any | None:
     table = corrections(report)
     if not table.rows:
         return None
-    fig = plt.figure(figsize=A4)
-    fig.text(0.08, 0.95, table.title, fontsize=12, weight="bold")
+    fig = _page(plt, table.title)
     _draw_table(fig.add_axes((0.03, 0.05, 0.94, 0.86)), table, 30, 7)
     return fig
 
@@ -202,9 +207,7 @@ def _corrections_page(plt: Any, report: MonthlyReport) -> Any | None:
 def _bulletin_page(plt: Any, report: MonthlyReport) -> Any:
     """The bulletin: the analysis written from the tables, supervisory batches by 大类 with 环比 and 同比, and the
     problem types' shares."""
-    fig = plt.figure(figsize=A4)
-    fig.text(0.08, 0.95, f"{report.label} 抽检情况分析", fontsize=13, weight="bold")
-    fig.text(0.92, 0.965, "内部资料", fontsize=8, color="#C00000", ha="right")
+    fig = _page(plt, f"{report.label} 抽检情况分析")
     y = 0.92
     for sentence in analysis(report):
         for line in _wrap(sentence.text, 44):
