@@ -1,0 +1,157 @@
+"""Will the plan year's target be met? The error budget of a rate target and the year-end forecast.
+
+A target such as 合格率 ≥ 98.5 % for the year is an error budget, as in site reliability engineering (Google SRE
+Workbook, "Alerting on SLOs"): of the year's planned batches, (1 − target) may fail. How fast a window spends it is
+its burn rate (its failure rate ÷ the budget's rate); the pass rate the rest of the year needs follows from what
+has been counted so far.
+
+The year-end forecast treats the remaining planned batches as draws at the recent failure rate, with that rate's
+uncertainty: a Beta posterior from the last 90 days (Jeffreys prior), so the failures still to come are
+Beta-binomial. The rate will not stay exactly where the last 90 days put it (season, drift), so the evidence is
+capped at :data:`MAX_EVIDENCE` batches: a wider posterior, which the backtest (``python -m bench.early_warning``)
+shows keeps the 80 % claims honest. "Lost" is a year no outcome of the remaining batches can save; "met" is one no
+outcome can spoil.
+
+Everything here is in terms of "good" results (passes for a ``≥`` target on a pass rate); ``indicators.pace``
+translates other measures and ops.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+JEFFREYS = (0.5, 0.5)  # the Beta prior of the failure rate: uninformative, well-behaved at 0 failures
+# At most this many recent batches inform the failure rate of the rest of the year: the rate moves with the season
+# and drifts, so 90 days of a large city (~9,000 batches) would claim far more certainty than the future holds.
+MAX_EVIDENCE = 2000
+LEVEL = 0.8  # the forecast's interval: the central 80 % of year-end outcomes
+
+
+class Outcome(StrEnum):
+    OPEN = "open"  # still depends on the remaining batches
+    LOST = "lost"  # even no further failure cannot reach the target
+    MET = "met"  # even every remaining batch failing cannot miss it
+
+
+def failure_budget(target: float, planned: float) -> float:
+    """Failures the year may have: (1 − target) × planned batches (target in percent)."""
+    return (1 - target / 100) * planned
+
+
+def burn_rate(failed: int, tested: int, target: float) -> float | None:
+    """How fast a window spends the budget: its failure rate ÷ (1 − target). 1 spends exactly the year's budget;
+    None for an empty window or a target of 100 % (no budget to spend)."""
+    allowed = 1 - target / 100
+    if tested <= 0 or allowed <= 0:
+        return None
+    return failed / tested / allowed
+
+
+def needed_rate(target: float, tested: int, good: int, remaining: float) -> float | None:
+    """The pass rate (percent) the remaining batches need: (target × (n_so_far + n_rest) − good_so_far) ÷ n_rest.
+    Over 100 means the year is lost, below 0 that it is met; None when nothing remains."""
+    if remaining <= 0:
+        return None
+    return (target / 100 * (tested + remaining) - good) / remaining * 100
+
+
+def max_failures(target: float, tested: int, good: int, remaining: int, *, strict: bool = False) -> int:
+    """The most failures the remaining batches may have with the year still meeting the target (``strict``: a ``>``
+    target). Negative: lost whatever happens."""
+    slack = good + remaining - target / 100 * (tested + remaining)
+    # A rate exactly on target meets a ≥ target: the tolerance absorbs binary fractions of percentages.
+    return math.floor(slack + 1e-9) if not strict else math.ceil(slack - 1e-9) - 1
+
+
+def beta_binomial_pmf(n: int, alpha: float, beta: float) -> np.ndarray:
+    """P(K = k), k = 0..n, for K ~ BetaBinomial(n, alpha, beta), from the ratio of successive terms (stable and
+    vectorised; no special functions needed)."""
+    k = np.arange(n, dtype=np.float64)
+    log_ratio = np.log(n - k) - np.log(k + 1) + np.log(k + alpha) - np.log(n - k - 1 + beta)
+    log_p0 = (math.lgamma(n + beta) + math.lgamma(alpha + beta) - math.lgamma(n + alpha + beta)
+              - math.lgamma(beta))
+    logs = np.concatenate(([log_p0], log_p0 + np.cumsum(log_ratio)))
+    pmf = np.exp(logs - logs.max())
+    return np.asarray(pmf / pmf.sum())
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    tested: int  # counted so far this year
+    good: int
+    remaining: int  # planned batches still to come
+    projected: float  # expected year-end rate, percent
+    low: float  # the central LEVEL interval of the year-end rate, percent
+    high: float
+    probability: float  # of meeting the target at year end, 0-1
+    needed: float | None  # pass rate the rest of the year needs, percent
+    outcome: Outcome
+
+
+def year_end_forecast(target: float, tested: int, good: int, remaining: int, recent_tested: int,
+                      recent_failed: int, *, strict: bool = False, level: float = LEVEL,
+                      max_evidence: int = MAX_EVIDENCE) -> Forecast:
+    """The year-end rate if the ``remaining`` batches fail like the recent ``recent_failed`` of ``recent_tested``
+    did, with the rate's uncertainty (Beta-binomial). With no recent batches, the prior alone (wide)."""
+    remaining = max(0, remaining)
+    total = tested + remaining
+    needed = needed_rate(target, tested, good, remaining)
+    limit = max_failures(target, tested, good, remaining, strict=strict)
+    if total == 0:
+        return Forecast(0, 0, 0, math.nan, math.nan, math.nan, math.nan, None, Outcome.OPEN)
+    scale = min(1.0, max_evidence / recent_tested) if recent_tested > 0 else 1.0
+    alpha = JEFFREYS[0] + recent_failed * scale
+    beta = JEFFREYS[1] + (recent_tested - recent_failed) * scale
+    if remaining == 0:
+        rate = good / total * 100
+        probability = 1.0 if limit >= 0 else 0.0
+        return Forecast(tested, good, 0, rate, rate, rate, probability, None,
+                        Outcome.MET if probability else Outcome.LOST)
+    pmf = beta_binomial_pmf(remaining, alpha, beta)
+    cdf = np.cumsum(pmf)
+    probability = 1.0 if limit >= remaining else 0.0 if limit < 0 else float(min(1.0, cdf[limit]))
+    outcome = Outcome.LOST if limit < 0 else Outcome.MET if limit >= remaining else Outcome.OPEN
+    expected_failures = remaining * alpha / (alpha + beta)
+    tail = (1 - level) / 2
+    most = int(np.searchsorted(cdf, 1 - tail))  # failures: the interval's low end of the rate
+    least = int(np.searchsorted(cdf, tail))
+    def rate(failures: float) -> float:
+        return (good + remaining - failures) / total * 100
+    return Forecast(tested, good, remaining, rate(expected_failures), rate(most), rate(least), probability,
+                    needed, outcome)
+
+
+class VolumeSource(StrEnum):
+    TASK = "task"  # the plan's sampling task (抽检任务量)
+    LAST_YEAR = "last_year"  # the scope's batches last year
+    PACE = "pace"  # this year's batches so far, extrapolated to the whole year
+
+
+VOLUME_TEXT = {VolumeSource.TASK: "按抽检任务量", VolumeSource.LAST_YEAR: "按上年抽检量",
+               VolumeSource.PACE: "无计划量和上年数据,按本年进度推算"}
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    batches: int  # the whole plan year's, for the scope
+    source: VolumeSource
+
+    @property
+    def text(self) -> str:
+        return f"{VOLUME_TEXT[self.source]} {self.batches} 批次"
+
+
+def planned_batches(*, task_per_year: int | None, share: float | None, last_year: int, so_far: int,
+                    elapsed: float) -> Planned:
+    """The year's planned batches for a scope: the plan's task (``share`` of it for a region: its share of the
+    jurisdiction's batches), else last year's volume, else this year's pace over the ``elapsed`` share of the year.
+    Never fewer than already counted."""
+    if task_per_year is not None and share is not None:
+        return Planned(max(so_far, round(task_per_year * share)), VolumeSource.TASK)
+    if last_year > 0:
+        return Planned(max(so_far, last_year), VolumeSource.LAST_YEAR)
+    return Planned(max(so_far, round(so_far / elapsed)) if elapsed > 0 else so_far, VolumeSource.PACE)
