@@ -107,9 +107,9 @@ def year_end_forecast(target: float, tested: int, good: int, remaining: int, rec
     alpha = JEFFREYS[0] + recent_failed * scale
     beta = JEFFREYS[1] + (recent_tested - recent_failed) * scale
     if remaining == 0:
-        rate = good / total * 100
+        final = good / total * 100
         probability = 1.0 if limit >= 0 else 0.0
-        return Forecast(tested, good, 0, rate, rate, rate, probability, None,
+        return Forecast(tested, good, 0, final, final, final, probability, None,
                         Outcome.MET if probability else Outcome.LOST)
     pmf = beta_binomial_pmf(remaining, alpha, beta)
     cdf = np.cumsum(pmf)
@@ -119,6 +119,7 @@ def year_end_forecast(target: float, tested: int, good: int, remaining: int, rec
     tail = (1 - level) / 2
     most = int(np.searchsorted(cdf, 1 - tail))  # failures: the interval's low end of the rate
     least = int(np.searchsorted(cdf, tail))
+
     def rate(failures: float) -> float:
         return (good + remaining - failures) / total * 100
     return Forecast(tested, good, remaining, rate(expected_failures), rate(most), rate(least), probability,
