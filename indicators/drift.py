@@ -27,6 +27,8 @@ from qsmon.plans.model import BurnRule
 BLOCK_DAYS = 7
 BLOCKS = 26  # half a year of weekly steps: a CUSUM forgets what lies further back (it restarts at 0 anyway)
 BASELINE_BLOCKS = 13  # the in-control rate: a quarter around the same weeks a year earlier
+RELEASE = 0.5  # a signal holds until the chart falls below this share of h (hysteresis)
+BASELINE_MARGIN = 1.0  # standard errors of the estimated p0 (see baseline_rates)
 MIN_BASELINE = 500  # batches a baseline needs; below, the target's budget rate stands in
 _SIEGMUND = 1.166  # Siegmund's correction of the boundary for the overshoot (in units of the increment's sd)
 
@@ -51,29 +53,27 @@ def cusum(failed: np.ndarray, tested: np.ndarray, p0: np.ndarray, shift: float) 
     return path
 
 
-def _arl(h: float, mean: float, sd: float) -> float:
-    """Siegmund's approximation of a CUSUM's average run length, in steps of one increment."""
-    b = h + _SIEGMUND * sd
-    if abs(mean) < 1e-12:
-        return (b / sd) ** 2
-    x = 2 * mean * b / sd**2
-    return (math.exp(-x) + x - 1) / (2 * mean**2 / sd**2)
+def _arl(h: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """Siegmund's approximation of a CUSUM's average run length, in steps of one increment (mean < 0)."""
+    x = 2 * mean * (h + _SIEGMUND * sd) / sd**2
+    return np.asarray((np.exp(-x) + x - 1) / (2 * mean**2 / sd**2))
 
 
-def threshold(p0: float, shift: float, batches_per_year: float, false_alarms_per_year: float) -> float:
-    """The h giving an in-control run length of ``batches_per_year / false_alarms_per_year`` batches."""
-    w_fail, w_pass = (float(w) for w in llr_weights(p0, shift))
-    p0 = min(max(p0, 1e-5), 0.5)
-    mean = p0 * w_fail + (1 - p0) * w_pass  # negative: in control the chart sinks towards 0
-    sd = math.sqrt(p0 * (1 - p0)) * (w_fail - w_pass)
-    wanted = max(batches_per_year, 1.0) / false_alarms_per_year
-    low, high = 0.0, 1.0
-    while _arl(high, mean, sd) < wanted and high < 1e4:
-        high *= 2
-    for _ in range(60):
+def threshold(p0: float | np.ndarray, shift: float, batches_per_year: float | np.ndarray,
+              false_alarms_per_year: float) -> np.ndarray:
+    """The h giving an in-control run length of ``batches_per_year / false_alarms_per_year`` batches (element-wise:
+    the backtest tunes thousands of charts at once)."""
+    w_fail, w_pass = llr_weights(p0, shift)
+    p = np.clip(np.asarray(p0, dtype=np.float64), 1e-5, 0.5)
+    mean = p * w_fail + (1 - p) * w_pass  # negative: in control the chart sinks towards 0
+    sd = np.sqrt(p * (1 - p)) * (w_fail - w_pass)
+    wanted = np.maximum(np.asarray(batches_per_year, dtype=np.float64), 1.0) / false_alarms_per_year
+    low, high = np.zeros_like(mean), np.full_like(mean, 64.0)  # ARL grows like e^h: 64 is beyond any volume
+    for _ in range(50):
         mid = (low + high) / 2
-        low, high = (mid, high) if _arl(mid, mean, sd) < wanted else (low, mid)
-    return high
+        short = _arl(mid, mean, sd) < wanted
+        low, high = np.where(short, mid, low), np.where(short, high, mid)
+    return np.asarray(high)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,16 +87,29 @@ class Drift:
     def signalled(self) -> bool:
         return self.statistic >= self.threshold
 
+    @property
+    def clear(self) -> bool:
+        """Back below RELEASE × h: a signal ends only then, so a chart wavering at h does not flap day to day."""
+        return self.statistic < RELEASE * self.threshold
+
+
+def _moving_sum(x: np.ndarray) -> np.ndarray:
+    """Sums of BASELINE_BLOCKS consecutive blocks along the last axis."""
+    c = np.cumsum(np.asarray(x, dtype=np.float64), axis=-1)
+    c = np.concatenate([np.zeros((*c.shape[:-1], 1)), c], axis=-1)
+    return np.asarray(c[..., BASELINE_BLOCKS:] - c[..., :-BASELINE_BLOCKS])
+
 
 def baseline_rates(last_year_failed: np.ndarray, last_year_tested: np.ndarray, budget_rate: float) -> np.ndarray:
     """p0 for each of the chart's blocks from last year's weekly counts, which run from BASELINE_BLOCKS // 2
     blocks before the chart's first block (a year earlier) to as many after its last: the failure rate of the
     BASELINE_BLOCKS around each block; ``budget_rate`` where last year holds too few batches."""
-    window = np.ones(BASELINE_BLOCKS)
-    failed = np.convolve(last_year_failed, window, mode="valid")
-    tested = np.convolve(last_year_tested, window, mode="valid")
-    rates = np.where(tested >= MIN_BASELINE, failed / np.maximum(tested, 1), budget_rate)
-    return np.asarray(rates, dtype=np.float64)
+    failed, tested = _moving_sum(last_year_failed), _moving_sum(last_year_tested)
+    rates = failed / np.maximum(tested, 1)
+    # An estimated p0 that happens to be low makes an in-control year look like drift (Jones, Champ & Rigdon 2004):
+    # p0 is raised by BASELINE_MARGIN standard errors of its estimate.
+    rates = rates + BASELINE_MARGIN * np.sqrt(rates * (1 - rates) / np.maximum(tested, 1))
+    return np.asarray(np.where(tested >= MIN_BASELINE, rates, budget_rate), dtype=np.float64)
 
 
 def drift(failed: Sequence[int], tested: Sequence[int], p0: np.ndarray, shift: float,
@@ -108,7 +121,7 @@ def drift(failed: Sequence[int], tested: Sequence[int], p0: np.ndarray, shift: f
     per_year = float(n.sum()) * 365 / (BLOCK_DAYS * max(len(n), 1))
     weights = n if n.sum() > 0 else np.ones_like(n)
     mean_p0 = float(np.average(p0, weights=weights))
-    h = threshold(mean_p0, shift, per_year, false_alarms_per_year)
+    h = float(threshold(mean_p0, shift, per_year, false_alarms_per_year))
     return Drift(float(path[-1]) if len(path) else 0.0, h, float(p0[-1]) * 100 if len(p0) else math.nan,
                  seasonal)
 

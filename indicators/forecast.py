@@ -79,6 +79,30 @@ def beta_binomial_pmf(n: int, alpha: float, beta: float) -> np.ndarray:
     return np.asarray(pmf / pmf.sum())
 
 
+MIN_SEASON_BATCHES = 500  # last year's batches each side of the season factor needs; below, no seasonal correction
+SEASON_LIMITS = (0.25, 4.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Season:
+    """How much more the days still to come failed last year than the same recent days did (``factor``), and the
+    relative variance of that ratio of two counts (delta method: 1/failures of each)."""
+
+    factor: float = 1.0
+    variance: float = 0.0
+
+
+def season_factor(last_year_recent: tuple[int, int], last_year_rest: tuple[int, int]) -> Season:
+    """The season from last year's (failed, tested) over the recent days and over the rest of the year, a year
+    earlier: summer spoilage makes a spring forecast too kind without it. None (factor 1) where last year holds too
+    few batches or no failures to compare."""
+    (f_recent, n_recent), (f_rest, n_rest) = last_year_recent, last_year_rest
+    if min(n_recent, n_rest) < MIN_SEASON_BATCHES or f_recent == 0:
+        return Season()
+    factor = min(max((f_rest / n_rest) / (f_recent / n_recent), SEASON_LIMITS[0]), SEASON_LIMITS[1])
+    return Season(factor, 1 / (f_recent + 0.5) + 1 / (f_rest + 0.5))
+
+
 @dataclass(frozen=True, slots=True)
 class Forecast:
     tested: int  # counted so far this year
@@ -94,18 +118,24 @@ class Forecast:
 
 def year_end_forecast(target: float, tested: int, good: int, remaining: int, recent_tested: int,
                       recent_failed: int, *, strict: bool = False, level: float = LEVEL,
-                      max_evidence: int = MAX_EVIDENCE) -> Forecast:
+                      max_evidence: int = MAX_EVIDENCE, season: Season | None = None) -> Forecast:
     """The year-end rate if the ``remaining`` batches fail like the recent ``recent_failed`` of ``recent_tested``
-    did, with the rate's uncertainty (Beta-binomial). With no recent batches, the prior alone (wide)."""
+    did, times the ``season`` (:func:`season_factor`), with the rate's uncertainty (Beta-binomial). With no recent
+    batches, the prior alone."""
     remaining = max(0, remaining)
     total = tested + remaining
     needed = needed_rate(target, tested, good, remaining)
     limit = max_failures(target, tested, good, remaining, strict=strict)
     if total == 0:
         return Forecast(0, 0, 0, math.nan, math.nan, math.nan, math.nan, None, Outcome.OPEN)
-    scale = min(1.0, max_evidence / recent_tested) if recent_tested > 0 else 1.0
-    alpha = JEFFREYS[0] + recent_failed * scale
-    beta = JEFFREYS[1] + (recent_tested - recent_failed) * scale
+    season = season or Season()
+    rate_ahead = min(1.0, recent_failed / recent_tested * season.factor) if recent_tested > 0 else 0.0
+    # The rate ahead is a product of counts: its relative variance is theirs added up (delta method); the Beta
+    # gets the evidence of that variance, never more than the recent batches or MAX_EVIDENCE.
+    informative = 1 / (1 / (recent_failed + 0.5) + season.variance)
+    evidence = min(recent_tested, max_evidence, informative / max(rate_ahead, 1e-9))
+    alpha = JEFFREYS[0] + rate_ahead * evidence
+    beta = JEFFREYS[1] + (1 - rate_ahead) * evidence
     if remaining == 0:
         final = good / total * 100
         probability = 1.0 if limit >= 0 else 0.0
