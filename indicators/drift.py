@@ -112,7 +112,7 @@ def baseline_rates(last_year_failed: np.ndarray, last_year_tested: np.ndarray, b
     return np.asarray(np.where(tested >= MIN_BASELINE, rates, budget_rate), dtype=np.float64)
 
 
-def drift(failed: Sequence[int], tested: Sequence[int], p0: np.ndarray, shift: float,
+def drift(failed: np.ndarray, tested: np.ndarray, p0: np.ndarray, shift: float,
           false_alarms_per_year: float, *, seasonal: bool) -> Drift:
     """The chart over the blocks (oldest first) and its threshold, tuned for the blocks' own yearly volume."""
     f = np.asarray(failed, dtype=np.float64)

@@ -53,10 +53,10 @@ class TestThreshold:
 
 class TestDrift:
     def test_a_sustained_rise_signals_and_a_clean_series_does_not(self) -> None:
-        tested = [700] * 26
+        tested = np.full(26, 700.0)
         p0 = np.full(26, 0.011)
-        assert drift([21] * 26, tested, p0, 0.005, 0.2, seasonal=True).signalled  # 3 % failing
-        assert not drift([7] * 26, tested, p0, 0.005, 0.2, seasonal=True).signalled  # 1 %
+        assert drift(np.full(26, 21.0), tested, p0, 0.005, 0.2, seasonal=True).signalled  # 3 % failing
+        assert not drift(np.full(26, 7.0), tested, p0, 0.005, 0.2, seasonal=True).signalled  # 1 %
 
     def test_the_baseline_is_last_years_quarter_around_each_block_or_the_budget(self) -> None:
         failed = np.full(38, 10.0)
