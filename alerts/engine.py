@@ -122,7 +122,7 @@ class AlertEngine:
                     events.extend(self._close(conn, plan, now, payload))
                 continue
             batch: list[Evaluation] = []
-            pace_due = sweep and self._pace_due(plan.id, now)
+            pace_due = sweep and plan.pace.alerts and self._pace_due(plan.id, now)
             for indicator in plan.indicators:
                 windows = windows_for(plan, indicator, today)
                 if windows:
@@ -164,7 +164,7 @@ class AlertEngine:
         evaluated = {(plan.id, indicator.id, window) for plan in self.plans.values()
                      for indicator in plan.indicators for window in (*indicator.windows, NO_DATA)}
         evaluated |= {(plan.id, indicator.id, PACE_WINDOW) for plan in self.plans.values()
-                      for indicator in plan.indicators if applies(plan, indicator)}
+                      for indicator in plan.indicators if plan.pace.alerts and applies(indicator)}
         with conn.transaction():
             retired = store.retire_alerts(conn, evaluated, now)
         self.retired = retired

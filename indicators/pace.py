@@ -37,9 +37,9 @@ _GOOD_OPS = (Op.GE, Op.GT)  # the target bounds the share of "good" results from
 _BAD_OPS = (Op.LE, Op.LT)  # it bounds a failure or problem share from above: good = the rest
 
 
-def applies(plan: Plan, indicator: Indicator) -> bool:
-    """Pace is judged for rate indicators with a fixed target, where the plan enables it."""
-    return (plan.pace.enabled and indicator.measure.is_rate and indicator.target.value is not None
+def applies(indicator: Indicator) -> bool:
+    """Pace is judged for rate indicators with a fixed target."""
+    return (indicator.measure.is_rate and indicator.target.value is not None
             and indicator.target.op in (*_GOOD_OPS, *_BAD_OPS))
 
 
@@ -96,7 +96,7 @@ def _blocks(fetch: Fetch, last: date, count: int) -> list[dict[Scope, Counts]]:
 def pace_views(conn: psycopg.Connection, plan: Plan, indicator: Indicator, today: date, *, timezone: str
                ) -> list[PaceView]:
     """The pace of every scope the indicator is evaluated for (the jurisdiction, its regions, its breakdown)."""
-    if not applies(plan, indicator) or today < plan.period.start:
+    if not applies(indicator) or today < plan.period.start:
         return []
     pace = plan.pace
 

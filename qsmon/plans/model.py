@@ -204,11 +204,12 @@ DEFAULT_BURN_RULES = (BurnRule(long_days=30, short_days=7, factor=3.0, severity=
 
 class Pace(BaseModel):
     """Early warning before a year's target is missed (indicators.forecast, indicators.drift): the thresholds, with
-    the defaults docs/architecture.md justifies. Applies to rate indicators with a fixed target."""
+    the defaults docs/architecture.md justifies. Applies to rate indicators with a fixed target; the forecast is
+    shown wherever figures are, the pace alerts (达标预测) are raised where ``alerts`` is on."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    enabled: bool = True
+    alerts: bool = Field(default=False, description="raise pace alerts (达标预测) beside the level alerts")
     burn_rules: tuple[BurnRule, ...] = Field(
         default=DEFAULT_BURN_RULES,
         description="default: 30 & 7 days > 3× (warning), 90 & 30 days > 1× (info)")

@@ -34,6 +34,7 @@ title: 测试市蔬菜质量计划
 issuer: 测试
 jurisdiction: {name: 荆州市, region_code: "421000"}
 period: {start: 2020-01-01, end: 2030-12-31}
+pace: {alerts: true}
 indicators:
   - id: vegetables-pass
     name: 蔬菜例行监测合格率
