@@ -61,8 +61,8 @@ class TestDrift:
     def test_the_baseline_is_last_years_quarter_around_each_block_or_the_budget(self) -> None:
         failed = np.full(38, 10.0)
         tested = np.full(38, 1000.0)
-        # 130 failures of 13,000: 1 %, raised by one standard error of that estimate (0.087 points)
-        assert baseline_rates(failed, tested, 0.015) == pytest.approx(np.full(26, 0.01 + np.sqrt(0.0099 / 13000)))
+        # 130 failures of 13,000: 1 %, raised by 1.5 standard errors of that estimate (0.13 points)
+        assert baseline_rates(failed, tested, 0.015) == pytest.approx(np.full(26, 0.01 + 1.5 * np.sqrt(0.0099 / 13000)))
         assert baseline_rates(failed / 100, tested / 100, 0.015) == pytest.approx(np.full(26, 0.015))
 
 
