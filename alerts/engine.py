@@ -12,7 +12,7 @@ import psycopg
 
 from alerts import store
 from alerts.lifecycle import Policy, Transition
-from alerts.pace import details, pace_evaluation
+from alerts.pace import details, pace_evaluation, store_forecasts
 from alerts.payload import Event, build_payload
 from alerts.recording import Payload, RecordedEvent, announce, record
 from alerts.reminders import RepeatPolicy, reminder_due
@@ -122,7 +122,7 @@ class AlertEngine:
                     events.extend(self._close(conn, plan, now, payload))
                 continue
             batch: list[Evaluation] = []
-            pace_due = sweep and plan.pace.alerts and self._pace_due(plan.id, now)
+            pace_due = sweep and self._pace_due(plan.id, now)
             for indicator in plan.indicators:
                 windows = windows_for(plan, indicator, today)
                 if windows:
@@ -151,8 +151,16 @@ class AlertEngine:
         return True
 
     def _pace(self, conn: psycopg.Connection, plan: Plan, indicator: Indicator, today: date) -> list[Evaluation]:
+        """Store the year-end forecast for the dashboards; where the plan raises pace alerts, their evaluations
+        (with the drift chart, which only they need)."""
+        views = pace_views(conn, plan, indicator, today, timezone=self.settings.timezone,
+                           with_drift=plan.pace.alerts)
+        with conn.transaction():
+            store_forecasts(conn, plan, indicator, views, self.clock())
+        if not plan.pace.alerts:
+            return []
         evaluations = []
-        for view in pace_views(conn, plan, indicator, today, timezone=self.settings.timezone):
+        for view in views:
             evaluation = pace_evaluation(plan, indicator, view)
             self._pace_details[evaluation.key] = details(view)
             evaluations.append(evaluation)

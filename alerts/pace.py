@@ -11,11 +11,14 @@ The indicator's own severity caps all of it, as for the level alerts.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+
+import psycopg
 
 from indicators.evaluate import Evaluation
 from indicators.forecast import Outcome
-from indicators.pace import PACE_WINDOW, PaceView
+from indicators.pace import PACE_WINDOW, PaceView, forecast_row
 from indicators.stats import Interval, State
 from qsmon.plans.model import Indicator, Op, Plan, Severity
 
@@ -72,3 +75,28 @@ def details(view: PaceView) -> dict[str, Any]:
             "seasonal": view.drift.seasonal, "signalled": view.drift.signalled},
     }
 
+
+
+_UPSERT_FORECAST = """
+INSERT INTO pace_forecasts (plan_id, indicator_id, region_code, subcategory, as_of, year_end, tested, failed, planned,
+    planned_source, planned_text, budget_left, so_far, needed, projected, low, high, probability, outcome,
+    evaluated_at)
+VALUES (%(plan_id)s, %(indicator_id)s, %(region_code)s, %(subcategory)s, %(last_day)s, %(year_end)s, %(tested)s,
+    %(failed)s, %(planned)s, %(planned_source)s, %(planned_text)s, %(budget_left)s, %(so_far)s, %(needed)s,
+    %(projected)s, %(low)s, %(high)s, %(probability)s, %(outcome)s, %(evaluated_at)s)
+ON CONFLICT (plan_id, indicator_id, region_code, subcategory) DO UPDATE SET
+    as_of = excluded.as_of, year_end = excluded.year_end, tested = excluded.tested, failed = excluded.failed,
+    planned = excluded.planned, planned_source = excluded.planned_source, planned_text = excluded.planned_text,
+    budget_left = excluded.budget_left, so_far = excluded.so_far, needed = excluded.needed,
+    projected = excluded.projected, low = excluded.low, high = excluded.high, probability = excluded.probability,
+    outcome = excluded.outcome, evaluated_at = excluded.evaluated_at
+"""
+
+
+def store_forecasts(conn: psycopg.Connection, plan: Plan, indicator: Indicator, views: list[PaceView],
+                    now: datetime) -> None:
+    """The latest forecast of each scope, for the dashboards (migration 060); an upsert, so repeating it is
+    harmless."""
+    for view in views:
+        row = forecast_row(indicator, view)
+        conn.execute(_UPSERT_FORECAST, {**row, "plan_id": plan.id, "evaluated_at": now})

@@ -8,9 +8,11 @@ calendar year (the assessment's), cut at the plan period's start.
 from __future__ import annotations
 
 import calendar
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -30,8 +32,9 @@ from indicators.forecast import Forecast, Planned, failure_budget, planned_batch
 from indicators.labels import PACE_WINDOW
 from indicators.windows import DayRange
 from qsmon.plans.model import Indicator, Op, Plan
+from qsmon.regions import name_of
 
-__all__ = ["PACE_WINDOW", "PaceView", "applies", "good_target", "pace_views"]
+__all__ = ["PACE_WINDOW", "PaceView", "applies", "forecast_row", "forecast_rows", "good_target", "pace_views"]
 
 _GOOD_OPS = (Op.GE, Op.GT)  # the target bounds the share of "good" results from below
 _BAD_OPS = (Op.LE, Op.LT)  # it bounds a failure or problem share from above: good = the rest
@@ -93,9 +96,10 @@ def _blocks(fetch: Fetch, last: date, count: int) -> list[dict[Scope, Counts]]:
                            last - timedelta(days=BLOCK_DAYS * k))) for k in range(count - 1, -1, -1)]
 
 
-def pace_views(conn: psycopg.Connection, plan: Plan, indicator: Indicator, today: date, *, timezone: str
-               ) -> list[PaceView]:
-    """The pace of every scope the indicator is evaluated for (the jurisdiction, its regions, its breakdown)."""
+def pace_views(conn: psycopg.Connection, plan: Plan, indicator: Indicator, today: date, *, timezone: str,
+               with_drift: bool = True) -> list[PaceView]:
+    """The pace of every scope the indicator is evaluated for (the jurisdiction, its regions, its breakdown).
+    ``with_drift``: also the drift chart (64 of the ~70 day ranges read; what people read does without it)."""
     if not applies(indicator) or today < plan.period.start:
         return []
     pace = plan.pace
@@ -115,10 +119,10 @@ def pace_views(conn: psycopg.Connection, plan: Plan, indicator: Indicator, today
                if today < year_end else {})
     trailing = {days: fetch(DayRange(today - timedelta(days=days - 1), today))
                 for days in sorted({d for rule in pace.burn_rules for d in (rule.long_days, rule.short_days)})}
-    chart = _blocks(fetch, today, BLOCKS)
+    chart = _blocks(fetch, today, BLOCKS) if with_drift else []
     # Last year's blocks reach BASELINE_BLOCKS // 2 either side of the chart's, 52 weeks earlier (same weekdays).
-    baseline = _blocks(fetch, today - timedelta(days=52 * BLOCK_DAYS - BLOCK_DAYS * (BASELINE_BLOCKS // 2)),
-                       BLOCKS + 2 * (BASELINE_BLOCKS // 2))
+    baseline = (_blocks(fetch, today - timedelta(days=52 * BLOCK_DAYS - BLOCK_DAYS * (BASELINE_BLOCKS // 2)),
+                        BLOCKS + 2 * (BASELINE_BLOCKS // 2)) if with_drift else [])
     target, strict = good_target(indicator)
     budget_rate = 1 - target / 100
     task = next((t for t in plan.sampling_tasks if t.filter == indicator.filter and t.per_year is not None), None)
@@ -142,6 +146,8 @@ def pace_views(conn: psycopg.Connection, plan: Plan, indicator: Indicator, today
                  else tested / whole_now if whole_now else None)
         planned = planned_batches(task_per_year=task.per_year if task else None, share=share, last_year=last_n,
                                   so_far=tested, elapsed=elapsed)
+        if planned.batches == 0:
+            continue  # nothing planned, nothing last year, nothing yet: no year to forecast
         recent_failed, recent_tested = pair(recent)
         season = season_factor(pair(ly_recent), pair(ly_rest)) if ly_rest else None
         forecast = year_end_forecast(target, tested, good, planned.batches - tested, recent_tested, recent_failed,
@@ -154,7 +160,48 @@ def pace_views(conn: psycopg.Connection, plan: Plan, indicator: Indicator, today
         p0 = baseline_rates(base_f, base_n, budget_rate)
         signal = (drift(chart_f, chart_n, p0, pace.drift_shift / 100, pace.drift_false_alarms_per_year,
                         seasonal=bool((p0 != budget_rate).any()))
-                  if chart_n.sum() >= indicator.min_samples else None)
+                  if with_drift and chart_n.sum() >= indicator.min_samples else None)
         views.append(PaceView(scope, year, year_end, target, strict, tested, tested - good, planned,
                               failure_budget(target, planned.batches), forecast, tuple(burn), signal))
     return views
+
+
+def forecast_rows(conn: psycopg.Connection, plan: Plan, today: date, *, timezone: str,
+                  indicator_id: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
+    """The year-end forecast of every rate indicator with a fixed target, per scope (or one indicator, one region),
+    as the read API, `qsmon status` and the monthly report show it (达标预测). No drift chart: that is the alerts'."""
+    rows = []
+    for indicator in plan.indicators:
+        if indicator_id is not None and indicator.id != indicator_id:
+            continue
+        for view in pace_views(conn, plan, indicator, today, timezone=timezone, with_drift=False):
+            if region is not None and view.scope.region_code != region:
+                continue
+            rows.append(forecast_row(indicator, view))
+    return rows
+
+
+def forecast_row(indicator: Indicator, view: PaceView) -> dict[str, Any]:
+    """One scope's forecast in the indicator's own measure (a failure share for ≤ / < targets)."""
+    good = indicator.target.op in _GOOD_OPS
+    f = view.forecast
+
+    def measure(share: float | None) -> float | None:
+        return None if share is None or math.isnan(share) else share if good else 100 - share
+    low, high = measure(f.low), measure(f.high)
+    burn = {f"burn_{b.rule.long_days}d": b.long_rate for b in view.burns} | {
+        f"burn_{b.rule.short_days}d": b.short_rate for b in view.burns}
+    return {
+        "indicator_id": indicator.id, "indicator_name": indicator.name, "region_code": view.scope.region_code,
+        "region_name": name_of(view.scope.region_code), "subcategory": view.scope.subcategory,
+        "op": indicator.target.op.value, "target": indicator.target.value, "first_day": view.year.first,
+        "last_day": view.year.last, "year_end": view.year_end, "tested": view.tested, "failed": view.failed,
+        "so_far": measure(100 * (view.tested - view.failed) / view.tested) if view.tested else None,
+        "planned": view.planned.batches, "planned_source": view.planned.source.value,
+        "planned_text": view.planned.text, "budget": round(view.budget, 1), "budget_left": round(view.budget_left, 1),
+        "needed": measure(f.needed), "projected": measure(f.projected),
+        "low": None if low is None or high is None else min(low, high),
+        "high": None if low is None or high is None else max(low, high),
+        "probability": None if math.isnan(f.probability) else f.probability, "outcome": f.outcome.value,
+        **burn,
+    }
