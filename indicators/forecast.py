@@ -108,7 +108,7 @@ class Forecast:
     tested: int  # counted so far this year
     good: int
     remaining: int  # planned batches still to come
-    projected: float  # expected year-end rate, percent
+    projected: float  # the median year-end rate, percent
     low: float  # the central LEVEL interval of the year-end rate, percent
     high: float
     probability: float  # of meeting the target at year end, 0-1
@@ -145,25 +145,25 @@ def year_end_forecast(target: float, tested: int, good: int, remaining: int, rec
     cdf = np.cumsum(pmf)
     probability = 1.0 if limit >= remaining else 0.0 if limit < 0 else float(min(1.0, cdf[limit]))
     outcome = Outcome.LOST if limit < 0 else Outcome.MET if limit >= remaining else Outcome.OPEN
-    expected_failures = remaining * alpha / (alpha + beta)
     tail = (1 - level) / 2
     most = int(np.searchsorted(cdf, 1 - tail))  # failures: the interval's low end of the rate
     least = int(np.searchsorted(cdf, tail))
+    median = int(np.searchsorted(cdf, 0.5))  # the point forecast: inside its interval by construction
 
     def rate(failures: float) -> float:
         return (good + remaining - failures) / total * 100
-    return Forecast(tested, good, remaining, rate(expected_failures), rate(most), rate(least), probability,
+    return Forecast(tested, good, remaining, rate(median), rate(most), rate(least), probability,
                     needed, outcome)
 
 
 class VolumeSource(StrEnum):
     TASK = "task"  # the plan's sampling task (抽检任务量)
     LAST_YEAR = "last_year"  # the scope's batches last year
-    PACE = "pace"  # this year's batches so far, extrapolated to the whole year
+    PACE = "pace"  # this year's batches so far, extrapolated to the whole year (none planned, or above last year)
 
 
 VOLUME_TEXT = {VolumeSource.TASK: "按抽检任务量", VolumeSource.LAST_YEAR: "按上年抽检量",
-               VolumeSource.PACE: "无计划量和上年数据,按本年进度推算"}
+               VolumeSource.PACE: "无抽检任务量,按本年进度推算"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,10 +179,12 @@ class Planned:
 def planned_batches(*, task_per_year: int | None, share: float | None, last_year: int, so_far: int,
                     elapsed: float) -> Planned:
     """The year's planned batches for a scope: the plan's task (``share`` of it for a region: its share of the
-    jurisdiction's batches), else last year's volume, else this year's pace over the ``elapsed`` share of the year.
-    Never fewer than already counted."""
+    jurisdiction's batches), else last year's volume, else (none last year, or this year running ahead of it) this
+    year's pace over the ``elapsed`` share of the year. Never fewer than already counted: a year that has already
+    sampled last year's volume is not over."""
     if task_per_year is not None and share is not None:
         return Planned(max(so_far, round(task_per_year * share)), VolumeSource.TASK)
-    if last_year > 0:
-        return Planned(max(so_far, last_year), VolumeSource.LAST_YEAR)
-    return Planned(max(so_far, round(so_far / elapsed)) if elapsed > 0 else so_far, VolumeSource.PACE)
+    pace = max(so_far, round(so_far / elapsed)) if elapsed > 0 else so_far
+    if last_year >= pace and last_year > 0:
+        return Planned(last_year, VolumeSource.LAST_YEAR)
+    return Planned(pace, VolumeSource.PACE)
