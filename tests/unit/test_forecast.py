@@ -133,3 +133,29 @@ class TestPlannedBatches:
 
     def test_never_fewer_than_already_counted(self) -> None:
         assert planned_batches(task_per_year=36000, share=0.01, last_year=0, so_far=500, elapsed=0.9).batches == 500
+
+
+class TestForecastProperties:
+    @given(st.integers(0, 5000), st.integers(0, 200), st.integers(1, 5000), st.integers(0, 3000), st.integers(0, 100),
+           st.floats(80, 99.9))
+    def test_the_interval_holds_the_point_forecast_and_the_outcome_agrees_with_the_needed_rate(
+        self, tested: int, failed: int, remaining: int, recent: int, recent_failed: int, target: float
+    ) -> None:
+        failed, recent_failed = min(failed, tested), min(recent_failed, recent)
+        f = year_end_forecast(target, tested, tested - failed, remaining, recent, recent_failed)
+        assert 0.0 <= f.probability <= 1.0
+        assert f.low <= f.projected <= f.high
+        assert f.needed is not None
+        if f.outcome is Outcome.LOST:
+            assert f.probability == 0.0
+            assert f.needed > 100 - 1e-6
+        if f.outcome is Outcome.MET:
+            assert f.probability == 1.0
+            assert f.needed < 1e-6
+
+    @given(st.integers(100, 3000), st.integers(0, 60))
+    def test_more_recent_failures_never_raise_the_probability(self, recent: int, recent_failed: int) -> None:
+        recent_failed = min(recent_failed, recent - 1)
+        fewer = year_end_forecast(98.0, 5000, 4900, 5000, recent, recent_failed)
+        more = year_end_forecast(98.0, 5000, 4900, 5000, recent, recent_failed + 1)
+        assert more.probability <= fewer.probability + 1e-12
