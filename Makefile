@@ -15,9 +15,9 @@ demo: bootstrap ## run the whole mission on the local stack (installs and starts
 	$(UV) run qsmon stack up
 	$(UV) run qsmon demo
 
-test: bootstrap lint typecheck ## lint, type-check, then unit and integration tests on the real local stack
+test: bootstrap lint typecheck ## lint, type-check, then unit and integration tests on the real local stack (with coverage)
 	$(UV) run qsmon stack up
-	$(UV) run pytest
+	$(UV) run pytest --cov --cov-report=term
 
 lint: bootstrap ## ruff, and the layer contracts (import-linter)
 	$(UV) run ruff check .

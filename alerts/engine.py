@@ -16,9 +16,9 @@ from alerts.pace import details, pace_evaluation, store_forecasts
 from alerts.payload import Event, build_payload
 from alerts.recording import Payload, RecordedEvent, announce, record
 from alerts.reminders import RepeatPolicy, reminder_due
+from indicators.counting import admits
 from indicators.evaluate import Evaluation, evaluate_indicator
 from indicators.feed import NO_DATA, feed_evaluations
-from indicators.filter import admits
 from indicators.pace import PACE_WINDOW, applies, pace_views
 from indicators.windows import window_range
 from notify.outbox import wake_notifier
@@ -80,7 +80,7 @@ class AlertEngine:
             self._conn.close()
 
     def today(self, now: datetime) -> date:
-        return now.astimezone(ZoneInfo(self.settings.timezone)).date()
+        return qsmon_clock.local_day(now, self.settings.timezone)
 
     def _payload(self, plan: Plan, now: datetime) -> Payload:
         status = plan.status(self.today(now))

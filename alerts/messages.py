@@ -17,7 +17,7 @@ from typing import Any
 
 from alerts.lifecycle import Transition
 from cases.messages import render as case_message
-from indicators.labels import FEED_WINDOW, PACE_WINDOW, label, number, window_label
+from indicators.labels import FEED_WINDOW, PACE_WINDOW, label, number, target_words, window_label
 from notify.message import Message
 from notify.routing import Channel, ChannelsConfig, InhibitRule
 from qsmon.plans.model import Measure, Op, PlanStatus, Severity
@@ -49,11 +49,8 @@ def _key(p: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
     return p["plan"], p["indicator"], p["region"], p["subcategory"], p["window"]
 
 
-def target_text(p: Mapping[str, Any]) -> str:
-    measure, op = Measure(p["measure"]), Op(p["op"])
-    if op is Op.INCREASING:
-        return f"{label(op)}(不低于上期 {number(p['previous_value'], measure)})"
-    return f"{label(op)} {number(p['target'], measure)}"
+def payload_target(p: Mapping[str, Any]) -> str:
+    return target_words(Op(p["op"]), p["target"], Measure(p["measure"]), p["previous_value"])
 
 
 def _shortfall(p: Mapping[str, Any]) -> float:
@@ -89,7 +86,7 @@ def _line(items: Sequence[Mapping[str, Any]], folded: Sequence[Mapping[str, Any]
                 f"(此前每{days}天约 {worst['previous_value'] or 0:.0f} 批次),请核实数据报送是否中断"]
     if worst["window"] == PACE_WINDOW:
         return _pace_lines(worst, mark, scope)
-    lines = [f"- {mark}|{scope}|{worst['indicator_name']}:{_windows(items)}(目标 {target_text(worst)})"]
+    lines = [f"- {mark}|{scope}|{worst['indicator_name']}:{_windows(items)}(目标 {payload_target(worst)})"]
     detail = [f"样本 {worst['samples']} 批次,不合格 {worst['failed']} 批次",
               f"95%置信区间 {number(worst['low'], Measure(worst['measure']))} – "
               f"{number(worst['high'], Measure(worst['measure']))}"]
@@ -120,7 +117,7 @@ def _pace_lines(p: Mapping[str, Any], mark: str, scope: str) -> list[str]:
         head += ",已无法达标"
     elif pace.get("probability") is not None:
         head += f",达标概率 {pace['probability'] * 100:.0f}%"
-    lines = [head + f"(目标 {target_text(p)})"]
+    lines = [head + f"(目标 {payload_target(p)})"]
     detail = [f"本年已检 {p['samples']} 批次,不合格 {p['failed']} 批次"]
     if pace:
         detail.append(f"全年{pace['planned_text']}")
@@ -219,7 +216,7 @@ def alertmanager_alert(p: Mapping[str, Any]) -> dict[str, Any]:
                    "region": p["region"], "subcategory": p["subcategory"] or "all", "window": p["window"],
                    "severity": p["severity"]},
         "annotations": {"summary": f"{p['region_name']} {p['indicator_name']} {p['window_label']}"
-                                   f" {number(p['value'], Measure(p['measure']))}(目标 {target_text(p)})",
+                                   f" {number(p['value'], Measure(p['measure']))}(目标 {payload_target(p)})",
                         "description": plan_line(p)},
         "startsAt": min(datetime.fromisoformat(p.get("opened_at") or p["at"]), now).isoformat(),
         "endsAt": (now if ended else now + ALERTMANAGER_HOLD).isoformat(),

@@ -36,7 +36,7 @@ def build_payload(conn: psycopg.Connection, plan: Plan, event: Event, dashboard_
     e = event.evaluation
     at = event.at.astimezone(zone)
     indicator = plan.indicator(e.indicator_id)
-    jurisdiction = plan.jurisdiction.region_code or "000000"
+    jurisdiction = plan.jurisdiction.code
     query = urlencode({"var-plan": plan.id, "var-indicator": indicator.id, "var-region": e.scope.region_code})
     closing = event.transition in ("resolved", "expired")
     top_items = [] if closing else top_failed_items(conn, indicator, e.days, e.scope.region_code, e.scope.subcategory)

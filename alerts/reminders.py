@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
+from qsmon import clock
 from qsmon.exceptions import ConfigError
 from qsmon.workdays import is_workday
 
@@ -14,13 +14,13 @@ OFFICE_HOURS = (time(9), time(18))
 
 @dataclass(frozen=True, slots=True)
 class RepeatPolicy:
-    interval: timedelta = timedelta(hours=24)
-    working_hours_only: bool = False  # reminders wait for a working day's office hours (official calendar)
-    timezone: str = "Asia/Shanghai"
+    interval: timedelta
+    working_hours_only: bool  # reminders wait for a working day's office hours (official calendar)
+    timezone: str  # settings.timezone
 
 
 def in_working_hours(now: datetime, timezone: str) -> bool:
-    local = now.astimezone(ZoneInfo(timezone))
+    local = clock.local(now, timezone)
     try:
         workday = is_workday(local.date())
     except ConfigError:  # past the calendar's years: weekdays, until the package knows the year

@@ -233,12 +233,10 @@ class AlertService:
                 self.metrics.events.labels(event.transition.value).inc()
 
     def _sweep_cases(self) -> None:
-        from zoneinfo import ZoneInfo
-
         from qsmon import clock
 
         now = clock.now()
-        local = now.astimezone(ZoneInfo(self.settings.timezone))
+        local = clock.local(now, self.settings.timezone)
         conn = self.engine.connection()
         outcome = self.cases.run(conn, now, local.date(), local.hour)
         conn.commit()

@@ -8,9 +8,12 @@ from the label table (``label(kind, code)``, synced from indicators.labels).
 
 from __future__ import annotations
 
-from indicators.filter import array_filter_sql
+from indicators.counting import array_filter_sql, in_totals_sql, rate_sql
 from indicators.problem_types import UNCLASSIFIED
 from qsmon.settings import get_settings
+from qsmon.vocab import SamplingType
+
+RISK_MONITORING = SamplingType.RISK_MONITORING.value
 
 # What Grafana's role qsmon_grafana may read: exactly the tables these panels read (and the SQL functions they call
 # read). Its SQL counterpart is the GRANTs in migrations 009 and 010; a test checks that both agree and that every
@@ -76,11 +79,11 @@ JOIN (
 _CHOSEN_INDICATOR = " AND q.indicator_id = '$indicator'"
 
 
-VALUE = ("CASE WHEN f.measure = 'mean_score' THEN sum(r.score_sum) / nullif(sum(r.score_count), 0)"
-         " ELSE 100.0 * sum(measure_hits(f.measure, r.passed, r.failed,"
-         " CASE WHEN r.grade = ANY(f.grades) THEN r.tested ELSE 0 END)) / nullif(sum(r.tested), 0) END")
-
 HITS = "sum(measure_hits(f.measure, r.passed, r.failed, CASE WHEN r.grade = ANY(f.grades) THEN r.tested ELSE 0 END))"
+
+# An indicator's value: indicators.evaluate.measured's SQL twin (the rate from indicators.counting).
+VALUE = ("CASE WHEN f.measure = 'mean_score' THEN sum(r.score_sum) / nullif(sum(r.score_count), 0)"
+         f" ELSE {rate_sql(HITS, 'sum(r.tested)')} END")
 
 # One tile per indicator: the chosen window where the indicator has it, else its shortest window.
 OVERVIEW_TILES = """
@@ -147,10 +150,10 @@ _THIS_YEAR = f"date_trunc('year', {TODAY})::date"
 _LAST_YEAR_TODAY = f"({TODAY} - interval '1 year')::date"
 OVERVIEW_YEAR_ON_YEAR = f"""
 SELECT f.name AS "指标",
-  100.0 * sum(measure_hits(f.measure, r.passed, r.failed, 0)) FILTER (WHERE r.day >= {_THIS_YEAR})
-    / nullif(sum(r.tested) FILTER (WHERE r.day >= {_THIS_YEAR}), 0) AS "本年累计",
-  100.0 * sum(measure_hits(f.measure, r.passed, r.failed, 0)) FILTER (WHERE r.day < {_THIS_YEAR})
-    / nullif(sum(r.tested) FILTER (WHERE r.day < {_THIS_YEAR}), 0) AS "去年同期"
+  {rate_sql(f"sum(measure_hits(f.measure, r.passed, r.failed, 0)) FILTER (WHERE r.day >= {_THIS_YEAR})",
+            f"sum(r.tested) FILTER (WHERE r.day >= {_THIS_YEAR})")} AS "本年累计",
+  {rate_sql(f"sum(measure_hits(f.measure, r.passed, r.failed, 0)) FILTER (WHERE r.day < {_THIS_YEAR})",
+            f"sum(r.tested) FILTER (WHERE r.day < {_THIS_YEAR})")} AS "去年同期"
 {indicator_rows(((f"date_trunc('year', {_LAST_YEAR_TODAY})::date", _LAST_YEAR_TODAY, "true"),
                  (_THIS_YEAR, TODAY, "true")), keep="day")}
 WHERE f.plan_id = '$plan' AND f.measure IN ('pass_rate', 'fail_rate', 'problem_rate')
@@ -185,7 +188,7 @@ WITH width AS (
   GROUP BY 1
 )
 SELECT (b.b::timestamp AT TIME ZONE '{ZONE}') AS time,
-  CASE WHEN c.measure = 'mean_score' THEN c.s / nullif(c.sn, 0) ELSE 100.0 * c.x / nullif(c.n, 0) END AS "值",
+  CASE WHEN c.measure = 'mean_score' THEN c.s / nullif(c.sn, 0) ELSE {rate_sql("c.x", "c.n")} END AS "值",
   (SELECT target FROM plan_indicators WHERE plan_id = '$plan' AND indicator_id = '$indicator') AS "目标",
   CASE WHEN c.measure <> 'mean_score' THEN wilson_low(c.x, c.n) END AS "区间下限",
   CASE WHEN c.measure <> 'mean_score' THEN wilson_high(c.x, c.n) END AS "区间上限"
@@ -217,7 +220,7 @@ GROUP BY 1 HAVING sum(failures) > 0 ORDER BY 2 DESC, 1 LIMIT 15
 # indicators.problem_types.problem_type, and an item no type claims shows as 未归类 for an analyst to classify.
 FAILED_PROBLEM_TYPES = f"""
 SELECT coalesce(problem_type(category, item), '{UNCLASSIFIED}') AS "问题类型", sum(failures) AS "项次",
-  100.0 * sum(failures) / nullif(sum(sum(failures)) OVER (), 0) AS "占比"
+  {rate_sql("sum(failures)", "sum(sum(failures)) OVER ()")} AS "占比"
 FROM (  -- each distinct item typed once, not once per region and month
   SELECT category, item, sum(failures) AS failures
   FROM failed_item_counts({FIRST_DAY}, {LAST_DAY})
@@ -227,26 +230,27 @@ FROM (  -- each distinct item typed once, not once per region and month
 GROUP BY 1 HAVING sum(failures) > 0 ORDER BY 2 DESC, 1
 """
 
-# Batches and failures by 环节 and by sampling type: risk monitoring's are problem samples (问题发现率, never in the
-# 环节 totals), surveys have no batches to fail.
-def _by_dimension(column: str, title: str, extra: str = "") -> str:
+# Batches and failures by 环节 (results in totals: indicators.counting.in_totals) and by sampling type, where risk
+# monitoring is a line of its own, as problem samples (问题发现率); surveys have no batches to fail.
+def _by_dimension(column: str, title: str, which: str) -> str:
     return f"""
 SELECT CASE WHEN r.{column} = '' THEN '未注明' ELSE label('{column}', r.{column}) END AS "{title}",
-  sum(r.tested) AS "批次", sum(r.failed) AS "不合格/问题样品", 100.0 * sum(r.failed) / nullif(sum(r.tested), 0) AS "比率"
+  sum(r.tested) AS "批次", sum(r.failed) AS "不合格/问题样品", {rate_sql("sum(r.failed)", "sum(r.tested)")} AS "比率"
 FROM {RANGE_ROWS} r
-WHERE r.region_code LIKE region_pattern('$region') AND r.sampling_type <> 'survey'
-  AND ('$category' = 'all' OR r.category = '$category'){extra}
+WHERE r.region_code LIKE region_pattern('$region') AND {which}
+  AND ('$category' = 'all' OR r.category = '$category')
 GROUP BY r.{column} HAVING sum(r.tested) > 0 ORDER BY 2 DESC
 """
 
 
-FAILED_BY_STAGE = _by_dimension("stage", "抽检环节", " AND r.sampling_type <> 'risk_monitoring'")
-FAILED_BY_SAMPLING_TYPE = _by_dimension("sampling_type", "抽检类型")
+FAILED_BY_STAGE = _by_dimension("stage", "抽检环节", in_totals_sql("r.sampling_type"))
+FAILED_BY_SAMPLING_TYPE = _by_dimension(
+    "sampling_type", "抽检类型", f"({in_totals_sql('r.sampling_type')} OR r.sampling_type = '{RISK_MONITORING}')")
 
 FAILED_SUBCATEGORIES = f"""
-SELECT r.subcategory AS "细类", sum(r.failed) AS "不合格", 100.0 * sum(r.failed) / nullif(sum(r.tested), 0) AS "不合格率"
+SELECT r.subcategory AS "细类", sum(r.failed) AS "不合格", {rate_sql("sum(r.failed)", "sum(r.tested)")} AS "不合格率"
 FROM {RANGE_ROWS} r
-WHERE r.region_code LIKE region_pattern('$region') AND r.sampling_type <> 'survey'
+WHERE r.region_code LIKE region_pattern('$region') AND {in_totals_sql("r.sampling_type")}
   AND ('$category' = 'all' OR r.category = '$category')
 GROUP BY 1 HAVING sum(r.failed) > 0 ORDER BY 2 DESC LIMIT 15
 """
@@ -271,7 +275,7 @@ SELECT c.sampled_at AS "抽样时间", c.sample_id AS "抽样单编号", c.produ
      FROM jsonb_array_elements(c.failed_items) i) AS "不合格项目"
 FROM (
   SELECT * FROM failure_current
-  WHERE $__timeFilter(sampled_at) AND {_FAILURE_FILTER}
+  WHERE $__timeFilter(sampled_at) AND {_FAILURE_FILTER} AND {in_totals_sql()}
   ORDER BY sampled_at DESC LIMIT 100
 ) c
 LEFT JOIN regions g ON g.code = c.region_code
@@ -350,8 +354,8 @@ ORDER BY s.due_on, c.opened_on LIMIT 200
 CASES_TIME_TO_CLOSE = f"""
 SELECT label('category', c.category) AS "类别", count(*) AS "办结",
   avg(c.closed_on - c.opened_on) AS "平均用时(天)", max(c.closed_on - c.opened_on) AS "最长(天)",
-  100.0 * count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM case_steps s WHERE s.case_id = c.id
-                                             AND {_STEP_STATE} = 'done_late')) / count(*) AS "按时办结率(%)"
+  {rate_sql(f"count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM case_steps s WHERE s.case_id = c.id"
+            f" AND {_STEP_STATE} = 'done_late'))", "count(*)")} AS "按时办结率(%)"
 FROM cases c
 WHERE c.status = 'closed' AND c.closed_on BETWEEN {FIRST_DAY} AND {TODAY} AND {_CASE_REGION}
 GROUP BY c.category ORDER BY 2 DESC

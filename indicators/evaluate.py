@@ -7,7 +7,7 @@ from datetime import date
 
 import psycopg
 
-from indicators.filter import filter_params, filter_sql
+from indicators.counting import filter_params, filter_sql, hits, rate
 from indicators.stats import (
     Interval,
     State,
@@ -73,13 +73,7 @@ class Evaluation:
 
 
 def _hits(indicator: Indicator, counts: Counts) -> int:
-    """Results that count towards a rate measure: passed, failed (or problems found), or reaching one of the grades.
-    SQL twin: measure_hits (migration 016)."""
-    if indicator.measure in (Measure.FAIL_RATE, Measure.PROBLEM_RATE):
-        return counts.failed
-    if indicator.measure is Measure.GRADE_RATE:
-        return counts.graded
-    return counts.passed
+    return hits(indicator.measure, passed=counts.passed, failed=counts.failed, graded=counts.graded)
 
 
 def measured(indicator: Indicator, counts: Counts) -> tuple[int, float | None, Interval]:
@@ -89,11 +83,11 @@ def measured(indicator: Indicator, counts: Counts) -> tuple[int, float | None, I
         if n == 0:
             return 0, None, Interval(0.0, 100.0)
         return n, counts.score_sum / n, mean_interval(counts.score_sum, counts.score_sq_sum, n)
-    n = counts.tested
-    hits = _hits(indicator, counts)
-    if n == 0:
+    n, hit = counts.tested, _hits(indicator, counts)
+    value = rate(hit, n)
+    if value is None:
         return 0, None, Interval(0.0, 100.0)
-    return n, hits / n * 100, wilson(hits, n)
+    return n, value, wilson(hit, n)
 
 
 def _trend_z(indicator: Indicator, now: Counts, before: Counts) -> float:
@@ -139,7 +133,7 @@ def fetch_counts(conn: psycopg.Connection, plan: Plan, indicator: Indicator, day
                  ) -> dict[Scope, Counts]:
     """Counts for the jurisdiction, each region below it, and each subcategory where a breakdown is asked, on the
     indicator's counting basis (``timezone`` makes local days of report times)."""
-    jurisdiction = plan.jurisdiction.region_code or "000000"
+    jurisdiction = plan.jurisdiction.code
     counting = Counting.of(plan, indicator)
     rows = conn.execute(_counts_sql(counting), {
         "first": days.first, "last": days.last, "grades": [g.value for g in indicator.grades],

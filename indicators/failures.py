@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from indicators.filter import filter_params, filter_sql
+from indicators.counting import filter_params, filter_sql
 from indicators.windows import DayRange
 from qsmon.plans.model import Indicator
 from qsmon.regions import like_pattern

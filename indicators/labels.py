@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
+from indicators.counting import shown_text
 from indicators.stats import State
 from qsmon.plans.counting import Counting
 from qsmon.plans.model import CountingDate, Indicator, Measure, Op, Place, PlanStatus, Severity, rolling_days
@@ -78,20 +79,24 @@ def is_percent(measure: Measure) -> bool:
 
 
 def number(value: float | None, measure: Measure) -> str:
-    """A value as people read it: 97.80% for rates, 82.1分 for mean scores, — when there is none."""
+    """A value as people read it: 97.80% for rates (indicators.counting.shown), 82.1分 for mean scores, — when there
+    is none."""
     if value is None:
         return "—"
-    return f"{value:.2f}%" if is_percent(measure) else f"{value:.1f}分"
+    return shown_text(value) if is_percent(measure) else f"{value:.1f}分"
 
 
 def target_text(indicator: Indicator, previous: float | None = None) -> str:
-    """≥ 98% / 不断提高 (不低于上期 97.50%): the target in words, with the comparison value where known."""
-    op = indicator.target.op
+    """≥ 98.00% / 不断提高(不低于上期 97.50%): the target in words, with the comparison value where known."""
+    return target_words(indicator.target.op, indicator.target.value, indicator.measure, previous)
+
+
+def target_words(op: Op, target: float | None, measure: Measure, previous: float | None = None) -> str:
+    """The one wording of a target, for an indicator (reports, status) and an alert's payload (messages)."""
     if op is Op.INCREASING:
-        compared = f"(不低于上期 {number(previous, indicator.measure)})" if previous is not None else "(不低于上期)"
+        compared = f"(不低于上期 {number(previous, measure)})" if previous is not None else "(不低于上期)"
         return f"{label(op)}{compared}"
-    unit = "%" if is_percent(indicator.measure) else "分"
-    return f"{label(op)} {indicator.target.value:g}{unit}"
+    return f"{label(op)} {number(target, measure)}"
 
 
 def counting_text(counting: Counting) -> str:

@@ -35,6 +35,16 @@ def now() -> datetime:
     return datetime.now(UTC) + _OFFSET
 
 
+def local(instant: datetime, timezone: str) -> datetime:
+    """``instant`` on the wall clock of ``timezone`` (settings.timezone): the one conversion to local time."""
+    return instant.astimezone(ZoneInfo(timezone))
+
+
+def local_day(instant: datetime, timezone: str) -> date:
+    """The local calendar day of ``instant`` (plans count days in China Standard Time: settings.timezone)."""
+    return local(instant, timezone).date()
+
+
 def today(timezone: str) -> date:
-    """The local calendar day in ``timezone`` (plans count days in China Standard Time: settings.timezone)."""
-    return now().astimezone(ZoneInfo(timezone)).date()
+    """The local calendar day now in ``timezone``."""
+    return local_day(now(), timezone)

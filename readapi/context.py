@@ -18,7 +18,7 @@ from psycopg_pool import ConnectionPool
 from qsmon import clock
 from qsmon.auth import RETRY_AFTER_S, ScopedTokens, TokenUncheckedError
 from qsmon.plans.model import Indicator, Plan
-from qsmon.regions import children
+from qsmon.regions import NATION, children
 from qsmon.settings import Settings
 from qsmon.tokens import Scope, Token
 from qsmon.vocab import SamplingType
@@ -91,10 +91,10 @@ class Context:
         with self.reading() as conn:
             return fn(conn)
 
-    def region_of(self, code: str | None, default: str = "000000") -> str:
+    def region_of(self, code: str | None, default: str = NATION) -> str:
         if code is None:
             return default
-        if code != "000000" and code not in self.known_regions:
+        if code != NATION and code not in self.known_regions:
             raise HTTPException(422, f"unknown region {code}: a GB/T 2260 code such as 421000 (荆州市)")
         return code
 
@@ -110,7 +110,7 @@ class Context:
 
     def scope_of(self, plan: Plan, code: str | None) -> str:
         """The plan's jurisdiction, or one of its regions (the plan evaluates no other)."""
-        jurisdiction = plan.jurisdiction.region_code or "000000"
+        jurisdiction = plan.jurisdiction.code
         if code is None:
             return jurisdiction
         if code not in self.known_regions or not (code == jurisdiction or code in children_of(jurisdiction)):

@@ -9,6 +9,7 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import anyio
@@ -17,6 +18,7 @@ import xlsxwriter
 from fastapi import Request
 from fastapi.responses import Response
 
+from indicators.counting import shown
 from reports.published import SAFE_XLSX
 
 CSV_TYPE = "text/csv"
@@ -47,7 +49,7 @@ def _cell(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, float):
-        return round(value, 2)  # the bulletins' two decimals
+        return shown(value)  # the bulletins' two decimals, halves up: as every report prints it
     if isinstance(value, list | tuple):
         return ";".join(str(v) for v in value)
     return value
@@ -81,7 +83,8 @@ def _xlsx(items: Sequence[Mapping[str, Any]], columns: Sequence[Column], title: 
         for c, column in enumerate(columns):
             value = item.get(column.key)
             if value is not None:
-                sheet.write(r, c, _cell(value))
+                cell = _cell(value)
+                sheet.write(r, c, float(cell) if isinstance(cell, Decimal) else cell)
     sheet.freeze_panes(1, 0)
     book.close()
     return buffer.getvalue()

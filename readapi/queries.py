@@ -2,8 +2,8 @@
 
 Every function takes validated arguments and returns plain rows; the routes (readapi.routes) check scopes, validate
 and format. A region includes every code below it (region_pattern, as on the dashboards). Rates without a sampling
-type are the bulletin's supervisory totals (reports.bulletin.APART: risk monitoring and surveys count only when
-asked for by name); an indicator's own rate, with its filter, is /v1/evaluations.
+type are totals (indicators.counting.in_totals: risk monitoring and surveys count only when asked for by name);
+an indicator's own rate, with its filter, is /v1/evaluations.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from typing import Any
 
 import psycopg
 
+from indicators.counting import in_totals_sql, rate
 from indicators.evaluate import fetch_counts, measured
 from indicators.labels import label
 from indicators.windows import month_range, shift_month
 from qsmon.plans.model import Plan
 from qsmon.regions import name_of
 from qsmon.vocab import RetestStatus
-from reports.bulletin import APART
 from reports.published import items_published
 
 GROUPINGS = ("day", "week", "month", "region", "subcategory")
@@ -56,19 +56,19 @@ FROM rollup_rows(%(first)s, %(last)s, {whole}) r {join}
 WHERE r.region_code LIKE region_pattern(%(region)s)
   AND (%(category)s::text IS NULL OR r.category = %(category)s)
   AND (%(subcategory)s::text IS NULL OR r.subcategory = %(subcategory)s)
-  AND (CASE WHEN %(sampling_type)s::text IS NULL THEN r.sampling_type <> ALL(%(apart)s::text[])
+  AND (CASE WHEN %(sampling_type)s::text IS NULL THEN {in_totals_sql("r.sampling_type")}
             ELSE r.sampling_type = %(sampling_type)s END)
   AND (%(stage)s::text IS NULL OR r.stage = %(stage)s)
 GROUP BY 1 HAVING sum(r.tested) > 0 ORDER BY 1
 """
     rows = conn.execute(sql.encode(), {"first": q.first, "last": q.last, "region": q.region, "category": q.category,
                                        "subcategory": q.subcategory, "sampling_type": q.sampling_type,
-                                       "stage": q.stage, "apart": list(APART)}).fetchall()
+                                       "stage": q.stage}).fetchall()
     out = []
     for key, tested, passed, failed in rows:
         n = int(tested)
         item: dict[str, Any] = {"key": key, "tested": n, "passed": int(passed), "failed": int(failed),
-                                "pass_rate": int(passed) / n * 100, "fail_rate": int(failed) / n * 100}
+                                "pass_rate": rate(int(passed), n), "fail_rate": rate(int(failed), n)}
         if q.group_by == "region":
             item["region_name"] = name_of(key)
         out.append(item)
@@ -148,7 +148,7 @@ FROM failure_current f
 JOIN inspection_results r ON r.sample_id = f.sample_id AND r.revision = f.revision AND r.sampled_at = f.sampled_at
 WHERE f.day BETWEEN %(first)s AND %(last)s AND f.region_code LIKE region_pattern(%(region)s)
   AND (%(category)s::text IS NULL OR f.category = %(category)s)
-  AND (%(published)s = false OR f.sampling_type <> 'risk_monitoring')
+  AND (%(published)s = false OR in_totals(f.sampling_type))  -- indicators.counting.in_totals
   AND (f.day, f.sample_id) < (%(k0)s::date, %(k1)s)
 ORDER BY f.day DESC, f.sample_id DESC
 LIMIT %(limit)s OFFSET %(offset)s

@@ -4,10 +4,12 @@ can check every figure; 下一步工作 is left for staff to write."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
+from indicators.counting import shown_text
 from indicators.labels import label
 from indicators.problem_types import UNCLASSIFIED
-from qsmon.vocab import Category
+from qsmon.vocab import Category, SamplingType
 from reports.bulletin import GroupRow, Tally, change
 from reports.data import MonthlyReport
 
@@ -21,16 +23,17 @@ class Sentence:
     table: str  # the sheet (and CSV) the numbers come from
 
 
-def _points(value: float | None, missing: str) -> str:
+def _points(value: Decimal | None, missing: str) -> str:
+    """A difference of shown rates (indicators.counting.points) in words."""
     if value is None:
         return missing
-    if abs(value) < 0.005:  # below the 2 decimals shown
+    if value == 0:
         return "持平"
-    return f"{'上升' if value > 0 else '下降'}{abs(value):.2f}个百分点"
+    return f"{'上升' if value > 0 else '下降'}{abs(value)}个百分点"
 
 
 def _rate(tally: Tally) -> str:
-    return f"{tally.rate:.2f}%" if tally.rate is not None else "—"
+    return shown_text(tally.rate)
 
 
 def _name(row: GroupRow) -> str:
@@ -40,12 +43,13 @@ def _name(row: GroupRow) -> str:
 
 def analysis(report: MonthlyReport) -> list[Sentence]:
     b = report.bulletin
+    scope = b.scope.label
     sentences: list[Sentence] = []
     if b.total is None or not b.total.month.batches:
-        return [Sentence(f"{report.label}无监督抽检数据。", "分大类"), Sentence(NEXT_STEPS, "")]
+        return [Sentence(f"{report.label}无{scope}数据。", "分大类"), *_others(report), Sentence(NEXT_STEPS, "")]
     total = b.total
     sentences.append(Sentence(
-        f"{report.label}监督抽检{total.month.batches}批次,不合格{total.month.failed}批次,不合格率{_rate(total.month)},"
+        f"{report.label}{scope}{total.month.batches}批次,不合格{total.month.failed}批次,不合格率{_rate(total.month)},"
         f"环比{_points(change(total.month, total.previous_month), '无法比较(上月无数据)')},"
         f"同比{_points(change(total.month, total.last_year), '无法比较(去年同月无数据)')}。", "分大类"))
     ranked = sorted((r for r in b.classes if r.month.batches >= MIN_BATCHES_TO_RANK and r.month.failed),
@@ -57,26 +61,29 @@ def analysis(report: MonthlyReport) -> list[Sentence]:
     typed = [p for p in b.problems if p.name != UNCLASSIFIED]
     if typed:
         sentences.append(Sentence("从问题类型看," + "、".join(
-            f"{p.name}占{p.share:.2f}%({p.items}项次,主要为{'、'.join(p.examples[:2])})" for p in typed[:3]) + "。",
+            f"{p.name}占{shown_text(p.share)}({p.items}项次,主要为{'、'.join(p.examples[:2])})" for p in typed[:3])
+            + "。",
             "问题类型"))
     unclassified = next((p for p in b.problems if p.name == UNCLASSIFIED), None)
     if unclassified:
         sentences.append(Sentence(f"另有{unclassified.items}项次不合格项目尚未归类({'、'.join(unclassified.examples)}),"
                                   "请在问题类型表中补充。", "问题类型"))
-    risk = next((r for r in b.sampling_types if r.key == "risk_monitoring"), None)
+    risk = b.risk_monitoring
     if risk is not None:
-        sentences.append(Sentence(f"风险监测{risk.month.batches}批次,发现问题样品{risk.month.failed}批次,"
-                                  f"问题发现率{_rate(risk.month)}(不计入合格率)。", "分抽检类型"))
+        sentences.append(Sentence(f"食品风险监测{risk.month.batches}批次,发现问题样品{risk.month.failed}批次,"
+                                  f"问题发现率{_rate(risk.month)}(不计入合计与合格率)。", "分抽检类型"))
+    sentences.extend(_others(report))
     short = [r for r in report.regions if r.shortfall is not None and r.shortfall > 0][:3]
     if short:
         sentences.append(Sentence("未达目标的地区:" + "、".join(
-            f"{r.region_name}{r.indicator.name}{r.figure.value:.2f}%" for r in short if r.figure.value is not None)
+            f"{r.region_name}{r.indicator.name}{shown_text(r.figure.value)}" for r in short
+            if r.figure.value is not None)
             + "。", "分地区"))
     if b.repeat_firms:
         top = b.repeat_firms[0]
         sentences.append(Sentence(f"近12个月有{len(b.repeat_firms)}家企业/单位不合格2次及以上,最多的是{top.firm}"
                                   f"({top.region},{top.failures}批次)。", "多次不合格企业"))
-    jurisdiction = report.plan.jurisdiction.region_code or "000000"
+    jurisdiction = report.plan.jurisdiction.code
     for row in (r for r in report.tasks if r.region_code == jurisdiction and r.due):
         behind = [r for r in report.tasks if r.task.id == row.task.id and r.region_code != jurisdiction
                   and r.progress is not None and r.progress < 100]
@@ -86,3 +93,13 @@ def analysis(report: MonthlyReport) -> list[Sentence]:
                                           if behind else "") + "。", "任务进度"))
     sentences.append(Sentence(NEXT_STEPS, ""))
     return sentences
+
+
+def _others(report: MonthlyReport) -> list[Sentence]:
+    """Other categories, each line named by its category and sampling type (其他类别)."""
+    rows = report.bulletin.others
+    if not rows:
+        return []
+    return [Sentence("其他类别:" + "、".join(
+        f"{label(r.category) if r.category else ''}{label(SamplingType(r.key))}{r.month.batches}批次"
+        f"(不合格{r.month.failed}批次,不合格率{_rate(r.month)})" for r in rows) + "。", "其他类别")]

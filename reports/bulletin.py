@@ -1,9 +1,10 @@
 """The bulletin's figures (#22): batches and failures by class (大类), 环节 and sampling type, problem-type shares,
 firms failing repeatedly, and reference figures from elsewhere; the same month last year and last month beside.
 
-Counted over the plan's jurisdiction, whatever its indicators filter: what a bureau's monthly notice reports.
-Supervisory totals leave out risk monitoring (its samples look for problems: 问题发现率, on its own line) and
-satisfaction surveys (no batches). Months without samples stay None, never zero.
+Counted over the plan's jurisdiction, whatever its indicators filter: what a bureau's monthly notice reports. Its
+tables hold food (食品安全抽检: the sampling types in totals, indicators.counting.in_totals); risk monitoring is a
+line of its own (问题样品, 问题发现率) and names no firm; other categories have a table of their own, by sampling
+type. Every total says its scope (:class:`indicators.counting.TotalScope`). Months without samples stay None.
 """
 
 from __future__ import annotations
@@ -11,20 +12,20 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
 import yaml
 from pydantic import BaseModel, ConfigDict
 
+from indicators.counting import TotalScope, in_totals, in_totals_sql, points, rate
 from indicators.problem_types import UNCLASSIFIED, problem_type
 from indicators.windows import month_range, shift_month
 from qsmon.exceptions import ConfigError
 from qsmon.regions import name_of
-from qsmon.vocab import Category
+from qsmon.vocab import Category, SamplingType
 
-# Sampling types outside the supervisory totals, each reported on its own.
-APART = ("risk_monitoring", "survey")
 REPEAT_MONTHS = 12  # a firm failing twice within a year is listed
 REPEAT_AT_LEAST = 2
 
@@ -38,14 +39,13 @@ class Tally:
 
     @property
     def rate(self) -> float | None:
-        return self.failed / self.batches * 100 if self.batches else None
+        return rate(self.failed, self.batches)
 
 
-def change(now: Tally, before: Tally) -> float | None:
-    """Percentage points of failure rate against an earlier period; None when either has no batches."""
-    if now.rate is None or before.rate is None:
-        return None
-    return now.rate - before.rate
+def change(now: Tally, before: Tally) -> Decimal | None:
+    """Percentage points of failure rate against an earlier period, from the rates as shown; None when either has no
+    batches."""
+    return points(now.rate, before.rate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,14 +104,20 @@ def load_references(path: Path | None) -> tuple[ReferenceFigure, ...]:
 
 @dataclass
 class Bulletin:
-    classes: list[GroupRow] = field(default_factory=list)  # supervisory totals by 大类 (food) or category
-    stages: list[GroupRow] = field(default_factory=list)
-    sampling_types: list[GroupRow] = field(default_factory=list)
-    total: GroupRow | None = None  # the supervisory total the class and stage tables add up to
+    scope: TotalScope = field(default_factory=lambda: TotalScope(Category.FOOD, frozenset()))
+    classes: list[GroupRow] = field(default_factory=list)  # food in totals, by SAMR 大类
+    stages: list[GroupRow] = field(default_factory=list)  # food in totals, by 环节
+    sampling_types: list[GroupRow] = field(default_factory=list)  # food: each type in totals, and risk monitoring
+    total: GroupRow | None = None  # the food total the class, stage and sampling-type tables add up to
+    others: list[GroupRow] = field(default_factory=list)  # other categories in totals, by sampling type
     problems: list[ProblemShare] = field(default_factory=list)
     repeat_firms: list[RepeatFirm] = field(default_factory=list)
     references: list[tuple[ReferenceFigure, Tally | None]] = field(default_factory=list)
     missing_references: list[tuple[Category, str]] = field(default_factory=list)  # classes no reference covers
+
+    @property
+    def risk_monitoring(self) -> GroupRow | None:
+        return next((r for r in self.sampling_types if r.key == SamplingType.RISK_MONITORING), None)
 
 
 _GROUPED = """
@@ -129,18 +135,25 @@ HAVING sum(tested) FILTER (WHERE day BETWEEN %(first)s AND %(last)s) > 0
 ORDER BY 2, 1
 """
 
-_ITEMS = """
+# The bulletin's scopes, each a condition on rollup rows with bound parameters (never a Python repr in SQL).
+FOOD_IN_TOTALS = f"category = %(food)s AND {in_totals_sql()}"
+FOOD_BY_SAMPLING_TYPE = f"category = %(food)s AND ({in_totals_sql()} OR sampling_type = %(risk)s)"
+OTHERS_IN_TOTALS = f"category <> %(food)s AND {in_totals_sql()}"
+SCOPE_PARAMS = {"food": Category.FOOD.value, "risk": SamplingType.RISK_MONITORING.value}
+
+_ITEMS = f"""
 SELECT category, i->>'item', count(*)
 FROM failure_current CROSS JOIN LATERAL jsonb_array_elements(failed_items) i
-WHERE day BETWEEN %(first)s AND %(last)s AND region_code LIKE %(pattern)s AND sampling_type <> 'risk_monitoring'
+WHERE day BETWEEN %(first)s AND %(last)s AND region_code LIKE %(pattern)s AND {FOOD_IN_TOTALS}
 GROUP BY 1, 2
 """
 
-_REPEAT = """
+# No firm is named on risk monitoring's problem samples: in totals only, every category.
+_REPEAT = f"""
 SELECT coalesce(manufacturer, sampled_unit) AS firm, min(region_code), count(*),
     array_agg(DISTINCT coalesce(product, '') ORDER BY coalesce(product, ''))
 FROM failure_current
-WHERE day BETWEEN %(since)s AND %(last)s AND region_code LIKE %(pattern)s
+WHERE day BETWEEN %(since)s AND %(last)s AND region_code LIKE %(pattern)s AND {in_totals_sql()}
   AND coalesce(manufacturer, sampled_unit) IS NOT NULL
 GROUP BY 1 HAVING count(*) >= %(at_least)s
 ORDER BY 3 DESC, 1
@@ -154,7 +167,8 @@ def _tally(batches: object, failed: object) -> Tally:
 
 def _grouped(conn: psycopg.Connection, key: str, where: str, params: dict[str, object]) -> list[GroupRow]:
     return [GroupRow(str(k or ""), Category(c), _tally(b, f), _tally(pb, pf), _tally(lb, lf))
-            for k, c, b, f, pb, pf, lb, lf in conn.execute(_GROUPED.format(key=key, where=where), params)]
+            for k, c, b, f, pb, pf, lb, lf in conn.execute(_GROUPED.format(key=key, where=where),
+                                                            {**params, **SCOPE_PARAMS})]
 
 
 def _sum(rows: list[GroupRow], key: str) -> GroupRow:
@@ -173,14 +187,15 @@ def gather_bulletin(conn: psycopg.Connection, pattern: str, year: int, month: in
     params: dict[str, object] = {"first": this.first, "last": this.last, "prev_first": previous.first,
                                  "prev_last": previous.last, "ly_first": last_year.first, "ly_last": last_year.last,
                                  "pattern": pattern}
-    supervisory = f"sampling_type NOT IN {APART}"
     bulletin = Bulletin()
-    # Food breaks down by SAMR 大类 (its subcategory); every other category is one line.
-    bulletin.classes = _grouped(conn, "CASE WHEN category = 'food' THEN subcategory ELSE '' END", supervisory, params)
-    bulletin.stages = _grouped(conn, "stage", supervisory, params)
-    bulletin.sampling_types = _grouped(conn, "sampling_type", "sampling_type <> 'survey'", params)
+    bulletin.classes = _grouped(conn, "subcategory", FOOD_IN_TOTALS, params)
+    bulletin.stages = _grouped(conn, "stage", FOOD_IN_TOTALS, params)
+    bulletin.sampling_types = _grouped(conn, "sampling_type", FOOD_BY_SAMPLING_TYPE, params)
+    bulletin.others = _grouped(conn, "sampling_type", OTHERS_IN_TOTALS, params)
     bulletin.total = _sum(bulletin.classes, "合计")
-    bulletin.problems = _problem_shares(conn, {"first": this.first, "last": this.last, "pattern": pattern})
+    bulletin.scope = TotalScope(Category.FOOD, frozenset(r.key for r in bulletin.sampling_types if in_totals(r.key)))
+    bulletin.problems = _problem_shares(conn, {"first": this.first, "last": this.last, "pattern": pattern,
+                                               **SCOPE_PARAMS})
     since = date(*shift_month(year, month, -(REPEAT_MONTHS - 1)), 1)
     bulletin.repeat_firms = [
         RepeatFirm(firm, name_of(region), int(n), tuple(p for p in products if p))
@@ -198,12 +213,12 @@ def _problem_shares(conn: psycopg.Connection, params: dict[str, object]) -> list
         by_type[kind] += int(n)
         examples.setdefault(kind, Counter())[item] += int(n)
     total = sum(by_type.values())
-    shares = [ProblemShare(kind, n, n / total * 100,
+    shares = [ProblemShare(kind, n, rate(n, total) or 0.0,
                            tuple(i for i, _ in examples[kind].most_common(None if kind == UNCLASSIFIED else 3)))
               for kind, n in by_type.most_common() if kind != UNCLASSIFIED]
     if UNCLASSIFIED in by_type:  # last, with every item, for an analyst to classify
         n = by_type[UNCLASSIFIED]
-        shares.append(ProblemShare(UNCLASSIFIED, n, n / total * 100, tuple(sorted(examples[UNCLASSIFIED]))))
+        shares.append(ProblemShare(UNCLASSIFIED, n, rate(n, total) or 0.0, tuple(sorted(examples[UNCLASSIFIED]))))
     return shares
 
 
@@ -211,7 +226,7 @@ def _compare(bulletin: Bulletin, references: tuple[ReferenceFigure, ...]) -> Non
     """Each reference figure beside the local month's figure for the same class (None: no local batches)."""
     local = {(r.category, r.key): r.month for r in bulletin.classes}
     by_category: dict[Category, Tally] = {}
-    for r in bulletin.classes:
+    for r in [*bulletin.classes, *bulletin.others]:
         if r.category is not None:
             t = by_category.get(r.category, Tally())
             by_category[r.category] = Tally(t.batches + r.month.batches, t.failed + r.month.failed)

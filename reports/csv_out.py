@@ -6,13 +6,7 @@ import csv
 from pathlib import Path
 
 from reports.data import MonthlyReport
-from reports.tables import Cell, Table, all_tables
-
-
-def _text(cell: Cell) -> object:
-    if cell.value is None:
-        return ""
-    return f"{cell.value:.2f}" if isinstance(cell.value, float) else cell.value  # the bulletins' 2 decimals
+from reports.tables import NO_DATA, Table, all_tables, plain
 
 
 def _write(path: Path, table: Table) -> Path:
@@ -20,7 +14,9 @@ def _write(path: Path, table: Table) -> Path:
         writer = csv.writer(f, lineterminator="\r\n")
         writer.writerow(table.columns)
         for row in table.rows:
-            writer.writerow([_text(cell) for cell in row])
+            writer.writerow([plain(cell) for cell in row])
+        if not table.rows:
+            writer.writerow([NO_DATA])
     return path
 
 

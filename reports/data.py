@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import psycopg
 
+from indicators.counting import in_totals_sql, points, rate
 from indicators.evaluate import Scope, fetch_counts, judge
 from indicators.pace import forecast_rows
 from indicators.stats import State
@@ -51,16 +53,12 @@ class IndicatorRow:
         return self.month.state
 
     @property
-    def change_vs_previous(self) -> float | None:
-        return _difference(self.month.value, self.previous_month.value)
+    def change_vs_previous(self) -> Decimal | None:
+        return points(self.month.value, self.previous_month.value)
 
     @property
-    def change_vs_last_year(self) -> float | None:
-        return _difference(self.month.value, self.same_month_last_year.value)
-
-
-def _difference(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else a - b
+    def change_vs_last_year(self) -> Decimal | None:
+        return points(self.month.value, self.same_month_last_year.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +69,12 @@ class RegionRow:
     figure: Figure
 
     @property
-    def shortfall(self) -> float | None:
-        """Percentage points below (+) or above (−) the target; None without a value or a fixed target."""
+    def shortfall(self) -> Decimal | None:
+        """Percentage points below (+) or above (−) the target, from the value as shown; None without a value or a
+        fixed target."""
         target = self.indicator.target.value
-        if self.figure.value is None or target is None:
-            return None
         lower_is_better = self.indicator.target.op in (Op.LE, Op.LT)
-        return self.figure.value - target if lower_is_better else target - self.figure.value
+        return points(self.figure.value, target) if lower_is_better else points(target, self.figure.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +87,7 @@ class CategoryRow:
 
     @property
     def pass_rate(self) -> float | None:
-        return self.passed / self.tested * 100 if self.tested else None
+        return rate(self.passed, self.tested)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +96,7 @@ class FailedSample:
     day: date
     category: Category
     subcategory: str
+    sampling_type: str
     product: str
     region: str
     manufacturer: str
@@ -162,7 +160,7 @@ class MonthlyReport:
 
 def _figure(conn: psycopg.Connection, plan: Plan, indicator: Indicator, days: DayRange,
             previous: DayRange | None = None, *, timezone: str) -> Figure:
-    jurisdiction = Scope(plan.jurisdiction.region_code or "000000")
+    jurisdiction = Scope(plan.jurisdiction.code)
     counts = fetch_counts(conn, plan, indicator, days, timezone=timezone)
     before = (fetch_counts(conn, plan, indicator, previous, timezone=timezone).get(jurisdiction) if previous
               else None)
@@ -186,17 +184,18 @@ def _region_rows(conn: psycopg.Connection, plan: Plan, indicator: Indicator, day
     return rows
 
 
-_CATEGORIES = """
+# Results in totals only (indicators.counting.in_totals): risk monitoring's problem samples are not 不合格.
+_CATEGORIES = f"""
 SELECT category, subcategory, sum(tested), sum(passed), sum(failed) FROM rollup_rows(%s, %s)
-WHERE region_code LIKE %s AND sampling_type <> 'survey'
+WHERE region_code LIKE %s AND {in_totals_sql()}
 GROUP BY category, subcategory HAVING sum(tested) > 0 ORDER BY category, subcategory
 """
 
-_FAILURES = """
-SELECT sample_id, day, category, subcategory, coalesce(product, ''), region_code, coalesce(manufacturer, ''),
-    coalesce(sampled_unit, ''), coalesce(lab, ''), failed_items
+_FAILURES = f"""
+SELECT sample_id, day, category, subcategory, sampling_type, coalesce(product, ''), region_code,
+    coalesce(manufacturer, ''), coalesce(sampled_unit, ''), coalesce(lab, ''), failed_items
 FROM failure_current
-WHERE day BETWEEN %s AND %s AND region_code LIKE %s
+WHERE day BETWEEN %s AND %s AND region_code LIKE %s AND {in_totals_sql()}
 ORDER BY day, sample_id
 """
 
@@ -255,13 +254,13 @@ def gather(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timez
                                        for y, m in report.trend_months]
         report.regions.extend(_region_rows(conn, plan, indicator, this, timezone=timezone))
     report.regions.sort(key=lambda r: (-(r.shortfall if r.shortfall is not None else -1e9), r.region_code))
-    prefix = like_pattern(plan.jurisdiction.region_code or "000000")
+    prefix = like_pattern(plan.jurisdiction.code)
     report.categories = [CategoryRow(Category(c), s, int(t), int(p), int(f))
                          for c, s, t, p, f in conn.execute(_CATEGORIES, (this.first, this.last, prefix))]
     report.failures = [
-        FailedSample(sid, day, Category(cat), sub, product, name_of(region), manufacturer, unit, lab,
+        FailedSample(sid, day, Category(cat), sub, stype, product, name_of(region), manufacturer, unit, lab,
                      tuple(FailedItem.model_validate(item) for item in items))
-        for sid, day, cat, sub, product, region, manufacturer, unit, lab, items
+        for sid, day, cat, sub, stype, product, region, manufacturer, unit, lab, items
         in conn.execute(_FAILURES, (this.first, this.last, prefix))
     ]
     report.cases = [CaseRow(name_of(region), *map(int, counts)) for region, *counts in conn.execute(

@@ -13,11 +13,13 @@ from reports.analysis import analysis
 from reports.data import MonthlyReport
 from reports.summary import summary
 from reports.tables import (
+    NO_DATA,
     Cell,
     Table,
     cases,
     classes,
     corrections,
+    printed,
     references,
     risk_analysis,
     sampling_types,
@@ -80,6 +82,9 @@ def _summary_page(plt: Any, report: MonthlyReport) -> Any:
              str(r.month.samples)] for r in report.indicators]
     ax = fig.add_axes((0.05, 0.05, 0.9, max(0.1, y - 0.08)))
     ax.axis("off")
+    if not rows:
+        ax.text(0.02, 0.9, NO_DATA, fontsize=10, transform=ax.transAxes)
+        return fig
     table = ax.table(cellText=rows, colLabels=["指标", "本月", "本年累计", "目标", "状态", "样本"], loc="upper center",
                      colWidths=[0.42, 0.11, 0.11, 0.18, 0.09, 0.09], cellLoc="center")
     table.auto_set_font_size(False)
@@ -135,7 +140,7 @@ def _ranking_page(plt: Any, report: MonthlyReport) -> Any | None:
     table_ax.axis("off")
     rows = [[str(i + 1), r.region_name, r.indicator.name[:18], str(r.figure.samples),
              number(r.figure.value, r.indicator.measure),
-             target_text(r.indicator), f"{r.shortfall:+.2f}"] for i, r in enumerate(ranked)]
+             target_text(r.indicator), printed(Cell(r.shortfall, "points"))] for i, r in enumerate(ranked)]
     table = table_ax.table(cellText=rows, colLabels=["排名", "地区", "指标", "样本", "本月", "目标", "差距"],
                            loc="upper center", colWidths=[0.07, 0.13, 0.38, 0.09, 0.11, 0.13, 0.09])
     table.auto_set_font_size(False)
@@ -166,21 +171,12 @@ def _cases_page(plt: Any, report: MonthlyReport) -> Any | None:
     return fig
 
 
-def _cell_text(cell: Cell) -> str:
-    if cell.value is None:
-        return "—"
-    if cell.kind == "rate":
-        return f"{cell.value:.2f}%"
-    if cell.kind == "points":
-        return f"{cell.value:+.2f}"
-    if cell.kind == "score":
-        return f"{cell.value:.1f}"
-    return str(cell.value)
-
-
 def _draw_table(ax: Any, table: Table, max_rows: int, fontsize: float, width: int = 16) -> None:
     ax.axis("off")
-    drawn = ax.table(cellText=[[_cell_text(cell)[:width] for cell in row] for row in table.rows[:max_rows]],
+    if not table.rows:  # matplotlib cannot draw a table without rows
+        ax.text(0.02, 0.9, NO_DATA, fontsize=fontsize + 1, transform=ax.transAxes)
+        return
+    drawn = ax.table(cellText=[[printed(cell)[:width] for cell in row] for row in table.rows[:max_rows]],
                      colLabels=list(table.columns), loc="upper center")
     drawn.auto_set_font_size(False)
     drawn.set_fontsize(fontsize)

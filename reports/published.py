@@ -1,5 +1,9 @@
 """不合格产品信息: the month's failed samples in the column layout announcements publish, as a workbook of its own
-ready for 信息公开. ``QSMON_PUBLIC_FAILURE_COLUMNS`` chooses which of the published columns go out."""
+ready for 信息公开. ``QSMON_PUBLIC_FAILURE_COLUMNS`` chooses which of the published columns go out.
+
+Food failures fill the first sheet, as food notices publish them; other categories' go to a sheet of their own,
+where the product column is 产品名称. Risk monitoring's problem samples are never published as 不合格
+(indicators.counting.in_totals)."""
 
 from __future__ import annotations
 
@@ -11,10 +15,11 @@ from pathlib import Path
 import psycopg
 import xlsxwriter
 
+from indicators.counting import in_totals_sql
 from indicators.labels import label
 from qsmon.exceptions import ConfigError
 from qsmon.schema import FailedItem
-from qsmon.vocab import RetestStatus
+from qsmon.vocab import Category, RetestStatus
 
 # Texts from announcements (firm names, items) must never become formulas or links in an analyst's Excel.
 SAFE_XLSX = {"strings_to_formulas": False, "strings_to_urls": False}
@@ -26,8 +31,14 @@ PUBLISHED_COLUMNS: tuple[str, ...] = (
 _WIDTHS = dict(zip(PUBLISHED_COLUMNS, (6, 28, 36, 28, 36, 16, 12, 10, 14, 44, 14, 16, 12, 24, 28, 12), strict=True))
 
 
+# The product column's name outside food, where "食品名称" would be wrong.
+PRODUCT_COLUMN = {"食品名称": "产品名称"}
+OTHER_PRODUCTS_SHEET = "其他产品不合格信息"
+
+
 @dataclass(frozen=True, slots=True)
 class PublishedFailure:
+    category: Category
     sample_id: str
     manufacturer: str | None
     manufacturer_address: str | None
@@ -68,25 +79,25 @@ def items_published(items: Sequence[FailedItem]) -> str:
     return "\n".join(lines)
 
 
-_FAILURES = """
-SELECT f.sample_id, r.manufacturer, r.manufacturer_address, r.sampled_unit, r.sampled_unit_address, r.product, r.spec,
-    r.brand, r.batch, r.failed_items, f.subcategory, r.announcement_no, r.announcement_date, r.task_source, r.lab,
-    r.retest_status
+_FAILURES = f"""
+SELECT f.category, f.sample_id, r.manufacturer, r.manufacturer_address, r.sampled_unit, r.sampled_unit_address,
+    r.product, r.spec, r.brand, r.batch, r.failed_items, f.subcategory, r.announcement_no, r.announcement_date,
+    r.task_source, r.lab, r.retest_status
 FROM failure_current f
 JOIN inspection_results r ON r.sample_id = f.sample_id AND r.revision = f.revision AND r.sampled_at = f.sampled_at
 WHERE f.day BETWEEN %s AND %s AND f.region_code LIKE %s
-  AND f.sampling_type <> 'risk_monitoring'  -- risk monitoring's problem samples are not published as 不合格
+  AND {in_totals_sql("f.sampling_type")}
 ORDER BY f.day, f.sample_id
 """
 
 
 def published_failures(conn: psycopg.Connection, first: date, last: date, pattern: str) -> list[PublishedFailure]:
     """Every current failed sample of the days, one row each, with what its announcement published."""
-    return [PublishedFailure(sid, mf, mf_addr, unit, unit_addr, product, spec, brand, batch,
+    return [PublishedFailure(Category(category), sid, mf, mf_addr, unit, unit_addr, product, spec, brand, batch,
                              tuple(FailedItem.model_validate(i) for i in items), food_class or "", no, on, task, lab,
                              RetestStatus(retest) if retest else None)
-            for sid, mf, mf_addr, unit, unit_addr, product, spec, brand, batch, items, food_class, no, on, task, lab,
-            retest in conn.execute(_FAILURES, (first, last, pattern))]
+            for category, sid, mf, mf_addr, unit, unit_addr, product, spec, brand, batch, items, food_class, no, on,
+            task, lab, retest in conn.execute(_FAILURES, (first, last, pattern))]
 
 
 def public_columns(chosen: Sequence[str]) -> tuple[str, ...]:
@@ -104,22 +115,32 @@ def write_published(rows: Sequence[PublishedFailure], title: str, path: Path, co
                     created: datetime) -> Path:
     book = xlsxwriter.Workbook(str(path), SAFE_XLSX)
     book.set_properties({"title": title, "author": "qsmon", "created": created})  # fixed: same data, same bytes
-    sheet = book.add_worksheet("不合格产品信息")
+    food = [r for r in rows if r.category is Category.FOOD]
+    others = [r for r in rows if r.category is not Category.FOOD]
+    _sheet(book, "不合格产品信息", title, food, columns, columns)
+    if others:
+        _sheet(book, OTHER_PRODUCTS_SHEET, title.replace("不合格产品信息", OTHER_PRODUCTS_SHEET), others, columns,
+               [PRODUCT_COLUMN.get(c, c) for c in columns])
+    book.close()
+    return path
+
+
+def _sheet(book: xlsxwriter.Workbook, name: str, title: str, rows: Sequence[PublishedFailure],
+           columns: Sequence[str], headers: Sequence[str]) -> None:
+    sheet = book.add_worksheet(name)
     header = book.add_format({"bold": True, "border": 1, "text_wrap": True, "align": "center", "valign": "vcenter"})
     wrapped = book.add_format({"text_wrap": True, "valign": "top", "border": 1})
     sheet.merge_range(0, 0, 0, len(columns) - 1, title, book.add_format({"bold": True, "font_size": 14,
                                                                          "align": "center"}))
-    sheet.write_row(1, 0, columns, header)
+    sheet.write_row(1, 0, headers, header)
     for n, failure in enumerate(rows, 1):
         cells = failure.cells(n)
-        for c, name in enumerate(columns):
-            value = cells[name]
+        for c, column in enumerate(columns):
+            value = cells[column]
             if value is None:
                 sheet.write_blank(1 + n, c, None, wrapped)
             else:
                 sheet.write(1 + n, c, value, wrapped)
-    for c, name in enumerate(columns):
-        sheet.set_column(c, c, _WIDTHS[name])
+    for c, column in enumerate(columns):
+        sheet.set_column(c, c, _WIDTHS[column])
     sheet.freeze_panes(2, 0)
-    book.close()
-    return path

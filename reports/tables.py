@@ -2,7 +2,8 @@
 
 Cells carry their kind, so each format renders a number its own way (Excel: a fraction formatted as a percentage;
 CSV: the percentage with two decimals, as bulletins print it) while the words, all from indicators.labels, stay the
-same everywhere.
+same everywhere. Every rate and difference goes out as shown (indicators.counting.shown): the figures a reader
+checks by hand come out the same in every format.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from indicators.counting import APART, points, shown
 from indicators.labels import counting_text, is_percent, label, target_text, window_label
 from qsmon.plans.counting import Counting
 from qsmon.schema import FailedItem
-from qsmon.vocab import Category, SamplingType, Stage
+from qsmon.vocab import LABELS, SamplingType, Stage
 from reports.analysis import analysis
 from reports.bulletin import GroupRow, Tally, change
 from reports.data import MonthlyReport
@@ -27,6 +29,35 @@ Kind = Literal["text", "count", "rate", "score", "points"]
 class Cell:
     value: Any
     kind: Kind = "text"
+
+
+def plain(cell: Cell) -> object:
+    """A cell's value for a text format (CSV): numbers as shown, two decimals; None as an empty string."""
+    if cell.value is None:
+        return ""
+    if cell.kind in ("rate", "points", "score") and not isinstance(cell.value, str):
+        return str(shown(cell.value))
+    return cell.value
+
+
+def printed(cell: Cell) -> str:
+    """A cell as the PDF prints it: 97.80%, +0.76, 82.1, — for none."""
+    if cell.value is None:
+        return "—"
+    if isinstance(cell.value, str):
+        return cell.value
+    if cell.kind == "rate":
+        return f"{shown(cell.value)}%"
+    if cell.kind == "points":
+        value = shown(cell.value)
+        return f"+{value}" if value is not None and value > 0 else str(value)
+    if cell.kind == "score":
+        return f"{cell.value:.1f}"
+    return str(cell.value)
+
+
+NO_DATA = "本月无数据"  # a table without rows says so, in every format
+NOT_APART = "不含" + "、".join(LABELS[t] for t in APART)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +100,8 @@ def indicators(report: MonthlyReport) -> Table:
 
 
 def categories(report: MonthlyReport) -> Table:
-    return Table("分类", f"{report.label} 分类抽检情况", ["类别", "细类", "检验批次", "合格", "不合格", "合格率"],
+    return Table("分类", f"{report.label} 分类抽检情况({NOT_APART})",
+                 ["类别", "细类", "检验批次", "合格", "不合格", "合格率"],
                  [[Cell(label(c.category)), Cell(c.subcategory or "—"), Cell(c.tested, "count"),
                    Cell(c.passed, "count"), Cell(c.failed, "count"), Cell(c.pass_rate, "rate")]
                   for c in report.categories], [14, 16, 10, 10, 10, 10])
@@ -98,13 +130,13 @@ def trends(report: MonthlyReport) -> Table:
 
 
 def failures(report: MonthlyReport) -> Table:
-    return Table("不合格明细", f"{report.label} 不合格样品明细",
-                 ["抽样单编号", "抽样日期", "类别", "细类", "样品名称", "地区", "标称生产企业", "被抽样单位",
-                  "检验机构", "不合格项目║检验结果(标准值)"],
+    return Table("不合格明细", f"{report.label} 不合格样品明细({NOT_APART})",
+                 ["抽样单编号", "抽样日期", "类别", "细类", "抽检类型", "样品名称", "地区", "标称生产企业",
+                  "被抽样单位", "检验机构", "不合格项目║检验结果(标准值)"],
                  [[Cell(f.sample_id), Cell(f.day.isoformat()), Cell(label(f.category)), Cell(f.subcategory),
-                   Cell(f.product), Cell(f.region), Cell(f.manufacturer), Cell(f.sampled_unit), Cell(f.lab),
-                   Cell(items_text(f.items))] for f in report.failures],
-                 [22, 11, 10, 10, 14, 9, 22, 22, 26, 48])
+                   Cell(label(SamplingType(f.sampling_type))), Cell(f.product), Cell(f.region), Cell(f.manufacturer),
+                   Cell(f.sampled_unit), Cell(f.lab), Cell(items_text(f.items))] for f in report.failures],
+                 [22, 11, 10, 10, 10, 14, 9, 22, 22, 26, 48])
 
 
 def alerts(report: MonthlyReport) -> Table:
@@ -153,8 +185,8 @@ NO_LAST_MONTH = "上月无数据"
 
 def _compared(now: Tally, before: Tally, missing: str) -> Cell:
     """The change in percentage points, or why there is none (no batches then): never a division by zero."""
-    points = change(now, before)
-    return Cell(points, "points") if points is not None else Cell(missing if not before.batches else None)
+    difference = change(now, before)
+    return Cell(difference, "points") if difference is not None else Cell(missing if not before.batches else None)
 
 
 def _group_cells(row: GroupRow, name: str) -> list[Cell]:
@@ -170,32 +202,41 @@ _GROUP_WIDTHS = [9, 8, 10, 12, 12, 12, 14, 12]
 
 
 def _class_name(row: GroupRow) -> str:
-    """The 大类 of a food line (未分类 when the result named none); other categories have no 大类 (—)."""
-    if row.category is Category.FOOD:
-        return row.key or "未分类"
-    return row.key or "—"
+    """The 大类 of a food line (未分类 when the result named none)."""
+    return row.key or "未分类"
+
+
+def total_name(report: MonthlyReport) -> str:
+    """合计 with the scope it counts, the same in every table and sentence: 合计(食品安全抽检)."""
+    return f"合计({report.bulletin.scope.label})"
 
 
 def classes(report: MonthlyReport) -> Table:
-    """分大类: supervisory batches by SAMR 大类 (food) or category, with 合计, 环比 and 同比."""
+    """分大类: food batches in totals by SAMR 大类, with 合计, 环比 and 同比."""
     b = report.bulletin
     rows = [[Cell(label(r.category) if r.category else ""), *_group_cells(r, _class_name(r))] for r in b.classes]
     if b.total is not None and b.classes:
-        rows.append([Cell("合计"), *_group_cells(b.total, "")])
-    return Table("分大类", f"{report.label} 监督抽检分大类情况(不含风险监测、满意度测评)",
+        rows.append([Cell(total_name(report)), *_group_cells(b.total, "")])
+    return Table("分大类", f"{report.label} {b.scope.detail}分大类情况",
                  ["类别", "大类", *_GROUP_COLUMNS], rows, [10, 18, *_GROUP_WIDTHS])
+
+
+def _stage_order(key: str) -> int:
+    """生产, 流通, 餐饮, 网络销售 (the 细则's order), then 未注明."""
+    return list(Stage).index(Stage(key)) if key in Stage._value2member_map_ else len(Stage)
 
 
 def stages(report: MonthlyReport) -> Table:
     """分环节: 生产 / 流通 / 餐饮 / 网络销售, with 合计."""
     b = report.bulletin
     merged: dict[str, GroupRow] = {}
-    for r in b.stages:  # one line per 环节 across categories
+    for r in b.stages:  # one line per 环节 across subcategories
         merged[r.key] = _add(merged.get(r.key), r)
-    rows = [_group_cells(r, label(Stage(key)) if key else "未注明") for key, r in sorted(merged.items())]
+    rows = [_group_cells(r, label(Stage(key)) if key else "未注明")
+            for key, r in sorted(merged.items(), key=lambda kv: _stage_order(kv[0]))]
     if b.total is not None and merged:
-        rows.append(_group_cells(b.total, "合计"))
-    return Table("分环节", f"{report.label} 监督抽检分环节情况", ["抽检环节", *_GROUP_COLUMNS], rows,
+        rows.append(_group_cells(b.total, total_name(report)))
+    return Table("分环节", f"{report.label} {b.scope.detail}分环节情况", ["抽检环节", *_GROUP_COLUMNS], rows,
                  [12, *_GROUP_WIDTHS])
 
 
@@ -209,30 +250,42 @@ def _add(a: GroupRow | None, b: GroupRow) -> GroupRow:
 
 
 def sampling_types(report: MonthlyReport) -> Table:
-    """分抽检类型: each on its own; risk monitoring as 问题样品 and 问题发现率, never a pass rate."""
-    merged: dict[str, GroupRow] = {}
-    for r in report.bulletin.sampling_types:
-        merged[r.key] = _add(merged.get(r.key), r)
+    """分抽检类型 (food): each type in totals, their 合计 (the same as 分大类's), and risk monitoring on its own line
+    as 问题样品 and 问题发现率, never a pass rate."""
+    b = report.bulletin
+    order = list(SamplingType)
     rows = []
-    for key, r in sorted(merged.items()):
-        risk = key == SamplingType.RISK_MONITORING
-        rows.append([Cell(label(SamplingType(key))), Cell("问题发现率" if risk else "不合格率"),
+    for r in sorted(b.sampling_types, key=lambda r: order.index(SamplingType(r.key))):
+        risk = r.key == SamplingType.RISK_MONITORING
+        if risk and b.total is not None and b.total.month.batches:
+            rows.append([Cell(total_name(report)), Cell("不合格率"), *_group_cells(b.total, "")[1:]])
+        rows.append([Cell(label(SamplingType(r.key))), Cell("问题发现率" if risk else "不合格率"),
                      *_group_cells(r, "")[1:]])
-    return Table("分抽检类型", f"{report.label} 分抽检类型情况(风险监测为问题样品与问题发现率)",
+    if b.risk_monitoring is None and b.total is not None and b.total.month.batches:
+        rows.append([Cell(total_name(report)), Cell("不合格率"), *_group_cells(b.total, "")[1:]])
+    return Table("分抽检类型", f"{report.label} 食品分抽检类型情况(风险监测为问题样品与问题发现率,不计入合计)",
                  ["抽检类型", "计量", "批次", "不合格/问题样品", "比率", "上月比率", "环比(百分点)", "去年同月批次",
                   "去年同月比率", "同比(百分点)"], rows, [14, 10, *_GROUP_WIDTHS])
 
 
+def other_categories(report: MonthlyReport) -> Table:
+    """其他类别: every category but food, each sampling type in totals on its own line, named by both."""
+    rows = [[Cell(label(r.category) if r.category else ""), *_group_cells(r, label(SamplingType(r.key)))]
+            for r in report.bulletin.others]
+    return Table("其他类别", f"{report.label} 其他类别抽检情况({NOT_APART})", ["类别", "抽检类型", *_GROUP_COLUMNS],
+                 rows, [12, 12, *_GROUP_WIDTHS])
+
+
 def problem_types_table(report: MonthlyReport) -> Table:
     """问题类型: failed items (项次) by the type bulletins group them in; 未归类 lists its items."""
-    return Table("问题类型", f"{report.label} 不合格项目问题类型(按项次;依据见 indicators/problem_types.yaml)",
+    return Table("问题类型", f"{report.label} {report.bulletin.scope.label}不合格项目问题类型(按项次,占不合格项次总数)",
                  ["问题类型", "项次", "占比", "主要项目"],
                  [[Cell(p.name), Cell(p.items, "count"), Cell(p.share, "rate"), Cell("、".join(p.examples))]
                   for p in report.bulletin.problems], [26, 8, 10, 60])
 
 
 def repeat_firms(report: MonthlyReport) -> Table:
-    return Table("多次不合格企业", f"近12个月多次不合格的企业/单位(截至{report.label})",
+    return Table("多次不合格企业", f"近12个月多次不合格的企业/单位(截至{report.label},{NOT_APART})",
                  ["企业/单位", "地区", "不合格批次", "样品"],
                  [[Cell(f.firm), Cell(f.region), Cell(f.failures, "count"), Cell("、".join(f.products))]
                   for f in report.bulletin.repeat_firms], [34, 10, 10, 50])
@@ -246,7 +299,7 @@ def references(report: MonthlyReport) -> Table:
         local_rate = local.rate if local else None
         rows.append([Cell(figure.scope), Cell(label(figure.category)), Cell(figure.subcategory or "—"),
                      Cell(figure.period), Cell(figure.fail_rate, "rate"), Cell(local_rate, "rate"),
-                     Cell(local_rate - figure.fail_rate if local_rate is not None else "本地本月无数据",
+                     Cell(points(local_rate, figure.fail_rate) if local_rate is not None else "本地本月无数据",
                           "points" if local_rate is not None else "text"), Cell(figure.source)])
     for category, key in report.bulletin.missing_references:
         rows.append([Cell("未提供参照数据"), Cell(label(category)), Cell(key or "—"), *[Cell(None)] * 5])
@@ -316,7 +369,6 @@ def analysis_table(report: MonthlyReport) -> Table:
 
 def all_tables(report: MonthlyReport) -> list[Table]:
     return [indicators(report), analysis_table(report), classes(report), stages(report), sampling_types(report),
-            problem_types_table(report), categories(report), regions(report), trends(report), failures(report),
-            repeat_firms(report), risk_analysis(report), references(report), tasks(report), forecast(report),
-            alerts(report),
-            cases(report), corrections(report)]
+            other_categories(report), problem_types_table(report), categories(report), regions(report),
+            trends(report), failures(report), repeat_firms(report), risk_analysis(report), references(report),
+            tasks(report), forecast(report), alerts(report), cases(report), corrections(report)]

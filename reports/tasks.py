@@ -17,7 +17,7 @@ import psycopg
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from indicators.filter import filter_params, filter_sql
+from indicators.counting import filter_params, filter_sql
 from indicators.windows import month_range
 from qsmon.exceptions import ConfigError
 from qsmon.plans.model import Plan, SamplingTask
@@ -85,7 +85,7 @@ def _annual(task: SamplingTask, residents: int | None, share: float | None) -> f
 
 def task_progress(conn: psycopg.Connection, plan: Plan, year: int, month: int, population: Population | None
                   ) -> list[TaskRow]:
-    jurisdiction = plan.jurisdiction.region_code or "000000"
+    jurisdiction = plan.jurisdiction.code
     last = month_range(year, month).last
     first = max(date(year, 1, 1), plan.period.start)
     days_in_year = 366 if calendar.isleap(year) else 365

@@ -8,10 +8,19 @@ from typing import Any
 
 import xlsxwriter
 
+from indicators.counting import shown
 from indicators.labels import is_percent
 from reports.data import MonthlyReport
 from reports.published import SAFE_XLSX
-from reports.tables import Table, all_tables
+from reports.tables import NO_DATA, Cell, Table, all_tables
+
+
+def _number(cell: Cell) -> object:
+    """A cell's value as Excel stores it: rates as the fraction of the rate as shown, differences as shown."""
+    if cell.value is None or isinstance(cell.value, str) or cell.kind not in ("rate", "points"):
+        return cell.value
+    value = float(shown(cell.value) or 0)
+    return value / 100 if cell.kind == "rate" else value
 
 
 class _Workbook:
@@ -41,11 +50,13 @@ class _Workbook:
         for r, row in enumerate(table.rows):
             for c, cell in enumerate(row):
                 fmt = self.cell_format(cell.kind)
-                value = cell.value / 100 if cell.kind == "rate" and cell.value is not None else cell.value
+                value = _number(cell)
                 if value is None:
                     sheet.write_blank(3 + r, c, None, fmt)  # no samples: an empty cell, not a zero
                 else:
                     sheet.write(3 + r, c, value, fmt)
+        if not table.rows:
+            sheet.write(3, 0, NO_DATA)
         for c, width in enumerate(table.widths):
             sheet.set_column(c, c, width)
         return sheet

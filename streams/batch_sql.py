@@ -4,6 +4,7 @@ they maintain from the same dimension and column lists."""
 
 from __future__ import annotations
 
+from qsmon.plans.counting import COUNTED_SQL
 from streams.records import COLUMNS
 
 TEMP_TABLE = """
@@ -40,13 +41,13 @@ ROLLUP_DIMENSIONS = "category, subcategory, sampling_type, stage, region_code, g
 ROLLUP_COUNTS = "tested, passed, failed, score_sum, score_count, score_sq_sum"
 FAILURE_COLUMNS = ("sample_id", "revision", "sampled_at", "day", "category", "subcategory", "sampling_type", "stage",
                     "region_code", "product", "manufacturer", "sampled_unit", "lab", "failed_items")
-# The counts a batch's deltas (+1 new, -1 replaced) add to a rollup key. A void sample counts nowhere.
-_DELTA_COUNTS = """sum(CASE WHEN verdict <> 'void' THEN sign ELSE 0 END) AS tested,
+# The counts a batch's deltas (+1 new, -1 replaced) add to a rollup key. A void sample counts nowhere (COUNTED_SQL).
+_DELTA_COUNTS = f"""sum(CASE WHEN {COUNTED_SQL} THEN sign ELSE 0 END) AS tested,
         sum(CASE WHEN verdict = 'pass' THEN sign ELSE 0 END) AS passed,
         sum(CASE WHEN verdict = 'fail' THEN sign ELSE 0 END) AS failed,
-        coalesce(sum(CASE WHEN verdict <> 'void' THEN sign * score::numeric END), 0) AS score_sum,
-        sum(CASE WHEN score IS NOT NULL AND verdict <> 'void' THEN sign ELSE 0 END) AS score_count,
-        coalesce(sum(CASE WHEN verdict <> 'void' THEN sign * score::numeric * score::numeric END), 0) AS score_sq_sum"""
+        coalesce(sum(CASE WHEN {COUNTED_SQL} THEN sign * score::numeric END), 0) AS score_sum,
+        sum(CASE WHEN score IS NOT NULL AND {COUNTED_SQL} THEN sign ELSE 0 END) AS score_count,
+        coalesce(sum(CASE WHEN {COUNTED_SQL} THEN sign * score::numeric * score::numeric END), 0) AS score_sq_sum"""
 # The rollup dimensions with the place of manufacture in the region's column (rollup_*_made).
 _MADE_DIMENSIONS = "category, subcategory, sampling_type, stage, manufacturer_region_code AS region_code, grade"
 _ADD_COUNTS = ", ".join(f"{c} = r.{c} + excluded.{c}" for c in ROLLUP_COUNTS.split(", "))
@@ -94,13 +95,13 @@ WITH batch AS (
     SELECT {", ".join(FAILURE_COLUMNS)} FROM failures_after
     ON CONFLICT (sample_id) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in FAILURE_COLUMNS[1:])}
     WHERE f.revision < excluded.revision
-), failure_deltas AS (
+), failure_deltas AS (  -- the failed items' and firms' rollups count failures in totals only (in_totals)
     SELECT day, region_code, category, product, coalesce(manufacturer, sampled_unit) AS firm, failed_items,
         1 AS sign
-    FROM failures_after
+    FROM failures_after WHERE in_totals(sampling_type)
     UNION ALL
     SELECT day, region_code, category, product, coalesce(manufacturer, sampled_unit), failed_items, -1
-    FROM failures_before
+    FROM failures_before WHERE in_totals(sampling_type)
 ), failed_items_by_month AS (
     INSERT INTO failed_item_monthly AS r (month, region_code, category, item, failures)
     SELECT date_trunc('month', day)::date, region_code, category, i->>'item', sum(sign)

@@ -12,14 +12,15 @@ from datetime import date
 
 import psycopg
 
+from qsmon.plans.counting import COUNTED_SQL
 from streams.batch_sql import FAILURE_COLUMNS, ROLLUP_COUNTS, ROLLUP_DIMENSIONS
 
-# A void sample (不予判定) counts nowhere: the same rule as the worker's statement (streams.batch_sql).
-_COUNTED = """count(*) FILTER (WHERE verdict <> 'void') AS tested, count(*) FILTER (WHERE verdict = 'pass') AS passed,
+# A void sample (不予判定) counts nowhere: qsmon.plans.counting.COUNTED_SQL, as in the worker's statement.
+_COUNTED = f"""count(*) FILTER (WHERE {COUNTED_SQL}) AS tested, count(*) FILTER (WHERE verdict = 'pass') AS passed,
     count(*) FILTER (WHERE verdict = 'fail') AS failed,
-    coalesce(sum(score::numeric) FILTER (WHERE verdict <> 'void'), 0) AS score_sum,
-    count(score) FILTER (WHERE verdict <> 'void') AS score_count,
-    coalesce(sum(score::numeric * score::numeric) FILTER (WHERE verdict <> 'void'), 0) AS score_sq_sum"""
+    coalesce(sum(score::numeric) FILTER (WHERE {COUNTED_SQL}), 0) AS score_sum,
+    count(score) FILTER (WHERE {COUNTED_SQL}) AS score_count,
+    coalesce(sum(score::numeric * score::numeric) FILTER (WHERE {COUNTED_SQL}), 0) AS score_sq_sum"""
 
 _CURRENT_HISTORY = """FROM sample_current c JOIN inspection_results r
     ON r.sample_id = c.sample_id AND r.revision = c.revision AND r.sampled_at = c.sampled_at"""
@@ -58,7 +59,7 @@ def _rollup(table: str, period: str, bucket: str, place: str = "region_code") ->
     return Derived(table, period, f"{period}, {ROLLUP_DIMENSIONS}", ROLLUP_COUNTS,
                    f"SELECT {bucket} AS {period}, {dimensions}, {_COUNTED} FROM sample_current"
                    f" WHERE day >= %(from_day)s AND day < %(to_day)s{known} GROUP BY 1, {grouping}"
-                   " HAVING count(*) FILTER (WHERE verdict <> 'void') > 0")  # void samples only: no row
+                   f" HAVING count(*) FILTER (WHERE {COUNTED_SQL}) > 0")  # void samples only: no row
 
 
 DERIVED = (
@@ -75,13 +76,14 @@ DERIVED = (
     Derived("failed_item_monthly", "month", "month, region_code, category, item", "failures",
             "SELECT date_trunc('month', c.day)::date AS month, c.region_code, c.category, i->>'item' AS item,"
             f" count(*) AS failures {_CURRENT_HISTORY} CROSS JOIN LATERAL jsonb_array_elements(r.failed_items) i"
-            " WHERE c.verdict = 'fail' AND c.day >= %(from_day)s AND c.day < %(to_day)s GROUP BY 1, 2, 3, 4"),
+            " WHERE c.verdict = 'fail' AND in_totals(c.sampling_type) AND c.day >= %(from_day)s"
+            " AND c.day < %(to_day)s GROUP BY 1, 2, 3, 4"),
     Derived("failed_firm_yearly", "year", "year, region_code, category, firm, product", "failures",
             "SELECT date_trunc('year', c.day)::date AS year, c.region_code, c.category,"
             " coalesce(r.manufacturer, r.sampled_unit) AS firm, coalesce(r.product, '') AS product,"
             f" count(*) AS failures {_CURRENT_HISTORY}"
-            " WHERE c.verdict = 'fail' AND c.day >= %(from_day)s AND c.day < %(to_day)s"
-            " AND coalesce(r.manufacturer, r.sampled_unit) IS NOT NULL GROUP BY 1, 2, 3, 4, 5"),
+            " WHERE c.verdict = 'fail' AND in_totals(c.sampling_type) AND c.day >= %(from_day)s"
+            " AND c.day < %(to_day)s AND coalesce(r.manufacturer, r.sampled_unit) IS NOT NULL GROUP BY 1, 2, 3, 4, 5"),
 )
 
 

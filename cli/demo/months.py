@@ -21,7 +21,7 @@ def _cli(*args: str) -> list[str]:
 
 
 def demo_counting(settings: Settings) -> None:
-    from indicators.evaluate import fetch_counts
+    from indicators.evaluate import fetch_counts, measured
     from indicators.labels import counting_text, number
     from indicators.windows import DayRange
     from qsmon.plans import presets
@@ -38,8 +38,8 @@ def demo_counting(settings: Settings) -> None:
     with connect(settings.dsn) as conn:
         for indicator in (sampled, made):
             counts = fetch_counts(conn, plan, indicator, days, timezone=settings.timezone)
-            city = next(c for s, c in counts.items() if s.region_code == "421000" and not s.subcategory)
-            value = city.passed / city.tested * 100 if city.tested else None
+            city = next(c for s, c in counts.items() if s.region_code == plan.jurisdiction.code and not s.subcategory)
+            _, value, _ = measured(indicator, city)
             typer.echo(f"   {counting_text(Counting.of(plan, indicator)):<24} 近90天 {city.tested:>5} 批次"
                        f"  合格率 {number(value, indicator.measure)}")
         placed = conn.execute("SELECT count(*) FROM sample_current WHERE manufacturer_region_code IS NOT NULL"

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -16,6 +17,9 @@ from qsmon import clock
 from qsmon.schema import InspectionResult
 from qsmon.settings import Settings
 from qsmon.vocab import Category, SamplingType, Stage, Verdict
+
+if TYPE_CHECKING:
+    from reports.data import MonthlyReport
 
 REFERENCE_EXAMPLE = CHECKOUT / "deploy" / "examples" / "reference-figures.yaml"
 
@@ -204,3 +208,29 @@ def demo_report(settings: Settings) -> None:
     typer.echo("   分析 (each sentence names the table its numbers come from):")
     for sentence in analysis(report):
         typer.echo(f"     {sentence.text}" + (f" [{sentence.table}]" if sentence.table else ""))
+    _one_number(settings, report)
+
+
+def _one_number(settings: Settings, report: MonthlyReport) -> None:
+    """One indicator, the city and the month, as the alert engine evaluates it, as the report and the bulletin print
+    it: one figure (indicators.counting; tests/integration/test_one_number.py checks every reader)."""
+    from indicators.counting import rate, shown_text
+    from indicators.evaluate import evaluate_indicator
+    from qsmon.regions import name_of
+    from qsmon.storage import connect
+    plan, city = report.plan, report.plan.jurisdiction.code
+    row = next(r for r in report.indicators if r.indicator.id == "food-evaluative-pass")
+    with connect(settings.dsn) as conn:
+        evaluation = next(e for e in evaluate_indicator(conn, plan, row.indicator, report.month_range.last,
+                                                        ("month_to_date",), timezone=settings.timezone)
+                          if e.scope.region_code == city and not e.scope.subcategory)
+    line = next((r for r in report.bulletin.sampling_types if r.key == SamplingType.EVALUATIVE), None)
+    typer.echo(f"   一个数 ({row.indicator.name}, {name_of(city)}, {report.label}):")
+    typer.echo(f"     alert engine {evaluation.samples} 批次, 不合格 {evaluation.failed},"
+               f" {shown_text(evaluation.value)} · report {row.month.samples} 批次, 不合格 {row.month.failed},"
+               f" {shown_text(row.month.value)}")
+    if line is not None and line.month.rate is not None:
+        typer.echo(f"     bulletin 评价性抽检 {line.month.batches} 批次, 不合格 {line.month.failed},"
+                   f" 合格率 {shown_text(rate(line.month.batches - line.month.failed, line.month.batches))}"
+                   f" ({report.bulletin.scope.label}合计"
+                   f" {report.bulletin.total.month.batches if report.bulletin.total else 0} 批次, 不含风险监测)")

@@ -37,8 +37,7 @@ def demo_worker(settings: Settings) -> None:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         tested, passed, failed = _stored_totals(settings)
-        rate = f"{passed / tested * 100:.2f}%" if tested else "-"
-        typer.echo(f"   stored {tested:>6} final verdicts: {passed} pass, {failed} fail, pass rate {rate}")
+        typer.echo(f"   stored {tested:>6} final verdicts: {passed} pass, {failed} fail (risk monitoring included)")
         if stored_offsets(settings) >= target:
             break
         time.sleep(2)
@@ -129,6 +128,7 @@ def demo_hostile(settings: Settings) -> None:
 
 def demo_rates(settings: Settings) -> None:
     """Pass rates of the last 30 local days by category, and the incident's county against its neighbours."""
+    from indicators.counting import in_totals_sql, rate, shown_text
     from indicators.labels import label
     from qsmon.regions import name_of
     from qsmon.storage import connect
@@ -136,19 +136,19 @@ def demo_rates(settings: Settings) -> None:
     step("Last 30 days: pass rate by category; 蔬菜 by county (the incident shows)")
     today = clock.today(settings.timezone)
     with connect(settings.dsn) as conn:
-        by_category = conn.execute(
-            "SELECT category, sum(tested), sum(passed) FROM rollup_daily WHERE day > %s::date - 30"
-            " AND category NOT IN ('public_service', 'service') GROUP BY category ORDER BY category",
+        by_category = conn.execute(  # results in totals: risk monitoring and surveys stand apart
+            f"SELECT category, sum(tested), sum(passed) FROM rollup_daily WHERE day > %s::date - 30"
+            f" AND {in_totals_sql()} GROUP BY category HAVING sum(tested) > 0 ORDER BY category",
             (today,)).fetchall()
         by_county = conn.execute(
             "SELECT region_code, sum(tested), sum(passed) FROM rollup_daily WHERE day > %s::date - 10"
             " AND subcategory = '蔬菜' GROUP BY region_code ORDER BY sum(passed)::float / sum(tested)",
             (today,)).fetchall()
     for category, tested, passed in by_category:
-        typer.echo(f"   {label(Category(category)):<8} {tested:>6} samples  {passed / tested * 100:6.2f}%")
+        typer.echo(f"   {label(Category(category)):<8} {tested:>6} samples  {shown_text(rate(passed, tested)):>7}")
     typer.echo("   蔬菜, last 10 days:")
     for region, tested, passed in by_county[:4]:
-        typer.echo(f"   {name_of(region):<8} {tested:>6} samples  {passed / tested * 100:6.2f}%")
+        typer.echo(f"   {name_of(region):<8} {tested:>6} samples  {shown_text(rate(passed, tested)):>7}")
 
 
 def demo_audit(settings: Settings) -> None:

@@ -14,9 +14,19 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from qsmon.plans.model import CountingDate, Indicator, Place, Plan
-from qsmon.vocab import SamplingLevel
+from qsmon.vocab import SamplingLevel, Verdict
 
 Source = Literal["rollups", "made_rollups", "current"]
+
+# A void sample (异议成立, 不予判定) counts nowhere: in no denominator, no pass, no failure. The worker's rollup
+# deltas (streams.batch_sql), their rebuild (streams.rebuild) and counted_rows() (migration 017) write this
+# condition; tests/integration/test_counting_rule.py shows the three count alike.
+COUNTED_SQL = f"verdict <> '{Verdict.VOID.value}'"
+
+
+def is_counted(verdict: str) -> bool:
+    """True when a result with this verdict is tested (counts in a denominator)."""
+    return verdict != Verdict.VOID.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +44,6 @@ class Counting:
         if self.date is CountingDate.SAMPLED and not self.levels:
             return "rollups" if self.place is Place.SAMPLING_SITE else "made_rollups"
         return "current"
-
-    @property
-    def from_rollups(self) -> bool:
-        """Counted from the rollups by place of sampling (the dashboards share one read of them)."""
-        return self.source == "rollups"
 
     def rows_sql(self, *, whole_months: bool = True) -> str:
         """A set-returning call over the local days ``%(first)s``..``%(last)s`` in rollup_rows()'s shape."""

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from qsmon.regions import NATION
 from qsmon.vocab import Category, Grade, SamplingLevel, SamplingType, Stage
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")]
@@ -108,10 +109,6 @@ class Filter(BaseModel):
     stages: tuple[Stage, ...] = ()
     sampling_levels: tuple[SamplingLevel, ...] = Field(
         default=(), description="国抽/省抽/市抽/县抽; results without a level count only where this is empty")
-
-    def admits_level(self, level: SamplingLevel | None) -> bool:
-        """SQL twin: the level condition of counted_rows() (migration 017)."""
-        return not self.sampling_levels or level in self.sampling_levels
 
 
 class Indicator(BaseModel):
@@ -229,6 +226,11 @@ class Jurisdiction(BaseModel):
 
     name: Text
     region_code: Annotated[str, StringConstraints(pattern=r"^[1-8][0-9]{5}$")] | None = None
+
+    @property
+    def code(self) -> str:
+        """The region the plan covers: its code, or the nation (qsmon.regions.NATION) for a plan without one."""
+        return self.region_code or NATION
 
 
 class Period(BaseModel):

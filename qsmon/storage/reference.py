@@ -20,8 +20,8 @@ def sync_reference(conn: psycopg.Connection, plans: Iterable[Plan], labels: Iter
         (plan.id, ind.id, plan.title, ind.name, ind.measure.value, [c.value for c in ind.filter.categories],
          [s.value for s in ind.filter.sampling_types], list(ind.filter.subcategories),
          [s.value for s in ind.filter.stages], [g.value for g in ind.grades], ind.target.op.value, ind.target.value,
-         ind.min_samples, plan.jurisdiction.region_code or "000000", position, plan.counting_date.value,
-         ind.place.value, [level.value for level in ind.filter.sampling_levels], Counting.of(plan, ind).from_rollups,
+         ind.min_samples, plan.jurisdiction.code, position, plan.counting_date.value,
+         ind.place.value, [level.value for level in ind.filter.sampling_levels],
          Counting.of(plan, ind).source)
         for plan in plans for position, ind in enumerate(plan.indicators)
     ]
@@ -34,15 +34,15 @@ def sync_reference(conn: psycopg.Connection, plans: Iterable[Plan], labels: Iter
         with conn.cursor() as cur:
             cur.executemany("INSERT INTO plans (plan_id, title, jurisdiction, period_start, period_end, in_force_until)"
                             " VALUES (%s, %s, %s, %s, %s, %s)",
-                            [(p.id, p.title, p.jurisdiction.region_code or "000000", p.period.start, p.period.end,
+                            [(p.id, p.title, p.jurisdiction.code, p.period.start, p.period.end,
                               p.in_force_until) for p in plans])
         conn.execute("DELETE FROM plan_indicators")
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO plan_indicators (plan_id, indicator_id, plan_title, name, measure, categories,"
                 " sampling_types, subcategories, stages, grades, op, target, min_samples, jurisdiction, position,"
-                " counting_date, place, sampling_levels, from_rollups, counting_source)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+                " counting_date, place, sampling_levels, counting_source)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
             conn.execute("DELETE FROM regions")
             cur.executemany("INSERT INTO regions (code, name, parent) VALUES (%s, %s, %s)",
                             [(r.code, r.name, r.parent) for r in regions().values()])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from reports.tables import (
     NO_LAST_YEAR,
     NO_NOTE,
     classes,
+    other_categories,
     problem_types_table,
     references,
     risk_analysis,
@@ -108,38 +110,44 @@ def test_the_bulletin_tables_add_up(settings: Settings, db: psycopg.Connection,
     report = gather(db, PLAN, 2026, 3, timezone=settings.timezone, references=REFERENCES)
     b = report.bulletin
     march = [r for r in stored if r.sampled_at == MARCH]
-    supervisory = [r for r in march if r.sampling_type.value not in ("risk_monitoring", "survey")]
+    in_totals = [r for r in march if r.sampling_type.value not in ("risk_monitoring", "survey")]
+    food = [r for r in in_totals if r.category is Category.FOOD]
+    # The food tables' scope: only 评价性抽检 here, and every total and sentence says so.
+    assert b.scope.label == "评价性抽检"
 
-    # Problem types: shares sum to 100 and equal the failed items (项次) by type; the unknown item is listed.
+    # Problem types: shares sum to 100 and equal the food failed items (项次) by type; the unknown item is listed.
     expected: Counter[str] = Counter(problem_type(r.category, i.item) or UNCLASSIFIED
-                                     for r in supervisory for i in r.failed_items)
+                                     for r in food for i in r.failed_items)
     assert {p.name: p.items for p in b.problems} == expected
     assert sum(p.share for p in b.problems) == pytest.approx(100.0)
     assert b.problems[-1].name == UNCLASSIFIED
     assert b.problems[-1].examples == ("某新检测项目",)
     assert [row[0].value for row in problem_types_table(report).rows][-1] == UNCLASSIFIED
 
-    # Per 大类, with 合计 equal to every supervisory batch of the month, whatever the indicators filter.
+    # Per 大类, food only, with 合计 equal to every food batch of the month in totals, whatever the indicators filter.
     table = classes(report)
     by_class = {(row[0].value, row[1].value): (row[2].value, row[3].value) for row in table.rows}
     assert by_class[("食品", "粮食加工品")] == (40, 2)
     assert by_class[("食品", "食用农产品")] == (20, 1)
-    assert by_class[("工业产品", "—")] == (25, 2)  # categories other than food have no 大类
-    assert by_class[("合计", "")] == (len(supervisory), sum(r.verdict.value == "fail" for r in supervisory))
+    assert by_class[("合计(评价性抽检)", "")] == (len(food), sum(r.verdict.value == "fail" for r in food))
     assert ("食品", "水产制品") not in by_class  # risk monitoring stands apart
-    # 同比: 粮食加工品 had batches a year ago; 豆制品 had none, and the table says so instead of dividing by zero.
+    assert not any(row[0].value == "工业产品" for row in table.rows)  # other categories have a table of their own
+    others = {(row[0].value, row[1].value): (row[2].value, row[3].value) for row in other_categories(report).rows}
+    assert others == {("工业产品", "监督抽检"): (25, 2)}
+    # 同比 from the rates as shown (5.00 % and 10.00 %); 豆制品 had no batches a year ago, and the table says so.
     grain = next(row for row in table.rows if row[1].value == "粮食加工品")
-    assert grain[-1].value == pytest.approx(2 / 40 * 100 - 1 / 10 * 100)
+    assert grain[-1].value == Decimal("-5.00")
     beans = next(row for row in table.rows if row[1].value == "豆制品")
     assert beans[-1].value == NO_LAST_YEAR
 
     # 环节 and sampling types add up to the same total; risk monitoring is 问题发现率 on its own line.
     stage_rows = stages(report).rows
-    assert sum(row[1].value for row in stage_rows[:-1]) == stage_rows[-1][1].value == len(supervisory)
+    assert sum(row[1].value for row in stage_rows[:-1]) == stage_rows[-1][1].value == len(food)
+    assert [row[0].value for row in stage_rows] == ["生产环节", "流通环节", "餐饮环节", "合计(评价性抽检)"]
     types = {row[0].value: row for row in sampling_types(report).rows}
     assert types["风险监测"][1].value == "问题发现率"
     assert (types["风险监测"][2].value, types["风险监测"][3].value) == (10, 3)
-    assert sum(row[2].value for name, row in types.items() if name != "风险监测") == len(supervisory)
+    assert types["合计(评价性抽检)"][2].value == types["评价性抽检"][2].value == len(food)
     assert "满意度测评" not in types
 
     # Reference figures beside the local one; classes without one are listed, not hidden.
@@ -153,17 +161,18 @@ def test_the_bulletin_tables_add_up(settings: Settings, db: psycopg.Connection,
     assert notes["某新检测项目"][2].value == NO_NOTE
     assert "GB 2760" in str(notes["苯甲酸及其钠盐(以苯甲酸计)"][3].value)
 
-    # Repeat failures within a year: 某面粉厂 (2 in 粮食加工品, 1 in 豆制品).
+    # Repeat failures within a year: 某面粉厂 (2 in 粮食加工品, 1 in 豆制品); none on risk monitoring alone.
     assert b.repeat_firms[0].firm == "某面粉厂"
     assert b.repeat_firms[0].failures == 3
 
     # The analysis: every sentence names its table, and 下一步工作 is left for staff.
     sentences = analysis(report)
-    assert sentences[0].text.startswith(f"2026年3月监督抽检{len(supervisory)}批次")
+    assert sentences[0].text.startswith(f"2026年3月评价性抽检{len(food)}批次")
     assert all(s.table for s in sentences[:-1])
     assert sentences[-1].text == NEXT_STEPS
     assert any("尚未归类(某新检测项目)" in s.text for s in sentences)
     assert any("问题发现率30.00%" in s.text for s in sentences)
+    assert any(s.text.startswith("其他类别:工业产品监督抽检25批次(不合格2批次") for s in sentences)
 
 
 def test_the_failure_list_has_the_published_columns_and_one_row_per_failed_sample(
@@ -179,7 +188,12 @@ def test_the_failure_list_has_the_published_columns_and_one_row_per_failed_sampl
     failed = [r for r in stored if r.verdict.value == "fail" and r.sampled_at == MARCH
               and r.sampling_type.value != "risk_monitoring"]
     body = rows[2:]
-    assert len(body) == len(failed)
+    assert len(body) == len([r for r in failed if r.category is Category.FOOD])
+    # Other categories: a sheet of their own, whose product column is 产品名称.
+    book = openpyxl.load_workbook(published)
+    others = list(book["其他产品不合格信息"].iter_rows(values_only=True))
+    assert others[1][5] == "产品名称"
+    assert len(others) - 2 == len([r for r in failed if r.category is not Category.FOOD])
     flour = next(row for row in body if row[1] == "某面粉厂" and row[2])
     column = dict(zip(PUBLISHED_COLUMNS, flour, strict=True))
     assert column["标称生产企业地址"] == "湖北省荆州市沙市区某路1号"

@@ -201,15 +201,12 @@ def test_the_rollups_by_place_of_manufacture_agree_with_the_current_verdicts(set
 def test_the_choice_of_source_is_stored_for_the_dashboards(settings: Settings, db: psycopg.Connection) -> None:
     plan = _plan("421000", TONGJIANG_LEVELS, counting_date="sampled")
     sync_reference(db, [plan])
-    stored: dict[str, bool] = dict(db.execute(
-        "SELECT indicator_id, from_rollups FROM plan_indicators WHERE plan_id = %s", (plan.id,)).fetchall())
-    assert stored == {i.id: Counting.of(plan, i).from_rollups for i in plan.indicators}
-    assert stored == {"made-here": False, "sampled-here": True, "national": False, "provincial": False}
     sources: dict[str, str] = dict(db.execute(
         "SELECT indicator_id, counting_source FROM plan_indicators WHERE plan_id = %s", (plan.id,)).fetchall())
+    assert sources == {i.id: Counting.of(plan, i).source for i in plan.indicators}
     assert sources == {"made-here": "made_rollups", "sampled-here": "rollups", "national": "current",
                        "provincial": "current"}
-    assert Counting(CountingDate.ANNOUNCED, Place.SAMPLING_SITE).from_rollups is False
+    assert Counting(CountingDate.ANNOUNCED, Place.SAMPLING_SITE).source == "current"
 
 
 @pytest.mark.parametrize("counting", [

@@ -194,6 +194,7 @@ FROM sample_current c
 JOIN inspection_results r ON r.sample_id = c.sample_id AND r.revision = c.revision AND r.sampled_at = c.sampled_at
 {items}
 WHERE c.verdict = 'fail' AND c.sampled_at BETWEEN %s AND %s
+  AND c.sampling_type NOT IN ('risk_monitoring', 'survey')  -- no failure counted, no firm named, on these
 """
 
 

@@ -6,6 +6,7 @@ import csv
 import subprocess
 import time
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import openpyxl
@@ -102,6 +103,11 @@ def loaded(settings: Settings, db: psycopg.Connection) -> Settings:
     return settings
 
 
+def shown(hits: int, tested: int) -> float:
+    """A rate as the workbook stores it: the percent rounded half up to two decimals, as a fraction."""
+    return float((Decimal(100 * hits) / tested).quantize(Decimal("0.01"), ROUND_HALF_UP)) / 100
+
+
 def sheet_rows(path: Path, name: str) -> list[tuple[object, ...]]:
     workbook = openpyxl.load_workbook(path, data_only=True)
     return list(workbook[name].iter_rows(min_row=4, values_only=True))
@@ -111,20 +117,21 @@ class TestMonthlyWorkbook:
     def test_every_sheet_shows_the_independently_computed_numbers(self, loaded: Settings, tmp_path: Path) -> None:
         xlsx, published = write_report(loaded, PLAN, 2026, 3, tmp_path, ["xlsx"])
         assert published.name.endswith("不合格产品信息.xlsx")  # the failures in the published layout, beside it
-        # March vegetables after the correction: 洪湖 96/100, 沙市 200/202 → 296/302.
-        march, february, last_year = 296 / 302, 100 / 100, 50 / 51
-        ytd = (296 + 100) / (302 + 100)
+        # March vegetables after the correction: 洪湖 96/100, 沙市 200/202 → 296/302. The workbook holds each rate
+        # as shown (two decimals of a percent), and changes as differences of the shown rates.
+        march, february, last_year = shown(296, 302), shown(100, 100), shown(50, 51)
+        ytd = shown(296 + 100, 302 + 100)
         rows = {r[0]: r for r in sheet_rows(xlsx, "指标完成情况")}
         veg_row = rows["蔬菜例行监测合格率"]
         assert veg_row[2] == pytest.approx(march)
         assert veg_row[3] == pytest.approx(ytd)
-        assert veg_row[4] == "≥ 98%"
+        assert veg_row[4] == "≥ 98.00%"
         assert veg_row[5] == "达标"
         assert veg_row[6:8] == (302, 6)
         assert veg_row[10] == pytest.approx((march - february) * 100)
         assert veg_row[11] == pytest.approx((march - last_year) * 100)
         acceptance = rows["工程竣工验收合格率"]
-        assert acceptance[2] == pytest.approx(10 / 11)
+        assert acceptance[2] == pytest.approx(shown(10, 11))
         assert acceptance[5] == "严重"  # == 100 %: one failure misses it
         assert acceptance[10] is None  # no samples last month: no change to show
         survey = rows["公共服务满意度"]
@@ -156,7 +163,8 @@ class TestMonthlyWorkbook:
         failures = sheet_rows(xlsx, "不合格明细")
         assert len(failures) == 4 + 2 + 1  # the corrected sample is no longer a failure
         assert "HHF-0" not in {r[0] for r in failures}
-        assert all("毒死蜱" in str(r[9]) for r in failures if str(r[0]).startswith(("HHF", "SSF")))
+        assert all("毒死蜱" in str(r[10]) for r in failures if str(r[0]).startswith(("HHF", "SSF")))
+        assert {r[4] for r in failures} == {"例行监测", "竣工验收"}  # each failure says its sampling type
 
         alerts = sheet_rows(xlsx, "告警")
         assert [(a[1], a[2], a[7]) for a in alerts] == [("蔬菜例行监测合格率", "洪湖市", "未解决")]

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from alerts import store
+from indicators.counting import admits, filter_params, filter_sql
 from indicators.evaluate import Evaluation, Scope
 from indicators.failures import top_failed_items
-from indicators.filter import admits, filter_params, filter_sql
 from indicators.stats import Interval, State
 from indicators.windows import DayRange
 from qsmon import clock
