@@ -12,12 +12,14 @@ import psycopg
 
 from alerts import store
 from alerts.lifecycle import Policy, Transition
+from alerts.pace import details, pace_evaluation, store_forecasts
 from alerts.payload import Event, build_payload
 from alerts.recording import Payload, RecordedEvent, announce, record
 from alerts.reminders import RepeatPolicy, reminder_due
 from indicators.counting import admits
 from indicators.evaluate import Evaluation, evaluate_indicator
 from indicators.feed import NO_DATA, feed_evaluations
+from indicators.pace import PACE_WINDOW, applies, pace_views
 from indicators.windows import window_range
 from notify.outbox import wake_notifier
 from notify.routing import ChannelsConfig, wants
@@ -30,6 +32,7 @@ from qsmon.storage import connect
 log = logging.getLogger("qsmon.alerts")
 
 Clock = Callable[[], datetime]
+PACE_EVERY = timedelta(minutes=15)
 
 
 def affected_windows(plan: Plan, indicator: Indicator, keys: Iterable[RollupKey], today: date) -> tuple[str, ...]:
@@ -61,6 +64,10 @@ class AlertEngine:
         self.clock: Clock = clock or qsmon_clock.now
         self._conn: psycopg.Connection | None = None
         self.retired: list[int] = []  # alerts the last sweep closed as no longer evaluated
+        # Pace reads ~70 day ranges per indicator and moves with whole days: swept this often, not every minute.
+        self.pace_every = PACE_EVERY
+        self._pace_at: dict[str, datetime] = {}
+        self._pace_details: dict[tuple[str, str, str, str, str], dict[str, Any]] = {}  # for the payloads
 
     def connection(self) -> psycopg.Connection:
         """The engine's connection, reopened when it was lost."""
@@ -79,9 +86,12 @@ class AlertEngine:
         status = plan.status(self.today(now))
 
         def build(conn: psycopg.Connection, event: RecordedEvent) -> dict[str, Any]:
-            return build_payload(conn, plan, Event(event.alert_id, event.event_id, event.transition.value,
+            body = build_payload(conn, plan, Event(event.alert_id, event.event_id, event.transition.value,
                                                    event.severity, event.evaluation, now, status),
                                  self.channels.dashboard_url, ZoneInfo(self.settings.timezone))
+            if event.evaluation.window == PACE_WINDOW:
+                body["pace"] = self._pace_details.get(event.evaluation.key)
+            return body
         return build
 
     def sweep(self, *, retire: bool = False) -> list[RecordedEvent]:
@@ -112,6 +122,7 @@ class AlertEngine:
                     events.extend(self._close(conn, plan, now, payload))
                 continue
             batch: list[Evaluation] = []
+            pace_due = sweep and self._pace_due(plan.id, now)
             for indicator in plan.indicators:
                 windows = windows_for(plan, indicator, today)
                 if windows:
@@ -121,6 +132,8 @@ class AlertEngine:
                     batch.extend(feed_evaluations(conn, plan, indicator, today,
                                                   plan.no_data_days or self.settings.alerts_no_data_days,
                                                   timezone=self.settings.timezone))
+                if pace_due:
+                    batch.extend(self._pace(conn, plan, indicator, today))
             if batch:
                 events.extend(record(conn, batch, now, self.policy, self.channels.channels, payload))
             if sweep:
@@ -130,11 +143,36 @@ class AlertEngine:
             wake_notifier(conn)
         return events
 
+    def _pace_due(self, plan_id: str, now: datetime) -> bool:
+        last = self._pace_at.get(plan_id)
+        if last is not None and last <= now < last + self.pace_every:
+            return False
+        self._pace_at[plan_id] = now
+        return True
+
+    def _pace(self, conn: psycopg.Connection, plan: Plan, indicator: Indicator, today: date) -> list[Evaluation]:
+        """Store the year-end forecast for the dashboards; where the plan raises pace alerts, their evaluations
+        (with the drift chart, which only they need)."""
+        views = pace_views(conn, plan, indicator, today, timezone=self.settings.timezone,
+                           with_drift=plan.pace.alerts)
+        with conn.transaction():
+            store_forecasts(conn, plan, indicator, views, self.clock())
+        if not plan.pace.alerts:
+            return []
+        evaluations = []
+        for view in views:
+            evaluation = pace_evaluation(plan, indicator, view)
+            self._pace_details[evaluation.key] = details(view)
+            evaluations.append(evaluation)
+        return evaluations
+
     def _retire(self, conn: psycopg.Connection, now: datetime) -> None:
         """Close, without a message, what no plan in use evaluates any more: no payload can be built for an
         indicator that is gone, and the change was an administrator's, made on purpose."""
         evaluated = {(plan.id, indicator.id, window) for plan in self.plans.values()
                      for indicator in plan.indicators for window in (*indicator.windows, NO_DATA)}
+        evaluated |= {(plan.id, indicator.id, PACE_WINDOW) for plan in self.plans.values()
+                      for indicator in plan.indicators if plan.pace.alerts and applies(indicator)}
         with conn.transaction():
             retired = store.retire_alerts(conn, evaluated, now)
         self.retired = retired

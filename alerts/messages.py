@@ -17,7 +17,7 @@ from typing import Any
 
 from alerts.lifecycle import Transition
 from cases.messages import render as case_message
-from indicators.labels import FEED_WINDOW, label, number, target_words
+from indicators.labels import FEED_WINDOW, PACE_WINDOW, label, number, target_words, window_label
 from notify.message import Message
 from notify.routing import Channel, ChannelsConfig, InhibitRule
 from qsmon.plans.model import Measure, Op, PlanStatus, Severity
@@ -84,6 +84,8 @@ def _line(items: Sequence[Mapping[str, Any]], folded: Sequence[Mapping[str, Any]
         days = (datetime.fromisoformat(worst["last_day"]) - datetime.fromisoformat(worst["first_day"])).days + 1
         return [f"- {mark}|{scope}|{worst['indicator_name']}:近{days}天收到 {worst['samples']} 批次结果"
                 f"(此前每{days}天约 {worst['previous_value'] or 0:.0f} 批次),请核实数据报送是否中断"]
+    if worst["window"] == PACE_WINDOW:
+        return _pace_lines(worst, mark, scope)
     lines = [f"- {mark}|{scope}|{worst['indicator_name']}:{_windows(items)}(目标 {payload_target(worst)})"]
     detail = [f"样本 {worst['samples']} 批次,不合格 {worst['failed']} 批次",
               f"95%置信区间 {number(worst['low'], Measure(worst['measure']))} – "
@@ -102,6 +104,34 @@ def _line(items: Sequence[Mapping[str, Any]], folded: Sequence[Mapping[str, Any]
         verb = "未达标" if Transition(worst["transition"]) in _FIRING else "恢复"
         lines.append(f"  下级地区同时{verb}:" + "、".join(
             f"{name} {number(f['value'], Measure(f['measure']))}" for name, f in counties.items()))
+    return lines
+
+
+def _pace_lines(p: Mapping[str, Any], mark: str, scope: str) -> list[str]:
+    """达标预测: the projected year end with its interval and probability, then what drives it."""
+    measure = Measure(p["measure"])
+    pace = p.get("pace") or {}
+    head = (f"- {mark}|{scope}|{p['indicator_name']}:{window_label(PACE_WINDOW)} 预计年底{label(measure)}"
+            f" **{number(p['value'], measure)}**(区间 {number(p['low'], measure)}–{number(p['high'], measure)})")
+    if pace.get("outcome") == "lost":
+        head += ",已无法达标"
+    elif pace.get("probability") is not None:
+        head += f",达标概率 {pace['probability'] * 100:.0f}%"
+    lines = [head + f"(目标 {payload_target(p)})"]
+    detail = [f"本年已检 {p['samples']} 批次,不合格 {p['failed']} 批次"]
+    if pace:
+        detail.append(f"全年{pace['planned_text']}")
+        if pace.get("needed") is not None and pace.get("outcome") == "open":
+            detail.append(f"其余 {pace['remaining']} 批次需达 {pace['needed']:.2f}%")
+    lines.append("  " + ";".join(detail))
+    signals = [f"近{b['long_days']}天/近{b['short_days']}天预算消耗 {b['long']:.1f}×/{b['short']:.1f}×"
+               f"(阈值 {b['factor']:g}×)" for b in pace.get("burns", []) if b["firing"]]
+    drift = pace.get("drift")
+    if drift and drift["signalled"]:
+        signals.append(f"不合格率持续上升(CUSUM {drift['statistic']:.1f} ≥ {drift['threshold']:.1f},"
+                       f"{'上年同期' if drift['seasonal'] else '目标允许'}不合格率 {drift['baseline']:.2f}%)")
+    if signals:
+        lines.append("  " + ";".join(signals))
     return lines
 
 
@@ -140,9 +170,11 @@ def group_message(payloads: Sequence[dict[str, Any]], rules: Sequence[InhibitRul
         if not section:
             continue
         body.append(f"**{TRANSITION_LABELS[transition]}**")
-        section.sort(key=lambda p: (p["indicator"], p["region"], p["subcategory"]))
+        # The windows of an indicator in a region share a line; its pace (达标预测) has a line of its own.
+        section.sort(key=lambda p: (p["indicator"], p["region"], p["subcategory"], p["window"] == PACE_WINDOW))
         lines = []
-        for _, group in groupby(section, key=lambda p: (p["indicator"], p["region"], p["subcategory"])):
+        for _, group in groupby(section, key=lambda p: (p["indicator"], p["region"], p["subcategory"],
+                                                        p["window"] == PACE_WINDOW)):
             windows = sorted(group, key=lambda p: (_RANK[Severity(p["severity"])], -_shortfall(p)))
             below = [f for p in windows for f in folded.get(index[id(p)], [])]
             lines.append((_RANK[Severity(windows[0]["severity"])], -_shortfall(windows[0]), _line(windows, below)))
@@ -180,7 +212,7 @@ def alertmanager_alert(p: Mapping[str, Any]) -> dict[str, Any]:
     now = datetime.now(UTC)
     ended = Transition(p["transition"]) not in _FIRING
     return {
-        "labels": {"alertname": "QsmonIndicatorBelowTarget", "plan": p["plan"], "indicator": p["indicator"],
+        "labels": {"alertname": ALERTNAMES[p["window"] == PACE_WINDOW], "plan": p["plan"], "indicator": p["indicator"],
                    "region": p["region"], "subcategory": p["subcategory"] or "all", "window": p["window"],
                    "severity": p["severity"]},
         "annotations": {"summary": f"{p['region_name']} {p['indicator_name']} {p['window_label']}"
@@ -192,5 +224,7 @@ def alertmanager_alert(p: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# Below target now, or the year's target at risk (达标预测).
+ALERTNAMES = {False: "QsmonIndicatorBelowTarget", True: "QsmonTargetAtRisk"}
 # How long Alertmanager keeps a firing alert without hearing of it again; the service refreshes it well before.
 ALERTMANAGER_HOLD = timedelta(hours=1)

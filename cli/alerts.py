@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -184,8 +184,10 @@ def prometheus_rules(out: Annotated[Path | None, typer.Option(help="write here i
 def status(
     plan: Annotated[str | None, typer.Option(help="one plan")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    forecast: Annotated[bool, typer.Option(help="also the year-end forecast of each plan in force (达标预测)")] = True,
 ) -> None:
-    """Every indicator, scope and window: tested, failed, value, interval, target and state."""
+    """Every indicator, scope and window: tested, failed, value, interval, target and state; then whether each
+    plan's year will meet its targets."""
     from indicators.labels import label
     from qsmon import clock
     from qsmon.plans import presets
@@ -223,3 +225,28 @@ def status(
                    f" {value:>7} [{i['low'] or 0:.1f}–{i['high'] or 0:.1f}] target {target}  {i['state']}")
     if not items:
         typer.echo("no evaluations yet: run `qsmon alerts evaluate` or `qsmon alerts run`")
+    if forecast:
+        _forecast_lines([p for p in plans.values() if p.in_force(today) and plan in (None, p.id)], today)
+
+
+def _forecast_lines(plans: list[Any], today: date) -> None:
+    """达标预测 of each plan in force, for its jurisdiction (the read API and the monthly report have the regions)."""
+    from indicators.pace import forecast_rows
+    from qsmon.storage import connect
+
+    settings = get_settings()
+    with connect(settings.dsn) as conn:
+        for plan in plans:
+            jurisdiction = plan.jurisdiction.region_code or "000000"
+            rows = [r for r in forecast_rows(conn, plan, today, timezone=settings.timezone, region=jurisdiction)
+                    if not r["subcategory"] and r["tested"]]
+            if not rows:
+                continue
+            typer.secho(f"{plan.id} 年度达标预测 ({today.year}, as of {today})", bold=True)
+            for r in rows:
+                chance = ("已无法达标" if r["outcome"] == "lost" else "已确定达标" if r["outcome"] == "met"
+                          else f"达标概率 {r['probability'] * 100:.0f}%")
+                needed = f" 其余需达 {r['needed']:.2f}%" if r["outcome"] == "open" and r["needed"] is not None else ""
+                typer.echo(f"  {r['indicator_id']:<34} 本年 {r['so_far']:.2f}% n={r['tested']:<6} 预计年底"
+                           f" {r['projected']:.2f}% [{r['low']:.2f}–{r['high']:.2f}] 目标 {r['op']} {r['target']:g}"
+                           f"  {chance}{needed}  ({r['planned_text']})")

@@ -18,6 +18,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as dm
 
 from dashboards import queries as q
+from dashboards.forecast import FORECAST
 from indicators.labels import STANDARD_WINDOWS, label, window_label
 from qsmon.vocab import Category
 
@@ -111,6 +112,7 @@ def overview() -> Any:
         _stat("告警中", q.OVERVIEW_FIRING_COUNT),
         _table("本年累计与去年同期", q.OVERVIEW_YEAR_ON_YEAR, w=12),
         _table("正在告警", q.OVERVIEW_FIRING, w=12),
+        _table("达标预测(本年需达、预计年底与80%区间、达标概率)", FORECAST, h=8),
         _table("已关账月份:上报值与现值(上报后更正)", q.OVERVIEW_REPORTED_MONTHS, h=8),
     ])
 

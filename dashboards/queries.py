@@ -22,7 +22,7 @@ READER_TABLES = frozenset({
     "rollup_daily", "rollup_monthly", "failure_current", "failed_item_monthly", "failed_firm_yearly",
     "plan_indicators", "regions", "alerts", "alert_events", "indicator_evaluations", "labels", "plans",
     "cases", "case_steps", "month_closes", "month_reported_figures", "problem_type_terms", "rollup_daily_made",
-    "rollup_monthly_made",
+    "rollup_monthly_made", "pace_forecasts",
 })
 
 ZONE = get_settings().timezone

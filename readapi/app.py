@@ -25,6 +25,7 @@ from qsmon.regions import regions
 from qsmon.settings import Settings
 from qsmon.storage.db import with_session_options
 from readapi.context import Context, RateLimiter, problem
+from readapi.forecast import router as forecast_router
 from readapi.routes import router
 from reports.published import public_columns
 
@@ -80,4 +81,5 @@ def create_app(settings: Settings, *, shares: int = 1) -> FastAPI:
         return problem(500, "the server failed to answer; the error is in its log")
 
     app.include_router(router)
+    app.include_router(forecast_router)
     return app

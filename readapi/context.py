@@ -32,7 +32,7 @@ MAX_DAYS = 366 * 20
 MAX_DAYS_BY_GROUP = {"day": 370, "week": 3 * 366}
 MAX_SERIES_DAYS = 3 * 366
 STATEMENT_TIMEOUT = "10s"  # a query the limits above let through still cannot hold a connection for long
-WINDOW_PATTERN = r"^(rolling_\d{1,3}d|month_to_date|quarter_to_date|year_to_date|plan_period|no_data)$"
+WINDOW_PATTERN = r"^(rolling_\d{1,3}d|month_to_date|quarter_to_date|year_to_date|plan_period|no_data|pace)$"
 _TITLES = {400: "bad request", 401: "unauthorised", 403: "forbidden", 404: "not found", 422: "invalid parameters",
            429: "too many requests", 503: "unavailable"}
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import psycopg
 
 from indicators.counting import in_totals_sql, points, rate
 from indicators.evaluate import Scope, fetch_counts, judge
+from indicators.pace import forecast_rows
 from indicators.stats import State
 from indicators.windows import DayRange, month_range, previous_range, shift_month
 from qsmon.plans.model import Indicator, Measure, Op, Plan
@@ -145,6 +147,7 @@ class MonthlyReport:
     bulletin: Bulletin = field(default_factory=Bulletin)
     published: list[PublishedFailure] = field(default_factory=list)  # 不合格产品信息, the published layout
     tasks: list[TaskRow] = field(default_factory=list)  # sampling volumes: done against due
+    forecast: list[dict[str, Any]] = field(default_factory=list)  # 年度达标预测 as of the month's end (indicators.pace)
 
     @property
     def label(self) -> str:
@@ -266,6 +269,7 @@ def gather(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timez
     report.bulletin = gather_bulletin(conn, prefix, year, month, references)
     report.published = published_failures(conn, this.first, this.last, prefix)
     report.tasks = task_progress(conn, plan, year, month, population)
+    report.forecast = forecast_rows(conn, plan, this.last, timezone=timezone)
     zone = ZoneInfo(timezone)
     start = datetime.combine(this.first, time(), zone)
     end = datetime.combine(this.last, time(23, 59, 59, 999999), zone)

@@ -342,6 +342,30 @@ def tasks(report: MonthlyReport) -> Table:
                  [24, 10, 14, 14, 10, 10, 50])
 
 
+_OUTCOMES = {"met": "已确定达标", "lost": "已无法达标", "open": "待定"}
+
+
+def forecast(report: MonthlyReport) -> Table:
+    """年度达标预测 (indicators.pace): as of the month's end, the year's budget, what the rest needs and the
+    projected year end with its 80 % interval and the probability of meeting the target."""
+    rows = []
+    for r in report.forecast:
+        interval = (f"{r['low']:.2f}% – {r['high']:.2f}%" if r["low"] is not None and r["high"] is not None
+                    else "—")
+        probability = None if r["probability"] is None else r["probability"] * 100
+        rows.append([Cell(r["indicator_name"]), Cell(r["region_name"] + (f" · {r['subcategory']}"
+                                                                             if r["subcategory"] else "")),
+                     Cell(f"{r['op']} {r['target']:g}%"), Cell(r["tested"], "count"), Cell(r["so_far"], "rate"),
+                     Cell(r["planned_text"]), Cell(r["budget_left"], "score"),
+                     Cell(r["needed"] if r["outcome"] == "open" else None, "rate"),
+                     Cell(r["projected"], "rate"), Cell(interval), Cell(probability, "rate"),
+                     Cell(_OUTCOMES[r["outcome"]])])
+    return Table("年度达标预测", f"{report.year}年度达标预测(截至{report.label}末;按近90天不合格率与上年季节推算,"
+                 "区间为80%)", ["指标", "地区", "目标", "本年已检", "本年合格率", "全年计划量", "剩余不合格额度",
+                               "其余批次需达", "预计年底", "80%区间", "达标概率", "结论"], rows,
+                 [28, 14, 10, 10, 10, 30, 12, 12, 10, 20, 10, 12])
+
+
 def analysis_table(report: MonthlyReport) -> Table:
     """分析: sentences written from the tables, each naming its table; 下一步工作 left to staff."""
     return Table("分析", f"{report.label} 分析(由数据生成,每句注明数据来源表)", ["内容", "数据来源表"],
@@ -352,4 +376,4 @@ def all_tables(report: MonthlyReport) -> list[Table]:
     return [indicators(report), analysis_table(report), classes(report), stages(report), sampling_types(report),
             other_categories(report), problem_types_table(report), categories(report), regions(report),
             trends(report), failures(report), repeat_firms(report), risk_analysis(report), references(report),
-            tasks(report), alerts(report), cases(report), corrections(report)]
+            tasks(report), forecast(report), alerts(report), cases(report), corrections(report)]

@@ -51,6 +51,13 @@ LEVEL_SHARES = {SamplingLevel.NATIONAL: 0.1, SamplingLevel.PROVINCIAL: 0.3, Samp
                 SamplingLevel.COUNTY: 0.2}
 
 
+def seasonal_failure(profile: StreamProfile, day: date) -> float:
+    """A stream's failure probability on ``day`` (bench.early_warning simulates plan-years with it too)."""
+    # Peaks in mid-July: cos of the day-of-year distance from day 196.
+    summer = (1 + math.cos(2 * math.pi * (day.timetuple().tm_yday - 196) / 365)) / 2
+    return (1 - profile.pass_rate) + profile.summer_drop * summer**3
+
+
 class Simulator:
     """Results spread over ``first_day..last_day`` in sampling order; ``events(n)`` yields n of them."""
 
@@ -80,9 +87,7 @@ class Simulator:
         return datetime.combine(day, time(), self._zone) + timedelta(seconds=seconds)
 
     def _seasonal_failure(self, profile: StreamProfile, day: date) -> float:
-        # Peaks in mid-July: cos of the day-of-year distance from day 196.
-        summer = (1 + math.cos(2 * math.pi * (day.timetuple().tm_yday - 196) / 365)) / 2
-        return (1 - profile.pass_rate) + profile.summer_drop * summer**3
+        return seasonal_failure(profile, day)
 
     def _incident(self, day: date, region: str, profile: StreamProfile) -> Incident | None:
         for incident in self.options.scenario.incidents:

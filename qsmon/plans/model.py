@@ -177,6 +177,50 @@ class SamplingTask(BaseModel):
         return self
 
 
+class BurnRule(BaseModel):
+    """A multi-window burn-rate rule (Google SRE Workbook, "Alerting on SLOs"): both trailing windows spend the
+    year's failure budget faster than ``factor`` times its even pace."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    long_days: int = Field(ge=2, le=365)
+    short_days: int = Field(ge=1, le=365)
+    factor: float = Field(gt=0, le=100, description="× the budget's even pace (1: the year's budget used up exactly)")
+    severity: Severity
+
+    @model_validator(mode="after")
+    def _short_inside_long(self) -> Self:
+        if self.short_days >= self.long_days:
+            raise ValueError("short_days must be shorter than long_days")
+        return self
+
+
+DEFAULT_BURN_RULES = (BurnRule(long_days=30, short_days=7, factor=3.0, severity=Severity.WARNING),
+                      BurnRule(long_days=90, short_days=30, factor=1.0, severity=Severity.INFO))
+
+
+class Pace(BaseModel):
+    """Early warning before a year's target is missed (indicators.forecast, indicators.drift): the thresholds, with
+    the defaults docs/architecture.md justifies. Applies to rate indicators with a fixed target; the forecast is
+    shown wherever figures are, the pace alerts (达标预测) are raised where ``alerts`` is on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    alerts: bool = Field(default=False, description="raise pace alerts (达标预测) beside the level alerts")
+    burn_rules: tuple[BurnRule, ...] = Field(
+        default=DEFAULT_BURN_RULES,
+        description="default: 30 & 7 days > 3× (warning), 90 & 30 days > 1× (info)")
+    drift_shift: float = Field(default=0.5, gt=0, le=20,
+                               description="percentage points of failure-rate rise the drift signal is tuned for")
+    drift_false_alarms_per_year: float = Field(default=0.2, gt=0, le=12,
+                                               description="false alarms a clean year may give, per scope")
+    drift_severity: Severity = Severity.INFO
+    probability_warning: float = Field(default=0.2, ge=0, le=1,
+                                       description="a forecast meeting the target with less than this: warning")
+    evidence_days: int = Field(default=90, ge=7, le=365,
+                               description="recent days whose failure rate the forecast projects")
+
+
 class Jurisdiction(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -227,6 +271,7 @@ class Plan(BaseModel):
     indicators: tuple[Indicator, ...] = Field(min_length=1)
     not_monitored: tuple[NotMonitored, ...] = ()
     sampling_tasks: tuple[SamplingTask, ...] = ()
+    pace: Pace = Field(default_factory=Pace, description="early warning thresholds (budget burn, drift, forecast)")
 
     @field_validator("indicators")
     @classmethod

@@ -90,6 +90,9 @@ EXPECTED_COLUMNS = {
         "指标", "窗口", "当前值", "目标", "状态", "样本", "不合格", "下限", "上限", "起", "止", "统计口径"],
     "trends.json:$indicator:值、目标与95%置信区间(按日/周/月)": ["time", "值", "目标", "区间下限", "区间上限"],
     "regions.json:各县(市、区)按差距排序": ["地区", "代码", "样本", "当前值", "目标", "差距"],
+    "overview.json:达标预测(本年需达、预计年底与80%区间、达标概率)": [
+        "指标", "细类", "目标", "本年值", "本年已检", "全年计划量", "剩余不合格额度", "其余批次需达", "预计年底",
+        "80%区间下限", "80%区间上限", "达标概率(%)", "结论", "截至"],
     "failures.json:主要不合格项目(帕累托)": ["不合格项目", "批次"],
     "cases.json:即将到期与已超期(最早到期在前)": ["立案日", "抽样编号", "地区", "样品", "企业/单位", "步骤", "期限",
                                               "状态", "超期天数", "依据"],
@@ -115,7 +118,7 @@ class TestPanelQueries:
                     if title in EXPECTED_COLUMNS:
                         assert columns == EXPECTED_COLUMNS[title], title
                         assert rows, f"{title} returned no rows for {span}"
-        assert checked == 22  # 6 overview, 1 trend, 1 regions, 7 failures, 4 cases, 3 alerts
+        assert checked == 23  # 7 overview, 1 trend, 1 regions, 7 failures, 4 cases, 3 alerts
 
     @pytest.mark.parametrize(("span", "unit"), [("30 days", "day"), ("3 years", "month")])
     def test_trends_bucket_by_day_or_month_and_leave_gaps(self, loaded_dsn: str, span: str, unit: str) -> None:
@@ -147,6 +150,30 @@ class TestPanelQueries:
         assert len(rows) == len(presets()["jingzhou-2023"].indicators)  # a tile for every indicator
         assert {r[4] for r in rows} <= {"达标", "警告", "严重", "样本不足"}
         assert {r[1] for r in rows if r[0] == "食品安全评价性抽检合格率"} == {"近30天"}  # the chosen window, labelled
+
+
+    def test_the_forecast_panel_shows_what_indicators_pace_computes_for_the_day(self, loaded_dsn: str) -> None:
+        from indicators.pace import forecast_rows
+
+        in_force = presets()["jingzhou-2023"].model_copy(update={"in_force_until": date(2099, 12, 31)})
+        with connect(reader_dsn(loaded_dsn)) as reader:
+            rows = run_panel(reader, "达标预测", "30 days")
+        with connect(loaded_dsn) as conn:
+            truth = {(r["indicator_name"], r["subcategory"] or "全部"): r
+                     for r in forecast_rows(conn, in_force, local_day(NOW), timezone="Asia/Shanghai",
+                                            region="421000")}
+        # Every rate indicator with a fixed target, and each of its subcategories where it breaks down by them.
+        assert {(r[0], r[1]) for r in rows} == set(truth)
+        for name, sub, _, so_far, tested, planned, _, _, projected, low, high, probability, outcome, as_of in rows:
+            t = truth[(name, sub)]
+            assert (tested, planned, outcome, as_of) == (t["tested"], t["planned_text"], {"open": "待定", "met":
+                                                          "已确定达标", "lost": "已无法达标"}[t["outcome"]],
+                                                          local_day(NOW))
+            assert projected == pytest.approx(t["projected"])
+            assert so_far == pytest.approx(t["so_far"])
+            if outcome == "待定":
+                assert low <= projected <= high
+                assert 0 <= probability <= 100
 
 
 def run_panel(conn: psycopg.Connection, fragment: str, span: str) -> list[tuple[Any, ...]]:

@@ -180,7 +180,7 @@ class TestMonthlyWorkbook:
         first = {p.name: p.read_bytes() for p in write_report(loaded, PLAN, 2026, 3, tmp_path / "a")}
         second = {p.name: p.read_bytes() for p in write_report(loaded, PLAN, 2026, 3, tmp_path / "a")}
         assert first == second
-        assert len(first) == 22  # two workbooks (report, 不合格产品信息), two PDFs (月报, 信息公告), 18 CSV tables
+        assert len(first) == 23  # two workbooks (report, 不合格产品信息), two PDFs (月报, 信息公告), 19 CSV tables
 
     def test_csv_files_open_in_excel_with_chinese(self, loaded: Settings, tmp_path: Path) -> None:
         files = write_report(loaded, PLAN, 2026, 3, tmp_path, ["csv"])
