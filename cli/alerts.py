@@ -231,13 +231,14 @@ def status(
 
 def _forecast_lines(plans: list[Any], today: date) -> None:
     """达标预测 of each plan in force, for its jurisdiction (the read API and the monthly report have the regions)."""
+    from indicators.counting import shown, shown_text
     from indicators.pace import forecast_rows
     from qsmon.storage import connect
 
     settings = get_settings()
     with connect(settings.dsn) as conn:
         for plan in plans:
-            jurisdiction = plan.jurisdiction.region_code or "000000"
+            jurisdiction = plan.jurisdiction.code
             rows = [r for r in forecast_rows(conn, plan, today, timezone=settings.timezone, region=jurisdiction)
                     if not r["subcategory"] and r["tested"]]
             if not rows:
@@ -247,6 +248,7 @@ def _forecast_lines(plans: list[Any], today: date) -> None:
                 chance = ("已无法达标" if r["outcome"] == "lost" else "已确定达标" if r["outcome"] == "met"
                           else f"达标概率 {r['probability'] * 100:.0f}%")
                 needed = f" 其余需达 {r['needed']:.2f}%" if r["outcome"] == "open" and r["needed"] is not None else ""
-                typer.echo(f"  {r['indicator_id']:<34} 本年 {r['so_far']:.2f}% n={r['tested']:<6} 预计年底"
-                           f" {r['projected']:.2f}% [{r['low']:.2f}–{r['high']:.2f}] 目标 {r['op']} {r['target']:g}"
+                typer.echo(f"  {r['indicator_id']:<34} 本年 {shown_text(r['so_far'])} n={r['tested']:<6} 预计年底"
+                           f" {shown_text(r['projected'])} [{shown(r['low'])}–{shown(r['high'])}]"
+                           f" 目标 {r['op']} {r['target']:g}"
                            f"  {chance}{needed}  ({r['planned_text']})")

@@ -126,7 +126,7 @@ def pace_views(conn: psycopg.Connection, plan: Plan, indicator: Indicator, today
     target, strict = good_target(indicator)
     budget_rate = 1 - target / 100
     task = next((t for t in plan.sampling_tasks if t.filter == indicator.filter and t.per_year is not None), None)
-    jurisdiction = Scope(plan.jurisdiction.region_code or "000000")
+    jurisdiction = Scope(plan.jurisdiction.code)
     days_in_year = 366 if calendar.isleap(today.year) else 365
     elapsed = year.days / days_in_year
     views = []

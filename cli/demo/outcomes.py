@@ -142,6 +142,7 @@ def _recover_honghu(settings: Settings) -> None:
 
 
 def demo_status(settings: Settings) -> None:
+    from indicators.counting import shown_text
     from qsmon.storage import connect
 
     step("Status (qsmon status --plan jingzhou-2023): the city-wide figures per indicator, rolling 30 days")
@@ -151,8 +152,12 @@ def demo_status(settings: Settings) -> None:
             " WHERE plan_id = 'jingzhou-2023' AND region_code = '421000' AND subcategory = ''"
             " AND window_name IN ('rolling_30d', 'quarter_to_date') ORDER BY indicator_id").fetchall()
     for indicator, tested, value, low, high, op, target, state in rows:
-        shown = "—" if value is None else f"{value:6.2f} [{low:.1f}–{high:.1f}]"
-        typer.echo(f"   {indicator:<36} n={tested:<6} {shown:<22} target {op} {target if target else ''}  {state}")
+        figure = "—" if value is None else f"{shown_text(value, '')} [{low:.1f}–{high:.1f}]"
+        typer.echo(f"   {indicator:<36} n={tested:<6} {figure:<22} target {op} {target if target else ''}  {state}")
+    from cli.alerts import _forecast_lines
+    from qsmon.plans import presets
+
+    _forecast_lines([presets(settings.plans_dir)["jingzhou-2023"]], clock.today(settings.timezone))
 
 
 def demo_dashboards(settings: Settings) -> None:
