@@ -117,6 +117,9 @@ class Settings(BaseSettings):
                                                 "nation) the monthly bulletin shows beside the local ones")
     population_file: Path | None = Field(default=None, description="residents per region code, for sampling "
                                          "volumes set per thousand residents (plan sampling_tasks)")
+    api_public_min_batches: int = Field(default=5, ge=1, le=1000,
+                                        description="public rate cells over fewer batches are suppressed (they "
+                                                    "would identify a firm)")
     public_failure_columns: tuple[str, ...] = Field(
         default=(), description="columns of the 不合格产品信息 workbook to publish (empty: every published column)")
     case_deadlines_file: Path | None = Field(default=None, description="the site's follow-up steps and deadlines "

@@ -59,6 +59,9 @@ def loaded(stack: Settings) -> Iterator[Settings]:
         sync_reference_data(conn, presets().values())
     events = list(Simulator(SimulatorOptions(seed=11, first_day=TODAY - timedelta(days=365), last_day=TODAY,
                                              duplicate_rate=0.02, correction_rate=0.01)).events(12_000))
+    # Failures are announced a week after they are reported, as bureaus publish them: only those reach the public.
+    events = [e.model_copy(update={"announcement_date": e.reported_at.date() + timedelta(days=7)})
+              if e.verdict == "fail" and e.reported_at.date() + timedelta(days=7) < TODAY else e for e in events]
     store = ResultStore(dsn, group="api", topic="api")
     records = [SourceRecord(0, i, e.key, e.to_json()) for i, e in enumerate(events)]
     for start in range(0, len(records), 4000):
