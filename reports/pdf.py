@@ -38,6 +38,7 @@ def _setup_fonts() -> Any:
     matplotlib.use("Agg")
     from matplotlib import font_manager, pyplot
 
+    from qsmon.escaping import plain_chart_text
     from qsmon.exceptions import ConfigError
 
     found = [f for f in CJK_FONT_FILES if Path(f).exists()]
@@ -47,6 +48,7 @@ def _setup_fonts() -> Any:
         font_manager.fontManager.addfont(path)
     pyplot.rcParams.update({"font.family": CJK_FAMILY, "pdf.fonttype": 42, "axes.unicode_minus": False,
                             "svg.hashsalt": "qsmon"})
+    plain_chart_text(pyplot.rcParams)  # names are text, never mathtext ($\y$ broke the report)
     return pyplot
 
 

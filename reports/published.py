@@ -12,12 +12,10 @@ import psycopg
 import xlsxwriter
 
 from indicators.labels import label
+from qsmon.escaping import SAFE_XLSX  # announced texts never become formulas or links (reports.xlsx imports it)
 from qsmon.exceptions import ConfigError
 from qsmon.schema import FailedItem
 from qsmon.vocab import RetestStatus
-
-# Texts from announcements (firm names, items) must never become formulas or links in an analyst's Excel.
-SAFE_XLSX = {"strings_to_formulas": False, "strings_to_urls": False}
 
 PUBLISHED_COLUMNS: tuple[str, ...] = (
     "序号", "标称生产企业名称", "标称生产企业地址", "被抽样单位名称", "被抽样单位地址", "食品名称", "规格型号", "商标",

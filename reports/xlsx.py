@@ -9,8 +9,8 @@ from typing import Any
 import xlsxwriter
 
 from indicators.labels import is_percent
+from qsmon.escaping import SAFE_XLSX
 from reports.data import MonthlyReport
-from reports.published import SAFE_XLSX
 from reports.tables import Table, all_tables
 
 
