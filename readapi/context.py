@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -31,6 +31,11 @@ MAX_DAYS = 366 * 20
 # a monthly series over three years (each month is a full evaluation).
 MAX_DAYS_BY_GROUP = {"day": 370, "week": 3 * 366}
 MAX_SERIES_DAYS = 3 * 366
+# Any day a request names lies in these years: nothing was sampled before 2000 (qsmon.schema.EARLIEST_PLAUSIBLE),
+# and month arithmetic on 9999-12-31 overflows (a 500 before).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
+# A public token's failures cursor is a row position: beyond this the OFFSET scan costs more than any page is worth.
+MAX_OFFSET = 100_000
 STATEMENT_TIMEOUT = "10s"  # a query the limits above let through still cannot hold a connection for long
 WINDOW_PATTERN = r"^(rolling_\d{1,3}d|month_to_date|quarter_to_date|year_to_date|plan_period|no_data)$"
 _TITLES = {400: "bad request", 401: "unauthorised", 403: "forbidden", 404: "not found", 422: "invalid parameters",
@@ -44,24 +49,50 @@ def problem(status_code: int, detail: Any, headers: dict[str, str] | None = None
 
 
 class RateLimiter:
-    """A token bucket per API token: ``rate_per_minute`` requests a minute, bursts up to that many. Each of
-    ``shares`` processes serving the API enforces its share, so together they allow the token's rate."""
+    """A token bucket per API token: ``rate_per_minute`` requests a minute, in bursts of at most ``burst_seconds``
+    of it (a burst the size of the whole minute let one token take every thread at once). Each of ``shares``
+    processes serving the API enforces its share, so together they allow the token's rate."""
 
-    def __init__(self, shares: int = 1) -> None:
+    def __init__(self, shares: int = 1, burst_seconds: float = 10.0) -> None:
         self._buckets: dict[int, tuple[float, float]] = {}
         self._shares = shares
+        self._burst_seconds = burst_seconds
 
     def retry_after(self, token: Token) -> int:
         """0 when the request may go; else the seconds until it may."""
         now = time.monotonic()
-        capacity = max(1.0, token.rate_per_minute / self._shares)
+        per_second = token.rate_per_minute / self._shares / 60
+        capacity = max(1.0, per_second * self._burst_seconds)
         level, at = self._buckets.get(token.id, (capacity, now))
-        level = min(capacity, level + (now - at) * capacity / 60)
+        level = min(capacity, level + (now - at) * per_second)
         if level >= 1:
             self._buckets[token.id] = (level - 1, now)
             return 0
         self._buckets[token.id] = (level, now)
-        return max(1, math.ceil((1 - level) * 60 / capacity))
+        return max(1, math.ceil((1 - level) / per_second))
+
+
+class ConcurrencyCap:
+    """At most ``limit`` requests of one token at a time in this process: one client hammering with many threads
+    gets 429 for the rest at once, and the others' requests keep their threads, connections and CPU."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._running: dict[int, int] = {}
+
+    def enter(self, token: Token) -> bool:
+        running = self._running.get(token.id, 0)
+        if running >= self.limit:
+            return False
+        self._running[token.id] = running + 1  # the event loop's thread only: no lock needed
+        return True
+
+    def leave(self, token: Token) -> None:
+        running = self._running.get(token.id, 1) - 1
+        if running:
+            self._running[token.id] = running
+        else:
+            self._running.pop(token.id, None)
 
 
 @dataclass
@@ -75,6 +106,7 @@ class Context:
     published: tuple[str, ...]
     tokens: ScopedTokens
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    running: ConcurrencyCap = field(default_factory=lambda: ConcurrencyCap(2))
 
     def today(self) -> date:
         return clock.today(self.settings.timezone)
@@ -133,8 +165,9 @@ def context(request: Request) -> Context:
 
 
 def require(scope: Scope) -> Callable[[Request], Any]:
-    """A dependency: the request's bearer token, when its scopes allow ``scope`` and its budget is not spent."""
-    async def check(request: Request) -> Token:
+    """A dependency: the request's bearer token, when its scopes allow ``scope``, its budget is not spent and it
+    has no more than its share of requests under way (held until the handler returns)."""
+    async def check(request: Request) -> AsyncIterator[Token]:
         ctx = context(request)
         header = request.headers.get("authorization")
         try:  # most requests: from the cache, no thread, no database; never a connection of the queries
@@ -149,11 +182,21 @@ def require(scope: Scope) -> Callable[[Request], Any]:
         wait = ctx.limiter.retry_after(token)
         if wait:
             raise HTTPException(429, f"{token.rate_per_minute} requests a minute are spent", {"Retry-After": str(wait)})
-        return token
+        if not ctx.running.enter(token):
+            raise HTTPException(429, f"this token has {ctx.running.limit} requests under way already; wait for them",
+                                {"Retry-After": "1"})
+        try:
+            yield token
+        finally:
+            ctx.running.leave(token)
     return check
 
 
 def period(first: date, last: date, *, max_days: int | None = None) -> tuple[date, date]:
+    for day in (first, last):
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise HTTPException(422, f"{day} is outside the years this API answers for ({FIRST_DAY.year}–"
+                                     f"{LAST_DAY.year})")
     if last < first:
         raise HTTPException(422, f"the period is inverted: from {first} is after to {last}")
     limit = max_days or MAX_DAYS

@@ -17,6 +17,7 @@ from qsmon.vocab import Category, SamplingType, Stage
 from readapi import queries
 from readapi.context import (
     MAX_DAYS_BY_GROUP,
+    MAX_OFFSET,
     MAX_PAGE,
     MAX_SERIES_DAYS,
     WINDOW_PATTERN,
@@ -226,6 +227,8 @@ async def get_failures(
     # A public token's cursor carries a position only: a sort key would show it the sample ids.
     after = decode(cursor, (int,) if public_only else (date, str))
     offset = int(after[0]) if public_only and after else 0
+    if offset > MAX_OFFSET:
+        raise HTTPException(400, f"the cursor is past the {MAX_OFFSET:,}th row: narrow the period or the region")
     items = await anyio.to_thread.run_sync(lambda: ctx.run(lambda c: queries.failures(
         c, first, last, code, category.value if category else None, None if public_only else after, limit,
         published_only=public_only, offset=offset, today=ctx.today())))
