@@ -99,7 +99,7 @@ class Settings(BaseSettings):
                                          "enforces its share of a token's rate)")
     api_burst_seconds: float = Field(default=10.0, ge=1.0, le=60.0,
                                      description="a token's burst: this many seconds of its requests a minute")
-    api_token_concurrency: int = Field(default=2, ge=1, le=64,
+    api_token_concurrency: int = Field(default=1, ge=1, le=64,
                                        description="requests of one token under way at once, per read API process "
                                                    "(beyond: 429)")
     ingest_tokens: tuple[SecretStr, ...] = Field(default=(), description="bearer tokens of the ingest API "

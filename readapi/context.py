@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import anyio
 import psycopg
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -74,25 +75,24 @@ class RateLimiter:
 
 class ConcurrencyCap:
     """At most ``limit`` requests of one token at a time in this process: one client hammering with many threads
-    gets 429 for the rest at once, and the others' requests keep their threads, connections and CPU."""
+    keeps only its share of threads, connections and CPU, and the others' requests theirs. A request over the cap
+    waits for a slot up to ``wait_s`` (a coroutine, no thread), then gets 429: a client retrying at once without
+    reading Retry-After asks a few times a second, not hundreds (each answer costs the event loop)."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, wait_s: float = 1.0) -> None:
         self.limit = limit
-        self._running: dict[int, int] = {}
+        self._wait_s = wait_s
+        self._slots: dict[int, anyio.Semaphore] = {}
 
-    def enter(self, token: Token) -> bool:
-        running = self._running.get(token.id, 0)
-        if running >= self.limit:
-            return False
-        self._running[token.id] = running + 1  # the event loop's thread only: no lock needed
-        return True
+    async def enter(self, token: Token) -> bool:
+        slots = self._slots.setdefault(token.id, anyio.Semaphore(self.limit))
+        with anyio.move_on_after(self._wait_s):
+            await slots.acquire()
+            return True
+        return False
 
     def leave(self, token: Token) -> None:
-        running = self._running.get(token.id, 1) - 1
-        if running:
-            self._running[token.id] = running
-        else:
-            self._running.pop(token.id, None)
+        self._slots[token.id].release()
 
 
 @dataclass
@@ -106,7 +106,7 @@ class Context:
     published: tuple[str, ...]
     tokens: ScopedTokens
     limiter: RateLimiter = field(default_factory=RateLimiter)
-    running: ConcurrencyCap = field(default_factory=lambda: ConcurrencyCap(2))
+    running: ConcurrencyCap = field(default_factory=lambda: ConcurrencyCap(1))
 
     def today(self) -> date:
         return clock.today(self.settings.timezone)
@@ -182,7 +182,7 @@ def require(scope: Scope) -> Callable[[Request], Any]:
         wait = ctx.limiter.retry_after(token)
         if wait:
             raise HTTPException(429, f"{token.rate_per_minute} requests a minute are spent", {"Retry-After": str(wait)})
-        if not ctx.running.enter(token):
+        if not await ctx.running.enter(token):
             raise HTTPException(429, f"this token has {ctx.running.limit} requests under way already; wait for them",
                                 {"Retry-After": "1"})
         try:

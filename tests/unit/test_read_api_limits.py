@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from datetime import date
 
+import anyio
 import pytest
 from fastapi import HTTPException
 
@@ -30,12 +32,35 @@ class TestRateLimiter:
 
 class TestConcurrencyCap:
     def test_a_token_gets_its_share_of_requests_under_way_and_no_more(self) -> None:
-        cap = ConcurrencyCap(2)
-        other = Token(8, "统计", frozenset({Scope.READ}), 600)
-        assert [cap.enter(TOKEN), cap.enter(TOKEN), cap.enter(TOKEN)] == [True, True, False]
-        assert cap.enter(other)  # another token is not held up
-        cap.leave(TOKEN)
-        assert cap.enter(TOKEN)
+        async def scenario() -> list[bool]:
+            cap = ConcurrencyCap(2, wait_s=0.05)
+            other = Token(8, "统计", frozenset({Scope.READ}), 600)
+            entered = [await cap.enter(TOKEN), await cap.enter(TOKEN), await cap.enter(TOKEN)]
+            entered.append(await cap.enter(other))  # another token is not held up
+            cap.leave(TOKEN)
+            entered.append(await cap.enter(TOKEN))  # a slot freed: the next one goes
+            return entered
+
+        assert anyio.run(scenario) == [True, True, False, True, True]
+
+    def test_a_request_over_the_cap_waits_for_a_slot_before_it_is_refused(self) -> None:
+        async def scenario() -> tuple[bool, float]:
+            cap = ConcurrencyCap(1, wait_s=2.0)
+            await cap.enter(TOKEN)
+            started = time.monotonic()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_leave_after, cap, 0.2)
+                entered = await cap.enter(TOKEN)
+            return entered, time.monotonic() - started
+
+        entered, waited = anyio.run(scenario)
+        assert entered
+        assert 0.15 < waited < 1.5
+
+
+async def _leave_after(cap: ConcurrencyCap, seconds: float) -> None:
+    await anyio.sleep(seconds)
+    cap.leave(TOKEN)
 
 
 class TestBounds:
