@@ -20,6 +20,7 @@ from typing import Any, Literal, get_origin
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -29,7 +30,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from qsmon.exceptions import ConfigError
+from qsmon.exceptions import ConfigError, yaml_problem
 
 Port = Field(ge=1, le=65535)
 MIN_TOKEN_LENGTH = 16
@@ -341,6 +342,8 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError("invalid settings:\n  " + "\n  ".join(problems(exc))) from None
+    except yaml.YAMLError as exc:  # the config file's line is not quoted: it may hold a password
+        raise ConfigError(f"QSMON_CONFIG_FILE is not valid YAML: {yaml_problem(exc)}") from None
 
 
 def misspelt_variables(environ: Mapping[str, str]) -> list[str]:
