@@ -24,6 +24,8 @@ def create(
     category: Annotated[list[str] | None, typer.Option(help="category it may write; repeat (default: any)")] = None,
     lab: Annotated[str | None, typer.Option(help="the lab it speaks for: every record's lab must be this")] = None,
     source: Annotated[str | None, typer.Option(help="every record's source must be this")] = None,
+    records_per_minute: Annotated[int | None, typer.Option(
+        help="records a minute it may send (default QSMON_INGEST_RECORDS_PER_MINUTE); beyond: 429", min=1)] = None,
 ) -> None:
     """Create a token and print it once: only its hash is stored. An ingest token is issued to a named sender
     (NAME, and --lab when it is a lab's) for the regions and categories it may write."""
@@ -48,7 +50,7 @@ def create(
         raise typer.BadParameter(f"categories are {', '.join(c.value for c in Category)}") from None
     write = WriteScope(lab, source, None if not region or NATION in region else tuple(region), categories)
     with connect(get_settings().dsn) as conn:
-        token, secret = create_token(conn, name, scopes, rate, write)
+        token, secret = create_token(conn, name, scopes, rate, write, records_per_minute)
     limits = "; ".join(f"{k} {v}" for k, v in (("lab", lab), ("source", source),
                                                 ("regions", ",".join(write.regions or ()) or None),
                                                 ("categories", ",".join(categories or ()) or None)) if v)

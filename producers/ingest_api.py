@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from producers.exceptions import ProduceError
 from producers.ingest_checks import SampleLookup, refused_records
+from producers.ingest_quota import Senders
 from producers.kafka_sink import ResultSink
 from qsmon import clock
 from qsmon.auth import RETRY_AFTER_S, Caller, IngestAuthoriser, TokenUncheckedError
@@ -129,6 +130,21 @@ def parse_body(body: bytes, media_type: str, *, max_records: int, max_errors: in
     return parsed
 
 
+async def _deliver(sink: ResultSink, caller: Caller, results: list[InspectionResult], ack_timeout_s: float,
+                   limiter: anyio.CapacityLimiter, senders: Senders) -> int:
+    """Send ``results`` as ``caller``'s and wait for Kafka's acknowledgement; 503 (the quota given back) if late."""
+    try:
+        with anyio.fail_after(ack_timeout_s + 0.5):
+            count = await anyio.to_thread.run_sync(sink.deliver, results, ack_timeout_s, caller.sender,
+                                                   limiter=limiter, abandon_on_cancel=True)
+    except (ProduceError, TimeoutError) as exc:
+        senders.give_back(caller, len(results))
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Kafka did not acknowledge the records in time;"
+                            " resend them (the worker de-duplicates)") from exc
+    senders.delivered(caller, results)
+    return int(count)
+
+
 def _media_type(content_type: str | None) -> str:
     """The request's media type; 415 unless JSON or NDJSON."""
     media_type = (content_type or "").split(";", maxsplit=1)[0].strip().lower()
@@ -197,6 +213,7 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
     requests = Counter("qsmon_ingest_requests_total", "Ingest requests by HTTP status", ["status"],
                        registry=registry)
     records = Counter("qsmon_ingest_records_total", "Records acknowledged by Kafka", registry=registry)
+    senders = Senders(registry, settings.ingest_max_records, settings.ingest_records_per_minute)
     authorised = IngestAuthoriser(settings)
     samples = SampleLookup(settings)
     state: dict[str, ResultSink] = {}
@@ -249,6 +266,7 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
                    403: {"model": Rejected, "description": "records this token may not send (its lab, source, regions"
                          " or categories; another sender's sample; not the next revision): nothing was sent"},
                    413: {"model": Problem}, 415: {"model": Problem}, 422: {"model": Rejected},
+                   429: {"model": Problem, "description": "past the sender's records a minute; see Retry-After"},
                    503: {"model": Problem}},
         summary="Submit one result (application/json) or a batch (application/x-ndjson)",
     )
@@ -270,14 +288,9 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
         forbidden = await _forbidden(caller, parsed.results, samples, parsers, settings.ingest_max_errors)
         if forbidden is not None:
             return forbidden
-        try:
-            with anyio.fail_after(settings.ingest_ack_timeout_s + 0.5):
-                count = await anyio.to_thread.run_sync(state["sink"].deliver, parsed.results,
-                                                       settings.ingest_ack_timeout_s, caller.sender,
-                                                       limiter=deliveries, abandon_on_cancel=True)
-        except (ProduceError, TimeoutError) as exc:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Kafka did not acknowledge the records in time;"
-                                " resend them (the worker de-duplicates)") from exc
+        senders.admit(caller, len(parsed.results))  # 429 past the sender's quota
+        count = await _deliver(state["sink"], caller, parsed.results, settings.ingest_ack_timeout_s, deliveries,
+                               senders)
         records.inc(count)
         return Accepted(accepted=count)
 

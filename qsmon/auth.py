@@ -162,6 +162,11 @@ class Caller:
     write_scope: WriteScope
     token: Token | None = None
 
+    def records_per_minute(self, default: int) -> int:
+        """Its ingest quota: the token's own, else ``default`` (QSMON_INGEST_RECORDS_PER_MINUTE)."""
+        own = self.token.records_per_minute if self.token is not None else None
+        return own or default
+
     def covers(self, region_code: str) -> bool:
         regions = self.write_scope.regions
         return regions is None or any(is_within(region_code, r) for r in regions)

@@ -107,6 +107,9 @@ class Settings(BaseSettings):
                                                                          "(JSON list; each 16 characters or more)")
     ingest_max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="largest request body")
     ingest_max_records: int = Field(default=20_000, ge=1, description="lines of one NDJSON batch, at most")
+    ingest_records_per_minute: int = Field(default=20_000, ge=1,
+                                           description="records a minute each ingest token may send (a token's own "
+                                                       "quota wins); beyond: 429 with Retry-After")
     ingest_max_errors: int = Field(default=100, ge=1, le=10_000, description="errors listed in a 422 (then counted)")
     ingest_ack_timeout_s: float = Field(default=4.0, gt=0, le=120,
                                         description="Kafka's acknowledgement, else 503 (answered within 5 s)")

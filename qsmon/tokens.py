@@ -68,6 +68,7 @@ class Token:
     revoked_at: datetime | None = None
     # What it may write and read (issue #31; None: no limit): qsmon.provenance.write_refusal.
     write_scope: WriteScope = UNLIMITED
+    records_per_minute: int | None = None  # ingest quota (None: QSMON_INGEST_RECORDS_PER_MINUTE)
 
     def allows(self, scope: Scope) -> bool:
         return any(scope in IMPLIED[s] for s in self.scopes)
@@ -83,18 +84,21 @@ def digest(token: str) -> bytes:
 
 
 def create_token(conn: psycopg.Connection, name: str, scopes: set[Scope], rate_per_minute: int = 600,
-                 write_scope: WriteScope = UNLIMITED) -> tuple[Token, str]:
+                 write_scope: WriteScope = UNLIMITED, records_per_minute: int | None = None) -> tuple[Token, str]:
     """A new token and its secret (shown once; only its hash is stored)."""
     secret = PREFIX + secrets.token_urlsafe(32)
     w = write_scope
     with conn.transaction():
         row = conn.execute("INSERT INTO api_tokens (name, token_hash, scopes, rate_per_minute, lab, source, regions,"
-                           " categories) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id, created_at",
+                           " categories, records_per_minute) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                           " RETURNING id, created_at",
                            (name, digest(secret), sorted(s.value for s in scopes), rate_per_minute, w.lab, w.source,
                             list(w.regions) if w.regions is not None else None,
-                            list(w.categories) if w.categories is not None else None)).fetchone()
+                            list(w.categories) if w.categories is not None else None,
+                            records_per_minute)).fetchone()
     assert row is not None  # noqa: S101 - INSERT … RETURNING returns the row
-    return Token(int(row[0]), name, frozenset(scopes), rate_per_minute, row[1], write_scope=write_scope), secret
+    return Token(int(row[0]), name, frozenset(scopes), rate_per_minute, row[1], write_scope=write_scope,
+                 records_per_minute=records_per_minute), secret
 
 
 def revoke_token(conn: psycopg.Connection, token_id: int) -> None:
@@ -105,14 +109,15 @@ def revoke_token(conn: psycopg.Connection, token_id: int) -> None:
         raise TokenNotFoundError("no such token", id=token_id)
 
 
-_COLUMNS = "id, name, scopes, rate_per_minute, created_at, revoked_at, lab, source, regions, categories"
+_COLUMNS = ("id, name, scopes, rate_per_minute, created_at, revoked_at, lab, source, regions, categories,"
+            " records_per_minute")
 
 
 def _token(row: tuple[Any, ...]) -> Token:
-    i, name, scopes, rate, created, revoked, lab, source, regions, categories = row[:10]
+    i, name, scopes, rate, created, revoked, lab, source, regions, categories, records = row[:11]
     return Token(int(i), name, frozenset(Scope(s) for s in scopes), int(rate), created, revoked,
                  WriteScope(lab, source, tuple(regions) if regions is not None else None,
-                            tuple(categories) if categories is not None else None))
+                            tuple(categories) if categories is not None else None), records)
 
 
 def list_tokens(conn: psycopg.Connection) -> list[Token]:
@@ -199,6 +204,6 @@ class TokenVerifier:
         with connect() as conn:
             row = conn.execute(f"SELECT {_COLUMNS}, token_hash FROM api_tokens"
                                " WHERE token_hash = %s AND revoked_at IS NULL", (hashed,)).fetchone()
-        if row is None or not hmac.compare_digest(bytes(row[10]), hashed):
+        if row is None or not hmac.compare_digest(bytes(row[11]), hashed):
             return None
         return _token(row)
