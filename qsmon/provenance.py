@@ -3,8 +3,10 @@
 
 Every record on the results topic carries its sender in Kafka headers: ``qsmon-sender`` (an id: ``token:12`` for a
 scoped API token, ``configured:1`` for the first of QSMON_INGEST_TOKENS, ``import:<user>:<files>`` for an import
-job, ``simulator:<user>``) and ``qsmon-authority``. The worker keeps the sender in the results history and the
-current verdict (migration 040).
+job, ``simulator:<user>``), ``qsmon-authority`` and, for a lab's token, ``qsmon-principal``: whom it sends for
+(``lab:<lab>``), so a lab's replacement token revises what its old one sent. The worker keeps the sender in the
+results history and the current verdict, and a sample's creator (its first sender's principal) beside the current
+verdict (migration 040).
 
 Authorities:
 
@@ -28,6 +30,7 @@ from qsmon.schema import FIRST_REVISION, InspectionResult
 
 SENDER_HEADER = "qsmon-sender"
 AUTHORITY_HEADER = "qsmon-authority"
+PRINCIPAL_HEADER = "qsmon-principal"
 MAX_SENDER_LENGTH = 200  # a header, then a column: an import naming many files is cut
 
 
@@ -43,10 +46,19 @@ class Sender:
 
     id: str
     authority: Authority = Authority.INTERNAL
+    on_behalf_of: str | None = None  # whom it sends for (``lab:<lab>``), when more than this one sender
+
+    @property
+    def principal(self) -> str:
+        """Who owns the samples it creates: its lab when it has one, else the sender itself."""
+        return self.on_behalf_of or self.id
 
     def headers(self) -> list[tuple[str, bytes]]:
-        return [(SENDER_HEADER, self.id[:MAX_SENDER_LENGTH].encode()),
-                (AUTHORITY_HEADER, self.authority.value.encode())]
+        headers = [(SENDER_HEADER, self.id[:MAX_SENDER_LENGTH].encode()),
+                   (AUTHORITY_HEADER, self.authority.value.encode())]
+        if self.on_behalf_of is not None:
+            headers.append((PRINCIPAL_HEADER, self.on_behalf_of[:MAX_SENDER_LENGTH].encode()))
+        return headers
 
 
 def sender_from_headers(headers: Iterable[tuple[str, bytes]] | None) -> Sender | None:
@@ -60,7 +72,9 @@ def sender_from_headers(headers: Iterable[tuple[str, bytes]] | None) -> Sender |
         authority = Authority(found.get(AUTHORITY_HEADER, b"").decode())
     except ValueError:
         authority = Authority.LAB
-    return Sender(raw.decode(errors="replace")[:MAX_SENDER_LENGTH], authority)
+    principal = found.get(PRINCIPAL_HEADER)
+    return Sender(raw.decode(errors="replace")[:MAX_SENDER_LENGTH], authority,
+                  principal.decode(errors="replace")[:MAX_SENDER_LENGTH] if principal is not None else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +103,8 @@ def write_refusal(scope: WriteScope, result: InspectionResult) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """A sample as stored: its current revision and who created it (None: before senders were recorded)."""
+    """A sample as stored: its current revision and who created it (a principal; None: before senders were
+    recorded)."""
 
     revision: int
     created_by: str | None
@@ -109,7 +124,7 @@ def revision_refusal(stored: Stored | None, revision: int, sender: Sender | None
         return f"revision {revision} of a sample not stored: a sample starts at revision {FIRST_REVISION}"
     if revision != stored.revision + 1:
         return f"revision {revision} is not the next one: the sample is stored at revision {stored.revision}"
-    if sender.authority is Authority.LAB and stored.created_by != sender.id:
+    if sender.authority is Authority.LAB and stored.created_by != sender.principal:
         return "the sample was sent by another sender: only it, or an admin token, may revise it"
     return None
 
@@ -125,7 +140,8 @@ def refusals(stored: dict[str, Stored], records: Sequence[tuple[str, int, Sender
         if reason is not None:
             refused[index] = reason
         elif current is None or revision > current.revision:
-            state[sample_id] = Stored(revision, current.created_by if current else (sender.id if sender else None))
+            state[sample_id] = Stored(revision,
+                                      current.created_by if current else (sender.principal if sender else None))
     return refused
 
 
@@ -134,5 +150,5 @@ def needs_lookup(sender: Sender | None) -> bool:
     return sender is not None and sender.authority is not Authority.INTERNAL
 
 
-__all__ = ["AUTHORITY_HEADER", "SENDER_HEADER", "Authority", "Sender", "Stored", "WriteScope", "needs_lookup",
-           "refusals", "revision_refusal", "sender_from_headers", "write_refusal"]
+__all__ = ["AUTHORITY_HEADER", "PRINCIPAL_HEADER", "SENDER_HEADER", "Authority", "Sender", "Stored", "WriteScope",
+           "needs_lookup", "refusals", "revision_refusal", "sender_from_headers", "write_refusal"]

@@ -75,8 +75,10 @@ class Token:
 
     @property
     def sender(self) -> Sender:
-        """The sender its records carry: ``token:<id>``, with an admin's authority or a lab's."""
-        return Sender(f"token:{self.id}", Authority.ADMIN if Scope.ADMIN in self.scopes else Authority.LAB)
+        """The sender its records carry: ``token:<id>``, with an admin's authority or a lab's, for its lab."""
+        lab = self.write_scope.lab
+        return Sender(f"token:{self.id}", Authority.ADMIN if Scope.ADMIN in self.scopes else Authority.LAB,
+                      f"lab:{lab}" if lab else None)
 
 
 def digest(token: str) -> bytes:

@@ -14,7 +14,7 @@ CREATE TEMP TABLE IF NOT EXISTS incoming (
     sampled_unit text, lab text, source text, failed_items text, kafka_partition int, kafka_offset bigint,
     produced_at timestamptz, manufacturer_region_code text, sampling_level text, task_source text,
     announcement_no text, announcement_date date, retest_status text, manufacturer_address text,
-    sampled_unit_address text, sender text
+    sampled_unit_address text, sender text, sender_principal text
 ) ON COMMIT DELETE ROWS
 """
 COPY = f"COPY incoming ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
@@ -59,8 +59,8 @@ WITH batch AS (
         (reported_at AT TIME ZONE %(tz)s)::date AS reported_day, manufacturer_region_code, sampling_level,
         reported_at, announcement_date, sender,
         -- a sample new in this batch was created by its lowest revision's sender (qsmon.provenance)
-        first_value(sender) OVER (PARTITION BY sample_id ORDER BY revision, kafka_partition, kafka_offset)
-            AS created_by
+        first_value(sender_principal) OVER (PARTITION BY sample_id ORDER BY revision, kafka_partition,
+                                            kafka_offset) AS created_by
     FROM incoming
     ORDER BY sample_id, revision DESC, kafka_partition, kafka_offset
 ), prev AS (  -- a first revision replaces nothing: only later ones are looked up

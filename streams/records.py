@@ -19,13 +19,13 @@ COLUMNS: tuple[str, ...] = (
     "region_code", "verdict", "grade", "score", "product", "brand", "spec", "batch", "manufacturer",
     "sampled_unit", "lab", "source", "failed_items", "kafka_partition", "kafka_offset", "produced_at",
     "manufacturer_region_code", "sampling_level", "task_source", "announcement_no", "announcement_date",
-    "retest_status", "manufacturer_address", "sampled_unit_address", "sender",
+    "retest_status", "manufacturer_address", "sampled_unit_address", "sender", "sender_principal",
 )
 COPY_TYPES: tuple[str, ...] = (
     "text", "int4", "timestamptz", "timestamptz", "text", "text", "text", "text",
     "text", "text", "text", "float8", "text", "text", "text", "text", "text",
     "text", "text", "text", "text", "int4", "int8", "timestamptz", "text", "text", "text", "text", "date", "text",
-    "text", "text", "text",
+    "text", "text", "text", "text",
 )
 
 
@@ -127,4 +127,5 @@ def copy_row(item: Accepted) -> tuple[Any, ...]:
         r.task_source or None, r.announcement_no or None, r.announcement_date, r.retest_status,
         r.manufacturer_address or None, r.sampled_unit_address or None,
         item.record.sender.id if item.record.sender else None,
+        item.record.sender.principal if item.record.sender else None,
     )

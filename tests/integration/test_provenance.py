@@ -95,11 +95,17 @@ class TestProvenance:
             # Lab A's next revision lands; then the bureau's admin token corrects it with the next one.
             assert post(url, secret_a, mine(lab_a, "P-1", revision=2, verdict="pass")).status_code == 202
             wait_until(lambda: (current(db, "P-1") or (0,))[0] == 2, 60, "lab A's revision 2")
-            assert current(db, "P-1") == (2, "pass", HONGHU, f"token:{lab_a.id}", f"token:{lab_a.id}")
+            assert current(db, "P-1") == (2, "pass", HONGHU, f"token:{lab_a.id}", "lab:实验室A")
             admin_fix = result("P-1", revision=3, verdict="fail", region=HONGHU, lab="实验室A")
             assert post(url, secret_admin, admin_fix).status_code == 202
             wait_until(lambda: (current(db, "P-1") or (0,))[0] == 3, 60, "the bureau's revision 3")
-            assert current(db, "P-1") == (3, "fail", HONGHU, f"token:{bureau.id}", f"token:{lab_a.id}")
+            assert current(db, "P-1") == (3, "fail", HONGHU, f"token:{bureau.id}", "lab:实验室A")
+            # Lab A's replacement token (a rotation) revises what the old one sent: the sample is its lab's.
+            with connect(settings.dsn) as conn:
+                lab_a2, secret_a2 = create_token(conn, "实验室A(新)", {Scope.INGEST},
+                                                 write_scope=WriteScope(lab="实验室A", regions=(HONGHU,)))
+            assert post(url, secret_a2, mine(lab_a2, "P-1", revision=4, verdict="pass")).status_code == 202
+            wait_until(lambda: (current(db, "P-1") or (0,))[0] == 4, 60, "the replacement token's revision 4")
 
             # An import job and the simulator carry their senders too.
             rows = tmp_path / "lab.ndjson"
@@ -119,7 +125,7 @@ class TestProvenance:
         revisions = json.loads(history.stdout)["revisions"]
         assert [(r["revision"], r["sender"], r["token_name"]) for r in revisions] == [
             (1, f"token:{lab_a.id}", "实验室A"), (2, f"token:{lab_a.id}", "实验室A"),
-            (3, f"token:{bureau.id}", "荆州市局")]
+            (3, f"token:{bureau.id}", "荆州市局"), (4, f"token:{lab_a2.id}", "实验室A(新)")]
         text = run_cli(settings, "results", "history", "P-1").stdout
         assert f"sender=token:{lab_b.id}" not in text
         assert "(实验室A)" in text

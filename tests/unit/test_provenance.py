@@ -63,9 +63,18 @@ class TestRevisionRule:
         assert set(refusals({}, records)) == {1, 4}
 
 
+class TestPrincipal:
+    def test_a_labs_replacement_token_revises_what_the_old_one_sent(self) -> None:
+        old, new = Sender("token:1", Authority.LAB, "lab:实验室A"), Sender("token:9", Authority.LAB, "lab:实验室A")
+        assert revision_refusal(Stored(1, old.principal), 2, new) is None
+        assert revision_refusal(Stored(1, old.principal), 2, LAB_B) is not None
+
+
 class TestHeaders:
     def test_the_sender_travels_in_headers_and_an_unknown_authority_reads_as_a_lab(self) -> None:
         assert sender_from_headers(ADMIN.headers()) == ADMIN
+        lab = Sender("token:1", Authority.LAB, "lab:实验室A")
+        assert sender_from_headers(lab.headers()) == lab
         assert sender_from_headers(None) is None
         forged = [("qsmon-sender", b"token:9"), ("qsmon-authority", b"root")]
         assert sender_from_headers(forged) == Sender("token:9", Authority.LAB)

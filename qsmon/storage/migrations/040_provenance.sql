@@ -11,5 +11,7 @@ ALTER TABLE api_tokens
 -- The sender of every revision (the record's qsmon-sender header: token:12, import:<user>:<files>, simulator:…);
 -- NULL for results stored before senders were recorded, or written to Kafka without the header.
 ALTER TABLE inspection_results ADD COLUMN sender text;
--- The current revision's sender, and the sample's creator: a lab's token revises only samples it created.
+-- The current revision's sender, and the sample's creator (its first sender's principal: lab:<lab> for a lab's
+-- token, so a replacement token of the same lab revises what the old one sent; else the sender): a lab's token
+-- revises only samples its lab created.
 ALTER TABLE sample_current ADD COLUMN sender text, ADD COLUMN created_by text;
