@@ -55,6 +55,13 @@ class TestRobots:
         assert "http://evil" not in markdown
         assert markdown.count("](") == 1  # the dashboard link, ours
 
+    def test_a_reports_summary_names_firms_as_plain_words(self) -> None:
+        from reports.announce import report_message
+
+        message = report_message("2026年3月报告", f"多次不合格的是{FIRM_LINK}(沙市区,3批次)\n下一步工作", [])
+        assert "](http" not in message.markdown
+        assert "下一步工作" in message.markdown.splitlines()  # its lines kept
+
     def test_the_markdown_rule_keeps_text_on_one_line(self) -> None:
         assert "\n" not in markdown_text("企业\n### 标题")
         assert markdown_text("洪湖市 · 蔬菜") == "洪湖市 · 蔬菜"
