@@ -20,6 +20,7 @@ from cases.messages import render as case_message
 from indicators.labels import FEED_WINDOW, PACE_WINDOW, label, number, target_words, window_label
 from notify.message import Message
 from notify.routing import Channel, ChannelsConfig, InhibitRule
+from qsmon.escaping import markdown_text as md
 from qsmon.plans.model import Measure, Op, PlanStatus, Severity
 
 TRANSITION_LABELS: Mapping[StrEnum, str] = {
@@ -62,7 +63,7 @@ def _shortfall(p: Mapping[str, Any]) -> float:
 
 
 def plan_line(p: Mapping[str, Any]) -> str:
-    text = f"规划:{p['plan_title']}(规划期 {p['period_start']} 至 {p['period_end']}"
+    text = f"规划:{md(p['plan_title'])}(规划期 {p['period_start']} 至 {p['period_end']}"
     if p.get("plan_status") == PlanStatus.EXTENDED:
         text += f",规划期已结束,延续执行至 {p['in_force_until']}"
     elif p.get("plan_status") == PlanStatus.EXPIRED:
@@ -78,15 +79,15 @@ def _line(items: Sequence[Mapping[str, Any]], folded: Sequence[Mapping[str, Any]
     """One indicator in one region: its windows, then the detail of the worst window."""
     worst = items[0]
     severity = Severity(worst["severity"])
-    scope = worst["region_name"] + (f" · {worst['subcategory']}" if worst["subcategory"] else "")
+    scope = md(worst["region_name"]) + (f" · {md(worst['subcategory'])}" if worst["subcategory"] else "")
     mark = f"{_MARK[severity]} {label(severity)}" if Transition(worst["transition"]) in _FIRING else "✅"
     if worst["window"] == FEED_WINDOW:  # a feed that stopped: no rate to show, only what was due
         days = (datetime.fromisoformat(worst["last_day"]) - datetime.fromisoformat(worst["first_day"])).days + 1
-        return [f"- {mark}|{scope}|{worst['indicator_name']}:近{days}天收到 {worst['samples']} 批次结果"
+        return [f"- {mark}|{scope}|{md(worst['indicator_name'])}:近{days}天收到 {worst['samples']} 批次结果"
                 f"(此前每{days}天约 {worst['previous_value'] or 0:.0f} 批次),请核实数据报送是否中断"]
     if worst["window"] == PACE_WINDOW:
         return _pace_lines(worst, mark, scope)
-    lines = [f"- {mark}|{scope}|{worst['indicator_name']}:{_windows(items)}(目标 {payload_target(worst)})"]
+    lines = [f"- {mark}|{scope}|{md(worst['indicator_name'])}:{_windows(items)}(目标 {payload_target(worst)})"]
     detail = [f"样本 {worst['samples']} 批次,不合格 {worst['failed']} 批次",
               f"95%置信区间 {number(worst['low'], Measure(worst['measure']))} – "
               f"{number(worst['high'], Measure(worst['measure']))}"]
@@ -94,13 +95,14 @@ def _line(items: Sequence[Mapping[str, Any]], folded: Sequence[Mapping[str, Any]
         detail.append(f"自 {worst['opened_at'][:16].replace('T', ' ')} 起")
     lines.append("  " + ";".join(detail))
     if worst.get("top_failed_items"):
-        lines.append("  主要不合格项目:" + "、".join(f"{name}({count})" for name, count in worst["top_failed_items"]))
+        lines.append("  主要不合格项目:" + "、".join(f"{md(name)}({count})"
+                                                   for name, count in worst["top_failed_items"]))
     if worst.get("top_failed_firms"):
-        lines.append("  涉及企业:" + "、".join(f"{name}({count})" for name, count in worst["top_failed_firms"]))
+        lines.append("  涉及企业:" + "、".join(f"{md(name)}({count})" for name, count in worst["top_failed_firms"]))
     if folded:
         counties: dict[str, Mapping[str, Any]] = {}
         for f in folded:
-            counties.setdefault(f["region_name"], f)
+            counties.setdefault(md(f["region_name"]), f)
         verb = "未达标" if Transition(worst["transition"]) in _FIRING else "恢复"
         lines.append(f"  下级地区同时{verb}:" + "、".join(
             f"{name} {number(f['value'], Measure(f['measure']))}" for name, f in counties.items()))

@@ -8,11 +8,12 @@ from typing import Any
 from cases.deadlines import StepState
 from cases.labels import case_label
 from notify.message import Message
+from qsmon.escaping import markdown_text as md
 
 
 def _line(p: dict[str, Any]) -> str:
-    what = " ".join(x for x in (p.get("product"), p.get("firm")) if x) or p["sample_id"]
-    return (f"- {p['region_name']} {what}(样品 {p['sample_id']}):{p['step_name']} "
+    what = md(" ".join(x for x in (p.get("product"), p.get("firm")) if x) or p["sample_id"])
+    return (f"- {md(p['region_name'])} {what}(样品 {md(p['sample_id'])}):{md(p['step_name'])} "
             f"**{case_label(StepState(p['state']))}**,期限 {p['due_on']}({p['basis']})")
 
 

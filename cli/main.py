@@ -13,6 +13,7 @@ from cli.months import months_app
 from cli.offsets import offsets_app
 from cli.plans import plans_app
 from cli.report import report_app
+from cli.results import results_app
 from cli.tokens import serve_api, tokens_app
 from cli.workdays import workdays_app
 
@@ -35,6 +36,7 @@ app.add_typer(cases_app, name="cases")
 app.add_typer(workdays_app, name="workdays")
 app.add_typer(months_app, name="months")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(results_app, name="results")
 producers.serve_app.command("api")(serve_api)
 
 

@@ -74,14 +74,17 @@ def import_(
     from producers.importers import import_files
     from producers.importers.run import Format
     from producers.importers.samr import SamrOptions
-    from producers.kafka_sink import ResultSink
+    from producers.kafka_sink import ResultSink, local_sender
+    from qsmon import clock
     from qsmon.vocab import Category
 
     if fmt not in (None, "samr", "csv", "ndjson"):
         raise typer.BadParameter("--format must be samr, csv or ndjson")
     rejects_path = rejects or files[0].with_name(files[0].name + ".rejects.csv")
     samr = SamrOptions(category=Category(category), region_code=region, keys_by_file_name=keys_by_file_name)
-    sink = None if dry_run else ResultSink(get_settings(), client_id="qsmon-import")
+    # Each row carries the import job as its sender: who ran it, when, and which files (qsmon results history).
+    job = local_sender("import", clock.now().strftime("%Y%m%dT%H%M%SZ") + ":" + "+".join(f.name for f in files))
+    sink = None if dry_run else ResultSink(get_settings(), client_id="qsmon-import", sender=job)
     fmt_value: Format | None = fmt  # type: ignore[assignment]
     with tqdm(unit=" rows", disable=as_json, file=sys.stderr, desc="importing") as bar:
         try:

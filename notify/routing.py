@@ -41,7 +41,7 @@ import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from qsmon.exceptions import ConfigError
+from qsmon.exceptions import ConfigError, yaml_problem
 from qsmon.regions import is_within
 
 ChannelType = Literal["webhook", "alertmanager", "smtp", "wecom", "dingtalk", "feishu"]
@@ -190,7 +190,9 @@ def load_channels(path: Path | None) -> ChannelsConfig:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
                              for e in exc.errors(include_url=False, include_input=False))
         raise ConfigError("invalid channels file", file=str(path), error=problems) from None
-    except (OSError, yaml.YAMLError) as exc:
+    except yaml.YAMLError as exc:  # never the line itself: it may hold a robot's key
+        raise ConfigError("invalid channels file", file=str(path), error=yaml_problem(exc)) from None
+    except OSError as exc:
         raise ConfigError("invalid channels file", file=str(path), error=str(exc)) from exc
     names = [c.name for c in config.channels]
     if len(set(names)) != len(names):

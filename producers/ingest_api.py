@@ -28,9 +28,11 @@ from prometheus_client import CollectorRegistry, Counter, make_asgi_app
 from pydantic import BaseModel
 
 from producers.exceptions import ProduceError
+from producers.ingest_checks import SampleLookup, refused_records
+from producers.ingest_quota import Senders
 from producers.kafka_sink import ResultSink
 from qsmon import clock
-from qsmon.auth import RETRY_AFTER_S, IngestAuthoriser, TokenUncheckedError
+from qsmon.auth import RETRY_AFTER_S, Caller, IngestAuthoriser, TokenUncheckedError
 from qsmon.exceptions import InvalidResultError
 from qsmon.health import Cached
 from qsmon.schema import InspectionResult, parse_result
@@ -128,6 +130,41 @@ def parse_body(body: bytes, media_type: str, *, max_records: int, max_errors: in
     return parsed
 
 
+async def _deliver(sink: ResultSink, caller: Caller, results: list[InspectionResult], ack_timeout_s: float,
+                   limiter: anyio.CapacityLimiter, senders: Senders) -> int:
+    """Send ``results`` as ``caller``'s and wait for Kafka's acknowledgement; 503 (the quota given back) if late."""
+    try:
+        with anyio.fail_after(ack_timeout_s + 0.5):
+            count = await anyio.to_thread.run_sync(sink.deliver, results, ack_timeout_s, caller.sender,
+                                                   limiter=limiter, abandon_on_cancel=True)
+    except (ProduceError, TimeoutError) as exc:
+        senders.give_back(caller, len(results))
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Kafka did not acknowledge the records in time;"
+                            " resend them (the worker de-duplicates)") from exc
+    senders.delivered(caller, results)
+    return int(count)
+
+
+def _media_type(content_type: str | None) -> str:
+    """The request's media type; 415 unless JSON or NDJSON."""
+    media_type = (content_type or "").split(";", maxsplit=1)[0].strip().lower()
+    if media_type not in (JSON_TYPE, *NDJSON_TYPES):
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                            f"send {JSON_TYPE} (one result) or {NDJSON_TYPES[0]} (a batch)")
+    return media_type
+
+
+async def _forbidden(caller: Caller, results: list[InspectionResult], samples: SampleLookup,
+                     limiter: anyio.CapacityLimiter, max_errors: int) -> JSONResponse | None:
+    """403 with the records ``caller`` may not send (qsmon.provenance), None when it may send them all."""
+    refused = await anyio.to_thread.run_sync(refused_records, caller, results, samples, limiter=limiter)
+    if not refused:
+        return None
+    errors = [RecordError(line=index + 1, sample_id=sample_id, error=reason)
+              for index, sample_id, reason in refused[:max_errors]]
+    return JSONResponse(Rejected(error_count=len(refused), errors=errors).model_dump(), status_code=403)
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """The generated description, plus the request body the handler reads itself: clients and fuzzers see it."""
     if app.openapi_schema is None:
@@ -149,22 +186,23 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 RouterFactory = Callable[[Settings, IngestAuthoriser], APIRouter]
 
 
-async def require_ingest(authorised: IngestAuthoriser, authorization: str | None) -> None:
-    """401 unless the Authorization header allows ingest; 503 while a scoped token cannot be checked."""
+async def require_ingest(authorised: IngestAuthoriser, authorization: str | None) -> Caller:
+    """Who sends: 401 unless the Authorization header allows ingest; 503 while a scoped token cannot be checked."""
     try:
-        allowed = await authorised.allows(authorization)
+        caller = await authorised.caller(authorization)
     except TokenUncheckedError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, exc.message,
                             headers={"Retry-After": str(RETRY_AFTER_S)}) from None
-    if not allowed:
+    if caller is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
                             headers={"WWW-Authenticate": "Bearer"})
+    return caller
 
 
-def ingest_token(authorised: IngestAuthoriser) -> Callable[..., Awaitable[None]]:
+def ingest_token(authorised: IngestAuthoriser) -> Callable[..., Awaitable[Caller]]:
     """A dependency checking the token before anything else of the request (its path and body included)."""
-    async def check(authorization: Annotated[str | None, Header()] = None) -> None:
-        await require_ingest(authorised, authorization)
+    async def check(authorization: Annotated[str | None, Header()] = None) -> Caller:
+        return await require_ingest(authorised, authorization)
     return check
 
 
@@ -175,7 +213,9 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
     requests = Counter("qsmon_ingest_requests_total", "Ingest requests by HTTP status", ["status"],
                        registry=registry)
     records = Counter("qsmon_ingest_records_total", "Records acknowledged by Kafka", registry=registry)
+    senders = Senders(registry, settings.ingest_max_records, settings.ingest_records_per_minute)
     authorised = IngestAuthoriser(settings)
+    samples = SampleLookup(settings)
     state: dict[str, ResultSink] = {}
     # Parsing is CPU work: at most this many requests parse at once, each in its own thread, so the event loop
     # (health checks, other clients' uploads) keeps running whatever one client sends.
@@ -193,6 +233,7 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
             if "sink" in state:
                 state.pop("sink").close()
             authorised.close()
+            samples.close()
 
     app = FastAPI(
         title="qsmon ingest", version="1.0",
@@ -221,8 +262,12 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
         "/v1/results",
         status_code=status.HTTP_202_ACCEPTED,
         response_model=Accepted,
-        responses={400: {"model": Problem}, 401: {"model": Problem}, 413: {"model": Problem},
-                   415: {"model": Problem}, 422: {"model": Rejected}, 503: {"model": Problem}},
+        responses={400: {"model": Problem}, 401: {"model": Problem},
+                   403: {"model": Rejected, "description": "records this token may not send (its lab, source, regions"
+                         " or categories; another sender's sample; not the next revision): nothing was sent"},
+                   413: {"model": Problem}, 415: {"model": Problem}, 422: {"model": Rejected},
+                   429: {"model": Problem, "description": "past the sender's records a minute; see Retry-After"},
+                   503: {"model": Problem}},
         summary="Submit one result (application/json) or a batch (application/x-ndjson)",
     )
     async def post_results(
@@ -230,11 +275,8 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
         authorization: Annotated[str | None, Header()] = None,
         content_type: Annotated[str | None, Header()] = None,
     ) -> Any:
-        await require_ingest(authorised, authorization)
-        media_type = (content_type or "").split(";", maxsplit=1)[0].strip().lower()
-        if media_type not in (JSON_TYPE, *NDJSON_TYPES):
-            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-                                f"send {JSON_TYPE} (one result) or {NDJSON_TYPES[0]} (a batch)")
+        caller = await require_ingest(authorised, authorization)
+        media_type = _media_type(content_type)
         body = await _read_limited(request, settings.ingest_max_body_bytes)
         parsed = await anyio.to_thread.run_sync(
             lambda: parse_body(body, media_type, max_records=settings.ingest_max_records,
@@ -243,14 +285,12 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
         if parsed.error_count:
             rejected = Rejected(error_count=parsed.error_count, errors=parsed.errors)
             return JSONResponse(rejected.model_dump(), status_code=422)
-        try:
-            with anyio.fail_after(settings.ingest_ack_timeout_s + 0.5):
-                count = await anyio.to_thread.run_sync(state["sink"].deliver, parsed.results,
-                                                       settings.ingest_ack_timeout_s, limiter=deliveries,
-                                                       abandon_on_cancel=True)
-        except (ProduceError, TimeoutError) as exc:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Kafka did not acknowledge the records in time;"
-                                " resend them (the worker de-duplicates)") from exc
+        forbidden = await _forbidden(caller, parsed.results, samples, parsers, settings.ingest_max_errors)
+        if forbidden is not None:
+            return forbidden
+        senders.admit(caller, len(parsed.results))  # 429 past the sender's quota
+        count = await _deliver(state["sink"], caller, parsed.results, settings.ingest_ack_timeout_s, deliveries,
+                               senders)
         records.inc(count)
         return Accepted(accepted=count)
 

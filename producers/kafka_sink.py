@@ -13,16 +13,33 @@ from types import TracebackType
 from typing import Any
 
 from producers.exceptions import ProduceError
+from qsmon.provenance import Sender
 from qsmon.schema import InspectionResult
 from qsmon.settings import Settings
 
 
+def local_sender(kind: str, detail: str = "") -> Sender:
+    """The bureau's own tool run by this host's user (internal authority: qsmon.provenance), e.g.
+    ``import:alice:抽检.xlsx``."""
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container's numeric user)
+        user = "?"
+    return Sender(f"{kind}:{user}" + (f":{detail}" if detail else ""))
+
+
 class ResultSink:
+    """Every record carries its sender in headers (``sender``, default: the client id and this host's user)."""
+
     def __init__(self, settings: Settings, *, topic: str | None = None, client_id: str = "qsmon-producer",
-                 max_block_s: float = 60.0) -> None:
+                 max_block_s: float = 60.0, sender: Sender | None = None) -> None:
         from kafka import KafkaProducer
 
         self.topic = topic or settings.results_topic
+        self.sender = sender or local_sender(client_id)
+        self._headers = self.sender.headers()
         self._producer = KafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap,
             client_id=client_id,
@@ -53,7 +70,7 @@ class ResultSink:
     def send_raw(self, key: bytes, value: bytes) -> None:
         with self._lock:
             self._pending += 1
-        future = self._producer.send(self.topic, key=key, value=value)
+        future = self._producer.send(self.topic, key=key, value=value, headers=self._headers)
         future.add_callback(self._on_success)
         future.add_errback(self._on_error)
 
@@ -67,8 +84,10 @@ class ResultSink:
             count += 1
         return count
 
-    def deliver(self, results: Iterable[InspectionResult], timeout_s: float = 30.0) -> int:
+    def deliver(self, results: Iterable[InspectionResult], timeout_s: float = 30.0, sender: Sender | None = None
+                ) -> int:
         """Send and wait until Kafka acknowledged exactly these records (acks=all); raise if any was not.
+        ``sender``: who sent them (the ingest API's caller), else the sink's.
 
         A :class:`ProduceError` within about ``timeout_s`` when Kafka does not answer. Records already handed to
         the client may still reach Kafka afterwards; a retried request then repeats them, which the worker's
@@ -78,7 +97,9 @@ class ResultSink:
 
         deadline = time.monotonic() + timeout_s
         try:
-            futures = [self._producer.send(self.topic, key=r.key, value=r.to_json()) for r in results]
+            headers = sender.headers() if sender is not None else self._headers
+            futures = [self._producer.send(self.topic, key=r.key, value=r.to_json(), headers=headers)
+                       for r in results]
             self._producer.flush(timeout=max(0.0, deadline - time.monotonic()))
             for future in futures:
                 future.get(timeout=max(0.0, deadline - time.monotonic()))

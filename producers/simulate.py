@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from producers.kafka_sink import ResultSink
+from producers.kafka_sink import ResultSink, local_sender
 from producers.simulator import Simulator, SimulatorOptions
 from qsmon.settings import Settings
 
@@ -21,7 +21,7 @@ def send_history(settings: Settings, options: SimulatorOptions, count: int, *,
                  progress: Callable[[int], None] | None = None) -> SimulationReport:
     """``count`` results over ``options.first_day..last_day``, as fast as Kafka takes them."""
     started = time.monotonic()
-    with ResultSink(settings, client_id="qsmon-simulator") as sink:
+    with ResultSink(settings, client_id="qsmon-simulator", sender=local_sender("simulator")) as sink:
         for n, result in enumerate(Simulator(options).events(count), 1):
             sink.send(result)
             if progress and n % 10_000 == 0:
@@ -37,7 +37,7 @@ def send_live(settings: Settings, options: SimulatorOptions, rate: float, durati
     simulator = Simulator(options)
     started = time.monotonic()
     sent = 0
-    with ResultSink(settings, client_id="qsmon-simulator") as sink:
+    with ResultSink(settings, client_id="qsmon-simulator", sender=local_sender("simulator")) as sink:
         while time.monotonic() - started < duration_s and (max_count is None or sent < max_count):
             due = int((time.monotonic() - started) * rate) + 1
             while sent < due and (max_count is None or sent < max_count):

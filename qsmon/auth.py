@@ -15,8 +15,10 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from qsmon.exceptions import QsmonError, StorageError
+from qsmon.provenance import Authority, Sender, WriteScope
+from qsmon.regions import is_within
 from qsmon.settings import Settings
-from qsmon.tokens import Scope, Token, TokenVerifier
+from qsmon.tokens import UNLIMITED, Scope, Token, TokenVerifier
 
 log = logging.getLogger("qsmon.auth")
 
@@ -24,12 +26,18 @@ log = logging.getLogger("qsmon.auth")
 def bearer_authorised(header: str | None, tokens: list[bytes]) -> bool:
     """The Authorization header carries one of ``tokens``. Every token is compared, in constant time: the time
     taken says nothing about which one matched, or how much of one."""
+    return bearer_match(header, tokens) is not None
+
+
+def bearer_match(header: str | None, tokens: list[bytes]) -> int | None:
+    """The index of the token of ``tokens`` the header carries (every one compared, in constant time)."""
     if not header or not header.startswith("Bearer ") or not tokens:
-        return False
+        return None
     offered = header.removeprefix("Bearer ").strip().encode()
-    matched = False
-    for token in tokens:
-        matched |= hmac.compare_digest(offered, token)
+    matched: int | None = None
+    for index, token in enumerate(tokens):
+        if hmac.compare_digest(offered, token):
+            matched = index
     return matched
 
 
@@ -145,6 +153,25 @@ class ScopedTokens:
         return TokenUncheckedError("the token could not be checked now; try again", reason=reason)
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who an accepted ingest request comes from: the sender its records carry and what it may write. ``token`` is
+    the scoped token (None for a configured one)."""
+
+    sender: Sender
+    write_scope: WriteScope
+    token: Token | None = None
+
+    def records_per_minute(self, default: int) -> int:
+        """Its ingest quota: the token's own, else ``default`` (QSMON_INGEST_RECORDS_PER_MINUTE)."""
+        own = self.token.records_per_minute if self.token is not None else None
+        return own or default
+
+    def covers(self, region_code: str) -> bool:
+        regions = self.write_scope.regions
+        return regions is None or any(is_within(region_code, r) for r in regions)
+
+
 class IngestAuthoriser:
     """A configured ingest token, or a scoped token allowing ``ingest``. A database that cannot be asked leaves
     scoped tokens unchecked (503), unless it confirmed them lately (tokens.GRACE_SECONDS); configured tokens keep
@@ -159,7 +186,16 @@ class IngestAuthoriser:
 
     async def allows(self, header: str | None) -> bool:
         """The header carries a token allowing ingest. Raises TokenUncheckedError (ScopedTokens.lookup)."""
-        if bearer_authorised(header, self._tokens):
-            return True
+        return await self.caller(header) is not None
+
+    async def caller(self, header: str | None) -> Caller | None:
+        """Who the header's token allows to ingest, None when it allows nothing. A configured token
+        (QSMON_INGEST_TOKENS) sends as ``configured:<n>``, a lab without limits; a scoped one as its token.
+        Raises TokenUncheckedError (ScopedTokens.lookup)."""
+        index = bearer_match(header, self._tokens)
+        if index is not None:
+            return Caller(Sender(f"configured:{index + 1}", Authority.LAB), UNLIMITED)
         token = await self._scoped.lookup(header)
-        return token is not None and token.allows(Scope.INGEST)
+        if token is None or not token.allows(Scope.INGEST):
+            return None
+        return Caller(token.sender, token.write_scope, token)

@@ -38,3 +38,17 @@ class MigrationError(StorageError):
 
 class SchemaVersionError(QsmonError):
     """The database's schema is not the one this code was written for (qsmon.storage.migrate.check_schema)."""
+
+
+def yaml_problem(exc: BaseException) -> str:
+    """What is wrong with a YAML file and where, without the source line PyYAML quotes: the channels file and the
+    config file hold robot keys and passwords, and a syntax error on their line would print them."""
+    problem, mark = getattr(exc, "problem", None), getattr(exc, "problem_mark", None)
+    if problem is not None:
+        context = getattr(exc, "context", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        return f"{context + ': ' if context else ''}{problem}{where}"
+    reason, position = getattr(exc, "reason", None), getattr(exc, "position", None)
+    if reason is not None:  # the reader refused a character before parsing
+        return f"{reason} (character {position})"
+    return f"not readable as YAML ({type(exc).__name__})"

@@ -20,6 +20,7 @@ from typing import Any, Literal, get_origin
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -29,7 +30,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from qsmon.exceptions import ConfigError
+from qsmon.exceptions import ConfigError, yaml_problem
 
 Port = Field(ge=1, le=65535)
 MIN_TOKEN_LENGTH = 16
@@ -97,10 +98,18 @@ class Settings(BaseSettings):
     api_workers: int = Field(default=1, ge=1, le=32,
                              description="read API processes (more than one pays only with spare cores; each "
                                          "enforces its share of a token's rate)")
+    api_burst_seconds: float = Field(default=10.0, ge=1.0, le=60.0,
+                                     description="a token's burst: this many seconds of its requests a minute")
+    api_token_concurrency: int = Field(default=1, ge=1, le=64,
+                                       description="requests of one token under way at once, per read API process "
+                                                   "(beyond: 429)")
     ingest_tokens: tuple[SecretStr, ...] = Field(default=(), description="bearer tokens of the ingest API "
                                                                          "(JSON list; each 16 characters or more)")
     ingest_max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="largest request body")
     ingest_max_records: int = Field(default=20_000, ge=1, description="lines of one NDJSON batch, at most")
+    ingest_records_per_minute: int = Field(default=20_000, ge=1,
+                                           description="records a minute each ingest token may send (a token's own "
+                                                       "quota wins); beyond: 429 with Retry-After")
     ingest_max_errors: int = Field(default=100, ge=1, le=10_000, description="errors listed in a 422 (then counted)")
     ingest_ack_timeout_s: float = Field(default=4.0, gt=0, le=120,
                                         description="Kafka's acknowledgement, else 503 (answered within 5 s)")
@@ -123,6 +132,9 @@ class Settings(BaseSettings):
                                "{year} and {month} are filled in")
     notice_texts_file: Path | None = Field(default=None, description="the site's paragraphs of the public notice "
                                            "(default: reports/notice_texts.yaml)")
+    api_public_min_batches: int = Field(default=5, ge=1, le=1000,
+                                        description="public rate cells over fewer batches are suppressed (they "
+                                                    "would identify a firm)")
     public_failure_columns: tuple[str, ...] = Field(
         default=(), description="columns of the 不合格产品信息 workbook to publish (empty: every published column)")
     case_deadlines_file: Path | None = Field(default=None, description="the site's follow-up steps and deadlines "
@@ -342,6 +354,8 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError("invalid settings:\n  " + "\n  ".join(problems(exc))) from None
+    except yaml.YAMLError as exc:  # the config file's line is not quoted: it may hold a password
+        raise ConfigError(f"QSMON_CONFIG_FILE is not valid YAML: {yaml_problem(exc)}") from None
 
 
 def misspelt_variables(environ: Mapping[str, str]) -> list[str]:

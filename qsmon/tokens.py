@@ -20,10 +20,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import psycopg
 
 from qsmon.exceptions import QsmonError
+from qsmon.provenance import Authority, Sender, WriteScope
 
 PREFIX = "qsm_"
 TOKEN_SHAPE = re.compile(r"qsm_[A-Za-z0-9_-]{43}")
@@ -33,6 +35,7 @@ MAX_CACHED = 10_000
 # working: a lab system in daily use is not shut out by the outage. A token cannot be revoked while the database is
 # away anyway; one revoked just before stops when the database answers again, or after this long at most.
 GRACE_SECONDS = 600.0
+UNLIMITED = WriteScope()  # tokens made before issue #31, and tokens that read only
 
 
 class Scope(StrEnum):
@@ -63,25 +66,41 @@ class Token:
     rate_per_minute: int
     created_at: datetime | None = None
     revoked_at: datetime | None = None
+    # What it may write and read (issue #31; None: no limit): qsmon.provenance.write_refusal.
+    write_scope: WriteScope = UNLIMITED
+    records_per_minute: int | None = None  # ingest quota (None: QSMON_INGEST_RECORDS_PER_MINUTE)
 
     def allows(self, scope: Scope) -> bool:
         return any(scope in IMPLIED[s] for s in self.scopes)
+
+    @property
+    def sender(self) -> Sender:
+        """The sender its records carry: ``token:<id>``, with an admin's authority or a lab's, for its lab."""
+        lab = self.write_scope.lab
+        return Sender(f"token:{self.id}", Authority.ADMIN if Scope.ADMIN in self.scopes else Authority.LAB,
+                      f"lab:{lab}" if lab else None)
 
 
 def digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def create_token(conn: psycopg.Connection, name: str, scopes: set[Scope], rate_per_minute: int = 600
-                 ) -> tuple[Token, str]:
+def create_token(conn: psycopg.Connection, name: str, scopes: set[Scope], rate_per_minute: int = 600,
+                 write_scope: WriteScope = UNLIMITED, records_per_minute: int | None = None) -> tuple[Token, str]:
     """A new token and its secret (shown once; only its hash is stored)."""
     secret = PREFIX + secrets.token_urlsafe(32)
+    w = write_scope
     with conn.transaction():
-        row = conn.execute("INSERT INTO api_tokens (name, token_hash, scopes, rate_per_minute) VALUES (%s, %s, %s, %s)"
-                           " RETURNING id, created_at", (name, digest(secret), sorted(s.value for s in scopes),
-                                                         rate_per_minute)).fetchone()
+        row = conn.execute("INSERT INTO api_tokens (name, token_hash, scopes, rate_per_minute, lab, source, regions,"
+                           " categories, records_per_minute) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                           " RETURNING id, created_at",
+                           (name, digest(secret), sorted(s.value for s in scopes), rate_per_minute, w.lab, w.source,
+                            list(w.regions) if w.regions is not None else None,
+                            list(w.categories) if w.categories is not None else None,
+                            records_per_minute)).fetchone()
     assert row is not None  # noqa: S101 - INSERT … RETURNING returns the row
-    return Token(int(row[0]), name, frozenset(scopes), rate_per_minute, row[1]), secret
+    return Token(int(row[0]), name, frozenset(scopes), rate_per_minute, row[1], write_scope=write_scope,
+                 records_per_minute=records_per_minute), secret
 
 
 def revoke_token(conn: psycopg.Connection, token_id: int) -> None:
@@ -92,10 +111,19 @@ def revoke_token(conn: psycopg.Connection, token_id: int) -> None:
         raise TokenNotFoundError("no such token", id=token_id)
 
 
+_COLUMNS = ("id, name, scopes, rate_per_minute, created_at, revoked_at, lab, source, regions, categories,"
+            " records_per_minute")
+
+
+def _token(row: tuple[Any, ...]) -> Token:
+    i, name, scopes, rate, created, revoked, lab, source, regions, categories, records = row[:11]
+    return Token(int(i), name, frozenset(Scope(s) for s in scopes), int(rate), created, revoked,
+                 WriteScope(lab, source, tuple(regions) if regions is not None else None,
+                            tuple(categories) if categories is not None else None), records)
+
+
 def list_tokens(conn: psycopg.Connection) -> list[Token]:
-    return [Token(int(i), name, frozenset(Scope(s) for s in scopes), int(rate), created, revoked)
-            for i, name, scopes, rate, created, revoked in conn.execute(
-                "SELECT id, name, scopes, rate_per_minute, created_at, revoked_at FROM api_tokens ORDER BY id")]
+    return [_token(row) for row in conn.execute(f"SELECT {_COLUMNS} FROM api_tokens ORDER BY id")]
 
 
 def _offered(header: str | None) -> str | None:
@@ -176,8 +204,8 @@ class TokenVerifier:
     @staticmethod
     def _lookup(hashed: bytes, connect: Callable[[], AbstractContextManager[psycopg.Connection]]) -> Token | None:
         with connect() as conn:
-            row = conn.execute("SELECT id, name, scopes, rate_per_minute, token_hash FROM api_tokens"
+            row = conn.execute(f"SELECT {_COLUMNS}, token_hash FROM api_tokens"
                                " WHERE token_hash = %s AND revoked_at IS NULL", (hashed,)).fetchone()
-        if row is None or not hmac.compare_digest(bytes(row[4]), hashed):
+        if row is None or not hmac.compare_digest(bytes(row[11]), hashed):
             return None
-        return Token(int(row[0]), row[1], frozenset(Scope(s) for s in row[2]), int(row[3]))
+        return _token(row)

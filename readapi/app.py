@@ -10,6 +10,7 @@ Retry-After. Database work runs in threads, in read-only transactions.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,12 +25,13 @@ from qsmon.plans import presets
 from qsmon.regions import regions
 from qsmon.settings import Settings
 from qsmon.storage.db import with_session_options
-from readapi.context import Context, RateLimiter, problem
+from readapi.context import ConcurrencyCap, Context, RateLimiter, problem
 from readapi.forecast import router as forecast_router
 from readapi.routes import router
 from reports.published import public_columns
 
 log = logging.getLogger("qsmon.api")
+SWITCH_INTERVAL_S = 0.0005  # as the worker's (streams.run)
 
 
 def app_from_settings() -> FastAPI:
@@ -37,6 +39,9 @@ def app_from_settings() -> FastAPI:
     from qsmon.settings import get_settings
 
     settings = get_settings()
+    # A large answer renders in a thread; with the default 5 ms switch interval every other request's step waits that
+    # long for the GIL: one token's workbooks tripled a cheap request's p95 (issue #31, bench/hammer.py).
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     return create_app(settings, shares=settings.api_workers)
 
 
@@ -45,7 +50,7 @@ def create_app(settings: Settings, *, shares: int = 1) -> FastAPI:
                           timeout=5)  # a database that is away is a 503 in seconds, not a request held for 30
     ctx = Context(settings, pool, presets(settings.plans_dir), set(regions()),
                   public_columns(settings.public_failure_columns), ScopedTokens(settings, "qsmon-api-auth"),
-                  RateLimiter(shares))
+                  RateLimiter(shares, settings.api_burst_seconds), ConcurrencyCap(settings.api_token_concurrency))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import anyio
 import psycopg
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -31,6 +32,11 @@ MAX_DAYS = 366 * 20
 # a monthly series over three years (each month is a full evaluation).
 MAX_DAYS_BY_GROUP = {"day": 370, "week": 3 * 366}
 MAX_SERIES_DAYS = 3 * 366
+# Any day a request names lies in these years: nothing was sampled before 2000 (qsmon.schema.EARLIEST_PLAUSIBLE),
+# and month arithmetic on 9999-12-31 overflows (a 500 before).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
+# A public token's failures cursor is a row position: beyond this the OFFSET scan costs more than any page is worth.
+MAX_OFFSET = 100_000
 STATEMENT_TIMEOUT = "10s"  # a query the limits above let through still cannot hold a connection for long
 WINDOW_PATTERN = r"^(rolling_\d{1,3}d|month_to_date|quarter_to_date|year_to_date|plan_period|no_data|pace)$"
 _TITLES = {400: "bad request", 401: "unauthorised", 403: "forbidden", 404: "not found", 422: "invalid parameters",
@@ -44,24 +50,49 @@ def problem(status_code: int, detail: Any, headers: dict[str, str] | None = None
 
 
 class RateLimiter:
-    """A token bucket per API token: ``rate_per_minute`` requests a minute, bursts up to that many. Each of
-    ``shares`` processes serving the API enforces its share, so together they allow the token's rate."""
+    """A token bucket per API token: ``rate_per_minute`` requests a minute, in bursts of at most ``burst_seconds``
+    of it (a burst the size of the whole minute let one token take every thread at once). Each of ``shares``
+    processes serving the API enforces its share, so together they allow the token's rate."""
 
-    def __init__(self, shares: int = 1) -> None:
+    def __init__(self, shares: int = 1, burst_seconds: float = 10.0) -> None:
         self._buckets: dict[int, tuple[float, float]] = {}
         self._shares = shares
+        self._burst_seconds = burst_seconds
 
     def retry_after(self, token: Token) -> int:
         """0 when the request may go; else the seconds until it may."""
         now = time.monotonic()
-        capacity = max(1.0, token.rate_per_minute / self._shares)
+        per_second = token.rate_per_minute / self._shares / 60
+        capacity = max(1.0, per_second * self._burst_seconds)
         level, at = self._buckets.get(token.id, (capacity, now))
-        level = min(capacity, level + (now - at) * capacity / 60)
+        level = min(capacity, level + (now - at) * per_second)
         if level >= 1:
             self._buckets[token.id] = (level - 1, now)
             return 0
         self._buckets[token.id] = (level, now)
-        return max(1, math.ceil((1 - level) * 60 / capacity))
+        return max(1, math.ceil((1 - level) / per_second))
+
+
+class ConcurrencyCap:
+    """At most ``limit`` requests of one token at a time in this process: one client hammering with many threads
+    keeps only its share of threads, connections and CPU, and the others' requests theirs. A request over the cap
+    waits for a slot up to ``wait_s`` (a coroutine, no thread), then gets 429: a client retrying at once without
+    reading Retry-After asks a few times a second, not hundreds (each answer costs the event loop)."""
+
+    def __init__(self, limit: int, wait_s: float = 1.0) -> None:
+        self.limit = limit
+        self._wait_s = wait_s
+        self._slots: dict[int, anyio.Semaphore] = {}
+
+    async def enter(self, token: Token) -> bool:
+        slots = self._slots.setdefault(token.id, anyio.Semaphore(self.limit))
+        with anyio.move_on_after(self._wait_s):
+            await slots.acquire()
+            return True
+        return False
+
+    def leave(self, token: Token) -> None:
+        self._slots[token.id].release()
 
 
 @dataclass
@@ -75,6 +106,7 @@ class Context:
     published: tuple[str, ...]
     tokens: ScopedTokens
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    running: ConcurrencyCap = field(default_factory=lambda: ConcurrencyCap(1))
 
     def today(self) -> date:
         return clock.today(self.settings.timezone)
@@ -133,8 +165,9 @@ def context(request: Request) -> Context:
 
 
 def require(scope: Scope) -> Callable[[Request], Any]:
-    """A dependency: the request's bearer token, when its scopes allow ``scope`` and its budget is not spent."""
-    async def check(request: Request) -> Token:
+    """A dependency: the request's bearer token, when its scopes allow ``scope``, its budget is not spent and it
+    has no more than its share of requests under way (held until the handler returns)."""
+    async def check(request: Request) -> AsyncIterator[Token]:
         ctx = context(request)
         header = request.headers.get("authorization")
         try:  # most requests: from the cache, no thread, no database; never a connection of the queries
@@ -149,11 +182,21 @@ def require(scope: Scope) -> Callable[[Request], Any]:
         wait = ctx.limiter.retry_after(token)
         if wait:
             raise HTTPException(429, f"{token.rate_per_minute} requests a minute are spent", {"Retry-After": str(wait)})
-        return token
+        if not await ctx.running.enter(token):
+            raise HTTPException(429, f"this token has {ctx.running.limit} requests under way already; wait for them",
+                                {"Retry-After": "1"})
+        try:
+            yield token
+        finally:
+            ctx.running.leave(token)
     return check
 
 
 def period(first: date, last: date, *, max_days: int | None = None) -> tuple[date, date]:
+    for day in (first, last):
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise HTTPException(422, f"{day} is outside the years this API answers for ({FIRST_DAY.year}–"
+                                     f"{LAST_DAY.year})")
     if last < first:
         raise HTTPException(422, f"the period is inverted: from {first} is after to {last}")
     limit = max_days or MAX_DAYS

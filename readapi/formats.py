@@ -19,7 +19,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from indicators.counting import shown
-from reports.published import SAFE_XLSX
+from qsmon.escaping import SAFE_XLSX, spreadsheet_text
 
 CSV_TYPE = "text/csv"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -55,12 +55,7 @@ def _cell(value: Any) -> Any:
     return value
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value: Any) -> Any:
-    """A text Excel would run as a formula (=, +, -, @ first) is quoted with a leading apostrophe."""
-    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+csv_safe = spreadsheet_text  # qsmon.escaping: one rule for every CSV qsmon writes
 
 
 def _csv(items: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> bytes:

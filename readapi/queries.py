@@ -19,6 +19,7 @@ from indicators.evaluate import fetch_counts, measured
 from indicators.labels import label
 from indicators.windows import month_range, shift_month
 from qsmon.plans.model import Plan
+from qsmon.publication import ANNOUNCED_SQL
 from qsmon.regions import name_of
 from qsmon.vocab import RetestStatus
 from reports.published import items_published
@@ -149,6 +150,7 @@ JOIN inspection_results r ON r.sample_id = f.sample_id AND r.revision = f.revisi
 WHERE f.day BETWEEN %(first)s AND %(last)s AND f.region_code LIKE region_pattern(%(region)s)
   AND (%(category)s::text IS NULL OR f.category = %(category)s)
   AND (%(published)s = false OR in_totals(f.sampling_type))  -- indicators.counting.in_totals
+  AND (%(published)s = false OR """ + ANNOUNCED_SQL + """)  -- qsmon.publication: announced, no 复检 pending
   AND (f.day, f.sample_id) < (%(k0)s::date, %(k1)s)
 ORDER BY f.day DESC, f.sample_id DESC
 LIMIT %(limit)s OFFSET %(offset)s
@@ -156,10 +158,12 @@ LIMIT %(limit)s OFFSET %(offset)s
 
 
 def failures(conn: psycopg.Connection, first: date, last: date, region: str, category: str | None,
-             after: list[Any] | None, limit: int, *, published_only: bool, offset: int = 0) -> list[dict[str, Any]]:
+             after: list[Any] | None, limit: int, *, published_only: bool, offset: int = 0,
+             today: date) -> list[dict[str, Any]]:
     key = after or [date(9999, 12, 31), ""]
     rows = conn.execute(_FAILURES, {"first": first, "last": last, "region": region, "category": category,
-                                    "published": published_only, "k0": key[0], "k1": key[1],
+                                    "published": published_only, "today": today, "k0": key[0],
+                                    "k1": key[1],
                                     "limit": limit, "offset": offset}).fetchall()
     from qsmon.schema import FailedItem
 

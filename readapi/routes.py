@@ -11,11 +11,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from indicators.labels import label
+from qsmon.publication import SUPPRESSED_NOTE, rate_suppressed
 from qsmon.tokens import Scope, Token
 from qsmon.vocab import Category, SamplingType, Stage
 from readapi import queries
 from readapi.context import (
     MAX_DAYS_BY_GROUP,
+    MAX_OFFSET,
     MAX_PAGE,
     MAX_SERIES_DAYS,
     WINDOW_PATTERN,
@@ -155,12 +157,32 @@ async def get_rates(
                               subcategory, sampling_type.value if sampling_type else None,
                               stage.value if stage else None)
     items = await anyio.to_thread.run_sync(lambda: ctx.run(lambda c: queries.rates(c, query)))
+    public_only = not token.allows(Scope.READ)
+    minimum = ctx.settings.api_public_min_batches
+    suppressed = suppress_small_cells(items, minimum) if public_only else 0
     columns = [Column("key", {"region": "地区代码", "subcategory": "细类"}.get(group_by, "日期")),
                *([Column("region_name", "地区")] if group_by == "region" else []),
                Column("tested", "批次"), Column("passed", "合格"), Column("failed", "不合格"),
-               Column("pass_rate", "合格率"), Column("fail_rate", "不合格率")]
-    return await render_async(request, {"items": items}, items, columns, title="合格率",
+               Column("pass_rate", "合格率"), Column("fail_rate", "不合格率"),
+               *([Column("note", "说明")] if public_only else [])]
+    payload: dict[str, Any] = {"items": items}
+    if public_only:  # saying so: a reader must not take a suppressed cell for no samples
+        payload |= {"suppressed": suppressed, "min_batches": minimum}
+    return await render_async(request, payload, items, columns, title="合格率",
                               fmt=chosen_format(request, fmt))
+
+
+def suppress_small_cells(items: list[dict[str, Any]], min_batches: int) -> int:
+    """Blank the counts and rates of cells over fewer than ``min_batches`` batches, noting why (qsmon.publication);
+    how many were blanked."""
+    count = 0
+    for item in items:
+        item["note"] = None
+        if rate_suppressed(item["tested"], min_batches):
+            count += 1
+            item.update(tested=None, passed=None, failed=None, pass_rate=None, fail_rate=None, suppressed=True,
+                        note=SUPPRESSED_NOTE.format(n=min_batches))
+    return count
 
 @router.get("/v1/alerts", summary="Alerts, latest first (firing, resolved or all)", responses=Problems,
          tags=["operations"])
@@ -205,10 +227,11 @@ async def get_failures(
     # A public token's cursor carries a position only: a sort key would show it the sample ids.
     after = decode(cursor, (int,) if public_only else (date, str))
     offset = int(after[0]) if public_only and after else 0
+    if offset > MAX_OFFSET:
+        raise HTTPException(400, f"the cursor is past the {MAX_OFFSET:,}th row: narrow the period or the region")
     items = await anyio.to_thread.run_sync(lambda: ctx.run(lambda c: queries.failures(
         c, first, last, code, category.value if category else None, None if public_only else after, limit,
-        published_only=public_only,
-        offset=offset)))
+        published_only=public_only, offset=offset, today=ctx.today())))
     payload, headers = paged(request, items, limit,
                              (lambda _: [offset + limit]) if public_only else (lambda i: [i["day"], i["sample_id"]]))
     columns = [Column(key, header) for header, key in PUBLISHED_FIELDS if header in ctx.published or not public_only]

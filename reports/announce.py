@@ -11,11 +11,14 @@ import httpx
 from notify.channels import send
 from notify.message import Message
 from notify.routing import Channel
+from qsmon.escaping import markdown_text
 
 
 def report_message(title: str, summary: str, files: Sequence[Path]) -> Message:
     listed = "\n".join(f"- {path.name}" for path in files)
-    return Message(title=title, markdown=f"### {title}\n{summary}\n\n报告文件:\n{listed}",
+    # the summary names firms (多次不合格企业): plain words in the robot's Markdown, line by line
+    text = "\n".join(markdown_text(line) for line in summary.splitlines())
+    return Message(title=title, markdown=f"### {title}\n{text}\n\n报告文件:\n{listed}",
                    data={"kind": "monthly_report", "title": title, "summary": summary,
                          "files": [str(p) for p in files]},
                    attachments=tuple(files))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from qsmon.escaping import csv_row
 from reports.data import MonthlyReport
 from reports.tables import NO_DATA, Table, all_tables, plain
 
@@ -12,9 +13,9 @@ from reports.tables import NO_DATA, Table, all_tables, plain
 def _write(path: Path, table: Table) -> Path:
     with path.open("w", encoding="utf-8-sig", newline="") as f:
         writer = csv.writer(f, lineterminator="\r\n")
-        writer.writerow(table.columns)
-        for row in table.rows:
-            writer.writerow([plain(cell) for cell in row])
+        writer.writerow(csv_row(table.columns))
+        for row in table.rows:  # firm names and items come from outside: never a formula in Excel
+            writer.writerow(csv_row(plain(cell) for cell in row))
         if not table.rows:
             writer.writerow([NO_DATA])
     return path

@@ -44,6 +44,7 @@ def _setup_fonts() -> Any:
     matplotlib.use("Agg")
     from matplotlib import font_manager, pyplot
 
+    from qsmon.escaping import plain_chart_text
     from qsmon.exceptions import ConfigError
 
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)  # the CJK font has no bold: regular is used
@@ -54,6 +55,7 @@ def _setup_fonts() -> Any:
         font_manager.fontManager.addfont(path)
     pyplot.rcParams.update({"font.family": CJK_FAMILY, "pdf.fonttype": 42, "axes.unicode_minus": False,
                             "svg.hashsalt": "qsmon"})
+    plain_chart_text(pyplot.rcParams)  # names are text, never mathtext ($\y$ broke the report)
     return pyplot
 
 

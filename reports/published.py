@@ -17,13 +17,12 @@ import xlsxwriter
 
 from indicators.counting import in_totals_sql
 from indicators.labels import label
+from qsmon.escaping import SAFE_XLSX  # announced texts never become formulas or links (reports.xlsx imports it)
 from qsmon.exceptions import ConfigError
 from qsmon.food_classes import food_classes
+from qsmon.publication import NO_RETEST_PENDING_SQL
 from qsmon.schema import FailedItem
 from qsmon.vocab import Category, RetestStatus
-
-# Texts from announcements (firm names, items) must never become formulas or links in an analyst's Excel.
-SAFE_XLSX = {"strings_to_formulas": False, "strings_to_urls": False}
 
 PUBLISHED_COLUMNS: tuple[str, ...] = (
     "序号", "标称生产企业名称", "标称生产企业地址", "被抽样单位名称", "被抽样单位地址", "食品名称", "规格型号", "商标",
@@ -100,7 +99,7 @@ SELECT f.category, f.sample_id, r.manufacturer, r.manufacturer_address, r.sample
 FROM failure_current f
 JOIN inspection_results r ON r.sample_id = f.sample_id AND r.revision = f.revision AND r.sampled_at = f.sampled_at
 WHERE f.day BETWEEN %s AND %s AND f.region_code LIKE %s
-  AND {in_totals_sql("f.sampling_type")}
+  AND {in_totals_sql("f.sampling_type")} AND {NO_RETEST_PENDING_SQL}  -- never a failure a 复检 may overturn
 ORDER BY f.day, f.sample_id
 """
 

@@ -37,7 +37,7 @@ def plain(cell: Cell) -> object:
     if cell.value is None:
         return ""
     if cell.kind in ("rate", "points", "score") and not isinstance(cell.value, str):
-        return str(shown(cell.value))
+        return shown(cell.value)  # a Decimal: CSV writes -0.03, never a text a spreadsheet would read as a formula
     return cell.value
 
 

@@ -10,8 +10,8 @@ import xlsxwriter
 
 from indicators.counting import shown
 from indicators.labels import is_percent
+from qsmon.escaping import SAFE_XLSX
 from reports.data import MonthlyReport
-from reports.published import SAFE_XLSX
 from reports.tables import NO_DATA, Cell, Table, all_tables
 
 

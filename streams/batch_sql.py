@@ -15,7 +15,7 @@ CREATE TEMP TABLE IF NOT EXISTS incoming (
     sampled_unit text, lab text, source text, failed_items text, kafka_partition int, kafka_offset bigint,
     produced_at timestamptz, manufacturer_region_code text, sampling_level text, task_source text,
     announcement_no text, announcement_date date, retest_status text, manufacturer_address text,
-    sampled_unit_address text
+    sampled_unit_address text, sender text, sender_principal text
 ) ON COMMIT DELETE ROWS
 """
 COPY = f"COPY incoming ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
@@ -24,11 +24,12 @@ HISTORY = """
 INSERT INTO inspection_results (sample_id, revision, sampled_at, reported_at, category, subcategory, sampling_type,
     stage, region_code, verdict, grade, score, product, brand, spec, batch, manufacturer, sampled_unit, lab, source,
     failed_items, kafka_partition, kafka_offset, produced_at, manufacturer_region_code, sampling_level, task_source,
-    announcement_no, announcement_date, retest_status, manufacturer_address, sampled_unit_address)
+    announcement_no, announcement_date, retest_status, manufacturer_address, sampled_unit_address, sender)
 SELECT sample_id, revision, sampled_at, reported_at, category, subcategory, sampling_type, stage, region_code,
     verdict, grade, score, product, brand, spec, batch, manufacturer, sampled_unit, lab, source,
     failed_items::jsonb, kafka_partition, kafka_offset, produced_at, manufacturer_region_code, sampling_level,
-    task_source, announcement_no, announcement_date, retest_status, manufacturer_address, sampled_unit_address
+    task_source, announcement_no, announcement_date, retest_status, manufacturer_address, sampled_unit_address,
+    sender
 FROM incoming
 ON CONFLICT DO NOTHING
 """
@@ -57,7 +58,10 @@ WITH batch AS (
         (sampled_at AT TIME ZONE %(tz)s)::date AS day, category, subcategory, sampling_type, stage, region_code,
         verdict, grade, score, product, manufacturer, sampled_unit, lab, failed_items::jsonb AS failed_items,
         (reported_at AT TIME ZONE %(tz)s)::date AS reported_day, manufacturer_region_code, sampling_level,
-        reported_at, announcement_date
+        reported_at, announcement_date, sender,
+        -- a sample new in this batch was created by its lowest revision's sender (qsmon.provenance)
+        first_value(sender_principal) OVER (PARTITION BY sample_id ORDER BY revision, kafka_partition,
+                                            kafka_offset) AS created_by
     FROM incoming
     ORDER BY sample_id, revision DESC, kafka_partition, kafka_offset
 ), prev AS (  -- a first revision replaces nothing: only later ones are looked up
@@ -68,9 +72,10 @@ WITH batch AS (
 ), upserted AS (
     INSERT INTO sample_current AS c (sample_id, revision, sampled_at, day, category, subcategory, sampling_type,
         stage, region_code, verdict, grade, score, manufacturer_region_code, sampling_level, reported_at,
-        announced_on)
+        announced_on, sender, created_by)
     SELECT sample_id, revision, sampled_at, day, category, subcategory, sampling_type, stage, region_code,
-        verdict, grade, score, manufacturer_region_code, sampling_level, reported_at, announcement_date
+        verdict, grade, score, manufacturer_region_code, sampling_level, reported_at, announcement_date, sender,
+        created_by
     FROM batch
     ON CONFLICT (sample_id) DO UPDATE SET
         revision = excluded.revision, sampled_at = excluded.sampled_at, day = excluded.day,
@@ -78,7 +83,7 @@ WITH batch AS (
         stage = excluded.stage, region_code = excluded.region_code, verdict = excluded.verdict,
         grade = excluded.grade, score = excluded.score, manufacturer_region_code = excluded.manufacturer_region_code,
         sampling_level = excluded.sampling_level, reported_at = excluded.reported_at,
-        announced_on = excluded.announced_on, updated_at = now()
+        announced_on = excluded.announced_on, sender = excluded.sender, updated_at = now()
     WHERE c.revision < excluded.revision
     RETURNING c.sample_id, c.revision, c.day, c.category, c.subcategory, c.sampling_type, c.stage, c.region_code,
         c.grade, c.verdict, c.score, c.manufacturer_region_code

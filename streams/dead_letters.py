@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from qsmon.exceptions import QsmonError
+from qsmon.provenance import Sender, sender_from_headers
 from qsmon.settings import Settings
 from streams.records import Rejected
 
@@ -32,6 +33,8 @@ def headers_for(item: Rejected, topic: str) -> list[tuple[str, bytes]]:
         (SOURCE_TOPIC, topic.encode()),
         (SOURCE_PARTITION, str(item.record.partition).encode()),
         (SOURCE_OFFSET, str(item.record.offset).encode()),
+        # who sent it: kept, so a record sent again is held to its sender's rules, not taken as the bureau's own
+        *(item.record.sender.headers() if item.record.sender else ()),
     ]
 
 
@@ -45,6 +48,7 @@ class DeadLetter:
     code: str
     reason: str
     source: str  # topic:partition:offset of the refused record
+    sender: Sender | None = None
 
     @property
     def position(self) -> str:
@@ -74,6 +78,7 @@ def _dead_letter(record: Any) -> DeadLetter:
         refused_at=datetime.fromtimestamp(record.timestamp / 1000, UTC), key=record.key, value=record.value or b"",
         code=headers.get(CODE, "unknown"), reason=headers.get(REASON, ""),
         source=":".join(headers.get(h, "?") for h in (SOURCE_TOPIC, SOURCE_PARTITION, SOURCE_OFFSET)),
+        sender=sender_from_headers(record.headers),
     )
 
 
@@ -136,7 +141,8 @@ def send_again(settings: Settings, letters: Iterable[DeadLetter]) -> int:
         for letter in letters:
             origin = f"{settings.dlq_topic}:{letter.position}".encode()
             sent.append(producer.send(settings.results_topic, key=letter.key, value=letter.value,
-                                      headers=[(REPLAYED_FROM, origin)]))
+                                      headers=[(REPLAYED_FROM, origin),
+                                               *(letter.sender.headers() if letter.sender else ())]))
         producer.flush()
         for future in sent:
             future.get(timeout=30)

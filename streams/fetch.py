@@ -23,6 +23,7 @@ import faust
 from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from qsmon.provenance import sender_from_headers
 from streams.records import SourceRecord
 
 
@@ -47,7 +48,8 @@ def to_source_records(fetched: Mapping[Any, list[Any]], topic: str, active: set[
     """aiokafka's records of ``topic``'s active partitions, in fetch order per partition; none of the partitions
     in ``skip`` (not positioned yet: fetched from where Kafka's group had them)."""
     return [
-        SourceRecord(tp.partition, r.offset, r.key, r.value, r.timestamp / 1000 if r.timestamp else None)
+        SourceRecord(tp.partition, r.offset, r.key, r.value, r.timestamp / 1000 if r.timestamp else None,
+                     sender_from_headers(r.headers) if r.headers else None)
         for tp, records in fetched.items()
         if tp.topic == topic and (active is None or tp in active) and tp not in skip
         for r in records

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from qsmon.exceptions import InvalidResultError
+from qsmon.provenance import Sender
 from qsmon.schema import MAX_FUTURE_SKEW, InspectionResult, parse_result
 
 # The columns of the COPY into the batch's temp table, in order.
@@ -18,13 +19,13 @@ COLUMNS: tuple[str, ...] = (
     "region_code", "verdict", "grade", "score", "product", "brand", "spec", "batch", "manufacturer",
     "sampled_unit", "lab", "source", "failed_items", "kafka_partition", "kafka_offset", "produced_at",
     "manufacturer_region_code", "sampling_level", "task_source", "announcement_no", "announcement_date",
-    "retest_status", "manufacturer_address", "sampled_unit_address",
+    "retest_status", "manufacturer_address", "sampled_unit_address", "sender", "sender_principal",
 )
 COPY_TYPES: tuple[str, ...] = (
     "text", "int4", "timestamptz", "timestamptz", "text", "text", "text", "text",
     "text", "text", "text", "float8", "text", "text", "text", "text", "text",
     "text", "text", "text", "text", "int4", "int8", "timestamptz", "text", "text", "text", "text", "date", "text",
-    "text", "text",
+    "text", "text", "text", "text",
 )
 
 
@@ -37,6 +38,7 @@ class SourceRecord:
     key: bytes | None
     value: bytes | None
     timestamp: float | None = None  # produce time, seconds since the epoch
+    sender: Sender | None = None  # its qsmon-sender headers (qsmon.provenance); None: written without them
 
 
 def next_offsets(records: Sequence[SourceRecord]) -> dict[int, int]:
@@ -124,4 +126,6 @@ def copy_row(item: Accepted) -> tuple[Any, ...]:
         datetime.fromtimestamp(stamp, UTC) if stamp else None, r.manufacturer_region_code, r.sampling_level,
         r.task_source or None, r.announcement_no or None, r.announcement_date, r.retest_status,
         r.manufacturer_address or None, r.sampled_unit_address or None,
+        item.record.sender.id if item.record.sender else None,
+        item.record.sender.principal if item.record.sender else None,
     )

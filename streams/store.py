@@ -25,6 +25,7 @@ import psycopg
 from qsmon.case_rules import load_table
 from qsmon.case_steps import write_opening_steps
 from qsmon.changes import RollupKey
+from qsmon.provenance import Stored, needs_lookup, refusals
 from qsmon.schema import FIRST_REVISION
 from qsmon.settings import get_settings
 from qsmon.vocab import Verdict
@@ -48,6 +49,9 @@ WHERE consumer_group = %(group)s AND topic = %(topic)s AND partition = ANY(%(par
 ORDER BY partition
 FOR UPDATE
 """
+
+# The revision rule's view of a batch's samples (qsmon.provenance.refusals).
+_STORED_SAMPLES = "SELECT sample_id, revision, created_by FROM sample_current WHERE sample_id = ANY(%s)"
 
 _OFFSETS = """
 INSERT INTO stream_offsets (consumer_group, topic, partition, next_offset, log_identity)
@@ -185,12 +189,21 @@ class ResultStore:
             except psycopg.Error:
                 self.close()
 
-    def _lock_partitions(self, conn: psycopg.Connection, all_records: Sequence[SourceRecord]) -> dict[int, int]:
-        """Lock the batch's partitions; their stored next offsets. Refuses partitions that count another log."""
+    def _lock_partitions(self, conn: psycopg.Connection, all_records: Sequence[SourceRecord],
+                         checked: Sequence[str] = (), samples: dict[str, Stored] | None = None
+                         ) -> dict[int, int]:
+        """Lock the batch's partitions; their stored next offsets. Refuses partitions that count another log.
+        ``samples`` is filled with the stored revision and creator of the ``checked`` samples (those the revision
+        rule checks), read under the locks in the same round trip."""
         params = {"group": self.group, "topic": self.topic, "log": self.log_identity,
                   "partitions": sorted({r.partition for r in all_records})}
         conn.execute(_NEW_PARTITIONS, params)
-        rows = {p: StoredOffset(o, log) for p, o, log in conn.execute(_LOCK_PARTITIONS, params).fetchall()}
+        locked = conn.execute(_LOCK_PARTITIONS, params)
+        lookup = conn.execute(_STORED_SAMPLES, (sorted(set(checked)),)) if checked else None
+        rows = {p: StoredOffset(o, log) for p, o, log in locked.fetchall()}
+        if lookup is not None and samples is not None:
+            samples.update({sample_id: Stored(int(revision), created_by)
+                            for sample_id, revision, created_by in lookup.fetchall()})
         if self.log_identity is not None:
             refused = {p: reason for p, row in rows.items()
                        if (reason := identity_refusal(p, row, self.log_identity)) is not None}
@@ -219,9 +232,12 @@ class ResultStore:
         conn = self._connection()
         outcome = BatchOutcome()
         try:
+            samples: dict[str, Stored] = {}
             with conn.pipeline():
-                stored = self._lock_partitions(conn, all_records)
+                checked = [a.result.sample_id for a in accepted if needs_lookup(a.record.sender)]
+                stored = self._lock_partitions(conn, all_records, checked, samples)
             fresh = [a for a in accepted if a.record.offset >= stored.get(a.record.partition, 0)]
+            _refuse_breaches(samples, fresh)
             fresh_records = [r for r in all_records if r.offset >= stored.get(r.partition, 0)]
             outcome.skipped = len(all_records) - len(fresh_records)
             if fresh:
@@ -316,6 +332,14 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, psycopg.Error) and exc.diag.sqlstate:
         return f"database refused the record: {exc.diag.message_primary} (SQLSTATE {exc.diag.sqlstate})"
     return f"database refused the record: {type(exc).__name__}: {exc}"
+
+
+def _refuse_breaches(samples: dict[str, Stored], fresh: Sequence[Accepted]) -> None:
+    """RecordsRefusedError for records breaking the revision rule (qsmon.provenance): the caller dead-letters them
+    and stores the rest."""
+    refused = refusals(samples, [(a.result.sample_id, a.result.revision, a.record.sender) for a in fresh])
+    if refused:
+        raise RecordsRefusedError([(fresh[i], f"refused: {reason}") for i, reason in sorted(refused.items())])
 
 
 def first_gap(next_offset: int, offsets: set[int]) -> tuple[int, int] | None:

@@ -30,11 +30,36 @@ ALTER ROLE qsmon_grafana SET temp_file_limit = '1GB';
 SELECT format('CREATE DATABASE %I OWNER %I ENCODING ''UTF8''', :'database', :'app_role')
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'database') \gexec
 -- CONNECT and TEMPORARY are PUBLIC's on every database until revoked: each role connects to its own database only,
--- and only the app (the owner) creates temporary tables.
+-- and only the app (the owner) creates temporary tables. Every database of the cluster, not only the app's: a
+-- restored copy, a second database or template1 kept PUBLIC's rights, so the reader could connect there, make
+-- temporary tables, notify and take advisory locks. Owners keep theirs (an owner's rights are not PUBLIC's).
 REVOKE ALL ON DATABASE :"database" FROM PUBLIC;
 GRANT CONNECT ON DATABASE :"database" TO qsmon_grafana;
-REVOKE CONNECT ON DATABASE postgres FROM PUBLIC;
-REVOKE CONNECT ON DATABASE template1 FROM PUBLIC;
+SELECT format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC', datname) FROM pg_database
+WHERE datname <> :'database' ORDER BY datname \gexec
+-- A database created later (CREATE DATABASE, a restore) gets PUBLIC's CONNECT and TEMPORARY again: PostgreSQL does not
+-- copy a database's own privileges from its template. What it does copy are the template's objects and their
+-- privileges, so template1 loses the functions the reader must not call (below); this script, which every
+-- `qsmon stack up` runs, takes CONNECT and TEMPORARY away again. The app role keeps the functions it uses (the alert
+-- service leads by an advisory lock; notifications), in a restored database as in this one.
+\connect template1
+SET qsmon.app_role = :'app_role';
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE n.nspname = 'pg_catalog'
+               AND (p.proname LIKE 'pg\_advisory%' OR p.proname LIKE 'pg\_try\_advisory%'
+                    OR p.proname IN ('lo_creat', 'lo_create', 'lo_from_bytea', 'lo_open', 'lo_put', 'lowrite',
+                                     'lo_truncate', 'lo_truncate64', 'lo_unlink', 'pg_notify',
+                                     'pg_logical_emit_message', 'txid_current', 'pg_current_xact_id'))
+    LOOP
+        EXECUTE format('REVOKE EXECUTE ON ROUTINE %s FROM PUBLIC', f);
+        EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO %I', f, current_setting('qsmon.app_role'));
+    END LOOP;
+END
+$$;
 
 \connect :"database"
 CREATE EXTENSION IF NOT EXISTS timescaledb;

@@ -17,6 +17,7 @@ from producers.importers.ndjson import read_ndjson
 from producers.importers.samr import SamrOptions, read_samr
 from producers.kafka_sink import ResultSink
 from qsmon import clock
+from qsmon.escaping import csv_row
 from qsmon.exceptions import InvalidResultError
 
 Format = Literal["samr", "csv", "ndjson"]
@@ -149,7 +150,8 @@ class _RejectsFile:
             self._file = self._path.open("w", encoding="utf-8-sig", newline="")
             self._writer = csv.writer(self._file)
             self._writer.writerow(["file", "sheet", "row", "reason", "raw"])
-        self._writer.writerow([rejection.file, rejection.sheet or "", rejection.row, rejection.reason, rejection.raw])
+        self._writer.writerow(csv_row([rejection.file, rejection.sheet or "", rejection.row, rejection.reason,
+                                       rejection.raw]))
 
     def close(self) -> None:
         if self._file is not None:

@@ -222,7 +222,7 @@ class TestProgress:
         assert shown.returncode == 0, shown.stderr
         steps = {s["step"]: s for s in json.loads(shown.stdout)["steps"]}
         assert steps["risk_control"]["done_by"] == "张三"
-        assert steps["serve_conclusion"]["recorded_via"] == "api"
+        assert steps["serve_conclusion"]["recorded_via"] == "api:configured:1"  # the API and who sent it
         assert steps["review_window"]["recorded_via"] == "import"
         assert steps["review_window"]["note"] == "期满未申请"
         assert steps["verification"]["state"] in ("open", "due_soon")

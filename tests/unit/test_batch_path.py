@@ -19,7 +19,7 @@ from streams.store import BatchOutcome
 
 
 def fetched_record(offset: int) -> Any:
-    return SimpleNamespace(offset=offset, key=b"k", value=b"{}", timestamp=1_700_000_000_123)
+    return SimpleNamespace(offset=offset, key=b"k", value=b"{}", timestamp=1_700_000_000_123, headers=[])
 
 
 class TestToSourceRecords:

@@ -218,6 +218,20 @@ class TestSecretsStayOut:
         assert "K-SECRET" not in str(failure.value)
         assert "port" in str(failure.value)
 
+    @pytest.mark.parametrize("text", [
+        "channels:\n  - name: duty\n    url: https://qyapi.example/send?key=K-SECRET: x\n",  # a stray colon
+        "channels:\n  - {name: duty, url: 'https://qyapi.example/send?key=K-SECRET'\n",  # an unclosed brace
+        "channels:\n  - name: duty\n\turl: https://qyapi.example/send?key=K-SECRET\n",  # a tab
+    ])
+    def test_a_yaml_syntax_error_names_the_line_not_the_key(self, tmp_path: Path, text: str) -> None:
+        path = tmp_path / "channels.yaml"
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigError) as failure:
+            load_channels(path)
+        assert "K-SECRET" not in str(failure.value)
+        assert failure.value.__cause__ is None  # nor in a logged traceback's cause
+        assert "line" in str(failure.value)
+
     @pytest.mark.parametrize("echo", [
         b"x" * 190 + b" key=WECOM-KEY-0123456789abcdef",  # the 200-character cut falls inside the key
         b"https%3A%2F%2Frobot%3Fkey%3DWECOM-KEY-0123456789abcdef",  # echoed URL-encoded

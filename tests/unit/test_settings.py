@@ -136,6 +136,17 @@ class TestStrictSettings:
 
 
 class TestWhatOperatorsSee:
+    def test_a_config_file_with_a_syntax_error_is_reported_without_its_line(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        config = tmp_path / "qsmon.yaml"
+        config.write_text("database_url: postgresql://qsmon:DB-PASSWORD@db/qsmon: x\n", encoding="utf-8")
+        monkeypatch.setenv("QSMON_CONFIG_FILE", str(config))
+        with pytest.raises(ConfigError) as failure:
+            load_settings()
+        assert "DB-PASSWORD" not in str(failure.value)
+        assert "line 1" in str(failure.value)
+
     def test_a_config_file_that_is_not_there_stops_it_instead_of_every_setting_defaulting(
         self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     ) -> None:
