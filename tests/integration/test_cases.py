@@ -145,7 +145,8 @@ class TestWrittenWithTheCase:
         assert count(db, "SELECT count(*) FROM notification_outbox") == 0  # no sweep ran
         for case in (find_case(db, "W-1"), find_case(db, "W-2")):
             risk = next(s for s in case.steps if s.step == "risk_control")
-            assert (risk.done_on, risk.recorded_via) == (case.opened_on, "cli" if case.sample_id == "W-1" else "api")
+            assert (risk.done_on, risk.recorded_via) == (
+                case.opened_on, "cli" if case.sample_id == "W-1" else "api:configured:1")  # the API names its sender
             serve = next(s for s in case.steps if s.step == "serve_conclusion")
             assert serve.due_on is not None  # before any sweep
             assert serve.due_on > case.opened_on  # 5 working days
