@@ -111,6 +111,10 @@ def import_(
         typer.secho(f"{sum(summary.unclassified.values())} food row(s) name no SAMR class (qsmon/food_classes.yaml);"
                     f" kept under their own 分类 for an analyst to classify: {listed}", fg=typer.colors.YELLOW,
                     err=True)
+    if summary.former_places:
+        listed = "、".join(f"{name}({rows})" for name, rows in summary.former_places.most_common(10))
+        typer.echo(f"{sum(summary.former_places.values())} row(s) placed by a former or short name of their county"
+                   f" (the name as written is kept in the address): {listed}", err=True)
     if summary.dated_by_announcement:
         typer.secho(f"{summary.dated_by_announcement} row(s) have no 抽样日期: dated by their 公告日期, so plans"
                     " counting by sampling date count them on the announcement day (counting_date: announced counts"

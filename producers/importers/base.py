@@ -34,6 +34,7 @@ class ImportRow:
     # The row had no 抽样日期: sampled_at is the announcement day, so plans counting by sampling date see it late.
     dated_by_announcement: bool = False
     unclassified: str | None = None  # a food row's 分类 that names no SAMR class (qsmon.food_classes), kept as is
+    former_place: str | None = None  # a division's former or short name that placed the row (铜梁县, 焉耆县)
 
 
 @dataclass(frozen=True, slots=True)

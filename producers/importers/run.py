@@ -18,6 +18,7 @@ from producers.importers.samr import SamrOptions, read_samr
 from producers.kafka_sink import ResultSink
 from qsmon import clock
 from qsmon.exceptions import InvalidResultError
+from qsmon.regions import level_of, name_of
 
 Format = Literal["samr", "csv", "ndjson"]
 
@@ -30,6 +31,8 @@ class ImportSummary:
     sent: int = 0
     dated_by_announcement: int = 0  # valid rows without 抽样日期, dated by their 公告日期
     unclassified: Counter[str] = field(default_factory=Counter)  # food 分类 naming no SAMR class, with their rows
+    placed_in_county: int = 0  # valid rows whose place is a county (district, county-level city), not a city
+    former_places: Counter[str] = field(default_factory=Counter)  # former or short names that placed rows
     rejections: list[Rejection] = field(default_factory=list)
     sample_ids: list[str] = field(default_factory=list)
     notes: list[SheetNote] = field(default_factory=list)  # sheets skipped, columns not read, hidden sheets
@@ -43,6 +46,9 @@ class ImportSummary:
         self.dated_by_announcement += row.dated_by_announcement
         if row.unclassified:
             self.unclassified[row.unclassified] += 1
+        self.placed_in_county += level_of(row.result.region_code) == "county"
+        if row.former_place:
+            self.former_places[f"{row.former_place}->{name_of(row.result.region_code)}"] += 1
         if keep_id:
             self.sample_ids.append(row.result.sample_id)
         key = hash((row.result.sample_id, row.result.revision))  # a hash, not the id: ~70 MB a million rows
@@ -56,6 +62,8 @@ class ImportSummary:
         return {"rows_read": self.rows_read, "valid": self.valid, "rejected": self.rejected, "sent": self.sent,
                 "dated_by_announcement": self.dated_by_announcement,
                 "unclassified_rows": sum(self.unclassified.values()), "repeated": self.repeated,
+                "placed_in_county": self.placed_in_county,
+                "placed_by_former_name": sum(self.former_places.values()),
                 "sheet_notes": len(self.notes)}
 
 

@@ -38,7 +38,7 @@ from producers.importers.base import (
     parse_failed_items,
     row_error,
 )
-from qsmon.addresses import locate, locate_within, province_of
+from qsmon.addresses import Place, locate, place, place_within
 from qsmon.food_classes import classify, food_classes
 from qsmon.regions import level_of
 from qsmon.schema import InspectionResult, safe_sample_id
@@ -266,22 +266,28 @@ def _day(fields: dict[str, Any], name: str) -> date:
 _COLUMN_NAMES = {field: header for header, field in reversed(HEADERS.items())}
 
 
+@dataclass(frozen=True, slots=True)
+class _Read:
+    event: InspectionResult
+    former_place: str | None  # a former or short name that placed the row (铜梁县 -> 500151), for the summary
+
+
 def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, file_key: str,
-              retest_sheet: bool = False) -> InspectionResult:
+              retest_sheet: bool = False) -> _Read:
     day_source = fields.get("sampled_date") or fields.get("notice_date")
     if not day_source:
         raise RowError("no date: 抽样日期 and 公告日期 are both empty, so the day the result counts for is unknown")
     day = _day(fields, "sampled_date" if fields.get("sampled_date") else "notice_date")
     reported = _day(fields, "notice_date") if fields.get("notice_date") else day
     text = {k: _text_of(v) for k, v in fields.items()}
-    region, made_in = _places(text, options)
+    region, made_in, former = _places(text, options, day)
     outcome = _outcome(verdict, text.get("remark") or "", retest_sheet)
     failed = parse_failed_items(fields.get("failed_items")) if outcome.verdict is Verdict.FAIL else ()
     if outcome.verdict is Verdict.FAIL and not failed and fields.get("failed_items") in (None, ""):
         raise RowError("a 不合格 row without 不合格项目")
     task = text.get("task") or ""
     try:
-        return InspectionResult(
+        return _Read(InspectionResult(
             sample_id=sample_id_for(fields, file_key),
             revision=outcome.revision,
             sampled_at=local_noon(day, options.timezone),
@@ -308,7 +314,7 @@ def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, fi
             retest_status=outcome.retest,
             manufacturer_address=text.get("manufacturer_address"),
             sampled_unit_address=text.get("sampled_unit_address"),
-        )
+        ), former)
     except ValidationError as exc:
         raise row_error(exc) from exc
 
@@ -319,20 +325,27 @@ def _text_of(value: object) -> str | None:
     return text[:200] or None
 
 
-def _places(text: dict[str, str | None], options: SamrOptions) -> tuple[str, str | None]:
+def _places(text: dict[str, str | None], options: SamrOptions, day: date) -> tuple[str, str | None, str | None]:
     """Where it was sampled (the most specific division the sampled unit's address or name names, inside the
-    province column's province; else that province) and where it was made (the manufacturer's address or name).
+    province column's province; else that province) and where it was made (the manufacturer's address or name),
+    with the former name that placed it, if one did: names are read as they were on the result's ``day``.
     An online shop (网络抽检) has no place: the manufacturer's, whose bureau follows the sample up, stands in."""
-    province = province_of(text.get("province"))
-    made_in = locate_within((text.get("manufacturer_address"), text.get("manufacturer")), None)
+    column = place(text.get("province"), None, day)  # a province, or a county where the column names one (循化县)
+    province = column.code[:2] + "0000" if column else None
+    made = place_within((text.get("manufacturer_address"), text.get("manufacturer")), None, day)
+    made_in = made.code if made else None
     if options.region_code is not None:
-        return options.region_code, made_in
-    sampled = locate_within((text.get("sampled_unit_address"), text.get("sampled_unit")), province) or province
-    sampled = sampled or made_in
+        return options.region_code, made_in, None
+    found: Place | None = place_within((text.get("sampled_unit_address"), text.get("sampled_unit")), province, day)
+    if found is None and column is not None and column.code != province:
+        found = column
+    sampled = found.code if found else province
+    if sampled is None and made is not None:
+        found, sampled = made, made.code
     if sampled is None:
         raise RowError(f"no place: the province {text.get('province')!r}, the sampled unit's and the manufacturer's"
                        " addresses and names name no division of China, and no --region was given")
-    return sampled, made_in
+    return sampled, made_in, found.former if found else None
 
 
 # A second header row under a merged 不合格项目║检验结果║标准值 names its three columns; it is not data.
@@ -454,9 +467,10 @@ def _row(at: _SheetContext, header: _Header, sheet_verdict: Verdict | None, row_
         verdict = _row_verdict(fields.get("verdict"), sheet_verdict) if "verdict" in header.spans else sheet_verdict
         assert verdict is not None  # noqa: S101 - set with the header row when there is no column
         retest = "复检" in at.sheet or "复检" in str(fields.get("verdict") or "")  # a 合格（复检） cell too
-        event = _to_event(fields, verdict, at.options, at.file_key, retest_sheet=retest)
-        return ImportRow(event, at.file, at.sheet, row_number, dated_by_announcement=not fields.get("sampled_date"),
-                         unclassified=unclassified(event))
+        read = _to_event(fields, verdict, at.options, at.file_key, retest_sheet=retest)
+        return ImportRow(read.event, at.file, at.sheet, row_number,
+                         dated_by_announcement=not fields.get("sampled_date"), unclassified=unclassified(read.event),
+                         former_place=read.former_place)
     except RowError as exc:
         raw = " | ".join("" if c is None else str(c) for c in cells)
         return Rejection(at.file, at.sheet, row_number, str(exc), raw)
