@@ -40,7 +40,7 @@ from producers.importers.base import (
 )
 from qsmon.addresses import Place, locate, place, place_within
 from qsmon.food_classes import classify, food_classes
-from qsmon.regions import level_of
+from qsmon.regions import level_of, regions
 from qsmon.schema import InspectionResult, safe_sample_id
 from qsmon.settings import get_settings
 from qsmon.vocab import Category, RetestStatus, SamplingLevel, SamplingType, Verdict
@@ -190,10 +190,21 @@ _LEVEL_BY_SUFFIX = ((("自治区", "省"), SamplingLevel.PROVINCIAL), (("州", "
                     (("县", "区", "旗"), SamplingLevel.COUNTY))
 
 
+# The level said outright, in any bracket or none: 国抽, 省抽, 市抽, 县抽 / 区抽, 省级抽检; not the end of a place's
+# name (荆州市抽检 and 松滋市抽检 are the organisers' names, read below).
+_LEVEL_TAG = re.compile(r"(?:(?<![\u4e00-\u9fff])|(?<=[年期批第]))(国|省|市|县|区)级?抽")
+_LEVEL_BY_TAG = {"国": SamplingLevel.NATIONAL, "省": SamplingLevel.PROVINCIAL, "市": SamplingLevel.CITY,
+                 "县": SamplingLevel.COUNTY, "区": SamplingLevel.COUNTY}
+
+
 def _sampling_level(task: str) -> SamplingLevel | None:
-    """国抽 / 省抽 / 市抽 / 县抽 from 任务来源: the level of the division that organised it, as its bureau's name
-    says (湖北省荆州市市场监督管理局: 市抽); None when it does not say."""
-    if any(word in task for word in ("国家", "总局", "国抽")):
+    """国抽 / 省抽 / 市抽 / 县抽 from 任务来源: as it says outright, else the level of the division that organised
+    it, as its bureau's name says (湖北省荆州市市场监督管理局: 市抽; 贵州市场监管局: a province's, 省抽); None when
+    it does not say."""
+    tag = _LEVEL_TAG.search(task)
+    if tag is not None:
+        return _LEVEL_BY_TAG[tag[1]]
+    if any(word in task for word in ("国家", "总局")):
         return SamplingLevel.NATIONAL
     found = _BUREAU.search(task)
     if found is None:  # no bureau named (湖北省荆州市食品安全监督抽检): the most specific division it names
@@ -201,14 +212,21 @@ def _sampling_level(task: str) -> SamplingLevel | None:
         if code is None:
             return None
         return _level_of(code)
-    organiser = task[:found.start()].strip(" （(")
+    # The organiser is the name just before the bureau's: 国内监督抽查(贵州市场监管局) is 贵州's.
+    return _organiser_level(re.split(r"[（(\[【\s:：]", task[:found.start()])[-1].strip())
+
+
+def _organiser_level(organiser: str) -> SamplingLevel | None:
+    """The level of a division by its name as a bureau's name carries it (贵州, 荆州市, 沙市区, 恩施州)."""
+    if organiser and any(level_of(c) == "province" and r.name.startswith(organiser) for c, r in regions().items()):
+        return SamplingLevel.PROVINCIAL  # a province's short name (贵州, 吉林, 海南): not a 州 nor a city
     for suffixes, level in _LEVEL_BY_SUFFIX:
         if organiser.endswith(suffixes):
             return level
-    if organiser.endswith("市"):
-        code = locate(organiser)
-        return SamplingLevel.CITY if code is None else _level_of(code)
-    return None
+    code = locate(organiser)
+    if organiser.endswith("市") and code is None:
+        return SamplingLevel.CITY
+    return None if code is None else _level_of(code)
 
 
 _SAMPLING_LEVEL = {"province": SamplingLevel.PROVINCIAL, "city": SamplingLevel.CITY, "county": SamplingLevel.COUNTY}

@@ -156,6 +156,9 @@ class TestRealAnnouncements:
         # Its 分类 (foodmate's 豆及豆制品-->豆类 …) maps onto SAMR's 大类; beans are 食用农产品, not 豆制品.
         assert Counter(r.subcategory for r in results) == {"淀粉及淀粉制品": 1110, "豆制品": 1091, "食用农产品": 96}
         assert [r for r in rows if isinstance(r, ImportRow) and r.unclassified] == []
+        # 发布单位 国内监督抽查(贵州市场监管局) is a province's bureau; two rows are 国家市场监管总局's.
+        assert Counter(r.sampling_level.value for r in results if r.sampling_level) == {
+            "provincial": 2295, "national": 2}
 
     def test_addresses_give_where_it_was_sampled_and_where_it_was_made(self, tmp_path: Path) -> None:
         from producers.importers.samr import read_samr
