@@ -35,10 +35,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from producers.exceptions import ImportFormatError
 from producers.importers.base import (
+    MAX_ROWS_PER_SHEET,
     ImportRow,
     Rejection,
     RowError,
     RowOutcome,
+    TextBudget,
     cell_text,
     failed_item,
     local_noon,
@@ -151,8 +153,12 @@ def read_csv(path: Path, mapping: CsvMapping, timezone: str, *,
             missing = sorted(set(mapping.columns.values()) - set(header))
             if missing:
                 raise ImportFormatError("mapped columns not in the CSV header", file=str(path), missing=missing)
+            budget = TextBudget(str(path))
             for cells in reader:
                 row_number += 1
+                if row_number > MAX_ROWS_PER_SHEET:
+                    raise ImportFormatError(f"more than {MAX_ROWS_PER_SHEET:,} rows: split the file", file=str(path))
+                budget.spend(cells, f"row {row_number}")
                 if not any(c.strip() for c in cells):
                     continue
                 # A short row's missing cells are empty; a long row keeps its extras (in the rejects file).

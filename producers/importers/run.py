@@ -33,7 +33,7 @@ class ImportSummary:
     unclassified: Counter[str] = field(default_factory=Counter)  # food 分类 naming no SAMR class, with their rows
     placed_in_county: int = 0  # valid rows whose place is a county (district, county-level city), not a city
     former_places: Counter[str] = field(default_factory=Counter)  # former or short names that placed rows
-    rejections: list[Rejection] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)  # the first MAX_LISTED; all are in the rejects file
     sample_ids: list[str] = field(default_factory=list)
     notes: list[SheetNote] = field(default_factory=list)  # sheets skipped, columns not read, hidden sheets
     # Valid rows whose sample and revision an earlier row of this import already had: stored once, as the first.
@@ -130,7 +130,8 @@ def import_files(
                         sink.send(outcome.result)
                 else:
                     summary.rejected += 1
-                    summary.rejections.append(outcome)
+                    if len(summary.rejections) < MAX_LISTED:  # a file of bad rows must not fill memory too
+                        summary.rejections.append(outcome)
                     if rejects:
                         rejects.write(outcome)
                 if progress:

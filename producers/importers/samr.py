@@ -26,11 +26,15 @@ from pydantic import ValidationError
 
 from producers.exceptions import ImportFormatError
 from producers.importers.base import (
+    MAX_CELLS_PER_ROW,
+    MAX_ROWS_PER_SHEET,
+    MAX_TEXT_PER_FILE,
     ImportRow,
     Rejection,
     RowError,
     RowOutcome,
     SheetNote,
+    TextBudget,
     absent_as_none,
     cell_text,
     local_noon,
@@ -81,38 +85,64 @@ def _normalise_header(value: object) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(value or ""))).replace("||", "║")
 
 
-def _merged_ranges(archive: Any, sheet_path: str) -> list[tuple[int, int, int, int]]:
-    """(min_col, min_row, max_col, max_row) of every merged range, streamed from the sheet XML."""
-    ranges = []
+def _merged_ranges(archive: Any, sheet_path: str, file: str, sheet: str) -> list[tuple[int, int, int, int]]:
+    """(min_col, min_row, max_col, max_row) of every merged range, streamed from the sheet XML. A range taller than
+    a sheet may be refuses the file: filled in, it would be every row of a table that is not there."""
+    ranges: list[tuple[int, int, int, int]] = []
     with archive.open(sheet_path) as xml:
         for _, element in ET.iterparse(xml):  # noqa: S314 - see the import above
             if element.tag.endswith("}mergeCell") and element.get("ref"):
-                ranges.append(range_boundaries(str(element.get("ref"))))
+                bounds = range_boundaries(str(element.get("ref")))
+                if (bounds[3] or 0) - (bounds[1] or 0) >= MAX_ROWS_PER_SHEET:
+                    raise ImportFormatError(f"merged range {element.get('ref')} spans more than the"
+                                            f" {MAX_ROWS_PER_SHEET:,} rows a sheet may have", file=file, sheet=sheet)
+                if len(ranges) >= MAX_ROWS_PER_SHEET:
+                    raise ImportFormatError(f"more than {MAX_ROWS_PER_SHEET:,} merged ranges", file=file, sheet=sheet)
+                ranges.append(bounds)  # type: ignore[arg-type]
             elif element.tag.endswith("}row"):
                 element.clear()  # rows are not needed here: keep memory flat
-    return ranges  # type: ignore[return-value]
+    return ranges
 
 
-def _fill_merged(rows: Iterator[tuple[Any, ...]], ranges: list[tuple[int, int, int, int]]) -> Iterator[list[Any]]:
-    """Give every cell of a merged range the value of the range's top-left cell."""
+@dataclass(slots=True)
+class _Width:
+    """How many columns of a row are read: at most MAX_CELLS_PER_ROW, then the header's once it is found."""
+
+    columns: int = MAX_CELLS_PER_ROW
+
+
+def _filled(values: tuple[Any, ...]) -> int:
+    return sum(1 for v in values if v not in (None, ""))
+
+
+def _fill_merged(rows: Iterator[tuple[Any, ...]], ranges: list[tuple[int, int, int, int]], width: _Width,
+                 file: str, sheet: str) -> Iterator[tuple[list[Any], bool]]:
+    """Each row's first ``width`` cells, every cell of a merged range given the value of the range's top-left
+    cell (ranges clipped to the width), with whether the row has a value of its own: a row that only a merged range
+    reaches is no row of the table. A row with more than MAX_CELLS_PER_ROW filled cells refuses the file."""
     by_first_row: dict[int, list[tuple[int, int, int, int]]] = {}
     for r in ranges:
         by_first_row.setdefault(r[1], []).append(r)
     active: list[tuple[tuple[int, int, int, int], Any]] = []
     for row_number, values in enumerate(rows, 1):
-        cells = list(values)
+        if len(values) > MAX_CELLS_PER_ROW and _filled(values) > MAX_CELLS_PER_ROW:
+            raise ImportFormatError(f"row {row_number} has {_filled(values):,} filled cells, more than the"
+                                    f" {MAX_CELLS_PER_ROW:,} a table's row may have", file=file, sheet=sheet)
+        cells = list(values[:width.columns])
+        own = any(c not in (None, "") for c in cells)
         for r in by_first_row.get(row_number, []):
             min_col = r[0]
             active.append((r, cells[min_col - 1] if min_col - 1 < len(cells) else None))
         for (min_col, min_row, max_col, max_row), value in active:
-            if min_row <= row_number <= max_row:
-                while len(cells) < max_col:
+            if min_row <= row_number <= max_row and min_col <= width.columns:
+                last = min(max_col, width.columns)
+                while len(cells) < last:
                     cells.append(None)
-                for col in range(min_col, max_col + 1):
+                for col in range(min_col, last + 1):
                     if cells[col - 1] in (None, ""):
                         cells[col - 1] = value
         active = [(r, v) for r, v in active if r[3] > row_number]
-        yield cells
+        yield cells, own
 
 
 def _sheet_verdict(title: str) -> Verdict | None:
@@ -427,7 +457,9 @@ def read_samr(path: Path, options: SamrOptions) -> Iterator[RowOutcome]:
         raise ImportFormatError("not a readable .xlsx workbook", file=str(path), error=str(exc)) from exc
     file_key = path.name if options.keys_by_file_name else ""
     found_any_sheet = False
+    budget = TextBudget(str(path))
     try:
+        _check_shared_strings(workbook, str(path))
         for sheet in workbook.worksheets:
             if sheet.sheet_state != "visible":
                 yield SheetNote(str(path), sheet.title, "hidden in the workbook; imported all the same")
@@ -435,13 +467,26 @@ def read_samr(path: Path, options: SamrOptions) -> Iterator[RowOutcome]:
             # trusts it and would stop at its last row or column without a word.
             sheet.reset_dimensions()
             # Read-only workbooks keep the zip open; openpyxl has no public accessor for a sheet's XML path.
-            ranges = _merged_ranges(workbook._archive, sheet._worksheet_path)  # type: ignore[attr-defined]
-            rows = _fill_merged(sheet.iter_rows(values_only=True), ranges)
-            found_any_sheet |= yield from _read_sheet(_SheetContext(str(path), sheet.title, options, file_key), rows)
+            ranges = _merged_ranges(workbook._archive, sheet._worksheet_path,  # type: ignore[attr-defined]
+                                    str(path), sheet.title)
+            width = _Width()
+            rows = _fill_merged(sheet.iter_rows(values_only=True), ranges, width, str(path), sheet.title)
+            at = _SheetContext(str(path), sheet.title, options, file_key, width, budget)
+            found_any_sheet |= yield from _read_sheet(at, rows)
     finally:
         workbook.close()
     if not found_any_sheet:
         raise ImportFormatError("no sheet with SAMR headers (序号, 食品名称, 被抽样单位名称 …)", file=str(path))
+
+
+def _check_shared_strings(workbook: Any, file: str) -> None:
+    """openpyxl has read the whole shared-string table by now; its size as the zip declares it (which bounds what
+    unzipping yields) tells a text bomb from a table."""
+    archive = workbook._archive
+    sizes = [i.file_size for i in archive.infolist() if i.filename.lower().endswith("sharedstrings.xml")]
+    if sum(sizes) > MAX_TEXT_PER_FILE:
+        raise ImportFormatError(f"its shared strings unzip to {sum(sizes):,} bytes, more than the"
+                                f" {MAX_TEXT_PER_FILE:,} characters of text a file may have", file=file)
 
 
 @dataclass(frozen=True, slots=True)
@@ -450,16 +495,24 @@ class _SheetContext:
     sheet: str
     options: SamrOptions
     file_key: str
+    width: _Width
+    budget: TextBudget
 
 
-def _read_sheet(at: _SheetContext, rows: Iterator[list[Any]]) -> Generator[RowOutcome, None, bool]:
+def _read_sheet(at: _SheetContext, rows: Iterator[tuple[list[Any], bool]]) -> Generator[RowOutcome, None, bool]:
     """The sheet's rows as outcomes; returns whether it had a header."""
     header: _Header | None = None
     sheet_verdict = _sheet_verdict(at.sheet)
-    for row_number, cells in enumerate(rows, 1):
+    for row_number, (cells, own) in enumerate(rows, 1):
+        if row_number > MAX_ROWS_PER_SHEET:
+            raise ImportFormatError(f"more than {MAX_ROWS_PER_SHEET:,} rows in sheet {at.sheet!r}: split the table",
+                                    file=at.file)
+        at.budget.spend(cells, f"sheet {at.sheet!r} row {row_number}")
         if header is None:
             header = _Header.find(row_number, cells)
             if header is not None:
+                # Past the header's last column nothing is read: merged ranges and raw rows stop there.
+                at.width.columns = max(header.texts, default=0) + 1
                 header.settle_verdict(titled=sheet_verdict is not None)
                 if sheet_verdict is None and "verdict" not in header.spans:
                     # A title that says neither and no 检验结论 column: a 不合格项目 column means fails.
@@ -469,9 +522,9 @@ def _read_sheet(at: _SheetContext, rows: Iterator[list[Any]]) -> Generator[RowOu
             elif row_number >= MAX_TITLE_ROWS:
                 break
             continue
-        if all(c in (None, "") for c in cells) or (row_number == header.row + 1 and _is_subheader(cells)):
+        if not own or all(c in (None, "") for c in cells) or (row_number == header.row + 1 and _is_subheader(cells)):
             continue
-        yield _row(at, header, sheet_verdict, row_number, cells)
+        yield _row(at, header, sheet_verdict, row_number, cells[:at.width.columns])
     if header is None:
         yield SheetNote(at.file, at.sheet, f"skipped: no SAMR header row (序号, 食品名称, 被抽样单位名称 …) in its"
                                            f" first {MAX_TITLE_ROWS} rows")
