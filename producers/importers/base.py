@@ -61,7 +61,7 @@ class SheetNote:
     note: str
 
     def where(self) -> str:
-        return f"{self.file} sheet {self.sheet!r}"
+        return f"{self.file} sheet {self.sheet!r}" if self.sheet else self.file  # a CSV has no sheet
 
 
 RowOutcome = ImportRow | Rejection | SheetNote

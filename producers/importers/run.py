@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO
+
+import orjson
 
 from producers.exceptions import ImportFormatError
 from producers.importers.base import ImportRow, Rejection, RowOutcome, SheetNote
@@ -58,6 +60,13 @@ class ImportSummary:
                 self.repeats.append(row)
         self._seen.add(key)
 
+    def count_rejected(self, rejection: Rejection, rejects: _RejectsFile | None) -> None:
+        self.rejected += 1
+        if len(self.rejections) < MAX_LISTED:  # a file of bad rows must not fill memory too
+            self.rejections.append(rejection)
+        if rejects is not None:
+            rejects.write(rejection)
+
     def as_dict(self) -> dict[str, int]:
         return {"rows_read": self.rows_read, "valid": self.valid, "rejected": self.rejected, "sent": self.sent,
                 "dated_by_announcement": self.dated_by_announcement,
@@ -83,11 +92,18 @@ def guess_format(path: Path) -> Format:
 
 def read_file(path: Path, fmt: Format, *, mapping: Path | None, samr: SamrOptions) -> Iterator[RowOutcome]:
     if fmt == "samr":
+        if mapping is not None:  # a workbook whose own column names a mapping file maps onto the announcement's
+            loaded = load_mapping(mapping)
+            if loaded.headers is None:
+                raise ImportFormatError("a workbook's mapping names `headers:` (announcement fields), not `columns:`",
+                                        file=str(mapping))
+            samr = replace(samr, headers=loaded.samr_options(samr.timezone).headers)
         return read_samr(path, samr)
     if fmt == "ndjson":
         return read_ndjson(path)
     if mapping is None:
-        raise ImportFormatError("a CSV import needs --mapping FILE", file=str(path))
+        raise ImportFormatError(f"a CSV import needs --mapping FILE: `qsmon import {path.name} --suggest-mapping`"
+                                " writes one from its header for you to check (docs/imports.md)", file=str(path))
     return read_csv(path, load_mapping(mapping), samr.timezone, keys_by_file_name=samr.keys_by_file_name)
 
 
@@ -111,10 +127,13 @@ def import_files(
     rejects_path: Path | None = None,
     progress: Callable[[int], object] | None = None,
     keep_ids: bool = False,
+    emit_path: Path | None = None,
 ) -> ImportSummary:
-    """Send every valid row (``sink`` None: a dry run); a bad row never stops its neighbours."""
+    """Send every valid row (``sink`` None: a dry run); a bad row never stops its neighbours. ``emit_path``: every
+    valid row's event also written there as NDJSON, with its file, sheet and row, for a person to review."""
     summary = ImportSummary()
     rejects = _RejectsFile(rejects_path) if rejects_path else None
+    emit = emit_path.open("wb") if emit_path else None
     now = clock.now()
     try:
         for path in paths:
@@ -126,22 +145,27 @@ def import_files(
                 summary.rows_read += 1
                 if isinstance(outcome, ImportRow):
                     summary.count_valid(outcome, keep_id=keep_ids)
+                    if emit is not None:
+                        emit.write(emitted(outcome) + b"\n")
                     if sink is not None:
                         sink.send(outcome.result)
                 else:
-                    summary.rejected += 1
-                    if len(summary.rejections) < MAX_LISTED:  # a file of bad rows must not fill memory too
-                        summary.rejections.append(outcome)
-                    if rejects:
-                        rejects.write(outcome)
+                    summary.count_rejected(outcome, rejects)
                 if progress:
                     progress(1)
         if sink is not None:
             summary.sent = sink.flush()
     finally:
-        if rejects:
-            rejects.close()
+        for output in (rejects, emit):
+            if output is not None:
+                output.close()
     return summary
+
+
+def emitted(row: ImportRow) -> bytes:
+    """A valid row as one NDJSON line: where it was read (file, sheet, row) and the event that would be sent."""
+    return orjson.dumps({"file": row.file, "sheet": row.sheet or None, "row": row.row,
+                         "event": orjson.Fragment(row.result.to_json())})
 
 
 class _RejectsFile:

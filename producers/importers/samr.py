@@ -14,7 +14,7 @@ import hashlib
 import re
 import unicodedata
 import xml.etree.ElementTree as ET
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -78,9 +78,16 @@ class SamrOptions:
     timezone: str = field(default_factory=lambda: get_settings().timezone)  # the local day of a date-only cell
     # Key rows without 抽样编号 by the file's name too, as imports before 2026-12 did: only to re-import such files.
     keys_by_file_name: bool = False
+    # A mapping file's headers (as normalise_header spells them) -> the fields read from them, over HEADERS; no
+    # fields: the column is not read (producers/importers/mapping.py, docs/imports.md).
+    headers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-def _normalise_header(value: object) -> str:
+# The fields a column may be read as (HEADERS' values, and 序号-like keys), for mapping files.
+FIELDS = frozenset({*HEADERS.values(), "verdict"} - {"verdict_if_untitled"})
+
+
+def normalise_header(value: object) -> str:
     """A header cell as HEADERS spells it: full-width forms read as ASCII (生产日期／批号, ｜), no spaces."""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(value or ""))).replace("||", "║")
 
@@ -410,11 +417,13 @@ class _Header:
     texts: dict[int, str]  # the header cells as written
 
     @classmethod
-    def find(cls, row: int, cells: list[Any]) -> _Header | None:
+    def find(cls, row: int, cells: list[Any], mapped: Mapping[str, tuple[str, ...]]) -> _Header | None:
+        """The header in ``cells``, if they name three fields at least: by HEADERS, or as a mapping file says."""
         spans: dict[str, list[int]] = {}
         for i, cell in enumerate(cells):
-            name = HEADERS.get(_normalise_header(cell))
-            if name:
+            text = normalise_header(cell)
+            names = mapped[text] if text in mapped else (HEADERS[text],) if text in HEADERS else ()
+            for name in names:
                 spans.setdefault(name, []).append(i)
         texts = {i: cell_text(c) for i, c in enumerate(cells) if c not in (None, "")}
         return cls(row, spans, texts) if len(spans) >= 3 else None
@@ -446,7 +455,7 @@ class _Header:
 
 
 def _is_subheader(cells: list[Any]) -> bool:
-    texts = [_normalise_header(c) for c in cells if c not in (None, "")]
+    texts = [normalise_header(c) for c in cells if c not in (None, "")]
     return bool(texts) and all(t in _SUBHEADERS for t in texts)
 
 
@@ -499,6 +508,15 @@ class _SheetContext:
     budget: TextBudget
 
 
+def read_table(file: str, rows: Iterator[tuple[Any, ...]], options: SamrOptions,
+               file_key: str = "") -> Generator[RowOutcome, None, bool]:
+    """A table from another source (a CSV file's rows) read as an announcement sheet, under the same limits, its
+    header found as HEADERS or the options' mapping say; returns whether it had a header."""
+    width = _Width()
+    at = _SheetContext(file, "", options, file_key, width, TextBudget(file))
+    return (yield from _read_sheet(at, _fill_merged(rows, [], width, file, "")))
+
+
 def _read_sheet(at: _SheetContext, rows: Iterator[tuple[list[Any], bool]]) -> Generator[RowOutcome, None, bool]:
     """The sheet's rows as outcomes; returns whether it had a header."""
     header: _Header | None = None
@@ -509,7 +527,7 @@ def _read_sheet(at: _SheetContext, rows: Iterator[tuple[list[Any], bool]]) -> Ge
                                     file=at.file)
         at.budget.spend(cells, f"sheet {at.sheet!r} row {row_number}")
         if header is None:
-            header = _Header.find(row_number, cells)
+            header = _Header.find(row_number, cells, at.options.headers)
             if header is not None:
                 # Past the header's last column nothing is read: merged ranges and raw rows stop there.
                 at.width.columns = max(header.texts, default=0) + 1
