@@ -286,3 +286,15 @@ class TestSchedule:
         stop.set()
         second.join(timeout=30)
         assert xlsx.stat().st_mtime == written_at
+
+
+class TestCompleteness:
+    def test_a_month_whose_data_stops_early_says_so_first(self, loaded: Settings, db: psycopg.Connection) -> None:
+        from reports.summary import summary
+
+        # The fixture's March results all fall on the 10th, after months of 100 (Feb) and 51 (March 2025).
+        report = gather(db, PLAN, 2026, 3, timezone=loaded.timezone)
+        assert report.completeness is not None
+        assert (report.completeness.reasons, report.completeness.last_day) == (("ends_early",), date(2026, 3, 10))
+        assert summary(report).startswith("数据完整性:2026年3月数据提前截止,数据截至3月10日")
+        assert gather(db, PLAN, 2025, 3, timezone=loaded.timezone).completeness.reasons == ()  # type: ignore[union-attr]
