@@ -309,12 +309,12 @@ def unclassified(event: InspectionResult) -> str | None:
     return None if event.subcategory in {c.name for c in food_classes().classes} else event.subcategory
 
 
-def _day(fields: dict[str, Any], name: str) -> date:
+def _day(fields: dict[str, Any], name: str, columns: Mapping[str, str]) -> date:
     """The day in the field's cell; a rejection names the column, as the sheet's header spells it."""
     try:
         return parse_day(fields[name])
     except RowError as exc:
-        raise RowError(f"{_COLUMN_NAMES[name]}: {exc}") from None
+        raise RowError(f"{columns.get(name) or _COLUMN_NAMES[name]}: {exc}") from None
 
 
 # The header a field is read from, for rejection reasons (the first spelling HEADERS lists).
@@ -328,12 +328,13 @@ class _Read:
 
 
 def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, file_key: str,
-              retest_sheet: bool = False) -> _Read:
+              retest_sheet: bool = False, columns: Mapping[str, str] | None = None) -> _Read:
     day_source = fields.get("sampled_date") or fields.get("notice_date")
     if not day_source:
         raise RowError("no date: 抽样日期 and 公告日期 are both empty, so the day the result counts for is unknown")
-    day = _day(fields, "sampled_date" if fields.get("sampled_date") else "notice_date")
-    reported = _day(fields, "notice_date") if fields.get("notice_date") else day
+    columns = columns or {}
+    day = _day(fields, "sampled_date" if fields.get("sampled_date") else "notice_date", columns)
+    reported = _day(fields, "notice_date", columns) if fields.get("notice_date") else day
     text = {k: _text_of(v) for k, v in fields.items()}
     region, made_in, former = _places(text, options, day)
     outcome = _outcome(verdict, text.get("remark") or "", retest_sheet)
@@ -427,6 +428,11 @@ class _Header:
                 spans.setdefault(name, []).append(i)
         texts = {i: cell_text(c) for i, c in enumerate(cells) if c not in (None, "")}
         return cls(row, spans, texts) if len(spans) >= 3 else None
+
+    @property
+    def columns(self) -> dict[str, str]:
+        """Each field's header as this sheet writes it (its first column), for rejection reasons."""
+        return {name: self.texts.get(spans[0], "") for name, spans in self.spans.items()}
 
     @property
     def unread(self) -> list[str]:
@@ -556,7 +562,7 @@ def _row(at: _SheetContext, header: _Header, sheet_verdict: Verdict | None, row_
         verdict = _row_verdict(fields.get("verdict"), sheet_verdict) if "verdict" in header.spans else sheet_verdict
         assert verdict is not None  # noqa: S101 - set with the header row when there is no column
         retest = "复检" in at.sheet or "复检" in str(fields.get("verdict") or "")  # a 合格（复检） cell too
-        read = _to_event(fields, verdict, at.options, at.file_key, retest_sheet=retest)
+        read = _to_event(fields, verdict, at.options, at.file_key, retest_sheet=retest, columns=header.columns)
         return ImportRow(read.event, at.file, at.sheet, row_number,
                          dated_by_announcement=not fields.get("sampled_date"), unclassified=unclassified(read.event),
                          former_place=read.former_place)

@@ -77,6 +77,16 @@ class TestSuggestedMappingImports:
         assert (lard.region_code, lard.subcategory) == ("510117", "食用油、油脂及其制品")  # 成都市郫都\n区
         assert lard.sampling_level is SamplingLevel.NATIONAL
 
+    def test_a_rejection_names_the_column_as_the_table_spells_it(self, tmp_path: Path) -> None:
+        data = tmp_path / "a.csv"
+        row = ",,腐竹,,某厂 ,某店 ,,,,,,,,合格,国内监督抽查(湖北市场监管局),不是日期,"
+        data.write_text(f"{FOODMATE_HEADER}\r\n{row}\r\n", encoding="utf-8")
+        mapping = tmp_path / "m.yaml"
+        assert CliRunner().invoke(app, ["import", str(data), "--suggest-mapping", "--mapping", str(mapping)]
+                                  ).exit_code == 0
+        (rejection,) = import_files([data], fmt=None, sink=None, mapping=mapping).rejections
+        assert rejection.reason.startswith("发布日期: unreadable date")
+
     def test_the_suggestion_never_overwrites_a_mapping(self, tmp_path: Path) -> None:
         data = foodmate_csv(tmp_path / "a.csv")
         (tmp_path / "a.csv.mapping.yaml").write_text("checked: by hand\n", encoding="utf-8")
