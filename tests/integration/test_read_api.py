@@ -343,6 +343,9 @@ class TestCompleteness:
         assert last_month["last_day"] == f"{LAST_MONTH_END:%Y-%m-%d}"
         assert (this_month["incomplete"], this_month["reasons"]) == (True, ["in_progress"])
         assert this_month["note"].startswith(f"数据完整性:{TODAY.year}年{TODAY.month}月本月尚未结束")
+        for fmt in ("csv", "xlsx"):
+            assert get(api, "/v1/completeness", public, **{"from": f"{TODAY:%Y-%m}", "to": f"{TODAY:%Y-%m}",
+                                                           "format": fmt}).status_code == 200
 
     def test_an_inverted_or_too_long_span_is_a_422(self, api: str, read_token: str) -> None:
         assert get(api, "/v1/completeness", read_token, **{"from": "2020-12", "to": "2020-01"}).status_code == 422
