@@ -527,8 +527,10 @@ def _read_sheet(at: _SheetContext, rows: Iterator[tuple[list[Any], bool]]) -> Ge
     """The sheet's rows as outcomes; returns whether it had a header."""
     header: _Header | None = None
     sheet_verdict = _sheet_verdict(at.sheet)
+    filled = 0  # rows with a value of their own: blank rows (a stray cell at row 1,048,576) do not count
     for row_number, (cells, own) in enumerate(rows, 1):
-        if row_number > MAX_ROWS_PER_SHEET:
+        filled += own
+        if filled > MAX_ROWS_PER_SHEET:
             raise ImportFormatError(f"more than {MAX_ROWS_PER_SHEET:,} rows in sheet {at.sheet!r}: split the table",
                                     file=at.file)
         at.budget.spend(cells, f"sheet {at.sheet!r} row {row_number}")
