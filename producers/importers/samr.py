@@ -132,6 +132,9 @@ def _fill_merged(rows: Iterator[tuple[Any, ...]], ranges: list[tuple[int, int, i
         by_first_row.setdefault(r[1], []).append(r)
     active: list[tuple[tuple[int, int, int, int], Any]] = []
     for row_number, values in enumerate(rows, 1):
+        if not values and not active and row_number not in by_first_row:
+            yield [], False  # a gap between rows of the sheet file: the common case made cheap
+            continue
         if len(values) > MAX_CELLS_PER_ROW and _filled(values) > MAX_CELLS_PER_ROW:
             raise ImportFormatError(f"row {row_number} has {_filled(values):,} filled cells, more than the"
                                     f" {MAX_CELLS_PER_ROW:,} a table's row may have", file=file, sheet=sheet)
@@ -529,6 +532,8 @@ def _read_sheet(at: _SheetContext, rows: Iterator[tuple[list[Any], bool]]) -> Ge
     sheet_verdict = _sheet_verdict(at.sheet)
     filled = 0  # rows with a value of their own: blank rows (a stray cell at row 1,048,576) do not count
     for row_number, (cells, own) in enumerate(rows, 1):
+        if not cells:
+            continue
         filled += own
         if filled > MAX_ROWS_PER_SHEET:
             raise ImportFormatError(f"more than {MAX_ROWS_PER_SHEET:,} rows in sheet {at.sheet!r}: split the table",
