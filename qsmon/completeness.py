@@ -70,10 +70,11 @@ class MonthCompleteness:
             return None
         month = f"{self.month.year}年{self.month.month}月"
         said = "、".join(LABELS[r] for r in self.reasons)
-        upto = (f"数据截至{self.last_day.month}月{self.last_day.day}日,共{self.tested}批次"
+        upto = (f"数据截至{self.last_day.month}月{self.last_day.day}日，共{self.tested}批次"
                 if self.last_day else "尚无数据")
-        usual = f"(往月通常约{round(self.usual)}批次)" if self.usual is not None and self.usual >= MIN_USUAL else ""
-        return f"数据完整性:{month}{said},{upto}{usual},合格率等指标可能不反映全月情况,请谨慎解读。"
+        usual = f"（往月通常约{round(self.usual)}批次）" if self.usual is not None and self.usual >= MIN_USUAL else ""
+        # Full-width punctuation, as the reports set Chinese text (reports.typeset).
+        return f"数据完整性：{month}{said}，{upto}{usual}，合格率等指标可能不反映全月情况，请谨慎解读。"
 
 
 def judge(first: date, daily: dict[date, int], earlier: list[int], today: date) -> MonthCompleteness:

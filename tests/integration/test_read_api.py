@@ -342,7 +342,7 @@ class TestCompleteness:
         assert (last_month["incomplete"], last_month["note"]) == (False, None)  # simulated through the month
         assert last_month["last_day"] == f"{LAST_MONTH_END:%Y-%m-%d}"
         assert (this_month["incomplete"], this_month["reasons"]) == (True, ["in_progress"])
-        assert this_month["note"].startswith(f"数据完整性:{TODAY.year}年{TODAY.month}月本月尚未结束")
+        assert this_month["note"].startswith(f"数据完整性：{TODAY.year}年{TODAY.month}月本月尚未结束")
         for fmt in ("csv", "xlsx"):
             assert get(api, "/v1/completeness", public, **{"from": f"{TODAY:%Y-%m}", "to": f"{TODAY:%Y-%m}",
                                                            "format": fmt}).status_code == 200

@@ -296,7 +296,7 @@ class TestCompleteness:
         report = gather(db, PLAN, 2026, 3, timezone=loaded.timezone)
         assert report.completeness is not None
         assert (report.completeness.reasons, report.completeness.last_day) == (("ends_early",), date(2026, 3, 10))
-        assert summary(report).startswith("数据完整性:2026年3月数据提前截止,数据截至3月10日")
+        assert summary(report).startswith("数据完整性：2026年3月数据提前截止，数据截至3月10日")
         assert gather(db, PLAN, 2025, 3, timezone=loaded.timezone).completeness.reasons == ()  # type: ignore[union-attr]
 
 

@@ -18,7 +18,7 @@ class TestReasons:
         assert (december.last_day, december.tested, december.usual) == (date(2020, 12, 4), 12, 400.0)
         note = december.note()
         assert note is not None
-        assert note.startswith("数据完整性:2020年12月数据提前截止、数据量远低于往月,数据截至12月4日,共12批次")
+        assert note.startswith("数据完整性：2020年12月数据提前截止、数据量远低于往月，数据截至12月4日，共12批次")
 
     def test_a_usual_month_is_complete_and_says_nothing(self) -> None:
         days = {date(2020, 11, d): 14 for d in range(1, 31)}
