@@ -64,15 +64,18 @@ class MonthCompleteness:
     def incomplete(self) -> bool:
         return bool(self.reasons)
 
-    def note(self) -> str | None:
-        """The 数据完整性 note a report or a reader shows, or None for a complete month."""
+    def note(self, *, counts: bool = True) -> str | None:
+        """The 数据完整性 note a report or a reader shows, or None for a complete month; without ``counts`` it names
+        no batch counts (a small place's counts are not public)."""
         if not self.reasons:
             return None
         month = f"{self.month.year}年{self.month.month}月"
         said = "、".join(LABELS[r] for r in self.reasons)
-        upto = (f"数据截至{self.last_day.month}月{self.last_day.day}日，共{self.tested}批次"
-                if self.last_day else "尚无数据")
-        usual = f"（往月通常约{round(self.usual)}批次）" if self.usual is not None and self.usual >= MIN_USUAL else ""
+        upto = f"数据截至{self.last_day.month}月{self.last_day.day}日" if self.last_day else "尚无数据"
+        if counts and self.last_day:
+            upto += f"，共{self.tested}批次"
+        usual = (f"（往月通常约{round(self.usual)}批次）"
+                 if counts and self.usual is not None and self.usual >= MIN_USUAL else "")
         # Full-width punctuation, as the reports set Chinese text (reports.typeset).
         return f"数据完整性：{month}{said}，{upto}{usual}，合格率等指标可能不反映全月情况，请谨慎解读。"
 

@@ -254,7 +254,7 @@ MONTH_PATTERN = r"^(20\d\d|2100)-(0[1-9]|1[0-2])$"
          responses=Problems, tags=["figures"])
 async def get_completeness(
     request: Request, ctx: Annotated[Context, Depends(context)],
-    _: Annotated[Token, Depends(require(Scope.PUBLIC))],
+    token: Annotated[Token, Depends(require(Scope.PUBLIC))],
     first: Annotated[str, Query(alias="from", pattern=MONTH_PATTERN, examples=["2020-01"])],
     last: Annotated[str, Query(alias="to", pattern=MONTH_PATTERN, examples=["2020-12"])],
     region: Annotated[str | None, Query(pattern=r"^\d{6}$", examples=["330000"])] = None,
@@ -262,7 +262,8 @@ async def get_completeness(
     fmt: Annotated[Format | None, FORMAT_QUERY] = None,
 ) -> Response:
     """A month is incomplete while in progress, without data after months with it, when its data ends 7 or more days
-    early, or below half its usual volume (qsmon.completeness); ``note`` says so in the words a report uses."""
+    early, or below half its usual volume (qsmon.completeness); ``note`` says so in the words a report uses. Batch
+    counts (tested, usual) are for read tokens: a small county's counts would single out firms."""
     from qsmon.completeness import month_completeness
 
     months = [date(int(first[:4]), int(first[5:]), 1)]
@@ -273,9 +274,12 @@ async def get_completeness(
     code, today = ctx.region_of(region), ctx.today()
     found = await anyio.to_thread.run_sync(lambda: ctx.run(lambda c: [
         month_completeness(c, code, m, today, category.value if category else None) for m in months]))
-    items = [{"month": m.month.strftime("%Y-%m"), "tested": m.tested, "last_day": m.last_day, "usual": m.usual,
-              "incomplete": m.incomplete, "reasons": list(m.reasons), "note": m.note()} for m in found]
-    columns = [Column("month", "月份"), Column("tested", "批次"), Column("last_day", "最后有数据日"),
-               Column("usual", "往月通常批次"), Column("incomplete", "数据不完整"), Column("note", "数据完整性")]
+    counts = token.allows(Scope.READ)
+    items = [{"month": m.month.strftime("%Y-%m"), "last_day": m.last_day, "incomplete": m.incomplete,
+              "reasons": list(m.reasons), "note": m.note(counts=counts),
+              **({"tested": m.tested, "usual": m.usual} if counts else {})} for m in found]
+    columns = [Column("month", "月份"), *([Column("tested", "批次")] if counts else []),
+               Column("last_day", "最后有数据日"), *([Column("usual", "往月通常批次")] if counts else []),
+               Column("incomplete", "数据不完整"), Column("note", "数据完整性")]
     return await render_async(request, {"items": items}, items, columns, title="数据完整性",
                               fmt=chosen_format(request, fmt))

@@ -343,6 +343,12 @@ class TestCompleteness:
         assert last_month["last_day"] == f"{LAST_MONTH_END:%Y-%m-%d}"
         assert (this_month["incomplete"], this_month["reasons"]) == (True, ["in_progress"])
         assert this_month["note"].startswith(f"数据完整性：{TODAY.year}年{TODAY.month}月本月尚未结束")
+        assert "tested" not in this_month  # counts are for read tokens
+        assert "批次" not in this_month["note"]
+        read_token = _token(loaded, Scope.READ)
+        (counted,) = get(api, "/v1/completeness", read_token, **{"from": f"{LAST_MONTH:%Y-%m}",
+                                                                "to": f"{LAST_MONTH:%Y-%m}"}).json()["items"]
+        assert counted["tested"] > 0
         for fmt in ("csv", "xlsx"):
             assert get(api, "/v1/completeness", public, **{"from": f"{TODAY:%Y-%m}", "to": f"{TODAY:%Y-%m}",
                                                            "format": fmt}).status_code == 200

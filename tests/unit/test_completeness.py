@@ -20,6 +20,11 @@ class TestReasons:
         assert note is not None
         assert note.startswith("数据完整性：2020年12月数据提前截止、数据量远低于往月，数据截至12月4日，共12批次")
 
+    def test_the_note_without_counts_names_no_batches(self) -> None:
+        december = judge(date(2020, 12, 1), {date(2020, 12, 4): 12}, [400] * 11, AFTER)
+        assert december.note(counts=False) == ("数据完整性：2020年12月数据提前截止、数据量远低于往月，数据截至12月4日，"
+                                               "合格率等指标可能不反映全月情况，请谨慎解读。")
+
     def test_a_usual_month_is_complete_and_says_nothing(self) -> None:
         days = {date(2020, 11, d): 14 for d in range(1, 31)}
         november = judge(date(2020, 11, 1), days, [400] * 12, AFTER)
