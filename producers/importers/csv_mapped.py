@@ -93,10 +93,12 @@ class CsvMapping(BaseModel):
             raise ValueError("a mapping has `headers:` (announcement fields) or `columns:` (event fields), one of them")
         return self
 
-    def samr_options(self, timezone: str, *, keys_by_file_name: bool = False) -> SamrOptions:
+    def samr_options(self, timezone: str, *, keys_by_file_name: bool = False,
+                     region_code: str | None = None) -> SamrOptions:
+        """The announcement reader's options: the mapping's, with ``region_code`` (the command's --region) first."""
         from producers.importers.mapping import check_fields
 
-        return SamrOptions(category=self.options.category, region_code=self.options.region_code,
+        return SamrOptions(category=self.options.category, region_code=region_code or self.options.region_code,
                            sampling_type=self.options.sampling_type, timezone=timezone,
                            keys_by_file_name=keys_by_file_name, headers=check_fields(self.headers or {}))
 
@@ -170,7 +172,7 @@ def detect_encoding(path: Path, configured: str) -> str:
 
 
 def read_csv(path: Path, mapping: CsvMapping, timezone: str, *,
-             keys_by_file_name: bool = False) -> Iterator[RowOutcome]:
+             keys_by_file_name: bool = False, region_code: str | None = None) -> Iterator[RowOutcome]:
     try:
         encoding = detect_encoding(path, mapping.encoding)
         handle = path.open(encoding=encoding, newline="")
@@ -178,7 +180,8 @@ def read_csv(path: Path, mapping: CsvMapping, timezone: str, *,
         raise ImportFormatError("cannot open CSV", file=str(path), error=exc.strerror) from exc
     file_key = path.name if keys_by_file_name else ""
     if mapping.headers is not None:
-        yield from _read_as_announcement(path, handle, mapping, timezone, keys_by_file_name=keys_by_file_name)
+        options = mapping.samr_options(timezone, keys_by_file_name=keys_by_file_name, region_code=region_code)
+        yield from _read_as_announcement(path, handle, mapping, options)
         return
     row_number = 0
     try:
@@ -221,14 +224,13 @@ def read_csv(path: Path, mapping: CsvMapping, timezone: str, *,
                                 file=str(path)) from exc
 
 
-def _read_as_announcement(path: Path, handle: TextIO, mapping: CsvMapping, timezone: str, *,
-                          keys_by_file_name: bool) -> Iterator[RowOutcome]:
+def _read_as_announcement(path: Path, handle: TextIO, mapping: CsvMapping,
+                          options: SamrOptions) -> Iterator[RowOutcome]:
     """The CSV read by the announcement reader, its columns named by the mapping's ``headers``."""
-    options = mapping.samr_options(timezone, keys_by_file_name=keys_by_file_name)
     rows = (tuple(cells) for cells in csv.reader(handle, delimiter=mapping.delimiter))
     try:
         with handle:
-            found = yield from read_table(str(path), rows, options, path.name if keys_by_file_name else "")
+            found = yield from read_table(str(path), rows, options, path.name if options.keys_by_file_name else "")
     except UnicodeDecodeError as exc:
         raise ImportFormatError("the CSV is not text in its encoding: set `encoding:` in the mapping (gbk, gb18030,"
                                 " utf-8)", file=str(path)) from exc

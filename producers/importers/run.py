@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -97,14 +97,16 @@ def read_file(path: Path, fmt: Format, *, mapping: Path | None, samr: SamrOption
             if loaded.headers is None:
                 raise ImportFormatError("a workbook's mapping names `headers:` (announcement fields), not `columns:`",
                                         file=str(mapping))
-            samr = replace(samr, headers=loaded.samr_options(samr.timezone).headers)
+            samr = loaded.samr_options(samr.timezone, keys_by_file_name=samr.keys_by_file_name,
+                                       region_code=samr.region_code)
         return read_samr(path, samr)
     if fmt == "ndjson":
         return read_ndjson(path)
     if mapping is None:
         raise ImportFormatError(f"a CSV import needs --mapping FILE: `qsmon import {path.name} --suggest-mapping`"
                                 " writes one from its header for you to check (docs/imports.md)", file=str(path))
-    return read_csv(path, load_mapping(mapping), samr.timezone, keys_by_file_name=samr.keys_by_file_name)
+    return read_csv(path, load_mapping(mapping), samr.timezone, keys_by_file_name=samr.keys_by_file_name,
+                    region_code=samr.region_code)
 
 
 def _plausible(outcome: ImportRow | Rejection, now: datetime) -> ImportRow | Rejection:

@@ -113,6 +113,19 @@ class TestSuggestedMappingImports:
         assert (row.result.region_code, row.result.subcategory, row.result.verdict) == ("500154", "调味品",
                                                                                          Verdict.PASS)
 
+    def test_the_commands_region_comes_before_the_mappings(self, tmp_path: Path) -> None:
+        data = foodmate_csv(tmp_path / "a.csv")
+        mapping = tmp_path / "m.yaml"
+        mapping.write_text("headers: {物料名称: product, 供应商: sampled_unit, 发布日期: notice_date, 判定: verdict,"
+                           " 检测项目: failed_items}\noptions: {region_code: '500000', sampling_type: evaluative}\n",
+                           encoding="utf-8")
+        by_mapping = [o.result for o in read_file(data, "csv", mapping=mapping, samr=SamrOptions())
+                      if isinstance(o, ImportRow)]
+        assert {(r.region_code, r.sampling_type.value) for r in by_mapping} == {("500000", "evaluative")}
+        by_command = [o.result for o in read_file(data, "csv", mapping=mapping,
+                                                  samr=SamrOptions(region_code="500151")) if isinstance(o, ImportRow)]
+        assert {r.region_code for r in by_command} == {"500151"}
+
     def test_an_unknown_field_in_a_mapping_is_named(self, tmp_path: Path) -> None:
         mapping = tmp_path / "m.yaml"
         mapping.write_text("headers: {物料名称: prodcut}\n", encoding="utf-8")
