@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from producers.exceptions import ImportFormatError
 from qsmon.schema import FailedItem, InspectionResult, describe_error
 
-# What one import may read: a published table has tens of columns and thousands of rows, an hostile one (a 2 KB
+# What one import may read: a published table has tens of columns and thousands of rows, a hostile one (a 2 KB
 # workbook whose merged range spans XFD200000, a shared string of 32,000 characters in 16,384 cells) billions of
 # cells. Past these the file is refused, saying which limit and where, before memory or disk run out.
 MAX_ROWS_PER_SHEET = 100_000  # rows of a sheet (or a CSV file); a larger table is to be split

@@ -83,7 +83,7 @@ class SamrOptions:
     headers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-# The fields a column may be read as (HEADERS' values, and 序号-like keys), for mapping files.
+# The fields a mapping file may read a column as: those HEADERS names (a bare 判定 is the verdict there).
 FIELDS = frozenset({*HEADERS.values(), "verdict"} - {"verdict_if_untitled"})
 
 
@@ -94,7 +94,7 @@ def normalise_header(value: object) -> str:
 
 def _merged_ranges(archive: Any, sheet_path: str, file: str, sheet: str) -> list[tuple[int, int, int, int]]:
     """(min_col, min_row, max_col, max_row) of every merged range, streamed from the sheet XML. A range taller than
-    a sheet may be refuses the file: filled in, it would be every row of a table that is not there."""
+    the rows a sheet may have refuses the file: filled in, it would be every row of a table that is not there."""
     ranges: list[tuple[int, int, int, int]] = []
     with archive.open(sheet_path) as xml:
         for _, element in ET.iterparse(xml):  # noqa: S314 - see the import above
