@@ -17,7 +17,7 @@ from indicators.windows import DayRange, month_range, previous_range, shift_mont
 from qsmon import clock
 from qsmon.completeness import MonthCompleteness, month_completeness
 from qsmon.plans.model import Indicator, Measure, Op, Plan
-from qsmon.regions import like_pattern, name_of
+from qsmon.regions import NATION, like_pattern, name_of
 from qsmon.schema import FailedItem
 from qsmon.vocab import Category
 from reports.bulletin import Bulletin, ReferenceFigure, gather_bulletin
@@ -270,7 +270,7 @@ def gather(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timez
     report.bulletin = gather_bulletin(conn, prefix, year, month, references)
     report.published = published_failures(conn, this.first, this.last, prefix)
     report.tasks = task_progress(conn, plan, year, month, population)
-    report.completeness = month_completeness(conn, plan.jurisdiction.region_code or "000000", this.first,
+    report.completeness = month_completeness(conn, plan.jurisdiction.region_code or NATION, this.first,
                                              clock.today(timezone))
     zone = ZoneInfo(timezone)
     start = datetime.combine(this.first, time(), zone)
