@@ -5,13 +5,16 @@ from __future__ import annotations
 import sys
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli._common import friendly_errors, print_json
 from qsmon import clock
 from qsmon.settings import get_settings
+
+if TYPE_CHECKING:
+    from producers.importers.run import ImportSummary
 
 
 @friendly_errors
@@ -67,9 +70,19 @@ def import_(
     keys_by_file_name: Annotated[bool, typer.Option(
         "--keys-by-file-name", help="SAMR/CSV rows without 抽样编号 keyed by the file's name too, as imports before "
                                     "2026-12 did: only to re-import files first imported then")] = False,
+    emit: Annotated[Path | None, typer.Option(
+        "--emit", help="write every valid row's event to this NDJSON file with its file, sheet and row (with "
+                       "--dry-run: review before sending)")] = None,
+    suggest_mapping: Annotated[bool, typer.Option(
+        "--suggest-mapping", help="write a mapping of the file's columns (to --mapping, else FILE.mapping.yaml) "
+                                  "from their Chinese names, for you to check; import nothing")] = False,
 ) -> None:
     """Import results from files: each rejected row is reported with file, sheet, row number and reason."""
     from tqdm import tqdm
+
+    if suggest_mapping:
+        _suggest_mapping(files, mapping)
+        return
 
     from producers.importers import import_files
     from producers.importers.run import Format
@@ -89,10 +102,16 @@ def import_(
     with tqdm(unit=" rows", disable=as_json, file=sys.stderr, desc="importing") as bar:
         try:
             summary = import_files(files, fmt=fmt_value, sink=sink, mapping=mapping, samr=samr,
-                                   rejects_path=rejects_path, progress=bar.update)
+                                   rejects_path=rejects_path, progress=bar.update, emit_path=emit)
         finally:
             if sink is not None:
                 sink.close()
+    _print_summary(summary, rejects_path, as_json=as_json)
+    if emit is not None:
+        typer.echo(f"{summary.valid} event(s) written to {emit}", err=True)
+
+
+def _print_summary(summary: ImportSummary, rejects_path: Path, *, as_json: bool) -> None:
     for note in summary.notes:
         typer.secho(f"note: {note.where()}: {note.note}", fg=typer.colors.YELLOW, err=True)
     for rejection in summary.rejections[:50]:
@@ -114,10 +133,31 @@ def import_(
         typer.secho(f"{sum(summary.unclassified.values())} food row(s) name no SAMR class (qsmon/food_classes.yaml);"
                     f" kept under their own 分类 for an analyst to classify: {listed}", fg=typer.colors.YELLOW,
                     err=True)
+    if summary.former_places:
+        listed = "、".join(f"{name}({rows})" for name, rows in summary.former_places.most_common(10))
+        typer.echo(f"{sum(summary.former_places.values())} row(s) placed by a former or short name of their county"
+                   f" (the name as written is kept in the address): {listed}", err=True)
     if summary.dated_by_announcement:
         typer.secho(f"{summary.dated_by_announcement} row(s) have no 抽样日期: dated by their 公告日期, so plans"
                     " counting by sampling date count them on the announcement day (counting_date: announced counts"
                     " every imported row exactly)", fg=typer.colors.YELLOW, err=True)
+
+
+def _suggest_mapping(files: list[Path], target: Path | None) -> None:
+    from producers.importers.mapping import first_rows, suggest
+
+    if len(files) != 1:
+        raise typer.BadParameter("--suggest-mapping reads one file")
+    source = files[0]
+    path = target or source.with_name(source.name + ".mapping.yaml")
+    if path.exists():
+        raise typer.BadParameter(f"{path} exists: check and use it, or remove it to suggest anew")
+    suggestion = suggest(first_rows(source))
+    path.write_text(suggestion.to_yaml(source), encoding="utf-8")
+    for header, fields in suggestion.headers.items():
+        typer.echo(f"  {header} -> {', '.join(fields) if fields else '(not read)'}")
+    typer.echo(f"wrote {path} (header in row {suggestion.row}); check it, then: qsmon import {source} --mapping"
+               f" {path} --dry-run")
 
 
 serve_app = typer.Typer(help="Long-running HTTP services.", no_args_is_help=True)

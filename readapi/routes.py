@@ -3,7 +3,7 @@ cases, each as JSON, CSV or xlsx. Scopes: public reads aggregates and published 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -268,3 +268,41 @@ async def get_cases(
 @router.get("/healthz", summary="Liveness", tags=["operations"])
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+MONTH_PATTERN = r"^(20\d\d|2100)-(0[1-9]|1[0-2])$"
+
+
+@router.get("/v1/completeness", summary="数据完整性: whether each month's data is complete, with its last day",
+         responses=Problems, tags=["figures"])
+async def get_completeness(
+    request: Request, ctx: Annotated[Context, Depends(context)],
+    token: Annotated[Token, Depends(require(Scope.PUBLIC))],
+    first: Annotated[str, Query(alias="from", pattern=MONTH_PATTERN, examples=["2020-01"])],
+    last: Annotated[str, Query(alias="to", pattern=MONTH_PATTERN, examples=["2020-12"])],
+    region: Annotated[str | None, Query(pattern=r"^\d{6}$", examples=["330000"])] = None,
+    category: Annotated[Category | None, Query(examples=["food"])] = None,
+    fmt: Annotated[Format | None, FORMAT_QUERY] = None,
+) -> Response:
+    """A month is incomplete while in progress, without data after months with it, when its data ends 7 or more days
+    early, or below half its usual volume (qsmon.completeness); ``note`` says so in the words a report uses. Batch
+    counts (tested, usual) are for read tokens: a small county's counts would single out firms."""
+    from qsmon.completeness import month_completeness
+
+    months = [date(int(first[:4]), int(first[5:]), 1)]
+    while months[-1] < date(int(last[:4]), int(last[5:]), 1) and len(months) <= 24:
+        months.append((months[-1] + timedelta(days=32)).replace(day=1))
+    if months[0] > date(int(last[:4]), int(last[5:]), 1) or len(months) > 24:
+        raise HTTPException(422, "from must not be after to, and at most 24 months")
+    code, today = ctx.region_of(region), ctx.today()
+    found = await anyio.to_thread.run_sync(lambda: ctx.run(lambda c: [
+        month_completeness(c, code, m, today, category.value if category else None) for m in months]))
+    counts = token.allows(Scope.READ)
+    items = [{"month": m.month.strftime("%Y-%m"), "last_day": m.last_day, "incomplete": m.incomplete,
+              "reasons": list(m.reasons), "note": m.note(counts=counts),
+              **({"tested": m.tested, "usual": m.usual} if counts else {})} for m in found]
+    columns = [Column("month", "月份"), *([Column("tested", "批次")] if counts else []),
+               Column("last_day", "最后有数据日"), *([Column("usual", "往月通常批次")] if counts else []),
+               Column("incomplete", "数据不完整"), Column("note", "数据完整性")]
+    return await render_async(request, {"items": items}, items, columns, title="数据完整性",
+                              fmt=chosen_format(request, fmt))

@@ -18,6 +18,8 @@ from indicators.evaluate import Scope, fetch_counts, judge
 from indicators.pace import forecast_rows
 from indicators.stats import State
 from indicators.windows import DayRange, month_range, previous_range, shift_month
+from qsmon import clock
+from qsmon.completeness import MonthCompleteness, month_completeness
 from qsmon.plans.model import Indicator, Measure, Op, Plan
 from qsmon.regions import like_pattern, name_of
 from qsmon.schema import FailedItem
@@ -148,6 +150,7 @@ class MonthlyReport:
     published: list[PublishedFailure] = field(default_factory=list)  # 不合格产品信息, the published layout
     tasks: list[TaskRow] = field(default_factory=list)  # sampling volumes: done against due
     forecast: list[dict[str, Any]] = field(default_factory=list)  # 年度达标预测 as of the month's end (indicators.pace)
+    completeness: MonthCompleteness | None = None  # 数据完整性 of the jurisdiction's month (qsmon.completeness)
 
     @property
     def label(self) -> str:
@@ -270,6 +273,7 @@ def gather(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timez
     report.published = published_failures(conn, this.first, this.last, prefix)
     report.tasks = task_progress(conn, plan, year, month, population)
     report.forecast = forecast_rows(conn, plan, this.last, timezone=timezone)
+    report.completeness = month_completeness(conn, plan.jurisdiction.code, this.first, clock.today(timezone))
     zone = ZoneInfo(timezone)
     start = datetime.combine(this.first, time(), zone)
     end = datetime.combine(this.last, time(23, 59, 59, 999999), zone)

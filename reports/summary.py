@@ -56,4 +56,6 @@ def summary(report: MonthlyReport) -> str:
         months = sorted({c.month.strftime("%Y-%m") for c in report.corrections})
         parts.append(f"上报后更正:已关账的{'、'.join(months)}有{len(report.corrections)}项数据因迟到或更正的结果"
                      "发生变化,见“上报后更正”表。")
+    if report.completeness is not None and (note := report.completeness.note()):
+        parts.insert(0, note)  # first: every figure after it is read in its light
     return fullwidth("".join(parts))

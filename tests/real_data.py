@@ -52,13 +52,13 @@ def foodmate_workbook(path: Path) -> tuple[Path, int, int]:
     with require(FOODMATE).open(encoding="utf-8", newline="") as handle:
         for n, row in enumerate(csv.DictReader(handle)):
             publisher = row["发布单位"]
-            task, _, authority = publisher.partition("(")
+            _, _, authority = publisher.partition("(")
             province = re.sub(r"(市场监管局|市场监督管理局|国家市场监管总局)\)?$", "", authority.rstrip(")"))
             items = "║".join(x for x in (row["检测项目"], row["检测结果"], row["限量值"]))
             cells: list[object] = [len(failed if row["判定"] == "不合格" else passed) + 1, row["生产商"], None,
                                    row["供应商"], None, province or None, row["物料名称"], None, None, None,
                                    items if row["判定"] == "不合格" else None, row["产品分类"].split("-->")[-1],
-                                   None, _date_styles(row["发布日期"], n), task, None, row["备注"] or None]
+                                   None, _date_styles(row["发布日期"], n), publisher, None, row["备注"] or None]
             (failed if row["判定"] == "不合格" else passed).append(cells)
     book = openpyxl.Workbook()
     book.remove(book.active)  # type: ignore[arg-type]

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from producers.exceptions import ImportFormatError
 from qsmon.schema import FailedItem, InspectionResult, describe_error
+
+# What one import may read: a published table has tens of columns and thousands of rows, a hostile one (a 2 KB
+# workbook whose merged range spans XFD200000, a shared string of 32,000 characters in 16,384 cells) billions of
+# cells. Past these the file is refused, saying which limit and where, before memory or disk run out.
+MAX_ROWS_PER_SHEET = 100_000  # rows of a sheet (or a CSV file); a larger table is to be split
+MAX_CELLS_PER_ROW = 1_000  # filled cells in one row
+MAX_TEXT_PER_FILE = 100_000_000  # characters of all the cells read from one file
+MAX_RAW = 1_024  # characters of a rejected row kept in the rejects file: enough to find it, no more
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +29,10 @@ class Rejection:
     row: int  # as a spreadsheet numbers it (1-based; a CSV as Excel shows it), or the line of an NDJSON file
     reason: str
     raw: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.raw) > MAX_RAW:
+            object.__setattr__(self, "raw", self.raw[:MAX_RAW - 1] + "…")
 
     def where(self) -> str:
         sheet = f" sheet {self.sheet!r}" if self.sheet else ""
@@ -34,6 +48,7 @@ class ImportRow:
     # The row had no 抽样日期: sampled_at is the announcement day, so plans counting by sampling date see it late.
     dated_by_announcement: bool = False
     unclassified: str | None = None  # a food row's 分类 that names no SAMR class (qsmon.food_classes), kept as is
+    former_place: str | None = None  # a division's former or short name that placed the row (铜梁县, 焉耆县)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +61,24 @@ class SheetNote:
     note: str
 
     def where(self) -> str:
-        return f"{self.file} sheet {self.sheet!r}"
+        return f"{self.file} sheet {self.sheet!r}" if self.sheet else self.file  # a CSV has no sheet
 
 
 RowOutcome = ImportRow | Rejection | SheetNote
+
+
+class TextBudget:
+    """The characters a file's cells have used of MAX_TEXT_PER_FILE; ``spend`` refuses the file past it."""
+
+    def __init__(self, file: str, limit: int = MAX_TEXT_PER_FILE) -> None:
+        self._file = file
+        self._left = limit
+
+    def spend(self, cells: Iterable[object], where: str) -> None:
+        self._left -= sum(len(c) if isinstance(c, str) else 8 for c in cells if c is not None)
+        if self._left < 0:
+            raise ImportFormatError(f"more than {MAX_TEXT_PER_FILE:,} characters of text (at {where}): not a table"
+                                    " qsmon imports whole; split it", file=self._file)
 
 
 class RowError(ValueError):

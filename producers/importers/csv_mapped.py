@@ -1,4 +1,5 @@
-"""Any CSV, with a mapping file from its columns to the event.
+"""Any CSV, with a mapping file from its columns to the announcement's fields (``headers:``, read by the announcement
+reader: docs/imports.md) or, the older form, to the event's fields:
 
 ```yaml
 columns:            # event field: CSV column
@@ -28,37 +29,78 @@ import csv
 import hashlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from producers.exceptions import ImportFormatError
 from producers.importers.base import (
+    MAX_ROWS_PER_SHEET,
     ImportRow,
     Rejection,
     RowError,
     RowOutcome,
+    TextBudget,
     cell_text,
     failed_item,
     local_noon,
     parse_day,
     row_error,
 )
+from producers.importers.samr import SamrOptions, read_table
 from qsmon.schema import InspectionResult, safe_sample_id
+from qsmon.vocab import Category, SamplingType
 
 _DATE_FIELDS = ("sampled_at", "reported_at")
+
+
+class MappingOptions(BaseModel):
+    """What every row of an announcement-mapped table shares, when the table does not say."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    category: Category = Category.FOOD
+    region_code: str | None = None
+    sampling_type: SamplingType | None = None
 
 
 class CsvMapping(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    columns: dict[str, str]
+    # Announcement fields (docs/imports.md): the table is read as an announcement sheet.
+    headers: dict[str, list[str]] | None = None
+    options: MappingOptions = MappingOptions()
+    # Event fields (the older form): each column is an event field as is.
+    columns: dict[str, str] = {}
     constants: dict[str, Any] = {}
     values: dict[str, dict[str, str]] = {}
     failed_items: dict[str, str] | None = None
     encoding: str = "auto"
     delimiter: str = ","
+
+    @field_validator("headers", mode="before")
+    @classmethod
+    def _as_lists(cls, value: Any) -> Any:
+        """A column read as one field may say it bare, as no field null or []."""
+        if not isinstance(value, dict):
+            return value
+        return {str(k): [] if v is None else [v] if isinstance(v, str) else v for k, v in value.items()}
+
+    @model_validator(mode="after")
+    def _one_form(self) -> CsvMapping:
+        if (self.headers is None) == (not self.columns):
+            raise ValueError("a mapping has `headers:` (announcement fields) or `columns:` (event fields), one of them")
+        return self
+
+    def samr_options(self, timezone: str, *, keys_by_file_name: bool = False,
+                     region_code: str | None = None) -> SamrOptions:
+        """The announcement reader's options: the mapping's, with ``region_code`` (the command's --region) first."""
+        from producers.importers.mapping import check_fields
+
+        return SamrOptions(category=self.options.category, region_code=region_code or self.options.region_code,
+                           sampling_type=self.options.sampling_type, timezone=timezone,
+                           keys_by_file_name=keys_by_file_name, headers=check_fields(self.headers or {}))
 
 
 def load_mapping(path: Path) -> CsvMapping:
@@ -112,7 +154,7 @@ def _failed_items(row: Mapping[str, str | None], spec: dict[str, str]) -> list[d
 _READ_BYTES = 1 << 20
 
 
-def _encoding(path: Path, configured: str) -> str:
+def detect_encoding(path: Path, configured: str) -> str:
     """The mapping's encoding; by default UTF-8 (BOM or not) when the whole file decodes as UTF-8, else GB18030
     (Excel's CSV on Chinese Windows: GBK, which GB18030 contains). Decoded in chunks: ASCII for its first
     megabytes and Chinese further down is still found."""
@@ -130,13 +172,17 @@ def _encoding(path: Path, configured: str) -> str:
 
 
 def read_csv(path: Path, mapping: CsvMapping, timezone: str, *,
-             keys_by_file_name: bool = False) -> Iterator[RowOutcome]:
+             keys_by_file_name: bool = False, region_code: str | None = None) -> Iterator[RowOutcome]:
     try:
-        encoding = _encoding(path, mapping.encoding)
+        encoding = detect_encoding(path, mapping.encoding)
         handle = path.open(encoding=encoding, newline="")
     except OSError as exc:
         raise ImportFormatError("cannot open CSV", file=str(path), error=exc.strerror) from exc
     file_key = path.name if keys_by_file_name else ""
+    if mapping.headers is not None:
+        options = mapping.samr_options(timezone, keys_by_file_name=keys_by_file_name, region_code=region_code)
+        yield from _read_as_announcement(path, handle, mapping, options)
+        return
     row_number = 0
     try:
         with handle:
@@ -151,8 +197,12 @@ def read_csv(path: Path, mapping: CsvMapping, timezone: str, *,
             missing = sorted(set(mapping.columns.values()) - set(header))
             if missing:
                 raise ImportFormatError("mapped columns not in the CSV header", file=str(path), missing=missing)
+            budget = TextBudget(str(path))
             for cells in reader:
                 row_number += 1
+                if row_number > MAX_ROWS_PER_SHEET:
+                    raise ImportFormatError(f"more than {MAX_ROWS_PER_SHEET:,} rows: split the file", file=str(path))
+                budget.spend(cells, f"row {row_number}")
                 if not any(c.strip() for c in cells):
                     continue
                 # A short row's missing cells are empty; a long row keeps its extras (in the rejects file).
@@ -172,3 +222,20 @@ def read_csv(path: Path, mapping: CsvMapping, timezone: str, *,
     except csv.Error as exc:  # a cell over csv's field limit (131,072 characters): an unclosed quote, as a rule
         raise ImportFormatError(f"the CSV cannot be read past row {row_number}: {exc} (a quote left open?)",
                                 file=str(path)) from exc
+
+
+def _read_as_announcement(path: Path, handle: TextIO, mapping: CsvMapping,
+                          options: SamrOptions) -> Iterator[RowOutcome]:
+    """The CSV read by the announcement reader, its columns named by the mapping's ``headers``."""
+    rows = (tuple(cells) for cells in csv.reader(handle, delimiter=mapping.delimiter))
+    try:
+        with handle:
+            found = yield from read_table(str(path), rows, options, path.name if options.keys_by_file_name else "")
+    except UnicodeDecodeError as exc:
+        raise ImportFormatError("the CSV is not text in its encoding: set `encoding:` in the mapping (gbk, gb18030,"
+                                " utf-8)", file=str(path)) from exc
+    except csv.Error as exc:
+        raise ImportFormatError(f"the CSV cannot be read: {exc} (a quote left open?)", file=str(path)) from exc
+    if not found:
+        raise ImportFormatError("no header row naming three of the mapping's columns in its first rows",
+                                file=str(path))

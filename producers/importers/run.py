@@ -10,6 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
+import orjson
+
 from producers.exceptions import ImportFormatError
 from producers.importers.base import ImportRow, Rejection, RowOutcome, SheetNote
 from producers.importers.csv_mapped import load_mapping, read_csv
@@ -19,6 +21,7 @@ from producers.kafka_sink import ResultSink
 from qsmon import clock
 from qsmon.escaping import csv_row
 from qsmon.exceptions import InvalidResultError
+from qsmon.regions import level_of, name_of
 
 Format = Literal["samr", "csv", "ndjson"]
 
@@ -31,7 +34,9 @@ class ImportSummary:
     sent: int = 0
     dated_by_announcement: int = 0  # valid rows without 抽样日期, dated by their 公告日期
     unclassified: Counter[str] = field(default_factory=Counter)  # food 分类 naming no SAMR class, with their rows
-    rejections: list[Rejection] = field(default_factory=list)
+    placed_in_county: int = 0  # valid rows whose place is a county (district, county-level city), not a city
+    former_places: Counter[str] = field(default_factory=Counter)  # former or short names that placed rows
+    rejections: list[Rejection] = field(default_factory=list)  # the first MAX_LISTED; all are in the rejects file
     sample_ids: list[str] = field(default_factory=list)
     notes: list[SheetNote] = field(default_factory=list)  # sheets skipped, columns not read, hidden sheets
     # Valid rows whose sample and revision an earlier row of this import already had: stored once, as the first.
@@ -44,6 +49,9 @@ class ImportSummary:
         self.dated_by_announcement += row.dated_by_announcement
         if row.unclassified:
             self.unclassified[row.unclassified] += 1
+        self.placed_in_county += level_of(row.result.region_code) == "county"
+        if row.former_place:
+            self.former_places[f"{row.former_place}->{name_of(row.result.region_code)}"] += 1
         if keep_id:
             self.sample_ids.append(row.result.sample_id)
         key = hash((row.result.sample_id, row.result.revision))  # a hash, not the id: ~70 MB a million rows
@@ -53,10 +61,19 @@ class ImportSummary:
                 self.repeats.append(row)
         self._seen.add(key)
 
+    def count_rejected(self, rejection: Rejection, rejects: _RejectsFile | None) -> None:
+        self.rejected += 1
+        if len(self.rejections) < MAX_LISTED:  # a file of bad rows must not fill memory too
+            self.rejections.append(rejection)
+        if rejects is not None:
+            rejects.write(rejection)
+
     def as_dict(self) -> dict[str, int]:
         return {"rows_read": self.rows_read, "valid": self.valid, "rejected": self.rejected, "sent": self.sent,
                 "dated_by_announcement": self.dated_by_announcement,
                 "unclassified_rows": sum(self.unclassified.values()), "repeated": self.repeated,
+                "placed_in_county": self.placed_in_county,
+                "placed_by_former_name": sum(self.former_places.values()),
                 "sheet_notes": len(self.notes)}
 
 
@@ -76,12 +93,21 @@ def guess_format(path: Path) -> Format:
 
 def read_file(path: Path, fmt: Format, *, mapping: Path | None, samr: SamrOptions) -> Iterator[RowOutcome]:
     if fmt == "samr":
+        if mapping is not None:  # a workbook whose own column names a mapping file maps onto the announcement's
+            loaded = load_mapping(mapping)
+            if loaded.headers is None:
+                raise ImportFormatError("a workbook's mapping names `headers:` (announcement fields), not `columns:`",
+                                        file=str(mapping))
+            samr = loaded.samr_options(samr.timezone, keys_by_file_name=samr.keys_by_file_name,
+                                       region_code=samr.region_code)
         return read_samr(path, samr)
     if fmt == "ndjson":
         return read_ndjson(path)
     if mapping is None:
-        raise ImportFormatError("a CSV import needs --mapping FILE", file=str(path))
-    return read_csv(path, load_mapping(mapping), samr.timezone, keys_by_file_name=samr.keys_by_file_name)
+        raise ImportFormatError(f"a CSV import needs --mapping FILE: `qsmon import {path.name} --suggest-mapping`"
+                                " writes one from its header for you to check (docs/imports.md)", file=str(path))
+    return read_csv(path, load_mapping(mapping), samr.timezone, keys_by_file_name=samr.keys_by_file_name,
+                    region_code=samr.region_code)
 
 
 def _plausible(outcome: ImportRow | Rejection, now: datetime) -> ImportRow | Rejection:
@@ -104,10 +130,13 @@ def import_files(
     rejects_path: Path | None = None,
     progress: Callable[[int], object] | None = None,
     keep_ids: bool = False,
+    emit_path: Path | None = None,
 ) -> ImportSummary:
-    """Send every valid row (``sink`` None: a dry run); a bad row never stops its neighbours."""
+    """Send every valid row (``sink`` None: a dry run); a bad row never stops its neighbours. ``emit_path``: every
+    valid row's event also written there as NDJSON, with its file, sheet and row, for a person to review."""
     summary = ImportSummary()
     rejects = _RejectsFile(rejects_path) if rejects_path else None
+    emit = emit_path.open("wb") if emit_path else None
     now = clock.now()
     try:
         for path in paths:
@@ -119,21 +148,27 @@ def import_files(
                 summary.rows_read += 1
                 if isinstance(outcome, ImportRow):
                     summary.count_valid(outcome, keep_id=keep_ids)
+                    if emit is not None:
+                        emit.write(emitted(outcome) + b"\n")
                     if sink is not None:
                         sink.send(outcome.result)
                 else:
-                    summary.rejected += 1
-                    summary.rejections.append(outcome)
-                    if rejects:
-                        rejects.write(outcome)
+                    summary.count_rejected(outcome, rejects)
                 if progress:
                     progress(1)
         if sink is not None:
             summary.sent = sink.flush()
     finally:
-        if rejects:
-            rejects.close()
+        for output in (rejects, emit):
+            if output is not None:
+                output.close()
     return summary
+
+
+def emitted(row: ImportRow) -> bytes:
+    """A valid row as one NDJSON line: where it was read (file, sheet, row) and the event that would be sent."""
+    return orjson.dumps({"file": row.file, "sheet": row.sheet or None, "row": row.row,
+                         "event": orjson.Fragment(row.result.to_json())})
 
 
 class _RejectsFile:

@@ -14,7 +14,7 @@ import hashlib
 import re
 import unicodedata
 import xml.etree.ElementTree as ET
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -26,11 +26,15 @@ from pydantic import ValidationError
 
 from producers.exceptions import ImportFormatError
 from producers.importers.base import (
+    MAX_CELLS_PER_ROW,
+    MAX_ROWS_PER_SHEET,
+    MAX_TEXT_PER_FILE,
     ImportRow,
     Rejection,
     RowError,
     RowOutcome,
     SheetNote,
+    TextBudget,
     absent_as_none,
     cell_text,
     local_noon,
@@ -38,9 +42,9 @@ from producers.importers.base import (
     parse_failed_items,
     row_error,
 )
-from qsmon.addresses import locate, locate_within, province_of
+from qsmon.addresses import Place, locate, place, place_within
 from qsmon.food_classes import classify, food_classes
-from qsmon.regions import level_of
+from qsmon.regions import level_of, regions
 from qsmon.schema import InspectionResult, safe_sample_id
 from qsmon.settings import get_settings
 from qsmon.vocab import Category, RetestStatus, SamplingLevel, SamplingType, Verdict
@@ -74,45 +78,81 @@ class SamrOptions:
     timezone: str = field(default_factory=lambda: get_settings().timezone)  # the local day of a date-only cell
     # Key rows without 抽样编号 by the file's name too, as imports before 2026-12 did: only to re-import such files.
     keys_by_file_name: bool = False
+    # A mapping file's headers (as normalise_header spells them) -> the fields read from them, over HEADERS; no
+    # fields: the column is not read (producers/importers/mapping.py, docs/imports.md).
+    headers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-def _normalise_header(value: object) -> str:
+# The fields a mapping file may read a column as: those HEADERS names (a bare 判定 is the verdict there).
+FIELDS = frozenset({*HEADERS.values(), "verdict"} - {"verdict_if_untitled"})
+
+
+def normalise_header(value: object) -> str:
     """A header cell as HEADERS spells it: full-width forms read as ASCII (生产日期／批号, ｜), no spaces."""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(value or ""))).replace("||", "║")
 
 
-def _merged_ranges(archive: Any, sheet_path: str) -> list[tuple[int, int, int, int]]:
-    """(min_col, min_row, max_col, max_row) of every merged range, streamed from the sheet XML."""
-    ranges = []
+def _merged_ranges(archive: Any, sheet_path: str, file: str, sheet: str) -> list[tuple[int, int, int, int]]:
+    """(min_col, min_row, max_col, max_row) of every merged range, streamed from the sheet XML. A range taller than
+    the rows a sheet may have refuses the file: filled in, it would be every row of a table that is not there."""
+    ranges: list[tuple[int, int, int, int]] = []
     with archive.open(sheet_path) as xml:
         for _, element in ET.iterparse(xml):  # noqa: S314 - see the import above
             if element.tag.endswith("}mergeCell") and element.get("ref"):
-                ranges.append(range_boundaries(str(element.get("ref"))))
+                bounds = range_boundaries(str(element.get("ref")))
+                if (bounds[3] or 0) - (bounds[1] or 0) >= MAX_ROWS_PER_SHEET:
+                    raise ImportFormatError(f"merged range {element.get('ref')} spans more than the"
+                                            f" {MAX_ROWS_PER_SHEET:,} rows a sheet may have", file=file, sheet=sheet)
+                if len(ranges) >= MAX_ROWS_PER_SHEET:
+                    raise ImportFormatError(f"more than {MAX_ROWS_PER_SHEET:,} merged ranges", file=file, sheet=sheet)
+                ranges.append(bounds)  # type: ignore[arg-type]
             elif element.tag.endswith("}row"):
                 element.clear()  # rows are not needed here: keep memory flat
-    return ranges  # type: ignore[return-value]
+    return ranges
 
 
-def _fill_merged(rows: Iterator[tuple[Any, ...]], ranges: list[tuple[int, int, int, int]]) -> Iterator[list[Any]]:
-    """Give every cell of a merged range the value of the range's top-left cell."""
+@dataclass(slots=True)
+class _Width:
+    """How many columns of a row are read: at most MAX_CELLS_PER_ROW, then the header's once it is found."""
+
+    columns: int = MAX_CELLS_PER_ROW
+
+
+def _filled(values: tuple[Any, ...]) -> int:
+    return sum(1 for v in values if v not in (None, ""))
+
+
+def _fill_merged(rows: Iterator[tuple[Any, ...]], ranges: list[tuple[int, int, int, int]], width: _Width,
+                 file: str, sheet: str) -> Iterator[tuple[list[Any], bool]]:
+    """Each row's first ``width`` cells, every cell of a merged range given the value of the range's top-left
+    cell (ranges clipped to the width), with whether the row has a value of its own: a row that only a merged range
+    reaches is no row of the table. A row with more than MAX_CELLS_PER_ROW filled cells refuses the file."""
     by_first_row: dict[int, list[tuple[int, int, int, int]]] = {}
     for r in ranges:
         by_first_row.setdefault(r[1], []).append(r)
     active: list[tuple[tuple[int, int, int, int], Any]] = []
     for row_number, values in enumerate(rows, 1):
-        cells = list(values)
+        if not values and not active and row_number not in by_first_row:
+            yield [], False  # a gap between rows of the sheet file: the common case made cheap
+            continue
+        if len(values) > MAX_CELLS_PER_ROW and _filled(values) > MAX_CELLS_PER_ROW:
+            raise ImportFormatError(f"row {row_number} has {_filled(values):,} filled cells, more than the"
+                                    f" {MAX_CELLS_PER_ROW:,} a table's row may have", file=file, sheet=sheet)
+        cells = list(values[:width.columns])
+        own = any(c not in (None, "") for c in cells)
         for r in by_first_row.get(row_number, []):
             min_col = r[0]
             active.append((r, cells[min_col - 1] if min_col - 1 < len(cells) else None))
         for (min_col, min_row, max_col, max_row), value in active:
-            if min_row <= row_number <= max_row:
-                while len(cells) < max_col:
+            if min_row <= row_number <= max_row and min_col <= width.columns:
+                last = min(max_col, width.columns)
+                while len(cells) < last:
                     cells.append(None)
-                for col in range(min_col, max_col + 1):
+                for col in range(min_col, last + 1):
                     if cells[col - 1] in (None, ""):
                         cells[col - 1] = value
         active = [(r, v) for r, v in active if r[3] > row_number]
-        yield cells
+        yield cells, own
 
 
 def _sheet_verdict(title: str) -> Verdict | None:
@@ -190,10 +230,21 @@ _LEVEL_BY_SUFFIX = ((("自治区", "省"), SamplingLevel.PROVINCIAL), (("州", "
                     (("县", "区", "旗"), SamplingLevel.COUNTY))
 
 
+# The level said outright, in any bracket or none: 国抽, 省抽, 市抽, 县抽 / 区抽, 省级抽检; not the end of a place's
+# name (荆州市抽检 and 松滋市抽检 are the organisers' names, read below).
+_LEVEL_TAG = re.compile(r"(?:(?<![\u4e00-\u9fff])|(?<=[年期批第]))(国|省|市|县|区)级?抽")
+_LEVEL_BY_TAG = {"国": SamplingLevel.NATIONAL, "省": SamplingLevel.PROVINCIAL, "市": SamplingLevel.CITY,
+                 "县": SamplingLevel.COUNTY, "区": SamplingLevel.COUNTY}
+
+
 def _sampling_level(task: str) -> SamplingLevel | None:
-    """国抽 / 省抽 / 市抽 / 县抽 from 任务来源: the level of the division that organised it, as its bureau's name
-    says (湖北省荆州市市场监督管理局: 市抽); None when it does not say."""
-    if any(word in task for word in ("国家", "总局", "国抽")):
+    """国抽 / 省抽 / 市抽 / 县抽 from 任务来源: as it says outright, else the level of the division that organised
+    it, as its bureau's name says (湖北省荆州市市场监督管理局: 市抽; 贵州市场监管局: a province's, 省抽); None when
+    it does not say."""
+    tag = _LEVEL_TAG.search(task)
+    if tag is not None:
+        return _LEVEL_BY_TAG[tag[1]]
+    if any(word in task for word in ("国家", "总局")):
         return SamplingLevel.NATIONAL
     found = _BUREAU.search(task)
     if found is None:  # no bureau named (湖北省荆州市食品安全监督抽检): the most specific division it names
@@ -201,14 +252,21 @@ def _sampling_level(task: str) -> SamplingLevel | None:
         if code is None:
             return None
         return _level_of(code)
-    organiser = task[:found.start()].strip(" （(")
+    # The organiser is the name just before the bureau's: 国内监督抽查(贵州市场监管局) is 贵州's.
+    return _organiser_level(re.split(r"[（(\[【\s:：]", task[:found.start()])[-1].strip())
+
+
+def _organiser_level(organiser: str) -> SamplingLevel | None:
+    """The level of a division by its name as a bureau's name carries it (贵州, 荆州市, 沙市区, 恩施州)."""
+    if organiser and any(level_of(c) == "province" and r.name.startswith(organiser) for c, r in regions().items()):
+        return SamplingLevel.PROVINCIAL  # a province's short name (贵州, 吉林, 海南): not a 州 nor a city
     for suffixes, level in _LEVEL_BY_SUFFIX:
         if organiser.endswith(suffixes):
             return level
-    if organiser.endswith("市"):
-        code = locate(organiser)
-        return SamplingLevel.CITY if code is None else _level_of(code)
-    return None
+    code = locate(organiser)
+    if organiser.endswith("市") and code is None:
+        return SamplingLevel.CITY
+    return None if code is None else _level_of(code)
 
 
 _SAMPLING_LEVEL = {"province": SamplingLevel.PROVINCIAL, "city": SamplingLevel.CITY, "county": SamplingLevel.COUNTY}
@@ -254,34 +312,41 @@ def unclassified(event: InspectionResult) -> str | None:
     return None if event.subcategory in {c.name for c in food_classes().classes} else event.subcategory
 
 
-def _day(fields: dict[str, Any], name: str) -> date:
+def _day(fields: dict[str, Any], name: str, columns: Mapping[str, str]) -> date:
     """The day in the field's cell; a rejection names the column, as the sheet's header spells it."""
     try:
         return parse_day(fields[name])
     except RowError as exc:
-        raise RowError(f"{_COLUMN_NAMES[name]}: {exc}") from None
+        raise RowError(f"{columns.get(name) or _COLUMN_NAMES[name]}: {exc}") from None
 
 
 # The header a field is read from, for rejection reasons (the first spelling HEADERS lists).
 _COLUMN_NAMES = {field: header for header, field in reversed(HEADERS.items())}
 
 
+@dataclass(frozen=True, slots=True)
+class _Read:
+    event: InspectionResult
+    former_place: str | None  # a former or short name that placed the row (铜梁县 -> 500151), for the summary
+
+
 def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, file_key: str,
-              retest_sheet: bool = False) -> InspectionResult:
+              retest_sheet: bool = False, columns: Mapping[str, str] | None = None) -> _Read:
     day_source = fields.get("sampled_date") or fields.get("notice_date")
     if not day_source:
         raise RowError("no date: 抽样日期 and 公告日期 are both empty, so the day the result counts for is unknown")
-    day = _day(fields, "sampled_date" if fields.get("sampled_date") else "notice_date")
-    reported = _day(fields, "notice_date") if fields.get("notice_date") else day
+    columns = columns or {}
+    day = _day(fields, "sampled_date" if fields.get("sampled_date") else "notice_date", columns)
+    reported = _day(fields, "notice_date", columns) if fields.get("notice_date") else day
     text = {k: _text_of(v) for k, v in fields.items()}
-    region, made_in = _places(text, options)
+    region, made_in, former = _places(text, options, day)
     outcome = _outcome(verdict, text.get("remark") or "", retest_sheet)
     failed = parse_failed_items(fields.get("failed_items")) if outcome.verdict is Verdict.FAIL else ()
     if outcome.verdict is Verdict.FAIL and not failed and fields.get("failed_items") in (None, ""):
         raise RowError("a 不合格 row without 不合格项目")
     task = text.get("task") or ""
     try:
-        return InspectionResult(
+        return _Read(InspectionResult(
             sample_id=sample_id_for(fields, file_key),
             revision=outcome.revision,
             sampled_at=local_noon(day, options.timezone),
@@ -308,7 +373,7 @@ def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, fi
             retest_status=outcome.retest,
             manufacturer_address=text.get("manufacturer_address"),
             sampled_unit_address=text.get("sampled_unit_address"),
-        )
+        ), former)
     except ValidationError as exc:
         raise row_error(exc) from exc
 
@@ -319,20 +384,27 @@ def _text_of(value: object) -> str | None:
     return text[:200] or None
 
 
-def _places(text: dict[str, str | None], options: SamrOptions) -> tuple[str, str | None]:
+def _places(text: dict[str, str | None], options: SamrOptions, day: date) -> tuple[str, str | None, str | None]:
     """Where it was sampled (the most specific division the sampled unit's address or name names, inside the
-    province column's province; else that province) and where it was made (the manufacturer's address or name).
+    province column's province; else that province) and where it was made (the manufacturer's address or name),
+    with the former name that placed it, if one did: names are read as they were on the result's ``day``.
     An online shop (网络抽检) has no place: the manufacturer's, whose bureau follows the sample up, stands in."""
-    province = province_of(text.get("province"))
-    made_in = locate_within((text.get("manufacturer_address"), text.get("manufacturer")), None)
+    column = place(text.get("province"), None, day)  # a province, or a county where the column names one (循化县)
+    province = column.code[:2] + "0000" if column else None
+    made = place_within((text.get("manufacturer_address"), text.get("manufacturer")), None, day)
+    made_in = made.code if made else None
     if options.region_code is not None:
-        return options.region_code, made_in
-    sampled = locate_within((text.get("sampled_unit_address"), text.get("sampled_unit")), province) or province
-    sampled = sampled or made_in
+        return options.region_code, made_in, None
+    found: Place | None = place_within((text.get("sampled_unit_address"), text.get("sampled_unit")), province, day)
+    if found is None and column is not None and column.code != province:
+        found = column
+    sampled = found.code if found else province
+    if sampled is None and made is not None:
+        found, sampled = made, made.code
     if sampled is None:
         raise RowError(f"no place: the province {text.get('province')!r}, the sampled unit's and the manufacturer's"
                        " addresses and names name no division of China, and no --region was given")
-    return sampled, made_in
+    return sampled, made_in, found.former if found else None
 
 
 # A second header row under a merged 不合格项目║检验结果║标准值 names its three columns; it is not data.
@@ -349,14 +421,21 @@ class _Header:
     texts: dict[int, str]  # the header cells as written
 
     @classmethod
-    def find(cls, row: int, cells: list[Any]) -> _Header | None:
+    def find(cls, row: int, cells: list[Any], mapped: Mapping[str, tuple[str, ...]]) -> _Header | None:
+        """The header in ``cells``, if they name three fields at least: by HEADERS, or as a mapping file says."""
         spans: dict[str, list[int]] = {}
         for i, cell in enumerate(cells):
-            name = HEADERS.get(_normalise_header(cell))
-            if name:
+            text = normalise_header(cell)
+            names = mapped[text] if text in mapped else (HEADERS[text],) if text in HEADERS else ()
+            for name in names:
                 spans.setdefault(name, []).append(i)
         texts = {i: cell_text(c) for i, c in enumerate(cells) if c not in (None, "")}
         return cls(row, spans, texts) if len(spans) >= 3 else None
+
+    @property
+    def columns(self) -> dict[str, str]:
+        """Each field's header as this sheet writes it (its first column), for rejection reasons."""
+        return {name: self.texts.get(spans[0], "") for name, spans in self.spans.items()}
 
     @property
     def unread(self) -> list[str]:
@@ -385,7 +464,7 @@ class _Header:
 
 
 def _is_subheader(cells: list[Any]) -> bool:
-    texts = [_normalise_header(c) for c in cells if c not in (None, "")]
+    texts = [normalise_header(c) for c in cells if c not in (None, "")]
     return bool(texts) and all(t in _SUBHEADERS for t in texts)
 
 
@@ -396,7 +475,9 @@ def read_samr(path: Path, options: SamrOptions) -> Iterator[RowOutcome]:
         raise ImportFormatError("not a readable .xlsx workbook", file=str(path), error=str(exc)) from exc
     file_key = path.name if options.keys_by_file_name else ""
     found_any_sheet = False
+    budget = TextBudget(str(path))
     try:
+        _check_shared_strings(workbook, str(path))
         for sheet in workbook.worksheets:
             if sheet.sheet_state != "visible":
                 yield SheetNote(str(path), sheet.title, "hidden in the workbook; imported all the same")
@@ -404,13 +485,26 @@ def read_samr(path: Path, options: SamrOptions) -> Iterator[RowOutcome]:
             # trusts it and would stop at its last row or column without a word.
             sheet.reset_dimensions()
             # Read-only workbooks keep the zip open; openpyxl has no public accessor for a sheet's XML path.
-            ranges = _merged_ranges(workbook._archive, sheet._worksheet_path)  # type: ignore[attr-defined]
-            rows = _fill_merged(sheet.iter_rows(values_only=True), ranges)
-            found_any_sheet |= yield from _read_sheet(_SheetContext(str(path), sheet.title, options, file_key), rows)
+            ranges = _merged_ranges(workbook._archive, sheet._worksheet_path,  # type: ignore[attr-defined]
+                                    str(path), sheet.title)
+            width = _Width()
+            rows = _fill_merged(sheet.iter_rows(values_only=True), ranges, width, str(path), sheet.title)
+            at = _SheetContext(str(path), sheet.title, options, file_key, width, budget)
+            found_any_sheet |= yield from _read_sheet(at, rows)
     finally:
         workbook.close()
     if not found_any_sheet:
         raise ImportFormatError("no sheet with SAMR headers (序号, 食品名称, 被抽样单位名称 …)", file=str(path))
+
+
+def _check_shared_strings(workbook: Any, file: str) -> None:
+    """openpyxl has read the whole shared-string table by now; its size as the zip declares it (which bounds what
+    unzipping yields) tells a text bomb from a table."""
+    archive = workbook._archive
+    sizes = [i.file_size for i in archive.infolist() if i.filename.lower().endswith("sharedstrings.xml")]
+    if sum(sizes) > MAX_TEXT_PER_FILE:
+        raise ImportFormatError(f"its shared strings unzip to {sum(sizes):,} bytes, more than the"
+                                f" {MAX_TEXT_PER_FILE:,} characters of text a file may have", file=file)
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,16 +513,37 @@ class _SheetContext:
     sheet: str
     options: SamrOptions
     file_key: str
+    width: _Width
+    budget: TextBudget
 
 
-def _read_sheet(at: _SheetContext, rows: Iterator[list[Any]]) -> Generator[RowOutcome, None, bool]:
+def read_table(file: str, rows: Iterator[tuple[Any, ...]], options: SamrOptions,
+               file_key: str = "") -> Generator[RowOutcome, None, bool]:
+    """A table from another source (a CSV file's rows) read as an announcement sheet, under the same limits, its
+    header found as HEADERS or the options' mapping say; returns whether it had a header."""
+    width = _Width()
+    at = _SheetContext(file, "", options, file_key, width, TextBudget(file))
+    return (yield from _read_sheet(at, _fill_merged(rows, [], width, file, "")))
+
+
+def _read_sheet(at: _SheetContext, rows: Iterator[tuple[list[Any], bool]]) -> Generator[RowOutcome, None, bool]:
     """The sheet's rows as outcomes; returns whether it had a header."""
     header: _Header | None = None
     sheet_verdict = _sheet_verdict(at.sheet)
-    for row_number, cells in enumerate(rows, 1):
+    filled = 0  # rows with a value of their own: blank rows (a stray cell at row 1,048,576) do not count
+    for row_number, (cells, own) in enumerate(rows, 1):
+        if not cells:
+            continue
+        filled += own
+        if filled > MAX_ROWS_PER_SHEET:
+            raise ImportFormatError(f"more than {MAX_ROWS_PER_SHEET:,} rows in sheet {at.sheet!r}: split the table",
+                                    file=at.file)
+        at.budget.spend(cells, f"sheet {at.sheet!r} row {row_number}")
         if header is None:
-            header = _Header.find(row_number, cells)
+            header = _Header.find(row_number, cells, at.options.headers)
             if header is not None:
+                # Past the header's last column nothing is read: merged ranges and raw rows stop there.
+                at.width.columns = max(header.texts, default=0) + 1
                 header.settle_verdict(titled=sheet_verdict is not None)
                 if sheet_verdict is None and "verdict" not in header.spans:
                     # A title that says neither and no 检验结论 column: a 不合格项目 column means fails.
@@ -438,9 +553,9 @@ def _read_sheet(at: _SheetContext, rows: Iterator[list[Any]]) -> Generator[RowOu
             elif row_number >= MAX_TITLE_ROWS:
                 break
             continue
-        if all(c in (None, "") for c in cells) or (row_number == header.row + 1 and _is_subheader(cells)):
+        if not own or all(c in (None, "") for c in cells) or (row_number == header.row + 1 and _is_subheader(cells)):
             continue
-        yield _row(at, header, sheet_verdict, row_number, cells)
+        yield _row(at, header, sheet_verdict, row_number, cells[:at.width.columns])
     if header is None:
         yield SheetNote(at.file, at.sheet, f"skipped: no SAMR header row (序号, 食品名称, 被抽样单位名称 …) in its"
                                            f" first {MAX_TITLE_ROWS} rows")
@@ -454,9 +569,10 @@ def _row(at: _SheetContext, header: _Header, sheet_verdict: Verdict | None, row_
         verdict = _row_verdict(fields.get("verdict"), sheet_verdict) if "verdict" in header.spans else sheet_verdict
         assert verdict is not None  # noqa: S101 - set with the header row when there is no column
         retest = "复检" in at.sheet or "复检" in str(fields.get("verdict") or "")  # a 合格（复检） cell too
-        event = _to_event(fields, verdict, at.options, at.file_key, retest_sheet=retest)
-        return ImportRow(event, at.file, at.sheet, row_number, dated_by_announcement=not fields.get("sampled_date"),
-                         unclassified=unclassified(event))
+        read = _to_event(fields, verdict, at.options, at.file_key, retest_sheet=retest, columns=header.columns)
+        return ImportRow(read.event, at.file, at.sheet, row_number,
+                         dated_by_announcement=not fields.get("sampled_date"), unclassified=unclassified(read.event),
+                         former_place=read.former_place)
     except RowError as exc:
         raw = " | ".join("" if c is None else str(c) for c in cells)
         return Rejection(at.file, at.sheet, row_number, str(exc), raw)

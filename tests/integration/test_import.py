@@ -47,7 +47,8 @@ class TestSamrImport:
                                      "valid": EXPECTED_VALID, "rejected": len(EXPECTED_REJECTED),
                                      "sent": EXPECTED_VALID,
                                      "dated_by_announcement": EXPECTED_VALID,  # the example has no 抽样日期
-                                     "unclassified_rows": 0, "repeated": 0, "sheet_notes": 0}
+                                     "unclassified_rows": 0, "repeated": 0, "sheet_notes": 0,
+                                     "placed_in_county": 7, "placed_by_former_name": 0}
         named = {(r.sheet, r.row): r.reason for r in summary.rejections}
         assert set(named) == set(EXPECTED_REJECTED)
         for where, word in EXPECTED_REJECTED.items():
@@ -109,7 +110,8 @@ class TestCsvAndNdjson:
         with ResultSink(settings) as sink:
             summary = import_files([data], fmt="csv", sink=sink, mapping=mapping, keep_ids=True)
         assert summary.as_dict() == {"rows_read": 3, "valid": 2, "rejected": 1, "sent": 2, "dated_by_announcement": 0,
-                                     "unclassified_rows": 0, "repeated": 0, "sheet_notes": 0}
+                                     "unclassified_rows": 0, "repeated": 0, "sheet_notes": 0,
+                                     "placed_in_county": 0, "placed_by_former_name": 0}
         assert (summary.rejections[0].row, "date" in summary.rejections[0].reason) == (4, True)
         keys = consume_keys(settings, 2)
         assert sorted(k.decode() for k in keys) == sorted(summary.sample_ids)
@@ -121,7 +123,8 @@ class TestCsvAndNdjson:
         data.write_bytes(result("N-1").to_json() + b"\n\n{broken\n" + result("N-2").to_json() + b"\n")
         summary = import_files([data], fmt="ndjson", sink=None)
         assert summary.as_dict() == {"rows_read": 3, "valid": 2, "rejected": 1, "sent": 0, "dated_by_announcement": 0,
-                                     "unclassified_rows": 0, "repeated": 0, "sheet_notes": 0}
+                                     "unclassified_rows": 0, "repeated": 0, "sheet_notes": 0,
+                                     "placed_in_county": 2, "placed_by_former_name": 0}
         assert summary.rejections[0].row == 3
 
 
@@ -153,6 +156,9 @@ class TestRealAnnouncements:
         # Its 分类 (foodmate's 豆及豆制品-->豆类 …) maps onto SAMR's 大类; beans are 食用农产品, not 豆制品.
         assert Counter(r.subcategory for r in results) == {"淀粉及淀粉制品": 1110, "豆制品": 1091, "食用农产品": 96}
         assert [r for r in rows if isinstance(r, ImportRow) and r.unclassified] == []
+        # 发布单位 国内监督抽查(贵州市场监管局) is a province's bureau; two rows are 国家市场监管总局's.
+        assert Counter(r.sampling_level.value for r in results if r.sampling_level) == {
+            "provincial": 2295, "national": 2}
 
     def test_addresses_give_where_it_was_sampled_and_where_it_was_made(self, tmp_path: Path) -> None:
         from producers.importers.samr import read_samr

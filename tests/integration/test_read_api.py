@@ -360,6 +360,32 @@ class TestPublicLimits:
         assert get(api, "/v1/rates", read_token, **params).status_code == 200
 
 
+class TestCompleteness:
+    def test_each_month_says_whether_its_data_is_complete_and_its_last_day(self, loaded: Settings, api: str) -> None:
+        public = _token(loaded, Scope.PUBLIC)
+        answer = get(api, "/v1/completeness", public, **{"from": f"{LAST_MONTH:%Y-%m}", "to": f"{TODAY:%Y-%m}",
+                                                         "region": "421000"})
+        assert answer.status_code == 200, answer.text
+        last_month, this_month = answer.json()["items"]
+        assert (last_month["incomplete"], last_month["note"]) == (False, None)  # simulated through the month
+        assert last_month["last_day"] == f"{LAST_MONTH_END:%Y-%m-%d}"
+        assert (this_month["incomplete"], this_month["reasons"]) == (True, ["in_progress"])
+        assert this_month["note"].startswith(f"数据完整性：{TODAY.year}年{TODAY.month}月本月尚未结束")
+        assert "tested" not in this_month  # counts are for read tokens
+        assert "批次" not in this_month["note"]
+        read_token = _token(loaded, Scope.READ)
+        (counted,) = get(api, "/v1/completeness", read_token, **{"from": f"{LAST_MONTH:%Y-%m}",
+                                                                "to": f"{LAST_MONTH:%Y-%m}"}).json()["items"]
+        assert counted["tested"] > 0
+        for fmt in ("csv", "xlsx"):
+            assert get(api, "/v1/completeness", public, **{"from": f"{TODAY:%Y-%m}", "to": f"{TODAY:%Y-%m}",
+                                                           "format": fmt}).status_code == 200
+
+    def test_an_inverted_or_too_long_span_is_a_422(self, api: str, read_token: str) -> None:
+        assert get(api, "/v1/completeness", read_token, **{"from": "2020-12", "to": "2020-01"}).status_code == 422
+        assert get(api, "/v1/completeness", read_token, **{"from": "2018-01", "to": "2020-12"}).status_code == 422
+
+
 class TestFuzzing:
     SCHEMATHESIS = "schemathesis==4.32.5"
 

@@ -296,3 +296,47 @@ class TestSchedule:
         stop.set()
         second.join(timeout=30)
         assert xlsx.stat().st_mtime == written_at
+
+
+class TestCompleteness:
+    def test_a_month_whose_data_stops_early_says_so_first(self, loaded: Settings, db: psycopg.Connection) -> None:
+        from reports.summary import summary
+
+        # The fixture's March results all fall on the 10th, after months of 100 (Feb) and 51 (March 2025).
+        report = gather(db, PLAN, 2026, 3, timezone=loaded.timezone)
+        assert report.completeness is not None
+        assert (report.completeness.reasons, report.completeness.last_day) == (("ends_early",), date(2026, 3, 10))
+        assert summary(report).startswith("数据完整性：2026年3月数据提前截止，数据截至3月10日")
+        assert gather(db, PLAN, 2025, 3, timezone=loaded.timezone).completeness.reasons == ()  # type: ignore[union-attr]
+
+
+class TestRegionReports:
+    def test_a_province_without_a_plan_gets_a_monthly_report_of_its_food_sampling(
+        self, settings: Settings, tmp_path: Path
+    ) -> None:
+        from cli.report import region_plan
+
+        load = Loader(settings)
+        sept = at(2020, 9, 1)
+        food = [result(f"ZJ-{d}-{i}", at=sept + timedelta(days=d), region=region, subcategory="调味品",
+                       sampling_type="supervisory", verdict="fail" if i == 0 and d == 3 else "pass",
+                       product="鸡精", manufacturer="某厂", sampled_unit="某店", lab="某所")
+                for d in range(29) for i, region in enumerate(("330106", "330282"))]
+        load.send(food)
+        load.store.close()
+        plan = region_plan("330000", 2020)
+        files = write_report(settings, plan, 2020, 9, tmp_path, ("xlsx", "pdf"))
+        assert {p.suffix for p in files} == {".xlsx", ".pdf"}
+        with psycopg.connect(settings.dsn) as conn:
+            report = gather(conn, plan, 2020, 9, timezone=settings.timezone)
+        (row,) = report.indicators
+        assert (row.month.samples, row.month.failed) == (58, 1)
+        assert {r.region_code for r in report.regions} == {"330100", "330200"}  # the province's cities
+        assert [(c.subcategory, c.tested) for c in report.categories] == [("调味品", 58)]
+        assert "参考值" in row.indicator.source
+
+    def test_the_nation_is_a_region_too(self) -> None:
+        from cli.report import region_plan
+
+        plan = region_plan("000000", 2020)
+        assert (plan.jurisdiction.name, plan.jurisdiction.region_code) == ("全国", None)

@@ -24,11 +24,43 @@ def test_the_table_has_the_33_classes_in_order_with_its_source() -> None:
     (("淀粉及淀粉制品-->淀粉糖",), Classified("淀粉及淀粉制品", "淀粉糖")),
     (("蔬菜制品",), Classified("蔬菜制品")),  # not 蔬菜 (食用农产品): the longest name wins
     (("蔬菜",), Classified("食用农产品", "蔬菜")),
-    ((None, "纯牛奶(液体乳)"), Classified("乳制品", "液体乳")),  # no 分类: the 食品名称 is read
-    (("其他", "苏打饼干"), Classified("饼干")),
+    ((None, "纯牛奶(液体乳)"), Classified("乳制品", "液体乳", "液体乳")),  # no 分类: the 食品名称 is read
+    (("其他", "苏打饼干"), Classified("饼干", "饼干", "饼干")),  # a product's common name: down to its 品种
+    ((None, "鸡精"), Classified("调味品", "复合调味料", "固体复合调味料")),
+    ((None, "太太乐鸡精调味料"), Classified("调味品", "复合调味料", "固体复合调味料")),
+    ((None, "味精"), Classified("调味品", "味精")),  # a 亚类 name: the broader level wins
+    ((None, "食用动物油"), Classified("食用油、油脂及其制品", "食用动物油脂", "食用动物油脂")),
+    ((None, "精炼猪油"), Classified("食用油、油脂及其制品", "食用动物油脂", "食用动物油脂", "猪油")),
+    ((None, "豌豆粉丝"), Classified("淀粉及淀粉制品", "淀粉制品", "淀粉制品")),  # not 豌豆: the name ends with it
+    ((None, "香菇豆干（鸡汁味）"), Classified("豆制品", "非发酵性豆制品", "非发酵性豆制品")),  # a flavour in brackets
+    ((None, "马铃薯粉条"), Classified("淀粉及淀粉制品", "淀粉制品", "淀粉制品")),
+    ((None, "香菇手磨豆干"), Classified("豆制品", "非发酵性豆制品", "非发酵性豆制品")),
+    ((None, "大豆油"), Classified("食用油、油脂及其制品", "食用植物油", "食用植物油", "大豆油")),  # not 大豆
+    (("鸡粉、鸡精调味料",), Classified("调味品", "复合调味料", "固体复合调味料", "鸡粉、鸡精调味料")),  # a 细类
 ])
 def test_announcement_texts_map_onto_classes(texts: tuple[str | None, ...], expected: Classified) -> None:
     assert classify(*texts) == expected
+
+
+def test_every_class_but_the_two_without_a_breakdown_has_varieties_and_details() -> None:
+    """The 细则's four levels: 大类, 亚类, 品种, 细类 (保健食品 is sampled by its own rules, 细类 by product)."""
+    for food_class in food_classes().classes:
+        if food_class.name == "保健食品":
+            continue
+        assert food_class.subclasses, food_class.name
+        for sub in food_class.subclasses:
+            assert sub.varieties, (food_class.name, sub.name)
+            assert all(v.details for v in sub.varieties), (food_class.name, sub.name)
+
+
+def test_no_name_means_two_things_at_the_same_level_across_classes() -> None:
+    """A 细类 or product name listed under two 大类 would classify by the table's order, silently."""
+    seen: dict[str, str] = {}
+    for food_class in food_classes().classes:
+        for sub in food_class.subclasses:
+            for variety in sub.varieties:
+                for name in (*variety.details, *variety.products):
+                    assert seen.setdefault(name, food_class.name) == food_class.name, name
 
 
 def test_a_text_naming_no_class_is_none_for_the_caller_to_report() -> None:

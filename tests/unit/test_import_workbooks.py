@@ -210,13 +210,17 @@ class TestVerdictsAndRevisions:
         tasks = ["国家市场监督管理总局", "湖北省市场监督管理局", "湖北省荆州市市场监督管理局",
                  "荆州市沙市区市场监督管理局", "上海市市场监督管理局", "恩施州市场监督管理局",
                  "湖北省市场监督管理局（承检：荆州市）", "松滋市市场监督管理局", "湖北省荆州市食品安全监督抽检",
-                 "杭州市西湖区食品抽检"]
+                 "杭州市西湖区食品抽检", "贵州市场监管局（省抽）", "国内监督抽查(贵州市场监管局)", "吉林市场监管厅",
+                 "天津市市场监管委员会", "湖北省市场监督管理局【市抽】", "2015年县抽", "国抽", "松滋市抽检",
+                 "国内监督抽查(国家市场监管总局)"]
         rows: list[list[object]] = [HEADER, *(row(n, f"DC{n}", task=task) for n, task in enumerate(tasks, 1))]
         path = workbook(tmp_path / "公告.xlsx", {"合格产品信息": rows})
         assert [r.result.sampling_level for r in events(path)] == [
             SamplingLevel.NATIONAL, SamplingLevel.PROVINCIAL, SamplingLevel.CITY, SamplingLevel.COUNTY,
             SamplingLevel.PROVINCIAL, SamplingLevel.CITY, SamplingLevel.PROVINCIAL, SamplingLevel.COUNTY,
-            SamplingLevel.CITY, SamplingLevel.COUNTY]
+            SamplingLevel.CITY, SamplingLevel.COUNTY, SamplingLevel.PROVINCIAL, SamplingLevel.PROVINCIAL,
+            SamplingLevel.PROVINCIAL, SamplingLevel.PROVINCIAL, SamplingLevel.CITY, SamplingLevel.COUNTY,
+            SamplingLevel.NATIONAL, SamplingLevel.COUNTY, SamplingLevel.NATIONAL]
 
 
 class TestFailedItemsOverLines:
