@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -138,6 +139,44 @@ def demo_import(settings: Settings) -> None:
     for e in placed[:2]:
         typer.echo(f"     {e.product}: sampled at {e.sampled_unit} -> {name_of(e.region_code)} ({e.region_code}),"
                    f" made in {name_of(e.manufacturer_region_code) if e.manufacturer_region_code else '?'}")
+    _guided_csv_import()
+
+
+# A table as food-safety portals publish it (their column names, a county renamed since, a short autonomous-county
+# name, 鸡精 that the classes know by its product name, the level in the 任务来源's brackets).
+PORTAL_CSV = "\n".join((
+    "产品名称,通报时间,抽检结果,被抽样单位,被抽样单位所在省份,标称生产企业,标称生产企业地址,不合格项目,任务来源",
+    "鸡精调味料,2015-06-12,合格,铜梁县某超市,重庆,某调味品有限公司,重庆市开县工业园,,重庆市食品药品监督管理局（省抽）",
+    "挂面,2015-06-12,不合格,焉耆县某商店,新疆,某面业有限公司,新疆焉耆县某路,菌落总数,新疆维吾尔自治区食品药品监督管理局"
+    "（省抽）", ""))
+
+
+def _guided_csv_import() -> None:
+    """A CSV in a portal's layout: qsmon suggests the mapping, then a dry run writes each row's event to review."""
+    import tempfile
+
+    from qsmon.regions import name_of
+
+    with tempfile.TemporaryDirectory() as tmp:
+        table = Path(tmp) / "调味品.csv"
+        table.write_text(PORTAL_CSV, encoding="utf-8")
+        command = [sys.executable, "-m", "cli", "import", str(table)]
+        suggested = subprocess.run([*command, "--suggest-mapping"], capture_output=True, text=True, check=True)
+        typer.echo("   $ qsmon import 调味品.csv --suggest-mapping   (a CSV's columns read by their Chinese names)")
+        for line in suggested.stdout.splitlines()[:4]:
+            typer.echo(f"   {line}")
+        review = Path(tmp) / "review.ndjson"
+        subprocess.run([*command, "--mapping", f"{table}.mapping.yaml", "--dry-run", "--emit", str(review)],
+                       capture_output=True, text=True, check=True)
+        lines = [json.loads(line) for line in review.read_text(encoding="utf-8").splitlines()]
+    typer.echo(f"   $ qsmon import 调味品.csv --mapping … --dry-run --emit review.ndjson -> {len(lines)} events"
+               " to review (places of 2015 read as today's, 鸡精 classed, the level from 任务来源):")
+    for line in lines:
+        event = line["event"]
+        made = event.get("manufacturer_region_code")
+        typer.echo(f"     row {line['row']}: {event['product']} → {event['subcategory']}, sampled in"
+                   f" {name_of(event['region_code'])}, made in {name_of(made) if made else '?'},"
+                   f" {event.get('sampling_level')}")
 
 
 def demo_ingest(settings: Settings) -> None:
@@ -179,9 +218,34 @@ def demo_ingest(settings: Settings) -> None:
                    f"{nul.json()['errors'][0]['error'][:70]}")
         text = httpx.post(url, content=batch, headers=auth | {"content-type": "text/plain"}, timeout=30)
         typer.echo(f"   POST as text/plain                  -> {text.status_code}")
+        _lab_tokens(settings, url, good[0])
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _lab_tokens(settings: Settings, url: str, sample: InspectionResult) -> None:
+    """A lab's token writes only as that lab, inside its regions (qsmon.provenance); every record carries it."""
+    import httpx
+
+    from qsmon.provenance import WriteScope
+    from qsmon.storage import connect
+    from qsmon.tokens import Scope, create_token
+
+    with connect(settings.dsn) as conn:
+        token, secret = create_token(conn, "演示·荆州市食品检验所", {Scope.INGEST},
+                                     write_scope=WriteScope(lab="荆州市食品检验所", regions=("421000",)))
+    typer.echo(f"   $ qsmon tokens create --scope ingest --lab 荆州市食品检验所 --region 421000 -> token #{token.id}")
+    auth = {"authorization": f"Bearer {secret}", "content-type": "application/x-ndjson"}
+    own = sample.model_copy(update={"sample_id": f"{sample.sample_id}-A", "lab": "荆州市食品检验所"})
+    cases = [("its own lab, its own city", own),
+             ("another lab's name", own.model_copy(update={"sample_id": f"{sample.sample_id}-B", "lab": "某检测公司"})),
+             ("a sample in 武汉 (420102)", own.model_copy(update={"sample_id": f"{sample.sample_id}-C",
+                                                               "region_code": "420102"}))]
+    for what, result in cases:
+        answer = httpx.post(url, content=result.to_json(), headers=auth, timeout=30)
+        reason = "" if answer.status_code < 400 else f": {str(answer.json().get('errors', answer.json()))[:70]}…"
+        typer.echo(f"   lab token, {what:<27} -> {answer.status_code}{reason}")
 
 
 def demo_simulate(settings: Settings) -> None:

@@ -215,6 +215,7 @@ def demo_report(settings: Settings) -> None:
         typer.echo(f"     {sentence.text}" + (f" [{sentence.table}]" if sentence.table else ""))
     _one_number(settings, report)
     _notice(settings, report)
+    _region_report(settings, out)
 
 
 def _one_number(settings: Settings, report: MonthlyReport) -> None:
@@ -255,3 +256,15 @@ def _notice(settings: Settings, report: MonthlyReport) -> None:
     for key in ("总体情况", "问题类型"):
         if key in notice.paragraphs:
             typer.echo(f"     {notice.paragraphs[key]}")
+
+
+def _region_report(settings: Settings, out: Path) -> None:
+    """A jurisdiction without a plan of its own (a province): the report against a reference rate, said so."""
+    from cli.report import region_plan
+    from reports.run import write_report
+
+    today = clock.today(settings.timezone)
+    plan = region_plan("420000", today.year)
+    files = write_report(settings, plan, today.year, today.month, out, ["xlsx"])
+    typer.echo(f"   $ qsmon report monthly --region 420000 --month {today:%Y-%m} -> {plan.title}:"
+               f" {', '.join(p.name for p in files)}")

@@ -92,7 +92,7 @@ def test_a_correction_after_the_close_shows_as_a_revision_line(settings: Setting
     table = corrections_table(report)
     assert table.name == "上报后更正"
     assert len(table.rows) == 5
-    assert "上报后更正:已关账的2026-02有5项数据" in summary(report)
+    assert "上报后更正：已关账的2026-02有5项数据" in summary(report)
 
     # The overview panel, as Grafana's role runs it: reported against current for the city.
     sync_reference(db, [PLAN])

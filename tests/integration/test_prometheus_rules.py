@@ -36,13 +36,13 @@ tests:
                          region: "421083", subcategory: all, window: rolling_30d}
             exp_annotations:
               summary: "食品安全评价性抽检合格率(421083,rolling_30d)未达目标"
-              description: "荆州市质量强市建设实施方案:食品安全评价性抽检合格率 目标 ≥ 98.5%;状态 2(1 警告,2 严重)"
+              description: "荆州市质量强市建设实施方案:食品安全评价性抽检合格率 目标 ≥ 98.50%;状态 2(1 警告,2 严重)"
           # A `warning` indicator in the critical state: the rule, like the notification, says warning.
           - exp_labels: {severity: warning, plan: jingzhou-2023, indicator: manufactured-pass,
                          region: "421000", subcategory: all, window: rolling_30d}
             exp_annotations:
               summary: "制造业产品质量合格率(421000,rolling_30d)未达目标"
-              description: "荆州市质量强市建设实施方案:制造业产品质量合格率 目标 ≥ 95%;状态 2(1 警告,2 严重)"
+              description: "荆州市质量强市建设实施方案:制造业产品质量合格率 目标 ≥ 95.00%;状态 2(1 警告,2 严重)"
 """
 
 
