@@ -57,7 +57,8 @@ class AlertEngine:
         self.policy = Policy(hold=timedelta(seconds=settings.alerts_hold_seconds),
                              cooldown=timedelta(seconds=settings.alerts_cooldown_seconds))
         self.repeat = RepeatPolicy(timedelta(seconds=settings.alerts_repeat_seconds),
-                                   settings.alerts_repeat_working_hours, settings.timezone)
+                                   settings.alerts_repeat_working_hours, settings.timezone,
+                                   tuple(timedelta(seconds=s) for s in settings.alerts_repeat_backoff))
         self.clock: Clock = clock or qsmon_clock.now
         self._conn: psycopg.Connection | None = None
         self.retired: list[int] = []  # alerts the last sweep closed as no longer evaluated
@@ -153,7 +154,8 @@ class AlertEngine:
                     continue  # an indicator gone from the plan: the leader's sweep retires it
                 if not any(wants(c, e, alert.severity) for c in self.channels.channels):
                     continue  # nobody to tell
-                if reminder_due(alert.last_notified_at, alert.last_change_at, now, self.repeat):
+                if reminder_due(alert.last_notified_at, alert.last_change_at, now, self.repeat,
+                                acknowledged_at=alert.acknowledged_at, reminders_sent=alert.reminders_sent):
                     events.append(announce(conn, alert.alert_id, Transition.REPEATED, alert.severity, e, now,
                                            self.channels.channels, payload))
         return events

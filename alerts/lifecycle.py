@@ -24,6 +24,7 @@ class Transition(StrEnum):
     RESOLVED = "resolved"
     REPEATED = "repeated"  # still firing: a reminder, or the announcement of one opened while silenced
     EXPIRED = "expired"  # closed because its plan is no longer in force
+    ACKNOWLEDGED = "acknowledged"  # someone is on it (alerts.acks): an event of its history, never decided here
 
 
 @dataclass(frozen=True, slots=True)

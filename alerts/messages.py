@@ -12,19 +12,23 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from itertools import groupby
 from typing import Any
 
+from alerts.acks import AckLinks
 from alerts.lifecycle import Transition
 from cases.messages import render as case_message
 from indicators.labels import FEED_WINDOW, label, number, target_words
 from notify.message import Message
 from notify.routing import Channel, ChannelsConfig, InhibitRule
+from qsmon.clock import now as qsmon_now
 from qsmon.plans.model import Measure, Op, PlanStatus, Severity
 
 TRANSITION_LABELS: Mapping[StrEnum, str] = {
     Transition.OPENED: "新告警", Transition.REOPENED: "再次告警", Transition.ESCALATED: "告警升级",
     Transition.REPEATED: "仍在告警", Transition.RESOLVED: "已恢复", Transition.EXPIRED: "规划到期,告警关闭",
+    Transition.ACKNOWLEDGED: "已确认",
 }
 _SECTION_ORDER = (Transition.OPENED, Transition.REOPENED, Transition.ESCALATED, Transition.REPEATED,
                   Transition.RESOLVED, Transition.EXPIRED)
@@ -91,6 +95,8 @@ def _line(items: Sequence[Mapping[str, Any]], folded: Sequence[Mapping[str, Any]
     if worst.get("opened_at"):
         detail.append(f"自 {worst['opened_at'][:16].replace('T', ' ')} 起")
     lines.append("  " + ";".join(detail))
+    if worst.get("acknowledged_by") and Transition(worst["transition"]) in _FIRING:
+        lines.append(f"  已确认:{worst['acknowledged_by']}({worst['acknowledged_at'][:16].replace('T', ' ')})")
     if worst.get("top_failed_items"):
         lines.append("  主要不合格项目:" + "、".join(f"{name}({count})" for name, count in worst["top_failed_items"]))
     if worst.get("top_failed_firms"):
@@ -121,7 +127,12 @@ def _fold(items: list[dict[str, Any]], rules: Sequence[InhibitRule]) -> tuple[li
     return kept, folded
 
 
-def group_message(payloads: Sequence[dict[str, Any]], rules: Sequence[InhibitRule]) -> Message | None:
+# The acknowledge link of a message, for the alerts it shows firing (alerts.acks.AckLinks); None: no link.
+AckLink = Callable[[list[int]], str]
+
+
+def group_message(payloads: Sequence[dict[str, Any]], rules: Sequence[InhibitRule],
+                  ack_link: AckLink | None = None) -> Message | None:
     """The message for a group's changes since its last message. People read the latest change of each alert;
     machines (the webhook's JSON) get every change, in order."""
     changes = sorted((upgraded(p) for p in payloads), key=lambda p: p["event_id"])
@@ -148,9 +159,12 @@ def group_message(payloads: Sequence[dict[str, Any]], rules: Sequence[InhibitRul
             lines.append((_RANK[Severity(windows[0]["severity"])], -_shortfall(windows[0]), _line(windows, below)))
         for *_, text in sorted(lines, key=lambda entry: (entry[0], entry[1])):
             body.extend(text)
-    body.append(f"[查看趋势看板]({first['dashboard_url']})")
     worst = min(items, key=lambda p: _RANK[Severity(p["severity"])])
     firing = [p for p in items if Transition(p["transition"]) in _FIRING]
+    links = f"[查看趋势看板]({first['dashboard_url']})"
+    if ack_link is not None and firing:  # on the last line, which a message cut to fit keeps (notify.channels)
+        links += f" · [确认告警]({ack_link([int(p['alert_id']) for p in firing])})"
+    body.append(links)
     head = (f"【告警·{label(Severity(worst['severity']))}】" if firing
             else f"【{TRANSITION_LABELS[Transition(worst['transition'])]}】")
     count = len({(p["indicator"], p["region"], p["subcategory"]) for p in kept})
@@ -162,15 +176,25 @@ def group_message(payloads: Sequence[dict[str, Any]], rules: Sequence[InhibitRul
                    alertmanager=[alertmanager_alert(p) for p in items])
 
 
-def renderer(config: ChannelsConfig) -> Callable[[Channel, list[dict[str, Any]]], Message | None]:
+def renderer(config: ChannelsConfig, links: AckLinks | None = None, clock: Callable[[], datetime] = qsmon_now
+             ) -> Callable[[Channel, list[dict[str, Any]]], Message | None]:
     """What the notifier renders a group with (notify.delivery.Render): alert changes, or case notices (a group holds
-    one or the other: their group keys differ)."""
-    def render(_channel: Channel, payloads: list[dict[str, Any]]) -> Message | None:
+    one or the other: their group keys differ). With ``links``, robot and mail messages carry an acknowledge link,
+    valid from when the message goes out."""
+    def render(channel: Channel, payloads: list[dict[str, Any]]) -> Message | None:
         if payloads and str(payloads[0].get("kind", "")).startswith("case_"):
             return case_message(payloads)
-        return group_message(payloads, config.inhibit_rules)
+        ack_link: AckLink | None = None
+        if links is not None and channel.type not in ("alertmanager", "webhook"):  # people read these
+            group = channel.group_key(payloads[0]) if payloads else ""
+            ack_link = partial(_link, links, channel.name, group, clock())
+        return group_message(payloads, config.inhibit_rules, ack_link)
 
     return render
+
+
+def _link(links: AckLinks, channel: str, group: str, now: datetime, alert_ids: list[int]) -> str:
+    return links.link(alert_ids, channel, group, now)
 
 
 def alertmanager_alert(p: Mapping[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from alerts.acks import links_from_settings
 from alerts.engine import AlertEngine
 from alerts.exporter import IndicatorCollector
 from alerts.leadership import Leadership
@@ -101,7 +102,9 @@ class AlertService:
         self.engine = build_engine(settings)
         self.leadership = Leadership(settings.alerts_group)
         self.notifier = Notifier(settings.dsn, {c.name: c for c in self.engine.channels.channels}, registry,
-                                 renderer(self.engine.channels))
+                                 renderer(self.engine.channels, links_from_settings(
+                                     settings.ack_secret.get_secret_value() if settings.ack_secret else None,
+                                     settings.ack_link_url, settings.ack_link_hours)))
         self.alertmanagers = [c for c in self.engine.channels.channels if c.type == "alertmanager"]
         self._alertmanager_sender = DeadlineSender(self.notifier.client)  # the engine loop's, not the notifier's
         self.cases = CaseSweep(load_table(settings.case_deadlines_file), list(self.engine.channels.channels),

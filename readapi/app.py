@@ -24,6 +24,7 @@ from qsmon.plans import presets
 from qsmon.regions import regions
 from qsmon.settings import Settings
 from qsmon.storage.db import with_session_options
+from readapi.acks import router as ack_router
 from readapi.context import Context, RateLimiter, problem
 from readapi.routes import router
 from reports.published import public_columns
@@ -80,4 +81,5 @@ def create_app(settings: Settings, *, shares: int = 1) -> FastAPI:
         return problem(500, "the server failed to answer; the error is in its log")
 
     app.include_router(router)
+    app.include_router(ack_router)
     return app
