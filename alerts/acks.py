@@ -88,7 +88,8 @@ def sign(secret: str, claim: AckClaim) -> str:
 def verify(secret: str, token: str, now: datetime) -> AckClaim:
     """The claim of a token signed with ``secret`` that has not expired; AckLinkError otherwise."""
     body, _, mac = token.strip().partition(".")
-    if not body or not mac or not hmac.compare_digest(mac, _mac(secret, body)):
+    if not body or not mac or not hmac.compare_digest(mac.encode(errors="replace"),
+                                                      _mac(secret, body).encode()):
         raise AckLinkError("not a valid acknowledge link (altered, or signed with another key)")
     try:
         raw = orjson.loads(_unb64(body))

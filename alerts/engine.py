@@ -19,6 +19,7 @@ from indicators.counting import admits
 from indicators.evaluate import Evaluation, evaluate_indicator
 from indicators.feed import NO_DATA, feed_evaluations
 from indicators.windows import window_range
+from notify.held import release, silence_holding
 from notify.outbox import wake_notifier
 from notify.routing import ChannelsConfig, wants
 from qsmon import clock as qsmon_clock
@@ -126,8 +127,9 @@ class AlertEngine:
                 events.extend(record(conn, batch, now, self.policy, self.channels.channels, payload))
             if sweep:
                 events.extend(self._remind(conn, plan, now, payload))
+        released = release(conn, now, silence_holding) if sweep else 0  # recoveries whose silence ended
         conn.commit()
-        if events:
+        if events or released:
             wake_notifier(conn)
         return events
 

@@ -10,6 +10,7 @@ itself.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import partial
@@ -22,8 +23,10 @@ from cases.messages import render as case_message
 from indicators.labels import FEED_WINDOW, label, number, target_words
 from notify.message import Message
 from notify.routing import Channel, ChannelsConfig, InhibitRule
+from qsmon.clock import local_day
 from qsmon.clock import now as qsmon_now
 from qsmon.plans.model import Measure, Op, PlanStatus, Severity
+from qsmon.settings import get_settings
 
 TRANSITION_LABELS: Mapping[StrEnum, str] = {
     Transition.OPENED: "新告警", Transition.REOPENED: "再次告警", Transition.ESCALATED: "告警升级",
@@ -95,6 +98,8 @@ def _line(items: Sequence[Mapping[str, Any]], folded: Sequence[Mapping[str, Any]
     if worst.get("opened_at"):
         detail.append(f"自 {worst['opened_at'][:16].replace('T', ' ')} 起")
     lines.append("  " + ";".join(detail))
+    if str(worst.get("held_by", "")).startswith("silence:"):  # held until its silence ended (notify.held)
+        lines.append(f"  静默期间已恢复({worst['at'][:16].replace('T', ' ')})")
     if worst.get("acknowledged_by") and Transition(worst["transition"]) in _FIRING:
         lines.append(f"  已确认:{worst['acknowledged_by']}({worst['acknowledged_at'][:16].replace('T', ' ')})")
     if worst.get("top_failed_items"):
@@ -176,20 +181,29 @@ def group_message(payloads: Sequence[dict[str, Any]], rules: Sequence[InhibitRul
                    alertmanager=[alertmanager_alert(p) for p in items])
 
 
-def renderer(config: ChannelsConfig, links: AckLinks | None = None, clock: Callable[[], datetime] = qsmon_now
-             ) -> Callable[[Channel, list[dict[str, Any]]], Message | None]:
+def renderer(config: ChannelsConfig, links: AckLinks | None = None, clock: Callable[[], datetime] = qsmon_now, *,
+             timezone: str | None = None) -> Callable[[Channel, list[dict[str, Any]]], Message | None]:
     """What the notifier renders a group with (notify.delivery.Render): alert changes, or case notices (a group holds
     one or the other: their group keys differ). With ``links``, robot and mail messages carry an acknowledge link,
-    valid from when the message goes out."""
+    valid from when the message goes out; a channel with ``mention`` @-mentions the roster's people on duty that
+    day (in ``timezone``, default the settings')."""
     def render(channel: Channel, payloads: list[dict[str, Any]]) -> Message | None:
         if payloads and str(payloads[0].get("kind", "")).startswith("case_"):
             return case_message(payloads)
         ack_link: AckLink | None = None
+        now = clock()
         if links is not None and channel.type not in ("alertmanager", "webhook"):  # people read these
             group = channel.group_key(payloads[0]) if payloads else ""
-            ack_link = partial(_link, links, channel.name, group, clock())
-        return group_message(payloads, config.inhibit_rules, ack_link)
-
+            ack_link = partial(_link, links, channel.name, group, now)
+        message = group_message(payloads, config.inhibit_rules, ack_link)
+        if message is None or channel.mention is None or config.roster is None:
+            return message
+        wanted = set(channel.mention.severities)
+        if not any(Transition(p["transition"]) in _FIRING and p["severity"] in wanted for p in payloads):
+            return message
+        zone = timezone or get_settings().timezone
+        on_duty = config.roster.on_duty(local_day(now, zone))
+        return replace(message, mentions=[person for _, person in on_duty])
     return render
 
 

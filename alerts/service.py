@@ -104,7 +104,7 @@ class AlertService:
         self.notifier = Notifier(settings.dsn, {c.name: c for c in self.engine.channels.channels}, registry,
                                  renderer(self.engine.channels, links_from_settings(
                                      settings.ack_secret.get_secret_value() if settings.ack_secret else None,
-                                     settings.ack_link_url, settings.ack_link_hours)))
+                                     settings.ack_link_url, settings.ack_link_hours), timezone=settings.timezone))
         self.alertmanagers = [c for c in self.engine.channels.channels if c.type == "alertmanager"]
         self._alertmanager_sender = DeadlineSender(self.notifier.client)  # the engine loop's, not the notifier's
         self.cases = CaseSweep(load_table(settings.case_deadlines_file), list(self.engine.channels.channels),

@@ -13,6 +13,7 @@ from alerts.lifecycle import AlertView
 from indicators.evaluate import Evaluation, Scope
 from indicators.stats import Interval, State
 from indicators.windows import DayRange
+from notify.silences import Silence, live_silence
 from notify.silences import silenced as notify_silenced
 from qsmon.plans.model import Op
 
@@ -102,6 +103,11 @@ def insert_event(conn: psycopg.Connection, alert_id: int, kind: str, severity: s
 def silenced(conn: psycopg.Connection, e: Evaluation, severity: str, now: datetime) -> bool:
     return notify_silenced(conn, plan_id=e.plan_id, indicator_id=e.indicator_id, region_code=e.scope.region_code,
                            window=e.window, severity=severity, now=now)
+
+
+def silence_of(conn: psycopg.Connection, e: Evaluation, severity: str, now: datetime) -> Silence | None:
+    return live_silence(conn, plan_id=e.plan_id, indicator_id=e.indicator_id, region_code=e.scope.region_code,
+                        window=e.window, severity=severity, now=now)
 
 
 def mark_notified(conn: psycopg.Connection, alert_id: int, now: datetime) -> None:

@@ -128,9 +128,10 @@ def silence(
     region: Annotated[str | None, typer.Option(help="GB/T 2260 code; a city silences exactly its counties")] = None,
     window: Annotated[str | None, typer.Option(help="window, e.g. rolling_30d or no_data (default: any)")] = None,
     severity: Annotated[str | None, typer.Option(help="info | warning | critical (default: any)")] = None,
+    announce_recoveries: Annotated[bool, typer.Option(help="announce, when it ends, what recovered during it")] = False,
 ) -> None:
     """Stop notifications matching every label given until a time; alerts are still recorded, and a firing one is
-    announced when the silence ends."""
+    announced when the silence ends (with --announce-recoveries, so is one that recovered meanwhile)."""
     from qsmon.storage import connect
 
     ends = datetime.fromisoformat(until)
@@ -141,8 +142,8 @@ def silence(
     with connect(get_settings().dsn) as conn:
         row = conn.execute(
             "INSERT INTO silences (plan_id, indicator_id, region_code, window_name, severity, until, reason,"
-            " created_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (plan, indicator, region, window, severity, ends, reason, by)).fetchone()
+            " created_by, announce_recoveries) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (plan, indicator, region, window, severity, ends, reason, by, announce_recoveries)).fetchone()
     typer.echo(f"silence #{row[0] if row else '?'} until {ends.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
 
 

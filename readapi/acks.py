@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 
 import anyio
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
@@ -22,6 +23,19 @@ from qsmon.tokens import Scope, Token
 from readapi.context import Context, context, require
 
 router = APIRouter(tags=["acknowledge"])
+
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+_PROBLEM = {"application/problem+json": {"schema": {"type": "object"}}}
+_UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: {"description": "the database does not answer",
+                                                       "content": _PROBLEM}}
+_PAGES: dict[int | str, dict[str, Any]] = {
+    **{code: {"description": text, "content": _HTML} for code, text in (
+        (200, "the page"), (403, "a link not signed by this site, altered, or expired"),
+        (404, "none of its alerts fires any more"), (409, "the link was used already"),
+        (422, "no name given"))}, **_UNAVAILABLE}
+_FORM = {"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+    "type": "object", "required": ["t", "by"],
+    "properties": {"t": {"type": "string"}, "by": {"type": "string", "minLength": 1, "maxLength": 100}}}}}}}
 
 _PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>确认告警</title></head>
@@ -39,7 +53,8 @@ def _claim(ctx: Context, token: str) -> AckClaim:
     return verify(secret.get_secret_value(), token, clock.now())
 
 
-@router.get("/v1/ack", response_class=HTMLResponse, summary="What a signed acknowledge link acknowledges")
+@router.get("/v1/ack", response_class=HTMLResponse, summary="What a signed acknowledge link acknowledges",
+            responses={k: v for k, v in _PAGES.items() if k in (200, 403, 503)})
 async def ack_page(request: Request, ctx: Annotated[Context, Depends(context)], t: str = "") -> HTMLResponse:
     try:
         claim = _claim(ctx, t)
@@ -52,11 +67,12 @@ async def ack_page(request: Request, ctx: Annotated[Context, Depends(context)], 
                       "<button type='submit'>确认,我来处理</button></form>")
 
 
-@router.post("/v1/ack", response_class=HTMLResponse, summary="Acknowledge with a signed link, once")
+@router.post("/v1/ack", response_class=HTMLResponse, summary="Acknowledge with a signed link, once",
+             responses=_PAGES, openapi_extra=_FORM)
 async def ack_with_link(request: Request, ctx: Annotated[Context, Depends(context)]) -> HTMLResponse:
     form = parse_qs((await request.body()).decode(errors="replace"))
     token, by = (form.get("t") or [""])[0], (form.get("by") or [""])[0].strip()
-    if not by or len(by) > 100:
+    if not by or len(by) > 100 or not by.isprintable():
         return _page(422, "<h3>无法确认</h3><p>请填写确认人(1至100个字)。</p>")
     try:
         claim = _claim(ctx, token)
@@ -75,15 +91,25 @@ def _redeem(ctx: Context, claim: AckClaim, by: str) -> list[int]:
 
 
 class AckBody(BaseModel):
-    by: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$",
+    by: str | None = Field(default=None, min_length=1, max_length=100,
                            description="who acknowledges (default: the token's name)")
 
 
-@router.post("/v1/alerts/{alert_id}/ack", summary="Acknowledge a firing alert (scope ack)")
-async def ack_alert(alert_id: int, ctx: Annotated[Context, Depends(context)],
+@router.post("/v1/alerts/{alert_id}/ack", summary="Acknowledge a firing alert (scope ack)", responses={
+    200: {"description": "acknowledged (acknowledged_now false: it was already)"},
+    400: {"description": "a body that is not JSON", "content": {"application/json": {"schema": {"type": "object"}},
+                                                                **_PROBLEM}},
+    **{code: {"description": text, "content": _PROBLEM} for code, text in (
+        (401, "no valid bearer token"),
+        (403, "the token's scopes do not allow it"), (404, "no firing alert"),
+        (422, "a parameter is invalid"), (429, "the token's requests a minute are spent"))}, **_UNAVAILABLE})
+async def ack_alert(alert_id: Annotated[int, FastPath(ge=1, le=2**63 - 1)],
+                    ctx: Annotated[Context, Depends(context)],
                     token: Annotated[Token, Depends(require(Scope.ACK))], body: AckBody | None = None
                     ) -> JSONResponse:
-    by = (body.by if body and body.by else None) or token.name
+    by = (body.by.strip() if body and body.by else "") or token.name
+    if not by.isprintable():  # PostgreSQL refuses a NUL: a 422, not a 500
+        raise HTTPException(422, "by: a name without control characters")
 
     def run() -> list[int]:
         with ctx.pool.connection() as conn, conn.transaction():
