@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from alerts import store
+from alerts.escalation import escalate
 from alerts.lifecycle import Policy, Transition
 from alerts.payload import Event, build_payload
 from alerts.recording import Payload, RecordedEvent, announce, record
@@ -127,6 +128,7 @@ class AlertEngine:
                 events.extend(record(conn, batch, now, self.policy, self.channels.channels, payload))
             if sweep:
                 events.extend(self._remind(conn, plan, now, payload))
+                events.extend(escalate(conn, plan, now, self.channels, payload, timezone=self.settings.timezone))
         released = release(conn, now, silence_holding) if sweep else 0  # recoveries whose silence ended
         conn.commit()
         if events or released:

@@ -31,11 +31,12 @@ from qsmon.settings import get_settings
 TRANSITION_LABELS: Mapping[StrEnum, str] = {
     Transition.OPENED: "新告警", Transition.REOPENED: "再次告警", Transition.ESCALATED: "告警升级",
     Transition.REPEATED: "仍在告警", Transition.RESOLVED: "已恢复", Transition.EXPIRED: "规划到期,告警关闭",
-    Transition.ACKNOWLEDGED: "已确认",
+    Transition.HANDED_UP: "超时未确认,上报", Transition.ACKNOWLEDGED: "已确认",
 }
-_SECTION_ORDER = (Transition.OPENED, Transition.REOPENED, Transition.ESCALATED, Transition.REPEATED,
-                  Transition.RESOLVED, Transition.EXPIRED)
-_FIRING = {Transition.OPENED, Transition.REOPENED, Transition.ESCALATED, Transition.REPEATED}
+_SECTION_ORDER = (Transition.OPENED, Transition.REOPENED, Transition.ESCALATED, Transition.HANDED_UP,
+                  Transition.REPEATED, Transition.RESOLVED, Transition.EXPIRED)
+_FIRING = {Transition.OPENED, Transition.REOPENED, Transition.ESCALATED, Transition.HANDED_UP,
+           Transition.REPEATED}
 _RANK = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
 _MARK = {Severity.CRITICAL: "🔴", Severity.WARNING: "🟠", Severity.INFO: "🔵"}
 
@@ -98,6 +99,8 @@ def _line(items: Sequence[Mapping[str, Any]], folded: Sequence[Mapping[str, Any]
     if worst.get("opened_at"):
         detail.append(f"自 {worst['opened_at'][:16].replace('T', ' ')} 起")
     lines.append("  " + ";".join(detail))
+    if worst.get("unacknowledged_hours") is not None:
+        lines.append(f"  已超过 {worst['unacknowledged_hours']:g} 个工作小时无人确认")
     if str(worst.get("held_by", "")).startswith("silence:"):  # held until its silence ended (notify.held)
         lines.append(f"  静默期间已恢复({worst['at'][:16].replace('T', ' ')})")
     if worst.get("acknowledged_by") and Transition(worst["transition"]) in _FIRING:

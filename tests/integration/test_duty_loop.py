@@ -4,17 +4,20 @@ the duty roster, escalation after working hours, mute intervals."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 from prometheus_client import CollectorRegistry
 
+from alerts.acks import acknowledge
 from alerts.messages import renderer
 from notify.delivery import Notifier
 from notify.routing import load_channels
+from notify.testing import WebhookReceiver
 from qsmon.clock import local_day
 from qsmon.plans import Plan, load_plan_text
 from qsmon.settings import Settings
@@ -130,3 +133,56 @@ class TestMentions:
 
 def clock_day(world: World) -> str:
     return local_day(world.now, world.settings.timezone).isoformat()
+
+
+FRIDAY_3PM = datetime(2025, 3, 14, 15, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # an ordinary working Friday
+
+
+def escalating_world(make_world: Any, leader: WebhookReceiver) -> World:
+    world: World = make_world(
+        "channels:\n  - {{name: duty, type: webhook, url: '{url}', group_wait_s: 0, group_interval_s: 0}}\n"
+        f"  - {{{{name: leader, type: webhook, url: '{leader.url}', plans: [alerts-escalation], group_wait_s: 0,"
+        " group_interval_s: 0}}\n"
+        "office_hours: {{start: '08:30', end: '17:30'}}\n"
+        "escalations:\n  - {{after_working_hours: 4, channels: [leader], severities: [critical]}}\n")
+    world.now = FRIDAY_3PM.astimezone(UTC)
+    world.store_results(vegetables("OK", 400, fail=False, at=FRIDAY_3PM - timedelta(days=6))
+                        + vegetables("BAD", 40, fail=True, at=FRIDAY_3PM - timedelta(days=6)))
+    return world
+
+
+class TestEscalation:
+    def test_an_unacknowledged_alert_goes_up_once_after_four_working_hours_and_not_over_the_weekend(
+        self, make_world: Any
+    ) -> None:
+        leader = WebhookReceiver()
+        try:
+            world = escalating_world(make_world, leader)
+            assert world.sweep() == ["opened", "opened"]  # Friday 15:00: 2.5 working hours left that day
+            handed_up: list[datetime] = []
+            while world.now < (FRIDAY_3PM + timedelta(days=3, hours=3)).astimezone(UTC):  # to Monday 18:00
+                world.now += timedelta(minutes=30)
+                if "handed_up" in world.sweep():
+                    handed_up.append(world.now)
+                world.deliver()
+            # 2.5 hours on Friday, none on Saturday and Sunday, 1.5 on Monday from 08:30: Monday 10:00.
+            assert [t.astimezone(FRIDAY_3PM.tzinfo) for t in handed_up] == [FRIDAY_3PM + timedelta(days=3, hours=-5)]
+            assert leader.transitions() == ["handed_up", "handed_up"]  # city and county, in one message, once
+            assert len(leader.received) == 1
+            assert "handed_up" not in world.receiver.transitions()  # the duty channel is not told again
+        finally:
+            leader.stop()
+
+    def test_acknowledging_stops_the_escalation(self, make_world: Any, db: psycopg.Connection) -> None:
+        leader = WebhookReceiver()
+        try:
+            world = escalating_world(make_world, leader)
+            world.sweep()
+            with db.transaction():
+                acknowledge(db, [i for (i,) in db.execute("SELECT id FROM alerts")], "张三", world.now)
+            world.now += timedelta(days=4)
+            assert "handed_up" not in world.sweep()
+            world.deliver()
+            assert leader.received == []
+        finally:
+            leader.stop()
