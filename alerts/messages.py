@@ -199,15 +199,26 @@ def renderer(config: ChannelsConfig, links: AckLinks | None = None, clock: Calla
             group = channel.group_key(payloads[0]) if payloads else ""
             ack_link = partial(_link, links, channel.name, group, now)
         message = group_message(payloads, config.inhibit_rules, ack_link)
+        zone = timezone or get_settings().timezone
+        if message is not None and _held_by_mute(config, channel, payloads, zone):
+            title = "【静默时段汇总】" + message.title
+            message = replace(message, title=title, markdown=message.markdown.replace(message.title, title, 1),
+                              data={**message.data, "title": title})
         if message is None or channel.mention is None or config.roster is None:
             return message
         wanted = set(channel.mention.severities)
         if not any(Transition(p["transition"]) in _FIRING and p["severity"] in wanted for p in payloads):
             return message
-        zone = timezone or get_settings().timezone
         on_duty = config.roster.on_duty(local_day(now, zone))
         return replace(message, mentions=[person for _, person in on_duty])
     return render
+
+
+def _held_by_mute(config: ChannelsConfig, channel: Channel, payloads: list[dict[str, Any]], timezone: str) -> bool:
+    """Whether the group waited for one of the channel's mute intervals: a change in it was made while it was
+    active (the message then sums up what changed meanwhile)."""
+    intervals = config.muting(channel)
+    return any(i.active(datetime.fromisoformat(p["at"]), timezone) for p in payloads for i in intervals if "at" in p)
 
 
 def _link(links: AckLinks, channel: str, group: str, now: datetime, alert_ids: list[int]) -> str:

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
@@ -53,6 +54,7 @@ from notify.roster import Roster, load_roster
 from notify.schedule import OfficeHours, TimeInterval
 from qsmon.exceptions import ConfigError
 from qsmon.regions import is_within
+from qsmon.workdays import Calendar
 
 ChannelType = Literal["webhook", "alertmanager", "smtp", "wecom", "dingtalk", "feishu"]
 GroupLabel = Literal["plan", "jurisdiction", "indicator", "region", "window", "severity"]
@@ -193,6 +195,10 @@ class ChannelsConfig(BaseModel):
 
     def muting(self, channel: Channel) -> list[TimeInterval]:
         return [i for i in self.time_intervals if i.name in channel.mute_time_intervals]
+
+    def muted(self, channel: Channel, now: datetime, timezone: str, calendar: Calendar | None = None) -> bool:
+        """Whether one of the channel's mute intervals is active: its messages wait until none is."""
+        return any(i.active(now, timezone, calendar) for i in self.muting(channel))
 
 
 class Routable(Protocol):

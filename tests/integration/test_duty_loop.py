@@ -186,3 +186,36 @@ class TestEscalation:
             assert leader.received == []
         finally:
             leader.stop()
+
+
+THURSDAY_8PM = datetime(2025, 3, 13, 20, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a working day's evening
+
+
+class TestMuteIntervals:
+    def test_messages_are_held_overnight_and_sent_as_one_summary_at_half_past_eight(self, make_world: Any) -> None:
+        world = make_world(
+            "time_intervals: [{{name: nights, hours: ['18:00-08:30'], non_working_days: true}}]\n"
+            "channels: [{{name: duty, type: webhook, url: '{url}', group_wait_s: 0, group_interval_s: 0,"
+            " mute_time_intervals: [nights]}}]\n", alerts_repeat_seconds=3600.0)
+        world.notifier = Notifier(world.settings.dsn, {c.name: c for c in world.channels.channels},
+                                  CollectorRegistry(), renderer(world.channels, clock=lambda: world.now,
+                                                                timezone=world.settings.timezone),
+                                  muted=lambda c: world.channels.muted(c, world.now, world.settings.timezone))
+        world.now = THURSDAY_8PM.astimezone(UTC)
+        world.store_results(vegetables("OK", 400, fail=False, at=THURSDAY_8PM - timedelta(days=6))
+                            + vegetables("BAD", 12, fail=True, at=THURSDAY_8PM - timedelta(days=6)))
+        assert world.sweep() == ["opened", "opened"]  # 20:00: warning
+        sent_at = []
+        for step in range(1, 12 * 4 + 4):  # every quarter of an hour to Friday 08:45
+            world.now += timedelta(minutes=15)
+            if step == 12:  # 23:00: it turns critical
+                world.store_results(vegetables("BAD2", 40, fail=True, at=THURSDAY_8PM - timedelta(days=6)))
+            world.sweep()
+            if world.deliver():
+                sent_at.append(world.now.astimezone(THURSDAY_8PM.tzinfo))
+        assert sent_at == [THURSDAY_8PM + timedelta(hours=12, minutes=30)]  # nothing overnight; one at 08:30
+        [summary] = world.receiver.received
+        assert summary["title"].startswith("【静默时段汇总】【告警·严重】")
+        transitions = world.receiver.transitions()
+        assert transitions[:2] == ["opened", "opened"] and "escalated" in transitions  # noqa: PT018 - every change
+        assert transitions.count("repeated") >= 2  # the night's hourly reminders, folded into the one message
