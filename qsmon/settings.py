@@ -20,7 +20,7 @@ from typing import Any, Literal, get_origin
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, PositiveFloat, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -148,7 +148,7 @@ class Settings(BaseSettings):
                                          description="a still-firing alert is announced again this often")
     alerts_repeat_working_hours: bool = Field(default=False, description="reminders wait for office hours of a "
                                                                          "working day (official calendar)")
-    alerts_repeat_backoff: tuple[float, ...] = Field(
+    alerts_repeat_backoff: tuple[PositiveFloat, ...] = Field(
         default=(), description="reminders of one alert wait these many seconds in turn, the last one repeating "
                                 "(e.g. [86400, 259200, 604800]: a day, 3 days, then weekly); empty: every "
                                 "alerts_repeat_seconds")
@@ -179,6 +179,13 @@ class Settings(BaseSettings):
 
     log_format: Literal["text", "json"] = Field(default="text", description="text, or one JSON object per line")
     timezone: str = Field(default="Asia/Shanghai", description="the zone plans count days in (IANA name)")
+
+    @field_validator("ack_link_url")
+    @classmethod
+    def _link_base(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("the read API's address as people reach it, e.g. https://qsmon.example")
+        return value
 
     @field_validator("timezone")
     @classmethod
