@@ -39,8 +39,10 @@ def escalate(conn: psycopg.Connection, plan: Plan, now: datetime, config: Channe
                 continue
             if store.silenced(conn, e, alert.severity, now):
                 continue
-            hours = working_hours_between(alert.last_change_at, now, config.office_hours, timezone, calendar)
             sent = _sent_levels(conn, alert.alert_id)
+            if len(sent) >= len(config.escalations):
+                continue  # every step sent: nothing left to count
+            hours = working_hours_between(alert.last_change_at, now, config.office_hours, timezone, calendar)
             for level, step in enumerate(config.escalations, start=1):
                 if level in sent or hours < step.after_working_hours or not wants(step, e, alert.severity):
                     continue
