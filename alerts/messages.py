@@ -103,7 +103,7 @@ def _line(items: Sequence[Mapping[str, Any]], folded: Sequence[Mapping[str, Any]
         lines.append(f"  已超过 {worst['unacknowledged_hours']:g} 个工作小时无人确认")
     if str(worst.get("held_by", "")).startswith("silence:"):  # held until its silence ended (notify.held)
         lines.append(f"  静默期间已恢复({worst['at'][:16].replace('T', ' ')})")
-    if worst.get("acknowledged_by") and Transition(worst["transition"]) in _FIRING:
+    if worst.get("acknowledged_by"):
         lines.append(f"  已确认:{worst['acknowledged_by']}({worst['acknowledged_at'][:16].replace('T', ' ')})")
     if worst.get("top_failed_items"):
         lines.append("  主要不合格项目:" + "、".join(f"{name}({count})" for name, count in worst["top_failed_items"]))
