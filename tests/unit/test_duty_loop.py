@@ -157,3 +157,13 @@ class TestMentions:
             receiver.stop()
         content = receiver.received[0]["card"]["elements"][0]["text"]["content"]
         assert content.endswith("<at id=ou_7d8a6e></at>")
+
+
+def test_the_example_channels_file_and_roster_load() -> None:
+    config = load_channels(Path(__file__).parents[2] / "deploy" / "examples" / "channels.yaml")
+    assert config.roster is not None
+    assert [name for name, _ in config.roster.on_duty(datetime(2026, 12, 5).date())] == ["张三"]
+    robot = config.channel("county-robot")
+    assert robot is not None
+    assert config.muted(robot, NOW, ZONE) is False  # Friday 15:00
+    assert config.muted(robot, NOW + timedelta(hours=5), ZONE) is True  # Friday 20:00
