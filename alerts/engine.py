@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from alerts import store
+from alerts.escalation import escalate
 from alerts.lifecycle import Policy, Transition
 from alerts.pace import details, pace_evaluation, store_forecasts
 from alerts.payload import Event, build_payload
@@ -21,6 +22,7 @@ from indicators.evaluate import Evaluation, evaluate_indicator
 from indicators.feed import NO_DATA, feed_evaluations
 from indicators.pace import PACE_WINDOW, applies, pace_views
 from indicators.windows import window_range
+from notify.held import release, silence_holding
 from notify.outbox import wake_notifier
 from notify.routing import ChannelsConfig, wants
 from qsmon import clock as qsmon_clock
@@ -60,7 +62,8 @@ class AlertEngine:
         self.policy = Policy(hold=timedelta(seconds=settings.alerts_hold_seconds),
                              cooldown=timedelta(seconds=settings.alerts_cooldown_seconds))
         self.repeat = RepeatPolicy(timedelta(seconds=settings.alerts_repeat_seconds),
-                                   settings.alerts_repeat_working_hours, settings.timezone)
+                                   settings.alerts_repeat_working_hours, settings.timezone,
+                                   tuple(timedelta(seconds=s) for s in settings.alerts_repeat_backoff))
         self.clock: Clock = clock or qsmon_clock.now
         self._conn: psycopg.Connection | None = None
         self.retired: list[int] = []  # alerts the last sweep closed as no longer evaluated
@@ -138,8 +141,10 @@ class AlertEngine:
                 events.extend(record(conn, batch, now, self.policy, self.channels.channels, payload))
             if sweep:
                 events.extend(self._remind(conn, plan, now, payload))
+                events.extend(escalate(conn, plan, now, self.channels, payload, timezone=self.settings.timezone))
+        released = release(conn, now, silence_holding) if sweep else 0  # recoveries whose silence ended
         conn.commit()
-        if events:
+        if events or released:
             wake_notifier(conn)
         return events
 
@@ -191,7 +196,8 @@ class AlertEngine:
                     continue  # an indicator gone from the plan: the leader's sweep retires it
                 if not any(wants(c, e, alert.severity) for c in self.channels.channels):
                     continue  # nobody to tell
-                if reminder_due(alert.last_notified_at, alert.last_change_at, now, self.repeat):
+                if reminder_due(alert.last_notified_at, alert.last_change_at, now, self.repeat,
+                                acknowledged_at=alert.acknowledged_at, reminders_sent=alert.reminders_sent):
                     events.append(announce(conn, alert.alert_id, Transition.REPEATED, alert.severity, e, now,
                                            self.channels.channels, payload))
         return events

@@ -24,6 +24,8 @@ class Transition(StrEnum):
     RESOLVED = "resolved"
     REPEATED = "repeated"  # still firing: a reminder, or the announcement of one opened while silenced
     EXPIRED = "expired"  # closed because its plan is no longer in force
+    HANDED_UP = "handed_up"  # unacknowledged past an escalation step's working hours: sent up (alerts.escalation)
+    ACKNOWLEDGED = "acknowledged"  # someone is on it (alerts.acks): an event of its history, never decided here
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,26 +10,34 @@ itself.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from itertools import groupby
 from typing import Any
 
+from alerts.acks import AckLinks
 from alerts.lifecycle import Transition
 from cases.messages import render as case_message
 from indicators.labels import FEED_WINDOW, PACE_WINDOW, label, number, target_words, window_label
 from notify.message import Message
 from notify.routing import Channel, ChannelsConfig, InhibitRule
+from qsmon.clock import local_day
+from qsmon.clock import now as qsmon_now
 from qsmon.escaping import markdown_text as md
 from qsmon.plans.model import Measure, Op, PlanStatus, Severity
+from qsmon.settings import get_settings
 
 TRANSITION_LABELS: Mapping[StrEnum, str] = {
     Transition.OPENED: "新告警", Transition.REOPENED: "再次告警", Transition.ESCALATED: "告警升级",
     Transition.REPEATED: "仍在告警", Transition.RESOLVED: "已恢复", Transition.EXPIRED: "规划到期,告警关闭",
+    Transition.HANDED_UP: "超时未确认,上报", Transition.ACKNOWLEDGED: "已确认",
 }
-_SECTION_ORDER = (Transition.OPENED, Transition.REOPENED, Transition.ESCALATED, Transition.REPEATED,
-                  Transition.RESOLVED, Transition.EXPIRED)
-_FIRING = {Transition.OPENED, Transition.REOPENED, Transition.ESCALATED, Transition.REPEATED}
+_SECTION_ORDER = (Transition.OPENED, Transition.REOPENED, Transition.ESCALATED, Transition.HANDED_UP,
+                  Transition.REPEATED, Transition.RESOLVED, Transition.EXPIRED)
+_FIRING = {Transition.OPENED, Transition.REOPENED, Transition.ESCALATED, Transition.HANDED_UP,
+           Transition.REPEATED}
 _RANK = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
 _MARK = {Severity.CRITICAL: "🔴", Severity.WARNING: "🟠", Severity.INFO: "🔵"}
 
@@ -94,6 +102,12 @@ def _line(items: Sequence[Mapping[str, Any]], folded: Sequence[Mapping[str, Any]
     if worst.get("opened_at"):
         detail.append(f"自 {worst['opened_at'][:16].replace('T', ' ')} 起")
     lines.append("  " + ";".join(detail))
+    if worst.get("unacknowledged_hours") is not None:
+        lines.append(f"  已超过 {worst['unacknowledged_hours']:g} 个工作小时无人确认")
+    if str(worst.get("held_by", "")).startswith("silence:"):  # held until its silence ended (notify.held)
+        lines.append(f"  静默期间已恢复({worst['at'][:16].replace('T', ' ')})")
+    if worst.get("acknowledged_by"):
+        lines.append(f"  已确认:{worst['acknowledged_by']}({worst['acknowledged_at'][:16].replace('T', ' ')})")
     if worst.get("top_failed_items"):
         lines.append("  主要不合格项目:" + "、".join(f"{md(name)}({count})"
                                                    for name, count in worst["top_failed_items"]))
@@ -153,7 +167,12 @@ def _fold(items: list[dict[str, Any]], rules: Sequence[InhibitRule]) -> tuple[li
     return kept, folded
 
 
-def group_message(payloads: Sequence[dict[str, Any]], rules: Sequence[InhibitRule]) -> Message | None:
+# The acknowledge link of a message, for the alerts it shows firing (alerts.acks.AckLinks); None: no link.
+AckLink = Callable[[list[int]], str]
+
+
+def group_message(payloads: Sequence[dict[str, Any]], rules: Sequence[InhibitRule],
+                  ack_link: AckLink | None = None) -> Message | None:
     """The message for a group's changes since its last message. People read the latest change of each alert;
     machines (the webhook's JSON) get every change, in order."""
     changes = sorted((upgraded(p) for p in payloads), key=lambda p: p["event_id"])
@@ -182,9 +201,12 @@ def group_message(payloads: Sequence[dict[str, Any]], rules: Sequence[InhibitRul
             lines.append((_RANK[Severity(windows[0]["severity"])], -_shortfall(windows[0]), _line(windows, below)))
         for *_, text in sorted(lines, key=lambda entry: (entry[0], entry[1])):
             body.extend(text)
-    body.append(f"[查看趋势看板]({first['dashboard_url']})")
     worst = min(items, key=lambda p: _RANK[Severity(p["severity"])])
     firing = [p for p in items if Transition(p["transition"]) in _FIRING]
+    links = f"[查看趋势看板]({first['dashboard_url']})"
+    if ack_link is not None and firing:  # on the last line, which a message cut to fit keeps (notify.channels)
+        links += f" · [确认告警]({ack_link([int(p['alert_id']) for p in firing])})"
+    body.append(links)
     head = (f"【告警·{label(Severity(worst['severity']))}】" if firing
             else f"【{TRANSITION_LABELS[Transition(worst['transition'])]}】")
     count = len({(p["indicator"], p["region"], p["subcategory"]) for p in kept})
@@ -196,15 +218,45 @@ def group_message(payloads: Sequence[dict[str, Any]], rules: Sequence[InhibitRul
                    alertmanager=[alertmanager_alert(p) for p in items])
 
 
-def renderer(config: ChannelsConfig) -> Callable[[Channel, list[dict[str, Any]]], Message | None]:
+def renderer(config: ChannelsConfig, links: AckLinks | None = None, clock: Callable[[], datetime] = qsmon_now, *,
+             timezone: str | None = None) -> Callable[[Channel, list[dict[str, Any]]], Message | None]:
     """What the notifier renders a group with (notify.delivery.Render): alert changes, or case notices (a group holds
-    one or the other: their group keys differ)."""
-    def render(_channel: Channel, payloads: list[dict[str, Any]]) -> Message | None:
+    one or the other: their group keys differ). With ``links``, robot and mail messages carry an acknowledge link,
+    valid from when the message goes out; a channel with ``mention`` @-mentions the roster's people on duty that
+    day (in ``timezone``, default the settings')."""
+    def render(channel: Channel, payloads: list[dict[str, Any]]) -> Message | None:
         if payloads and str(payloads[0].get("kind", "")).startswith("case_"):
             return case_message(payloads)
-        return group_message(payloads, config.inhibit_rules)
-
+        ack_link: AckLink | None = None
+        now = clock()
+        if links is not None and channel.type not in ("alertmanager", "webhook"):  # people read these
+            group = channel.group_key(payloads[0]) if payloads else ""
+            ack_link = partial(_link, links, channel.name, group, now)
+        message = group_message(payloads, config.inhibit_rules, ack_link)
+        zone = timezone or get_settings().timezone
+        if message is not None and _held_by_mute(config, channel, payloads, zone):
+            title = "【静默时段汇总】" + message.title
+            message = replace(message, title=title, markdown=message.markdown.replace(message.title, title, 1),
+                              data={**message.data, "title": title})
+        if message is None or channel.mention is None or config.roster is None:
+            return message
+        wanted = set(channel.mention.severities)
+        if not any(Transition(p["transition"]) in _FIRING and p["severity"] in wanted for p in payloads):
+            return message
+        on_duty = config.roster.on_duty(local_day(now, zone))
+        return replace(message, mentions=[person for _, person in on_duty])
     return render
+
+
+def _held_by_mute(config: ChannelsConfig, channel: Channel, payloads: list[dict[str, Any]], timezone: str) -> bool:
+    """Whether the group waited for one of the channel's mute intervals: a change in it was made while it was
+    active (the message then sums up what changed meanwhile)."""
+    intervals = config.muting(channel)
+    return any(i.active(datetime.fromisoformat(p["at"]), timezone) for p in payloads for i in intervals if "at" in p)
+
+
+def _link(links: AckLinks, channel: str, group: str, now: datetime, alert_ids: list[int]) -> str:
+    return links.link(alert_ids, channel, group, now)
 
 
 def alertmanager_alert(p: Mapping[str, Any]) -> dict[str, Any]:

@@ -41,11 +41,15 @@ def build_payload(conn: psycopg.Connection, plan: Plan, event: Event, dashboard_
     closing = event.transition in ("resolved", "expired")
     top_items = [] if closing else top_failed_items(conn, indicator, e.days, e.scope.region_code, e.scope.subcategory)
     top_firms = [] if closing else top_failed_firms(conn, indicator, e.days, e.scope.region_code, e.scope.subcategory)
-    opened = conn.execute("SELECT opened_at FROM alerts WHERE id = %s", (event.alert_id,)).fetchone()
+    opened = conn.execute("SELECT opened_at, acknowledged_at, acknowledged_by FROM alerts WHERE id = %s",
+                          (event.alert_id,)).fetchone()
     return {
         "alert_id": event.alert_id, "event_id": event.event_id, "transition": event.transition,
         "severity": event.severity, "at": at.isoformat(),
         "opened_at": opened[0].astimezone(zone).isoformat() if opened else None,
+        # Who is on it: named in every later message, until a reopening clears it (alerts.store).
+        "acknowledged_at": opened[1].astimezone(zone).isoformat() if opened and opened[1] else None,
+        "acknowledged_by": opened[2] if opened else None,
         "plan": plan.id, "plan_title": plan.title, "plan_status": event.plan_status.value,
         "period_start": plan.period.start.isoformat(), "period_end": plan.period.end.isoformat(),
         "in_force_until": plan.in_force_until.isoformat() if plan.in_force_until else None,

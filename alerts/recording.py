@@ -13,6 +13,7 @@ import psycopg
 from alerts import store
 from alerts.lifecycle import Policy, Transition, advance, decide
 from indicators.evaluate import Evaluation
+from notify.held import hold
 from notify.outbox import enqueue
 from notify.routing import Channel, wants
 
@@ -32,17 +33,25 @@ Payload = Callable[[psycopg.Connection, RecordedEvent], dict[str, Any]]
 
 def announce(conn: psycopg.Connection, alert_id: int, transition: Transition, severity: str, e: Evaluation,
              now: datetime, channels: Sequence[Channel], payload: Payload) -> RecordedEvent:
-    """Record the event and queue it for every channel that wants it, unless a silence matches it."""
+    """Record the event and queue it for every channel that wants it, unless a silence matches it; a recovery
+    under a silence that announces recoveries is held until the silence ends (notify.held)."""
     event_id = store.insert_event(conn, alert_id, transition.value, severity, e, now)
     recorded = RecordedEvent(alert_id, event_id, transition, severity, e)
-    if not store.silenced(conn, e, severity, now):
-        routed = [channel for channel in channels if wants(channel, e, severity)]
-        body = payload(conn, recorded) if routed else {}
-        for channel in routed:
-            enqueue(conn, alert_id=alert_id, event_id=event_id, channel=channel.name, group_key=channel.group_key(body),
-                    payload=body)
-        if routed:
-            store.mark_notified(conn, alert_id, now)
+    routed = [channel for channel in channels if wants(channel, e, severity)]
+    silence = store.silence_of(conn, e, severity, now)
+    if silence is not None:
+        if transition is Transition.RESOLVED and silence.announce_recoveries and routed:
+            body = payload(conn, recorded)
+            for channel in routed:
+                hold(conn, alert_id=alert_id, event_id=event_id, channel=channel.name,
+                     group_key=channel.group_key(body), payload=body, held_by=silence.holder, now=now)
+        return recorded
+    body = payload(conn, recorded) if routed else {}
+    for channel in routed:
+        enqueue(conn, alert_id=alert_id, event_id=event_id, channel=channel.name, group_key=channel.group_key(body),
+                payload=body)
+    if routed:
+        store.mark_notified(conn, alert_id, now)
     return recorded
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from alerts.acks import links_from_settings
 from alerts.engine import AlertEngine
 from alerts.exporter import IndicatorCollector
 from alerts.leadership import Leadership
@@ -35,7 +36,7 @@ from indicators.problem_types import problem_type_rows
 from notify.deadline import DeadlineSender
 from notify.delivery import Notifier
 from notify.outbox import wake_notifier
-from notify.routing import load_channels
+from notify.routing import Channel, load_channels
 from qsmon.case_rules import load_table
 from qsmon.changes import decode_changes
 from qsmon.exceptions import QsmonError, StorageError
@@ -101,7 +102,10 @@ class AlertService:
         self.engine = build_engine(settings)
         self.leadership = Leadership(settings.alerts_group)
         self.notifier = Notifier(settings.dsn, {c.name: c for c in self.engine.channels.channels}, registry,
-                                 renderer(self.engine.channels))
+                                 renderer(self.engine.channels, links_from_settings(
+                                     settings.ack_secret.get_secret_value() if settings.ack_secret else None,
+                                     settings.ack_link_url, settings.ack_link_hours), timezone=settings.timezone),
+                                 muted=self._muted)
         self.alertmanagers = [c for c in self.engine.channels.channels if c.type == "alertmanager"]
         self._alertmanager_sender = DeadlineSender(self.notifier.client)  # the engine loop's, not the notifier's
         self.cases = CaseSweep(load_table(settings.case_deadlines_file), list(self.engine.channels.channels),
@@ -115,6 +119,11 @@ class AlertService:
         self._last_refresh_at: float | None = None
         self._last_retention_at: float | None = None
         self._notifier_thread = threading.Thread(target=self._notify, name="notifier", daemon=True)
+
+    def _muted(self, channel: Channel) -> bool:
+        from qsmon import clock
+
+        return self.engine.channels.muted(channel, clock.now(), self.settings.timezone)
 
     def health(self) -> Health:
         health = Health()

@@ -13,6 +13,7 @@ from alerts.lifecycle import AlertView
 from indicators.evaluate import Evaluation, Scope
 from indicators.stats import Interval, State
 from indicators.windows import DayRange
+from notify.silences import Silence, live_silence
 from notify.silences import silenced as notify_silenced
 from qsmon.plans.model import Op
 
@@ -104,6 +105,11 @@ def silenced(conn: psycopg.Connection, e: Evaluation, severity: str, now: dateti
                            window=e.window, severity=severity, now=now)
 
 
+def silence_of(conn: psycopg.Connection, e: Evaluation, severity: str, now: datetime) -> Silence | None:
+    return live_silence(conn, plan_id=e.plan_id, indicator_id=e.indicator_id, region_code=e.scope.region_code,
+                        window=e.window, severity=severity, now=now)
+
+
 def mark_notified(conn: psycopg.Connection, alert_id: int, now: datetime) -> None:
     conn.execute("UPDATE alerts SET last_notified_at = %s WHERE id = %s", (now, alert_id))
 
@@ -115,15 +121,18 @@ class FiringAlert:
     last_notified_at: datetime | None
     last_change_at: datetime  # its last transition (opened, reopened, escalated)
     evaluation: Evaluation | None  # the key's latest evaluation
+    acknowledged_at: datetime | None = None
+    reminders_sent: int = 0  # reminders since its last change (the backoff's step)
 
 
 _FIRING = """
-SELECT a.id, a.severity, a.last_notified_at,
-    (SELECT max(ev.at) FROM alert_events ev WHERE ev.alert_id = a.id
-     AND ev.kind IN ('opened', 'reopened', 'escalated')),
+SELECT a.id, a.severity, a.last_notified_at, c.changed_at,
     e.first_day, e.last_day, e.tested, e.failed, e.value, e.low, e.high, e.op, e.target, e.previous_value, e.state,
-    a.plan_id, a.indicator_id, a.region_code, a.subcategory, a.window_name
+    a.plan_id, a.indicator_id, a.region_code, a.subcategory, a.window_name, a.acknowledged_at,
+    (SELECT count(*) FROM alert_events r WHERE r.alert_id = a.id AND r.kind = 'repeated' AND r.at > c.changed_at)
 FROM alerts a
+CROSS JOIN LATERAL (SELECT max(ev.at) AS changed_at FROM alert_events ev WHERE ev.alert_id = a.id
+                    AND ev.kind IN ('opened', 'reopened', 'escalated')) c
 LEFT JOIN indicator_evaluations e USING (plan_id, indicator_id, region_code, subcategory, window_name)
 WHERE a.status = 'firing' AND a.plan_id = %s
 ORDER BY a.id
@@ -136,11 +145,12 @@ def firing_alerts(conn: psycopg.Connection, plan_id: str, severity_of: dict[str,
     alerts = []
     for row in conn.execute(_FIRING, (plan_id,)).fetchall():
         alert_id, severity, notified, changed, first, last, tested, failed, value, low, high, op, target, \
-            previous, state, plan, indicator, region, subcategory, window = row
+            previous, state, plan, indicator, region, subcategory, window, acknowledged, reminders = row
         evaluation = None if first is None else Evaluation(
             plan, indicator, Scope(region, subcategory), window, DayRange(first, last), int(tested), int(failed),
             value, Interval(low, high), Op(op), target, previous, State(state), severity_of.get(indicator, "warning"))
-        alerts.append(FiringAlert(int(alert_id), severity, notified, changed, evaluation))
+        alerts.append(FiringAlert(int(alert_id), severity, notified, changed, evaluation, acknowledged,
+                                  int(reminders)))
     return alerts
 
 

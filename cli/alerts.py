@@ -81,18 +81,40 @@ def list_alerts(
 
 @alerts_app.command("ack")
 @friendly_errors
-def ack(alert_id: int, by: Annotated[str, typer.Option(help="who acknowledges")] = "operator") -> None:
-    """Acknowledge a firing alert (recorded in its history)."""
+def ack(alert_ids: Annotated[list[int], typer.Argument(help="firing alerts to acknowledge")],
+        by: Annotated[str, typer.Option(help="who acknowledges (named in every later message)")] = "operator") -> None:
+    """Acknowledge firing alerts: no reminders until their state or severity changes (recorded in their history)."""
+    from alerts.acks import acknowledge
+    from qsmon import clock
     from qsmon.storage import connect
 
     with connect(get_settings().dsn) as conn:
-        row = conn.execute("UPDATE alerts SET acknowledged_at = now(), acknowledged_by = %s WHERE id = %s"
-                           " AND status = 'firing' RETURNING id", (by, alert_id)).fetchone()
-        if row is None:
-            raise typer.BadParameter(f"no firing alert #{alert_id}")
-        conn.execute("INSERT INTO alert_events (alert_id, kind, details) VALUES (%s, 'acknowledged',"
-                     " jsonb_build_object('by', %s::text))", (alert_id, by))
-    typer.echo(f"alert #{alert_id} acknowledged by {by}")
+        done = acknowledge(conn, alert_ids, by, clock.now())
+    already = sorted(set(alert_ids) - set(done))
+    typer.echo(f"acknowledged by {by}: {', '.join(f'#{i}' for i in done) or 'none'}"
+               + (f" (already acknowledged or not firing: {', '.join(f'#{i}' for i in already)})" if already else ""))
+
+
+@alerts_app.command("ack-link")
+@friendly_errors
+def ack_link(link: Annotated[str, typer.Argument(help="the acknowledge link of a robot message, or its t=… token")],
+             by: Annotated[str, typer.Option(help="who acknowledges")]) -> None:
+    """Use a message's acknowledge link from the shell (once, before it expires), as its button would."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from alerts.acks import redeem, verify
+    from qsmon import clock
+    from qsmon.exceptions import ConfigError
+    from qsmon.storage import connect
+
+    settings = get_settings()
+    if settings.ack_secret is None:
+        raise ConfigError("acknowledge links are not enabled: set QSMON_ACK_SECRET (or QSMON_ACK_SECRET_FILE)")
+    token = (parse_qs(urlsplit(link).query).get("t") or [link])[0]
+    claim = verify(settings.ack_secret.get_secret_value(), token, clock.now())
+    with connect(settings.dsn) as conn:
+        done = redeem(conn, claim, by, clock.now())
+    typer.echo(f"acknowledged by {by}: {', '.join(f'#{i}' for i in done) or 'none (already acknowledged)'}")
 
 
 @alerts_app.command("silence")
@@ -106,9 +128,10 @@ def silence(
     region: Annotated[str | None, typer.Option(help="GB/T 2260 code; a city silences exactly its counties")] = None,
     window: Annotated[str | None, typer.Option(help="window, e.g. rolling_30d or no_data (default: any)")] = None,
     severity: Annotated[str | None, typer.Option(help="info | warning | critical (default: any)")] = None,
+    announce_recoveries: Annotated[bool, typer.Option(help="announce, when it ends, what recovered during it")] = False,
 ) -> None:
     """Stop notifications matching every label given until a time; alerts are still recorded, and a firing one is
-    announced when the silence ends."""
+    announced when the silence ends (with --announce-recoveries, so is one that recovered meanwhile)."""
     from qsmon.storage import connect
 
     ends = datetime.fromisoformat(until)
@@ -119,8 +142,8 @@ def silence(
     with connect(get_settings().dsn) as conn:
         row = conn.execute(
             "INSERT INTO silences (plan_id, indicator_id, region_code, window_name, severity, until, reason,"
-            " created_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (plan, indicator, region, window, severity, ends, reason, by)).fetchone()
+            " created_by, announce_recoveries) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (plan, indicator, region, window, severity, ends, reason, by, announce_recoveries)).fetchone()
     typer.echo(f"silence #{row[0] if row else '?'} until {ends.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
 
 

@@ -145,6 +145,7 @@ def alerts() -> Any:
     return _dashboard("qsmon-alerts", "告警 · 时间线与历史", plan_variables(indicator=False), [
         _series("每日开启与解决", q.ALERTS_OPENED, unit="short"),
         _table("告警历史", q.ALERT_HISTORY, h=12),
+        _table("正在告警 · 确认情况", q.ALERTS_ACKNOWLEDGED, w=12),
         _table("解决时长", q.TIME_TO_RESOLVE, w=12),
     ])
 

@@ -284,12 +284,28 @@ ORDER BY c.sampled_at DESC
 
 ALERT_HISTORY = """
 SELECT e.at AS "时间", label('transition', e.kind) AS "事件", p.name AS "指标", g.name AS "地区",
-  label('window', a.window_name) AS "窗口", label('state', e.severity) AS "级别", e.value AS "值"
+  label('window', a.window_name) AS "窗口", label('state', e.severity) AS "级别", e.value AS "值",
+  e.details->>'by' AS "确认人"
 FROM alert_events e JOIN alerts a ON a.id = e.alert_id
 JOIN plan_indicators p ON p.plan_id = a.plan_id AND p.indicator_id = a.indicator_id
 LEFT JOIN regions g ON g.code = a.region_code
 WHERE a.plan_id = '$plan' AND $__timeFilter(e.at)
 ORDER BY e.at DESC LIMIT 200
+"""
+
+# Who is on what: an acknowledgement holds (no reminders) until the alert's state or severity changes
+# (alerts.reminders.ack_holds; the SQL below is its twin, tests/integration/test_acknowledge.py).
+ALERTS_ACKNOWLEDGED = """
+SELECT a.id AS "编号", p.name AS "指标", g.name AS "地区", label('window', a.window_name) AS "窗口",
+  label('state', a.severity) AS "级别", a.acknowledged_by AS "确认人", a.acknowledged_at AS "确认时间",
+  CASE WHEN a.acknowledged_at >= c.changed_at THEN '已确认,暂停提醒' WHEN a.acknowledged_at IS NOT NULL
+       THEN '确认后有变化' ELSE '未确认' END AS "状态"
+FROM alerts a JOIN plan_indicators p USING (plan_id, indicator_id) LEFT JOIN regions g ON g.code = a.region_code
+CROSS JOIN LATERAL (SELECT max(ev.at) AS changed_at FROM alert_events ev WHERE ev.alert_id = a.id
+                    AND ev.kind IN ('opened', 'reopened', 'escalated')) c
+WHERE a.plan_id = '$plan' AND a.status = 'firing'
+ORDER BY a.acknowledged_at IS NOT NULL, a.severity DESC, a.opened_at DESC
+LIMIT 100
 """
 
 ALERTS_OPENED = """

@@ -9,6 +9,7 @@ import mimetypes
 import os
 import smtplib
 import time
+from collections.abc import Iterable
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import quote_plus
@@ -127,19 +128,29 @@ def send(client: httpx.Client, channel: Channel, message: Message, idempotency_k
         post_json(client, channel, orjson.dumps(list(message.alertmanager)), {},
                   url=channel.endpoint.rstrip("/") + "/api/v2/alerts")
     elif kind == "wecom":
-        body = orjson.dumps({"msgtype": "markdown", "markdown": {"content": _robot_markdown(kind, message)}})
+        mobiles = [p.mobile for p in message.mentions if p.mobile]
+        body = orjson.dumps({"msgtype": "markdown", "markdown": {
+            "content": _robot_markdown(kind, message) + _at_line(f"<@{p.wecom_user_id}>" for p in message.mentions
+                                                                 if p.wecom_user_id),
+            "mentioned_mobile_list": mobiles}})
         check_robot_answer(channel, post_json(client, channel, body, {}), "errcode")
     elif kind == "dingtalk":
-        body = orjson.dumps({"msgtype": "markdown", "markdown": {"title": message.title,
-                                                                  "text": _robot_markdown(kind, message)}})
+        # DingTalk notifies the people in `at` only when the text also carries "@<mobile>" (or "@<userId>").
+        mobiles = [p.mobile for p in message.mentions if p.mobile]
+        users = [p.dingtalk_user_id for p in message.mentions if p.dingtalk_user_id and not p.mobile]
+        text = _robot_markdown(kind, message) + _at_line(f"@{who}" for who in (*mobiles, *users))
+        body = orjson.dumps({"msgtype": "markdown", "markdown": {"title": message.title, "text": text},
+                             "at": {"atMobiles": mobiles, "atUserIds": users, "isAtAll": False}})
         check_robot_answer(channel, post_json(client, channel, body, {}, url=dingtalk_url(channel)), "errcode")
     elif kind == "feishu":
         card: dict[str, Any] = {
             "msg_type": "interactive",
             "card": {"header": {"title": {"tag": "plain_text", "content": message.title},
                                 "template": "red" if message.urgent else "orange"},
-                     "elements": [{"tag": "div", "text": {"tag": "lark_md",
-                                                          "content": _robot_markdown(kind, message)}}]},
+                     "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": _robot_markdown(kind, message)
+                                                          + _at_line(f"<at id={p.feishu_user_id}></at>"
+                                                                     for p in message.mentions
+                                                                     if p.feishu_user_id)}}]},
         }
         secret = channel.secret()
         if secret:
@@ -150,6 +161,12 @@ def send(client: httpx.Client, channel: Channel, message: Message, idempotency_k
         _send_mail(channel, message, idempotency_key)
     else:  # pragma: no cover - the channel model admits no other type
         raise DeliveryError("unknown channel type", type=kind)
+
+
+def _at_line(mentions: Iterable[str]) -> str:
+    """The @-mentions, on a line of their own after the (fitted) body."""
+    text = " ".join(mentions)
+    return f"\n\n{text}" if text else ""
 
 
 def _robot_markdown(kind: str, message: Message) -> str:

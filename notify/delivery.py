@@ -35,6 +35,11 @@ from qsmon.storage.locks import NOTIFIER, SCOPED_OBJID
 # Turns a group's payloads into the one message its channel renders (alerts.messages), or None when there is
 # nothing left to say (every change folded into another message).
 Render = Callable[[Channel, list[dict[str, Any]]], Message | None]
+# Whether a channel's mute interval is active now (notify.routing.ChannelsConfig.muted): its groups wait, and go out
+# as one message each when it ends.
+Muted = Callable[[Channel], bool]
+# While a channel is muted, the notifier looks again this often.
+MUTED_RECHECK_S = 30.0
 
 log = logging.getLogger("qsmon.notifier")
 
@@ -110,10 +115,12 @@ class NotifierMetrics:
 
 class Notifier:
     def __init__(self, dsn: str, channels: Mapping[str, Channel], registry: CollectorRegistry, render: Render, *,
-                 max_backoff: timedelta = MAX_BACKOFF, client: httpx.Client | None = None) -> None:
+                 max_backoff: timedelta = MAX_BACKOFF, client: httpx.Client | None = None,
+                 muted: Muted | None = None) -> None:
         self.dsn = dsn
         self.channels = dict(channels)
         self.render = render
+        self.muted = muted
         self.max_backoff = max_backoff
         self.metrics = NotifierMetrics(registry)
         self.client = client or httpx.Client()
@@ -152,6 +159,9 @@ class Notifier:
         wait = (group.due_at(channel) - group.now).total_seconds()
         if wait > 0:  # not yet: remember when, so the loop wakes then rather than at its next poll
             self._wake_in(wait)
+            return False
+        if self.muted is not None and self.muted(channel):
+            self._wake_in(MUTED_RECHECK_S)
             return False
         try:
             message = self._render(channel, group)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from notify.roster import Person
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -16,3 +18,4 @@ class Message:
     urgent: bool = False  # Feishu draws the card red
     alertmanager: Sequence[Mapping[str, Any]] = ()  # alerts for Alertmanager's API v2; empty: not an alert
     attachments: Sequence[Path] = field(default=())  # files a mail carries
+    mentions: Sequence[Person] = ()  # robots @-mention them (the duty roster's people on duty)

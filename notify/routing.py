@@ -22,6 +22,14 @@ channels:
     recipients: [duty@example]
     username_env: QSMON_SMTP_USER
     password_env: QSMON_SMTP_PASSWORD
+    mute_time_intervals: [nights]   # hold messages while one is active; one summary when it ends
+    mention: {severities: [critical]}   # @ the on-duty people of the roster (dingtalk, wecom, feishu)
+roster_file: duty-roster.yaml  # who is on duty which days (notify.roster), relative to this file
+time_intervals:
+  - {name: nights, hours: ["18:00-08:30"], non_working_days: true}
+office_hours: {start: "08:30", end: "17:30"}   # escalation counts these hours of working days
+escalations:                   # unacknowledged this many working hours: notify these channels, once per step
+  - {after_working_hours: 4, channels: [leader], severities: [critical]}
 inhibit_rules:                 # default: counties fold into their city's line for the same indicator and window
   - source: {region_level: jurisdiction}
     target: {region_level: region}
@@ -33,6 +41,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
@@ -41,11 +50,36 @@ import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from notify.roster import Roster, load_roster
+from notify.schedule import OfficeHours, TimeInterval
 from qsmon.exceptions import ConfigError, yaml_problem
 from qsmon.regions import is_within
+from qsmon.workdays import Calendar
 
 ChannelType = Literal["webhook", "alertmanager", "smtp", "wecom", "dingtalk", "feishu"]
 GroupLabel = Literal["plan", "jurisdiction", "indicator", "region", "window", "severity"]
+
+
+class Mention(BaseModel):
+    """Which messages of a robot channel @-mention the roster's people on duty."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    severities: tuple[Literal["info", "warning", "critical"], ...] = ("critical",)
+
+
+class Escalation(BaseModel):
+    """A firing alert nobody acknowledged for ``after_working_hours`` (office hours of working days, since its last
+    change) is sent once to ``channels``; later steps wait longer. Matches like a channel (severities, plans,
+    regions)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    after_working_hours: float = Field(gt=0)
+    channels: tuple[str, ...] = Field(min_length=1)
+    severities: tuple[Literal["info", "warning", "critical"], ...] = ("warning", "critical")
+    plans: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
 
 
 class Channel(BaseModel):
@@ -69,6 +103,8 @@ class Channel(BaseModel):
     # Grouping, as Alertmanager does it: messages with equal values of `group_by` go out together, the first
     # `group_wait` after the first of them, later ones at most every `group_interval`. Alertmanager channels
     # default to neither: Alertmanager groups by itself.
+    mute_time_intervals: tuple[str, ...] = ()  # names of time_intervals
+    mention: Mention | None = None
     group_by: tuple[GroupLabel, ...] = ("plan",)
     group_wait_s: float | None = Field(default=None, ge=0)
     group_interval_s: float | None = Field(default=None, ge=0)
@@ -148,6 +184,21 @@ class ChannelsConfig(BaseModel):
     dashboard_url: str = "http://127.0.0.1:3000/d/qsmon-trends"
     channels: tuple[Channel, ...] = ()
     inhibit_rules: tuple[InhibitRule, ...] = DEFAULT_INHIBIT_RULES
+    roster_file: Path | None = None
+    roster: Roster | None = None  # inline, or read from roster_file when the file is loaded
+    time_intervals: tuple[TimeInterval, ...] = ()
+    office_hours: OfficeHours = OfficeHours()
+    escalations: tuple[Escalation, ...] = ()
+
+    def channel(self, name: str) -> Channel | None:
+        return next((c for c in self.channels if c.name == name), None)
+
+    def muting(self, channel: Channel) -> list[TimeInterval]:
+        return [i for i in self.time_intervals if i.name in channel.mute_time_intervals]
+
+    def muted(self, channel: Channel, now: datetime, timezone: str, calendar: Calendar | None = None) -> bool:
+        """Whether one of the channel's mute intervals is active: its messages wait until none is."""
+        return any(i.active(now, timezone, calendar) for i in self.muting(channel))
 
 
 class Routable(Protocol):
@@ -158,7 +209,7 @@ class Routable(Protocol):
     def scope(self) -> Any: ...
 
 
-def wants(channel: Channel, evaluation: Routable, severity: str) -> bool:
+def wants(channel: Channel | Escalation, evaluation: Routable, severity: str) -> bool:
     if severity not in channel.severities:
         return False
     if channel.plans and evaluation.plan_id not in channel.plans:
@@ -181,6 +232,19 @@ def _sendable(url: str) -> bool:
     return parsed.scheme in ("http", "https") and bool(host) and port <= 65535
 
 
+def _check_names(config: ChannelsConfig) -> None:
+    """Every time interval and escalation channel named is defined: a typo found when the file is read."""
+    intervals = {i.name for i in config.time_intervals}
+    for channel in config.channels:
+        if unknown := set(channel.mute_time_intervals) - intervals:
+            raise ConfigError("channel names a time interval the file does not define", channel=channel.name,
+                              intervals=sorted(unknown))
+    names = {c.name for c in config.channels}
+    for step in config.escalations:
+        if unknown := set(step.channels) - names:
+            raise ConfigError("escalation names a channel the file does not define", channels=sorted(unknown))
+
+
 def load_channels(path: Path | None) -> ChannelsConfig:
     if path is None:
         return ChannelsConfig()
@@ -197,6 +261,10 @@ def load_channels(path: Path | None) -> ChannelsConfig:
     names = [c.name for c in config.channels]
     if len(set(names)) != len(names):
         raise ConfigError("channel names must be unique", file=str(path))
+    _check_names(config)
+    if config.roster_file is not None:
+        roster_path = config.roster_file if config.roster_file.is_absolute() else path.parent / config.roster_file
+        config = config.model_copy(update={"roster_file": roster_path, "roster": load_roster(roster_path)})
     for channel in config.channels:
         if channel.type != "smtp" and not channel.url:
             raise ConfigError("channel needs a url", channel=channel.name)

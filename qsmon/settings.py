@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, PositiveFloat, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -160,6 +160,16 @@ class Settings(BaseSettings):
                                          description="a still-firing alert is announced again this often")
     alerts_repeat_working_hours: bool = Field(default=False, description="reminders wait for office hours of a "
                                                                          "working day (official calendar)")
+    alerts_repeat_backoff: tuple[PositiveFloat, ...] = Field(
+        default=(), description="reminders of one alert wait these many seconds in turn, the last one repeating "
+                                "(e.g. [86400, 259200, 604800]: a day, 3 days, then weekly); empty: every "
+                                "alerts_repeat_seconds")
+    ack_secret: SecretStr | None = Field(default=None, description="key that signs the acknowledge links in robot "
+                                         "messages (HMAC-SHA256); empty: messages carry no link")
+    ack_link_url: str | None = Field(default=None, description="the read API's address as people reach it (e.g. "
+                                     "https://qsmon.example); the links point to its /v1/ack")
+    ack_link_hours: float = Field(default=72.0, gt=0, le=24 * 30,
+                                  description="an acknowledge link works this long after its message was sent")
     alerts_alertmanager_refresh_seconds: float = Field(default=300.0, gt=0, le=1800,
                                                        description="firing alerts re-sent to Alertmanager this "
                                                                    "often")
@@ -181,6 +191,13 @@ class Settings(BaseSettings):
 
     log_format: Literal["text", "json"] = Field(default="text", description="text, or one JSON object per line")
     timezone: str = Field(default="Asia/Shanghai", description="the zone plans count days in (IANA name)")
+
+    @field_validator("ack_link_url")
+    @classmethod
+    def _link_base(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("the read API's address as people reach it, e.g. https://qsmon.example")
+        return value
 
     @field_validator("timezone")
     @classmethod

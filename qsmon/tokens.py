@@ -43,6 +43,7 @@ class Scope(StrEnum):
     READ = "read"  # every GET: figures, alerts, failures with firm detail, cases
     PUBLIC = "public"  # aggregates (plans, evaluations, rates) and published failures only
     ADMIN = "admin"  # everything
+    ACK = "ack"  # acknowledge alerts (POST /v1/alerts/{id}/ack); reads nothing
 
 
 # What each scope may do, besides itself: admin implies all; read implies public.
@@ -51,6 +52,7 @@ IMPLIED: dict[Scope, frozenset[Scope]] = {
     Scope.READ: frozenset({Scope.READ, Scope.PUBLIC}),
     Scope.PUBLIC: frozenset({Scope.PUBLIC}),
     Scope.INGEST: frozenset({Scope.INGEST}),
+    Scope.ACK: frozenset({Scope.ACK}),
 }
 
 

@@ -25,6 +25,7 @@ from qsmon.plans import presets
 from qsmon.regions import regions
 from qsmon.settings import Settings
 from qsmon.storage.db import with_session_options
+from readapi.acks import router as ack_router
 from readapi.context import ConcurrencyCap, Context, RateLimiter, problem
 from readapi.forecast import router as forecast_router
 from readapi.routes import router
@@ -87,4 +88,5 @@ def create_app(settings: Settings, *, shares: int = 1) -> FastAPI:
 
     app.include_router(router)
     app.include_router(forecast_router)
+    app.include_router(ack_router)
     return app

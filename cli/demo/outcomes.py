@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import time
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from pydantic import SecretStr
 
 from cli._common import CHECKOUT, LOCAL_STACK_DIR, LOCAL_STACK_SCRIPT
 from cli.demo.console import step, wait_stored
@@ -19,6 +21,7 @@ from qsmon.settings import Settings
 from qsmon.vocab import Category, SamplingType, Stage, Verdict
 
 if TYPE_CHECKING:
+    from notify.testing import WebhookReceiver
     from reports.data import MonthlyReport
 
 REFERENCE_EXAMPLE = CHECKOUT / "deploy" / "examples" / "reference-figures.yaml"
@@ -39,6 +42,7 @@ def demo_alerts(settings: Settings) -> None:
     step("Alerts (qsmon alerts run): the plan in force evaluated live, one grouped message per change")
     _load_rules_into_prometheus(settings)
     receiver = WebhookReceiver()
+    robot = WebhookReceiver(reply=b'{"errcode": 0}')  # the duty officer's DingTalk group
     stuck = StuckReceiver()  # a robot gateway that takes the request and never finishes answering
     alertmanager = settings.alertmanager_url.get_secret_value()
     with tempfile.TemporaryDirectory() as tmp:
@@ -47,12 +51,14 @@ def demo_alerts(settings: Settings) -> None:
             f"channels:\n  - {{name: duty, type: webhook, url: '{receiver.url}', plans: [jingzhou-2023],"
             f" group_wait_s: 5, group_interval_s: 5}}"
             f"\n  - {{name: am, type: alertmanager, url: '{alertmanager}', plans: [jingzhou-2023]}}"
+            f"\n  - {{name: robot, type: dingtalk, url: '{robot.url}', plans: [jingzhou-2023], group_wait_s: 5}}"
             f"\n  - {{name: stuck-robot, type: wecom, url: '{stuck.url}', plans: [jingzhou-2023], group_wait_s: 0,"
             f" timeout_s: 2}}\n",
             encoding="utf-8")
         configured = settings.model_copy(update={
             "channels_file": channels, "active_plans": ("jingzhou-2023",), "alerts_hold_seconds": 5.0,
-            "alerts_sweep_seconds": 3.0, "alerts_group": f"qsmon-demo-alerts-{int(time.time())}"})
+            "alerts_sweep_seconds": 3.0, "alerts_group": f"qsmon-demo-alerts-{int(time.time())}",
+            "ack_secret": SecretStr(secrets.token_urlsafe(24)), "ack_link_url": f"http://{settings.api_host}:{settings.api_port}"})
         stop = threading.Event()
         service = threading.Thread(target=run_service, args=(configured, stop), kwargs={"metrics": False},
                                    daemon=True)
@@ -67,6 +73,7 @@ def demo_alerts(settings: Settings) -> None:
                 rendered = group_message(message["alerts"], DEFAULT_INHIBIT_RULES)
                 for line in (rendered.markdown if rendered else "").splitlines():
                     typer.echo(f"     {line}")
+                _acknowledge_from_the_link(configured, robot)
             _show_stuck_channel(configured, stuck.requests)
             active = httpx.get(f"{alertmanager}/api/v2/alerts",
                                params={"filter": 'plan="jingzhou-2023"'}, timeout=10).json()
@@ -86,7 +93,38 @@ def demo_alerts(settings: Settings) -> None:
             stop.set()
             service.join(timeout=30)
             receiver.stop()
+            robot.stop()
             stuck.stop()
+
+
+def _acknowledge_from_the_link(settings: Settings, robot: WebhookReceiver) -> None:
+    """The duty officer opens the 确认告警 link of the robot message and acknowledges (as POST /v1/ack does)."""
+    import re
+
+    from alerts.acks import redeem, verify
+    from alerts.exceptions import AckLinkUsedError
+    from qsmon.exceptions import QsmonError
+    from qsmon.storage import connect
+
+    _wait_for(lambda: bool(robot.received), 15)
+    text = str(robot.received[0]["markdown"]["text"]) if robot.received else ""
+    found = re.search(r"\[确认告警\]\((\S+?/v1/ack\?t=(\S+?))\)", text)
+    if settings.ack_secret is None or found is None:
+        typer.echo("   (no acknowledge link in the robot message)")
+        return
+    token = found.group(2).replace("%3D", "=")
+    try:
+        claim = verify(settings.ack_secret.get_secret_value(), token, clock.now())
+        with connect(settings.dsn) as conn:
+            done = redeem(conn, claim, "值班员张三", clock.now())
+        typer.echo(f"   the DingTalk message's 确认告警 link ({found.group(1)[:48]}…) acknowledged {len(done)}"
+                   " alerts as 值班员张三: no reminders until they change; later messages say 已确认:值班员张三")
+        with connect(settings.dsn) as conn:
+            redeem(conn, claim, "值班员张三", clock.now())
+    except AckLinkUsedError as exc:
+        typer.echo(f"   the same link a second time: refused ({exc.message})")
+    except QsmonError as exc:
+        typer.echo(f"   the link acknowledged nothing: {exc.message}")
 
 
 def _show_stuck_channel(settings: Settings, requests: int) -> None:

@@ -118,7 +118,7 @@ class TestPanelQueries:
                     if title in EXPECTED_COLUMNS:
                         assert columns == EXPECTED_COLUMNS[title], title
                         assert rows, f"{title} returned no rows for {span}"
-        assert checked == 23  # 7 overview, 1 trend, 1 regions, 7 failures, 4 cases, 3 alerts
+        assert checked == 24  # 7 overview, 1 trend, 1 regions, 7 failures, 4 cases, 4 alerts
 
     @pytest.mark.parametrize(("span", "unit"), [("30 days", "day"), ("3 years", "month")])
     def test_trends_bucket_by_day_or_month_and_leave_gaps(self, loaded_dsn: str, span: str, unit: str) -> None:
