@@ -9,6 +9,7 @@ from cli.alerts import alerts_app, status
 from cli.cases import cases_app
 from cli.dashboards import dashboards_app
 from cli.deadletters import deadletters_app
+from cli.federate import federate_app
 from cli.months import months_app
 from cli.offsets import offsets_app
 from cli.plans import plans_app
@@ -33,6 +34,7 @@ app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(cases_app, name="cases")
 app.add_typer(months_app, name="months")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(federate_app, name="federate")
 producers.serve_app.command("api")(serve_api)
 
 

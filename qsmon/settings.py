@@ -148,6 +148,8 @@ class Settings(BaseSettings):
                                      description="the alert service's /metrics, /healthz and /readyz")
     alerts_ready_sweep_age_s: float = Field(default=600.0, gt=0,
                                             description="not ready when the last sweep is older than this")
+    federation_instances_file: Path | None = Field(
+        default=None, description="the qsmon instances `qsmon federate pull` reads (YAML: name, url, token_env)")
     alerts_leader_lease_seconds: float = Field(
         default=10.0, ge=5, le=600, description="a leader silent this long (host or network lost) loses its "
                                                 "database session and the lead: a standby leads within this "
