@@ -261,3 +261,10 @@ async def get_months(
 @router.get("/healthz", summary="Liveness", tags=["operations"])
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: the database answers (503 problem+json when it does not)",
+            tags=["operations"])
+async def readyz(ctx: Annotated[Context, Depends(context)]) -> dict[str, str]:
+    await anyio.to_thread.run_sync(lambda: ctx.run(lambda c: c.execute("SELECT 1").fetchone()))
+    return {"status": "ready"}
