@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     changes_topic: str = Field(default="rollups.changes.v1", min_length=1,
                                description="rollup keys changed by each stored batch")
     results_partitions: int = Field(default=6, ge=1, le=1000, description="partitions `qsmon init` creates")
+    kafka_replication_factor: int = Field(default=1, ge=1, le=5, description="replicas of each topic `qsmon init` "
+                                          "creates (3 on a replicated cluster: min.insync.replicas is then 2)")
 
     worker_group: str = Field(default="qsmon-worker", min_length=1, description="the workers' consumer group")
     worker_batch_size: int = Field(default=5000, ge=1, le=100_000,
