@@ -24,13 +24,14 @@ def _stack_script() -> Path:
 
 def _run_stack(action: str, *, ha: bool = False) -> None:
     script = _stack_script()
-    if ha:  # the replicated Kafka beside the stack (deploy/local/ha.sh), on its own ports
+    if ha:  # the replicated cluster beside the stack (deploy/local/ha.sh), on its own ports
         script = script.with_name("ha.sh")
     completed = subprocess.run(["bash", str(script), action], check=False)
     raise typer.Exit(completed.returncode)
 
 
-HA_OPTION = typer.Option("--ha", help="the replicated Kafka (three KRaft brokers, RF 3, min.insync 2) instead")
+HA_OPTION = typer.Option("--ha", help="the replicated cluster instead: three KRaft brokers (RF 3, min.insync 2) and a"
+                                      " PostgreSQL primary with a streaming standby (deploy/local/ha.sh)")
 
 
 @stack_app.command("up")

@@ -7,9 +7,12 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -35,13 +38,13 @@ def ha(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def replicated_bootstrap(stack: Settings) -> Iterator[str]:
-    running = ha("status").returncode == 0
+    running = ha("kafka-status").returncode == 0
     if not running:
-        started = ha("up")
+        started = ha("kafka-up")
         assert started.returncode == 0, started.stderr[-2000:]
     yield ha("bootstrap").stdout.strip()
     if not running:
-        ha("down")
+        ha("kafka-down")
 
 
 def leader_of(settings: Settings, topic: str, partition: int) -> int:
@@ -110,3 +113,150 @@ class TestBrokerFailover:
             worker.terminate()
             if killed is not None:
                 ha("start", str(killed))
+
+
+@pytest.fixture(scope="module")
+def replicated_database(stack: Settings) -> Iterator[str]:
+    """A primary with a synchronous streaming standby (each drill destroys its primary, so it is removed after)."""
+    if not standby_streaming():
+        ha("pg-reset")  # whatever a broken run left: never start a dead primary beside a promoted standby
+    started = ha("pg-up")
+    assert started.returncode == 0, started.stderr[-2000:]
+    yield ha("pg-url").stdout.strip()
+    ha("pg-reset")
+
+
+def standby_streaming() -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect("postgresql://qsmon:qsmon@127.0.0.1:15533/qsmon", connect_timeout=3) as conn:
+            row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+    except psycopg.Error:
+        return False
+    return row == (True,)
+
+
+PLAN = """\
+id: {plan_id}
+title: 测试市蔬菜质量计划
+issuer: 测试
+jurisdiction: {{name: 荆州市, region_code: "421000"}}
+period: {{start: 2020-01-01, end: 2030-12-31}}
+indicators:
+  - id: vegetables-pass
+    name: 蔬菜例行监测合格率
+    source: 蔬菜例行监测合格率保持在98%以上
+    measure: pass_rate
+    filter: {{categories: [agricultural], sampling_types: [routine_monitoring], subcategories: [蔬菜]}}
+    target: {{op: ">=", value: 98}}
+    windows: [rolling_30d]
+    min_samples: 50
+    severity: critical
+"""
+
+
+def vegetables(prefix: str, count: int, *, fail: bool, region: str) -> list[Any]:
+    now = clock.now()
+    return [result(f"{prefix}-{i}", verdict="fail" if fail else "pass", at=now - timedelta(days=1, minutes=i % 600),
+                   category="agricultural", sampling_type="routine_monitoring", region=region, subcategory="蔬菜")
+            for i in range(count)]
+
+
+class TestDatabaseFailover:
+    def test_promoting_the_standby_while_results_stream_and_alerts_run_loses_and_repeats_nothing(
+        self, settings: Settings, replicated_database: str, tmp_path: Path, unique_name: Callable[[str], str]
+    ) -> None:
+        from alerts.service import run_service
+        from notify.testing import WebhookReceiver
+        from qsmon.storage import apply_migrations, connect
+        from qsmon.storage.locks import ALERT_ENGINE
+
+        schema = unique_name("ha")
+        with connect(replicated_database, autocommit=True) as admin:
+            admin.execute(f'CREATE SCHEMA "{schema}"')
+        dsn = f"{replicated_database}&options={quote(f'-c search_path={schema},public')}"
+        plan_id = f"test-{settings.worker_group.split('_')[-1]}"
+        (tmp_path / "plans").mkdir()
+        (tmp_path / "plans" / f"{plan_id}.yaml").write_text(PLAN.format(plan_id=plan_id), encoding="utf-8")
+        receiver = WebhookReceiver()
+        (tmp_path / "channels.yaml").write_text(
+            f"channels:\n  - {{name: duty, type: webhook, url: '{receiver.url}', group_wait_s: 1,"
+            " group_interval_s: 1}\n", encoding="utf-8")
+        ha_settings = settings.model_copy(update={
+            "database_url": type(settings.database_url)(dsn), "plans_dir": tmp_path / "plans",
+            "active_plans": (plan_id,), "channels_file": tmp_path / "channels.yaml",
+            "alerts_group": f"alerts-{settings.worker_group}", "alerts_hold_seconds": 3.0,
+            "alerts_sweep_seconds": 2.0})
+        with connect(ha_settings.dsn) as conn:
+            apply_migrations(conn)
+        ensure_topics(ha_settings)
+        stops = [threading.Event(), threading.Event()]
+        failures: list[BaseException] = []
+
+        def alert_service(stop: threading.Event) -> None:
+            try:
+                run_service(ha_settings, stop, metrics=False)
+            except BaseException as exc:
+                failures.append(exc)
+
+        services = [threading.Thread(target=alert_service, args=(s,), daemon=True) for s in stops]
+        for service in services:
+            service.start()
+        worker = WorkerProcess(ha_settings, tmp_path / "worker.log")
+        stream = [result(f"S-{i}", at=clock.now() - timedelta(days=1, minutes=i % 1000)) for i in range(20_000)]
+        total = 440 + len(stream) + 440
+
+        def stored() -> int:
+            try:
+                with connect(ha_settings.dsn, connect_timeout_s=3) as conn:
+                    row = conn.execute("SELECT count(*) FROM inspection_results").fetchone()
+                    return int(row[0]) if row else 0
+            except Exception:
+                return -1  # the database is changing hands
+
+        try:
+            with ResultSink(ha_settings) as sink:
+                sink.send_all(vegetables("OK", 400, fail=False, region="421083")
+                              + vegetables("BAD", 40, fail=True, region="421083"))
+            wait_until(lambda: len(receiver.alerts(plan_id)) >= 2, 90, "the alerts for 洪湖市 and 荆州市")
+            def produce() -> None:
+                with ResultSink(ha_settings) as sink:
+                    sink.send_all(stream)
+
+            producer = threading.Thread(target=produce, daemon=True)
+            producer.start()
+            wait_until(lambda: stored() >= 440 + 5_000, 120, "a quarter of the stream stored")
+            before = stored()  # committed on both (synchronous): the promoted standby starts from here
+            failed_at = time.monotonic()
+            assert ha("pg-fail").returncode == 0
+            print(f"the primary died and the standby was promoted in {time.monotonic() - failed_at:.1f}s")
+            wait_until(lambda: stored() > before, 120, "storage to resume on the promoted standby", interval=0.2)
+            resumed_s = time.monotonic() - failed_at
+            producer.join(timeout=120)
+            with ResultSink(ha_settings) as sink:  # 石首市 breaches after the failover
+                sink.send_all(vegetables("OK2", 400, fail=False, region="421081")
+                              + vegetables("BAD2", 40, fail=True, region="421081"))
+            wait_until(lambda: stored() == total, 180, "every result stored once")
+            wait_until(lambda: len(receiver.alerts(plan_id)) >= 3, 90, "the alert for 石首市")
+            time.sleep(6)  # sweeps of both engines meanwhile
+            print(f"database failover: storage resumed {resumed_s:.1f}s after the primary died")  # the figure
+            with connect(ha_settings.dsn) as conn:
+                assert conn.execute("SELECT pg_is_in_recovery(), inet_server_port()").fetchone() == (False, 15533)
+                assert conn.execute("SELECT count(DISTINCT sample_id) FROM inspection_results").fetchone() == (
+                    total,)
+                leaders = conn.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = %s::oid",
+                    (ALERT_ENGINE,)).fetchone()
+            assert leaders == (1,)
+            assert Counter(receiver.transitions(plan_id)) == {"opened": 3}
+            keys = [h["Idempotency-Key"] for h in receiver.headers]
+            assert len(keys) == len(set(keys))
+            assert failures == []
+        finally:
+            for stop in stops:
+                stop.set()
+            for service in services:
+                service.join(timeout=30)
+            worker.terminate()
+            receiver.stop()
