@@ -260,3 +260,53 @@ class TestDatabaseFailover:
                 service.join(timeout=30)
             worker.terminate()
             receiver.stop()
+
+
+class Elsewhere(WorkerProcess):
+    """A worker in a session and process group of its own, with its own metrics port: as if on another host."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        import sys
+
+        from tests.workers import free_port, settings_env
+
+        env = settings_env(settings) | {"QSMON_WORKER_METRICS_PORT": str(free_port())}
+        self._log = log_path.open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "cli", "worker", "--loglevel", "INFO"], cwd=ROOT, env=env,
+                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+class TestRebalance:
+    def test_workers_here_and_elsewhere_share_the_partitions_through_rebalances_without_loss(
+        self, settings: Settings, replicated_bootstrap: str, tmp_path: Path, db: psycopg.Connection
+    ) -> None:
+        ha_settings = settings.model_copy(update={"kafka_bootstrap": replicated_bootstrap,
+                                                  "kafka_replication_factor": 3, "results_partitions": 6})
+        ensure_topics(ha_settings)
+        count = 60_000
+        results = [result(f"RB-{i}", at=clock.now() - timedelta(days=1, minutes=i % 1000)) for i in range(count)]
+
+        def stored() -> int:
+            row = db.execute("SELECT count(*) FROM inspection_results").fetchone()
+            return int(row[0]) if row else 0
+
+        here = [WorkerProcess(ha_settings, tmp_path / f"here-{n}.log") for n in (1, 2)]
+        elsewhere: WorkerProcess | None = None
+        try:
+            with ResultSink(ha_settings) as sink:
+                sink.send_all(results[:30_000])
+            wait_until(lambda: stored() >= 10_000, 120, "the two workers here to store")
+            elsewhere = Elsewhere(ha_settings, tmp_path / "elsewhere.log")  # joins: a rebalance
+            with ResultSink(ha_settings) as sink:
+                sink.send_all(results[30_000:])
+            wait_until(lambda: stored() >= 40_000, 120, "storage after the third joined")
+            here[0].kill()  # one host's worker dies mid-stream: another rebalance
+            wait_until(lambda: stored() >= count, 180, "every result stored")
+            time.sleep(3)
+            assert stored() == count
+            assert db.execute("SELECT count(DISTINCT sample_id) FROM inspection_results").fetchone() == (count,)
+            assert elsewhere.proc.poll() is None  # it stayed in the group and worked
+        finally:
+            for worker in (here[1], elsewhere):
+                if worker is not None and worker.proc.poll() is None:
+                    worker.terminate()
