@@ -39,7 +39,7 @@ from notify.outbox import wake_notifier
 from notify.routing import Channel, load_channels
 from qsmon.case_rules import load_table
 from qsmon.changes import decode_changes
-from qsmon.exceptions import QsmonError, StorageError
+from qsmon.exceptions import ConfigError, QsmonError, StorageError
 from qsmon.health import Cached, Health, Heartbeat, database_reachable, serve
 from qsmon.plans import presets
 from qsmon.plans.model import Plan
@@ -47,7 +47,6 @@ from qsmon.settings import Settings
 
 log = logging.getLogger("qsmon.alerts")
 
-FOLLOWER_WAIT_S = 5.0  # a standby engine tries to lead this often
 MAX_BACKOFF_S = 30.0
 KAFKA_RETRY_S = 30.0
 RETENTION_EVERY_S = 6 * 3600.0  # the leader applies the retention settings this often (and at start)
@@ -55,6 +54,15 @@ RETENTION_EVERY_S = 6 * 3600.0  # the leader applies the retention settings this
 
 class ServiceFailedError(QsmonError):
     """A part of the alert service died; the process exits so its supervisor starts a whole one."""
+
+
+def check_lease(lease_s: float, alertmanagers: Iterable[Channel]) -> None:
+    """The leader is silent to the database while it updates Alertmanager (alerts.refresh): the lease must
+    outlast that, or the leader would lose its session, and the lead, at every refresh."""
+    silent_s = sum(c.timeout_s for c in alertmanagers)
+    if silent_s + 2 >= lease_s:
+        raise ConfigError("QSMON_ALERTS_LEADER_LEASE_SECONDS must exceed the Alertmanager channels' timeouts "
+                          "(their sum, plus 2 s)", lease_s=lease_s, alertmanager_timeouts_s=silent_s)
 
 
 def sync_reference_data(conn: psycopg.Connection, plans: Iterable[Plan]) -> int:
@@ -100,13 +108,19 @@ class AlertService:
         self.stop = stop
         self.metrics = ServiceMetrics(registry)
         self.engine = build_engine(settings)
-        self.leadership = Leadership(settings.alerts_group)
+        self.leadership = Leadership(settings.alerts_group, settings.alerts_leader_lease_seconds)
+        self.alertmanagers = [c for c in self.engine.channels.channels if c.type == "alertmanager"]
+        check_lease(settings.alerts_leader_lease_seconds, self.alertmanagers)
+        # The notifier's lock (one delivers at a time) is bounded too: by the lease plus its longest send, during
+        # which it is silent on purpose.
+        longest_send = max((max(30.0, c.timeout_s) if c.type == "smtp" else c.timeout_s
+                            for c in self.engine.channels.channels), default=0.0)
         self.notifier = Notifier(settings.dsn, {c.name: c for c in self.engine.channels.channels}, registry,
                                  renderer(self.engine.channels, links_from_settings(
                                      settings.ack_secret.get_secret_value() if settings.ack_secret else None,
                                      settings.ack_link_url, settings.ack_link_hours), timezone=settings.timezone),
-                                 muted=self._muted)
-        self.alertmanagers = [c for c in self.engine.channels.channels if c.type == "alertmanager"]
+                                 muted=self._muted,
+                                 session_bound_s=settings.alerts_leader_lease_seconds + longest_send)
         self._alertmanager_sender = DeadlineSender(self.notifier.client)  # the engine loop's, not the notifier's
         self.cases = CaseSweep(load_table(settings.case_deadlines_file), list(self.engine.channels.channels),
                                soon_working_days=settings.cases_due_soon_working_days,
@@ -192,7 +206,7 @@ class AlertService:
     def _stand_by(self) -> None:
         self._close_consumer()  # the leader reads the change feed
         self._last_sweep_at = None
-        self.stop.wait(FOLLOWER_WAIT_S)
+        self.stop.wait(self.leadership.retry_s)
 
     def _lead(self) -> None:
         settings = self.settings

@@ -22,27 +22,34 @@ def _stack_script() -> Path:
     return LOCAL_STACK_SCRIPT
 
 
-def _run_stack(action: str) -> None:
-    completed = subprocess.run(["bash", str(_stack_script()), action], check=False)
+def _run_stack(action: str, *, ha: bool = False) -> None:
+    script = _stack_script()
+    if ha:  # the replicated cluster beside the stack (deploy/local/ha.sh), on its own ports
+        script = script.with_name("ha.sh")
+    completed = subprocess.run(["bash", str(script), action], check=False)
     raise typer.Exit(completed.returncode)
 
 
+HA_OPTION = typer.Option("--ha", help="the replicated cluster instead: three KRaft brokers (RF 3, min.insync 2) and a"
+                                      " PostgreSQL primary with a streaming standby (deploy/local/ha.sh)")
+
+
 @stack_app.command("up")
-def stack_up() -> None:
+def stack_up(ha: Annotated[bool, HA_OPTION] = False) -> None:
     """Install what is missing, start every service, wait until each answers (idempotent)."""
-    _run_stack("up")
+    _run_stack("up", ha=ha)
 
 
 @stack_app.command("down")
-def stack_down() -> None:
+def stack_down(ha: Annotated[bool, HA_OPTION] = False) -> None:
     """Stop the services `up` started, and nothing else."""
-    _run_stack("down")
+    _run_stack("down", ha=ha)
 
 
 @stack_app.command("status")
-def stack_status() -> None:
+def stack_status(ha: Annotated[bool, HA_OPTION] = False) -> None:
     """Each service with its port and health; exit status 1 when one is down."""
-    _run_stack("status")
+    _run_stack("status", ha=ha)
 
 
 @friendly_errors

@@ -9,6 +9,7 @@ from cli.alerts import alerts_app, status
 from cli.cases import cases_app
 from cli.dashboards import dashboards_app
 from cli.deadletters import deadletters_app
+from cli.federate import federate_app
 from cli.months import months_app
 from cli.offsets import offsets_app
 from cli.plans import plans_app
@@ -37,6 +38,7 @@ app.add_typer(workdays_app, name="workdays")
 app.add_typer(months_app, name="months")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(results_app, name="results")
+app.add_typer(federate_app, name="federate")
 producers.serve_app.command("api")(serve_api)
 
 

@@ -31,6 +31,7 @@ from notify.routing import Channel
 from qsmon.exceptions import StorageError
 from qsmon.storage import connect
 from qsmon.storage.locks import NOTIFIER, SCOPED_OBJID
+from qsmon.storage.sessions import bound_session
 
 # Turns a group's payloads into the one message its channel renders (alerts.messages), or None when there is
 # nothing left to say (every change folded into another message).
@@ -116,7 +117,7 @@ class NotifierMetrics:
 class Notifier:
     def __init__(self, dsn: str, channels: Mapping[str, Channel], registry: CollectorRegistry, render: Render, *,
                  max_backoff: timedelta = MAX_BACKOFF, client: httpx.Client | None = None,
-                 muted: Muted | None = None) -> None:
+                 muted: Muted | None = None, session_bound_s: float | None = None) -> None:
         self.dsn = dsn
         self.channels = dict(channels)
         self.render = render
@@ -127,10 +128,13 @@ class Notifier:
         self._sender = DeadlineSender(self.client)
         self.next_due_s: float | None = None  # seconds until the earliest waiting group may go out
         self._conn: psycopg.Connection | None = None
+        self.session_bound_s = session_bound_s  # a notifier gone silent frees its lock after this (sessions)
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
             self._conn = connect(self.dsn, autocommit=True, application_name="qsmon-notifier")
+            if self.session_bound_s is not None:
+                bound_session(self._conn, self.session_bound_s)
         return self._conn
 
     def deliver_due(self) -> int:

@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     changes_topic: str = Field(default="rollups.changes.v1", min_length=1,
                                description="rollup keys changed by each stored batch")
     results_partitions: int = Field(default=6, ge=1, le=1000, description="partitions `qsmon init` creates")
+    kafka_replication_factor: int = Field(default=1, ge=1, le=5, description="replicas of each topic `qsmon init` "
+                                          "creates (3 on a replicated cluster: min.insync.replicas is then 2)")
 
     worker_group: str = Field(default="qsmon-worker", min_length=1, description="the workers' consumer group")
     worker_batch_size: int = Field(default=5000, ge=1, le=100_000,
@@ -179,6 +181,12 @@ class Settings(BaseSettings):
                                      description="the alert service's /metrics, /healthz and /readyz")
     alerts_ready_sweep_age_s: float = Field(default=600.0, gt=0,
                                             description="not ready when the last sweep is older than this")
+    federation_instances_file: Path | None = Field(
+        default=None, description="the qsmon instances `qsmon federate pull` reads (YAML: name, url, token_env)")
+    alerts_leader_lease_seconds: float = Field(
+        default=10.0, ge=5, le=600, description="a leader silent this long (host or network lost) loses its "
+                                                "database session and the lead: a standby leads within this "
+                                                "plus its retry (5 s)")
 
     retention_history_days: int | None = Field(default=None, ge=30,
                                                description="drop result history older than this (whole chunks); "

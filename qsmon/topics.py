@@ -20,18 +20,25 @@ class TopicSpec:
     configs: dict[str, str] = field(default_factory=dict)
 
 
+def min_insync(replication_factor: int) -> int:
+    """Replicas that must hold a record before acks=all acknowledges it: two when there are three (one broker can
+    be lost with nothing acknowledged lost, and writes go on), all of them below that."""
+    return min(replication_factor, 2)
+
+
 def topic_specs(settings: Settings) -> list[TopicSpec]:
+    insync = {"min.insync.replicas": str(min_insync(settings.kafka_replication_factor))}
     return [
         # Keyed by sample_id: every revision of a sample lands on one partition, in order.
         TopicSpec(
             settings.results_topic,
             settings.results_partitions,
-            {"retention.ms": str(30 * DAY_MS), "compression.type": "producer", "min.insync.replicas": "1"},
+            {"retention.ms": str(30 * DAY_MS), "compression.type": "producer", **insync},
         ),
         # Invalid records with their reasons; kept long enough for a person to look at them.
-        TopicSpec(settings.dlq_topic, 1, {"retention.ms": str(90 * DAY_MS)}),
+        TopicSpec(settings.dlq_topic, 1, {"retention.ms": str(90 * DAY_MS), **insync}),
         # Rollup keys changed by each committed batch; consumers only need the recent past.
-        TopicSpec(settings.changes_topic, 1, {"retention.ms": str(1 * DAY_MS)}),
+        TopicSpec(settings.changes_topic, 1, {"retention.ms": str(1 * DAY_MS), **insync}),
     ]
 
 
@@ -61,7 +68,8 @@ def ensure_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[str]:
                 continue
             try:
                 admin.create_topics(
-                    [NewTopic(spec.name, spec.partitions, 1, topic_configs=spec.configs)],
+                    [NewTopic(spec.name, spec.partitions, settings.kafka_replication_factor,
+                              topic_configs=spec.configs)],
                     timeout_ms=int(timeout_s * 1000),
                 )
                 created.append(spec.name)

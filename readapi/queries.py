@@ -196,3 +196,39 @@ def cases(conn: psycopg.Connection, status: str | None, region: str, after: int 
     return [{"id": int(i), "sample_id": s, "category": cat, "region_code": r, "region_name": name_of(r),
              "product": p, "firm": f, "opened_on": o, "status": st, "closed_on": c, "next_due": nd}
             for i, s, cat, r, p, f, o, st, c, nd in rows]
+
+
+def closed_months(conn: psycopg.Connection, plans: dict[str, Plan], since: date, hidden: set[tuple[str, str]],
+                  *, timezone: str) -> list[dict[str, Any]]:
+    """Every closed month's frozen figures from ``since`` (what was reported upward), each with the figure as it
+    stands now when a late correction moved it (上报后更正, tracked a year back as the report does; else None).
+    Figures of plans no longer loaded, and ``hidden`` (plan, indicator) pairs, are left out."""
+    from reports.months import corrections
+
+    rows = conn.execute(
+        "SELECT f.month, c.closed_at, f.plan_id, f.indicator_id, f.region_code, f.samples, f.failed, f.value"
+        " FROM month_reported_figures f JOIN month_closes c USING (month) WHERE f.month >= %s"
+        " ORDER BY f.month, f.plan_id, f.indicator_id, f.region_code", (since,)).fetchall()
+    if not rows:
+        return []
+    latest = max(r[0] for r in rows)
+    after = shift_month(latest.year, latest.month, 1)
+    moved = {(c.month, plan_id, c.indicator.id, c.region_code): c
+             for plan_id in {r[2] for r in rows} if plan_id in plans
+             for c in corrections(conn, plans[plan_id], *after, timezone=timezone)}
+    items = []
+    for month, closed_at, plan_id, indicator_id, region, samples, failed, value in rows:
+        plan = plans.get(plan_id)
+        indicator = next((i for i in plan.indicators if i.id == indicator_id), None) if plan else None
+        if plan is None or indicator is None or (plan_id, indicator_id) in hidden:
+            continue
+        correction = moved.get((month, plan_id, indicator_id, region))
+        items.append({
+            "month": month.strftime("%Y-%m"), "closed_at": closed_at, "plan_id": plan_id,
+            "indicator_id": indicator_id, "indicator_name": indicator.name, "measure": indicator.measure.value,
+            "region_code": region, "jurisdiction": region == plan.jurisdiction.code,
+            "samples": samples, "failed": failed, "value": value,
+            "current": None if correction is None else {
+                "samples": correction.current.samples, "failed": correction.current.failed,
+                "value": correction.current.value}})
+    return items

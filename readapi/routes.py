@@ -265,6 +265,22 @@ async def get_cases(
     return await render_async(request, payload, items, columns, title="核查处置", fmt=chosen_format(request, fmt),
                   headers=headers)
 
+@router.get("/v1/months", summary="Closed months' frozen figures, as reported upward, and corrections since"
+            " (上报后更正): what a federating instance pulls", responses=Problems, tags=["figures"])
+async def get_months(
+    ctx: Annotated[Context, Depends(context)], token: Annotated[Token, Depends(require(Scope.PUBLIC))],
+    since: Annotated[date | None, Query(examples=["2026-01-01"], description="months from this one (default: a"
+                                                                             " year back; at most three)")] = None,
+) -> dict[str, Any]:
+    today = ctx.today()
+    first = since.replace(day=1) if since else today.replace(day=1, year=today.year - 1)
+    period(first, today, max_days=MAX_SERIES_DAYS)
+    hidden = set() if token.allows(Scope.READ) else {
+        (p.id, i) for p in ctx.plans.values() for i in ctx.non_public_indicators(p)}
+    items = await anyio.to_thread.run_sync(lambda: ctx.run(lambda c: queries.closed_months(
+        c, ctx.plans, first, hidden, timezone=ctx.settings.timezone)))
+    return {"items": items}
+
 @router.get("/healthz", summary="Liveness", tags=["operations"])
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
@@ -306,3 +322,10 @@ async def get_completeness(
                Column("incomplete", "数据不完整"), Column("note", "数据完整性")]
     return await render_async(request, {"items": items}, items, columns, title="数据完整性",
                               fmt=chosen_format(request, fmt))
+
+
+@router.get("/readyz", summary="Readiness: the database answers (503 problem+json when it does not)",
+            tags=["operations"])
+async def readyz(ctx: Annotated[Context, Depends(context)]) -> dict[str, str]:
+    await anyio.to_thread.run_sync(lambda: ctx.run(lambda c: c.execute("SELECT 1").fetchone()))
+    return {"status": "ready"}

@@ -1,6 +1,8 @@
 """A TCP proxy a test can cut: every connection through it is dropped and new ones refused until restored.
 
-Stands between one process and PostgreSQL (or Kafka) to drill an outage of that link alone."""
+Stands between one process and PostgreSQL (or Kafka) to drill an outage of that link alone. :meth:`black_hole`
+drills the other kind of outage: nothing passes and nothing is closed, as when a route or a switch silently drops
+the traffic, so neither end learns anything until the link is restored."""
 
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ class CuttableProxy:
         self.port = int(self._listener.getsockname()[1])
         self._open = threading.Event()
         self._open.set()
+        self._flowing = threading.Event()  # cleared: traffic is held, as a black-holed route holds it
+        self._flowing.set()
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, name="proxy-accept", daemon=True).start()
@@ -45,11 +49,17 @@ class CuttableProxy:
                 s.close()
             self._sockets.clear()
 
+    def black_hole(self) -> None:
+        """Hold every byte both ways, and new connections, without closing anything, until :meth:`restore`."""
+        self._flowing.clear()
+
     def restore(self) -> None:
         self._open.set()
+        self._flowing.set()
 
     def close(self) -> None:
         self.cut()
+        self._flowing.set()
         self._listener.close()
 
     def _accept(self) -> None:
@@ -61,6 +71,7 @@ class CuttableProxy:
             if not self._open.is_set():
                 client.close()
                 continue
+            self._flowing.wait()  # a connection attempt into a black hole hangs (until the client gives up)
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
@@ -75,10 +86,12 @@ class CuttableProxy:
     def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while chunk := source.recv(65536):
+                self._flowing.wait()
                 sink.sendall(chunk)
         except OSError:
             pass
         finally:
+            self._flowing.wait()  # an end that closed meanwhile is learnt of only when the link is back
             for s in (source, sink):
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)

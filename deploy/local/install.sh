@@ -3,6 +3,7 @@
 #   Debian packages: PostgreSQL 15, Prometheus (+promtool), Alertmanager, build tools, fonts, poppler.
 #   TimescaleDB: built from Debian trixie's source package (not packaged for bookworm).
 #   Kafka: broker jars resolved from Maven Central into the cache directory.
+#   helm: built from its Go module (the Kubernetes chart's checks), when Go is there.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -72,7 +73,20 @@ install_kafka() {
   touch "$marker"
 }
 
+install_helm() {
+  [ -x "$HELM" ] && return 0
+  local go; go=$(command -v go || echo /usr/local/go/bin/go)
+  if [ ! -x "$go" ]; then
+    log "Go not found: helm not built (the chart's checks in tests/integration/test_helm.py skip, or fail in CI)"
+    return 0
+  fi
+  log "building helm $HELM_VERSION from its Go module (a few minutes, once)"
+  GOBIN=$(dirname "$HELM") "$go" install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" \
+    || die "could not build helm $HELM_VERSION (is the Go module proxy reachable?)"
+}
+
 install_apt_packages
 install_timescaledb
 install_kafka
+install_helm
 log "install complete"
