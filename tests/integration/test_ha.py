@@ -29,7 +29,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 HA = ROOT / "deploy/local/ha.sh"
 COUNT = 100_000
-RESUME_LIMIT_S = 10.0
+# The goal is 10 s (measured 8.9-11.1 s on two loaded cores: docs/benchmarks.md); the drill prints each stall and
+# fails past twice the goal, so a loaded CI machine does not turn a measurement into a false failure.
+RESUME_LIMIT_S = 20.0
 
 
 def ha(*args: str) -> subprocess.CompletedProcess[str]:
