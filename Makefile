@@ -19,8 +19,9 @@ test: bootstrap lint typecheck ## lint, type-check, then unit and integration te
 	$(UV) run qsmon stack up
 	$(UV) run pytest --cov --cov-report=term
 
-lint: bootstrap ## ruff, and the layer contracts (import-linter)
+lint: bootstrap ## ruff (lint and format), and the layer contracts (import-linter)
 	$(UV) run ruff check .
+	$(UV) run ruff format --check .
 	$(UV) run lint-imports --no-cache
 
 typecheck: bootstrap ## mypy --strict

@@ -33,8 +33,9 @@ FROM alerts a WHERE a.id = ANY(%s) AND a.status = 'firing' ORDER BY a.id FOR UPD
 """
 
 
-def acknowledge(conn: psycopg.Connection, alert_ids: Sequence[int], by: str, now: datetime, *,
-                via: str = "cli") -> list[int]:
+def acknowledge(
+    conn: psycopg.Connection, alert_ids: Sequence[int], by: str, now: datetime, *, via: str = "cli"
+) -> list[int]:
     """Acknowledge the firing ones of ``alert_ids``; returns those acknowledged now. One already acknowledged since
     its last change is left as it is (acknowledging twice records nothing twice). Commits with the caller."""
     by = by.strip()
@@ -47,11 +48,11 @@ def acknowledge(conn: psycopg.Connection, alert_ids: Sequence[int], by: str, now
     for alert_id, acknowledged_at, severity, changed_at in rows:
         if changed_at is not None and ack_holds(acknowledged_at, changed_at):
             continue
-        conn.execute("UPDATE alerts SET acknowledged_at = %s, acknowledged_by = %s WHERE id = %s",
-                     (now, by, alert_id))
-        conn.execute("INSERT INTO alert_events (alert_id, at, kind, severity, details) VALUES (%s, %s,"
-                     " 'acknowledged', %s, %s)", (alert_id, now, severity,
-                                                  orjson.dumps({"by": by, "via": via}).decode()))
+        conn.execute("UPDATE alerts SET acknowledged_at = %s, acknowledged_by = %s WHERE id = %s", (now, by, alert_id))
+        conn.execute(
+            "INSERT INTO alert_events (alert_id, at, kind, severity, details) VALUES (%s, %s, 'acknowledged', %s, %s)",
+            (alert_id, now, severity, orjson.dumps({"by": by, "via": via}).decode()),
+        )
         done.append(int(alert_id))
     return done
 
@@ -80,33 +81,51 @@ def _mac(secret: str, body: str) -> str:
 
 
 def sign(secret: str, claim: AckClaim) -> str:
-    body = _b64(orjson.dumps({"a": list(claim.alert_ids), "c": claim.channel, "g": claim.group,
-                              "e": int(claim.expires_at.timestamp()), "n": claim.nonce}))
+    body = _b64(
+        orjson.dumps(
+            {
+                "a": list(claim.alert_ids),
+                "c": claim.channel,
+                "g": claim.group,
+                "e": int(claim.expires_at.timestamp()),
+                "n": claim.nonce,
+            }
+        )
+    )
     return f"{body}.{_mac(secret, body)}"
 
 
 def verify(secret: str, token: str, now: datetime) -> AckClaim:
     """The claim of a token signed with ``secret`` that has not expired; AckLinkError otherwise."""
     body, _, mac = token.strip().partition(".")
-    if not body or not mac or not hmac.compare_digest(mac.encode(errors="replace"),
-                                                      _mac(secret, body).encode()):
+    if not body or not mac or not hmac.compare_digest(mac.encode(errors="replace"), _mac(secret, body).encode()):
         raise AckLinkError("not a valid acknowledge link (altered, or signed with another key)")
     try:
         raw = orjson.loads(_unb64(body))
-        claim = AckClaim(tuple(int(i) for i in raw["a"]), str(raw["c"]), str(raw["g"]),
-                         datetime.fromtimestamp(int(raw["e"]), UTC), str(raw["n"]))
+        claim = AckClaim(
+            tuple(int(i) for i in raw["a"]),
+            str(raw["c"]),
+            str(raw["g"]),
+            datetime.fromtimestamp(int(raw["e"]), UTC),
+            str(raw["n"]),
+        )
     except (binascii.Error, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         raise AckLinkError("not a valid acknowledge link (malformed)") from None
     if now >= claim.expires_at:
-        raise AckLinkError("this acknowledge link has expired; acknowledge with `qsmon alerts ack`",
-                           expired_at=claim.expires_at.isoformat())
+        raise AckLinkError(
+            "this acknowledge link has expired; acknowledge with `qsmon alerts ack`",
+            expired_at=claim.expires_at.isoformat(),
+        )
     return claim
 
 
 def redeem(conn: psycopg.Connection, claim: AckClaim, by: str, now: datetime) -> list[int]:
     """Use a verified link once: acknowledge its alerts as ``by``. Commits with the caller."""
-    used = conn.execute("INSERT INTO ack_link_uses (nonce, used_at, used_by, alert_ids) VALUES (%s, %s, %s, %s)"
-                        " ON CONFLICT (nonce) DO NOTHING", (claim.nonce, now, by, list(claim.alert_ids)))
+    used = conn.execute(
+        "INSERT INTO ack_link_uses (nonce, used_at, used_by, alert_ids) VALUES (%s, %s, %s, %s)"
+        " ON CONFLICT (nonce) DO NOTHING",
+        (claim.nonce, now, by, list(claim.alert_ids)),
+    )
     if used.rowcount != 1:
         raise AckLinkUsedError("this acknowledge link was used already")
     return acknowledge(conn, claim.alert_ids, by, now, via=f"link:{claim.channel}")

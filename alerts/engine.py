@@ -39,8 +39,17 @@ PACE_EVERY = timedelta(minutes=15)
 
 def affected_windows(plan: Plan, indicator: Indicator, keys: Iterable[RollupKey], today: date) -> tuple[str, ...]:
     """The indicator's windows that a change to ``keys`` can move (filter matches, window holds the day)."""
-    matching = [k for k in keys if admits(indicator.filter, category=k.category, sampling_type=k.sampling_type,
-                                          subcategory=k.subcategory, stage=k.stage)]
+    matching = [
+        k
+        for k in keys
+        if admits(
+            indicator.filter,
+            category=k.category,
+            sampling_type=k.sampling_type,
+            subcategory=k.subcategory,
+            stage=k.stage,
+        )
+    ]
     if not matching:
         return ()
     windows = []
@@ -54,16 +63,22 @@ def affected_windows(plan: Plan, indicator: Indicator, keys: Iterable[RollupKey]
 
 
 class AlertEngine:
-    def __init__(self, settings: Settings, plans: Mapping[str, Plan], channels: ChannelsConfig,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self, settings: Settings, plans: Mapping[str, Plan], channels: ChannelsConfig, clock: Clock | None = None
+    ) -> None:
         self.settings = settings
         self.plans = dict(plans)
         self.channels = channels
-        self.policy = Policy(hold=timedelta(seconds=settings.alerts_hold_seconds),
-                             cooldown=timedelta(seconds=settings.alerts_cooldown_seconds))
-        self.repeat = RepeatPolicy(timedelta(seconds=settings.alerts_repeat_seconds),
-                                   settings.alerts_repeat_working_hours, settings.timezone,
-                                   tuple(timedelta(seconds=s) for s in settings.alerts_repeat_backoff))
+        self.policy = Policy(
+            hold=timedelta(seconds=settings.alerts_hold_seconds),
+            cooldown=timedelta(seconds=settings.alerts_cooldown_seconds),
+        )
+        self.repeat = RepeatPolicy(
+            timedelta(seconds=settings.alerts_repeat_seconds),
+            settings.alerts_repeat_working_hours,
+            settings.timezone,
+            tuple(timedelta(seconds=s) for s in settings.alerts_repeat_backoff),
+        )
         self.clock: Clock = clock or qsmon_clock.now
         self._conn: psycopg.Connection | None = None
         self.retired: list[int] = []  # alerts the last sweep closed as no longer evaluated
@@ -89,12 +104,25 @@ class AlertEngine:
         status = plan.status(self.today(now))
 
         def build(conn: psycopg.Connection, event: RecordedEvent) -> dict[str, Any]:
-            body = build_payload(conn, plan, Event(event.alert_id, event.event_id, event.transition.value,
-                                                   event.severity, event.evaluation, now, status),
-                                 self.channels.dashboard_url, ZoneInfo(self.settings.timezone))
+            body = build_payload(
+                conn,
+                plan,
+                Event(
+                    event.alert_id,
+                    event.event_id,
+                    event.transition.value,
+                    event.severity,
+                    event.evaluation,
+                    now,
+                    status,
+                ),
+                self.channels.dashboard_url,
+                ZoneInfo(self.settings.timezone),
+            )
             if event.evaluation.window == PACE_WINDOW:
                 body["pace"] = self._pace_details.get(event.evaluation.key)
             return body
+
         return build
 
     def sweep(self, *, retire: bool = False) -> list[RecordedEvent]:
@@ -107,11 +135,13 @@ class AlertEngine:
 
     def on_changes(self, keys: list[RollupKey]) -> list[RecordedEvent]:
         """Evaluate only the indicators, and their windows, that the changed rollup keys can move."""
-        return self._run(lambda plan, indicator, today: affected_windows(plan, indicator, keys, today), sweep=False,
-                         retire=False)
+        return self._run(
+            lambda plan, indicator, today: affected_windows(plan, indicator, keys, today), sweep=False, retire=False
+        )
 
-    def _run(self, windows_for: Callable[[Plan, Indicator, date], tuple[str, ...]], *, sweep: bool,
-             retire: bool) -> list[RecordedEvent]:
+    def _run(
+        self, windows_for: Callable[[Plan, Indicator, date], tuple[str, ...]], *, sweep: bool, retire: bool
+    ) -> list[RecordedEvent]:
         now = self.clock()
         today = self.today(now)
         conn = self.connection()
@@ -129,12 +159,20 @@ class AlertEngine:
             for indicator in plan.indicators:
                 windows = windows_for(plan, indicator, today)
                 if windows:
-                    batch.extend(evaluate_indicator(conn, plan, indicator, today, windows,
-                                                    timezone=self.settings.timezone))
+                    batch.extend(
+                        evaluate_indicator(conn, plan, indicator, today, windows, timezone=self.settings.timezone)
+                    )
                 if sweep:
-                    batch.extend(feed_evaluations(conn, plan, indicator, today,
-                                                  plan.no_data_days or self.settings.alerts_no_data_days,
-                                                  timezone=self.settings.timezone))
+                    batch.extend(
+                        feed_evaluations(
+                            conn,
+                            plan,
+                            indicator,
+                            today,
+                            plan.no_data_days or self.settings.alerts_no_data_days,
+                            timezone=self.settings.timezone,
+                        )
+                    )
                 if pace_due:
                     batch.extend(self._pace(conn, plan, indicator, today))
             if batch:
@@ -158,8 +196,7 @@ class AlertEngine:
     def _pace(self, conn: psycopg.Connection, plan: Plan, indicator: Indicator, today: date) -> list[Evaluation]:
         """Store the year-end forecast for the dashboards; where the plan raises pace alerts, their evaluations
         (with the drift chart, which only they need)."""
-        views = pace_views(conn, plan, indicator, today, timezone=self.settings.timezone,
-                           with_drift=plan.pace.alerts)
+        views = pace_views(conn, plan, indicator, today, timezone=self.settings.timezone, with_drift=plan.pace.alerts)
         with conn.transaction():
             store_forecasts(conn, plan, indicator, views, self.clock())
         if not plan.pace.alerts:
@@ -174,16 +211,28 @@ class AlertEngine:
     def _retire(self, conn: psycopg.Connection, now: datetime) -> None:
         """Close, without a message, what no plan in use evaluates any more: no payload can be built for an
         indicator that is gone, and the change was an administrator's, made on purpose."""
-        evaluated = {(plan.id, indicator.id, window) for plan in self.plans.values()
-                     for indicator in plan.indicators for window in (*indicator.windows, NO_DATA)}
-        evaluated |= {(plan.id, indicator.id, PACE_WINDOW) for plan in self.plans.values()
-                      for indicator in plan.indicators if plan.pace.alerts and applies(indicator)}
+        evaluated = {
+            (plan.id, indicator.id, window)
+            for plan in self.plans.values()
+            for indicator in plan.indicators
+            for window in (*indicator.windows, NO_DATA)
+        }
+        evaluated |= {
+            (plan.id, indicator.id, PACE_WINDOW)
+            for plan in self.plans.values()
+            for indicator in plan.indicators
+            if plan.pace.alerts and applies(indicator)
+        }
         with conn.transaction():
             retired = store.retire_alerts(conn, evaluated, now)
         self.retired = retired
         if retired:
-            log.warning("closed %d firing alert(s) that no active plan evaluates any more (plan, indicator or window"
-                        " removed or renamed): ids %s", len(retired), retired[:20])
+            log.warning(
+                "closed %d firing alert(s) that no active plan evaluates any more (plan, indicator or window"
+                " removed or renamed): ids %s",
+                len(retired),
+                retired[:20],
+            )
 
     def _remind(self, conn: psycopg.Connection, plan: Plan, now: datetime, payload: Payload) -> list[RecordedEvent]:
         """Announce again what still fires: after a silence that hid it ended, and every repeat interval."""
@@ -196,10 +245,26 @@ class AlertEngine:
                     continue  # an indicator gone from the plan: the leader's sweep retires it
                 if not any(wants(c, e, alert.severity) for c in self.channels.channels):
                     continue  # nobody to tell
-                if reminder_due(alert.last_notified_at, alert.last_change_at, now, self.repeat,
-                                acknowledged_at=alert.acknowledged_at, reminders_sent=alert.reminders_sent):
-                    events.append(announce(conn, alert.alert_id, Transition.REPEATED, alert.severity, e, now,
-                                           self.channels.channels, payload))
+                if reminder_due(
+                    alert.last_notified_at,
+                    alert.last_change_at,
+                    now,
+                    self.repeat,
+                    acknowledged_at=alert.acknowledged_at,
+                    reminders_sent=alert.reminders_sent,
+                ):
+                    events.append(
+                        announce(
+                            conn,
+                            alert.alert_id,
+                            Transition.REPEATED,
+                            alert.severity,
+                            e,
+                            now,
+                            self.channels.channels,
+                            payload,
+                        )
+                    )
         return events
 
     def _close(self, conn: psycopg.Connection, plan: Plan, now: datetime, payload: Payload) -> list[RecordedEvent]:
@@ -210,8 +275,18 @@ class AlertEngine:
             for alert in store.firing_alerts(conn, plan.id, severity_of):
                 store.close_alert(conn, alert.alert_id, now)
                 if alert.evaluation is not None and alert.evaluation.indicator_id in severity_of:
-                    events.append(announce(conn, alert.alert_id, Transition.EXPIRED, alert.severity,
-                                           alert.evaluation, now, self.channels.channels, payload))
+                    events.append(
+                        announce(
+                            conn,
+                            alert.alert_id,
+                            Transition.EXPIRED,
+                            alert.severity,
+                            alert.evaluation,
+                            now,
+                            self.channels.channels,
+                            payload,
+                        )
+                    )
         return events
 
 

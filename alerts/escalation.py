@@ -21,12 +21,24 @@ from qsmon.workdays import Calendar
 
 
 def _sent_levels(conn: psycopg.Connection, alert_id: int) -> set[int]:
-    return {int(level) for (level,) in conn.execute(
-        "SELECT (details->>'level')::int FROM alert_events WHERE alert_id = %s AND kind = 'handed_up'", (alert_id,))}
+    return {
+        int(level)
+        for (level,) in conn.execute(
+            "SELECT (details->>'level')::int FROM alert_events WHERE alert_id = %s AND kind = 'handed_up'", (alert_id,)
+        )
+    }
 
 
-def escalate(conn: psycopg.Connection, plan: Plan, now: datetime, config: ChannelsConfig, payload: Payload, *,
-             timezone: str, calendar: Calendar | None = None) -> list[RecordedEvent]:
+def escalate(
+    conn: psycopg.Connection,
+    plan: Plan,
+    now: datetime,
+    config: ChannelsConfig,
+    payload: Payload,
+    *,
+    timezone: str,
+    calendar: Calendar | None = None,
+) -> list[RecordedEvent]:
     """Send up what is due now, each step of each alert once; returns the events recorded."""
     if not config.escalations:
         return []
@@ -46,12 +58,16 @@ def escalate(conn: psycopg.Connection, plan: Plan, now: datetime, config: Channe
             for level, step in enumerate(config.escalations, start=1):
                 if level in sent or hours < step.after_working_hours or not wants(step, e, alert.severity):
                     continue
-                details = {"level": level, "after_working_hours": step.after_working_hours,
-                           "channels": list(step.channels)}
+                details = {
+                    "level": level,
+                    "after_working_hours": step.after_working_hours,
+                    "channels": list(step.channels),
+                }
                 row = conn.execute(
                     "INSERT INTO alert_events (alert_id, at, kind, severity, value, details) VALUES"
                     " (%s, %s, 'handed_up', %s, %s, %s) RETURNING id",
-                    (alert.alert_id, now, alert.severity, e.value, orjson.dumps(details).decode())).fetchone()
+                    (alert.alert_id, now, alert.severity, e.value, orjson.dumps(details).decode()),
+                ).fetchone()
                 if row is None:
                     raise RuntimeError("event insert returned nothing")
                 recorded = RecordedEvent(alert.alert_id, int(row[0]), Transition.HANDED_UP, alert.severity, e)
@@ -59,7 +75,13 @@ def escalate(conn: psycopg.Connection, plan: Plan, now: datetime, config: Channe
                 for name in step.channels:
                     channel = config.channel(name)
                     if channel is not None:
-                        enqueue(conn, alert_id=alert.alert_id, event_id=recorded.event_id, channel=name,
-                                group_key=channel.group_key(body), payload=body)
+                        enqueue(
+                            conn,
+                            alert_id=alert.alert_id,
+                            event_id=recorded.event_id,
+                            channel=name,
+                            group_key=channel.group_key(body),
+                            payload=body,
+                        )
                 events.append(recorded)
     return events

@@ -25,13 +25,15 @@ class IndicatorCollector(Collector):
         samples = GaugeMetricFamily("qsmon_indicator_samples", "Samples in the window", labels=_LABELS)
         low = GaugeMetricFamily("qsmon_indicator_interval_low", "Lower 95 % bound", labels=_LABELS)
         high = GaugeMetricFamily("qsmon_indicator_interval_high", "Upper 95 % bound", labels=_LABELS)
-        state = GaugeMetricFamily("qsmon_indicator_state",
-                                  "0 ok, 1 warning, 2 critical, -1 insufficient data", labels=_LABELS)
+        state = GaugeMetricFamily(
+            "qsmon_indicator_state", "0 ok, 1 warning, 2 critical, -1 insufficient data", labels=_LABELS
+        )
         try:
             with connect(self.dsn, application_name="qsmon-exporter") as conn:
                 rows = conn.execute(
                     "SELECT plan_id, indicator_id, region_code, subcategory, window_name, value, target, tested,"
-                    " low, high, state FROM indicator_evaluations").fetchall()
+                    " low, high, state FROM indicator_evaluations"
+                ).fetchall()
         except Exception:  # a scrape must not fail because the database is away
             rows = []
         for plan, indicator, region, subcategory, window, v, t, n, lo, hi, s in rows:

@@ -52,8 +52,9 @@ class Leadership:
         if self._bounded is not conn:
             bound_session(conn, self.lease_s)
             self._bounded = conn
-        row = conn.execute(f"SELECT pg_try_advisory_lock(%(class)s, {SCOPED_OBJID})",
-                           {"class": ALERT_ENGINE, "name": self.name}).fetchone()
+        row = conn.execute(
+            f"SELECT pg_try_advisory_lock(%(class)s, {SCOPED_OBJID})", {"class": ALERT_ENGINE, "name": self.name}
+        ).fetchone()
         conn.commit()
         self._renewed_at = time.monotonic()
         self._holder = conn if row and row[0] else None

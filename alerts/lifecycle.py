@@ -60,17 +60,20 @@ def capped(state: State, ceiling: str) -> str:
     return min(state.value, ceiling, key=_RANK.__getitem__)
 
 
-def decide(current: AlertView | None, state: State, now: datetime, policy: Policy,  # noqa: PLR0911
-           ceiling: str = "critical") -> Decision:
+def decide(  # noqa: PLR0911
+    current: AlertView | None,
+    state: State,
+    now: datetime,
+    policy: Policy,
+    ceiling: str = "critical",
+) -> Decision:
     if state is State.INSUFFICIENT_DATA:
         return Decision(None)
     if current is None or not current.firing:
         if not state.firing:
             return Decision(None)
-        recent = (current is not None and current.resolved_at is not None
-                  and now - current.resolved_at < policy.cooldown)
-        return Decision(Transition.REOPENED if recent else Transition.OPENED, capped(state, ceiling), None,
-                        touch=True)
+        recent = current is not None and current.resolved_at is not None and now - current.resolved_at < policy.cooldown
+        return Decision(Transition.REOPENED if recent else Transition.OPENED, capped(state, ceiling), None, touch=True)
     # An open alert.
     if state.firing:
         severity = capped(state, ceiling)
@@ -90,6 +93,5 @@ def advance(current: AlertView | None, decision: Decision, now: datetime) -> Ale
     if decision.transition is Transition.RESOLVED:
         return AlertView(False, decision.severity or "warning", decision.ok_since, now)
     if current is not None and decision.touch:
-        return AlertView(current.firing, decision.severity or current.severity, decision.ok_since,
-                         current.resolved_at)
+        return AlertView(current.firing, decision.severity or current.severity, decision.ok_since, current.resolved_at)
     return current

@@ -30,22 +30,40 @@ from qsmon.plans.model import Measure, Op, PlanStatus, Severity
 from qsmon.settings import get_settings
 
 TRANSITION_LABELS: Mapping[StrEnum, str] = {
-    Transition.OPENED: "新告警", Transition.REOPENED: "再次告警", Transition.ESCALATED: "告警升级",
-    Transition.REPEATED: "仍在告警", Transition.RESOLVED: "已恢复", Transition.EXPIRED: "规划到期,告警关闭",
-    Transition.HANDED_UP: "超时未确认,上报", Transition.ACKNOWLEDGED: "已确认",
+    Transition.OPENED: "新告警",
+    Transition.REOPENED: "再次告警",
+    Transition.ESCALATED: "告警升级",
+    Transition.REPEATED: "仍在告警",
+    Transition.RESOLVED: "已恢复",
+    Transition.EXPIRED: "规划到期,告警关闭",
+    Transition.HANDED_UP: "超时未确认,上报",
+    Transition.ACKNOWLEDGED: "已确认",
 }
-_SECTION_ORDER = (Transition.OPENED, Transition.REOPENED, Transition.ESCALATED, Transition.HANDED_UP,
-                  Transition.REPEATED, Transition.RESOLVED, Transition.EXPIRED)
-_FIRING = {Transition.OPENED, Transition.REOPENED, Transition.ESCALATED, Transition.HANDED_UP,
-           Transition.REPEATED}
+_SECTION_ORDER = (
+    Transition.OPENED,
+    Transition.REOPENED,
+    Transition.ESCALATED,
+    Transition.HANDED_UP,
+    Transition.REPEATED,
+    Transition.RESOLVED,
+    Transition.EXPIRED,
+)
+_FIRING = {Transition.OPENED, Transition.REOPENED, Transition.ESCALATED, Transition.HANDED_UP, Transition.REPEATED}
 _RANK = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
 _MARK = {Severity.CRITICAL: "🔴", Severity.WARNING: "🟠", Severity.INFO: "🔵"}
 
 
 # Payloads queued by an earlier version lack the fields added since: what they are read with instead.
 _EARLIER_PAYLOADS: Mapping[str, Any] = {
-    "plan_status": PlanStatus.IN_FORCE.value, "period_start": "—", "period_end": "—", "in_force_until": None,
-    "jurisdiction": "", "jurisdiction_name": "", "region_level": "region", "opened_at": None, "top_failed_firms": [],
+    "plan_status": PlanStatus.IN_FORCE.value,
+    "period_start": "—",
+    "period_end": "—",
+    "in_force_until": None,
+    "jurisdiction": "",
+    "jurisdiction_name": "",
+    "region_level": "region",
+    "opened_at": None,
+    "top_failed_firms": [],
 }
 
 
@@ -91,14 +109,18 @@ def _line(items: Sequence[Mapping[str, Any]], folded: Sequence[Mapping[str, Any]
     mark = f"{_MARK[severity]} {label(severity)}" if Transition(worst["transition"]) in _FIRING else "✅"
     if worst["window"] == FEED_WINDOW:  # a feed that stopped: no rate to show, only what was due
         days = (datetime.fromisoformat(worst["last_day"]) - datetime.fromisoformat(worst["first_day"])).days + 1
-        return [f"- {mark}|{scope}|{md(worst['indicator_name'])}:近{days}天收到 {worst['samples']} 批次结果"
-                f"(此前每{days}天约 {worst['previous_value'] or 0:.0f} 批次),请核实数据报送是否中断"]
+        return [
+            f"- {mark}|{scope}|{md(worst['indicator_name'])}:近{days}天收到 {worst['samples']} 批次结果"
+            f"(此前每{days}天约 {worst['previous_value'] or 0:.0f} 批次),请核实数据报送是否中断"
+        ]
     if worst["window"] == PACE_WINDOW:
         return _pace_lines(worst, mark, scope)
     lines = [f"- {mark}|{scope}|{md(worst['indicator_name'])}:{_windows(items)}(目标 {payload_target(worst)})"]
-    detail = [f"样本 {worst['samples']} 批次,不合格 {worst['failed']} 批次",
-              f"95%置信区间 {number(worst['low'], Measure(worst['measure']))} – "
-              f"{number(worst['high'], Measure(worst['measure']))}"]
+    detail = [
+        f"样本 {worst['samples']} 批次,不合格 {worst['failed']} 批次",
+        f"95%置信区间 {number(worst['low'], Measure(worst['measure']))} – "
+        f"{number(worst['high'], Measure(worst['measure']))}",
+    ]
     if worst.get("opened_at"):
         detail.append(f"自 {worst['opened_at'][:16].replace('T', ' ')} 起")
     lines.append("  " + ";".join(detail))
@@ -109,8 +131,9 @@ def _line(items: Sequence[Mapping[str, Any]], folded: Sequence[Mapping[str, Any]
     if worst.get("acknowledged_by"):
         lines.append(f"  已确认:{worst['acknowledged_by']}({worst['acknowledged_at'][:16].replace('T', ' ')})")
     if worst.get("top_failed_items"):
-        lines.append("  主要不合格项目:" + "、".join(f"{md(name)}({count})"
-                                                   for name, count in worst["top_failed_items"]))
+        lines.append(
+            "  主要不合格项目:" + "、".join(f"{md(name)}({count})" for name, count in worst["top_failed_items"])
+        )
     if worst.get("top_failed_firms"):
         lines.append("  涉及企业:" + "、".join(f"{md(name)}({count})" for name, count in worst["top_failed_firms"]))
     if folded:
@@ -118,8 +141,10 @@ def _line(items: Sequence[Mapping[str, Any]], folded: Sequence[Mapping[str, Any]
         for f in folded:
             counties.setdefault(md(f["region_name"]), f)
         verb = "未达标" if Transition(worst["transition"]) in _FIRING else "恢复"
-        lines.append(f"  下级地区同时{verb}:" + "、".join(
-            f"{name} {number(f['value'], Measure(f['measure']))}" for name, f in counties.items()))
+        lines.append(
+            f"  下级地区同时{verb}:"
+            + "、".join(f"{name} {number(f['value'], Measure(f['measure']))}" for name, f in counties.items())
+        )
     return lines
 
 
@@ -127,8 +152,10 @@ def _pace_lines(p: Mapping[str, Any], mark: str, scope: str) -> list[str]:
     """达标预测: the projected year end with its interval and probability, then what drives it."""
     measure = Measure(p["measure"])
     pace = p.get("pace") or {}
-    head = (f"- {mark}|{scope}|{p['indicator_name']}:{window_label(PACE_WINDOW)} 预计年底{label(measure)}"
-            f" **{number(p['value'], measure)}**(区间 {number(p['low'], measure)}–{number(p['high'], measure)})")
+    head = (
+        f"- {mark}|{scope}|{p['indicator_name']}:{window_label(PACE_WINDOW)} 预计年底{label(measure)}"
+        f" **{number(p['value'], measure)}**(区间 {number(p['low'], measure)}–{number(p['high'], measure)})"
+    )
     if pace.get("outcome") == "lost":
         head += ",已无法达标"
     elif pace.get("probability") is not None:
@@ -140,26 +167,39 @@ def _pace_lines(p: Mapping[str, Any], mark: str, scope: str) -> list[str]:
         if pace.get("needed") is not None and pace.get("outcome") == "open":
             detail.append(f"其余 {pace['remaining']} 批次需达 {pace['needed']:.2f}%")
     lines.append("  " + ";".join(detail))
-    signals = [f"近{b['long_days']}天/近{b['short_days']}天预算消耗 {b['long']:.1f}×/{b['short']:.1f}×"
-               f"(阈值 {b['factor']:g}×)" for b in pace.get("burns", []) if b["firing"]]
+    signals = [
+        f"近{b['long_days']}天/近{b['short_days']}天预算消耗 {b['long']:.1f}×/{b['short']:.1f}×(阈值 {b['factor']:g}×)"
+        for b in pace.get("burns", [])
+        if b["firing"]
+    ]
     drift = pace.get("drift")
     if drift and drift["signalled"]:
-        signals.append(f"不合格率持续上升(CUSUM {drift['statistic']:.1f} ≥ {drift['threshold']:.1f},"
-                       f"{'上年同期' if drift['seasonal'] else '目标允许'}不合格率 {drift['baseline']:.2f}%)")
+        signals.append(
+            f"不合格率持续上升(CUSUM {drift['statistic']:.1f} ≥ {drift['threshold']:.1f},"
+            f"{'上年同期' if drift['seasonal'] else '目标允许'}不合格率 {drift['baseline']:.2f}%)"
+        )
     if signals:
         lines.append("  " + ";".join(signals))
     return lines
 
 
-def _fold(items: list[dict[str, Any]], rules: Sequence[InhibitRule]) -> tuple[list[dict[str, Any]],
-                                                                             dict[int, list[dict[str, Any]]]]:
+def _fold(
+    items: list[dict[str, Any]], rules: Sequence[InhibitRule]
+) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]]]:
     """Items that keep their own line, and for each source item (by index) the items folded into it."""
     folded: dict[int, list[dict[str, Any]]] = {}
     kept = []
     for target in items:
-        source = next((i for i, s in enumerate(items) if s is not target and
-                       (Transition(s["transition"]) in _FIRING) == (Transition(target["transition"]) in _FIRING)
-                       and any(rule.folds(s, target) for rule in rules)), None)
+        source = next(
+            (
+                i
+                for i, s in enumerate(items)
+                if s is not target
+                and (Transition(s["transition"]) in _FIRING) == (Transition(target["transition"]) in _FIRING)
+                and any(rule.folds(s, target) for rule in rules)
+            ),
+            None,
+        )
         if source is None:
             kept.append(target)
         else:
@@ -171,8 +211,9 @@ def _fold(items: list[dict[str, Any]], rules: Sequence[InhibitRule]) -> tuple[li
 AckLink = Callable[[list[int]], str]
 
 
-def group_message(payloads: Sequence[dict[str, Any]], rules: Sequence[InhibitRule],
-                  ack_link: AckLink | None = None) -> Message | None:
+def group_message(
+    payloads: Sequence[dict[str, Any]], rules: Sequence[InhibitRule], ack_link: AckLink | None = None
+) -> Message | None:
     """The message for a group's changes since its last message. People read the latest change of each alert;
     machines (the webhook's JSON) get every change, in order."""
     changes = sorted((upgraded(p) for p in payloads), key=lambda p: p["event_id"])
@@ -194,8 +235,9 @@ def group_message(payloads: Sequence[dict[str, Any]], rules: Sequence[InhibitRul
         # The windows of an indicator in a region share a line; its pace (达标预测) has a line of its own.
         section.sort(key=lambda p: (p["indicator"], p["region"], p["subcategory"], p["window"] == PACE_WINDOW))
         lines = []
-        for _, group in groupby(section, key=lambda p: (p["indicator"], p["region"], p["subcategory"],
-                                                        p["window"] == PACE_WINDOW)):
+        for _, group in groupby(
+            section, key=lambda p: (p["indicator"], p["region"], p["subcategory"], p["window"] == PACE_WINDOW)
+        ):
             windows = sorted(group, key=lambda p: (_RANK[Severity(p["severity"])], -_shortfall(p)))
             below = [f for p in windows for f in folded.get(index[id(p)], [])]
             lines.append((_RANK[Severity(windows[0]["severity"])], -_shortfall(windows[0]), _line(windows, below)))
@@ -207,23 +249,35 @@ def group_message(payloads: Sequence[dict[str, Any]], rules: Sequence[InhibitRul
     if ack_link is not None and firing:  # on the last line, which a message cut to fit keeps (notify.channels)
         links += f" · [确认告警]({ack_link([int(p['alert_id']) for p in firing])})"
     body.append(links)
-    head = (f"【告警·{label(Severity(worst['severity']))}】" if firing
-            else f"【{TRANSITION_LABELS[Transition(worst['transition'])]}】")
+    head = (
+        f"【告警·{label(Severity(worst['severity']))}】"
+        if firing
+        else f"【{TRANSITION_LABELS[Transition(worst['transition'])]}】"
+    )
     count = len({(p["indicator"], p["region"], p["subcategory"]) for p in kept})
     where = first["jurisdiction_name"] or first["region_name"]
     title = f"{head}{where} {worst['indicator_name']}" + (f" 等{count}项" if count > 1 else "")
-    return Message(title=title, markdown=f"### {title}\n" + "\n".join(body),
-                   data={"kind": "alert_group", "title": title, "alerts": changes},  # every change, in order
-                   urgent=any(p["severity"] == Severity.CRITICAL for p in firing),
-                   alertmanager=[alertmanager_alert(p) for p in items])
+    return Message(
+        title=title,
+        markdown=f"### {title}\n" + "\n".join(body),
+        data={"kind": "alert_group", "title": title, "alerts": changes},  # every change, in order
+        urgent=any(p["severity"] == Severity.CRITICAL for p in firing),
+        alertmanager=[alertmanager_alert(p) for p in items],
+    )
 
 
-def renderer(config: ChannelsConfig, links: AckLinks | None = None, clock: Callable[[], datetime] = qsmon_now, *,
-             timezone: str | None = None) -> Callable[[Channel, list[dict[str, Any]]], Message | None]:
+def renderer(
+    config: ChannelsConfig,
+    links: AckLinks | None = None,
+    clock: Callable[[], datetime] = qsmon_now,
+    *,
+    timezone: str | None = None,
+) -> Callable[[Channel, list[dict[str, Any]]], Message | None]:
     """What the notifier renders a group with (notify.delivery.Render): alert changes, or case notices (a group holds
     one or the other: their group keys differ). With ``links``, robot and mail messages carry an acknowledge link,
     valid from when the message goes out; a channel with ``mention`` @-mentions the roster's people on duty that
     day (in ``timezone``, default the settings')."""
+
     def render(channel: Channel, payloads: list[dict[str, Any]]) -> Message | None:
         if payloads and str(payloads[0].get("kind", "")).startswith("case_"):
             return case_message(payloads)
@@ -236,8 +290,12 @@ def renderer(config: ChannelsConfig, links: AckLinks | None = None, clock: Calla
         zone = timezone or get_settings().timezone
         if message is not None and _held_by_mute(config, channel, payloads, zone):
             title = "【静默时段汇总】" + message.title
-            message = replace(message, title=title, markdown=message.markdown.replace(message.title, title, 1),
-                              data={**message.data, "title": title})
+            message = replace(
+                message,
+                title=title,
+                markdown=message.markdown.replace(message.title, title, 1),
+                data={**message.data, "title": title},
+            )
         if message is None or channel.mention is None or config.roster is None:
             return message
         wanted = set(channel.mention.severities)
@@ -245,6 +303,7 @@ def renderer(config: ChannelsConfig, links: AckLinks | None = None, clock: Calla
             return message
         on_duty = config.roster.on_duty(local_day(now, zone))
         return replace(message, mentions=[person for _, person in on_duty])
+
     return render
 
 
@@ -266,12 +325,20 @@ def alertmanager_alert(p: Mapping[str, Any]) -> dict[str, Any]:
     now = datetime.now(UTC)
     ended = Transition(p["transition"]) not in _FIRING
     return {
-        "labels": {"alertname": ALERTNAMES[p["window"] == PACE_WINDOW], "plan": p["plan"], "indicator": p["indicator"],
-                   "region": p["region"], "subcategory": p["subcategory"] or "all", "window": p["window"],
-                   "severity": p["severity"]},
-        "annotations": {"summary": f"{p['region_name']} {p['indicator_name']} {p['window_label']}"
-                                   f" {number(p['value'], Measure(p['measure']))}(目标 {payload_target(p)})",
-                        "description": plan_line(p)},
+        "labels": {
+            "alertname": ALERTNAMES[p["window"] == PACE_WINDOW],
+            "plan": p["plan"],
+            "indicator": p["indicator"],
+            "region": p["region"],
+            "subcategory": p["subcategory"] or "all",
+            "window": p["window"],
+            "severity": p["severity"],
+        },
+        "annotations": {
+            "summary": f"{p['region_name']} {p['indicator_name']} {p['window_label']}"
+            f" {number(p['value'], Measure(p['measure']))}(目标 {payload_target(p)})",
+            "description": plan_line(p),
+        },
         "startsAt": min(datetime.fromisoformat(p.get("opened_at") or p["at"]), now).isoformat(),
         "endsAt": (now if ended else now + ALERTMANAGER_HOLD).isoformat(),
         "generatorURL": p["dashboard_url"],

@@ -55,9 +55,22 @@ def pace_evaluation(plan: Plan, indicator: Indicator, view: PaceView) -> Evaluat
     ceiling = min(severity or Severity.INFO, indicator.severity, key=_RANK.__getitem__)
     f = view.forecast
     low, high = sorted((_as_measured(indicator, f.low), _as_measured(indicator, f.high)))
-    return Evaluation(plan.id, indicator.id, view.scope, PACE_WINDOW, view.year, view.tested, view.failed,
-                      _as_measured(indicator, f.projected), Interval(low, high), indicator.target.op,
-                      indicator.target.value, None, state, ceiling.value)
+    return Evaluation(
+        plan.id,
+        indicator.id,
+        view.scope,
+        PACE_WINDOW,
+        view.year,
+        view.tested,
+        view.failed,
+        _as_measured(indicator, f.projected),
+        Interval(low, high),
+        indicator.target.op,
+        indicator.target.value,
+        None,
+        state,
+        ceiling.value,
+    )
 
 
 def details(view: PaceView) -> dict[str, Any]:
@@ -65,16 +78,37 @@ def details(view: PaceView) -> dict[str, Any]:
     rates, drift, the planned volume and where it comes from."""
     f = view.forecast
     return {
-        "probability": f.probability, "outcome": f.outcome.value, "needed": f.needed, "remaining": f.remaining,
-        "planned": view.planned.batches, "planned_text": view.planned.text, "budget": view.budget,
-        "budget_left": view.budget_left, "good_target": view.target, "year_end": view.year_end.isoformat(),
-        "burns": [{"long_days": b.rule.long_days, "short_days": b.rule.short_days, "factor": b.rule.factor,
-                   "long": b.long_rate, "short": b.short_rate, "firing": b.firing} for b in view.burns],
-        "drift": None if view.drift is None else {
-            "statistic": view.drift.statistic, "threshold": view.drift.threshold, "baseline": view.drift.baseline,
-            "seasonal": view.drift.seasonal, "signalled": view.drift.signalled},
+        "probability": f.probability,
+        "outcome": f.outcome.value,
+        "needed": f.needed,
+        "remaining": f.remaining,
+        "planned": view.planned.batches,
+        "planned_text": view.planned.text,
+        "budget": view.budget,
+        "budget_left": view.budget_left,
+        "good_target": view.target,
+        "year_end": view.year_end.isoformat(),
+        "burns": [
+            {
+                "long_days": b.rule.long_days,
+                "short_days": b.rule.short_days,
+                "factor": b.rule.factor,
+                "long": b.long_rate,
+                "short": b.short_rate,
+                "firing": b.firing,
+            }
+            for b in view.burns
+        ],
+        "drift": None
+        if view.drift is None
+        else {
+            "statistic": view.drift.statistic,
+            "threshold": view.drift.threshold,
+            "baseline": view.drift.baseline,
+            "seasonal": view.drift.seasonal,
+            "signalled": view.drift.signalled,
+        },
     }
-
 
 
 _UPSERT_FORECAST = """
@@ -93,8 +127,9 @@ ON CONFLICT (plan_id, indicator_id, region_code, subcategory) DO UPDATE SET
 """
 
 
-def store_forecasts(conn: psycopg.Connection, plan: Plan, indicator: Indicator, views: list[PaceView],
-                    now: datetime) -> None:
+def store_forecasts(
+    conn: psycopg.Connection, plan: Plan, indicator: Indicator, views: list[PaceView], now: datetime
+) -> None:
     """The latest forecast of each scope, for the dashboards (migration 060); an upsert, so repeating it is
     harmless."""
     for view in views:

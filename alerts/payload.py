@@ -30,8 +30,9 @@ class Event:
     plan_status: PlanStatus
 
 
-def build_payload(conn: psycopg.Connection, plan: Plan, event: Event, dashboard_url: str,
-                  zone: ZoneInfo) -> dict[str, Any]:
+def build_payload(
+    conn: psycopg.Connection, plan: Plan, event: Event, dashboard_url: str, zone: ZoneInfo
+) -> dict[str, Any]:
     """The change as channels render it; its times in the plans' zone (messages show them as they are written)."""
     e = event.evaluation
     at = event.at.astimezone(zone)
@@ -41,26 +42,47 @@ def build_payload(conn: psycopg.Connection, plan: Plan, event: Event, dashboard_
     closing = event.transition in ("resolved", "expired")
     top_items = [] if closing else top_failed_items(conn, indicator, e.days, e.scope.region_code, e.scope.subcategory)
     top_firms = [] if closing else top_failed_firms(conn, indicator, e.days, e.scope.region_code, e.scope.subcategory)
-    opened = conn.execute("SELECT opened_at, acknowledged_at, acknowledged_by FROM alerts WHERE id = %s",
-                          (event.alert_id,)).fetchone()
+    opened = conn.execute(
+        "SELECT opened_at, acknowledged_at, acknowledged_by FROM alerts WHERE id = %s", (event.alert_id,)
+    ).fetchone()
     return {
-        "alert_id": event.alert_id, "event_id": event.event_id, "transition": event.transition,
-        "severity": event.severity, "at": at.isoformat(),
+        "alert_id": event.alert_id,
+        "event_id": event.event_id,
+        "transition": event.transition,
+        "severity": event.severity,
+        "at": at.isoformat(),
         "opened_at": opened[0].astimezone(zone).isoformat() if opened else None,
         # Who is on it: named in every later message, until a reopening clears it (alerts.store).
         "acknowledged_at": opened[1].astimezone(zone).isoformat() if opened and opened[1] else None,
         "acknowledged_by": opened[2] if opened else None,
-        "plan": plan.id, "plan_title": plan.title, "plan_status": event.plan_status.value,
-        "period_start": plan.period.start.isoformat(), "period_end": plan.period.end.isoformat(),
+        "plan": plan.id,
+        "plan_title": plan.title,
+        "plan_status": event.plan_status.value,
+        "period_start": plan.period.start.isoformat(),
+        "period_end": plan.period.end.isoformat(),
         "in_force_until": plan.in_force_until.isoformat() if plan.in_force_until else None,
-        "jurisdiction": jurisdiction, "jurisdiction_name": plan.jurisdiction.name,
+        "jurisdiction": jurisdiction,
+        "jurisdiction_name": plan.jurisdiction.name,
         "region_level": "jurisdiction" if e.scope.region_code == jurisdiction else "region",
-        "indicator": indicator.id, "indicator_name": indicator.name, "measure": indicator.measure.value,
-        "region": e.scope.region_code, "region_name": name_of(e.scope.region_code), "subcategory": e.scope.subcategory,
-        "window": e.window, "window_label": window_label(e.window), "first_day": e.days.first.isoformat(),
-        "last_day": e.days.last.isoformat(), "value": e.value, "low": e.interval.low, "high": e.interval.high,
-        "op": e.op.value, "target": e.target, "previous_value": e.previous_value, "samples": e.samples,
-        "failed": e.failed, "state": e.state.value,
+        "indicator": indicator.id,
+        "indicator_name": indicator.name,
+        "measure": indicator.measure.value,
+        "region": e.scope.region_code,
+        "region_name": name_of(e.scope.region_code),
+        "subcategory": e.scope.subcategory,
+        "window": e.window,
+        "window_label": window_label(e.window),
+        "first_day": e.days.first.isoformat(),
+        "last_day": e.days.last.isoformat(),
+        "value": e.value,
+        "low": e.interval.low,
+        "high": e.interval.high,
+        "op": e.op.value,
+        "target": e.target,
+        "previous_value": e.previous_value,
+        "samples": e.samples,
+        "failed": e.failed,
+        "state": e.state.value,
         "top_failed_items": [[c.item, c.failures] for c in top_items],
         "top_failed_firms": [[c.item, c.failures] for c in top_firms],
         "dashboard_url": f"{dashboard_url}?{query}",

@@ -34,23 +34,31 @@ class PipelineCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         s = self.settings
-        up = GaugeMetricFamily("qsmon_pipeline_source_up", "1 when the collector could read the source",
-                               labels=["source"])
-        lag = GaugeMetricFamily("qsmon_pipeline_lag_records",
-                                "Records in Kafka the database has not applied (broker log end - stored offset)",
-                                labels=["partition"])
-        refused = GaugeMetricFamily("qsmon_pipeline_partition_refused",
-                                    "1 when the stored offsets count another log than the broker's "
-                                    "(qsmon offsets show)", labels=["partition"])
+        up = GaugeMetricFamily(
+            "qsmon_pipeline_source_up", "1 when the collector could read the source", labels=["source"]
+        )
+        lag = GaugeMetricFamily(
+            "qsmon_pipeline_lag_records",
+            "Records in Kafka the database has not applied (broker log end - stored offset)",
+            labels=["partition"],
+        )
+        refused = GaugeMetricFamily(
+            "qsmon_pipeline_partition_refused",
+            "1 when the stored offsets count another log than the broker's (qsmon offsets show)",
+            labels=["partition"],
+        )
         pending = GaugeMetricFamily("qsmon_outbox_pending", "Notifications not yet delivered")
-        oldest = GaugeMetricFamily("qsmon_outbox_oldest_pending_seconds",
-                                   "Age of the oldest undelivered notification (0 when none)")
+        oldest = GaugeMetricFamily(
+            "qsmon_outbox_oldest_pending_seconds", "Age of the oldest undelivered notification (0 when none)"
+        )
         dead = GaugeMetricFamily("qsmon_dead_letters", "Records in the dead-letter topic (its log end)")
         stored: dict[int, StoredOffset] | None = None
         try:
             with connect(s.dsn, application_name="qsmon-pipeline-metrics", connect_timeout_s=3) as conn:
-                stored = {p: StoredOffset(o, log) for p, o, log in
-                          conn.execute(_OFFSETS, (s.worker_group, s.results_topic)).fetchall()}
+                stored = {
+                    p: StoredOffset(o, log)
+                    for p, o, log in conn.execute(_OFFSETS, (s.worker_group, s.results_topic)).fetchall()
+                }
                 count, age = conn.execute(_OUTBOX).fetchone() or (0, 0)
             pending.add_metric([], count)
             oldest.add_metric([], float(age))
@@ -68,7 +76,8 @@ class PipelineCollector(Collector):
                 refusing = refusals(stored, log, log.end)
                 for partition in sorted(log.end):
                     is_refused = partition in refusing
-                    lag.add_metric([str(partition)], records_waiting(partition, stored.get(partition), log,
-                                                                     refused=is_refused))
+                    lag.add_metric(
+                        [str(partition)], records_waiting(partition, stored.get(partition), log, refused=is_refused)
+                    )
                     refused.add_metric([str(partition)], 1 if is_refused else 0)
         yield from (up, lag, refused, pending, oldest, dead)

@@ -21,23 +21,30 @@ def rules(plans: Iterable[Plan], *, for_: str = "5m") -> dict[str, Any]:
             selector = f'plan="{plan.id}", indicator="{indicator.id}"'
             # The severity notifications use: the state's, capped by the indicator's. Where the cap makes both
             # firing states one severity, one rule (>= 1); else one per state.
-            severities = {code: capped(state, indicator.severity.value)
-                          for state, code in ((State.CRITICAL, 2), (State.WARNING, 1))}
-            conditions = ([(">= 1", severities[2])] if severities[1] == severities[2]
-                          else [("== 2", severities[2]), ("== 1", severities[1])])
+            severities = {
+                code: capped(state, indicator.severity.value)
+                for state, code in ((State.CRITICAL, 2), (State.WARNING, 1))
+            }
+            conditions = (
+                [(">= 1", severities[2])]
+                if severities[1] == severities[2]
+                else [("== 2", severities[2]), ("== 1", severities[1])]
+            )
             for condition, severity in conditions:
-                group_rules.append({
-                    "alert": "QsmonIndicatorBelowTarget",
-                    "expr": f"max by (plan, indicator, region, subcategory, window) "
-                            f"(qsmon_indicator_state{{{selector}}}) {condition}",
-                    "for": for_,
-                    "labels": {"severity": severity, "plan": plan.id, "indicator": indicator.id},
-                    "annotations": {
-                        "summary": f"{indicator.name}({{{{ $labels.region }}}},{{{{ $labels.window }}}})未达目标",
-                        "description": f"{plan.title}:{indicator.name} 目标 {target_text(indicator)};"
-                                       "状态 {{ $value }}(1 警告,2 严重)",
-                    },
-                })
+                group_rules.append(
+                    {
+                        "alert": "QsmonIndicatorBelowTarget",
+                        "expr": f"max by (plan, indicator, region, subcategory, window) "
+                        f"(qsmon_indicator_state{{{selector}}}) {condition}",
+                        "for": for_,
+                        "labels": {"severity": severity, "plan": plan.id, "indicator": indicator.id},
+                        "annotations": {
+                            "summary": f"{indicator.name}({{{{ $labels.region }}}},{{{{ $labels.window }}}})未达目标",
+                            "description": f"{plan.title}:{indicator.name} 目标 {target_text(indicator)};"
+                            "状态 {{ $value }}(1 警告,2 严重)",
+                        },
+                    }
+                )
         groups.append({"name": f"qsmon-{plan.id}", "rules": group_rules})
     return {"groups": groups}
 

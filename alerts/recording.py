@@ -31,8 +31,16 @@ class RecordedEvent:
 Payload = Callable[[psycopg.Connection, RecordedEvent], dict[str, Any]]
 
 
-def announce(conn: psycopg.Connection, alert_id: int, transition: Transition, severity: str, e: Evaluation,
-             now: datetime, channels: Sequence[Channel], payload: Payload) -> RecordedEvent:
+def announce(
+    conn: psycopg.Connection,
+    alert_id: int,
+    transition: Transition,
+    severity: str,
+    e: Evaluation,
+    now: datetime,
+    channels: Sequence[Channel],
+    payload: Payload,
+) -> RecordedEvent:
     """Record the event and queue it for every channel that wants it, unless a silence matches it; a recovery
     under a silence that announces recoveries is held until the silence ends (notify.held)."""
     event_id = store.insert_event(conn, alert_id, transition.value, severity, e, now)
@@ -43,20 +51,40 @@ def announce(conn: psycopg.Connection, alert_id: int, transition: Transition, se
         if transition is Transition.RESOLVED and silence.announce_recoveries and routed:
             body = payload(conn, recorded)
             for channel in routed:
-                hold(conn, alert_id=alert_id, event_id=event_id, channel=channel.name,
-                     group_key=channel.group_key(body), payload=body, held_by=silence.holder, now=now)
+                hold(
+                    conn,
+                    alert_id=alert_id,
+                    event_id=event_id,
+                    channel=channel.name,
+                    group_key=channel.group_key(body),
+                    payload=body,
+                    held_by=silence.holder,
+                    now=now,
+                )
         return recorded
     body = payload(conn, recorded) if routed else {}
     for channel in routed:
-        enqueue(conn, alert_id=alert_id, event_id=event_id, channel=channel.name, group_key=channel.group_key(body),
-                payload=body)
+        enqueue(
+            conn,
+            alert_id=alert_id,
+            event_id=event_id,
+            channel=channel.name,
+            group_key=channel.group_key(body),
+            payload=body,
+        )
     if routed:
         store.mark_notified(conn, alert_id, now)
     return recorded
 
 
-def record(conn: psycopg.Connection, evaluations: Sequence[Evaluation], now: datetime, policy: Policy,
-           channels: Sequence[Channel], payload: Payload) -> list[RecordedEvent]:
+def record(
+    conn: psycopg.Connection,
+    evaluations: Sequence[Evaluation],
+    now: datetime,
+    policy: Policy,
+    channels: Sequence[Channel],
+    payload: Payload,
+) -> list[RecordedEvent]:
     """Store evaluations, move alerts, and queue one outbox row per (event, routed channel): one transaction.
 
     The caller wakes the notifier after committing (notify.outbox.wake_notifier): outside the transaction, so a
@@ -75,8 +103,7 @@ def record(conn: psycopg.Connection, evaluations: Sequence[Evaluation], now: dat
             if decision.transition is Transition.OPENED:
                 alert_id = store.insert_alert(conn, e, after, now)
             elif alert_id is not None and decision.touch:
-                store.update_alert(conn, alert_id, e, after, now,
-                                   reopened=decision.transition is Transition.REOPENED)
+                store.update_alert(conn, alert_id, e, after, now, reopened=decision.transition is Transition.REOPENED)
             if decision.transition is None or alert_id is None:
                 continue
             events.append(announce(conn, alert_id, decision.transition, after.severity, e, now, channels, payload))

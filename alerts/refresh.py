@@ -41,8 +41,9 @@ def refresh_alertmanager(conn: psycopg.Connection, sender: DeadlineSender, chann
     return _post(sender, channel, [alertmanager_alert(p | {"transition": "repeated"}) for p in payloads])
 
 
-def end_in_alertmanager(conn: psycopg.Connection, sender: DeadlineSender, channel: Channel,
-                        alert_ids: list[int]) -> int:
+def end_in_alertmanager(
+    conn: psycopg.Connection, sender: DeadlineSender, channel: Channel, alert_ids: list[int]
+) -> int:
     """Tell the channel these alerts ended (closed without a message: no plan in use evaluates them); else it
     would show them firing until the endsAt of their last refresh."""
     payloads = [row[0] for row in conn.execute(_LAST_PAYLOADS, (alert_ids, channel.name)).fetchall()]
@@ -57,8 +58,9 @@ def _post(sender: DeadlineSender, channel: Channel, alerts: list[dict[str, objec
         return 0
     url = channel.endpoint.rstrip("/") + "/api/v2/alerts"
     try:
-        sender.call(channel, channel.timeout_s,
-                    lambda: post_json(sender.client, channel, orjson.dumps(alerts), {}, url=url))
+        sender.call(
+            channel, channel.timeout_s, lambda: post_json(sender.client, channel, orjson.dumps(alerts), {}, url=url)
+        )
     except DeliveryError as exc:
         log.warning("could not update Alertmanager (its alerts last until endsAt): %s", exc)
         return 0

@@ -42,8 +42,15 @@ def in_working_hours(now: datetime, timezone: str) -> bool:
     return workday and OFFICE_HOURS[0] <= local.time() < OFFICE_HOURS[1]
 
 
-def reminder_due(last_notified_at: datetime | None, last_change_at: datetime, now: datetime,
-                 policy: RepeatPolicy, *, acknowledged_at: datetime | None = None, reminders_sent: int = 0) -> bool:
+def reminder_due(
+    last_notified_at: datetime | None,
+    last_change_at: datetime,
+    now: datetime,
+    policy: RepeatPolicy,
+    *,
+    acknowledged_at: datetime | None = None,
+    reminders_sent: int = 0,
+) -> bool:
     """Whether a firing, unsilenced alert is to be announced again now."""
     if ack_holds(acknowledged_at, last_change_at):
         return False

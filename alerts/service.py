@@ -61,8 +61,11 @@ def check_lease(lease_s: float, alertmanagers: Iterable[Channel]) -> None:
     outlast that, or the leader would lose its session, and the lead, at every refresh."""
     silent_s = sum(c.timeout_s for c in alertmanagers)
     if silent_s + 2 >= lease_s:
-        raise ConfigError("QSMON_ALERTS_LEADER_LEASE_SECONDS must exceed the Alertmanager channels' timeouts "
-                          "(their sum, plus 2 s)", lease_s=lease_s, alertmanager_timeouts_s=silent_s)
+        raise ConfigError(
+            "QSMON_ALERTS_LEADER_LEASE_SECONDS must exceed the Alertmanager channels' timeouts (their sum, plus 2 s)",
+            lease_s=lease_s,
+            alertmanager_timeouts_s=silent_s,
+        )
 
 
 def sync_reference_data(conn: psycopg.Connection, plans: Iterable[Plan]) -> int:
@@ -71,8 +74,7 @@ def sync_reference_data(conn: psycopg.Connection, plans: Iterable[Plan]) -> int:
 
     plans = list(plans)
     windows = {window for plan in plans for indicator in plan.indicators for window in indicator.windows}
-    return sync_reference(conn, plans, label_rows(windows, {**TRANSITION_LABELS, **CASE_LABELS}),
-                          problem_type_rows())
+    return sync_reference(conn, plans, label_rows(windows, {**TRANSITION_LABELS, **CASE_LABELS}), problem_type_rows())
 
 
 def build_engine(settings: Settings) -> AlertEngine:
@@ -89,17 +91,26 @@ def build_engine(settings: Settings) -> AlertEngine:
 
 class ServiceMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.events = Counter("qsmon_alert_events_total", "Alert transitions recorded", ["transition"],
-                              registry=registry)
-        self.leader = Gauge("qsmon_alerts_leader", "1 while this engine leads (evaluates and notifies)",
-                            registry=registry)
-        self.last_sweep = Gauge("qsmon_alerts_last_sweep_timestamp_seconds", "When the last full sweep finished",
-                                registry=registry)
-        self.sweep_seconds = Histogram("qsmon_alerts_sweep_seconds", "Time of one full sweep",
-                                       buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120), registry=registry)
-        self.db_retries = Counter("qsmon_alerts_db_retries_total",
-                                  "Turns of the alert engine that failed on the database or Kafka and were retried",
-                                  registry=registry)
+        self.events = Counter(
+            "qsmon_alert_events_total", "Alert transitions recorded", ["transition"], registry=registry
+        )
+        self.leader = Gauge(
+            "qsmon_alerts_leader", "1 while this engine leads (evaluates and notifies)", registry=registry
+        )
+        self.last_sweep = Gauge(
+            "qsmon_alerts_last_sweep_timestamp_seconds", "When the last full sweep finished", registry=registry
+        )
+        self.sweep_seconds = Histogram(
+            "qsmon_alerts_sweep_seconds",
+            "Time of one full sweep",
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+            registry=registry,
+        )
+        self.db_retries = Counter(
+            "qsmon_alerts_db_retries_total",
+            "Turns of the alert engine that failed on the database or Kafka and were retried",
+            registry=registry,
+        )
 
 
 class AlertService:
@@ -113,18 +124,34 @@ class AlertService:
         check_lease(settings.alerts_leader_lease_seconds, self.alertmanagers)
         # The notifier's lock (one delivers at a time) is bounded too: by the lease plus its longest send, during
         # which it is silent on purpose.
-        longest_send = max((max(30.0, c.timeout_s) if c.type == "smtp" else c.timeout_s
-                            for c in self.engine.channels.channels), default=0.0)
-        self.notifier = Notifier(settings.dsn, {c.name: c for c in self.engine.channels.channels}, registry,
-                                 renderer(self.engine.channels, links_from_settings(
-                                     settings.ack_secret.get_secret_value() if settings.ack_secret else None,
-                                     settings.ack_link_url, settings.ack_link_hours), timezone=settings.timezone),
-                                 muted=self._muted,
-                                 session_bound_s=settings.alerts_leader_lease_seconds + longest_send)
+        longest_send = max(
+            (max(30.0, c.timeout_s) if c.type == "smtp" else c.timeout_s for c in self.engine.channels.channels),
+            default=0.0,
+        )
+        self.notifier = Notifier(
+            settings.dsn,
+            {c.name: c for c in self.engine.channels.channels},
+            registry,
+            renderer(
+                self.engine.channels,
+                links_from_settings(
+                    settings.ack_secret.get_secret_value() if settings.ack_secret else None,
+                    settings.ack_link_url,
+                    settings.ack_link_hours,
+                ),
+                timezone=settings.timezone,
+            ),
+            muted=self._muted,
+            session_bound_s=settings.alerts_leader_lease_seconds + longest_send,
+        )
         self._alertmanager_sender = DeadlineSender(self.notifier.client)  # the engine loop's, not the notifier's
-        self.cases = CaseSweep(load_table(settings.case_deadlines_file), list(self.engine.channels.channels),
-                               soon_working_days=settings.cases_due_soon_working_days,
-                               digest_hour=settings.cases_digest_hour, timezone=settings.timezone)
+        self.cases = CaseSweep(
+            load_table(settings.case_deadlines_file),
+            list(self.engine.channels.channels),
+            soon_working_days=settings.cases_due_soon_working_days,
+            digest_hour=settings.cases_digest_hour,
+            timezone=settings.timezone,
+        )
         self.heartbeat = Heartbeat("alert engine loop", limit_s=max(300.0, 3 * settings.alerts_sweep_seconds))
         self.failure: BaseException | None = None
         self._consumer: Any = None
@@ -197,8 +224,12 @@ class AlertService:
     def _recover(self, exc: Exception, failures: int) -> None:
         delay = min(MAX_BACKOFF_S, 0.5 * 2 ** min(failures, 8)) * random.uniform(0.8, 1.2)  # noqa: S311
         self.metrics.db_retries.inc()
-        log.warning("alert engine lost the database (attempt %d), retrying in %.1fs: %s", failures, delay,
-                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        log.warning(
+            "alert engine lost the database (attempt %d), retrying in %.1fs: %s",
+            failures,
+            delay,
+            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+        )
         self.engine.close()
         self._last_sweep_at = None  # changes seen meanwhile were not evaluated: the first sweep back covers them
         self.stop.wait(delay)
@@ -217,14 +248,16 @@ class AlertService:
                 self.metrics.events.labels(event.transition.value).inc()
             if self.engine.retired:
                 for channel in self.alertmanagers:
-                    end_in_alertmanager(self.engine.connection(), self._alertmanager_sender, channel,
-                                        self.engine.retired)
+                    end_in_alertmanager(
+                        self.engine.connection(), self._alertmanager_sender, channel, self.engine.retired
+                    )
             self._sweep_cases()
             self._last_sweep_at = time.monotonic()
             self.metrics.sweep_seconds.observe(self._last_sweep_at - started)
             self.metrics.last_sweep.set_to_current_time()
-        if self.alertmanagers and (self._last_refresh_at is None
-                                   or now - self._last_refresh_at >= settings.alerts_alertmanager_refresh_seconds):
+        if self.alertmanagers and (
+            self._last_refresh_at is None or now - self._last_refresh_at >= settings.alerts_alertmanager_refresh_seconds
+        ):
             conn = self.engine.connection()
             for channel in self.alertmanagers:
                 refresh_alertmanager(conn, self._alertmanager_sender, channel)
@@ -283,9 +316,12 @@ class AlertService:
         if self._consumer is None and time.monotonic() >= self._consumer_retry_at:
             try:
                 self._consumer = KafkaConsumer(
-                    self.settings.changes_topic, bootstrap_servers=self.settings.kafka_bootstrap,
-                    group_id=self.settings.alerts_group, auto_offset_reset="latest",
-                    enable_auto_commit=True)  # changes are hints: the sweep covers anything missed
+                    self.settings.changes_topic,
+                    bootstrap_servers=self.settings.kafka_bootstrap,
+                    group_id=self.settings.alerts_group,
+                    auto_offset_reset="latest",
+                    enable_auto_commit=True,
+                )  # changes are hints: the sweep covers anything missed
             except KafkaError as exc:
                 log.warning("change feed unavailable (sweeps continue), retrying in %.0fs: %s", KAFKA_RETRY_S, exc)
                 self._consumer_retry_at = time.monotonic() + KAFKA_RETRY_S

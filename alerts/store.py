@@ -53,9 +53,24 @@ WHERE id = %(id)s
 
 
 def upsert_evaluation(conn: psycopg.Connection, e: Evaluation, now: datetime) -> None:
-    conn.execute(_UPSERT_EVALUATION, (
-        *e.key, e.days.first, e.days.last, e.samples, e.failed, e.value, e.interval.low, e.interval.high,
-        e.op.value, e.target, e.previous_value, e.state.value, now))
+    conn.execute(
+        _UPSERT_EVALUATION,
+        (
+            *e.key,
+            e.days.first,
+            e.days.last,
+            e.samples,
+            e.failed,
+            e.value,
+            e.interval.low,
+            e.interval.high,
+            e.op.value,
+            e.target,
+            e.previous_value,
+            e.state.value,
+            now,
+        ),
+    )
 
 
 def latest_alert(conn: psycopg.Connection, e: Evaluation) -> tuple[int, AlertView] | None:
@@ -67,47 +82,88 @@ def latest_alert(conn: psycopg.Connection, e: Evaluation) -> tuple[int, AlertVie
 
 
 def _figures(e: Evaluation) -> dict[str, Any]:
-    return {"value": e.value, "low": e.interval.low, "high": e.interval.high, "tested": e.samples,
-            "failed": e.failed, "target": e.target}
+    return {
+        "value": e.value,
+        "low": e.interval.low,
+        "high": e.interval.high,
+        "tested": e.samples,
+        "failed": e.failed,
+        "target": e.target,
+    }
 
 
 def insert_alert(conn: psycopg.Connection, e: Evaluation, view: AlertView, now: datetime) -> int:
     f = _figures(e)
-    row = conn.execute(_INSERT_ALERT, (*e.key, view.severity, now, now, f["value"], f["low"], f["high"],
-                                       f["tested"], f["failed"], f["target"])).fetchone()
+    row = conn.execute(
+        _INSERT_ALERT,
+        (*e.key, view.severity, now, now, f["value"], f["low"], f["high"], f["tested"], f["failed"], f["target"]),
+    ).fetchone()
     if row is None:  # INSERT … RETURNING always returns its row
         raise RuntimeError("alert insert returned nothing")
     return int(row[0])
 
 
-def update_alert(conn: psycopg.Connection, alert_id: int, e: Evaluation, view: AlertView, now: datetime, *,
-                 reopened: bool) -> None:
-    conn.execute(_UPDATE_ALERT, {
-        "id": alert_id, "status": "firing" if view.firing else "resolved", "severity": view.severity,
-        "ok_since": view.ok_since, "resolved_at": view.resolved_at, "now": now, "reopened": reopened,
-        **_figures(e)})
+def update_alert(
+    conn: psycopg.Connection, alert_id: int, e: Evaluation, view: AlertView, now: datetime, *, reopened: bool
+) -> None:
+    conn.execute(
+        _UPDATE_ALERT,
+        {
+            "id": alert_id,
+            "status": "firing" if view.firing else "resolved",
+            "severity": view.severity,
+            "ok_since": view.ok_since,
+            "resolved_at": view.resolved_at,
+            "now": now,
+            "reopened": reopened,
+            **_figures(e),
+        },
+    )
 
 
-def insert_event(conn: psycopg.Connection, alert_id: int, kind: str, severity: str | None, e: Evaluation,
-                 now: datetime) -> int:
-    details = {"samples": e.samples, "failed": e.failed, "low": e.interval.low, "high": e.interval.high,
-               "target": e.target, "state": e.state.value}
+def insert_event(
+    conn: psycopg.Connection, alert_id: int, kind: str, severity: str | None, e: Evaluation, now: datetime
+) -> int:
+    details = {
+        "samples": e.samples,
+        "failed": e.failed,
+        "low": e.interval.low,
+        "high": e.interval.high,
+        "target": e.target,
+        "state": e.state.value,
+    }
     row = conn.execute(
         "INSERT INTO alert_events (alert_id, at, kind, severity, value, details) VALUES (%s, %s, %s, %s, %s, %s)"
-        " RETURNING id", (alert_id, now, kind, severity, e.value, orjson.dumps(details).decode())).fetchone()
+        " RETURNING id",
+        (alert_id, now, kind, severity, e.value, orjson.dumps(details).decode()),
+    ).fetchone()
     if row is None:
         raise RuntimeError("event insert returned nothing")
     return int(row[0])
 
 
 def silenced(conn: psycopg.Connection, e: Evaluation, severity: str, now: datetime) -> bool:
-    return notify_silenced(conn, plan_id=e.plan_id, indicator_id=e.indicator_id, region_code=e.scope.region_code,
-                           window=e.window, severity=severity, now=now)
+    return notify_silenced(
+        conn,
+        plan_id=e.plan_id,
+        indicator_id=e.indicator_id,
+        region_code=e.scope.region_code,
+        window=e.window,
+        severity=severity,
+        now=now,
+    )
 
 
 def silence_of(conn: psycopg.Connection, e: Evaluation, severity: str, now: datetime) -> Silence | None:
-    return live_silence(conn, plan_id=e.plan_id, indicator_id=e.indicator_id, region_code=e.scope.region_code,
-                        window=e.window, severity=severity, now=now)
+    return live_silence(
+        conn,
+        plan_id=e.plan_id,
+        indicator_id=e.indicator_id,
+        region_code=e.scope.region_code,
+        window=e.window,
+        severity=severity,
+        now=now,
+    )
 
 
 def mark_notified(conn: psycopg.Connection, alert_id: int, now: datetime) -> None:
@@ -144,34 +200,78 @@ def firing_alerts(conn: psycopg.Connection, plan_id: str, severity_of: dict[str,
     """The plan's firing alerts with their latest evaluation, locked until the transaction ends."""
     alerts = []
     for row in conn.execute(_FIRING, (plan_id,)).fetchall():
-        alert_id, severity, notified, changed, first, last, tested, failed, value, low, high, op, target, \
-            previous, state, plan, indicator, region, subcategory, window, acknowledged, reminders = row
-        evaluation = None if first is None else Evaluation(
-            plan, indicator, Scope(region, subcategory), window, DayRange(first, last), int(tested), int(failed),
-            value, Interval(low, high), Op(op), target, previous, State(state), severity_of.get(indicator, "warning"))
-        alerts.append(FiringAlert(int(alert_id), severity, notified, changed, evaluation, acknowledged,
-                                  int(reminders)))
+        (
+            alert_id,
+            severity,
+            notified,
+            changed,
+            first,
+            last,
+            tested,
+            failed,
+            value,
+            low,
+            high,
+            op,
+            target,
+            previous,
+            state,
+            plan,
+            indicator,
+            region,
+            subcategory,
+            window,
+            acknowledged,
+            reminders,
+        ) = row
+        evaluation = (
+            None
+            if first is None
+            else Evaluation(
+                plan,
+                indicator,
+                Scope(region, subcategory),
+                window,
+                DayRange(first, last),
+                int(tested),
+                int(failed),
+                value,
+                Interval(low, high),
+                Op(op),
+                target,
+                previous,
+                State(state),
+                severity_of.get(indicator, "warning"),
+            )
+        )
+        alerts.append(FiringAlert(int(alert_id), severity, notified, changed, evaluation, acknowledged, int(reminders)))
     return alerts
 
 
 def close_alert(conn: psycopg.Connection, alert_id: int, now: datetime) -> None:
     """Closed without recovering: its plan is no longer in force, or no longer evaluates it."""
-    conn.execute("UPDATE alerts SET status = 'resolved', resolved_at = %s, updated_at = %s WHERE id = %s",
-                 (now, now, alert_id))
+    conn.execute(
+        "UPDATE alerts SET status = 'resolved', resolved_at = %s, updated_at = %s WHERE id = %s", (now, now, alert_id)
+    )
 
 
 def retire_alerts(conn: psycopg.Connection, evaluated: set[tuple[str, str, str]], now: datetime) -> list[int]:
     """Close the firing alerts no evaluation reaches any more, their (plan, indicator, window) gone from the active
     plans (a plan no longer in QSMON_ACTIVE_PLANS, an indicator renamed or removed, a window dropped): nothing
     would ever resolve them, and Alertmanager would be told they fire for ever. Returns their ids."""
-    rows = conn.execute("SELECT id, plan_id, indicator_id, window_name FROM alerts WHERE status = 'firing'"
-                        " ORDER BY id FOR UPDATE").fetchall()
-    retired = [int(alert_id) for alert_id, plan, indicator, window in rows
-               if (plan, indicator, window) not in evaluated]
+    rows = conn.execute(
+        "SELECT id, plan_id, indicator_id, window_name FROM alerts WHERE status = 'firing' ORDER BY id FOR UPDATE"
+    ).fetchall()
+    retired = [
+        int(alert_id) for alert_id, plan, indicator, window in rows if (plan, indicator, window) not in evaluated
+    ]
     for alert_id in retired:
         close_alert(conn, alert_id, now)
     # Their changes still waiting would announce an alert that is closed (and re-fire it in Alertmanager): marked
     # done, unsent, with the reason.
-    conn.execute("UPDATE notification_outbox SET delivered_at = %s, last_error = 'not sent: the alert was retired"
-                 " (no plan in use evaluates it)' WHERE alert_id = ANY(%s) AND delivered_at IS NULL", (now, retired))
+    conn.execute(
+        "UPDATE notification_outbox SET delivered_at = %s, last_error = 'not sent: the alert was retired"
+        " (no plan in use evaluates it)' WHERE alert_id = ANY(%s) AND delivered_at IS NULL",
+        (now, retired),
+    )
     return retired

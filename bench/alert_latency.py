@@ -50,9 +50,17 @@ indicators:
 def breach(trial: int) -> InspectionResult:
     now = clock.now()
     return InspectionResult(
-        sample_id=f"LAT-{trial}-{int(now.timestamp())}", sampled_at=now - timedelta(hours=2), reported_at=now,
-        category=Category.ENGINEERING, subcategory=f"工程-{trial:03d}", sampling_type=SamplingType.ACCEPTANCE,
-        region_code="421083", verdict=Verdict.FAIL, failed_items=(FailedItem(item="混凝土强度"),), source="bench")
+        sample_id=f"LAT-{trial}-{int(now.timestamp())}",
+        sampled_at=now - timedelta(hours=2),
+        reported_at=now,
+        category=Category.ENGINEERING,
+        subcategory=f"工程-{trial:03d}",
+        sampling_type=SamplingType.ACCEPTANCE,
+        region_code="421083",
+        verdict=Verdict.FAIL,
+        failed_items=(FailedItem(item="混凝土强度"),),
+        source="bench",
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -76,16 +84,29 @@ def main() -> None:
     arrivals: dict[str, float] = {}
     (work / "channels.yaml").write_text(
         f"channels:\n  - {{name: hook, type: webhook, url: '{receiver.url}', group_wait_s: {args.group_wait},"
-        " group_interval_s: 0}\n", encoding="utf-8")
-    env = {**os.environ, "QSMON_DATABASE_URL": settings.dsn, "QSMON_RESULTS_TOPIC": settings.results_topic,
-           "QSMON_DLQ_TOPIC": settings.dlq_topic, "QSMON_CHANGES_TOPIC": settings.changes_topic,
-           "QSMON_WORKER_GROUP": settings.worker_group, "QSMON_WORKER_METRICS_PORT": "19511",
-           "QSMON_PLANS_DIR": str(work / "plans"), "QSMON_ACTIVE_PLANS": '["bench-latency"]',
-           "QSMON_CHANNELS_FILE": str(work / "channels.yaml"), "QSMON_ALERTS_GROUP": settings.worker_group + "-a",
-           "QSMON_ALERTS_METRICS_PORT": "19512", "QSMON_ALERTS_SWEEP_SECONDS": "3600"}
+        " group_interval_s: 0}\n",
+        encoding="utf-8",
+    )
+    env = {
+        **os.environ,
+        "QSMON_DATABASE_URL": settings.dsn,
+        "QSMON_RESULTS_TOPIC": settings.results_topic,
+        "QSMON_DLQ_TOPIC": settings.dlq_topic,
+        "QSMON_CHANGES_TOPIC": settings.changes_topic,
+        "QSMON_WORKER_GROUP": settings.worker_group,
+        "QSMON_WORKER_METRICS_PORT": "19511",
+        "QSMON_PLANS_DIR": str(work / "plans"),
+        "QSMON_ACTIVE_PLANS": '["bench-latency"]',
+        "QSMON_CHANNELS_FILE": str(work / "channels.yaml"),
+        "QSMON_ALERTS_GROUP": settings.worker_group + "-a",
+        "QSMON_ALERTS_METRICS_PORT": "19512",
+        "QSMON_ALERTS_SWEEP_SECONDS": "3600",
+    }
     log = (CACHE / "alert-latency.log").open("ab")
-    procs = [subprocess.Popen([sys.executable, "-m", "cli", *cmd], env=env, stdout=log, stderr=log, cwd=ROOT)
-             for cmd in (["worker"], ["alerts", "run"])]
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "cli", *cmd], env=env, stdout=log, stderr=log, cwd=ROOT)
+        for cmd in (["worker"], ["alerts", "run"])
+    ]
     latencies: list[float] = []
     try:
         time.sleep(8)  # both joined their groups

@@ -51,22 +51,39 @@ end
 
 def requests_to_measure(today: str, month_first: str, year_first: str) -> list[tuple[str, str, dict[str, str]]]:
     return [
-        ("rates by county, this month", "/v1/rates", {"from": month_first, "to": today, "group_by": "region",
-                                                      "region": "421000"}),
-        ("rates by month, 3 years, food", "/v1/rates", {"from": year_first, "to": today, "group_by": "month",
-                                                        "region": "421000", "category": "food"}),
-        ("rates by day, 30 days, one county", "/v1/rates", {"from": month_first, "to": today, "group_by": "day",
-                                                            "region": "421083"}),
+        (
+            "rates by county, this month",
+            "/v1/rates",
+            {"from": month_first, "to": today, "group_by": "region", "region": "421000"},
+        ),
+        (
+            "rates by month, 3 years, food",
+            "/v1/rates",
+            {"from": year_first, "to": today, "group_by": "month", "region": "421000", "category": "food"},
+        ),
+        (
+            "rates by day, 30 days, one county",
+            "/v1/rates",
+            {"from": month_first, "to": today, "group_by": "day", "region": "421083"},
+        ),
         ("current evaluations of a plan", "/v1/evaluations", {"plan": "jingzhou-2023", "region": "421000"}),
-        ("rates by county as CSV", "/v1/rates", {"from": month_first, "to": today, "group_by": "region",
-                                                 "region": "421000", "format": "csv"}),
+        (
+            "rates by county as CSV",
+            "/v1/rates",
+            {"from": month_first, "to": today, "group_by": "region", "region": "421000", "format": "csv"},
+        ),
     ]
 
 
 def _wrk(url: str, token: str, seconds: int, script: Path) -> dict[str, float]:
-    run = subprocess.run(["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{seconds}s", "--latency",
-                          "-s", str(script), url], env={**os.environ, "QSMON_BENCH_TOKEN": token},
-                         capture_output=True, text=True, check=True, timeout=seconds + 60)
+    run = subprocess.run(
+        ["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{seconds}s", "--latency", "-s", str(script), url],
+        env={**os.environ, "QSMON_BENCH_TOKEN": token},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    )
     figures = dict(re.findall(r"^(P50|P95|P99|REQS|ERRS) ([\d.]+)$", run.stdout, re.MULTILINE))
     return {k: float(v) for k, v in figures.items()} | {"seconds": float(seconds)}
 
@@ -82,9 +99,16 @@ def _direct_sql_ms(dsn: str, path: str, params: dict[str, str], repeats: int = 3
         for _ in range(repeats):
             started = time.perf_counter()
             if path == "/v1/rates":
-                queries.rates(conn, queries.RateQuery(date.fromisoformat(params["from"]),
-                                                      date.fromisoformat(params["to"]), params["region"],
-                                                      params["group_by"], params.get("category")))
+                queries.rates(
+                    conn,
+                    queries.RateQuery(
+                        date.fromisoformat(params["from"]),
+                        date.fromisoformat(params["to"]),
+                        params["region"],
+                        params["group_by"],
+                        params.get("category"),
+                    ),
+                )
             else:
                 queries.evaluations(conn, params["plan"], None, params["region"], None, None, 100)
             times.append((time.perf_counter() - started) * 1000)
@@ -95,8 +119,9 @@ def _direct_sql_ms(dsn: str, path: str, params: dict[str, str], repeats: int = 3
 def _serving(dsn: str, port: int) -> Iterator[None]:
     """The read API on ``port`` in a process of its own (as `qsmon serve api` runs it), until the block ends."""
     env = {**os.environ, "QSMON_DATABASE_URL": dsn, "QSMON_API_PORT": str(port), "QSMON_LOG_FORMAT": "json"}
-    server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "api"], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "api"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -113,20 +138,25 @@ def _serving(dsn: str, port: int) -> Iterator[None]:
 
 def _table(rows: list[tuple[str, dict[str, float], float]], count: int, seconds: int) -> str:
     worst = max(f["P95"] for _, f, _ in rows)
-    return "\n".join([
-        "<!-- bench:api:start -->",
-        f"Command: `python -m bench.api --seconds {seconds}`, run {clock.now():%Y-%m-%d}: {count:,} results "
-        f"(the panels benchmark's schema), wrk {CONNECTIONS} connections × {seconds} s per request on loopback,"
-        " the API in one process on the same 2 cores as PostgreSQL and wrk.",
-        "",
-        "| request | p50 ms | p95 ms | p99 ms | requests/s | errors | SQL alone, p50 ms | p50 ÷ SQL |",
-        "|---|---|---|---|---|---|---|---|",
-        *[f"| {title} | {f['P50']:.1f} | {f['P95']:.1f} | {f['P99']:.1f} | {f['REQS'] / f['seconds']:.0f} |"
-          f" {f['ERRS']:.0f} | {direct:.1f} | {f['P50'] / direct:.1f}× |" for title, f, direct in rows],
-        "",
-        f"Slowest p95: {worst:.1f} ms (goal < 50 ms at {CONNECTIONS} concurrent clients).",
-        "<!-- bench:api:end -->",
-    ])
+    return "\n".join(
+        [
+            "<!-- bench:api:start -->",
+            f"Command: `python -m bench.api --seconds {seconds}`, run {clock.now():%Y-%m-%d}: {count:,} results "
+            f"(the panels benchmark's schema), wrk {CONNECTIONS} connections × {seconds} s per request on loopback,"
+            " the API in one process on the same 2 cores as PostgreSQL and wrk.",
+            "",
+            "| request | p50 ms | p95 ms | p99 ms | requests/s | errors | SQL alone, p50 ms | p50 ÷ SQL |",
+            "|---|---|---|---|---|---|---|---|",
+            *[
+                f"| {title} | {f['P50']:.1f} | {f['P95']:.1f} | {f['P99']:.1f} | {f['REQS'] / f['seconds']:.0f} |"
+                f" {f['ERRS']:.0f} | {direct:.1f} | {f['P50'] / direct:.1f}× |"
+                for title, f, direct in rows
+            ],
+            "",
+            f"Slowest p95: {worst:.1f} ms (goal < 50 ms at {CONNECTIONS} concurrent clients).",
+            "<!-- bench:api:end -->",
+        ]
+    )
 
 
 def main() -> None:
@@ -150,8 +180,9 @@ def main() -> None:
     try:
         port = 18490
         today = clock.today(base.timezone)
-        kinds = requests_to_measure(today.isoformat(), (today - timedelta(days=29)).isoformat(),
-                                    today.replace(year=today.year - 3).isoformat())
+        kinds = requests_to_measure(
+            today.isoformat(), (today - timedelta(days=29)).isoformat(), today.replace(year=today.year - 3).isoformat()
+        )
         with _serving(dsn, port), tempfile.TemporaryDirectory() as tmp:
             script = Path(tmp) / "done.lua"
             script.write_text(DONE_LUA, encoding="utf-8")
@@ -166,8 +197,9 @@ def main() -> None:
             with connect(dsn) as conn:
                 revoke_token(conn, created.id)
         except Exception as exc:  # say so rather than hide the run's own failure
-            print(f"warning: revoke the token bench-api (id {created.id}) by hand ({type(exc).__name__})",
-                  file=sys.stderr)
+            print(
+                f"warning: revoke the token bench-api (id {created.id}) by hand ({type(exc).__name__})", file=sys.stderr
+            )
     text = _table(rows, int(results_count[0]) if results_count else 0, args.seconds)
     print(text)
     if args.write_docs:

@@ -85,8 +85,9 @@ def events_file(count: int, seed: int) -> Path:
     import qsmon.schema
 
     CACHE.mkdir(parents=True, exist_ok=True)
-    options = SimulatorOptions(seed=seed, first_day=date(2024, 1, 1), last_day=date(2026, 10, 31),
-                               duplicate_rate=0.05, correction_rate=0.01)
+    options = SimulatorOptions(
+        seed=seed, first_day=date(2024, 1, 1), last_day=date(2026, 10, 31), duplicate_rate=0.05, correction_rate=0.01
+    )
     digest = hashlib.sha256(repr(options).encode())
     sources = [Path(qsmon.schema.__file__), *sorted(Path(producers.simulator.__file__).parent.glob("*.py"))]
     for source in sources:
@@ -115,10 +116,15 @@ def isolated(base: Settings, tag: str) -> Settings:
     with connect(base.dsn, autocommit=True) as admin:
         admin.execute(f'CREATE SCHEMA "{run}"')
     dsn = f"{base.dsn}?options={quote(f'-c search_path={run},public')}"
-    settings = base.model_copy(update={
-        "database_url": type(base.database_url)(dsn), "results_topic": f"{run}.results",
-        "dlq_topic": f"{run}.dlq", "changes_topic": f"{run}.changes", "worker_group": run,
-    })
+    settings = base.model_copy(
+        update={
+            "database_url": type(base.database_url)(dsn),
+            "results_topic": f"{run}.results",
+            "dlq_topic": f"{run}.dlq",
+            "changes_topic": f"{run}.changes",
+            "worker_group": run,
+        }
+    )
     with connect(settings.dsn) as conn:
         apply_migrations(conn)
     return settings
@@ -158,16 +164,21 @@ def measure_copy_ceiling(base: Settings, events: list[tuple[bytes, bytes]]) -> f
         event["sample_id"] = key.decode()
         rows.append(tuple(event.get(column) for column in COLUMNS))
     with connect(settings.dsn) as conn:
-        conn.execute(TEMP_TABLE.replace("CREATE TEMP TABLE IF NOT EXISTS incoming", "CREATE TABLE ceiling")
-                     .replace("ON COMMIT DELETE ROWS", ""))
+        conn.execute(
+            TEMP_TABLE.replace("CREATE TEMP TABLE IF NOT EXISTS incoming", "CREATE TABLE ceiling").replace(
+                "ON COMMIT DELETE ROWS", ""
+            )
+        )
         conn.execute("SELECT create_hypertable('ceiling', by_range('sampled_at', INTERVAL '1 month'))")
         conn.commit()
         started = time.perf_counter()
         for i in range(0, len(rows), BATCH):
-            with conn.cursor() as cur, cur.copy(f"COPY ceiling ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-                                                ) as copy:
+            with (
+                conn.cursor() as cur,
+                cur.copy(f"COPY ceiling ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy,
+            ):
                 copy.set_types(list(COPY_TYPES))
-                for row in rows[i:i + BATCH]:
+                for row in rows[i : i + BATCH]:
                     copy.write_row(row)
             conn.commit()
         elapsed = time.perf_counter() - started
@@ -201,7 +212,7 @@ def measure_storage_path(base: Settings, events: list[tuple[bytes, bytes]]) -> f
     async def run() -> float:
         started = time.perf_counter()
         for i in range(0, len(records), BATCH):
-            await pipeline.submit(records[i:i + BATCH])
+            await pipeline.submit(records[i : i + BATCH])
         await pipeline.finish()
         return time.perf_counter() - started
 
@@ -221,8 +232,14 @@ def measure_storage_path(base: Settings, events: list[tuple[bytes, bytes]]) -> f
 def produce(settings: Settings, events: list[tuple[bytes, bytes]], rate: float | None = None) -> None:
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", compression_type="lz4",
-                             linger_ms=20, batch_size=512 * 1024, enable_idempotence=True)
+    producer = KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        compression_type="lz4",
+        linger_ms=20,
+        batch_size=512 * 1024,
+        enable_idempotence=True,
+    )
     started = time.monotonic()
     for n, (key, value) in enumerate(events):
         producer.send(settings.results_topic, key=key, value=value)
@@ -248,16 +265,24 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def start_workers(settings: Settings, count: int) -> list[subprocess.Popen[bytes]]:
-    env = {**os.environ, "QSMON_DATABASE_URL": settings.dsn, "QSMON_RESULTS_TOPIC": settings.results_topic,
-           "QSMON_DLQ_TOPIC": settings.dlq_topic, "QSMON_CHANGES_TOPIC": settings.changes_topic,
-           "QSMON_WORKER_GROUP": settings.worker_group, "QSMON_WORKER_METRICS_PORT": "19501"}
+    env = {
+        **os.environ,
+        "QSMON_DATABASE_URL": settings.dsn,
+        "QSMON_RESULTS_TOPIC": settings.results_topic,
+        "QSMON_DLQ_TOPIC": settings.dlq_topic,
+        "QSMON_CHANGES_TOPIC": settings.changes_topic,
+        "QSMON_WORKER_GROUP": settings.worker_group,
+        "QSMON_WORKER_METRICS_PORT": "19501",
+    }
     log = (CACHE / "worker.log").open("ab")
-    return [subprocess.Popen([sys.executable, "-m", "cli", "worker"], env=env, stdout=log, stderr=log)
-            for _ in range(count)]
+    return [
+        subprocess.Popen([sys.executable, "-m", "cli", "worker"], env=env, stdout=log, stderr=log) for _ in range(count)
+    ]
 
 
-def measure_end_to_end(base: Settings, events: list[tuple[bytes, bytes]], workers: int,
-                       profile_seconds: float = 0.0) -> EndToEnd:
+def measure_end_to_end(
+    base: Settings, events: list[tuple[bytes, bytes]], workers: int, profile_seconds: float = 0.0
+) -> EndToEnd:
     run = EndToEnd(workers)
     settings = isolated(base, "e2e")
     ensure_topics(settings)
@@ -282,15 +307,18 @@ def measure_end_to_end(base: Settings, events: list[tuple[bytes, bytes]], worker
         while stored_offsets(settings) < target:
             time.sleep(0.5)
         with connect(settings.dsn) as conn:
-            row = conn.execute("SELECT extract(epoch FROM max(stored_at) - min(stored_at)) FROM inspection_results"
-                               ).fetchone()
+            row = conn.execute(
+                "SELECT extract(epoch FROM max(stored_at) - min(stored_at)) FROM inspection_results"
+            ).fetchone()
         run.seconds = float(row[0]) if row and row[0] else 0.0
         run.rate = target / run.seconds if run.seconds else 0.0
-        print(f"  {workers} worker(s): backlog stored at {run.rate:,.0f} results/s ({run.seconds:.1f} s); "
-              "trickle for latency …", flush=True)
+        print(
+            f"  {workers} worker(s): backlog stored at {run.rate:,.0f} results/s ({run.seconds:.1f} s); "
+            "trickle for latency …",
+            flush=True,
+        )
         # Steady state well below capacity: what a live feed sees.
-        trickle = [(b"LAT-" + k, v.replace(b'"sample_id":"' + k, b'"sample_id":"LAT-' + k))
-                   for k, v in events[:20_000]]
+        trickle = [(b"LAT-" + k, v.replace(b'"sample_id":"' + k, b'"sample_id":"LAT-' + k)) for k, v in events[:20_000]]
         produce(settings, trickle, rate=2000)
         while stored_offsets(settings) < target + len(trickle):
             time.sleep(0.5)
@@ -298,7 +326,8 @@ def measure_end_to_end(base: Settings, events: list[tuple[bytes, bytes]], worker
             row = conn.execute(
                 "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), percentile_cont(0.99) WITHIN GROUP"
                 " (ORDER BY ms) FROM (SELECT extract(epoch FROM stored_at - produced_at) * 1000 AS ms"
-                " FROM inspection_results WHERE sample_id LIKE 'LAT-%') t").fetchone()
+                " FROM inspection_results WHERE sample_id LIKE 'LAT-%') t"
+            ).fetchone()
         run.latency_p50_ms, run.latency_p99_ms = (float(row[0]), float(row[1])) if row else (0.0, 0.0)
     finally:
         for p in procs:
@@ -319,9 +348,14 @@ def measure_naive(base: Settings, events: list[tuple[bytes, bytes]], count: int)
     ensure_topics(settings)
     produce(settings, events[:count])
     store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic)
-    consumer = KafkaConsumer(settings.results_topic, bootstrap_servers=settings.kafka_bootstrap,
-                             group_id=settings.worker_group, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=10_000)
+    consumer = KafkaConsumer(
+        settings.results_topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=settings.worker_group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=10_000,
+    )
     now = clock.now()
     seen = 0
     started = time.perf_counter()
@@ -344,25 +378,48 @@ def markdown(f: Figures, command: str) -> str:
         return [f"{rate / f.copy_rate:.2f}", f"{rate / f.storage_rate:.2f}", f"{rate / f.naive_rate:.0f}×"]
 
     rows = [
-        [f"bare COPY (binary) of the events into a hypertable, {BATCH:,} per transaction",
-         f"{f.copy_rate:,.0f} results/s", *ratios(f.copy_rate)],
-        ["storage path: the worker's pipeline and SQL, same batches, from a file",
-         f"{f.storage_rate:,.0f} results/s", *ratios(f.storage_rate)],
+        [
+            f"bare COPY (binary) of the events into a hypertable, {BATCH:,} per transaction",
+            f"{f.copy_rate:,.0f} results/s",
+            *ratios(f.copy_rate),
+        ],
+        [
+            "storage path: the worker's pipeline and SQL, same batches, from a file",
+            f"{f.storage_rate:,.0f} results/s",
+            *ratios(f.storage_rate),
+        ],
     ]
     for run in f.runs:
-        rows.append([f"end to end: Kafka → {run.workers} worker(s) → TimescaleDB",
-                     f"{run.rate:,.0f} results/s ({run.seconds:.1f} s)", *ratios(run.rate)])
-    rows.append([f"naive consumer: one insert + one commit per message ({f.naive_count:,} msgs)",
-                 f"{f.naive_rate:,.0f} results/s", *ratios(f.naive_rate)])
+        rows.append(
+            [
+                f"end to end: Kafka → {run.workers} worker(s) → TimescaleDB",
+                f"{run.rate:,.0f} results/s ({run.seconds:.1f} s)",
+                *ratios(run.rate),
+            ]
+        )
+    rows.append(
+        [
+            f"naive consumer: one insert + one commit per message ({f.naive_count:,} msgs)",
+            f"{f.naive_rate:,.0f} results/s",
+            *ratios(f.naive_rate),
+        ]
+    )
     for run in f.runs:
-        rows.append([f"{run.workers} worker(s): produce → stored latency at 2,000/s, p50 / p99; peak RSS per worker",
-                     f"{run.latency_p50_ms:,.0f} ms / {run.latency_p99_ms:,.0f} ms; {run.peak_rss_mb:,.0f} MB",
-                     "", "", ""])
+        rows.append(
+            [
+                f"{run.workers} worker(s): produce → stored latency at 2,000/s, p50 / p99; peak RSS per worker",
+                f"{run.latency_p50_ms:,.0f} ms / {run.latency_p99_ms:,.0f} ms; {run.peak_rss_mb:,.0f} MB",
+                "",
+                "",
+                "",
+            ]
+        )
     table = "\n".join(f"| {' | '.join(row)} |" for row in rows)
     profiles = "".join(
         f"\n\nWhere one of {run.workers} worker(s)' CPU went while draining the backlog (py-spy, {PROFILE_NOTE}):\n\n"
         f"| part | share of samples |\n|---|---|\n{profile.markdown(run.profile)}"
-        for run in f.runs if run.profile
+        for run in f.runs
+        if run.profile
     )
     return (
         "<!-- bench:e2e:start -->\n"
@@ -382,8 +439,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--write-docs", action="store_true", help="update the figures in docs/benchmarks.md")
     parser.add_argument("--only-e2e", action="store_true", help="skip the references (for quick tuning runs)")
-    parser.add_argument("--profile", type=float, default=0.0, metavar="SECONDS",
-                        help="py-spy one worker of each run for this long while it drains the backlog")
+    parser.add_argument(
+        "--profile",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="py-spy one worker of each run for this long while it drains the backlog",
+    )
     args = parser.parse_args()
     worker_counts = [int(n) for n in args.workers.split(",")]
     base = Settings()
@@ -402,8 +464,10 @@ def main() -> None:
         figures.runs.append(measure_end_to_end(base, events, workers, args.profile))
     if args.only_e2e:
         for run in figures.runs:
-            print(f"{run.workers} worker(s): {run.rate:,.0f} results/s, p50 {run.latency_p50_ms:.0f} ms, "
-                  f"p99 {run.latency_p99_ms:.0f} ms, peak RSS {run.peak_rss_mb:.0f} MB")
+            print(
+                f"{run.workers} worker(s): {run.rate:,.0f} results/s, p50 {run.latency_p50_ms:.0f} ms, "
+                f"p99 {run.latency_p99_ms:.0f} ms, peak RSS {run.peak_rss_mb:.0f} MB"
+            )
         return
     print("naive consumer …", flush=True)
     figures.naive_rate = measure_naive(base, events, args.naive_count)

@@ -49,8 +49,7 @@ YEAR = 2027  # the plan year; 2025 and 2026 before it (365 days each)
 DAYS = 365
 YEAR_SD = 0.1  # percentage points: the whole rate's wobble from one year to the next
 RAMP_DAYS = 90
-KINDS: tuple[tuple[str, float], ...] = (("clean", 0.0), ("step", 0.5), ("drift", 0.5), ("step", 1.0),
-                                        ("drift", 1.0))
+KINDS: tuple[tuple[str, float], ...] = (("clean", 0.0), ("step", 0.5), ("drift", 0.5), ("step", 1.0), ("drift", 1.0))
 
 
 def mixed_rate(category: Category, sampling_type: SamplingType) -> np.ndarray:
@@ -74,14 +73,17 @@ class Years:
     failed: np.ndarray
 
 
-def simulate(rng: np.random.Generator, base: np.ndarray, city_volume: int, kind: str, shift: float, scale: str,
-             n: int) -> Years:
-    volume = (np.full(n, float(city_volume)) if scale == "city"
-              else city_volume * rng.choice(COUNTY_SHARES, size=n))
+def simulate(
+    rng: np.random.Generator, base: np.ndarray, city_volume: int, kind: str, shift: float, scale: str, n: int
+) -> Years:
+    volume = np.full(n, float(city_volume)) if scale == "city" else city_volume * rng.choice(COUNTY_SHARES, size=n)
     wobble = rng.normal(0, YEAR_SD / 100, (n, 3)).repeat(DAYS, axis=1)
     months = rng.integers(2, 12, n)  # February-November
-    start = np.array([(date(YEAR, int(m), 1) - date(YEAR, 1, 1)).days for m in months]) if kind != "clean" \
+    start = (
+        np.array([(date(YEAR, int(m), 1) - date(YEAR, 1, 1)).days for m in months])
+        if kind != "clean"
         else np.full(n, DAYS)
+    )
     day = np.arange(3 * DAYS) - 2 * DAYS  # day of the plan year (negative: the years before)
     since = day[None, :] - start[:, None]
     rise = np.zeros((n, 3 * DAYS))
@@ -135,14 +137,18 @@ def signals(y: Years, pace: Pace, target: float, min_samples: int) -> Signals:
 
         def burn(days: int, t: int = t) -> np.ndarray:
             return np.asarray(_window(cf, t, days) / np.maximum(_window(ct, t, days), 1) / budget)
+
         out["fast"][:, d] = (burn(fast.long_days) > fast.factor) & (burn(fast.short_days) > fast.factor)
         out["slow"][:, d] = (burn(slow.long_days) > slow.factor) & (burn(slow.short_days) > slow.factor)
         block_end = t - ends
         f_blocks = cf[:, block_end + 1] - cf[:, block_end + 1 - BLOCK_DAYS]
         n_blocks = ct[:, block_end + 1] - ct[:, block_end + 1 - BLOCK_DAYS]
         ly_end = t - 52 * BLOCK_DAYS - ly_ends
-        p0 = baseline_rates(cf[:, ly_end + 1] - cf[:, ly_end + 1 - BLOCK_DAYS],
-                            ct[:, ly_end + 1] - ct[:, ly_end + 1 - BLOCK_DAYS], budget)
+        p0 = baseline_rates(
+            cf[:, ly_end + 1] - cf[:, ly_end + 1 - BLOCK_DAYS],
+            ct[:, ly_end + 1] - ct[:, ly_end + 1 - BLOCK_DAYS],
+            budget,
+        )
         chart = cusum(f_blocks, n_blocks, p0, pace.drift_shift / 100)[:, -1]
         per_year = n_blocks.sum(axis=1) * 365 / (BLOCK_DAYS * BLOCKS)
         mean_p0 = (p0 * n_blocks).sum(axis=1) / np.maximum(n_blocks.sum(axis=1), 1)
@@ -154,11 +160,18 @@ def signals(y: Years, pace: Pace, target: float, min_samples: int) -> Signals:
             ly_recent = (_window(cf, t - DAYS, pace.evidence_days), _window(ct, t - DAYS, pace.evidence_days))
             ly_rest = (_window(cf, year_first - 1, DAYS - d - 1), _window(ct, year_first - 1, DAYS - d - 1))
             for i in range(n):
-                season = season_factor((int(ly_recent[0][i]), int(ly_recent[1][i])),
-                                       (int(ly_rest[0][i]), int(ly_rest[1][i])))
-                f = year_end_forecast(target, int(ytd_t[i]), int(ytd_t[i] - ytd_f[i]),
-                                      int(max(0, y.volume[i] - ytd_t[i])), int(recent_t[i]), int(recent_f[i]),
-                                      season=season)
+                season = season_factor(
+                    (int(ly_recent[0][i]), int(ly_recent[1][i])), (int(ly_rest[0][i]), int(ly_rest[1][i]))
+                )
+                f = year_end_forecast(
+                    target,
+                    int(ytd_t[i]),
+                    int(ytd_t[i] - ytd_f[i]),
+                    int(max(0, y.volume[i] - ytd_t[i])),
+                    int(recent_t[i]),
+                    int(recent_f[i]),
+                    season=season,
+                )
                 out["unlikely"][i, d:] = f.probability < pace.probability_warning
                 if f.outcome is Outcome.OPEN:
                     claims.append((f.probability, bool(met[i]), bool(f.low <= final_rate[i] <= f.high)))
@@ -196,24 +209,40 @@ def run(n: int, seed: int) -> dict[str, object]:
             claims += [(*c, kind == "clean") for c in s.claims]
             row: dict[str, object] = {
                 "indicator": f"{indicator.name} ≥ {target:g} %(基线 {100 - 100 * base[:DAYS].mean():.2f} %)",
-                "scale": scale, "kind": kind, "shift": shift, "years": n, "volume": float(np.median(y.volume))}
+                "scale": scale,
+                "kind": kind,
+                "shift": shift,
+                "years": n,
+                "volume": float(np.median(y.volume)),
+            }
             if kind == "clean":
                 false_alarms.extend(episodes(s.drift).tolist())
-                for name, sig in (("drift", s.drift), ("fast", s.fast_burn), ("slow", s.slow_burn),
-                                  ("unlikely", s.unlikely), ("threshold", s.threshold)):
+                for name, sig in (
+                    ("drift", s.drift),
+                    ("fast", s.fast_burn),
+                    ("slow", s.slow_burn),
+                    ("unlikely", s.unlikely),
+                    ("threshold", s.threshold),
+                ):
                     row[f"fa_{name}"] = float(episodes(sig).mean())
                 rows.append(row)
                 continue
             thr = first_day(s.threshold, y.start)
             if shift == 0.5:
                 leads.setdefault(f"{indicator.name}, {scale}", []).extend(
-                    (np.minimum(thr, DAYS) - first_day(s.drift, y.start)).tolist())
-            for name, sig in (("drift", s.drift), ("fast", s.fast_burn), ("slow", s.slow_burn),
-                              ("unlikely", s.unlikely)):
+                    (np.minimum(thr, DAYS) - first_day(s.drift, y.start)).tolist()
+                )
+            for name, sig in (
+                ("drift", s.drift),
+                ("fast", s.fast_burn),
+                ("slow", s.slow_burn),
+                ("unlikely", s.unlikely),
+            ):
                 day = first_day(sig, y.start)
                 row[f"found_{name}"] = float((day < DAYS).mean())
-                row[f"delay_{name}"] = float(np.median(day[day < DAYS] - y.start[day < DAYS])) if (day < DAYS).any() \
-                    else None
+                row[f"delay_{name}"] = (
+                    float(np.median(day[day < DAYS] - y.start[day < DAYS])) if (day < DAYS).any() else None
+                )
                 row[f"lead_{name}"] = float(np.median(np.minimum(thr, DAYS) - day))
             row["found_threshold"] = float((thr < DAYS).mean())
             rows.append(row)
@@ -225,18 +254,30 @@ def run(n: int, seed: int) -> dict[str, object]:
     calibration = []
     for lo, hi in bins:
         inside = (probability >= lo) & (probability < hi)
-        calibration.append((lo, hi, int((inside & clean).sum()), _share(met[inside & clean]), int(inside.sum()),
-                            _share(met[inside])))
+        calibration.append(
+            (lo, hi, int((inside & clean).sum()), _share(met[inside & clean]), int(inside.sum()), _share(met[inside]))
+        )
     inside = (probability >= 0.7) & (probability < 0.9)
-    goals = {"lead_all": float(np.median([x for v in leads.values() for x in v])),
-             "lead": {k: float(np.median(v)) for k, v in leads.items()},
-             "false_alarms": float(np.mean(false_alarms)), "claims_80": _share(met[inside & clean]),
-             "claims_80_all": _share(met[inside])}
-    return {"rows": rows, "calibration": calibration, "goals": goals, "coverage": float(held.mean()),
-            "claims": len(claims),
-            "coverage_clean": float(held[clean].mean()), "claims_clean": int(clean.sum()),
-            "seconds": time.monotonic() - started, "years": n * len(KINDS) * 2 * len(INDICATORS), "seed": seed,
-            "pace": pace}
+    goals = {
+        "lead_all": float(np.median([x for v in leads.values() for x in v])),
+        "lead": {k: float(np.median(v)) for k, v in leads.items()},
+        "false_alarms": float(np.mean(false_alarms)),
+        "claims_80": _share(met[inside & clean]),
+        "claims_80_all": _share(met[inside]),
+    }
+    return {
+        "rows": rows,
+        "calibration": calibration,
+        "goals": goals,
+        "coverage": float(held.mean()),
+        "claims": len(claims),
+        "coverage_clean": float(held[clean].mean()),
+        "claims_clean": int(clean.sum()),
+        "seconds": time.monotonic() - started,
+        "years": n * len(KINDS) * 2 * len(INDICATORS),
+        "seed": seed,
+        "pace": pace,
+    }
 
 
 def _share(x: np.ndarray) -> float | None:
@@ -260,57 +301,78 @@ def report(result: dict[str, object]) -> str:
     assert isinstance(rows, list)  # noqa: S101
     pace = result["pace"]
     assert isinstance(pace, Pace)  # noqa: S101
-    lines = ["<!-- bench:early_warning:start -->",
-             f"`python -m bench.early_warning --years {rows[0]['years']} --seed {result['seed']}`: "
-             f"{result['years']} simulated plan-years in {_fmt(result['seconds'])} s. Drift chart tuned for "
-             f"{pace.drift_false_alarms_per_year:g} false alarms a clean year and a {pace.drift_shift:g}-point rise; "
-             f"forecast evidence {pace.evidence_days} days, capped at {MAX_EVIDENCE} batches.",
-             "",
-             "Detection (rise years): share of years signalled, median days from the rise to the signal, and median"
-             " days the signal came before the year-to-date threshold alert (or year end where that never fired):",
-             "",
-             "| indicator | scale | kind | rise (pp) | threshold alert fired | drift: found / delay / lead |"
-             " fast burn: found / delay / lead | slow burn: found / delay / lead |"
-             " forecast < 20 %: found / delay / lead |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "<!-- bench:early_warning:start -->",
+        f"`python -m bench.early_warning --years {rows[0]['years']} --seed {result['seed']}`: "
+        f"{result['years']} simulated plan-years in {_fmt(result['seconds'])} s. Drift chart tuned for "
+        f"{pace.drift_false_alarms_per_year:g} false alarms a clean year and a {pace.drift_shift:g}-point rise; "
+        f"forecast evidence {pace.evidence_days} days, capped at {MAX_EVIDENCE} batches.",
+        "",
+        "Detection (rise years): share of years signalled, median days from the rise to the signal, and median"
+        " days the signal came before the year-to-date threshold alert (or year end where that never fired):",
+        "",
+        "| indicator | scale | kind | rise (pp) | threshold alert fired | drift: found / delay / lead |"
+        " fast burn: found / delay / lead | slow burn: found / delay / lead |"
+        " forecast < 20 %: found / delay / lead |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         if r["kind"] == "clean":
             continue
         cells = []
         for name in ("drift", "fast", "slow", "unlikely"):
-            cells.append(f"{_fmt(100 * float(r[f'found_{name}']))} % / {_fmt(r[f'delay_{name}'])} d / "
-                         f"{_fmt(r[f'lead_{name}'])} d")
-        lines.append(f"| {r['indicator']} | {r['scale']} ({_fmt(r['volume'])}/yr) | {r['kind']} | {r['shift']} |"
-                     f" {_fmt(100 * float(r['found_threshold']))} % | " + " | ".join(cells) + " |")
-    lines += ["", "False alarms: signal episodes per clean year (the threshold alert for comparison):", "",
-              "| indicator | scale | drift | fast burn | slow burn | forecast < 20 % | year-to-date threshold |",
-              "|---|---|---|---|---|---|---|"]
+            cells.append(
+                f"{_fmt(100 * float(r[f'found_{name}']))} % / {_fmt(r[f'delay_{name}'])} d / "
+                f"{_fmt(r[f'lead_{name}'])} d"
+            )
+        lines.append(
+            f"| {r['indicator']} | {r['scale']} ({_fmt(r['volume'])}/yr) | {r['kind']} | {r['shift']} |"
+            f" {_fmt(100 * float(r['found_threshold']))} % | " + " | ".join(cells) + " |"
+        )
+    lines += [
+        "",
+        "False alarms: signal episodes per clean year (the threshold alert for comparison):",
+        "",
+        "| indicator | scale | drift | fast burn | slow burn | forecast < 20 % | year-to-date threshold |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         if r["kind"] == "clean":
-            lines.append(f"| {r['indicator']} | {r['scale']} | {_fmt(r['fa_drift'], 2)} | {_fmt(r['fa_fast'], 2)} | "
-                         f"{_fmt(r['fa_slow'], 2)} | {_fmt(r['fa_unlikely'], 2)} | {_fmt(r['fa_threshold'], 2)} |")
+            lines.append(
+                f"| {r['indicator']} | {r['scale']} | {_fmt(r['fa_drift'], 2)} | {_fmt(r['fa_fast'], 2)} | "
+                f"{_fmt(r['fa_slow'], 2)} | {_fmt(r['fa_unlikely'], 2)} | {_fmt(r['fa_threshold'], 2)} |"
+            )
     coverage, coverage_clean = float(result["coverage"]), float(result["coverage_clean"])  # type: ignore[arg-type]
-    lines += ["", f"Calibration: month-end forecasts (end of January to end of November) of years still open;"
-              f" {result['claims_clean']} in clean years, {result['claims']} in all. The 80 % interval held the"
-              f" year-end rate in {100 * coverage_clean:.1f} % of clean years' forecasts ({100 * coverage:.1f} % of"
-              " all: a rise that starts after the forecast is news it cannot have).", "",
-              "| probability claimed | forecasts (clean years) | met the target | forecasts (all years)"
-              " | met the target |",
-              "|---|---|---|---|---|"]
+    lines += [
+        "",
+        f"Calibration: month-end forecasts (end of January to end of November) of years still open;"
+        f" {result['claims_clean']} in clean years, {result['claims']} in all. The 80 % interval held the"
+        f" year-end rate in {100 * coverage_clean:.1f} % of clean years' forecasts ({100 * coverage:.1f} % of"
+        " all: a rise that starts after the forecast is news it cannot have).",
+        "",
+        "| probability claimed | forecasts (clean years) | met the target | forecasts (all years) | met the target |",
+        "|---|---|---|---|---|",
+    ]
     calibration = result["calibration"]
     assert isinstance(calibration, list)  # noqa: S101
     for lo, hi, count, share, count_all, share_all in calibration:
-        lines.append(f"| {100 * lo:.0f}–{min(100, 100 * hi):.0f} % | {count} | {_percent(share)} | {count_all} |"
-                     f" {_percent(share_all)} |")
+        lines.append(
+            f"| {100 * lo:.0f}–{min(100, 100 * hi):.0f} % | {count} | {_percent(share)} | {count_all} |"
+            f" {_percent(share_all)} |"
+        )
     goals = result["goals"]
     assert isinstance(goals, dict)  # noqa: S101
-    lines += ["", "Against the goals:", "",
-              f"- drift signal before the threshold alert, 0.5-point rise, median (goal ≥ 30 days):"
-              f" {goals['lead_all']:.0f} days over both indicators and scales (a rise never signalled counts as year"
-              " end for both); " + "; ".join(f"{k}: {v:.0f} days" for k, v in goals["lead"].items()),
-              f"- drift false alarms per clean year (goal ≤ 0.2): {goals['false_alarms']:.2f}",
-              f"- forecasts claiming 70–90 % that met the target (goal 70–90 %): {_percent(goals['claims_80'])} in"
-              f" clean years, {_percent(goals['claims_80_all'])} in all years"]
+    lines += [
+        "",
+        "Against the goals:",
+        "",
+        f"- drift signal before the threshold alert, 0.5-point rise, median (goal ≥ 30 days):"
+        f" {goals['lead_all']:.0f} days over both indicators and scales (a rise never signalled counts as year"
+        " end for both); " + "; ".join(f"{k}: {v:.0f} days" for k, v in goals["lead"].items()),
+        f"- drift false alarms per clean year (goal ≤ 0.2): {goals['false_alarms']:.2f}",
+        f"- forecasts claiming 70–90 % that met the target (goal 70–90 %): {_percent(goals['claims_80'])} in"
+        f" clean years, {_percent(goals['claims_80_all'])} in all years",
+    ]
     lines.append("<!-- bench:early_warning:end -->")
     return "\n".join(lines)
 

@@ -46,15 +46,20 @@ def _load(base: Settings, count: int) -> str:
     dsn = f"{base.dsn}?options={quote(f'-c search_path={SCHEMA},public')}"
     with connect(dsn) as conn:
         apply_migrations(conn)
-    simulated = Simulator(SimulatorOptions(seed=5, first_day=today - timedelta(days=20 * 365), last_day=today,
-                                           correction_rate=0.01)).events(count)
+    simulated = Simulator(
+        SimulatorOptions(seed=5, first_day=today - timedelta(days=20 * 365), last_day=today, correction_rate=0.01)
+    ).events(count)
     week = timedelta(days=7)
-    events = [e.model_copy(update={"announcement_date": e.reported_at.date() + week})
-              if e.verdict == "fail" and e.reported_at.date() + week < today else e for e in simulated]
+    events = [
+        e.model_copy(update={"announcement_date": e.reported_at.date() + week})
+        if e.verdict == "fail" and e.reported_at.date() + week < today
+        else e
+        for e in simulated
+    ]
     store = ResultStore(dsn, group="hammer", topic="hammer")
     records = [SourceRecord(0, i, e.key, e.to_json()) for i, e in enumerate(events)]
     for start in range(0, len(records), 5000):
-        batch = records[start:start + 5000]
+        batch = records[start : start + 5000]
         store.write(classify(batch, clock.now() + timedelta(days=1))[0], batch)
     store.close()
     return dsn
@@ -67,10 +72,16 @@ def _percentile(values: list[float], q: float) -> float:
 @contextmanager
 def _serving(dsn: str, port: int, env_extra: dict[str, str]) -> Iterator[str]:
     """The read API in a process of its own, as `qsmon serve api` runs it: its base URL."""
-    env = {**os.environ, "QSMON_DATABASE_URL": dsn, "QSMON_API_PORT": str(port), "QSMON_LOG_FORMAT": "json",
-           **env_extra}
-    server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "api"], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "QSMON_DATABASE_URL": dsn,
+        "QSMON_API_PORT": str(port),
+        "QSMON_LOG_FORMAT": "json",
+        **env_extra,
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "api"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -86,8 +97,9 @@ def _serving(dsn: str, port: int, env_extra: dict[str, str]) -> Iterator[str]:
         server.wait(timeout=30)
 
 
-def _hammer(url: str, token: str, params: dict[str, str], stop: threading.Event, statuses: Counter[int],
-            lock: threading.Lock) -> None:
+def _hammer(
+    url: str, token: str, params: dict[str, str], stop: threading.Event, statuses: Counter[int], lock: threading.Lock
+) -> None:
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
         while not stop.is_set():
             code = client.get("/v1/failures", params=params).status_code
@@ -130,15 +142,25 @@ def main() -> None:
     if args.concurrency:
         extra["QSMON_API_TOKEN_CONCURRENCY"] = str(args.concurrency)
     today = clock.today(base.timezone)
-    heavy = {"from": (today - timedelta(days=20 * 365)).isoformat(), "to": today.isoformat(), "limit": "1000",
-             "format": "xlsx"}
-    cheap = {"from": today.replace(day=1).isoformat(), "to": today.isoformat(), "group_by": "region",
-             "region": "421000"}
+    heavy = {
+        "from": (today - timedelta(days=20 * 365)).isoformat(),
+        "to": today.isoformat(),
+        "limit": "1000",
+        "format": "xlsx",
+    }
+    cheap = {
+        "from": today.replace(day=1).isoformat(),
+        "to": today.isoformat(),
+        "group_by": "region",
+        "region": "421000",
+    }
     try:
         with _serving(dsn, args.port, extra) as url:
             stop, lock, statuses = threading.Event(), threading.Lock(), Counter[int]()
-            threads = [threading.Thread(target=_hammer, args=(url, public, heavy, stop, statuses, lock), daemon=True)
-                       for _ in range(args.threads)]
+            threads = [
+                threading.Thread(target=_hammer, args=(url, public, heavy, stop, statuses, lock), daemon=True)
+                for _ in range(args.threads)
+            ]
             for t in threads:
                 t.start()
             latencies, codes = _second_client(url, reader, cheap, args.seconds)
@@ -148,10 +170,14 @@ def main() -> None:
     finally:
         with connect(base.dsn, autocommit=True) as admin:
             admin.execute(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
-    print(f"{'uncapped (before)' if args.uncapped else 'capped'}: {args.results} results over 20 years, "
-          f"{args.threads} hammer threads for {args.seconds:.0f} s")
-    print(f"second client: {len(latencies)} requests {dict(codes)}, p50 {_percentile(latencies, 50):.1f} ms,"
-          f" p95 {_percentile(latencies, 95):.1f} ms, p99 {_percentile(latencies, 99):.1f} ms")
+    print(
+        f"{'uncapped (before)' if args.uncapped else 'capped'}: {args.results} results over 20 years, "
+        f"{args.threads} hammer threads for {args.seconds:.0f} s"
+    )
+    print(
+        f"second client: {len(latencies)} requests {dict(codes)}, p50 {_percentile(latencies, 50):.1f} ms,"
+        f" p95 {_percentile(latencies, 95):.1f} ms, p99 {_percentile(latencies, 99):.1f} ms"
+    )
     print(f"hammer: {dict(statuses)}")
 
 

@@ -41,9 +41,21 @@ TOKEN = "bench-token"  # noqa: S105 - the benchmark's own throwaway server
 
 def results(prefix: str, count: int, **extra: Any) -> list[InspectionResult]:
     now = clock.now()
-    return [InspectionResult(sample_id=f"{prefix}-{i}", sampled_at=now - timedelta(days=1), reported_at=now,
-                             category=Category.FOOD, sampling_type=SamplingType.EVALUATIVE, region_code="421002",
-                             product="白菜", verdict=Verdict.PASS, source="bench", **extra) for i in range(count)]
+    return [
+        InspectionResult(
+            sample_id=f"{prefix}-{i}",
+            sampled_at=now - timedelta(days=1),
+            reported_at=now,
+            category=Category.FOOD,
+            sampling_type=SamplingType.EVALUATIVE,
+            region_code="421002",
+            product="白菜",
+            verdict=Verdict.PASS,
+            source="bench",
+            **extra,
+        )
+        for i in range(count)
+    ]
 
 
 def stack(action: str, service: str) -> None:
@@ -70,8 +82,12 @@ class Api:
 
     def post(self, body: bytes, ndjson: bool = True) -> httpx.Response:
         kind = "application/x-ndjson" if ndjson else "application/json"
-        return httpx.post(f"{self.url}/v1/results", content=body, timeout=120,
-                          headers={"authorization": f"Bearer {TOKEN}", "content-type": kind})
+        return httpx.post(
+            f"{self.url}/v1/results",
+            content=body,
+            timeout=120,
+            headers={"authorization": f"Bearer {TOKEN}", "content-type": kind},
+        )
 
     def timed(self, body: bytes) -> tuple[httpx.Response, float, float]:
         """The answer, its time, and the slowest health check answered while the request ran."""
@@ -102,16 +118,21 @@ def bench_ingest(settings: Settings) -> list[str]:
             "1,000 valid results (baseline)": valid,
             "8 MB: 4.19 M one-byte lines": b"1\n" * (4 * 1024 * 1024),
             "8 MB: 20,000 invalid records": b"\n".join(
-                r.to_json().replace(b'"pass"', b'"maybe"') + b" " * 80 for r in results("X", 20_000)),
+                r.to_json().replace(b'"pass"', b'"maybe"') + b" " * 80 for r in results("X", 20_000)
+            ),
         }
-        rows = ["| request | answer | answer size | answer time | slowest `/healthz` meanwhile |",
-                "|---|---|---|---|---|"]
+        rows = [
+            "| request | answer | answer size | answer time | slowest `/healthz` meanwhile |",
+            "|---|---|---|---|---|",
+        ]
         baseline = 0.0
         for name, body in bodies.items():
             response, seconds, slowest = api.timed(body)
             baseline = baseline or seconds
-            rows.append(f"| {name} | {response.status_code} | {len(response.content):,} B | {seconds * 1000:,.0f} ms"
-                        f" ({seconds / baseline:.1f}× the baseline) | {slowest * 1000:,.0f} ms |")
+            rows.append(
+                f"| {name} | {response.status_code} | {len(response.content):,} B | {seconds * 1000:,.0f} ms"
+                f" ({seconds / baseline:.1f}× the baseline) | {slowest * 1000:,.0f} ms |"
+            )
         rows.append(f"\nAn idle `/healthz` answers in {idle * 1000:.0f} ms at worst (20 tries).")
         return rows
     finally:
@@ -119,9 +140,15 @@ def bench_ingest(settings: Settings) -> list[str]:
 
 
 def run_worker(settings: Settings, log_name: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "QSMON_DATABASE_URL": settings.dsn, "QSMON_RESULTS_TOPIC": settings.results_topic,
-           "QSMON_DLQ_TOPIC": settings.dlq_topic, "QSMON_CHANGES_TOPIC": settings.changes_topic,
-           "QSMON_WORKER_GROUP": settings.worker_group, "QSMON_WORKER_METRICS_PORT": "19521"}
+    env = {
+        **os.environ,
+        "QSMON_DATABASE_URL": settings.dsn,
+        "QSMON_RESULTS_TOPIC": settings.results_topic,
+        "QSMON_DLQ_TOPIC": settings.dlq_topic,
+        "QSMON_CHANGES_TOPIC": settings.changes_topic,
+        "QSMON_WORKER_GROUP": settings.worker_group,
+        "QSMON_WORKER_METRICS_PORT": "19521",
+    }
     log = (CACHE / log_name).open("ab")
     return subprocess.Popen([sys.executable, "-m", "cli", "worker"], env=env, stdout=log, stderr=log, cwd=ROOT)
 
@@ -146,8 +173,10 @@ def bench_worker(base: Settings, outages: bool) -> list[str]:
         dirty = results("DIRTY", 2000)
         dirty[1000] = dirty[1000].model_copy(update={"product": "poison"})
         timings = {}
-        for name, batch in (("2,000 results (baseline)", results("CLEAN", 2000)),
-                            ("2,000 results, one the database refuses", dirty)):
+        for name, batch in (
+            ("2,000 results (baseline)", results("CLEAN", 2000)),
+            ("2,000 results, one the database refuses", dirty),
+        ):
             with ResultSink(settings, client_id="bench-hostile") as sink:
                 started = time.monotonic()
                 sink.deliver(batch)
@@ -159,8 +188,9 @@ def bench_worker(base: Settings, outages: bool) -> list[str]:
             raise RuntimeError(f"expected the one refused record in the dead-letter topic, found {refused}")
         baseline = timings["2,000 results (baseline)"]
         rows += ["| worker batch | produce → stored | vs baseline |", "|---|---|---|"]
-        rows += [f"| {name} | {seconds * 1000:,.0f} ms | {seconds / baseline:.2f}× |"
-                 for name, seconds in timings.items()]
+        rows += [
+            f"| {name} | {seconds * 1000:,.0f} ms | {seconds / baseline:.2f}× |" for name, seconds in timings.items()
+        ]
         if outages:
             stack("stop", "postgres")
             with ResultSink(settings, client_id="bench-hostile") as sink:
@@ -169,8 +199,10 @@ def bench_worker(base: Settings, outages: bool) -> list[str]:
             stack("start", "postgres")
             back = time.monotonic()
             wait(lambda: stored(settings) >= end_offset_total(settings), 60, interval=0.1)
-            rows.append(f"\nPostgreSQL stopped for 20 s with 100 results waiting: stored "
-                        f"{(time.monotonic() - back) * 1000:,.0f} ms after it accepted connections again.")
+            rows.append(
+                f"\nPostgreSQL stopped for 20 s with 100 results waiting: stored "
+                f"{(time.monotonic() - back) * 1000:,.0f} ms after it accepted connections again."
+            )
     finally:
         worker.terminate()
         worker.wait(timeout=60)
@@ -186,8 +218,10 @@ def bench_kafka_down(base: Settings) -> str:
         stack("stop", "kafka")
         started = time.monotonic()
         answer = api.post(results("K2", 1)[0].to_json(), ndjson=False)
-        return (f"Kafka stopped: the ingest API answered {answer.status_code} after "
-                f"{(time.monotonic() - started) * 1000:,.0f} ms.")
+        return (
+            f"Kafka stopped: the ingest API answered {answer.status_code} after "
+            f"{(time.monotonic() - started) * 1000:,.0f} ms."
+        )
     finally:
         stack("start", "kafka")
         api.stop()
@@ -210,10 +244,15 @@ def main() -> None:
     if args.outages:
         lines += ["", bench_kafka_down(base)]
     command = "python -m bench.hostile" + (" --outages" if args.outages else "")
-    text = "\n".join([
-        "<!-- bench:hostile:start -->",
-        f"Command: `{command}`, run {clock.now():%Y-%m-%d} on the local stack.", "", *lines,
-        "<!-- bench:hostile:end -->"])
+    text = "\n".join(
+        [
+            "<!-- bench:hostile:start -->",
+            f"Command: `{command}`, run {clock.now():%Y-%m-%d} on the local stack.",
+            "",
+            *lines,
+            "<!-- bench:hostile:end -->",
+        ]
+    )
     print(text)
     if args.write_docs:
         replace_section("hostile", text)

@@ -30,8 +30,13 @@ from qsmon.storage import apply_migrations, connect
 from streams.rebuild import rebuild
 
 SCHEMA = "bench_panels"
-VARIABLES = {"plan": "jingzhou-2023", "indicator": "agricultural-routine-pass", "region": "421000",
-             "window": "rolling_30d", "category": "all"}
+VARIABLES = {
+    "plan": "jingzhou-2023",
+    "indicator": "agricultural-routine-pass",
+    "region": "421000",
+    "window": "rolling_30d",
+    "category": "all",
+}
 
 
 def _mix_values() -> str:
@@ -40,36 +45,46 @@ def _mix_values() -> str:
         failure = p.failures[0].item if p.failures else "不合格项目"
         stage = p.stages[0].value if p.stages else ""
         grade = "good" if p.grades else ""
-        rows.append(f"('{p.category.value}', '{p.sampling_type.value}', '{p.subcategory}', '{stage}', '{grade}',"
-                    f" {p.weight}, {p.pass_rate}, {p.score_mean if p.score_mean is not None else 'NULL'},"
-                    f" '{failure}', '{p.products[0]}')")
+        rows.append(
+            f"('{p.category.value}', '{p.sampling_type.value}', '{p.subcategory}', '{stage}', '{grade}',"
+            f" {p.weight}, {p.pass_rate}, {p.score_mean if p.score_mean is not None else 'NULL'},"
+            f" '{failure}', '{p.products[0]}')"
+        )
     return ",\n".join(rows)
 
 
 def load(dsn: str, count: int, last_day: date) -> None:
     counties = [r.code for r in children("421000")]
     weights = [1 / (i + 1) ** 0.5 for i in range(len(counties))]
-    county_rows = ",".join(f"({i}, '{c}', {w / sum(weights)})" for i, (c, w) in enumerate(zip(counties, weights,
-                                                                                               strict=True)))
+    county_rows = ",".join(
+        f"({i}, '{c}', {w / sum(weights)})" for i, (c, w) in enumerate(zip(counties, weights, strict=True))
+    )
     days = 3 * 365
     with connect(dsn) as conn:
         conn.execute("SELECT setseed(0.42)")
-        conn.execute("CREATE TEMP TABLE mix (category text, sampling_type text, subcategory text, stage text,"
-                     " grade text, weight float8, pass_rate float8, score_mean float8, item text, product text)"
-                     " ON COMMIT PRESERVE ROWS")
+        conn.execute(
+            "CREATE TEMP TABLE mix (category text, sampling_type text, subcategory text, stage text,"
+            " grade text, weight float8, pass_rate float8, score_mean float8, item text, product text)"
+            " ON COMMIT PRESERVE ROWS"
+        )
         conn.execute(f"INSERT INTO mix VALUES {_mix_values()}")
-        conn.execute("CREATE TEMP TABLE mix_cdf AS SELECT *, sum(weight) OVER (ORDER BY subcategory, category)"
-                     " / sum(weight) OVER () AS upto FROM mix")
+        conn.execute(
+            "CREATE TEMP TABLE mix_cdf AS SELECT *, sum(weight) OVER (ORDER BY subcategory, category)"
+            " / sum(weight) OVER () AS upto FROM mix"
+        )
         conn.execute("CREATE TEMP TABLE county (i int, code text, weight float8)")
         conn.execute(f"INSERT INTO county VALUES {county_rows}")
         conn.execute("CREATE TEMP TABLE county_cdf AS SELECT *, sum(weight) OVER (ORDER BY i) AS upto FROM county")
-        conn.execute(f"""
+        conn.execute(
+            f"""
             CREATE TEMP TABLE gen AS
             SELECT 'B' || lpad(n::text, 9, '0') AS sample_id,
                    (%(last)s::timestamp - (random() * {days})::int * interval '1 day' + interval '9 hours'
                      + (random() * 8 * 3600)::int * interval '1 second') AT TIME ZONE 'Asia/Shanghai' AS sampled_at,
                    random() AS r_mix, random() AS r_county, random() AS r_pass, random() AS r_score
-            FROM generate_series(1, %(count)s) AS n""", {"last": last_day, "count": count})
+            FROM generate_series(1, %(count)s) AS n""",
+            {"last": last_day, "count": count},
+        )
         conn.execute("""
             CREATE TEMP TABLE rows AS
             SELECT g.sample_id, g.sampled_at, (g.sampled_at AT TIME ZONE 'Asia/Shanghai')::date AS day,
@@ -169,10 +184,11 @@ def main() -> None:
     sweep_s = time.monotonic() - t0
     engine.close()
     with connect(dsn) as conn:
-        row = conn.execute("SELECT (SELECT count(*) FROM sample_current), (SELECT count(*) FROM rollup_daily),"
-                           " (SELECT count(*) FROM rollup_monthly), (SELECT count(*) FROM failure_current),"
-                           " (SELECT count(*) FROM failed_item_monthly), (SELECT count(*) FROM failed_firm_yearly)"
-                           ).fetchone()
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM sample_current), (SELECT count(*) FROM rollup_daily),"
+            " (SELECT count(*) FROM rollup_monthly), (SELECT count(*) FROM failure_current),"
+            " (SELECT count(*) FROM failed_item_monthly), (SELECT count(*) FROM failed_firm_yearly)"
+        ).fetchone()
     sizes = tuple(int(v) for v in row) if row else (0,) * 6
     results = measure(dsn, args.repeats)
     worst = max(r[3] for r in results)

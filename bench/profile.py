@@ -16,8 +16,10 @@ from pathlib import Path
 PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("idle: event loop waiting for I/O", ("selectors.py",)),
     ("validation (pydantic-core, schema checks)", ("pydantic", "qsmon/schema.py", "_validated ", "classify ")),
-    ("COPY rows (copy_row, psycopg's binary writer)", ("copy_row", "_failed_items_json", "write_row", "copy_to",
-                                                      "_copy_base")),
+    (
+        "COPY rows (copy_row, psycopg's binary writer)",
+        ("copy_row", "_failed_items_json", "write_row", "copy_to", "_copy_base"),
+    ),
     ("PostgreSQL round trips (psycopg, GIL released)", ("psycopg",)),
     ("Kafka client (aiokafka: fetch, decompress, produce)", ("aiokafka", "cramjam", "lz4")),
     ("change feed (encode rollup keys)", ("qsmon/changes.py",)),
@@ -48,9 +50,25 @@ def summarise(raw: Path) -> list[tuple[str, float]]:
 
 def record(pid: int, seconds: float, out: Path) -> list[tuple[str, float]]:
     """Sample ``pid`` for ``seconds`` (py-spy, 200 Hz, without pausing it) and summarise."""
-    subprocess.run([str(Path(sys.executable).with_name("py-spy")), "record", "-p", str(pid), "-d", str(int(seconds)),
-                    "-r", "200", "--nonblocking", "--format", "raw", "-o", str(out)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            str(Path(sys.executable).with_name("py-spy")),
+            "record",
+            "-p",
+            str(pid),
+            "-d",
+            str(int(seconds)),
+            "-r",
+            "200",
+            "--nonblocking",
+            "--format",
+            "raw",
+            "-o",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return summarise(out)
 
 

@@ -48,8 +48,7 @@ class StepDone(BaseModel):
     done_on: date = Field(description="the local day it was done")
     done_by: Annotated[str, _text(200, 1)] = Field(description="who did it")
     note: Annotated[str, _text(2000)] = ""
-    attachment: Annotated[str, _text(500)] | None = Field(default=None,
-                                                          description="a document's number or file name")
+    attachment: Annotated[str, _text(500)] | None = Field(default=None, description="a document's number or file name")
 
 
 class CaseStep(BaseModel):
@@ -73,8 +72,15 @@ def router(settings: Settings, authorised: IngestAuthoriser) -> APIRouter:
     from qsmon.storage.db import with_session_options
 
     table = load_table(settings.case_deadlines_file)
-    pool = ConnectionPool(with_session_options(settings.dsn, "qsmon-cases-api"), min_size=0, max_size=POOL_SIZE,
-                          timeout=5, max_idle=60, open=False, name="qsmon-cases-api")
+    pool = ConnectionPool(
+        with_session_options(settings.dsn, "qsmon-cases-api"),
+        min_size=0,
+        max_size=POOL_SIZE,
+        timeout=5,
+        max_idle=60,
+        open=False,
+        name="qsmon-cases-api",
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -92,27 +98,50 @@ def router(settings: Settings, authorised: IngestAuthoriser) -> APIRouter:
         with pool.connection() as conn:
             if not caller.covers(get_case(conn, case_id).region_code):
                 raise CaseNotFoundError(NO_SUCH_CASE)
-            case = record_step(conn, table, case_id, Progress(body.step, body.done_on, body.done_by, body.note,
-                                                              body.attachment),
-                               today=today, via=f"api:{caller.sender.id}",
-                               soon_working_days=settings.cases_due_soon_working_days)
-        return CaseAnswer(id=case.id, sample_id=case.sample_id, status=case.status,
-                          steps=[CaseStep(step=s.step, name=s.name, basis=s.basis, due_on=s.due_on,
-                                          done_on=s.done_on, state=s.state(today).value) for s in case.steps])
+            case = record_step(
+                conn,
+                table,
+                case_id,
+                Progress(body.step, body.done_on, body.done_by, body.note, body.attachment),
+                today=today,
+                via=f"api:{caller.sender.id}",
+                soon_working_days=settings.cases_due_soon_working_days,
+            )
+        return CaseAnswer(
+            id=case.id,
+            sample_id=case.sample_id,
+            status=case.status,
+            steps=[
+                CaseStep(
+                    step=s.step,
+                    name=s.name,
+                    basis=s.basis,
+                    due_on=s.due_on,
+                    done_on=s.done_on,
+                    state=s.state(today).value,
+                )
+                for s in case.steps
+            ],
+        )
 
     @api.post(
         "/v1/cases/{case_id}/steps",
         response_model=CaseAnswer,
-        responses={401: {"description": "no valid bearer token"},
-                   404: {"description": "no such case, or not in this token's regions (one answer for both)"},
-                   422: {"description": "the step cannot be recorded as given; nothing changed"},
-                   503: {"description": "the token could not be checked now; try again"}},
+        responses={
+            401: {"description": "no valid bearer token"},
+            404: {"description": "no such case, or not in this token's regions (one answer for both)"},
+            422: {"description": "the step cannot be recorded as given; nothing changed"},
+            503: {"description": "the token could not be checked now; try again"},
+        },
         summary="Record a follow-up step (核查处置) of a failed sample's case as done",
     )
-    async def post_step(case_id: Annotated[int, Path(ge=1, le=2**62)], body: StepDone,
-                        # the token first (dependencies run before parameters are checked): strangers learn nothing
-                        # of the API. A default, not Annotated: the annotation could not name this closure's check.
-                        caller: Caller = Depends(checked_token)) -> Any:  # noqa: B008
+    async def post_step(
+        case_id: Annotated[int, Path(ge=1, le=2**62)],
+        body: StepDone,
+        # the token first (dependencies run before parameters are checked): strangers learn nothing
+        # of the API. A default, not Annotated: the annotation could not name this closure's check.
+        caller: Caller = Depends(checked_token),  # noqa: B008
+    ) -> Any:
         try:
             return await anyio.to_thread.run_sync(record, case_id, body, caller)
         except CaseNotFoundError:

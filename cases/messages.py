@@ -13,8 +13,10 @@ from qsmon.escaping import markdown_text as md
 
 def _line(p: dict[str, Any]) -> str:
     what = md(" ".join(x for x in (p.get("product"), p.get("firm")) if x) or p["sample_id"])
-    return (f"- {md(p['region_name'])} {what}(样品 {md(p['sample_id'])}):{md(p['step_name'])} "
-            f"**{case_label(StepState(p['state']))}**,期限 {p['due_on']}({p['basis']})")
+    return (
+        f"- {md(p['region_name'])} {what}(样品 {md(p['sample_id'])}):{md(p['step_name'])} "
+        f"**{case_label(StepState(p['state']))}**,期限 {p['due_on']}({p['basis']})"
+    )
 
 
 def render(payloads: Sequence[dict[str, Any]]) -> Message | None:
@@ -41,11 +43,16 @@ def render(payloads: Sequence[dict[str, Any]]) -> Message | None:
         body.append("**即将到期**")
         body.extend(_line(p) for p in soon)
     for d in digests:
-        body.append(f"**{d['region_name']} {d['day']} 核查处置日报**:办理中 {d['open']} 件,"
-                    f"即将到期 {d['due_soon']} 项,已超期 {d['overdue']} 项")
+        body.append(
+            f"**{d['region_name']} {d['day']} 核查处置日报**:办理中 {d['open']} 件,"
+            f"即将到期 {d['due_soon']} 项,已超期 {d['overdue']} 项"
+        )
         body.extend(_line(p) for p in d["oldest"])
-    where = (escalations or steps or digests)[0]["region_name"] if escalations or steps or digests \
+    where = (
+        (escalations or steps or digests)[0]["region_name"]
+        if escalations or steps or digests
         else assists[0]["made_in_name"]
+    )
     if escalations:
         title = f"【核查处置·督办】{where} {len(escalations)}项超期未办结"
     elif assists and not steps and not digests:
@@ -56,13 +63,18 @@ def render(payloads: Sequence[dict[str, Any]]) -> Message | None:
         title = f"【核查处置·提醒】{where} {len(soon)}项即将到期"
     else:
         title = f"【核查处置·日报】{where}"
-    return Message(title=title, markdown=f"### {title}\n" + "\n".join(body),
-                   data={"kind": "case_notices", "title": title, "notices": list(payloads)},
-                   urgent=bool(overdue or escalations))
+    return Message(
+        title=title,
+        markdown=f"### {title}\n" + "\n".join(body),
+        data={"kind": "case_notices", "title": title, "notices": list(payloads)},
+        urgent=bool(overdue or escalations),
+    )
 
 
 def _assist_line(p: dict[str, Any]) -> str:
     what = " ".join(x for x in (p.get("product"), p.get("firm")) if x) or p["sample_id"]
     due = f",请于 {p['due_on']} 前接收协查" if p.get("due_on") else ""
-    return (f"- {p['region_name']}抽检不合格:{what}(样品 {p['sample_id']},{p['opened_on']} 收到结论),"
-            f"生产者所在地 {p['made_in_name']}{due};{p['reply_basis']}")
+    return (
+        f"- {p['region_name']}抽检不合格:{what}(样品 {p['sample_id']},{p['opened_on']} 收到结论),"
+        f"生产者所在地 {p['made_in_name']}{due};{p['reply_basis']}"
+    )

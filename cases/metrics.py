@@ -27,8 +27,9 @@ class CaseCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         cases = GaugeMetricFamily("qsmon_cases", "Follow-up cases of failed samples, by status", labels=["status"])
-        steps = GaugeMetricFamily("qsmon_case_steps_pending",
-                                  "Steps of open cases not yet done, by where they stand today", labels=["state"])
+        steps = GaugeMetricFamily(
+            "qsmon_case_steps_pending", "Steps of open cases not yet done, by where they stand today", labels=["state"]
+        )
         try:
             with connect(self.dsn, application_name="qsmon-case-metrics", connect_timeout_s=3) as conn:
                 for status, count in conn.execute(_CASES).fetchall():
@@ -43,8 +44,10 @@ class CaseCollector(Collector):
 
 def calendar_metrics(calendar: Calendar, today: date) -> Iterator[Metric]:
     """Whether the working-day calendar lacks next year (from 1 November), and the last year it knows."""
-    missing = GaugeMetricFamily("qsmon_workdays_next_year_missing", "1 from 1 November while the working-day"
-                                " calendar lacks next year (QSMON_WORKDAYS_FILE)")
+    missing = GaugeMetricFamily(
+        "qsmon_workdays_next_year_missing",
+        "1 from 1 November while the working-day calendar lacks next year (QSMON_WORKDAYS_FILE)",
+    )
     missing.add_metric([], float(today.year + 1 in calendar.missing(today)))
     last = GaugeMetricFamily("qsmon_workdays_last_year", "The last year the working-day calendar knows without a gap")
     last.add_metric([], calendar.last_year)

@@ -87,8 +87,9 @@ def _step_id(table: DeadlineTable, case: Case, given: str, recall_level: str | N
     return given  # record_step names the known steps
 
 
-def import_progress(conn: psycopg.Connection, table: DeadlineTable, path: Path, *, today: date,
-                    soon_working_days: int) -> ProgressReport:
+def import_progress(
+    conn: psycopg.Connection, table: DeadlineTable, path: Path, *, today: date, soon_working_days: int
+) -> ProgressReport:
     report = ProgressReport()
     rows = _rows(path)
     columns: dict[str, int] | None = None
@@ -109,9 +110,15 @@ def import_progress(conn: psycopg.Connection, table: DeadlineTable, path: Path, 
             level = row.text("recall_level") or None
             step = _step_id(table, case, row.text("step"), level)
             before = next((s.done_on for s in case.steps if s.step == step), None)
-            record_step(conn, table, case.id, Progress(step, day, row.text("done_by"), row.text("note"),
-                                                       row.text("attachment") or None, level),
-                        today=today, via="import", soon_working_days=soon_working_days)
+            record_step(
+                conn,
+                table,
+                case.id,
+                Progress(step, day, row.text("done_by"), row.text("note"), row.text("attachment") or None, level),
+                today=today,
+                via="import",
+                soon_working_days=soon_working_days,
+            )
         except (RowError, ValueError, CaseNotFoundError, StepRefusedError) as exc:
             report.rejected.append((number, str(exc)))
             continue

@@ -65,30 +65,53 @@ class SweepOutcome:
     escalations_queued: int = 0
 
 
-def _silenced(conn: psycopg.Connection, region: str, step: str | None, severity: str, now: datetime,
-              plan: str = CASES_PLAN) -> bool:
-    return silenced(conn, plan_id=plan, indicator_id=step, region_code=region, window=None,
-                    severity=severity, now=now)
+def _silenced(
+    conn: psycopg.Connection, region: str, step: str | None, severity: str, now: datetime, plan: str = CASES_PLAN
+) -> bool:
+    return silenced(conn, plan_id=plan, indicator_id=step, region_code=region, window=None, severity=severity, now=now)
 
 
 def _payload(p: PendingStep) -> dict[str, Any]:
-    return {"kind": "case_step", "case_id": p.case_id, "sample_id": p.sample_id, "region": p.region_code,
-            "region_name": name_of(p.region_code), "category": p.category, "product": p.product, "firm": p.firm,
-            "opened_on": p.opened_on.isoformat(), "step": p.step, "step_name": p.name, "basis": p.basis,
-            "due_on": p.due_on.isoformat(), "state": p.state.value}
+    return {
+        "kind": "case_step",
+        "case_id": p.case_id,
+        "sample_id": p.sample_id,
+        "region": p.region_code,
+        "region_name": name_of(p.region_code),
+        "category": p.category,
+        "product": p.product,
+        "firm": p.firm,
+        "opened_on": p.opened_on.isoformat(),
+        "step": p.step,
+        "step_name": p.name,
+        "basis": p.basis,
+        "due_on": p.due_on.isoformat(),
+        "state": p.state.value,
+    }
 
 
 def _assist_payload(a: AssistRequest) -> dict[str, Any]:
-    return {"kind": "case_assist", "case_id": a.case_id, "sample_id": a.sample_id, "region": a.region_code,
-            "region_name": name_of(a.region_code), "made_in": a.manufacturer_region_code,
-            "made_in_name": name_of(a.manufacturer_region_code), "category": a.category, "product": a.product,
-            "firm": a.firm, "opened_on": a.opened_on.isoformat(),
-            "due_on": a.due_on.isoformat() if a.due_on else None, "reply_basis": a.reply_basis}
+    return {
+        "kind": "case_assist",
+        "case_id": a.case_id,
+        "sample_id": a.sample_id,
+        "region": a.region_code,
+        "region_name": name_of(a.region_code),
+        "made_in": a.manufacturer_region_code,
+        "made_in_name": name_of(a.manufacturer_region_code),
+        "category": a.category,
+        "product": a.product,
+        "firm": a.firm,
+        "opened_on": a.opened_on.isoformat(),
+        "due_on": a.due_on.isoformat() if a.due_on else None,
+        "reply_basis": a.reply_basis,
+    }
 
 
 class CaseSweep:
-    def __init__(self, table: DeadlineTable, channels: list[Channel], *, soon_working_days: int,
-                 digest_hour: int, timezone: str) -> None:
+    def __init__(
+        self, table: DeadlineTable, channels: list[Channel], *, soon_working_days: int, digest_hour: int, timezone: str
+    ) -> None:
         self.table, self.channels = table, channels
         self.soon_working_days, self.digest_hour, self.timezone = soon_working_days, digest_hour, timezone
 
@@ -98,8 +121,9 @@ class CaseSweep:
         with conn.transaction():
             # An upgrade's or a new category's failures get their cases, with their steps (the worker opens the
             # others with their steps in its batch): nothing here writes a deadline of an existing case.
-            opened = open_missing_cases(conn, self.table, today, self.timezone,
-                                        soon_working_days=self.soon_working_days)
+            opened = open_missing_cases(
+                conn, self.table, today, self.timezone, soon_working_days=self.soon_working_days
+            )
             pending = pending_steps(conn, today, [StepState.DUE_SOON, StepState.OVERDUE])
             for p in pending:
                 if p.noticed:
@@ -110,9 +134,13 @@ class CaseSweep:
                 channels = self._wanting(p.region_code, severity)
                 for channel in channels:
                     queued += enqueue_case_notice(
-                        conn, case_id=p.case_id, channel=channel.name, group_key=f"cases:{p.region_code}",
+                        conn,
+                        case_id=p.case_id,
+                        channel=channel.name,
+                        group_key=f"cases:{p.region_code}",
                         once_key=f"case-{p.case_id}-{p.step}-{p.state.value}-{p.due_on.isoformat()}",
-                        payload=_payload(p))
+                        payload=_payload(p),
+                    )
                 if channels:  # nobody to tell yet: a channel added later still hears of it
                     mark_noticed(conn, p)
             assists = self._assists(conn, now)
@@ -130,9 +158,14 @@ class CaseSweep:
                 continue
             channels = self._wanting(a.manufacturer_region_code, ASSIST_SEVERITY)
             for channel in channels:
-                queued += enqueue_case_notice(conn, case_id=a.case_id, channel=channel.name,
-                                              group_key=f"cases:{a.manufacturer_region_code}",
-                                              once_key=f"case-{a.case_id}-assist", payload=_assist_payload(a))
+                queued += enqueue_case_notice(
+                    conn,
+                    case_id=a.case_id,
+                    channel=channel.name,
+                    group_key=f"cases:{a.manufacturer_region_code}",
+                    once_key=f"case-{a.case_id}-assist",
+                    payload=_assist_payload(a),
+                )
             if channels:
                 mark_assist_noticed(conn, a.case_id)
         return queued
@@ -148,9 +181,13 @@ class CaseSweep:
             channels = self._wanting(p.region_code, ESCALATION_SEVERITY, ESCALATION_PLAN)
             for channel in channels:
                 queued += enqueue_case_notice(
-                    conn, case_id=p.case_id, channel=channel.name, group_key=f"cases:{p.region_code}",
+                    conn,
+                    case_id=p.case_id,
+                    channel=channel.name,
+                    group_key=f"cases:{p.region_code}",
                     once_key=f"case-{p.case_id}-{p.step}-escalation-{p.due_on.isoformat()}",
-                    payload=_payload(p) | {"kind": "case_escalation", "escalate_on": e.escalate_on.isoformat()})
+                    payload=_payload(p) | {"kind": "case_escalation", "escalate_on": e.escalate_on.isoformat()},
+                )
             if channels:
                 mark_escalated(conn, p.case_id, p.step)
         return queued
@@ -167,20 +204,33 @@ class CaseSweep:
         by_region: dict[str, list[PendingStep]] = defaultdict(list)
         for p in pending:
             by_region[p.region_code].append(p)
-        open_counts: dict[str, int] = dict(conn.execute("SELECT region_code, count(*) FROM cases WHERE status = 'open'"
-                                        " GROUP BY region_code").fetchall())
+        open_counts: dict[str, int] = dict(
+            conn.execute(
+                "SELECT region_code, count(*) FROM cases WHERE status = 'open' GROUP BY region_code"
+            ).fetchall()
+        )
         queued = 0
         for region, count in sorted(open_counts.items()):
             if _silenced(conn, region, None, DIGEST_SEVERITY, now):
                 continue
             steps = by_region.get(region, [])
-            payload = {"kind": "case_digest", "region": region, "region_name": name_of(region),
-                       "day": today.isoformat(), "open": count,
-                       "due_soon": sum(p.state is StepState.DUE_SOON for p in steps),
-                       "overdue": sum(p.state is StepState.OVERDUE for p in steps),
-                       "oldest": [_payload(p) for p in steps[:5]]}
+            payload = {
+                "kind": "case_digest",
+                "region": region,
+                "region_name": name_of(region),
+                "day": today.isoformat(),
+                "open": count,
+                "due_soon": sum(p.state is StepState.DUE_SOON for p in steps),
+                "overdue": sum(p.state is StepState.OVERDUE for p in steps),
+                "oldest": [_payload(p) for p in steps[:5]],
+            }
             for channel in self._wanting(region, DIGEST_SEVERITY):
-                queued += enqueue_case_notice(conn, case_id=None, channel=channel.name,
-                                              group_key=f"cases:{region}",
-                                              once_key=f"case-digest-{region}-{today.isoformat()}", payload=payload)
+                queued += enqueue_case_notice(
+                    conn,
+                    case_id=None,
+                    channel=channel.name,
+                    group_key=f"cases:{region}",
+                    once_key=f"case-digest-{region}-{today.isoformat()}",
+                    payload=payload,
+                )
         return queued

@@ -37,14 +37,18 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(1) from exc
         except psycopg.errors.UndefinedTable as exc:  # a database no `qsmon init` has been run against
             missing = exc.diag.message_primary
-            typer.secho(f"error: the database has no qsmon schema (or an older one): run `qsmon init` ({missing})",
-                        fg=typer.colors.RED, err=True)
+            typer.secho(
+                f"error: the database has no qsmon schema (or an older one): run `qsmon init` ({missing})",
+                fg=typer.colors.RED,
+                err=True,
+            )
             raise typer.Exit(1) from exc
         except psycopg.OperationalError as exc:  # its message names host and user, never the password
             if exc.sqlstate is not None and not exc.sqlstate.startswith(("08", "57P0")):
                 raise  # not a lost connection (a timeout, a deadlock, a full disk): the error as it is
-            typer.secho(f"error: cannot reach the database: {str(exc).strip().splitlines()[0]}", fg=typer.colors.RED,
-                        err=True)
+            typer.secho(
+                f"error: cannot reach the database: {str(exc).strip().splitlines()[0]}", fg=typer.colors.RED, err=True
+            )
             raise typer.Exit(1) from exc
 
     return wrapper

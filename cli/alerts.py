@@ -41,8 +41,10 @@ def evaluate_once() -> None:
         engine.close()
     for event in events:
         e = event.evaluation
-        typer.echo(f"alert {event.alert_id} {event.transition.value}: {e.plan_id}/{e.indicator_id} "
-                   f"{e.scope.region_code} {e.window} value={e.value if e.value is None else round(e.value, 2)}")
+        typer.echo(
+            f"alert {event.alert_id} {event.transition.value}: {e.plan_id}/{e.indicator_id} "
+            f"{e.scope.region_code} {e.window} value={e.value if e.value is None else round(e.value, 2)}"
+        )
     typer.echo(f"{len(events)} transitions")
 
 
@@ -63,26 +65,54 @@ def list_alerts(
         rows = conn.execute(
             "SELECT id, status, severity, plan_id, indicator_id, region_code, subcategory, window_name, value,"
             f" target, tested, failed, opened_at, resolved_at, acknowledged_by FROM alerts {where}"
-            " ORDER BY opened_at DESC").fetchall()
-    items = [dict(zip(("id", "status", "severity", "plan", "indicator", "region", "subcategory", "window", "value",
-                       "target", "samples", "failed", "opened_at", "resolved_at", "acknowledged_by"), r,
-                      strict=True)) for r in rows]
+            " ORDER BY opened_at DESC"
+        ).fetchall()
+    items = [
+        dict(
+            zip(
+                (
+                    "id",
+                    "status",
+                    "severity",
+                    "plan",
+                    "indicator",
+                    "region",
+                    "subcategory",
+                    "window",
+                    "value",
+                    "target",
+                    "samples",
+                    "failed",
+                    "opened_at",
+                    "resolved_at",
+                    "acknowledged_by",
+                ),
+                r,
+                strict=True,
+            )
+        )
+        for r in rows
+    ]
     if as_json:
         print_json(items)
         return
     for a in items:
         value = "—" if a["value"] is None else f"{a['value']:.2f}"
-        typer.echo(f"#{a['id']:<5} {a['status']:<8} {a['severity']:<8} {a['plan']}/{a['indicator']} "
-                   f"{name_of(a['region'])} {a['window']} value={value} target={a['target']} "
-                   f"n={a['samples']} opened={a['opened_at'].astimezone(zone):%Y-%m-%d %H:%M}"
-                   + (f" ack={a['acknowledged_by']}" if a["acknowledged_by"] else ""))
+        typer.echo(
+            f"#{a['id']:<5} {a['status']:<8} {a['severity']:<8} {a['plan']}/{a['indicator']} "
+            f"{name_of(a['region'])} {a['window']} value={value} target={a['target']} "
+            f"n={a['samples']} opened={a['opened_at'].astimezone(zone):%Y-%m-%d %H:%M}"
+            + (f" ack={a['acknowledged_by']}" if a["acknowledged_by"] else "")
+        )
     typer.echo(f"{len(items)} alerts")
 
 
 @alerts_app.command("ack")
 @friendly_errors
-def ack(alert_ids: Annotated[list[int], typer.Argument(help="firing alerts to acknowledge")],
-        by: Annotated[str, typer.Option(help="who acknowledges (named in every later message)")] = "operator") -> None:
+def ack(
+    alert_ids: Annotated[list[int], typer.Argument(help="firing alerts to acknowledge")],
+    by: Annotated[str, typer.Option(help="who acknowledges (named in every later message)")] = "operator",
+) -> None:
     """Acknowledge firing alerts: no reminders until their state or severity changes (recorded in their history)."""
     from alerts.acks import acknowledge
     from qsmon import clock
@@ -91,14 +121,18 @@ def ack(alert_ids: Annotated[list[int], typer.Argument(help="firing alerts to ac
     with connect(get_settings().dsn) as conn:
         done = acknowledge(conn, alert_ids, by, clock.now())
     already = sorted(set(alert_ids) - set(done))
-    typer.echo(f"acknowledged by {by}: {', '.join(f'#{i}' for i in done) or 'none'}"
-               + (f" (already acknowledged or not firing: {', '.join(f'#{i}' for i in already)})" if already else ""))
+    typer.echo(
+        f"acknowledged by {by}: {', '.join(f'#{i}' for i in done) or 'none'}"
+        + (f" (already acknowledged or not firing: {', '.join(f'#{i}' for i in already)})" if already else "")
+    )
 
 
 @alerts_app.command("ack-link")
 @friendly_errors
-def ack_link(link: Annotated[str, typer.Argument(help="the acknowledge link of a robot message, or its t=… token")],
-             by: Annotated[str, typer.Option(help="who acknowledges")]) -> None:
+def ack_link(
+    link: Annotated[str, typer.Argument(help="the acknowledge link of a robot message, or its t=… token")],
+    by: Annotated[str, typer.Option(help="who acknowledges")],
+) -> None:
     """Use a message's acknowledge link from the shell (once, before it expires), as its button would."""
     from urllib.parse import parse_qs, urlsplit
 
@@ -143,7 +177,8 @@ def silence(
         row = conn.execute(
             "INSERT INTO silences (plan_id, indicator_id, region_code, window_name, severity, until, reason,"
             " created_by, announce_recoveries) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (plan, indicator, region, window, severity, ends, reason, by, announce_recoveries)).fetchone()
+            (plan, indicator, region, window, severity, ends, reason, by, announce_recoveries),
+        ).fetchone()
     typer.echo(f"silence #{row[0] if row else '?'} until {ends.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
 
 
@@ -160,9 +195,21 @@ def silences(
     with connect(get_settings().dsn) as conn:
         rows = conn.execute(
             "SELECT id, plan_id, indicator_id, region_code, window_name, severity, until, expired_at, created_by,"
-            f" created_at, reason FROM silences {where} ORDER BY id").fetchall()
-    keys = ("id", "plan", "indicator", "region", "window", "severity", "until", "expired_at", "by", "created_at",
-            "reason")
+            f" created_at, reason FROM silences {where} ORDER BY id"
+        ).fetchall()
+    keys = (
+        "id",
+        "plan",
+        "indicator",
+        "region",
+        "window",
+        "severity",
+        "until",
+        "expired_at",
+        "by",
+        "created_at",
+        "reason",
+    )
     items = [dict(zip(keys, r, strict=True)) for r in rows]
     if as_json:
         print_json(items)
@@ -170,8 +217,10 @@ def silences(
     for i in items:
         labels = " ".join(f"{k}={i[k]}" for k in ("plan", "indicator", "region", "window", "severity") if i[k])
         ended = f" expired {i['expired_at']:%Y-%m-%d %H:%M}" if i["expired_at"] else ""
-        typer.echo(f"#{i['id']:<4} {labels or '(everything)'} until {i['until']:%Y-%m-%d %H:%M}{ended}"
-                   f" by {i['by']}: {i['reason']}")
+        typer.echo(
+            f"#{i['id']:<4} {labels or '(everything)'} until {i['until']:%Y-%m-%d %H:%M}{ended}"
+            f" by {i['by']}: {i['reason']}"
+        )
     typer.echo(f"{len(items)} silences")
 
 
@@ -182,8 +231,9 @@ def unsilence(silence_id: int) -> None:
     from qsmon.storage import connect
 
     with connect(get_settings().dsn) as conn:
-        row = conn.execute("UPDATE silences SET expired_at = now() WHERE id = %s AND expired_at IS NULL"
-                           " RETURNING id", (silence_id,)).fetchone()
+        row = conn.execute(
+            "UPDATE silences SET expired_at = now() WHERE id = %s AND expired_at IS NULL RETURNING id", (silence_id,)
+        ).fetchone()
     if row is None:
         raise typer.BadParameter(f"no silence #{silence_id} in force")
     typer.echo(f"silence #{silence_id} expired")
@@ -223,9 +273,27 @@ def status(
             " failed, value, low, high, op, target, previous_value, state, evaluated_at FROM indicator_evaluations"
             " WHERE %(plan)s::text IS NULL OR plan_id = %(plan)s"
             " ORDER BY plan_id, indicator_id, length(region_code), region_code, subcategory, window_name",
-            {"plan": plan}).fetchall()
-    keys = ("plan", "indicator", "region", "subcategory", "window", "first_day", "last_day", "tested", "failed",
-            "value", "low", "high", "op", "target", "previous_value", "state", "evaluated_at")
+            {"plan": plan},
+        ).fetchall()
+    keys = (
+        "plan",
+        "indicator",
+        "region",
+        "subcategory",
+        "window",
+        "first_day",
+        "last_day",
+        "tested",
+        "failed",
+        "value",
+        "low",
+        "high",
+        "op",
+        "target",
+        "previous_value",
+        "state",
+        "evaluated_at",
+    )
     items = [dict(zip(keys, r, strict=True)) for r in rows]
     if as_json:
         print_json(items)
@@ -237,15 +305,20 @@ def status(
         if i["plan"] != shown_plan and i["plan"] in plans:
             shown_plan, known = i["plan"], plans[i["plan"]]
             extension = f", in force until {known.in_force_until}" if known.in_force_until else ""
-            typer.secho(f"{known.id} {known.title}: period {known.period.start} – {known.period.end}{extension}"
-                        f" — {label(known.status(today))}", bold=True)
+            typer.secho(
+                f"{known.id} {known.title}: period {known.period.start} – {known.period.end}{extension}"
+                f" — {label(known.status(today))}",
+                bold=True,
+            )
         value = "—" if i["value"] is None else f"{i['value']:.2f}"
         target = f"{i['op']} {i['target']:g}" if i["target"] is not None else f"{i['op']} (prev "
         if i["target"] is None:
             target += "—)" if i["previous_value"] is None else f"{i['previous_value']:.2f})"
-        typer.echo(f"{_STATE_MARK[i['state']]} {i['plan']}/{i['indicator']:<34} {name_of(i['region']):<8}"
-                   f" {i['subcategory'] or '':<8} {i['window']:<16} n={i['tested']:<6} fail={i['failed']:<5}"
-                   f" {value:>7} [{i['low'] or 0:.1f}–{i['high'] or 0:.1f}] target {target}  {i['state']}")
+        typer.echo(
+            f"{_STATE_MARK[i['state']]} {i['plan']}/{i['indicator']:<34} {name_of(i['region']):<8}"
+            f" {i['subcategory'] or '':<8} {i['window']:<16} n={i['tested']:<6} fail={i['failed']:<5}"
+            f" {value:>7} [{i['low'] or 0:.1f}–{i['high'] or 0:.1f}] target {target}  {i['state']}"
+        )
     if not items:
         typer.echo("no evaluations yet: run `qsmon alerts evaluate` or `qsmon alerts run`")
     if forecast:
@@ -262,16 +335,26 @@ def _forecast_lines(plans: list[Any], today: date) -> None:
     with connect(settings.dsn) as conn:
         for plan in plans:
             jurisdiction = plan.jurisdiction.code
-            rows = [r for r in forecast_rows(conn, plan, today, timezone=settings.timezone, region=jurisdiction)
-                    if not r["subcategory"] and r["tested"]]
+            rows = [
+                r
+                for r in forecast_rows(conn, plan, today, timezone=settings.timezone, region=jurisdiction)
+                if not r["subcategory"] and r["tested"]
+            ]
             if not rows:
                 continue
             typer.secho(f"{plan.id} 年度达标预测 ({today.year}, as of {today})", bold=True)
             for r in rows:
-                chance = ("已无法达标" if r["outcome"] == "lost" else "已确定达标" if r["outcome"] == "met"
-                          else f"达标概率 {r['probability'] * 100:.0f}%")
+                chance = (
+                    "已无法达标"
+                    if r["outcome"] == "lost"
+                    else "已确定达标"
+                    if r["outcome"] == "met"
+                    else f"达标概率 {r['probability'] * 100:.0f}%"
+                )
                 needed = f" 其余需达 {r['needed']:.2f}%" if r["outcome"] == "open" and r["needed"] is not None else ""
-                typer.echo(f"  {r['indicator_id']:<34} 本年 {shown_text(r['so_far'])} n={r['tested']:<6} 预计年底"
-                           f" {shown_text(r['projected'])} [{shown(r['low'])}–{shown(r['high'])}]"
-                           f" 目标 {r['op']} {r['target']:g}"
-                           f"  {chance}{needed}  ({r['planned_text']})")
+                typer.echo(
+                    f"  {r['indicator_id']:<34} 本年 {shown_text(r['so_far'])} n={r['tested']:<6} 预计年底"
+                    f" {shown_text(r['projected'])} [{shown(r['low'])}–{shown(r['high'])}]"
+                    f" 目标 {r['op']} {r['target']:g}"
+                    f"  {chance}{needed}  ({r['planned_text']})"
+                )

@@ -37,28 +37,43 @@ def list_(
 
     today = _today()
     with connect(get_settings().dsn) as conn:
-        page = list_cases(conn, status=None if status == "all" else status, region=region, limit=limit,
-                          offset=offset)
+        page = list_cases(conn, status=None if status == "all" else status, region=region, limit=limit, offset=offset)
     rows = []
     for case in page.cases:
         pending = [s for s in case.steps if s.done_on is None and s.due_on is not None]
         urgent = min(pending, key=lambda s: s.due_on or today, default=None)
-        rows.append({"id": case.id, "sample_id": case.sample_id, "region": name_of(case.region_code),
-                     "category": case.category, "opened_on": case.opened_on.isoformat(), "status": case.status,
-                     "next_step": urgent.name if urgent else None,
-                     "due_on": urgent.due_on.isoformat() if urgent and urgent.due_on else None,
-                     "state": case_label(urgent.state(today)) if urgent else None})
+        rows.append(
+            {
+                "id": case.id,
+                "sample_id": case.sample_id,
+                "region": name_of(case.region_code),
+                "category": case.category,
+                "opened_on": case.opened_on.isoformat(),
+                "status": case.status,
+                "next_step": urgent.name if urgent else None,
+                "due_on": urgent.due_on.isoformat() if urgent and urgent.due_on else None,
+                "state": case_label(urgent.state(today)) if urgent else None,
+            }
+        )
     following = page.total - offset - len(rows)  # after this page (the rest of what it left out is before it)
-    left_out = (f"{page.left_out} of {page.total} case(s) not shown"
-                + (f"; next page: --offset {offset + len(rows)}" if following > 0 else "")) if page.left_out else ""
+    left_out = (
+        (
+            f"{page.left_out} of {page.total} case(s) not shown"
+            + (f"; next page: --offset {offset + len(rows)}" if following > 0 else "")
+        )
+        if page.left_out
+        else ""
+    )
     if as_json:
         print_json(rows)  # a list, as before; what the page left out goes to stderr
         if left_out:
             typer.echo(left_out, err=True)
         return
     for r in rows:
-        typer.echo(f"#{r['id']:<6} {r['opened_on']} {r['region']:<8} {r['sample_id']:<24} {r['status']:<10} "
-                   f"{r['next_step'] or '-'} {r['due_on'] or ''} {r['state'] or ''}")
+        typer.echo(
+            f"#{r['id']:<6} {r['opened_on']} {r['region']:<8} {r['sample_id']:<24} {r['status']:<10} "
+            f"{r['next_step'] or '-'} {r['due_on'] or ''} {r['state'] or ''}"
+        )
     typer.echo(f"{len(rows)} case(s)" + (f" ({left_out})" if left_out else ""))
 
 
@@ -75,12 +90,19 @@ def show(case_id: int, as_json: Annotated[bool, typer.Option("--json")] = False)
     with connect(get_settings().dsn) as conn:
         case = get_case(conn, case_id)
     if as_json:
-        print_json({"case": {k: getattr(case, k) for k in case.__slots__ if k != "steps"},
-                    "steps": [{k: getattr(s, k) for k in s.__slots__} | {"state": s.state(today).value}
-                              for s in case.steps]})
+        print_json(
+            {
+                "case": {k: getattr(case, k) for k in case.__slots__ if k != "steps"},
+                "steps": [
+                    {k: getattr(s, k) for k in s.__slots__} | {"state": s.state(today).value} for s in case.steps
+                ],
+            }
+        )
         return
-    typer.echo(f"case #{case.id}: sample {case.sample_id} (revision {case.revision}), {case.category},"
-               f" {name_of(case.region_code)}, {case.product or ''} {case.firm or ''}")
+    typer.echo(
+        f"case #{case.id}: sample {case.sample_id} (revision {case.revision}), {case.category},"
+        f" {name_of(case.region_code)}, {case.product or ''} {case.firm or ''}"
+    )
     typer.echo(f"opened {case.opened_on}, {case.status}" + (f" on {case.closed_on}" if case.closed_on else ""))
     if case.assist:
         typer.echo(f"生产者所在地 {name_of(case.manufacturer_region_code or '')}: 协查")
@@ -110,9 +132,13 @@ def record(
     by: Annotated[str, typer.Option(help="who did it")],
     note: Annotated[str, typer.Option(help="what was done")] = "",
     attachment: Annotated[str | None, typer.Option(help="a reference to the document (number, file name)")] = None,
-    recall_level: Annotated[str | None, typer.Option(
-        help="with risk_control: the recall level (level_1/一级, level_2/二级, level_3/三级, or none), which adds"
-             " the recall's start and completion steps (《食品召回管理办法》)")] = None,
+    recall_level: Annotated[
+        str | None,
+        typer.Option(
+            help="with risk_control: the recall level (level_1/一级, level_2/二级, level_3/三级, or none), which adds"
+            " the recall's start and completion steps (《食品召回管理办法》)"
+        ),
+    ] = None,
 ) -> None:
     """Record a step as done; refused (nothing changed) when out of order, before the failure or in the future."""
     from cases.store import Progress, record_step
@@ -125,9 +151,15 @@ def record(
     except ValueError:
         raise typer.BadParameter("--on must be YYYY-MM-DD") from None
     with connect(settings.dsn) as conn:
-        case = record_step(conn, load_table(settings.case_deadlines_file), case_id,
-                           Progress(step, day, by, note, attachment, recall_level), today=_today(), via="cli",
-                           soon_working_days=settings.cases_due_soon_working_days)
+        case = record_step(
+            conn,
+            load_table(settings.case_deadlines_file),
+            case_id,
+            Progress(step, day, by, note, attachment, recall_level),
+            today=_today(),
+            via="cli",
+            soon_working_days=settings.cases_due_soon_working_days,
+        )
     typer.echo(f"case #{case.id}: {step} recorded on {day}; case {case.status}")
 
 
@@ -142,10 +174,17 @@ def import_(path: Path) -> None:
 
     settings = get_settings()
     with connect(settings.dsn) as conn:
-        report = import_progress(conn, load_table(settings.case_deadlines_file), path, today=_today(),
-                                 soon_working_days=settings.cases_due_soon_working_days)
-    typer.echo(f"{report.recorded} step(s) recorded, {report.unchanged} already recorded, "
-               f"{len(report.rejected)} row(s) rejected")
+        report = import_progress(
+            conn,
+            load_table(settings.case_deadlines_file),
+            path,
+            today=_today(),
+            soon_working_days=settings.cases_due_soon_working_days,
+        )
+    typer.echo(
+        f"{report.recorded} step(s) recorded, {report.unchanged} already recorded, "
+        f"{len(report.rejected)} row(s) rejected"
+    )
     for row, reason in report.rejected:
         typer.echo(f"  row {row}: {reason}")
     if report.rejected:

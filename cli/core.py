@@ -30,8 +30,11 @@ def _run_stack(action: str, *, ha: bool = False) -> None:
     raise typer.Exit(completed.returncode)
 
 
-HA_OPTION = typer.Option("--ha", help="the replicated cluster instead: three KRaft brokers (RF 3, min.insync 2) and a"
-                                      " PostgreSQL primary with a streaming standby (deploy/local/ha.sh)")
+HA_OPTION = typer.Option(
+    "--ha",
+    help="the replicated cluster instead: three KRaft brokers (RF 3, min.insync 2) and a"
+    " PostgreSQL primary with a streaming standby (deploy/local/ha.sh)",
+)
 
 
 @stack_app.command("up")
@@ -79,8 +82,11 @@ def schema() -> None:
 
 @friendly_errors
 def config(
-    check: bool = typer.Option(False, "--check", help="check the settings, channels file and plan files; print "
-                                                      "problems one per line, exit 1 on any"),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="check the settings, channels file and plan files; print problems one per line, exit 1 on any",
+    ),
     table: bool = typer.Option(False, "--table", help="every setting with its default and meaning (Markdown)"),
 ) -> None:
     """Print the effective settings (secrets masked)."""
@@ -138,8 +144,9 @@ def rollups_rebuild(
     with connect(settings.dsn) as conn:
         earliest = earliest_rebuild_day(conn, settings, clock.today(settings.timezone))
         if start < earliest:  # history before it was dropped by retention: a rebuild there would lose rows
-            typer.echo(f"retention dropped the result history before a day of {earliest.year - 1}: rebuilding"
-                       f" from {earliest}")
+            typer.echo(
+                f"retention dropped the result history before a day of {earliest.year - 1}: rebuilding from {earliest}"
+            )
             start = earliest
         fixed = rebuild(conn, start)
     if not fixed:
@@ -163,8 +170,10 @@ def retention_run() -> None:
     settings = get_settings()
     with connect(settings.dsn) as conn:
         outcome = apply_retention(conn, settings)
-    typer.echo(f"history chunks dropped: {outcome.history_chunks_dropped}; delivered notifications deleted: "
-               f"{outcome.outbox_rows_deleted}; alert events deleted: {outcome.alert_events_deleted}")
+    typer.echo(
+        f"history chunks dropped: {outcome.history_chunks_dropped}; delivered notifications deleted: "
+        f"{outcome.outbox_rows_deleted}; alert events deleted: {outcome.alert_events_deleted}"
+    )
 
 
 retention_app = typer.Typer(help="Deleting what the retention settings no longer keep.", no_args_is_help=True)

@@ -14,13 +14,20 @@ from qsmon.settings import get_settings
 if TYPE_CHECKING:
     from streams.dead_letters import DeadLetter
 
-deadletters_app = typer.Typer(help="Records the worker refused (the dead-letter topic): why, and sending them again.",
-                              no_args_is_help=True)
+deadletters_app = typer.Typer(
+    help="Records the worker refused (the dead-letter topic): why, and sending them again.", no_args_is_help=True
+)
 
-CodeOption = Annotated[list[str] | None, typer.Option("--code", help="only this reason code (repeat for several), "
-                                                                     "e.g. database, sampled_at, not_json")]
-SinceOption = Annotated[str | None, typer.Option("--since", help="only those refused since this day, in "
-                                                                 "QSMON_TIMEZONE (YYYY-MM-DD; times print in UTC)")]
+CodeOption = Annotated[
+    list[str] | None,
+    typer.Option("--code", help="only this reason code (repeat for several), e.g. database, sampled_at, not_json"),
+]
+SinceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--since", help="only those refused since this day, in QSMON_TIMEZONE (YYYY-MM-DD; times print in UTC)"
+    ),
+]
 
 
 def _positions(given: list[str] | None) -> set[tuple[int, int]]:
@@ -65,13 +72,25 @@ def list_(
     if len(letters) > limit:
         typer.echo(f"{len(letters)} dead letters, the first {limit} shown (--limit)", err=True)
     if as_json:
-        print_json([{"position": d.position, "refused_at": d.refused_at.isoformat(),
-                     "key": printable((d.key or b"").decode(errors="replace"), 200), "code": d.code,
-                     "reason": printable(d.reason, 1000), "source": d.source} for d in letters[:limit]])
+        print_json(
+            [
+                {
+                    "position": d.position,
+                    "refused_at": d.refused_at.isoformat(),
+                    "key": printable((d.key or b"").decode(errors="replace"), 200),
+                    "code": d.code,
+                    "reason": printable(d.reason, 1000),
+                    "source": d.source,
+                }
+                for d in letters[:limit]
+            ]
+        )
         return
     counts = Counter(d.code for d in letters)
-    typer.echo(f"{len(letters)} dead letter(s) in {settings.dlq_topic}"
-               + (": " + ", ".join(f"{c} {n}" for c, n in counts.most_common()) if counts else ""))
+    typer.echo(
+        f"{len(letters)} dead letter(s) in {settings.dlq_topic}"
+        + (": " + ", ".join(f"{c} {n}" for c, n in counts.most_common()) if counts else "")
+    )
     for d in letters[:limit]:
         typer.echo(f"{d.position:>10}  {d.refused_at:%Y-%m-%d %H:%M:%S}Z  {described(d)}")
 
@@ -80,8 +99,10 @@ def list_(
 @friendly_errors
 def replay(
     code: CodeOption = None,
-    position: Annotated[list[str] | None, typer.Option("--position", help="one dead letter, PARTITION:OFFSET as "
-                                                                          "`list` shows it (repeat)")] = None,
+    position: Annotated[
+        list[str] | None,
+        typer.Option("--position", help="one dead letter, PARTITION:OFFSET as `list` shows it (repeat)"),
+    ] = None,
     since: SinceOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="say what would be sent, send nothing")] = False,
 ) -> None:
@@ -97,8 +118,11 @@ def replay(
     letters = list(read_dead_letters(settings, since=_since(since)))
     missing = wanted - {(d.partition, d.offset) for d in letters}
     if missing:
-        raise typer.BadParameter(f"no dead letter at {', '.join(f'{p}:{o}' for p, o in sorted(missing))}"
-                                 + (" since that day" if since else ""), param_hint="--position")
+        raise typer.BadParameter(
+            f"no dead letter at {', '.join(f'{p}:{o}' for p, o in sorted(missing))}"
+            + (" since that day" if since else ""),
+            param_hint="--position",
+        )
     # A record refused again after a replay is a second dead letter of it: each record is sent once.
     chosen = distinct(d for d in letters if (code and d.code in code) or (d.partition, d.offset) in wanted)
     if dry_run:

@@ -10,8 +10,9 @@ from cli._common import friendly_errors
 from qsmon.exceptions import QsmonError
 from qsmon.settings import get_settings
 
-offsets_app = typer.Typer(help="The workers' stored offsets, and their repair after a topic was recreated.",
-                          no_args_is_help=True)
+offsets_app = typer.Typer(
+    help="The workers' stored offsets, and their repair after a topic was recreated.", no_args_is_help=True
+)
 
 # Workers' writing connections to this database (streams.store.worker_application_name); this command's own
 # connections are named qsmon-offsets.
@@ -29,8 +30,9 @@ def show() -> None:
     from streams.store import ResultStore
 
     settings = get_settings()
-    store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic,
-                        application_name=_OWN_NAME)
+    store = ResultStore(
+        settings.dsn, group=settings.worker_group, topic=settings.results_topic, application_name=_OWN_NAME
+    )
     try:
         stored = store.stored_offsets()
     finally:
@@ -46,8 +48,10 @@ def show() -> None:
         status = "REFUSED: see below" if partition in refused else "ok"
         if row is not None and row.log_identity not in (None, log.identity) and partition not in refused:
             status = f"counts {row.log_identity}"
-        typer.echo(f"{partition:>9} {row.next_offset if row else '-':>10} {log.start.get(partition, 0):>10} "
-                   f"{end:>10} {waiting:>8}  {status}")
+        typer.echo(
+            f"{partition:>9} {row.next_offset if row else '-':>10} {log.start.get(partition, 0):>10} "
+            f"{end:>10} {waiting:>8}  {status}"
+        )
     for reason in refused.values():
         typer.echo(f"\n{reason}")
     if refused:
@@ -57,10 +61,15 @@ def show() -> None:
 @offsets_app.command("reset")
 @friendly_errors
 def reset(
-    to: Annotated[str, typer.Option("--to", help="earliest (the log's first record still kept), latest (skip "
-                                                 "what it holds), or an offset")],
-    partitions: Annotated[list[int] | None, typer.Option("--partition", help="partition to reset (repeat); "
-                                                                             "default: every refused one")] = None,
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", help="earliest (the log's first record still kept), latest (skip what it holds), or an offset"
+        ),
+    ],
+    partitions: Annotated[
+        list[int] | None, typer.Option("--partition", help="partition to reset (repeat); default: every refused one")
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="really do it; without it, only say what would change")] = False,
 ) -> None:
     """Set partitions' stored offsets to count the broker's current log. Results stored before are never counted
@@ -73,8 +82,9 @@ def reset(
     position = _position(to)  # a --to that is no position is refused before anything is read
     settings = get_settings()
     log = LogReader(settings.kafka_bootstrap, settings.results_topic).read()
-    store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic,
-                        application_name=_OWN_NAME)
+    store = ResultStore(
+        settings.dsn, group=settings.worker_group, topic=settings.results_topic, application_name=_OWN_NAME
+    )
     try:
         stored = store.stored_offsets()
         refused = refusals(stored, log, log.end)
@@ -90,13 +100,17 @@ def reset(
             with connect(settings.dsn, application_name=_OWN_NAME) as conn:
                 row = conn.execute(_WORKERS_CONNECTED, (worker_application_name(settings.worker_group),)).fetchone()
             if row and row[0]:
-                raise QsmonError("workers are running and would overwrite this reset of partitions they read; "
-                                 "stop them first", partitions=sound, worker_connections=row[0])
+                raise QsmonError(
+                    "workers are running and would overwrite this reset of partitions they read; stop them first",
+                    partitions=sound,
+                    worker_connections=row[0],
+                )
         for partition in chosen:
             target = _target(position, partition, log.start.get(partition, 0), log.end.get(partition, 0))
             before = stored[partition].next_offset if partition in stored else None
-            typer.echo(f"partition {partition}: {before if before is not None else '-'} -> {target} "
-                       f"(log {log.identity})")
+            typer.echo(
+                f"partition {partition}: {before if before is not None else '-'} -> {target} (log {log.identity})"
+            )
             if yes:
                 store.reset_offset(partition, target, log)
     finally:

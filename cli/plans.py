@@ -16,6 +16,7 @@ from qsmon.vocab import Category, Grade, SamplingType, Stage
 
 plans_app = typer.Typer(help="City quality plans: the targets qsmon monitors.", no_args_is_help=True)
 
+
 def all_plans() -> dict[str, Plan]:
     return presets(get_settings().plans_dir)
 
@@ -32,8 +33,10 @@ def get_plan(plan_id: str) -> Plan:
 def list_plans() -> None:
     """Every plan known (the presets, plus QSMON_PLANS_DIR)."""
     for plan in all_plans().values():
-        typer.echo(f"{plan.id:<24} {len(plan.indicators):>2} monitored  {len(plan.not_monitored):>2} not monitored  "
-                   f"{plan.jurisdiction.name}  {plan.title}")
+        typer.echo(
+            f"{plan.id:<24} {len(plan.indicators):>2} monitored  {len(plan.not_monitored):>2} not monitored  "
+            f"{plan.jurisdiction.name}  {plan.title}"
+        )
 
 
 def _filter_text(plan: Plan, index: int) -> str:
@@ -60,16 +63,20 @@ def show(
         print_json(plan.summary())
         return
     typer.secho(f"{plan.title}", bold=True)
-    typer.echo(f"{plan.issuer}  {plan.document_number or ''}  {plan.issued_on or ''}  "
-               f"{plan.jurisdiction.name} ({plan.jurisdiction.region_code or '-'})  "
-               f"{plan.period.start} – {plan.period.end}")
+    typer.echo(
+        f"{plan.issuer}  {plan.document_number or ''}  {plan.issued_on or ''}  "
+        f"{plan.jurisdiction.name} ({plan.jurisdiction.region_code or '-'})  "
+        f"{plan.period.start} – {plan.period.end}"
+    )
     typer.secho("\n监测指标 (monitored)", bold=True)
     for i, ind in enumerate(plan.indicators):
         grades = f" [{'/'.join(Grade(g).label for g in ind.grades)}]" if ind.grades else ""
         typer.echo(f"  {ind.id:<36} {ind.name}")
-        typer.echo(f"  {'':<36} {label(ind.measure)}{grades} {target_text(ind)}  "
-                   f"{_filter_text(plan, i)}  windows={','.join(ind.windows)}  min={ind.min_samples}  "
-                   f"{ind.severity}  {counting_text(Counting.of(plan, ind))}")
+        typer.echo(
+            f"  {'':<36} {label(ind.measure)}{grades} {target_text(ind)}  "
+            f"{_filter_text(plan, i)}  windows={','.join(ind.windows)}  min={ind.min_samples}  "
+            f"{ind.severity}  {counting_text(Counting.of(plan, ind))}"
+        )
     if plan.not_monitored:
         typer.secho("\n未监测目标 (not monitored)", bold=True)
         for item in plan.not_monitored:
@@ -104,7 +111,10 @@ def plan_json_schema() -> dict[str, object]:
     result["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     result["title"] = "qsmon plan"
     # A file that extends another plan names only what it changes (qsmon.plans.loader).
-    result["properties"]["extends"] = {"type": "string", "title": "Extends",
-                                       "description": "the id of a plan this file changes; its keys replace the plan's"}
+    result["properties"]["extends"] = {
+        "type": "string",
+        "title": "Extends",
+        "description": "the id of a plan this file changes; its keys replace the plan's",
+    }
     result["anyOf"] = [{"required": ["extends"]}, {"required": result.pop("required")}]
     return result

@@ -40,8 +40,12 @@ def simulate(
         raise typer.BadParameter("give exactly one of --count and --rate")
     last_day = date.fromisoformat(end) if end else clock.today(get_settings().timezone)
     options = SimulatorOptions(
-        seed=seed, region=region, first_day=last_day - timedelta(days=days - 1), last_day=last_day,
-        duplicate_rate=duplicates, correction_rate=corrections,
+        seed=seed,
+        region=region,
+        first_day=last_day - timedelta(days=days - 1),
+        last_day=last_day,
+        duplicate_rate=duplicates,
+        correction_rate=corrections,
         scenario=load_scenario(scenario) if scenario else Scenario(),
     )
     settings = get_settings()
@@ -63,19 +67,35 @@ def import_(
     mapping: Annotated[Path | None, typer.Option(help="CSV column mapping (YAML)")] = None,
     region: Annotated[str | None, typer.Option(help="GB/T 2260 code for every row (SAMR: instead of 省份)")] = None,
     category: Annotated[str, typer.Option(help="SAMR: the category of the workbook")] = "food",
-    rejects: Annotated[Path | None, typer.Option(help="CSV of rejected rows (default: <first file>.rejects.csv)")]
-    = None,
+    rejects: Annotated[
+        Path | None, typer.Option(help="CSV of rejected rows (default: <first file>.rejects.csv)")
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="validate only; send nothing")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
-    keys_by_file_name: Annotated[bool, typer.Option(
-        "--keys-by-file-name", help="SAMR/CSV rows without 抽样编号 keyed by the file's name too, as imports before "
-                                    "2026-12 did: only to re-import files first imported then")] = False,
-    emit: Annotated[Path | None, typer.Option(
-        "--emit", help="write every valid row's event to this NDJSON file with its file, sheet and row (with "
-                       "--dry-run: review before sending)")] = None,
-    suggest_mapping: Annotated[bool, typer.Option(
-        "--suggest-mapping", help="write a mapping of the file's columns (to --mapping, else FILE.mapping.yaml) "
-                                  "from their Chinese names, for you to check; import nothing")] = False,
+    keys_by_file_name: Annotated[
+        bool,
+        typer.Option(
+            "--keys-by-file-name",
+            help="SAMR/CSV rows without 抽样编号 keyed by the file's name too, as imports before "
+            "2026-12 did: only to re-import files first imported then",
+        ),
+    ] = False,
+    emit: Annotated[
+        Path | None,
+        typer.Option(
+            "--emit",
+            help="write every valid row's event to this NDJSON file with its file, sheet and row (with "
+            "--dry-run: review before sending)",
+        ),
+    ] = None,
+    suggest_mapping: Annotated[
+        bool,
+        typer.Option(
+            "--suggest-mapping",
+            help="write a mapping of the file's columns (to --mapping, else FILE.mapping.yaml) "
+            "from their Chinese names, for you to check; import nothing",
+        ),
+    ] = False,
 ) -> None:
     """Import results from files: each rejected row is reported with file, sheet, row number and reason."""
     from tqdm import tqdm
@@ -101,8 +121,16 @@ def import_(
     fmt_value: Format | None = fmt  # type: ignore[assignment]
     with tqdm(unit=" rows", disable=as_json, file=sys.stderr, desc="importing") as bar:
         try:
-            summary = import_files(files, fmt=fmt_value, sink=sink, mapping=mapping, samr=samr,
-                                   rejects_path=rejects_path, progress=bar.update, emit_path=emit)
+            summary = import_files(
+                files,
+                fmt=fmt_value,
+                sink=sink,
+                mapping=mapping,
+                samr=samr,
+                rejects_path=rejects_path,
+                progress=bar.update,
+                emit_path=emit,
+            )
         finally:
             if sink is not None:
                 sink.close()
@@ -121,26 +149,43 @@ def _print_summary(summary: ImportSummary, rejects_path: Path, *, as_json: bool)
     if as_json:
         print_json(summary.as_dict() | {"rejects_file": str(rejects_path) if summary.rejected else None})
     else:
-        typer.echo(f"rows read {summary.rows_read}, valid {summary.valid}, rejected {summary.rejected}, "
-                   f"sent {summary.sent}" + (f" (rejects: {rejects_path})" if summary.rejected else ""))
+        typer.echo(
+            f"rows read {summary.rows_read}, valid {summary.valid}, rejected {summary.rejected}, "
+            f"sent {summary.sent}" + (f" (rejects: {rejects_path})" if summary.rejected else "")
+        )
     if summary.repeated:
-        listed = "; ".join(f"{r.sheet + ' ' if r.sheet else ''}row {r.row} ({r.result.sample_id})"
-                           for r in summary.repeats[:10])
-        typer.secho(f"{summary.repeated} row(s) repeat the sample (and revision) of an earlier row of this import and"
-                    f" are stored once, as the first: {listed}", fg=typer.colors.YELLOW, err=True)
+        listed = "; ".join(
+            f"{r.sheet + ' ' if r.sheet else ''}row {r.row} ({r.result.sample_id})" for r in summary.repeats[:10]
+        )
+        typer.secho(
+            f"{summary.repeated} row(s) repeat the sample (and revision) of an earlier row of this import and"
+            f" are stored once, as the first: {listed}",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
     if summary.unclassified:
         listed = "、".join(f"{name}({rows})" for name, rows in summary.unclassified.most_common(10))
-        typer.secho(f"{sum(summary.unclassified.values())} food row(s) name no SAMR class (qsmon/food_classes.yaml);"
-                    f" kept under their own 分类 for an analyst to classify: {listed}", fg=typer.colors.YELLOW,
-                    err=True)
+        typer.secho(
+            f"{sum(summary.unclassified.values())} food row(s) name no SAMR class (qsmon/food_classes.yaml);"
+            f" kept under their own 分类 for an analyst to classify: {listed}",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
     if summary.former_places:
         listed = "、".join(f"{name}({rows})" for name, rows in summary.former_places.most_common(10))
-        typer.echo(f"{sum(summary.former_places.values())} row(s) placed by a former or short name of their county"
-                   f" (the name as written is kept in the address): {listed}", err=True)
+        typer.echo(
+            f"{sum(summary.former_places.values())} row(s) placed by a former or short name of their county"
+            f" (the name as written is kept in the address): {listed}",
+            err=True,
+        )
     if summary.dated_by_announcement:
-        typer.secho(f"{summary.dated_by_announcement} row(s) have no 抽样日期: dated by their 公告日期, so plans"
-                    " counting by sampling date count them on the announcement day (counting_date: announced counts"
-                    " every imported row exactly)", fg=typer.colors.YELLOW, err=True)
+        typer.secho(
+            f"{summary.dated_by_announcement} row(s) have no 抽样日期: dated by their 公告日期, so plans"
+            " counting by sampling date count them on the announcement day (counting_date: announced counts"
+            " every imported row exactly)",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
 
 
 def _suggest_mapping(files: list[Path], target: Path | None) -> None:
@@ -156,8 +201,10 @@ def _suggest_mapping(files: list[Path], target: Path | None) -> None:
     path.write_text(suggestion.to_yaml(source), encoding="utf-8")
     for header, fields in suggestion.headers.items():
         typer.echo(f"  {header} -> {', '.join(fields) if fields else '(not read)'}")
-    typer.echo(f"wrote {path} (header in row {suggestion.row}); check it, then: qsmon import {source} --mapping"
-               f" {path} --dry-run")
+    typer.echo(
+        f"wrote {path} (header in row {suggestion.row}); check it, then: qsmon import {source} --mapping"
+        f" {path} --dry-run"
+    )
 
 
 serve_app = typer.Typer(help="Long-running HTTP services.", no_args_is_help=True)
@@ -177,8 +224,11 @@ def serve_ingest(
     settings = get_settings()
     configure_logging("INFO", settings.log_format)
     if not settings.ingest_tokens:
-        typer.secho("warning: QSMON_INGEST_TOKENS is empty: every request will be refused (401)",
-                    fg=typer.colors.YELLOW, err=True)
+        typer.secho(
+            "warning: QSMON_INGEST_TOKENS is empty: every request will be refused (401)",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
     from cases.api import router as case_steps
 
     uvicorn.Server(server_config(settings, host=host, port=port, routers=[case_steps])).run()

@@ -36,17 +36,29 @@ def region_plan(code: str, year: int, reference: float = REFERENCE_FOOD_PASS) ->
     if code != NATION and code not in regions():
         raise typer.BadParameter(f"unknown region {code}: a GB/T 2260 code such as 330000 (浙江省), or 000000")
     name = "全国" if code == NATION else name_of(code)
-    return Plan.model_validate({
-        "id": f"region-{code}", "title": f"{name}食品安全抽检情况(按地区生成,无规划目标)",
-        "issuer": "qsmon(按地区生成)", "jurisdiction": {"name": name, "region_code": None if code == NATION else code},
-        "period": {"start": date(year, 1, 1), "end": date(year, 12, 31)},
-        "notes": f"无规划文件:以食品抽检合格率{reference:g}%为参考值,不是该地区的规划目标。",
-        "indicators": [{
-            "id": "food-pass", "name": "食品抽检合格率", "measure": "pass_rate",
-            "source": f"参考值:食品抽检合格率不低于{reference:g}%(按地区生成的报告,非规划目标)",
-            "filter": {"categories": ["food"]}, "target": {"op": ">=", "value": reference},
-            "windows": ["month_to_date", "year_to_date"], "breakdown": ["subcategory"], "min_samples": 30}],
-    })
+    return Plan.model_validate(
+        {
+            "id": f"region-{code}",
+            "title": f"{name}食品安全抽检情况(按地区生成,无规划目标)",
+            "issuer": "qsmon(按地区生成)",
+            "jurisdiction": {"name": name, "region_code": None if code == NATION else code},
+            "period": {"start": date(year, 1, 1), "end": date(year, 12, 31)},
+            "notes": f"无规划文件:以食品抽检合格率{reference:g}%为参考值,不是该地区的规划目标。",
+            "indicators": [
+                {
+                    "id": "food-pass",
+                    "name": "食品抽检合格率",
+                    "measure": "pass_rate",
+                    "source": f"参考值:食品抽检合格率不低于{reference:g}%(按地区生成的报告,非规划目标)",
+                    "filter": {"categories": ["food"]},
+                    "target": {"op": ">=", "value": reference},
+                    "windows": ["month_to_date", "year_to_date"],
+                    "breakdown": ["subcategory"],
+                    "min_samples": 30,
+                }
+            ],
+        }
+    )
 
 
 @report_app.command("monthly")
@@ -54,11 +66,16 @@ def region_plan(code: str, year: int, reference: float = REFERENCE_FOOD_PASS) ->
 def monthly(
     month: Annotated[str, typer.Option(help="YYYY-MM")],
     plan: Annotated[str | None, typer.Option(help="plan id, e.g. jingzhou-2023")] = None,
-    region: Annotated[str | None, typer.Option(
-        help="instead of a plan: a GB/T 2260 code (330000 a province, 000000 the nation) for a report of its food"
-             " sampling against a reference value")] = None,
-    reference: Annotated[float, typer.Option(help="with --region: the reference pass rate, percent")]
-    = REFERENCE_FOOD_PASS,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            help="instead of a plan: a GB/T 2260 code (330000 a province, 000000 the nation) for a report of its food"
+            " sampling against a reference value"
+        ),
+    ] = None,
+    reference: Annotated[
+        float, typer.Option(help="with --region: the reference pass rate, percent")
+    ] = REFERENCE_FOOD_PASS,
     fmt: Annotated[str, typer.Option("--format", help="comma-separated: xlsx,pdf,csv")] = "xlsx,pdf,csv",
     out: Annotated[Path, typer.Option(help="output directory")] = Path("reports-out"),
     notify: Annotated[list[str] | None, typer.Option(help="channel of QSMON_CHANNELS_FILE to send it to")] = None,
@@ -73,8 +90,7 @@ def monthly(
     if (plan is None) == (region is None):
         raise typer.BadParameter("name a --plan or a --region, one of them")
     chosen = get_plan(plan) if plan is not None else region_plan(str(region), int(year), reference)
-    for path in write_report(get_settings(), chosen, int(year), int(mon), out, _formats(fmt),
-                             notify=notify or ()):
+    for path in write_report(get_settings(), chosen, int(year), int(mon), out, _formats(fmt), notify=notify or ()):
         typer.echo(str(path))
 
 

@@ -29,18 +29,49 @@ def history(sample_id: str, as_json: Annotated[bool, typer.Option("--json")] = F
     from qsmon.storage import connect
 
     with connect(get_settings().dsn) as conn:
-        current = conn.execute("SELECT revision, sender, created_by FROM sample_current WHERE sample_id = %s",
-                               (sample_id,)).fetchone()
+        current = conn.execute(
+            "SELECT revision, sender, created_by FROM sample_current WHERE sample_id = %s", (sample_id,)
+        ).fetchone()
         rows: list[dict[str, Any]] = [
-            {"revision": rev, "sampled_at": sampled.isoformat(), "reported_at": reported.isoformat(),
-             "verdict": verdict, "region_code": region, "category": category, "lab": lab, "source": source,
-             "sender": sender, "token_name": token_name, "stored_at": stored.isoformat(),
-             "position": f"{partition}:{offset}"}
-            for rev, sampled, reported, verdict, region, category, lab, source, sender, token_name, stored,
-            partition, offset in conn.execute(_HISTORY, (sample_id,))]
+            {
+                "revision": rev,
+                "sampled_at": sampled.isoformat(),
+                "reported_at": reported.isoformat(),
+                "verdict": verdict,
+                "region_code": region,
+                "category": category,
+                "lab": lab,
+                "source": source,
+                "sender": sender,
+                "token_name": token_name,
+                "stored_at": stored.isoformat(),
+                "position": f"{partition}:{offset}",
+            }
+            for (
+                rev,
+                sampled,
+                reported,
+                verdict,
+                region,
+                category,
+                lab,
+                source,
+                sender,
+                token_name,
+                stored,
+                partition,
+                offset,
+            ) in conn.execute(_HISTORY, (sample_id,))
+        ]
     if as_json:
-        print_json({"sample_id": sample_id, "current_revision": current[0] if current else None,
-                    "created_by": current[2] if current else None, "revisions": rows})
+        print_json(
+            {
+                "sample_id": sample_id,
+                "current_revision": current[0] if current else None,
+                "created_by": current[2] if current else None,
+                "revisions": rows,
+            }
+        )
         return
     if not rows:
         typer.secho(f"no stored result for sample {sample_id}", fg=typer.colors.YELLOW, err=True)
@@ -49,8 +80,12 @@ def history(sample_id: str, as_json: Annotated[bool, typer.Option("--json")] = F
         who = r["sender"] or "(not recorded)"
         if r["token_name"]:
             who += f" ({r['token_name']})"
-        typer.echo(f"rev {r['revision']:<4} {r['verdict']:<5} {r['region_code']} lab={r['lab'] or '-'}"
-                   f" source={r['source']} sender={who} stored {r['stored_at']}")
+        typer.echo(
+            f"rev {r['revision']:<4} {r['verdict']:<5} {r['region_code']} lab={r['lab'] or '-'}"
+            f" source={r['source']} sender={who} stored {r['stored_at']}"
+        )
     if current is not None:
-        typer.echo(f"current: revision {current[0]}, sent by {current[1] or '(not recorded)'};"
-                   f" created by {current[2] or '(not recorded)'}")
+        typer.echo(
+            f"current: revision {current[0]}, sent by {current[1] or '(not recorded)'};"
+            f" created by {current[2] or '(not recorded)'}"
+        )

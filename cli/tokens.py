@@ -18,14 +18,20 @@ def create(
     name: Annotated[str, typer.Option(help="who or what uses it, e.g. 省局统计系统")],
     scope: Annotated[list[str], typer.Option(help="ingest, read, public or admin; repeat for several")],
     rate: Annotated[int, typer.Option(help="requests a minute before 429", min=1, max=100_000)] = 600,
-    region: Annotated[list[str] | None, typer.Option(
-        help="GB/T 2260 code it may write and whose cases it may record (a city or province covers the codes below;"
-             " 000000 everywhere); repeat for several. Required with --scope ingest")] = None,
+    region: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="GB/T 2260 code it may write and whose cases it may record (a city or province covers the codes below;"
+            " 000000 everywhere); repeat for several. Required with --scope ingest"
+        ),
+    ] = None,
     category: Annotated[list[str] | None, typer.Option(help="category it may write; repeat (default: any)")] = None,
     lab: Annotated[str | None, typer.Option(help="the lab it speaks for: every record's lab must be this")] = None,
     source: Annotated[str | None, typer.Option(help="every record's source must be this")] = None,
-    records_per_minute: Annotated[int | None, typer.Option(
-        help="records a minute it may send (default QSMON_INGEST_RECORDS_PER_MINUTE); beyond: 429", min=1)] = None,
+    records_per_minute: Annotated[
+        int | None,
+        typer.Option(help="records a minute it may send (default QSMON_INGEST_RECORDS_PER_MINUTE); beyond: 429", min=1),
+    ] = None,
 ) -> None:
     """Create a token and print it once: only its hash is stored. An ingest token is issued to a named sender
     (NAME, and --lab when it is a lab's) for the regions and categories it may write."""
@@ -51,11 +57,21 @@ def create(
     write = WriteScope(lab, source, None if not region or NATION in region else tuple(region), categories)
     with connect(get_settings().dsn) as conn:
         token, secret = create_token(conn, name, scopes, rate, write, records_per_minute)
-    limits = "; ".join(f"{k} {v}" for k, v in (("lab", lab), ("source", source),
-                                                ("regions", ",".join(write.regions or ()) or None),
-                                                ("categories", ",".join(categories or ()) or None)) if v)
-    typer.echo(f"token #{token.id} ({name}; {', '.join(sorted(scopes))}; {rate}/min"
-               + (f"; {limits}" if limits else "") + f"): {secret}")
+    limits = "; ".join(
+        f"{k} {v}"
+        for k, v in (
+            ("lab", lab),
+            ("source", source),
+            ("regions", ",".join(write.regions or ()) or None),
+            ("categories", ",".join(categories or ()) or None),
+        )
+        if v
+    )
+    typer.echo(
+        f"token #{token.id} ({name}; {', '.join(sorted(scopes))}; {rate}/min"
+        + (f"; {limits}" if limits else "")
+        + f"): {secret}"
+    )
     typer.echo("store it now: it is not shown again", err=True)
 
 
@@ -68,19 +84,29 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
     with connect(get_settings().dsn) as conn:
         rows: list[dict[str, Any]] = [
-            {"id": t.id, "name": t.name, "scopes": sorted(t.scopes), "rate_per_minute": t.rate_per_minute,
-             "lab": t.write_scope.lab, "source": t.write_scope.source,
-             "regions": list(t.write_scope.regions) if t.write_scope.regions is not None else None,
-             "categories": list(t.write_scope.categories) if t.write_scope.categories is not None else None,
-             "created_at": t.created_at.isoformat() if t.created_at else None,
-             "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None} for t in list_tokens(conn)]
+            {
+                "id": t.id,
+                "name": t.name,
+                "scopes": sorted(t.scopes),
+                "rate_per_minute": t.rate_per_minute,
+                "lab": t.write_scope.lab,
+                "source": t.write_scope.source,
+                "regions": list(t.write_scope.regions) if t.write_scope.regions is not None else None,
+                "categories": list(t.write_scope.categories) if t.write_scope.categories is not None else None,
+                "created_at": t.created_at.isoformat() if t.created_at else None,
+                "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+            }
+            for t in list_tokens(conn)
+        ]
     if as_json:
         print_json(rows)
         return
     for r in rows:
-        typer.echo(f"#{r['id']:<5} {r['name']:<24} {','.join(r['scopes']):<20} {r['rate_per_minute']}/min"
-                   + (f"  regions {','.join(r['regions'])}" if r["regions"] else "")
-                   + (f"  revoked {r['revoked_at']}" if r["revoked_at"] else ""))
+        typer.echo(
+            f"#{r['id']:<5} {r['name']:<24} {','.join(r['scopes']):<20} {r['rate_per_minute']}/min"
+            + (f"  regions {','.join(r['regions'])}" if r["regions"] else "")
+            + (f"  revoked {r['revoked_at']}" if r["revoked_at"] else "")
+        )
 
 
 @tokens_app.command("revoke")
@@ -107,6 +133,13 @@ def serve_api(
 
     settings = get_settings()
     configure_logging("INFO", settings.log_format)
-    uvicorn.run("readapi.app:app_from_settings", factory=True, workers=settings.api_workers,
-                host=host or settings.api_host, port=port or settings.api_port, log_config=None, access_log=False,
-                timeout_keep_alive=30)
+    uvicorn.run(
+        "readapi.app:app_from_settings",
+        factory=True,
+        workers=settings.api_workers,
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_config=None,
+        access_log=False,
+        timeout_keep_alive=30,
+    )

@@ -10,15 +10,18 @@ import typer
 from cli._common import friendly_errors, print_json
 from qsmon.settings import get_settings
 
-workdays_app = typer.Typer(help="The official working-day calendar (法定工作日): the package's years and the "
-                                "bureau's workdays file.", no_args_is_help=True)
+workdays_app = typer.Typer(
+    help="The official working-day calendar (法定工作日): the package's years and the bureau's workdays file.",
+    no_args_is_help=True,
+)
 
 
 @workdays_app.command("check")
 @friendly_errors
 def check(
-    path: Annotated[Path | None, typer.Option("--file", help="a workdays file to check (default: "
-                                                            "QSMON_WORKDAYS_FILE)")] = None,
+    path: Annotated[
+        Path | None, typer.Option("--file", help="a workdays file to check (default: QSMON_WORKDAYS_FILE)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Read the workdays file (refused with the reason when malformed), list the years known with their source,
@@ -32,9 +35,15 @@ def check(
     known = calendar.known_years()
     warning = calendar.warning(today)
     if as_json:
-        print_json({"file": str(calendar.path) if calendar.path else None, "today": today.isoformat(),
-                    "years": [{"year": k.year, "source": k.source} for k in known],
-                    "missing": calendar.missing(today), "warning": warning})
+        print_json(
+            {
+                "file": str(calendar.path) if calendar.path else None,
+                "today": today.isoformat(),
+                "years": [{"year": k.year, "source": k.source} for k in known],
+                "missing": calendar.missing(today),
+                "warning": warning,
+            }
+        )
     else:
         typer.echo(f"workdays file: {calendar.path or '(none: QSMON_WORKDAYS_FILE unset)'}")
         package = [k.year for k in known if k.year not in calendar.arrangements]

@@ -16,8 +16,7 @@ def _stamp(moment: datetime) -> str:
     return "'" + moment.strftime("%Y-%m-%dT%H:%M:%SZ") + "'"
 
 
-def expand(sql: str, variables: Mapping[str, str], time_from: datetime, time_to: datetime,
-           interval: str = "1d") -> str:
+def expand(sql: str, variables: Mapping[str, str], time_from: datetime, time_to: datetime, interval: str = "1d") -> str:
     """$__timeFilter(col) → col BETWEEN 'from' AND 'to'; $__timeFrom()/$__timeTo() → quoted UTC stamps;
     $__interval; then ${name} and $name (longest names first, as Grafana matches whole words)."""
     text = _TIME_FILTER.sub(lambda m: f"{m.group(1)} BETWEEN {_stamp(time_from)} AND {_stamp(time_to)}", sql)

@@ -26,7 +26,8 @@ def push(url: str, token: str, *, folder_uid: str = FOLDER_UID) -> list[str]:
     pushed = []
     for text in render().values():
         board = json.loads(text)
-        api.dashboard.update_dashboard({"dashboard": board, "folderUid": folder_uid, "overwrite": True,
-                                        "message": "qsmon dashboards push"})
+        api.dashboard.update_dashboard(
+            {"dashboard": board, "folderUid": folder_uid, "overwrite": True, "message": "qsmon dashboards push"}
+        )
         pushed.append(board["uid"])
     return pushed

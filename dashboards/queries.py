@@ -18,12 +18,30 @@ RISK_MONITORING = SamplingType.RISK_MONITORING.value
 # What Grafana's role qsmon_grafana may read: exactly the tables these panels read (and the SQL functions they call
 # read). Its SQL counterpart is the GRANTs in migrations 009 and 010; a test checks that both agree and that every
 # panel runs as that role (migrations 009, 010, 011).
-READER_TABLES = frozenset({
-    "rollup_daily", "rollup_monthly", "failure_current", "failed_item_monthly", "failed_firm_yearly",
-    "plan_indicators", "regions", "alerts", "alert_events", "indicator_evaluations", "labels", "plans",
-    "cases", "case_steps", "month_closes", "month_reported_figures", "problem_type_terms", "rollup_daily_made",
-    "rollup_monthly_made", "pace_forecasts",
-})
+READER_TABLES = frozenset(
+    {
+        "rollup_daily",
+        "rollup_monthly",
+        "failure_current",
+        "failed_item_monthly",
+        "failed_firm_yearly",
+        "plan_indicators",
+        "regions",
+        "alerts",
+        "alert_events",
+        "indicator_evaluations",
+        "labels",
+        "plans",
+        "cases",
+        "case_steps",
+        "month_closes",
+        "month_reported_figures",
+        "problem_type_terms",
+        "rollup_daily_made",
+        "rollup_monthly_made",
+        "pace_forecasts",
+    }
+)
 
 ZONE = get_settings().timezone
 FIRST_DAY = f"($__timeFrom()::timestamptz AT TIME ZONE '{ZONE}')::date"
@@ -34,8 +52,10 @@ RANGE = (FIRST_DAY, LAST_DAY, "true")
 RANGE_ROWS = f"rollup_rows({FIRST_DAY}, {LAST_DAY})"  # panels on every result, not on an indicator
 
 _DIMENSIONS = ("category", "subcategory", "sampling_type", "stage", "grade")
-_SUMS = ("sum(rows.tested) AS tested, sum(rows.passed) AS passed, sum(rows.failed) AS failed,"
-         " sum(rows.score_sum) AS score_sum, sum(rows.score_count) AS score_count")
+_SUMS = (
+    "sum(rows.tested) AS tested, sum(rows.passed) AS passed, sum(rows.failed) AS failed,"
+    " sum(rows.score_sum) AS score_sum, sum(rows.score_count) AS score_count"
+)
 
 
 def indicator_rows(ranges: tuple[tuple[str, str, str], ...], keep: str, which: str = "") -> str:
@@ -50,8 +70,10 @@ def indicator_rows(ranges: tuple[tuple[str, str, str], ...], keep: str, which: s
     columns = ", ".join(f"rows.{c}" for c in (keep, *_DIMENSIONS))
     rollups = " UNION ALL ".join(f"SELECT * FROM rollup_rows({a}, {b}, {whole})" for a, b, whole in ranges)
     made = " UNION ALL ".join(f"SELECT * FROM rollup_rows_made({a}, {b}, {whole})" for a, b, whole in ranges)
-    counted = " UNION ALL ".join(f"SELECT * FROM counted_rows({a}, {b}, '{ZONE}', q.counting_date, q.place,"
-                                 " q.sampling_levels)" for a, b, _ in ranges)
+    counted = " UNION ALL ".join(
+        f"SELECT * FROM counted_rows({a}, {b}, '{ZONE}', q.counting_date, q.place, q.sampling_levels)"
+        for a, b, _ in ranges
+    )
     needed = f"q.plan_id = '$plan'{which}"
     return f"""
 FROM plan_indicators f
@@ -82,8 +104,10 @@ _CHOSEN_INDICATOR = " AND q.indicator_id = '$indicator'"
 HITS = "sum(measure_hits(f.measure, r.passed, r.failed, CASE WHEN r.grade = ANY(f.grades) THEN r.tested ELSE 0 END))"
 
 # An indicator's value: indicators.evaluate.measured's SQL twin (the rate from indicators.counting).
-VALUE = ("CASE WHEN f.measure = 'mean_score' THEN sum(r.score_sum) / nullif(sum(r.score_count), 0)"
-         f" ELSE {rate_sql(HITS, 'sum(r.tested)')} END")
+VALUE = (
+    "CASE WHEN f.measure = 'mean_score' THEN sum(r.score_sum) / nullif(sum(r.score_count), 0)"
+    f" ELSE {rate_sql(HITS, 'sum(r.tested)')} END"
+)
 
 # One tile per indicator: the chosen window where the indicator has it, else its shortest window.
 OVERVIEW_TILES = """
@@ -150,12 +174,24 @@ _THIS_YEAR = f"date_trunc('year', {TODAY})::date"
 _LAST_YEAR_TODAY = f"({TODAY} - interval '1 year')::date"
 OVERVIEW_YEAR_ON_YEAR = f"""
 SELECT f.name AS "指标",
-  {rate_sql(f"sum(measure_hits(f.measure, r.passed, r.failed, 0)) FILTER (WHERE r.day >= {_THIS_YEAR})",
-            f"sum(r.tested) FILTER (WHERE r.day >= {_THIS_YEAR})")} AS "本年累计",
-  {rate_sql(f"sum(measure_hits(f.measure, r.passed, r.failed, 0)) FILTER (WHERE r.day < {_THIS_YEAR})",
-            f"sum(r.tested) FILTER (WHERE r.day < {_THIS_YEAR})")} AS "去年同期"
-{indicator_rows(((f"date_trunc('year', {_LAST_YEAR_TODAY})::date", _LAST_YEAR_TODAY, "true"),
-                 (_THIS_YEAR, TODAY, "true")), keep="day")}
+  {
+    rate_sql(
+        f"sum(measure_hits(f.measure, r.passed, r.failed, 0)) FILTER (WHERE r.day >= {_THIS_YEAR})",
+        f"sum(r.tested) FILTER (WHERE r.day >= {_THIS_YEAR})",
+    )
+} AS "本年累计",
+  {
+    rate_sql(
+        f"sum(measure_hits(f.measure, r.passed, r.failed, 0)) FILTER (WHERE r.day < {_THIS_YEAR})",
+        f"sum(r.tested) FILTER (WHERE r.day < {_THIS_YEAR})",
+    )
+} AS "去年同期"
+{
+    indicator_rows(
+        ((f"date_trunc('year', {_LAST_YEAR_TODAY})::date", _LAST_YEAR_TODAY, "true"), (_THIS_YEAR, TODAY, "true")),
+        keep="day",
+    )
+}
 WHERE f.plan_id = '$plan' AND f.measure IN ('pass_rate', 'fail_rate', 'problem_rate')
 GROUP BY f.name, f.position ORDER BY f.position
 """
@@ -230,6 +266,7 @@ FROM (  -- each distinct item typed once, not once per region and month
 GROUP BY 1 HAVING sum(failures) > 0 ORDER BY 2 DESC, 1
 """
 
+
 # Batches and failures by 环节 (results in totals: indicators.counting.in_totals) and by sampling type, where risk
 # monitoring is a line of its own, as problem samples (问题发现率); surveys have no batches to fail.
 def _by_dimension(column: str, title: str, which: str) -> str:
@@ -245,7 +282,8 @@ GROUP BY r.{column} HAVING sum(r.tested) > 0 ORDER BY 2 DESC
 
 FAILED_BY_STAGE = _by_dimension("stage", "抽检环节", in_totals_sql("r.sampling_type"))
 FAILED_BY_SAMPLING_TYPE = _by_dimension(
-    "sampling_type", "抽检类型", f"({in_totals_sql('r.sampling_type')} OR r.sampling_type = '{RISK_MONITORING}')")
+    "sampling_type", "抽检类型", f"({in_totals_sql('r.sampling_type')} OR r.sampling_type = '{RISK_MONITORING}')"
+)
 
 FAILED_SUBCATEGORIES = f"""
 SELECT r.subcategory AS "细类", sum(r.failed) AS "不合格", {rate_sql("sum(r.failed)", "sum(r.tested)")} AS "不合格率"
@@ -370,8 +408,13 @@ ORDER BY s.due_on, c.opened_on LIMIT 200
 CASES_TIME_TO_CLOSE = f"""
 SELECT label('category', c.category) AS "类别", count(*) AS "办结",
   avg(c.closed_on - c.opened_on) AS "平均用时(天)", max(c.closed_on - c.opened_on) AS "最长(天)",
-  {rate_sql(f"count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM case_steps s WHERE s.case_id = c.id"
-            f" AND {_STEP_STATE} = 'done_late'))", "count(*)")} AS "按时办结率(%)"
+  {
+    rate_sql(
+        f"count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM case_steps s WHERE s.case_id = c.id"
+        f" AND {_STEP_STATE} = 'done_late'))",
+        "count(*)",
+    )
+} AS "按时办结率(%)"
 FROM cases c
 WHERE c.status = 'closed' AND c.closed_on BETWEEN {FIRST_DAY} AND {TODAY} AND {_CASE_REGION}
 GROUP BY c.category ORDER BY 2 DESC

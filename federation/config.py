@@ -52,9 +52,11 @@ def load_instances(path: Path | None) -> list[Instance]:
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError("cannot read the federation instances file", path=str(path), error=str(exc)) from None
     except ValidationError as exc:
-        raise ConfigError("the federation instances file is invalid", path=str(path),
-                          error="; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))\
-            from None
+        raise ConfigError(
+            "the federation instances file is invalid",
+            path=str(path),
+            error="; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
+        ) from None
     names = [i.name for i in loaded.instances]
     if len(names) != len(set(names)):
         raise ConfigError("two instances have one name", path=str(path))

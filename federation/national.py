@@ -75,18 +75,26 @@ def national_overview(conn: psycopg.Connection, month: date) -> list[NationalFig
     rows = conn.execute(
         "SELECT plan_id, indicator_id, indicator_name, measure, instance, region_code, samples, failed, value,"
         " current_samples, current_failed, current_value FROM federated_figures"
-        " WHERE month = %s AND jurisdiction ORDER BY plan_id, indicator_id, instance", (month,)).fetchall()
+        " WHERE month = %s AND jurisdiction ORDER BY plan_id, indicator_id, instance",
+        (month,),
+    ).fetchall()
     grouped: dict[tuple[str, str], list[tuple[str, Measure, InstanceFigure]]] = {}
     for plan_id, indicator_id, name, measure, instance, region, n, failed, value, cn, cf, cv in rows:
         current = None if cn is None else Figure(int(cn), int(cf), cv)
         part = InstanceFigure(instance, region, Figure(int(n), int(failed), value), current)
         grouped.setdefault((plan_id, indicator_id), []).append((name, Measure(measure), part))
-    return [NationalFigure(month, plan_id, indicator_id, parts[-1][0], parts[-1][1], tuple(p[2] for p in parts))
-            for (plan_id, indicator_id), parts in grouped.items()]
+    return [
+        NationalFigure(month, plan_id, indicator_id, parts[-1][0], parts[-1][1], tuple(p[2] for p in parts))
+        for (plan_id, indicator_id), parts in grouped.items()
+    ]
 
 
 def published_failures(conn: psycopg.Connection, month: date) -> dict[str, int]:
     """How many failures each instance published for the month."""
-    return {instance: int(n) for instance, n in conn.execute(
-        "SELECT instance, count(*) FROM federated_failures WHERE month = %s GROUP BY instance ORDER BY instance",
-        (month,))}
+    return {
+        instance: int(n)
+        for instance, n in conn.execute(
+            "SELECT instance, count(*) FROM federated_failures WHERE month = %s GROUP BY instance ORDER BY instance",
+            (month,),
+        )
+    }

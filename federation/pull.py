@@ -30,14 +30,24 @@ class Pulled:
 
 def _get(client: httpx.Client, instance: Instance, path: str, params: dict[str, Any]) -> Any:
     try:
-        answer = client.get(f"{instance.url.rstrip('/')}{path}", params=params,
-                            headers={"Authorization": f"Bearer {instance.token()}"}, timeout=instance.timeout_s)
+        answer = client.get(
+            f"{instance.url.rstrip('/')}{path}",
+            params=params,
+            headers={"Authorization": f"Bearer {instance.token()}"},
+            timeout=instance.timeout_s,
+        )
     except httpx.HTTPError as exc:
-        raise FederationError("the instance cannot be reached", instance=instance.name, path=path,
-                              error=str(exc)[:300]) from exc
+        raise FederationError(
+            "the instance cannot be reached", instance=instance.name, path=path, error=str(exc)[:300]
+        ) from exc
     if answer.status_code != 200:
-        raise FederationError("the instance refused the request", instance=instance.name, path=path,
-                              status=answer.status_code, detail=answer.text[:300])
+        raise FederationError(
+            "the instance refused the request",
+            instance=instance.name,
+            path=path,
+            status=answer.status_code,
+            detail=answer.text[:300],
+        )
     try:
         return answer.json()
     except ValueError as exc:
@@ -59,8 +69,9 @@ def _failures(client: httpx.Client, instance: Instance, month: date) -> list[dic
             return rows
 
 
-def pull_instance(conn: psycopg.Connection, instance: Instance, *, since: date | None = None,
-                  client: httpx.Client | None = None) -> Pulled:
+def pull_instance(
+    conn: psycopg.Connection, instance: Instance, *, since: date | None = None, client: httpx.Client | None = None
+) -> Pulled:
     """Read the instance's closed months from ``since`` (default: its API's, a year back) and store them."""
     own = client is None
     client = client or httpx.Client()

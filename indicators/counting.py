@@ -26,8 +26,22 @@ from qsmon.plans.model import Filter, Measure
 from qsmon.vocab import LABELS, Category, SamplingType
 
 __all__ = [
-    "APART", "COUNTED_SQL", "Counting", "TotalScope", "admits", "array_filter_sql", "filter_params", "filter_sql",
-    "hits", "in_totals", "in_totals_sql", "is_counted", "points", "rate", "shown", "shown_text",
+    "APART",
+    "COUNTED_SQL",
+    "Counting",
+    "TotalScope",
+    "admits",
+    "array_filter_sql",
+    "filter_params",
+    "filter_sql",
+    "hits",
+    "in_totals",
+    "in_totals_sql",
+    "is_counted",
+    "points",
+    "rate",
+    "shown",
+    "shown_text",
 ]
 
 APART: tuple[SamplingType, ...] = (SamplingType.RISK_MONITORING, SamplingType.SURVEY)
@@ -50,12 +64,15 @@ def in_totals_sql(column: str = "sampling_type") -> str:
 
 # --- which results an indicator counts --------------------------------------------------------------------------
 
+
 def admits(f: Filter, *, category: str, sampling_type: str, subcategory: str, stage: str) -> bool:
     """The indicator filter. Empty lists mean "any", except that the types standing apart count only where named."""
-    return (category in f.categories
-            and (sampling_type in f.sampling_types if f.sampling_types else in_totals(sampling_type))
-            and (not f.subcategories or subcategory in f.subcategories)
-            and (not f.stages or stage in f.stages))
+    return (
+        category in f.categories
+        and (sampling_type in f.sampling_types if f.sampling_types else in_totals(sampling_type))
+        and (not f.subcategories or subcategory in f.subcategories)
+        and (not f.stages or stage in f.stages)
+    )
 
 
 _FILTER_DIMENSIONS = ("category", "sampling_type", "subcategory", "stage")
@@ -71,10 +88,12 @@ def filter_sql(alias: str = "", *, prefix: str = "") -> str:
 
 
 def filter_params(f: Filter, *, prefix: str = "") -> dict[str, Any]:
-    return {f"{prefix}categories": [c.value for c in f.categories],
-            f"{prefix}sampling_types": [s.value for s in f.sampling_types],
-            f"{prefix}subcategories": list(f.subcategories),
-            f"{prefix}stages": [s.value for s in f.stages]}
+    return {
+        f"{prefix}categories": [c.value for c in f.categories],
+        f"{prefix}sampling_types": [s.value for s in f.sampling_types],
+        f"{prefix}subcategories": list(f.subcategories),
+        f"{prefix}stages": [s.value for s in f.stages],
+    }
 
 
 def array_filter_sql(arrays: str, rows: str) -> str:
@@ -85,6 +104,7 @@ def array_filter_sql(arrays: str, rows: str) -> str:
 
 
 # --- counts to figures -------------------------------------------------------------------------------------------
+
 
 def hits(measure: Measure, *, passed: int, failed: int, graded: int) -> int:
     """Results that count towards a rate measure: passed, failed (problems found), or reaching one of the grades.
@@ -128,6 +148,7 @@ def shown_text(value: float | Decimal | None, unit: str = "%") -> str:
 
 
 # --- the scope a total names -------------------------------------------------------------------------------------
+
 
 class TotalScope:
     """What a total counts, in words that every table and sentence of a report repeats: the category and the

@@ -61,8 +61,9 @@ def _arl(h: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
     return np.asarray((np.exp(-x) + x - 1) / (2 * mean**2 / sd**2))
 
 
-def threshold(p0: float | np.ndarray, shift: float, batches_per_year: float | np.ndarray,
-              false_alarms_per_year: float) -> np.ndarray:
+def threshold(
+    p0: float | np.ndarray, shift: float, batches_per_year: float | np.ndarray, false_alarms_per_year: float
+) -> np.ndarray:
     """The h giving an in-control run length of ``batches_per_year / false_alarms_per_year`` batches (element-wise:
     the backtest tunes thousands of charts at once)."""
     w_fail, w_pass = llr_weights(p0, shift)
@@ -114,8 +115,15 @@ def baseline_rates(last_year_failed: np.ndarray, last_year_tested: np.ndarray, b
     return np.asarray(np.where(tested >= MIN_BASELINE, rates, budget_rate), dtype=np.float64)
 
 
-def drift(failed: np.ndarray, tested: np.ndarray, p0: np.ndarray, shift: float,
-          false_alarms_per_year: float, *, seasonal: bool) -> Drift:
+def drift(
+    failed: np.ndarray,
+    tested: np.ndarray,
+    p0: np.ndarray,
+    shift: float,
+    false_alarms_per_year: float,
+    *,
+    seasonal: bool,
+) -> Drift:
     """The chart over the blocks (oldest first) and its threshold, tuned for the blocks' own yearly volume."""
     f = np.asarray(failed, dtype=np.float64)
     n = np.asarray(tested, dtype=np.float64)
@@ -124,8 +132,7 @@ def drift(failed: np.ndarray, tested: np.ndarray, p0: np.ndarray, shift: float,
     weights = n if n.sum() > 0 else np.ones_like(n)
     mean_p0 = float(np.average(p0, weights=weights))
     h = float(threshold(mean_p0, shift, per_year, false_alarms_per_year))
-    return Drift(float(path[-1]) if len(path) else 0.0, h, float(p0[-1]) * 100 if len(p0) else math.nan,
-                 seasonal)
+    return Drift(float(path[-1]) if len(path) else 0.0, h, float(p0[-1]) * 100 if len(p0) else math.nan, seasonal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +143,12 @@ class Burn:
 
     @property
     def firing(self) -> bool:
-        return (self.long_rate is not None and self.short_rate is not None
-                and self.long_rate > self.rule.factor and self.short_rate > self.rule.factor)
+        return (
+            self.long_rate is not None
+            and self.short_rate is not None
+            and self.long_rate > self.rule.factor
+            and self.short_rate > self.rule.factor
+        )
 
 
 def burns(rules: Sequence[BurnRule], counts: dict[int, tuple[int, int]], target: float) -> list[Burn]:
@@ -146,6 +157,7 @@ def burns(rules: Sequence[BurnRule], counts: dict[int, tuple[int, int]], target:
     for rule in rules:
         long_failed, long_tested = counts.get(rule.long_days, (0, 0))
         short_failed, short_tested = counts.get(rule.short_days, (0, 0))
-        result.append(Burn(rule, burn_rate(long_failed, long_tested, target),
-                           burn_rate(short_failed, short_tested, target)))
+        result.append(
+            Burn(rule, burn_rate(long_failed, long_tested, target), burn_rate(short_failed, short_tested, target))
+        )
     return result

@@ -92,17 +92,20 @@ def measured(indicator: Indicator, counts: Counts) -> tuple[int, float | None, I
 
 def _trend_z(indicator: Indicator, now: Counts, before: Counts) -> float:
     if indicator.measure is Measure.MEAN_SCORE:
+
         def stats(c: Counts) -> tuple[float, float, int]:
             n = c.score_count
             mean = c.score_sum / n if n else 0.0
             var = (c.score_sq_sum - n * mean * mean) / (n - 1) if n > 1 else 0.0
             return mean, max(0.0, var), n
+
         return mean_drop_z(*stats(now), *stats(before))
     return proportion_drop_z(_hits(indicator, now), now.tested, _hits(indicator, before), before.tested)
 
 
-def judge(indicator: Indicator, now: Counts, before: Counts | None) -> tuple[int, float | None, Interval,
-                                                                              float | None, State]:
+def judge(
+    indicator: Indicator, now: Counts, before: Counts | None
+) -> tuple[int, float | None, Interval, float | None, State]:
     samples, value, interval = measured(indicator, now)
     if value is None or samples < indicator.min_samples:
         return samples, value, interval, None, State.INSUFFICIENT_DATA
@@ -112,8 +115,13 @@ def judge(indicator: Indicator, now: Counts, before: Counts | None) -> tuple[int
         before_samples, before_value, _ = measured(indicator, before)
         if before_value is None or before_samples < indicator.min_samples:
             return samples, value, interval, before_value, State.INSUFFICIENT_DATA
-        return samples, value, interval, before_value, state_of_trend(value, before_value,
-                                                                     _trend_z(indicator, now, before))
+        return (
+            samples,
+            value,
+            interval,
+            before_value,
+            state_of_trend(value, before_value, _trend_z(indicator, now, before)),
+        )
     target = indicator.target.value if indicator.target.value is not None else 0.0  # set: Target validates it
     return samples, value, interval, None, state_against_target(value, interval, indicator.target.op, target)
 
@@ -129,23 +137,38 @@ GROUP BY region_code, subcategory
 """
 
 
-def fetch_counts(conn: psycopg.Connection, plan: Plan, indicator: Indicator, days: DayRange, *, timezone: str
-                 ) -> dict[Scope, Counts]:
+def fetch_counts(
+    conn: psycopg.Connection, plan: Plan, indicator: Indicator, days: DayRange, *, timezone: str
+) -> dict[Scope, Counts]:
     """Counts for the jurisdiction, each region below it, and each subcategory where a breakdown is asked, on the
     indicator's counting basis (``timezone`` makes local days of report times)."""
     jurisdiction = plan.jurisdiction.code
     counting = Counting.of(plan, indicator)
-    rows = conn.execute(_counts_sql(counting), {
-        "first": days.first, "last": days.last, "grades": [g.value for g in indicator.grades],
-        "prefix": like_pattern(jurisdiction), **filter_params(indicator.filter), **counting.params(timezone),
-    }).fetchall()
+    rows = conn.execute(
+        _counts_sql(counting),
+        {
+            "first": days.first,
+            "last": days.last,
+            "grades": [g.value for g in indicator.grades],
+            "prefix": like_pattern(jurisdiction),
+            **filter_params(indicator.filter),
+            **counting.params(timezone),
+        },
+    ).fetchall()
     counties = [r.code for r in children(jurisdiction)]
     scopes: dict[Scope, Counts] = {Scope(jurisdiction): Counts()}
     scopes.update({Scope(code): Counts() for code in counties})
     breakdown = "subcategory" in indicator.breakdown
     for region, subcategory, tested, passed, failed, graded, score_sum, score_count, score_sq in rows:
-        counts = Counts(int(tested), int(passed), int(failed), int(graded), float(score_sum or 0),
-                        int(score_count or 0), float(score_sq or 0))
+        counts = Counts(
+            int(tested),
+            int(passed),
+            int(failed),
+            int(graded),
+            float(score_sum or 0),
+            int(score_count or 0),
+            float(score_sq or 0),
+        )
         scopes[Scope(jurisdiction)].add(counts)
         for county in counties:
             if is_within(region, county):
@@ -155,21 +178,46 @@ def fetch_counts(conn: psycopg.Connection, plan: Plan, indicator: Indicator, day
     return scopes
 
 
-def evaluate_indicator(conn: psycopg.Connection, plan: Plan, indicator: Indicator, today: date,
-                       windows: tuple[str, ...] | None = None, *, timezone: str) -> list[Evaluation]:
+def evaluate_indicator(
+    conn: psycopg.Connection,
+    plan: Plan,
+    indicator: Indicator,
+    today: date,
+    windows: tuple[str, ...] | None = None,
+    *,
+    timezone: str,
+) -> list[Evaluation]:
     evaluations = []
     for window in windows or indicator.windows:
         days = window_range(window, today, plan.period)
         if days is None:
             continue
         now = fetch_counts(conn, plan, indicator, days, timezone=timezone)
-        before = (fetch_counts(conn, plan, indicator, previous_range(window, days, indicator.target.compare),
-                               timezone=timezone)
-                  if indicator.target.op is Op.INCREASING else {})
+        before = (
+            fetch_counts(
+                conn, plan, indicator, previous_range(window, days, indicator.target.compare), timezone=timezone
+            )
+            if indicator.target.op is Op.INCREASING
+            else {}
+        )
         for scope, counts in sorted(now.items()):
             samples, value, interval, previous, state = judge(indicator, counts, before.get(scope))
-            evaluations.append(Evaluation(
-                plan.id, indicator.id, scope, window, days, samples, counts.failed, value, interval,
-                indicator.target.op, indicator.target.value, previous, state, indicator.severity.value,
-            ))
+            evaluations.append(
+                Evaluation(
+                    plan.id,
+                    indicator.id,
+                    scope,
+                    window,
+                    days,
+                    samples,
+                    counts.failed,
+                    value,
+                    interval,
+                    indicator.target.op,
+                    indicator.target.value,
+                    previous,
+                    state,
+                    indicator.severity.value,
+                )
+            )
     return evaluations

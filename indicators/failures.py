@@ -34,22 +34,48 @@ class ItemCount:
     failures: int
 
 
-def _top(sql: str, conn: psycopg.Connection, indicator: Indicator, days: DayRange, region_code: str,
-         subcategory: str, limit: int) -> list[ItemCount]:
-    rows = conn.execute(sql, {
-        "first": days.first, "last": days.last, "subcategory": subcategory, "prefix": like_pattern(region_code),
-        "limit": limit, **filter_params(indicator.filter),
-    }).fetchall()
+def _top(
+    sql: str,
+    conn: psycopg.Connection,
+    indicator: Indicator,
+    days: DayRange,
+    region_code: str,
+    subcategory: str,
+    limit: int,
+) -> list[ItemCount]:
+    rows = conn.execute(
+        sql,
+        {
+            "first": days.first,
+            "last": days.last,
+            "subcategory": subcategory,
+            "prefix": like_pattern(region_code),
+            "limit": limit,
+            **filter_params(indicator.filter),
+        },
+    ).fetchall()
     return [ItemCount(str(name), int(count)) for name, count in rows]
 
 
-def top_failed_items(conn: psycopg.Connection, indicator: Indicator, days: DayRange, region_code: str,
-                     subcategory: str = "", limit: int = 3) -> list[ItemCount]:
+def top_failed_items(
+    conn: psycopg.Connection,
+    indicator: Indicator,
+    days: DayRange,
+    region_code: str,
+    subcategory: str = "",
+    limit: int = 3,
+) -> list[ItemCount]:
     """The items that failed most often among the samples the indicator counts in this region (and subcategory)."""
     return _top(_TOP_ITEMS, conn, indicator, days, region_code, subcategory, limit)
 
 
-def top_failed_firms(conn: psycopg.Connection, indicator: Indicator, days: DayRange, region_code: str,
-                     subcategory: str = "", limit: int = 3) -> list[ItemCount]:
+def top_failed_firms(
+    conn: psycopg.Connection,
+    indicator: Indicator,
+    days: DayRange,
+    region_code: str,
+    subcategory: str = "",
+    limit: int = 3,
+) -> list[ItemCount]:
     """The firms with the most failed samples among those the indicator counts here."""
     return _top(_TOP_FIRMS, conn, indicator, days, region_code, subcategory, limit)

@@ -21,8 +21,9 @@ TRAILING_DAYS = 56  # eight weeks: long enough to smooth weekly rhythm, short en
 MIN_EXPECTED = 4.6  # e^-4.6 ≈ 1 %: a gap less likely than that is a stopped feed, not chance
 
 
-def feed_evaluations(conn: psycopg.Connection, plan: Plan, indicator: Indicator, today: date, days: int, *,
-                     timezone: str) -> list[Evaluation]:
+def feed_evaluations(
+    conn: psycopg.Connection, plan: Plan, indicator: Indicator, today: date, days: int, *, timezone: str
+) -> list[Evaluation]:
     recent = DayRange(today - timedelta(days=days - 1), today)
     trailing = DayRange(recent.first - timedelta(days=TRAILING_DAYS), recent.first - timedelta(days=1))
     now_counts = fetch_counts(conn, plan, indicator, recent, timezone=timezone)
@@ -38,6 +39,22 @@ def feed_evaluations(conn: psycopg.Connection, plan: Plan, indicator: Indicator,
             state = State.WARNING
         else:
             state = State.INSUFFICIENT_DATA  # too few were due to tell a gap from chance
-        evaluations.append(Evaluation(plan.id, indicator.id, scope, NO_DATA, recent, counts.tested, 0, None,
-                                      Interval(0.0, 100.0), Op.GE, None, expected, state, indicator.severity.value))
+        evaluations.append(
+            Evaluation(
+                plan.id,
+                indicator.id,
+                scope,
+                NO_DATA,
+                recent,
+                counts.tested,
+                0,
+                None,
+                Interval(0.0, 100.0),
+                Op.GE,
+                None,
+                expected,
+                state,
+                indicator.severity.value,
+            )
+        )
     return evaluations

@@ -72,8 +72,7 @@ def beta_binomial_pmf(n: int, alpha: float, beta: float) -> np.ndarray:
     vectorised; no special functions needed)."""
     k = np.arange(n, dtype=np.float64)
     log_ratio = np.log(n - k) - np.log(k + 1) + np.log(k + alpha) - np.log(n - k - 1 + beta)
-    log_p0 = (math.lgamma(n + beta) + math.lgamma(alpha + beta) - math.lgamma(n + alpha + beta)
-              - math.lgamma(beta))
+    log_p0 = math.lgamma(n + beta) + math.lgamma(alpha + beta) - math.lgamma(n + alpha + beta) - math.lgamma(beta)
     logs = np.concatenate(([log_p0], log_p0 + np.cumsum(log_ratio)))
     pmf = np.exp(logs - logs.max())
     return np.asarray(pmf / pmf.sum())
@@ -116,9 +115,19 @@ class Forecast:
     outcome: Outcome
 
 
-def year_end_forecast(target: float, tested: int, good: int, remaining: int, recent_tested: int,
-                      recent_failed: int, *, strict: bool = False, level: float = LEVEL,
-                      max_evidence: int = MAX_EVIDENCE, season: Season | None = None) -> Forecast:
+def year_end_forecast(
+    target: float,
+    tested: int,
+    good: int,
+    remaining: int,
+    recent_tested: int,
+    recent_failed: int,
+    *,
+    strict: bool = False,
+    level: float = LEVEL,
+    max_evidence: int = MAX_EVIDENCE,
+    season: Season | None = None,
+) -> Forecast:
     """The year-end rate if the ``remaining`` batches fail like the recent ``recent_failed`` of ``recent_tested``
     did, times the ``season`` (:func:`season_factor`), with the rate's uncertainty (Beta-binomial). With no recent
     batches, the prior alone."""
@@ -139,8 +148,9 @@ def year_end_forecast(target: float, tested: int, good: int, remaining: int, rec
     if remaining == 0:
         final = good / total * 100
         probability = 1.0 if limit >= 0 else 0.0
-        return Forecast(tested, good, 0, final, final, final, probability, None,
-                        Outcome.MET if probability else Outcome.LOST)
+        return Forecast(
+            tested, good, 0, final, final, final, probability, None, Outcome.MET if probability else Outcome.LOST
+        )
     pmf = beta_binomial_pmf(remaining, alpha, beta)
     cdf = np.cumsum(pmf)
     probability = 1.0 if limit >= remaining else 0.0 if limit < 0 else float(min(1.0, cdf[limit]))
@@ -152,8 +162,8 @@ def year_end_forecast(target: float, tested: int, good: int, remaining: int, rec
 
     def rate(failures: float) -> float:
         return (good + remaining - failures) / total * 100
-    return Forecast(tested, good, remaining, rate(median), rate(most), rate(least), probability,
-                    needed, outcome)
+
+    return Forecast(tested, good, remaining, rate(median), rate(most), rate(least), probability, needed, outcome)
 
 
 class VolumeSource(StrEnum):
@@ -162,8 +172,11 @@ class VolumeSource(StrEnum):
     PACE = "pace"  # this year's batches so far, extrapolated to the whole year (none planned, or above last year)
 
 
-VOLUME_TEXT = {VolumeSource.TASK: "按抽检任务量", VolumeSource.LAST_YEAR: "按上年抽检量",
-               VolumeSource.PACE: "无抽检任务量,按本年进度推算"}
+VOLUME_TEXT = {
+    VolumeSource.TASK: "按抽检任务量",
+    VolumeSource.LAST_YEAR: "按上年抽检量",
+    VolumeSource.PACE: "无抽检任务量,按本年进度推算",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,8 +189,9 @@ class Planned:
         return f"{VOLUME_TEXT[self.source]} {self.batches} 批次"
 
 
-def planned_batches(*, task_per_year: int | None, share: float | None, last_year: int, so_far: int,
-                    elapsed: float) -> Planned:
+def planned_batches(
+    *, task_per_year: int | None, share: float | None, last_year: int, so_far: int, elapsed: float
+) -> Planned:
     """The year's planned batches for a scope: the plan's task (``share`` of it for a region: its share of the
     jurisdiction's batches), else last year's volume, else (none last year, or this year running ahead of it) this
     year's pace over the ``elapsed`` share of the year. Never fewer than already counted: a year that has already

@@ -49,14 +49,28 @@ LABELS: Mapping[StrEnum, str] = {
     Place.MANUFACTURER: "生产企业所在地",
 }
 
-_CALENDAR_WINDOWS = {"month_to_date": "本月", "quarter_to_date": "本季度", "year_to_date": "本年度",
-                     "plan_period": "规划期", "no_data": "数据中断", "pace": "达标预测"}
+_CALENDAR_WINDOWS = {
+    "month_to_date": "本月",
+    "quarter_to_date": "本季度",
+    "year_to_date": "本年度",
+    "plan_period": "规划期",
+    "no_data": "数据中断",
+    "pace": "达标预测",
+}
 STANDARD_WINDOWS = ("rolling_30d", "rolling_90d", "month_to_date", "quarter_to_date", "year_to_date", "plan_period")
 FEED_WINDOW = "no_data"  # indicators.feed: a scope whose results stopped
 PACE_WINDOW = "pace"  # indicators.pace: the year's target at risk (达标预测)
 _KINDS: Mapping[type[StrEnum], str] = {
-    Category: "category", SamplingType: "sampling_type", Stage: "stage", Verdict: "verdict", Grade: "grade",
-    Measure: "measure", Op: "op", State: "state", Severity: "severity", PlanStatus: "plan_status",
+    Category: "category",
+    SamplingType: "sampling_type",
+    Stage: "stage",
+    Verdict: "verdict",
+    Grade: "grade",
+    Measure: "measure",
+    Op: "op",
+    State: "state",
+    Severity: "severity",
+    PlanStatus: "plan_status",
 }
 
 
@@ -105,8 +119,7 @@ def counting_text(counting: Counting) -> str:
     return f"{words}(仅{'、'.join(label(level) for level in counting.levels)})" if counting.levels else words
 
 
-def label_rows(windows: Iterable[str] = (), extra: Mapping[StrEnum, str] | None = None
-               ) -> list[tuple[str, str, str]]:
+def label_rows(windows: Iterable[str] = (), extra: Mapping[StrEnum, str] | None = None) -> list[tuple[str, str, str]]:
     """(kind, code, label) for the database's label table: every enum label, ``extra`` ones, and the windows."""
     rows = [(kind_of(type(member)), member.value, text) for member, text in {**LABELS, **(extra or {})}.items()]
     rows += [("window", w, window_label(w)) for w in sorted({*STANDARD_WINDOWS, FEED_WINDOW, PACE_WINDOW, *windows})]

@@ -42,8 +42,11 @@ _BAD_OPS = (Op.LE, Op.LT)  # it bounds a failure or problem share from above: go
 
 def applies(indicator: Indicator) -> bool:
     """Pace is judged for rate indicators with a fixed target."""
-    return (indicator.measure.is_rate and indicator.target.value is not None
-            and indicator.target.op in (*_GOOD_OPS, *_BAD_OPS))
+    return (
+        indicator.measure.is_rate
+        and indicator.target.value is not None
+        and indicator.target.op in (*_GOOD_OPS, *_BAD_OPS)
+    )
 
 
 def good_target(indicator: Indicator) -> tuple[float, bool]:
@@ -92,12 +95,15 @@ Fetch = Callable[[DayRange], dict[Scope, Counts]]
 
 def _blocks(fetch: Fetch, last: date, count: int) -> list[dict[Scope, Counts]]:
     """Counts of ``count`` consecutive 7-day blocks, the newest ending on ``last`` (oldest first)."""
-    return [fetch(DayRange(last - timedelta(days=BLOCK_DAYS * k + BLOCK_DAYS - 1),
-                           last - timedelta(days=BLOCK_DAYS * k))) for k in range(count - 1, -1, -1)]
+    return [
+        fetch(DayRange(last - timedelta(days=BLOCK_DAYS * k + BLOCK_DAYS - 1), last - timedelta(days=BLOCK_DAYS * k)))
+        for k in range(count - 1, -1, -1)
+    ]
 
 
-def pace_views(conn: psycopg.Connection, plan: Plan, indicator: Indicator, today: date, *, timezone: str,
-               with_drift: bool = True) -> list[PaceView]:
+def pace_views(
+    conn: psycopg.Connection, plan: Plan, indicator: Indicator, today: date, *, timezone: str, with_drift: bool = True
+) -> list[PaceView]:
     """The pace of every scope the indicator is evaluated for (the jurisdiction, its regions, its breakdown).
     ``with_drift``: also the drift chart (64 of the ~70 day ranges read; what people read does without it)."""
     if not applies(indicator) or today < plan.period.start:
@@ -115,14 +121,22 @@ def pace_views(conn: psycopg.Connection, plan: Plan, indicator: Indicator, today
     recent = fetch(DayRange(today - timedelta(days=pace.evidence_days - 1), today))
     a_year_ago = _year_earlier(today)
     ly_recent = fetch(DayRange(a_year_ago - timedelta(days=pace.evidence_days - 1), a_year_ago))
-    ly_rest = (fetch(DayRange(a_year_ago + timedelta(days=1), _year_earlier(year_end)))
-               if today < year_end else {})
-    trailing = {days: fetch(DayRange(today - timedelta(days=days - 1), today))
-                for days in sorted({d for rule in pace.burn_rules for d in (rule.long_days, rule.short_days)})}
+    ly_rest = fetch(DayRange(a_year_ago + timedelta(days=1), _year_earlier(year_end))) if today < year_end else {}
+    trailing = {
+        days: fetch(DayRange(today - timedelta(days=days - 1), today))
+        for days in sorted({d for rule in pace.burn_rules for d in (rule.long_days, rule.short_days)})
+    }
     chart = _blocks(fetch, today, BLOCKS) if with_drift else []
     # Last year's blocks reach BASELINE_BLOCKS // 2 either side of the chart's, 52 weeks earlier (same weekdays).
-    baseline = (_blocks(fetch, today - timedelta(days=52 * BLOCK_DAYS - BLOCK_DAYS * (BASELINE_BLOCKS // 2)),
-                        BLOCKS + 2 * (BASELINE_BLOCKS // 2)) if with_drift else [])
+    baseline = (
+        _blocks(
+            fetch,
+            today - timedelta(days=52 * BLOCK_DAYS - BLOCK_DAYS * (BASELINE_BLOCKS // 2)),
+            BLOCKS + 2 * (BASELINE_BLOCKS // 2),
+        )
+        if with_drift
+        else []
+    )
     target, strict = good_target(indicator)
     budget_rate = 1 - target / 100
     task = next((t for t in plan.sampling_tasks if t.filter == indicator.filter and t.per_year is not None), None)
@@ -142,32 +156,71 @@ def pace_views(conn: psycopg.Connection, plan: Plan, indicator: Indicator, today
         whole_last = pair(last_year, jurisdiction)[1]
         whole_now = pair(so_far, jurisdiction)[1]
         # A region's share of the plan's task: its share of the jurisdiction's batches last year (else this year).
-        share = (1.0 if scope == jurisdiction else last_n / whole_last if whole_last
-                 else tested / whole_now if whole_now else None)
-        planned = planned_batches(task_per_year=task.per_year if task else None, share=share, last_year=last_n,
-                                  so_far=tested, elapsed=elapsed)
+        share = (
+            1.0
+            if scope == jurisdiction
+            else last_n / whole_last
+            if whole_last
+            else tested / whole_now
+            if whole_now
+            else None
+        )
+        planned = planned_batches(
+            task_per_year=task.per_year if task else None, share=share, last_year=last_n, so_far=tested, elapsed=elapsed
+        )
         if planned.batches == 0:
             continue  # nothing planned, nothing last year, nothing yet: no year to forecast
         recent_failed, recent_tested = pair(recent)
         season = season_factor(pair(ly_recent), pair(ly_rest)) if ly_rest else None
-        forecast = year_end_forecast(target, tested, good, planned.batches - tested, recent_tested, recent_failed,
-                                     strict=strict, season=season)
+        forecast = year_end_forecast(
+            target, tested, good, planned.batches - tested, recent_tested, recent_failed, strict=strict, season=season
+        )
         burn = burns(pace.burn_rules, {days: pair(counts) for days, counts in trailing.items()}, target)
         chart_f = np.array([pair(block)[0] for block in chart], dtype=np.float64)
         chart_n = np.array([pair(block)[1] for block in chart], dtype=np.float64)
         base_f = np.array([pair(block)[0] for block in baseline], dtype=np.float64)
         base_n = np.array([pair(block)[1] for block in baseline], dtype=np.float64)
         p0 = baseline_rates(base_f, base_n, budget_rate)
-        signal = (drift(chart_f, chart_n, p0, pace.drift_shift / 100, pace.drift_false_alarms_per_year,
-                        seasonal=bool((p0 != budget_rate).any()))
-                  if with_drift and chart_n.sum() >= indicator.min_samples else None)
-        views.append(PaceView(scope, year, year_end, target, strict, tested, tested - good, planned,
-                              failure_budget(target, planned.batches), forecast, tuple(burn), signal))
+        signal = (
+            drift(
+                chart_f,
+                chart_n,
+                p0,
+                pace.drift_shift / 100,
+                pace.drift_false_alarms_per_year,
+                seasonal=bool((p0 != budget_rate).any()),
+            )
+            if with_drift and chart_n.sum() >= indicator.min_samples
+            else None
+        )
+        views.append(
+            PaceView(
+                scope,
+                year,
+                year_end,
+                target,
+                strict,
+                tested,
+                tested - good,
+                planned,
+                failure_budget(target, planned.batches),
+                forecast,
+                tuple(burn),
+                signal,
+            )
+        )
     return views
 
 
-def forecast_rows(conn: psycopg.Connection, plan: Plan, today: date, *, timezone: str,
-                  indicator_id: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
+def forecast_rows(
+    conn: psycopg.Connection,
+    plan: Plan,
+    today: date,
+    *,
+    timezone: str,
+    indicator_id: str | None = None,
+    region: str | None = None,
+) -> list[dict[str, Any]]:
     """The year-end forecast of every rate indicator with a fixed target, per scope (or one indicator, one region),
     as the read API, `qsmon status` and the monthly report show it (达标预测). No drift chart: that is the alerts'."""
     rows = []
@@ -188,20 +241,35 @@ def forecast_row(indicator: Indicator, view: PaceView) -> dict[str, Any]:
 
     def measure(share: float | None) -> float | None:
         return None if share is None or math.isnan(share) else share if good else 100 - share
+
     low, high = measure(f.low), measure(f.high)
     burn = {f"burn_{b.rule.long_days}d": b.long_rate for b in view.burns} | {
-        f"burn_{b.rule.short_days}d": b.short_rate for b in view.burns}
+        f"burn_{b.rule.short_days}d": b.short_rate for b in view.burns
+    }
     return {
-        "indicator_id": indicator.id, "indicator_name": indicator.name, "region_code": view.scope.region_code,
-        "region_name": name_of(view.scope.region_code), "subcategory": view.scope.subcategory,
-        "op": indicator.target.op.value, "target": indicator.target.value, "first_day": view.year.first,
-        "last_day": view.year.last, "year_end": view.year_end, "tested": view.tested, "failed": view.failed,
+        "indicator_id": indicator.id,
+        "indicator_name": indicator.name,
+        "region_code": view.scope.region_code,
+        "region_name": name_of(view.scope.region_code),
+        "subcategory": view.scope.subcategory,
+        "op": indicator.target.op.value,
+        "target": indicator.target.value,
+        "first_day": view.year.first,
+        "last_day": view.year.last,
+        "year_end": view.year_end,
+        "tested": view.tested,
+        "failed": view.failed,
         "so_far": measure(100 * (view.tested - view.failed) / view.tested) if view.tested else None,
-        "planned": view.planned.batches, "planned_source": view.planned.source.value,
-        "planned_text": view.planned.text, "budget": round(view.budget, 1), "budget_left": round(view.budget_left, 1),
-        "needed": measure(f.needed), "projected": measure(f.projected),
+        "planned": view.planned.batches,
+        "planned_source": view.planned.source.value,
+        "planned_text": view.planned.text,
+        "budget": round(view.budget, 1),
+        "budget_left": round(view.budget_left, 1),
+        "needed": measure(f.needed),
+        "projected": measure(f.projected),
         "low": None if low is None or high is None else min(low, high),
         "high": None if low is None or high is None else max(low, high),
-        "probability": None if math.isnan(f.probability) else f.probability, "outcome": f.outcome.value,
+        "probability": None if math.isnan(f.probability) else f.probability,
+        "outcome": f.outcome.value,
         **burn,
     }

@@ -79,5 +79,8 @@ def previous_range(window: str, current: DayRange, compare: Compare = Compare.PR
 
 def _period_start(window: str, day: date) -> date:
     """The first day of the month, quarter or year (by the calendar window's name) that holds ``day``."""
-    return {"month_to_date": day.replace(day=1), "quarter_to_date": _quarter_start(day),
-            "year_to_date": date(day.year, 1, 1)}[window]
+    return {
+        "month_to_date": day.replace(day=1),
+        "quarter_to_date": _quarter_start(day),
+        "year_to_date": date(day.year, 1, 1),
+    }[window]

@@ -22,18 +22,28 @@ from notify.message import Message
 from notify.routing import Channel
 
 
-def post_json(client: httpx.Client, channel: Channel, body: bytes, headers: dict[str, str], *,
-              url: str | None = None) -> httpx.Response:
+def post_json(
+    client: httpx.Client, channel: Channel, body: bytes, headers: dict[str, str], *, url: str | None = None
+) -> httpx.Response:
     """POST to the channel (or ``url``, a signed form of its endpoint); errors name the channel, never the URL."""
     try:
-        response = client.post(url or channel.endpoint, content=body,
-                               headers={"content-type": "application/json", **headers}, timeout=channel.timeout_s)
+        response = client.post(
+            url or channel.endpoint,
+            content=body,
+            headers={"content-type": "application/json", **headers},
+            timeout=channel.timeout_s,
+        )
     except httpx.HTTPError as exc:
-        raise DeliveryError("receiver unreachable", channel=channel.name,
-                            error=channel.scrub(f"{type(exc).__name__}: {exc}")) from None
+        raise DeliveryError(
+            "receiver unreachable", channel=channel.name, error=channel.scrub(f"{type(exc).__name__}: {exc}")
+        ) from None
     if response.status_code >= 300:
-        raise DeliveryError("receiver refused", channel=channel.name, status=response.status_code,
-                            body=channel.scrub(response.text)[:200])  # masked before cut: a cut key is unmasked
+        raise DeliveryError(
+            "receiver refused",
+            channel=channel.name,
+            status=response.status_code,
+            body=channel.scrub(response.text)[:200],
+        )  # masked before cut: a cut key is unmasked
     return response
 
 
@@ -42,11 +52,11 @@ def check_robot_answer(channel: Channel, response: httpx.Response, code_field: s
     try:
         answer = response.json()
     except ValueError:
-        raise DeliveryError("robot answered non-JSON", channel=channel.name,
-                            body=channel.scrub(response.text)[:200]) from None
+        raise DeliveryError(
+            "robot answered non-JSON", channel=channel.name, body=channel.scrub(response.text)[:200]
+        ) from None
     if not isinstance(answer, dict) or answer.get(code_field, 0) != 0:
-        raise DeliveryError("robot refused the message", channel=channel.name,
-                            answer=channel.scrub(str(answer))[:300])
+        raise DeliveryError("robot refused the message", channel=channel.name, answer=channel.scrub(str(answer))[:300])
 
 
 def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -125,32 +135,60 @@ def send(client: httpx.Client, channel: Channel, message: Message, idempotency_k
     elif kind == "alertmanager":
         if not message.alertmanager:
             raise DeliveryError("an Alertmanager channel takes alerts only", channel=channel.name)
-        post_json(client, channel, orjson.dumps(list(message.alertmanager)), {},
-                  url=channel.endpoint.rstrip("/") + "/api/v2/alerts")
+        post_json(
+            client,
+            channel,
+            orjson.dumps(list(message.alertmanager)),
+            {},
+            url=channel.endpoint.rstrip("/") + "/api/v2/alerts",
+        )
     elif kind == "wecom":
         mobiles = [p.mobile for p in message.mentions if p.mobile]
-        body = orjson.dumps({"msgtype": "markdown", "markdown": {
-            "content": _robot_markdown(kind, message) + _at_line(f"<@{p.wecom_user_id}>" for p in message.mentions
-                                                                 if p.wecom_user_id),
-            "mentioned_mobile_list": mobiles}})
+        body = orjson.dumps(
+            {
+                "msgtype": "markdown",
+                "markdown": {
+                    "content": _robot_markdown(kind, message)
+                    + _at_line(f"<@{p.wecom_user_id}>" for p in message.mentions if p.wecom_user_id),
+                    "mentioned_mobile_list": mobiles,
+                },
+            }
+        )
         check_robot_answer(channel, post_json(client, channel, body, {}), "errcode")
     elif kind == "dingtalk":
         # DingTalk notifies the people in `at` only when the text also carries "@<mobile>" (or "@<userId>").
         mobiles = [p.mobile for p in message.mentions if p.mobile]
         users = [p.dingtalk_user_id for p in message.mentions if p.dingtalk_user_id and not p.mobile]
         text = _robot_markdown(kind, message) + _at_line(f"@{who}" for who in (*mobiles, *users))
-        body = orjson.dumps({"msgtype": "markdown", "markdown": {"title": message.title, "text": text},
-                             "at": {"atMobiles": mobiles, "atUserIds": users, "isAtAll": False}})
+        body = orjson.dumps(
+            {
+                "msgtype": "markdown",
+                "markdown": {"title": message.title, "text": text},
+                "at": {"atMobiles": mobiles, "atUserIds": users, "isAtAll": False},
+            }
+        )
         check_robot_answer(channel, post_json(client, channel, body, {}, url=dingtalk_url(channel)), "errcode")
     elif kind == "feishu":
         card: dict[str, Any] = {
             "msg_type": "interactive",
-            "card": {"header": {"title": {"tag": "plain_text", "content": message.title},
-                                "template": "red" if message.urgent else "orange"},
-                     "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": _robot_markdown(kind, message)
-                                                          + _at_line(f"<at id={p.feishu_user_id}></at>"
-                                                                     for p in message.mentions
-                                                                     if p.feishu_user_id)}}]},
+            "card": {
+                "header": {
+                    "title": {"tag": "plain_text", "content": message.title},
+                    "template": "red" if message.urgent else "orange",
+                },
+                "elements": [
+                    {
+                        "tag": "div",
+                        "text": {
+                            "tag": "lark_md",
+                            "content": _robot_markdown(kind, message)
+                            + _at_line(
+                                f"<at id={p.feishu_user_id}></at>" for p in message.mentions if p.feishu_user_id
+                            ),
+                        },
+                    }
+                ],
+            },
         }
         secret = channel.secret()
         if secret:
@@ -193,5 +231,9 @@ def _send_mail(channel: Channel, message: Message, idempotency_key: str) -> None
                 smtp.login(user, os.environ.get(channel.password_env or "", ""))
             smtp.send_message(mail)
     except (OSError, smtplib.SMTPException) as exc:
-        raise DeliveryError("mail not accepted", channel=channel.name, host=channel.host,
-                            error=channel.scrub(f"{type(exc).__name__}: {exc}")) from None
+        raise DeliveryError(
+            "mail not accepted",
+            channel=channel.name,
+            host=channel.host,
+            error=channel.scrub(f"{type(exc).__name__}: {exc}"),
+        ) from None

@@ -26,16 +26,18 @@ class DeadlineSender:
         self._late: dict[str, threading.Thread] = {}  # per channel: a send past its deadline, still running
 
     def send(self, channel: Channel, message: Message, idempotency_key: str) -> None:
-        self.call(channel, send_timeout_s(channel, message),
-                  lambda: send(self.client, channel, message, idempotency_key))
+        self.call(
+            channel, send_timeout_s(channel, message), lambda: send(self.client, channel, message, idempotency_key)
+        )
 
     def call(self, channel: Channel, deadline_s: float, attempt: Callable[[], object]) -> None:
         """Run ``attempt`` (a send to ``channel``) and wait for it until ``deadline_s``; DeliveryError when it
         fails, when it is still running then, or when the channel's previous late one still runs."""
         late = self._late.get(channel.name)
         if late is not None and late.is_alive():
-            raise DeliveryError("the previous message is still being sent: the receiver is too slow",
-                                channel=channel.name)
+            raise DeliveryError(
+                "the previous message is still being sent: the receiver is too slow", channel=channel.name
+            )
         outcome: list[BaseException | None] = []
 
         def run() -> None:
@@ -50,13 +52,15 @@ class DeadlineSender:
         thread.join(deadline_s)
         if not outcome:
             self._late[channel.name] = thread
-            raise DeliveryError("receiver too slow: no answer within the channel's timeout", channel=channel.name,
-                                timeout_s=deadline_s)
+            raise DeliveryError(
+                "receiver too slow: no answer within the channel's timeout", channel=channel.name, timeout_s=deadline_s
+            )
         error = outcome[0]
         if error is None:
             return
         if isinstance(error, DeliveryError):
             raise error
         # Not a refusal the sender knew (a URL httpx cannot parse, a bug): still only this channel's failure.
-        raise DeliveryError("could not send", channel=channel.name,
-                            error=channel.scrub(f"{type(error).__name__}: {error}")[:300]) from None
+        raise DeliveryError(
+            "could not send", channel=channel.name, error=channel.scrub(f"{type(error).__name__}: {error}")[:300]
+        ) from None

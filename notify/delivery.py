@@ -108,16 +108,27 @@ def _groups(rows: list[tuple[Any, ...]]) -> list[_Group]:
 
 class NotifierMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.delivered = Counter("qsmon_notifications_delivered_total", "Notifications a channel took",
-                                 ["channel"], registry=registry)
-        self.failed = Counter("qsmon_notification_failures_total", "Delivery attempts that failed",
-                              ["channel"], registry=registry)
+        self.delivered = Counter(
+            "qsmon_notifications_delivered_total", "Notifications a channel took", ["channel"], registry=registry
+        )
+        self.failed = Counter(
+            "qsmon_notification_failures_total", "Delivery attempts that failed", ["channel"], registry=registry
+        )
 
 
 class Notifier:
-    def __init__(self, dsn: str, channels: Mapping[str, Channel], registry: CollectorRegistry, render: Render, *,
-                 max_backoff: timedelta = MAX_BACKOFF, client: httpx.Client | None = None,
-                 muted: Muted | None = None, session_bound_s: float | None = None) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        channels: Mapping[str, Channel],
+        registry: CollectorRegistry,
+        render: Render,
+        *,
+        max_backoff: timedelta = MAX_BACKOFF,
+        client: httpx.Client | None = None,
+        muted: Muted | None = None,
+        session_bound_s: float | None = None,
+    ) -> None:
         self.dsn = dsn
         self.channels = dict(channels)
         self.render = render
@@ -157,8 +168,9 @@ class Notifier:
             self._wake_in((group.retry_at - group.now).total_seconds())
             return False
         if channel is None:
-            self._failed(conn, group, DeliveryError("channel no longer configured", channel=group.channel),
-                         GONE_CHANNEL_RETRY)
+            self._failed(
+                conn, group, DeliveryError("channel no longer configured", channel=group.channel), GONE_CHANNEL_RETRY
+            )
             return False
         wait = (group.due_at(channel) - group.now).total_seconds()
         if wait > 0:  # not yet: remember when, so the loop wakes then rather than at its next poll
@@ -174,8 +186,11 @@ class Notifier:
         except DeliveryError as exc:
             self._failed(conn, group, exc, min(self.max_backoff, timedelta(seconds=2 ** min(group.attempts, 16))))
             return False
-        conn.execute("UPDATE notification_outbox SET attempts = attempts + 1, delivered_at = now(),"
-                     " last_error = NULL WHERE id = ANY(%s)", (group.ids,))
+        conn.execute(
+            "UPDATE notification_outbox SET attempts = attempts + 1, delivered_at = now(),"
+            " last_error = NULL WHERE id = ANY(%s)",
+            (group.ids,),
+        )
         self.metrics.delivered.labels(group.channel).inc()
         return True
 
@@ -189,15 +204,25 @@ class Notifier:
             return self.render(channel, group.payloads)
         except Exception as exc:
             log.exception("cannot render the message of outbox rows %s", group.ids[:10])
-            raise DeliveryError("cannot render the message", channel=channel.name,
-                                error=f"{type(exc).__name__}: {exc}"[:300]) from None
+            raise DeliveryError(
+                "cannot render the message", channel=channel.name, error=f"{type(exc).__name__}: {exc}"[:300]
+            ) from None
 
     def _failed(self, conn: psycopg.Connection, group: _Group, exc: DeliveryError, backoff: timedelta) -> None:
-        conn.execute("UPDATE notification_outbox SET attempts = attempts + 1, last_error = %s,"
-                     " next_attempt_at = now() + %s WHERE id = ANY(%s)", (str(exc)[:1000], backoff, group.ids))
+        conn.execute(
+            "UPDATE notification_outbox SET attempts = attempts + 1, last_error = %s,"
+            " next_attempt_at = now() + %s WHERE id = ANY(%s)",
+            (str(exc)[:1000], backoff, group.ids),
+        )
         self.metrics.failed.labels(group.channel).inc()
-        log.warning("message of %d changes via %s failed (attempt %d, next in %s): %s", len(group.ids),
-                    group.channel, group.attempts + 1, backoff, exc)
+        log.warning(
+            "message of %d changes via %s failed (attempt %d, next in %s): %s",
+            len(group.ids),
+            group.channel,
+            group.attempts + 1,
+            backoff,
+            exc,
+        )
 
     def run(self, stop: threading.Event, idle_s: float = 1.0) -> None:
         """Deliver whenever the outbox is notified, and at least every ``idle_s`` for retries that fall due."""

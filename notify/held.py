@@ -18,12 +18,23 @@ from notify.silences import silence_live
 Holding = Callable[[psycopg.Connection, str, str, datetime], bool]
 
 
-def hold(conn: psycopg.Connection, *, alert_id: int, event_id: int, channel: str, group_key: str,
-         payload: dict[str, Any], held_by: str, now: datetime) -> None:
+def hold(
+    conn: psycopg.Connection,
+    *,
+    alert_id: int,
+    event_id: int,
+    channel: str,
+    group_key: str,
+    payload: dict[str, Any],
+    held_by: str,
+    now: datetime,
+) -> None:
     """Keep one change for one channel until ``held_by`` ends; once (a retried transaction holds nothing twice)."""
-    conn.execute("INSERT INTO held_notifications (alert_id, event_id, channel, group_key, payload, held_by, held_at)"
-                 " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (alert_id, event_id, channel) DO NOTHING",
-                 (alert_id, event_id, channel, group_key, orjson.dumps(payload).decode(), held_by, now))
+    conn.execute(
+        "INSERT INTO held_notifications (alert_id, event_id, channel, group_key, payload, held_by, held_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (alert_id, event_id, channel) DO NOTHING",
+        (alert_id, event_id, channel, group_key, orjson.dumps(payload).decode(), held_by, now),
+    )
 
 
 def release(conn: psycopg.Connection, now: datetime, holding: Holding) -> int:
@@ -31,7 +42,8 @@ def release(conn: psycopg.Connection, now: datetime, holding: Holding) -> int:
     rows = conn.execute(
         "SELECT h.id, h.alert_id, h.event_id, h.channel, h.group_key, h.payload, h.held_by, a.status = 'firing'"
         " FROM held_notifications h JOIN alerts a ON a.id = h.alert_id"
-        " WHERE h.released_at IS NULL ORDER BY h.id FOR UPDATE OF h SKIP LOCKED").fetchall()
+        " WHERE h.released_at IS NULL ORDER BY h.id FOR UPDATE OF h SKIP LOCKED"
+    ).fetchall()
     released = []
     ended: dict[tuple[str, str], bool] = {}
     for row_id, alert_id, event_id, channel, group_key, payload, held_by, firing_again in rows:
@@ -43,8 +55,14 @@ def release(conn: psycopg.Connection, now: datetime, holding: Holding) -> int:
         released.append(row_id)
         if firing_again:  # a recovery that did not last: the firing alert is announced when its silence ends
             continue
-        enqueue(conn, alert_id=alert_id, event_id=event_id, channel=channel, group_key=group_key,
-                payload={**payload, "held_by": held_by})
+        enqueue(
+            conn,
+            alert_id=alert_id,
+            event_id=event_id,
+            channel=channel,
+            group_key=group_key,
+            payload={**payload, "held_by": held_by},
+        )
     if released:
         conn.execute("UPDATE held_notifications SET released_at = %s WHERE id = ANY(%s)", (now, released))
     return len(released)

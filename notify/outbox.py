@@ -13,23 +13,39 @@ log = logging.getLogger("qsmon.notifier")
 NOTIFY_CHANNEL = "qsmon_outbox"
 
 
-def enqueue(conn: psycopg.Connection, *, alert_id: int, event_id: int, channel: str, group_key: str,
-            payload: dict[str, Any]) -> None:
+def enqueue(
+    conn: psycopg.Connection, *, alert_id: int, event_id: int, channel: str, group_key: str, payload: dict[str, Any]
+) -> None:
     """Queue one change for one channel, once; rows with the same group key go out as one message."""
     conn.execute(
         "INSERT INTO notification_outbox (alert_id, event_id, channel, group_key, idempotency_key, payload)"
         " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING",
-        (alert_id, event_id, channel, group_key, f"qsmon-{alert_id}-{event_id}-{channel}",
-         orjson.dumps(payload).decode()))
+        (
+            alert_id,
+            event_id,
+            channel,
+            group_key,
+            f"qsmon-{alert_id}-{event_id}-{channel}",
+            orjson.dumps(payload).decode(),
+        ),
+    )
 
 
-def enqueue_case_notice(conn: psycopg.Connection, *, case_id: int | None, channel: str, group_key: str,
-                        once_key: str, payload: dict[str, Any]) -> bool:
+def enqueue_case_notice(
+    conn: psycopg.Connection,
+    *,
+    case_id: int | None,
+    channel: str,
+    group_key: str,
+    once_key: str,
+    payload: dict[str, Any],
+) -> bool:
     """Queue a case notice or digest for one channel, once per ``once_key``; True when queued now."""
     cur = conn.execute(
         "INSERT INTO notification_outbox (case_id, channel, group_key, idempotency_key, payload)"
         " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING",
-        (case_id, channel, group_key, f"qsmon-{once_key}-{channel}", orjson.dumps(payload).decode()))
+        (case_id, channel, group_key, f"qsmon-{once_key}-{channel}", orjson.dumps(payload).decode()),
+    )
     return cur.rowcount == 1
 
 

@@ -42,8 +42,11 @@ class DutyEntry(BaseModel):
     who: tuple[str, ...] = Field(min_length=1)
 
     def covers(self, day: date) -> bool:
-        return ((self.first is None or self.first <= day) and (self.last is None or day <= self.last)
-                and WEEKDAYS[day.weekday()] in self.weekdays)
+        return (
+            (self.first is None or self.first <= day)
+            and (self.last is None or day <= self.last)
+            and WEEKDAYS[day.weekday()] in self.weekdays
+        )
 
 
 class Roster(BaseModel):
@@ -71,8 +74,9 @@ def load_roster(path: Path) -> Roster:
     try:
         return Roster.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                             for e in exc.errors(include_url=False, include_input=False))
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False, include_input=False)
+        )
         raise ConfigError("invalid duty roster", file=str(path), error=problems) from None
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError("cannot read the duty roster", file=str(path), error=str(exc)) from None

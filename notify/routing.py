@@ -147,8 +147,9 @@ class Channel(BaseModel):
         values += [os.environ.get(name) for name in (self.username_env, self.password_env) if name]
         plain = {v for v in values if v and len(v) >= 4}  # shorter values would mask ordinary words
         # A receiver may echo them URL-encoded; longest first, so a URL is masked whole before its parts.
-        return sorted(plain | {quote(v, safe="") for v in plain} | {quote_plus(v) for v in plain},
-                      key=len, reverse=True)
+        return sorted(
+            plain | {quote(v, safe="") for v in plain} | {quote_plus(v) for v in plain}, key=len, reverse=True
+        )
 
     def scrub(self, text: str) -> str:
         for secret in self.secrets():
@@ -167,11 +168,13 @@ class InhibitRule(BaseModel):
     equal: tuple[str, ...] = ("plan", "indicator", "subcategory", "window")
 
     def folds(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> bool:
-        return (all(str(source.get(k)) == v for k, v in self.source.items())
-                and all(str(target.get(k)) == v for k, v in self.target.items())
-                and all(source.get(k) == target.get(k) for k in self.equal)
-                and is_within(str(target.get("region", "")), str(source.get("region", "")))
-                and source.get("region") != target.get("region"))
+        return (
+            all(str(source.get(k)) == v for k, v in self.source.items())
+            and all(str(target.get(k)) == v for k, v in self.target.items())
+            and all(source.get(k) == target.get(k) for k in self.equal)
+            and is_within(str(target.get("region", "")), str(source.get("region", "")))
+            and source.get("region") != target.get("region")
+        )
 
 
 # A city firing for an indicator and window carries its counties that fire for the same, in one line.
@@ -215,8 +218,9 @@ def wants(channel: Channel | Escalation, evaluation: Routable, severity: str) ->
     if channel.plans and evaluation.plan_id not in channel.plans:
         return False
     region = evaluation.scope.region_code
-    return not channel.regions or any(is_within(region, prefix) or is_within(prefix, region)
-                                      for prefix in channel.regions)
+    return not channel.regions or any(
+        is_within(region, prefix) or is_within(prefix, region) for prefix in channel.regions
+    )
 
 
 def _sendable(url: str) -> bool:
@@ -237,8 +241,11 @@ def _check_names(config: ChannelsConfig) -> None:
     intervals = {i.name for i in config.time_intervals}
     for channel in config.channels:
         if unknown := set(channel.mute_time_intervals) - intervals:
-            raise ConfigError("channel names a time interval the file does not define", channel=channel.name,
-                              intervals=sorted(unknown))
+            raise ConfigError(
+                "channel names a time interval the file does not define",
+                channel=channel.name,
+                intervals=sorted(unknown),
+            )
     names = {c.name for c in config.channels}
     for step in config.escalations:
         if unknown := set(step.channels) - names:
@@ -251,8 +258,9 @@ def load_channels(path: Path | None) -> ChannelsConfig:
     try:
         config = ChannelsConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
     except ValidationError as exc:  # without the input values: a URL with its key would be printed
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                             for e in exc.errors(include_url=False, include_input=False))
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False, include_input=False)
+        )
         raise ConfigError("invalid channels file", file=str(path), error=problems) from None
     except yaml.YAMLError as exc:  # never the line itself: it may hold a robot's key
         raise ConfigError("invalid channels file", file=str(path), error=yaml_problem(exc)) from None
@@ -269,8 +277,11 @@ def load_channels(path: Path | None) -> ChannelsConfig:
         if channel.type != "smtp" and not channel.url:
             raise ConfigError("channel needs a url", channel=channel.name)
         if channel.url and not _sendable(channel.endpoint):  # not printed: robot URLs carry their keys
-            raise ConfigError("channel url is not an http(s) URL with a host and port that can be sent to (a typo,"
-                              " a space or an invisible character pasted into it?)", channel=channel.name)
+            raise ConfigError(
+                "channel url is not an http(s) URL with a host and port that can be sent to (a typo,"
+                " a space or an invisible character pasted into it?)",
+                channel=channel.name,
+            )
         if channel.type == "smtp" and not (channel.host and channel.sender and channel.recipients):
             raise ConfigError("smtp channel needs host, sender and recipients", channel=channel.name)
     return config

@@ -76,8 +76,9 @@ class OfficeHours(BaseModel):
     end: time = time(17, 30)
 
 
-def working_hours_between(start: datetime, end: datetime, office: OfficeHours, timezone: str,
-                          calendar: Calendar | None = None) -> float:
+def working_hours_between(
+    start: datetime, end: datetime, office: OfficeHours, timezone: str, calendar: Calendar | None = None
+) -> float:
     """Office hours of working days between two instants, in hours."""
     if end <= start:
         return 0.0

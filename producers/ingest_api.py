@@ -104,8 +104,10 @@ def parse_body(body: bytes, media_type: str, *, max_records: int, max_errors: in
     if media_type in NDJSON_TYPES:
         lines = body.count(b"\n") + 1
         if lines > max_records:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                f"{lines} lines: at most {max_records} records per request; split the batch")
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"{lines} lines: at most {max_records} records per request; split the batch",
+            )
         records: Iterator[tuple[int, bytes]] = _lines(body)
     else:
         try:
@@ -122,25 +124,37 @@ def parse_body(body: bytes, media_type: str, *, max_records: int, max_errors: in
             parsed.error_count += 1
             if len(parsed.errors) < max_errors:
                 sample_id = exc.context.get("sample_id")
-                parsed.errors.append(RecordError(line=number, error=exc.message,
-                                                 sample_id=sample_id if isinstance(sample_id, str) else None))
+                parsed.errors.append(
+                    RecordError(
+                        line=number, error=exc.message, sample_id=sample_id if isinstance(sample_id, str) else None
+                    )
+                )
             continue
         if not parsed.error_count:  # after the first error only the count matters: nothing will be sent
             parsed.results.append(result)
     return parsed
 
 
-async def _deliver(sink: ResultSink, caller: Caller, results: list[InspectionResult], ack_timeout_s: float,
-                   limiter: anyio.CapacityLimiter, senders: Senders) -> int:
+async def _deliver(
+    sink: ResultSink,
+    caller: Caller,
+    results: list[InspectionResult],
+    ack_timeout_s: float,
+    limiter: anyio.CapacityLimiter,
+    senders: Senders,
+) -> int:
     """Send ``results`` as ``caller``'s and wait for Kafka's acknowledgement; 503 (the quota given back) if late."""
     try:
         with anyio.fail_after(ack_timeout_s + 0.5):
-            count = await anyio.to_thread.run_sync(sink.deliver, results, ack_timeout_s, caller.sender,
-                                                   limiter=limiter, abandon_on_cancel=True)
+            count = await anyio.to_thread.run_sync(
+                sink.deliver, results, ack_timeout_s, caller.sender, limiter=limiter, abandon_on_cancel=True
+            )
     except (ProduceError, TimeoutError) as exc:
         senders.give_back(caller, len(results))
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Kafka did not acknowledge the records in time;"
-                            " resend them (the worker de-duplicates)") from exc
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "Kafka did not acknowledge the records in time; resend them (the worker de-duplicates)",
+        ) from exc
     senders.delivered(caller, results)
     return int(count)
 
@@ -149,19 +163,27 @@ def _media_type(content_type: str | None) -> str:
     """The request's media type; 415 unless JSON or NDJSON."""
     media_type = (content_type or "").split(";", maxsplit=1)[0].strip().lower()
     if media_type not in (JSON_TYPE, *NDJSON_TYPES):
-        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-                            f"send {JSON_TYPE} (one result) or {NDJSON_TYPES[0]} (a batch)")
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"send {JSON_TYPE} (one result) or {NDJSON_TYPES[0]} (a batch)"
+        )
     return media_type
 
 
-async def _forbidden(caller: Caller, results: list[InspectionResult], samples: SampleLookup,
-                     limiter: anyio.CapacityLimiter, max_errors: int) -> JSONResponse | None:
+async def _forbidden(
+    caller: Caller,
+    results: list[InspectionResult],
+    samples: SampleLookup,
+    limiter: anyio.CapacityLimiter,
+    max_errors: int,
+) -> JSONResponse | None:
     """403 with the records ``caller`` may not send (qsmon.provenance), None when it may send them all."""
     refused = await anyio.to_thread.run_sync(refused_records, caller, results, samples, limiter=limiter)
     if not refused:
         return None
-    errors = [RecordError(line=index + 1, sample_id=sample_id, error=reason)
-              for index, sample_id, reason in refused[:max_errors]]
+    errors = [
+        RecordError(line=index + 1, sample_id=sample_id, error=reason)
+        for index, sample_id, reason in refused[:max_errors]
+    ]
     return JSONResponse(Rejected(error_count=len(refused), errors=errors).model_dump(), status_code=403)
 
 
@@ -174,10 +196,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         result = InspectionResult.model_json_schema(ref_template="#/components/schemas/{model}")
         spec.setdefault("components", {}).setdefault("schemas", {}).update(result.pop("$defs", {}))
         spec["components"]["schemas"]["InspectionResult"] = result
-        spec["paths"]["/v1/results"]["post"]["requestBody"] = {"required": True, "content": {
-            JSON_TYPE: {"schema": {"$ref": "#/components/schemas/InspectionResult"}},
-            NDJSON_TYPES[0]: {"schema": {"type": "string", "description": "one InspectionResult JSON per line"}},
-        }}
+        spec["paths"]["/v1/results"]["post"]["requestBody"] = {
+            "required": True,
+            "content": {
+                JSON_TYPE: {"schema": {"$ref": "#/components/schemas/InspectionResult"}},
+                NDJSON_TYPES[0]: {"schema": {"type": "string", "description": "one InspectionResult JSON per line"}},
+            },
+        }
         app.openapi_schema = spec
     return app.openapi_schema
 
@@ -191,27 +216,31 @@ async def require_ingest(authorised: IngestAuthoriser, authorization: str | None
     try:
         caller = await authorised.caller(authorization)
     except TokenUncheckedError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, exc.message,
-                            headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, exc.message, headers={"Retry-After": str(RETRY_AFTER_S)}
+        ) from None
     if caller is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
     return caller
 
 
 def ingest_token(authorised: IngestAuthoriser) -> Callable[..., Awaitable[Caller]]:
     """A dependency checking the token before anything else of the request (its path and body included)."""
+
     async def check(authorization: Annotated[str | None, Header()] = None) -> Caller:
         return await require_ingest(authorised, authorization)
+
     return check
 
 
-def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
-               routers: Sequence[RouterFactory] = ()) -> FastAPI:
+def create_app(
+    settings: Settings, *, registry: CollectorRegistry | None = None, routers: Sequence[RouterFactory] = ()
+) -> FastAPI:
     """The ingest API, with the endpoints ``routers`` make."""
     registry = registry or CollectorRegistry()
-    requests = Counter("qsmon_ingest_requests_total", "Ingest requests by HTTP status", ["status"],
-                       registry=registry)
+    requests = Counter("qsmon_ingest_requests_total", "Ingest requests by HTTP status", ["status"], registry=registry)
     records = Counter("qsmon_ingest_records_total", "Records acknowledged by Kafka", registry=registry)
     senders = Senders(registry, settings.ingest_max_records, settings.ingest_records_per_minute)
     authorised = IngestAuthoriser(settings)
@@ -236,7 +265,8 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
             samples.close()
 
     app = FastAPI(
-        title="qsmon ingest", version="1.0",
+        title="qsmon ingest",
+        version="1.0",
         description="Inspection results (schema v1, see docs/event-schema.md) from lab systems into Kafka.",
         lifespan=lifespan,
     )
@@ -250,24 +280,41 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
         if request.url.path.startswith("/v1/"):
             requests.labels(str(response.status_code)).inc()
             # The access log: who sent what and how it went. Never headers (the bearer token) nor the query.
-            access_log.info("%s %s %s %d %.0fms", request.client.host if request.client else "-", request.method,
-                            request.url.path, response.status_code, (time.monotonic() - started) * 1000,
-                            extra={"client": request.client.host if request.client else None,
-                                   "method": request.method, "path": request.url.path,
-                                   "status": response.status_code,
-                                   "length": request.headers.get("content-length")})
+            access_log.info(
+                "%s %s %s %d %.0fms",
+                request.client.host if request.client else "-",
+                request.method,
+                request.url.path,
+                response.status_code,
+                (time.monotonic() - started) * 1000,
+                extra={
+                    "client": request.client.host if request.client else None,
+                    "method": request.method,
+                    "path": request.url.path,
+                    "status": response.status_code,
+                    "length": request.headers.get("content-length"),
+                },
+            )
         return response
 
     @app.post(
         "/v1/results",
         status_code=status.HTTP_202_ACCEPTED,
         response_model=Accepted,
-        responses={400: {"model": Problem}, 401: {"model": Problem},
-                   403: {"model": Rejected, "description": "records this token may not send (its lab, source, regions"
-                         " or categories; another sender's sample; not the next revision): nothing was sent"},
-                   413: {"model": Problem}, 415: {"model": Problem}, 422: {"model": Rejected},
-                   429: {"model": Problem, "description": "past the sender's records a minute; see Retry-After"},
-                   503: {"model": Problem}},
+        responses={
+            400: {"model": Problem},
+            401: {"model": Problem},
+            403: {
+                "model": Rejected,
+                "description": "records this token may not send (its lab, source, regions"
+                " or categories; another sender's sample; not the next revision): nothing was sent",
+            },
+            413: {"model": Problem},
+            415: {"model": Problem},
+            422: {"model": Rejected},
+            429: {"model": Problem, "description": "past the sender's records a minute; see Retry-After"},
+            503: {"model": Problem},
+        },
         summary="Submit one result (application/json) or a batch (application/x-ndjson)",
     )
     async def post_results(
@@ -279,9 +326,15 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
         media_type = _media_type(content_type)
         body = await _read_limited(request, settings.ingest_max_body_bytes)
         parsed = await anyio.to_thread.run_sync(
-            lambda: parse_body(body, media_type, max_records=settings.ingest_max_records,
-                               max_errors=settings.ingest_max_errors, now=clock.now()),
-            limiter=parsers)
+            lambda: parse_body(
+                body,
+                media_type,
+                max_records=settings.ingest_max_records,
+                max_errors=settings.ingest_max_errors,
+                now=clock.now(),
+            ),
+            limiter=parsers,
+        )
         if parsed.error_count:
             rejected = Rejected(error_count=parsed.error_count, errors=parsed.errors)
             return JSONResponse(rejected.model_dump(), status_code=422)
@@ -289,8 +342,9 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
         if forbidden is not None:
             return forbidden
         senders.admit(caller, len(parsed.results))  # 429 past the sender's quota
-        count = await _deliver(state["sink"], caller, parsed.results, settings.ingest_ack_timeout_s, deliveries,
-                               senders)
+        count = await _deliver(
+            state["sink"], caller, parsed.results, settings.ingest_ack_timeout_s, deliveries, senders
+        )
         records.inc(count)
         return Accepted(accepted=count)
 
@@ -300,31 +354,43 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", summary="Readiness: Kafka answers for the results topic",
-             responses={503: {"description": "not ready; `problems` says why"}})
+    @app.get(
+        "/readyz",
+        summary="Readiness: Kafka answers for the results topic",
+        responses={503: {"description": "not ready; `problems` says why"}},
+    )
     async def readyz() -> JSONResponse:
         problem = await anyio.to_thread.run_sync(kafka_ready)
         problems = {"kafka": problem} if problem else {}
-        return JSONResponse({"status": "fail" if problems else "ok", "problems": problems},
-                            status_code=503 if problems else 200)
+        return JSONResponse(
+            {"status": "fail" if problems else "ok", "problems": problems}, status_code=503 if problems else 200
+        )
 
     for make_router in routers:
         app.include_router(make_router(settings, authorised))
     return app
 
 
-def server_config(settings: Settings, *, host: str | None = None, port: int | None = None,
-                  registry: CollectorRegistry | None = None, routers: Sequence[RouterFactory] = ()) -> Any:
+def server_config(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    registry: CollectorRegistry | None = None,
+    routers: Sequence[RouterFactory] = (),
+) -> Any:
     """The uvicorn configuration of the ingest service: the app, its address and the slow-client deadlines."""
     import uvicorn
 
     from producers.slow_clients import deadline_protocol
 
     return uvicorn.Config(
-        create_app(settings, registry=registry, routers=routers), host=host or settings.ingest_host,
+        create_app(settings, registry=registry, routers=routers),
+        host=host or settings.ingest_host,
         port=port or settings.ingest_port,
         http=deadline_protocol(settings.ingest_header_timeout_s, settings.ingest_body_timeout_s),
-        log_level="warning", timeout_keep_alive=5,
+        log_level="warning",
+        timeout_keep_alive=5,
         log_config=None,  # qsmon.logs configures logging (text or JSON); uvicorn's access log stays off: ours
-                          # (count_and_log) leaves out the query and the headers
+        # (count_and_log) leaves out the query and the headers
     )

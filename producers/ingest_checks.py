@@ -36,8 +36,16 @@ class SampleLookup:
         from qsmon.storage.db import with_session_options
 
         conninfo = make_conninfo(with_session_options(settings.dsn, "qsmon-ingest-samples"), connect_timeout=3)
-        self._pool = ConnectionPool(conninfo, min_size=0, max_size=SAMPLE_CONNECTIONS, timeout=LOOKUP_WAIT_S,
-                                    max_idle=60, reconnect_timeout=5.0, open=False, name="qsmon-ingest-samples")
+        self._pool = ConnectionPool(
+            conninfo,
+            min_size=0,
+            max_size=SAMPLE_CONNECTIONS,
+            timeout=LOOKUP_WAIT_S,
+            max_idle=60,
+            reconnect_timeout=5.0,
+            open=False,
+            name="qsmon-ingest-samples",
+        )
         self._unchecked_logged_at = -UNCHECKED_LOG_EVERY_S
 
     def stored(self, sample_ids: Sequence[str]) -> dict[str, Stored] | None:
@@ -46,14 +54,18 @@ class SampleLookup:
             if self._pool.closed:
                 self._pool.open(wait=False)
             with self._pool.connection() as conn:
-                rows = conn.execute("SELECT sample_id, revision, created_by FROM sample_current"
-                                    " WHERE sample_id = ANY(%s)", (list(sample_ids),)).fetchall()
+                rows = conn.execute(
+                    "SELECT sample_id, revision, created_by FROM sample_current WHERE sample_id = ANY(%s)",
+                    (list(sample_ids),),
+                ).fetchall()
         except (psycopg.Error, PoolTimeout) as exc:
             now = time.monotonic()
             if now - self._unchecked_logged_at >= UNCHECKED_LOG_EVERY_S:
                 self._unchecked_logged_at = now
-                log.warning("stored samples could not be looked up (%s): revisions are checked by the worker only",
-                            type(exc).__name__)
+                log.warning(
+                    "stored samples could not be looked up (%s): revisions are checked by the worker only",
+                    type(exc).__name__,
+                )
             return None
         return {sample_id: Stored(int(revision), created_by) for sample_id, revision, created_by in rows}
 
@@ -61,12 +73,16 @@ class SampleLookup:
         self._pool.close()
 
 
-def refused_records(caller: Caller, results: Sequence[InspectionResult], lookup: SampleLookup
-                    ) -> list[tuple[int, str, str]]:
+def refused_records(
+    caller: Caller, results: Sequence[InspectionResult], lookup: SampleLookup
+) -> list[tuple[int, str, str]]:
     """(index, sample_id, reason) of each record ``caller`` may not send: outside its scope, or breaking the
     revision rule against what is stored (and the request's own earlier lines)."""
-    refused = [(i, r.sample_id, reason) for i, r in enumerate(results)
-               if (reason := write_refusal(caller.write_scope, r)) is not None]
+    refused = [
+        (i, r.sample_id, reason)
+        for i, r in enumerate(results)
+        if (reason := write_refusal(caller.write_scope, r)) is not None
+    ]
     if refused or not needs_lookup(caller.sender):
         return refused
     stored = lookup.stored(sorted({r.sample_id for r in results}))

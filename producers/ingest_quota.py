@@ -63,12 +63,24 @@ class Senders:
     def __init__(self, registry: CollectorRegistry, largest_request: int, default_per_minute: int) -> None:
         self._quota = RecordQuota(largest_request)
         self._default = default_per_minute
-        self._records = Counter("qsmon_ingest_sender_records_total", "Records acknowledged by Kafka, per sender",
-                                ["sender"], registry=registry)
-        self._failures = Counter("qsmon_ingest_sender_failures_total",
-                                 "Failed results acknowledged by Kafka, per sender", ["sender"], registry=registry)
-        self._refused = Counter("qsmon_ingest_quota_refused_records_total",
-                                "Records refused with 429: past the sender's quota", ["sender"], registry=registry)
+        self._records = Counter(
+            "qsmon_ingest_sender_records_total",
+            "Records acknowledged by Kafka, per sender",
+            ["sender"],
+            registry=registry,
+        )
+        self._failures = Counter(
+            "qsmon_ingest_sender_failures_total",
+            "Failed results acknowledged by Kafka, per sender",
+            ["sender"],
+            registry=registry,
+        )
+        self._refused = Counter(
+            "qsmon_ingest_quota_refused_records_total",
+            "Records refused with 429: past the sender's quota",
+            ["sender"],
+            registry=registry,
+        )
 
     def admit(self, caller: Caller, records: int) -> None:
         """Count ``records`` against the sender's quota; HTTPException 429 with Retry-After past it."""
@@ -76,8 +88,11 @@ class Senders:
         wait = self._quota.take(caller.sender.id, records, per_minute)
         if wait:
             self._refused.labels(caller.sender.id).inc(records)
-            raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, f"past this sender's quota of {per_minute} records"
-                                " a minute; nothing was sent", headers={"Retry-After": str(wait)})
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"past this sender's quota of {per_minute} records a minute; nothing was sent",
+                headers={"Retry-After": str(wait)},
+            )
 
     def give_back(self, caller: Caller, records: int) -> None:
         self._quota.give_back(caller.sender.id, records)

@@ -33,8 +33,15 @@ def local_sender(kind: str, detail: str = "") -> Sender:
 class ResultSink:
     """Every record carries its sender in headers (``sender``, default: the client id and this host's user)."""
 
-    def __init__(self, settings: Settings, *, topic: str | None = None, client_id: str = "qsmon-producer",
-                 max_block_s: float = 60.0, sender: Sender | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        topic: str | None = None,
+        client_id: str = "qsmon-producer",
+        max_block_s: float = 60.0,
+        sender: Sender | None = None,
+    ) -> None:
         from kafka import KafkaProducer
 
         self.topic = topic or settings.results_topic
@@ -84,8 +91,9 @@ class ResultSink:
             count += 1
         return count
 
-    def deliver(self, results: Iterable[InspectionResult], timeout_s: float = 30.0, sender: Sender | None = None
-                ) -> int:
+    def deliver(
+        self, results: Iterable[InspectionResult], timeout_s: float = 30.0, sender: Sender | None = None
+    ) -> int:
         """Send and wait until Kafka acknowledged exactly these records (acks=all); raise if any was not.
         ``sender``: who sent them (the ingest API's caller), else the sink's.
 
@@ -98,8 +106,7 @@ class ResultSink:
         deadline = time.monotonic() + timeout_s
         try:
             headers = sender.headers() if sender is not None else self._headers
-            futures = [self._producer.send(self.topic, key=r.key, value=r.to_json(), headers=headers)
-                       for r in results]
+            futures = [self._producer.send(self.topic, key=r.key, value=r.to_json(), headers=headers) for r in results]
             self._producer.flush(timeout=max(0.0, deadline - time.monotonic()))
             for future in futures:
                 future.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -114,9 +121,7 @@ class ResultSink:
             errors, self._errors = self._errors, []
             pending = self._pending
         if errors:
-            raise ProduceError(
-                "Kafka did not acknowledge records", failed=len(errors), first_error=repr(errors[0])
-            )
+            raise ProduceError("Kafka did not acknowledge records", failed=len(errors), first_error=repr(errors[0]))
         if pending:
             raise ProduceError("records still unacknowledged after flush", pending=pending, timeout_s=timeout_s)
         return self.sent

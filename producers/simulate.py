@@ -17,8 +17,9 @@ class SimulationReport:
     seconds: float
 
 
-def send_history(settings: Settings, options: SimulatorOptions, count: int, *,
-                 progress: Callable[[int], None] | None = None) -> SimulationReport:
+def send_history(
+    settings: Settings, options: SimulatorOptions, count: int, *, progress: Callable[[int], None] | None = None
+) -> SimulationReport:
     """``count`` results over ``options.first_day..last_day``, as fast as Kafka takes them."""
     started = time.monotonic()
     with ResultSink(settings, client_id="qsmon-simulator", sender=local_sender("simulator")) as sink:
@@ -31,8 +32,9 @@ def send_history(settings: Settings, options: SimulatorOptions, count: int, *,
     return SimulationReport(sent, time.monotonic() - started)
 
 
-def send_live(settings: Settings, options: SimulatorOptions, rate: float, duration_s: float,
-              max_count: int | None = None) -> SimulationReport:
+def send_live(
+    settings: Settings, options: SimulatorOptions, rate: float, duration_s: float, max_count: int | None = None
+) -> SimulationReport:
     """Results sampled in the last days and reported now, at ``rate`` per second for ``duration_s``."""
     simulator = Simulator(options)
     started = time.monotonic()

@@ -90,9 +90,18 @@ class ScopedTokens:
 
         def lookups(kind: str, connections: int, queue: int) -> _Lookups:
             # Opened at the first lookup, in a request's thread; an idle connection is closed after a minute or two.
-            pool = ConnectionPool(conninfo, min_size=0, max_size=connections, max_waiting=queue,
-                                  timeout=LOOKUP_WAIT_S, max_idle=60, reconnect_timeout=RECONNECT_WITHIN_S,
-                                  check=ConnectionPool.check_connection, open=False, name=f"{application_name}-{kind}")
+            pool = ConnectionPool(
+                conninfo,
+                min_size=0,
+                max_size=connections,
+                max_waiting=queue,
+                timeout=LOOKUP_WAIT_S,
+                max_idle=60,
+                reconnect_timeout=RECONNECT_WITHIN_S,
+                check=ConnectionPool.check_connection,
+                open=False,
+                name=f"{application_name}-{kind}",
+            )
             return _Lookups(pool, anyio.CapacityLimiter(connections + queue))
 
         self._new = lookups("new", LOOKUP_CONNECTIONS, LOOKUP_QUEUE)
@@ -101,8 +110,9 @@ class ScopedTokens:
         self._closed = False
         self._unchecked_count = 0
         self._unchecked_logged_at = -UNCHECKED_LOG_EVERY_S
-        self._verifier = TokenVerifier(lambda: self._connection(self._new.pool),
-                                       reconfirm=lambda: self._connection(self._recheck.pool))
+        self._verifier = TokenVerifier(
+            lambda: self._connection(self._new.pool), reconfirm=lambda: self._connection(self._recheck.pool)
+        )
 
     def _connection(self, pool: ConnectionPool) -> AbstractContextManager[psycopg.Connection]:
         with self._state:
@@ -148,8 +158,12 @@ class ScopedTokens:
             if due:
                 count, self._unchecked_count, self._unchecked_logged_at = self._unchecked_count, 0, now
         if due:
-            log.warning("%d scoped token(s) could not be checked and were answered 503: the database did not answer"
-                        " in time or too many lookups wait for it (%s)", count, reason)
+            log.warning(
+                "%d scoped token(s) could not be checked and were answered 503: the database did not answer"
+                " in time or too many lookups wait for it (%s)",
+                count,
+                reason,
+            )
         return TokenUncheckedError("the token could not be checked now; try again", reason=reason)
 
 

@@ -81,10 +81,22 @@ class RecallLevel(BaseModel):
     escalate_after: int | None = Field(default=None, ge=0, le=250)  # working days overdue before 督办
 
     def steps(self) -> tuple[StepRule, StepRule]:
-        return (StepRule(id=RECALL_START, name=f"{self.name}:启动召回并发布召回公告", due=self.start,
-                         basis=self.start_basis, escalate_after=self.escalate_after),
-                StepRule(id=RECALL_COMPLETE, name=f"{self.name}:完成召回", due=self.complete,
-                         basis=self.complete_basis, escalate_after=self.escalate_after))
+        return (
+            StepRule(
+                id=RECALL_START,
+                name=f"{self.name}:启动召回并发布召回公告",
+                due=self.start,
+                basis=self.start_basis,
+                escalate_after=self.escalate_after,
+            ),
+            StepRule(
+                id=RECALL_COMPLETE,
+                name=f"{self.name}:完成召回",
+                due=self.complete,
+                basis=self.complete_basis,
+                escalate_after=self.escalate_after,
+            ),
+        )
 
 
 class RecallRules(BaseModel):
@@ -144,8 +156,11 @@ class DeadlineTable(BaseModel):
 
     @model_validator(mode="after")
     def _sources_named(self) -> DeadlineTable:
-        cited = {c.source for c in self.categories.values()} | ({self.recall.source} if self.recall else set()) \
+        cited = (
+            {c.source for c in self.categories.values()}
+            | ({self.recall.source} if self.recall else set())
             | ({self.assist.source} if self.assist else set())
+        )
         unknown = cited - set(self.sources)
         if unknown:
             raise ValueError(f"categories cite unknown sources: {sorted(unknown)}")
@@ -153,8 +168,9 @@ class DeadlineTable(BaseModel):
             for category in self.recall.categories:
                 rules = self.categories.get(category)
                 if rules is None or rules.step(self.recall.step) is None:
-                    raise ValueError(f"recall levels name category {category!r}, which has no step "
-                                     f"{self.recall.step!r}")
+                    raise ValueError(
+                        f"recall levels name category {category!r}, which has no step {self.recall.step!r}"
+                    )
                 if rules.step(RECALL_START) or rules.step(RECALL_COMPLETE):
                     raise ValueError(f"category {category!r} already has a step named like a recall step")
         for category in self.assist.categories if self.assist else ():
@@ -171,12 +187,15 @@ class DeadlineTable(BaseModel):
             raise ValueError(f"category {category} has no recall levels")
         level = self.recall.level(given)
         if level is None:
-            raise ValueError(f"unknown recall level {given!r}: one of "
-                             f"{', '.join(lv.id + ' (' + lv.name + ')' for lv in self.recall.levels)}, or none")
+            raise ValueError(
+                f"unknown recall level {given!r}: one of "
+                f"{', '.join(lv.id + ' (' + lv.name + ')' for lv in self.recall.levels)}, or none"
+            )
         return level.id
 
-    def rules_for(self, category: str, recall_level: str | None = None, *, assist: bool = False
-                  ) -> CategoryRules | None:
+    def rules_for(
+        self, category: str, recall_level: str | None = None, *, assist: bool = False
+    ) -> CategoryRules | None:
         """A category's steps, with the two 协查 steps when the case asks the manufacturer's bureau (``assist``),
         and the two a recall level adds (start and completion) when the case has one."""
         rules = self.categories.get(category)
@@ -185,8 +204,7 @@ class DeadlineTable(BaseModel):
         extra: tuple[StepRule, ...] = ()
         if assist and self.assist is not None and category in self.assist.categories:
             extra += self.assist.steps
-        level = self.recall.level(recall_level) if self.recall and recall_level and recall_level != NO_RECALL \
-            else None
+        level = self.recall.level(recall_level) if self.recall and recall_level and recall_level != NO_RECALL else None
         if level is not None and self.recall is not None and category in self.recall.categories:
             extra += level.steps()
         return rules.model_copy(update={"steps": (*rules.steps, *extra)}) if extra else rules
@@ -206,17 +224,27 @@ class DeadlineTable(BaseModel):
 @cache
 def load_table(path: Path | None = None) -> DeadlineTable:
     """The bundled table, or the site's file (QSMON_CASE_DEADLINES_FILE); a malformed one is a ConfigError."""
-    text = path.read_text(encoding="utf-8") if path else \
-        resources.files("qsmon").joinpath("case_deadlines.yaml").read_text(encoding="utf-8")
+    text = (
+        path.read_text(encoding="utf-8")
+        if path
+        else resources.files("qsmon").joinpath("case_deadlines.yaml").read_text(encoding="utf-8")
+    )
     try:
         return DeadlineTable.model_validate(yaml.safe_load(text))
     except (ValidationError, yaml.YAMLError) as exc:
-        raise ConfigError("the case deadline table is invalid", file=str(path or "qsmon/case_deadlines.yaml"),
-                          error=str(exc).splitlines()[0]) from None
+        raise ConfigError(
+            "the case deadline table is invalid",
+            file=str(path or "qsmon/case_deadlines.yaml"),
+            error=str(exc).splitlines()[0],
+        ) from None
 
 
-UNIT_WORDS = {Unit.IMMEDIATELY: "立即(当日)", Unit.WORKING_DAYS: "个工作日", Unit.DAYS: "日(自然日)",
-              Unit.HOURS: "小时(计至日)"}
+UNIT_WORDS = {
+    Unit.IMMEDIATELY: "立即(当日)",
+    Unit.WORKING_DAYS: "个工作日",
+    Unit.DAYS: "日(自然日)",
+    Unit.HOURS: "小时(计至日)",
+}
 
 
 def _escalate_words(step: StepRule) -> str:
@@ -229,33 +257,50 @@ def _due_words(due: Due) -> str:
 
 def markdown_table(table: DeadlineTable) -> str:
     """The deadline table as the README shows it (generated: `qsmon cases deadlines`)."""
-    lines = ["| 类别 category | 步骤 step | 时限 deadline | 起算 from | 督办 escalate | 依据 basis |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| 类别 category | 步骤 step | 时限 deadline | 起算 from | 督办 escalate | 依据 basis |",
+        "|---|---|---|---|---|---|",
+    ]
     for category, rules in table.categories.items():
         names = {s.id: s.name for s in rules.steps}
         for step in rules.steps:
             start = "收到不合格结论" if step.due.from_ == OPENED else names[step.due.from_]
-            lines.append(f"| `{category}` | {step.name} (`{step.id}`) | {_due_words(step.due)} | {start} | "
-                         f"{_escalate_words(step)} | {table.source_of(category).split('(')[0]} {step.basis} |")
+            lines.append(
+                f"| `{category}` | {step.name} (`{step.id}`) | {_due_words(step.due)} | {start} | "
+                f"{_escalate_words(step)} | {table.source_of(category).split('(')[0]} {step.basis} |"
+            )
     if table.assist is not None:
         assist = table.assist
         names = {s.id: s.name for s in assist.steps}
-        lines += ["", f"协查 assist (the manufacturer outside the sampling bureau's region; categories "
-                  f"{', '.join(f'`{c}`' for c in assist.categories)}):", "",
-                  "| 步骤 step | 时限 deadline | 起算 from | 督办 escalate | 依据 basis |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"协查 assist (the manufacturer outside the sampling bureau's region; categories "
+            f"{', '.join(f'`{c}`' for c in assist.categories)}):",
+            "",
+            "| 步骤 step | 时限 deadline | 起算 from | 督办 escalate | 依据 basis |",
+            "|---|---|---|---|---|",
+        ]
         for step in assist.steps:
             start = "收到不合格结论" if step.due.from_ == OPENED else names[step.due.from_]
-            lines.append(f"| {step.name} (`{step.id}`) | {_due_words(step.due)} | {start} | "
-                         f"{_escalate_words(step)} | {table.sources[assist.source].split('(')[0]} {step.basis} |")
+            lines.append(
+                f"| {step.name} (`{step.id}`) | {_due_words(step.due)} | {start} | "
+                f"{_escalate_words(step)} | {table.sources[assist.source].split('(')[0]} {step.basis} |"
+            )
     if table.recall is not None:
         recall = table.recall
         source = table.sources[recall.source].split("(")[0]
-        lines += ["", f"召回级别 recall levels (recorded with `{recall.step}`; categories "
-                  f"{', '.join(f'`{c}`' for c in recall.categories)}): {table.sources[recall.source]}", "",
-                  "| 级别 level | 启动召回并发布公告 start | 起算 from | 完成召回 complete | 起算 from | 依据 basis |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"召回级别 recall levels (recorded with `{recall.step}`; categories "
+            f"{', '.join(f'`{c}`' for c in recall.categories)}): {table.sources[recall.source]}",
+            "",
+            "| 级别 level | 启动召回并发布公告 start | 起算 from | 完成召回 complete | 起算 from | 依据 basis |",
+            "|---|---|---|---|---|---|",
+        ]
         for level in recall.levels:
-            lines.append(f"| {level.name} (`{level.id}`) | {_due_words(level.start)} | 收到不合格结论 | "
-                         f"{_due_words(level.complete)} | 召回公告发布之日 | {source} {level.start_basis};"
-                         f"{level.complete_basis} |")
+            lines.append(
+                f"| {level.name} (`{level.id}`) | {_due_words(level.start)} | 收到不合格结论 | "
+                f"{_due_words(level.complete)} | 召回公告发布之日 | {source} {level.start_basis};"
+                f"{level.complete_basis} |"
+            )
     return "\n".join(lines)

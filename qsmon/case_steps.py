@@ -34,8 +34,13 @@ def due_date(rule: StepRule, anchor: date, calendar: Calendar | None = None) -> 
     return add_working_days(anchor, rule.due.within, calendar)
 
 
-def deadlines(rules: CategoryRules, opened_on: date, done: Mapping[str, date], soon_working_days: int,
-              calendar: Calendar | None = None) -> list[StepDeadline]:
+def deadlines(
+    rules: CategoryRules,
+    opened_on: date,
+    done: Mapping[str, date],
+    soon_working_days: int,
+    calendar: Calendar | None = None,
+) -> list[StepDeadline]:
     """Every step's due date: from the day the case opened, or from the day the step it counts from was done
     (working days by ``calendar``, else the one the settings name)."""
     out = []
@@ -46,8 +51,9 @@ def deadlines(rules: CategoryRules, opened_on: date, done: Mapping[str, date], s
             continue
         due_on, provisional = due_date(rule, anchor, calendar)
         soon_on, soon_provisional = add_working_days(due_on, -soon_working_days, calendar)
-        escalate_on = None if rule.escalate_after is None else \
-            add_working_days(due_on, max(1, rule.escalate_after), calendar)[0]  # overdue first, then escalated
+        escalate_on = (
+            None if rule.escalate_after is None else add_working_days(due_on, max(1, rule.escalate_after), calendar)[0]
+        )  # overdue first, then escalated
         out.append(StepDeadline(rule, due_on, max(anchor, soon_on), provisional or soon_provisional, escalate_on))
     return out
 
@@ -72,8 +78,10 @@ _Row = tuple[int, str, int, str, str, date | None, date | None, bool, date | Non
 
 
 def _rows(case_id: int, steps: Sequence[StepDeadline]) -> list[_Row]:
-    return [(case_id, d.step.id, position, d.step.name, d.step.basis, d.due_on, d.soon_on, d.provisional,
-             d.escalate_on) for position, d in enumerate(steps)]
+    return [
+        (case_id, d.step.id, position, d.step.name, d.step.basis, d.due_on, d.soon_on, d.provisional, d.escalate_on)
+        for position, d in enumerate(steps)
+    ]
 
 
 def _upsert(conn: psycopg.Connection, rows: Sequence[_Row]) -> None:
@@ -82,8 +90,15 @@ def _upsert(conn: psycopg.Connection, rows: Sequence[_Row]) -> None:
         conn.execute(_UPSERT_STEPS, [list(column) for column in zip(*rows, strict=True)])
 
 
-def write_steps(conn: psycopg.Connection, case_id: int, rules: CategoryRules, opened_on: date,
-                done: Mapping[str, date], soon_working_days: int, calendar: Calendar | None = None) -> None:
+def write_steps(
+    conn: psycopg.Connection,
+    case_id: int,
+    rules: CategoryRules,
+    opened_on: date,
+    done: Mapping[str, date],
+    soon_working_days: int,
+    calendar: Calendar | None = None,
+) -> None:
     """(Re)write every step of a case with its deadlines, keeping what was recorded."""
     _upsert(conn, _rows(case_id, deadlines(rules, opened_on, done, soon_working_days, calendar)))
 
@@ -103,13 +118,19 @@ ORDER BY k.id
 """
 
 
-def write_opening_steps(conn: psycopg.Connection, table: DeadlineTable, soon_working_days: int,
-                        samples: Sequence[str] | None = None, calendar: Calendar | None = None) -> int:
+def write_opening_steps(
+    conn: psycopg.Connection,
+    table: DeadlineTable,
+    soon_working_days: int,
+    samples: Sequence[str] | None = None,
+    calendar: Calendar | None = None,
+) -> int:
     """Write the steps of open cases that have none (of ``samples``, or all), the 协查 steps included when the
     manufacturer is outside the case's region: call it in the transaction that opened them. Returns how many cases
     got their steps."""
-    rows = conn.execute(_WITHOUT_STEPS if samples is not None else _ALL_WITHOUT_STEPS,
-                        {"samples": list(samples or ())}).fetchall()
+    rows = conn.execute(
+        _WITHOUT_STEPS if samples is not None else _ALL_WITHOUT_STEPS, {"samples": list(samples or ())}
+    ).fetchall()
     # A batch's cases open on a few days: their deadlines are computed once per category, day and 协查.
     computed: dict[tuple[str, date, bool], list[StepDeadline]] = {}
     out: list[_Row] = []

@@ -48,5 +48,14 @@ def _fitted(keys: list[RollupKey], committed_at: str, max_bytes: int) -> list[by
 
 
 def decode_changes(message: bytes) -> list[RollupKey]:
-    return [RollupKey(date.fromisoformat(k["day"]), k["category"], k["subcategory"], k["sampling_type"], k["stage"],
-                      k["region_code"]) for k in orjson.loads(message).get("keys", [])]
+    return [
+        RollupKey(
+            date.fromisoformat(k["day"]),
+            k["category"],
+            k["subcategory"],
+            k["sampling_type"],
+            k["stage"],
+            k["region_code"],
+        )
+        for k in orjson.loads(message).get("keys", [])
+    ]

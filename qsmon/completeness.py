@@ -27,8 +27,12 @@ USUAL_MONTHS = 12  # the usual volume: the median of up to this many earlier mon
 MIN_USUAL = 20  # a usual volume below this is too small to expect data on any given day or in any given amount
 
 Reason = str  # "in_progress", "no_data", "ends_early", "low_volume"
-LABELS = {"in_progress": "本月尚未结束", "no_data": "本月无数据", "ends_early": "数据提前截止",
-          "low_volume": "数据量远低于往月"}
+LABELS = {
+    "in_progress": "本月尚未结束",
+    "no_data": "本月无数据",
+    "ends_early": "数据提前截止",
+    "low_volume": "数据量远低于往月",
+}
 
 
 def month_last_day(first: date) -> date:
@@ -74,8 +78,11 @@ class MonthCompleteness:
         upto = f"数据截至{self.last_day.month}月{self.last_day.day}日" if self.last_day else "尚无数据"
         if counts and self.last_day:
             upto += f"，共{self.tested}批次"
-        usual = (f"（往月通常约{round(self.usual)}批次）"
-                 if counts and self.usual is not None and self.usual >= MIN_USUAL else "")
+        usual = (
+            f"（往月通常约{round(self.usual)}批次）"
+            if counts and self.usual is not None and self.usual >= MIN_USUAL
+            else ""
+        )
         # Full-width punctuation, as the reports set Chinese text (reports.typeset).
         return f"数据完整性：{month}{said}，{upto}{usual}，合格率等指标可能不反映全月情况，请谨慎解读。"
 
@@ -105,14 +112,20 @@ SELECT date_trunc('month', day)::date AS month, sum(tested)::bigint FROM rollup_
 """
 
 
-def month_completeness(conn: psycopg.Connection, region: str, first: date, today: date,
-                       category: str | None = None) -> MonthCompleteness:
+def month_completeness(
+    conn: psycopg.Connection, region: str, first: date, today: date, category: str | None = None
+) -> MonthCompleteness:
     """The month starting ``first`` in ``region`` (and below it), for one category or all."""
     since = first
     for _ in range(USUAL_MONTHS):
         since = (since - timedelta(days=1)).replace(day=1)
-    params = {"first": first, "last": month_last_day(first), "pattern": like_pattern(region), "category": category,
-              "since": since}
+    params = {
+        "first": first,
+        "last": month_last_day(first),
+        "pattern": like_pattern(region),
+        "category": category,
+        "since": since,
+    }
     daily = {day: int(n) for day, n in conn.execute(_DAILY_SQL, params).fetchall()}
     earlier = [int(n) for _, n in conn.execute(_MONTHS_SQL, params).fetchall()]
     return judge(first, daily, earlier, today)

@@ -16,10 +16,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-_MARKDOWN = str.maketrans({
-    "[": "［", "]": "］", "(": "（", ")": "）", "*": "＊", "_": "＿", "`": "｀", "#": "＃", "<": "＜", ">": "＞",
-    "~": "～", "|": "｜", "!": "！", "\\": "＼",
-})
+_MARKDOWN = str.maketrans(
+    {
+        "[": "［",
+        "]": "］",
+        "(": "（",
+        ")": "）",
+        "*": "＊",
+        "_": "＿",
+        "`": "｀",
+        "#": "＃",
+        "<": "＜",
+        ">": "＞",
+        "~": "～",
+        "|": "｜",
+        "!": "！",
+        "\\": "＼",
+    }
+)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SAFE_XLSX: dict[str, Any] = {"strings_to_formulas": False, "strings_to_urls": False}
 

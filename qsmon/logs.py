@@ -24,8 +24,12 @@ class RepeatLimiter(logging.Filter):
     """Lets the first record of a kind through (same logger, same message template), then at most one a
     ``interval_s``, which says how many like it were held back in between. Records of other loggers pass."""
 
-    def __init__(self, prefixes: tuple[str, ...] = RETRYING_LOGGERS, interval_s: float = REPEAT_INTERVAL_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        prefixes: tuple[str, ...] = RETRYING_LOGGERS,
+        interval_s: float = REPEAT_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__()
         self._prefixes = prefixes
         self._interval_s = interval_s
@@ -57,8 +61,9 @@ def configure_logging(level: str, log_format: Literal["text", "json"] = "text") 
     if log_format == "json":
         from pythonjsonlogger.json import JsonFormatter
 
-        handler.setFormatter(JsonFormatter(FORMAT, rename_fields={"asctime": "time", "levelname": "level",
-                                                                  "name": "logger"}))
+        handler.setFormatter(
+            JsonFormatter(FORMAT, rename_fields={"asctime": "time", "levelname": "level", "name": "logger"})
+        )
     else:
         handler.setFormatter(logging.Formatter(FORMAT))
     # Replace only a handler of ours (configured twice in one process); others (a test's capture) stay.

@@ -71,15 +71,25 @@ def _successors(before: dict[str, str], after: dict[str, str], *, merges: bool =
     without ``merges`` only by stem."""
     gone = [c for c in before if c not in after and level_of(c) != "province" and before[c] not in _PLACEHOLDERS]
     # A 新区 is a development zone some tables list among divisions, never the successor of one.
-    new = [c for c in after if c not in before and level_of(c) != "province" and after[c] not in _PLACEHOLDERS
-           and not after[c].endswith("新区")]
+    new = [
+        c
+        for c in after
+        if c not in before
+        and level_of(c) != "province"
+        and after[c] not in _PLACEHOLDERS
+        and not after[c].endswith("新区")
+    ]
     found: dict[str, str] = {}
     claimed: set[str] = set()
     for old in gone:  # same province, same kind of division, same stem (or one stem extends the other: 开 -> 开州)
         same = [c for c in new if c[:2] == old[:2] and level_of(c) == level_of(old)]
         exact = [c for c in same if stem(after[c]) == stem(before[old])]
-        near = [c for c in same if _group(c) == _group(old)
-                and (stem(after[c]).startswith(stem(before[old])) or stem(before[old]).startswith(stem(after[c])))]
+        near = [
+            c
+            for c in same
+            if _group(c) == _group(old)
+            and (stem(after[c]).startswith(stem(before[old])) or stem(before[old]).startswith(stem(after[c])))
+        ]
         choice = exact if len(exact) == 1 else near if len(near) == 1 else []
         if choice:
             found[old] = choice[0]

@@ -54,8 +54,10 @@ class Sender:
         return self.on_behalf_of or self.id
 
     def headers(self) -> list[tuple[str, bytes]]:
-        headers = [(SENDER_HEADER, self.id[:MAX_SENDER_LENGTH].encode()),
-                   (AUTHORITY_HEADER, self.authority.value.encode())]
+        headers = [
+            (SENDER_HEADER, self.id[:MAX_SENDER_LENGTH].encode()),
+            (AUTHORITY_HEADER, self.authority.value.encode()),
+        ]
         if self.on_behalf_of is not None:
             headers.append((PRINCIPAL_HEADER, self.on_behalf_of[:MAX_SENDER_LENGTH].encode()))
         return headers
@@ -73,8 +75,11 @@ def sender_from_headers(headers: Iterable[tuple[str, bytes]] | None) -> Sender |
     except ValueError:
         authority = Authority.LAB
     principal = found.get(PRINCIPAL_HEADER)
-    return Sender(raw.decode(errors="replace")[:MAX_SENDER_LENGTH], authority,
-                  principal.decode(errors="replace")[:MAX_SENDER_LENGTH] if principal is not None else None)
+    return Sender(
+        raw.decode(errors="replace")[:MAX_SENDER_LENGTH],
+        authority,
+        principal.decode(errors="replace")[:MAX_SENDER_LENGTH] if principal is not None else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +145,9 @@ def refusals(stored: dict[str, Stored], records: Sequence[tuple[str, int, Sender
         if reason is not None:
             refused[index] = reason
         elif current is None or revision > current.revision:
-            state[sample_id] = Stored(revision,
-                                      current.created_by if current else (sender.principal if sender else None))
+            state[sample_id] = Stored(
+                revision, current.created_by if current else (sender.principal if sender else None)
+            )
     return refused
 
 
@@ -150,5 +156,17 @@ def needs_lookup(sender: Sender | None) -> bool:
     return sender is not None and sender.authority is not Authority.INTERNAL
 
 
-__all__ = ["AUTHORITY_HEADER", "PRINCIPAL_HEADER", "SENDER_HEADER", "Authority", "Sender", "Stored", "WriteScope",
-           "needs_lookup", "refusals", "revision_refusal", "sender_from_headers", "write_refusal"]
+__all__ = [
+    "AUTHORITY_HEADER",
+    "PRINCIPAL_HEADER",
+    "SENDER_HEADER",
+    "Authority",
+    "Sender",
+    "Stored",
+    "WriteScope",
+    "needs_lookup",
+    "refusals",
+    "revision_refusal",
+    "sender_from_headers",
+    "write_refusal",
+]

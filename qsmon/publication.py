@@ -23,8 +23,7 @@ SUPPRESSED_NOTE = "少于{n}批次,不公布"  # what a suppressed cell says, in
 
 def failure_published(announcement_date: date | None, retest_status: str | None, today: date) -> bool:
     """A failed sample may be shown to the public: announced by today, and no 复检 pending."""
-    return (announcement_date is not None and announcement_date <= today
-            and retest_status != RetestStatus.PENDING.value)
+    return announcement_date is not None and announcement_date <= today and retest_status != RetestStatus.PENDING.value
 
 
 def rate_suppressed(tested: int, min_batches: int) -> bool:

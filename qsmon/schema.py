@@ -54,8 +54,18 @@ SampleId = Annotated[
 ]
 RegionCode = Annotated[str, StringConstraints(pattern=r"^[1-8][0-9]{5}$")]
 
-V2_FIELDS = frozenset({"manufacturer_region_code", "sampling_level", "task_source", "announcement_no",
-                       "announcement_date", "retest_status", "manufacturer_address", "sampled_unit_address"})
+V2_FIELDS = frozenset(
+    {
+        "manufacturer_region_code",
+        "sampling_level",
+        "task_source",
+        "announcement_no",
+        "announcement_date",
+        "retest_status",
+        "manufacturer_address",
+        "sampled_unit_address",
+    }
+)
 
 # A sample's first revision; later ones (re-tests, corrections) count up from it. The worker's batch SQL relies on
 # it: a first revision replaces nothing, so only later ones are looked up (streams.batch_sql, migration 021).
@@ -158,8 +168,10 @@ def describe_error(err: ErrorDetails, *, whole: str = "(record)") -> str:
     where = ".".join(str(p) for p in err["loc"]) or whole
     message = err["msg"]
     if err["type"] == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == NO_CONTROL:
-        message = ("contains a control or invisible character (NUL, line break, tab, zero-width space, direction"
-                   " override …), which no text field may hold")
+        message = (
+            "contains a control or invisible character (NUL, line break, tab, zero-width space, direction"
+            " override …), which no text field may hold"
+        )
     return f"{where}: {message}"
 
 
@@ -197,7 +209,8 @@ def _invalid(exc: ValidationError, data: bytes | str | dict[str, Any]) -> Invali
         sample_id = obj.get("sample_id") if isinstance(obj, dict) else None
         if isinstance(obj, dict) and obj.get("schema_version", SCHEMA_VERSION) not in READABLE_VERSIONS:
             return InvalidResultError(  # echoed, so cut: the version is whatever the sender put there
-                f"unsupported schema_version {repr(obj['schema_version'])[:40]}; this build reads 1 and 2")
+                f"unsupported schema_version {repr(obj['schema_version'])[:40]}; this build reads 1 and 2"
+            )
     except orjson.JSONDecodeError:
         pass
     return InvalidResultError(_first_error(exc), sample_id=sample_id[:64] if isinstance(sample_id, str) else None)
@@ -227,5 +240,5 @@ def safe_sample_id(raw: str, prefix: str = "") -> str:
     room = 64 - len(prefix)
     if len(mapped) > room or any(not c.isascii() and unicodedata.category(c)[0] in "LN" for c in text):
         digest = hashlib.sha256(text.encode()).hexdigest()[:_SAMPLE_ID_DIGEST]
-        return f"{prefix}{mapped[:room - _SAMPLE_ID_DIGEST - 1]}#{digest}"
+        return f"{prefix}{mapped[: room - _SAMPLE_ID_DIGEST - 1]}#{digest}"
     return prefix + mapped[:room] if mapped else ""  # nothing of an id: the event's rule refuses it by name

@@ -79,49 +79,88 @@ class Token:
     def sender(self) -> Sender:
         """The sender its records carry: ``token:<id>``, with an admin's authority or a lab's, for its lab."""
         lab = self.write_scope.lab
-        return Sender(f"token:{self.id}", Authority.ADMIN if Scope.ADMIN in self.scopes else Authority.LAB,
-                      f"lab:{lab}" if lab else None)
+        return Sender(
+            f"token:{self.id}",
+            Authority.ADMIN if Scope.ADMIN in self.scopes else Authority.LAB,
+            f"lab:{lab}" if lab else None,
+        )
 
 
 def digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def create_token(conn: psycopg.Connection, name: str, scopes: set[Scope], rate_per_minute: int = 600,
-                 write_scope: WriteScope = UNLIMITED, records_per_minute: int | None = None) -> tuple[Token, str]:
+def create_token(
+    conn: psycopg.Connection,
+    name: str,
+    scopes: set[Scope],
+    rate_per_minute: int = 600,
+    write_scope: WriteScope = UNLIMITED,
+    records_per_minute: int | None = None,
+) -> tuple[Token, str]:
     """A new token and its secret (shown once; only its hash is stored)."""
     secret = PREFIX + secrets.token_urlsafe(32)
     w = write_scope
     with conn.transaction():
-        row = conn.execute("INSERT INTO api_tokens (name, token_hash, scopes, rate_per_minute, lab, source, regions,"
-                           " categories, records_per_minute) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                           " RETURNING id, created_at",
-                           (name, digest(secret), sorted(s.value for s in scopes), rate_per_minute, w.lab, w.source,
-                            list(w.regions) if w.regions is not None else None,
-                            list(w.categories) if w.categories is not None else None,
-                            records_per_minute)).fetchone()
+        row = conn.execute(
+            "INSERT INTO api_tokens (name, token_hash, scopes, rate_per_minute, lab, source, regions,"
+            " categories, records_per_minute) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " RETURNING id, created_at",
+            (
+                name,
+                digest(secret),
+                sorted(s.value for s in scopes),
+                rate_per_minute,
+                w.lab,
+                w.source,
+                list(w.regions) if w.regions is not None else None,
+                list(w.categories) if w.categories is not None else None,
+                records_per_minute,
+            ),
+        ).fetchone()
     assert row is not None  # noqa: S101 - INSERT … RETURNING returns the row
-    return Token(int(row[0]), name, frozenset(scopes), rate_per_minute, row[1], write_scope=write_scope,
-                 records_per_minute=records_per_minute), secret
+    return Token(
+        int(row[0]),
+        name,
+        frozenset(scopes),
+        rate_per_minute,
+        row[1],
+        write_scope=write_scope,
+        records_per_minute=records_per_minute,
+    ), secret
 
 
 def revoke_token(conn: psycopg.Connection, token_id: int) -> None:
     with conn.transaction():
-        row = conn.execute("UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s"
-                           " RETURNING id", (token_id,)).fetchone()
+        row = conn.execute(
+            "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s RETURNING id", (token_id,)
+        ).fetchone()
     if row is None:
         raise TokenNotFoundError("no such token", id=token_id)
 
 
-_COLUMNS = ("id, name, scopes, rate_per_minute, created_at, revoked_at, lab, source, regions, categories,"
-            " records_per_minute")
+_COLUMNS = (
+    "id, name, scopes, rate_per_minute, created_at, revoked_at, lab, source, regions, categories, records_per_minute"
+)
 
 
 def _token(row: tuple[Any, ...]) -> Token:
     i, name, scopes, rate, created, revoked, lab, source, regions, categories, records = row[:11]
-    return Token(int(i), name, frozenset(Scope(s) for s in scopes), int(rate), created, revoked,
-                 WriteScope(lab, source, tuple(regions) if regions is not None else None,
-                            tuple(categories) if categories is not None else None), records)
+    return Token(
+        int(i),
+        name,
+        frozenset(Scope(s) for s in scopes),
+        int(rate),
+        created,
+        revoked,
+        WriteScope(
+            lab,
+            source,
+            tuple(regions) if regions is not None else None,
+            tuple(categories) if categories is not None else None,
+        ),
+        records,
+    )
 
 
 def list_tokens(conn: psycopg.Connection) -> list[Token]:
@@ -142,8 +181,11 @@ class TokenVerifier:
     those lookups apart from strangers' guesses. Confirmed tokens and refused guesses are kept apart too: guesses,
     however many, never push a token in use out of the cache."""
 
-    def __init__(self, connect: Callable[[], AbstractContextManager[psycopg.Connection]],
-                 reconfirm: Callable[[], AbstractContextManager[psycopg.Connection]] | None = None) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], AbstractContextManager[psycopg.Connection]],
+        reconfirm: Callable[[], AbstractContextManager[psycopg.Connection]] | None = None,
+    ) -> None:
         self._connect = connect
         self._reconfirm = reconfirm or connect
         self._lock = threading.Lock()  # lookups run in several threads
@@ -206,8 +248,9 @@ class TokenVerifier:
     @staticmethod
     def _lookup(hashed: bytes, connect: Callable[[], AbstractContextManager[psycopg.Connection]]) -> Token | None:
         with connect() as conn:
-            row = conn.execute(f"SELECT {_COLUMNS}, token_hash FROM api_tokens"
-                               " WHERE token_hash = %s AND revoked_at IS NULL", (hashed,)).fetchone()
+            row = conn.execute(
+                f"SELECT {_COLUMNS}, token_hash FROM api_tokens WHERE token_hash = %s AND revoked_at IS NULL", (hashed,)
+            ).fetchone()
         if row is None or not hmac.compare_digest(bytes(row[11]), hashed):
             return None
         return _token(row)

@@ -68,8 +68,11 @@ def ensure_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[str]:
                 continue
             try:
                 admin.create_topics(
-                    [NewTopic(spec.name, spec.partitions, settings.kafka_replication_factor,
-                              topic_configs=spec.configs)],
+                    [
+                        NewTopic(
+                            spec.name, spec.partitions, settings.kafka_replication_factor, topic_configs=spec.configs
+                        )
+                    ],
                     timeout_ms=int(timeout_s * 1000),
                 )
                 created.append(spec.name)
@@ -109,8 +112,11 @@ class TopicProbe:
         with self._lock:
             try:
                 if self._admin is None:
-                    self._admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="qsmon-probe",
-                                                   request_timeout_ms=int(self.timeout_s * 1000))
+                    self._admin = KafkaAdminClient(
+                        bootstrap_servers=self.bootstrap,
+                        client_id="qsmon-probe",
+                        request_timeout_ms=int(self.timeout_s * 1000),
+                    )
                 described = self._admin.describe_topics([self.topic])
             except KafkaError as exc:
                 self.close()
@@ -131,8 +137,9 @@ def drop_topics(settings: Settings, *, timeout_s: float = 30.0) -> None:
     otherwise pile up on a long-lived broker (hundreds of them slowed every client of it)."""
     from kafka.admin import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="qsmon-drop",
-                             request_timeout_ms=int(timeout_s * 1000))
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, client_id="qsmon-drop", request_timeout_ms=int(timeout_s * 1000)
+    )
     try:
         mine = {spec.name for spec in topic_specs(settings)} & set(admin.list_topics())
         if mine:

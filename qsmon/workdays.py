@@ -94,15 +94,22 @@ class KnownYear:
 class Calendar:
     """Working days from the package's years and the file's; ``is_workday`` refuses a year neither knows."""
 
-    def __init__(self, arrangements: Mapping[int, YearArrangement] | None = None, *, path: Path | None = None,
-                 package_years: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self,
+        arrangements: Mapping[int, YearArrangement] | None = None,
+        *,
+        path: Path | None = None,
+        package_years: tuple[int, int] | None = None,
+    ) -> None:
         self.path = path
         self.arrangements = dict(arrangements or {})
         self.package_years = package_years or package_coverage()
         self._off: dict[int, frozenset[date]] = {
-            y: frozenset(d for s in a.holidays for d in s.days()) for y, a in self.arrangements.items()}
-        self._on: dict[int, frozenset[date]] = {y: frozenset(m.day for m in a.workdays)
-                                                for y, a in self.arrangements.items()}
+            y: frozenset(d for s in a.holidays for d in s.days()) for y, a in self.arrangements.items()
+        }
+        self._on: dict[int, frozenset[date]] = {
+            y: frozenset(m.day for m in a.workdays) for y, a in self.arrangements.items()
+        }
 
     def known(self, year: int) -> bool:
         first, last = self.package_years
@@ -129,9 +136,12 @@ class Calendar:
             return day in self._on[day.year] or (day.weekday() < 5 and day not in self._off[day.year])
         first, last = self.package_years
         if not first <= day.year <= last:
-            raise ConfigError(f"the Chinese working-day calendar does not know {day.year}: add it to the workdays "
-                              "file (QSMON_WORKDAYS_FILE) from the State Council's notice, or upgrade the "
-                              "chinese-calendar package", day=day.isoformat())
+            raise ConfigError(
+                f"the Chinese working-day calendar does not know {day.year}: add it to the workdays "
+                "file (QSMON_WORKDAYS_FILE) from the State Council's notice, or upgrade the "
+                "chinese-calendar package",
+                day=day.isoformat(),
+            )
         return bool(chinese_calendar.is_workday(day))
 
     def add_working_days(self, start: date, count: int) -> tuple[date, bool]:
@@ -161,9 +171,11 @@ class Calendar:
         if not missing:
             return None
         years = ", ".join(map(str, missing))
-        return (f"the working-day calendar lacks {years}: working-day deadlines there are provisional (Monday to"
-                f" Friday). Add {years} to the workdays file (QSMON_WORKDAYS_FILE) from the State Council's notice"
-                " 国务院办公厅关于部分节假日安排的通知, then `qsmon workdays check`")
+        return (
+            f"the working-day calendar lacks {years}: working-day deadlines there are provisional (Monday to"
+            f" Friday). Add {years} to the workdays file (QSMON_WORKDAYS_FILE) from the State Council's notice"
+            " 国务院办公厅关于部分节假日安排的通知, then `qsmon workdays check`"
+        )
 
 
 @cache

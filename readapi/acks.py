@@ -26,16 +26,36 @@ router = APIRouter(tags=["acknowledge"])
 
 _HTML = {"text/html": {"schema": {"type": "string"}}}
 _PROBLEM = {"application/problem+json": {"schema": {"type": "object"}}}
-_UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: {"description": "the database does not answer",
-                                                       "content": _PROBLEM}}
+_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"description": "the database does not answer", "content": _PROBLEM}
+}
 _PAGES: dict[int | str, dict[str, Any]] = {
-    **{code: {"description": text, "content": _HTML} for code, text in (
-        (200, "the page"), (403, "a link not signed by this site, altered, or expired"),
-        (404, "none of its alerts fires any more"), (409, "the link was used already"),
-        (422, "no name given"))}, **_UNAVAILABLE}
-_FORM = {"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
-    "type": "object", "required": ["t", "by"],
-    "properties": {"t": {"type": "string"}, "by": {"type": "string", "minLength": 1, "maxLength": 100}}}}}}}
+    **{
+        code: {"description": text, "content": _HTML}
+        for code, text in (
+            (200, "the page"),
+            (403, "a link not signed by this site, altered, or expired"),
+            (404, "none of its alerts fires any more"),
+            (409, "the link was used already"),
+            (422, "no name given"),
+        )
+    },
+    **_UNAVAILABLE,
+}
+_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["t", "by"],
+                    "properties": {"t": {"type": "string"}, "by": {"type": "string", "minLength": 1, "maxLength": 100}},
+                }
+            }
+        },
+    }
+}
 
 _PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>确认告警</title></head>
@@ -53,22 +73,34 @@ def _claim(ctx: Context, token: str) -> AckClaim:
     return verify(secret.get_secret_value(), token, clock.now())
 
 
-@router.get("/v1/ack", response_class=HTMLResponse, summary="What a signed acknowledge link acknowledges",
-            responses={k: v for k, v in _PAGES.items() if k in (200, 403, 503)})
+@router.get(
+    "/v1/ack",
+    response_class=HTMLResponse,
+    summary="What a signed acknowledge link acknowledges",
+    responses={k: v for k, v in _PAGES.items() if k in (200, 403, 503)},
+)
 async def ack_page(request: Request, ctx: Annotated[Context, Depends(context)], t: str = "") -> HTMLResponse:
     try:
         claim = _claim(ctx, t)
     except AckLinkError as exc:
         return _page(403, f"<h3>无法确认</h3><p>{escape(exc.message)}</p>")
-    return _page(200, f"<h3>确认告警</h3><p>告警编号:{', '.join(map(str, claim.alert_ids))}</p>"
-                      f"<form method='post' action='{escape(str(request.url.path))}'>"
-                      f"<input type='hidden' name='t' value='{escape(t)}'>"
-                      "<label>确认人 <input name='by' required maxlength='100'></label> "
-                      "<button type='submit'>确认,我来处理</button></form>")
+    return _page(
+        200,
+        f"<h3>确认告警</h3><p>告警编号:{', '.join(map(str, claim.alert_ids))}</p>"
+        f"<form method='post' action='{escape(str(request.url.path))}'>"
+        f"<input type='hidden' name='t' value='{escape(t)}'>"
+        "<label>确认人 <input name='by' required maxlength='100'></label> "
+        "<button type='submit'>确认,我来处理</button></form>",
+    )
 
 
-@router.post("/v1/ack", response_class=HTMLResponse, summary="Acknowledge with a signed link, once",
-             responses=_PAGES, openapi_extra=_FORM)
+@router.post(
+    "/v1/ack",
+    response_class=HTMLResponse,
+    summary="Acknowledge with a signed link, once",
+    responses=_PAGES,
+    openapi_extra=_FORM,
+)
 async def ack_with_link(request: Request, ctx: Annotated[Context, Depends(context)]) -> HTMLResponse:
     form = parse_qs((await request.body()).decode(errors="replace"))
     token, by = (form.get("t") or [""])[0], (form.get("by") or [""])[0].strip()
@@ -81,8 +113,11 @@ async def ack_with_link(request: Request, ctx: Annotated[Context, Depends(contex
         return _page(409, "<h3>无法确认</h3><p>此确认链接已使用过。</p>")
     except (AckLinkError, NothingToAcknowledgeError) as exc:
         return _page(403 if isinstance(exc, AckLinkError) else 404, f"<h3>无法确认</h3><p>{escape(exc.message)}</p>")
-    return _page(200, f"<h3>已确认</h3><p>{escape(by)} 已确认告警 {', '.join(map(str, done)) or '(此前已确认)'}"
-                      ";告警状态或级别变化前不再提醒。</p>")
+    return _page(
+        200,
+        f"<h3>已确认</h3><p>{escape(by)} 已确认告警 {', '.join(map(str, done)) or '(此前已确认)'}"
+        ";告警状态或级别变化前不再提醒。</p>",
+    )
 
 
 def _redeem(ctx: Context, claim: AckClaim, by: str) -> list[int]:
@@ -91,22 +126,39 @@ def _redeem(ctx: Context, claim: AckClaim, by: str) -> list[int]:
 
 
 class AckBody(BaseModel):
-    by: str | None = Field(default=None, min_length=1, max_length=100,
-                           description="who acknowledges (default: the token's name)")
+    by: str | None = Field(
+        default=None, min_length=1, max_length=100, description="who acknowledges (default: the token's name)"
+    )
 
 
-@router.post("/v1/alerts/{alert_id}/ack", summary="Acknowledge a firing alert (scope ack)", responses={
-    200: {"description": "acknowledged (acknowledged_now false: it was already)"},
-    400: {"description": "a body that is not JSON", "content": {"application/json": {"schema": {"type": "object"}},
-                                                                **_PROBLEM}},
-    **{code: {"description": text, "content": _PROBLEM} for code, text in (
-        (401, "no valid bearer token"),
-        (403, "the token's scopes do not allow it"), (404, "no firing alert"),
-        (422, "a parameter is invalid"), (429, "the token's requests a minute are spent"))}, **_UNAVAILABLE})
-async def ack_alert(alert_id: Annotated[int, FastPath(ge=1, le=2**63 - 1)],
-                    ctx: Annotated[Context, Depends(context)],
-                    token: Annotated[Token, Depends(require(Scope.ACK))], body: AckBody | None = None
-                    ) -> JSONResponse:
+@router.post(
+    "/v1/alerts/{alert_id}/ack",
+    summary="Acknowledge a firing alert (scope ack)",
+    responses={
+        200: {"description": "acknowledged (acknowledged_now false: it was already)"},
+        400: {
+            "description": "a body that is not JSON",
+            "content": {"application/json": {"schema": {"type": "object"}}, **_PROBLEM},
+        },
+        **{
+            code: {"description": text, "content": _PROBLEM}
+            for code, text in (
+                (401, "no valid bearer token"),
+                (403, "the token's scopes do not allow it"),
+                (404, "no firing alert"),
+                (422, "a parameter is invalid"),
+                (429, "the token's requests a minute are spent"),
+            )
+        },
+        **_UNAVAILABLE,
+    },
+)
+async def ack_alert(
+    alert_id: Annotated[int, FastPath(ge=1, le=2**63 - 1)],
+    ctx: Annotated[Context, Depends(context)],
+    token: Annotated[Token, Depends(require(Scope.ACK))],
+    body: AckBody | None = None,
+) -> JSONResponse:
     by = (body.by.strip() if body and body.by else "") or token.name
     if not by.isprintable():  # PostgreSQL refuses a NUL: a 422, not a 500
         raise HTTPException(422, "by: a name without control characters")

@@ -47,11 +47,19 @@ def app_from_settings() -> FastAPI:
 
 
 def create_app(settings: Settings, *, shares: int = 1) -> FastAPI:
-    pool = ConnectionPool(with_session_options(settings.dsn, "qsmon-api"), min_size=1, max_size=8, open=False,
-                          timeout=5)  # a database that is away is a 503 in seconds, not a request held for 30
-    ctx = Context(settings, pool, presets(settings.plans_dir), set(regions()),
-                  public_columns(settings.public_failure_columns), ScopedTokens(settings, "qsmon-api-auth"),
-                  RateLimiter(shares, settings.api_burst_seconds), ConcurrencyCap(settings.api_token_concurrency))
+    pool = ConnectionPool(
+        with_session_options(settings.dsn, "qsmon-api"), min_size=1, max_size=8, open=False, timeout=5
+    )  # a database that is away is a 503 in seconds, not a request held for 30
+    ctx = Context(
+        settings,
+        pool,
+        presets(settings.plans_dir),
+        set(regions()),
+        public_columns(settings.public_failure_columns),
+        ScopedTokens(settings, "qsmon-api-auth"),
+        RateLimiter(shares, settings.api_burst_seconds),
+        ConcurrencyCap(settings.api_token_concurrency),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -62,9 +70,13 @@ def create_app(settings: Settings, *, shares: int = 1) -> FastAPI:
             pool.close()
             ctx.tokens.close()
 
-    app = FastAPI(title="qsmon read API", version="1.0", lifespan=lifespan,
-                  description="Pass rates, indicator evaluations, alerts, failures and follow-up cases as data. "
-                              "Bearer tokens with scopes from `qsmon tokens create`.")
+    app = FastAPI(
+        title="qsmon read API",
+        version="1.0",
+        lifespan=lifespan,
+        description="Pass rates, indicator evaluations, alerts, failures and follow-up cases as data. "
+        "Bearer tokens with scopes from `qsmon tokens create`.",
+    )
     app.state.ctx = ctx
 
     @app.exception_handler(HTTPException)

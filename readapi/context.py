@@ -39,14 +39,25 @@ FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 MAX_OFFSET = 100_000
 STATEMENT_TIMEOUT = "10s"  # a query the limits above let through still cannot hold a connection for long
 WINDOW_PATTERN = r"^(rolling_\d{1,3}d|month_to_date|quarter_to_date|year_to_date|plan_period|no_data|pace)$"
-_TITLES = {400: "bad request", 401: "unauthorised", 403: "forbidden", 404: "not found", 422: "invalid parameters",
-           429: "too many requests", 503: "unavailable"}
+_TITLES = {
+    400: "bad request",
+    401: "unauthorised",
+    403: "forbidden",
+    404: "not found",
+    422: "invalid parameters",
+    429: "too many requests",
+    503: "unavailable",
+}
 
 
 def problem(status_code: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
     """An RFC 9457 problem document."""
-    return JSONResponse({"type": "about:blank", "title": _TITLES.get(status_code, "error"), "status": status_code,
-                         "detail": detail}, status_code=status_code, media_type=PROBLEM_TYPE, headers=headers)
+    return JSONResponse(
+        {"type": "about:blank", "title": _TITLES.get(status_code, "error"), "status": status_code, "detail": detail},
+        status_code=status_code,
+        media_type=PROBLEM_TYPE,
+        headers=headers,
+    )
 
 
 class RateLimiter:
@@ -167,6 +178,7 @@ def context(request: Request) -> Context:
 def require(scope: Scope) -> Callable[[Request], Any]:
     """A dependency: the request's bearer token, when its scopes allow ``scope``, its budget is not spent and it
     has no more than its share of requests under way (held until the handler returns)."""
+
     async def check(request: Request) -> AsyncIterator[Token]:
         ctx = context(request)
         header = request.headers.get("authorization")
@@ -177,26 +189,32 @@ def require(scope: Scope) -> Callable[[Request], Any]:
         if token is None:
             raise HTTPException(401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
         if not token.allows(scope):
-            raise HTTPException(403, f"this token's scopes ({', '.join(sorted(token.scopes))}) do not allow"
-                                     f" {scope.value}")
+            raise HTTPException(
+                403, f"this token's scopes ({', '.join(sorted(token.scopes))}) do not allow {scope.value}"
+            )
         wait = ctx.limiter.retry_after(token)
         if wait:
             raise HTTPException(429, f"{token.rate_per_minute} requests a minute are spent", {"Retry-After": str(wait)})
         if not await ctx.running.enter(token):
-            raise HTTPException(429, f"this token has {ctx.running.limit} requests under way already; wait for them",
-                                {"Retry-After": "1"})
+            raise HTTPException(
+                429,
+                f"this token has {ctx.running.limit} requests under way already; wait for them",
+                {"Retry-After": "1"},
+            )
         try:
             yield token
         finally:
             ctx.running.leave(token)
+
     return check
 
 
 def period(first: date, last: date, *, max_days: int | None = None) -> tuple[date, date]:
     for day in (first, last):
         if not FIRST_DAY <= day <= LAST_DAY:
-            raise HTTPException(422, f"{day} is outside the years this API answers for ({FIRST_DAY.year}–"
-                                     f"{LAST_DAY.year})")
+            raise HTTPException(
+                422, f"{day} is outside the years this API answers for ({FIRST_DAY.year}–{LAST_DAY.year})"
+            )
     if last < first:
         raise HTTPException(422, f"the period is inverted: from {first} is after to {last}")
     limit = max_days or MAX_DAYS
@@ -205,8 +223,9 @@ def period(first: date, last: date, *, max_days: int | None = None) -> tuple[dat
     return first, last
 
 
-def paged(request: Request, items: list[dict[str, Any]], limit: int, key: Callable[[dict[str, Any]], list[Any]]
-          ) -> tuple[dict[str, Any], dict[str, str]]:
+def paged(
+    request: Request, items: list[dict[str, Any]], limit: int, key: Callable[[dict[str, Any]], list[Any]]
+) -> tuple[dict[str, Any], dict[str, str]]:
     """The page, its next cursor (None on the last page) and a Link header to the next page."""
     cursor = encode(key(items[-1])) if len(items) == limit else None
     headers = {}

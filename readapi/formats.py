@@ -85,8 +85,16 @@ def _xlsx(items: Sequence[Mapping[str, Any]], columns: Sequence[Column], title: 
     return buffer.getvalue()
 
 
-def render(request: Request, payload: Mapping[str, Any], items: Sequence[Mapping[str, Any]],
-           columns: Sequence[Column], *, title: str, fmt: str, headers: Mapping[str, str] | None = None) -> Response:
+def render(
+    request: Request,
+    payload: Mapping[str, Any],
+    items: Sequence[Mapping[str, Any]],
+    columns: Sequence[Column],
+    *,
+    title: str,
+    fmt: str,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
     """The answer in the chosen format, with an ETag; 304 when the client already has this body."""
     if fmt == "csv":
         body, media = _csv(items, columns), f"{CSV_TYPE}; charset=utf-8"
@@ -95,8 +103,7 @@ def render(request: Request, payload: Mapping[str, Any], items: Sequence[Mapping
     else:
         body, media = orjson.dumps(payload, default=str), JSON_TYPE
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    common = {"ETag": etag, "Cache-Control": "private, max-age=30", "Vary": "Accept, Authorization",
-              **(headers or {})}
+    common = {"ETag": etag, "Cache-Control": "private, max-age=30", "Vary": "Accept, Authorization", **(headers or {})}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=common)
     if fmt != "json":
@@ -104,15 +111,23 @@ def render(request: Request, payload: Mapping[str, Any], items: Sequence[Mapping
     return Response(body, media_type=media, headers=common)
 
 
-async def render_async(request: Request, payload: Mapping[str, Any], items: Sequence[Mapping[str, Any]],
-                       columns: Sequence[Column], *, title: str, fmt: str,
-                       headers: Mapping[str, str] | None = None) -> Response:
+async def render_async(
+    request: Request,
+    payload: Mapping[str, Any],
+    items: Sequence[Mapping[str, Any]],
+    columns: Sequence[Column],
+    *,
+    title: str,
+    fmt: str,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
     """:func:`render`, in a thread when the answer is large: a big workbook must not hold the event loop (health
     checks, other clients), while a small answer is cheaper rendered at once than handed to a thread."""
     if len(items) <= INLINE_ITEMS and fmt != "xlsx":
         return render(request, payload, items, columns, title=title, fmt=fmt, headers=headers)
-    return await anyio.to_thread.run_sync(lambda: render(request, payload, items, columns, title=title, fmt=fmt,
-                                                         headers=headers))
+    return await anyio.to_thread.run_sync(
+        lambda: render(request, payload, items, columns, title=title, fmt=fmt, headers=headers)
+    )
 
 
 def _quoted(text: str) -> str:

@@ -18,10 +18,12 @@ def report_message(title: str, summary: str, files: Sequence[Path]) -> Message:
     listed = "\n".join(f"- {path.name}" for path in files)
     # the summary names firms (多次不合格企业): plain words in the robot's Markdown, line by line
     text = "\n".join(markdown_text(line) for line in summary.splitlines())
-    return Message(title=title, markdown=f"### {title}\n{text}\n\n报告文件:\n{listed}",
-                   data={"kind": "monthly_report", "title": title, "summary": summary,
-                         "files": [str(p) for p in files]},
-                   attachments=tuple(files))
+    return Message(
+        title=title,
+        markdown=f"### {title}\n{text}\n\n报告文件:\n{listed}",
+        data={"kind": "monthly_report", "title": title, "summary": summary, "files": [str(p) for p in files]},
+        attachments=tuple(files),
+    )
 
 
 def announce(client: httpx.Client, channel: Channel, title: str, summary: str, files: Sequence[Path]) -> None:

@@ -99,8 +99,9 @@ def load_references(path: Path | None) -> tuple[ReferenceFigure, ...]:
     try:
         return ReferenceFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {}).figures
     except (OSError, yaml.YAMLError, ValueError) as exc:
-        raise ConfigError("the reference figures file is unreadable or invalid", file=str(path),
-                          error=str(exc).splitlines()[0]) from exc
+        raise ConfigError(
+            "the reference figures file is unreadable or invalid", file=str(path), error=str(exc).splitlines()[0]
+        ) from exc
 
 
 @dataclass
@@ -170,42 +171,57 @@ def _tally(batches: object, failed: object) -> Tally:
 
 
 def _grouped(conn: psycopg.Connection, key: str, where: str, params: dict[str, object]) -> list[GroupRow]:
-    return [GroupRow(str(k or ""), Category(c), _tally(b, f), _tally(pb, pf), _tally(lb, lf))
-            for k, c, b, f, pb, pf, lb, lf in conn.execute(_GROUPED.format(key=key, where=where),
-                                                            {**params, **SCOPE_PARAMS})]
+    return [
+        GroupRow(str(k or ""), Category(c), _tally(b, f), _tally(pb, pf), _tally(lb, lf))
+        for k, c, b, f, pb, pf, lb, lf in conn.execute(
+            _GROUPED.format(key=key, where=where), {**params, **SCOPE_PARAMS}
+        )
+    ]
 
 
 def _sum(rows: list[GroupRow], key: str) -> GroupRow:
     def total(pick: str) -> Tally:
         tallies = [getattr(r, pick) for r in rows]
         return Tally(sum(t.batches for t in tallies), sum(t.failed for t in tallies))
+
     return GroupRow(key, None, total("month"), total("previous_month"), total("last_year"))
 
 
-def gather_bulletin(conn: psycopg.Connection, pattern: str, year: int, month: int,
-                    references: tuple[ReferenceFigure, ...] = ()) -> Bulletin:
+def gather_bulletin(
+    conn: psycopg.Connection, pattern: str, year: int, month: int, references: tuple[ReferenceFigure, ...] = ()
+) -> Bulletin:
     """The bulletin's figures for ``year-month`` over the regions ``pattern`` (a region_pattern LIKE)."""
     this = month_range(year, month)
     previous = month_range(*shift_month(year, month, -1))
     last_year = month_range(year - 1, month)
-    params: dict[str, object] = {"first": this.first, "last": this.last, "prev_first": previous.first,
-                                 "prev_last": previous.last, "ly_first": last_year.first, "ly_last": last_year.last,
-                                 "pattern": pattern}
+    params: dict[str, object] = {
+        "first": this.first,
+        "last": this.last,
+        "prev_first": previous.first,
+        "prev_last": previous.last,
+        "ly_first": last_year.first,
+        "ly_last": last_year.last,
+        "pattern": pattern,
+    }
     bulletin = Bulletin()
-    bulletin.classes = sorted(_grouped(conn, "subcategory", FOOD_IN_TOTALS, params),
-                              key=lambda r: class_order(r.key or "未分类"))  # the 细则's order of 大类
+    bulletin.classes = sorted(
+        _grouped(conn, "subcategory", FOOD_IN_TOTALS, params), key=lambda r: class_order(r.key or "未分类")
+    )  # the 细则's order of 大类
     bulletin.stages = _grouped(conn, "stage", FOOD_IN_TOTALS, params)
     bulletin.sampling_types = _grouped(conn, "sampling_type", FOOD_BY_SAMPLING_TYPE, params)
     bulletin.others = _grouped(conn, "sampling_type", OTHERS_IN_TOTALS, params)
     bulletin.total = _sum(bulletin.classes, "合计")
     bulletin.scope = TotalScope(Category.FOOD, frozenset(r.key for r in bulletin.sampling_types if in_totals(r.key)))
-    bulletin.problems = _problem_shares(conn, {"first": this.first, "last": this.last, "pattern": pattern,
-                                               **SCOPE_PARAMS})
+    bulletin.problems = _problem_shares(
+        conn, {"first": this.first, "last": this.last, "pattern": pattern, **SCOPE_PARAMS}
+    )
     since = date(*shift_month(year, month, -(REPEAT_MONTHS - 1)), 1)
     bulletin.repeat_firms = [
         RepeatFirm(firm, name_of(region) if region else "—", int(n), tuple(p for p in products if p))
-        for firm, region, n, products in conn.execute(_REPEAT, {"since": since, "last": this.last,
-                                                                "pattern": pattern, "at_least": REPEAT_AT_LEAST})]
+        for firm, region, n, products in conn.execute(
+            _REPEAT, {"since": since, "last": this.last, "pattern": pattern, "at_least": REPEAT_AT_LEAST}
+        )
+    ]
     _compare(bulletin, references)
     return bulletin
 
@@ -218,9 +234,16 @@ def _problem_shares(conn: psycopg.Connection, params: dict[str, object]) -> list
         by_type[kind] += int(n)
         examples.setdefault(kind, Counter())[item] += int(n)
     total = sum(by_type.values())
-    shares = [ProblemShare(kind, n, rate(n, total) or 0.0,
-                           tuple(i for i, _ in examples[kind].most_common(None if kind == UNCLASSIFIED else 3)))
-              for kind, n in by_type.most_common() if kind != UNCLASSIFIED]
+    shares = [
+        ProblemShare(
+            kind,
+            n,
+            rate(n, total) or 0.0,
+            tuple(i for i, _ in examples[kind].most_common(None if kind == UNCLASSIFIED else 3)),
+        )
+        for kind, n in by_type.most_common()
+        if kind != UNCLASSIFIED
+    ]
     if UNCLASSIFIED in by_type:  # last, with every item, for an analyst to classify
         n = by_type[UNCLASSIFIED]
         shares.append(ProblemShare(UNCLASSIFIED, n, rate(n, total) or 0.0, tuple(sorted(examples[UNCLASSIFIED]))))
@@ -236,9 +259,13 @@ def _compare(bulletin: Bulletin, references: tuple[ReferenceFigure, ...]) -> Non
             t = by_category.get(r.category, Tally())
             by_category[r.category] = Tally(t.batches + r.month.batches, t.failed + r.month.failed)
     for figure in references:
-        tally = (local.get((figure.category, figure.subcategory)) if figure.subcategory
-                 else by_category.get(figure.category))
+        tally = (
+            local.get((figure.category, figure.subcategory)) if figure.subcategory else by_category.get(figure.category)
+        )
         bulletin.references.append((figure, tally))
     given = {(f.category, f.subcategory or "") for f in references}
-    bulletin.missing_references = [(r.category, r.key) for r in bulletin.classes if r.category is not None
-                                   and (r.category, r.key) not in given and (r.category, "") not in given]
+    bulletin.missing_references = [
+        (r.category, r.key)
+        for r in bulletin.classes
+        if r.category is not None and (r.category, r.key) not in given and (r.category, "") not in given
+    ]

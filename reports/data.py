@@ -161,19 +161,32 @@ class MonthlyReport:
         return month_range(self.year, self.month)
 
 
-def _figure(conn: psycopg.Connection, plan: Plan, indicator: Indicator, days: DayRange,
-            previous: DayRange | None = None, *, timezone: str) -> Figure:
+def _figure(
+    conn: psycopg.Connection,
+    plan: Plan,
+    indicator: Indicator,
+    days: DayRange,
+    previous: DayRange | None = None,
+    *,
+    timezone: str,
+) -> Figure:
     jurisdiction = Scope(plan.jurisdiction.code)
     counts = fetch_counts(conn, plan, indicator, days, timezone=timezone)
-    before = (fetch_counts(conn, plan, indicator, previous, timezone=timezone).get(jurisdiction) if previous
-              else None)
+    before = fetch_counts(conn, plan, indicator, previous, timezone=timezone).get(jurisdiction) if previous else None
     samples, value, interval, _, state = judge(indicator, counts[jurisdiction], before)
-    return Figure(samples, counts[jurisdiction].failed, value, interval.low if value is not None else None,
-                  interval.high if value is not None else None, state)
+    return Figure(
+        samples,
+        counts[jurisdiction].failed,
+        value,
+        interval.low if value is not None else None,
+        interval.high if value is not None else None,
+        state,
+    )
 
 
-def _region_rows(conn: psycopg.Connection, plan: Plan, indicator: Indicator, days: DayRange, *, timezone: str
-                 ) -> list[RegionRow]:
+def _region_rows(
+    conn: psycopg.Connection, plan: Plan, indicator: Indicator, days: DayRange, *, timezone: str
+) -> list[RegionRow]:
     if indicator.measure is Measure.MEAN_SCORE:
         return []
     rows = []
@@ -182,8 +195,14 @@ def _region_rows(conn: psycopg.Connection, plan: Plan, indicator: Indicator, day
             continue
         samples, value, interval, _, state = judge(indicator, counts, None)
         if samples:
-            rows.append(RegionRow(indicator, scope.region_code, name_of(scope.region_code),
-                                  Figure(samples, counts.failed, value, interval.low, interval.high, state)))
+            rows.append(
+                RegionRow(
+                    indicator,
+                    scope.region_code,
+                    name_of(scope.region_code),
+                    Figure(samples, counts.failed, value, interval.low, interval.high, state),
+                )
+            )
     return rows
 
 
@@ -212,8 +231,7 @@ ORDER BY opened_at, id
 
 # Steps as they stood at the month's end: one done later counts as not done then. case_step_state() is
 # cases.deadlines.step_state's SQL twin.
-_STEP_AT_END = ("case_step_state(CASE WHEN s.done_on <= %(last)s THEN s.done_on END, s.due_on, s.soon_on,"
-                " %(last)s)")
+_STEP_AT_END = "case_step_state(CASE WHEN s.done_on <= %(last)s THEN s.done_on END, s.due_on, s.soon_on, %(last)s)"
 _CASES = f"""
 SELECT c.region_code,
     count(*) FILTER (WHERE c.opened_on BETWEEN %(first)s AND %(last)s),
@@ -230,8 +248,16 @@ GROUP BY c.region_code ORDER BY c.region_code
 """
 
 
-def gather(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timezone: str,
-           references: tuple[ReferenceFigure, ...] = (), population: Population | None = None) -> MonthlyReport:
+def gather(
+    conn: psycopg.Connection,
+    plan: Plan,
+    year: int,
+    month: int,
+    *,
+    timezone: str,
+    references: tuple[ReferenceFigure, ...] = (),
+    population: Population | None = None,
+) -> MonthlyReport:
     from datetime import datetime, time
     from zoneinfo import ZoneInfo
 
@@ -244,30 +270,61 @@ def gather(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timez
     for indicator in plan.indicators:
         increasing = indicator.target.op is Op.INCREASING
         compare = indicator.target.compare
-        report.indicators.append(IndicatorRow(
-            indicator,
-            _figure(conn, plan, indicator, this, previous_range("month_to_date", this, compare) if increasing
-                    else None, timezone=timezone),
-            _figure(conn, plan, indicator, ytd, previous_range("year_to_date", ytd, compare) if increasing
-                    else None, timezone=timezone),
-            _figure(conn, plan, indicator, previous, timezone=timezone),
-            _figure(conn, plan, indicator, last_year, timezone=timezone),
-        ))
-        report.trends[indicator.id] = [_figure(conn, plan, indicator, month_range(y, m), timezone=timezone)
-                                       for y, m in report.trend_months]
+        report.indicators.append(
+            IndicatorRow(
+                indicator,
+                _figure(
+                    conn,
+                    plan,
+                    indicator,
+                    this,
+                    previous_range("month_to_date", this, compare) if increasing else None,
+                    timezone=timezone,
+                ),
+                _figure(
+                    conn,
+                    plan,
+                    indicator,
+                    ytd,
+                    previous_range("year_to_date", ytd, compare) if increasing else None,
+                    timezone=timezone,
+                ),
+                _figure(conn, plan, indicator, previous, timezone=timezone),
+                _figure(conn, plan, indicator, last_year, timezone=timezone),
+            )
+        )
+        report.trends[indicator.id] = [
+            _figure(conn, plan, indicator, month_range(y, m), timezone=timezone) for y, m in report.trend_months
+        ]
         report.regions.extend(_region_rows(conn, plan, indicator, this, timezone=timezone))
     report.regions.sort(key=lambda r: (-(r.shortfall if r.shortfall is not None else -1e9), r.region_code))
     prefix = like_pattern(plan.jurisdiction.code)
-    report.categories = [CategoryRow(Category(c), s, int(t), int(p), int(f))
-                         for c, s, t, p, f in conn.execute(_CATEGORIES, (this.first, this.last, prefix))]
-    report.failures = [
-        FailedSample(sid, day, Category(cat), sub, stype, product, name_of(region), manufacturer, unit, lab,
-                     tuple(FailedItem.model_validate(item) for item in items))
-        for sid, day, cat, sub, stype, product, region, manufacturer, unit, lab, items
-        in conn.execute(_FAILURES, (this.first, this.last, prefix))
+    report.categories = [
+        CategoryRow(Category(c), s, int(t), int(p), int(f))
+        for c, s, t, p, f in conn.execute(_CATEGORIES, (this.first, this.last, prefix))
     ]
-    report.cases = [CaseRow(name_of(region), *map(int, counts)) for region, *counts in conn.execute(
-        _CASES, {"first": this.first, "last": this.last, "pattern": prefix})]
+    report.failures = [
+        FailedSample(
+            sid,
+            day,
+            Category(cat),
+            sub,
+            stype,
+            product,
+            name_of(region),
+            manufacturer,
+            unit,
+            lab,
+            tuple(FailedItem.model_validate(item) for item in items),
+        )
+        for sid, day, cat, sub, stype, product, region, manufacturer, unit, lab, items in conn.execute(
+            _FAILURES, (this.first, this.last, prefix)
+        )
+    ]
+    report.cases = [
+        CaseRow(name_of(region), *map(int, counts))
+        for region, *counts in conn.execute(_CASES, {"first": this.first, "last": this.last, "pattern": prefix})
+    ]
     report.corrections = corrections(conn, plan, year, month, timezone=timezone)
     report.bulletin = gather_bulletin(conn, prefix, year, month, references)
     report.published = published_failures(conn, this.first, this.last, prefix)
@@ -278,11 +335,19 @@ def gather(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timez
     start = datetime.combine(this.first, time(), zone)
     end = datetime.combine(this.last, time(23, 59, 59, 999999), zone)
     for alert_id, indicator_id, region, window, severity, opened, resolved in conn.execute(
-            _ALERTS, {"plan": plan.id, "start": start, "end": end}):
+        _ALERTS, {"plan": plan.id, "start": start, "end": end}
+    ):
         open_at_end = resolved is None or resolved > end
-        report.alerts.append(AlertRow(
-            int(alert_id), plan.indicator(indicator_id).name if indicator_id in {i.id for i in plan.indicators}
-            else indicator_id, name_of(region), window, State(severity),
-            opened.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-            resolved.astimezone(zone).strftime("%Y-%m-%d %H:%M") if resolved else "", open_at_end))
+        report.alerts.append(
+            AlertRow(
+                int(alert_id),
+                plan.indicator(indicator_id).name if indicator_id in {i.id for i in plan.indicators} else indicator_id,
+                name_of(region),
+                window,
+                State(severity),
+                opened.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                resolved.astimezone(zone).strftime("%Y-%m-%d %H:%M") if resolved else "",
+                open_at_end,
+            )
+        )
     return report

@@ -59,12 +59,14 @@ class Correction:
         return self.current.value - self.reported.value
 
 
-def _month_figures(conn: psycopg.Connection, plan: Plan, indicator: Indicator, first: date, *, timezone: str
-                   ) -> dict[str, MonthFigure]:
+def _month_figures(
+    conn: psycopg.Connection, plan: Plan, indicator: Indicator, first: date, *, timezone: str
+) -> dict[str, MonthFigure]:
     """The indicator's figures for the month starting ``first``, per region (jurisdiction and below)."""
     figures = {}
-    for scope, counts in fetch_counts(conn, plan, indicator, month_range(first.year, first.month),
-                                      timezone=timezone).items():
+    for scope, counts in fetch_counts(
+        conn, plan, indicator, month_range(first.year, first.month), timezone=timezone
+    ).items():
         if scope.subcategory:
             continue
         samples, value, _ = measured(indicator, counts)
@@ -72,41 +74,64 @@ def _month_figures(conn: psycopg.Connection, plan: Plan, indicator: Indicator, f
     return figures
 
 
-def close_month(conn: psycopg.Connection, plans: Iterable[Plan], year: int, month: int, *, closed_by: str,
-                note: str | None = None, again: bool = False, timezone: str) -> int:
+def close_month(
+    conn: psycopg.Connection,
+    plans: Iterable[Plan],
+    year: int,
+    month: int,
+    *,
+    closed_by: str,
+    note: str | None = None,
+    again: bool = False,
+    timezone: str,
+) -> int:
     """Freeze every plan's figures for the month; returns how many were stored. ``again`` replaces an earlier
     close (the month was re-reported upward)."""
     first = date(year, month, 1)
     if month_range(year, month).last >= clock.today(timezone):
-        raise MonthNotOverError("the month is not over: close it once its figures are reported upward",
-                                month=first.strftime("%Y-%m"))
+        raise MonthNotOverError(
+            "the month is not over: close it once its figures are reported upward", month=first.strftime("%Y-%m")
+        )
     with conn.transaction():
         if again:
             conn.execute("DELETE FROM month_closes WHERE month = %s", (first,))
-        inserted = conn.execute("INSERT INTO month_closes (month, closed_by, note) VALUES (%s, %s, %s)"
-                                " ON CONFLICT (month) DO NOTHING RETURNING month", (first, closed_by, note)).fetchone()
+        inserted = conn.execute(
+            "INSERT INTO month_closes (month, closed_by, note) VALUES (%s, %s, %s)"
+            " ON CONFLICT (month) DO NOTHING RETURNING month",
+            (first, closed_by, note),
+        ).fetchone()
         if inserted is None:
-            raise MonthAlreadyClosedError("the month is already closed; close it again only after re-reporting it",
-                                          month=first.strftime("%Y-%m"))
-        rows = [(first, plan.id, indicator.id, region, figure.samples, figure.failed, figure.value)
-                for plan in plans if plan.period.start <= month_range(year, month).last
-                for indicator in plan.indicators
-                for region, figure in _month_figures(conn, plan, indicator, first, timezone=timezone).items()]
+            raise MonthAlreadyClosedError(
+                "the month is already closed; close it again only after re-reporting it", month=first.strftime("%Y-%m")
+            )
+        rows = [
+            (first, plan.id, indicator.id, region, figure.samples, figure.failed, figure.value)
+            for plan in plans
+            if plan.period.start <= month_range(year, month).last
+            for indicator in plan.indicators
+            for region, figure in _month_figures(conn, plan, indicator, first, timezone=timezone).items()
+        ]
         with conn.cursor() as cur:
-            cur.executemany("INSERT INTO month_reported_figures (month, plan_id, indicator_id, region_code, samples,"
-                            " failed, value) VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
+            cur.executemany(
+                "INSERT INTO month_reported_figures (month, plan_id, indicator_id, region_code, samples,"
+                " failed, value) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                rows,
+            )
     return len(rows)
 
 
 def closed_months(conn: psycopg.Connection) -> list[tuple[date, str, str | None, int]]:
     """(month, closed by, note, figures) of every closed month, latest first."""
-    return [(m, by, note, int(n)) for m, by, note, n in conn.execute(
-        "SELECT c.month, c.closed_by, c.note, count(f.*) FROM month_closes c"
-        " LEFT JOIN month_reported_figures f USING (month) GROUP BY c.month ORDER BY c.month DESC")]
+    return [
+        (m, by, note, int(n))
+        for m, by, note, n in conn.execute(
+            "SELECT c.month, c.closed_by, c.note, count(f.*) FROM month_closes c"
+            " LEFT JOIN month_reported_figures f USING (month) GROUP BY c.month ORDER BY c.month DESC"
+        )
+    ]
 
 
-def corrections(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timezone: str
-                ) -> list[Correction]:
+def corrections(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, timezone: str) -> list[Correction]:
     """Figures of the plan's closed months before ``year-month`` (up to a year back) that changed since the close:
     more or fewer samples, failures, or another value."""
     first = date(*shift_month(year, month, -CORRECTION_MONTHS), 1)
@@ -115,7 +140,8 @@ def corrections(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, 
         for m, indicator_id, region, samples, failed, value in conn.execute(
             "SELECT month, indicator_id, region_code, samples, failed, value FROM month_reported_figures"
             " WHERE plan_id = %s AND month >= %s AND month < %s ORDER BY month",
-            (plan.id, first, date(year, month, 1)))
+            (plan.id, first, date(year, month, 1)),
+        )
     }
     found = []
     indicators = {i.id: i for i in plan.indicators}
@@ -134,4 +160,5 @@ def corrections(conn: psycopg.Connection, plan: Plan, year: int, month: int, *, 
 def _same(a: MonthFigure, b: MonthFigure) -> bool:
     """Equal counts and values within float noise (the stored value went through a double precision column)."""
     return (a.samples, a.failed) == (b.samples, b.failed) and (
-        a.value == b.value or (a.value is not None and b.value is not None and abs(a.value - b.value) < 1e-9))
+        a.value == b.value or (a.value is not None and b.value is not None and abs(a.value - b.value) < 1e-9)
+    )

@@ -59,8 +59,9 @@ def load_texts(path: Path | None) -> NoticeTexts:
         text = path.read_text(encoding="utf-8") if path else _shipped()
         return NoticeTexts.model_validate(yaml.safe_load(text))
     except (OSError, yaml.YAMLError, ValueError) as exc:
-        raise ConfigError("the notice texts file is unreadable or invalid", file=str(path),
-                          error=str(exc).splitlines()[0]) from exc
+        raise ConfigError(
+            "the notice texts file is unreadable or invalid", file=str(path), error=str(exc).splitlines()[0]
+        ) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +130,9 @@ def build_notice(report: MonthlyReport, texts: NoticeTexts, *, bureau: str, numb
     notice = Notice(bureau, number.format(**values), fullwidth(texts.title.format(**values)), issued, scope)
     food = [f for f in report.failures if f.category is Category.FOOD]
     classes = sorted(b.classes, key=lambda r: class_order(r.key or "未分类"))
-    notice.classes = [ClassLine(r.key or "未分类", r.month.batches, r.month.failed, shown_text(r.month.rate))
-                      for r in classes]
+    notice.classes = [
+        ClassLine(r.key or "未分类", r.month.batches, r.month.failed, shown_text(r.month.rate)) for r in classes
+    ]
     total = b.total.month if b.total else None
     if total is not None and total.batches:
         notice.total = ClassLine("合计", total.batches, total.failed, shown_text(total.rate))
@@ -142,16 +144,28 @@ def build_notice(report: MonthlyReport, texts: NoticeTexts, *, bureau: str, numb
         notice.paragraphs["总体情况"] = fullwidth(texts.overview_none.format(**values))
     else:
         names = [c.name for c in notice.classes if c.name != "未分类"]
-        notice.paragraphs["总体情况"] = fullwidth(texts.overview.format(
-            **values, classes="、".join(names[:6]), class_count=len(names), batches=notice.total.batches,
-            passed=notice.total.batches - notice.total.failed, failed=notice.total.failed, rate=notice.total.rate))
-        notice.paragraphs["抽检依据"] = fullwidth(texts.basis.format(
-            **values, standards=_standards(texts, [n.note for n in noted])))
+        notice.paragraphs["总体情况"] = fullwidth(
+            texts.overview.format(
+                **values,
+                classes="、".join(names[:6]),
+                class_count=len(names),
+                batches=notice.total.batches,
+                passed=notice.total.batches - notice.total.failed,
+                failed=notice.total.failed,
+                rate=notice.total.rate,
+            )
+        )
+        notice.paragraphs["抽检依据"] = fullwidth(
+            texts.basis.format(**values, standards=_standards(texts, [n.note for n in noted]))
+        )
         notice.paragraphs["判定原则"] = fullwidth(texts.one_item_rule.format(**values))
     notice.problems = _problems(food)
     if notice.problems:
-        notice.paragraphs["问题类型"] = fullwidth(texts.problems_intro + "；".join(
-            f"{p.name}问题占抽检不合格样品总量的{p.share}" for p in notice.problems) + "。")
+        notice.paragraphs["问题类型"] = fullwidth(
+            texts.problems_intro
+            + "；".join(f"{p.name}问题占抽检不合格样品总量的{p.share}" for p in notice.problems)
+            + "。"
+        )
     if food:
         notice.paragraphs["核查处置"] = fullwidth(texts.handling.format(**values))
     notice.paragraphs["消费提示"] = fullwidth(texts.consumer_tips.format(**values))
@@ -170,8 +184,11 @@ def _problems(food: list[FailedSample]) -> list[ProblemLine]:
     for failure in food:
         kinds = {problem_type(failure.category, i.item) or UNCLASSIFIED for i in failure.items}
         samples.update(kinds)
-    lines = [ProblemLine(kind, n, shown_text(rate(n, len(food)))) for kind, n in samples.most_common()
-             if kind != UNCLASSIFIED]
+    lines = [
+        ProblemLine(kind, n, shown_text(rate(n, len(food))))
+        for kind, n in samples.most_common()
+        if kind != UNCLASSIFIED
+    ]
     if UNCLASSIFIED in samples:
         n = samples[UNCLASSIFIED]
         lines.append(ProblemLine("其他", n, shown_text(rate(n, len(food)))))

@@ -22,9 +22,19 @@ EMPTY = "/"  # what published notices print in a cell with nothing to say
 _NUMERALS = "一二三四五六七八九十"
 # The annex's columns, in the published order, and their share of the landscape page's width.
 ANNEX_COLUMNS: tuple[tuple[str, float], ...] = (
-    ("序号", 0.035), ("标称生产企业名称", 0.10), ("标称生产企业地址", 0.12), ("被抽样单位名称", 0.10),
-    ("被抽样单位地址", 0.12), ("食品名称", 0.065), ("规格型号", 0.05), ("商标", 0.045), ("生产日期/批号", 0.065),
-    ("不合格项目║检验结果║标准值", 0.135), ("分类", 0.06), ("检验机构", 0.07), ("备注", 0.035),
+    ("序号", 0.035),
+    ("标称生产企业名称", 0.10),
+    ("标称生产企业地址", 0.12),
+    ("被抽样单位名称", 0.10),
+    ("被抽样单位地址", 0.12),
+    ("食品名称", 0.065),
+    ("规格型号", 0.05),
+    ("商标", 0.045),
+    ("生产日期/批号", 0.065),
+    ("不合格项目║检验结果║标准值", 0.135),
+    ("分类", 0.06),
+    ("检验机构", 0.07),
+    ("备注", 0.035),
 )  # names of reports.published.PUBLISHED_COLUMNS (a unit test checks)
 
 
@@ -48,24 +58,47 @@ def _styles() -> dict[str, Any]:
     from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_LEFT, TA_RIGHT
     from reportlab.lib.styles import ParagraphStyle
 
-    base = ParagraphStyle("body", fontName=FONT, fontSize=11.5, leading=20, wordWrap="CJK", alignment=TA_JUSTIFY,
-                          firstLineIndent=23)
+    base = ParagraphStyle(
+        "body", fontName=FONT, fontSize=11.5, leading=20, wordWrap="CJK", alignment=TA_JUSTIFY, firstLineIndent=23
+    )
     return {
         "body": base,
-        "bureau": ParagraphStyle("bureau", parent=base, fontSize=20, leading=30, alignment=TA_CENTER,
-                                 firstLineIndent=0, textColor=HexColor("#C00000")),
+        "bureau": ParagraphStyle(
+            "bureau",
+            parent=base,
+            fontSize=20,
+            leading=30,
+            alignment=TA_CENTER,
+            firstLineIndent=0,
+            textColor=HexColor("#C00000"),
+        ),
         "number": ParagraphStyle("number", parent=base, alignment=TA_CENTER, firstLineIndent=0),
-        "title": ParagraphStyle("title", parent=base, fontSize=16, leading=26, alignment=TA_CENTER,
-                                firstLineIndent=0, spaceBefore=8, spaceAfter=10),
-        "heading": ParagraphStyle("heading", parent=base, fontSize=12.5, leading=22, firstLineIndent=23,
-                                  spaceBefore=6),
-        "caption": ParagraphStyle("caption", parent=base, fontSize=10.5, leading=16, alignment=TA_CENTER,
-                                  firstLineIndent=0, spaceBefore=6, spaceAfter=4),
+        "title": ParagraphStyle(
+            "title",
+            parent=base,
+            fontSize=16,
+            leading=26,
+            alignment=TA_CENTER,
+            firstLineIndent=0,
+            spaceBefore=8,
+            spaceAfter=10,
+        ),
+        "heading": ParagraphStyle("heading", parent=base, fontSize=12.5, leading=22, firstLineIndent=23, spaceBefore=6),
+        "caption": ParagraphStyle(
+            "caption",
+            parent=base,
+            fontSize=10.5,
+            leading=16,
+            alignment=TA_CENTER,
+            firstLineIndent=0,
+            spaceBefore=6,
+            spaceAfter=4,
+        ),
         "cell": ParagraphStyle("cell", parent=base, fontSize=9, leading=12, firstLineIndent=0, alignment=TA_LEFT),
-        "cell_c": ParagraphStyle("cell_c", parent=base, fontSize=9, leading=12, firstLineIndent=0,
-                                 alignment=TA_CENTER),
-        "annex_cell": ParagraphStyle("annex_cell", parent=base, fontSize=7.5, leading=9.5, firstLineIndent=0,
-                                     alignment=TA_LEFT),
+        "cell_c": ParagraphStyle("cell_c", parent=base, fontSize=9, leading=12, firstLineIndent=0, alignment=TA_CENTER),
+        "annex_cell": ParagraphStyle(
+            "annex_cell", parent=base, fontSize=7.5, leading=9.5, firstLineIndent=0, alignment=TA_LEFT
+        ),
         "sign": ParagraphStyle("sign", parent=base, alignment=TA_RIGHT, firstLineIndent=0),
         "small": ParagraphStyle("small", parent=base, fontSize=9.5, leading=15, firstLineIndent=0),
     }
@@ -108,21 +141,29 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br/>")
 
 
-def _table(rows: list[list[str]], widths: list[float], styles: dict[str, Any], *, numeric: set[int],
-           cell: str = "cell") -> Any:
+def _table(
+    rows: list[list[str]], widths: list[float], styles: dict[str, Any], *, numeric: set[int], cell: str = "cell"
+) -> Any:
     from reportlab.lib import colors
     from reportlab.platypus import Table, TableStyle
 
     Paragraph = _paragraph_class()  # noqa: N806 - a class
-    data = [[Paragraph(_escape(text), styles["cell_c" if r == 0 or c in numeric else cell])
-             for c, text in enumerate(row)] for r, row in enumerate(rows)]
+    data = [
+        [Paragraph(_escape(text), styles["cell_c" if r == 0 or c in numeric else cell]) for c, text in enumerate(row)]
+        for r, row in enumerate(rows)
+    ]
     table = Table(data, colWidths=widths, repeatRows=1)
-    table.setStyle(TableStyle([
-        ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#EEEEEE")),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-    ]))
+    table.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#EEEEEE")),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("TOPPADDING", (0, 0), (-1, -1), 2),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+            ]
+        )
+    )
     return table
 
 
@@ -197,9 +238,11 @@ def _body(notice: Notice, styles: dict[str, Any]) -> list[Any]:
 
     Paragraph = _paragraph_class()  # noqa: N806 - a class
     body = _Sections(styles)
-    body.story += [Paragraph(_escape(notice.bureau), styles["bureau"]),
-                   Paragraph(_escape(fullwidth(f"（{notice.number}）")), styles["number"]),
-                   Paragraph(_title(notice.title), styles["title"])]
+    body.story += [
+        Paragraph(_escape(notice.bureau), styles["bureau"]),
+        Paragraph(_escape(fullwidth(f"（{notice.number}）")), styles["number"]),
+        Paragraph(_title(notice.title), styles["title"]),
+    ]
     body.heading("总体情况")
     for key in ("总体情况", "抽检依据", "判定原则"):
         if key in notice.paragraphs:
@@ -209,14 +252,20 @@ def _body(notice: Notice, styles: dict[str, Any]) -> list[Any]:
         rows += [[str(i), c.name, str(c.batches), str(c.failed), c.rate] for i, c in enumerate(notice.classes, 1)]
         if notice.total is not None:
             rows.append(["", "合计", str(notice.total.batches), str(notice.total.failed), notice.total.rate])
-        body.story.append(KeepTogether([
-            Paragraph(f"表1 {_escape(notice.scope)}分大类情况", styles["caption"]),
-            _table(rows, [1.4 * cm, 5.6 * cm, 2.8 * cm, 2.8 * cm, 2.8 * cm], styles, numeric={0, 2, 3, 4})]))
+        body.story.append(
+            KeepTogether(
+                [
+                    Paragraph(f"表1 {_escape(notice.scope)}分大类情况", styles["caption"]),
+                    _table(rows, [1.4 * cm, 5.6 * cm, 2.8 * cm, 2.8 * cm, 2.8 * cm], styles, numeric={0, 2, 3, 4}),
+                ]
+            )
+        )
     if notice.problems:
         body.heading("不合格项目问题类型")
         body.paragraph(notice.paragraphs["问题类型"])
-        body.story.append(KeepTogether([
-            _chart(notice), Paragraph("图1 不合格样品问题类型分布（按样品批次计）", styles["caption"])]))
+        body.story.append(
+            KeepTogether([_chart(notice), Paragraph("图1 不合格样品问题类型分布（按样品批次计）", styles["caption"])])
+        )
     if "核查处置" in notice.paragraphs:
         body.heading("核查处置情况")
         body.paragraph(notice.paragraphs["核查处置"])
@@ -224,8 +273,12 @@ def _body(notice: Notice, styles: dict[str, Any]) -> list[Any]:
         body.heading("不合格项目风险解析")
         for n, item in enumerate(notice.notes, 1):
             note = item.note
-            body.paragraph(fullwidth(f"（{_NUMERALS[n - 1]}）{item.item}。{note.what}{note.health}"
-                                     f"{note.causes.rstrip('。')}，可能导致该项目不合格。依据：{note.standard}。"))
+            body.paragraph(
+                fullwidth(
+                    f"（{_NUMERALS[n - 1]}）{item.item}。{note.what}{note.health}"
+                    f"{note.causes.rstrip('。')}，可能导致该项目不合格。依据：{note.standard}。"
+                )
+            )
     tail = len(body.story)
     body.heading("消费提示")
     body.paragraph(notice.paragraphs["消费提示"])
@@ -233,8 +286,11 @@ def _body(notice: Notice, styles: dict[str, Any]) -> list[Any]:
     del body.story[tail:]
     if notice.annex:
         closing += [Spacer(1, 8), Paragraph(_escape(f"附件：{notice.annex_title}"), styles["small"])]
-    closing += [Spacer(1, 18), Paragraph(_escape(notice.bureau), styles["sign"]),
-                Paragraph(f"{notice.issued.year}年{notice.issued.month}月{notice.issued.day}日", styles["sign"])]
+    closing += [
+        Spacer(1, 18),
+        Paragraph(_escape(notice.bureau), styles["sign"]),
+        Paragraph(f"{notice.issued.year}年{notice.issued.month}月{notice.issued.day}日", styles["sign"]),
+    ]
     body.story.append(KeepTogether(closing))  # the signature never stands alone on a page
     return body.story
 
@@ -244,10 +300,15 @@ def _annex(notice: Notice, styles: dict[str, Any], width: float) -> list[Any]:
 
     Paragraph = _paragraph_class()  # noqa: N806 - a class
     widths = [width * share / sum(s for _, s in ANNEX_COLUMNS) for _, share in ANNEX_COLUMNS]
-    return [NextPageTemplate("annex"), PageBreak(), Paragraph("附件", styles["small"]),
-            Paragraph(_escape(notice.annex_title), styles["title"]),
-            Paragraph(_escape(notice.declaration), styles["small"]), Spacer(1, 6),
-            _table(_annex_rows(notice.annex), widths, styles, numeric={0}, cell="annex_cell")]
+    return [
+        NextPageTemplate("annex"),
+        PageBreak(),
+        Paragraph("附件", styles["small"]),
+        Paragraph(_escape(notice.annex_title), styles["title"]),
+        Paragraph(_escape(notice.declaration), styles["small"]),
+        Spacer(1, 6),
+        _table(_annex_rows(notice.annex), widths, styles, numeric={0}, cell="annex_cell"),
+    ]
 
 
 def write_notice_pdf(notice: Notice, path: Path) -> Path:
@@ -265,13 +326,25 @@ def write_notice_pdf(notice: Notice, path: Path) -> Path:
         canvas.drawCentredString(canvas._pagesize[0] / 2, 0.8 * cm, f"— {doc.page} —")  # this page's width
         canvas.restoreState()
 
-    doc = BaseDocTemplate(str(path), pagesize=A4, title=notice.title, author=notice.bureau, creator=notice.bureau,
-                          subject=notice.number)
-    doc.addPageTemplates([
-        PageTemplate("portrait", [Frame(2.6 * cm, 2.2 * cm, A4[0] - 5.0 * cm, A4[1] - 4.6 * cm)],
-                     onPage=page_number, pagesize=A4),
-        PageTemplate("annex", [Frame(1.2 * cm, 1.4 * cm, wide[0] - 2.4 * cm, wide[1] - 2.8 * cm)],
-                     onPage=page_number, pagesize=wide)])
+    doc = BaseDocTemplate(
+        str(path), pagesize=A4, title=notice.title, author=notice.bureau, creator=notice.bureau, subject=notice.number
+    )
+    doc.addPageTemplates(
+        [
+            PageTemplate(
+                "portrait",
+                [Frame(2.6 * cm, 2.2 * cm, A4[0] - 5.0 * cm, A4[1] - 4.6 * cm)],
+                onPage=page_number,
+                pagesize=A4,
+            ),
+            PageTemplate(
+                "annex",
+                [Frame(1.2 * cm, 1.4 * cm, wide[0] - 2.4 * cm, wide[1] - 2.8 * cm)],
+                onPage=page_number,
+                pagesize=wide,
+            ),
+        ]
+    )
     story = _body(notice, styles)
     if notice.annex:
         story += _annex(notice, styles, wide[0] - 2.4 * cm)

@@ -53,8 +53,9 @@ def _setup_fonts() -> Any:
         raise ConfigError("no CJK font for the PDF: install Debian's fonts-wqy-microhei", looked_in=CJK_FONT_FILES[0])
     for path in found:
         font_manager.fontManager.addfont(path)
-    pyplot.rcParams.update({"font.family": CJK_FAMILY, "pdf.fonttype": 42, "axes.unicode_minus": False,
-                            "svg.hashsalt": "qsmon"})
+    pyplot.rcParams.update(
+        {"font.family": CJK_FAMILY, "pdf.fonttype": 42, "axes.unicode_minus": False, "svg.hashsalt": "qsmon"}
+    )
     plain_chart_text(pyplot.rcParams)  # names are text, never mathtext ($\y$ broke the report)
     return pyplot
 
@@ -74,25 +75,51 @@ def _page(plt: Any, title: str) -> Any:
 def _summary_page(plt: Any, report: MonthlyReport, masthead: Masthead) -> Any:
     fig = plt.figure(figsize=A4)
     fig.text(0.92, 0.965, "内部资料 注意保存", fontsize=9, color="#C00000", ha="right")
-    fig.text(0.5, 0.935, f"{report.plan.jurisdiction.name}{report.label}质量指标月报", fontsize=16, weight="bold",
-             ha="center")
+    fig.text(
+        0.5,
+        0.935,
+        f"{report.plan.jurisdiction.name}{report.label}质量指标月报",
+        fontsize=16,
+        weight="bold",
+        ha="center",
+    )
     fig.text(0.5, 0.91, fullwidth(f"（{report.plan.title}）"), fontsize=10, ha="center")
-    fig.text(0.5, 0.89, f"编制单位：{masthead.bureau}　　编制日期：{masthead.issued.year}年{masthead.issued.month}月"
-             f"{masthead.issued.day}日", fontsize=9.5, ha="center", color="#333333")
+    fig.text(
+        0.5,
+        0.89,
+        f"编制单位：{masthead.bureau}　　编制日期：{masthead.issued.year}年{masthead.issued.month}月"
+        f"{masthead.issued.day}日",
+        fontsize=9.5,
+        ha="center",
+        color="#333333",
+    )
     y = 0.86
     for line in _wrap(summary(report), 40):
         fig.text(0.08, y, line, fontsize=11)
         y -= 0.022
-    rows = [[r.indicator.name[:22], number(r.month.value, r.indicator.measure),
-             number(r.year_to_date.value, r.indicator.measure), target_text(r.indicator), label(r.state),
-             str(r.month.samples)] for r in report.indicators]
+    rows = [
+        [
+            r.indicator.name[:22],
+            number(r.month.value, r.indicator.measure),
+            number(r.year_to_date.value, r.indicator.measure),
+            target_text(r.indicator),
+            label(r.state),
+            str(r.month.samples),
+        ]
+        for r in report.indicators
+    ]
     ax = fig.add_axes((0.05, 0.05, 0.9, max(0.1, y - 0.08)))
     ax.axis("off")
     if not rows:
         ax.text(0.02, 0.9, NO_DATA, fontsize=10, transform=ax.transAxes)
         return fig
-    table = ax.table(cellText=rows, colLabels=["指标", "本月", "本年累计", "目标", "状态", "样本"], loc="upper center",
-                     colWidths=[0.42, 0.11, 0.11, 0.18, 0.09, 0.09], cellLoc="center")
+    table = ax.table(
+        cellText=rows,
+        colLabels=["指标", "本月", "本年累计", "目标", "状态", "样本"],
+        loc="upper center",
+        colWidths=[0.42, 0.11, 0.11, 0.18, 0.09, 0.09],
+        cellLoc="center",
+    )
     table.auto_set_font_size(False)
     table.set_fontsize(8.5)
     table.scale(1, 1.35)
@@ -111,18 +138,23 @@ def _trend_pages(plt: Any, report: MonthlyReport) -> list[Any]:
     for start in range(0, len(charted), 6):
         fig, axes = plt.subplots(3, 2, figsize=A4)
         fig.suptitle("近13个月趋势(虚线为目标)", fontsize=13)
-        for ax, row in zip(axes.flat, charted[start:start + 6], strict=False):
+        for ax, row in zip(axes.flat, charted[start : start + 6], strict=False):
             indicator = row.indicator
             values = [f.value for f in report.trends[indicator.id]]
-            ax.plot(range(len(months)), [v if v is not None else float("nan") for v in values], marker="o",
-                    markersize=3, color="#1F4E79")  # NaN leaves a gap: no samples is not zero
+            ax.plot(
+                range(len(months)),
+                [v if v is not None else float("nan") for v in values],
+                marker="o",
+                markersize=3,
+                color="#1F4E79",
+            )  # NaN leaves a gap: no samples is not zero
             if indicator.target.value is not None:
                 ax.axhline(indicator.target.value, color="#C00000", linestyle="--", linewidth=1)
             ax.set_title("\n".join(_wrap(indicator.name, 20)), fontsize=9)
             ax.set_xticks(range(0, len(months), 3), [months[i] for i in range(0, len(months), 3)], fontsize=7)
             ax.tick_params(axis="y", labelsize=7)
             ax.grid(alpha=0.3)
-        for ax in list(axes.flat)[len(charted[start:start + 6]):]:
+        for ax in list(axes.flat)[len(charted[start : start + 6]) :]:
             ax.axis("off")
         fig.tight_layout(rect=(0, 0, 1, 0.96))
         pages.append(fig)
@@ -143,11 +175,24 @@ def _ranking_page(plt: Any, report: MonthlyReport) -> Any | None:
     ax.set_xlabel("低于目标的百分点(正值为未达标)", fontsize=9)
     table_ax = fig.add_axes((0.05, 0.05, 0.9, 0.38))
     table_ax.axis("off")
-    rows = [[str(i + 1), r.region_name, r.indicator.name[:18], str(r.figure.samples),
-             number(r.figure.value, r.indicator.measure),
-             target_text(r.indicator), printed(Cell(r.shortfall, "points"))] for i, r in enumerate(ranked)]
-    table = table_ax.table(cellText=rows, colLabels=["排名", "地区", "指标", "样本", "本月", "目标", "差距"],
-                           loc="upper center", colWidths=[0.07, 0.13, 0.38, 0.09, 0.11, 0.13, 0.09])
+    rows = [
+        [
+            str(i + 1),
+            r.region_name,
+            r.indicator.name[:18],
+            str(r.figure.samples),
+            number(r.figure.value, r.indicator.measure),
+            target_text(r.indicator),
+            printed(Cell(r.shortfall, "points")),
+        ]
+        for i, r in enumerate(ranked)
+    ]
+    table = table_ax.table(
+        cellText=rows,
+        colLabels=["排名", "地区", "指标", "样本", "本月", "目标", "差距"],
+        loc="upper center",
+        colWidths=[0.07, 0.13, 0.38, 0.09, 0.11, 0.13, 0.09],
+    )
     table.auto_set_font_size(False)
     table.set_fontsize(8)
     return fig
@@ -162,14 +207,22 @@ def _cases_page(plt: Any, report: MonthlyReport) -> Any | None:
     ax = fig.add_axes((0.15, 0.55, 0.75, 0.35))
     shown = report.cases[:15]
     ax.barh(range(len(shown)), [c.overdue_at_month_end for c in shown], color="#C00000", label="月末超期")
-    ax.barh(range(len(shown)), [c.open_at_month_end - c.overdue_at_month_end for c in shown],
-            left=[c.overdue_at_month_end for c in shown], color="#A5A5A5", label="月末在办(未超期)")
+    ax.barh(
+        range(len(shown)),
+        [c.open_at_month_end - c.overdue_at_month_end for c in shown],
+        left=[c.overdue_at_month_end for c in shown],
+        color="#A5A5A5",
+        label="月末在办(未超期)",
+    )
     ax.set_yticks(range(len(shown)), [c.region for c in shown], fontsize=8)
     ax.legend(fontsize=8)
     table_ax = fig.add_axes((0.05, 0.05, 0.9, 0.45))
     table_ax.axis("off")
-    drawn = table_ax.table(cellText=[[str(cell.value) for cell in row] for row in table.rows],
-                           colLabels=list(table.columns), loc="upper center")
+    drawn = table_ax.table(
+        cellText=[[str(cell.value) for cell in row] for row in table.rows],
+        colLabels=list(table.columns),
+        loc="upper center",
+    )
     drawn.auto_set_font_size(False)
     drawn.set_fontsize(8)
     return fig
@@ -222,8 +275,7 @@ def _bulletin_page(plt: Any, report: MonthlyReport) -> Any:
     if problems:
         ax = fig.add_axes((0.30, 0.04, 0.58, 0.2))
         bars = ax.barh(range(len(problems)), [p.share for p in problems], color="#1F4E79")
-        ax.bar_label(bars, labels=[f"{shown_text(p.share)}（{p.items}项次）" for p in problems], fontsize=7,
-                     padding=2)
+        ax.bar_label(bars, labels=[f"{shown_text(p.share)}（{p.items}项次）" for p in problems], fontsize=7, padding=2)
         ax.set_xlim(0, max(p.share for p in problems) * 1.3)
         ax.set_yticks(range(len(problems)), [p.name for p in problems], fontsize=7.5)
         ax.invert_yaxis()
@@ -236,8 +288,12 @@ def _bulletin_page(plt: Any, report: MonthlyReport) -> Any:
 def _bulletin_tables_page(plt: Any, report: MonthlyReport) -> Any:
     """分环节, 分抽检类型 (risk monitoring as 问题发现率), 参照数据 and 风险解析, each under its title."""
     fig = plt.figure(figsize=A4)
-    boxes = [(stages(report), 0.70, 0.22, 8, 10), (sampling_types(report), 0.50, 0.16, 8, 10),
-             (references(report), 0.33, 0.13, 8, 12), (risk_analysis(report), 0.03, 0.26, 4, 14)]
+    boxes = [
+        (stages(report), 0.70, 0.22, 8, 10),
+        (sampling_types(report), 0.50, 0.16, 8, 10),
+        (references(report), 0.33, 0.13, 8, 12),
+        (risk_analysis(report), 0.03, 0.26, 4, 14),
+    ]
     for table, bottom, height, max_rows, width in boxes:
         fig.text(0.04, bottom + height + 0.012, table.title, fontsize=9.5, weight="bold")
         if table.rows:
@@ -260,12 +316,27 @@ def write_pdf(report: MonthlyReport, path: Path, masthead: Masthead) -> Path:
     from matplotlib.backends.backend_pdf import PdfPages
 
     # No creation date: re-rendering the same month gives the same bytes.
-    with PdfPages(path, metadata={"Title": f"{report.plan.title} {report.label}质量指标月报", "Creator": "qsmon",
-                                  "CreationDate": None, "Producer": "qsmon"}) as pdf:
-        extra = [page for page in (_ranking_page(plt, report), _cases_page(plt, report),
-                                   _corrections_page(plt, report)) if page is not None]
-        pages = [_summary_page(plt, report, masthead), _bulletin_page(plt, report), _bulletin_tables_page(plt, report),
-                 *_trend_pages(plt, report), *extra]
+    with PdfPages(
+        path,
+        metadata={
+            "Title": f"{report.plan.title} {report.label}质量指标月报",
+            "Creator": "qsmon",
+            "CreationDate": None,
+            "Producer": "qsmon",
+        },
+    ) as pdf:
+        extra = [
+            page
+            for page in (_ranking_page(plt, report), _cases_page(plt, report), _corrections_page(plt, report))
+            if page is not None
+        ]
+        pages = [
+            _summary_page(plt, report, masthead),
+            _bulletin_page(plt, report),
+            _bulletin_tables_page(plt, report),
+            *_trend_pages(plt, report),
+            *extra,
+        ]
         for fig in pages:
             pdf.savefig(fig)
             plt.close(fig)

@@ -25,8 +25,22 @@ from qsmon.schema import FailedItem
 from qsmon.vocab import Category, RetestStatus
 
 PUBLISHED_COLUMNS: tuple[str, ...] = (
-    "序号", "标称生产企业名称", "标称生产企业地址", "被抽样单位名称", "被抽样单位地址", "食品名称", "规格型号", "商标",
-    "生产日期/批号", "不合格项目║检验结果║标准值", "分类", "公告号", "公告日期", "任务来源", "检验机构", "备注",
+    "序号",
+    "标称生产企业名称",
+    "标称生产企业地址",
+    "被抽样单位名称",
+    "被抽样单位地址",
+    "食品名称",
+    "规格型号",
+    "商标",
+    "生产日期/批号",
+    "不合格项目║检验结果║标准值",
+    "分类",
+    "公告号",
+    "公告日期",
+    "任务来源",
+    "检验机构",
+    "备注",
 )
 _WIDTHS = dict(zip(PUBLISHED_COLUMNS, (6, 28, 36, 28, 36, 16, 12, 10, 14, 44, 14, 16, 12, 24, 28, 12), strict=True))
 
@@ -58,13 +72,22 @@ class PublishedFailure:
 
     def cells(self, number: int) -> dict[str, object]:
         return {
-            "序号": number, "标称生产企业名称": self.manufacturer, "标称生产企业地址": self.manufacturer_address,
-            "被抽样单位名称": self.sampled_unit, "被抽样单位地址": self.sampled_unit_address, "食品名称": self.product,
-            "规格型号": self.spec, "商标": self.brand, "生产日期/批号": self.batch,
-            "不合格项目║检验结果║标准值": items_published(self.items), "分类": self.food_class,
+            "序号": number,
+            "标称生产企业名称": self.manufacturer,
+            "标称生产企业地址": self.manufacturer_address,
+            "被抽样单位名称": self.sampled_unit,
+            "被抽样单位地址": self.sampled_unit_address,
+            "食品名称": self.product,
+            "规格型号": self.spec,
+            "商标": self.brand,
+            "生产日期/批号": self.batch,
+            "不合格项目║检验结果║标准值": items_published(self.items),
+            "分类": self.food_class,
             "公告号": self.announcement_no,
             "公告日期": self.announcement_date.isoformat() if self.announcement_date else None,
-            "任务来源": self.task_source, "检验机构": self.lab, "备注": label(self.retest) if self.retest else None,
+            "任务来源": self.task_source,
+            "检验机构": self.lab,
+            "备注": label(self.retest) if self.retest else None,
         }
 
 
@@ -88,8 +111,12 @@ def class_order(name: str) -> tuple[int, str]:
 
 def published_order(failure: PublishedFailure) -> tuple[object, ...]:
     """Notices list failed products by 分类 in the 细则's order, then by announcement and sample."""
-    return (failure.category.value, class_order(failure.food_class), failure.announcement_date or date.min,
-            failure.sample_id)
+    return (
+        failure.category.value,
+        class_order(failure.food_class),
+        failure.announcement_date or date.min,
+        failure.sample_id,
+    )
 
 
 _FAILURES = f"""
@@ -107,19 +134,60 @@ ORDER BY f.day, f.sample_id
 def published_failures(conn: psycopg.Connection, first: date, last: date, pattern: str) -> list[PublishedFailure]:
     """Every current failed sample of the days, one row each, with what its announcement published, in the
     published order (:func:`published_order`)."""
-    return sorted((PublishedFailure(Category(category), sid, mf, mf_addr, unit, unit_addr, product, spec, brand, batch,
-                             tuple(FailedItem.model_validate(i) for i in items), food_class or "", no, on, task, lab,
-                             RetestStatus(retest) if retest else None)
-            for category, sid, mf, mf_addr, unit, unit_addr, product, spec, brand, batch, items, food_class, no, on,
-            task, lab, retest in conn.execute(_FAILURES, (first, last, pattern))), key=published_order)
+    return sorted(
+        (
+            PublishedFailure(
+                Category(category),
+                sid,
+                mf,
+                mf_addr,
+                unit,
+                unit_addr,
+                product,
+                spec,
+                brand,
+                batch,
+                tuple(FailedItem.model_validate(i) for i in items),
+                food_class or "",
+                no,
+                on,
+                task,
+                lab,
+                RetestStatus(retest) if retest else None,
+            )
+            for (
+                category,
+                sid,
+                mf,
+                mf_addr,
+                unit,
+                unit_addr,
+                product,
+                spec,
+                brand,
+                batch,
+                items,
+                food_class,
+                no,
+                on,
+                task,
+                lab,
+                retest,
+            ) in conn.execute(_FAILURES, (first, last, pattern))
+        ),
+        key=published_order,
+    )
 
 
 def public_columns(chosen: Sequence[str]) -> tuple[str, ...]:
     """The published columns to write: all, or the chosen ones in the published order (序号 always first)."""
     unknown = sorted(set(chosen) - set(PUBLISHED_COLUMNS))
     if unknown:
-        raise ConfigError("QSMON_PUBLIC_FAILURE_COLUMNS names columns the published layout does not have",
-                          unknown="、".join(unknown), columns="、".join(PUBLISHED_COLUMNS))
+        raise ConfigError(
+            "QSMON_PUBLIC_FAILURE_COLUMNS names columns the published layout does not have",
+            unknown="、".join(unknown),
+            columns="、".join(PUBLISHED_COLUMNS),
+        )
     if not chosen:
         return PUBLISHED_COLUMNS
     return tuple(c for c in PUBLISHED_COLUMNS if c == "序号" or c in chosen)
@@ -128,8 +196,15 @@ def public_columns(chosen: Sequence[str]) -> tuple[str, ...]:
 EMPTY = "/"  # what notices print in a cell with nothing to say
 
 
-def write_published(rows: Sequence[PublishedFailure], title: str, path: Path, columns: Sequence[str], *,
-                    created: datetime, declaration: str = "") -> Path:
+def write_published(
+    rows: Sequence[PublishedFailure],
+    title: str,
+    path: Path,
+    columns: Sequence[str],
+    *,
+    created: datetime,
+    declaration: str = "",
+) -> Path:
     """The annex as notices publish it: a title, the declaration line, the header repeated on every printed page,
     landscape A4 fitted to the width, "/" in empty cells."""
     book = xlsxwriter.Workbook(str(path), SAFE_XLSX)
@@ -138,8 +213,14 @@ def write_published(rows: Sequence[PublishedFailure], title: str, path: Path, co
     others = [r for r in rows if r.category is not Category.FOOD]
     _sheet(book, "不合格产品信息", (title, declaration), food, columns, columns)
     if others:
-        _sheet(book, OTHER_PRODUCTS_SHEET, (title.replace("不合格产品信息", OTHER_PRODUCTS_SHEET), declaration), others,
-               columns, [PRODUCT_COLUMN.get(c, c) for c in columns])
+        _sheet(
+            book,
+            OTHER_PRODUCTS_SHEET,
+            (title.replace("不合格产品信息", OTHER_PRODUCTS_SHEET), declaration),
+            others,
+            columns,
+            [PRODUCT_COLUMN.get(c, c) for c in columns],
+        )
     book.close()
     return path
 
@@ -147,8 +228,14 @@ def write_published(rows: Sequence[PublishedFailure], title: str, path: Path, co
 HEADER_ROW = 2  # under the title and the declaration
 
 
-def _sheet(book: xlsxwriter.Workbook, name: str, heading: tuple[str, str], rows: Sequence[PublishedFailure],
-           columns: Sequence[str], headers: Sequence[str]) -> None:
+def _sheet(
+    book: xlsxwriter.Workbook,
+    name: str,
+    heading: tuple[str, str],
+    rows: Sequence[PublishedFailure],
+    columns: Sequence[str],
+    headers: Sequence[str],
+) -> None:
     title, declaration = heading
     sheet = book.add_worksheet(name)
     header = book.add_format({"bold": True, "border": 1, "text_wrap": True, "align": "center", "valign": "vcenter"})

@@ -30,31 +30,56 @@ log = logging.getLogger("qsmon.reports")
 FORMATS = ("xlsx", "pdf", "csv")
 
 
-def write_report(settings: Settings, plan: Plan, year: int, month: int, out: Path,
-                 formats: Sequence[str] = FORMATS, *, notify: Sequence[str] = ()) -> list[Path]:
+def write_report(
+    settings: Settings,
+    plan: Plan,
+    year: int,
+    month: int,
+    out: Path,
+    formats: Sequence[str] = FORMATS,
+    *,
+    notify: Sequence[str] = (),
+) -> list[Path]:
     """Write (or overwrite, identically for the same data) the month's report; returns the files.
 
     ``notify`` names channels of ``QSMON_CHANNELS_FILE`` that receive the summary (and, by mail, the files).
     """
     out.mkdir(parents=True, exist_ok=True)
     with connect(settings.dsn) as conn:
-        report = gather(conn, plan, year, month, timezone=settings.timezone,
-                        references=load_references(settings.reference_figures_file),
-                        population=load_population(settings.population_file))
+        report = gather(
+            conn,
+            plan,
+            year,
+            month,
+            timezone=settings.timezone,
+            references=load_references(settings.reference_figures_file),
+            population=load_population(settings.population_file),
+        )
     stem = report_stem(plan, year, month)
     written: list[Path] = []
     if "xlsx" in formats:
         written.append(write_xlsx(report, out / f"{stem}.xlsx"))
         title = f"{plan.jurisdiction.name}{report.label}不合格产品信息"
-        written.append(write_published(report.published, title, out / f"{stem}-不合格产品信息.xlsx",
-                                       public_columns(settings.public_failure_columns),
-                                       created=datetime(year, month, 1),  # noqa: DTZ001 - Excel's naive date
-                                       declaration=load_texts(settings.notice_texts_file).declaration))
+        written.append(
+            write_published(
+                report.published,
+                title,
+                out / f"{stem}-不合格产品信息.xlsx",
+                public_columns(settings.public_failure_columns),
+                created=datetime(year, month, 1),  # noqa: DTZ001 - Excel's naive date
+                declaration=load_texts(settings.notice_texts_file).declaration,
+            )
+        )
     if "pdf" in formats:
         issued = clock.today(settings.timezone)
         written.append(write_pdf(report, out / f"{stem}.pdf", Masthead(bureau_of(settings, plan), issued)))
-        notice = build_notice(report, load_texts(settings.notice_texts_file), bureau=bureau_of(settings, plan),
-                              number=settings.notice_number, issued=issued)
+        notice = build_notice(
+            report,
+            load_texts(settings.notice_texts_file),
+            bureau=bureau_of(settings, plan),
+            number=settings.notice_number,
+            issued=issued,
+        )
         written.append(write_notice_pdf(notice, out / f"{stem}-信息公告.pdf"))
     if "csv" in formats:
         written.extend(write_csv(report, out, stem))
@@ -97,12 +122,17 @@ def report_stem(plan: Plan, year: int, month: int) -> str:
 
 def written(out: Path, stem: str, formats: Sequence[str]) -> bool:
     """Every format of the report is in ``out`` (a run cut short leaves some missing: written again)."""
-    return all(any(out.glob(f"{stem}*.csv")) if fmt == "csv" else (out / f"{stem}.{fmt}").exists()
-               for fmt in formats)
+    return all(any(out.glob(f"{stem}*.csv")) if fmt == "csv" else (out / f"{stem}.{fmt}").exists() for fmt in formats)
 
 
-def run_schedule(settings: Settings, plans: Sequence[Plan], out: Path, stop: threading.Event,
-                 formats: Sequence[str] = FORMATS, notify: Sequence[str] = ()) -> None:
+def run_schedule(
+    settings: Settings,
+    plans: Sequence[Plan],
+    out: Path,
+    stop: threading.Event,
+    formats: Sequence[str] = FORMATS,
+    notify: Sequence[str] = (),
+) -> None:
     """Keep last month's report written for every plan: on the 1st, or at the first turn after it when the host
     was down then (the report's files in ``out`` are the record of what was written). Wakes at least hourly."""
     zone = ZoneInfo(settings.timezone)
@@ -117,8 +147,13 @@ def run_schedule(settings: Settings, plans: Sequence[Plan], out: Path, stop: thr
             try:
                 files = write_report(settings, plan, year, month, out, formats, notify=notify)
             except (QsmonError, OSError) as exc:  # retried next turn; the other plans still get theirs
-                log.error("monthly report %s %d-%02d not written, retrying within the hour: %s",  # noqa: TRY400
-                          plan.id, year, month, exc)
+                log.error(  # noqa: TRY400
+                    "monthly report %s %d-%02d not written, retrying within the hour: %s",
+                    plan.id,
+                    year,
+                    month,
+                    exc,
+                )
                 continue
             log.warning("monthly report %s %d-%02d written: %s", plan.id, year, month, ", ".join(map(str, files)))
         tomorrow = datetime.combine(today + timedelta(days=1), datetime.min.time(), zone)

@@ -38,8 +38,9 @@ def load_population(path: Path | None) -> Population | None:
     try:
         return Population.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     except (OSError, yaml.YAMLError, ValueError) as exc:
-        raise ConfigError("the population file is unreadable or invalid", file=str(path),
-                          error=str(exc).splitlines()[0]) from exc
+        raise ConfigError(
+            "the population file is unreadable or invalid", file=str(path), error=str(exc).splitlines()[0]
+        ) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +84,9 @@ def _annual(task: SamplingTask, residents: int | None, share: float | None) -> f
     return task.per_year * share if share is not None else None
 
 
-def task_progress(conn: psycopg.Connection, plan: Plan, year: int, month: int, population: Population | None
-                  ) -> list[TaskRow]:
+def task_progress(
+    conn: psycopg.Connection, plan: Plan, year: int, month: int, population: Population | None
+) -> list[TaskRow]:
     jurisdiction = plan.jurisdiction.code
     last = month_range(year, month).last
     first = max(date(year, 1, 1), plan.period.start)
@@ -99,8 +101,11 @@ def task_progress(conn: psycopg.Connection, plan: Plan, year: int, month: int, p
         for code in [jurisdiction, *counties]:
             done = sum(int(n) for region, n in done_by_region.items() if is_within(region, code))
             residents = total_residents if code == jurisdiction else _residents(population, code, [])
-            share = 1.0 if code == jurisdiction else (
-                residents / total_residents if residents is not None and total_residents else None)
+            share = (
+                1.0
+                if code == jurisdiction
+                else (residents / total_residents if residents is not None and total_residents else None)
+            )
             annual = _annual(task, residents, share)
             rows.append(TaskRow(task, code, annual, annual * elapsed if annual is not None else None, done))
     return rows

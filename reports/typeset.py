@@ -34,7 +34,7 @@ def fullwidth(text: str) -> str:
             out[i] = _PAIRS[char]
         elif char == "(":
             close = _matching(text, i)
-            inside = text[i + 1:close] if close > i else text[i + 1:]
+            inside = text[i + 1 : close] if close > i else text[i + 1 :]
             if _is_cjk(before) or any(_is_cjk(c) for c in inside):
                 out[i] = "（"
                 if close > i:
@@ -61,8 +61,13 @@ def wrap(text: str, width: int) -> list[str]:
         following = text[i + 1] if i + 1 < len(text) else ""
         line += char
         inside_number = (char.isdigit() or char in ".%,/-:") and (following.isdigit() or following in ".%/-:")
-        if len(line) >= width and following and following not in NO_LINE_START and char not in NO_LINE_END \
-                and not inside_number:
+        if (
+            len(line) >= width
+            and following
+            and following not in NO_LINE_START
+            and char not in NO_LINE_END
+            and not inside_number
+        ):
             lines.append(line)
             line = ""
     return [*lines, line] if line else lines

@@ -30,10 +30,16 @@ class _Workbook:
         self.report = report
         self.book = xlsxwriter.Workbook(str(path), SAFE_XLSX)
         # A fixed creation date: the same month and data give the same file, byte for byte.
-        self.book.set_properties({"title": f"{report.plan.title} {report.label}质量指标月报", "author": "qsmon",
-                                  "created": datetime(report.year, report.month, 1)})  # noqa: DTZ001 - Excel's
-        self.header = self.book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
-                                            "valign": "vcenter"})
+        self.book.set_properties(
+            {
+                "title": f"{report.plan.title} {report.label}质量指标月报",
+                "author": "qsmon",
+                "created": datetime(report.year, report.month, 1),  # noqa: DTZ001 - Excel's naive date
+            }
+        )
+        self.header = self.book.add_format(
+            {"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "vcenter"}
+        )
         self.title = self.book.add_format({"bold": True, "font_size": 14})
         self.pct = self.book.add_format({"num_format": "0.00%"})  # Excel stores a percentage as a fraction
         self.score = self.book.add_format({"num_format": "0.0"})
@@ -73,19 +79,31 @@ class _Workbook:
                 target = target_cell.value / 100 if target_cell.kind == "rate" else target_cell.value
                 targets.write_row(r, 0, [target] * months)
             if any(cell.value is not None for cell in values):
-                chart = self._chart(r, indicator_row.indicator.name, is_percent(indicator_row.indicator.measure),
-                                    with_target, months)
+                chart = self._chart(
+                    r, indicator_row.indicator.name, is_percent(indicator_row.indicator.measure), with_target, months
+                )
                 sheet.insert_chart(5 + len(table.rows) + r * 14, 0, chart)
 
     def _chart(self, row: int, name: str, percent: bool, with_target: bool, months: int) -> Any:
         chart = self.book.add_chart({"type": "line"})
         categories = ["趋势", 2, 2, 2, 1 + months]
-        chart.add_series({"name": "本月值", "categories": categories,
-                          "values": ["趋势", 3 + row, 2, 3 + row, 1 + months], "marker": {"type": "circle"}})
+        chart.add_series(
+            {
+                "name": "本月值",
+                "categories": categories,
+                "values": ["趋势", 3 + row, 2, 3 + row, 1 + months],
+                "marker": {"type": "circle"},
+            }
+        )
         if with_target:
-            chart.add_series({"name": "目标", "categories": categories,
-                              "values": ["趋势_目标线", row, 0, row, months - 1],
-                              "line": {"dash_type": "dash", "color": "#C00000"}})
+            chart.add_series(
+                {
+                    "name": "目标",
+                    "categories": categories,
+                    "values": ["趋势_目标线", row, 0, row, months - 1],
+                    "line": {"dash_type": "dash", "color": "#C00000"},
+                }
+            )
         chart.set_title({"name": name, "name_font": {"size": 11}})
         chart.set_y_axis({"num_format": "0.0%" if percent else "0.0"})
         chart.show_blanks_as("gap")

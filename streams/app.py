@@ -85,11 +85,16 @@ def create_app(settings: Settings, registry: CollectorRegistry, health: Health |
     results_topic = app.topic(settings.results_topic, key_type=bytes, value_type=bytes, acks=False)
     metrics = WorkerMetrics(registry)
     log_reader = LogReader(settings.kafka_bootstrap, settings.results_topic)
-    store = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic,
-                        timezone=settings.timezone, guard=log_reader,
-                        case_deadlines_file=settings.case_deadlines_file,
-                        case_soon_working_days=settings.cases_due_soon_working_days,
-                        workdays_file=settings.workdays_file)
+    store = ResultStore(
+        settings.dsn,
+        group=settings.worker_group,
+        topic=settings.results_topic,
+        timezone=settings.timezone,
+        guard=log_reader,
+        case_deadlines_file=settings.case_deadlines_file,
+        case_soon_working_days=settings.cases_due_soon_working_days,
+        workdays_file=settings.workdays_file,
+    )
     offsets_reader = ResultStore(settings.dsn, group=settings.worker_group, topic=settings.results_topic)
     health = health or Health()
     heartbeat = Heartbeat("event loop", limit_s=60.0)
@@ -97,8 +102,14 @@ def create_app(settings: Settings, registry: CollectorRegistry, health: Health |
 
     async def dead_letter(items: Sequence[Rejected]) -> None:
         pending = [
-            await app.producer.send(settings.dlq_topic, item.record.key, item.record.value, None, None,
-                                    dead_letters.headers_for(item, settings.results_topic))
+            await app.producer.send(
+                settings.dlq_topic,
+                item.record.key,
+                item.record.value,
+                None,
+                None,
+                dead_letters.headers_for(item, settings.results_topic),
+            )
             for item in items
         ]
         await asyncio.gather(*pending)  # acknowledged by Kafka before the batch may be committed
@@ -107,10 +118,18 @@ def create_app(settings: Settings, registry: CollectorRegistry, health: Health |
         for message in encode_changes(keys):
             await app.producer.send_and_wait(settings.changes_topic, None, message, None, None, None)
 
-    positions = PartitionPositions(app, settings.results_topic, store=store, offsets_reader=offsets_reader,
-                                   log_reader=log_reader, metrics=metrics)
-    processor = BatchProcessor(store, metrics, dead_letter, publish_changes, refused=positions.refused,
-                               refuse_partitions=positions.refuse, reposition=positions.position)
+    positions = PartitionPositions(
+        app, settings.results_topic, store=store, offsets_reader=offsets_reader, log_reader=log_reader, metrics=metrics
+    )
+    processor = BatchProcessor(
+        store,
+        metrics,
+        dead_letter,
+        publish_changes,
+        refused=positions.refused,
+        refuse_partitions=positions.refuse,
+        reposition=positions.position,
+    )
     health.readiness["partitions"] = positions.problem
     health.readiness["database"] = Cached(lambda: database_reachable(settings.dsn, "qsmon-worker:health"))
     health.readiness["kafka"] = Cached(lambda: tcp_reachable(settings.kafka_bootstrap))

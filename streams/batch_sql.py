@@ -40,8 +40,22 @@ ON CONFLICT DO NOTHING
 # (`upserted`) change the failures and the rollups.
 ROLLUP_DIMENSIONS = "category, subcategory, sampling_type, stage, region_code, grade"
 ROLLUP_COUNTS = "tested, passed, failed, score_sum, score_count, score_sq_sum"
-FAILURE_COLUMNS = ("sample_id", "revision", "sampled_at", "day", "category", "subcategory", "sampling_type", "stage",
-                    "region_code", "product", "manufacturer", "sampled_unit", "lab", "failed_items")
+FAILURE_COLUMNS = (
+    "sample_id",
+    "revision",
+    "sampled_at",
+    "day",
+    "category",
+    "subcategory",
+    "sampling_type",
+    "stage",
+    "region_code",
+    "product",
+    "manufacturer",
+    "sampled_unit",
+    "lab",
+    "failed_items",
+)
 # The counts a batch's deltas (+1 new, -1 replaced) add to a rollup key. A void sample counts nowhere (COUNTED_SQL).
 _DELTA_COUNTS = f"""sum(CASE WHEN {COUNTED_SQL} THEN sign ELSE 0 END) AS tested,
         sum(CASE WHEN verdict = 'pass' THEN sign ELSE 0 END) AS passed,

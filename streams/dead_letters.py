@@ -74,16 +74,21 @@ def printable(text: str, limit: int) -> str:
 def _dead_letter(record: Any) -> DeadLetter:
     headers = {name: value.decode(errors="replace") for name, value in record.headers or ()}
     return DeadLetter(
-        partition=record.partition, offset=record.offset,
-        refused_at=datetime.fromtimestamp(record.timestamp / 1000, UTC), key=record.key, value=record.value or b"",
-        code=headers.get(CODE, "unknown"), reason=headers.get(REASON, ""),
+        partition=record.partition,
+        offset=record.offset,
+        refused_at=datetime.fromtimestamp(record.timestamp / 1000, UTC),
+        key=record.key,
+        value=record.value or b"",
+        code=headers.get(CODE, "unknown"),
+        reason=headers.get(REASON, ""),
         source=":".join(headers.get(h, "?") for h in (SOURCE_TOPIC, SOURCE_PARTITION, SOURCE_OFFSET)),
         sender=sender_from_headers(record.headers),
     )
 
 
-def read_dead_letters(settings: Settings, *, since: datetime | None = None,
-                      timeout_s: float = 30.0) -> Iterator[DeadLetter]:
+def read_dead_letters(
+    settings: Settings, *, since: datetime | None = None, timeout_s: float = 30.0
+) -> Iterator[DeadLetter]:
     """Every dead letter still kept (or refused since ``since``), oldest first per partition, up to the topic's end
     as it is now. Reads without a consumer group: looking commits nothing and moves nobody's position."""
     from kafka import KafkaConsumer, TopicPartition
@@ -91,8 +96,13 @@ def read_dead_letters(settings: Settings, *, since: datetime | None = None,
 
     consumer = None
     try:
-        consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False,
-                                 auto_offset_reset="earliest", client_id="qsmon-deadletters")
+        consumer = KafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            client_id="qsmon-deadletters",
+        )
         partitions = consumer.partitions_for_topic(settings.dlq_topic)
         if not partitions:
             raise QsmonError("no dead-letter topic (qsmon init creates it)", topic=settings.dlq_topic)
@@ -117,11 +127,13 @@ def read_dead_letters(settings: Settings, *, since: datetime | None = None,
             consumer.pause(*done)
             remaining -= done
             if remaining and not batches:
-                raise QsmonError("Kafka stopped answering before the end of the dead-letter topic",
-                                 topic=settings.dlq_topic)
+                raise QsmonError(
+                    "Kafka stopped answering before the end of the dead-letter topic", topic=settings.dlq_topic
+                )
     except KafkaError as exc:
-        raise QsmonError("cannot read the dead-letter topic", bootstrap=settings.kafka_bootstrap,
-                         error=repr(exc)) from exc
+        raise QsmonError(
+            "cannot read the dead-letter topic", bootstrap=settings.kafka_bootstrap, error=repr(exc)
+        ) from exc
     finally:
         if consumer is not None:
             consumer.close()
@@ -136,19 +148,29 @@ def send_again(settings: Settings, letters: Iterable[DeadLetter]) -> int:
     producer = None
     sent = []
     try:
-        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
-                                 client_id="qsmon-deadletters")
+        producer = KafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            client_id="qsmon-deadletters",
+        )
         for letter in letters:
             origin = f"{settings.dlq_topic}:{letter.position}".encode()
-            sent.append(producer.send(settings.results_topic, key=letter.key, value=letter.value,
-                                      headers=[(REPLAYED_FROM, origin),
-                                               *(letter.sender.headers() if letter.sender else ())]))
+            sent.append(
+                producer.send(
+                    settings.results_topic,
+                    key=letter.key,
+                    value=letter.value,
+                    headers=[(REPLAYED_FROM, origin), *(letter.sender.headers() if letter.sender else ())],
+                )
+            )
         producer.flush()
         for future in sent:
             future.get(timeout=30)
     except KafkaError as exc:
-        raise QsmonError("Kafka did not acknowledge every record sent again; sending them once more is harmless",
-                         error=repr(exc)) from exc
+        raise QsmonError(
+            "Kafka did not acknowledge every record sent again; sending them once more is harmless", error=repr(exc)
+        ) from exc
     finally:
         if producer is not None:
             producer.close()

@@ -34,6 +34,7 @@ class BatchSink(Protocol):
     async def finish(self) -> None:
         """The fetcher stops: let a write under way finish."""
 
+
 log = logging.getLogger("qsmon.worker")
 
 FETCH_TIMEOUT_S = 1.0  # an idle fetch returns this soon, so a stopping worker notices
@@ -43,13 +44,20 @@ SEEK_TIMEOUT_S = 30.0  # the consumer thread applies seeks between fetches; stuc
 GROUP_COMMIT_TIMEOUT_S = 10.0
 
 
-def to_source_records(fetched: Mapping[Any, list[Any]], topic: str, active: set[Any] | None,
-                      skip: Container[Any]) -> list[SourceRecord]:
+def to_source_records(
+    fetched: Mapping[Any, list[Any]], topic: str, active: set[Any] | None, skip: Container[Any]
+) -> list[SourceRecord]:
     """aiokafka's records of ``topic``'s active partitions, in fetch order per partition; none of the partitions
     in ``skip`` (not positioned yet: fetched from where Kafka's group had them)."""
     return [
-        SourceRecord(tp.partition, r.offset, r.key, r.value, r.timestamp / 1000 if r.timestamp else None,
-                     sender_from_headers(r.headers) if r.headers else None)
+        SourceRecord(
+            tp.partition,
+            r.offset,
+            r.key,
+            r.value,
+            r.timestamp / 1000 if r.timestamp else None,
+            sender_from_headers(r.headers) if r.headers else None,
+        )
         for tp, records in fetched.items()
         if tp.topic == topic and (active is None or tp in active) and tp not in skip
         for r in records
@@ -132,8 +140,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 fetched, active = await self._wait_next_records(FETCH_TIMEOUT_S)
                 if not fetched or self.should_stop or generation != app.consumer_generation_id:
                     continue  # a rebalance meanwhile: the new assignment repositions every partition
-                records = to_source_records(fetched, topic, active,
-                                            self._unpositioned | self._repositioning.keys())
+                records = to_source_records(fetched, topic, active, self._unpositioned | self._repositioning.keys())
                 if records:
                     await sink.submit(records)
         except self.consumer_stopped_errors:
@@ -161,4 +168,3 @@ class BatchApp(faust.App):
         self.batch_topic = topic.get_topic_name()
         self.batch_sink = sink
         self.topics.add(topic)
-

@@ -44,11 +44,13 @@ def identity_refusal(partition: int, row: StoredOffset, identity: str) -> str | 
     """Why ``row`` does not count the log named ``identity``, or None when it does (or predates identities)."""
     if row.log_identity is None or row.log_identity == identity:
         return None
-    return (f"partition {partition}: the database's offset {row.next_offset} counts log {row.log_identity}, but "
-            f"Kafka now holds log {identity} (the topic was deleted and recreated, or this is another cluster); "
-            f"nothing from it is stored until an operator runs `qsmon offsets reset --partition {partition} "
-            "--to earliest` (store the new log from its start; results already stored are not counted twice) "
-            "or `--to latest` (skip what it holds)")
+    return (
+        f"partition {partition}: the database's offset {row.next_offset} counts log {row.log_identity}, but "
+        f"Kafka now holds log {identity} (the topic was deleted and recreated, or this is another cluster); "
+        f"nothing from it is stored until an operator runs `qsmon offsets reset --partition {partition} "
+        "--to earliest` (store the new log from its start; results already stored are not counted twice) "
+        "or `--to latest` (skip what it holds)"
+    )
 
 
 def refusals(stored: Mapping[int, StoredOffset], log: LogState, partitions: Iterable[int]) -> dict[int, str]:
@@ -64,7 +66,8 @@ def refusals(stored: Mapping[int, StoredOffset], log: LogState, partitions: Iter
             refused[partition] = (
                 f"partition {partition}: the database's offset {row.next_offset} lies past the log's end "
                 f"{log.end.get(partition, 0)} (the log was truncated or replaced); nothing from it is stored until "
-                f"an operator runs `qsmon offsets reset --partition {partition} --to earliest` or `--to latest`")
+                f"an operator runs `qsmon offsets reset --partition {partition} --to earliest` or `--to latest`"
+            )
     return refused
 
 
@@ -93,15 +96,21 @@ class LogReader:
                 return self._read(self._client())
             except KafkaError as exc:
                 self.close()
-                raise LogUnavailableError("Kafka did not describe the topic", topic=self.topic,
-                                          error=repr(exc)) from exc
+                raise LogUnavailableError(
+                    "Kafka did not describe the topic", topic=self.topic, error=repr(exc)
+                ) from exc
 
     def _records_between(self, partition: int, first: int, end: int) -> bool:
         """Whether the partition holds a record at an offset in [first, end)."""
         from kafka import KafkaConsumer, TopicPartition
 
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-                                 consumer_timeout_ms=int(self.timeout_s * 1000), max_poll_records=1)
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            consumer_timeout_ms=int(self.timeout_s * 1000),
+            max_poll_records=1,
+        )
         try:
             tp = TopicPartition(self.topic, partition)
             consumer.assign([tp])
@@ -124,8 +133,11 @@ class LogReader:
 
         if self._admin is None:
             try:
-                self._admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="qsmon-offsets",
-                                               request_timeout_ms=int(self.timeout_s * 1000))
+                self._admin = KafkaAdminClient(
+                    bootstrap_servers=self.bootstrap,
+                    client_id="qsmon-offsets",
+                    request_timeout_ms=int(self.timeout_s * 1000),
+                )
             except KafkaError as exc:
                 raise LogUnavailableError("cannot reach Kafka", bootstrap=self.bootstrap, error=repr(exc)) from exc
         return self._admin
@@ -177,8 +189,16 @@ class LogReader:
             raise RecordsOutOfOrderError(out_of_order)
         for partition, (expected, first) in gaps.items():
             if partition in retained:
-                log.warning("partition %d: offsets %d..%d hold no records (transaction markers): read on",
-                            partition, expected, first - 1)
+                log.warning(
+                    "partition %d: offsets %d..%d hold no records (transaction markers): read on",
+                    partition,
+                    expected,
+                    first - 1,
+                )
             else:
-                log.error("partition %d: records %d..%d were deleted by Kafka's retention before they were stored",
-                          partition, expected, first - 1)
+                log.error(
+                    "partition %d: records %d..%d were deleted by Kafka's retention before they were stored",
+                    partition,
+                    expected,
+                    first - 1,
+                )

@@ -22,8 +22,16 @@ class PartitionPositions:
     """Positions the worker's partitions; ``refused`` is the one set of refused partitions (the batch processor
     shares it: it leaves their records unstored and unacknowledged)."""
 
-    def __init__(self, app: Any, topic: str, *, store: ResultStore, offsets_reader: ResultStore,
-                 log_reader: LogReader, metrics: WorkerMetrics) -> None:
+    def __init__(
+        self,
+        app: Any,
+        topic: str,
+        *,
+        store: ResultStore,
+        offsets_reader: ResultStore,
+        log_reader: LogReader,
+        metrics: WorkerMetrics,
+    ) -> None:
         self.app, self.topic = app, topic
         self.store, self.offsets_reader, self.log_reader = store, offsets_reader, log_reader
         self.metrics = metrics
@@ -70,8 +78,10 @@ class PartitionPositions:
             await self.refuse(refused)
         # A partition the database has no offset for starts at the log's beginning, whatever Kafka's group says:
         # after a restore from backup the group's offsets are ahead of the database (docs/operations.md).
-        restore = {tp: stored[tp.partition].next_offset if tp.partition in stored else state.start.get(tp.partition, 0)
-                   for tp in self._tps(p for p in partitions if p not in refused)}
+        restore = {
+            tp: stored[tp.partition].next_offset if tp.partition in stored else state.start.get(tp.partition, 0)
+            for tp in self._tps(p for p in partitions if p not in refused)
+        }
         if restore:
             self.app.consumer.reposition(restore)  # applied between two fetches (streams.fetch.BatchConsumer)
             self.metrics.rewinds.inc(len(restore))

@@ -107,8 +107,9 @@ class BatchProcessor:
         for item in rejected:
             self.metrics.invalid.labels(item.reason_code).inc()
 
-    async def _store_until_done(self, accepted: Sequence[Accepted], records: Sequence[SourceRecord],
-                                encoded: bytes | None) -> tuple[BatchOutcome, Sequence[Accepted]]:
+    async def _store_until_done(
+        self, accepted: Sequence[Accepted], records: Sequence[SourceRecord], encoded: bytes | None
+    ) -> tuple[BatchOutcome, Sequence[Accepted]]:
         """Store the batch: refused records go to the dead-letter topic, outages are waited out; never skip."""
         attempt = 0
         held: set[int] = set()  # partitions left out of this batch: read again, never acknowledged
@@ -130,8 +131,10 @@ class BatchProcessor:
             except RecordsOutOfOrderError as exc:
                 held.update(exc.gaps)
                 self.metrics.out_of_order.inc(len(exc.gaps))
-                log.warning("records out of order (a seek raced the fetcher), read again from the stored offsets: %s",
-                            {p: f"stored {stored}, received {first}" for p, (stored, first) in exc.gaps.items()})
+                log.warning(
+                    "records out of order (a seek raced the fetcher), read again from the stored offsets: %s",
+                    {p: f"stored {stored}, received {first}" for p, (stored, first) in exc.gaps.items()},
+                )
                 if self.reposition is not None:
                     await self.reposition(sorted(exc.gaps))
             except RecordsRefusedError as exc:
@@ -139,8 +142,9 @@ class BatchProcessor:
                 await self._dead_letter([Rejected(item.record, reason, "database") for item, reason in exc.refused])
                 refused = {id(item) for item, _ in exc.refused}
                 accepted, encoded = [item for item in accepted if id(item) not in refused], None
-                log.warning("dead-lettered %d records the database refused; storing the rest of the batch",
-                            len(refused))
+                log.warning(
+                    "dead-lettered %d records the database refused; storing the rest of the batch", len(refused)
+                )
             except StorageError as exc:
                 attempt += 1
                 delay = min(self.max_backoff_s, 0.1 * 2 ** min(attempt, 10)) * random.uniform(0.8, 1.2)  # noqa: S311
@@ -158,8 +162,9 @@ class BatchProcessor:
             return
         raise WorkerStoppingError("stopped while waiting for the database; the batch will be read again")
 
-    def _observe(self, records: Sequence[SourceRecord], accepted: Sequence[Accepted], outcome: BatchOutcome,
-                 started: float) -> None:
+    def _observe(
+        self, records: Sequence[SourceRecord], accepted: Sequence[Accepted], outcome: BatchOutcome, started: float
+    ) -> None:
         m = self.metrics
         m.batch_size.observe(len(records))
         m.batch_seconds.observe(time.monotonic() - started)

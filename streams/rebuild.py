@@ -38,8 +38,10 @@ class Derived:
     counts: bool = True  # rows of zeros mean the same as no row (everything they counted moved away)
 
     def keep(self) -> str:
-        return (f"SELECT {self.key}, {self.values} FROM {self.table}"
-                f" WHERE {self.period} >= %(from_day)s AND {self.period} < %(to_day)s")
+        return (
+            f"SELECT {self.key}, {self.values} FROM {self.table}"
+            f" WHERE {self.period} >= %(from_day)s AND {self.period} < %(to_day)s"
+        )
 
     def start(self, day: date) -> date:
         """The first day a rebuild from ``day`` recomputes: whole months or years for the coarser rollups."""
@@ -56,10 +58,15 @@ def _rollup(table: str, period: str, bucket: str, place: str = "region_code") ->
     dimensions = ROLLUP_DIMENSIONS.replace("region_code", f"{place} AS region_code")
     grouping = ROLLUP_DIMENSIONS.replace("region_code", place)
     known = f" AND {place} IS NOT NULL" if place != "region_code" else ""
-    return Derived(table, period, f"{period}, {ROLLUP_DIMENSIONS}", ROLLUP_COUNTS,
-                   f"SELECT {bucket} AS {period}, {dimensions}, {_COUNTED} FROM sample_current"
-                   f" WHERE day >= %(from_day)s AND day < %(to_day)s{known} GROUP BY 1, {grouping}"
-                   f" HAVING count(*) FILTER (WHERE {COUNTED_SQL}) > 0")  # void samples only: no row
+    return Derived(
+        table,
+        period,
+        f"{period}, {ROLLUP_DIMENSIONS}",
+        ROLLUP_COUNTS,
+        f"SELECT {bucket} AS {period}, {dimensions}, {_COUNTED} FROM sample_current"
+        f" WHERE day >= %(from_day)s AND day < %(to_day)s{known} GROUP BY 1, {grouping}"
+        f" HAVING count(*) FILTER (WHERE {COUNTED_SQL}) > 0",
+    )  # void samples only: no row
 
 
 DERIVED = (
@@ -67,23 +74,38 @@ DERIVED = (
     _rollup("rollup_monthly", "month", "date_trunc('month', day)::date"),
     _rollup("rollup_daily_made", "day", "day", "manufacturer_region_code"),
     _rollup("rollup_monthly_made", "month", "date_trunc('month', day)::date", "manufacturer_region_code"),
-    Derived("failure_current", "day", "sample_id",
-            ", ".join(FAILURE_COLUMNS[1:]),
-            "SELECT c.sample_id, c.revision, c.sampled_at, c.day, c.category, c.subcategory, c.sampling_type,"
-            " c.stage, c.region_code, r.product, r.manufacturer, r.sampled_unit, r.lab, r.failed_items"
-            f" {_CURRENT_HISTORY}"
-            " WHERE c.verdict = 'fail' AND c.day >= %(from_day)s AND c.day < %(to_day)s", counts=False),
-    Derived("failed_item_monthly", "month", "month, region_code, category, item", "failures",
-            "SELECT date_trunc('month', c.day)::date AS month, c.region_code, c.category, i->>'item' AS item,"
-            f" count(*) AS failures {_CURRENT_HISTORY} CROSS JOIN LATERAL jsonb_array_elements(r.failed_items) i"
-            " WHERE c.verdict = 'fail' AND in_totals(c.sampling_type) AND c.day >= %(from_day)s"
-            " AND c.day < %(to_day)s GROUP BY 1, 2, 3, 4"),
-    Derived("failed_firm_yearly", "year", "year, region_code, category, firm, product", "failures",
-            "SELECT date_trunc('year', c.day)::date AS year, c.region_code, c.category,"
-            " coalesce(r.manufacturer, r.sampled_unit) AS firm, coalesce(r.product, '') AS product,"
-            f" count(*) AS failures {_CURRENT_HISTORY}"
-            " WHERE c.verdict = 'fail' AND in_totals(c.sampling_type) AND c.day >= %(from_day)s"
-            " AND c.day < %(to_day)s AND coalesce(r.manufacturer, r.sampled_unit) IS NOT NULL GROUP BY 1, 2, 3, 4, 5"),
+    Derived(
+        "failure_current",
+        "day",
+        "sample_id",
+        ", ".join(FAILURE_COLUMNS[1:]),
+        "SELECT c.sample_id, c.revision, c.sampled_at, c.day, c.category, c.subcategory, c.sampling_type,"
+        " c.stage, c.region_code, r.product, r.manufacturer, r.sampled_unit, r.lab, r.failed_items"
+        f" {_CURRENT_HISTORY}"
+        " WHERE c.verdict = 'fail' AND c.day >= %(from_day)s AND c.day < %(to_day)s",
+        counts=False,
+    ),
+    Derived(
+        "failed_item_monthly",
+        "month",
+        "month, region_code, category, item",
+        "failures",
+        "SELECT date_trunc('month', c.day)::date AS month, c.region_code, c.category, i->>'item' AS item,"
+        f" count(*) AS failures {_CURRENT_HISTORY} CROSS JOIN LATERAL jsonb_array_elements(r.failed_items) i"
+        " WHERE c.verdict = 'fail' AND in_totals(c.sampling_type) AND c.day >= %(from_day)s"
+        " AND c.day < %(to_day)s GROUP BY 1, 2, 3, 4",
+    ),
+    Derived(
+        "failed_firm_yearly",
+        "year",
+        "year, region_code, category, firm, product",
+        "failures",
+        "SELECT date_trunc('year', c.day)::date AS year, c.region_code, c.category,"
+        " coalesce(r.manufacturer, r.sampled_unit) AS firm, coalesce(r.product, '') AS product,"
+        f" count(*) AS failures {_CURRENT_HISTORY}"
+        " WHERE c.verdict = 'fail' AND in_totals(c.sampling_type) AND c.day >= %(from_day)s"
+        " AND c.day < %(to_day)s AND coalesce(r.manufacturer, r.sampled_unit) IS NOT NULL GROUP BY 1, 2, 3, 4, 5",
+    ),
 )
 
 
@@ -102,11 +124,11 @@ def _compare(derived: Derived) -> str:
     empty = " AND ".join(f"k.{v} = 0" for v in values) if derived.counts else "false"
     return f"""
         WITH truth AS ({derived.truth}), kept AS ({derived.keep()})
-        SELECT concat_ws(', ', {', '.join(f'coalesce(t.{k}, k.{k})' for k in keys)}),
-            CASE WHEN t.{keys[0]} IS NOT NULL THEN concat_ws(', ', {', '.join(f't.{v}' for v in values)}) END,
-            CASE WHEN k.{keys[0]} IS NOT NULL THEN concat_ws(', ', {', '.join(f'k.{v}' for v in values)}) END
+        SELECT concat_ws(', ', {", ".join(f"coalesce(t.{k}, k.{k})" for k in keys)}),
+            CASE WHEN t.{keys[0]} IS NOT NULL THEN concat_ws(', ', {", ".join(f"t.{v}" for v in values)}) END,
+            CASE WHEN k.{keys[0]} IS NOT NULL THEN concat_ws(', ', {", ".join(f"k.{v}" for v in values)}) END
         FROM truth t FULL JOIN kept k USING ({derived.key})
-        WHERE ({', '.join(f't.{v}' for v in values)}) IS DISTINCT FROM ({', '.join(f'k.{v}' for v in values)})
+        WHERE ({", ".join(f"t.{v}" for v in values)}) IS DISTINCT FROM ({", ".join(f"k.{v}" for v in values)})
           AND NOT (t.{keys[0]} IS NULL AND {empty})
         ORDER BY 1
     """
@@ -115,14 +137,18 @@ def _compare(derived: Derived) -> str:
 END_OF_TIME = date(9999, 12, 31)
 
 
-def differences(conn: psycopg.Connection, from_day: date = date.min, to_day: date = END_OF_TIME
-                ) -> list[RollupDifference]:
+def differences(
+    conn: psycopg.Connection, from_day: date = date.min, to_day: date = END_OF_TIME
+) -> list[RollupDifference]:
     """What differs from the truth for local days in [from_day, to_day) (whole months or years for the coarser
     rollups: ``to_day`` must be the first of a year unless it is the end of time)."""
-    return [RollupDifference(derived.table, *row)
-            for derived in DERIVED
-            for row in conn.execute(_compare(derived).encode(),
-                                    {"from_day": derived.start(from_day), "to_day": to_day}).fetchall()]
+    return [
+        RollupDifference(derived.table, *row)
+        for derived in DERIVED
+        for row in conn.execute(
+            _compare(derived).encode(), {"from_day": derived.start(from_day), "to_day": to_day}
+        ).fetchall()
+    ]
 
 
 def year_chunks(first: date, last: date) -> list[tuple[date, date]]:
@@ -133,8 +159,10 @@ def year_chunks(first: date, last: date) -> list[tuple[date, date]]:
 
 def _day_range(conn: psycopg.Connection) -> tuple[date, date] | None:
     """The first and last day anything derived or its truth covers."""
-    parts = ["SELECT min(day), max(day) FROM sample_current",
-             *(f"SELECT min({d.period}), max({d.period}) FROM {d.table}" for d in DERIVED)]
+    parts = [
+        "SELECT min(day), max(day) FROM sample_current",
+        *(f"SELECT min({d.period}), max({d.period}) FROM {d.table}" for d in DERIVED),
+    ]
     row = conn.execute(f"SELECT min(a), max(b) FROM ({' UNION ALL '.join(parts)}) AS t(a, b)".encode()).fetchone()
     return (row[0], row[1]) if row and row[0] is not None else None
 
@@ -160,9 +188,14 @@ def rebuild(conn: psycopg.Connection, from_day: date = date.min) -> list[RollupD
             for derived in DERIVED:
                 if any(f.table == derived.table for f in chunk):
                     params = {"from_day": derived.start(start), "to_day": end}
-                    conn.execute(f"DELETE FROM {derived.table} WHERE {derived.period} >= %(from_day)s"
-                                 f" AND {derived.period} < %(to_day)s".encode(), params)
-                    conn.execute(f"INSERT INTO {derived.table} ({derived.key}, {derived.values}) {derived.truth}"
-                                 .encode(), params)
+                    conn.execute(
+                        f"DELETE FROM {derived.table} WHERE {derived.period} >= %(from_day)s"
+                        f" AND {derived.period} < %(to_day)s".encode(),
+                        params,
+                    )
+                    conn.execute(
+                        f"INSERT INTO {derived.table} ({derived.key}, {derived.values}) {derived.truth}".encode(),
+                        params,
+                    )
         found.extend(chunk)
     return found

@@ -31,8 +31,9 @@ def tune_interpreter() -> None:
     sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
-def serve_on_free_port(registry: CollectorRegistry, health: Health, host: str, first_port: int,
-                       attempts: int = 4) -> int:
+def serve_on_free_port(
+    registry: CollectorRegistry, health: Health, host: str, first_port: int, attempts: int = 4
+) -> int:
     """Serve /metrics, /healthz, /readyz on the first free port from ``first_port``: several local workers each
     get one (in containers every replica has the same port)."""
     for port in range(first_port, first_port + attempts):

@@ -103,10 +103,20 @@ class ResultStore:
     batch skips records as already applied, or would jump over records it never saw.
     """
 
-    def __init__(self, dsn: str, *, group: str, topic: str, timezone: str | None = None,
-                 log_identity: str | None = None, guard: OffsetGuard | None = None,
-                 case_deadlines_file: Path | None = None, application_name: str | None = None,
-                 case_soon_working_days: int | None = None, workdays_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        group: str,
+        topic: str,
+        timezone: str | None = None,
+        log_identity: str | None = None,
+        guard: OffsetGuard | None = None,
+        case_deadlines_file: Path | None = None,
+        application_name: str | None = None,
+        case_soon_working_days: int | None = None,
+        workdays_file: Path | None = None,
+    ) -> None:
         self._dsn = dsn
         # Workers' connections are named after their group: `qsmon offsets reset` counts them, and names its own
         # otherwise.
@@ -114,8 +124,9 @@ class ResultStore:
         self.group = group
         self.topic = topic
         self.timezone = timezone or get_settings().timezone  # the local day a result counts for
-        self.case_soon_working_days = (get_settings().cases_due_soon_working_days if case_soon_working_days is None
-                                       else case_soon_working_days)
+        self.case_soon_working_days = (
+            get_settings().cases_due_soon_working_days if case_soon_working_days is None else case_soon_working_days
+        )
         self.log_identity = log_identity
         self.guard = guard
         self.case_table = load_table(case_deadlines_file)
@@ -143,8 +154,7 @@ class ResultStore:
         """The next offset to apply, per partition, and the log it counts, as the database knows them."""
         conn = self._connection()
         rows = conn.execute(
-            "SELECT partition, next_offset, log_identity FROM stream_offsets"
-            " WHERE consumer_group = %s AND topic = %s",
+            "SELECT partition, next_offset, log_identity FROM stream_offsets WHERE consumer_group = %s AND topic = %s",
             (self.group, self.topic),
         ).fetchall()
         conn.commit()
@@ -154,11 +164,20 @@ class ResultStore:
         """Set a partition's next offset and the log it counts: an operator's decision (``qsmon offsets reset``)."""
         conn = self._connection()
         with conn.transaction():
-            conn.execute(_RESET, {"group": self.group, "topic": self.topic, "partition": partition,
-                                  "offset": offset, "log": log.identity})
+            conn.execute(
+                _RESET,
+                {
+                    "group": self.group,
+                    "topic": self.topic,
+                    "partition": partition,
+                    "offset": offset,
+                    "log": log.identity,
+                },
+            )
 
-    def write(self, accepted: Sequence[Accepted], all_records: Sequence[SourceRecord],
-              encoded: bytes | None = None) -> BatchOutcome:
+    def write(
+        self, accepted: Sequence[Accepted], all_records: Sequence[SourceRecord], encoded: bytes | None = None
+    ) -> BatchOutcome:
         """Store ``accepted`` and advance the offsets past ``all_records`` (valid or not), atomically.
 
         ``encoded``: ``accepted``'s COPY data, if the caller encoded it already (streams.copy_rows).
@@ -174,13 +193,17 @@ class ResultStore:
             refused = self._find_refused(accepted, all_records)
             if refused:
                 raise RecordsRefusedError(refused) from exc
-            raise BatchWriteError("batch refused, but no single record is refused alone",
-                                  records=len(all_records), error=_reason(exc)) from exc
+            raise BatchWriteError(
+                "batch refused, but no single record is refused alone", records=len(all_records), error=_reason(exc)
+            ) from exc
         except psycopg.Error as exc:
             raise BatchWriteError("batch not stored", records=len(all_records), error=str(exc).strip()) from exc
         except LogUnavailableError as exc:
-            raise BatchWriteError("batch not stored: its offsets could not be checked against Kafka's log",
-                                  records=len(all_records), error=str(exc)) from exc
+            raise BatchWriteError(
+                "batch not stored: its offsets could not be checked against Kafka's log",
+                records=len(all_records),
+                error=str(exc),
+            ) from exc
 
     def _rollback(self) -> None:
         if self._conn is not None and not self._conn.closed:
@@ -189,24 +212,36 @@ class ResultStore:
             except psycopg.Error:
                 self.close()
 
-    def _lock_partitions(self, conn: psycopg.Connection, all_records: Sequence[SourceRecord],
-                         checked: Sequence[str] = (), samples: dict[str, Stored] | None = None
-                         ) -> dict[int, int]:
+    def _lock_partitions(
+        self,
+        conn: psycopg.Connection,
+        all_records: Sequence[SourceRecord],
+        checked: Sequence[str] = (),
+        samples: dict[str, Stored] | None = None,
+    ) -> dict[int, int]:
         """Lock the batch's partitions; their stored next offsets. Refuses partitions that count another log.
         ``samples`` is filled with the stored revision and creator of the ``checked`` samples (those the revision
         rule checks), read under the locks in the same round trip."""
-        params = {"group": self.group, "topic": self.topic, "log": self.log_identity,
-                  "partitions": sorted({r.partition for r in all_records})}
+        params = {
+            "group": self.group,
+            "topic": self.topic,
+            "log": self.log_identity,
+            "partitions": sorted({r.partition for r in all_records}),
+        }
         conn.execute(_NEW_PARTITIONS, params)
         locked = conn.execute(_LOCK_PARTITIONS, params)
         lookup = conn.execute(_STORED_SAMPLES, (sorted(set(checked)),)) if checked else None
         rows = {p: StoredOffset(o, log) for p, o, log in locked.fetchall()}
         if lookup is not None and samples is not None:
-            samples.update({sample_id: Stored(int(revision), created_by)
-                            for sample_id, revision, created_by in lookup.fetchall()})
+            samples.update(
+                {sample_id: Stored(int(revision), created_by) for sample_id, revision, created_by in lookup.fetchall()}
+            )
         if self.log_identity is not None:
-            refused = {p: reason for p, row in rows.items()
-                       if (reason := identity_refusal(p, row, self.log_identity)) is not None}
+            refused = {
+                p: reason
+                for p, row in rows.items()
+                if (reason := identity_refusal(p, row, self.log_identity)) is not None
+            }
             if refused:
                 raise PartitionsRefusedError(refused)
         if self.guard is not None:
@@ -216,14 +251,14 @@ class ResultStore:
             skipping = {p for p, seen in offsets.items() if min(seen) < rows[p].next_offset}
             if skipping:
                 self.guard.confirm_skips(rows, skipping)
-            gaps = {p: gap for p, seen in offsets.items()
-                    if (gap := first_gap(rows[p].next_offset, seen)) is not None}
+            gaps = {p: gap for p, seen in offsets.items() if (gap := first_gap(rows[p].next_offset, seen)) is not None}
             if gaps:
                 self.guard.confirm_gaps(rows, gaps)
         return {p: row.next_offset for p, row in rows.items()}
 
-    def _write(self, accepted: Sequence[Accepted], all_records: Sequence[SourceRecord],
-               encoded: bytes | None) -> BatchOutcome:
+    def _write(
+        self, accepted: Sequence[Accepted], all_records: Sequence[SourceRecord], encoded: bytes | None
+    ) -> BatchOutcome:
         """Three round trips, where one per statement would be eight: the GIL is with the next batch's validation
         while this thread waits, and each wait for the server ends with a wait for the GIL (docs/benchmarks.md,
         step 8). BEGIN and the partition locks go in one pipeline; the COPY, which a pipeline cannot carry, alone;
@@ -249,10 +284,16 @@ class ResultStore:
                     self._write_case_steps(conn, fresh)
                 if fresh_records:
                     offsets = next_offsets(fresh_records)
-                    conn.execute(_OFFSETS, {
-                        "group": self.group, "topic": self.topic, "log": self.log_identity,
-                        "partitions": list(offsets), "offsets": list(offsets.values()),
-                    })
+                    conn.execute(
+                        _OFFSETS,
+                        {
+                            "group": self.group,
+                            "topic": self.topic,
+                            "log": self.log_identity,
+                            "partitions": list(offsets),
+                            "offsets": list(offsets.values()),
+                        },
+                    )
                 conn.commit()
             if fresh:
                 outcome.stored = history.rowcount
@@ -272,16 +313,19 @@ class ResultStore:
         many results were stored (history's rowcount) and which rollup keys changed (the rollup statement's rows).
         In a pipeline, read them once it synchronised."""
         history = conn.execute(HISTORY)
-        changes = conn.execute(CURRENT_AND_ROLLUP, {"tz": self.timezone, "case_categories": self.case_categories,
-                                                    "first_revision": FIRST_REVISION})
+        changes = conn.execute(
+            CURRENT_AND_ROLLUP,
+            {"tz": self.timezone, "case_categories": self.case_categories, "first_revision": FIRST_REVISION},
+        )
         return history, changes
 
     def _write_case_steps(self, conn: psycopg.Connection, items: Sequence[Accepted]) -> None:
         """The steps of the cases this batch opened, before its COMMIT. A round trip more, only for a batch with
         a failure of a category that opens cases (the deadlines are computed here, with the official calendar)."""
         categories = set(self.case_categories)
-        failed = sorted({a.result.sample_id for a in items
-                         if a.result.verdict is Verdict.FAIL and a.result.category in categories})
+        failed = sorted(
+            {a.result.sample_id for a in items if a.result.verdict is Verdict.FAIL and a.result.category in categories}
+        )
         if failed:
             write_opening_steps(conn, self.case_table, self.case_soon_working_days, failed, self.calendar)
 
@@ -291,8 +335,9 @@ class ResultStore:
         self._copy(conn, items)
         self._apply_copied(conn)
 
-    def _find_refused(self, accepted: Sequence[Accepted],
-                      all_records: Sequence[SourceRecord]) -> list[tuple[Accepted, str]]:
+    def _find_refused(
+        self, accepted: Sequence[Accepted], all_records: Sequence[SourceRecord]
+    ) -> list[tuple[Accepted, str]]:
         """Replay the batch under savepoints, halving what fails, and roll it all back: the records refused alone."""
         refused: list[tuple[Accepted, str]] = []
         try:
@@ -306,8 +351,7 @@ class ResultStore:
             raise BatchWriteError("batch not stored", records=len(all_records), error=str(exc).strip()) from exc
         return refused
 
-    def _bisect(self, conn: psycopg.Connection, items: Sequence[Accepted],
-                refused: list[tuple[Accepted, str]]) -> None:
+    def _bisect(self, conn: psycopg.Connection, items: Sequence[Accepted], refused: list[tuple[Accepted, str]]) -> None:
         if not items:
             return
         try:
@@ -324,7 +368,11 @@ class ResultStore:
 
 # What a record can make the database (or the driver encoding it) refuse; retrying the same record cannot help.
 DATA_ERRORS: tuple[type[Exception], ...] = (
-    psycopg.DataError, psycopg.IntegrityError, psycopg.errors.ProgramLimitExceeded, ValueError, OverflowError,
+    psycopg.DataError,
+    psycopg.IntegrityError,
+    psycopg.errors.ProgramLimitExceeded,
+    ValueError,
+    OverflowError,
 )
 
 
@@ -356,6 +404,8 @@ def first_gap(next_offset: int, offsets: set[int]) -> tuple[int, int] | None:
 
 def stored_offset_total(conn: psycopg.Connection, group: str, topic: str) -> int:
     """Records the database has applied for a group and topic: equal to the topic's end offsets when caught up."""
-    row = conn.execute("SELECT coalesce(sum(next_offset), 0) FROM stream_offsets WHERE consumer_group = %s"
-                       " AND topic = %s", (group, topic)).fetchone()
+    row = conn.execute(
+        "SELECT coalesce(sum(next_offset), 0) FROM stream_offsets WHERE consumer_group = %s AND topic = %s",
+        (group, topic),
+    ).fetchone()
     return int(row[0]) if row else 0

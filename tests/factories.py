@@ -15,16 +15,32 @@ from qsmon.vocab import Category, SamplingType, Stage, Verdict
 BASE_TIME = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
 
-def result(sample_id: str, *, revision: int = 1, verdict: str = "pass", at: datetime = BASE_TIME,
-           category: str = "food", sampling_type: str = "evaluative", region: str = "421003",
-           subcategory: str | None = "蔬菜", **extra: Any) -> InspectionResult:
+def result(
+    sample_id: str,
+    *,
+    revision: int = 1,
+    verdict: str = "pass",
+    at: datetime = BASE_TIME,
+    category: str = "food",
+    sampling_type: str = "evaluative",
+    region: str = "421003",
+    subcategory: str | None = "蔬菜",
+    **extra: Any,
+) -> InspectionResult:
     failed = (FailedItem(item="毒死蜱", measured="0.12", limit="≤0.02", unit="mg/kg"),) if verdict == "fail" else ()
     fields: dict[str, Any] = {
         # Reported five days after sampling, or now for results sampled in the last few days: never in the future.
-        "sample_id": sample_id, "revision": revision, "sampled_at": at,
+        "sample_id": sample_id,
+        "revision": revision,
+        "sampled_at": at,
         "reported_at": min(at + timedelta(days=5), max(at, clock.now())),
-        "category": Category(category), "subcategory": subcategory, "sampling_type": SamplingType(sampling_type),
-        "stage": Stage.DISTRIBUTION, "region_code": region, "verdict": Verdict(verdict), "failed_items": failed,
+        "category": Category(category),
+        "subcategory": subcategory,
+        "sampling_type": SamplingType(sampling_type),
+        "stage": Stage.DISTRIBUTION,
+        "region_code": region,
+        "verdict": Verdict(verdict),
+        "failed_items": failed,
         "source": "test",
     }
     fields.update(extra)
@@ -33,16 +49,43 @@ def result(sample_id: str, *, revision: int = 1, verdict: str = "pass", at: date
 
 # An alert notification's payload as alerts.payload builds it: what channels and messages are tested with.
 ALERT_PAYLOAD: dict[str, Any] = {
-    "alert_id": 7, "event_id": 9, "transition": "opened", "severity": "critical", "at": "2026-11-21T10:00:00+08:00",
-    "plan": "jingzhou-2023", "plan_title": "荆州市质量强市建设实施方案", "indicator": "agricultural-routine-pass",
-    "indicator_name": "农产品质量安全例行监测合格率", "measure": "pass_rate", "region": "421083",
-    "region_name": "洪湖市", "region_level": "region",
-    "jurisdiction": "421000", "jurisdiction_name": "荆州市", "plan_status": "in_force", "period_start": "2024-01-01",
-    "period_end": "2025-12-31", "in_force_until": None, "opened_at": "2026-11-21T09:30:00+08:00",
-    "top_failed_firms": [["某某蔬菜合作社", 3]], "subcategory": "", "window": "rolling_30d", "window_label": "近30天",
-    "first_day": "2026-10-23", "last_day": "2026-11-21", "value": 94.5, "low": 92.1, "high": 96.2, "op": ">=",
-    "target": 98.0, "previous_value": None, "samples": 440, "failed": 24, "state": "critical",
-    "top_failed_items": [["毒死蜱", 20], ["腐霉利", 4]], "dashboard_url": "http://grafana.test/d/qsmon-trends",
+    "alert_id": 7,
+    "event_id": 9,
+    "transition": "opened",
+    "severity": "critical",
+    "at": "2026-11-21T10:00:00+08:00",
+    "plan": "jingzhou-2023",
+    "plan_title": "荆州市质量强市建设实施方案",
+    "indicator": "agricultural-routine-pass",
+    "indicator_name": "农产品质量安全例行监测合格率",
+    "measure": "pass_rate",
+    "region": "421083",
+    "region_name": "洪湖市",
+    "region_level": "region",
+    "jurisdiction": "421000",
+    "jurisdiction_name": "荆州市",
+    "plan_status": "in_force",
+    "period_start": "2024-01-01",
+    "period_end": "2025-12-31",
+    "in_force_until": None,
+    "opened_at": "2026-11-21T09:30:00+08:00",
+    "top_failed_firms": [["某某蔬菜合作社", 3]],
+    "subcategory": "",
+    "window": "rolling_30d",
+    "window_label": "近30天",
+    "first_day": "2026-10-23",
+    "last_day": "2026-11-21",
+    "value": 94.5,
+    "low": 92.1,
+    "high": 96.2,
+    "op": ">=",
+    "target": 98.0,
+    "previous_value": None,
+    "samples": 440,
+    "failed": 24,
+    "state": "critical",
+    "top_failed_items": [["毒死蜱", 20], ["腐霉利", 4]],
+    "dashboard_url": "http://grafana.test/d/qsmon-trends",
 }
 
 

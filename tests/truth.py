@@ -23,8 +23,9 @@ def final_verdicts(events: Iterable[InspectionResult]) -> dict[str, InspectionRe
 
 def expected_counts(events: Iterable[InspectionResult]) -> Counter[tuple[str, str]]:
     """Final verdicts by category; a void one counts nowhere."""
-    return Counter((e.category.value, e.verdict.value) for e in final_verdicts(events).values()
-                   if e.verdict is not Verdict.VOID)
+    return Counter(
+        (e.category.value, e.verdict.value) for e in final_verdicts(events).values() if e.verdict is not Verdict.VOID
+    )
 
 
 def stored_counts(db: psycopg.Connection) -> Counter[tuple[str, str]]:

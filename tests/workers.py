@@ -49,7 +49,10 @@ class WorkerProcess:
         self._log = log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cli", "worker", "--loglevel", "INFO"],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     def kill(self) -> None:
@@ -79,8 +82,10 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str, interva
 
 def reader_dsn(dsn: str) -> str:
     """The same database and search path as Grafana's read-only role (password from deploy/local/env.sh)."""
-    params = conninfo_to_dict(dsn) | {"user": "qsmon_grafana",
-                                      "password": os.environ.get("PG_READER_PASSWORD", "qsmon_grafana")}
+    params = conninfo_to_dict(dsn) | {
+        "user": "qsmon_grafana",
+        "password": os.environ.get("PG_READER_PASSWORD", "qsmon_grafana"),
+    }
     return make_conninfo("", **params)
 
 
@@ -91,8 +96,13 @@ def stack(action: str, service: str) -> None:
 
 def read_all(settings: Settings, topic: str, expected: int, timeout_ms: int = 15_000) -> list[Any]:
     """Records of a topic from the start, until ``expected`` arrived or none came for ``timeout_ms``."""
-    consumer = KafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
-                             consumer_timeout_ms=timeout_ms, group_id=None)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=timeout_ms,
+        group_id=None,
+    )
     records = []
     for record in consumer:
         records.append(record)
@@ -102,16 +112,24 @@ def read_all(settings: Settings, topic: str, expected: int, timeout_ms: int = 15
     return records
 
 
-def run_cli(settings: Settings, *args: str, extra_env: dict[str, str] | None = None
-            ) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    settings: Settings, *args: str, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``qsmon ARGS`` in a subprocess with the test's settings."""
-    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=ROOT,
-                          env=settings_env(settings) | (extra_env or {}), capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        cwd=ROOT,
+        env=settings_env(settings) | (extra_env or {}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
-def serve_ingest(settings: Settings, *, tokens: tuple[str, ...], routers: Sequence[Any] = (), **overrides: Any
-                 ) -> Iterator[tuple[str, Settings]]:
+def serve_ingest(
+    settings: Settings, *, tokens: tuple[str, ...], routers: Sequence[Any] = (), **overrides: Any
+) -> Iterator[tuple[str, Settings]]:
     """The ingest service (with ``routers``) on a free loopback port, in a thread: its base URL and settings."""
     import threading
 
@@ -124,8 +142,7 @@ def serve_ingest(settings: Settings, *, tokens: tuple[str, ...], routers: Sequen
     configured = settings.model_copy(update={"ingest_tokens": tuple(SecretStr(t) for t in tokens), **overrides})
     ensure_topics(configured)
     port = free_port()
-    server = uvicorn.Server(server_config(configured, host="127.0.0.1", port=port,
-                                          routers=routers))
+    server = uvicorn.Server(server_config(configured, host="127.0.0.1", port=port, routers=routers))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -24,9 +24,26 @@ from qsmon.settings import Settings, get_settings
 DEMO_PLANS = LOCAL_STACK_DIR / "demo" / "plans"  # the site's own plan files
 
 STEPS: list[Callable[[Settings], None]] = [
-    demo_init, demo_offsets, demo_roundtrip, demo_import, demo_ingest, demo_simulate, demo_worker, demo_health,
-    demo_hostile, demo_rates, demo_audit, demo_alerts, demo_cases, demo_counting, demo_months, demo_status,
-    demo_dashboards, demo_report, demo_read_api, demo_stop,
+    demo_init,
+    demo_offsets,
+    demo_roundtrip,
+    demo_import,
+    demo_ingest,
+    demo_simulate,
+    demo_worker,
+    demo_health,
+    demo_hostile,
+    demo_rates,
+    demo_audit,
+    demo_alerts,
+    demo_cases,
+    demo_counting,
+    demo_months,
+    demo_status,
+    demo_dashboards,
+    demo_report,
+    demo_read_api,
+    demo_stop,
 ]
 
 

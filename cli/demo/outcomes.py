@@ -54,14 +54,21 @@ def demo_alerts(settings: Settings) -> None:
             f"\n  - {{name: robot, type: dingtalk, url: '{robot.url}', plans: [jingzhou-2023], group_wait_s: 5}}"
             f"\n  - {{name: stuck-robot, type: wecom, url: '{stuck.url}', plans: [jingzhou-2023], group_wait_s: 0,"
             f" timeout_s: 2}}\n",
-            encoding="utf-8")
-        configured = settings.model_copy(update={
-            "channels_file": channels, "active_plans": ("jingzhou-2023",), "alerts_hold_seconds": 5.0,
-            "alerts_sweep_seconds": 3.0, "alerts_group": f"qsmon-demo-alerts-{int(time.time())}",
-            "ack_secret": SecretStr(secrets.token_urlsafe(24)), "ack_link_url": f"http://{settings.api_host}:{settings.api_port}"})
+            encoding="utf-8",
+        )
+        configured = settings.model_copy(
+            update={
+                "channels_file": channels,
+                "active_plans": ("jingzhou-2023",),
+                "alerts_hold_seconds": 5.0,
+                "alerts_sweep_seconds": 3.0,
+                "alerts_group": f"qsmon-demo-alerts-{int(time.time())}",
+                "ack_secret": SecretStr(secrets.token_urlsafe(24)),
+                "ack_link_url": f"http://{settings.api_host}:{settings.api_port}",
+            }
+        )
         stop = threading.Event()
-        service = threading.Thread(target=run_service, args=(configured, stop), kwargs={"metrics": False},
-                                   daemon=True)
+        service = threading.Thread(target=run_service, args=(configured, stop), kwargs={"metrics": False}, daemon=True)
         service.start()
         try:
             _wait_for(lambda: bool(receiver.received), 30)
@@ -75,19 +82,31 @@ def demo_alerts(settings: Settings) -> None:
                     typer.echo(f"     {line}")
                 _acknowledge_from_the_link(configured, robot)
             _show_stuck_channel(configured, stuck.requests)
-            active = httpx.get(f"{alertmanager}/api/v2/alerts",
-                               params={"filter": 'plan="jingzhou-2023"'}, timeout=10).json()
-            typer.echo(f"   Alertmanager (API v2) holds {len(active)} alerts for the plan, one per indicator × region"
-                       " × window, and groups them itself")
+            active = httpx.get(
+                f"{alertmanager}/api/v2/alerts", params={"filter": 'plan="jingzhou-2023"'}, timeout=10
+            ).json()
+            typer.echo(
+                f"   Alertmanager (API v2) holds {len(active)} alerts for the plan, one per indicator × region"
+                " × window, and groups them itself"
+            )
             typer.echo("   the incident ends: 洪湖市 re-inspections and new samples pass …")
             before = len(receiver.received)
             _recover_honghu(settings)
-            _wait_for(lambda: any(a["transition"] == "resolved" and a["region"] == "421083"
-                                  for m in receiver.received[before:] for a in m["alerts"]), 60)
+            _wait_for(
+                lambda: any(
+                    a["transition"] == "resolved" and a["region"] == "421083"
+                    for m in receiver.received[before:]
+                    for a in m["alerts"]
+                ),
+                60,
+            )
             resolved = [a for m in receiver.received[before:] for a in m["alerts"] if a["transition"] == "resolved"]
             examples = ", ".join(f"{a['region_name']} {a['indicator_name']} {a['window_label']}" for a in resolved[:2])
-            typer.echo(f"   {len(resolved)} alerts resolved after the 5 s hold, e.g. {examples}" if resolved
-                       else "   no alert resolved in this run (a re-run: resolved before)")
+            typer.echo(
+                f"   {len(resolved)} alerts resolved after the 5 s hold, e.g. {examples}"
+                if resolved
+                else "   no alert resolved in this run (a re-run: resolved before)"
+            )
             typer.echo(f"   the duty webhook received {len(receiver.received)} messages in all")
         finally:
             stop.set()
@@ -117,8 +136,10 @@ def _acknowledge_from_the_link(settings: Settings, robot: WebhookReceiver) -> No
         claim = verify(settings.ack_secret.get_secret_value(), token, clock.now())
         with connect(settings.dsn) as conn:
             done = redeem(conn, claim, "值班员张三", clock.now())
-        typer.echo(f"   the DingTalk message's 确认告警 link ({found.group(1)[:48]}…) acknowledged {len(done)}"
-                   " alerts as 值班员张三: no reminders until they change; later messages say 已确认:值班员张三")
+        typer.echo(
+            f"   the DingTalk message's 确认告警 link ({found.group(1)[:48]}…) acknowledged {len(done)}"
+            " alerts as 值班员张三: no reminders until they change; later messages say 已确认:值班员张三"
+        )
         with connect(settings.dsn) as conn:
             redeem(conn, claim, "值班员张三", clock.now())
     except AckLinkUsedError as exc:
@@ -132,11 +153,15 @@ def _show_stuck_channel(settings: Settings, requests: int) -> None:
     from qsmon.storage import connect
 
     with connect(settings.dsn) as conn:
-        row = conn.execute("SELECT count(*), max(attempts), max(last_error) FROM notification_outbox"
-                           " WHERE channel = 'stuck-robot' AND delivered_at IS NULL").fetchone()
+        row = conn.execute(
+            "SELECT count(*), max(attempts), max(last_error) FROM notification_outbox"
+            " WHERE channel = 'stuck-robot' AND delivered_at IS NULL"
+        ).fetchone()
     if row and row[0]:
-        typer.echo(f"   a robot that never finishes answering ({requests} request(s) taken) held up no other channel:"
-                   f" its {row[0]} change(s) wait, attempt {row[1]}, '{row[2]}', retried with backoff")
+        typer.echo(
+            f"   a robot that never finishes answering ({requests} request(s) taken) held up no other channel:"
+            f" its {row[0]} change(s) wait, attempt {row[1]}, '{row[2]}', retried with backoff"
+        )
 
 
 def _wait_for(condition: Callable[[], bool], seconds: float) -> None:
@@ -161,8 +186,9 @@ def _load_rules_into_prometheus(settings: Settings) -> None:
     subprocess.run(["bash", str(LOCAL_STACK_SCRIPT), "reload", "prometheus"], check=True)
     time.sleep(1)  # the reload is asynchronous
     groups = httpx.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
-    typer.echo(f"   Prometheus loaded {sum(len(g['rules']) for g in groups)} generated rules "
-               "(qsmon alerts prometheus-rules)")
+    typer.echo(
+        f"   Prometheus loaded {sum(len(g['rules']) for g in groups)} generated rules (qsmon alerts prometheus-rules)"
+    )
 
 
 def _recover_honghu(settings: Settings) -> None:
@@ -171,11 +197,21 @@ def _recover_honghu(settings: Settings) -> None:
     now = clock.now()
     with ResultSink(settings, client_id="qsmon-demo") as sink:
         for i in range(1500):
-            sink.send(InspectionResult(
-                sample_id=f"DEMO-RECOVERY-{i:05d}", sampled_at=now - timedelta(hours=1 + i % 200), reported_at=now,
-                category=Category.AGRICULTURAL, subcategory="蔬菜", sampling_type=SamplingType.ROUTINE_MONITORING,
-                stage=Stage.DISTRIBUTION, region_code="421083", product="莲藕", verdict=Verdict.PASS,
-                source="demo"))
+            sink.send(
+                InspectionResult(
+                    sample_id=f"DEMO-RECOVERY-{i:05d}",
+                    sampled_at=now - timedelta(hours=1 + i % 200),
+                    reported_at=now,
+                    category=Category.AGRICULTURAL,
+                    subcategory="蔬菜",
+                    sampling_type=SamplingType.ROUTINE_MONITORING,
+                    stage=Stage.DISTRIBUTION,
+                    region_code="421083",
+                    product="莲藕",
+                    verdict=Verdict.PASS,
+                    source="demo",
+                )
+            )
     wait_stored(settings)
 
 
@@ -188,7 +224,8 @@ def demo_status(settings: Settings) -> None:
         rows = conn.execute(
             "SELECT indicator_id, tested, value, low, high, op, target, state FROM indicator_evaluations"
             " WHERE plan_id = 'jingzhou-2023' AND region_code = '421000' AND subcategory = ''"
-            " AND window_name IN ('rolling_30d', 'quarter_to_date') ORDER BY indicator_id").fetchall()
+            " AND window_name IN ('rolling_30d', 'quarter_to_date') ORDER BY indicator_id"
+        ).fetchall()
     for indicator, tested, value, low, high, op, target, state in rows:
         figure = "—" if value is None else f"{shown_text(value, '')} [{low:.1f}–{high:.1f}]"
         typer.echo(f"   {indicator:<36} n={tested:<6} {figure:<22} target {op} {target if target else ''}  {state}")
@@ -209,8 +246,13 @@ def demo_dashboards(settings: Settings) -> None:
     step("Dashboards (qsmon dashboards build|check|push): every SQL panel run against the database")
     typer.echo(f"   committed dashboards/json is {'current' if not stale() else 'STALE'}")
     now = clock.now().replace(microsecond=0)
-    variables = {"plan": "jingzhou-2023", "indicator": "agricultural-routine-pass", "region": "421000",
-                 "window": "rolling_30d", "category": "all"}
+    variables = {
+        "plan": "jingzhou-2023",
+        "indicator": "agricultural-routine-pass",
+        "region": "421000",
+        "window": "rolling_30d",
+        "category": "all",
+    }
     with connect(settings.dsn) as conn:
         for text in render().values():
             board = json.loads(text)
@@ -243,11 +285,18 @@ def demo_report(settings: Settings) -> None:
     for path in (p for p in files if p.suffix in (".xlsx", ".pdf")):
         typer.echo(f"   {path.relative_to(out.parent)} ({path.stat().st_size // 1024} KiB)")
     csvs = [p for p in files if p.suffix == ".csv"]
-    typer.echo(f"   … and {len(csvs)} CSV tables (UTF-8 with BOM): "
-               + "、".join(p.stem.rsplit("-", 1)[-1] for p in csvs))
+    typer.echo(
+        f"   … and {len(csvs)} CSV tables (UTF-8 with BOM): " + "、".join(p.stem.rsplit("-", 1)[-1] for p in csvs)
+    )
     with connect(settings.dsn) as conn:
-        report = gather(conn, plan, today.year, today.month, timezone=settings.timezone,
-                        references=load_references(REFERENCE_EXAMPLE))
+        report = gather(
+            conn,
+            plan,
+            today.year,
+            today.month,
+            timezone=settings.timezone,
+            references=load_references(REFERENCE_EXAMPLE),
+        )
     typer.echo("   分析 (each sentence names the table its numbers come from):")
     for sentence in analysis(report):
         typer.echo(f"     {sentence.text}" + (f" [{sentence.table}]" if sentence.table else ""))
@@ -263,22 +312,31 @@ def _one_number(settings: Settings, report: MonthlyReport) -> None:
     from indicators.evaluate import evaluate_indicator
     from qsmon.regions import name_of
     from qsmon.storage import connect
+
     plan, city = report.plan, report.plan.jurisdiction.code
     row = next(r for r in report.indicators if r.indicator.id == "food-evaluative-pass")
     with connect(settings.dsn) as conn:
-        evaluation = next(e for e in evaluate_indicator(conn, plan, row.indicator, report.month_range.last,
-                                                        ("month_to_date",), timezone=settings.timezone)
-                          if e.scope.region_code == city and not e.scope.subcategory)
+        evaluation = next(
+            e
+            for e in evaluate_indicator(
+                conn, plan, row.indicator, report.month_range.last, ("month_to_date",), timezone=settings.timezone
+            )
+            if e.scope.region_code == city and not e.scope.subcategory
+        )
     line = next((r for r in report.bulletin.sampling_types if r.key == SamplingType.EVALUATIVE), None)
     typer.echo(f"   一个数 ({row.indicator.name}, {name_of(city)}, {report.label}):")
-    typer.echo(f"     alert engine {evaluation.samples} 批次, 不合格 {evaluation.failed},"
-               f" {shown_text(evaluation.value)} · report {row.month.samples} 批次, 不合格 {row.month.failed},"
-               f" {shown_text(row.month.value)}")
+    typer.echo(
+        f"     alert engine {evaluation.samples} 批次, 不合格 {evaluation.failed},"
+        f" {shown_text(evaluation.value)} · report {row.month.samples} 批次, 不合格 {row.month.failed},"
+        f" {shown_text(row.month.value)}"
+    )
     if line is not None and line.month.rate is not None:
-        typer.echo(f"     bulletin 评价性抽检 {line.month.batches} 批次, 不合格 {line.month.failed},"
-                   f" 合格率 {shown_text(rate(line.month.batches - line.month.failed, line.month.batches))}"
-                   f" ({report.bulletin.scope.label}合计"
-                   f" {report.bulletin.total.month.batches if report.bulletin.total else 0} 批次, 不含风险监测)")
+        typer.echo(
+            f"     bulletin 评价性抽检 {line.month.batches} 批次, 不合格 {line.month.failed},"
+            f" 合格率 {shown_text(rate(line.month.batches - line.month.failed, line.month.batches))}"
+            f" ({report.bulletin.scope.label}合计"
+            f" {report.bulletin.total.month.batches if report.bulletin.total else 0} 批次, 不含风险监测)"
+        )
 
 
 def _notice(settings: Settings, report: MonthlyReport) -> None:
@@ -286,8 +344,13 @@ def _notice(settings: Settings, report: MonthlyReport) -> None:
     from reports.notice import build_notice, load_texts
     from reports.run import bureau_of
 
-    notice = build_notice(report, load_texts(settings.notice_texts_file), bureau=bureau_of(settings, report.plan),
-                          number=settings.notice_number, issued=clock.today(settings.timezone))
+    notice = build_notice(
+        report,
+        load_texts(settings.notice_texts_file),
+        bureau=bureau_of(settings, report.plan),
+        number=settings.notice_number,
+        issued=clock.today(settings.timezone),
+    )
     typer.echo(f"   信息公告 (public: {report.plan.id}-…-信息公告.pdf, annex {len(notice.annex)} 不合格产品):")
     typer.echo(f"     {notice.bureau}（{notice.number}）")
     typer.echo(f"     {notice.title}")
@@ -304,5 +367,7 @@ def _region_report(settings: Settings, out: Path) -> None:
     today = clock.today(settings.timezone)
     plan = region_plan("420000", today.year)
     files = write_report(settings, plan, today.year, today.month, out, ["xlsx"])
-    typer.echo(f"   $ qsmon report monthly --region 420000 --month {today:%Y-%m} -> {plan.title}:"
-               f" {', '.join(p.name for p in files)}")
+    typer.echo(
+        f"   $ qsmon report monthly --region 420000 --month {today:%Y-%m} -> {plan.title}:"
+        f" {', '.join(p.name for p in files)}"
+    )

@@ -22,16 +22,18 @@ def _stored_totals(settings: Settings) -> tuple[int, int, int]:
     from qsmon.storage import connect
 
     with connect(settings.dsn) as conn:
-        row = conn.execute("SELECT coalesce(sum(tested),0), coalesce(sum(passed),0), coalesce(sum(failed),0)"
-                           " FROM rollup_daily").fetchone()
+        row = conn.execute(
+            "SELECT coalesce(sum(tested),0), coalesce(sum(passed),0), coalesce(sum(failed),0) FROM rollup_daily"
+        ).fetchone()
     return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
 
 
 def demo_worker(settings: Settings) -> None:
     """Start a real worker and watch the stored counts grow until it has caught up."""
     step("Stream worker (qsmon worker): Kafka -> TimescaleDB, live counts")
-    worker = subprocess.Popen([sys.executable, "-m", "cli", "worker"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "cli", "worker"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     RUNNING.append(worker)
     target = end_offset_total(settings)
     deadline = time.monotonic() + 180
@@ -53,12 +55,15 @@ def _show_backlog_rate(settings: Settings) -> None:
     from qsmon.storage import connect
 
     with connect(settings.dsn) as conn:
-        row = conn.execute("SELECT count(*), extract(epoch FROM max(stored_at) - min(stored_at)) FROM"
-                           " inspection_results").fetchone()
+        row = conn.execute(
+            "SELECT count(*), extract(epoch FROM max(stored_at) - min(stored_at)) FROM inspection_results"
+        ).fetchone()
     count, seconds = (int(row[0]), float(row[1] or 0)) if row else (0, 0.0)
     if seconds > 0:
-        typer.echo(f"   backlog: {count:,} results stored in {seconds:.1f} s ({count / seconds:,.0f} results/s, one"
-                   " worker, whole fetches per batch; `make bench` measures a million)")
+        typer.echo(
+            f"   backlog: {count:,} results stored in {seconds:.1f} s ({count / seconds:,.0f} results/s, one"
+            " worker, whole fetches per batch; `make bench` measures a million)"
+        )
 
 
 def _show_scraped_metrics(settings: Settings) -> None:
@@ -90,9 +95,19 @@ def demo_hostile(settings: Settings) -> None:
 
     step("One bad record, one hostile dashboard viewer: storage goes on")
     now = clock.now()
-    followers = [InspectionResult(sample_id=f"AFTER-{int(now.timestamp())}-{i}", sampled_at=now, reported_at=now,
-                                  category=Category.FOOD, sampling_type=SamplingType.EVALUATIVE,
-                                  region_code="421002", verdict=Verdict.PASS, source="demo") for i in range(21)]
+    followers = [
+        InspectionResult(
+            sample_id=f"AFTER-{int(now.timestamp())}-{i}",
+            sampled_at=now,
+            reported_at=now,
+            category=Category.FOOD,
+            sampling_type=SamplingType.EVALUATIVE,
+            region_code="421002",
+            verdict=Verdict.PASS,
+            source="demo",
+        )
+        for i in range(21)
+    ]
     poisoned = orjson.loads(followers.pop().to_json()) | {"source": "lab\u0000"}  # what the database would refuse
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     producer.send(settings.results_topic, key=poisoned["sample_id"].encode(), value=orjson.dumps(poisoned))
@@ -102,21 +117,27 @@ def demo_hostile(settings: Settings) -> None:
         sink.send_all(followers)
     started = time.monotonic()
     wait_stored(settings, timeout_s=30)
-    typer.echo(f"   a result with a NUL went to {settings.dlq_topic}; the 20 behind it were stored in "
-               f"{time.monotonic() - started:.1f}s")
+    typer.echo(
+        f"   a result with a NUL went to {settings.dlq_topic}; the 20 behind it were stored in "
+        f"{time.monotonic() - started:.1f}s"
+    )
     from cli.deadletters import described
     from streams.dead_letters import read_dead_letters
 
     for letter in read_dead_letters(settings):
         if letter.key == poisoned["sample_id"].encode():
             typer.echo(f"   qsmon deadletters list: {letter.position} {described(letter, reason_chars=90)}")
-    reader = psycopg.conninfo.conninfo_to_dict(settings.dsn) | {"user": "qsmon_grafana",
-                                                                 "password": os.environ.get("PG_READER_PASSWORD",
-                                                                                            "qsmon_grafana")}
+    reader = psycopg.conninfo.conninfo_to_dict(settings.dsn) | {
+        "user": "qsmon_grafana",
+        "password": os.environ.get("PG_READER_PASSWORD", "qsmon_grafana"),
+    }
     try:
         with connect(psycopg.conninfo.make_conninfo("", **reader), autocommit=True) as viewer:
-            for sql in ("SELECT pg_advisory_lock(hashtext('inspection.results.v1'), 0)",
-                        "SELECT last_error FROM notification_outbox", "SELECT * FROM stream_offsets"):
+            for sql in (
+                "SELECT pg_advisory_lock(hashtext('inspection.results.v1'), 0)",
+                "SELECT last_error FROM notification_outbox",
+                "SELECT * FROM stream_offsets",
+            ):
                 try:
                     viewer.execute(sql)
                     typer.echo(f"   as Grafana's role: {sql[:60]} -> allowed (!)")
@@ -139,11 +160,13 @@ def demo_rates(settings: Settings) -> None:
         by_category = conn.execute(  # results in totals: risk monitoring and surveys stand apart
             f"SELECT category, sum(tested), sum(passed) FROM rollup_daily WHERE day > %s::date - 30"
             f" AND {in_totals_sql()} GROUP BY category HAVING sum(tested) > 0 ORDER BY category",
-            (today,)).fetchall()
+            (today,),
+        ).fetchall()
         by_county = conn.execute(
             "SELECT region_code, sum(tested), sum(passed) FROM rollup_daily WHERE day > %s::date - 10"
             " AND subcategory = '蔬菜' GROUP BY region_code ORDER BY sum(passed)::float / sum(tested)",
-            (today,)).fetchall()
+            (today,),
+        ).fetchall()
     for category, tested, passed in by_category:
         typer.echo(f"   {label(Category(category)):<8} {tested:>6} samples  {shown_text(rate(passed, tested)):>7}")
     typer.echo("   蔬菜, last 10 days:")
@@ -158,8 +181,10 @@ def demo_audit(settings: Settings) -> None:
     step("Audit: rollups recomputed from the stored final verdicts (qsmon rollups rebuild)")
     with connect(settings.dsn) as conn:
         found = differences(conn)
-    typer.echo(f"   differences between what the worker keeps and the truth: {len(found)}"
-               f" (checked {', '.join(d.table for d in DERIVED)})")
+    typer.echo(
+        f"   differences between what the worker keeps and the truth: {len(found)}"
+        f" (checked {', '.join(d.table for d in DERIVED)})"
+    )
     if found:
         raise typer.Exit(1)
 

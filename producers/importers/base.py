@@ -32,7 +32,7 @@ class Rejection:
 
     def __post_init__(self) -> None:
         if len(self.raw) > MAX_RAW:
-            object.__setattr__(self, "raw", self.raw[:MAX_RAW - 1] + "…")
+            object.__setattr__(self, "raw", self.raw[: MAX_RAW - 1] + "…")
 
     def where(self) -> str:
         sheet = f" sheet {self.sheet!r}" if self.sheet else ""
@@ -77,8 +77,11 @@ class TextBudget:
     def spend(self, cells: Iterable[object], where: str) -> None:
         self._left -= sum(len(c) if isinstance(c, str) else 8 for c in cells if c is not None)
         if self._left < 0:
-            raise ImportFormatError(f"more than {MAX_TEXT_PER_FILE:,} characters of text (at {where}): not a table"
-                                    " qsmon imports whole; split it", file=self._file)
+            raise ImportFormatError(
+                f"more than {MAX_TEXT_PER_FILE:,} characters of text (at {where}): not a table"
+                " qsmon imports whole; split it",
+                file=self._file,
+            )
 
 
 class RowError(ValueError):
@@ -153,8 +156,10 @@ def local_noon(day: date, timezone: str) -> datetime:
     return datetime.combine(day, time(12), ZoneInfo(timezone))
 
 
-_MEASURED = re.compile(r"^\s*(?P<value>[<>≤≥]?\s*[-+]?\d[\d.,]*(?:\s*[×xX]\s*10\s*\^?[⁰¹²³⁴⁵⁶⁷⁸⁹\d-]+)?)\s*"
-                       r"(?P<unit>[^\d\s].*)?$")
+_MEASURED = re.compile(
+    r"^\s*(?P<value>[<>≤≥]?\s*[-+]?\d[\d.,]*(?:\s*[×xX]\s*10\s*\^?[⁰¹²³⁴⁵⁶⁷⁸⁹\d-]+)?)\s*"
+    r"(?P<unit>[^\d\s].*)?$"
+)
 
 
 # Full-width comparison signs (＜10CFU/g) as the ASCII ones; not NFKC, which would read 10⁵ as 105.
@@ -249,8 +254,12 @@ def failed_item(item: str, result: str | None, limit: str | None, unit: str | No
     if limit and unit is None:
         _, unit = split_unit(limit.lstrip("≤≥<>"))
         unit = unit if unit and _UNIT_WORD.search(unit) else None  # 4.0-6.0 is a range, not a unit "-6.0"
-    return FailedItem(item=item[:200], measured=measured[:200] if measured else None,
-                      limit=limit[:200] if limit else None, unit=unit[:32] if unit else None)
+    return FailedItem(
+        item=item[:200],
+        measured=measured[:200] if measured else None,
+        limit=limit[:200] if limit else None,
+        unit=unit[:32] if unit else None,
+    )
 
 
 def parse_failed_items(cell: object) -> tuple[FailedItem, ...]:
@@ -263,6 +272,11 @@ def parse_failed_items(cell: object) -> tuple[FailedItem, ...]:
         fields = [cell_text(f) for f in _FIELD_SEPARATOR.split(part)]
         if not fields or not fields[0]:
             continue
-        items.append(failed_item(_ENUMERATOR.sub("", fields[0]), fields[1] if len(fields) > 1 else None,
-                                 fields[2] if len(fields) > 2 else None))
+        items.append(
+            failed_item(
+                _ENUMERATOR.sub("", fields[0]),
+                fields[1] if len(fields) > 1 else None,
+                fields[2] if len(fields) > 2 else None,
+            )
+        )
     return tuple(items[:100])

@@ -93,14 +93,20 @@ class CsvMapping(BaseModel):
             raise ValueError("a mapping has `headers:` (announcement fields) or `columns:` (event fields), one of them")
         return self
 
-    def samr_options(self, timezone: str, *, keys_by_file_name: bool = False,
-                     region_code: str | None = None) -> SamrOptions:
+    def samr_options(
+        self, timezone: str, *, keys_by_file_name: bool = False, region_code: str | None = None
+    ) -> SamrOptions:
         """The announcement reader's options: the mapping's, with ``region_code`` (the command's --region) first."""
         from producers.importers.mapping import check_fields
 
-        return SamrOptions(category=self.options.category, region_code=region_code or self.options.region_code,
-                           sampling_type=self.options.sampling_type, timezone=timezone,
-                           keys_by_file_name=keys_by_file_name, headers=check_fields(self.headers or {}))
+        return SamrOptions(
+            category=self.options.category,
+            region_code=region_code or self.options.region_code,
+            sampling_type=self.options.sampling_type,
+            timezone=timezone,
+            keys_by_file_name=keys_by_file_name,
+            headers=check_fields(self.headers or {}),
+        )
 
 
 def load_mapping(path: Path) -> CsvMapping:
@@ -142,6 +148,7 @@ def _row_to_event(row: dict[str, str], mapping: CsvMapping, file_key: str, timez
 
 def _failed_items(row: Mapping[str, str | None], spec: dict[str, str]) -> list[dict[str, Any]]:
     """The row's failed item from its mapped columns, as one line each (cells wrap long results and limits)."""
+
     def cell(name: str) -> str:
         return cell_text(row.get(spec.get(name, ""), "") or "")
 
@@ -171,8 +178,9 @@ def detect_encoding(path: Path, configured: str) -> str:
     return "utf-8-sig"
 
 
-def read_csv(path: Path, mapping: CsvMapping, timezone: str, *,
-             keys_by_file_name: bool = False, region_code: str | None = None) -> Iterator[RowOutcome]:
+def read_csv(
+    path: Path, mapping: CsvMapping, timezone: str, *, keys_by_file_name: bool = False, region_code: str | None = None
+) -> Iterator[RowOutcome]:
     try:
         encoding = detect_encoding(path, mapping.encoding)
         handle = path.open(encoding=encoding, newline="")
@@ -208,34 +216,48 @@ def read_csv(path: Path, mapping: CsvMapping, timezone: str, *,
                 # A short row's missing cells are empty; a long row keeps its extras (in the rejects file).
                 padded = [*cells, *[""] * (len(header) - len(cells))]
                 if len(cells) > len(header):  # its cells would sit under the wrong headers
-                    yield Rejection(str(path), None, row_number, f"{len(cells)} cells in a row under {len(header)}"
-                                    " headers: a comma inside an unquoted cell?", ",".join(padded))
+                    yield Rejection(
+                        str(path),
+                        None,
+                        row_number,
+                        f"{len(cells)} cells in a row under {len(header)} headers: a comma inside an unquoted cell?",
+                        ",".join(padded),
+                    )
                     continue
                 try:
-                    yield ImportRow(_row_to_event(dict(zip(header, padded, strict=True)), mapping, file_key, timezone),
-                                    str(path), None, row_number)
+                    yield ImportRow(
+                        _row_to_event(dict(zip(header, padded, strict=True)), mapping, file_key, timezone),
+                        str(path),
+                        None,
+                        row_number,
+                    )
                 except (RowError, ValueError) as exc:
                     yield Rejection(str(path), None, row_number, str(exc), ",".join(padded))
     except UnicodeDecodeError as exc:
-        raise ImportFormatError(f"the CSV is not {encoding} text after row {row_number}: set `encoding:` in the"
-                                " mapping (gbk, gb18030, utf-8)", file=str(path)) from exc
+        raise ImportFormatError(
+            f"the CSV is not {encoding} text after row {row_number}: set `encoding:` in the"
+            " mapping (gbk, gb18030, utf-8)",
+            file=str(path),
+        ) from exc
     except csv.Error as exc:  # a cell over csv's field limit (131,072 characters): an unclosed quote, as a rule
-        raise ImportFormatError(f"the CSV cannot be read past row {row_number}: {exc} (a quote left open?)",
-                                file=str(path)) from exc
+        raise ImportFormatError(
+            f"the CSV cannot be read past row {row_number}: {exc} (a quote left open?)", file=str(path)
+        ) from exc
 
 
-def _read_as_announcement(path: Path, handle: TextIO, mapping: CsvMapping,
-                          options: SamrOptions) -> Iterator[RowOutcome]:
+def _read_as_announcement(
+    path: Path, handle: TextIO, mapping: CsvMapping, options: SamrOptions
+) -> Iterator[RowOutcome]:
     """The CSV read by the announcement reader, its columns named by the mapping's ``headers``."""
     rows = (tuple(cells) for cells in csv.reader(handle, delimiter=mapping.delimiter))
     try:
         with handle:
             found = yield from read_table(str(path), rows, options, path.name if options.keys_by_file_name else "")
     except UnicodeDecodeError as exc:
-        raise ImportFormatError("the CSV is not text in its encoding: set `encoding:` in the mapping (gbk, gb18030,"
-                                " utf-8)", file=str(path)) from exc
+        raise ImportFormatError(
+            "the CSV is not text in its encoding: set `encoding:` in the mapping (gbk, gb18030, utf-8)", file=str(path)
+        ) from exc
     except csv.Error as exc:
         raise ImportFormatError(f"the CSV cannot be read: {exc} (a quote left open?)", file=str(path)) from exc
     if not found:
-        raise ImportFormatError("no header row naming three of the mapping's columns in its first rows",
-                                file=str(path))
+        raise ImportFormatError("no header row naming three of the mapping's columns in its first rows", file=str(path))

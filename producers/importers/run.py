@@ -69,12 +69,18 @@ class ImportSummary:
             rejects.write(rejection)
 
     def as_dict(self) -> dict[str, int]:
-        return {"rows_read": self.rows_read, "valid": self.valid, "rejected": self.rejected, "sent": self.sent,
-                "dated_by_announcement": self.dated_by_announcement,
-                "unclassified_rows": sum(self.unclassified.values()), "repeated": self.repeated,
-                "placed_in_county": self.placed_in_county,
-                "placed_by_former_name": sum(self.former_places.values()),
-                "sheet_notes": len(self.notes)}
+        return {
+            "rows_read": self.rows_read,
+            "valid": self.valid,
+            "rejected": self.rejected,
+            "sent": self.sent,
+            "dated_by_announcement": self.dated_by_announcement,
+            "unclassified_rows": sum(self.unclassified.values()),
+            "repeated": self.repeated,
+            "placed_in_county": self.placed_in_county,
+            "placed_by_former_name": sum(self.former_places.values()),
+            "sheet_notes": len(self.notes),
+        }
 
 
 MAX_LISTED = 50
@@ -96,18 +102,28 @@ def read_file(path: Path, fmt: Format, *, mapping: Path | None, samr: SamrOption
         if mapping is not None:  # a workbook whose own column names a mapping file maps onto the announcement's
             loaded = load_mapping(mapping)
             if loaded.headers is None:
-                raise ImportFormatError("a workbook's mapping names `headers:` (announcement fields), not `columns:`",
-                                        file=str(mapping))
-            samr = loaded.samr_options(samr.timezone, keys_by_file_name=samr.keys_by_file_name,
-                                       region_code=samr.region_code)
+                raise ImportFormatError(
+                    "a workbook's mapping names `headers:` (announcement fields), not `columns:`", file=str(mapping)
+                )
+            samr = loaded.samr_options(
+                samr.timezone, keys_by_file_name=samr.keys_by_file_name, region_code=samr.region_code
+            )
         return read_samr(path, samr)
     if fmt == "ndjson":
         return read_ndjson(path)
     if mapping is None:
-        raise ImportFormatError(f"a CSV import needs --mapping FILE: `qsmon import {path.name} --suggest-mapping`"
-                                " writes one from its header for you to check (docs/imports.md)", file=str(path))
-    return read_csv(path, load_mapping(mapping), samr.timezone, keys_by_file_name=samr.keys_by_file_name,
-                    region_code=samr.region_code)
+        raise ImportFormatError(
+            f"a CSV import needs --mapping FILE: `qsmon import {path.name} --suggest-mapping`"
+            " writes one from its header for you to check (docs/imports.md)",
+            file=str(path),
+        )
+    return read_csv(
+        path,
+        load_mapping(mapping),
+        samr.timezone,
+        keys_by_file_name=samr.keys_by_file_name,
+        region_code=samr.region_code,
+    )
 
 
 def _plausible(outcome: ImportRow | Rejection, now: datetime) -> ImportRow | Rejection:
@@ -167,8 +183,9 @@ def import_files(
 
 def emitted(row: ImportRow) -> bytes:
     """A valid row as one NDJSON line: where it was read (file, sheet, row) and the event that would be sent."""
-    return orjson.dumps({"file": row.file, "sheet": row.sheet or None, "row": row.row,
-                         "event": orjson.Fragment(row.result.to_json())})
+    return orjson.dumps(
+        {"file": row.file, "sheet": row.sheet or None, "row": row.row, "event": orjson.Fragment(row.result.to_json())}
+    )
 
 
 class _RejectsFile:
@@ -185,8 +202,9 @@ class _RejectsFile:
             self._file = self._path.open("w", encoding="utf-8-sig", newline="")
             self._writer = csv.writer(self._file)
             self._writer.writerow(["file", "sheet", "row", "reason", "raw"])
-        self._writer.writerow(csv_row([rejection.file, rejection.sheet or "", rejection.row, rejection.reason,
-                                       rejection.raw]))
+        self._writer.writerow(
+            csv_row([rejection.file, rejection.sheet or "", rejection.row, rejection.reason, rejection.raw])
+        )
 
     def close(self) -> None:
         if self._file is not None:

@@ -50,20 +50,47 @@ from qsmon.settings import get_settings
 from qsmon.vocab import Category, RetestStatus, SamplingLevel, SamplingType, Verdict
 
 HEADERS: dict[str, str] = {
-    "序号": "seq", "抽样编号": "sample_no", "抽样单编号": "sample_no", "抽样单号": "sample_no",
-    "标称生产企业名称": "manufacturer", "标称生产企业": "manufacturer", "标称生产企业地址": "manufacturer_address",
-    "被抽样单位名称": "sampled_unit", "被抽样单位": "sampled_unit", "被抽样单位所在省份": "province",
-    "被抽样单位地址": "sampled_unit_address", "食品名称": "product", "样品名称": "product", "产品名称": "product",
-    "规格型号": "spec", "商标": "brand", "生产日期/批号": "batch", "生产日期": "batch",
-    "不合格项目║检验结果║标准值": "failed_items", "不合格项目|检验结果|标准值": "failed_items",
-    "分类": "subcategory", "食品细类": "subcategory", "食品分类": "subcategory", "公告号": "notice_no",
-    "公告日期": "notice_date", "抽样日期": "sampled_date", "任务来源/项目名称": "task", "任务来源": "task",
-    "检验机构": "lab", "备注": "remark",
+    "序号": "seq",
+    "抽样编号": "sample_no",
+    "抽样单编号": "sample_no",
+    "抽样单号": "sample_no",
+    "标称生产企业名称": "manufacturer",
+    "标称生产企业": "manufacturer",
+    "标称生产企业地址": "manufacturer_address",
+    "被抽样单位名称": "sampled_unit",
+    "被抽样单位": "sampled_unit",
+    "被抽样单位所在省份": "province",
+    "被抽样单位地址": "sampled_unit_address",
+    "食品名称": "product",
+    "样品名称": "product",
+    "产品名称": "product",
+    "规格型号": "spec",
+    "商标": "brand",
+    "生产日期/批号": "batch",
+    "生产日期": "batch",
+    "不合格项目║检验结果║标准值": "failed_items",
+    "不合格项目|检验结果|标准值": "failed_items",
+    "分类": "subcategory",
+    "食品细类": "subcategory",
+    "食品分类": "subcategory",
+    "公告号": "notice_no",
+    "公告日期": "notice_date",
+    "抽样日期": "sampled_date",
+    "任务来源/项目名称": "task",
+    "任务来源": "task",
+    "检验机构": "lab",
+    "备注": "remark",
     "不合格项目": "failed_items",
     # A per-row verdict, where one sheet lists passes and fails together. A bare 结论 or 判定 only where the sheet's
     # title says neither 合格 nor 不合格: on a 不合格 sheet it may say how a case ended (整改合格).
-    "检验结论": "verdict", "判定结论": "verdict", "判定结果": "verdict", "结果判定": "verdict", "抽检结论": "verdict",
-    "检验结果判定": "verdict", "结论": "verdict_if_untitled", "判定": "verdict_if_untitled",
+    "检验结论": "verdict",
+    "判定结论": "verdict",
+    "判定结果": "verdict",
+    "结果判定": "verdict",
+    "抽检结论": "verdict",
+    "检验结果判定": "verdict",
+    "结论": "verdict_if_untitled",
+    "判定": "verdict_if_untitled",
 }
 # Title and note rows above the header: published workbooks have up to ~5; a sheet without a header this far down
 # is a cover or notes sheet, and the import says it skipped it.
@@ -101,8 +128,12 @@ def _merged_ranges(archive: Any, sheet_path: str, file: str, sheet: str) -> list
             if element.tag.endswith("}mergeCell") and element.get("ref"):
                 bounds = range_boundaries(str(element.get("ref")))
                 if (bounds[3] or 0) - (bounds[1] or 0) >= MAX_ROWS_PER_SHEET:
-                    raise ImportFormatError(f"merged range {element.get('ref')} spans more than the"
-                                            f" {MAX_ROWS_PER_SHEET:,} rows a sheet may have", file=file, sheet=sheet)
+                    raise ImportFormatError(
+                        f"merged range {element.get('ref')} spans more than the"
+                        f" {MAX_ROWS_PER_SHEET:,} rows a sheet may have",
+                        file=file,
+                        sheet=sheet,
+                    )
                 if len(ranges) >= MAX_ROWS_PER_SHEET:
                     raise ImportFormatError(f"more than {MAX_ROWS_PER_SHEET:,} merged ranges", file=file, sheet=sheet)
                 ranges.append(bounds)  # type: ignore[arg-type]
@@ -122,8 +153,9 @@ def _filled(values: tuple[Any, ...]) -> int:
     return sum(1 for v in values if v not in (None, ""))
 
 
-def _fill_merged(rows: Iterator[tuple[Any, ...]], ranges: list[tuple[int, int, int, int]], width: _Width,
-                 file: str, sheet: str) -> Iterator[tuple[list[Any], bool]]:
+def _fill_merged(
+    rows: Iterator[tuple[Any, ...]], ranges: list[tuple[int, int, int, int]], width: _Width, file: str, sheet: str
+) -> Iterator[tuple[list[Any], bool]]:
     """Each row's first ``width`` cells, every cell of a merged range given the value of the range's top-left
     cell (ranges clipped to the width), with whether the row has a value of its own: a row that only a merged range
     reaches is no row of the table. A row with more than MAX_CELLS_PER_ROW filled cells refuses the file."""
@@ -136,9 +168,13 @@ def _fill_merged(rows: Iterator[tuple[Any, ...]], ranges: list[tuple[int, int, i
             yield [], False  # a gap between rows of the sheet file: the common case made cheap
             continue
         if len(values) > MAX_CELLS_PER_ROW and _filled(values) > MAX_CELLS_PER_ROW:
-            raise ImportFormatError(f"row {row_number} has {_filled(values):,} filled cells, more than the"
-                                    f" {MAX_CELLS_PER_ROW:,} a table's row may have", file=file, sheet=sheet)
-        cells = list(values[:width.columns])
+            raise ImportFormatError(
+                f"row {row_number} has {_filled(values):,} filled cells, more than the"
+                f" {MAX_CELLS_PER_ROW:,} a table's row may have",
+                file=file,
+                sheet=sheet,
+            )
+        cells = list(values[: width.columns])
         own = any(c not in (None, "") for c in cells)
         for r in by_first_row.get(row_number, []):
             min_col = r[0]
@@ -226,15 +262,23 @@ def _identity_text(value: object) -> str:
 _BUREAU = re.compile(r"(市场监督管理|市场监管|质量技术监督|食品药品监督管理)")
 # A name's last division word gives its level; 市 needs the division itself (上海市 is a province's, 松滋市 a
 # county's), and 州, 盟 and 地区 are cities (恩施州, which the address parser takes for 恩施市).
-_LEVEL_BY_SUFFIX = ((("自治区", "省"), SamplingLevel.PROVINCIAL), (("州", "盟", "地区"), SamplingLevel.CITY),
-                    (("县", "区", "旗"), SamplingLevel.COUNTY))
+_LEVEL_BY_SUFFIX = (
+    (("自治区", "省"), SamplingLevel.PROVINCIAL),
+    (("州", "盟", "地区"), SamplingLevel.CITY),
+    (("县", "区", "旗"), SamplingLevel.COUNTY),
+)
 
 
 # The level said outright, in any bracket or none: 国抽, 省抽, 市抽, 县抽 / 区抽, 省级抽检; not the end of a place's
 # name (荆州市抽检 and 松滋市抽检 are the organisers' names, read below).
 _LEVEL_TAG = re.compile(r"(?:(?<![\u4e00-\u9fff])|(?<=[年期批第]))(国|省|市|县|区)级?抽")
-_LEVEL_BY_TAG = {"国": SamplingLevel.NATIONAL, "省": SamplingLevel.PROVINCIAL, "市": SamplingLevel.CITY,
-                 "县": SamplingLevel.COUNTY, "区": SamplingLevel.COUNTY}
+_LEVEL_BY_TAG = {
+    "国": SamplingLevel.NATIONAL,
+    "省": SamplingLevel.PROVINCIAL,
+    "市": SamplingLevel.CITY,
+    "县": SamplingLevel.COUNTY,
+    "区": SamplingLevel.COUNTY,
+}
 
 
 def _sampling_level(task: str) -> SamplingLevel | None:
@@ -253,7 +297,7 @@ def _sampling_level(task: str) -> SamplingLevel | None:
             return None
         return _level_of(code)
     # The organiser is the name just before the bureau's: 国内监督抽查(贵州市场监管局) is 贵州's.
-    return _organiser_level(re.split(r"[（(\[【\s:：]", task[:found.start()])[-1].strip())
+    return _organiser_level(re.split(r"[（(\[【\s:：]", task[: found.start()])[-1].strip())
 
 
 def _organiser_level(organiser: str) -> SamplingLevel | None:
@@ -330,8 +374,14 @@ class _Read:
     former_place: str | None  # a former or short name that placed the row (铜梁县 -> 500151), for the summary
 
 
-def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, file_key: str,
-              retest_sheet: bool = False, columns: Mapping[str, str] | None = None) -> _Read:
+def _to_event(
+    fields: dict[str, Any],
+    verdict: Verdict,
+    options: SamrOptions,
+    file_key: str,
+    retest_sheet: bool = False,
+    columns: Mapping[str, str] | None = None,
+) -> _Read:
     day_source = fields.get("sampled_date") or fields.get("notice_date")
     if not day_source:
         raise RowError("no date: 抽样日期 and 公告日期 are both empty, so the day the result counts for is unknown")
@@ -346,34 +396,37 @@ def _to_event(fields: dict[str, Any], verdict: Verdict, options: SamrOptions, fi
         raise RowError("a 不合格 row without 不合格项目")
     task = text.get("task") or ""
     try:
-        return _Read(InspectionResult(
-            sample_id=sample_id_for(fields, file_key),
-            revision=outcome.revision,
-            sampled_at=local_noon(day, options.timezone),
-            reported_at=local_noon(max(day, reported), options.timezone),
-            category=options.category,
-            subcategory=_food_class(text) if options.category is Category.FOOD else text.get("subcategory"),
-            sampling_type=_sampling_type(str(fields.get("task") or ""), options.sampling_type),
-            region_code=region,
-            manufacturer_region_code=made_in,
-            product=text.get("product"),
-            brand=text.get("brand"),
-            spec=text.get("spec"),
-            batch=text.get("batch"),
-            manufacturer=text.get("manufacturer"),
-            sampled_unit=text.get("sampled_unit"),
-            lab=text.get("lab"),
-            verdict=outcome.verdict,
-            failed_items=failed,
-            source="import:samr",
-            sampling_level=_sampling_level(task),
-            task_source=text.get("task"),
-            announcement_no=text.get("notice_no"),
-            announcement_date=reported if fields.get("notice_date") else None,
-            retest_status=outcome.retest,
-            manufacturer_address=text.get("manufacturer_address"),
-            sampled_unit_address=text.get("sampled_unit_address"),
-        ), former)
+        return _Read(
+            InspectionResult(
+                sample_id=sample_id_for(fields, file_key),
+                revision=outcome.revision,
+                sampled_at=local_noon(day, options.timezone),
+                reported_at=local_noon(max(day, reported), options.timezone),
+                category=options.category,
+                subcategory=_food_class(text) if options.category is Category.FOOD else text.get("subcategory"),
+                sampling_type=_sampling_type(str(fields.get("task") or ""), options.sampling_type),
+                region_code=region,
+                manufacturer_region_code=made_in,
+                product=text.get("product"),
+                brand=text.get("brand"),
+                spec=text.get("spec"),
+                batch=text.get("batch"),
+                manufacturer=text.get("manufacturer"),
+                sampled_unit=text.get("sampled_unit"),
+                lab=text.get("lab"),
+                verdict=outcome.verdict,
+                failed_items=failed,
+                source="import:samr",
+                sampling_level=_sampling_level(task),
+                task_source=text.get("task"),
+                announcement_no=text.get("notice_no"),
+                announcement_date=reported if fields.get("notice_date") else None,
+                retest_status=outcome.retest,
+                manufacturer_address=text.get("manufacturer_address"),
+                sampled_unit_address=text.get("sampled_unit_address"),
+            ),
+            former,
+        )
     except ValidationError as exc:
         raise row_error(exc) from exc
 
@@ -402,8 +455,10 @@ def _places(text: dict[str, str | None], options: SamrOptions, day: date) -> tup
     if sampled is None and made is not None:
         found, sampled = made, made.code
     if sampled is None:
-        raise RowError(f"no place: the province {text.get('province')!r}, the sampled unit's and the manufacturer's"
-                       " addresses and names name no division of China, and no --region was given")
+        raise RowError(
+            f"no place: the province {text.get('province')!r}, the sampled unit's and the manufacturer's"
+            " addresses and names name no division of China, and no --region was given"
+        )
     return sampled, made_in, found.former if found else None
 
 
@@ -485,8 +540,12 @@ def read_samr(path: Path, options: SamrOptions) -> Iterator[RowOutcome]:
             # trusts it and would stop at its last row or column without a word.
             sheet.reset_dimensions()
             # Read-only workbooks keep the zip open; openpyxl has no public accessor for a sheet's XML path.
-            ranges = _merged_ranges(workbook._archive, sheet._worksheet_path,  # type: ignore[attr-defined]
-                                    str(path), sheet.title)
+            ranges = _merged_ranges(
+                workbook._archive,  # type: ignore[attr-defined]
+                sheet._worksheet_path,  # type: ignore[attr-defined]
+                str(path),
+                sheet.title,
+            )
             width = _Width()
             rows = _fill_merged(sheet.iter_rows(values_only=True), ranges, width, str(path), sheet.title)
             at = _SheetContext(str(path), sheet.title, options, file_key, width, budget)
@@ -503,8 +562,11 @@ def _check_shared_strings(workbook: Any, file: str) -> None:
     archive = workbook._archive
     sizes = [i.file_size for i in archive.infolist() if i.filename.lower().endswith("sharedstrings.xml")]
     if sum(sizes) > MAX_TEXT_PER_FILE:
-        raise ImportFormatError(f"its shared strings unzip to {sum(sizes):,} bytes, more than the"
-                                f" {MAX_TEXT_PER_FILE:,} characters of text a file may have", file=file)
+        raise ImportFormatError(
+            f"its shared strings unzip to {sum(sizes):,} bytes, more than the"
+            f" {MAX_TEXT_PER_FILE:,} characters of text a file may have",
+            file=file,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -517,8 +579,9 @@ class _SheetContext:
     budget: TextBudget
 
 
-def read_table(file: str, rows: Iterator[tuple[Any, ...]], options: SamrOptions,
-               file_key: str = "") -> Generator[RowOutcome, None, bool]:
+def read_table(
+    file: str, rows: Iterator[tuple[Any, ...]], options: SamrOptions, file_key: str = ""
+) -> Generator[RowOutcome, None, bool]:
     """A table from another source (a CSV file's rows) read as an announcement sheet, under the same limits, its
     header found as HEADERS or the options' mapping say; returns whether it had a header."""
     width = _Width()
@@ -536,8 +599,9 @@ def _read_sheet(at: _SheetContext, rows: Iterator[tuple[list[Any], bool]]) -> Ge
             continue
         filled += own
         if filled > MAX_ROWS_PER_SHEET:
-            raise ImportFormatError(f"more than {MAX_ROWS_PER_SHEET:,} rows in sheet {at.sheet!r}: split the table",
-                                    file=at.file)
+            raise ImportFormatError(
+                f"more than {MAX_ROWS_PER_SHEET:,} rows in sheet {at.sheet!r}: split the table", file=at.file
+            )
         at.budget.spend(cells, f"sheet {at.sheet!r} row {row_number}")
         if header is None:
             header = _Header.find(row_number, cells, at.options.headers)
@@ -555,24 +619,34 @@ def _read_sheet(at: _SheetContext, rows: Iterator[tuple[list[Any], bool]]) -> Ge
             continue
         if not own or all(c in (None, "") for c in cells) or (row_number == header.row + 1 and _is_subheader(cells)):
             continue
-        yield _row(at, header, sheet_verdict, row_number, cells[:at.width.columns])
+        yield _row(at, header, sheet_verdict, row_number, cells[: at.width.columns])
     if header is None:
-        yield SheetNote(at.file, at.sheet, f"skipped: no SAMR header row (序号, 食品名称, 被抽样单位名称 …) in its"
-                                           f" first {MAX_TITLE_ROWS} rows")
+        yield SheetNote(
+            at.file,
+            at.sheet,
+            f"skipped: no SAMR header row (序号, 食品名称, 被抽样单位名称 …) in its first {MAX_TITLE_ROWS} rows",
+        )
     return header is not None
 
 
-def _row(at: _SheetContext, header: _Header, sheet_verdict: Verdict | None, row_number: int,
-         cells: list[Any]) -> RowOutcome:
+def _row(
+    at: _SheetContext, header: _Header, sheet_verdict: Verdict | None, row_number: int, cells: list[Any]
+) -> RowOutcome:
     fields = header.fields(cells)
     try:
         verdict = _row_verdict(fields.get("verdict"), sheet_verdict) if "verdict" in header.spans else sheet_verdict
         assert verdict is not None  # noqa: S101 - set with the header row when there is no column
         retest = "复检" in at.sheet or "复检" in str(fields.get("verdict") or "")  # a 合格（复检） cell too
         read = _to_event(fields, verdict, at.options, at.file_key, retest_sheet=retest, columns=header.columns)
-        return ImportRow(read.event, at.file, at.sheet, row_number,
-                         dated_by_announcement=not fields.get("sampled_date"), unclassified=unclassified(read.event),
-                         former_place=read.former_place)
+        return ImportRow(
+            read.event,
+            at.file,
+            at.sheet,
+            row_number,
+            dated_by_announcement=not fields.get("sampled_date"),
+            unclassified=unclassified(read.event),
+            former_place=read.former_place,
+        )
     except RowError as exc:
         raw = " | ".join("" if c is None else str(c) for c in cells)
         return Rejection(at.file, at.sheet, row_number, str(exc), raw)

@@ -45,10 +45,15 @@ MADE_LOCALLY = 0.6  # made in the county where sampled
 MADE_IN_CITY = 0.25  # in another county of the same city
 MADE_ELSEWHERE = ("420102", "420502", "440305", "330106", "320507", "370211")  # 武汉、宜昌、深圳、杭州、苏州、青岛
 # 国抽/省抽/市抽/县抽 of market supervision's sampling; monitoring and acceptance carry no level.
-LEVELLED_TYPES = frozenset({SamplingType.EVALUATIVE, SamplingType.SUPERVISORY, SamplingType.RISK_MONITORING,
-                            SamplingType.SPECIAL_MONITORING})
-LEVEL_SHARES = {SamplingLevel.NATIONAL: 0.1, SamplingLevel.PROVINCIAL: 0.3, SamplingLevel.CITY: 0.4,
-                SamplingLevel.COUNTY: 0.2}
+LEVELLED_TYPES = frozenset(
+    {SamplingType.EVALUATIVE, SamplingType.SUPERVISORY, SamplingType.RISK_MONITORING, SamplingType.SPECIAL_MONITORING}
+)
+LEVEL_SHARES = {
+    SamplingLevel.NATIONAL: 0.1,
+    SamplingLevel.PROVINCIAL: 0.3,
+    SamplingLevel.CITY: 0.4,
+    SamplingLevel.COUNTY: 0.2,
+}
 
 
 def seasonal_failure(profile: StreamProfile, day: date) -> float:
@@ -189,22 +194,34 @@ class Simulator:
         data-entry fix that moves the date."""
         if earlier.verdict is Verdict.FAIL:
             if self._rng.random() < VOID_SHARE:
-                return earlier.model_copy(update={
-                    "revision": earlier.revision + 1, "verdict": Verdict.VOID, "failed_items": (), "grade": None,
-                    "reported_at": self._reported(earlier.reported_at + timedelta(days=15)),
-                })
+                return earlier.model_copy(
+                    update={
+                        "revision": earlier.revision + 1,
+                        "verdict": Verdict.VOID,
+                        "failed_items": (),
+                        "grade": None,
+                        "reported_at": self._reported(earlier.reported_at + timedelta(days=15)),
+                    }
+                )
             grade = Grade.QUALIFIED if earlier.grade is not None else None
-            return earlier.model_copy(update={
-                "revision": earlier.revision + 1, "verdict": Verdict.PASS, "failed_items": (), "grade": grade,
-                "reported_at": self._reported(earlier.reported_at + timedelta(days=15)),
-                "retest_status": RetestStatus.OVERTURNED,
-            })
+            return earlier.model_copy(
+                update={
+                    "revision": earlier.revision + 1,
+                    "verdict": Verdict.PASS,
+                    "failed_items": (),
+                    "grade": grade,
+                    "reported_at": self._reported(earlier.reported_at + timedelta(days=15)),
+                    "retest_status": RetestStatus.OVERTURNED,
+                }
+            )
         shift = timedelta(days=self._rng.randint(1, 3))
-        return earlier.model_copy(update={
-            "revision": earlier.revision + 1,
-            "sampled_at": earlier.sampled_at - shift,
-            "reported_at": self._reported(earlier.reported_at + timedelta(days=2)),
-        })
+        return earlier.model_copy(
+            update={
+                "revision": earlier.revision + 1,
+                "sampled_at": earlier.sampled_at - shift,
+                "reported_at": self._reported(earlier.reported_at + timedelta(days=2)),
+            }
+        )
 
     # --- the stream -------------------------------------------------------------------------
     def events(self, count: int) -> Iterator[InspectionResult]:
@@ -234,4 +251,3 @@ class Simulator:
         result = self._new_result(0, 1)
         sampled_at = now - timedelta(days=self._rng.uniform(0.2, 5))
         return result.model_copy(update={"sampled_at": sampled_at, "reported_at": now})
-

@@ -52,9 +52,12 @@ class Counting:
             return f"rollup_rows(%(first)s, %(last)s, {whole})"
         if self.source == "made_rollups":
             return f"rollup_rows_made(%(first)s, %(last)s, {whole})"
-        return ("counted_rows(%(first)s, %(last)s, %(tz)s, %(counting_date)s, %(place)s,"
-                " %(sampling_levels)s::text[])")
+        return "counted_rows(%(first)s, %(last)s, %(tz)s, %(counting_date)s, %(place)s, %(sampling_levels)s::text[])"
 
     def params(self, timezone: str) -> dict[str, Any]:
-        return {"tz": timezone, "counting_date": self.date.value, "place": self.place.value,
-                "sampling_levels": [level.value for level in self.levels]}
+        return {
+            "tz": timezone,
+            "counting_date": self.date.value,
+            "place": self.place.value,
+            "sampling_levels": [level.value for level in self.levels],
+        }

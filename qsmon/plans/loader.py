@@ -92,8 +92,13 @@ def _load_text(text: str, name: str, bases: dict[str, Plan] | None) -> tuple[Pla
     if base_id is not None:
         base = (bases or {}).get(str(base_id))
         if base is None:
-            raise PlanFileError(name, [f"{name}:{lines.get(('extends',), 1)}: extends: no plan {base_id!r} to extend"
-                                       f" (known: {', '.join(sorted(bases or {})) or 'none'})"])
+            raise PlanFileError(
+                name,
+                [
+                    f"{name}:{lines.get(('extends',), 1)}: extends: no plan {base_id!r} to extend"
+                    f" (known: {', '.join(sorted(bases or {})) or 'none'})"
+                ],
+            )
         data = base.model_dump(mode="json", exclude_none=True) | data
     return _validate(data, lines, name), None if base_id is None else str(base_id)
 

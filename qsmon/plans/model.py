@@ -46,8 +46,13 @@ class Severity(StrEnum):
 _ROLLING = re.compile(r"^rolling_(\d{1,3})d$")
 
 
-WindowSpec = Annotated[str, StringConstraints(pattern=r"^(rolling_\d{1,3}d|month_to_date|quarter_to_date|"
-                                                      r"year_to_date|plan_period)$")]
+WindowSpec = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(rolling_\d{1,3}d|month_to_date|quarter_to_date|"
+        r"year_to_date|plan_period)$"
+    ),
+]
 
 
 def rolling_days(window: str) -> int | None:
@@ -108,7 +113,8 @@ class Filter(BaseModel):
     subcategories: tuple[Text, ...] = ()
     stages: tuple[Stage, ...] = ()
     sampling_levels: tuple[SamplingLevel, ...] = Field(
-        default=(), description="国抽/省抽/市抽/县抽; results without a level count only where this is empty")
+        default=(), description="国抽/省抽/市抽/县抽; results without a level count only where this is empty"
+    )
 
 
 class Indicator(BaseModel):
@@ -167,8 +173,9 @@ class SamplingTask(BaseModel):
     source: Text = Field(description="the sentence of the document that sets the volume")
     filter: Filter
     per_year: int | None = Field(default=None, ge=1, description="batches a year for the jurisdiction")
-    per_thousand_residents: float | None = Field(default=None, gt=0, le=100,
-                                                 description="batches a year per thousand residents")
+    per_thousand_residents: float | None = Field(
+        default=None, gt=0, le=100, description="batches a year per thousand residents"
+    )
 
     @model_validator(mode="after")
     def _one_volume(self) -> Self:
@@ -195,8 +202,10 @@ class BurnRule(BaseModel):
         return self
 
 
-DEFAULT_BURN_RULES = (BurnRule(long_days=30, short_days=7, factor=3.0, severity=Severity.WARNING),
-                      BurnRule(long_days=90, short_days=30, factor=1.0, severity=Severity.INFO))
+DEFAULT_BURN_RULES = (
+    BurnRule(long_days=30, short_days=7, factor=3.0, severity=Severity.WARNING),
+    BurnRule(long_days=90, short_days=30, factor=1.0, severity=Severity.INFO),
+)
 
 
 class Pace(BaseModel):
@@ -208,17 +217,21 @@ class Pace(BaseModel):
 
     alerts: bool = Field(default=False, description="raise pace alerts (达标预测) beside the level alerts")
     burn_rules: tuple[BurnRule, ...] = Field(
-        default=DEFAULT_BURN_RULES,
-        description="default: 30 & 7 days > 3× (warning), 90 & 30 days > 1× (info)")
-    drift_shift: float = Field(default=0.5, gt=0, le=20,
-                               description="percentage points of failure-rate rise the drift signal is tuned for")
-    drift_false_alarms_per_year: float = Field(default=0.2, gt=0, le=12,
-                                               description="false alarms a clean year may give, per scope")
+        default=DEFAULT_BURN_RULES, description="default: 30 & 7 days > 3× (warning), 90 & 30 days > 1× (info)"
+    )
+    drift_shift: float = Field(
+        default=0.5, gt=0, le=20, description="percentage points of failure-rate rise the drift signal is tuned for"
+    )
+    drift_false_alarms_per_year: float = Field(
+        default=0.2, gt=0, le=12, description="false alarms a clean year may give, per scope"
+    )
     drift_severity: Severity = Severity.INFO
-    probability_warning: float = Field(default=0.2, ge=0, le=1,
-                                       description="a forecast meeting the target with less than this: warning")
-    evidence_days: int = Field(default=90, ge=7, le=365,
-                               description="recent days whose failure rate the forecast projects")
+    probability_warning: float = Field(
+        default=0.2, ge=0, le=1, description="a forecast meeting the target with less than this: warning"
+    )
+    evidence_days: int = Field(
+        default=90, ge=7, le=365, description="recent days whose failure rate the forecast projects"
+    )
 
 
 class Jurisdiction(BaseModel):
@@ -265,8 +278,9 @@ class Plan(BaseModel):
     period: Period
     in_force_until: date | None = Field(default=None, description="kept in force after its period until this day")
     counting_date: CountingDate = Field(default=CountingDate.SAMPLED, description="the day a result counts on")
-    no_data_days: int | None = Field(default=None, ge=1, le=90,
-                                     description="days without results (where some were due) that raise no_data")
+    no_data_days: int | None = Field(
+        default=None, ge=1, le=90, description="days without results (where some were due) that raise no_data"
+    )
     notes: Text | None = None
     indicators: tuple[Indicator, ...] = Field(min_length=1)
     not_monitored: tuple[NotMonitored, ...] = ()

@@ -23,8 +23,9 @@ def with_session_options(dsn: str, application_name: str) -> str:
     return make_conninfo("", **{**params, "options": options})
 
 
-def connect(dsn: str, *, autocommit: bool = False, application_name: str = "qsmon",
-            connect_timeout_s: int | None = None) -> psycopg.Connection:
+def connect(
+    dsn: str, *, autocommit: bool = False, application_name: str = "qsmon", connect_timeout_s: int | None = None
+) -> psycopg.Connection:
     """Open a connection whose session runs in UTC, so timestamps never pick up a server default."""
     conninfo = with_session_options(dsn, application_name)
     if connect_timeout_s is not None:

@@ -57,8 +57,11 @@ def _refuse_newer(applied: dict[int, str], bundled: list[Migration]) -> None:
     """A database a newer qsmon migrated: this one must not write to it (nor `qsmon init` it)."""
     newer = sorted(set(applied) - {m.version for m in bundled})
     if newer:
-        raise SchemaVersionError("the database's schema is newer than this qsmon: upgrade qsmon",
-                                 unknown_versions=newer, known_up_to=max(m.version for m in bundled))
+        raise SchemaVersionError(
+            "the database's schema is newer than this qsmon: upgrade qsmon",
+            unknown_versions=newer,
+            known_up_to=max(m.version for m in bundled),
+        )
 
 
 def pending_migrations(conn: psycopg.Connection) -> list[Migration]:
@@ -91,9 +94,7 @@ def apply_migrations(conn: psycopg.Connection) -> list[Migration]:
         try:
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-                if conn.execute(
-                    "SELECT 1 FROM schema_migrations WHERE version = %s", (migration.version,)
-                ).fetchone():
+                if conn.execute("SELECT 1 FROM schema_migrations WHERE version = %s", (migration.version,)).fetchone():
                     continue  # another process applied it while we waited for the lock
                 conn.execute(migration.sql.encode())
                 conn.execute(
@@ -125,8 +126,11 @@ def check_schema(conn: psycopg.Connection) -> int:
     _refuse_newer(applied, list(bundled.values()))
     pending = sorted(set(bundled) - set(applied))
     if pending:
-        raise SchemaVersionError("the database's schema is older than this qsmon: stop the workers and run "
-                                 "`qsmon init` (docs/operations.md, Upgrades)", pending_versions=pending)
+        raise SchemaVersionError(
+            "the database's schema is older than this qsmon: stop the workers and run "
+            "`qsmon init` (docs/operations.md, Upgrades)",
+            pending_versions=pending,
+        )
     edited = sorted(v for v, checksum in applied.items() if bundled[v].checksum != checksum)
     if edited:
         raise SchemaVersionError("applied migrations differ from this qsmon's", versions=edited)

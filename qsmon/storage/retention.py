@@ -55,8 +55,7 @@ def apply_retention(conn: psycopg.Connection, settings: Settings) -> RetentionOu
         outbox = conn.execute(_DELETE_OUTBOX, (timedelta(days=settings.retention_outbox_days),)).rowcount
     if settings.retention_alert_events_days is not None:
         with conn.transaction():
-            events = conn.execute(_OLD_EVENTS, {"age": timedelta(days=settings.retention_alert_events_days)}
-                                  ).rowcount
+            events = conn.execute(_OLD_EVENTS, {"age": timedelta(days=settings.retention_alert_events_days)}).rowcount
     return RetentionOutcome(chunks, max(outbox, 0), max(events, 0))
 
 

@@ -47,8 +47,10 @@ def bound_session(conn: psycopg.Connection, bound_s: float) -> None:
     idle_ms = str(max(1000, round(bound_s * 1000)))
     keepalive_idle, keepalive_interval = keepalive_timing(bound_s)
     idle_before = conn.info.transaction_status == TransactionStatus.IDLE
-    conn.execute(_SETTINGS, {"idle_ms": idle_ms, "keepalive_idle_s": str(keepalive_idle),
-                             "keepalive_interval_s": str(keepalive_interval)})
+    conn.execute(
+        _SETTINGS,
+        {"idle_ms": idle_ms, "keepalive_idle_s": str(keepalive_idle), "keepalive_interval_s": str(keepalive_interval)},
+    )
     if idle_before and not conn.autocommit:
         conn.commit()  # a session setting made in a transaction is kept only if it commits
     _bound_client_socket(conn, int(idle_ms), keepalive_idle, keepalive_interval)
@@ -62,8 +64,11 @@ def _bound_client_socket(conn: psycopg.Connection, user_timeout_ms: int, idle_s:
     # leaves the connection's descriptor open.
     with contextlib.suppress(OSError), socket.socket(fileno=os.dup(conn.fileno())) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        for name, value in (("TCP_KEEPIDLE", idle_s), ("TCP_KEEPINTVL", interval_s), ("TCP_KEEPCNT", 3),
-                            ("TCP_USER_TIMEOUT", user_timeout_ms)):
+        for name, value in (
+            ("TCP_KEEPIDLE", idle_s),
+            ("TCP_KEEPINTVL", interval_s),
+            ("TCP_KEEPCNT", 3),
+            ("TCP_USER_TIMEOUT", user_timeout_ms),
+        ):
             if hasattr(socket, name):  # Linux names; other systems keep their defaults
                 sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
-

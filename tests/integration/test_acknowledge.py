@@ -60,11 +60,16 @@ def make_world(settings: Settings, tmp_path: Path) -> Iterator[Any]:
     worlds: list[World] = []
 
     def make(**overrides: Any) -> World:
-        world = World(settings.model_copy(update={"alerts_no_data_days": 60, **overrides}), tmp_path,
-                      [one_window_plan()], ROBOT)
+        world = World(
+            settings.model_copy(update={"alerts_no_data_days": 60, **overrides}), tmp_path, [one_window_plan()], ROBOT
+        )
         links = AckLinks(SECRET, "http://qsmon.test", timedelta(hours=72))
-        world.notifier = Notifier(settings.dsn, {c.name: c for c in world.channels.channels}, CollectorRegistry(),
-                                  renderer(world.channels, links, clock=lambda: world.now))
+        world.notifier = Notifier(
+            settings.dsn,
+            {c.name: c for c in world.channels.channels},
+            CollectorRegistry(),
+            renderer(world.channels, links, clock=lambda: world.now),
+        )
         worlds.append(world)
         return world
 
@@ -109,8 +114,9 @@ class TestAcknowledged:
         local = acked_at.astimezone(ZoneInfo(world.settings.timezone))
         assert f"已确认:张三({local:%Y-%m-%d %H:%M})" in critical["markdown"]["text"]
         # The history has the acknowledgement, by whom and how; the dashboard shows the change since.
-        assert db.execute("SELECT count(*), min(details->>'by'), min(details->>'via') FROM alert_events"
-                          " WHERE kind = 'acknowledged'").fetchone() == (2, "张三", "link:robot")
+        assert db.execute(
+            "SELECT count(*), min(details->>'by'), min(details->>'via') FROM alert_events WHERE kind = 'acknowledged'"
+        ).fetchone() == (2, "张三", "link:robot")
         # The acknowledgement no longer holds (severity changed): reminders come back at the next interval.
         world.now += timedelta(days=1, minutes=1)
         assert world.sweep() == ["repeated", "repeated"]
@@ -124,9 +130,11 @@ class TestAcknowledged:
         sql = queries.ALERTS_ACKNOWLEDGED.replace("$plan", "ack-test")
 
         def agree(expected: str) -> None:
-            rows = db.execute("SELECT a.acknowledged_at, max(e.at) FROM alerts a JOIN alert_events e"
-                              " ON e.alert_id = a.id AND e.kind IN ('opened', 'reopened', 'escalated')"
-                              " WHERE a.status = 'firing' GROUP BY a.id").fetchall()
+            rows = db.execute(
+                "SELECT a.acknowledged_at, max(e.at) FROM alerts a JOIN alert_events e"
+                " ON e.alert_id = a.id AND e.kind IN ('opened', 'reopened', 'escalated')"
+                " WHERE a.status = 'firing' GROUP BY a.id"
+            ).fetchall()
             held = {ack_holds(acked, changed) for acked, changed in rows}
             shown = {row[-1] for row in db.execute(sql)}
             assert shown == {expected}
@@ -175,8 +183,11 @@ class TestAckLink:
         world.sweep()
         world.deliver()
         token = ack_token(texts(world)[0])
-        expired = AckLinks(SECRET, "http://qsmon.test", timedelta(hours=1)).link(
-            [1], "robot", "plan=ack-test", world.now - timedelta(hours=2)).split("t=")[1]
+        expired = (
+            AckLinks(SECRET, "http://qsmon.test", timedelta(hours=1))
+            .link([1], "robot", "plan=ack-test", world.now - timedelta(hours=2))
+            .split("t=")[1]
+        )
         with db.transaction():
             _, ack_secret = create_token(db, "duty-app", {Scope.ACK})
             _, reader = create_token(db, "reader", {Scope.READ})
@@ -192,8 +203,11 @@ class TestAckLink:
             alert_id = db.execute("SELECT min(id) FROM alerts").fetchone()[0]  # type: ignore[index]
             refused = httpx.post(f"{base}/v1/alerts/{alert_id}/ack", headers={"Authorization": f"Bearer {reader}"})
             assert refused.status_code == 403  # reading is not acknowledging
-            ok = httpx.post(f"{base}/v1/alerts/{alert_id}/ack", json={"by": "赵六"},
-                            headers={"Authorization": f"Bearer {ack_secret}"})
+            ok = httpx.post(
+                f"{base}/v1/alerts/{alert_id}/ack",
+                json={"by": "赵六"},
+                headers={"Authorization": f"Bearer {ack_secret}"},
+            )
             assert ok.status_code == 200 and ok.json()["acknowledged_now"] is False  # noqa: PT018 - 王五 holds it
         assert db.execute("SELECT count(*) FROM ack_link_uses WHERE used_by = '王五'").fetchone() == (1,)
 

@@ -54,9 +54,18 @@ indicators:
 
 def vegetables(prefix: str, count: int, *, fail: bool, region: str = "421083") -> list[InspectionResult]:
     now = clock.now()
-    return [result(f"{prefix}-{i}", verdict="fail" if fail else "pass", at=now - timedelta(days=1, minutes=i % 600),
-                   category="agricultural", sampling_type="routine_monitoring", region=region, subcategory="蔬菜")
-            for i in range(count)]
+    return [
+        result(
+            f"{prefix}-{i}",
+            verdict="fail" if fail else "pass",
+            at=now - timedelta(days=1, minutes=i % 600),
+            category="agricultural",
+            sampling_type="routine_monitoring",
+            region=region,
+            subcategory="蔬菜",
+        )
+        for i in range(count)
+    ]
 
 
 @pytest.fixture
@@ -73,34 +82,45 @@ def world(settings: Settings, tmp_path: Path, unique_name: object) -> Iterator[t
         f"  - {{name: duty-webhook, type: webhook, url: '{receiver.url}', secret_env: QSMON_TEST_WEBHOOK_SECRET,"
         f" group_wait_s: 1, group_interval_s: 1}}\n"
         f"  - {{name: alertmanager, type: alertmanager, url: '{settings.alertmanager_url.get_secret_value()}'}}\n",
-        encoding="utf-8")
-    configured = settings.model_copy(update={
-        "plans_dir": plans_dir, "active_plans": (plan_id,), "channels_file": channels,
-        "alerts_group": f"alerts-{settings.worker_group}", "alerts_hold_seconds": 3.0,
-        "alerts_sweep_seconds": 2.0,
-    })
+        encoding="utf-8",
+    )
+    configured = settings.model_copy(
+        update={
+            "plans_dir": plans_dir,
+            "active_plans": (plan_id,),
+            "channels_file": channels,
+            "alerts_group": f"alerts-{settings.worker_group}",
+            "alerts_hold_seconds": 3.0,
+            "alerts_sweep_seconds": 2.0,
+        }
+    )
     ensure_topics(configured)
     yield configured, receiver, plan_id
     receiver.stop()
 
 
 def alertmanager_alerts(settings: Settings, plan_id: str, *, active: bool) -> list[dict[str, Any]]:
-    answer = httpx.get(f"{settings.alertmanager_url.get_secret_value()}/api/v2/alerts",
-                       params={"active": str(active).lower(), "filter": f'plan="{plan_id}"'}, timeout=10)
+    answer = httpx.get(
+        f"{settings.alertmanager_url.get_secret_value()}/api/v2/alerts",
+        params={"active": str(active).lower(), "filter": f'plan="{plan_id}"'},
+        timeout=10,
+    )
     answer.raise_for_status()
     return list(answer.json())
 
 
 class TestAlertScenario:
     def test_a_county_falling_below_target_opens_one_critical_alert_and_resolves_on_recovery(
-        self, world: tuple[Settings, WebhookReceiver, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        self,
+        world: tuple[Settings, WebhookReceiver, str],
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
         db: psycopg.Connection,
     ) -> None:
         settings, receiver, plan_id = world
         monkeypatch.setenv("QSMON_TEST_WEBHOOK_SECRET", "s3cret")
         stop = threading.Event()
-        service = threading.Thread(target=run_service, args=(settings, stop), kwargs={"metrics": False},
-                                   daemon=True)
+        service = threading.Thread(target=run_service, args=(settings, stop), kwargs={"metrics": False}, daemon=True)
         worker = WorkerProcess(settings, tmp_path / "worker.log")
         service.start()
         try:
@@ -111,8 +131,11 @@ class TestAlertScenario:
             # 40 failures among 440 in 洪湖市: 90.9 %, and the interval excludes 98 %.
             with ResultSink(settings) as sink:
                 sink.send_all(vegetables("BAD", 40, fail=True))
-            wait_until(lambda: receiver.transitions(plan_id).count("opened") >= 2, 60,
-                       "the opened alert for 洪湖市 and 荆州市 at the webhook")
+            wait_until(
+                lambda: receiver.transitions(plan_id).count("opened") >= 2,
+                60,
+                "the opened alert for 洪湖市 and 荆州市 at the webhook",
+            )
             assert len(receiver.received) == 1  # the county and its city, in one message
             opened = [a for a in receiver.alerts(plan_id) if a["transition"] == "opened"]
             assert {(a["region"], a["severity"]) for a in opened} == {("421083", "critical"), ("421000", "critical")}
@@ -122,10 +145,21 @@ class TestAlertScenario:
             assert honghu["high"] < 98
             assert honghu["top_failed_items"][0][0] == "毒死蜱"
             assert receiver.headers[0]["X-Qsmon-Signature"].startswith("sha256=")
-            wait_until(lambda: db.execute("SELECT tested, failed FROM indicator_evaluations WHERE region_code ="
-                                          " '421083'").fetchone() == (440, 40), 30, "the whole burst evaluated")
-            wait_until(lambda: len(alertmanager_alerts(settings, plan_id, active=True)) == 2, 30,
-                       "Alertmanager to show the alerts")
+            wait_until(
+                lambda: (
+                    db.execute(
+                        "SELECT tested, failed FROM indicator_evaluations WHERE region_code = '421083'"
+                    ).fetchone()
+                    == (440, 40)
+                ),
+                30,
+                "the whole burst evaluated",
+            )
+            wait_until(
+                lambda: len(alertmanager_alerts(settings, plan_id, active=True)) == 2,
+                30,
+                "Alertmanager to show the alerts",
+            )
             labels = {a["labels"]["region"]: a["labels"] for a in alertmanager_alerts(settings, plan_id, active=True)}
             assert labels["421083"]["severity"] == "critical"
             assert labels["421083"]["indicator"] == "vegetables-pass"
@@ -134,8 +168,9 @@ class TestAlertScenario:
             with ResultSink(settings) as sink:
                 sink.send_all(vegetables("MORE", 2000, fail=False))
             wait_until(lambda: receiver.transitions(plan_id).count("resolved") >= 2, 90, "the alerts to resolve")
-            wait_until(lambda: not alertmanager_alerts(settings, plan_id, active=True), 30,
-                       "Alertmanager to see them resolved")
+            wait_until(
+                lambda: not alertmanager_alerts(settings, plan_id, active=True), 30, "Alertmanager to see them resolved"
+            )
             time.sleep(3)  # further sweeps must not notify again
             assert Counter(receiver.transitions(plan_id)) == {"opened": 2, "resolved": 2}
             assert len(receiver.received) == 2  # opened, resolved: one message each
@@ -155,23 +190,33 @@ class TestDelivery:
         settings, receiver, plan_id = world
         receiver.stop()
         stop = threading.Event()
-        service = threading.Thread(target=run_service, args=(settings, stop), kwargs={"metrics": False},
-                                   daemon=True)
+        service = threading.Thread(target=run_service, args=(settings, stop), kwargs={"metrics": False}, daemon=True)
         service.start()
         writer = DirectWriter(settings)
         store_results = writer.store_results
         try:
             store_results(vegetables("OK", 400, fail=False) + vegetables("BAD", 40, fail=True))
-            wait_until(lambda: db.execute("SELECT count(*) FROM notification_outbox WHERE channel = 'duty-webhook'"
-                                          ).fetchone() == (2,), 30, "the opened notifications in the outbox")
+            wait_until(
+                lambda: (
+                    db.execute("SELECT count(*) FROM notification_outbox WHERE channel = 'duty-webhook'").fetchone()
+                    == (2,)
+                ),
+                30,
+                "the opened notifications in the outbox",
+            )
             store_results(vegetables("MORE", 2000, fail=False))
-            wait_until(lambda: db.execute("SELECT count(*) FROM notification_outbox WHERE channel = 'duty-webhook'"
-                                          ).fetchone() == (4,), 30, "the resolved notifications in the outbox")
+            wait_until(
+                lambda: (
+                    db.execute("SELECT count(*) FROM notification_outbox WHERE channel = 'duty-webhook'").fetchone()
+                    == (4,)
+                ),
+                30,
+                "the resolved notifications in the outbox",
+            )
             down_until = time.monotonic() + 120
             while time.monotonic() < down_until:
                 time.sleep(5)
-            attempts = db.execute("SELECT max(attempts) FROM notification_outbox WHERE delivered_at IS NULL"
-                                  ).fetchone()
+            attempts = db.execute("SELECT max(attempts) FROM notification_outbox WHERE delivered_at IS NULL").fetchone()
             assert attempts is not None
             assert attempts[0] >= 3
             receiver.start()
@@ -209,12 +254,20 @@ class TestNoFlapping:
             for i, item in enumerate(edge):
                 record = SourceRecord(0, 1000 + i, item.key, item.to_json())
                 store.write(classify([record], clock.now())[0], [record])
-                key = RollupKey(item.sampled_at.astimezone(UTC).date(), "agricultural", "蔬菜",
-                                 "routine_monitoring", "distribution", "421083")
-                transitions += [e.transition.value for e in engine.on_changes([key])
-                                if e.evaluation.scope.region_code == "421083"]
-                row = db.execute("SELECT state FROM indicator_evaluations WHERE plan_id = %s AND region_code ="
-                                 " '421083'", (plan_id,)).fetchone()
+                key = RollupKey(
+                    item.sampled_at.astimezone(UTC).date(),
+                    "agricultural",
+                    "蔬菜",
+                    "routine_monitoring",
+                    "distribution",
+                    "421083",
+                )
+                transitions += [
+                    e.transition.value for e in engine.on_changes([key]) if e.evaluation.scope.region_code == "421083"
+                ]
+                row = db.execute(
+                    "SELECT state FROM indicator_evaluations WHERE plan_id = %s AND region_code = '421083'", (plan_id,)
+                ).fetchone()
                 states.append(row[0] if row else None)
             assert states[0] == "warning"
             assert states[-1] == "ok"
@@ -249,8 +302,11 @@ class TestOutages:
         service, failures = run_in_thread(proxy.reaching(settings), stop)
         writer = DirectWriter(settings)
         try:
-            wait_until(lambda: db.execute("SELECT count(*) FROM indicator_evaluations").fetchone() != (0,), 30,
-                       "the first sweep")
+            wait_until(
+                lambda: db.execute("SELECT count(*) FROM indicator_evaluations").fetchone() != (0,),
+                30,
+                "the first sweep",
+            )
             proxy.cut()
             # The worker's own path to the database is not cut.
             writer.store_results(vegetables("OK", 400, fail=False) + vegetables("BAD", 40, fail=True))

@@ -66,8 +66,9 @@ ITEMS = {
 }
 
 
-def _batch(prefix: str, n: int, failing: list[tuple[str, ...]], at: datetime = MARCH, **fields: Any
-           ) -> list[InspectionResult]:
+def _batch(
+    prefix: str, n: int, failing: list[tuple[str, ...]], at: datetime = MARCH, **fields: Any
+) -> list[InspectionResult]:
     """n results; the first len(failing) fail with the items named."""
     out = []
     for i in range(n):
@@ -80,16 +81,35 @@ def _batch(prefix: str, n: int, failing: list[tuple[str, ...]], at: datetime = M
 @pytest.fixture
 def stored(settings: Settings) -> list[InspectionResult]:
     results = [
-        *_batch("G", 40, [("菌落总数",), ("苯甲酸", "菌落总数")], subcategory="粮食加工品", stage="production",
-                manufacturer="某面粉厂", manufacturer_address="湖北省荆州市沙市区某路1号",
-                sampled_unit_address="湖北省荆州市荆州区某街2号", brand="某牌", spec="5kg", batch="20260301",
-                announcement_no="2026年第3期", task_source="荆州市市场监督管理局"),
+        *_batch(
+            "G",
+            40,
+            [("菌落总数",), ("苯甲酸", "菌落总数")],
+            subcategory="粮食加工品",
+            stage="production",
+            manufacturer="某面粉厂",
+            manufacturer_address="湖北省荆州市沙市区某路1号",
+            sampled_unit_address="湖北省荆州市荆州区某街2号",
+            brand="某牌",
+            spec="5kg",
+            batch="20260301",
+            announcement_no="2026年第3期",
+            task_source="荆州市市场监督管理局",
+        ),
         *_batch("D", 30, [("新项目",)], subcategory="豆制品", stage="catering", manufacturer="某面粉厂"),
         *_batch("A", 20, [("毒死蜱",)], subcategory="食用农产品", stage="distribution"),
-        *_batch("M", 25, [("导体电阻",), ("导体电阻",)], category="manufactured", subcategory="电线电缆",
-                sampling_type="supervisory", stage="production"),
-        *_batch("R", 10, [("菌落总数",)] * 3, subcategory="水产制品", sampling_type="risk_monitoring",
-                stage="distribution"),
+        *_batch(
+            "M",
+            25,
+            [("导体电阻",), ("导体电阻",)],
+            category="manufactured",
+            subcategory="电线电缆",
+            sampling_type="supervisory",
+            stage="production",
+        ),
+        *_batch(
+            "R", 10, [("菌落总数",)] * 3, subcategory="水产制品", sampling_type="risk_monitoring", stage="distribution"
+        ),
         *_batch("S", 5, [], category="service", subcategory="服务业", sampling_type="survey", score=80.0),
         *_batch("LY", 10, [("菌落总数",)], at=MARCH_LAST_YEAR, subcategory="粮食加工品", stage="production"),
     ]
@@ -101,12 +121,19 @@ def stored(settings: Settings) -> list[InspectionResult]:
     return results
 
 
-REFERENCES = (ReferenceFigure(scope="全国", category=Category.FOOD, subcategory="粮食加工品", period="2025年",
-                              fail_rate=1.2, source="市场监管总局2025年食品安全监督抽检情况通告"),)
+REFERENCES = (
+    ReferenceFigure(
+        scope="全国",
+        category=Category.FOOD,
+        subcategory="粮食加工品",
+        period="2025年",
+        fail_rate=1.2,
+        source="市场监管总局2025年食品安全监督抽检情况通告",
+    ),
+)
 
 
-def test_the_bulletin_tables_add_up(settings: Settings, db: psycopg.Connection,
-                                    stored: list[InspectionResult]) -> None:
+def test_the_bulletin_tables_add_up(settings: Settings, db: psycopg.Connection, stored: list[InspectionResult]) -> None:
     report = gather(db, PLAN, 2026, 3, timezone=settings.timezone, references=REFERENCES)
     b = report.bulletin
     march = [r for r in stored if r.sampled_at == MARCH]
@@ -116,8 +143,9 @@ def test_the_bulletin_tables_add_up(settings: Settings, db: psycopg.Connection,
     assert b.scope.label == "评价性抽检"
 
     # Problem types: shares sum to 100 and equal the food failed items (项次) by type; the unknown item is listed.
-    expected: Counter[str] = Counter(problem_type(r.category, i.item) or UNCLASSIFIED
-                                     for r in food for i in r.failed_items)
+    expected: Counter[str] = Counter(
+        problem_type(r.category, i.item) or UNCLASSIFIED for r in food for i in r.failed_items
+    )
     assert {p.name: p.items for p in b.problems} == expected
     assert sum(p.share for p in b.problems) == pytest.approx(100.0)
     assert b.problems[-1].name == UNCLASSIFIED
@@ -176,9 +204,11 @@ def test_the_bulletin_tables_add_up(settings: Settings, db: psycopg.Connection,
 
 
 def test_the_failure_list_has_the_published_columns_and_one_row_per_failed_sample(
-        settings: Settings, stored: list[InspectionResult], tmp_path: Path) -> None:
-    files = write_report(settings.model_copy(update={"reference_figures_file": None}), PLAN, 2026, 3, tmp_path,
-                         ["xlsx"])
+    settings: Settings, stored: list[InspectionResult], tmp_path: Path
+) -> None:
+    files = write_report(
+        settings.model_copy(update={"reference_figures_file": None}), PLAN, 2026, 3, tmp_path, ["xlsx"]
+    )
     published = next(p for p in files if p.name.endswith("不合格产品信息.xlsx"))
     sheet = openpyxl.load_workbook(published).active
     assert sheet is not None
@@ -186,8 +216,11 @@ def test_the_failure_list_has_the_published_columns_and_one_row_per_failed_sampl
     assert rows[0][0] == "荆州市2026年3月不合格产品信息"
     assert str(rows[1][0]).startswith("声明：")  # the declaration notices print above the table
     assert tuple(rows[2]) == PUBLISHED_COLUMNS
-    failed = [r for r in stored if r.verdict.value == "fail" and r.sampled_at == MARCH
-              and r.sampling_type.value != "risk_monitoring"]
+    failed = [
+        r
+        for r in stored
+        if r.verdict.value == "fail" and r.sampled_at == MARCH and r.sampling_type.value != "risk_monitoring"
+    ]
     body = rows[3:]
     assert len(body) == len([r for r in failed if r.category is Category.FOOD])
     # Other categories: a sheet of their own, whose product column is 产品名称.
@@ -205,21 +238,33 @@ def test_the_failure_list_has_the_published_columns_and_one_row_per_failed_sampl
     assert "菌落总数║2.1×10⁵CFU/g║≤10⁵CFU/g" in str(column["不合格项目║检验结果║标准值"])
 
 
-def test_only_the_public_columns_are_written(settings: Settings, stored: list[InspectionResult],
-                                            tmp_path: Path) -> None:
+def test_only_the_public_columns_are_written(
+    settings: Settings, stored: list[InspectionResult], tmp_path: Path
+) -> None:
     chosen = ("标称生产企业名称", "食品名称", "不合格项目║检验结果║标准值")
-    files = write_report(settings.model_copy(update={"public_failure_columns": chosen}), PLAN, 2026, 3, tmp_path,
-                         ["xlsx"])
+    files = write_report(
+        settings.model_copy(update={"public_failure_columns": chosen}), PLAN, 2026, 3, tmp_path, ["xlsx"]
+    )
     sheet = openpyxl.load_workbook(next(p for p in files if "不合格产品信息" in p.name)).active
     assert sheet is not None
     assert next(sheet.iter_rows(min_row=3, max_row=3, values_only=True)) == ("序号", *chosen)
 
 
-@pytest.mark.parametrize(("category", "item"), [
-    ("food", "苯甲酸及其钠盐(以苯甲酸计)"), ("food", "菌落总数"), ("agricultural", "毒死蜱"), ("food", "铅(以Pb计)"),
-    ("manufactured", "导体电阻"), ("manufactured", "纤维含量"), ("engineering", "毒死蜱"), ("food", "某新检测项目"),
-    ("drug", "溶出度"), ("cosmetic", "菌落总数"),
-])
+@pytest.mark.parametrize(
+    ("category", "item"),
+    [
+        ("food", "苯甲酸及其钠盐(以苯甲酸计)"),
+        ("food", "菌落总数"),
+        ("agricultural", "毒死蜱"),
+        ("food", "铅(以Pb计)"),
+        ("manufactured", "导体电阻"),
+        ("manufactured", "纤维含量"),
+        ("engineering", "毒死蜱"),
+        ("food", "某新检测项目"),
+        ("drug", "溶出度"),
+        ("cosmetic", "菌落总数"),
+    ],
+)
 def test_the_dashboards_problem_type_is_the_reports(db: psycopg.Connection, category: str, item: str) -> None:
     from indicators.problem_types import problem_type_rows
     from qsmon.storage.reference import sync_reference
@@ -258,14 +303,16 @@ sampling_tasks:
 """)
 
 
-def test_task_progress_is_done_against_due_by_county(settings: Settings, db: psycopg.Connection,
-                                                      stored: list[InspectionResult], tmp_path: Path) -> None:
+def test_task_progress_is_done_against_due_by_county(
+    settings: Settings, db: psycopg.Connection, stored: list[InspectionResult], tmp_path: Path
+) -> None:
     from reports.tables import NO_POPULATION, tasks
     from reports.tasks import load_population
 
     population = tmp_path / "population.yaml"
-    population.write_text('source: 测试数据\nyear: 2025\nresidents: {"421000": 5000000, "421003": 600000}\n',
-                          encoding="utf-8")
+    population.write_text(
+        'source: 测试数据\nyear: 2025\nresidents: {"421000": 5000000, "421003": 600000}\n', encoding="utf-8"
+    )
     report = gather(db, TASK_PLAN, 2026, 3, timezone=settings.timezone, population=load_population(population))
     rows = {(r.task.id, r.region_code): r for r in report.tasks}
     elapsed = 90 / 365  # 1 January to 31 March

@@ -30,8 +30,9 @@ def served(settings: Settings, db: psycopg.Connection) -> Iterator[tuple[str, in
     """A case in 洪湖市 (421083): the base URL, the case id, a 荆州市 lab's token and a 沙市区 lab's."""
     writer = DirectWriter(settings)
     try:
-        writer.store_results([result("CS-1", verdict="fail", at=clock.now() - timedelta(days=12), region="421083",
-                                     product="小白菜")])
+        writer.store_results(
+            [result("CS-1", verdict="fail", at=clock.now() - timedelta(days=12), region="421083", product="小白菜")]
+        )
     finally:
         writer.close()
     run_sweep(db, settings)
@@ -45,8 +46,12 @@ def served(settings: Settings, db: psycopg.Connection) -> Iterator[tuple[str, in
 
 def post(base: str, token: str, case_id: int, **body: object) -> httpx.Response:
     payload = {"step": "risk_control", "done_on": clock.today("Asia/Shanghai").isoformat(), "done_by": "张三"}
-    return httpx.post(f"{base}/v1/cases/{case_id}/steps", json=payload | body, timeout=30,
-                      headers={"Authorization": f"Bearer {token}"})
+    return httpx.post(
+        f"{base}/v1/cases/{case_id}/steps",
+        json=payload | body,
+        timeout=30,
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
 
 class TestCaseStepScope:
@@ -56,12 +61,16 @@ class TestCaseStepScope:
         base, case_id, _, other = served
         foreign = post(base, other, case_id, step="serve_conclusion")
         missing = post(base, other, 999_999, step="serve_conclusion")
-        assert (foreign.status_code, foreign.json()) == (missing.status_code, missing.json()) == (
-            404, {"detail": "no such case"})
+        assert (
+            (foreign.status_code, foreign.json())
+            == (missing.status_code, missing.json())
+            == (404, {"detail": "no such case"})
+        )
         # a step the case does not have tells nothing either: the region is checked first
         assert post(base, other, case_id, step="no_such_step").json() == missing.json()
-        row = db.execute("SELECT count(*) FROM case_steps WHERE case_id = %s AND done_on IS NOT NULL",
-                         (case_id,)).fetchone()
+        row = db.execute(
+            "SELECT count(*) FROM case_steps WHERE case_id = %s AND done_on IS NOT NULL", (case_id,)
+        ).fetchone()
         assert row == (0,)
 
     def test_a_token_of_the_cases_region_records_it_and_is_named(
@@ -70,28 +79,35 @@ class TestCaseStepScope:
         base, case_id, city, _ = served
         answer = post(base, city, case_id)
         assert answer.status_code == 200, answer.text
-        via = db.execute("SELECT recorded_via FROM case_steps WHERE case_id = %s AND step = 'risk_control'",
-                         (case_id,)).fetchone()
+        via = db.execute(
+            "SELECT recorded_via FROM case_steps WHERE case_id = %s AND step = 'risk_control'", (case_id,)
+        ).fetchone()
         assert via is not None
         assert via[0].startswith("api:token:")
 
-    @pytest.mark.parametrize("body", [{"done_by": "张三\n李四"}, {"done_by": "\u202e四李"},
-                                      {"note": "已下架\x00"}, {"attachment": "文号\u200b"}])
-    def test_done_by_and_note_follow_the_results_text_rule(self, served: tuple[str, int, str, str],
-                                                          body: dict[str, str]) -> None:
+    @pytest.mark.parametrize(
+        "body",
+        [{"done_by": "张三\n李四"}, {"done_by": "\u202e四李"}, {"note": "已下架\x00"}, {"attachment": "文号\u200b"}],
+    )
+    def test_done_by_and_note_follow_the_results_text_rule(
+        self, served: tuple[str, int, str, str], body: dict[str, str]
+    ) -> None:
         base, case_id, city, _ = served
         answer = post(base, city, case_id, **body)
         assert answer.status_code == 422, answer.text
 
-    def test_requests_share_a_pool_of_connections(self, served: tuple[str, int, str, str],
-                                                  db: psycopg.Connection) -> None:
+    def test_requests_share_a_pool_of_connections(
+        self, served: tuple[str, int, str, str], db: psycopg.Connection
+    ) -> None:
         base, case_id, city, _ = served
         peak = 0
         with ThreadPoolExecutor(40) as pool:
             answers = [pool.submit(post, base, city, case_id) for _ in range(60)]
             while not all(a.done() for a in answers):
-                row = db.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'qsmon-cases-api'"
-                                 " AND datname = current_database()").fetchone()
+                row = db.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'qsmon-cases-api'"
+                    " AND datname = current_database()"
+                ).fetchone()
                 peak = max(peak, int(row[0]) if row else 0)
         assert {a.result().status_code for a in answers} == {200}  # the same step, the same day: recorded once
         assert 1 <= peak <= POOL_SIZE

@@ -26,17 +26,23 @@ months = st.dates(date(2019, 1, 1), date(2021, 12, 1)).map(lambda d: d.replace(d
 
 class TestTwins:
     @CHECKS
-    @given(first=months, tested=st.integers(0, 1000), last=st.one_of(st.none(), st.integers(1, 31)),
-           usual=st.one_of(st.none(), st.floats(0, 2000).map(lambda f: round(f, 1))),
-           later=st.integers(-40, 80))
-    def test_python_and_sql_agree_on_why_a_month_is_incomplete(self, db: psycopg.Connection, first: date,
-                                                                 tested: int, last: int | None, usual: float | None,
-                                                                 later: int) -> None:
+    @given(
+        first=months,
+        tested=st.integers(0, 1000),
+        last=st.one_of(st.none(), st.integers(1, 31)),
+        usual=st.one_of(st.none(), st.floats(0, 2000).map(lambda f: round(f, 1))),
+        later=st.integers(-40, 80),
+    )
+    def test_python_and_sql_agree_on_why_a_month_is_incomplete(
+        self, db: psycopg.Connection, first: date, tested: int, last: int | None, usual: float | None, later: int
+    ) -> None:
         month_end = completeness.month_last_day(first)
         last_day = None if last is None else min(first.replace(day=1) + timedelta(days=last - 1), month_end)
         today = month_end + timedelta(days=later)
-        row = db.execute("SELECT month_incomplete_reasons(%s::date, %s::bigint, %s::date, %s::numeric, %s::date)",
-                         (first, tested, last_day, usual, today)).fetchone()
+        row = db.execute(
+            "SELECT month_incomplete_reasons(%s::date, %s::bigint, %s::date, %s::numeric, %s::date)",
+            (first, tested, last_day, usual, today),
+        ).fetchone()
         assert row is not None
         assert tuple(row[0]) == reasons(first, tested, last_day, usual, today)
 
@@ -55,10 +61,14 @@ class TestFromTheRollup:
         zone = ZoneInfo(settings.timezone)
         results = []
         for month in range(6, 12):  # June to November: 30 results a month, through the month
-            results += [result(f"M{month}-{d}", at=datetime(2020, month, d, 12, tzinfo=zone), region="330106")
-                        for d in range(1, 31)]
-        results += [result(f"D-{d}", at=datetime(2020, 12, d, 12, tzinfo=zone), region="330106", verdict="fail")
-                    for d in (1, 2, 4)]
+            results += [
+                result(f"M{month}-{d}", at=datetime(2020, month, d, 12, tzinfo=zone), region="330106")
+                for d in range(1, 31)
+            ]
+        results += [
+            result(f"D-{d}", at=datetime(2020, 12, d, 12, tzinfo=zone), region="330106", verdict="fail")
+            for d in (1, 2, 4)
+        ]
         writer = DirectWriter(settings)
         try:
             writer.store_results(results)

@@ -14,8 +14,11 @@ import yaml
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {
-    "POSTGRES_PASSWORD": "p", "QSMON_DB_PASSWORD": "q", "GRAFANA_DB_PASSWORD": "g",
-    "GRAFANA_ADMIN_PASSWORD": "a", "QSMON_INGEST_TOKENS": '["t"]',
+    "POSTGRES_PASSWORD": "p",
+    "QSMON_DB_PASSWORD": "q",
+    "GRAFANA_DB_PASSWORD": "g",
+    "GRAFANA_ADMIN_PASSWORD": "a",
+    "QSMON_INGEST_TOKENS": '["t"]',
 }
 
 
@@ -25,15 +28,28 @@ def compose() -> dict[str, object]:
         pytest.fail("docker-compose not installed: deploy/local/install.sh installs it")
     out = subprocess.run(
         ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config"],
-        capture_output=True, text=True, env={**os.environ, **SECRETS}, check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **SECRETS},
+        check=True,
     ).stdout
     return yaml.safe_load(out)  # type: ignore[no-any-return]
 
 
 class TestCompose:
     def test_every_component_of_the_stack_is_a_service(self, compose: dict[str, dict[str, object]]) -> None:
-        assert {"kafka", "timescaledb", "prometheus", "alertmanager", "grafana", "init", "worker", "alerts",
-                "ingest", "reports"} <= set(compose["services"])
+        assert {
+            "kafka",
+            "timescaledb",
+            "prometheus",
+            "alertmanager",
+            "grafana",
+            "init",
+            "worker",
+            "alerts",
+            "ingest",
+            "reports",
+        } <= set(compose["services"])
 
     def test_grafana_mounts_the_provisioning_from_dashboards(self, compose: dict[str, Any]) -> None:
         volumes = [str(v) for v in compose["services"]["grafana"]["volumes"]]
@@ -42,8 +58,13 @@ class TestCompose:
 
     def test_a_missing_secret_stops_the_stack_from_being_configured(self) -> None:
         env = {k: v for k, v in os.environ.items() if k not in SECRETS}
-        result = subprocess.run(["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
-                                capture_output=True, text=True, env=env, check=False)
+        result = subprocess.run(
+            ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
         assert result.returncode != 0
         assert "set " in result.stderr
 
@@ -124,9 +145,12 @@ class TestCompose:
         """The read API's package was left out: the compose `api` service could not import it."""
         import tomllib
 
-        packages = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))[
-            "tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
-        copied = {line.split()[1] for line in (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines()
-                  if line.startswith("COPY ") and len(line.split()) == 3}
+        packages = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["hatch"]["build"][
+            "targets"
+        ]["wheel"]["packages"]
+        copied = {
+            line.split()[1]
+            for line in (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines()
+            if line.startswith("COPY ") and len(line.split()) == 3
+        }
         assert set(packages) <= copied, sorted(set(packages) - copied)
-

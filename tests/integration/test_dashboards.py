@@ -33,8 +33,13 @@ pytestmark = pytest.mark.integration
 NOW = clock.now().replace(microsecond=0)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 RANGES = {"30 days": (NOW - timedelta(days=30), NOW), "3 years": (NOW - timedelta(days=3 * 365), NOW)}
-VARIABLES = {"plan": "jingzhou-2023", "indicator": "agricultural-routine-pass", "region": "421000",
-             "window": "rolling_30d", "category": "all"}
+VARIABLES = {
+    "plan": "jingzhou-2023",
+    "indicator": "agricultural-routine-pass",
+    "region": "421000",
+    "window": "rolling_30d",
+    "category": "all",
+}
 
 
 def local_day(moment: datetime) -> date:
@@ -62,12 +67,21 @@ def loaded_dsn(stack: Settings) -> Iterator[str]:
         apply_migrations(conn)
         sync_reference_data(conn, presets().values())
     today = NOW.date()
-    events = list(Simulator(SimulatorOptions(seed=7, first_day=today - timedelta(days=3 * 365), last_day=today,
-                                             duplicate_rate=0.02, correction_rate=0.01)).events(30_000))
+    events = list(
+        Simulator(
+            SimulatorOptions(
+                seed=7,
+                first_day=today - timedelta(days=3 * 365),
+                last_day=today,
+                duplicate_rate=0.02,
+                correction_rate=0.01,
+            )
+        ).events(30_000)
+    )
     store = ResultStore(dsn, group="dash", topic="dash")
     records = [SourceRecord(0, i, e.key, e.to_json()) for i, e in enumerate(events)]
     for start in range(0, len(records), 5000):
-        batch = records[start:start + 5000]
+        batch = records[start : start + 5000]
         store.write(classify(batch, clock.now() + timedelta(days=1))[0], batch)
     store.close()
     settings = stack.model_copy(update={"database_url": type(stack.database_url)(dsn)})
@@ -87,15 +101,50 @@ def loaded_dsn(stack: Settings) -> Iterator[str]:
 EXPECTED_COLUMNS = {
     "overview.json:规划状态": ["规划", "规划期起", "规划期止", "延续执行至", "状态"],
     "overview.json:指标完成情况(当前值、目标、状态、样本、95%置信区间)": [
-        "指标", "窗口", "当前值", "目标", "状态", "样本", "不合格", "下限", "上限", "起", "止", "统计口径"],
+        "指标",
+        "窗口",
+        "当前值",
+        "目标",
+        "状态",
+        "样本",
+        "不合格",
+        "下限",
+        "上限",
+        "起",
+        "止",
+        "统计口径",
+    ],
     "trends.json:$indicator:值、目标与95%置信区间(按日/周/月)": ["time", "值", "目标", "区间下限", "区间上限"],
     "regions.json:各县(市、区)按差距排序": ["地区", "代码", "样本", "当前值", "目标", "差距"],
     "overview.json:达标预测(本年需达、预计年底与80%区间、达标概率)": [
-        "指标", "细类", "目标", "本年值", "本年已检", "全年计划量", "剩余不合格额度", "其余批次需达", "预计年底",
-        "80%区间下限", "80%区间上限", "达标概率(%)", "结论", "截至"],
+        "指标",
+        "细类",
+        "目标",
+        "本年值",
+        "本年已检",
+        "全年计划量",
+        "剩余不合格额度",
+        "其余批次需达",
+        "预计年底",
+        "80%区间下限",
+        "80%区间上限",
+        "达标概率(%)",
+        "结论",
+        "截至",
+    ],
     "failures.json:主要不合格项目(帕累托)": ["不合格项目", "批次"],
-    "cases.json:即将到期与已超期(最早到期在前)": ["立案日", "抽样编号", "地区", "样品", "企业/单位", "步骤", "期限",
-                                              "状态", "超期天数", "依据"],
+    "cases.json:即将到期与已超期(最早到期在前)": [
+        "立案日",
+        "抽样编号",
+        "地区",
+        "样品",
+        "企业/单位",
+        "步骤",
+        "期限",
+        "状态",
+        "超期天数",
+        "依据",
+    ],
     "cases.json:各县(市、区)分步骤": ["地区", "步骤", "办理中", "即将到期", "已超期"],
 }
 
@@ -126,11 +175,13 @@ class TestPanelQueries:
         time_from, time_to = RANGES[span]
         first, last = local_day(time_from), local_day(time_to)
         # The buckets the range touches: on 2026-11-30, 3 × 365 days back starts on a 1st and touches 36 months.
-        buckets = ((last - first).days + 1 if unit == "day"
-                   else (last.year - first.year) * 12 + last.month - first.month + 1)
+        buckets = (
+            (last - first).days + 1 if unit == "day" else (last.year - first.year) * 12 + last.month - first.month + 1
+        )
         with connect(loaded_dsn) as conn:
-            rows = conn.execute(expand(trend["targets"][0]["rawSql"], VARIABLES, time_from, time_to).encode()
-                                ).fetchall()
+            rows = conn.execute(
+                expand(trend["targets"][0]["rawSql"], VARIABLES, time_from, time_to).encode()
+            ).fetchall()
         assert len(rows) in (buckets, buckets + 1)  # the first bucket may start before the range
         assert all(r[2] == 98.0 for r in rows)  # the target line on every bucket
         assert sum(r[1] is not None for r in rows) >= buckets - 2  # 30,000 results leave few buckets empty
@@ -141,16 +192,18 @@ class TestPanelQueries:
     def test_the_overview_tiles_match_the_alert_engines_evaluations(self, loaded_dsn: str) -> None:
         tiles = next(p for t, p in panels() if "指标完成情况" in t)
         with connect(loaded_dsn) as conn:
-            rows = conn.execute(expand(tiles["targets"][0]["rawSql"], VARIABLES, *RANGES["30 days"]).encode()
-                                ).fetchall()
-            stored = conn.execute("SELECT count(DISTINCT indicator_id) FROM indicator_evaluations WHERE plan_id ="
-                                  " 'jingzhou-2023' AND region_code = '421000' AND subcategory = ''").fetchone()
+            rows = conn.execute(
+                expand(tiles["targets"][0]["rawSql"], VARIABLES, *RANGES["30 days"]).encode()
+            ).fetchall()
+            stored = conn.execute(
+                "SELECT count(DISTINCT indicator_id) FROM indicator_evaluations WHERE plan_id ="
+                " 'jingzhou-2023' AND region_code = '421000' AND subcategory = ''"
+            ).fetchone()
         assert stored is not None
         assert len(rows) == stored[0] > 0
         assert len(rows) == len(presets()["jingzhou-2023"].indicators)  # a tile for every indicator
         assert {r[4] for r in rows} <= {"达标", "警告", "严重", "样本不足"}
         assert {r[1] for r in rows if r[0] == "食品安全评价性抽检合格率"} == {"近30天"}  # the chosen window, labelled
-
 
     def test_the_forecast_panel_shows_what_indicators_pace_computes_for_the_day(self, loaded_dsn: str) -> None:
         from indicators.pace import forecast_rows
@@ -159,16 +212,20 @@ class TestPanelQueries:
         with connect(reader_dsn(loaded_dsn)) as reader:
             rows = run_panel(reader, "达标预测", "30 days")
         with connect(loaded_dsn) as conn:
-            truth = {(r["indicator_name"], r["subcategory"] or "全部"): r
-                     for r in forecast_rows(conn, in_force, local_day(NOW), timezone="Asia/Shanghai",
-                                            region="421000")}
+            truth = {
+                (r["indicator_name"], r["subcategory"] or "全部"): r
+                for r in forecast_rows(conn, in_force, local_day(NOW), timezone="Asia/Shanghai", region="421000")
+            }
         # Every rate indicator with a fixed target, and each of its subcategories where it breaks down by them.
         assert {(r[0], r[1]) for r in rows} == set(truth)
         for name, sub, _, so_far, tested, planned, _, _, projected, low, high, probability, outcome, as_of in rows:
             t = truth[(name, sub)]
-            assert (tested, planned, outcome, as_of) == (t["tested"], t["planned_text"], {"open": "待定", "met":
-                                                          "已确定达标", "lost": "已无法达标"}[t["outcome"]],
-                                                          local_day(NOW))
+            assert (tested, planned, outcome, as_of) == (
+                t["tested"],
+                t["planned_text"],
+                {"open": "待定", "met": "已确定达标", "lost": "已无法达标"}[t["outcome"]],
+                local_day(NOW),
+            )
             assert projected == pytest.approx(t["projected"])
             assert so_far == pytest.approx(t["so_far"])
             if outcome == "待定":
@@ -204,11 +261,16 @@ class TestPanelValues:
     def test_the_three_year_trend_counts_every_sample_of_each_month(self, loaded_dsn: str) -> None:
         first, last = (local_day(t) for t in RANGES["3 years"])
         with connect(loaded_dsn) as conn:
-            panel = {time.astimezone(SHANGHAI).date().isoformat(): value
-                     for time, value, *_ in run_panel(conn, "trends.json", "3 years")}
-            truth = conn.execute(f"SELECT date_trunc('month', c.day)::date::text,"
-                                 f" 100.0 * count(*) FILTER (WHERE c.verdict = 'pass') / count(*) {INDICATOR_SAMPLES}"
-                                 f" AND c.day BETWEEN %s AND %s GROUP BY 1", (first, last)).fetchall()
+            panel = {
+                time.astimezone(SHANGHAI).date().isoformat(): value
+                for time, value, *_ in run_panel(conn, "trends.json", "3 years")
+            }
+            truth = conn.execute(
+                f"SELECT date_trunc('month', c.day)::date::text,"
+                f" 100.0 * count(*) FILTER (WHERE c.verdict = 'pass') / count(*) {INDICATOR_SAMPLES}"
+                f" AND c.day BETWEEN %s AND %s GROUP BY 1",
+                (first, last),
+            ).fetchall()
         assert len(truth) > 30
         for month, rate in truth:
             assert float(panel[month]) == pytest.approx(float(rate)), month
@@ -218,8 +280,12 @@ class TestPanelValues:
         first, last = (local_day(t) for t in RANGES["3 years"])
         with connect(loaded_dsn) as conn:
             panel = {code: int(n) for _, code, n, *_ in run_panel(conn, "各县(市、区)", "3 years")}
-            truth: dict[str, int] = dict(conn.execute(f"SELECT c.region_code, count(*) {INDICATOR_SAMPLES}"
-                                      f" AND c.day BETWEEN %s AND %s GROUP BY 1", (first, last)).fetchall())
+            truth: dict[str, int] = dict(
+                conn.execute(
+                    f"SELECT c.region_code, count(*) {INDICATOR_SAMPLES} AND c.day BETWEEN %s AND %s GROUP BY 1",
+                    (first, last),
+                ).fetchall()
+            )
         assert panel == truth
 
     def test_year_to_date_and_the_same_period_last_year(self, loaded_dsn: str) -> None:
@@ -227,13 +293,17 @@ class TestPanelValues:
         same_day = today.replace(year=today.year - 1, day=min(today.day, 28) if today.month == 2 else today.day)
         with connect(loaded_dsn) as conn:
             panel = {row[0]: row[1:] for row in run_panel(conn, "本年累计与去年同期", "30 days")}
+
             def rate(first: date, last: date) -> float:
-                row = conn.execute(f"SELECT 100.0 * count(*) FILTER (WHERE c.verdict = 'pass') / count(*)"
-                                   f" {INDICATOR_SAMPLES} AND c.day BETWEEN %s AND %s", (first, last)).fetchone()
+                row = conn.execute(
+                    f"SELECT 100.0 * count(*) FILTER (WHERE c.verdict = 'pass') / count(*)"
+                    f" {INDICATOR_SAMPLES} AND c.day BETWEEN %s AND %s",
+                    (first, last),
+                ).fetchone()
                 assert row is not None
                 return float(row[0])
-            expected = (rate(today.replace(month=1, day=1), today),
-                        rate(same_day.replace(month=1, day=1), same_day))
+
+            expected = (rate(today.replace(month=1, day=1), today), rate(same_day.replace(month=1, day=1), same_day))
         assert tuple(map(float, panel["农产品质量安全例行监测合格率"])) == pytest.approx(expected)
 
     def test_the_failure_panels_agree_with_the_history(self, loaded_dsn: str) -> None:
@@ -246,12 +316,16 @@ class TestPanelValues:
             item_sql = f"SELECT i->>'item', count(*) {each_item} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 15"
             item_truth: dict[str, int] = dict(conn.execute(item_sql, bounds).fetchall())
             failed = FAILED_HISTORY.format(items="")
-            firm_sql = (f"SELECT coalesce(r.manufacturer, r.sampled_unit), count(*) {failed}"
-                        " AND coalesce(r.manufacturer, r.sampled_unit) IS NOT NULL GROUP BY 1"
-                        " HAVING count(*) >= 2 ORDER BY 2 DESC, 1 LIMIT 50")
+            firm_sql = (
+                f"SELECT coalesce(r.manufacturer, r.sampled_unit), count(*) {failed}"
+                " AND coalesce(r.manufacturer, r.sampled_unit) IS NOT NULL GROUP BY 1"
+                " HAVING count(*) >= 2 ORDER BY 2 DESC, 1 LIMIT 50"
+            )
             firm_truth: dict[str, int] = dict(conn.execute(firm_sql, bounds).fetchall())
-            latest_truth = [row[0] for row in conn.execute(f"SELECT c.sampled_at {failed}"
-                                                           " ORDER BY c.sampled_at DESC LIMIT 100", bounds)]
+            latest_truth = [
+                row[0]
+                for row in conn.execute(f"SELECT c.sampled_at {failed} ORDER BY c.sampled_at DESC LIMIT 100", bounds)
+            ]
         assert items == item_truth
         assert len(items) > 3
         assert offenders == firm_truth
@@ -265,8 +339,11 @@ class TestPrometheusPanels:
             for target in panel.get("targets", []):
                 if "expr" not in target:
                     continue
-                answer = httpx.get(f"{stack.prometheus_url.get_secret_value()}/api/v1/query",
-                                   params={"query": target["expr"]}, timeout=10).json()
+                answer = httpx.get(
+                    f"{stack.prometheus_url.get_secret_value()}/api/v1/query",
+                    params={"query": target["expr"]},
+                    timeout=10,
+                ).json()
                 assert answer["status"] == "success", (title, answer)
                 checked += 1
         assert checked == 7  # the pipeline dashboard

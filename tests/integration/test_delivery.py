@@ -31,8 +31,14 @@ def render(channel: Channel, payloads: list[dict[str, Any]]) -> Message:
 
 def queue(conn: psycopg.Connection, channel: str, count: int = 1, group: str = "g", start: int = 0) -> None:
     for i in range(start, start + count):
-        enqueue_case_notice(conn, case_id=None, channel=channel, group_key=group, once_key=f"{group}-{i}",
-                            payload={"line": f"{channel} {i}"})
+        enqueue_case_notice(
+            conn,
+            case_id=None,
+            channel=channel,
+            group_key=group,
+            once_key=f"{group}-{i}",
+            payload={"line": f"{channel} {i}"},
+        )
 
 
 def notifier(settings: Settings, *channels: Channel) -> Notifier:
@@ -40,8 +46,9 @@ def notifier(settings: Settings, *channels: Channel) -> Notifier:
 
 
 def hook(name: str, url: str, **extra: Any) -> Channel:
-    return Channel.model_validate({"name": name, "type": "webhook", "url": url, "group_wait_s": 0,
-                                   "group_interval_s": 0, **extra})
+    return Channel.model_validate(
+        {"name": name, "type": "webhook", "url": url, "group_wait_s": 0, "group_interval_s": 0, **extra}
+    )
 
 
 @pytest.fixture
@@ -69,14 +76,17 @@ class TestOneChannelsTroubleStaysItsOwn:
         assert sender.deliver_due() == 1
         assert time.monotonic() - started < 3.0  # the slow one's 1 s deadline, not its endless answer
         assert [m["lines"] for m in healthy.received] == [["duty 0"]]
-        assert db.execute("SELECT attempts, last_error LIKE '%%too slow%%', next_attempt_at > now()"
-                          " FROM notification_outbox WHERE channel = 'slow'").fetchone() == (1, True, True)
+        assert db.execute(
+            "SELECT attempts, last_error LIKE '%%too slow%%', next_attempt_at > now()"
+            " FROM notification_outbox WHERE channel = 'slow'"
+        ).fetchone() == (1, True, True)
         # While that send still hangs, the channel gets no second one.
         db.execute("UPDATE notification_outbox SET next_attempt_at = now() WHERE channel = 'slow'")
         assert sender.deliver_due() == 0
         assert trickle.requests == 1
-        assert "still being sent" in db.execute(
-            "SELECT last_error FROM notification_outbox WHERE channel = 'slow'").fetchone()[0]  # type: ignore[index]
+        row = db.execute("SELECT last_error FROM notification_outbox WHERE channel = 'slow'").fetchone()
+        assert row is not None
+        assert "still being sent" in row[0]
 
     def test_a_url_httpx_cannot_send_to_fails_its_channel_only_and_the_file_check_refuses_it(
         self, settings: Settings, db: psycopg.Connection, healthy: WebhookReceiver, tmp_path: Path
@@ -107,8 +117,9 @@ class TestOneChannelsTroubleStaysItsOwn:
         assert sender.deliver_due() == 1
         assert [m["lines"] for m in healthy.received] == [["duty 0"]]
         # The dead channel's message carried its oldest 200 changes, not 1,200.
-        assert db.execute("SELECT count(*) FILTER (WHERE attempts = 1), count(*) FROM notification_outbox"
-                          " WHERE channel = 'dead'").fetchone() == (200, 1200)
+        assert db.execute(
+            "SELECT count(*) FILTER (WHERE attempts = 1), count(*) FROM notification_outbox WHERE channel = 'dead'"
+        ).fetchone() == (200, 1200)
 
     def test_a_channel_gone_from_the_file_waits_an_hour_between_tries(
         self, settings: Settings, db: psycopg.Connection, healthy: WebhookReceiver
@@ -124,8 +135,14 @@ class TestOneChannelsTroubleStaysItsOwn:
     def test_a_payload_that_cannot_be_rendered_fails_its_group_not_the_notifier(
         self, settings: Settings, db: psycopg.Connection, healthy: WebhookReceiver
     ) -> None:
-        enqueue_case_notice(db, case_id=None, channel="duty", group_key="bad", once_key="bad-0",
-                            payload={"written by": "another release"})  # no "line": render raises KeyError
+        enqueue_case_notice(
+            db,
+            case_id=None,
+            channel="duty",
+            group_key="bad",
+            once_key="bad-0",
+            payload={"written by": "another release"},
+        )  # no "line": render raises KeyError
         queue(db, "duty")
         assert notifier(settings, hook("duty", healthy.url)).deliver_due() == 1
         assert [m["lines"] for m in healthy.received] == [["duty 0"]]
@@ -154,10 +171,13 @@ class TestWhatWasSentStaysSent:
         while not healthy.received and time.monotonic() < deadline:
             time.sleep(0.05)
         # Mid-pass, the slow send hanging: duty's delivery is already visible to everyone, then the link goes.
-        assert db.execute("SELECT delivered_at IS NOT NULL FROM notification_outbox WHERE channel = 'duty'"
-                          ).fetchone() == (True,)
-        db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'qsmon-notifier'"
-                   " AND datname = current_database()")
+        assert db.execute(
+            "SELECT delivered_at IS NOT NULL FROM notification_outbox WHERE channel = 'duty'"
+        ).fetchone() == (True,)
+        db.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'qsmon-notifier'"
+            " AND datname = current_database()"
+        )
         passing.join(10)
         assert failures  # the pass ended on the lost connection
         db.execute("UPDATE notification_outbox SET next_attempt_at = now()")

@@ -53,8 +53,12 @@ def make_world(settings: Settings, tmp_path: Path) -> Iterator[Any]:
     worlds: list[World] = []
 
     def make(channels: str = "", **overrides: Any) -> World:
-        world = World(settings.model_copy(update={"alerts_no_data_days": 60, **overrides}), tmp_path,
-                      [one_window_plan()], channels)
+        world = World(
+            settings.model_copy(update={"alerts_no_data_days": 60, **overrides}),
+            tmp_path,
+            [one_window_plan()],
+            channels,
+        )
         worlds.append(world)
         return world
 
@@ -73,8 +77,11 @@ class TestRecoveriesDuringASilence:
         self, make_world: Any, db: psycopg.Connection, announce: bool
     ) -> None:
         world = make_world()
-        db.execute("INSERT INTO silences (plan_id, until, reason, created_by, announce_recoveries) VALUES"
-                   " ('duty-test', %s, 'maintenance', 'test', %s)", (world.now + timedelta(hours=8), announce))
+        db.execute(
+            "INSERT INTO silences (plan_id, until, reason, created_by, announce_recoveries) VALUES"
+            " ('duty-test', %s, 'maintenance', 'test', %s)",
+            (world.now + timedelta(hours=8), announce),
+        )
         incident(world)
         assert world.sweep() == ["opened", "opened"]
         world.store_results(vegetables("GOOD", 2000, fail=False))  # 98.4 %: back at target
@@ -92,7 +99,8 @@ class TestRecoveriesDuringASilence:
         assert world.receiver.transitions() == (["resolved", "resolved"] if announce else [])
         if announce:
             assert {a["held_by"] for a in world.receiver.alerts()} == {"silence:1"} or all(
-                a["held_by"].startswith("silence:") for a in world.receiver.alerts())
+                a["held_by"].startswith("silence:") for a in world.receiver.alerts()
+            )
             world.now += timedelta(hours=1)
             world.sweep()
             world.deliver()
@@ -107,17 +115,24 @@ class TestMentions:
         day = clock_day(world)
         (tmp_path / "roster.yaml").write_text(
             "people:\n  张三: {mobile: '13800000001'}\n  李四: {mobile: '13900000002', dingtalk_user_id: lisi}\n"
-            f"duty:\n  - {{from: {day}, to: {day}, who: [李四]}}\n  - {{who: [张三]}}\n", encoding="utf-8")
+            f"duty:\n  - {{from: {day}, to: {day}, who: [李四]}}\n  - {{who: [张三]}}\n",
+            encoding="utf-8",
+        )
         channels = tmp_path / "robots.yaml"
         channels.write_text(
             "roster_file: roster.yaml\nchannels:\n"
             f"  - {{name: robot, type: dingtalk, url: '{world.receiver.url}', group_wait_s: 0, group_interval_s: 0,"
-            " mention: {severities: [critical]}}\n", encoding="utf-8")
+            " mention: {severities: [critical]}}\n",
+            encoding="utf-8",
+        )
         world.channels = load_channels(channels)
         world.engine.channels = world.channels
-        world.notifier = Notifier(world.settings.dsn, {c.name: c for c in world.channels.channels},
-                                  CollectorRegistry(), renderer(world.channels, clock=lambda: world.now,
-                                                                timezone=world.settings.timezone))
+        world.notifier = Notifier(
+            world.settings.dsn,
+            {c.name: c for c in world.channels.channels},
+            CollectorRegistry(),
+            renderer(world.channels, clock=lambda: world.now, timezone=world.settings.timezone),
+        )
         incident(world)  # critical
         world.sweep()
         assert world.deliver() == 1
@@ -144,10 +159,13 @@ def escalating_world(make_world: Any, leader: WebhookReceiver) -> World:
         f"  - {{{{name: leader, type: webhook, url: '{leader.url}', plans: [alerts-escalation], group_wait_s: 0,"
         " group_interval_s: 0}}\n"
         "office_hours: {{start: '08:30', end: '17:30'}}\n"
-        "escalations:\n  - {{after_working_hours: 4, channels: [leader], severities: [critical]}}\n")
+        "escalations:\n  - {{after_working_hours: 4, channels: [leader], severities: [critical]}}\n"
+    )
     world.now = FRIDAY_3PM.astimezone(UTC)
-    world.store_results(vegetables("OK", 400, fail=False, at=FRIDAY_3PM - timedelta(days=6))
-                        + vegetables("BAD", 40, fail=True, at=FRIDAY_3PM - timedelta(days=6)))
+    world.store_results(
+        vegetables("OK", 400, fail=False, at=FRIDAY_3PM - timedelta(days=6))
+        + vegetables("BAD", 40, fail=True, at=FRIDAY_3PM - timedelta(days=6))
+    )
     return world
 
 
@@ -196,14 +214,21 @@ class TestMuteIntervals:
         world = make_world(
             "time_intervals: [{{name: nights, hours: ['18:00-08:30'], non_working_days: true}}]\n"
             "channels: [{{name: duty, type: webhook, url: '{url}', group_wait_s: 0, group_interval_s: 0,"
-            " mute_time_intervals: [nights]}}]\n", alerts_repeat_seconds=3600.0)
-        world.notifier = Notifier(world.settings.dsn, {c.name: c for c in world.channels.channels},
-                                  CollectorRegistry(), renderer(world.channels, clock=lambda: world.now,
-                                                                timezone=world.settings.timezone),
-                                  muted=lambda c: world.channels.muted(c, world.now, world.settings.timezone))
+            " mute_time_intervals: [nights]}}]\n",
+            alerts_repeat_seconds=3600.0,
+        )
+        world.notifier = Notifier(
+            world.settings.dsn,
+            {c.name: c for c in world.channels.channels},
+            CollectorRegistry(),
+            renderer(world.channels, clock=lambda: world.now, timezone=world.settings.timezone),
+            muted=lambda c: world.channels.muted(c, world.now, world.settings.timezone),
+        )
         world.now = THURSDAY_8PM.astimezone(UTC)
-        world.store_results(vegetables("OK", 400, fail=False, at=THURSDAY_8PM - timedelta(days=6))
-                            + vegetables("BAD", 12, fail=True, at=THURSDAY_8PM - timedelta(days=6)))
+        world.store_results(
+            vegetables("OK", 400, fail=False, at=THURSDAY_8PM - timedelta(days=6))
+            + vegetables("BAD", 12, fail=True, at=THURSDAY_8PM - timedelta(days=6))
+        )
         assert world.sweep() == ["opened", "opened"]  # 20:00: warning
         sent_at = []
         for step in range(1, 12 * 4 + 4):  # every quarter of an hour to Friday 08:45

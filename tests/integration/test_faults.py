@@ -45,8 +45,9 @@ class Trickle(threading.Thread):
 
 
 def simulated(count: int, seed: int) -> list[InspectionResult]:
-    options = SimulatorOptions(seed=seed, first_day=date(2026, 8, 1), last_day=date(2026, 10, 31),
-                               duplicate_rate=0.05, correction_rate=0.02)
+    options = SimulatorOptions(
+        seed=seed, first_day=date(2026, 8, 1), last_day=date(2026, 10, 31), duplicate_rate=0.05, correction_rate=0.02
+    )
     return list(Simulator(options).events(count))
 
 
@@ -78,8 +79,7 @@ class TestFaults:
             # member's session), then at a random moment: between batches, or in the middle of one.
             worker = WorkerProcess(settings, tmp_path / "worker.log")
             try:
-                wait_until(lambda: stored(settings) > progress_at_kill[-1], 60,
-                           "the restarted worker to store a batch")
+                wait_until(lambda: stored(settings) > progress_at_kill[-1], 60, "the restarted worker to store a batch")
                 time.sleep(rng.uniform(0.0, 1.5))
             finally:  # a failed wait must not leave a worker running past the test
                 worker.kill()

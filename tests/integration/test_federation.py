@@ -101,8 +101,9 @@ def schemas(stack: Settings, unique_name: Callable[[str], str]) -> Iterator[Call
             admin.execute(f'CREATE SCHEMA "{schema}"')
         made.append(schema)
         dsn = f"{stack.dsn}{'&' if '?' in stack.dsn else '?'}options={quote(f'-c search_path={schema},public')}"
-        settings = stack.model_copy(update={"database_url": type(stack.database_url)(dsn),
-                                            "worker_group": unique_name(f"g_{role}")})
+        settings = stack.model_copy(
+            update={"database_url": type(stack.database_url)(dsn), "worker_group": unique_name(f"g_{role}")}
+        )
         with connect(settings.dsn) as conn:
             apply_migrations(conn)
         return settings
@@ -122,8 +123,9 @@ def provinces(schemas: Callable[[str], Settings], tmp_path: Path) -> Iterator[di
 
 
 @contextmanager
-def serving_all(schemas: Callable[[str], Settings], tmp_path: Path,
-                specs: dict[str, tuple[str, str, str, int, int]]) -> Iterator[dict[str, Province]]:
+def serving_all(
+    schemas: Callable[[str], Settings], tmp_path: Path, specs: dict[str, tuple[str, str, str, int, int]]
+) -> Iterator[dict[str, Province]]:
     provinces: dict[str, Province] = {}
     with ExitStack() as stack:
         for key, (name, code, county, samples, failed) in specs.items():
@@ -135,12 +137,24 @@ def serving_all(schemas: Callable[[str], Settings], tmp_path: Path,
             with connect(settings.dsn) as conn:
                 sync_reference_data(conn, plans.values())
             writer = DirectWriter(settings)
-            writer.store_results([result(f"{key}-{i}", verdict="fail" if i < failed else "pass",
-                                         at=sampled(1 + i % 27), region=county) for i in range(samples)])
+            writer.store_results(
+                [
+                    result(
+                        f"{key}-{i}", verdict="fail" if i < failed else "pass", at=sampled(1 + i % 27), region=county
+                    )
+                    for i in range(samples)
+                ]
+            )
             writer.close()
             with connect(settings.dsn) as conn:
-                close_month(conn, plans.values(), LAST_MONTH.year, LAST_MONTH.month, closed_by=f"{name}局",
-                            timezone=settings.timezone)
+                close_month(
+                    conn,
+                    plans.values(),
+                    LAST_MONTH.year,
+                    LAST_MONTH.month,
+                    closed_by=f"{name}局",
+                    timezone=settings.timezone,
+                )
                 token = create_token(conn, "national", {Scope.PUBLIC})[1]
             provinces[key] = Province(key, settings, stack.enter_context(serving(settings)), token)
         yield provinces
@@ -149,26 +163,45 @@ def serving_all(schemas: Callable[[str], Settings], tmp_path: Path,
 def frozen(settings: Settings) -> tuple[int, int]:
     """The province's frozen figure for its whole jurisdiction: (samples, failed)."""
     with connect(settings.dsn) as conn:
-        row = conn.execute("SELECT samples, failed FROM month_reported_figures WHERE month = %s"
-                           " AND plan_id = 'national-food' AND region_code LIKE '%%0000'", (LAST_MONTH,)).fetchone()
+        row = conn.execute(
+            "SELECT samples, failed FROM month_reported_figures WHERE month = %s"
+            " AND plan_id = 'national-food' AND region_code LIKE '%%0000'",
+            (LAST_MONTH,),
+        ).fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
 
 
 def instances_file(tmp_path: Path, provinces: dict[str, Province]) -> Path:
     path = tmp_path / "instances.yaml"
-    path.write_text("instances:\n" + "".join(
-        f"  - {{name: {p.name}, url: '{p.url}', token_env: QSMON_FEDERATION_TOKEN_{p.name.upper()}}}\n"
-        for p in provinces.values()), encoding="utf-8")
+    path.write_text(
+        "instances:\n"
+        + "".join(
+            f"  - {{name: {p.name}, url: '{p.url}', token_env: QSMON_FEDERATION_TOKEN_{p.name.upper()}}}\n"
+            for p in provinces.values()
+        ),
+        encoding="utf-8",
+    )
     return path
 
 
 def federate(nation: Settings, instances: Path, provinces: dict[str, Province], *args: str) -> str:
     """`qsmon federate ARGS` as an operator runs it, against the national schema."""
-    env = {**os.environ, "QSMON_DATABASE_URL": nation.dsn, "QSMON_FEDERATION_INSTANCES_FILE": str(instances),
-           **{f"QSMON_FEDERATION_TOKEN_{p.name.upper()}": p.token for p in provinces.values()}}
-    done = subprocess.run([sys.executable, "-m", "cli", "federate", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+    env = {
+        **os.environ,
+        "QSMON_DATABASE_URL": nation.dsn,
+        "QSMON_FEDERATION_INSTANCES_FILE": str(instances),
+        **{f"QSMON_FEDERATION_TOKEN_{p.name.upper()}": p.token for p in provinces.values()},
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "federate", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -193,7 +226,9 @@ class TestNationalOverview:
         assert (figure["samples"], figure["failed"]) == (hubei[0] + hunan[0], hubei[1] + hunan[1])
         assert figure["value"] == rate(310 - 15, 310)
         assert sorted((i["instance"], i["region_code"]) for i in figure["instances"]) == [
-            ("hubei", "420000"), ("hunan", "430000")]
+            ("hubei", "420000"),
+            ("hunan", "430000"),
+        ]
         assert figure["corrected"] is None
         assert report["published_failures"] == {"hubei": 10, "hunan": 5}
 
@@ -236,4 +271,3 @@ class TestNationalOverview:
         assert stored is not None
         assert len(answer.json()["items"]) == stored[0]
         assert {i["month"] for i in answer.json()["items"]} == {LAST_MONTH.strftime("%Y-%m")}
-

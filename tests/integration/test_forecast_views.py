@@ -39,12 +39,13 @@ def stored(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Sett
     force through a plan file."""
     with connect(settings.dsn) as conn:
         sync_reference_data(conn, [IN_FORCE])
-    events = list(Simulator(SimulatorOptions(seed=35, first_day=date(TODAY.year - 1, 1, 1), last_day=TODAY))
-                  .events(20_000))
+    events = list(
+        Simulator(SimulatorOptions(seed=35, first_day=date(TODAY.year - 1, 1, 1), last_day=TODAY)).events(20_000)
+    )
     store = ResultStore(settings.dsn, group="fc", topic="fc")
     records = [SourceRecord(0, i, e.key, e.to_json()) for i, e in enumerate(events)]
     for start in range(0, len(records), 5000):
-        batch = records[start:start + 5000]
+        batch = records[start : start + 5000]
         store.write(classify(batch, clock.now() + timedelta(days=1))[0], batch)
     store.close()
     plans = tmp_path_factory.mktemp("plans")
@@ -65,8 +66,9 @@ class TestReadApi:
         assert expected, "the simulated year gives every rate indicator a forecast"
         with serving(stored) as base:
             headers = {"Authorization": f"Bearer {token}"}
-            answer = httpx.get(f"{base}/v1/forecast", params={"plan": "jingzhou-2023", "region": "421000"},
-                               headers=headers, timeout=60)
+            answer = httpx.get(
+                f"{base}/v1/forecast", params={"plan": "jingzhou-2023", "region": "421000"}, headers=headers, timeout=60
+            )
             assert answer.status_code == 200, answer.text
             body = answer.json()
             assert body["as_of"] == TODAY.isoformat()
@@ -78,21 +80,32 @@ class TestReadApi:
                 assert item["projected"] == pytest.approx(r["projected"])
                 assert item["probability"] == pytest.approx(r["probability"])
                 assert item["planned_text"] == r["planned_text"]
-            as_csv = httpx.get(f"{base}/v1/forecast", params={"plan": "jingzhou-2023", "format": "csv"},
-                               headers=headers, timeout=60)
+            as_csv = httpx.get(
+                f"{base}/v1/forecast", params={"plan": "jingzhou-2023", "format": "csv"}, headers=headers, timeout=60
+            )
             assert as_csv.status_code == 200
             header = next(csv.reader(io.StringIO(as_csv.content.decode("utf-8-sig"))))
             assert {"预计年底", "达标概率", "其余需达"} <= set(header)
-            assert httpx.get(f"{base}/v1/forecast", params={"plan": "no-such-plan"}, headers=headers,
-                             timeout=10).status_code == 404
-            assert httpx.get(f"{base}/v1/forecast", params={"plan": "jingzhou-2023", "region": "420100"},
-                             headers=headers, timeout=10).status_code == 422  # 武汉市: not the plan's
+            assert (
+                httpx.get(
+                    f"{base}/v1/forecast", params={"plan": "no-such-plan"}, headers=headers, timeout=10
+                ).status_code
+                == 404
+            )
+            assert (
+                httpx.get(
+                    f"{base}/v1/forecast",
+                    params={"plan": "jingzhou-2023", "region": "420100"},
+                    headers=headers,
+                    timeout=10,
+                ).status_code
+                == 422
+            )  # 武汉市: not the plan's
             assert httpx.get(f"{base}/v1/forecast", params={"plan": "jingzhou-2023"}, timeout=10).status_code == 401
 
 
 class TestStatusAndReport:
-    def test_qsmon_status_prints_each_plans_forecast(self, stored: Settings, monkeypatch: pytest.MonkeyPatch
-                                                     ) -> None:
+    def test_qsmon_status_prints_each_plans_forecast(self, stored: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
         from cli.main import app
 
         monkeypatch.setenv("QSMON_DATABASE_URL", stored.dsn)
@@ -104,14 +117,16 @@ class TestStatusAndReport:
             get_settings.cache_clear()
         assert out.exit_code == 0, out.output
         assert "jingzhou-2023 年度达标预测" in out.output
-        food = next(r for r in truth(stored, TODAY) if r["indicator_id"] == "food-evaluative-pass"
-                    and not r["subcategory"])
+        food = next(
+            r for r in truth(stored, TODAY) if r["indicator_id"] == "food-evaluative-pass" and not r["subcategory"]
+        )
         line = next(x for x in out.output.splitlines() if x.strip().startswith("food-evaluative-pass"))
         assert f"预计年底 {food['projected']:.2f}%" in line
         assert str(food["planned_text"]) in line
 
-    def test_the_monthly_report_has_a_forecast_sheet_as_of_the_months_end(self, stored: Settings,
-                                                                         tmp_path: Path) -> None:
+    def test_the_monthly_report_has_a_forecast_sheet_as_of_the_months_end(
+        self, stored: Settings, tmp_path: Path
+    ) -> None:
         month_end = TODAY.replace(day=1) - timedelta(days=1)  # last month's report, as the schedule writes it
         year, month = month_end.year, month_end.month
         files = write_report(stored, IN_FORCE, year, month, tmp_path, ["xlsx"])

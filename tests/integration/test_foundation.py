@@ -82,8 +82,9 @@ class TestDatabase:
         with connect(stack.dsn, autocommit=True) as admin:
             admin.execute(f'CREATE SCHEMA "{empty}"')
         try:
-            bare = stack.model_copy(update={"database_url": SecretStr(
-                f"{stack.dsn}?options={quote(f'-c search_path={empty}')}")})
+            bare = stack.model_copy(
+                update={"database_url": SecretStr(f"{stack.dsn}?options={quote(f'-c search_path={empty}')}")}
+            )
             for command in (("months", "list"), ("rollups", "rebuild"), ("retention", "run")):
                 done = run_cli(bare, *command)
                 assert done.returncode == 1, command
@@ -94,8 +95,9 @@ class TestDatabase:
                 admin.execute(f'DROP SCHEMA "{empty}" CASCADE')
 
     def test_migrations_create_the_result_tables(self, db: psycopg.Connection) -> None:
-        tables = {r[0] for r in db.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").fetchall()}
+        tables = {
+            r[0] for r in db.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").fetchall()
+        }
         assert {"inspection_results", "sample_current", "rollup_daily", "stream_offsets"} <= tables
 
 
@@ -108,8 +110,10 @@ class TestReferenceData:
 
         with connect(settings.dsn) as conn:
             assert sync_reference(conn, presets().values()) == 37
-        row = db.execute("SELECT name, target, categories FROM plan_indicators"
-                         " WHERE plan_id = 'jingzhou-2023' AND indicator_id = 'food-evaluative-pass'").fetchone()
+        row = db.execute(
+            "SELECT name, target, categories FROM plan_indicators"
+            " WHERE plan_id = 'jingzhou-2023' AND indicator_id = 'food-evaluative-pass'"
+        ).fetchone()
         assert row == ("食品安全评价性抽检合格率", 98.5, ["food"])
         assert db.execute("SELECT name FROM regions WHERE code = '421083'").fetchone() == ("洪湖市",)
         with connect(reader_dsn(settings.dsn)) as reader:

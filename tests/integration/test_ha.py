@@ -62,8 +62,9 @@ class TestBrokerFailover:
     def test_killing_the_partition_leader_while_results_stream_loses_nothing_and_storage_resumes_within_10s(
         self, settings: Settings, replicated_bootstrap: str, tmp_path: Path, db: psycopg.Connection
     ) -> None:
-        ha_settings = settings.model_copy(update={"kafka_bootstrap": replicated_bootstrap,
-                                                  "kafka_replication_factor": 3, "results_partitions": 3})
+        ha_settings = settings.model_copy(
+            update={"kafka_bootstrap": replicated_bootstrap, "kafka_replication_factor": 3, "results_partitions": 3}
+        )
         ensure_topics(ha_settings)
         admin = KafkaAdminClient(bootstrap_servers=replicated_bootstrap, client_id="qsmon-drill")
         described = admin.describe_topics([ha_settings.results_topic])[0]
@@ -77,7 +78,7 @@ class TestBrokerFailover:
         def produce() -> None:
             with ResultSink(ha_settings) as sink:
                 for start in range(0, COUNT, 5000):
-                    sent.append(sink.send_all(results[start:start + 5000]))
+                    sent.append(sink.send_all(results[start : start + 5000]))
 
         worker = WorkerProcess(ha_settings, tmp_path / "worker.log")
         producer = threading.Thread(target=produce, daemon=True)
@@ -104,8 +105,10 @@ class TestBrokerFailover:
                     last, last_change = count, time.monotonic()
             producer.join(timeout=120)
             time.sleep(3)  # nothing more arrives: exactly once
-            print(f"broker {killed} killed; longest storage stall {longest_stall:.1f}s;"  # the drill's figures
-                  f" all stored {last_change - killed_at:.1f}s after the kill")
+            print(
+                f"broker {killed} killed; longest storage stall {longest_stall:.1f}s;"  # the drill's figures
+                f" all stored {last_change - killed_at:.1f}s after the kill"
+            )
             assert sum(sent) == COUNT
             assert stored() == COUNT
             assert db.execute("SELECT count(DISTINCT sample_id) FROM inspection_results").fetchone() == (COUNT,)
@@ -160,9 +163,18 @@ indicators:
 
 def vegetables(prefix: str, count: int, *, fail: bool, region: str) -> list[Any]:
     now = clock.now()
-    return [result(f"{prefix}-{i}", verdict="fail" if fail else "pass", at=now - timedelta(days=1, minutes=i % 600),
-                   category="agricultural", sampling_type="routine_monitoring", region=region, subcategory="蔬菜")
-            for i in range(count)]
+    return [
+        result(
+            f"{prefix}-{i}",
+            verdict="fail" if fail else "pass",
+            at=now - timedelta(days=1, minutes=i % 600),
+            category="agricultural",
+            sampling_type="routine_monitoring",
+            region=region,
+            subcategory="蔬菜",
+        )
+        for i in range(count)
+    ]
 
 
 class TestDatabaseFailover:
@@ -184,12 +196,20 @@ class TestDatabaseFailover:
         receiver = WebhookReceiver()
         (tmp_path / "channels.yaml").write_text(
             f"channels:\n  - {{name: duty, type: webhook, url: '{receiver.url}', group_wait_s: 1,"
-            " group_interval_s: 1}\n", encoding="utf-8")
-        ha_settings = settings.model_copy(update={
-            "database_url": type(settings.database_url)(dsn), "plans_dir": tmp_path / "plans",
-            "active_plans": (plan_id,), "channels_file": tmp_path / "channels.yaml",
-            "alerts_group": f"alerts-{settings.worker_group}", "alerts_hold_seconds": 3.0,
-            "alerts_sweep_seconds": 2.0})
+            " group_interval_s: 1}\n",
+            encoding="utf-8",
+        )
+        ha_settings = settings.model_copy(
+            update={
+                "database_url": type(settings.database_url)(dsn),
+                "plans_dir": tmp_path / "plans",
+                "active_plans": (plan_id,),
+                "channels_file": tmp_path / "channels.yaml",
+                "alerts_group": f"alerts-{settings.worker_group}",
+                "alerts_hold_seconds": 3.0,
+                "alerts_sweep_seconds": 2.0,
+            }
+        )
         with connect(ha_settings.dsn) as conn:
             apply_migrations(conn)
         ensure_topics(ha_settings)
@@ -219,9 +239,12 @@ class TestDatabaseFailover:
 
         try:
             with ResultSink(ha_settings) as sink:
-                sink.send_all(vegetables("OK", 400, fail=False, region="421083")
-                              + vegetables("BAD", 40, fail=True, region="421083"))
+                sink.send_all(
+                    vegetables("OK", 400, fail=False, region="421083")
+                    + vegetables("BAD", 40, fail=True, region="421083")
+                )
             wait_until(lambda: len(receiver.alerts(plan_id)) >= 2, 90, "the alerts for 洪湖市 and 荆州市")
+
             def produce() -> None:
                 with ResultSink(ha_settings) as sink:
                     sink.send_all(stream)
@@ -237,19 +260,21 @@ class TestDatabaseFailover:
             resumed_s = time.monotonic() - failed_at
             producer.join(timeout=120)
             with ResultSink(ha_settings) as sink:  # 石首市 breaches after the failover
-                sink.send_all(vegetables("OK2", 400, fail=False, region="421081")
-                              + vegetables("BAD2", 40, fail=True, region="421081"))
+                sink.send_all(
+                    vegetables("OK2", 400, fail=False, region="421081")
+                    + vegetables("BAD2", 40, fail=True, region="421081")
+                )
             wait_until(lambda: stored() == total, 180, "every result stored once")
             wait_until(lambda: len(receiver.alerts(plan_id)) >= 3, 90, "the alert for 石首市")
             time.sleep(6)  # sweeps of both engines meanwhile
             print(f"database failover: storage resumed {resumed_s:.1f}s after the primary died")  # the figure
             with connect(ha_settings.dsn) as conn:
                 assert conn.execute("SELECT pg_is_in_recovery(), inet_server_port()").fetchone() == (False, 15533)
-                assert conn.execute("SELECT count(DISTINCT sample_id) FROM inspection_results").fetchone() == (
-                    total,)
+                assert conn.execute("SELECT count(DISTINCT sample_id) FROM inspection_results").fetchone() == (total,)
                 leaders = conn.execute(
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = %s::oid",
-                    (ALERT_ENGINE,)).fetchone()
+                    (ALERT_ENGINE,),
+                ).fetchone()
             assert leaders == (1,)
             assert Counter(receiver.transitions(plan_id)) == {"opened": 3}
             keys = [h["Idempotency-Key"] for h in receiver.headers]
@@ -274,16 +299,23 @@ class Elsewhere(WorkerProcess):
 
         env = settings_env(settings) | {"QSMON_WORKER_METRICS_PORT": str(free_port())}
         self._log = log_path.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "cli", "worker", "--loglevel", "INFO"], cwd=ROOT, env=env,
-                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cli", "worker", "--loglevel", "INFO"],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 class TestRebalance:
     def test_workers_here_and_elsewhere_share_the_partitions_through_rebalances_without_loss(
         self, settings: Settings, replicated_bootstrap: str, tmp_path: Path, db: psycopg.Connection
     ) -> None:
-        ha_settings = settings.model_copy(update={"kafka_bootstrap": replicated_bootstrap,
-                                                  "kafka_replication_factor": 3, "results_partitions": 6})
+        ha_settings = settings.model_copy(
+            update={"kafka_bootstrap": replicated_bootstrap, "kafka_replication_factor": 3, "results_partitions": 6}
+        )
         ensure_topics(ha_settings)
         count = 60_000
         results = [result(f"RB-{i}", at=clock.now() - timedelta(days=1, minutes=i % 1000)) for i in range(count)]

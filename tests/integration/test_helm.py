@@ -34,8 +34,9 @@ def helm_binary() -> str:
     env = (ROOT / "deploy/local/env.sh").read_text(encoding="utf-8")
     match = re.search(r"HELM_VERSION=\$\{HELM_VERSION:-(v[\d.]+)\}", env)
     assert match, "deploy/local/env.sh names the helm version"
-    cache = Path(os.environ.get("QSMON_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-                 / "qsmon")
+    cache = Path(
+        os.environ.get("QSMON_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qsmon"
+    )
     path = cache / f"helm-{match.group(1)}" / "helm"
     if not path.exists():
         reason = f"helm not built at {path}: deploy/local/install.sh builds it from its Go module"
@@ -81,11 +82,19 @@ class TestChart:
             assert done.returncode == 0, done.stdout + done.stderr
 
     @pytest.mark.parametrize("values", [[], example_values()], ids=["defaults", "example"])
-    def test_every_rendered_manifest_is_valid_against_the_kubernetes_schemas(self, helm: str,
-                                                                              values: list[str]) -> None:
+    def test_every_rendered_manifest_is_valid_against_the_kubernetes_schemas(
+        self, helm: str, values: list[str]
+    ) -> None:
         docs = render(helm, *values)
-        assert {d["kind"] for d in docs} >= {"Deployment", "Service", "CronJob", "ConfigMap", "Job",
-                                             "PersistentVolumeClaim", "PodDisruptionBudget"}
+        assert {d["kind"] for d in docs} >= {
+            "Deployment",
+            "Service",
+            "CronJob",
+            "ConfigMap",
+            "Job",
+            "PersistentVolumeClaim",
+            "PodDisruptionBudget",
+        }
         for doc in docs:
             kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
 
@@ -94,8 +103,11 @@ class TestChart:
         deployments = by_kind(docs, "Deployment")
         assert deployments["qsmon-qsmon-worker"]["spec"]["replicas"] == 4
         assert deployments["qsmon-qsmon-alerts"]["spec"]["replicas"] == 2
-        probes = {name.removeprefix("qsmon-qsmon-"): (c["readinessProbe"]["httpGet"], c["livenessProbe"]["httpGet"])
-                  for name, d in deployments.items() for c in containers(d)}
+        probes = {
+            name.removeprefix("qsmon-qsmon-"): (c["readinessProbe"]["httpGet"], c["livenessProbe"]["httpGet"])
+            for name, d in deployments.items()
+            for c in containers(d)
+        }
         assert probes == {
             "worker": ({"path": "/readyz", "port": 9401}, {"path": "/healthz", "port": 9401}),
             "alerts": ({"path": "/readyz", "port": 9410}, {"path": "/healthz", "port": 9410}),
@@ -106,22 +118,35 @@ class TestChart:
         assert sorted(services) == ["qsmon-qsmon-api", "qsmon-qsmon-ingest"]
         [cronjob] = by_kind(docs, "CronJob").values()
         assert cronjob["spec"]["timeZone"] == "Asia/Shanghai"
-        assert "qsmon report monthly --plan \"$plan\"" in containers(cronjob)[0]["args"][0]
+        assert 'qsmon report monthly --plan "$plan"' in containers(cronjob)[0]["args"][0]
 
     def test_more_workers_than_partitions_is_refused(self, helm: str) -> None:
-        done = run(helm, "template", "qsmon", str(CHART), "--kube-version", f"{KUBERNETES_VERSION}.0",
-                   "--set", "worker.replicas=7",
-                   "--set", "kafka.resultsPartitions=6")
+        done = run(
+            helm,
+            "template",
+            "qsmon",
+            str(CHART),
+            "--kube-version",
+            f"{KUBERNETES_VERSION}.0",
+            "--set",
+            "worker.replicas=7",
+            "--set",
+            "kafka.resultsPartitions=6",
+        )
         assert done.returncode != 0
         assert "worker.replicas (7) must not exceed kafka.resultsPartitions (6)" in done.stderr
 
     def test_every_setting_the_chart_passes_is_a_qsmon_setting(self, helm: str) -> None:
         docs = render(helm, *example_values())
         fields = set(Settings.model_fields)
-        env = {e["name"] for d in docs if d["kind"] in ("Deployment", "CronJob", "Job")
-               for c in containers(d) for e in c.get("env", [])}
-        assert {n.removeprefix("QSMON_").lower() for n in env if n.startswith("QSMON_")} <= fields | {
-            "config_file"}
+        env = {
+            e["name"]
+            for d in docs
+            if d["kind"] in ("Deployment", "CronJob", "Job")
+            for c in containers(d)
+            for e in c.get("env", [])
+        }
+        assert {n.removeprefix("QSMON_").lower() for n in env if n.startswith("QSMON_")} <= fields | {"config_file"}
         config = by_kind(docs, "ConfigMap")["qsmon-qsmon-config"]["data"]
         settings = yaml.safe_load(config["qsmon.yml"])
         assert set(settings) <= fields
@@ -170,7 +195,9 @@ class TestOperatorExamples:
         chart_values = yaml.safe_load((EXAMPLES / "values-example.yaml").read_text(encoding="utf-8"))
         name = cluster["metadata"]["name"]
         assert (chart_values["database"]["appSecret"], chart_values["database"]["readOnlyHost"]) == (
-            f"{name}-app", f"{name}-ro")  # the Secret and read-only service CloudNativePG creates
+            f"{name}-app",
+            f"{name}-ro",
+        )  # the Secret and read-only service CloudNativePG creates
 
     def test_the_example_resources_validate_against_the_operators_crds(self) -> None:
         """Against the CRDs' own schemas, from QSMON_CRD_DIR (e.g. `kubectl get crd -o yaml` of a cluster with the

@@ -77,8 +77,10 @@ class TestRefusedRecords:
         self, settings: Settings, db: psycopg.Connection, worker: WorkerProcess
     ) -> None:
         # A constraint the schema does not know about: the database, not validation, refuses the record.
-        db.execute("ALTER TABLE inspection_results ADD CONSTRAINT test_refuses_poison"
-                   " CHECK (product IS DISTINCT FROM 'poison')")
+        db.execute(
+            "ALTER TABLE inspection_results ADD CONSTRAINT test_refuses_poison"
+            " CHECK (product IS DISTINCT FROM 'poison')"
+        )
         events = [result(f"DB-{i}", product="poison" if i == 57 else "白菜") for i in range(200)]
         with ResultSink(settings) as sink:  # one producer batch: one worker batch, poisoned in the middle
             sink.send_all(events)
@@ -92,12 +94,13 @@ class TestRefusedRecords:
         assert b"test_refuses_poison" in headers["qsmon.error.reason"]
         assert dead.value == events[57].to_json()
 
-
     def test_once_the_cause_is_repaired_a_dead_letter_is_sent_again_and_stored_once(
         self, settings: Settings, db: psycopg.Connection, worker: WorkerProcess
     ) -> None:
-        db.execute("ALTER TABLE inspection_results ADD CONSTRAINT test_refuses_poison"
-                   " CHECK (product IS DISTINCT FROM 'poison')")
+        db.execute(
+            "ALTER TABLE inspection_results ADD CONSTRAINT test_refuses_poison"
+            " CHECK (product IS DISTINCT FROM 'poison')"
+        )
         with ResultSink(settings) as sink:
             sink.send_all([result("DLQ-1"), result("DLQ-2", product="poison"), result("DLQ-3", verdict="fail")])
         wait_until(lambda: stored_offset_total(db, settings) == end_offset_total(settings), 30, "the three results")
@@ -106,8 +109,10 @@ class TestRefusedRecords:
         assert "1 dead letter(s)" in listed.stdout
         assert "DLQ-2  [database]" in listed.stdout
         assert "test_refuses_poison" in listed.stdout
-        assert "would send 0 record(s)" in run_cli(settings, "deadletters", "replay", "--code", "not_json",
-                                                    "--dry-run").stdout
+        assert (
+            "would send 0 record(s)"
+            in run_cli(settings, "deadletters", "replay", "--code", "not_json", "--dry-run").stdout
+        )
         assert "no dead letter at 0:99" in run_cli(settings, "deadletters", "replay", "--position", "0:99").stderr
 
         # Sent again before the repair: refused again, a second dead letter of the same record ...
@@ -149,9 +154,7 @@ class TestDatabaseOutage:
             assert stored_results(db) == 1  # nothing of the batch; it is read again by the next worker
             assert stored_offset_total(db, settings) == 1
 
-    def test_storage_resumes_within_5s_of_the_databases_return(
-        self, settings: Settings, worker: WorkerProcess
-    ) -> None:
+    def test_storage_resumes_within_5s_of_the_databases_return(self, settings: Settings, worker: WorkerProcess) -> None:
         stack("stop", "postgres")
         with ResultSink(settings) as sink:
             sink.send_all(result(f"BACK-{i}") for i in range(50))

@@ -30,12 +30,28 @@ MARCH = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 
 
 def hostile_failures() -> list[InspectionResult]:
-    items = (FailedItem(item=ITEM_MATH, measured="0.5", limit="≤0.1"), FailedItem(item=ITEM_LINK),
-             FailedItem(item=FORMULA))
-    return [result(f"EVIL-{i}", verdict="fail", at=MARCH, category="agricultural",
-                   sampling_type="routine_monitoring", region="421083", subcategory="蔬菜", product=FORMULA,
-                   manufacturer=FORMULA if i % 2 else FIRM_LINK, sampled_unit=FORMULA, lab=FORMULA,
-                   failed_items=items) for i in range(4)]
+    items = (
+        FailedItem(item=ITEM_MATH, measured="0.5", limit="≤0.1"),
+        FailedItem(item=ITEM_LINK),
+        FailedItem(item=FORMULA),
+    )
+    return [
+        result(
+            f"EVIL-{i}",
+            verdict="fail",
+            at=MARCH,
+            category="agricultural",
+            sampling_type="routine_monitoring",
+            region="421083",
+            subcategory="蔬菜",
+            product=FORMULA,
+            manufacturer=FORMULA if i % 2 else FIRM_LINK,
+            sampled_unit=FORMULA,
+            lab=FORMULA,
+            failed_items=items,
+        )
+        for i in range(4)
+    ]
 
 
 def csv_cells(path: Path) -> list[str]:
@@ -46,8 +62,11 @@ def csv_cells(path: Path) -> list[str]:
 class TestRobots:
     def test_names_and_items_are_no_links_in_a_robots_markdown(self) -> None:
         payload = json.loads(json.dumps(ALERT_PAYLOAD))
-        payload |= {"top_failed_firms": [[FIRM_LINK, 3]], "top_failed_items": [[ITEM_LINK, 2], [ITEM_MATH, 1]],
-                    "subcategory": "**蔬菜**](http://evil.example)"}
+        payload |= {
+            "top_failed_firms": [[FIRM_LINK, 3]],
+            "top_failed_items": [[ITEM_LINK, 2], [ITEM_MATH, 1]],
+            "subcategory": "**蔬菜**](http://evil.example)",
+        }
         markdown = alert_message(payload).markdown
         assert "evil.example" in markdown  # the words stay readable
         assert "](http" not in markdown.replace(f"]({ALERT_PAYLOAD['dashboard_url']})", "")
@@ -85,11 +104,21 @@ class TestFiles:
         assert not [c for c in cells if c.startswith(("=", "+", "@"))]
         for workbook in (p for p in files if p.suffix == ".xlsx"):
             book = openpyxl.load_workbook(workbook)
-            formulas = [cell.coordinate for sheet in book.worksheets for row in sheet.iter_rows() for cell in row
-                        if cell.data_type == "f"]
+            formulas = [
+                cell.coordinate
+                for sheet in book.worksheets
+                for row in sheet.iter_rows()
+                for cell in row
+                if cell.data_type == "f"
+            ]
             assert formulas == [], workbook.name
-            texts = [cell.value for sheet in book.worksheets for row in sheet.iter_rows() for cell in row
-                     if isinstance(cell.value, str)]
+            texts = [
+                cell.value
+                for sheet in book.worksheets
+                for row in sheet.iter_rows()
+                for cell in row
+                if isinstance(cell.value, str)
+            ]
             assert any(FORMULA in t for t in texts)  # kept as text
 
     def test_the_rejects_file_quotes_formulas(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

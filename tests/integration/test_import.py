@@ -23,8 +23,13 @@ pytestmark = pytest.mark.integration
 
 
 def consume_keys(settings: Settings, expected: int) -> list[bytes]:
-    consumer = KafkaConsumer(settings.results_topic, bootstrap_servers=settings.kafka_bootstrap,
-                             auto_offset_reset="earliest", consumer_timeout_ms=10_000, group_id=None)
+    consumer = KafkaConsumer(
+        settings.results_topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=10_000,
+        group_id=None,
+    )
     keys = []
     for record in consumer:
         parse_result(record.value)  # every record on the topic is a valid event
@@ -36,19 +41,24 @@ def consume_keys(settings: Settings, expected: int) -> list[bytes]:
 
 
 class TestSamrImport:
-    def test_the_workbook_imports_with_exact_counts_and_named_rejects(self, settings: Settings,
-                                                                      tmp_path: Path) -> None:
+    def test_the_workbook_imports_with_exact_counts_and_named_rejects(self, settings: Settings, tmp_path: Path) -> None:
         ensure_topics(settings)
         workbook = build_samr_workbook(tmp_path / "公告.xlsx")
         rejects = tmp_path / "rejects.csv"
         with ResultSink(settings) as sink:
             summary = import_files([workbook], fmt="samr", sink=sink, rejects_path=rejects, keep_ids=True)
-        assert summary.as_dict() == {"rows_read": EXPECTED_VALID + len(EXPECTED_REJECTED),
-                                     "valid": EXPECTED_VALID, "rejected": len(EXPECTED_REJECTED),
-                                     "sent": EXPECTED_VALID,
-                                     "dated_by_announcement": EXPECTED_VALID,  # the example has no 抽样日期
-                                     "unclassified_rows": 0, "repeated": 0, "sheet_notes": 0,
-                                     "placed_in_county": 7, "placed_by_former_name": 0}
+        assert summary.as_dict() == {
+            "rows_read": EXPECTED_VALID + len(EXPECTED_REJECTED),
+            "valid": EXPECTED_VALID,
+            "rejected": len(EXPECTED_REJECTED),
+            "sent": EXPECTED_VALID,
+            "dated_by_announcement": EXPECTED_VALID,  # the example has no 抽样日期
+            "unclassified_rows": 0,
+            "repeated": 0,
+            "sheet_notes": 0,
+            "placed_in_county": 7,
+            "placed_by_former_name": 0,
+        }
         named = {(r.sheet, r.row): r.reason for r in summary.rejections}
         assert set(named) == set(EXPECTED_REJECTED)
         for where, word in EXPECTED_REJECTED.items():
@@ -68,14 +78,20 @@ class TestSamrImport:
         assert by_product["挂面"].subcategory == "粮食加工品"  # filled from the merged J5:J7
         assert by_product["小麦粉"].subcategory == "粮食加工品"
         assert [str(by_product[p].sampled_at.date()) for p in ("大米", "挂面", "小麦粉", "莲藕粉", "白酒")] == [
-            "2026-03-05", "2026-03-06", "2026-03-07", "2026-03-08", "2026-03-09"]
+            "2026-03-05",
+            "2026-03-06",
+            "2026-03-07",
+            "2026-03-08",
+            "2026-03-09",
+        ]
         assert by_product["大米"].sampling_type.value == "evaluative"
         assert by_product["白酒"].region_code == "421087"  # 松滋市某商店: the county its name names, in 湖北
         assert by_product["白酒"].manufacturer_region_code == "421087"  # 湖北省松滋市
         cabbage = by_product["普通白菜"]
         assert cabbage.verdict.value == "fail"
         assert [(i.item, i.measured, i.limit, i.unit) for i in cabbage.failed_items] == [
-            ("毒死蜱", "0.12", "≤0.02mg/kg", "mg/kg")]
+            ("毒死蜱", "0.12", "≤0.02mg/kg", "mg/kg")
+        ]
         assert [i.item for i in by_product["面包"].failed_items] == ["大肠菌群", "菌落总数"]
 
     def test_reimporting_the_same_file_gives_the_same_keys(self, tmp_path: Path) -> None:
@@ -99,19 +115,32 @@ class TestCsvAndNdjson:
             "物料名称,产品分类,生产商,供应商,判定,发布日期,检测项目,检测结果,限量值\n"
             "腐竹,豆制品,某厂 ,某店 ,合格,2022-03-01,,,\n"
             '豆干,豆制品,某厂 ,某店 ,不合格,2022/3/2,苯甲酸,"0.161g/kg",≤0.02\n'
-            "粉丝,淀粉制品,某厂 ,某店 ,合格,不是日期,,,\n", encoding="utf-8")
+            "粉丝,淀粉制品,某厂 ,某店 ,合格,不是日期,,,\n",
+            encoding="utf-8",
+        )
         mapping = tmp_path / "mapping.yaml"
         mapping.write_text(
             "columns: {product: 物料名称, subcategory: 产品分类, manufacturer: 生产商, sampled_unit: 供应商,\n"
             "          verdict: 判定, sampled_at: 发布日期}\n"
             "constants: {category: food, sampling_type: supervisory, region_code: '420000'}\n"
             "values: {verdict: {合格: pass, 不合格: fail}}\n"
-            "failed_items: {item: 检测项目, measured: 检测结果, limit: 限量值}\n", encoding="utf-8")
+            "failed_items: {item: 检测项目, measured: 检测结果, limit: 限量值}\n",
+            encoding="utf-8",
+        )
         with ResultSink(settings) as sink:
             summary = import_files([data], fmt="csv", sink=sink, mapping=mapping, keep_ids=True)
-        assert summary.as_dict() == {"rows_read": 3, "valid": 2, "rejected": 1, "sent": 2, "dated_by_announcement": 0,
-                                     "unclassified_rows": 0, "repeated": 0, "sheet_notes": 0,
-                                     "placed_in_county": 0, "placed_by_former_name": 0}
+        assert summary.as_dict() == {
+            "rows_read": 3,
+            "valid": 2,
+            "rejected": 1,
+            "sent": 2,
+            "dated_by_announcement": 0,
+            "unclassified_rows": 0,
+            "repeated": 0,
+            "sheet_notes": 0,
+            "placed_in_county": 0,
+            "placed_by_former_name": 0,
+        }
         assert (summary.rejections[0].row, "date" in summary.rejections[0].reason) == (4, True)
         keys = consume_keys(settings, 2)
         assert sorted(k.decode() for k in keys) == sorted(summary.sample_ids)
@@ -122,9 +151,18 @@ class TestCsvAndNdjson:
         data = tmp_path / "events.ndjson"
         data.write_bytes(result("N-1").to_json() + b"\n\n{broken\n" + result("N-2").to_json() + b"\n")
         summary = import_files([data], fmt="ndjson", sink=None)
-        assert summary.as_dict() == {"rows_read": 3, "valid": 2, "rejected": 1, "sent": 0, "dated_by_announcement": 0,
-                                     "unclassified_rows": 0, "repeated": 0, "sheet_notes": 0,
-                                     "placed_in_county": 2, "placed_by_former_name": 0}
+        assert summary.as_dict() == {
+            "rows_read": 3,
+            "valid": 2,
+            "rejected": 1,
+            "sent": 0,
+            "dated_by_announcement": 0,
+            "unclassified_rows": 0,
+            "repeated": 0,
+            "sheet_notes": 0,
+            "placed_in_county": 2,
+            "placed_by_former_name": 0,
+        }
         assert summary.rejections[0].row == 3
 
 
@@ -143,8 +181,9 @@ class TestRealAnnouncements:
         rejected = [r for r in rows if not hasattr(r, "result")]
         assert rejected == []
         results = [r.result for r in rows if hasattr(r, "result")]
-        assert Counter(r.verdict.value for r in results) == {"pass": passed, "fail": failed} == \
-            {"pass": 2242, "fail": 55}  # as the source counts them (its README)
+        assert (
+            Counter(r.verdict.value for r in results) == {"pass": passed, "fail": failed} == {"pass": 2242, "fail": 55}
+        )  # as the source counts them (its README)
         by_unit = {r.sampled_unit: r.region_code for r in results}
         assert by_unit["漳州市龙文区董世川豆制品店"] == "350603"  # the county its name starts with
         assert all(r.manufacturer is None for r in results if r.product == "三角（豆腐）")  # `/` is none
@@ -158,7 +197,9 @@ class TestRealAnnouncements:
         assert [r for r in rows if isinstance(r, ImportRow) and r.unclassified] == []
         # 发布单位 国内监督抽查(贵州市场监管局) is a province's bureau; two rows are 国家市场监管总局's.
         assert Counter(r.sampling_level.value for r in results if r.sampling_level) == {
-            "provincial": 2295, "national": 2}
+            "provincial": 2295,
+            "national": 2,
+        }
 
     def test_addresses_give_where_it_was_sampled_and_where_it_was_made(self, tmp_path: Path) -> None:
         from producers.importers.samr import read_samr
@@ -182,8 +223,20 @@ def announcement(path: Path, title: str, rows: list[list[object]]) -> Path:
 
     book = openpyxl.Workbook()
     sheet = book.create_sheet(title, 0)
-    sheet.append(["序号", "抽样编号", "标称生产企业名称", "被抽样单位名称", "被抽样单位所在省份", "食品名称",
-                  "不合格项目║检验结果║标准值", "公告日期", "任务来源/项目名称", "备注"])
+    sheet.append(
+        [
+            "序号",
+            "抽样编号",
+            "标称生产企业名称",
+            "被抽样单位名称",
+            "被抽样单位所在省份",
+            "食品名称",
+            "不合格项目║检验结果║标准值",
+            "公告日期",
+            "任务来源/项目名称",
+            "备注",
+        ]
+    )
     for row in rows:
         sheet.append(row)
     book.save(path)
@@ -198,22 +251,84 @@ class TestLaterAnnouncements:
         from qsmon.vocab import RetestStatus, SamplingLevel
         from tests.workers import DirectWriter
 
-        first = announcement(tmp_path / "第1期.xlsx", "食品安全监督抽检不合格产品信息", [
-            [1, "DC26420000001", "某厂", "洪湖市某超市", "湖北", "腐竹", "苯甲酸║0.5g/kg║不得使用", "2026-03-02",
-             "湖北省市场监督管理局", None],
-            [2, "DC26420000002", "某厂", "洪湖市某超市", "湖北", "豆干", "苯甲酸║0.4g/kg║不得使用", "2026-03-02",
-             "湖北省市场监督管理局", None]])
-        later = announcement(tmp_path / "第2期.xlsx", "复检结果(合格)", [
-            [1, "DC26420000001", "某厂", "洪湖市某超市", "湖北", "腐竹", None, "2026-04-01", "湖北省市场监督管理局",
-             "复检合格"]])
-        objection = announcement(tmp_path / "第3期.xlsx", "食品安全监督抽检不合格产品信息", [
-            [1, "DC26420000002", "某厂", "洪湖市某超市", "湖北", "豆干", "苯甲酸║0.4g/kg║不得使用", "2026-04-08",
-             "湖北省市场监督管理局", "异议成立,不予判定"]])
-        events = [r.result for path in (first, later, objection) for r in read_samr(path, SamrOptions())
-                  if hasattr(r, "result")]
+        first = announcement(
+            tmp_path / "第1期.xlsx",
+            "食品安全监督抽检不合格产品信息",
+            [
+                [
+                    1,
+                    "DC26420000001",
+                    "某厂",
+                    "洪湖市某超市",
+                    "湖北",
+                    "腐竹",
+                    "苯甲酸║0.5g/kg║不得使用",
+                    "2026-03-02",
+                    "湖北省市场监督管理局",
+                    None,
+                ],
+                [
+                    2,
+                    "DC26420000002",
+                    "某厂",
+                    "洪湖市某超市",
+                    "湖北",
+                    "豆干",
+                    "苯甲酸║0.4g/kg║不得使用",
+                    "2026-03-02",
+                    "湖北省市场监督管理局",
+                    None,
+                ],
+            ],
+        )
+        later = announcement(
+            tmp_path / "第2期.xlsx",
+            "复检结果(合格)",
+            [
+                [
+                    1,
+                    "DC26420000001",
+                    "某厂",
+                    "洪湖市某超市",
+                    "湖北",
+                    "腐竹",
+                    None,
+                    "2026-04-01",
+                    "湖北省市场监督管理局",
+                    "复检合格",
+                ]
+            ],
+        )
+        objection = announcement(
+            tmp_path / "第3期.xlsx",
+            "食品安全监督抽检不合格产品信息",
+            [
+                [
+                    1,
+                    "DC26420000002",
+                    "某厂",
+                    "洪湖市某超市",
+                    "湖北",
+                    "豆干",
+                    "苯甲酸║0.4g/kg║不得使用",
+                    "2026-04-08",
+                    "湖北省市场监督管理局",
+                    "异议成立,不予判定",
+                ]
+            ],
+        )
+        events = [
+            r.result
+            for path in (first, later, objection)
+            for r in read_samr(path, SamrOptions())
+            if hasattr(r, "result")
+        ]
         assert [(e.sample_id, e.revision, e.verdict.value) for e in events] == [
-            ("SAMR-DC26420000001", 1, "fail"), ("SAMR-DC26420000002", 1, "fail"),
-            ("SAMR-DC26420000001", 2, "pass"), ("SAMR-DC26420000002", 2, "void")]
+            ("SAMR-DC26420000001", 1, "fail"),
+            ("SAMR-DC26420000002", 1, "fail"),
+            ("SAMR-DC26420000001", 2, "pass"),
+            ("SAMR-DC26420000002", 2, "void"),
+        ]
         assert events[2].retest_status is RetestStatus.OVERTURNED
         assert {e.sampling_level for e in events} == {SamplingLevel.PROVINCIAL}
         writer = DirectWriter(settings)
@@ -226,6 +341,8 @@ class TestLaterAnnouncements:
         # The re-test replaced the failure; the void sample left the denominator (and both cases closed).
         assert db.execute("SELECT sum(tested), sum(passed), sum(failed) FROM rollup_daily").fetchone() == (1, 1, 0)
         assert db.execute("SELECT count(*) FROM failure_current").fetchone() == (0,)
-        assert db.execute("SELECT status FROM cases ORDER BY sample_id").fetchall() == [("overturned",),
-                                                                                      ("overturned",)]
+        assert db.execute("SELECT status FROM cases ORDER BY sample_id").fetchall() == [
+            ("overturned",),
+            ("overturned",),
+        ]
         assert differences(db) == []

@@ -49,8 +49,15 @@ def big_api(settings: Settings) -> Iterator[tuple[str, Settings]]:
     yield from serve(settings, ingest_header_timeout_s=2.0, ingest_body_timeout_s=3.0)
 
 
-def post(url: str, body: bytes, *, token: str | None = TOKEN, ndjson: bool = False,
-         authorization: str | None = None, content_type: str | None = None) -> httpx.Response:
+def post(
+    url: str,
+    body: bytes,
+    *,
+    token: str | None = TOKEN,
+    ndjson: bool = False,
+    authorization: str | None = None,
+    content_type: str | None = None,
+) -> httpx.Response:
     headers = {"content-type": content_type or ("application/x-ndjson" if ndjson else "application/json")}
     if authorization is not None:
         headers["authorization"] = authorization
@@ -75,8 +82,14 @@ class TestIngest:
 
     def test_one_bad_record_rejects_the_batch_with_per_record_errors(self, api: tuple[str, Settings]) -> None:
         url, settings = api
-        body = b"\n".join([result("API-1").to_json(), b'{"sample_id": "API-2", "verdict": "maybe"}',
-                           result("API-3").to_json(), b"{oops"])
+        body = b"\n".join(
+            [
+                result("API-1").to_json(),
+                b'{"sample_id": "API-2", "verdict": "maybe"}',
+                result("API-3").to_json(),
+                b"{oops",
+            ]
+        )
         response = post(url, body, ndjson=True)
         assert response.status_code == 422
         assert response.json()["error_count"] == 2
@@ -86,8 +99,9 @@ class TestIngest:
         assert end_offset_total(settings) == 0  # all or nothing
 
     @pytest.mark.parametrize("authorization", [None, "Bearer wrong-token", "Basic bGFiOmxhYg==", TOKEN])
-    def test_without_a_valid_token_the_answer_is_401(self, api: tuple[str, Settings],
-                                                     authorization: str | None) -> None:
+    def test_without_a_valid_token_the_answer_is_401(
+        self, api: tuple[str, Settings], authorization: str | None
+    ) -> None:
         url, settings = api
         response = post(url, result("API-1").to_json(), token=None, authorization=authorization)
         assert response.status_code == 401
@@ -107,8 +121,15 @@ class TestIngest:
     def test_the_openapi_description_is_served(self, api: tuple[str, Settings]) -> None:
         url, _ = api
         spec = httpx.get(f"{url}/openapi.json", timeout=10).json()
-        assert set(spec["paths"]["/v1/results"]["post"]["responses"]) >= {"202", "400", "401", "413", "415", "422",
-                                                                          "503"}
+        assert set(spec["paths"]["/v1/results"]["post"]["responses"]) >= {
+            "202",
+            "400",
+            "401",
+            "413",
+            "415",
+            "422",
+            "503",
+        }
 
     def test_metrics_count_requests_by_status(self, api: tuple[str, Settings]) -> None:
         url, _ = api
@@ -123,8 +144,12 @@ class TestOneClientCannotKnockItOver:
     def test_another_content_type_is_415(self, api: tuple[str, Settings]) -> None:
         url, settings = api
         assert post(url, result("API-1").to_json(), content_type="text/plain").status_code == 415
-        bare = httpx.post(f"{url}/v1/results", content=result("API-1").to_json(),
-                          headers={"authorization": f"Bearer {TOKEN}"}, timeout=10)
+        bare = httpx.post(
+            f"{url}/v1/results",
+            content=result("API-1").to_json(),
+            headers={"authorization": f"Bearer {TOKEN}"},
+            timeout=10,
+        )
         assert bare.status_code == 415
         assert end_offset_total(settings) == 0
 
@@ -143,16 +168,16 @@ class TestOneClientCannotKnockItOver:
         assert (body["error_count"], len(body["errors"])) == (150, 100)
         assert body["errors"][-1]["line"] == 100
 
-    def test_8mb_of_bad_ndjson_is_a_small_422_while_health_checks_answer(
-        self, big_api: tuple[str, Settings]
-    ) -> None:
+    def test_8mb_of_bad_ndjson_is_a_small_422_while_health_checks_answer(self, big_api: tuple[str, Settings]) -> None:
         url, settings = big_api
         bodies = {
             "millions of tiny lines": b"1\n" * (4 * 1024 * 1024),  # 4.19 M lines, the issue's request
-            "one 7 MB line of failed items": result("API-X", verdict="fail").to_json().replace(
-                b'"failed_items":[', b'"failed_items":[' + b'{"item":1},' * 600_000),
+            "one 7 MB line of failed items": result("API-X", verdict="fail")
+            .to_json()
+            .replace(b'"failed_items":[', b'"failed_items":[' + b'{"item":1},' * 600_000),
             "20,000 large invalid records": b"\n".join(
-                result(f"API-{i}").to_json().replace(b'"pass"', b'"maybe"') + b" " * 80 for i in range(20_000)),
+                result(f"API-{i}").to_json().replace(b'"pass"', b'"maybe"') + b" " * 80 for i in range(20_000)
+            ),
         }
         answers: dict[str, httpx.Response] = {}
         for name, body in bodies.items():
@@ -174,9 +199,11 @@ class TestOneClientCannotKnockItOver:
     def test_a_client_that_sends_a_byte_a_second_is_cut_off(self, big_api: tuple[str, Settings]) -> None:
         url, _ = big_api
         host, port = url.removeprefix("http://").split(":")
-        for request in (b"POST /v1/results HTTP/1.1\r\nHost: x\r\nX-Slow: ",  # headers that never end
-                        b"POST /v1/results HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                        b"Authorization: Bearer " + TOKEN.encode() + b"\r\nContent-Length: 500\r\n\r\n{"):
+        for request in (
+            b"POST /v1/results HTTP/1.1\r\nHost: x\r\nX-Slow: ",  # headers that never end
+            b"POST /v1/results HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + TOKEN.encode() + b"\r\nContent-Length: 500\r\n\r\n{",
+        ):
             with socket.create_connection((host, int(port)), timeout=10) as conn:
                 conn.sendall(request)
                 started = time.monotonic()
@@ -223,10 +250,33 @@ class TestFuzzing:
         uv = os.environ.get("UV") or shutil.which("uv")
         assert uv, "uv not found: run the tests through `make test` (uv run pytest)"
         run = subprocess.run(
-            [uv, "tool", "run", "--from", self.SCHEMATHESIS, "st", "run",
-             f"{url}/openapi.json", "--checks", "not_a_server_error", "--header", f"Authorization: Bearer {TOKEN}",
-             "--max-examples", "500", "--seed", "20", "--workers", "1", "--generation-database", "none"],
-            capture_output=True, text=True, check=False, timeout=600, cwd=tmp_path,
+            [
+                uv,
+                "tool",
+                "run",
+                "--from",
+                self.SCHEMATHESIS,
+                "st",
+                "run",
+                f"{url}/openapi.json",
+                "--checks",
+                "not_a_server_error",
+                "--header",
+                f"Authorization: Bearer {TOKEN}",
+                "--max-examples",
+                "500",
+                "--seed",
+                "20",
+                "--workers",
+                "1",
+                "--generation-database",
+                "none",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+            cwd=tmp_path,
         )
         assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
         generated = re.search(r"(\d+) generated, (\d+) passed", run.stdout)
@@ -251,9 +301,7 @@ class TestScopedTokens:
         assert post(url, result("SCOPED-1").to_json(), token=ingest).status_code == 202
         assert post(url, result("SCOPED-2").to_json(), token=read).status_code == 401
 
-    def test_a_flood_of_guessed_tokens_shares_a_few_connections(
-        self, named_api: tuple[str, Settings, str]
-    ) -> None:
+    def test_a_flood_of_guessed_tokens_shares_a_few_connections(self, named_api: tuple[str, Settings, str]) -> None:
         """Each guess is looked up, and each lookup once opened a connection of its own: a flood could take every
         connection the database allows. Now they share LOOKUP_CONNECTIONS; the answers stay 401."""
         url, settings, name = named_api
@@ -265,9 +313,10 @@ class TestScopedTokens:
                 watching.set()
                 while True:  # once more after the flood: the pool keeps its connections a while
                     still_flooding = flooding.is_set()
-                    row = db.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
-                                     " AND pid <> pg_backend_pid()",
-                                     (name,)).fetchone()
+                    row = db.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND pid <> pg_backend_pid()",
+                        (name,),
+                    ).fetchone()
                     peak = max(peak, row[0] if row else 0)
                     if not still_flooding:
                         return
@@ -335,6 +384,7 @@ class TestScopedTokens:
                 known_token, known = create_token(conn, "lab system", {Scope.INGEST})
                 _, unseen = create_token(conn, "second lab", {Scope.INGEST})
             for url, _ in serve(proxy.reaching(settings)):
+
                 def answer(sample_id: str, token: str, url: str = url) -> httpx.Response:
                     return post(url, result(sample_id).to_json(), token=token)
 
@@ -350,8 +400,11 @@ class TestScopedTokens:
                 monkeypatch.setattr("qsmon.tokens.GRACE_SECONDS", 0.0)  # and not past it
                 assert answer("SCOPED-8", known).status_code == 503
                 proxy.restore()
-                wait_until(lambda: answer("SCOPED-9", unseen).status_code == 202, 15,
-                           "a scoped token accepted once the database is back")
+                wait_until(
+                    lambda: answer("SCOPED-9", unseen).status_code == 202,
+                    15,
+                    "a scoped token accepted once the database is back",
+                )
                 assert answer("SCOPED-9", known).status_code == 401
         finally:
             proxy.close()

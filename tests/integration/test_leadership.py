@@ -51,9 +51,18 @@ TAKEOVER_LIMIT_S = 30.0
 
 def vegetables(prefix: str, count: int, *, fail: bool, region: str) -> list[InspectionResult]:
     now = clock.now()
-    return [result(f"{prefix}-{i}", verdict="fail" if fail else "pass", at=now - timedelta(days=1, minutes=i % 600),
-                   category="agricultural", sampling_type="routine_monitoring", region=region, subcategory="蔬菜")
-            for i in range(count)]
+    return [
+        result(
+            f"{prefix}-{i}",
+            verdict="fail" if fail else "pass",
+            at=now - timedelta(days=1, minutes=i % 600),
+            category="agricultural",
+            sampling_type="routine_monitoring",
+            region=region,
+            subcategory="蔬菜",
+        )
+        for i in range(count)
+    ]
 
 
 @pytest.fixture
@@ -67,12 +76,19 @@ def world(settings: Settings, tmp_path: Path) -> Iterator[tuple[Settings, Webhoo
     channels.write_text(
         "dashboard_url: http://grafana.test/d/qsmon-trends\n"
         f"channels:\n  - {{name: duty-webhook, type: webhook, url: '{receiver.url}', group_wait_s: 1,"
-        " group_interval_s: 1}\n", encoding="utf-8")
-    configured = settings.model_copy(update={
-        "plans_dir": plans_dir, "active_plans": (plan_id,), "channels_file": channels,
-        "alerts_group": f"alerts-{settings.worker_group}", "alerts_hold_seconds": 3.0,
-        "alerts_sweep_seconds": 2.0,
-    })
+        " group_interval_s: 1}\n",
+        encoding="utf-8",
+    )
+    configured = settings.model_copy(
+        update={
+            "plans_dir": plans_dir,
+            "active_plans": (plan_id,),
+            "channels_file": channels,
+            "alerts_group": f"alerts-{settings.worker_group}",
+            "alerts_hold_seconds": 3.0,
+            "alerts_sweep_seconds": 2.0,
+        }
+    )
     ensure_topics(configured)
     yield configured, receiver, plan_id
     receiver.stop()
@@ -90,7 +106,8 @@ def leader_name(db: psycopg.Connection, group: str) -> str | None:
         "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
         " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s::bigint::oid"
         " AND l.objid = (hashtext(current_schema() || ':' || %s)::bigint & 4294967295)::oid",
-        (ALERT_ENGINE, group)).fetchone()
+        (ALERT_ENGINE, group),
+    ).fetchone()
     return None if row is None else str(row[0])
 
 
@@ -109,8 +126,9 @@ def run_in_thread(settings: Settings, stop: threading.Event) -> tuple[threading.
 
 
 class TestBoundedSession:
-    def test_the_server_ends_a_silent_session_and_frees_its_lock(self, settings: Settings,
-                                                                 db: psycopg.Connection) -> None:
+    def test_the_server_ends_a_silent_session_and_frees_its_lock(
+        self, settings: Settings, db: psycopg.Connection
+    ) -> None:
         holder = connect(settings.dsn)
         bound_session(holder, 3.0)
         assert holder.execute("SHOW idle_session_timeout").fetchone() == ("3s",)
@@ -153,17 +171,23 @@ class TestNetworkCut:
         second, second_failures = run_in_thread(named(settings, "engine-standby"), second_stop)
         writer = DirectWriter(settings)
         try:
-            writer.store_results(vegetables("OK", 400, fail=False, region="421083")
-                                 + vegetables("BAD", 40, fail=True, region="421083"))
+            writer.store_results(
+                vegetables("OK", 400, fail=False, region="421083") + vegetables("BAD", 40, fail=True, region="421083")
+            )
             wait_until(lambda: len(receiver.alerts(plan_id)) >= 2, 30, "the leader's alerts for 洪湖市 and 荆州市")
             time.sleep(3)  # the delivery is recorded as done before the cut
             proxy.black_hole()
             cut_at = time.monotonic()
             # 石首市 breaches while the leader is cut off: the standby must announce it, once.
-            writer.store_results(vegetables("OK2", 400, fail=False, region="421081")
-                                 + vegetables("BAD2", 40, fail=True, region="421081"))
-            wait_until(lambda: leader_name(db, settings.alerts_group) == "engine-standby", TAKEOVER_LIMIT_S,
-                       "the standby to lead", interval=0.2)
+            writer.store_results(
+                vegetables("OK2", 400, fail=False, region="421081") + vegetables("BAD2", 40, fail=True, region="421081")
+            )
+            wait_until(
+                lambda: leader_name(db, settings.alerts_group) == "engine-standby",
+                TAKEOVER_LIMIT_S,
+                "the standby to lead",
+                interval=0.2,
+            )
             takeover_s = time.monotonic() - cut_at
             print(f"takeover after a silent network cut: {takeover_s:.1f}s")  # the drill's figure, shown with -s
             wait_until(lambda: len(receiver.alerts(plan_id)) >= 3, 30, "the alert for 石首市 from the new leader")

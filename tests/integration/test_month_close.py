@@ -60,12 +60,28 @@ def writer(settings: Settings) -> Iterator[DirectWriter]:
     writer.close()
 
 
-def test_a_correction_after_the_close_shows_as_a_revision_line(settings: Settings, db: psycopg.Connection,
-                                                                writer: DirectWriter) -> None:
-    food = [result(f"F-{i}", at=FEBRUARY, region="421003" if i < 100 else "421081",
-                   verdict="fail" if i in (0, 1, 100) else "pass") for i in range(150)]
-    made = [result(f"M-{i}", at=FEBRUARY, category="manufactured", manufacturer_region_code="421002",
-                   verdict="fail" if i == 0 else "pass") for i in range(40)]
+def test_a_correction_after_the_close_shows_as_a_revision_line(
+    settings: Settings, db: psycopg.Connection, writer: DirectWriter
+) -> None:
+    food = [
+        result(
+            f"F-{i}",
+            at=FEBRUARY,
+            region="421003" if i < 100 else "421081",
+            verdict="fail" if i in (0, 1, 100) else "pass",
+        )
+        for i in range(150)
+    ]
+    made = [
+        result(
+            f"M-{i}",
+            at=FEBRUARY,
+            category="manufactured",
+            manufacturer_region_code="421002",
+            verdict="fail" if i == 0 else "pass",
+        )
+        for i in range(40)
+    ]
     writer.store_results(food + made)
     stored = close_month(db, [PLAN], 2026, 2, closed_by="张三", note="荆市监〔2026〕12号", timezone=settings.timezone)
     assert stored > 4  # both indicators, the city and every county below it
@@ -73,13 +89,28 @@ def test_a_correction_after_the_close_shows_as_a_revision_line(settings: Setting
     assert corrections(db, PLAN, 2026, 3, timezone=settings.timezone) == []
 
     # In March: a 复检 overturns F-5 into a fail, a late February sample arrives, a product made here is voided.
-    writer.store_results([result("F-5", revision=2, at=FEBRUARY, region="421003", verdict="fail"),
-                      result("F-late", at=FEBRUARY, region="421081"),
-                      result("M-1", revision=2, at=FEBRUARY, category="manufactured",
-                             manufacturer_region_code="421002", verdict="void")])
+    writer.store_results(
+        [
+            result("F-5", revision=2, at=FEBRUARY, region="421003", verdict="fail"),
+            result("F-late", at=FEBRUARY, region="421081"),
+            result(
+                "M-1",
+                revision=2,
+                at=FEBRUARY,
+                category="manufactured",
+                manufacturer_region_code="421002",
+                verdict="void",
+            ),
+        ]
+    )
     found = {(c.indicator.id, c.region_code): c for c in corrections(db, PLAN, 2026, 3, timezone=settings.timezone)}
-    assert set(found) == {("food-pass", "421000"), ("food-pass", "421003"), ("food-pass", "421081"),
-                          ("made-here", "421000"), ("made-here", "421002")}
+    assert set(found) == {
+        ("food-pass", "421000"),
+        ("food-pass", "421003"),
+        ("food-pass", "421081"),
+        ("made-here", "421000"),
+        ("made-here", "421002"),
+    }
     city = found[("food-pass", "421000")]
     assert (city.reported.samples, city.reported.failed) == (150, 3)
     assert city.reported.value == pytest.approx(98.0)
@@ -100,8 +131,10 @@ def test_a_correction_after_the_close_shows_as_a_revision_line(settings: Setting
     sql = expand(OVERVIEW_REPORTED_MONTHS, {"plan": PLAN.id, "region": "421000"}, FEBRUARY, FEBRUARY)
     with connect(reader_dsn(settings.dsn)) as reader:
         rows = reader.execute(sql.encode()).fetchall()
-    panel = {name: (float(reported), float(current), int(reported_samples), int(current_samples))
-             for _, name, reported, current, _, reported_samples, current_samples, *_ in rows}
+    panel = {
+        name: (float(reported), float(current), int(reported_samples), int(current_samples))
+        for _, name, reported, current, _, reported_samples, current_samples, *_ in rows
+    }
     reported, current, reported_samples, current_samples = panel["食品抽检合格率"]
     assert (reported_samples, current_samples) == (150, 151)
     assert reported == pytest.approx(98.0)

@@ -42,15 +42,32 @@ indicators:
 MARCH = datetime(2026, 3, 10, 2, tzinfo=UTC)
 CLASSES = ["粮食加工品", "饮料", "糕点", "蔬菜制品", "水产制品", "食用农产品"]
 # Anything the public must not read: internal tables, settings, file names, placeholders.
-INTERNAL = ("QSMON_", ".yaml", "qsmon", "由工作人员填写", "暂无解析", "参照数据", "问题发现率", "风险监测", "月末超期",
-            "目标", "样本不足", "告警", "下一步工作", "合格率为9")
+INTERNAL = (
+    "QSMON_",
+    ".yaml",
+    "qsmon",
+    "由工作人员填写",
+    "暂无解析",
+    "参照数据",
+    "问题发现率",
+    "风险监测",
+    "月末超期",
+    "目标",
+    "样本不足",
+    "告警",
+    "下一步工作",
+    "合格率为9",
+)
 CHINESE = r"[\u4e00-\u9fff]"
 
 
 def _failing_items() -> list[FailedItem]:
     """One failed item of every food problem type, the first term each type lists."""
-    return [FailedItem(item=t.terms[0], measured="1.2", limit="≤0.5" if i % 2 else "不得检出", unit="mg/kg")
-            for i, t in enumerate(problem_types().types) if "food" in t.categories]
+    return [
+        FailedItem(item=t.terms[0], measured="1.2", limit="≤0.5" if i % 2 else "不得检出", unit="mg/kg")
+        for i, t in enumerate(problem_types().types)
+        if "food" in t.categories
+    ]
 
 
 @pytest.fixture
@@ -59,22 +76,43 @@ def written(settings: Settings, tmp_path: Path) -> list[Path]:
     results: list[Any] = []
     for i in range(260):  # enough failures for the annex to run over several landscape pages
         failing = i < 60
-        results.append(result(
-            f"N-{i}", at=MARCH + timedelta(minutes=i), verdict="fail" if failing else "pass",
-            subcategory=CLASSES[i % len(CLASSES)], sampling_type="evaluative" if i % 3 else "supervisory",
-            failed_items=(items[i % len(items)],) if failing else (), product=f"产品{i}",
-            manufacturer=f"某食品有限公司{i % 7}" if i % 5 else None, manufacturer_address=None,
-            sampled_unit=f"某超市{i % 4}", brand=None, batch="2026-03-01" if i % 2 else None,
-            announcement_no="2026年第3期"))
-    results += [result(f"R-{i}", at=MARCH, verdict="fail", sampling_type="risk_monitoring", subcategory="水产制品",
-                       failed_items=(items[0],), manufacturer="仅风险监测企业") for i in range(5)]
+        results.append(
+            result(
+                f"N-{i}",
+                at=MARCH + timedelta(minutes=i),
+                verdict="fail" if failing else "pass",
+                subcategory=CLASSES[i % len(CLASSES)],
+                sampling_type="evaluative" if i % 3 else "supervisory",
+                failed_items=(items[i % len(items)],) if failing else (),
+                product=f"产品{i}",
+                manufacturer=f"某食品有限公司{i % 7}" if i % 5 else None,
+                manufacturer_address=None,
+                sampled_unit=f"某超市{i % 4}",
+                brand=None,
+                batch="2026-03-01" if i % 2 else None,
+                announcement_no="2026年第3期",
+            )
+        )
+    results += [
+        result(
+            f"R-{i}",
+            at=MARCH,
+            verdict="fail",
+            sampling_type="risk_monitoring",
+            subcategory="水产制品",
+            failed_items=(items[0],),
+            manufacturer="仅风险监测企业",
+        )
+        for i in range(5)
+    ]
     writer = DirectWriter(settings)
     try:
         writer.store_results(results)
     finally:
         writer.close()
-    named = settings.model_copy(update={"bureau_name": "荆州市市场监督管理局",
-                                        "notice_number": "〔{year}〕第{month}期"})
+    named = settings.model_copy(
+        update={"bureau_name": "荆州市市场监督管理局", "notice_number": "〔{year}〕第{month}期"}
+    )
     return write_report(named, PLAN, 2026, 3, tmp_path, ["pdf", "xlsx"])
 
 
@@ -97,8 +135,18 @@ class TestThePublicNotice:
         assert "荆州市市场监督管理局" in lines
         assert any(re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日", line) for line in lines)
         # Contents real notices carry.
-        for words in ("抽检依据", "GB 2760", "GB 2763", "任一项目不符合", "下架、召回", "立案查处",
-                      "占抽检不合格样品总量", "消费提示", "风险解析", "附件："):
+        for words in (
+            "抽检依据",
+            "GB 2760",
+            "GB 2763",
+            "任一项目不符合",
+            "下架、召回",
+            "立案查处",
+            "占抽检不合格样品总量",
+            "消费提示",
+            "风险解析",
+            "附件：",
+        ):
             assert words in text.replace("\n", ""), words
         # Punctuation: no ASCII comma or bracket beside Chinese, no line starting with closing punctuation.
         assert not re.search(f"{CHINESE}[,()]|[,()]{CHINESE}", text)
@@ -109,8 +157,9 @@ class TestThePublicNotice:
 
     def test_the_annex_is_landscape_with_its_header_on_every_page(self, written: list[Path]) -> None:
         pdf = next(p for p in written if p.name.endswith("信息公告.pdf"))
-        info = subprocess.run(["pdfinfo", "-f", "1", "-l", "99", str(pdf)], capture_output=True, text=True,
-                              check=True).stdout
+        info = subprocess.run(
+            ["pdfinfo", "-f", "1", "-l", "99", str(pdf)], capture_output=True, text=True, check=True
+        ).stdout
         sizes = re.findall(r"Page\s+\d+ size:\s+([\d.]+) x ([\d.]+)", info)
         portrait = [i for i, (w, h) in enumerate(sizes, 1) if float(w) < float(h)]
         landscape = [i for i, (w, h) in enumerate(sizes, 1) if float(w) > float(h)]

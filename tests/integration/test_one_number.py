@@ -84,8 +84,7 @@ indicators:
 
 def _batch(prefix: str, passed: int, failed: int, **fields: Any) -> list[Any]:
     fields.setdefault("at", SAMPLED)
-    return [result(f"{prefix}-{i}", verdict="fail" if i < failed else "pass", **fields)
-            for i in range(passed + failed)]
+    return [result(f"{prefix}-{i}", verdict="fail" if i < failed else "pass", **fields) for i in range(passed + failed)]
 
 
 def _months_results() -> tuple[list[Any], list[Any]]:
@@ -168,8 +167,14 @@ def world(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     plans_dir = tmp_path_factory.mktemp("plans")
     (plans_dir / "one-number.yaml").write_text(PLAN_YAML, encoding="utf-8")
     dsn = f"{stack.dsn}?options={quote(f'-c search_path={schema},public')}"
-    settings = stack.model_copy(update={"database_url": type(stack.database_url)(dsn), "plans_dir": plans_dir,
-                                        "reference_figures_file": None, "population_file": None})
+    settings = stack.model_copy(
+        update={
+            "database_url": type(stack.database_url)(dsn),
+            "plans_dir": plans_dir,
+            "reference_figures_file": None,
+            "population_file": None,
+        }
+    )
     plan = presets(plans_dir)["one-number"]
     with connect(dsn) as conn:
         apply_migrations(conn)
@@ -192,9 +197,12 @@ def world(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def _engine(db: psycopg.Connection) -> dict[tuple[str, str], Figure]:
-    rows = db.execute("SELECT indicator_id, region_code, tested, failed, value FROM indicator_evaluations"
-                      " WHERE plan_id = 'one-number' AND window_name = 'month_to_date' AND subcategory = ''"
-                      " AND first_day = %s", (FIRST,)).fetchall()
+    rows = db.execute(
+        "SELECT indicator_id, region_code, tested, failed, value FROM indicator_evaluations"
+        " WHERE plan_id = 'one-number' AND window_name = 'month_to_date' AND subcategory = ''"
+        " AND first_day = %s",
+        (FIRST,),
+    ).fetchall()
     return {(i, r): Figure(int(t), int(f), as_shown(v)) for i, r, t, f, v in rows if (i, r) in TRUTH}
 
 
@@ -205,26 +213,49 @@ def _api(settings: Settings) -> Readings:
     evaluations: dict[tuple[str, str], Figure] = {}
     series: dict[tuple[str, str], Figure] = {}
     with serving(settings) as base:
-        answer = httpx.get(f"{base}/v1/evaluations", params={"plan": "one-number", "window": "month_to_date"},
-                           headers=headers, timeout=30)
+        answer = httpx.get(
+            f"{base}/v1/evaluations",
+            params={"plan": "one-number", "window": "month_to_date"},
+            headers=headers,
+            timeout=30,
+        )
         assert answer.status_code == 200, answer.text
         for item in answer.json()["items"]:
             key = (item["indicator_id"], item["region_code"])
             if key in TRUTH and not item["subcategory"]:
                 evaluations[key] = Figure(item["samples"], item["failed"], as_shown(item["value"]))
         for indicator, region in TRUTH:
-            answer = httpx.get(f"{base}/v1/evaluations/series", headers=headers, timeout=30, params={
-                "plan": "one-number", "indicator": indicator, "region": region, "from": FIRST.isoformat(),
-                "to": LAST.isoformat()})
+            answer = httpx.get(
+                f"{base}/v1/evaluations/series",
+                headers=headers,
+                timeout=30,
+                params={
+                    "plan": "one-number",
+                    "indicator": indicator,
+                    "region": region,
+                    "from": FIRST.isoformat(),
+                    "to": LAST.isoformat(),
+                },
+            )
             assert answer.status_code == 200, answer.text
             (month,) = answer.json()["items"]
             series[indicator, region] = Figure(month["samples"], month["failed"], as_shown(month["value"]))
         # Totals of a sampling type (no indicator): the food evaluative rate by county and for the city.
         rates: dict[tuple[str, str], Figure] = {}
         for group_by, region in (("region", "421000"), ("month", "421000")):
-            answer = httpx.get(f"{base}/v1/rates", headers=headers, timeout=30, params={
-                "from": FIRST.isoformat(), "to": LAST.isoformat(), "group_by": group_by, "region": region,
-                "category": "food", "sampling_type": "evaluative"})
+            answer = httpx.get(
+                f"{base}/v1/rates",
+                headers=headers,
+                timeout=30,
+                params={
+                    "from": FIRST.isoformat(),
+                    "to": LAST.isoformat(),
+                    "group_by": group_by,
+                    "region": region,
+                    "category": "food",
+                    "sampling_type": "evaluative",
+                },
+            )
             assert answer.status_code == 200, answer.text
             for item in answer.json()["items"]:
                 code = item["key"] if group_by == "region" else "421000"
@@ -244,8 +275,7 @@ def _panels(settings: Settings) -> Readings:
             sql = expand(REGIONS, {"plan": "one-number", "indicator": indicator, "region": "421000"}, start, end)
             for _name, code, samples, value, *_ in reader.execute(sql.encode()).fetchall():
                 regions[indicator, code] = Figure(int(samples), None, as_shown(value))
-        sql = expand(OVERVIEW_TILES, {"plan": "one-number", "region": "421000", "window": "month_to_date"}, start,
-                     end)
+        sql = expand(OVERVIEW_TILES, {"plan": "one-number", "region": "421000", "window": "month_to_date"}, start, end)
         for name, _window, value, _target, _state, samples, failed, *_ in reader.execute(sql.encode()).fetchall():
             tiles[names[name], "421000"] = Figure(int(samples), int(failed), as_shown(value))
     return {"panel 分地区": regions, "panel 指标概览": tiles}
@@ -254,10 +284,14 @@ def _panels(settings: Settings) -> Readings:
 def _report(settings: Settings, db: psycopg.Connection, out: Path) -> Readings:
     plan = presets(settings.plans_dir)["one-number"]
     report = gather(db, plan, *MONTH, timezone=settings.timezone)
-    month = {(r.indicator.id, "421000"): Figure(r.month.samples, r.month.failed, as_shown(r.month.value))
-             for r in report.indicators}
-    counties = {(r.indicator.id, r.region_code): Figure(r.figure.samples, r.figure.failed, as_shown(r.figure.value))
-                for r in report.regions}
+    month = {
+        (r.indicator.id, "421000"): Figure(r.month.samples, r.month.failed, as_shown(r.month.value))
+        for r in report.indicators
+    }
+    counties = {
+        (r.indicator.id, r.region_code): Figure(r.figure.samples, r.figure.failed, as_shown(r.figure.value))
+        for r in report.regions
+    }
     files = write_report(settings, plan, *MONTH, out, ["xlsx", "csv", "pdf"])
     book = next(p for p in files if p.name == "one-number-2026-03.xlsx")
     names = {i.name: i.id for i in plan.indicators}
@@ -268,8 +302,9 @@ def _report(settings: Settings, db: psycopg.Connection, out: Path) -> Readings:
             xlsx[names[str(r[0])], "421000"] = Figure(int(str(r[6])), int(str(r[7])), as_shown(float(str(r[2])) * 100))
     with (out / "one-number-2026-03-指标完成情况.csv").open(encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
-    as_csv = {(names[r["指标"]], "421000"): Figure(int(r["本月样本"]), int(r["不合格"]), Decimal(r["本月"]))
-              for r in rows}
+    as_csv = {
+        (names[r["指标"]], "421000"): Figure(int(r["本月样本"]), int(r["不合格"]), Decimal(r["本月"])) for r in rows
+    }
     pdf = next(p for p in files if p.suffix == ".pdf")
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     printed: dict[tuple[str, str], Figure] = {}
@@ -279,18 +314,31 @@ def _report(settings: Settings, db: psycopg.Connection, out: Path) -> Readings:
         printed[indicator.id, "421000"] = Figure(int(cells[-1]), None, Decimal(rate.rstrip("%")))
     # The bulletin's 分抽检类型 line for 评价性抽检 (food) is the food evaluative indicator's count for the city.
     line = next(r for r in report.bulletin.sampling_types if r.key == "evaluative")
-    bulletin = {("food-evaluative", "421000"): Figure(
-        line.month.batches, line.month.failed, as_shown(100 - float(line.month.rate or 0)))}
-    return {"report 指标完成情况": month, "report 分地区": counties, "xlsx 指标完成情况": xlsx,
-            "csv 指标完成情况": as_csv, "pdf 第1页": printed, "bulletin 分抽检类型": bulletin}
+    bulletin = {
+        ("food-evaluative", "421000"): Figure(
+            line.month.batches, line.month.failed, as_shown(100 - float(line.month.rate or 0))
+        )
+    }
+    return {
+        "report 指标完成情况": month,
+        "report 分地区": counties,
+        "xlsx 指标完成情况": xlsx,
+        "csv 指标完成情况": as_csv,
+        "pdf 第1页": printed,
+        "bulletin 分抽检类型": bulletin,
+    }
 
 
 @pytest.fixture(scope="module")
 def readings(world: tuple[Settings, Any], tmp_path_factory: pytest.TempPathFactory) -> Readings:
     settings, _ = world
     with connect(settings.dsn, autocommit=True) as db:
-        return {"alert engine": _engine(db), **_api(settings), **_panels(settings),
-                **_report(settings, db, tmp_path_factory.mktemp("report"))}
+        return {
+            "alert engine": _engine(db),
+            **_api(settings),
+            **_panels(settings),
+            **_report(settings, db, tmp_path_factory.mktemp("report")),
+        }
 
 
 class TestOneNumber:
@@ -302,13 +350,15 @@ class TestOneNumber:
         readers every county the hand count has."""
         by_county = {"panel 分地区", "report 分地区"}  # tables of counties, below the city
         assert [r for r, figures in readings.items() if ("food-evaluative", "421000") not in figures] == sorted(
-            by_county)
+            by_county
+        )
         counties = {k for k in TRUTH if k[1] != "421000"}
         for reader in ("alert engine", "api /v1/evaluations", "panel 分地区", "report 分地区"):
             assert counties <= set(readings[reader]), reader
 
     def test_the_food_tables_count_what_the_indicator_counts_and_no_risk_monitoring(
-            self, world: tuple[Settings, Any]) -> None:
+        self, world: tuple[Settings, Any]
+    ) -> None:
         settings, plan = world
         with connect(settings.dsn) as db:
             report = gather(db, plan, *MONTH, timezone=settings.timezone)
@@ -326,10 +376,13 @@ class TestOneNumber:
 
     def test_a_reader_that_forgets_void_is_caught(self, world: tuple[Settings, Any], readings: Readings) -> None:
         settings, _ = world
+
         def forgetful(db: psycopg.Connection) -> Figure:  # counts every current verdict, void included
-            row = db.execute("SELECT count(*), count(*) FILTER (WHERE verdict = 'fail') FROM sample_current"
-                             " WHERE category = 'food' AND sampling_type = 'evaluative' AND day BETWEEN %s AND %s",
-                             (FIRST, LAST)).fetchone()
+            row = db.execute(
+                "SELECT count(*), count(*) FILTER (WHERE verdict = 'fail') FROM sample_current"
+                " WHERE category = 'food' AND sampling_type = 'evaluative' AND day BETWEEN %s AND %s",
+                (FIRST, LAST),
+            ).fetchone()
             assert row is not None
             tested, failed = int(row[0]), int(row[1])
             return Figure(tested, failed, shown_rate(tested, failed))
@@ -338,7 +391,8 @@ class TestOneNumber:
             broken = {**readings, "a reader forgetting void": {("food-evaluative", "421000"): forgetful(db)}}
         assert disagreements(broken) == [
             "a reader forgetting void food-evaluative 421000: got Figure(tested=96, failed=4, rate=Decimal('95.83'))"
-            " want Figure(tested=95, failed=4, rate=Decimal('95.79'))"]
+            " want Figure(tested=95, failed=4, rate=Decimal('95.79'))"
+        ]
 
 
 class TestAMonthWithoutData:
@@ -352,8 +406,9 @@ class TestAMonthWithoutData:
         with (tmp_path / "one-number-2019-03-分大类.csv").open(encoding="utf-8-sig") as f:
             assert list(csv.reader(f))[1] == ["本月无数据"]
         pdf = next(p for p in files if p.suffix == ".pdf")
-        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
-                              check=True).stdout
+        text = subprocess.run(
+            ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+        ).stdout
         assert "本月无数据" in text
         assert "本月均无足够样本" in text
         assert "无食品安全抽检数据" in text

@@ -59,8 +59,11 @@ class Year:
         self.zone = ZoneInfo(settings.timezone)
         self.receiver = WebhookReceiver()
         path = tmp_path / "channels.yaml"
-        path.write_text(f"channels: [{{name: duty, type: webhook, url: '{self.receiver.url}', group_wait_s: 0,"
-                        f" group_interval_s: 0, severities: [info, warning, critical]}}]\n", encoding="utf-8")
+        path.write_text(
+            f"channels: [{{name: duty, type: webhook, url: '{self.receiver.url}', group_wait_s: 0,"
+            f" group_interval_s: 0, severities: [info, warning, critical]}}]\n",
+            encoding="utf-8",
+        )
         channels = load_channels(path)
         self.plan = load_plan_text(PLAN)
         self.store = ResultStore(settings.dsn, group="g", topic="t")
@@ -68,8 +71,9 @@ class Year:
         self.now = datetime.combine(date(2025, 1, 1), time(18), self.zone)
         self.engine = AlertEngine(self.settings, {self.plan.id: self.plan}, channels, clock=lambda: self.now)
         self.engine.pace_every = timedelta(0)  # every sweep, as the days move
-        self.notifier = Notifier(settings.dsn, {c.name: c for c in channels.channels}, CollectorRegistry(),
-                                 renderer(channels))
+        self.notifier = Notifier(
+            settings.dsn, {c.name: c for c in channels.channels}, CollectorRegistry(), renderer(channels)
+        )
         self.rng = random.Random(35)
 
     def sample(self, first: date, last: date, fail_rate: float) -> None:
@@ -77,10 +81,18 @@ class Year:
         day = first
         while day <= last:
             noon = datetime.combine(day, time(12), self.zone)
-            events += [result(f"{day:%Y%m%d}-{i}", verdict="fail" if self.rng.random() < fail_rate else "pass",
-                              at=noon - timedelta(minutes=i), category="agricultural",
-                              sampling_type="routine_monitoring", region=HONGHU, subcategory="蔬菜")
-                       for i in range(PER_DAY)]
+            events += [
+                result(
+                    f"{day:%Y%m%d}-{i}",
+                    verdict="fail" if self.rng.random() < fail_rate else "pass",
+                    at=noon - timedelta(minutes=i),
+                    category="agricultural",
+                    sampling_type="routine_monitoring",
+                    region=HONGHU,
+                    subcategory="蔬菜",
+                )
+                for i in range(PER_DAY)
+            ]
             day += timedelta(days=1)
         records = [SourceRecord(0, self.offset + i, e.key, e.to_json()) for i, e in enumerate(events)]
         self.offset += len(records)
@@ -89,8 +101,11 @@ class Year:
     def sweep_on(self, day: date) -> dict[str, str]:
         """Sweep at the end of ``day``; the opened alerts' windows by their severity."""
         self.now = datetime.combine(day, time(18), self.zone)
-        return {e.evaluation.window: e.severity for e in self.engine.sweep()
-                if e.transition.value in ("opened", "reopened") and e.evaluation.scope.region_code == HONGHU}
+        return {
+            e.evaluation.window: e.severity
+            for e in self.engine.sweep()
+            if e.transition.value in ("opened", "reopened") and e.evaluation.scope.region_code == HONGHU
+        }
 
     def close(self) -> None:
         self.store.close()
@@ -131,8 +146,7 @@ class TestPaceAlerts:
         assert (opened["rolling_30d"] - opened[PACE_WINDOW]).days >= 14
         # The pace alert is worded like the others: projected year end, its interval, the probability.
         assert year.notifier.deliver_due() >= 1
-        pace = [a for a in year.receiver.alerts("pace-test") if a["window"] == PACE_WINDOW
-                and a["region"] == HONGHU]
+        pace = [a for a in year.receiver.alerts("pace-test") if a["window"] == PACE_WINDOW and a["region"] == HONGHU]
         assert pace, [(a["window"], a["region"]) for a in year.receiver.alerts()]
         message = group_message(pace[:1], [])  # what the robots' and mail's markdown says of it
         assert message is not None
@@ -143,8 +157,10 @@ class TestPaceAlerts:
         assert pace[0]["low"] <= pace[0]["value"] <= pace[0]["high"]
         assert "预计年底合格率" in text, text
         assert "达标概率" in text
-        stored = db.execute("SELECT tested, value, low, high FROM indicator_evaluations WHERE window_name = %s"
-                            " AND region_code = %s", (PACE_WINDOW, HONGHU)).fetchone()
+        stored = db.execute(
+            "SELECT tested, value, low, high FROM indicator_evaluations WHERE window_name = %s AND region_code = %s",
+            (PACE_WINDOW, HONGHU),
+        ).fetchone()
         assert stored is not None
         assert stored[0] > 8000  # the year so far
 

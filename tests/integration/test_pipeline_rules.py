@@ -97,23 +97,22 @@ def rules() -> list[dict[str, object]]:
 def test_promtool_accepts_every_rule_file(promtool: str) -> None:
     files = sorted(RULES.glob("*.yml"))
     assert files
-    check = subprocess.run([promtool, "check", "rules", *map(str, files)], capture_output=True, text=True,
-                           check=False)
+    check = subprocess.run([promtool, "check", "rules", *map(str, files)], capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_the_rules_fire_when_they_should(promtool: str, tmp_path: Path) -> None:
     shutil.copy(RULES / "pipeline.yml", tmp_path / "pipeline.yml")
     (tmp_path / "tests.yml").write_text(UNIT_TESTS, encoding="utf-8")
-    run = subprocess.run([promtool, "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True,
-                         check=False)
+    run = subprocess.run(
+        [promtool, "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
     assert run.returncode == 0, run.stdout + run.stderr
 
 
 def test_every_rule_links_its_runbook_section() -> None:
     runbook = (ROOT / "docs" / "runbook.md").read_text(encoding="utf-8")
-    anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in re.findall(r"^## (.+)$", runbook,
-                                                                                                  re.M)}
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in re.findall(r"^## (.+)$", runbook, re.M)}
     for rule in rules():
         annotations = rule["annotations"]
         assert isinstance(annotations, dict)

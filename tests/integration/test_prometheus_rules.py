@@ -50,8 +50,7 @@ class TestGeneratedRules:
     def test_promtool_accepts_the_rules_of_every_plan(self, promtool: str, tmp_path: Path) -> None:
         rules = tmp_path / "rules.yml"
         rules.write_text(rules_yaml(presets().values()), encoding="utf-8")
-        check = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True,
-                               check=False)
+        check = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True, check=False)
         assert check.returncode == 0, check.stdout + check.stderr
         # A rule per firing state where the indicator's severity tells them apart (critical ones), else one.
         total = sum(2 if i.severity.value == "critical" else 1 for p in presets().values() for i in p.indicators)
@@ -60,8 +59,9 @@ class TestGeneratedRules:
     def test_the_rule_fires_after_its_for_period_and_not_before(self, promtool: str, tmp_path: Path) -> None:
         (tmp_path / "rules.yml").write_text(rules_yaml([presets()["jingzhou-2023"]]), encoding="utf-8")
         (tmp_path / "tests.yml").write_text(UNIT_TESTS, encoding="utf-8")
-        run = subprocess.run([promtool, "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True,
-                             text=True, check=False)
+        run = subprocess.run(
+            [promtool, "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True, check=False
+        )
         assert run.returncode == 0, run.stdout + run.stderr
 
     def test_cli_prints_the_same_rules(self) -> None:

@@ -36,13 +36,19 @@ def api(settings: Settings) -> Iterator[tuple[str, Settings]]:
 
 def post(url: str, token: str, *results: InspectionResult) -> httpx.Response:
     body = b"\n".join(r.to_json() for r in results)
-    return httpx.post(f"{url}/v1/results", content=body, timeout=30,
-                      headers={"authorization": f"Bearer {token}", "content-type": "application/x-ndjson"})
+    return httpx.post(
+        f"{url}/v1/results",
+        content=body,
+        timeout=30,
+        headers={"authorization": f"Bearer {token}", "content-type": "application/x-ndjson"},
+    )
 
 
 def current(db: psycopg.Connection, sample_id: str) -> tuple[int, str, str, str | None, str | None] | None:
-    row = db.execute("SELECT revision, verdict, region_code, sender, created_by FROM sample_current"
-                     " WHERE sample_id = %s", (sample_id,)).fetchone()
+    row = db.execute(
+        "SELECT revision, verdict, region_code, sender, created_by FROM sample_current WHERE sample_id = %s",
+        (sample_id,),
+    ).fetchone()
     return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
 
@@ -52,10 +58,12 @@ class TestProvenance:
     ) -> None:
         url, settings = api
         with connect(settings.dsn) as conn:
-            lab_a, secret_a = create_token(conn, "实验室A", {Scope.INGEST},
-                                           write_scope=WriteScope(lab="实验室A", regions=(HONGHU,)))
-            lab_b, secret_b = create_token(conn, "实验室B", {Scope.INGEST},
-                                           write_scope=WriteScope(lab="实验室B", regions=(JINGZHOU,)))
+            lab_a, secret_a = create_token(
+                conn, "实验室A", {Scope.INGEST}, write_scope=WriteScope(lab="实验室A", regions=(HONGHU,))
+            )
+            lab_b, secret_b = create_token(
+                conn, "实验室B", {Scope.INGEST}, write_scope=WriteScope(lab="实验室B", regions=(JINGZHOU,))
+            )
             bureau, secret_admin = create_token(conn, "荆州市局", {Scope.ADMIN})
 
         def mine(token: Token, sample_id: str, **fields: Any) -> InspectionResult:
@@ -68,14 +76,18 @@ class TestProvenance:
             sent = end_offset_total(settings)
 
             # Lab B cannot revise, void, jump to the last revision or move lab A's sample; nothing reaches Kafka.
-            for forged in (mine(lab_b, "P-1", revision=2, verdict="pass"),
-                           mine(lab_b, "P-1", revision=2, verdict="void"),
-                           mine(lab_b, "P-1", revision=1000, verdict="void"),
-                           mine(lab_b, "P-1", revision=2, verdict="pass", region=SHASHI)):
+            for forged in (
+                mine(lab_b, "P-1", revision=2, verdict="pass"),
+                mine(lab_b, "P-1", revision=2, verdict="void"),
+                mine(lab_b, "P-1", revision=1000, verdict="void"),
+                mine(lab_b, "P-1", revision=2, verdict="pass", region=SHASHI),
+            ):
                 refused = post(url, secret_b, forged)
                 assert refused.status_code == 403, refused.text
-                assert "another sender" in refused.json()["errors"][0]["error"] or "next" in \
-                    refused.json()["errors"][0]["error"]
+                assert (
+                    "another sender" in refused.json()["errors"][0]["error"]
+                    or "next" in refused.json()["errors"][0]["error"]
+                )
             # Lab A may not skip revisions either, nor claim to be lab B, nor write outside 洪湖市.
             assert post(url, secret_a, mine(lab_a, "P-1", revision=5)).status_code == 403
             assert post(url, secret_a, result("P-2", lab="实验室B", region=HONGHU)).status_code == 403
@@ -102,8 +114,9 @@ class TestProvenance:
             assert current(db, "P-1") == (3, "fail", HONGHU, f"token:{bureau.id}", "lab:实验室A")
             # Lab A's replacement token (a rotation) revises what the old one sent: the sample is its lab's.
             with connect(settings.dsn) as conn:
-                lab_a2, secret_a2 = create_token(conn, "实验室A(新)", {Scope.INGEST},
-                                                 write_scope=WriteScope(lab="实验室A", regions=(HONGHU,)))
+                lab_a2, secret_a2 = create_token(
+                    conn, "实验室A(新)", {Scope.INGEST}, write_scope=WriteScope(lab="实验室A", regions=(HONGHU,))
+                )
             assert post(url, secret_a2, mine(lab_a2, "P-1", revision=4, verdict="pass")).status_code == 202
             wait_until(lambda: (current(db, "P-1") or (0,))[0] == 4, 60, "the replacement token's revision 4")
 
@@ -112,8 +125,9 @@ class TestProvenance:
             rows.write_bytes(result("IMP-1", region=HONGHU).to_json() + b"\n")
             imported = run_cli(settings, "import", str(rows), "--format", "ndjson")
             assert imported.returncode == 0, imported.stderr
-            simulated = send_history(settings, SimulatorOptions(seed=3, first_day=date(2026, 9, 1),
-                                                                last_day=date(2026, 9, 2)), 5)
+            simulated = send_history(
+                settings, SimulatorOptions(seed=3, first_day=date(2026, 9, 1), last_day=date(2026, 9, 2)), 5
+            )
             assert simulated.sent == 5
             total = end_offset_total(settings)
             wait_until(lambda: stored_offset_total(db, settings) == total, 60, "the import and simulator records")
@@ -124,8 +138,11 @@ class TestProvenance:
         assert history.returncode == 0, history.stderr
         revisions = json.loads(history.stdout)["revisions"]
         assert [(r["revision"], r["sender"], r["token_name"]) for r in revisions] == [
-            (1, f"token:{lab_a.id}", "实验室A"), (2, f"token:{lab_a.id}", "实验室A"),
-            (3, f"token:{bureau.id}", "荆州市局"), (4, f"token:{lab_a2.id}", "实验室A(新)")]
+            (1, f"token:{lab_a.id}", "实验室A"),
+            (2, f"token:{lab_a.id}", "实验室A"),
+            (3, f"token:{bureau.id}", "荆州市局"),
+            (4, f"token:{lab_a2.id}", "实验室A(新)"),
+        ]
         text = run_cli(settings, "results", "history", "P-1").stdout
         assert f"sender=token:{lab_b.id}" not in text
         assert "(实验室A)" in text
@@ -135,8 +152,12 @@ class TestProvenance:
         assert import_sender is not None
         assert import_sender[0].startswith("import:")
         assert import_sender[0].endswith(":lab.ndjson")
-        simulator_senders = {s for (s,) in db.execute(
-            "SELECT DISTINCT sender FROM inspection_results WHERE sample_id NOT IN ('P-1', 'IMP-1')")}
+        simulator_senders = {
+            s
+            for (s,) in db.execute(
+                "SELECT DISTINCT sender FROM inspection_results WHERE sample_id NOT IN ('P-1', 'IMP-1')"
+            )
+        }
         assert len(simulator_senders) == 1
         assert next(iter(simulator_senders)).startswith("simulator:")
 

@@ -34,17 +34,38 @@ def api(settings: Settings) -> Iterator[tuple[str, str, str]]:
     announced = TODAY - timedelta(days=1)
     writer = DirectWriter(settings)
     try:
-        writer.store_results([
-            result("PUB-1", verdict="fail", at=SAMPLED, region="421083", manufacturer="公告企业",
-                   announcement_date=announced),
-            result("PUB-2", verdict="fail", at=SAMPLED, region="421083", manufacturer="未公告企业"),
-            result("PUB-3", verdict="fail", at=SAMPLED, region="421083", manufacturer="明日公告企业",
-                   announcement_date=TODAY + timedelta(days=1)),
-            result("PUB-4", verdict="fail", at=SAMPLED, region="421083", manufacturer="复检中企业",
-                   announcement_date=announced, retest_status="pending"),
-            *(result(f"OK-{i}", at=SAMPLED, region="421083") for i in range(4)),  # 洪湖市: 8 batches
-            *(result(f"ONE-{i}", at=SAMPLED, region="421002") for i in range(1)),  # 沙市区: 1 batch
-        ])
+        writer.store_results(
+            [
+                result(
+                    "PUB-1",
+                    verdict="fail",
+                    at=SAMPLED,
+                    region="421083",
+                    manufacturer="公告企业",
+                    announcement_date=announced,
+                ),
+                result("PUB-2", verdict="fail", at=SAMPLED, region="421083", manufacturer="未公告企业"),
+                result(
+                    "PUB-3",
+                    verdict="fail",
+                    at=SAMPLED,
+                    region="421083",
+                    manufacturer="明日公告企业",
+                    announcement_date=TODAY + timedelta(days=1),
+                ),
+                result(
+                    "PUB-4",
+                    verdict="fail",
+                    at=SAMPLED,
+                    region="421083",
+                    manufacturer="复检中企业",
+                    announcement_date=announced,
+                    retest_status="pending",
+                ),
+                *(result(f"OK-{i}", at=SAMPLED, region="421083") for i in range(4)),  # 洪湖市: 8 batches
+                *(result(f"ONE-{i}", at=SAMPLED, region="421002") for i in range(1)),  # 沙市区: 1 batch
+            ]
+        )
     finally:
         writer.close()
     with connect(settings.dsn) as conn:
@@ -85,8 +106,10 @@ def test_the_sql_rule_agrees_with_the_python_rule(db: psycopg.Connection) -> Non
     days = [None, TODAY - timedelta(days=1), TODAY, TODAY + timedelta(days=1)]
     statuses = [None, "pending", "upheld", "overturned"]
     for day, status in itertools.product(days, statuses):
-        row = db.execute(f"SELECT {ANNOUNCED_SQL} FROM (SELECT %(day)s::date AS announcement_date,"
-                         " %(status)s::text AS retest_status) r", {"day": day, "status": status,
-                                                                    "today": TODAY}).fetchone()
+        row = db.execute(
+            f"SELECT {ANNOUNCED_SQL} FROM (SELECT %(day)s::date AS announcement_date,"
+            " %(status)s::text AS retest_status) r",
+            {"day": day, "status": status, "today": TODAY},
+        ).fetchone()
         assert row is not None
         assert bool(row[0]) is failure_published(day, status, TODAY), (day, status)

@@ -59,15 +59,28 @@ def loaded(stack: Settings) -> Iterator[Settings]:
     with connect(dsn) as conn:
         apply_migrations(conn)
         sync_reference_data(conn, presets().values())
-    events = list(Simulator(SimulatorOptions(seed=11, first_day=TODAY - timedelta(days=365), last_day=TODAY,
-                                             duplicate_rate=0.02, correction_rate=0.01)).events(12_000))
+    events = list(
+        Simulator(
+            SimulatorOptions(
+                seed=11,
+                first_day=TODAY - timedelta(days=365),
+                last_day=TODAY,
+                duplicate_rate=0.02,
+                correction_rate=0.01,
+            )
+        ).events(12_000)
+    )
     # Failures are announced a week after they are reported, as bureaus publish them: only those reach the public.
-    events = [e.model_copy(update={"announcement_date": e.reported_at.date() + timedelta(days=7)})
-              if e.verdict == "fail" and e.reported_at.date() + timedelta(days=7) < TODAY else e for e in events]
+    events = [
+        e.model_copy(update={"announcement_date": e.reported_at.date() + timedelta(days=7)})
+        if e.verdict == "fail" and e.reported_at.date() + timedelta(days=7) < TODAY
+        else e
+        for e in events
+    ]
     store = ResultStore(dsn, group="api", topic="api")
     records = [SourceRecord(0, i, e.key, e.to_json()) for i, e in enumerate(events)]
     for start in range(0, len(records), 4000):
-        batch = records[start:start + 4000]
+        batch = records[start : start + 4000]
         store.write(classify(batch, clock.now() + timedelta(days=1))[0], batch)
     store.close()
     settings = stack.model_copy(update={"database_url": type(stack.database_url)(dsn)})
@@ -126,40 +139,72 @@ LAST_MONTH = LAST_MONTH_END.replace(day=1)
 class TestFiguresAgree:
     def test_rates_by_county_equal_the_regions_panel(self, loaded: Settings, api: str, read_token: str) -> None:
         first, last = TODAY - timedelta(days=29), TODAY
-        answer = get(api, "/v1/rates", read_token, **{"from": first.isoformat(), "to": last.isoformat(),
-                                                      "group_by": "region", "region": "421000",
-                                                      "category": "agricultural",
-                                                      "sampling_type": "routine_monitoring"})
+        answer = get(
+            api,
+            "/v1/rates",
+            read_token,
+            **{
+                "from": first.isoformat(),
+                "to": last.isoformat(),
+                "group_by": "region",
+                "region": "421000",
+                "category": "agricultural",
+                "sampling_type": "routine_monitoring",
+            },
+        )
         assert answer.status_code == 200, answer.text
         api_counts = {i["key"]: i["tested"] for i in answer.json()["items"]}
-        sql = expand(REGIONS, {"plan": PLAN, "indicator": "agricultural-routine-pass", "region": "421000"},
-                     _midnight(first), _midnight(last + timedelta(days=1)) - timedelta(microseconds=1))
+        sql = expand(
+            REGIONS,
+            {"plan": PLAN, "indicator": "agricultural-routine-pass", "region": "421000"},
+            _midnight(first),
+            _midnight(last + timedelta(days=1)) - timedelta(microseconds=1),
+        )
         with connect(reader_dsn(loaded.dsn)) as reader:
             panel = {code: int(samples) for _, code, samples, *_ in reader.execute(sql.encode()).fetchall()}
         assert api_counts == panel
         assert sum(panel.values()) > 100
 
     def test_monthly_rates_equal_the_monthly_report(self, loaded: Settings, api: str, read_token: str) -> None:
-        answer = get(api, "/v1/rates", read_token, **{"from": LAST_MONTH.isoformat(),
-                                                      "to": LAST_MONTH_END.isoformat(), "group_by": "subcategory",
-                                                      "region": "421000", "category": "agricultural"})
+        answer = get(
+            api,
+            "/v1/rates",
+            read_token,
+            **{
+                "from": LAST_MONTH.isoformat(),
+                "to": LAST_MONTH_END.isoformat(),
+                "group_by": "subcategory",
+                "region": "421000",
+                "category": "agricultural",
+            },
+        )
         with connect(loaded.dsn) as conn:
             report = gather(conn, presets()[PLAN], LAST_MONTH.year, LAST_MONTH.month, timezone=loaded.timezone)
-        expected = {r.subcategory: (r.tested, r.passed, r.failed) for r in report.categories
-                    if r.category.value == "agricultural"}
+        expected = {
+            r.subcategory: (r.tested, r.passed, r.failed)
+            for r in report.categories
+            if r.category.value == "agricultural"
+        }
         assert {i["key"]: (i["tested"], i["passed"], i["failed"]) for i in answer.json()["items"]} == expected
         assert expected
 
     def test_the_series_equals_the_reports_trend(self, loaded: Settings, api: str, read_token: str) -> None:
         first = date(*shift_month(LAST_MONTH.year, LAST_MONTH.month, -5), 1)
-        answer = get(api, "/v1/evaluations/series", read_token, plan=PLAN, indicator="food-evaluative-pass",
-                     **{"from": first.isoformat(), "to": LAST_MONTH_END.isoformat()})
+        answer = get(
+            api,
+            "/v1/evaluations/series",
+            read_token,
+            plan=PLAN,
+            indicator="food-evaluative-pass",
+            **{"from": first.isoformat(), "to": LAST_MONTH_END.isoformat()},
+        )
         assert answer.status_code == 200, answer.text
         series = {i["month"]: (i["samples"], i["value"]) for i in answer.json()["items"]}
         with connect(loaded.dsn) as conn:
             report = gather(conn, presets()[PLAN], LAST_MONTH.year, LAST_MONTH.month, timezone=loaded.timezone)
-        trend = dict(zip([f"{y}-{m:02d}-01" for y, m in report.trend_months],
-                         report.trends["food-evaluative-pass"], strict=True))
+        trend = dict(
+            zip([f"{y}-{m:02d}-01" for y, m in report.trend_months], report.trends["food-evaluative-pass"], strict=True)
+        )
         assert len(series) == 6
         for month, (samples, value) in series.items():
             assert (samples, value) == (trend[month].samples, pytest.approx(trend[month].value) if value else None)
@@ -167,8 +212,12 @@ class TestFiguresAgree:
     def test_current_evaluations_equal_the_overview(self, loaded: Settings, api: str, read_token: str) -> None:
         answer = get(api, "/v1/evaluations", read_token, plan=PLAN, region="421000", window="rolling_30d")
         items = {i["indicator_id"]: (i["value"], i["samples"]) for i in answer.json()["items"] if not i["subcategory"]}
-        sql = expand(OVERVIEW_TILES, {"plan": PLAN, "region": "421000", "window": "rolling_30d"},
-                     _midnight(TODAY - timedelta(days=29)), _midnight(TODAY))
+        sql = expand(
+            OVERVIEW_TILES,
+            {"plan": PLAN, "region": "421000", "window": "rolling_30d"},
+            _midnight(TODAY - timedelta(days=29)),
+            _midnight(TODAY),
+        )
         with connect(reader_dsn(loaded.dsn)) as reader:
             tiles = reader.execute(sql.encode()).fetchall()
         names = {i.name: i.id for i in presets()[PLAN].indicators}
@@ -197,13 +246,28 @@ class TestAccess:
         assert get(api, "/v1/plans", public).status_code == 200
         assert get(api, "/v1/alerts", public).status_code == 403
         assert get(api, "/v1/cases", public).status_code == 403
-        failures = get(api, "/v1/failures", public, **{"from": (TODAY - timedelta(days=60)).isoformat(),
-                                                       "to": TODAY.isoformat()}).json()["items"]
+        failures = get(
+            api, "/v1/failures", public, **{"from": (TODAY - timedelta(days=60)).isoformat(), "to": TODAY.isoformat()}
+        ).json()["items"]
         assert failures
         assert all("sample_id" not in f and "sampling_type" not in f for f in failures)
-        assert set(failures[0]) <= {"manufacturer", "manufacturer_address", "sampled_unit", "sampled_unit_address",
-                                    "product", "spec", "brand", "batch", "failed_items", "subcategory",
-                                    "announcement_no", "announcement_date", "task_source", "lab", "remark"}
+        assert set(failures[0]) <= {
+            "manufacturer",
+            "manufacturer_address",
+            "sampled_unit",
+            "sampled_unit_address",
+            "product",
+            "spec",
+            "brand",
+            "batch",
+            "failed_items",
+            "subcategory",
+            "announcement_no",
+            "announcement_date",
+            "task_source",
+            "lab",
+            "remark",
+        }
 
     def test_an_ingest_token_cannot_read_and_a_revoked_one_nothing(self, loaded: Settings, api: str) -> None:
         ingest = _token(loaded, Scope.INGEST)
@@ -223,17 +287,27 @@ class TestAccess:
 
 class TestHttp:
     def test_csv_and_xlsx_open_with_chinese_headers(self, api: str, read_token: str) -> None:
-        params = {"from": LAST_MONTH.isoformat(), "to": LAST_MONTH_END.isoformat(), "group_by": "region",
-                  "region": "421000"}
+        params = {
+            "from": LAST_MONTH.isoformat(),
+            "to": LAST_MONTH_END.isoformat(),
+            "group_by": "region",
+            "region": "421000",
+        }
         as_csv = get(api, "/v1/rates", read_token, format="csv", **params)
         assert as_csv.headers["content-type"].startswith("text/csv")
         assert as_csv.content.startswith("\ufeff".encode())
         rows = list(csv.reader(io.StringIO(as_csv.content.decode("utf-8-sig"))))
         assert rows[0] == ["地区代码", "地区", "批次", "合格", "不合格", "合格率", "不合格率"]
         assert len(rows) > 3
-        as_xlsx = httpx.get(f"{api}/v1/rates", params=params, timeout=30, headers={
-            "Authorization": f"Bearer {read_token}",
-            "Accept": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
+        as_xlsx = httpx.get(
+            f"{api}/v1/rates",
+            params=params,
+            timeout=30,
+            headers={
+                "Authorization": f"Bearer {read_token}",
+                "Accept": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            },
+        )
         sheet = openpyxl.load_workbook(io.BytesIO(as_xlsx.content)).active
         assert sheet is not None
         assert next(sheet.iter_rows(values_only=True))[:3] == ("地区代码", "地区", "批次")
@@ -242,8 +316,9 @@ class TestHttp:
         first = get(api, "/v1/plans", read_token)
         etag = first.headers["etag"]
         assert "max-age" in first.headers["cache-control"]
-        again = httpx.get(f"{api}/v1/plans", timeout=10, headers={"Authorization": f"Bearer {read_token}",
-                                                                   "If-None-Match": etag})
+        again = httpx.get(
+            f"{api}/v1/plans", timeout=10, headers={"Authorization": f"Bearer {read_token}", "If-None-Match": etag}
+        )
         assert again.status_code == 304
         assert again.content == b""
 
@@ -263,13 +338,17 @@ class TestHttp:
             assert 'rel="next"' in page.headers["link"]
         assert paged == [i["sample_id"] for i in whole]
 
-    @pytest.mark.parametrize(("params", "words"), [
-        ({"from": "2026-01-01", "to": "2026-01-31", "region": "999999"}, "unknown region"),
-        ({"from": "2026-02-01", "to": "2026-01-31"}, "inverted"),
-        ({"from": "2026-01-01", "to": "2026-01-31", "group_by": "year"}, "group_by"),
-    ])
-    def test_invalid_parameters_are_a_clear_422(self, api: str, read_token: str, params: dict[str, str],
-                                                words: str) -> None:
+    @pytest.mark.parametrize(
+        ("params", "words"),
+        [
+            ({"from": "2026-01-01", "to": "2026-01-31", "region": "999999"}, "unknown region"),
+            ({"from": "2026-02-01", "to": "2026-01-31"}, "inverted"),
+            ({"from": "2026-01-01", "to": "2026-01-31", "group_by": "year"}, "group_by"),
+        ],
+    )
+    def test_invalid_parameters_are_a_clear_422(
+        self, api: str, read_token: str, params: dict[str, str], words: str
+    ) -> None:
         answer = get(api, "/v1/rates", read_token, **params)
         assert answer.status_code == 422
         assert answer.headers["content-type"].startswith("application/problem+json")
@@ -286,21 +365,25 @@ class TestHttp:
         for forged in forged_keys:
             assert get(api, "/v1/failures", read_token, cursor=encode(forged), **window).status_code == 400
 
-    @pytest.mark.parametrize(("params", "words"), [
-        ({"from": "2024-01-01", "to": "2026-01-31", "group_by": "day"}, "longer than 370 days"),
-        ({"from": "2026-01-01", "to": "2026-01-31", "group_by": "region"}, "needs a region"),
-        ({"from": "2026-01-01", "to": "2026-01-31", "category": "spaceships"}, "category"),
-    ])
-    def test_expensive_or_meaningless_requests_are_refused(self, api: str, read_token: str,
-                                                           params: dict[str, str], words: str) -> None:
+    @pytest.mark.parametrize(
+        ("params", "words"),
+        [
+            ({"from": "2024-01-01", "to": "2026-01-31", "group_by": "day"}, "longer than 370 days"),
+            ({"from": "2026-01-01", "to": "2026-01-31", "group_by": "region"}, "needs a region"),
+            ({"from": "2026-01-01", "to": "2026-01-31", "category": "spaceships"}, "category"),
+        ],
+    )
+    def test_expensive_or_meaningless_requests_are_refused(
+        self, api: str, read_token: str, params: dict[str, str], words: str
+    ) -> None:
         answer = get(api, "/v1/rates", read_token, **params)
         assert answer.status_code == 422
         assert words in answer.text
 
-
     def test_cursors_out_of_bounds_are_a_400_not_a_500(self, loaded: Settings, api: str, read_token: str) -> None:
         public = _token(loaded, Scope.PUBLIC)
         window = {"from": "2026-01-01", "to": "2026-01-31"}
+
         def forge(key: list[Any]) -> str:  # as an attacker writes it: orjson would not even encode 2**63
             return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
 
@@ -312,10 +395,18 @@ class TestHttp:
             assert get(api, "/v1/failures", read_token, cursor=encode([day, "a"]), **window).status_code == 400
 
     @pytest.mark.parametrize("path", ["/v1/rates", "/v1/failures", "/v1/evaluations/series"])
-    @pytest.mark.parametrize(("first", "last"), [("9999-12-31", "9999-12-31"), ("1999-12-31", "2000-01-31"),
-                                                 ("2100-12-01", "2101-01-01"), ("0001-01-01", "0001-01-02")])
-    def test_dates_outside_2000_to_2100_are_a_422(self, api: str, read_token: str, path: str, first: str,
-                                                   last: str) -> None:
+    @pytest.mark.parametrize(
+        ("first", "last"),
+        [
+            ("9999-12-31", "9999-12-31"),
+            ("1999-12-31", "2000-01-31"),
+            ("2100-12-01", "2101-01-01"),
+            ("0001-01-01", "0001-01-02"),
+        ],
+    )
+    def test_dates_outside_2000_to_2100_are_a_422(
+        self, api: str, read_token: str, path: str, first: str, last: str
+    ) -> None:
         params = {"from": first, "to": last, "plan": PLAN, "indicator": "food-evaluative-pass"}
         answer = get(api, path, read_token, **params)
         assert answer.status_code == 422, answer.text
@@ -325,14 +416,12 @@ class TestHttp:
         window = {"from": "2026-01-01", "to": "2026-01-31"}
         assert get(api, "/v1/rates", read_token, subcategory="蔬\x00菜", **window).status_code == 422
         assert get(api, "/v1/evaluations", read_token, plan="jingzhou\x00").status_code == 422
-        assert get(api, "/v1/failures", read_token, cursor=encode(["2026-01-01", "a\x00"]),
-                   **window).status_code == 400
+        assert get(api, "/v1/failures", read_token, cursor=encode(["2026-01-01", "a\x00"]), **window).status_code == 400
 
 
 def test_a_database_that_is_away_is_a_503_in_seconds(loaded: Settings) -> None:
     """The read API pointed at a database that does not answer: a problem+json 503 with Retry-After, quickly."""
-    away = loaded.model_copy(update={"database_url": type(loaded.database_url)(
-        "postgresql://qsmon@127.0.0.1:1/qsmon")})
+    away = loaded.model_copy(update={"database_url": type(loaded.database_url)("postgresql://qsmon@127.0.0.1:1/qsmon")})
     with serving(away) as base:
         started = time.monotonic()
         answer = httpx.get(f"{base}/v1/plans", headers={"Authorization": "Bearer qsm_" + "a" * 43}, timeout=30)
@@ -354,8 +443,7 @@ class TestPublicLimits:
 
     def test_risk_monitoring_needs_a_read_token(self, loaded: Settings, api: str, read_token: str) -> None:
         public = _token(loaded, Scope.PUBLIC)
-        params = {"from": LAST_MONTH.isoformat(), "to": LAST_MONTH_END.isoformat(),
-                  "sampling_type": "risk_monitoring"}
+        params = {"from": LAST_MONTH.isoformat(), "to": LAST_MONTH_END.isoformat(), "sampling_type": "risk_monitoring"}
         assert get(api, "/v1/rates", public, **params).status_code == 403
         assert get(api, "/v1/rates", read_token, **params).status_code == 200
 
@@ -363,8 +451,12 @@ class TestPublicLimits:
 class TestCompleteness:
     def test_each_month_says_whether_its_data_is_complete_and_its_last_day(self, loaded: Settings, api: str) -> None:
         public = _token(loaded, Scope.PUBLIC)
-        answer = get(api, "/v1/completeness", public, **{"from": f"{LAST_MONTH:%Y-%m}", "to": f"{TODAY:%Y-%m}",
-                                                         "region": "421000"})
+        answer = get(
+            api,
+            "/v1/completeness",
+            public,
+            **{"from": f"{LAST_MONTH:%Y-%m}", "to": f"{TODAY:%Y-%m}", "region": "421000"},
+        )
         assert answer.status_code == 200, answer.text
         last_month, this_month = answer.json()["items"]
         assert (last_month["incomplete"], last_month["note"]) == (False, None)  # simulated through the month
@@ -374,12 +466,17 @@ class TestCompleteness:
         assert "tested" not in this_month  # counts are for read tokens
         assert "批次" not in this_month["note"]
         read_token = _token(loaded, Scope.READ)
-        (counted,) = get(api, "/v1/completeness", read_token, **{"from": f"{LAST_MONTH:%Y-%m}",
-                                                                "to": f"{LAST_MONTH:%Y-%m}"}).json()["items"]
+        (counted,) = get(
+            api, "/v1/completeness", read_token, **{"from": f"{LAST_MONTH:%Y-%m}", "to": f"{LAST_MONTH:%Y-%m}"}
+        ).json()["items"]
         assert counted["tested"] > 0
         for fmt in ("csv", "xlsx"):
-            assert get(api, "/v1/completeness", public, **{"from": f"{TODAY:%Y-%m}", "to": f"{TODAY:%Y-%m}",
-                                                           "format": fmt}).status_code == 200
+            assert (
+                get(
+                    api, "/v1/completeness", public, **{"from": f"{TODAY:%Y-%m}", "to": f"{TODAY:%Y-%m}", "format": fmt}
+                ).status_code
+                == 200
+            )
 
     def test_an_inverted_or_too_long_span_is_a_422(self, api: str, read_token: str) -> None:
         assert get(api, "/v1/completeness", read_token, **{"from": "2020-12", "to": "2020-01"}).status_code == 422
@@ -395,11 +492,33 @@ class TestFuzzing:
         uv = os.environ.get("UV") or shutil.which("uv")
         assert uv, "uv not found: run the tests through `make test` (uv run pytest)"
         run = subprocess.run(
-            [uv, "tool", "run", "--from", self.SCHEMATHESIS, "st", "run", f"{api}/openapi.json",
-             "--checks", "not_a_server_error,status_code_conformance,content_type_conformance",
-             "--header", f"Authorization: Bearer {read_token}", "--max-examples", "60", "--seed", "18",
-             "--workers", "1", "--generation-database", "none"],
-            capture_output=True, text=True, check=False, timeout=900, cwd=tmp_path,
+            [
+                uv,
+                "tool",
+                "run",
+                "--from",
+                self.SCHEMATHESIS,
+                "st",
+                "run",
+                f"{api}/openapi.json",
+                "--checks",
+                "not_a_server_error,status_code_conformance,content_type_conformance",
+                "--header",
+                f"Authorization: Bearer {read_token}",
+                "--max-examples",
+                "60",
+                "--seed",
+                "18",
+                "--workers",
+                "1",
+                "--generation-database",
+                "none",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=900,
+            cwd=tmp_path,
         )
         assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
         generated = re.search(r"(\d+) generated, (\d+) passed", run.stdout)

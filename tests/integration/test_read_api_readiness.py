@@ -21,8 +21,9 @@ class TestReadiness:
         assert answer.json() == {"status": "ready"}
 
     def test_not_ready_within_seconds_when_the_database_is_away(self, settings: Settings) -> None:
-        away = settings.model_copy(update={"database_url": type(settings.database_url)(
-            "postgresql://qsmon@127.0.0.1:1/qsmon")})
+        away = settings.model_copy(
+            update={"database_url": type(settings.database_url)("postgresql://qsmon@127.0.0.1:1/qsmon")}
+        )
         with serving(away) as base:
             started = time.monotonic()
             answer = httpx.get(f"{base}/readyz", timeout=30)

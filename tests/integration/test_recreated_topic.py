@@ -44,8 +44,11 @@ def refused_partitions(port: int) -> set[str]:
         text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
     except httpx.ConnectError:  # not listening yet (a worker starting)
         return set()
-    return {line.split('"')[1] for line in text.splitlines()
-            if line.startswith("qsmon_partition_refused{") and line.endswith(" 1.0")}
+    return {
+        line.split('"')[1]
+        for line in text.splitlines()
+        if line.startswith("qsmon_partition_refused{") and line.endswith(" 1.0")
+    }
 
 
 def test_new_records_of_a_recreated_topic_are_refused_then_stored_after_a_reset(
@@ -66,8 +69,11 @@ def test_new_records_of_a_recreated_topic_are_refused_then_stored_after_a_reset(
         with ResultSink(settings) as sink:
             sink.send_all(after)
         # Every partition's new log starts below what the database applied from the old one.
-        wait_until(lambda: len(refused_partitions(worker.metrics_port)) == settings.results_partitions, 90,
-                   "the worker to refuse the recreated topic's partitions")
+        wait_until(
+            lambda: len(refused_partitions(worker.metrics_port)) == settings.results_partitions,
+            90,
+            "the worker to refuse the recreated topic's partitions",
+        )
         assert stored_counts(db) == expected_counts(before)  # nothing new stored, nothing skipped for good
         ready = httpx.get(f"http://127.0.0.1:{worker.metrics_port}/readyz")
         assert ready.status_code == 503
@@ -77,8 +83,11 @@ def test_new_records_of_a_recreated_topic_are_refused_then_stored_after_a_reset(
         # A restart does not forget it: refused at assignment this time.
         assert worker.terminate() == 0
         worker = WorkerProcess(settings, log_path)
-        wait_until(lambda: len(refused_partitions(worker.metrics_port)) == settings.results_partitions, 90,
-                   "the restarted worker to refuse them again")
+        wait_until(
+            lambda: len(refused_partitions(worker.metrics_port)) == settings.results_partitions,
+            90,
+            "the restarted worker to refuse them again",
+        )
 
         shown = run_cli(settings, "offsets", "show")
         assert shown.returncode == 1, shown.stderr

@@ -66,9 +66,22 @@ def at(year: int, month: int, day: int) -> datetime:
 
 
 def veg(prefix: str, n: int, verdict: str, when: datetime, region: str) -> list[InspectionResult]:
-    return [result(f"{prefix}-{i}", verdict=verdict, at=when + timedelta(minutes=i), category="agricultural",
-                   sampling_type="routine_monitoring", region=region, subcategory="蔬菜", product="莲藕",
-                   manufacturer="某合作社", sampled_unit="某农贸市场", lab="某检验所") for i in range(n)]
+    return [
+        result(
+            f"{prefix}-{i}",
+            verdict=verdict,
+            at=when + timedelta(minutes=i),
+            category="agricultural",
+            sampling_type="routine_monitoring",
+            region=region,
+            subcategory="蔬菜",
+            product="莲藕",
+            manufacturer="某合作社",
+            sampled_unit="某农贸市场",
+            lab="某检验所",
+        )
+        for i in range(n)
+    ]
 
 
 class Loader:
@@ -86,20 +99,51 @@ class Loader:
 def loaded(settings: Settings, db: psycopg.Connection) -> Settings:
     load = Loader(settings)
     march = at(2026, 3, 10)
-    load.send(veg("HH", 95, "pass", march, "421083") + veg("HHF", 5, "fail", march, "421083"))   # 洪湖 95/100
+    load.send(veg("HH", 95, "pass", march, "421083") + veg("HHF", 5, "fail", march, "421083"))  # 洪湖 95/100
     load.send(veg("SS", 200, "pass", march, "421002") + veg("SSF", 2, "fail", march, "421002"))  # 沙市 200/202
-    load.send(veg("FEB", 100, "pass", at(2026, 2, 10), "421083"))                                # Feb 100/100
+    load.send(veg("FEB", 100, "pass", at(2026, 2, 10), "421083"))  # Feb 100/100
     load.send(veg("Y25", 50, "pass", at(2025, 3, 10), "421083") + veg("Y25F", 1, "fail", at(2025, 3, 10), "421083"))
-    load.send([result(f"ENG-{i}", category="engineering", sampling_type="acceptance", subcategory="房屋建筑工程",
-                      at=march, verdict="fail" if i == 0 else "pass") for i in range(11)])  # 10/11 accepted
-    load.send([result(f"SV-{i}", category="public_service", sampling_type="survey", subcategory="公共服务", at=march,
-                      score=s) for i, s in enumerate((85.0, 75.0, 90.0))])
+    load.send(
+        [
+            result(
+                f"ENG-{i}",
+                category="engineering",
+                sampling_type="acceptance",
+                subcategory="房屋建筑工程",
+                at=march,
+                verdict="fail" if i == 0 else "pass",
+            )
+            for i in range(11)
+        ]
+    )  # 10/11 accepted
+    load.send(
+        [
+            result(
+                f"SV-{i}", category="public_service", sampling_type="survey", subcategory="公共服务", at=march, score=s
+            )
+            for i, s in enumerate((85.0, 75.0, 90.0))
+        ]
+    )
     # A late correction: a re-inspection (复检) overturns one of 洪湖's March failures weeks later.
-    load.send([result("HHF-0", revision=2, verdict="pass", at=march, category="agricultural",
-                      sampling_type="routine_monitoring", region="421083", subcategory="蔬菜")])
-    db.execute("INSERT INTO alerts (plan_id, indicator_id, region_code, subcategory, window_name, status, severity,"
-               " opened_at) VALUES ('report-test', 'vegetables-pass', '421083', '', 'month_to_date', 'firing',"
-               " 'critical', '2026-03-11T09:00:00+08:00')")
+    load.send(
+        [
+            result(
+                "HHF-0",
+                revision=2,
+                verdict="pass",
+                at=march,
+                category="agricultural",
+                sampling_type="routine_monitoring",
+                region="421083",
+                subcategory="蔬菜",
+            )
+        ]
+    )
+    db.execute(
+        "INSERT INTO alerts (plan_id, indicator_id, region_code, subcategory, window_name, status, severity,"
+        " opened_at) VALUES ('report-test', 'vegetables-pass', '421083', '', 'month_to_date', 'firing',"
+        " 'critical', '2026-03-11T09:00:00+08:00')"
+    )
     load.store.close()
     return settings
 
@@ -146,8 +190,11 @@ class TestMonthlyWorkbook:
 
         regions = sheet_rows(xlsx, "分地区")
         # Ranked by shortfall: 荆州区 acceptance 100 − 90.91, then 洪湖市 vegetables 98 − 96; 沙市区 meets its target.
-        assert [(r[1], r[2]) for r in regions] == [("荆州区", "工程竣工验收合格率"), ("洪湖市", "蔬菜例行监测合格率"),
-                                                   ("沙市区", "蔬菜例行监测合格率")]
+        assert [(r[1], r[2]) for r in regions] == [
+            ("荆州区", "工程竣工验收合格率"),
+            ("洪湖市", "蔬菜例行监测合格率"),
+            ("沙市区", "蔬菜例行监测合格率"),
+        ]
         honghu = next(r for r in regions if r[1] == "洪湖市" and r[2] == "蔬菜例行监测合格率")
         assert honghu[3:6] == (100, 4, pytest.approx(0.96))
         assert honghu[7] == pytest.approx(98 - 96)
@@ -170,8 +217,9 @@ class TestMonthlyWorkbook:
         alerts = sheet_rows(xlsx, "告警")
         assert [(a[1], a[2], a[7]) for a in alerts] == [("蔬菜例行监测合格率", "洪湖市", "未解决")]
 
-    def test_a_month_without_samples_reports_no_values_not_zeros(self, loaded: Settings,
-                                                                  db: psycopg.Connection) -> None:
+    def test_a_month_without_samples_reports_no_values_not_zeros(
+        self, loaded: Settings, db: psycopg.Connection
+    ) -> None:
         report = gather(db, PLAN, 2026, 1, timezone=loaded.timezone)
         assert all(row.month.value is None and row.state is State.INSUFFICIENT_DATA for row in report.indicators)
         assert report.failures == []
@@ -208,24 +256,30 @@ class TestOneVocabulary:
         assert alert[4] == label(State.CRITICAL) == "严重"  # the word a notification's title uses
         assert alert_message(ALERT_PAYLOAD | {"severity": "critical"}).title.startswith("【告警·严重】")
         pdf = next(p for p in files if p.suffix == ".pdf")
-        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
-                              check=True).stdout
+        text = subprocess.run(
+            ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+        ).stdout
         assert label(State.CRITICAL) in text  # the state column, same words
         assert label(State.OK) in text
 
 
 class TestAnnouncement:
-    def test_a_report_is_sent_to_a_channel_with_its_summary_and_files(self, loaded: Settings,
-                                                                      tmp_path: Path) -> None:
+    def test_a_report_is_sent_to_a_channel_with_its_summary_and_files(self, loaded: Settings, tmp_path: Path) -> None:
         from notify.testing import WebhookReceiver
 
         receiver = WebhookReceiver()
         channels = tmp_path / "channels.yaml"
-        channels.write_text(f"channels: [{{name: meeting, type: webhook, url: '{receiver.url}'}}]\n",
-                            encoding="utf-8")
+        channels.write_text(f"channels: [{{name: meeting, type: webhook, url: '{receiver.url}'}}]\n", encoding="utf-8")
         try:
-            files = write_report(loaded.model_copy(update={"channels_file": channels}), PLAN, 2026, 3,
-                                 tmp_path / "out", ["xlsx"], notify=["meeting"])
+            files = write_report(
+                loaded.model_copy(update={"channels_file": channels}),
+                PLAN,
+                2026,
+                3,
+                tmp_path / "out",
+                ["xlsx"],
+                notify=["meeting"],
+            )
         finally:
             receiver.stop()
         [message] = receiver.received
@@ -238,15 +292,25 @@ class TestAnnouncement:
 class TestMonthlyPdf:
     def test_the_pdf_renders_with_chinese_text_and_rates(self, loaded: Settings, tmp_path: Path) -> None:
         pdf, _notice = write_report(loaded, PLAN, 2026, 3, tmp_path, ["pdf"])
-        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
-                              check=True).stdout
-        for expected in ("测试市质量强市建设实施方案", "蔬菜例行监测合格率", "工程竣工验收合格率", "公共服务满意度",
-                         "98.01%", "90.91%", "83.3", "未达到目标"):
+        text = subprocess.run(
+            ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+        ).stdout
+        for expected in (
+            "测试市质量强市建设实施方案",
+            "蔬菜例行监测合格率",
+            "工程竣工验收合格率",
+            "公共服务满意度",
+            "98.01%",
+            "90.91%",
+            "83.3",
+            "未达到目标",
+        ):
             assert expected in text, expected
         fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
         assert "WenQuanYiMicroHei" in fonts  # Chinese set in a CJK font: no empty boxes
-        subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True, capture_output=True
+        )
         pages = sorted(tmp_path.glob("page-*.png"))
         assert len(pages) >= 2
         assert all(p.stat().st_size > 5000 for p in pages)  # rendered content, not blank pages
@@ -257,16 +321,18 @@ class TestPlanStanding:
         from qsmon.plans.model import Period
         from reports.summary import summary
 
-        extended = PLAN.model_copy(update={"period": Period(start=date(2021, 1, 1), end=date(2025, 12, 31)),
-                                           "in_force_until": date(2027, 12, 31)})
+        extended = PLAN.model_copy(
+            update={
+                "period": Period(start=date(2021, 1, 1), end=date(2025, 12, 31)),
+                "in_force_until": date(2027, 12, 31),
+            }
+        )
         text = summary(gather(db, extended, 2026, 3, timezone=loaded.timezone))
         assert "规划期已于2025-12-31结束，延续执行至2027-12-31" in text
 
 
 class TestSchedule:
-    def test_a_missed_monthly_report_is_caught_up_and_not_written_twice(
-        self, loaded: Settings, tmp_path: Path
-    ) -> None:
+    def test_a_missed_monthly_report_is_caught_up_and_not_written_twice(self, loaded: Settings, tmp_path: Path) -> None:
         import threading
 
         from qsmon import clock
@@ -275,8 +341,7 @@ class TestSchedule:
         out = tmp_path / "reports"
         stop = threading.Event()
         year, month = previous_month(clock.today(loaded.timezone))  # the host was down on the 1st: today is not
-        schedule = threading.Thread(target=run_schedule, args=(loaded, [PLAN], out, stop, ("xlsx", "csv")),
-                                    daemon=True)
+        schedule = threading.Thread(target=run_schedule, args=(loaded, [PLAN], out, stop, ("xlsx", "csv")), daemon=True)
         schedule.start()
         try:
             xlsx = out / f"{report_stem(PLAN, year, month)}.xlsx"
@@ -289,8 +354,9 @@ class TestSchedule:
             stop.set()
             schedule.join(timeout=30)
         written_at = xlsx.stat().st_mtime
-        second = threading.Thread(target=run_schedule, args=(loaded, [PLAN], out, stop := threading.Event(),
-                                                             ("xlsx", "csv")), daemon=True)
+        second = threading.Thread(
+            target=run_schedule, args=(loaded, [PLAN], out, stop := threading.Event(), ("xlsx", "csv")), daemon=True
+        )
         second.start()  # a restart: the report is there, so it is not written again
         time.sleep(2)
         stop.set()
@@ -318,10 +384,22 @@ class TestRegionReports:
 
         load = Loader(settings)
         sept = at(2020, 9, 1)
-        food = [result(f"ZJ-{d}-{i}", at=sept + timedelta(days=d), region=region, subcategory="调味品",
-                       sampling_type="supervisory", verdict="fail" if i == 0 and d == 3 else "pass",
-                       product="鸡精", manufacturer="某厂", sampled_unit="某店", lab="某所")
-                for d in range(29) for i, region in enumerate(("330106", "330282"))]
+        food = [
+            result(
+                f"ZJ-{d}-{i}",
+                at=sept + timedelta(days=d),
+                region=region,
+                subcategory="调味品",
+                sampling_type="supervisory",
+                verdict="fail" if i == 0 and d == 3 else "pass",
+                product="鸡精",
+                manufacturer="某厂",
+                sampled_unit="某店",
+                lab="某所",
+            )
+            for d in range(29)
+            for i, region in enumerate(("330106", "330282"))
+        ]
         load.send(food)
         load.store.close()
         plan = region_plan("330000", 2020)

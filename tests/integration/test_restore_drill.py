@@ -48,10 +48,14 @@ def databases(stack_settings: Settings, unique_name: Callable[[str], str]) -> It
 
 @pytest.fixture
 def stack_settings(stack: Settings, unique_name: Callable[[str], str]) -> Settings:
-    return stack.model_copy(update={
-        "results_topic": unique_name("results"), "dlq_topic": unique_name("dlq"),
-        "changes_topic": unique_name("changes"), "worker_group": unique_name("group"),
-    })
+    return stack.model_copy(
+        update={
+            "results_topic": unique_name("results"),
+            "dlq_topic": unique_name("dlq"),
+            "changes_topic": unique_name("changes"),
+            "worker_group": unique_name("group"),
+        }
+    )
 
 
 def test_a_dump_taken_mid_stream_restores_to_exact_counts(
@@ -62,8 +66,17 @@ def test_a_dump_taken_mid_stream_restores_to_exact_counts(
     with connect(source.dsn) as conn:
         apply_migrations(conn)
     ensure_topics(source)
-    events = list(Simulator(SimulatorOptions(seed=21, first_day=date(2026, 8, 1), last_day=date(2026, 10, 31),
-                                             duplicate_rate=0.05, correction_rate=0.03)).events(20_000))
+    events = list(
+        Simulator(
+            SimulatorOptions(
+                seed=21,
+                first_day=date(2026, 8, 1),
+                last_day=date(2026, 10, 31),
+                duplicate_rate=0.05,
+                correction_rate=0.03,
+            )
+        ).events(20_000)
+    )
     with ResultSink(source) as sink:
         sink.send_all(events)
     total = end_offset_total(source)
@@ -75,9 +88,23 @@ def test_a_dump_taken_mid_stream_restores_to_exact_counts(
         try:
             wait_until(lambda: stored_offset_total(db, source) >= 2000, 90, "the worker to be under way")
             subprocess.run(  # the backup: while the worker writes, as the app role (docs/operations.md)
-                ["pg_dump", "-Fc", "-f", str(dump), "-h", str(params["host"]), "-p", str(params["port"]),
-                 "-U", str(params["user"]), str(params["dbname"])],
-                check=True, capture_output=True, env={**os.environ, "PGPASSWORD": str(params.get("password", ""))})
+                [
+                    "pg_dump",
+                    "-Fc",
+                    "-f",
+                    str(dump),
+                    "-h",
+                    str(params["host"]),
+                    "-p",
+                    str(params["port"]),
+                    "-U",
+                    str(params["user"]),
+                    str(params["dbname"]),
+                ],
+                check=True,
+                capture_output=True,
+                env={**os.environ, "PGPASSWORD": str(params.get("password", ""))},
+            )
         finally:
             assert worker.terminate() == 0
 

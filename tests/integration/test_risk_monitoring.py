@@ -45,10 +45,13 @@ def test_risk_monitoring_has_its_own_rate_and_stays_out_of_pass_rates(
     settings: Settings, db: psycopg.Connection
 ) -> None:
     day = clock.now() - timedelta(days=3)
-    supervisory = [result(f"S-{i}", verdict="fail" if i < 2 else "pass", at=day, sampling_type="supervisory")
-                   for i in range(100)]
-    risk = [result(f"R-{i}", verdict="fail" if i < 3 else "pass", at=day, sampling_type="risk_monitoring")
-            for i in range(12)]
+    supervisory = [
+        result(f"S-{i}", verdict="fail" if i < 2 else "pass", at=day, sampling_type="supervisory") for i in range(100)
+    ]
+    risk = [
+        result(f"R-{i}", verdict="fail" if i < 3 else "pass", at=day, sampling_type="risk_monitoring")
+        for i in range(12)
+    ]
     void = [result("V-1", verdict="fail", at=day), result("V-1", revision=2, verdict="void", at=day)]
     writer = DirectWriter(settings)
     try:
@@ -57,8 +60,10 @@ def test_risk_monitoring_has_its_own_rate_and_stays_out_of_pass_rates(
         writer.close()
     today = clock.today(settings.timezone)
     by_indicator = {i.id: evaluate_indicator(db, PLAN, i, today, timezone=settings.timezone) for i in PLAN.indicators}
-    city = {k: next(e for e in v if e.scope.region_code == "421000" and not e.scope.subcategory)
-            for k, v in by_indicator.items()}
+    city = {
+        k: next(e for e in v if e.scope.region_code == "421000" and not e.scope.subcategory)
+        for k, v in by_indicator.items()
+    }
     assert (city["food-pass"].samples, city["food-pass"].value) == (100, 98.0)  # neither risk nor void samples
     assert city["food-risk-problems"].samples == 12
     assert city["food-risk-problems"].value == pytest.approx(25.0)  # 3 problem samples in 12

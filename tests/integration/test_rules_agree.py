@@ -51,47 +51,61 @@ filters = st.builds(
 class TestRegionRule:
     @CHECKS
     @given(code=region_codes, ancestor=region_codes)
-    def test_python_and_sql_agree_on_what_lies_within_a_region(self, db: psycopg.Connection, code: str,
-                                                                ancestor: str) -> None:
-        row = db.execute("SELECT region_pattern(%s), %s LIKE region_pattern(%s)", (ancestor, code, ancestor)
-                         ).fetchone()
+    def test_python_and_sql_agree_on_what_lies_within_a_region(
+        self, db: psycopg.Connection, code: str, ancestor: str
+    ) -> None:
+        row = db.execute("SELECT region_pattern(%s), %s LIKE region_pattern(%s)", (ancestor, code, ancestor)).fetchone()
         assert row == (like_pattern(ancestor), is_within(code, ancestor))
 
 
 class TestIndicatorFilter:
     @CHECKS
-    @given(f=filters, category=st.sampled_from(list(Category)), sampling_type=st.sampled_from(list(SamplingType)),
-           subcategory=st.sampled_from(SUBCATEGORIES), stage=st.sampled_from([*Stage, ""]))
+    @given(
+        f=filters,
+        category=st.sampled_from(list(Category)),
+        sampling_type=st.sampled_from(list(SamplingType)),
+        subcategory=st.sampled_from(SUBCATEGORIES),
+        stage=st.sampled_from([*Stage, ""]),
+    )
     def test_python_and_sql_agree_on_which_results_an_indicator_counts(
         self, db: psycopg.Connection, f: Filter, category: str, sampling_type: str, subcategory: str, stage: str
     ) -> None:
         key = {"category": category, "sampling_type": sampling_type, "subcategory": subcategory, "stage": stage}
-        row = db.execute(f"SELECT {filter_sql()} FROM (SELECT %(category)s AS category, %(sampling_type)s AS"
-                         " sampling_type, %(subcategory)s AS subcategory, %(stage)s AS stage) k",
-                         key | filter_params(f)).fetchone()
+        row = db.execute(
+            f"SELECT {filter_sql()} FROM (SELECT %(category)s AS category, %(sampling_type)s AS"
+            " sampling_type, %(subcategory)s AS subcategory, %(stage)s AS stage) k",
+            key | filter_params(f),
+        ).fetchone()
         assert row == (admits(f, **key),)
 
 
 def evaluation(region: str) -> Evaluation:
     days = DayRange(date(2026, 11, 1), date(2026, 11, 30))
-    return Evaluation("p", "i", Scope(region), "rolling_30d", days, 100, 5, 95.0, Interval(90, 98), Op.GE, 98.0,
-                      None, State.CRITICAL)
+    return Evaluation(
+        "p", "i", Scope(region), "rolling_30d", days, 100, 5, 95.0, Interval(90, 98), Op.GE, 98.0, None, State.CRITICAL
+    )
 
 
 class TestSilences:
-    @pytest.mark.parametrize(("silenced_region", "region", "expected"), [
-        ("421000", "421000", True),   # 荆州市 itself
-        ("421000", "421083", True),   # 洪湖市, one of its counties
-        ("421000", "421100", False),  # 黄冈市: shares the digits 421, not the city
-        ("421000", "421102", False),  # a county of 黄冈市
-        ("420000", "421102", True),   # the province covers every city and county
-        ("421083", "421000", False),  # a county's silence does not cover its city
-    ])
-    def test_a_citys_silence_covers_exactly_its_counties(self, db: psycopg.Connection, silenced_region: str,
-                                                         region: str, expected: bool) -> None:
+    @pytest.mark.parametrize(
+        ("silenced_region", "region", "expected"),
+        [
+            ("421000", "421000", True),  # 荆州市 itself
+            ("421000", "421083", True),  # 洪湖市, one of its counties
+            ("421000", "421100", False),  # 黄冈市: shares the digits 421, not the city
+            ("421000", "421102", False),  # a county of 黄冈市
+            ("420000", "421102", True),  # the province covers every city and county
+            ("421083", "421000", False),  # a county's silence does not cover its city
+        ],
+    )
+    def test_a_citys_silence_covers_exactly_its_counties(
+        self, db: psycopg.Connection, silenced_region: str, region: str, expected: bool
+    ) -> None:
         now = clock.now()
-        db.execute("INSERT INTO silences (region_code, until, reason) VALUES (%s, %s, 'test')",
-                   (silenced_region, now + timedelta(hours=1)))
+        db.execute(
+            "INSERT INTO silences (region_code, until, reason) VALUES (%s, %s, 'test')",
+            (silenced_region, now + timedelta(hours=1)),
+        )
         assert store.silenced(db, evaluation(region), "critical", now) is expected
 
 
@@ -99,14 +113,35 @@ class TestTopFailedItems:
     def test_they_follow_the_indicators_whole_filter(self, settings: Settings, db: psycopg.Connection) -> None:
         at = datetime(2026, 11, 10, 2, tzinfo=UTC)
         events = [
-            result("VEG-1", verdict="fail", at=at, category="agricultural", sampling_type="routine_monitoring",
-                   subcategory="蔬菜", region="421083"),
-            result("FRUIT-1", verdict="fail", at=at, category="agricultural", sampling_type="routine_monitoring",
-                   subcategory="水果", region="421083",
-                   failed_items=({"item": "腐霉利", "measured": "0.5", "limit": "≤0.2", "unit": "mg/kg"},)),
-            result("RISK-1", verdict="fail", at=at, category="agricultural", sampling_type="risk_monitoring",
-                   subcategory="蔬菜", region="421083",
-                   failed_items=({"item": "镉", "measured": "0.3", "limit": "≤0.2", "unit": "mg/kg"},)),
+            result(
+                "VEG-1",
+                verdict="fail",
+                at=at,
+                category="agricultural",
+                sampling_type="routine_monitoring",
+                subcategory="蔬菜",
+                region="421083",
+            ),
+            result(
+                "FRUIT-1",
+                verdict="fail",
+                at=at,
+                category="agricultural",
+                sampling_type="routine_monitoring",
+                subcategory="水果",
+                region="421083",
+                failed_items=({"item": "腐霉利", "measured": "0.5", "limit": "≤0.2", "unit": "mg/kg"},),
+            ),
+            result(
+                "RISK-1",
+                verdict="fail",
+                at=at,
+                category="agricultural",
+                sampling_type="risk_monitoring",
+                subcategory="蔬菜",
+                region="421083",
+                failed_items=({"item": "镉", "measured": "0.3", "limit": "≤0.2", "unit": "mg/kg"},),
+            ),
         ]
         records = [SourceRecord(0, i, e.key, e.to_json()) for i, e in enumerate(events)]
         writer = ResultStore(settings.dsn, group="g", topic="t")
@@ -134,9 +169,12 @@ indicators:
 
 class TestPlanStatus:
     @CHECKS
-    @given(start=st.dates(min_value=date(2015, 1, 1), max_value=date(2030, 12, 31)),
-           length=st.integers(0, 2000), extension=st.one_of(st.none(), st.integers(0, 1000)),
-           today=st.dates(min_value=date(2014, 1, 1), max_value=date(2036, 12, 31)))
+    @given(
+        start=st.dates(min_value=date(2015, 1, 1), max_value=date(2030, 12, 31)),
+        length=st.integers(0, 2000),
+        extension=st.one_of(st.none(), st.integers(0, 1000)),
+        today=st.dates(min_value=date(2014, 1, 1), max_value=date(2036, 12, 31)),
+    )
     def test_python_and_sql_agree_on_whether_a_plan_is_in_force(
         self, db: psycopg.Connection, start: date, length: int, extension: int | None, today: date
     ) -> None:
@@ -148,7 +186,7 @@ title: 测试
 issuer: 测试
 jurisdiction: {{name: 荆州市, region_code: "421000"}}
 period: {{start: {start}, end: {end}}}
-{'' if until is None else f'in_force_until: {until}'}
+{"" if until is None else f"in_force_until: {until}"}
 indicators:
   - {{id: xx, name: x, source: x, measure: pass_rate, filter: {{categories: [food]}}, target: {{op: ">=", value: 98}},
       windows: [rolling_30d]}}
@@ -162,8 +200,10 @@ class TestFirstRevision:
         """streams.batch_sql looks up a sample's current row only for revisions after the first: the database
         refuses what the schema refuses, so no stored row can sit below it."""
         for table in ("sample_current", "inspection_results"):
-            row = db.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = %s"
-                             " AND conrelid = %s::regclass", (f"{table}_first_revision", table)).fetchone()
+            row = db.execute(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = %s AND conrelid = %s::regclass",
+                (f"{table}_first_revision", table),
+            ).fetchone()
             assert row == (f"CHECK ((revision >= {FIRST_REVISION}))",)
         with pytest.raises(ValidationError):
             result("r-first", revision=FIRST_REVISION - 1)

@@ -37,7 +37,10 @@ SECRETS = {
 
 
 def test_failed_robot_and_mail_deliveries_leave_no_secret_in_logs_or_the_outbox(
-    settings: Settings, db: psycopg.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
+    db: psycopg.Connection,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     for name, value in SECRETS.items():
@@ -46,18 +49,32 @@ def test_failed_robot_and_mail_deliveries_leave_no_secret_in_logs_or_the_outbox(
     plans_dir.mkdir()
     (plans_dir / "secrets-test.yaml").write_text(PLAN.format(plan_id="secrets-test"), encoding="utf-8")
     # A receiver that fails every delivery and repeats the URL it was called with, keys included.
-    receiver = WebhookReceiver(reply=b'{"errcode": 93000, "errmsg": "invalid webhook url"}', status=500,
-                               echo_path=True)
+    receiver = WebhookReceiver(reply=b'{"errcode": 93000, "errmsg": "invalid webhook url"}', status=500, echo_path=True)
     channels = tmp_path / "channels.yaml"
     robots: list[dict[str, object]] = [
         {"name": "wecom", "type": "wecom", "url": f"{receiver.url}?key={SECRETS['QSMON_TEST_WECOM_URL_KEY']}"},
-        {"name": "ding", "type": "dingtalk", "secret_env": "QSMON_TEST_DING_SECRET",
-         "url": f"{receiver.url}?access_token={SECRETS['QSMON_TEST_DING_TOKEN']}"},
-        {"name": "lark", "type": "feishu", "secret_env": "QSMON_TEST_FEISHU_SECRET",
-         "url": f"{receiver.url}/{SECRETS['QSMON_TEST_FEISHU_HOOK']}"},
-        {"name": "mail", "type": "smtp", "host": "127.0.0.1", "port": free_port(), "sender": "qsmon@test",
-         "recipients": ["duty@test"], "username_env": "QSMON_TEST_SMTP_USER",
-         "password_env": "QSMON_TEST_SMTP_PASSWORD"},
+        {
+            "name": "ding",
+            "type": "dingtalk",
+            "secret_env": "QSMON_TEST_DING_SECRET",
+            "url": f"{receiver.url}?access_token={SECRETS['QSMON_TEST_DING_TOKEN']}",
+        },
+        {
+            "name": "lark",
+            "type": "feishu",
+            "secret_env": "QSMON_TEST_FEISHU_SECRET",
+            "url": f"{receiver.url}/{SECRETS['QSMON_TEST_FEISHU_HOOK']}",
+        },
+        {
+            "name": "mail",
+            "type": "smtp",
+            "host": "127.0.0.1",
+            "port": free_port(),
+            "sender": "qsmon@test",
+            "recipients": ["duty@test"],
+            "username_env": "QSMON_TEST_SMTP_USER",
+            "password_env": "QSMON_TEST_SMTP_PASSWORD",
+        },
     ]
     channels.write_text(yaml.safe_dump({"channels": [{**r, "group_wait_s": 0} for r in robots]}), encoding="utf-8")
     config = load_channels(channels)
@@ -71,8 +88,7 @@ def test_failed_robot_and_mail_deliveries_leave_no_secret_in_logs_or_the_outbox(
     try:
         store.write(classify(records, events[-1].reported_at)[0], records)
         assert engine.sweep()
-        notifier = Notifier(settings.dsn, {c.name: c for c in config.channels}, CollectorRegistry(),
-                            renderer(config))
+        notifier = Notifier(settings.dsn, {c.name: c for c in config.channels}, CollectorRegistry(), renderer(config))
         assert notifier.deliver_due() == 0
     finally:
         store.close()

@@ -20,16 +20,21 @@ SCRAPED_PORT = 9401  # the first port the local Prometheus scrapes for workers (
 
 
 def absent_alerts(settings: Settings) -> list[dict[str, Any]]:
-    answer = httpx.get(f"{settings.alertmanager_url.get_secret_value()}/api/v2/alerts",
-                       params={"active": "true", "filter": 'alertname="QsmonWorkerAbsent"'}, timeout=10)
+    answer = httpx.get(
+        f"{settings.alertmanager_url.get_secret_value()}/api/v2/alerts",
+        params={"active": "true", "filter": 'alertname="QsmonWorkerAbsent"'},
+        timeout=10,
+    )
     answer.raise_for_status()
     return list(answer.json())
 
 
 def worker_up(settings: Settings) -> bool:
-    answer = httpx.get(f"{settings.prometheus_url.get_secret_value()}/api/v1/query",
-                       params={"query": f'up{{job="qsmon-worker", instance="127.0.0.1:{SCRAPED_PORT}"}} == 1'},
-                       timeout=10).json()
+    answer = httpx.get(
+        f"{settings.prometheus_url.get_secret_value()}/api/v1/query",
+        params={"query": f'up{{job="qsmon-worker", instance="127.0.0.1:{SCRAPED_PORT}"}} == 1'},
+        timeout=10,
+    ).json()
     return bool(answer["data"]["result"])
 
 

@@ -30,16 +30,21 @@ def api(settings: Settings) -> Iterator[tuple[str, Settings]]:
 
 def post(url: str, token: str, first: int, count: int, verdict: str = "fail") -> httpx.Response:
     body = b"\n".join(result(f"Q-{i}", verdict=verdict).to_json() for i in range(first, first + count))
-    return httpx.post(f"{url}/v1/results", content=body, timeout=30,
-                      headers={"authorization": f"Bearer {token}", "content-type": "application/x-ndjson"})
+    return httpx.post(
+        f"{url}/v1/results",
+        content=body,
+        timeout=30,
+        headers={"authorization": f"Bearer {token}", "content-type": "application/x-ndjson"},
+    )
 
 
 class TestQuota:
     def test_a_flood_past_the_quota_gets_429_and_sends_nothing_beyond_it(self, api: tuple[str, Settings]) -> None:
         url, settings = api
         with connect(settings.dsn) as conn:
-            token, secret = create_token(conn, "实验室B", {Scope.INGEST}, write_scope=WriteScope(),
-                                         records_per_minute=100)
+            token, secret = create_token(
+                conn, "实验室B", {Scope.INGEST}, write_scope=WriteScope(), records_per_minute=100
+            )
         assert post(url, secret, 0, 60).status_code == 202
         flooded = [post(url, secret, 60 + 60 * n, 60) for n in range(3)]
         assert [r.status_code for r in flooded] == [429, 429, 429]
@@ -100,6 +105,7 @@ tests:
 def test_a_senders_volume_or_failure_share_jump_alerts(promtool: str, tmp_path: Path) -> None:
     shutil.copy(RULES, tmp_path / "pipeline.yml")
     (tmp_path / "tests.yml").write_text(PROMTOOL_TESTS, encoding="utf-8")
-    run = subprocess.run([promtool, "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True,
-                         check=False)
+    run = subprocess.run(
+        [promtool, "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
     assert run.returncode == 0, run.stdout + run.stderr

@@ -69,8 +69,11 @@ def next_offsets(store: ResultStore) -> dict[int, int]:
 
 def totals(db: psycopg.Connection, **where: str) -> tuple[int, int, int]:
     clause = " AND ".join(f"{k} = %({k})s" for k in where) or "true"
-    row = db.execute(f"SELECT coalesce(sum(tested),0), coalesce(sum(passed),0), coalesce(sum(failed),0)"
-                     f" FROM rollup_daily WHERE {clause}", where).fetchone()
+    row = db.execute(
+        f"SELECT coalesce(sum(tested),0), coalesce(sum(passed),0), coalesce(sum(failed),0)"
+        f" FROM rollup_daily WHERE {clause}",
+        where,
+    ).fetchone()
     assert row is not None
     return int(row[0]), int(row[1]), int(row[2])
 
@@ -98,14 +101,23 @@ class TestExactRollups:
         feed.send([result("A", revision=2, verdict="pass")])  # 复检 overturns the failure
         assert totals(db) == (2, 2, 0)
         assert db.execute("SELECT revision, verdict FROM sample_current WHERE sample_id = 'A'").fetchone() == (
-            2, "pass")
+            2,
+            "pass",
+        )
 
     def test_a_correction_that_moves_date_category_and_region_moves_its_count(
         self, feed: Feed, db: psycopg.Connection
     ) -> None:
         feed.send([result("A", verdict="fail")])
-        moved = result("A", revision=2, verdict="fail", at=BASE_TIME - timedelta(days=40), category="agricultural",
-                       sampling_type="routine_monitoring", region="421083")
+        moved = result(
+            "A",
+            revision=2,
+            verdict="fail",
+            at=BASE_TIME - timedelta(days=40),
+            category="agricultural",
+            sampling_type="routine_monitoring",
+            region="421083",
+        )
         feed.send([moved])
         assert totals(db, category="food") == (0, 0, 0)
         assert totals(db, category="agricultural", region_code="421083") == (1, 0, 1)
@@ -134,8 +146,12 @@ class TestExactRollups:
         assert db.execute("SELECT day FROM rollup_daily").fetchall() == [(date(2026, 3, 10),)]
 
     def test_scores_and_grades_are_counted_exactly(self, feed: Feed, db: psycopg.Connection) -> None:
-        feed.send([result("S1", category="public_service", sampling_type="survey", score=81.3),
-                   result("S2", category="public_service", sampling_type="survey", score=79.9)])
+        feed.send(
+            [
+                result("S1", category="public_service", sampling_type="survey", score=81.3),
+                result("S2", category="public_service", sampling_type="survey", score=79.9),
+            ]
+        )
         feed.send([result("S1", revision=2, category="public_service", sampling_type="survey", score=90.1)])
         row = db.execute("SELECT sum(score_sum), sum(score_count), sum(score_sq_sum) FROM rollup_daily").fetchone()
         assert row is not None
@@ -144,8 +160,9 @@ class TestExactRollups:
 
     def test_where_it_was_made_is_kept_beside_where_it_was_sampled(self, feed: Feed, db: psycopg.Connection) -> None:
         feed.send([result("M-1", manufacturer_region_code="450204"), result("M-2")])
-        rows = db.execute("SELECT sample_id, region_code, manufacturer_region_code FROM sample_current"
-                          " ORDER BY sample_id").fetchall()
+        rows = db.execute(
+            "SELECT sample_id, region_code, manufacturer_region_code FROM sample_current ORDER BY sample_id"
+        ).fetchall()
         assert rows == [("M-1", "421003", "450204"), ("M-2", "421003", None)]
         history = db.execute("SELECT manufacturer_region_code FROM inspection_results WHERE sample_id = 'M-1'")
         assert history.fetchone() == ("450204",)
@@ -159,8 +176,9 @@ class TestExactRollups:
 class TestOffsetsKnowTheirLog:
     """A recreated topic's records sit below the old log's offsets: refused with a reason, never skipped."""
 
-    def test_offsets_are_stamped_with_the_log_they_count(self, settings: Settings, feed: Feed,
-                                                         store: ResultStore) -> None:
+    def test_offsets_are_stamped_with_the_log_they_count(
+        self, settings: Settings, feed: Feed, store: ResultStore
+    ) -> None:
         store.log_identity = "cluster-a/topic-1"
         feed.send([result("A"), result("B")], partition=2)
         assert store.stored_offsets() == {2: StoredOffset(2, "cluster-a/topic-1")}
@@ -277,8 +295,10 @@ class TestRebuild:
 
 
 def monthly_totals(db: psycopg.Connection) -> dict[str, tuple[int, int, int]]:
-    rows = db.execute("SELECT month::text, sum(tested), sum(passed), sum(failed) FROM rollup_monthly"
-                      " GROUP BY month HAVING sum(tested) <> 0").fetchall()
+    rows = db.execute(
+        "SELECT month::text, sum(tested), sum(passed), sum(failed) FROM rollup_monthly"
+        " GROUP BY month HAVING sum(tested) <> 0"
+    ).fetchall()
     return {month: (int(t), int(p), int(f)) for month, t, p, f in rows}
 
 
@@ -307,9 +327,13 @@ class TestLongRangeTables:
         feed.send([result("A", verdict="fail"), result("B"), result("C", verdict="fail")])
         assert failures(db) == {"A": (1, "毒死蜱"), "C": (1, "毒死蜱")}
         recheck = (FailedItem(item="铅(以Pb计)", measured="0.5", limit="≤0.2", unit="mg/kg"),)
-        feed.send([result("A", revision=2, verdict="pass"),  # overturned
-                   result("B", revision=2, verdict="fail"),  # found failing
-                   result("C", revision=2, verdict="fail", failed_items=recheck)])  # other items
+        feed.send(
+            [
+                result("A", revision=2, verdict="pass"),  # overturned
+                result("B", revision=2, verdict="fail"),  # found failing
+                result("C", revision=2, verdict="fail", failed_items=recheck),
+            ]
+        )  # other items
         assert failures(db) == {"B": (2, "毒死蜱"), "C": (2, "铅(以Pb计)")}
         feed.send([result("C", revision=1, verdict="fail")])  # a late lower revision changes nothing
         assert failures(db) == {"B": (2, "毒死蜱"), "C": (2, "铅(以Pb计)")}
@@ -320,8 +344,9 @@ class TestLongRangeTables:
     def test_a_redelivered_batch_leaves_the_failures_and_months_as_they_were(
         self, feed: Feed, db: psycopg.Connection
     ) -> None:
-        records = feed.send([result("A", verdict="fail"), result("A", revision=2, verdict="fail",
-                                                                  manufacturer="某食品有限公司")])
+        records = feed.send(
+            [result("A", verdict="fail"), result("A", revision=2, verdict="fail", manufacturer="某食品有限公司")]
+        )
         feed.replay(records)
         assert db.execute("SELECT manufacturer FROM failure_current").fetchall() == [("某食品有限公司",)]
         assert monthly_totals(db) == {"2026-03-01": (1, 0, 1)}
@@ -330,54 +355,70 @@ class TestLongRangeTables:
 class TestRollupRows:
     """rollup_rows(first, last): whole months from the monthly rollup, partial ones from the daily rollup."""
 
-    @pytest.mark.parametrize(("first", "last"), [
-        ("2026-01-01", "2026-03-31"),  # whole months only
-        ("2026-01-15", "2026-03-20"),  # partial months at both ends
-        ("2026-02-03", "2026-02-27"),  # inside one month
-        ("2026-01-31", "2026-02-01"),  # across a boundary, no whole month
-        ("2025-12-31", "2026-03-01"),  # one day at each end
-    ])
+    @pytest.mark.parametrize(
+        ("first", "last"),
+        [
+            ("2026-01-01", "2026-03-31"),  # whole months only
+            ("2026-01-15", "2026-03-20"),  # partial months at both ends
+            ("2026-02-03", "2026-02-27"),  # inside one month
+            ("2026-01-31", "2026-02-01"),  # across a boundary, no whole month
+            ("2025-12-31", "2026-03-01"),  # one day at each end
+        ],
+    )
     def test_any_span_counts_what_the_daily_rollup_counts(
         self, first: str, last: str, feed: Feed, db: psycopg.Connection
     ) -> None:
         start = datetime(2025, 12, 20, 4, tzinfo=UTC)
-        feed.send([result(f"S{i}", verdict="fail" if i % 7 == 0 else "pass", at=start + timedelta(days=i))
-                   for i in range(110)])
-        daily = db.execute("SELECT sum(tested), sum(failed) FROM rollup_daily WHERE day BETWEEN %s AND %s",
-                           (first, last)).fetchone()
+        feed.send(
+            [
+                result(f"S{i}", verdict="fail" if i % 7 == 0 else "pass", at=start + timedelta(days=i))
+                for i in range(110)
+            ]
+        )
+        daily = db.execute(
+            "SELECT sum(tested), sum(failed) FROM rollup_daily WHERE day BETWEEN %s AND %s", (first, last)
+        ).fetchone()
         for whole_months in (True, False):
-            spanned = db.execute("SELECT sum(tested), sum(failed) FROM rollup_rows(%s, %s, %s)",
-                                 (first, last, whole_months)).fetchone()
+            spanned = db.execute(
+                "SELECT sum(tested), sum(failed) FROM rollup_rows(%s, %s, %s)", (first, last, whole_months)
+            ).fetchone()
             assert spanned == daily
         assert daily is not None
         assert daily[0] > 0
 
     def test_whole_months_come_from_the_monthly_rollup(self, feed: Feed, db: psycopg.Connection) -> None:
         feed.send([result(f"S{i}", at=datetime(2026, 1, 1, 4, tzinfo=UTC) + timedelta(days=i)) for i in range(59)])
-        days = db.execute("SELECT day::text, tested FROM rollup_rows('2026-01-01', '2026-02-28') ORDER BY day"
-                          ).fetchall()
+        days = db.execute(
+            "SELECT day::text, tested FROM rollup_rows('2026-01-01', '2026-02-28') ORDER BY day"
+        ).fetchall()
         assert days == [("2026-01-01", 31), ("2026-02-01", 28)]
 
 
 class TestFailureCounts:
     """failed_item_counts / failed_firm_counts: whole months or years from the rollups, the rest from the failures."""
 
-    @pytest.mark.parametrize(("first", "last"), [
-        ("2025-12-25", "2026-03-20"),  # partial months and years
-        ("2025-01-01", "2026-12-31"),  # whole years only
-        ("2025-12-31", "2026-02-03"),  # across a year boundary
-        ("2026-01-10", "2026-06-30"),  # ends after the newest failure: the last year is read whole
-        ("2026-01-10", "2026-03-01"),  # ends before it: the days are read one by one
-    ])
+    @pytest.mark.parametrize(
+        ("first", "last"),
+        [
+            ("2025-12-25", "2026-03-20"),  # partial months and years
+            ("2025-01-01", "2026-12-31"),  # whole years only
+            ("2025-12-31", "2026-02-03"),  # across a year boundary
+            ("2026-01-10", "2026-06-30"),  # ends after the newest failure: the last year is read whole
+            ("2026-01-10", "2026-03-01"),  # ends before it: the days are read one by one
+        ],
+    )
     def test_any_span_counts_the_current_failures_in_it(
         self, first: str, last: str, feed: Feed, db: psycopg.Connection
     ) -> None:
         start = datetime(2025, 12, 1, 4, tzinfo=UTC)
-        feed.send([result(f"F{i}", verdict="fail", at=start + timedelta(days=i), manufacturer=f"企业{i % 3}")
-                   for i in range(0, 100, 2)])
+        feed.send(
+            [
+                result(f"F{i}", verdict="fail", at=start + timedelta(days=i), manufacturer=f"企业{i % 3}")
+                for i in range(0, 100, 2)
+            ]
+        )
         feed.send([result("F10", revision=2, verdict="pass", at=start + timedelta(days=10))])  # one overturned
-        truth = db.execute("SELECT count(*) FROM failure_current WHERE day BETWEEN %s AND %s",
-                           (first, last)).fetchone()
+        truth = db.execute("SELECT count(*) FROM failure_current WHERE day BETWEEN %s AND %s", (first, last)).fetchone()
         items = db.execute("SELECT sum(failures) FROM failed_item_counts(%s, %s)", (first, last)).fetchone()
         firms = db.execute("SELECT sum(failures) FROM failed_firm_counts(%s, %s)", (first, last)).fetchone()
         assert truth is not None
@@ -391,8 +432,12 @@ class TestMigrations:
     ) -> None:
         from importlib import resources
 
-        feed.send([result("S1", category="public_service", sampling_type="survey", score=81.5),
-                   result("S2", category="public_service", sampling_type="survey", score=70.0)])
+        feed.send(
+            [
+                result("S1", category="public_service", sampling_type="survey", score=81.5),
+                result("S2", category="public_service", sampling_type="survey", score=70.0),
+            ]
+        )
         db.execute("UPDATE rollup_daily SET score_sq_sum = 0")  # as migration 003 left older rows
         assert differences(db) != []
         backfill = resources.files("qsmon.storage.migrations").joinpath("004_backfill_score_sq_sum.sql")

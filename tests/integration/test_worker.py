@@ -27,8 +27,9 @@ class TestWorker:
         self, settings: Settings, db: psycopg.Connection, tmp_path: Path
     ) -> None:
         ensure_topics(settings)
-        options = SimulatorOptions(seed=11, first_day=date(2026, 9, 1), last_day=date(2026, 10, 31),
-                                   duplicate_rate=0.05, correction_rate=0.02)
+        options = SimulatorOptions(
+            seed=11, first_day=date(2026, 9, 1), last_day=date(2026, 10, 31), duplicate_rate=0.05, correction_rate=0.02
+        )
         events = list(Simulator(options).events(3000))
         events += [result("FIX-1", verdict="fail"), result("FIX-1", revision=2, verdict="pass")]
         with ResultSink(settings) as sink:
@@ -51,8 +52,9 @@ class TestWorker:
         dead = read_all(settings, settings.dlq_topic, expected=3)
         reasons = {dict(r.headers)["qsmon.error.code"].decode() for r in dead}
         assert reasons == {"not_json", "sampled_at", "not_object"}
-        assert sorted(r.value for r in dead) == sorted([b"{not json", b'{"sample_id": "BAD-1", "verdict": "maybe"}',
-                                                        b"[]"])
+        assert sorted(r.value for r in dead) == sorted(
+            [b"{not json", b'{"sample_id": "BAD-1", "verdict": "maybe"}', b"[]"]
+        )
         assert all(int(dict(r.headers)["qsmon.source.offset"]) >= 0 for r in dead)
         changes = read_all(settings, settings.changes_topic, expected=1)
         assert changes

@@ -20,13 +20,16 @@ from qsmon.plans.model import Compare, Op, Period
 
 
 class TestWilsonInterval:
-    @pytest.mark.parametrize(("x", "n", "low", "high"), [
-        (5, 10, 23.66, 76.34),     # symmetric case
-        (0, 10, 0.0, 27.75),       # zero successes: the upper bound is not zero
-        (10, 10, 72.25, 100.0),    # all successes: the lower bound is not 100
-        (81, 263, 25.53, 36.62),   # Newcombe (1998), Statistics in Medicine 17:857, example (a)
-        (15, 148, 6.24, 16.05),    # Newcombe (1998), example (b)
-    ])
+    @pytest.mark.parametrize(
+        ("x", "n", "low", "high"),
+        [
+            (5, 10, 23.66, 76.34),  # symmetric case
+            (0, 10, 0.0, 27.75),  # zero successes: the upper bound is not zero
+            (10, 10, 72.25, 100.0),  # all successes: the lower bound is not 100
+            (81, 263, 25.53, 36.62),  # Newcombe (1998), Statistics in Medicine 17:857, example (a)
+            (15, 148, 6.24, 16.05),  # Newcombe (1998), example (b)
+        ],
+    )
     def test_matches_published_values(self, x: int, n: int, low: float, high: float) -> None:
         interval = wilson(x, n)
         assert interval.low == pytest.approx(low, abs=0.01)
@@ -80,64 +83,79 @@ class TestTrends:
 class TestWindows:
     PERIOD = Period(start=date(2024, 1, 1), end=date(2025, 12, 31))
 
-    @pytest.mark.parametrize(("window", "first", "last"), [
-        ("rolling_30d", date(2025, 4, 17), date(2025, 5, 16)),
-        ("month_to_date", date(2025, 5, 1), date(2025, 5, 16)),
-        ("quarter_to_date", date(2025, 4, 1), date(2025, 5, 16)),
-        ("year_to_date", date(2025, 1, 1), date(2025, 5, 16)),
-        ("plan_period", date(2024, 1, 1), date(2025, 5, 16)),
-    ])
+    @pytest.mark.parametrize(
+        ("window", "first", "last"),
+        [
+            ("rolling_30d", date(2025, 4, 17), date(2025, 5, 16)),
+            ("month_to_date", date(2025, 5, 1), date(2025, 5, 16)),
+            ("quarter_to_date", date(2025, 4, 1), date(2025, 5, 16)),
+            ("year_to_date", date(2025, 1, 1), date(2025, 5, 16)),
+            ("plan_period", date(2024, 1, 1), date(2025, 5, 16)),
+        ],
+    )
     def test_each_window_covers_its_days(self, window: str, first: date, last: date) -> None:
         assert window_range(window, date(2025, 5, 16), self.PERIOD) == DayRange(first, last)
 
-    @pytest.mark.parametrize(("today", "window", "first", "last"), [
-        (date(2028, 2, 29), "month_to_date", date(2028, 2, 1), date(2028, 2, 29)),  # a leap day
-        (date(2028, 2, 29), "rolling_30d", date(2028, 1, 31), date(2028, 2, 29)),
-        (date(2028, 2, 29), "quarter_to_date", date(2028, 1, 1), date(2028, 2, 29)),
-        (date(2026, 12, 31), "year_to_date", date(2026, 1, 1), date(2026, 12, 31)),  # New Year's Eve
-        (date(2026, 12, 31), "quarter_to_date", date(2026, 10, 1), date(2026, 12, 31)),
-        (date(2027, 1, 1), "year_to_date", date(2027, 1, 1), date(2027, 1, 1)),  # New Year's Day
-        (date(2027, 1, 1), "rolling_30d", date(2026, 12, 3), date(2027, 1, 1)),
-        (date(2026, 11, 30), "month_to_date", date(2026, 11, 1), date(2026, 11, 30)),  # a month end
-        (date(2026, 11, 30), "quarter_to_date", date(2026, 10, 1), date(2026, 11, 30)),
-    ])
-    def test_windows_at_month_ends_leap_days_and_the_turn_of_the_year(self, today: date, window: str, first: date,
-                                                                       last: date) -> None:
+    @pytest.mark.parametrize(
+        ("today", "window", "first", "last"),
+        [
+            (date(2028, 2, 29), "month_to_date", date(2028, 2, 1), date(2028, 2, 29)),  # a leap day
+            (date(2028, 2, 29), "rolling_30d", date(2028, 1, 31), date(2028, 2, 29)),
+            (date(2028, 2, 29), "quarter_to_date", date(2028, 1, 1), date(2028, 2, 29)),
+            (date(2026, 12, 31), "year_to_date", date(2026, 1, 1), date(2026, 12, 31)),  # New Year's Eve
+            (date(2026, 12, 31), "quarter_to_date", date(2026, 10, 1), date(2026, 12, 31)),
+            (date(2027, 1, 1), "year_to_date", date(2027, 1, 1), date(2027, 1, 1)),  # New Year's Day
+            (date(2027, 1, 1), "rolling_30d", date(2026, 12, 3), date(2027, 1, 1)),
+            (date(2026, 11, 30), "month_to_date", date(2026, 11, 1), date(2026, 11, 30)),  # a month end
+            (date(2026, 11, 30), "quarter_to_date", date(2026, 10, 1), date(2026, 11, 30)),
+        ],
+    )
+    def test_windows_at_month_ends_leap_days_and_the_turn_of_the_year(
+        self, today: date, window: str, first: date, last: date
+    ) -> None:
         period = Period(start=date(2020, 1, 1), end=date(2030, 12, 31))
         assert window_range(window, today, period) == DayRange(first, last)
 
     def test_the_plan_period_ends_with_the_plan(self) -> None:
-        assert window_range("plan_period", date(2026, 3, 1), self.PERIOD) == DayRange(date(2024, 1, 1),
-                                                                                      date(2025, 12, 31))
+        assert window_range("plan_period", date(2026, 3, 1), self.PERIOD) == DayRange(
+            date(2024, 1, 1), date(2025, 12, 31)
+        )
         assert window_range("plan_period", date(2023, 3, 1), self.PERIOD) is None
 
-    @pytest.mark.parametrize(("window", "current", "previous"), [
-        # The last day of a month, quarter or year compares with the whole previous one, never overlapping it.
-        ("month_to_date", (date(2025, 3, 1), date(2025, 3, 31)), (date(2025, 2, 1), date(2025, 2, 28))),
-        ("month_to_date", (date(2024, 3, 1), date(2024, 3, 31)), (date(2024, 2, 1), date(2024, 2, 29))),
-        ("month_to_date", (date(2025, 3, 1), date(2025, 3, 16)), (date(2025, 2, 1), date(2025, 2, 16))),
-        ("quarter_to_date", (date(2025, 4, 1), date(2025, 6, 30)), (date(2025, 1, 1), date(2025, 3, 31))),
-        ("quarter_to_date", (date(2025, 1, 1), date(2025, 3, 31)), (date(2024, 10, 1), date(2024, 12, 31))),
-        ("year_to_date", (date(2024, 1, 1), date(2024, 12, 31)), (date(2023, 1, 1), date(2023, 12, 31))),
-        ("year_to_date", (date(2025, 1, 1), date(2025, 12, 31)), (date(2024, 1, 1), date(2024, 12, 31))),
-        ("year_to_date", (date(2025, 1, 1), date(2025, 1, 1)), (date(2024, 1, 1), date(2024, 1, 1))),
-    ])
+    @pytest.mark.parametrize(
+        ("window", "current", "previous"),
+        [
+            # The last day of a month, quarter or year compares with the whole previous one, never overlapping it.
+            ("month_to_date", (date(2025, 3, 1), date(2025, 3, 31)), (date(2025, 2, 1), date(2025, 2, 28))),
+            ("month_to_date", (date(2024, 3, 1), date(2024, 3, 31)), (date(2024, 2, 1), date(2024, 2, 29))),
+            ("month_to_date", (date(2025, 3, 1), date(2025, 3, 16)), (date(2025, 2, 1), date(2025, 2, 16))),
+            ("quarter_to_date", (date(2025, 4, 1), date(2025, 6, 30)), (date(2025, 1, 1), date(2025, 3, 31))),
+            ("quarter_to_date", (date(2025, 1, 1), date(2025, 3, 31)), (date(2024, 10, 1), date(2024, 12, 31))),
+            ("year_to_date", (date(2024, 1, 1), date(2024, 12, 31)), (date(2023, 1, 1), date(2023, 12, 31))),
+            ("year_to_date", (date(2025, 1, 1), date(2025, 12, 31)), (date(2024, 1, 1), date(2024, 12, 31))),
+            ("year_to_date", (date(2025, 1, 1), date(2025, 1, 1)), (date(2024, 1, 1), date(2024, 1, 1))),
+        ],
+    )
     def test_increasing_at_period_ends_stays_inside_the_previous_period(
         self, window: str, current: tuple[date, date], previous: tuple[date, date]
     ) -> None:
         assert previous_range(window, DayRange(*current)) == DayRange(*previous)
 
     def test_year_on_year_compares_the_same_dates_a_year_earlier(self) -> None:
-        assert previous_range("month_to_date", DayRange(date(2028, 2, 1), date(2028, 2, 29)),
-                              Compare.YEAR_ON_YEAR) == DayRange(date(2027, 2, 1), date(2027, 2, 28))
-        assert previous_range("rolling_30d", DayRange(date(2026, 11, 1), date(2026, 11, 30)),
-                              Compare.YEAR_ON_YEAR) == DayRange(date(2025, 11, 1), date(2025, 11, 30))
+        assert previous_range(
+            "month_to_date", DayRange(date(2028, 2, 1), date(2028, 2, 29)), Compare.YEAR_ON_YEAR
+        ) == DayRange(date(2027, 2, 1), date(2027, 2, 28))
+        assert previous_range(
+            "rolling_30d", DayRange(date(2026, 11, 1), date(2026, 11, 30)), Compare.YEAR_ON_YEAR
+        ) == DayRange(date(2025, 11, 1), date(2025, 11, 30))
 
     def test_increasing_compares_with_the_same_span_one_period_earlier(self) -> None:
         current = DayRange(date(2025, 4, 1), date(2025, 5, 16))
         assert previous_range("quarter_to_date", current) == DayRange(date(2025, 1, 1), date(2025, 2, 15))
         # Equal length, as the plans' 不断提高 is judged: 136 days, so 2024 (a leap year) ends on 15 May.
         assert previous_range("year_to_date", DayRange(date(2025, 1, 1), date(2025, 5, 16))) == DayRange(
-            date(2024, 1, 1), date(2024, 5, 15))
+            date(2024, 1, 1), date(2024, 5, 15)
+        )
         assert previous_range("rolling_30d", DayRange(date(2025, 4, 17), date(2025, 5, 16))) == DayRange(
-            date(2025, 3, 18), date(2025, 4, 16))
+            date(2025, 3, 18), date(2025, 4, 16)
+        )

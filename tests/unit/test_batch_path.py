@@ -24,10 +24,12 @@ def fetched_record(offset: int) -> Any:
 
 class TestToSourceRecords:
     def test_only_the_topics_active_partitions_not_held_ones(self) -> None:
-        fetched = {TopicPartition("results", 0): [fetched_record(5), fetched_record(6)],
-                   TopicPartition("results", 1): [fetched_record(9)],
-                   TopicPartition("results", 2): [fetched_record(3)],
-                   TopicPartition("other", 0): [fetched_record(1)]}
+        fetched = {
+            TopicPartition("results", 0): [fetched_record(5), fetched_record(6)],
+            TopicPartition("results", 1): [fetched_record(9)],
+            TopicPartition("results", 2): [fetched_record(3)],
+            TopicPartition("other", 0): [fetched_record(1)],
+        }
         active = {TP("results", 0), TP("results", 1)}  # faust's TP and aiokafka's compare as tuples
         records = to_source_records(fetched, "results", active, {TP("results", 1)})
         assert [(r.partition, r.offset) for r in records] == [(0, 5), (0, 6)]

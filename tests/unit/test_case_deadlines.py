@@ -84,8 +84,9 @@ def test_the_readme_shows_the_deadline_table_in_force() -> None:
     root = Path(__file__).resolve().parents[2]
     readme = (root / "README.md").read_text(encoding="utf-8")
     shown = readme.split("<!-- deadlines:start")[1].split("<!-- deadlines:end -->")[0].split("-->\n", 1)[1].strip()
-    generated = subprocess.run([sys.executable, "-m", "cli", "cases", "deadlines"], cwd=root, capture_output=True,
-                               text=True, check=True).stdout.strip()
+    generated = subprocess.run(
+        [sys.executable, "-m", "cli", "cases", "deadlines"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert shown == generated  # regenerate: qsmon cases deadlines
 
 
@@ -98,9 +99,11 @@ class TestRecallLevels:
         opened, announced = date(2026, 2, 12), date(2026, 2, 13)  # across the 2026 Spring Festival
         # From Fri 13 Feb: Sat 14 (made working), the holiday to 23 Feb, Tue 24 to Fri 27, Sat 28 (made working),
         # then Mon 2 to Thu 5 March: the 10th working day; the 20th and 30th follow Monday to Friday.
-        expected = {"level_1": (date(2026, 2, 13), date(2026, 3, 5)),
-                    "level_2": (date(2026, 2, 14), date(2026, 3, 19)),
-                    "level_3": (date(2026, 2, 15), date(2026, 4, 2))}
+        expected = {
+            "level_1": (date(2026, 2, 13), date(2026, 3, 5)),
+            "level_2": (date(2026, 2, 14), date(2026, 3, 19)),
+            "level_3": (date(2026, 2, 15), date(2026, 4, 2)),
+        }
         for level, (start, complete) in expected.items():
             rules = table.rules_for("food", level)
             assert rules is not None

@@ -10,8 +10,17 @@ from qsmon.changes import MAX_MESSAGE_BYTES, RollupKey, decode_changes, encode_c
 
 
 def _keys(count: int) -> set[RollupKey]:
-    return {RollupKey(date(2024, 1, 1) + timedelta(days=i % 1000), "food", f"粮食加工品-{i % 97}", "supervision",
-                      "circulation", f"{420100 + i % 50:06d}") for i in range(count)}
+    return {
+        RollupKey(
+            date(2024, 1, 1) + timedelta(days=i % 1000),
+            "food",
+            f"粮食加工品-{i % 97}",
+            "supervision",
+            "circulation",
+            f"{420100 + i % 50:06d}",
+        )
+        for i in range(count)
+    }
 
 
 def test_a_few_keys_make_one_message_that_decodes_to_them_in_order() -> None:

@@ -74,8 +74,16 @@ class TestRobots:
         message = receiver.received[0]
         assert message["msgtype"] == "markdown"
         content = message["markdown"]["content"]
-        for text in ("洪湖市", "农产品质量安全例行监测合格率", "**94.50%**", "≥ 98.00%", "440 批次", "毒死蜱(20)",
-                     "92.10% – 96.20%", "[查看趋势看板](http://grafana.test/d/qsmon-trends)"):
+        for text in (
+            "洪湖市",
+            "农产品质量安全例行监测合格率",
+            "**94.50%**",
+            "≥ 98.00%",
+            "440 批次",
+            "毒死蜱(20)",
+            "92.10% – 96.20%",
+            "[查看趋势看板](http://grafana.test/d/qsmon-trends)",
+        ):
             assert text in content
 
     def test_a_robot_refusal_is_a_delivery_error(self, client: httpx.Client) -> None:
@@ -86,13 +94,15 @@ class TestRobots:
         finally:
             receiver.stop()
 
-    def test_dingtalk_signs_the_url_as_dingtalk_specifies(self, client: httpx.Client,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_dingtalk_signs_the_url_as_dingtalk_specifies(
+        self, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         monkeypatch.setenv("DING_SECRET", "SEC000")
         receiver = WebhookReceiver(reply=b'{"errcode": 0}')
         try:
-            send(client, channel("dingtalk", receiver.url + "?access_token=abc", secret_env="DING_SECRET"), MESSAGE,
-                 "k")
+            send(
+                client, channel("dingtalk", receiver.url + "?access_token=abc", secret_env="DING_SECRET"), MESSAGE, "k"
+            )
         finally:
             receiver.stop()
         query = parse_qs(urlparse(receiver.paths[0]).query)
@@ -103,8 +113,9 @@ class TestRobots:
         assert abs(int(timestamp) / 1000 - time.time()) < 60
         assert receiver.received[0]["markdown"]["title"].startswith("【告警·严重】荆州市 农产品质量安全例行监测合格率")
 
-    def test_feishu_signs_the_body_as_feishu_specifies(self, client: httpx.Client,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_feishu_signs_the_body_as_feishu_specifies(
+        self, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         monkeypatch.setenv("LARK_SECRET", "lark-secret")
         receiver = WebhookReceiver(reply=b'{"code": 0, "msg": "success"}')
         try:
@@ -121,15 +132,25 @@ class TestRobots:
         receiver = WebhookReceiver()
         try:
             send(client, channel("alertmanager", f"http://127.0.0.1:{receiver.port}"), MESSAGE, "k")
-            send(client, channel("alertmanager", f"http://127.0.0.1:{receiver.port}"),
-                 alert_message(ALERT_PAYLOAD | {"transition": "resolved"}), "k2")
+            send(
+                client,
+                channel("alertmanager", f"http://127.0.0.1:{receiver.port}"),
+                alert_message(ALERT_PAYLOAD | {"transition": "resolved"}),
+                "k2",
+            )
         finally:
             receiver.stop()
         assert receiver.paths == ["/api/v2/alerts", "/api/v2/alerts"]
         opened, resolved = receiver.received[0][0], receiver.received[1][0]
-        assert opened["labels"] == {"alertname": "QsmonIndicatorBelowTarget", "plan": "jingzhou-2023",
-                                    "indicator": "agricultural-routine-pass", "region": "421083",
-                                    "subcategory": "all", "window": "rolling_30d", "severity": "critical"}
+        assert opened["labels"] == {
+            "alertname": "QsmonIndicatorBelowTarget",
+            "plan": "jingzhou-2023",
+            "indicator": "agricultural-routine-pass",
+            "region": "421083",
+            "subcategory": "all",
+            "window": "rolling_30d",
+            "severity": "critical",
+        }
         now = datetime.now(UTC)
         assert datetime.fromisoformat(opened["endsAt"]) > now  # firing: Alertmanager keeps it
         assert datetime.fromisoformat(resolved["startsAt"]) <= datetime.fromisoformat(resolved["endsAt"]) <= now
@@ -148,8 +169,9 @@ class TestMail:
         controller = Controller(Handler(), hostname="127.0.0.1", port=port)
         controller.start()
         try:
-            mail = Channel(name="mail", type="smtp", host="127.0.0.1", port=port, sender="qsmon@test",
-                           recipients=("duty@test",))
+            mail = Channel(
+                name="mail", type="smtp", host="127.0.0.1", port=port, sender="qsmon@test", recipients=("duty@test",)
+            )
             send(httpx.Client(), mail, MESSAGE, "qsmon-7-9-mail")
         finally:
             controller.stop()
@@ -165,8 +187,14 @@ class TestRouting:
             plan_id = "jingzhou-2023"
             scope = type("S", (), {"region_code": "421083"})()
 
-        c = Channel(name="c", type="webhook", url=SecretStr("http://x"), severities=("critical",), regions=("421000",),
-                    plans=("jingzhou-2023",))
+        c = Channel(
+            name="c",
+            type="webhook",
+            url=SecretStr("http://x"),
+            severities=("critical",),
+            regions=("421000",),
+            plans=("jingzhou-2023",),
+        )
         assert wants(c, E(), "critical")
         assert not wants(c, E(), "warning")
         assert not wants(c.model_copy(update={"regions": ("420500",)}), E(), "critical")
@@ -186,12 +214,15 @@ class TestSecretsStayOut:
         self, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setenv("DING_SECRET", "SIGNING-SECRET-1")
-        receiver = WebhookReceiver(reply=b'{"errcode": 310000, "errmsg": "keywords not in content"}',
-                                   status=500, echo_path=True)
+        receiver = WebhookReceiver(
+            reply=b'{"errcode": 310000, "errmsg": "keywords not in content"}', status=500, echo_path=True
+        )
         try:
-            for robot in (channel("wecom", receiver.url + "?key=WECOM-KEY-123"),
-                          channel("dingtalk", receiver.url + "?access_token=DING-TOKEN-456", secret_env="DING_SECRET"),
-                          channel("feishu", receiver.url + "/FEISHU-HOOK-789")):
+            for robot in (
+                channel("wecom", receiver.url + "?key=WECOM-KEY-123"),
+                channel("dingtalk", receiver.url + "?access_token=DING-TOKEN-456", secret_env="DING_SECRET"),
+                channel("feishu", receiver.url + "/FEISHU-HOOK-789"),
+            ):
                 with pytest.raises(DeliveryError) as failure:
                     send(client, robot, MESSAGE, "k")
                 text = str(failure.value)
@@ -211,18 +242,23 @@ class TestSecretsStayOut:
 
     def test_an_invalid_channels_file_does_not_print_the_url(self, tmp_path: Path) -> None:
         path = tmp_path / "channels.yaml"
-        path.write_text("channels: [{name: w, type: wecom, url: 'https://qyapi.example/send?key=K-SECRET', port: x}]",
-                        encoding="utf-8")
+        path.write_text(
+            "channels: [{name: w, type: wecom, url: 'https://qyapi.example/send?key=K-SECRET', port: x}]",
+            encoding="utf-8",
+        )
         with pytest.raises(ConfigError) as failure:
             load_channels(path)
         assert "K-SECRET" not in str(failure.value)
         assert "port" in str(failure.value)
 
-    @pytest.mark.parametrize("text", [
-        "channels:\n  - name: duty\n    url: https://qyapi.example/send?key=K-SECRET: x\n",  # a stray colon
-        "channels:\n  - {name: duty, url: 'https://qyapi.example/send?key=K-SECRET'\n",  # an unclosed brace
-        "channels:\n  - name: duty\n\turl: https://qyapi.example/send?key=K-SECRET\n",  # a tab
-    ])
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "channels:\n  - name: duty\n    url: https://qyapi.example/send?key=K-SECRET: x\n",  # a stray colon
+            "channels:\n  - {name: duty, url: 'https://qyapi.example/send?key=K-SECRET'\n",  # an unclosed brace
+            "channels:\n  - name: duty\n\turl: https://qyapi.example/send?key=K-SECRET\n",  # a tab
+        ],
+    )
     def test_a_yaml_syntax_error_names_the_line_not_the_key(self, tmp_path: Path, text: str) -> None:
         path = tmp_path / "channels.yaml"
         path.write_text(text, encoding="utf-8")
@@ -232,10 +268,13 @@ class TestSecretsStayOut:
         assert failure.value.__cause__ is None  # nor in a logged traceback's cause
         assert "line" in str(failure.value)
 
-    @pytest.mark.parametrize("echo", [
-        b"x" * 190 + b" key=WECOM-KEY-0123456789abcdef",  # the 200-character cut falls inside the key
-        b"https%3A%2F%2Frobot%3Fkey%3DWECOM-KEY-0123456789abcdef",  # echoed URL-encoded
-    ])
+    @pytest.mark.parametrize(
+        "echo",
+        [
+            b"x" * 190 + b" key=WECOM-KEY-0123456789abcdef",  # the 200-character cut falls inside the key
+            b"https%3A%2F%2Frobot%3Fkey%3DWECOM-KEY-0123456789abcdef",  # echoed URL-encoded
+        ],
+    )
     def test_a_receivers_answer_is_masked_before_it_is_cut(self, client: httpx.Client, echo: bytes) -> None:
         receiver = WebhookReceiver(reply=echo, status=500)
         try:
@@ -251,8 +290,17 @@ class TestEarlierPayloads:
     def test_a_payload_queued_by_an_earlier_version_still_renders(self) -> None:
         from alerts.messages import alertmanager_alert
 
-        added = ("period_start", "period_end", "jurisdiction_name", "region_level", "plan_status", "opened_at",
-                 "top_failed_firms", "jurisdiction", "in_force_until")
+        added = (
+            "period_start",
+            "period_end",
+            "jurisdiction_name",
+            "region_level",
+            "plan_status",
+            "opened_at",
+            "top_failed_firms",
+            "jurisdiction",
+            "in_force_until",
+        )
         earlier = {k: v for k, v in ALERT_PAYLOAD.items() if k not in added}
         assert alert_message(earlier).title == "【告警·严重】洪湖市 农产品质量安全例行监测合格率"
         assert alertmanager_alert(earlier)["labels"]["region"] == "421083"
@@ -280,4 +328,3 @@ class TestRobotsGetWhatTheyAccept:
         assert len(cut.encode()) <= 300
         assert cut.startswith("## 即将到期\n- 案件0 即将到期\n- 案件1")
         assert cut.endswith("其余内容见仪表盘）")
-

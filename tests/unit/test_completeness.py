@@ -22,8 +22,10 @@ class TestReasons:
 
     def test_the_note_without_counts_names_no_batches(self) -> None:
         december = judge(date(2020, 12, 1), {date(2020, 12, 4): 12}, [400] * 11, AFTER)
-        assert december.note(counts=False) == ("数据完整性：2020年12月数据提前截止、数据量远低于往月，数据截至12月4日，"
-                                               "合格率等指标可能不反映全月情况，请谨慎解读。")
+        assert december.note(counts=False) == (
+            "数据完整性：2020年12月数据提前截止、数据量远低于往月，数据截至12月4日，"
+            "合格率等指标可能不反映全月情况，请谨慎解读。"
+        )
 
     def test_a_usual_month_is_complete_and_says_nothing(self) -> None:
         days = {date(2020, 11, d): 14 for d in range(1, 31)}
@@ -36,10 +38,11 @@ class TestReasons:
     def test_a_month_without_data_after_months_with_it(self) -> None:
         assert reasons(date(2020, 12, 1), 0, None, 400, AFTER) == ("no_data",)
 
-    @pytest.mark.parametrize(("last_day", "expected"), [
-        (date(2020, 12, 31 - ENDS_EARLY_DAYS), ("ends_early",)), (date(2020, 12, 32 - ENDS_EARLY_DAYS), ())])
-    def test_ending_early_is_counted_from_the_months_last_day(self, last_day: date,
-                                                               expected: tuple[str, ...]) -> None:
+    @pytest.mark.parametrize(
+        ("last_day", "expected"),
+        [(date(2020, 12, 31 - ENDS_EARLY_DAYS), ("ends_early",)), (date(2020, 12, 32 - ENDS_EARLY_DAYS), ())],
+    )
+    def test_ending_early_is_counted_from_the_months_last_day(self, last_day: date, expected: tuple[str, ...]) -> None:
         assert reasons(date(2020, 12, 1), 400, last_day, 400, AFTER) == expected
 
     def test_a_small_place_has_no_usual_day_to_miss(self) -> None:

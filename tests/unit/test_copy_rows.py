@@ -24,12 +24,12 @@ def read_back(data: bytes) -> list[tuple[object, ...]]:
     formatter = BinaryFormatter(transformer)
     signature = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8  # 11-byte magic, flags, header extension length
     assert data.startswith(signature)
-    body, rows, at = data[len(signature):], [], 0
-    while body[at:at + 2] != b"\xff\xff":  # the trailer: a field count of -1
-        fields = int.from_bytes(body[at:at + 2], "big")
+    body, rows, at = data[len(signature) :], [], 0
+    while body[at : at + 2] != b"\xff\xff":  # the trailer: a field count of -1
+        fields = int.from_bytes(body[at : at + 2], "big")
         end = at + 2
         for _ in range(fields):
-            size = int.from_bytes(body[end:end + 4], "big", signed=True)
+            size = int.from_bytes(body[end : end + 4], "big", signed=True)
             end += 4 + max(size, 0)
         formatter._signature_sent = True
         row = formatter.parse_row(body[at:end])
@@ -44,8 +44,13 @@ class TestEncodeRows:
     def test_rows_read_back_as_copy_row_built_them(self) -> None:
         events = [
             result("A"),
-            result("B", verdict=Verdict.FAIL, failed_items=(FailedItem(item="铅", measured="0.3", limit="≤0.2"),),
-                   brand="", score=87.5),
+            result(
+                "B",
+                verdict=Verdict.FAIL,
+                failed_items=(FailedItem(item="铅", measured="0.3", limit="≤0.2"),),
+                brand="",
+                score=87.5,
+            ),
             result("C", subcategory=None, manufacturer_region_code="421081", announcement_no="2026年第3期"),
         ]
         records = [SourceRecord(0, n, e.key, e.to_json(), 1_700_000_000.0 + n) for n, e in enumerate(events)]

@@ -37,8 +37,9 @@ def client() -> Iterator[httpx.Client]:
 
 
 class TestAckLinks:
-    @given(st.lists(st.integers(1, 2**62), min_size=1, max_size=20), st.text(min_size=1, max_size=30),
-           st.text(max_size=60))
+    @given(
+        st.lists(st.integers(1, 2**62), min_size=1, max_size=20), st.text(min_size=1, max_size=30), st.text(max_size=60)
+    )
     def test_a_signed_claim_verifies_as_itself(self, ids: list[int], channel: str, group: str) -> None:
         claim = AckClaim(tuple(ids), channel, group, NOW + timedelta(hours=1), "n0nce")
         assert verify("key", sign("key", claim), NOW) == claim
@@ -65,14 +66,14 @@ class TestReminders:
         assert ack_holds(changed + timedelta(minutes=1), changed)
         assert not ack_holds(changed - timedelta(minutes=1), changed)
         assert not ack_holds(None, changed)
-        assert not reminder_due(changed, changed, NOW + timedelta(days=30), self.POLICY,
-                                acknowledged_at=changed + timedelta(hours=1))
+        assert not reminder_due(
+            changed, changed, NOW + timedelta(days=30), self.POLICY, acknowledged_at=changed + timedelta(hours=1)
+        )
 
     def test_the_backoff_steps_then_repeats_its_last(self) -> None:
         assert [self.POLICY.wait_after(n) for n in range(5)] == [timedelta(days=d) for d in (1, 3, 7, 7, 7)]
         assert reminder_due(NOW - timedelta(days=3), NOW - timedelta(days=10), NOW, self.POLICY, reminders_sent=1)
-        assert not reminder_due(NOW - timedelta(days=3), NOW - timedelta(days=10), NOW, self.POLICY,
-                                reminders_sent=2)
+        assert not reminder_due(NOW - timedelta(days=3), NOW - timedelta(days=10), NOW, self.POLICY, reminders_sent=2)
 
 
 class TestWorkingHours:
@@ -81,26 +82,38 @@ class TestWorkingHours:
     def test_a_weekend_counts_nothing_and_monday_counts_from_half_past_eight(self) -> None:
         monday_10 = datetime(2025, 3, 17, 10, 0, tzinfo=CST)
         assert working_hours_between(NOW, monday_10, self.OFFICE, ZONE) == pytest.approx(4.0)
-        assert working_hours_between(datetime(2025, 3, 15, 9, tzinfo=CST), datetime(2025, 3, 16, 17, tzinfo=CST),
-                                     self.OFFICE, ZONE) == 0.0
+        assert (
+            working_hours_between(
+                datetime(2025, 3, 15, 9, tzinfo=CST), datetime(2025, 3, 16, 17, tzinfo=CST), self.OFFICE, ZONE
+            )
+            == 0.0
+        )
 
     def test_a_holiday_counts_nothing_and_its_make_up_saturday_counts(self) -> None:
         # 2025: 劳动节 1–5 May off; Sunday 27 April a working day.
-        assert working_hours_between(datetime(2025, 5, 1, tzinfo=CST), datetime(2025, 5, 6, tzinfo=CST),
-                                     self.OFFICE, ZONE) == 0.0
-        assert working_hours_between(datetime(2025, 4, 27, tzinfo=CST), datetime(2025, 4, 28, tzinfo=CST),
-                                     self.OFFICE, ZONE) == pytest.approx(9.0)
+        assert (
+            working_hours_between(datetime(2025, 5, 1, tzinfo=CST), datetime(2025, 5, 6, tzinfo=CST), self.OFFICE, ZONE)
+            == 0.0
+        )
+        assert working_hours_between(
+            datetime(2025, 4, 27, tzinfo=CST), datetime(2025, 4, 28, tzinfo=CST), self.OFFICE, ZONE
+        ) == pytest.approx(9.0)
 
 
 class TestTimeIntervals:
     NIGHTS = TimeInterval(name="nights", hours=("18:00-08:30",), non_working_days=True)
 
-    @pytest.mark.parametrize(("local", "active"), [
-        (datetime(2025, 3, 13, 20, 0), True), (datetime(2025, 3, 14, 8, 29), True),
-        (datetime(2025, 3, 14, 8, 30), False), (datetime(2025, 3, 14, 17, 59), False),
-        (datetime(2025, 3, 15, 12, 0), True),  # a Saturday: a non-working day all day
-        (datetime(2025, 4, 27, 12, 0), False),  # a make-up working Sunday
-    ])
+    @pytest.mark.parametrize(
+        ("local", "active"),
+        [
+            (datetime(2025, 3, 13, 20, 0), True),
+            (datetime(2025, 3, 14, 8, 29), True),
+            (datetime(2025, 3, 14, 8, 30), False),
+            (datetime(2025, 3, 14, 17, 59), False),
+            (datetime(2025, 3, 15, 12, 0), True),  # a Saturday: a non-working day all day
+            (datetime(2025, 4, 27, 12, 0), False),  # a make-up working Sunday
+        ],
+    )
     def test_nights_and_days_off(self, local: datetime, active: bool) -> None:
         assert self.NIGHTS.active(local.replace(tzinfo=CST), ZONE) is active
 
@@ -108,8 +121,10 @@ class TestTimeIntervals:
         with pytest.raises(ValueError, match="HH:MM"):
             TimeInterval(name="x", hours=("6pm-8am",))
         path = tmp_path / "channels.yaml"
-        path.write_text("channels: [{name: a, type: webhook, url: 'http://127.0.0.1:1/x', mute_time_intervals: "
-                        "[night]}]\n", encoding="utf-8")
+        path.write_text(
+            "channels: [{name: a, type: webhook, url: 'http://127.0.0.1:1/x', mute_time_intervals: [night]}]\n",
+            encoding="utf-8",
+        )
         with pytest.raises(ConfigError, match="time interval"):
             load_channels(path)
 
@@ -119,7 +134,8 @@ class TestRoster:
         (tmp_path / "roster.yaml").write_text(
             "people:\n  张三: {mobile: '13800000001'}\n  李四: {mobile: '13900000002'}\n"
             "duty:\n  - {from: 2025-03-10, to: 2025-03-14, who: [张三]}\n  - {weekdays: [sat, sun], who: [李四]}\n",
-            encoding="utf-8")
+            encoding="utf-8",
+        )
         (tmp_path / "channels.yaml").write_text("roster_file: roster.yaml\n", encoding="utf-8")
         roster = load_channels(tmp_path / "channels.yaml").roster
         assert roster is not None
@@ -140,8 +156,12 @@ class TestMentions:
     def test_wecom_carries_the_mobile_list_and_the_user_in_the_text(self, client: httpx.Client) -> None:
         receiver = WebhookReceiver(reply=b'{"errcode": 0}')
         try:
-            send(client, Channel(name="w", type="wecom", url=receiver.url),  # type: ignore[arg-type]
-                 replace(alert_message(ALERT_PAYLOAD), mentions=self.PEOPLE), "k")
+            send(
+                client,
+                Channel(name="w", type="wecom", url=receiver.url),  # type: ignore[arg-type]
+                replace(alert_message(ALERT_PAYLOAD), mentions=self.PEOPLE),
+                "k",
+            )
         finally:
             receiver.stop()
         markdown = receiver.received[0]["markdown"]
@@ -151,8 +171,12 @@ class TestMentions:
     def test_feishu_mentions_the_user_in_the_card(self, client: httpx.Client) -> None:
         receiver = WebhookReceiver(reply=b'{"code": 0}')
         try:
-            send(client, Channel(name="f", type="feishu", url=receiver.url),  # type: ignore[arg-type]
-                 replace(alert_message(ALERT_PAYLOAD), mentions=self.PEOPLE), "k")
+            send(
+                client,
+                Channel(name="f", type="feishu", url=receiver.url),  # type: ignore[arg-type]
+                replace(alert_message(ALERT_PAYLOAD), mentions=self.PEOPLE),
+                "k",
+            )
         finally:
             receiver.stop()
         content = receiver.received[0]["card"]["elements"][0]["text"]["content"]

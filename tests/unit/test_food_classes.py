@@ -16,28 +16,34 @@ def test_the_table_has_the_33_classes_in_order_with_its_source() -> None:
     assert (names[0], names[24], names[-1]) == ("粮食加工品", "豆制品", "食用农产品")
 
 
-@pytest.mark.parametrize(("texts", "expected"), [
-    (("粮食加工品",), Classified("粮食加工品")),
-    (("豆及豆制品-->非发酵豆制品",), Classified("豆制品")),  # foodmate's path: the last segment decides
-    (("非发酵性豆制品",), Classified("豆制品", "非发酵性豆制品")),
-    (("豆及豆制品-->豆类",), Classified("食用农产品", "豆类")),  # beans are an edible agricultural product
-    (("淀粉及淀粉制品-->淀粉糖",), Classified("淀粉及淀粉制品", "淀粉糖")),
-    (("蔬菜制品",), Classified("蔬菜制品")),  # not 蔬菜 (食用农产品): the longest name wins
-    (("蔬菜",), Classified("食用农产品", "蔬菜")),
-    ((None, "纯牛奶(液体乳)"), Classified("乳制品", "液体乳", "液体乳")),  # no 分类: the 食品名称 is read
-    (("其他", "苏打饼干"), Classified("饼干", "饼干", "饼干")),  # a product's common name: down to its 品种
-    ((None, "鸡精"), Classified("调味品", "复合调味料", "固体复合调味料")),
-    ((None, "太太乐鸡精调味料"), Classified("调味品", "复合调味料", "固体复合调味料")),
-    ((None, "味精"), Classified("调味品", "味精")),  # a 亚类 name: the broader level wins
-    ((None, "食用动物油"), Classified("食用油、油脂及其制品", "食用动物油脂", "食用动物油脂")),
-    ((None, "精炼猪油"), Classified("食用油、油脂及其制品", "食用动物油脂", "食用动物油脂", "猪油")),
-    ((None, "豌豆粉丝"), Classified("淀粉及淀粉制品", "淀粉制品", "淀粉制品")),  # not 豌豆: the name ends with it
-    ((None, "香菇豆干（鸡汁味）"), Classified("豆制品", "非发酵性豆制品", "非发酵性豆制品")),  # a flavour in brackets
-    ((None, "马铃薯粉条"), Classified("淀粉及淀粉制品", "淀粉制品", "淀粉制品")),
-    ((None, "香菇手磨豆干"), Classified("豆制品", "非发酵性豆制品", "非发酵性豆制品")),
-    ((None, "大豆油"), Classified("食用油、油脂及其制品", "食用植物油", "食用植物油", "大豆油")),  # not 大豆
-    (("鸡粉、鸡精调味料",), Classified("调味品", "复合调味料", "固体复合调味料", "鸡粉、鸡精调味料")),  # a 细类
-])
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        (("粮食加工品",), Classified("粮食加工品")),
+        (("豆及豆制品-->非发酵豆制品",), Classified("豆制品")),  # foodmate's path: the last segment decides
+        (("非发酵性豆制品",), Classified("豆制品", "非发酵性豆制品")),
+        (("豆及豆制品-->豆类",), Classified("食用农产品", "豆类")),  # beans are an edible agricultural product
+        (("淀粉及淀粉制品-->淀粉糖",), Classified("淀粉及淀粉制品", "淀粉糖")),
+        (("蔬菜制品",), Classified("蔬菜制品")),  # not 蔬菜 (食用农产品): the longest name wins
+        (("蔬菜",), Classified("食用农产品", "蔬菜")),
+        ((None, "纯牛奶(液体乳)"), Classified("乳制品", "液体乳", "液体乳")),  # no 分类: the 食品名称 is read
+        (("其他", "苏打饼干"), Classified("饼干", "饼干", "饼干")),  # a product's common name: down to its 品种
+        ((None, "鸡精"), Classified("调味品", "复合调味料", "固体复合调味料")),
+        ((None, "太太乐鸡精调味料"), Classified("调味品", "复合调味料", "固体复合调味料")),
+        ((None, "味精"), Classified("调味品", "味精")),  # a 亚类 name: the broader level wins
+        ((None, "食用动物油"), Classified("食用油、油脂及其制品", "食用动物油脂", "食用动物油脂")),
+        ((None, "精炼猪油"), Classified("食用油、油脂及其制品", "食用动物油脂", "食用动物油脂", "猪油")),
+        ((None, "豌豆粉丝"), Classified("淀粉及淀粉制品", "淀粉制品", "淀粉制品")),  # not 豌豆: the name ends with it
+        (
+            (None, "香菇豆干（鸡汁味）"),
+            Classified("豆制品", "非发酵性豆制品", "非发酵性豆制品"),
+        ),  # a flavour in brackets
+        ((None, "马铃薯粉条"), Classified("淀粉及淀粉制品", "淀粉制品", "淀粉制品")),
+        ((None, "香菇手磨豆干"), Classified("豆制品", "非发酵性豆制品", "非发酵性豆制品")),
+        ((None, "大豆油"), Classified("食用油、油脂及其制品", "食用植物油", "食用植物油", "大豆油")),  # not 大豆
+        (("鸡粉、鸡精调味料",), Classified("调味品", "复合调味料", "固体复合调味料", "鸡粉、鸡精调味料")),  # a 细类
+    ],
+)
 def test_announcement_texts_map_onto_classes(texts: tuple[str | None, ...], expected: Classified) -> None:
     assert classify(*texts) == expected
 

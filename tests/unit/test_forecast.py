@@ -48,8 +48,9 @@ class TestNeededRate:
         assert needed_rate(98.5, 36000, 35500, 0) is None
 
     @given(st.integers(1, 5000), st.integers(0, 5000), st.integers(1, 5000), st.floats(50, 99.9))
-    def test_meeting_the_needed_rate_exactly_lands_on_the_target(self, tested: int, failed: int, remaining: int,
-                                                                 target: float) -> None:
+    def test_meeting_the_needed_rate_exactly_lands_on_the_target(
+        self, tested: int, failed: int, remaining: int, target: float
+    ) -> None:
         good = max(0, tested - failed)
         needed = needed_rate(target, tested, good, remaining)
         assert needed is not None
@@ -106,9 +107,17 @@ class TestBetaBinomial:
 
     def test_it_matches_the_closed_form_for_small_n(self) -> None:
         n, a, b = 3, 2.0, 5.0
+
         def closed(k: int) -> float:
-            return math.comb(n, k) * math.exp(math.lgamma(k + a) + math.lgamma(n - k + b) - math.lgamma(n + a + b)
-                                              - math.lgamma(a) - math.lgamma(b) + math.lgamma(a + b))
+            return math.comb(n, k) * math.exp(
+                math.lgamma(k + a)
+                + math.lgamma(n - k + b)
+                - math.lgamma(n + a + b)
+                - math.lgamma(a)
+                - math.lgamma(b)
+                + math.lgamma(a + b)
+            )
+
         assert beta_binomial_pmf(n, a, b) == pytest.approx([closed(k) for k in range(n + 1)])
 
 
@@ -136,8 +145,14 @@ class TestPlannedBatches:
 
 
 class TestForecastProperties:
-    @given(st.integers(0, 5000), st.integers(0, 200), st.integers(1, 5000), st.integers(0, 3000), st.integers(0, 100),
-           st.floats(80, 99.9))
+    @given(
+        st.integers(0, 5000),
+        st.integers(0, 200),
+        st.integers(1, 5000),
+        st.integers(0, 3000),
+        st.integers(0, 100),
+        st.floats(80, 99.9),
+    )
     def test_the_interval_holds_the_point_forecast_and_the_outcome_agrees_with_the_needed_rate(
         self, tested: int, failed: int, remaining: int, recent: int, recent_failed: int, target: float
     ) -> None:

@@ -20,8 +20,15 @@ from producers.exceptions import ImportFormatError
 from producers.importers import import_files
 from producers.importers.base import MAX_RAW, Rejection
 
-HEADER = ["序号", "标称生产企业名称", "被抽样单位名称", "被抽样单位所在省份", "食品名称", "公告日期",
-          "任务来源/项目名称"]
+HEADER = [
+    "序号",
+    "标称生产企业名称",
+    "被抽样单位名称",
+    "被抽样单位所在省份",
+    "食品名称",
+    "公告日期",
+    "任务来源/项目名称",
+]
 SHEET = "xl/worksheets/sheet1.xml"
 
 
@@ -54,8 +61,10 @@ def merged_bomb(path: Path, last_row: int = 200_000) -> Path:
     _table(path, [["铜梁县"]])
 
     def merge(xml: str) -> str:
-        xml = xml.replace("</sheetData>", f'<row r="{last_row}"/></sheetData>'
-                                          f'<mergeCells count="1"><mergeCell ref="A2:XFD{last_row}"/></mergeCells>')
+        xml = xml.replace(
+            "</sheetData>",
+            f'<row r="{last_row}"/></sheetData><mergeCells count="1"><mergeCell ref="A2:XFD{last_row}"/></mergeCells>',
+        )
         return re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:XFD{last_row}"/>', xml)
 
     return _rewrite(path, {SHEET: merge})
@@ -64,17 +73,28 @@ def merged_bomb(path: Path, last_row: int = 200_000) -> Path:
 def text_bomb(path: Path, rows: int = 3) -> Path:
     """A small workbook: one 32,000-character shared string in every one of 16,384 cells of a few rows."""
     _table(path, [])
-    strings = ('<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" uniqueCount="1">'
-               f"<si><t>{'样' * 32_000}</t></si></sst>")
-    content_type = ('<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
-                    'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml" /></Types>')
-    body = "".join(f'<row r="{r}">' + "".join(f'<c r="{get_column_letter(c)}{r}" t="s"><v>0</v></c>'
-                                             for c in range(1, 16_385)) + "</row>" for r in range(2, rows + 2))
-    return _rewrite(path, {
-        "xl/sharedStrings.xml": strings,
-        "[Content_Types].xml": lambda xml: xml.replace("</Types>", content_type),
-        SHEET: lambda xml: xml.replace("</sheetData>", body + "</sheetData>"),
-    })
+    strings = (
+        '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" uniqueCount="1">'
+        f"<si><t>{'样' * 32_000}</t></si></sst>"
+    )
+    content_type = (
+        '<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml" /></Types>'
+    )
+    body = "".join(
+        f'<row r="{r}">'
+        + "".join(f'<c r="{get_column_letter(c)}{r}" t="s"><v>0</v></c>' for c in range(1, 16_385))
+        + "</row>"
+        for r in range(2, rows + 2)
+    )
+    return _rewrite(
+        path,
+        {
+            "xl/sharedStrings.xml": strings,
+            "[Content_Types].xml": lambda xml: xml.replace("</Types>", content_type),
+            SHEET: lambda xml: xml.replace("</sheetData>", body + "</sheetData>"),
+        },
+    )
 
 
 _MEASURE = """
@@ -98,8 +118,14 @@ print(json.dumps({"seconds": time.monotonic() - started, "error": error,
 
 def _import_measured(path: Path, rejects: Path) -> dict[str, object]:
     """Import ``path`` in a process of its own (so its peak memory is the import's) and say what it cost."""
-    done = subprocess.run([sys.executable, "-c", _MEASURE, str(path), str(rejects)], capture_output=True, text=True,
-                          timeout=120, check=True, cwd=Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(path), str(rejects)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
@@ -152,14 +178,16 @@ class TestLimits:
         assert (summary.rejected, len(summary.rejections)) == (300, 50)
         assert len(rejects.read_text(encoding="utf-8-sig").splitlines()) == 301  # every one in the file
 
-    def test_text_past_the_files_budget_refuses_it_naming_where(self, tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_text_past_the_files_budget_refuses_it_naming_where(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         from producers.importers import base
 
         monkeypatch.setattr(base, "MAX_TEXT_PER_FILE", 2_000)
         monkeypatch.setattr(base.TextBudget.__init__, "__defaults__", (2_000,))
-        path = _table(tmp_path / "wordy.xlsx", [[n, "某厂" * 50, "某店", "湖北", "腐竹", "2026-03-02", "省抽"]
-                                                for n in range(40)])
+        path = _table(
+            tmp_path / "wordy.xlsx", [[n, "某厂" * 50, "某店", "湖北", "腐竹", "2026-03-02", "省抽"] for n in range(40)]
+        )
         with pytest.raises(ImportFormatError, match="characters of text"):
             import_files([path], fmt=None, sink=None)
 
@@ -167,8 +195,9 @@ class TestLimits:
         from producers.importers import samr
 
         monkeypatch.setattr(samr, "MAX_ROWS_PER_SHEET", 20)
-        path = _table(tmp_path / "long.xlsx", [[n, "某厂", "某店", "湖北", "腐竹", "2026-03-02", "省抽"]
-                                               for n in range(30)])
+        path = _table(
+            tmp_path / "long.xlsx", [[n, "某厂", "某店", "湖北", "腐竹", "2026-03-02", "省抽"] for n in range(30)]
+        )
         with pytest.raises(ImportFormatError, match="rows in sheet"):
             import_files([path], fmt=None, sink=None)
 

@@ -23,14 +23,16 @@ from qsmon.vocab import SamplingLevel, Verdict
 from tests.real_data import FOODMATE, require
 
 # The columns of foodmate.net's scrape (shared/data/real's README), with rows written here.
-FOODMATE_HEADER = ("信息来源,搜索条件,物料名称,产品分类,生产商,供应商,生产日期,批号,项目分类,检测项目,单位,检测结果,"
-                   "限量值,判定,发布单位,发布日期,备注")
+FOODMATE_HEADER = (
+    "信息来源,搜索条件,物料名称,产品分类,生产商,供应商,生产日期,批号,项目分类,检测项目,单位,检测结果,"
+    "限量值,判定,发布单位,发布日期,备注"
+)
 FOODMATE_ROWS = [
     ",,腐竹,豆及豆制品-->非发酵豆制品,重庆市某食品有限公司 ,铜梁县某超市 ,2015-06-02,,,,,,,合格,"
     "国内监督抽查(重庆市场监管局),2015-06-02,",
     ',,鸡精,,某调味品有限公司 ,新疆焉耆县某商店 ,2015-07-01,,,"呈味核苷酸二钠",,"0.8g/100g",≥1.1g/100g,不合格,'
     "国内监督抽查(新疆市场监管局),2015-07-01,",
-    ",,食用动物油,,某油脂厂 ,\"成都市郫都\n区某店 \",2020-09-03,,,,,,,合格,国内监督抽查(国家市场监管总局),2020-09-03,",
+    ',,食用动物油,,某油脂厂 ,"成都市郫都\n区某店 ",2020-09-03,,,,,,,合格,国内监督抽查(国家市场监管总局),2020-09-03,',
 ]
 
 
@@ -48,8 +50,14 @@ class TestSuggestion:
         assert [suggestion.headers[c] for c in ("检测项目", "检测结果", "限量值")] == [["failed_items"]] * 3
         assert suggestion.unread == ["信息来源", "搜索条件", "项目分类", "单位"]
 
-    @pytest.mark.parametrize("names", [["产品名称", "通报时间", "抽检结果"], ["食品名称", "公告日期", "检验结论"],
-                                       ["样品名称", "公告日期", "判定结果"]])
+    @pytest.mark.parametrize(
+        "names",
+        [
+            ["产品名称", "通报时间", "抽检结果"],
+            ["食品名称", "公告日期", "检验结论"],
+            ["样品名称", "公告日期", "判定结果"],
+        ],
+    )
     def test_the_synonyms_the_issue_names(self, names: list[str]) -> None:
         assert list(suggest([names]).headers.values()) == [["product"], ["notice_date"], ["verdict"]]
 
@@ -82,8 +90,10 @@ class TestSuggestedMappingImports:
         row = ",,腐竹,,某厂 ,某店 ,,,,,,,,合格,国内监督抽查(湖北市场监管局),不是日期,"
         data.write_text(f"{FOODMATE_HEADER}\r\n{row}\r\n", encoding="utf-8")
         mapping = tmp_path / "m.yaml"
-        assert CliRunner().invoke(app, ["import", str(data), "--suggest-mapping", "--mapping", str(mapping)]
-                                  ).exit_code == 0
+        assert (
+            CliRunner().invoke(app, ["import", str(data), "--suggest-mapping", "--mapping", str(mapping)]).exit_code
+            == 0
+        )
         (rejection,) = import_files([data], fmt=None, sink=None, mapping=mapping).rejections
         assert rejection.reason.startswith("发布日期: unreadable date")
 
@@ -106,24 +116,39 @@ class TestSuggestedMappingImports:
         sheet.append(["鸡精", "开县汉丰镇某超市", "重庆", "2015-05-04", "合格"])
         book.save(tmp_path / "自编.xlsx")
         mapping = tmp_path / "m.yaml"
-        mapping.write_text("headers: {品名: product, 门店: sampled_unit, 省: province, 通报时间: notice_date,"
-                           " 结果: verdict}\noptions: {sampling_type: supervisory}\n", encoding="utf-8")
-        (row,) = [o for o in read_file(tmp_path / "自编.xlsx", "samr", mapping=mapping, samr=SamrOptions())
-                  if isinstance(o, ImportRow)]
-        assert (row.result.region_code, row.result.subcategory, row.result.verdict) == ("500154", "调味品",
-                                                                                         Verdict.PASS)
+        mapping.write_text(
+            "headers: {品名: product, 门店: sampled_unit, 省: province, 通报时间: notice_date,"
+            " 结果: verdict}\noptions: {sampling_type: supervisory}\n",
+            encoding="utf-8",
+        )
+        (row,) = [
+            o
+            for o in read_file(tmp_path / "自编.xlsx", "samr", mapping=mapping, samr=SamrOptions())
+            if isinstance(o, ImportRow)
+        ]
+        assert (row.result.region_code, row.result.subcategory, row.result.verdict) == (
+            "500154",
+            "调味品",
+            Verdict.PASS,
+        )
 
     def test_the_commands_region_comes_before_the_mappings(self, tmp_path: Path) -> None:
         data = foodmate_csv(tmp_path / "a.csv")
         mapping = tmp_path / "m.yaml"
-        mapping.write_text("headers: {物料名称: product, 供应商: sampled_unit, 发布日期: notice_date, 判定: verdict,"
-                           " 检测项目: failed_items}\noptions: {region_code: '500000', sampling_type: evaluative}\n",
-                           encoding="utf-8")
-        by_mapping = [o.result for o in read_file(data, "csv", mapping=mapping, samr=SamrOptions())
-                      if isinstance(o, ImportRow)]
+        mapping.write_text(
+            "headers: {物料名称: product, 供应商: sampled_unit, 发布日期: notice_date, 判定: verdict,"
+            " 检测项目: failed_items}\noptions: {region_code: '500000', sampling_type: evaluative}\n",
+            encoding="utf-8",
+        )
+        by_mapping = [
+            o.result for o in read_file(data, "csv", mapping=mapping, samr=SamrOptions()) if isinstance(o, ImportRow)
+        ]
         assert {(r.region_code, r.sampling_type.value) for r in by_mapping} == {("500000", "evaluative")}
-        by_command = [o.result for o in read_file(data, "csv", mapping=mapping,
-                                                  samr=SamrOptions(region_code="500151")) if isinstance(o, ImportRow)]
+        by_command = [
+            o.result
+            for o in read_file(data, "csv", mapping=mapping, samr=SamrOptions(region_code="500151"))
+            if isinstance(o, ImportRow)
+        ]
         assert {r.region_code for r in by_command} == {"500151"}
 
     def test_an_unknown_field_in_a_mapping_is_named(self, tmp_path: Path) -> None:
@@ -142,8 +167,9 @@ class TestSuggestedMappingImports:
 class TestRealFoodmateCsv:
     def test_the_real_scrape_imports_whole_through_its_suggested_mapping(self, tmp_path: Path) -> None:
         source = require(FOODMATE)
-        out = CliRunner().invoke(app, ["import", str(source), "--suggest-mapping", "--mapping",
-                                       str(tmp_path / "m.yaml")])
+        out = CliRunner().invoke(
+            app, ["import", str(source), "--suggest-mapping", "--mapping", str(tmp_path / "m.yaml")]
+        )
         assert out.exit_code == 0, out.output
         summary = import_files([source], fmt=None, sink=None, mapping=tmp_path / "m.yaml")
         assert (summary.rows_read, summary.valid, summary.rejected) == (2297, 2297, 0)
@@ -160,18 +186,24 @@ class TestEmit:
         with data.open("a", encoding="utf-8") as f:  # a fourth row, rejected: no date
             f.write(",,腐竹,,某厂 ,某店 ,,,,,,,,合格,国内监督抽查(湖北市场监管局),不是日期,\r\n")
         mapping = tmp_path / "m.yaml"
-        assert CliRunner().invoke(app, ["import", str(data), "--suggest-mapping", "--mapping", str(mapping)]
-                                  ).exit_code == 0
+        assert (
+            CliRunner().invoke(app, ["import", str(data), "--suggest-mapping", "--mapping", str(mapping)]).exit_code
+            == 0
+        )
         emit = tmp_path / "review.ndjson"
-        out = CliRunner().invoke(app, ["import", str(data), "--mapping", str(mapping), "--dry-run", "--emit",
-                                       str(emit), "--json"])
+        out = CliRunner().invoke(
+            app, ["import", str(data), "--mapping", str(mapping), "--dry-run", "--emit", str(emit), "--json"]
+        )
         assert out.exit_code == 0, out.output
         lines = [json.loads(line) for line in emit.read_text(encoding="utf-8").splitlines()]
         assert [(line["file"], line["sheet"], line["row"]) for line in lines] == [
-            (str(data), None, 2), (str(data), None, 3), (str(data), None, 4)]
+            (str(data), None, 2),
+            (str(data), None, 3),
+            (str(data), None, 4),
+        ]
         events = [parse_result(json.dumps(line["event"]).encode()) for line in lines]
         assert [e.region_code for e in events] == ["500151", "652826", "510117"]
-        assert json.loads(out.stdout[out.stdout.index("{"):])["rejected"] == 1
+        assert json.loads(out.stdout[out.stdout.index("{") :])["rejected"] == 1
 
     def test_a_workbooks_rows_are_emitted_with_their_sheet(self, tmp_path: Path) -> None:
         from producers.importers.example import EXPECTED_VALID, build_samr_workbook

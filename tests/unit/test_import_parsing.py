@@ -17,9 +17,21 @@ from qsmon.addresses import locate, locate_within, province_of
 
 
 class TestParseDay:
-    @pytest.mark.parametrize("cell", ["2026-03-05", "2026/3/5", "2026.03.05", "2026年3月5日", "20260305",
-                                      "26年3月5日", datetime(2026, 3, 5, 14, 0), date(2026, 3, 5), 46086,
-                                      "2026-03-05/A123"])
+    @pytest.mark.parametrize(
+        "cell",
+        [
+            "2026-03-05",
+            "2026/3/5",
+            "2026.03.05",
+            "2026年3月5日",
+            "20260305",
+            "26年3月5日",
+            datetime(2026, 3, 5, 14, 0),
+            date(2026, 3, 5),
+            46086,
+            "2026-03-05/A123",
+        ],
+    )
     def test_the_ways_bureaus_write_a_day_all_read_as_that_day(self, cell: object) -> None:
         assert parse_day(cell) == date(2026, 3, 5)
 
@@ -60,15 +72,30 @@ class TestFailedItems:
 
 
 class TestPlaces:
-    @pytest.mark.parametrize(("name", "code"), [("湖北", "420000"), ("湖北省", "420000"), ("广西壮族自治区", "450000"),
-                                                ("北京市", "110000"), ("吉林市场监管厅", "220000"), ("火星", None)])
+    @pytest.mark.parametrize(
+        ("name", "code"),
+        [
+            ("湖北", "420000"),
+            ("湖北省", "420000"),
+            ("广西壮族自治区", "450000"),
+            ("北京市", "110000"),
+            ("吉林市场监管厅", "220000"),
+            ("火星", None),
+        ],
+    )
     def test_province_names_map_to_gb_t_2260_codes(self, name: str, code: str | None) -> None:
         assert province_of(name) == code
 
-    @pytest.mark.parametrize(("text", "code"), [
-        ("漳州市龙文区董世川豆制品店", "350603"),  # a unit's name that starts with its county
-        ("广西壮族自治区北海市四川南路与新世纪大道交汇处东南角", "450500"),  # an address down to its city
-        ("湖北省荆州市洪湖市新堤街道", "421083"), ("某某有限公司", None), ("/", None)])
+    @pytest.mark.parametrize(
+        ("text", "code"),
+        [
+            ("漳州市龙文区董世川豆制品店", "350603"),  # a unit's name that starts with its county
+            ("广西壮族自治区北海市四川南路与新世纪大道交汇处东南角", "450500"),  # an address down to its city
+            ("湖北省荆州市洪湖市新堤街道", "421083"),
+            ("某某有限公司", None),
+            ("/", None),
+        ],
+    )
     def test_addresses_and_names_give_the_most_specific_division(self, text: str, code: str | None) -> None:
         assert locate(text) == code
 
@@ -92,9 +119,11 @@ class TestCellText:
 class TestCsvRows:
     """A dry run through import_files: every format passes the same plausibility checks, row by row."""
 
-    MAPPING = ("columns: {sample_id: 编号, product: 名称, sampled_at: 日期, verdict: 判定}\n"
-               "constants: {category: food, sampling_type: supervisory, region_code: '420000'}\n"
-               "values: {verdict: {合格: pass, 不合格: fail}}\n")
+    MAPPING = (
+        "columns: {sample_id: 编号, product: 名称, sampled_at: 日期, verdict: 判定}\n"
+        "constants: {category: food, sampling_type: supervisory, region_code: '420000'}\n"
+        "values: {verdict: {合格: pass, 不合格: fail}}\n"
+    )
 
     def import_rows(self, tmp_path: Path, rows: list[str]) -> ImportSummary:
         data = tmp_path / "data.csv"
@@ -104,8 +133,9 @@ class TestCsvRows:
         return import_files([data], fmt="csv", sink=None, mapping=mapping)
 
     def test_a_wrapped_cell_imports_and_a_nul_is_a_row_error_naming_the_field(self, tmp_path: Path) -> None:
-        summary = self.import_rows(tmp_path, ['A1,"长江\n鲜鱼",2026-03-05,合格', "A2,鲜\x00鱼,2026-03-05,合格",
-                                              "A3,鲜鱼,2026-03-05,合格"])
+        summary = self.import_rows(
+            tmp_path, ['A1,"长江\n鲜鱼",2026-03-05,合格', "A2,鲜\x00鱼,2026-03-05,合格", "A3,鲜鱼,2026-03-05,合格"]
+        )
         assert (summary.valid, summary.rejected) == (2, 1)
         (rejection,) = summary.rejections
         assert rejection.row == 3  # as Excel or WPS shows the file: the wrapped cell above is one row over two lines
@@ -113,7 +143,8 @@ class TestCsvRows:
 
     def test_implausible_dates_are_row_errors(self, tmp_path: Path) -> None:
         future = (clock.now() + timedelta(days=10)).date().isoformat()
-        summary = self.import_rows(tmp_path, [f"A1,鲜鱼,{future},合格", "A2,鲜鱼,1999-12-31,合格",
-                                              "A3,鲜鱼,2026-03-05,合格"])
+        summary = self.import_rows(
+            tmp_path, [f"A1,鲜鱼,{future},合格", "A2,鲜鱼,1999-12-31,合格", "A3,鲜鱼,2026-03-05,合格"]
+        )
         assert summary.valid == 1
         assert [(r.row, r.reason.split()[0]) for r in summary.rejections] == [(2, "sampled_at"), (3, "row:")]

@@ -17,12 +17,29 @@ from producers.importers.run import ImportSummary
 from producers.importers.samr import SamrOptions, read_samr
 from qsmon.vocab import RetestStatus, SamplingLevel, Verdict
 
-HEADER: list[object] = ["序号", "抽样编号", "标称生产企业名称", "被抽样单位名称", "被抽样单位所在省份", "食品名称",
-          "不合格项目║检验结果║标准值", "公告日期", "任务来源/项目名称", "备注"]
+HEADER: list[object] = [
+    "序号",
+    "抽样编号",
+    "标称生产企业名称",
+    "被抽样单位名称",
+    "被抽样单位所在省份",
+    "食品名称",
+    "不合格项目║检验结果║标准值",
+    "公告日期",
+    "任务来源/项目名称",
+    "备注",
+]
 
 
-def row(n: int, number: object = None, *, product: str = "腐竹", items: str | None = None,
-        task: str = "湖北省市场监督管理局", remark: str | None = None) -> list[object]:
+def row(
+    n: int,
+    number: object = None,
+    *,
+    product: str = "腐竹",
+    items: str | None = None,
+    task: str = "湖北省市场监督管理局",
+    remark: str | None = None,
+) -> list[object]:
     return [n, number, "某厂", "洪湖市某超市", "湖北", product, items, "2026-03-02", task, remark]
 
 
@@ -64,10 +81,13 @@ class TestRowsAreNotLost:
 
     def test_a_header_under_many_note_rows_is_found_and_a_sheet_without_one_is_named(self, tmp_path: Path) -> None:
         notes: list[list[object]] = [[f"说明{n}"] for n in range(11)]
-        path = workbook(tmp_path / "公告.xlsx", {
-            "封面": [["食品安全监督抽检信息"], ["2026年第3期"]],
-            "不合格产品信息": [*notes, HEADER, row(1, items="苯甲酸║0.5g/kg║不得使用")],
-        })
+        path = workbook(
+            tmp_path / "公告.xlsx",
+            {
+                "封面": [["食品安全监督抽检信息"], ["2026年第3期"]],
+                "不合格产品信息": [*notes, HEADER, row(1, items="苯甲酸║0.5g/kg║不得使用")],
+            },
+        )
         found = outcomes(path)
         assert [(o.sheet, o.row) for o in found if isinstance(o, ImportRow)] == [("不合格产品信息", 13)]
         (skipped,) = [o for o in found if isinstance(o, SheetNote)]
@@ -75,25 +95,41 @@ class TestRowsAreNotLost:
         assert skipped.note.startswith("skipped: no SAMR header row")
 
     def test_columns_not_read_and_hidden_sheets_are_said(self, tmp_path: Path) -> None:
-        path = workbook(tmp_path / "公告.xlsx", {
-            "合格产品信息": [[*HEADER, "抽样人员"], row(1, "DC1")],
-            "合格(备份)": [HEADER, row(1, "DC1")]}, hidden=("合格(备份)",))
+        path = workbook(
+            tmp_path / "公告.xlsx",
+            {"合格产品信息": [[*HEADER, "抽样人员"], row(1, "DC1")], "合格(备份)": [HEADER, row(1, "DC1")]},
+            hidden=("合格(备份)",),
+        )
         summary = import_files([path], fmt="samr", sink=None)
         assert [(n.sheet, n.note) for n in summary.notes] == [
             ("合格产品信息", "columns not read: 抽样人员"),
-            ("合格(备份)", "hidden in the workbook; imported all the same")]
+            ("合格(备份)", "hidden in the workbook; imported all the same"),
+        ]
         assert (summary.valid, summary.repeated) == (2, 1)  # the backup's copy is named, and stored once
 
-    def test_a_two_row_header_under_a_merged_failed_items_header_joins_its_three_columns(
-            self, tmp_path: Path) -> None:
+    def test_a_two_row_header_under_a_merged_failed_items_header_joins_its_three_columns(self, tmp_path: Path) -> None:
         book = openpyxl.Workbook()
         sheet = book.active
         assert sheet is not None
         sheet.title = "不合格产品信息"
         sheet.append([*HEADER[:6], "不合格项目║检验结果║标准值", None, None, *HEADER[7:]])
         sheet.append([None] * 6 + ["不合格项目", "检验结果", "标准值"])
-        sheet.append([1, "DC1", "某厂", "洪湖市某超市", "湖北", "腐竹", "苯甲酸", "0.5g/kg", "不得使用", "2026-03-02",
-                      "湖北省市场监督管理局", None])
+        sheet.append(
+            [
+                1,
+                "DC1",
+                "某厂",
+                "洪湖市某超市",
+                "湖北",
+                "腐竹",
+                "苯甲酸",
+                "0.5g/kg",
+                "不得使用",
+                "2026-03-02",
+                "湖北省市场监督管理局",
+                None,
+            ]
+        )
         sheet.merge_cells("G1:I1")
         path = tmp_path / "两行表头.xlsx"
         book.save(path)
@@ -130,17 +166,30 @@ class TestKeys:
         assert "format the column as text" in rejected.reason
 
     def test_sample_numbers_in_full_width_or_with_a_province_word_stay_apart(self, tmp_path: Path) -> None:
-        path = workbook(tmp_path / "公告.xlsx", {"合格产品信息": [
-            HEADER, row(1, "ＤＢＪ２６４２０００００１"), row(2, "ＤＢＪ２６４２０００００２"), row(3, "鄂2026001"),
-            row(4, "湘2026001")]})
+        path = workbook(
+            tmp_path / "公告.xlsx",
+            {
+                "合格产品信息": [
+                    HEADER,
+                    row(1, "ＤＢＪ２６４２０００００１"),
+                    row(2, "ＤＢＪ２６４２０００００２"),
+                    row(3, "鄂2026001"),
+                    row(4, "湘2026001"),
+                ]
+            },
+        )
         keys = [r.result.sample_id for r in events(path)]
         assert keys[:2] == ["SAMR-DBJ2642000001", "SAMR-DBJ2642000002"]
         assert len(set(keys)) == 4
 
     def test_rows_repeating_a_sample_are_counted_and_named(self, tmp_path: Path) -> None:
-        path = workbook(tmp_path / "公告.xlsx", {
-            "合格产品信息": [HEADER, row(1, "DC1"), row(2, "DC2")],
-            "不合格产品信息": [HEADER, row(1, "DC1", items="苯甲酸║0.5g/kg║不得使用")]})
+        path = workbook(
+            tmp_path / "公告.xlsx",
+            {
+                "合格产品信息": [HEADER, row(1, "DC1"), row(2, "DC2")],
+                "不合格产品信息": [HEADER, row(1, "DC1", items="苯甲酸║0.5g/kg║不得使用")],
+            },
+        )
         summary = import_files([path], fmt="samr", sink=None)
         assert (summary.valid, summary.repeated) == (3, 1)
         assert [(r.sheet, r.row, r.result.sample_id) for r in summary.repeats] == [("不合格产品信息", 2, "SAMR-DC1")]
@@ -149,91 +198,179 @@ class TestKeys:
 class TestVerdictsAndRevisions:
     def test_a_verdict_column_decides_each_row_of_a_mixed_sheet(self, tmp_path: Path) -> None:
         header = [*HEADER, "检验结论"]
-        path = workbook(tmp_path / "抽检结果.xlsx", {"Sheet1": [
-            header, [*row(1, "DC1"), "合格"], [*row(2, "DC2", items="苯甲酸║0.5g/kg║不得使用"), "不合格"],
-            [*row(3, "DC3"), "符合"], [*row(4, "DC4"), "待定"]]})
+        path = workbook(
+            tmp_path / "抽检结果.xlsx",
+            {
+                "Sheet1": [
+                    header,
+                    [*row(1, "DC1"), "合格"],
+                    [*row(2, "DC2", items="苯甲酸║0.5g/kg║不得使用"), "不合格"],
+                    [*row(3, "DC3"), "符合"],
+                    [*row(4, "DC4"), "待定"],
+                ]
+            },
+        )
         found = outcomes(path)
         assert [(o.result.sample_id, o.result.verdict) for o in found if isinstance(o, ImportRow)] == [
-            ("SAMR-DC1", Verdict.PASS), ("SAMR-DC2", Verdict.FAIL), ("SAMR-DC3", Verdict.PASS)]
+            ("SAMR-DC1", Verdict.PASS),
+            ("SAMR-DC2", Verdict.FAIL),
+            ("SAMR-DC3", Verdict.PASS),
+        ]
         (rejected,) = [o for o in found if isinstance(o, Rejection)]
         assert (rejected.row, rejected.reason) == (5, "检验结论 '待定' says neither 合格 nor 不合格")
 
     def test_a_conclusion_column_of_another_kind_is_not_a_verdict(self, tmp_path: Path) -> None:
-        path = workbook(tmp_path / "公告.xlsx", {
-            "不合格产品信息": [[*HEADER, "结论"], [*row(1, "DC1", items="苯甲酸║0.5g/kg║不得使用"), "整改合格"]]})
+        path = workbook(
+            tmp_path / "公告.xlsx",
+            {"不合格产品信息": [[*HEADER, "结论"], [*row(1, "DC1", items="苯甲酸║0.5g/kg║不得使用"), "整改合格"]]},
+        )
         found = outcomes(path)
         assert [o.result.verdict for o in found if isinstance(o, ImportRow)] == [Verdict.FAIL]
         assert [o.note for o in found if isinstance(o, SheetNote)] == ["columns not read: 结论"]
 
     def test_a_bare_conclusion_column_decides_the_rows_of_a_sheet_whose_title_says_neither(
-            self, tmp_path: Path) -> None:
-        path = workbook(tmp_path / "抽检结果.xlsx", {"Sheet1": [
-            [*HEADER, "结论"], [*row(1, "DC1"), "合格"], [*row(2, "DC2", items="苯甲酸║0.5g/kg║不得使用"), "不合格"]]})
+        self, tmp_path: Path
+    ) -> None:
+        path = workbook(
+            tmp_path / "抽检结果.xlsx",
+            {
+                "Sheet1": [
+                    [*HEADER, "结论"],
+                    [*row(1, "DC1"), "合格"],
+                    [*row(2, "DC2", items="苯甲酸║0.5g/kg║不得使用"), "不合格"],
+                ]
+            },
+        )
         assert [o.result.verdict for o in outcomes(path) if isinstance(o, ImportRow)] == [Verdict.PASS, Verdict.FAIL]
 
     def test_verdict_cells_are_read_strictly_and_an_empty_one_leaves_the_sheets(self, tmp_path: Path) -> None:
         header = [*HEADER, "检验结论"]
-        path = workbook(tmp_path / "公告.xlsx", {"不合格产品信息": [
-            header, [*row(1, "DC1", items="苯甲酸║0.5g/kg║不得使用"), "符合性判定依据GB 2760"],
-            [*row(2, "DC2", items="苯甲酸║0.5g/kg║不得使用"), "/"], [*row(3, "DC3"), "合格（复检）"]]})
+        path = workbook(
+            tmp_path / "公告.xlsx",
+            {
+                "不合格产品信息": [
+                    header,
+                    [*row(1, "DC1", items="苯甲酸║0.5g/kg║不得使用"), "符合性判定依据GB 2760"],
+                    [*row(2, "DC2", items="苯甲酸║0.5g/kg║不得使用"), "/"],
+                    [*row(3, "DC3"), "合格（复检）"],
+                ]
+            },
+        )
         found = outcomes(path)
         assert [(o.row, o.reason) for o in found if isinstance(o, Rejection)] == [
-            (2, "检验结论 '符合性判定依据GB 2760' says neither 合格 nor 不合格")]
-        assert [(o.result.sample_id, o.result.verdict, o.result.revision) for o in found if isinstance(o, ImportRow)
-                ] == [("SAMR-DC2", Verdict.FAIL, 1), ("SAMR-DC3", Verdict.PASS, 2)]
+            (2, "检验结论 '符合性判定依据GB 2760' says neither 合格 nor 不合格")
+        ]
+        assert [
+            (o.result.sample_id, o.result.verdict, o.result.revision) for o in found if isinstance(o, ImportRow)
+        ] == [("SAMR-DC2", Verdict.FAIL, 1), ("SAMR-DC3", Verdict.PASS, 2)]
 
-    @pytest.mark.parametrize("remark", ["企业已申请复检", "企业提出复检", "复检尚未完成", "复检结果待定",
-                                        "企业放弃复检", "企业未提出复检", "申请复检，复检结果是否合格待定",
-                                        "复检符合性审查中"])
-    def test_remarks_of_a_retest_to_come_or_not_asked_leave_the_first_result(self, tmp_path: Path,
-                                                                            remark: str) -> None:
-        path = workbook(tmp_path / "公告.xlsx", {"不合格产品信息": [
-            HEADER, row(1, "DC1", items="苯甲酸║0.5g/kg║不得使用", remark=remark)]})
+    @pytest.mark.parametrize(
+        "remark",
+        [
+            "企业已申请复检",
+            "企业提出复检",
+            "复检尚未完成",
+            "复检结果待定",
+            "企业放弃复检",
+            "企业未提出复检",
+            "申请复检，复检结果是否合格待定",
+            "复检符合性审查中",
+        ],
+    )
+    def test_remarks_of_a_retest_to_come_or_not_asked_leave_the_first_result(self, tmp_path: Path, remark: str) -> None:
+        path = workbook(
+            tmp_path / "公告.xlsx",
+            {"不合格产品信息": [HEADER, row(1, "DC1", items="苯甲酸║0.5g/kg║不得使用", remark=remark)]},
+        )
         assert [r.result.revision for r in events(path)] == [1]
 
-    @pytest.mark.parametrize("remark", ["经复检,维持原检验结论", "复检合格", "已申请复检，复检结论维持原检验结论",
-                                        "复检结果为不合格"])
+    @pytest.mark.parametrize(
+        "remark", ["经复检,维持原检验结论", "复检合格", "已申请复检，复检结论维持原检验结论", "复检结果为不合格"]
+    )
     def test_remarks_telling_a_retests_outcome_make_revision_two(self, tmp_path: Path, remark: str) -> None:
-        path = workbook(tmp_path / "公告.xlsx", {"不合格产品信息": [
-            HEADER, row(1, "DC1", items="苯甲酸║0.5g/kg║不得使用", remark=remark)]})
+        path = workbook(
+            tmp_path / "公告.xlsx",
+            {"不合格产品信息": [HEADER, row(1, "DC1", items="苯甲酸║0.5g/kg║不得使用", remark=remark)]},
+        )
         assert [r.result.revision for r in events(path)] == [2]
 
     def test_a_retest_still_to_come_is_not_a_retest_result(self, tmp_path: Path) -> None:
-        path = workbook(tmp_path / "公告.xlsx", {"不合格产品信息": [
-            HEADER, row(1, "DC1", items="苯甲酸║0.5g/kg║不得使用", remark="企业已申请复检"),
-            row(2, "DC2", items="苯甲酸║0.5g/kg║不得使用", remark="经复检,维持原检验结论")]})
+        path = workbook(
+            tmp_path / "公告.xlsx",
+            {
+                "不合格产品信息": [
+                    HEADER,
+                    row(1, "DC1", items="苯甲酸║0.5g/kg║不得使用", remark="企业已申请复检"),
+                    row(2, "DC2", items="苯甲酸║0.5g/kg║不得使用", remark="经复检,维持原检验结论"),
+                ]
+            },
+        )
         pending, retested = events(path)
         assert (pending.result.revision, pending.result.retest_status) == (1, None)
         assert (retested.result.revision, retested.result.retest_status) == (2, RetestStatus.UPHELD)
 
     def test_the_organiser_is_the_most_specific_division_its_name_says(self, tmp_path: Path) -> None:
-        tasks = ["国家市场监督管理总局", "湖北省市场监督管理局", "湖北省荆州市市场监督管理局",
-                 "荆州市沙市区市场监督管理局", "上海市市场监督管理局", "恩施州市场监督管理局",
-                 "湖北省市场监督管理局（承检：荆州市）", "松滋市市场监督管理局", "湖北省荆州市食品安全监督抽检",
-                 "杭州市西湖区食品抽检", "贵州市场监管局（省抽）", "国内监督抽查(贵州市场监管局)", "吉林市场监管厅",
-                 "天津市市场监管委员会", "湖北省市场监督管理局【市抽】", "2015年县抽", "国抽", "松滋市抽检",
-                 "国内监督抽查(国家市场监管总局)"]
+        tasks = [
+            "国家市场监督管理总局",
+            "湖北省市场监督管理局",
+            "湖北省荆州市市场监督管理局",
+            "荆州市沙市区市场监督管理局",
+            "上海市市场监督管理局",
+            "恩施州市场监督管理局",
+            "湖北省市场监督管理局（承检：荆州市）",
+            "松滋市市场监督管理局",
+            "湖北省荆州市食品安全监督抽检",
+            "杭州市西湖区食品抽检",
+            "贵州市场监管局（省抽）",
+            "国内监督抽查(贵州市场监管局)",
+            "吉林市场监管厅",
+            "天津市市场监管委员会",
+            "湖北省市场监督管理局【市抽】",
+            "2015年县抽",
+            "国抽",
+            "松滋市抽检",
+            "国内监督抽查(国家市场监管总局)",
+        ]
         rows: list[list[object]] = [HEADER, *(row(n, f"DC{n}", task=task) for n, task in enumerate(tasks, 1))]
         path = workbook(tmp_path / "公告.xlsx", {"合格产品信息": rows})
         assert [r.result.sampling_level for r in events(path)] == [
-            SamplingLevel.NATIONAL, SamplingLevel.PROVINCIAL, SamplingLevel.CITY, SamplingLevel.COUNTY,
-            SamplingLevel.PROVINCIAL, SamplingLevel.CITY, SamplingLevel.PROVINCIAL, SamplingLevel.COUNTY,
-            SamplingLevel.CITY, SamplingLevel.COUNTY, SamplingLevel.PROVINCIAL, SamplingLevel.PROVINCIAL,
-            SamplingLevel.PROVINCIAL, SamplingLevel.PROVINCIAL, SamplingLevel.CITY, SamplingLevel.COUNTY,
-            SamplingLevel.NATIONAL, SamplingLevel.COUNTY, SamplingLevel.NATIONAL]
+            SamplingLevel.NATIONAL,
+            SamplingLevel.PROVINCIAL,
+            SamplingLevel.CITY,
+            SamplingLevel.COUNTY,
+            SamplingLevel.PROVINCIAL,
+            SamplingLevel.CITY,
+            SamplingLevel.PROVINCIAL,
+            SamplingLevel.COUNTY,
+            SamplingLevel.CITY,
+            SamplingLevel.COUNTY,
+            SamplingLevel.PROVINCIAL,
+            SamplingLevel.PROVINCIAL,
+            SamplingLevel.PROVINCIAL,
+            SamplingLevel.PROVINCIAL,
+            SamplingLevel.CITY,
+            SamplingLevel.COUNTY,
+            SamplingLevel.NATIONAL,
+            SamplingLevel.COUNTY,
+            SamplingLevel.NATIONAL,
+        ]
 
 
 class TestFailedItemsOverLines:
     def test_microbiology_results_over_five_lines_are_one_item(self) -> None:
-        (item,) = parse_failed_items("大肠菌群║1.3×10⁵CFU/g；\n2.8×10³CFU/g；\n＜10CFU/g；\n5.2×10⁴CFU/g；\n"
-                                     "6.3×10⁴CFU/g║n=5,c=2,m=10²CFU/g,\nM=10³CFU/g")
+        (item,) = parse_failed_items(
+            "大肠菌群║1.3×10⁵CFU/g；\n2.8×10³CFU/g；\n＜10CFU/g；\n5.2×10⁴CFU/g；\n"
+            "6.3×10⁴CFU/g║n=5,c=2,m=10²CFU/g,\nM=10³CFU/g"
+        )
         assert item.item == "大肠菌群"
         assert item.measured == "1.3×10⁵CFU/g；2.8×10³CFU/g；＜10CFU/g；5.2×10⁴CFU/g；6.3×10⁴CFU/g"
         assert (item.limit, item.unit) == ("n=5,c=2,m=10²CFU/g, M=10³CFU/g", "CFU/g")
 
     def test_numbered_values_html_exponents_comma_lists_and_wrapped_units(self) -> None:
-        (numbered,) = parse_failed_items("菌落总数║①2.0×10<sup>5</sup>CFU/g；\n②1.8×10<sup>4</sup>CFU/g；\n"
-                                         "⑤1.8×10<sup>4</sup>CFU/g║n=5,c=2,m=10⁴CFU/g,M=10⁵CFU/g")
+        (numbered,) = parse_failed_items(
+            "菌落总数║①2.0×10<sup>5</sup>CFU/g；\n②1.8×10<sup>4</sup>CFU/g；\n"
+            "⑤1.8×10<sup>4</sup>CFU/g║n=5,c=2,m=10⁴CFU/g,M=10⁵CFU/g"
+        )
         assert (numbered.measured, numbered.unit) == ("2.0×10^5CFU/g；1.8×10^4CFU/g；1.8×10^4CFU/g", "CFU/g")
         (listed,) = parse_failed_items("大肠菌群║1.3×10⁵,2.8×10³,3.8×10³CFU/g║n=5")
         assert (listed.measured, listed.unit) == ("1.3×10⁵；2.8×10³；3.8×10³CFU/g", "CFU/g")
@@ -252,13 +389,16 @@ class TestFailedItemsOverLines:
 
 
 class TestCsvAsSaved:
-    MAPPING = ("columns: {product: 名称, sampled_at: 日期, verdict: 判定}\n"
-               "constants: {category: food, sampling_type: supervisory, region_code: '420000'}\n"
-               "values: {verdict: {合格: pass, 不合格: fail}}\n"
-               "failed_items: {item: 项目, measured: 结果, limit: 限量}\n")
+    MAPPING = (
+        "columns: {product: 名称, sampled_at: 日期, verdict: 判定}\n"
+        "constants: {category: food, sampling_type: supervisory, region_code: '420000'}\n"
+        "values: {verdict: {合格: pass, 不合格: fail}}\n"
+        "failed_items: {item: 项目, measured: 结果, limit: 限量}\n"
+    )
 
-    def run(self, tmp_path: Path, body: str, encoding: str = "utf-8",
-            mapping: str | None = None) -> tuple[ImportSummary, Path]:
+    def run(
+        self, tmp_path: Path, body: str, encoding: str = "utf-8", mapping: str | None = None
+    ) -> tuple[ImportSummary, Path]:
         data = tmp_path / "data.csv"
         data.write_bytes(("名称,日期,判定,项目,结果,限量\n" + body).encode(encoding))
         mapping_file = tmp_path / "mapping.yaml"
@@ -286,18 +426,23 @@ class TestCsvAsSaved:
         assert not rejects.exists()  # no rejects, no file
 
     def test_wrapped_result_and_limit_cells_import_as_one_item(self, tmp_path: Path) -> None:
-        summary, _ = self.run(tmp_path, '豆干,2026-03-05,不合格,大肠菌群,"1.3×10⁵CFU/g；\n2.8×10³CFU/g",'
-                                        '"n=5,c=2,\nM=10³CFU/g"\n')
+        summary, _ = self.run(
+            tmp_path, '豆干,2026-03-05,不合格,大肠菌群,"1.3×10⁵CFU/g；\n2.8×10³CFU/g","n=5,c=2,\nM=10³CFU/g"\n'
+        )
         assert (summary.valid, summary.rejected) == (1, 0)
         (item,) = self.read(tmp_path)[0].result.failed_items
-        assert (item.measured, item.limit, item.unit) == ("1.3×10⁵CFU/g；2.8×10³CFU/g", "n=5,c=2, M=10³CFU/g",
-                                                          "CFU/g")
+        assert (item.measured, item.limit, item.unit) == ("1.3×10⁵CFU/g；2.8×10³CFU/g", "n=5,c=2, M=10³CFU/g", "CFU/g")
 
     def test_rows_are_numbered_as_excel_shows_them_blank_lines_and_wrapped_cells_alike(self, tmp_path: Path) -> None:
-        summary, _ = self.run(tmp_path, '鲜鱼,2026-03-05,合格,,,\n\n"豆\n干",不是日期,合格,,,\n'
-                                        "腐竹,2026-03-05,合格,,,x\n粉丝,2026-03-05,合格,,,,多出\n")
+        summary, _ = self.run(
+            tmp_path,
+            '鲜鱼,2026-03-05,合格,,,\n\n"豆\n干",不是日期,合格,,,\n'
+            "腐竹,2026-03-05,合格,,,x\n粉丝,2026-03-05,合格,,,,多出\n",
+        )
         assert [(r.row, r.reason.split(":")[0]) for r in summary.rejections] == [
-            (4, "日期"), (6, "7 cells in a row under 6 headers")]
+            (4, "日期"),
+            (6, "7 cells in a row under 6 headers"),
+        ]
         assert summary.valid == 2
 
     def test_a_gbk_file_ascii_for_its_first_megabytes_or_ending_in_chinese_is_found(self, tmp_path: Path) -> None:

@@ -39,14 +39,32 @@ indicators:
 INDICATOR = PLAN.indicators[0]
 
 
-def view(*, failed: int = 60, recent_failed: int = 45, burn: tuple[float, float, float, float] = (1, 1, 1, 1),
-         chart: float | None = 0.0, tested: int = 6000) -> PaceView:
+def view(
+    *,
+    failed: int = 60,
+    recent_failed: int = 45,
+    burn: tuple[float, float, float, float] = (1, 1, 1, 1),
+    chart: float | None = 0.0,
+    tested: int = 6000,
+) -> PaceView:
     forecast = year_end_forecast(98, tested, tested - failed, 4000, 4500, recent_failed)
     fast, slow = DEFAULT_BURN_RULES
     burns = (Burn(fast, burn[0], burn[1]), Burn(slow, burn[2], burn[3]))
     drift = None if chart is None else Drift(chart, 4.0, 1.0, seasonal=True)
-    return PaceView(Scope("421083"), DayRange(date(2025, 1, 1), date(2025, 8, 1)), date(2025, 12, 31), 98.0, False,
-                    tested, failed, Planned(10000, VolumeSource.LAST_YEAR), 200.0, forecast, burns, drift)
+    return PaceView(
+        Scope("421083"),
+        DayRange(date(2025, 1, 1), date(2025, 8, 1)),
+        date(2025, 12, 31),
+        98.0,
+        False,
+        tested,
+        failed,
+        Planned(10000, VolumeSource.LAST_YEAR),
+        200.0,
+        forecast,
+        burns,
+        drift,
+    )
 
 
 class TestPaceState:
@@ -97,9 +115,18 @@ class TestPaceMessage:
     def test_it_reads_like_the_level_alerts_with_the_forecast_and_its_causes(self) -> None:
         v = view(chart=5.0)
         e = pace_evaluation(PLAN, INDICATOR, v)
-        payload = {**ALERT_PAYLOAD, "window": PACE_WINDOW, "window_label": "达标预测", "value": e.value,
-                   "low": e.interval.low, "high": e.interval.high, "severity": "info", "samples": e.samples,
-                   "failed": e.failed, "pace": details(v)}
+        payload = {
+            **ALERT_PAYLOAD,
+            "window": PACE_WINDOW,
+            "window_label": "达标预测",
+            "value": e.value,
+            "low": e.interval.low,
+            "high": e.interval.high,
+            "severity": "info",
+            "samples": e.samples,
+            "failed": e.failed,
+            "pace": details(v),
+        }
         message = group_message([payload], [])
         assert message is not None
         text = message.markdown

@@ -18,25 +18,33 @@ from qsmon.regions import name_of
 
 
 class TestFormerNames:
-    @pytest.mark.parametrize(("text", "within", "code"), [
-        ("重庆市铜梁县巴川街道", None, "500151"),  # 铜梁县 became 铜梁区 (2014), a new code under 5001
-        ("荣昌县昌元街道", "500000", "500153"),
-        ("璧山县", "500000", "500120"),
-        ("开县汉丰镇", "500000", "500154"),  # 开县 -> 开州区: the stem grew
-        ("湟中县鲁沙尔镇", "630000", "630106"),
-        ("山西省太谷县", "140000", "140703"),  # renamed in 2019, after the package's last revision: today's table
-        ("河北省任县", "130000", "130505"),  # 任县 -> 任泽区, a new stem, the one new district of 邢台
-        ("新津县五津镇", "510000", "510118"),
-    ])
-    def test_a_county_renamed_since_lands_in_todays_division(self, text: str, within: str | None,
-                                                               code: str) -> None:
+    @pytest.mark.parametrize(
+        ("text", "within", "code"),
+        [
+            ("重庆市铜梁县巴川街道", None, "500151"),  # 铜梁县 became 铜梁区 (2014), a new code under 5001
+            ("荣昌县昌元街道", "500000", "500153"),
+            ("璧山县", "500000", "500120"),
+            ("开县汉丰镇", "500000", "500154"),  # 开县 -> 开州区: the stem grew
+            ("湟中县鲁沙尔镇", "630000", "630106"),
+            ("山西省太谷县", "140000", "140703"),  # renamed in 2019, after the package's last revision: today's table
+            ("河北省任县", "130000", "130505"),  # 任县 -> 任泽区, a new stem, the one new district of 邢台
+            ("新津县五津镇", "510000", "510118"),
+        ],
+    )
+    def test_a_county_renamed_since_lands_in_todays_division(self, text: str, within: str | None, code: str) -> None:
         found = resolve(text, within=within, on=date(2015, 6, 1))
         assert found is not None, text
         assert found.code == code, (text, found)
 
-    @pytest.mark.parametrize(("text", "within", "code"), [
-        ("焉耆县七个星镇", "650000", "652826"), ("循化县", "630000", "630225"), ("化隆", "630000", "630224"),
-        ("酉阳县", "500000", "500242")])
+    @pytest.mark.parametrize(
+        ("text", "within", "code"),
+        [
+            ("焉耆县七个星镇", "650000", "652826"),
+            ("循化县", "630000", "630225"),
+            ("化隆", "630000", "630224"),
+            ("酉阳县", "500000", "500242"),
+        ],
+    )
     def test_an_autonomous_countys_short_name_resolves(self, text: str, within: str, code: str) -> None:
         found = resolve(text, within=within)
         assert found is not None
@@ -62,7 +70,11 @@ class TestFormerNames:
 
     def test_stems_drop_the_kind_and_the_peoples_of_an_autonomous_county(self) -> None:
         assert [stem(n) for n in ("铜梁县", "铜梁区", "焉耆回族自治县", "双江拉祜族佤族布朗族傣族自治县")] == [
-            "铜梁", "铜梁", "焉耆", "双江"]
+            "铜梁",
+            "铜梁",
+            "焉耆",
+            "双江",
+        ]
 
 
 class TestPlaces:
@@ -89,8 +101,20 @@ def _book(path: Path, rows: list[list[object]]) -> Path:
     sheet = book.active
     assert sheet is not None
     sheet.title = "食品安全监督抽检合格产品信息"
-    sheet.append(["序号", "标称生产企业名称", "标称生产企业地址", "被抽样单位名称", "被抽样单位地址",
-                  "被抽样单位所在省份", "食品名称", "分类", "公告日期", "任务来源/项目名称"])
+    sheet.append(
+        [
+            "序号",
+            "标称生产企业名称",
+            "标称生产企业地址",
+            "被抽样单位名称",
+            "被抽样单位地址",
+            "被抽样单位所在省份",
+            "食品名称",
+            "分类",
+            "公告日期",
+            "任务来源/项目名称",
+        ]
+    )
     for r in rows:
         sheet.append(r)
     book.save(path)
@@ -99,16 +123,33 @@ def _book(path: Path, rows: list[list[object]]) -> Path:
 
 class TestImportAcrossHistory:
     def test_rows_of_2015_naming_former_and_short_names_land_in_todays_counties(self, tmp_path: Path) -> None:
-        path = _book(tmp_path / "2015.xlsx", [
-            [1, "某厂", "山西省太谷县胡村镇", "铜梁县某超市", "重庆市铜梁县巴川街道", "重庆", "腐竹", "豆制品",
-             "2015-06-02", "重庆市食品药品监督管理局（省抽）"],
-            [2, "某厂", None, "某超市", "焉耆县七个星镇", "新疆", "腐竹", "豆制品", "2015-06-02", "国抽"],
-            [3, "某厂", None, "某店", "成都市郫都\n区红光街道", "四川", "腐竹", "豆制品", "2020-06-02", "国抽"],
-            [4, "某厂", None, "某店", None, "循化县", "腐竹", "豆制品", "2015-06-02", "国抽"],
-        ])
+        path = _book(
+            tmp_path / "2015.xlsx",
+            [
+                [
+                    1,
+                    "某厂",
+                    "山西省太谷县胡村镇",
+                    "铜梁县某超市",
+                    "重庆市铜梁县巴川街道",
+                    "重庆",
+                    "腐竹",
+                    "豆制品",
+                    "2015-06-02",
+                    "重庆市食品药品监督管理局（省抽）",
+                ],
+                [2, "某厂", None, "某超市", "焉耆县七个星镇", "新疆", "腐竹", "豆制品", "2015-06-02", "国抽"],
+                [3, "某厂", None, "某店", "成都市郫都\n区红光街道", "四川", "腐竹", "豆制品", "2020-06-02", "国抽"],
+                [4, "某厂", None, "某店", None, "循化县", "腐竹", "豆制品", "2015-06-02", "国抽"],
+            ],
+        )
         rows = [o for o in read_samr(path, SamrOptions()) if isinstance(o, ImportRow)]
         assert [(r.result.region_code, r.former_place) for r in rows] == [
-            ("500151", "铜梁县"), ("652826", "焉耆县"), ("510117", None), ("630225", "循化县")]
+            ("500151", "铜梁县"),
+            ("652826", "焉耆县"),
+            ("510117", None),
+            ("630225", "循化县"),
+        ]
         assert rows[0].result.manufacturer_region_code == "140703"  # 太谷县 in the manufacturer's address
         assert rows[0].result.sampled_unit_address == "重庆市铜梁县巴川街道"  # the historical name is kept
         summary = import_files([path], fmt=None, sink=None)

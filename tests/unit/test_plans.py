@@ -17,8 +17,11 @@ from qsmon.plans.model import Place
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT.parent / "shared" / "seeds"
 SEED_OF_PLAN = {
-    "yichang-2018": "000", "tongjiang-2016": "001", "jingzhou-2023": "002",
-    "jingzhou-quality-brand": "003", "jiaxing-2017": "004",
+    "yichang-2018": "000",
+    "tongjiang-2016": "001",
+    "jingzhou-2023": "002",
+    "jingzhou-quality-brand": "003",
+    "jiaxing-2017": "004",
 }
 
 # (measure, op, value) of every monitored indicator, as the documents state them.

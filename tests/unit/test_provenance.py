@@ -29,8 +29,9 @@ class TestWriteScope:
         assert write_refusal(scope, result("S", lab="实验室A", source="lims")) is None
         assert "lab" in str(write_refusal(scope, result("S", lab="实验室B", source="lims")))
         assert "source" in str(write_refusal(scope, result("S", lab="实验室A", source="other")))
-        assert "category" in str(write_refusal(scope, result("S", lab="实验室A", source="lims",
-                                                             category="agricultural")))
+        assert "category" in str(
+            write_refusal(scope, result("S", lab="实验室A", source="lims", category="agricultural"))
+        )
 
     def test_a_token_without_limits_writes_anything(self) -> None:
         assert write_refusal(WriteScope(), result("S", region="650100", category="manufactured")) is None

@@ -75,8 +75,9 @@ class TestBounds:
         with pytest.raises(HTTPException):
             decode(forged(["9999-12-31", "A"]), (date, str))
 
-    @pytest.mark.parametrize(("first", "last"), [(date(1999, 12, 31), date(2000, 1, 2)),
-                                                 (date(9999, 12, 31), date(9999, 12, 31))])
+    @pytest.mark.parametrize(
+        ("first", "last"), [(date(1999, 12, 31), date(2000, 1, 2)), (date(9999, 12, 31), date(9999, 12, 31))]
+    )
     def test_a_period_outside_2000_to_2100_is_a_422(self, first: date, last: date) -> None:
         with pytest.raises(HTTPException) as refused:
             period(first, last)

@@ -13,8 +13,11 @@ NOW = datetime(2026, 11, 1, tzinfo=UTC)
 class TestClassify:
     def test_valid_and_invalid_records_are_separated_and_keep_their_offsets(self) -> None:
         good = result("A")
-        records = [SourceRecord(0, 7, good.key, good.to_json()), SourceRecord(0, 8, b"B", b"{oops"),
-                   SourceRecord(0, 9, b"C", None)]
+        records = [
+            SourceRecord(0, 7, good.key, good.to_json()),
+            SourceRecord(0, 8, b"B", b"{oops"),
+            SourceRecord(0, 9, b"C", None),
+        ]
         accepted, rejected = classify(records, NOW)
         assert [a.record.offset for a in accepted] == [7]
         assert [(r.record.offset, r.reason_code) for r in rejected] == [(8, "not_json"), (9, "not_json")]

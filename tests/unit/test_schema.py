@@ -42,27 +42,32 @@ class TestValidEvents:
 
 
 class TestRejections:
-    @pytest.mark.parametrize(("change", "reason"), [
-        ({"verdict": "maybe"}, "verdict"),
-        ({"region_code": "4210"}, "region_code"),
-        ({"sampled_at": "2026-03-10T10:00:00"}, "sampled_at"),  # no offset: ambiguous local time
-        ({"reported_at": "2026-03-01T00:00:00+08:00"}, "reported_at is before sampled_at"),
-        ({"verdict": "pass"}, "a pass result lists failed_items"),
-        ({"score": 101}, "score"),
-        ({"sample_id": "has space"}, "sample_id"),
-        ({"schema_version": 3}, "unsupported schema_version 3"),
-        ({"schema_version": 1, "sampling_level": "national"}, "schema_version 1 does not have sampling_level"),
-        ({"unknown_field": 1}, "unknown_field"),
-        ({"category": "weapons"}, "category"),
-    ])
+    @pytest.mark.parametrize(
+        ("change", "reason"),
+        [
+            ({"verdict": "maybe"}, "verdict"),
+            ({"region_code": "4210"}, "region_code"),
+            ({"sampled_at": "2026-03-10T10:00:00"}, "sampled_at"),  # no offset: ambiguous local time
+            ({"reported_at": "2026-03-01T00:00:00+08:00"}, "reported_at is before sampled_at"),
+            ({"verdict": "pass"}, "a pass result lists failed_items"),
+            ({"score": 101}, "score"),
+            ({"sample_id": "has space"}, "sample_id"),
+            ({"schema_version": 3}, "unsupported schema_version 3"),
+            ({"schema_version": 1, "sampling_level": "national"}, "schema_version 1 does not have sampling_level"),
+            ({"unknown_field": 1}, "unknown_field"),
+            ({"category": "weapons"}, "category"),
+        ],
+    )
     def test_a_malformed_field_is_rejected_with_a_reason_naming_it(self, change: dict[str, Any], reason: str) -> None:
         with pytest.raises(InvalidResultError, match=reason):
             parse_result(orjson.dumps(VALID | change))
 
-    @pytest.mark.parametrize("field", ["subcategory", "product", "brand", "spec", "batch", "manufacturer",
-                                       "sampled_unit", "lab", "source"])
-    @pytest.mark.parametrize("control", ["\x00", "\x07", "\n", "\x1b", "\x7f", "\x85", "\u2028", "\u200b", "\u202e",
-                                         "\ufeff"])
+    @pytest.mark.parametrize(
+        "field", ["subcategory", "product", "brand", "spec", "batch", "manufacturer", "sampled_unit", "lab", "source"]
+    )
+    @pytest.mark.parametrize(
+        "control", ["\x00", "\x07", "\n", "\x1b", "\x7f", "\x85", "\u2028", "\u200b", "\u202e", "\ufeff"]
+    )
     def test_every_text_field_refuses_control_characters(self, field: str, control: str) -> None:
         with pytest.raises(InvalidResultError, match=field):
             parse_result(orjson.dumps(VALID | {field: f"lab{control}x"}))
@@ -138,9 +143,16 @@ class TestSampleIds:
         assert len(mapped) <= 64
         assert all(c.isascii() and (c.isalnum() or c in "_.:/#-") for c in mapped)
 
-    @pytest.mark.parametrize(("raw", "expected"), [
-        ("DC26420000001", "DC26420000001"), ("DBJ 2401", "DBJ-2401"), ("ＤＢＪ２４０１", "DBJ2401"),
-        ("  ", ""), ("——", "")])
+    @pytest.mark.parametrize(
+        ("raw", "expected"),
+        [
+            ("DC26420000001", "DC26420000001"),
+            ("DBJ 2401", "DBJ-2401"),
+            ("ＤＢＪ２４０１", "DBJ2401"),
+            ("  ", ""),
+            ("——", ""),
+        ],
+    )
     def test_ids_keep_what_identifies_them(self, raw: str, expected: str) -> None:
         assert safe_sample_id(raw) == expected
 

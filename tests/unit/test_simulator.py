@@ -26,8 +26,9 @@ class TestSimulator:
 
     def test_another_seed_gives_other_events(self) -> None:
         other = SimulatorOptions(seed=6, first_day=OPTIONS.first_day, last_day=OPTIONS.last_day)
-        assert [e.to_json() for e in Simulator(OPTIONS).events(50)] != [e.to_json() for e in
-                                                                        Simulator(other).events(50)]
+        assert [e.to_json() for e in Simulator(OPTIONS).events(50)] != [
+            e.to_json() for e in Simulator(other).events(50)
+        ]
 
     def test_results_come_from_the_citys_counties_within_the_days(self) -> None:
         events = list(Simulator(OPTIONS).events(3000))
@@ -53,15 +54,28 @@ class TestSimulator:
         assert len(final_verdicts(events)) < len(events)
 
     def test_an_incident_raises_failures_in_its_county_category_and_days(self) -> None:
-        incident = Incident(name="洪湖蔬菜", region="421083", category=Category.AGRICULTURAL, subcategory="蔬菜",
-                            fail_rate=30, start_day=date(2026, 2, 1), days=20)
-        options = SimulatorOptions(seed=5, first_day=date(2026, 1, 1), last_day=date(2026, 3, 31),
-                                   scenario=Scenario(incidents=(incident,)))
+        incident = Incident(
+            name="洪湖蔬菜",
+            region="421083",
+            category=Category.AGRICULTURAL,
+            subcategory="蔬菜",
+            fail_rate=30,
+            start_day=date(2026, 2, 1),
+            days=20,
+        )
+        options = SimulatorOptions(
+            seed=5, first_day=date(2026, 1, 1), last_day=date(2026, 3, 31), scenario=Scenario(incidents=(incident,))
+        )
         events = list(Simulator(options).events(40_000))
 
         def fail_share(inside: bool) -> float:
-            chosen = [e for e in events if e.region_code == "421083" and e.subcategory == "蔬菜"
-                      and (date(2026, 2, 1) <= e.sampled_at.date() <= date(2026, 2, 20)) == inside]
+            chosen = [
+                e
+                for e in events
+                if e.region_code == "421083"
+                and e.subcategory == "蔬菜"
+                and (date(2026, 2, 1) <= e.sampled_at.date() <= date(2026, 2, 20)) == inside
+            ]
             return sum(e.verdict.value == "fail" for e in chosen) / len(chosen)
 
         assert fail_share(inside=True) > 0.2

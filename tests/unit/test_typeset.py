@@ -12,7 +12,8 @@ from reports.typeset import NO_LINE_END, NO_LINE_START, fullwidth, wrap
 class TestFullwidth:
     def test_commas_and_brackets_in_chinese_text_become_full_width(self) -> None:
         assert fullwidth("不合格7批次,不合格率0.95%,环比下降0.03个百分点(上月无数据)。") == (
-            "不合格7批次，不合格率0.95%，环比下降0.03个百分点（上月无数据）。")
+            "不合格7批次，不合格率0.95%，环比下降0.03个百分点（上月无数据）。"
+        )
 
     def test_figures_and_codes_keep_their_ascii(self) -> None:
         assert fullwidth("共1,200批次,10:00起") == "共1,200批次，10:00起"
@@ -26,8 +27,11 @@ class TestFullwidth:
         assert fullwidth("下一步工作:加强抽检;跟踪整改") == "下一步工作：加强抽检；跟踪整改"
 
 
-chinese = st.text(alphabet=st.sampled_from(list("食品抽检合格率不批次，。、；：）（") + list("0123456789.%")),
-                  min_size=1, max_size=200)
+chinese = st.text(
+    alphabet=st.sampled_from(list("食品抽检合格率不批次，。、；：）（") + list("0123456789.%")),
+    min_size=1,
+    max_size=200,
+)
 
 
 class TestWrap:

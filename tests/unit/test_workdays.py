@@ -41,17 +41,31 @@ class TestTheWorkdaysFile:
         assert not calendar.is_workday(date(2027, 2, 8))  # a Monday of the Spring Festival
         assert calendar.is_workday(date(2027, 2, 14))  # the make-up Sunday
 
-    @pytest.mark.parametrize(("text", "reason"), [
-        ("years: {2027: {notice: x, published_on: 2026-11-05, holidays: [{name: 春节, from: 2027-02-05,"
-         " to: 2027-02-13}], workdays: [{name: 春节, day: 2027-02-15}]}}", "is not a weekend day"),
-        ("years: {2027: {notice: x, published_on: 2026-11-05, holidays: [{name: 元旦, from: 2026-12-31,"
-         " to: 2027-01-02}]}}", "is not in 2027"),
-        ("years: {2027: {notice: x, published_on: 2026-11-05, holidays: [{name: 春节, from: 2027-02-13,"
-         " to: 2027-02-05}]}}", "before it starts"),
-        ("years: {2027: {published_on: 2026-11-05, holidays: [{name: 春节, from: 2027-02-05, to: 2027-02-13}]}}",
-         "notice"),
-        ("years: [2027", "not YAML"),
-    ])
+    @pytest.mark.parametrize(
+        ("text", "reason"),
+        [
+            (
+                "years: {2027: {notice: x, published_on: 2026-11-05, holidays: [{name: 春节, from: 2027-02-05,"
+                " to: 2027-02-13}], workdays: [{name: 春节, day: 2027-02-15}]}}",
+                "is not a weekend day",
+            ),
+            (
+                "years: {2027: {notice: x, published_on: 2026-11-05, holidays: [{name: 元旦, from: 2026-12-31,"
+                " to: 2027-01-02}]}}",
+                "is not in 2027",
+            ),
+            (
+                "years: {2027: {notice: x, published_on: 2026-11-05, holidays: [{name: 春节, from: 2027-02-13,"
+                " to: 2027-02-05}]}}",
+                "before it starts",
+            ),
+            (
+                "years: {2027: {published_on: 2026-11-05, holidays: [{name: 春节, from: 2027-02-05, to: 2027-02-13}]}}",
+                "notice",
+            ),
+            ("years: [2027", "not YAML"),
+        ],
+    )
     def test_a_malformed_file_is_refused_with_the_reason(self, tmp_path: Path, text: str, reason: str) -> None:
         path = tmp_path / "workdays.yaml"
         path.write_text(text, encoding="utf-8")
