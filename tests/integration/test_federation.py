@@ -139,8 +139,12 @@ def serving_all(
             writer = DirectWriter(settings)
             writer.store_results(
                 [
-                    result(
-                        f"{key}-{i}", verdict="fail" if i < failed else "pass", at=sampled(1 + i % 27), region=county
+                    result(  # announced on the 28th: the public sees announced failures only (qsmon.publication)
+                        f"{key}-{i}",
+                        verdict="fail" if i < failed else "pass",
+                        at=sampled(1 + i % 27),
+                        region=county,
+                        announcement_date=sampled(28).date(),
                     )
                     for i in range(samples)
                 ]
