@@ -35,4 +35,4 @@ CREATE TABLE federated_failures (
     PRIMARY KEY (instance, month, nth)
 );
 
-GRANT SELECT ON federated_figures, federated_failures TO qsmon_grafana;
+-- No grant to qsmon_grafana: no panel reads them (dashboards.queries.READER_TABLES is exactly what panels read).
