@@ -131,23 +131,41 @@ class CaseSweep:
                 severity = SEVERITY[p.state]
                 if _silenced(conn, p.region_code, p.step, severity, now):
                     continue  # noticed once the silence ends
-                channels = self._wanting(p.region_code, severity)
-                for channel in channels:
-                    queued += enqueue_case_notice(
-                        conn,
-                        case_id=p.case_id,
-                        channel=channel.name,
-                        group_key=f"cases:{p.region_code}",
-                        once_key=f"case-{p.case_id}-{p.step}-{p.state.value}-{p.due_on.isoformat()}",
-                        payload=_payload(p),
-                    )
-                if channels:  # nobody to tell yet: a channel added later still hears of it
+                sent, told = self._tell(
+                    conn,
+                    p.region_code,
+                    severity,
+                    p.case_id,
+                    f"case-{p.case_id}-{p.step}-{p.state.value}-{p.due_on.isoformat()}",
+                    _payload(p),
+                )
+                queued += sent
+                if told:  # nobody to tell yet: a channel added later still hears of it
                     mark_noticed(conn, p)
             assists = self._assists(conn, now)
             escalated = self._escalations(conn, today, now)
             if local_hour >= self.digest_hour:
                 digests = self._digests(conn, today, now, pending)
         return SweepOutcome(opened, queued, digests, assists, escalated)
+
+    def _tell(
+        self, conn: psycopg.Connection, region: str, severity: str, case_id: int, once_key: str, payload: dict[str, Any]
+    ) -> tuple[int, bool]:
+        """A case's notice to every channel wanting the region at this severity, grouped by region: (queued, whether
+        any channel wants it)."""
+        channels = self._wanting(region, severity)
+        queued = sum(
+            enqueue_case_notice(
+                conn,
+                case_id=case_id,
+                channel=channel.name,
+                group_key=f"cases:{region}",
+                once_key=once_key,
+                payload=payload,
+            )
+            for channel in channels
+        )
+        return queued, bool(channels)
 
     def _assists(self, conn: psycopg.Connection, now: datetime) -> int:
         """One 协查 notice per case made outside its region, to the channels of the manufacturer's region (routed
@@ -156,17 +174,16 @@ class CaseSweep:
         for a in assist_requests(conn):
             if _silenced(conn, a.manufacturer_region_code, ASSIST_STEP, ASSIST_SEVERITY, now):
                 continue
-            channels = self._wanting(a.manufacturer_region_code, ASSIST_SEVERITY)
-            for channel in channels:
-                queued += enqueue_case_notice(
-                    conn,
-                    case_id=a.case_id,
-                    channel=channel.name,
-                    group_key=f"cases:{a.manufacturer_region_code}",
-                    once_key=f"case-{a.case_id}-assist",
-                    payload=_assist_payload(a),
-                )
-            if channels:
+            sent, told = self._tell(
+                conn,
+                a.manufacturer_region_code,
+                ASSIST_SEVERITY,
+                a.case_id,
+                f"case-{a.case_id}-assist",
+                _assist_payload(a),
+            )
+            queued += sent
+            if told:
                 mark_assist_noticed(conn, a.case_id)
         return queued
 
