@@ -47,6 +47,44 @@ def result(
     return InspectionResult(**fields)
 
 
+# One county's vegetables under a 98 % target: the plan the alert, leadership and failover tests run (its id
+# filled in per test, so tests never share alerts).
+VEGETABLES_PLAN = """\
+id: {plan_id}
+title: 测试市蔬菜质量计划
+issuer: 测试
+jurisdiction: {{name: 荆州市, region_code: "421000"}}
+period: {{start: 2020-01-01, end: 2030-12-31}}
+indicators:
+  - id: vegetables-pass
+    name: 蔬菜例行监测合格率
+    source: 蔬菜例行监测合格率保持在98%以上
+    measure: pass_rate
+    filter: {{categories: [agricultural], sampling_types: [routine_monitoring], subcategories: [蔬菜]}}
+    target: {{op: ">=", value: 98}}
+    windows: [rolling_30d]
+    min_samples: 50
+    severity: critical
+"""
+
+
+def vegetables(prefix: str, count: int, *, fail: bool, region: str = "421083") -> list[InspectionResult]:
+    """``count`` routine-monitoring 蔬菜 results of ``region``, sampled yesterday, all passing or all failing."""
+    now = clock.now()
+    return [
+        result(
+            f"{prefix}-{i}",
+            verdict="fail" if fail else "pass",
+            at=now - timedelta(days=1, minutes=i % 600),
+            category="agricultural",
+            sampling_type="routine_monitoring",
+            region=region,
+            subcategory="蔬菜",
+        )
+        for i in range(count)
+    ]
+
+
 # An alert notification's payload as alerts.payload builds it: what channels and messages are tested with.
 ALERT_PAYLOAD: dict[str, Any] = {
     "alert_id": 7,

@@ -6,7 +6,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, timedelta
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -22,50 +22,16 @@ from notify.testing import WebhookReceiver
 from producers.kafka_sink import ResultSink
 from qsmon import clock
 from qsmon.changes import RollupKey
-from qsmon.schema import InspectionResult
 from qsmon.settings import Settings
 from qsmon.topics import ensure_topics
 from streams.records import SourceRecord, classify
 from streams.store import ResultStore
-from tests.factories import result
+from tests.factories import VEGETABLES_PLAN as PLAN
+from tests.factories import vegetables
 from tests.proxy import CuttableProxy
 from tests.workers import DirectWriter, WorkerProcess, wait_until
 
 pytestmark = pytest.mark.integration
-
-PLAN = """\
-id: {plan_id}
-title: 测试市蔬菜质量计划
-issuer: 测试
-jurisdiction: {{name: 荆州市, region_code: "421000"}}
-period: {{start: 2020-01-01, end: 2030-12-31}}
-indicators:
-  - id: vegetables-pass
-    name: 蔬菜例行监测合格率
-    source: 蔬菜例行监测合格率保持在98%以上
-    measure: pass_rate
-    filter: {{categories: [agricultural], sampling_types: [routine_monitoring], subcategories: [蔬菜]}}
-    target: {{op: ">=", value: 98}}
-    windows: [rolling_30d]
-    min_samples: 50
-    severity: critical
-"""
-
-
-def vegetables(prefix: str, count: int, *, fail: bool, region: str = "421083") -> list[InspectionResult]:
-    now = clock.now()
-    return [
-        result(
-            f"{prefix}-{i}",
-            verdict="fail" if fail else "pass",
-            at=now - timedelta(days=1, minutes=i % 600),
-            category="agricultural",
-            sampling_type="routine_monitoring",
-            region=region,
-            subcategory="蔬菜",
-        )
-        for i in range(count)
-    ]
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import psycopg
@@ -22,7 +21,8 @@ from producers.kafka_sink import ResultSink
 from qsmon import clock
 from qsmon.settings import Settings
 from qsmon.topics import ensure_topics
-from tests.factories import result
+from tests.factories import VEGETABLES_PLAN as PLAN
+from tests.factories import result, vegetables
 from tests.workers import ROOT, WorkerProcess, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -140,41 +140,6 @@ def standby_streaming() -> bool:
     except psycopg.Error:
         return False
     return row == (True,)
-
-
-PLAN = """\
-id: {plan_id}
-title: 测试市蔬菜质量计划
-issuer: 测试
-jurisdiction: {{name: 荆州市, region_code: "421000"}}
-period: {{start: 2020-01-01, end: 2030-12-31}}
-indicators:
-  - id: vegetables-pass
-    name: 蔬菜例行监测合格率
-    source: 蔬菜例行监测合格率保持在98%以上
-    measure: pass_rate
-    filter: {{categories: [agricultural], sampling_types: [routine_monitoring], subcategories: [蔬菜]}}
-    target: {{op: ">=", value: 98}}
-    windows: [rolling_30d]
-    min_samples: 50
-    severity: critical
-"""
-
-
-def vegetables(prefix: str, count: int, *, fail: bool, region: str) -> list[Any]:
-    now = clock.now()
-    return [
-        result(
-            f"{prefix}-{i}",
-            verdict="fail" if fail else "pass",
-            at=now - timedelta(days=1, minutes=i % 600),
-            category="agricultural",
-            sampling_type="routine_monitoring",
-            region=region,
-            subcategory="蔬菜",
-        )
-        for i in range(count)
-    ]
 
 
 class TestDatabaseFailover:

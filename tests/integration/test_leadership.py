@@ -6,7 +6,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -16,53 +15,19 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from alerts.leadership import DEFAULT_LEASE_S, Leadership
 from alerts.service import run_service
 from notify.testing import WebhookReceiver
-from qsmon import clock
-from qsmon.schema import InspectionResult
 from qsmon.settings import Settings
 from qsmon.storage import connect
 from qsmon.storage.locks import ALERT_ENGINE
 from qsmon.storage.sessions import bound_session
 from qsmon.topics import ensure_topics
-from tests.factories import result
+from tests.factories import VEGETABLES_PLAN as PLAN
+from tests.factories import vegetables
 from tests.proxy import CuttableProxy
 from tests.workers import DirectWriter, wait_until
 
 pytestmark = pytest.mark.integration
 
-PLAN = """\
-id: {plan_id}
-title: 测试市蔬菜质量计划
-issuer: 测试
-jurisdiction: {{name: 荆州市, region_code: "421000"}}
-period: {{start: 2020-01-01, end: 2030-12-31}}
-indicators:
-  - id: vegetables-pass
-    name: 蔬菜例行监测合格率
-    source: 蔬菜例行监测合格率保持在98%以上
-    measure: pass_rate
-    filter: {{categories: [agricultural], sampling_types: [routine_monitoring], subcategories: [蔬菜]}}
-    target: {{op: ">=", value: 98}}
-    windows: [rolling_30d]
-    min_samples: 50
-    severity: critical
-"""
 TAKEOVER_LIMIT_S = 30.0
-
-
-def vegetables(prefix: str, count: int, *, fail: bool, region: str) -> list[InspectionResult]:
-    now = clock.now()
-    return [
-        result(
-            f"{prefix}-{i}",
-            verdict="fail" if fail else "pass",
-            at=now - timedelta(days=1, minutes=i % 600),
-            category="agricultural",
-            sampling_type="routine_monitoring",
-            region=region,
-            subcategory="蔬菜",
-        )
-        for i in range(count)
-    ]
 
 
 @pytest.fixture

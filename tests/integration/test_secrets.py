@@ -20,7 +20,8 @@ from qsmon.plans import presets
 from qsmon.settings import Settings
 from streams.records import SourceRecord, classify
 from streams.store import ResultStore
-from tests.integration.test_alerts import PLAN, vegetables
+from tests.factories import VEGETABLES_PLAN as PLAN
+from tests.factories import vegetables
 from tests.workers import free_port
 
 pytestmark = pytest.mark.integration
