@@ -322,10 +322,10 @@ def status(
     if not items:
         typer.echo("no evaluations yet: run `qsmon alerts evaluate` or `qsmon alerts run`")
     if forecast:
-        _forecast_lines([p for p in plans.values() if p.in_force(today) and plan in (None, p.id)], today)
+        forecast_lines([p for p in plans.values() if p.in_force(today) and plan in (None, p.id)], today)
 
 
-def _forecast_lines(plans: list[Any], today: date) -> None:
+def forecast_lines(plans: list[Any], today: date) -> None:
     """达标预测 of each plan in force, for its jurisdiction (the read API and the monthly report have the regions)."""
     from indicators.counting import shown, shown_text
     from indicators.pace import forecast_rows

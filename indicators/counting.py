@@ -159,10 +159,15 @@ class TotalScope:
         self.sampling_types = frozenset(t for t in sampling_types if in_totals(t))
 
     @property
+    def kinds(self) -> list[SamplingType]:
+        """The sampling types held, in the vocabulary's order."""
+        return sorted((SamplingType(t) for t in self.sampling_types), key=list(SamplingType).index)
+
+    @property
     def label(self) -> str:
-        kinds = sorted(self.sampling_types, key=lambda t: list(SamplingType).index(SamplingType(t)))
+        kinds = self.kinds
         if len(kinds) == 1:
-            return LABELS[SamplingType(kinds[0])]
+            return LABELS[kinds[0]]
         if self.category is Category.FOOD:
             return "食品安全抽检"
         return f"{LABELS[self.category]}抽检"
@@ -170,7 +175,7 @@ class TotalScope:
     @property
     def detail(self) -> str:
         """食品安全抽检(监督抽检、评价性抽检,不含风险监测): the label and what it holds."""
-        kinds = sorted(self.sampling_types, key=lambda t: list(SamplingType).index(SamplingType(t)))
-        held = "、".join(LABELS[SamplingType(k)] for k in kinds)
+        kinds = self.kinds
+        held = "、".join(LABELS[k] for k in kinds)
         apart = "、".join(LABELS[t] for t in APART)
         return f"{self.label}({held},不含{apart})" if len(kinds) > 1 else f"{self.label}(不含{apart})"

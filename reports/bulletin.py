@@ -179,7 +179,9 @@ def _grouped(conn: psycopg.Connection, key: str, where: str, params: dict[str, o
     ]
 
 
-def _sum(rows: list[GroupRow], key: str) -> GroupRow:
+def sum_rows(rows: list[GroupRow], key: str) -> GroupRow:
+    """One line adding up ``rows`` (any category), under ``key``."""
+
     def total(pick: str) -> Tally:
         tallies = [getattr(r, pick) for r in rows]
         return Tally(sum(t.batches for t in tallies), sum(t.failed for t in tallies))
@@ -210,7 +212,7 @@ def gather_bulletin(
     bulletin.stages = _grouped(conn, "stage", FOOD_IN_TOTALS, params)
     bulletin.sampling_types = _grouped(conn, "sampling_type", FOOD_BY_SAMPLING_TYPE, params)
     bulletin.others = _grouped(conn, "sampling_type", OTHERS_IN_TOTALS, params)
-    bulletin.total = _sum(bulletin.classes, "合计")
+    bulletin.total = sum_rows(bulletin.classes, "合计")
     bulletin.scope = TotalScope(Category.FOOD, frozenset(r.key for r in bulletin.sampling_types if in_totals(r.key)))
     bulletin.problems = _problem_shares(
         conn, {"first": this.first, "last": this.last, "pattern": pattern, **SCOPE_PARAMS}

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from reports.notice import Notice
+from reports.pdf import CJK_FONT_FILES, setup_charts
 from reports.published import PublishedFailure, items_published
 from reports.typeset import NO_LINE_START, fullwidth
 
-FONT_FILE = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+FONT_FILE = CJK_FONT_FILES[0]  # the internal report's font: one TrueType CJK font for every PDF
 FONT = "WenQuanYiMicroHei"
 EMPTY = "/"  # what published notices print in a cell with nothing to say
 _NUMERALS = "一二三四五六七八九十"
@@ -169,30 +170,25 @@ def _table(
 
 def _chart(notice: Notice) -> Any:
     """图n: the problem types as shares of the failed samples, each bar labelled with its share."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import font_manager, pyplot
     from reportlab.platypus import Image
 
-    font_manager.fontManager.addfont(FONT_FILE)
+    pyplot = setup_charts()
     problems = notice.problems
-    with pyplot.rc_context({"font.family": "WenQuanYi Micro Hei", "axes.unicode_minus": False}):
-        fig, ax = pyplot.subplots(figsize=(6.2, 0.5 + 0.42 * len(problems)))
-        shares = [float(p.share.rstrip("%")) for p in problems]
-        bars = ax.barh(range(len(problems)), shares, color="#1F4E79")
-        ax.set_yticks(range(len(problems)), [p.name for p in problems], fontsize=9)
-        ax.invert_yaxis()
-        ax.bar_label(bars, labels=[f"{p.share}（{p.samples}批次）" for p in problems], fontsize=8, padding=3)
-        ax.set_xlim(0, max(shares) * 1.35)
-        ax.set_xlabel("占抽检不合格样品总量的百分比（%）", fontsize=8.5)
-        ax.tick_params(axis="x", labelsize=8)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=200, metadata={"Software": None})
-        pyplot.close(fig)
+    fig, ax = pyplot.subplots(figsize=(6.2, 0.5 + 0.42 * len(problems)))
+    shares = [float(p.share.rstrip("%")) for p in problems]
+    bars = ax.barh(range(len(problems)), shares, color="#1F4E79")
+    ax.set_yticks(range(len(problems)), [p.name for p in problems], fontsize=9)
+    ax.invert_yaxis()
+    ax.bar_label(bars, labels=[f"{p.share}（{p.samples}批次）" for p in problems], fontsize=8, padding=3)
+    ax.set_xlim(0, max(shares) * 1.35)
+    ax.set_xlabel("占抽检不合格样品总量的百分比（%）", fontsize=8.5)
+    ax.tick_params(axis="x", labelsize=8)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=200, metadata={"Software": None})
+    pyplot.close(fig)
     buffer.seek(0)
     width = 16.0 * 28.35
     return Image(buffer, width=width, height=width * (0.5 + 0.42 * len(problems)) / 6.2)

@@ -38,7 +38,8 @@ CJK_FAMILY = "WenQuanYi Micro Hei"
 A4 = (8.27, 11.69)
 
 
-def _setup_fonts() -> Any:
+def setup_charts() -> Any:
+    """matplotlib for the reports' charts: the CJK font, and every text drawn as it is (the notice's chart too)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -58,10 +59,6 @@ def _setup_fonts() -> Any:
     )
     plain_chart_text(pyplot.rcParams)  # names are text, never mathtext ($\y$ broke the report)
     return pyplot
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    return wrap(text, width)  # reports.typeset: no line starts with closing punctuation
 
 
 def _page(plt: Any, title: str) -> Any:
@@ -94,7 +91,7 @@ def _summary_page(plt: Any, report: MonthlyReport, masthead: Masthead) -> Any:
         color="#333333",
     )
     y = 0.86
-    for line in _wrap(summary(report), 40):
+    for line in wrap(summary(report), 40):
         fig.text(0.08, y, line, fontsize=11)
         y -= 0.022
     rows = [
@@ -150,7 +147,7 @@ def _trend_pages(plt: Any, report: MonthlyReport) -> list[Any]:
             )  # NaN leaves a gap: no samples is not zero
             if indicator.target.value is not None:
                 ax.axhline(indicator.target.value, color="#C00000", linestyle="--", linewidth=1)
-            ax.set_title("\n".join(_wrap(indicator.name, 20)), fontsize=9)
+            ax.set_title("\n".join(wrap(indicator.name, 20)), fontsize=9)
             ax.set_xticks(range(0, len(months), 3), [months[i] for i in range(0, len(months), 3)], fontsize=7)
             ax.tick_params(axis="y", labelsize=7)
             ax.grid(alpha=0.3)
@@ -167,7 +164,7 @@ def _ranking_page(plt: Any, report: MonthlyReport) -> Any | None:
         return None
     fig = _page(plt, fullwidth(f"{report.label} 分地区完成情况(按与目标的差距排序)"))
     ax = fig.add_axes((0.32, 0.5, 0.6, 0.4))
-    labels = ["\n".join(_wrap(f"{r.region_name} · {r.indicator.name}", 16)) for r in ranked][::-1]
+    labels = ["\n".join(wrap(f"{r.region_name} · {r.indicator.name}", 16)) for r in ranked][::-1]
     gaps = [r.shortfall or 0.0 for r in ranked][::-1]
     ax.barh(range(len(ranked)), gaps, color=["#C00000" if g > 0 else "#70AD47" for g in gaps])
     ax.set_yticks(range(len(ranked)), labels, fontsize=8)
@@ -235,8 +232,8 @@ def _draw_table(ax: Any, table: Table, max_rows: int, fontsize: float, width: in
         ax.text(0.02, 0.9, NO_DATA, fontsize=fontsize + 1, transform=ax.transAxes)
         return
     rows = [list(row) for row in table.rows[:max_rows]]
-    text = [["\n".join(_wrap(printed(cell), width)) for cell in row] for row in rows]
-    header = ["\n".join(_wrap(c, width)) for c in table.columns]
+    text = [["\n".join(wrap(printed(cell), width)) for cell in row] for row in rows]
+    header = ["\n".join(wrap(c, width)) for c in table.columns]
     drawn = ax.table(cellText=text, colLabels=header, loc="upper center", cellLoc="left")
     drawn.auto_set_font_size(False)
     drawn.set_fontsize(fontsize)
@@ -265,7 +262,7 @@ def _bulletin_page(plt: Any, report: MonthlyReport) -> Any:
     fig = _page(plt, f"{report.label} 抽检情况分析")
     y = 0.92
     for sentence in analysis(report):
-        for line in _wrap(sentence.text, 44):
+        for line in wrap(sentence.text, 44):
             fig.text(0.08, y, line, fontsize=9.5)
             y -= 0.018
     table = classes(report)
@@ -312,7 +309,7 @@ class Masthead:
 
 
 def write_pdf(report: MonthlyReport, path: Path, masthead: Masthead) -> Path:
-    plt = _setup_fonts()
+    plt = setup_charts()
     from matplotlib.backends.backend_pdf import PdfPages
 
     # No creation date: re-rendering the same month gives the same bytes.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 
 import psycopg
@@ -103,10 +104,14 @@ def items_published(items: Sequence[FailedItem]) -> str:
     return "\n".join(lines)
 
 
+@cache
+def _class_numbers() -> dict[str, int]:
+    return {c.name: c.order for c in food_classes().classes}
+
+
 def class_order(name: str) -> tuple[int, str]:
     """The 细则's order of 大类 (一 粮食加工品 … 三十三 食用农产品), unknown names after them."""
-    orders = {c.name: c.order for c in food_classes().classes}
-    return orders.get(name, 999), name
+    return _class_numbers().get(name, 999), name
 
 
 def published_order(failure: PublishedFailure) -> tuple[object, ...]:

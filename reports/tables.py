@@ -18,7 +18,7 @@ from qsmon.plans.counting import Counting
 from qsmon.schema import FailedItem
 from qsmon.vocab import LABELS, SamplingType, Stage
 from reports.analysis import analysis
-from reports.bulletin import GroupRow, Tally, change
+from reports.bulletin import GroupRow, Tally, change, sum_rows
 from reports.data import MonthlyReport
 from reports.risk_notes import item_notes
 from reports.typeset import fullwidth
@@ -378,15 +378,17 @@ def classes(report: MonthlyReport) -> Table:
 
 def _stage_order(key: str) -> int:
     """生产, 流通, 餐饮, 网络销售 (the 细则's order), then 未注明."""
-    return list(Stage).index(Stage(key)) if key in Stage._value2member_map_ else len(Stage)
+    order = [s.value for s in Stage]
+    return order.index(key) if key in order else len(order)
 
 
 def stages(report: MonthlyReport) -> Table:
     """分环节: 生产 / 流通 / 餐饮 / 网络销售, with 合计."""
     b = report.bulletin
-    merged: dict[str, GroupRow] = {}
+    by_stage: dict[str, list[GroupRow]] = {}
     for r in b.stages:  # one line per 环节 across subcategories
-        merged[r.key] = _add(merged.get(r.key), r)
+        by_stage.setdefault(r.key, []).append(r)
+    merged = {key: sum_rows(lines, key) for key, lines in by_stage.items()}
     rows = [
         _group_cells(r, label(Stage(key)) if key else "未注明")
         for key, r in sorted(merged.items(), key=lambda kv: _stage_order(kv[0]))
@@ -399,18 +401,6 @@ def stages(report: MonthlyReport) -> Table:
         ["抽检环节", *_GROUP_COLUMNS],
         rows,
         [12, *_GROUP_WIDTHS],
-    )
-
-
-def _add(a: GroupRow | None, b: GroupRow) -> GroupRow:
-    if a is None:
-        return GroupRow(b.key, None, b.month, b.previous_month, b.last_year)
-
-    def plus(x: Tally, y: Tally) -> Tally:
-        return Tally(x.batches + y.batches, x.failed + y.failed)
-
-    return GroupRow(
-        a.key, None, plus(a.month, b.month), plus(a.previous_month, b.previous_month), plus(a.last_year, b.last_year)
     )
 
 

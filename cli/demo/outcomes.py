@@ -229,10 +229,10 @@ def demo_status(settings: Settings) -> None:
     for indicator, tested, value, low, high, op, target, state in rows:
         figure = "—" if value is None else f"{shown_text(value, '')} [{low:.1f}–{high:.1f}]"
         typer.echo(f"   {indicator:<36} n={tested:<6} {figure:<22} target {op} {target if target else ''}  {state}")
-    from cli.alerts import _forecast_lines
+    from cli.alerts import forecast_lines
     from qsmon.plans import presets
 
-    _forecast_lines([presets(settings.plans_dir)["jingzhou-2023"]], clock.today(settings.timezone))
+    forecast_lines([presets(settings.plans_dir)["jingzhou-2023"]], clock.today(settings.timezone))
 
 
 def demo_dashboards(settings: Settings) -> None:
